@@ -1,0 +1,228 @@
+"""World objects -> TL objects (all through `tlbuild.build`), plus history paging."""
+
+from __future__ import annotations
+
+import bisect
+import random
+from collections.abc import Iterable
+from typing import Any
+
+from telethon.tl import types
+
+from .tlbuild import RawTL, build, peer_channel, peer_user
+from .world import Channel, StoredMessage, User, World
+
+
+def render_user(user: User, *, is_self: bool = False) -> types.User:
+    return build(
+        types.User,
+        id=user.id,
+        access_hash=user.access_hash,
+        first_name=user.first_name,
+        last_name=user.last_name or None,
+        username=user.username,
+        phone=user.phone if is_self else None,
+        is_self=is_self,
+        status=build(types.UserStatusRecently),
+    )
+
+
+def render_channel(channel: Channel, viewer: User | None) -> types.Channel:
+    member = viewer is not None and viewer.id in channel.members
+    return build(
+        types.Channel,
+        id=channel.id,
+        access_hash=channel.access_hash,
+        title=channel.title,
+        username=channel.username,
+        photo=build(types.ChatPhotoEmpty),
+        date=channel.date,
+        broadcast=channel.broadcast or None,
+        megagroup=channel.megagroup or None,
+        left=not member,
+        has_link=channel.linked is not None or None,
+        participants_count=channel.member_count,
+    )
+
+
+def render_media(media: Any, msg: StoredMessage) -> Any:
+    """A TL MessageMedia from a TL object, "photo"/"document"/"webpage" or a dict."""
+    if media is None or not isinstance(media, str | dict):
+        return media
+    spec: dict[str, Any] = {"type": media} if isinstance(media, str) else dict(media)
+    kind = spec.get("type")
+    rnd = random.Random(msg.id)
+    if kind == "photo":
+        photo = build(
+            types.Photo,
+            id=rnd.getrandbits(62),
+            access_hash=rnd.getrandbits(62),
+            file_reference=b"\x01" * 8,
+            date=msg.date,
+            sizes=[build(types.PhotoSize, type="x", w=800, h=600, size=spec.get("size", 54321))],
+            dc_id=2,
+        )
+        return build(types.MessageMediaPhoto, photo=photo)
+    if kind == "document":
+        name = spec.get("file_name", "file.pdf")
+        document = build(
+            types.Document,
+            id=rnd.getrandbits(62),
+            access_hash=rnd.getrandbits(62),
+            file_reference=b"\x01" * 8,
+            date=msg.date,
+            mime_type=spec.get("mime_type", "application/pdf"),
+            size=spec.get("size", 12345),
+            dc_id=2,
+            attributes=[build(types.DocumentAttributeFilename, file_name=name)],
+        )
+        return build(types.MessageMediaDocument, document=document)
+    if kind == "webpage":
+        url = spec.get("url", "https://example.com/")
+        page = build(
+            types.WebPage,
+            id=rnd.getrandbits(62),
+            url=url,
+            display_url=url.split("://", 1)[-1],
+            hash=0,
+            type="article",
+            site_name=spec.get("site_name", "Example"),
+            title=spec.get("title", "Example page"),
+            description=spec.get("description"),
+        )
+        return build(types.MessageMediaWebPage, webpage=page)
+    raise ValueError(f"unknown media {media!r}")
+
+
+def render_fwd(fwd: Any, msg: StoredMessage) -> Any:
+    if fwd is None or not isinstance(fwd, str | Channel | User):
+        return fwd
+    if isinstance(fwd, str):
+        return build(types.MessageFwdHeader, date=msg.date, from_name=fwd)
+    if isinstance(fwd, Channel):
+        return build(types.MessageFwdHeader, date=msg.date, from_id=peer_channel(fwd.id))
+    return build(types.MessageFwdHeader, date=msg.date, from_id=peer_user(fwd.id))
+
+
+def render_message(channel: Channel, msg: StoredMessage) -> Any:
+    views, forwards = msg.views, msg.forwards
+    if channel.broadcast or views is not None or forwards is not None:
+        # Views and forwards share one flag bit: both or neither.
+        views = views or 0
+        forwards = forwards or 0
+    reply_to = None
+    if msg.reply_to is not None:
+        top = msg.reply_top if msg.reply_top not in (None, msg.reply_to) else None
+        reply_to = build(
+            types.MessageReplyHeader, reply_to_msg_id=msg.reply_to, reply_to_top_id=top
+        )
+    replies = None
+    fwd_from = render_fwd(msg.fwd_from, msg)
+    from_id = peer_user(msg.from_id) if msg.from_id is not None else None
+    linked = channel.linked
+    if channel.broadcast and linked is not None:
+        group = linked
+        root = group.thread_root(msg.id)
+        thread = group.thread_ids(root) if root is not None else []
+        replies = build(
+            types.MessageReplies,
+            replies=len(thread),
+            replies_pts=group.pts,
+            comments=True,
+            channel_id=group.id,
+            max_id=thread[-1] if thread else None,
+        )
+    elif msg.discussion_of is not None and linked is not None:
+        post = linked.get(msg.discussion_of)
+        from_id = peer_channel(linked.id)
+        fwd_from = build(
+            types.MessageFwdHeader,
+            date=post.date if post else msg.date,
+            from_id=peer_channel(linked.id),
+            channel_post=msg.discussion_of,
+            saved_from_peer=peer_channel(linked.id),
+            saved_from_msg_id=msg.discussion_of,
+        )
+    reactions = None
+    if msg.reactions:
+        reactions = build(
+            types.MessageReactions,
+            results=[
+                build(
+                    types.ReactionCount,
+                    reaction=build(types.ReactionEmoji, emoticon=emoji),
+                    count=count,
+                )
+                for emoji, count in msg.reactions.items()
+            ],
+        )
+    return build(
+        types.Message,
+        id=msg.id,
+        peer_id=peer_channel(channel.id),
+        date=msg.date,
+        message=msg.text,
+        post=channel.broadcast or None,
+        from_id=from_id,
+        fwd_from=fwd_from,
+        reply_to=reply_to,
+        media=render_media(msg.media, msg),
+        entities=msg.entities,
+        views=views,
+        forwards=forwards,
+        replies=replies,
+        edit_date=msg.edit_date,
+        post_author=msg.post_author,
+        grouped_id=msg.grouped_id,
+        reactions=reactions,
+    )
+
+
+def message_raw(channel: Channel, msg: StoredMessage) -> RawTL:
+    """The message's TL bytes, serialized once and cached on the record."""
+    raw = msg.raw
+    if raw is None:
+        raw = msg.raw = bytes(render_message(channel, msg))
+    return RawTL(raw)
+
+
+def page_ids(
+    channel: Channel,
+    asc: list[int],
+    *,
+    offset_id: int,
+    offset_date: int,
+    add_offset: int,
+    limit: int,
+    max_id: int,
+    min_id: int,
+) -> list[int]:
+    """Telegram's history paging over ascending `asc`, answered newest first.
+
+    `min_id`/`max_id` (exclusive) bound the candidates first; the start position
+    is the first candidate older than `offset_id` (or, with no offset_id, sent
+    before `offset_date`); `add_offset` shifts it (negative: towards newer).
+    """
+    limit = max(0, min(limit, 100))
+    lo = bisect.bisect_right(asc, min_id) if min_id > 0 else 0
+    hi = bisect.bisect_left(asc, max_id) if max_id > 0 else len(asc)
+    if hi <= lo or limit == 0:
+        return []
+    count = hi - lo
+    if offset_id > 0:
+        older = bisect.bisect_left(asc, offset_id, lo, hi) - lo
+    elif offset_date > 0:
+        msgs = channel._msgs
+        older = bisect.bisect_left(asc, offset_date, lo, hi, key=lambda i: msgs[i].date) - lo
+    else:
+        older = count
+    position = count - older + add_offset
+    start = max(position, 0)
+    end = min(position + limit, count)
+    top = hi - 1
+    return [asc[top - j] for j in range(start, end)]
+
+
+def involved_users(world: World, channel: Channel, ids: Iterable[int]) -> list[User]:
+    msgs = channel._msgs
+    return world.users_by_id(m.from_id for m in (msgs[i] for i in ids) if m.from_id is not None)

@@ -1,0 +1,589 @@
+"""The scriptable world behind the MTProto double: accounts, channels, messages.
+
+Plain Python objects, mutable while clients run. Messages are stored as compact
+slotted records; TL objects are built (and their bytes cached) only when a page is
+requested, so a channel with 100,000 messages builds in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import logging
+import os
+import random
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .tlbuild import to_timestamp
+
+log = logging.getLogger(__name__)
+
+_USERNAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
+
+
+def normalize_phone(phone: str | int) -> str:
+    """Digits only, as Telegram stores them ("+1 555 000" -> "1555000")."""
+    return re.sub(r"\D", "", str(phone))
+
+
+def _access_hash() -> int:
+    return random.getrandbits(63)
+
+
+@dataclass(slots=True, eq=False)
+class User:
+    """A Telegram user; an account is a user with a phone and a login code."""
+
+    id: int
+    access_hash: int
+    first_name: str
+    last_name: str = ""
+    username: str | None = None
+    phone: str | None = None
+    code: str | None = None
+    password: str | None = None
+    # Sessions issued before the last revoke_sessions() are dead.
+    session_epoch: int = 0
+    revoked_error: str = "AUTH_KEY_UNREGISTERED"
+    # SRP material for the 2FA password, derived lazily.
+    srp_salt1: bytes = b""
+    srp_salt2: bytes = b""
+    srp_verifier: int | None = None
+    srp_password: str | None = None
+
+    @property
+    def is_account(self) -> bool:
+        return self.phone is not None
+
+
+@dataclass(slots=True, eq=False)
+class StoredMessage:
+    """One message in a channel or group; `raw` caches its serialized TL bytes."""
+
+    id: int
+    date: int
+    text: str = ""
+    views: int | None = None
+    forwards: int | None = None
+    entities: list[Any] | None = None
+    reply_to: int | None = None
+    fwd_from: Any = None
+    reactions: dict[str, int] | None = None
+    media: Any = None
+    grouped_id: int | None = None
+    post_author: str | None = None
+    from_id: int | None = None
+    edit_date: int | None = None
+    # For comments in a discussion group: the id of the thread root message.
+    reply_top: int | None = None
+    # For the auto-forwarded copy of a channel post in its discussion group.
+    discussion_of: int | None = None
+    raw: bytes | None = None
+
+
+class Channel:
+    """A channel (broadcast) or supergroup (megagroup) with its messages."""
+
+    def __init__(
+        self,
+        world: World,
+        *,
+        channel_id: int,
+        title: str,
+        username: str | None,
+        megagroup: bool,
+        broadcast: bool,
+        private: bool,
+        invite_hash: str | None,
+        about: str = "",
+        participants_count: int | None = None,
+    ) -> None:
+        self.world = world
+        self.id = channel_id
+        self.access_hash = _access_hash()
+        self.title = title
+        self.username = username
+        self.megagroup = megagroup
+        self.broadcast = broadcast
+        self.private = private
+        self.invite_hash = invite_hash
+        self.about = about
+        self.participants_count = participants_count
+        self.date = world.now
+        self.members: set[int] = set()
+        # The discussion group of a channel, or the channel of a discussion group.
+        self.linked: Channel | None = None
+        self.pts = 1
+        self._ids: list[int] = []
+        self._msgs: dict[int, StoredMessage] = {}
+        self._next_id = 1
+        # Discussion group side: channel post id -> root message id in this group,
+        # and root message id -> ascending ids of the comments in that thread.
+        self._roots: dict[int, int] = {}
+        self._threads: dict[int, list[int]] = {}
+
+    def __repr__(self) -> str:
+        return f"<Channel {self.id} @{self.username} {self.title!r} {len(self._ids)} msgs>"
+
+    # -- reading -----------------------------------------------------------------
+
+    @property
+    def ids(self) -> list[int]:
+        """Ascending ids of the messages that exist (do not mutate)."""
+        return self._ids
+
+    @property
+    def last_id(self) -> int:
+        return self._ids[-1] if self._ids else 0
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def get(self, msg_id: int) -> StoredMessage | None:
+        return self._msgs.get(msg_id)
+
+    def message(self, msg_id: int) -> StoredMessage:
+        return self._msgs[msg_id]
+
+    @property
+    def member_count(self) -> int:
+        if self.participants_count is not None:
+            return self.participants_count
+        return len(self.members)
+
+    def can_read(self, user: User | None) -> bool:
+        if not self.private:
+            return True
+        return user is not None and user.id in self.members
+
+    # -- writing -----------------------------------------------------------------
+
+    def add_message(
+        self,
+        text: str = "",
+        *,
+        date: dt.datetime | int | float | None = None,
+        views: int | None = None,
+        forwards: int | None = None,
+        entities: list[Any] | None = None,
+        reply_to: int | None = None,
+        fwd_from: Any = None,
+        reactions: dict[str, int] | None = None,
+        media: Any = None,
+        grouped_id: int | None = None,
+        post_author: str | None = None,
+        from_id: int | User | None = None,
+        msg_id: int | None = None,
+    ) -> StoredMessage:
+        """Append a message; `date` defaults to now (never before the last message)."""
+        mid = self._take_id(msg_id)
+        ts = to_timestamp(date) if date is not None else self._default_date()
+        if isinstance(from_id, User):
+            from_id = from_id.id
+        msg = StoredMessage(
+            mid,
+            ts,
+            text,
+            views=views,
+            forwards=forwards,
+            entities=entities,
+            reply_to=reply_to,
+            fwd_from=fwd_from,
+            reactions=reactions,
+            media=media,
+            grouped_id=grouped_id,
+            post_author=post_author,
+            from_id=from_id,
+        )
+        self._store(msg)
+        return msg
+
+    def add_messages(
+        self,
+        n: int,
+        *,
+        text_fn: Callable[[int], str] | None = None,
+        start_date: dt.datetime | int | float | None = None,
+        interval: float = 60.0,
+        views: int | None = None,
+    ) -> list[int]:
+        """Append `n` plain text messages fast; `text_fn(msg_id)` gives each text.
+
+        Dates start at `start_date` (default: `n * interval` seconds ago) and grow
+        by `interval`; returns the new ids.
+        """
+        if n <= 0:
+            return []
+        now = self.world.now
+        start = to_timestamp(start_date) if start_date is not None else now - int(n * interval)
+        if self._ids:
+            start = max(start, self._msgs[self._ids[-1]].date)
+        first = self._next_id
+        new_ids = list(range(first, first + n))
+        msgs = self._msgs
+        make = StoredMessage
+        if text_fn is None:
+            for i, mid in enumerate(new_ids):
+                msgs[mid] = make(mid, start + int(i * interval), f"Message {mid}", views)
+        else:
+            for i, mid in enumerate(new_ids):
+                msgs[mid] = make(mid, start + int(i * interval), text_fn(mid), views)
+        self._ids.extend(new_ids)
+        self._next_id = first + n
+        self.pts += n
+        return new_ids
+
+    def edit_message(
+        self,
+        msg_id: int,
+        *,
+        text: str | None = None,
+        views: int | None = None,
+        forwards: int | None = None,
+        reactions: dict[str, int] | None = None,
+        entities: list[Any] | None = None,
+        edit_date: dt.datetime | int | float | None = None,
+    ) -> StoredMessage:
+        """Change a message; a text change sets `edit_date` (default: now)."""
+        msg = self._msgs[msg_id]
+        if text is not None:
+            msg.text = text
+            msg.edit_date = to_timestamp(edit_date) if edit_date is not None else self.world.now
+        elif edit_date is not None:
+            msg.edit_date = to_timestamp(edit_date)
+        if views is not None:
+            msg.views = views
+        if forwards is not None:
+            msg.forwards = forwards
+        if reactions is not None:
+            msg.reactions = reactions
+        if entities is not None:
+            msg.entities = entities
+        msg.raw = None
+        self.pts += 1
+        return msg
+
+    def delete_message(self, msg_id: int) -> None:
+        msg = self._msgs.pop(msg_id)
+        idx = bisect.bisect_left(self._ids, msg_id)
+        del self._ids[idx]
+        if msg.reply_top is not None and msg.reply_top in self._threads:
+            thread = self._threads[msg.reply_top]
+            thread.remove(msg_id)
+            self._touch_root(msg.reply_top)
+        self.pts += 1
+
+    def add_comment(
+        self,
+        post_id: int,
+        text: str = "",
+        *,
+        from_id: int | User | None = None,
+        date: dt.datetime | int | float | None = None,
+        reply_to: int | None = None,
+        **extra: Any,
+    ) -> StoredMessage:
+        """Comment on post `post_id` of the linked channel (call on the group)."""
+        channel = self.linked
+        if channel is None or not channel.broadcast:
+            raise ValueError(f"{self!r} is not the discussion group of a channel")
+        root = self.thread_root(post_id, create=True)
+        assert root is not None
+        if from_id is None:
+            from_id = self.world.default_commenter().id
+        msg = self.add_message(
+            text, from_id=from_id, date=date, reply_to=reply_to or root, **extra
+        )
+        msg.reply_top = root
+        self._threads.setdefault(root, []).append(msg.id)
+        self._touch_root(root)
+        return msg
+
+    def comments(self, post_id: int) -> list[int]:
+        """Ascending ids (in this group) of the comments on channel post `post_id`."""
+        root = self._roots.get(post_id)
+        return list(self._threads.get(root, ())) if root is not None else []
+
+    def thread_root(self, post_id: int, *, create: bool = False) -> int | None:
+        root = self._roots.get(post_id)
+        if root is None and create:
+            channel = self.linked
+            assert channel is not None
+            post = channel.message(post_id)
+            copy = self.add_message(post.text, entities=post.entities)
+            copy.discussion_of = post_id
+            root = copy.id
+            self._roots[post_id] = root
+            self._threads[root] = []
+        return root
+
+    def thread_ids(self, root: int) -> list[int]:
+        return self._threads.get(root, [])
+
+    def _touch_root(self, root: int) -> None:
+        root_msg = self._msgs.get(root)
+        if root_msg is not None and root_msg.discussion_of is not None and self.linked:
+            post = self.linked.get(root_msg.discussion_of)
+            if post is not None:
+                post.raw = None
+
+    def _take_id(self, msg_id: int | None) -> int:
+        if msg_id is None:
+            msg_id = self._next_id
+        elif msg_id < self._next_id:
+            raise ValueError(f"message id {msg_id} must exceed {self._next_id - 1}")
+        self._next_id = msg_id + 1
+        return msg_id
+
+    def _default_date(self) -> int:
+        now = self.world.now
+        if self._ids:
+            return max(now, self._msgs[self._ids[-1]].date)
+        return now
+
+    def _store(self, msg: StoredMessage) -> None:
+        self._msgs[msg.id] = msg
+        self._ids.append(msg.id)
+        self.pts += 1
+
+
+@dataclass(slots=True)
+class PendingCode:
+    phone: str
+    phone_code_hash: str
+    issued_at: float
+    expired: bool = False
+
+
+@dataclass(slots=True)
+class QrToken:
+    token: bytes
+    owner: Any
+    expires: int
+    user_id: int | None = None
+
+
+@dataclass
+class World:
+    """Accounts, users and channels the double serves; mutate freely in tests."""
+
+    code_ttl: float = 300.0
+    qr_ttl: int = 30
+    clock: Callable[[], float] = time.time
+    users: dict[int, User] = field(default_factory=dict)
+    channels: dict[int, Channel] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._by_phone: dict[str, User] = {}
+        self._codes: dict[str, PendingCode] = {}
+        self._qr: dict[bytes, QrToken] = {}
+        self._qr_listeners: list[Callable[[QrToken], None]] = []
+        self._next_user_id = 1_000_001
+        self._next_channel_id = 1_500_000_001
+        self._commenter: User | None = None
+
+    @property
+    def now(self) -> int:
+        return int(self.clock())
+
+    # -- users -------------------------------------------------------------------
+
+    def add_account(
+        self,
+        phone: str = "+15550000001",
+        code: str = "12345",
+        password: str | None = None,
+        first_name: str = "Ann",
+        username: str | None = None,
+        user_id: int | None = None,
+        last_name: str = "",
+    ) -> User:
+        """An account that can log in with `code` (and `password` when 2FA is on)."""
+        digits = normalize_phone(phone)
+        if not digits:
+            raise ValueError(f"bad phone {phone!r}")
+        if digits in self._by_phone:
+            raise ValueError(f"account {phone} already exists")
+        user = self.add_user(first_name, username=username, user_id=user_id, last_name=last_name)
+        user.phone = digits
+        user.code = code
+        user.password = password
+        self._by_phone[digits] = user
+        return user
+
+    def add_user(
+        self,
+        first_name: str = "User",
+        *,
+        username: str | None = None,
+        user_id: int | None = None,
+        last_name: str = "",
+    ) -> User:
+        """A user that cannot log in (comment authors, group members)."""
+        uid = user_id if user_id is not None else self._next_user_id
+        if uid in self.users:
+            raise ValueError(f"user id {uid} already exists")
+        self._next_user_id = max(self._next_user_id, uid + 1)
+        user = User(uid, _access_hash(), first_name, last_name, username)
+        self.users[uid] = user
+        return user
+
+    def account(self, phone: str | int) -> User | None:
+        return self._by_phone.get(normalize_phone(phone))
+
+    def default_commenter(self) -> User:
+        if self._commenter is None:
+            self._commenter = self.add_user("Commenter")
+        return self._commenter
+
+    def revoke_sessions(self, phone: str, error: str = "AUTH_KEY_UNREGISTERED") -> None:
+        """Kill every auth key logged in as this account; later calls fail with `error`."""
+        user = self._require_account(phone)
+        user.session_epoch += 1
+        user.revoked_error = error
+
+    # -- channels ----------------------------------------------------------------
+
+    def add_channel(
+        self,
+        username: str | None = None,
+        title: str = "Channel",
+        megagroup: bool = False,
+        invite_hash: str | None = None,
+        private: bool = False,
+        broadcast: bool | None = None,
+        *,
+        about: str = "",
+        participants_count: int | None = None,
+        channel_id: int | None = None,
+    ) -> Channel:
+        """A public channel (by `username`) or a private one (by `invite_hash`)."""
+        if username is not None:
+            if not _USERNAME_RE.match(username):
+                raise ValueError(f"bad username {username!r}")
+            if self.find_username(username) is not None:
+                raise ValueError(f"username @{username} is taken")
+        if private and username is not None:
+            raise ValueError("a private channel has no username")
+        if invite_hash is not None and self.find_invite(invite_hash) is not None:
+            raise ValueError(f"invite hash {invite_hash!r} is taken")
+        cid = channel_id if channel_id is not None else self._next_channel_id
+        if cid in self.channels:
+            raise ValueError(f"channel id {cid} already exists")
+        self._next_channel_id = max(self._next_channel_id, cid + 1)
+        channel = Channel(
+            self,
+            channel_id=cid,
+            title=title,
+            username=username,
+            megagroup=megagroup,
+            broadcast=(not megagroup) if broadcast is None else broadcast,
+            private=private,
+            invite_hash=invite_hash,
+            about=about,
+            participants_count=participants_count,
+        )
+        self.channels[cid] = channel
+        return channel
+
+    def link_discussion(self, channel: Channel, group: Channel) -> None:
+        """Make `group` (a megagroup) the discussion group of broadcast `channel`."""
+        if not group.megagroup:
+            raise ValueError("a discussion group must be a megagroup")
+        channel.linked = group
+        group.linked = channel
+        for mid in channel.ids:
+            channel.message(mid).raw = None
+
+    def join(self, who: User | str, channel: Channel) -> None:
+        user = who if isinstance(who, User) else self._require_account(who)
+        channel.members.add(user.id)
+
+    def leave(self, who: User | str, channel: Channel) -> None:
+        user = who if isinstance(who, User) else self._require_account(who)
+        channel.members.discard(user.id)
+
+    def find_username(self, username: str) -> User | Channel | None:
+        name = username.lower()
+        for channel in self.channels.values():
+            if channel.username and channel.username.lower() == name:
+                return channel
+        for user in self.users.values():
+            if user.username and user.username.lower() == name:
+                return user
+        return None
+
+    def find_invite(self, invite_hash: str) -> Channel | None:
+        for channel in self.channels.values():
+            if channel.invite_hash == invite_hash:
+                return channel
+        return None
+
+    # -- login codes ---------------------------------------------------------------
+
+    def issue_code(self, phone: str) -> PendingCode:
+        digits = normalize_phone(phone)
+        for pending in self._codes.values():
+            if pending.phone == digits:
+                pending.expired = True
+        pending = PendingCode(digits, os.urandom(9).hex(), self.clock())
+        self._codes[pending.phone_code_hash] = pending
+        return pending
+
+    def pending_code(self, phone_code_hash: str) -> PendingCode | None:
+        return self._codes.get(phone_code_hash)
+
+    def code_expired(self, pending: PendingCode) -> bool:
+        return pending.expired or self.clock() - pending.issued_at > self.code_ttl
+
+    def expire_codes(self) -> None:
+        """Every code sent so far expires (sign_in raises PhoneCodeExpiredError)."""
+        for pending in self._codes.values():
+            pending.expired = True
+
+    # -- QR login ------------------------------------------------------------------
+
+    def new_qr_token(self, owner: Any) -> QrToken:
+        token = QrToken(os.urandom(32), owner, self.now + self.qr_ttl)
+        self._qr[token.token] = token
+        return token
+
+    def qr_token(self, token: bytes) -> QrToken | None:
+        return self._qr.get(token)
+
+    def qr_tokens_of(self, owner: Any) -> list[QrToken]:
+        return [t for t in self._qr.values() if t.owner is owner]
+
+    def confirm_qr(self, token: bytes, phone: str) -> None:
+        """The account `phone` scans QR `token` (as `qr.token` of Telethon's QRLogin)."""
+        user = self._require_account(phone)
+        qr = self._qr.get(token)
+        if qr is None:
+            raise KeyError("unknown QR login token")
+        if qr.expires < self.now:
+            raise ValueError("QR login token expired")
+        qr.user_id = user.id
+        for listener in list(self._qr_listeners):
+            listener(qr)
+
+    def add_qr_listener(self, listener: Callable[[QrToken], None]) -> None:
+        self._qr_listeners.append(listener)
+
+    def remove_qr_listener(self, listener: Callable[[QrToken], None]) -> None:
+        if listener in self._qr_listeners:
+            self._qr_listeners.remove(listener)
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _require_account(self, phone: str) -> User:
+        user = self.account(phone)
+        if user is None:
+            raise KeyError(f"no account {phone}")
+        return user
+
+    def users_by_id(self, ids: Iterable[int]) -> list[User]:
+        return [self.users[i] for i in dict.fromkeys(ids) if i in self.users]
