@@ -455,3 +455,30 @@ async def test_raw_json_and_form_bodies(double: BotAPIDouble, alice: User) -> No
             }
     assert [r.method for r in double.requests] == ["sendMessage", "sendMessage", "nope"]
     assert double.requests[1].params == {"chat_id": alice.id, "text": "f"}
+
+
+async def test_formatting_and_cursor(double: BotAPIDouble, bot: Bot, alice: User) -> None:
+    await bot.send_message(alice.id, "*bold* \\- _it_", parse_mode="MarkdownV2")
+    with pytest.raises(TelegramBadRequest, match="reserved and must be escaped"):
+        await bot.send_message(alice.id, "v1.2", parse_mode="MarkdownV2")
+    first = await double.wait_for_message(alice, "bold")
+    assert first.text == "bold - it"
+    assert [e["type"] for e in first.entities] == ["bold", "italic"]
+    marker = double.mark()
+    await bot.send_message(alice.id, "second")
+    await bot.send_message(alice.id, "third")
+    assert (await double.wait_for_message(alice)).text == "second"  # the cursor moved on
+    assert (await double.wait_for_message(alice)).text == "third"
+    assert (await double.wait_for_message(alice, after=marker)).text == "second"
+    assert (await double.wait_for_message(alice, "bold", after=0)).message_id == 1
+
+
+async def test_user_must_start_the_bot(double: BotAPIDouble, bot: Bot) -> None:
+    bob = double.add_user(2002, "Bob", started=False)
+    with pytest.raises(TelegramForbiddenError, match="can't initiate conversation"):
+        await bot.send_message(bob.id, "hi")
+    said = await double.send_text(bob, "hello")
+    assert said.message_id is not None
+    assert (await bot.send_message(bob.id, "hi")).message_id == said.message_id + 1
+    with pytest.raises(TelegramBadRequest, match="message can't be edited"):
+        await bot.edit_message_text("x", chat_id=bob.id, message_id=said.message_id)
