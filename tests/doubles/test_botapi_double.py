@@ -116,8 +116,7 @@ async def double() -> AsyncIterator[BotAPIDouble]:
 
 @pytest.fixture
 async def bot(double: BotAPIDouble) -> AsyncIterator[Bot]:
-    session = AiohttpSession(api=double.api_server())
-    bot = Bot(TOKEN, session=session)
+    bot: Bot = double.make_bot()
     try:
         yield bot
     finally:
@@ -135,15 +134,8 @@ async def polling(double: BotAPIDouble, bot: Bot) -> AsyncIterator[list[str]]:
     seen: list[str] = []
     dp = Dispatcher()
     dp.include_router(_router(seen))
-    task = asyncio.create_task(
-        dp.start_polling(bot, handle_signals=False, close_bot_session=False, polling_timeout=5)
-    )
-    await double.wait_for_poll()
-    try:
+    async with double.polling(dp, bot, polling_timeout=5):
         yield seen
-    finally:
-        await dp.stop_polling()
-        await task
 
 
 # ------------------------------------------------------------------ polling
@@ -160,6 +152,7 @@ async def test_start_command_reply_and_latency(
     assert reply.text == "Welcome, pick one"  # HTML parsed like Telegram does
     assert reply.entities == [{"type": "bold", "offset": 0, "length": 7}]
     assert reply.reply_markup == [[("Confirm", "confirm"), ("Cancel", "cancel")]]
+    assert incoming.message_id is not None
     assert reply.message_id == incoming.message_id + 1  # one counter per chat
     assert reply.from_bot and reply.kind == "sent"
     latency = incoming.latency_to(reply)
@@ -482,3 +475,17 @@ async def test_user_must_start_the_bot(double: BotAPIDouble, bot: Bot) -> None:
     assert (await bot.send_message(bob.id, "hi")).message_id == said.message_id + 1
     with pytest.raises(TelegramBadRequest, match="message can't be edited"):
         await bot.edit_message_text("x", chat_id=bob.id, message_id=said.message_id)
+
+
+async def test_polling_helper_surfaces_startup_errors(double: BotAPIDouble, bot: Bot) -> None:
+    double.faults.add("getMe", 401)
+    with pytest.raises(TelegramUnauthorizedError):
+        async with double.polling(Dispatcher(), bot):
+            pass
+
+
+async def test_channel_post_has_sender_chat(double: BotAPIDouble, bot: Bot) -> None:
+    double.add_chat(-1001, "channel", "Alerts", username="alerts")
+    post = await bot.send_message("@alerts", "alert")
+    assert post.from_user is None and post.sender_chat is not None
+    assert post.chat.id == -1001

@@ -316,12 +316,13 @@ class StoredMessage:
     versions: list[MessageSnapshot] = field(default_factory=list)
 
     def to_api(self, *, with_reply: bool = True) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "message_id": self.message_id,
-            "from": self.sender,
-            "chat": self.chat.to_api(),
-            "date": self.date,
-        }
+        data: dict[str, Any] = {"message_id": self.message_id}
+        if self.chat.type == "channel":
+            data["sender_chat"] = self.chat.to_api()  # channel posts have no "from"
+        else:
+            data["from"] = self.sender
+        data["chat"] = self.chat.to_api()
+        data["date"] = self.date
         if self.edit_date is not None:
             data["edit_date"] = self.edit_date
         if self.media_group_id:

@@ -14,7 +14,8 @@ import secrets
 import socket
 import struct
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from typing import Any, Self
 
 from aiohttp import BodyPartReader, hdrs, web
@@ -422,6 +423,47 @@ class BotAPIDouble:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
+
+    def make_bot(self, **kwargs: Any) -> Any:
+        """A real aiogram ``Bot`` with this double's token and server (close its session)."""
+        from aiogram import Bot
+        from aiogram.client.session.aiohttp import AiohttpSession
+
+        return Bot(self.token, session=AiohttpSession(api=self.api_server()), **kwargs)
+
+    @asynccontextmanager
+    async def polling(
+        self,
+        dispatcher: Any,
+        bot: Any,
+        *,
+        timeout: float = 5.0,  # noqa: ASYNC109
+        **kwargs: Any,
+    ) -> AsyncIterator[asyncio.Task[None]]:
+        """Run ``dispatcher.start_polling(bot)`` until the block ends.
+
+        Waits until the bot's first long poll is waiting (raises what polling raised
+        if it died first, e.g. TelegramUnauthorizedError from getMe); on exit calls
+        ``stop_polling()`` and awaits the task. The bot session stays open.
+        """
+        kwargs.setdefault("handle_signals", False)
+        kwargs.setdefault("close_bot_session", False)
+        task: asyncio.Task[None] = asyncio.create_task(dispatcher.start_polling(bot, **kwargs))
+        try:
+            deadline = clock() + timeout
+            while self._polls_waiting == 0 and not task.done():
+                remaining = deadline - clock()
+                if remaining <= 0:
+                    raise AssertionError(f"the bot did not start polling within {timeout}s")
+                await asyncio.wait({task}, timeout=min(remaining, 0.05))
+            if task.done():
+                await task
+                raise AssertionError("polling stopped before the first getUpdates")
+            yield task
+        finally:
+            if not task.done():
+                await dispatcher.stop_polling()
+            await task
 
     # ---------------------------------------------------------------- the world
 
@@ -1024,7 +1066,7 @@ class BotAPIDouble:
                 value = form.getall(key)[-1]
                 if isinstance(value, str):
                     data[key] = value
-                else:
+                elif isinstance(value, web.FileField):
                     files[key] = FilePart(
                         data=value.file.read(),
                         filename=value.filename,
@@ -1057,10 +1099,10 @@ class BotAPIDouble:
             chat_id = int(value)
         except (TypeError, ValueError):
             raise _bad("chat not found") from None
-        chat = self.chats.get(chat_id)
-        if chat is None:
+        found = self.chats.get(chat_id)
+        if found is None:
             raise _bad("chat not found")
-        return chat
+        return found
 
     def _check_can_write(self, chat: Chat) -> None:
         if chat.type != "private":
