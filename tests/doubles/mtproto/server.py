@@ -154,7 +154,9 @@ class _Client:
             return
         session_key = (key_id, message.session_id)
         if session_key not in self.server.sessions:
-            self.server.sessions[session_key] = _Session(int.from_bytes(os.urandom(8), "little"))
+            self.server.sessions[session_key] = _Session(
+                int.from_bytes(os.urandom(8), "little", signed=True)
+            )
             self.sessions[key_id] = message.session_id
             created = types.NewSessionCreated(
                 first_msg_id=message.msg_id,

@@ -22,7 +22,7 @@ from .tlbuild import to_timestamp
 
 log = logging.getLogger(__name__)
 
-_USERNAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
+_USERNAME_RE = re.compile(r"^[A-Za-z](?:(?!__)\w){1,30}[A-Za-z0-9]$")
 
 
 def normalize_phone(phone: str | int) -> str:

@@ -1,0 +1,509 @@
+"""The MTProto double against the real, unmodified Telethon client over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from telethon import TelegramClient, errors, functions, types
+from telethon.crypto import rsa
+from telethon.network import ConnectionTcpAbridged, ConnectionTcpIntermediate
+from telethon.sessions import StringSession
+
+from tests.doubles.mtproto import PUBLIC_KEY_PATH, MTProtoServer, World
+
+pytestmark = pytest.mark.timeout(60)
+
+PHONE = "+15550000001"
+CODE = "12345"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+rsa.add_key(PUBLIC_KEY_PATH.read_text(), old=False)
+
+ClientFactory = Callable[..., Awaitable[TelegramClient]]
+
+
+@pytest.fixture
+def world() -> World:
+    w = World()
+    w.add_account(phone=PHONE, code=CODE, first_name="Ann", username="ann_test")
+    w.add_account(phone="+15550000002", code="22222", password="secret", first_name="Bob")
+    return w
+
+
+@pytest.fixture
+async def server(world: World) -> AsyncIterator[MTProtoServer]:
+    async with MTProtoServer(world, host="127.0.0.1", port=0) as srv:
+        yield srv
+
+
+@pytest.fixture
+async def make_client(server: MTProtoServer) -> AsyncIterator[ClientFactory]:
+    clients: list[TelegramClient] = []
+
+    async def factory(session: str = "", *, connect: bool = True, **kwargs: Any) -> TelegramClient:
+        kwargs.setdefault("receive_updates", False)
+        kwargs.setdefault("flood_sleep_threshold", 5)
+        kwargs.setdefault("retry_delay", 0.2)
+        client = TelegramClient(StringSession(session), api_id=1, api_hash="x" * 32, **kwargs)
+        client.session.set_dc(server.dc_id, server.host, server.port)
+        clients.append(client)
+        if connect:
+            await client.connect()
+        return client
+
+    yield factory
+    for client in clients:
+        await client.disconnect()
+
+
+async def login(client: TelegramClient, phone: str = PHONE, code: str = CODE) -> types.User:
+    await client.send_code_request(phone)
+    return await client.sign_in(phone, code)
+
+
+@pytest.fixture
+async def client(make_client: ClientFactory) -> TelegramClient:
+    c = await make_client()
+    await login(c)
+    return c
+
+
+# -- connection and login -----------------------------------------------------------
+
+
+async def test_handshake_and_connect(make_client: ClientFactory, server: MTProtoServer) -> None:
+    c = await make_client()
+    assert c.is_connected()
+    assert not await c.is_user_authorized()
+    assert server.counters["help.getConfig"] == 1
+    assert server.connections == 1
+    assert len(server.auth_keys) == 1
+
+
+@pytest.mark.parametrize("connection", [ConnectionTcpIntermediate, ConnectionTcpAbridged])
+async def test_other_transports(make_client: ClientFactory, connection: type) -> None:
+    c = await make_client(connection=connection)
+    me = await login(c)
+    assert (await c.get_me()).id == me.id
+
+
+async def test_login_with_code(make_client: ClientFactory, world: World) -> None:
+    c = await make_client()
+    sent = await c.send_code_request(PHONE)
+    assert isinstance(sent.type, types.auth.SentCodeTypeApp)
+    me = await c.sign_in(PHONE, CODE)
+    assert me.id == world.account(PHONE).id
+    assert await c.is_user_authorized()
+    assert (await c.get_me()).username == "ann_test"
+
+
+async def test_wrong_code(make_client: ClientFactory) -> None:
+    c = await make_client()
+    await c.send_code_request(PHONE)
+    with pytest.raises(errors.PhoneCodeInvalidError):
+        await c.sign_in(PHONE, "00000")
+    assert (await c.sign_in(PHONE, CODE)).first_name == "Ann"
+
+
+async def test_expired_code(make_client: ClientFactory, world: World) -> None:
+    c = await make_client()
+    await c.send_code_request(PHONE)
+    world.expire_codes()
+    with pytest.raises(errors.PhoneCodeExpiredError):
+        await c.sign_in(PHONE, CODE)
+    world.code_ttl = 0.0
+    await c.send_code_request(PHONE, _retry_count=0)
+    await asyncio.sleep(0.01)
+    with pytest.raises(errors.PhoneCodeExpiredError):
+        await c.sign_in(PHONE, CODE)
+
+
+async def test_unknown_phone_and_invalid_phone(make_client: ClientFactory) -> None:
+    c = await make_client()
+    await c.send_code_request("+15559999999")
+    with pytest.raises(errors.PhoneNumberUnoccupiedError):
+        await c.sign_in("+15559999999", CODE)
+    with pytest.raises(errors.PhoneNumberInvalidError):
+        await c(functions.auth.SendCodeRequest("12", 1, "x" * 32, types.CodeSettings()))
+
+
+async def test_two_factor_login(make_client: ClientFactory) -> None:
+    c = await make_client()
+    await c.send_code_request("+15550000002")
+    with pytest.raises(errors.SessionPasswordNeededError):
+        await c.sign_in("+15550000002", "22222")
+    with pytest.raises(errors.PasswordHashInvalidError):
+        await c.sign_in(password="wrong")
+    me = await c.sign_in(password="secret")
+    assert me.first_name == "Bob"
+    assert await c.is_user_authorized()
+
+
+async def test_qr_login(make_client: ClientFactory, world: World) -> None:
+    c = await make_client(receive_updates=True)
+    qr = await c.qr_login()
+    assert qr.url.startswith("tg://login?token=")
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.1, world.confirm_qr, qr.token, PHONE)
+    user = await qr.wait(timeout=10)
+    assert user.id == world.account(PHONE).id
+    assert await c.is_user_authorized()
+
+
+async def test_qr_login_with_2fa(make_client: ClientFactory, world: World) -> None:
+    c = await make_client(receive_updates=True)
+    qr = await c.qr_login()
+    asyncio.get_running_loop().call_later(0.1, world.confirm_qr, qr.token, "+15550000002")
+    with pytest.raises(errors.SessionPasswordNeededError):
+        await qr.wait(timeout=10)
+    assert (await c.sign_in(password="secret")).first_name == "Bob"
+
+
+async def test_saved_session_stays_authorized(
+    make_client: ClientFactory, server: MTProtoServer, world: World
+) -> None:
+    first = await make_client()
+    await login(first)
+    saved = first.session.save()
+    await first.disconnect()
+    assert server.connections == 0 or await _eventually(lambda: server.connections == 0)
+    second = await make_client(saved)
+    assert await second.is_user_authorized()
+    assert (await second.get_me()).id == world.account(PHONE).id
+    assert server.connections == 1
+
+
+async def test_key_store_survives_server_restart(tmp_path: Path, world: World) -> None:
+    store = tmp_path / "keys.json"
+    async with MTProtoServer(world, key_store_path=store) as srv:
+        c = TelegramClient(StringSession(), 1, "x" * 32, receive_updates=False)
+        c.session.set_dc(2, "127.0.0.1", srv.port)
+        await c.connect()
+        await login(c)
+        saved = c.session.save()
+        await c.disconnect()
+    async with MTProtoServer(world, key_store_path=store) as srv2:
+        c2 = TelegramClient(StringSession(saved), 1, "x" * 32, receive_updates=False)
+        c2.session.set_dc(2, "127.0.0.1", srv2.port)
+        await c2.connect()
+        try:
+            assert await c2.is_user_authorized()
+        finally:
+            await c2.disconnect()
+
+
+async def test_log_out(client: TelegramClient, server: MTProtoServer) -> None:
+    assert await client.log_out()
+    assert all(r.user_id is None for r in server.auth_keys.values())
+
+
+# -- reading channels ---------------------------------------------------------------
+
+
+async def test_iter_messages_min_id_reverse_and_counters(
+    client: TelegramClient, world: World, server: MTProtoServer
+) -> None:
+    big = world.add_channel(username="bigchan", title="Big")
+    big.add_messages(10_000)
+    server.counters.clear()
+    ids = [m.id async for m in client.iter_messages("bigchan", min_id=2_500, wait_time=0)]
+    assert ids == list(range(10_000, 2_500, -1))
+    # Telethon sends no min_id: 75 full pages, then one that crosses min_id.
+    assert server.counters["messages.getHistory"] == 76
+    ids = [m.id async for m in client.iter_messages("bigchan", reverse=True, wait_time=0)]
+    assert ids == list(range(1, 10_001))
+    ids = [
+        m.id
+        async for m in client.iter_messages(
+            "bigchan", reverse=True, min_id=9_000, max_id=9_500, wait_time=0
+        )
+    ]
+    assert ids == list(range(9_001, 9_500))
+    ids = [m.id async for m in client.iter_messages("bigchan", limit=250, offset_id=5_000)]
+    assert ids == list(range(4_999, 4_749, -1))
+    total = (await client.get_messages("bigchan", limit=0)).total
+    assert total == 10_000
+
+
+async def test_history_filters_and_offset_date(client: TelegramClient, world: World) -> None:
+    ch = world.add_channel(username="datechan", title="Dates")
+    ch.add_messages(300, start_date=1_700_000_000, interval=10)
+    got = await client.get_messages("datechan", limit=5, max_id=100, min_id=90)
+    assert [m.id for m in got] == [99, 98, 97, 96, 95]
+    cutoff = ch.message(150).date
+    import datetime as dt
+
+    got = await client.get_messages(
+        "datechan", limit=3, offset_date=dt.datetime.fromtimestamp(cutoff, dt.UTC)
+    )
+    assert [m.id for m in got] == [149, 148, 147]
+
+
+async def test_message_fields(client: TelegramClient, world: World) -> None:
+    ch = world.add_channel(username="richchan", title="Rich")
+    ch.add_message("plain")
+    ch.add_message(
+        "bold text",
+        views=1234,
+        forwards=7,
+        entities=[types.MessageEntityBold(offset=0, length=4)],
+        reactions={"👍": 3, "🔥": 1},
+        post_author="Editor",
+        grouped_id=42,
+        media="photo",
+    )
+    ch.add_message("with doc", media={"type": "document", "file_name": "a.pdf"}, fwd_from="Anon")
+    ch.add_message("link", media={"type": "webpage", "url": "https://example.org/x"})
+    ch.edit_message(1, text="plain edited", views=5)
+    msgs = {m.id: m async for m in client.iter_messages("richchan")}
+    assert msgs[1].text == "plain edited" and msgs[1].edit_date is not None
+    assert msgs[1].views == 5
+    rich = msgs[2]
+    assert (rich.views, rich.forwards, rich.post_author, rich.grouped_id) == (
+        1234,
+        7,
+        "Editor",
+        42,
+    )
+    assert isinstance(rich.entities[0], types.MessageEntityBold)
+    assert {r.reaction.emoticon: r.count for r in rich.reactions.results} == {"👍": 3, "🔥": 1}
+    assert rich.photo is not None
+    assert msgs[3].document is not None and msgs[3].file.name == "a.pdf"
+    assert msgs[3].fwd_from.from_name == "Anon"
+    assert msgs[4].web_preview.url == "https://example.org/x"
+    ch.delete_message(3)
+    assert [m.id async for m in client.iter_messages("richchan")] == [4, 2, 1]
+    by_id = await client.get_messages("richchan", ids=[2, 3])
+    assert by_id[0].id == 2 and by_id[1] is None
+
+
+async def test_get_entity_and_full_channel(client: TelegramClient, world: World) -> None:
+    ch = world.add_channel(username="newsfeed", title="News Feed", participants_count=321)
+    entity = await client.get_entity("@newsfeed")
+    assert isinstance(entity, types.Channel)
+    assert (entity.id, entity.access_hash, entity.title) == (ch.id, ch.access_hash, "News Feed")
+    full = await client(functions.channels.GetFullChannelRequest(entity))
+    assert full.full_chat.participants_count == 321
+    user = await client.get_entity("ann_test")
+    assert user.id == world.account(PHONE).id
+    with pytest.raises((ValueError, errors.UsernameNotOccupiedError)):
+        await client.get_entity("@nobody_here")
+    with pytest.raises(errors.UsernameNotOccupiedError):
+        await client(functions.contacts.ResolveUsernameRequest("nobody_here"))
+    chans = await client(functions.channels.GetChannelsRequest([entity]))
+    assert chans.chats[0].id == ch.id
+
+
+async def test_comments_through_discussion_group(client: TelegramClient, world: World) -> None:
+    channel = world.add_channel(username="postschan", title="Posts")
+    group = world.add_channel(title="Posts chat", megagroup=True)
+    world.link_discussion(channel, group)
+    post = channel.add_message("first post")
+    channel.add_message("second post")
+    commenter = world.add_user("Carl", username="carl_c")
+    c1 = group.add_comment(post.id, "nice", from_id=commenter)
+    group.add_comment(post.id, "agreed")
+    group.add_comment(post.id, "reply to nice", reply_to=c1.id)
+    full = await client(functions.channels.GetFullChannelRequest("postschan"))
+    assert full.full_chat.linked_chat_id == group.id
+    posts = await client.get_messages("postschan", limit=10)
+    by_id = {m.id: m for m in posts}
+    assert by_id[post.id].replies.replies == 3
+    assert by_id[post.id].replies.channel_id == group.id
+    assert by_id[2].replies.replies == 0
+    comments = [m async for m in client.iter_messages("postschan", reply_to=post.id)]
+    assert [m.text for m in comments] == ["reply to nice", "agreed", "nice"]
+    assert comments[-1].sender_id == commenter.id
+    assert comments[0].reply_to.reply_to_msg_id == c1.id
+    assert all(m.chat_id == -1_000_000_000_000 - group.id for m in comments)
+    assert [m async for m in client.iter_messages("postschan", reply_to=2)] == []
+
+
+async def test_private_channel_by_invite(client: TelegramClient, world: World) -> None:
+    secret = world.add_channel(title="Secret", private=True, invite_hash="AbCdEf123")
+    secret.add_messages(30)
+    invite = await client(functions.messages.CheckChatInviteRequest("AbCdEf123"))
+    assert isinstance(invite, types.ChatInvite) and invite.title == "Secret"
+    joined = await client(functions.messages.ImportChatInviteRequest("AbCdEf123"))
+    chat = joined.updates.chats[0]
+    assert chat.id == secret.id
+    again = await client(functions.messages.CheckChatInviteRequest("AbCdEf123"))
+    assert isinstance(again, types.ChatInviteAlready)
+    with pytest.raises(errors.UserAlreadyParticipantError):
+        await client(functions.messages.ImportChatInviteRequest("AbCdEf123"))
+    peer = types.InputPeerChannel(chat.id, chat.access_hash)
+    assert len(await client.get_messages(peer, limit=100)) == 30
+    dialogs = await client.get_dialogs()
+    assert [d.id for d in dialogs] == [-1_000_000_000_000 - secret.id]
+    await client(functions.channels.LeaveChannelRequest(peer))
+    with pytest.raises(errors.ChannelPrivateError):
+        await client.get_messages(peer, limit=1)
+    with pytest.raises(errors.InviteHashInvalidError):
+        await client(functions.messages.CheckChatInviteRequest("nope"))
+
+
+async def test_join_public_channel(client: TelegramClient, world: World) -> None:
+    ch = world.add_channel(username="joinme", title="Join me")
+    await client(functions.channels.JoinChannelRequest("joinme"))
+    assert world.account(PHONE).id in ch.members
+    entity = await client.get_entity("joinme")
+    assert entity.left is False
+
+
+# -- faults -------------------------------------------------------------------------
+
+
+async def test_flood_wait_below_threshold_is_slept(
+    client: TelegramClient, world: World, server: MTProtoServer
+) -> None:
+    world.add_channel(username="floody", title="F").add_messages(10)
+    await client.get_entity("floody")
+    server.counters.clear()
+    server.faults.add("messages.getHistory", "FLOOD_WAIT_1", times=1)
+    started = time.monotonic()
+    msgs = await client.get_messages("floody", limit=5)
+    assert len(msgs) == 5
+    assert time.monotonic() - started >= 1.0
+    assert server.counters["messages.getHistory"] == 2
+
+
+async def test_flood_wait_above_threshold_raises(
+    client: TelegramClient, world: World, server: MTProtoServer
+) -> None:
+    world.add_channel(username="floody", title="F").add_messages(10)
+    server.faults.add("messages.getHistory", "FLOOD_WAIT_30", when=lambda req: req.limit > 0)
+    with pytest.raises(errors.FloodWaitError) as info:
+        await client.get_messages("floody", limit=5)
+    assert info.value.seconds == 30
+    assert info.value.code == 420
+    server.faults.add("auth.sendCode", "FLOOD_WAIT_600")
+    with pytest.raises(errors.FloodWaitError):
+        await client.send_code_request("+15550000002")
+
+
+async def test_dropped_connection_reconnects(
+    client: TelegramClient, world: World, server: MTProtoServer
+) -> None:
+    world.add_channel(username="dropchan", title="D").add_messages(50)
+    assert len(await client.get_messages("dropchan", limit=10)) == 10
+    before = server.total_connections
+    assert server.drop_connections() == 1
+    await asyncio.sleep(0.1)
+    assert len(await client.get_messages("dropchan", limit=10)) == 10
+    assert server.total_connections > before
+    server.faults.add("messages.getHistory", "DROP")
+    assert len(await client.get_messages("dropchan", limit=20)) == 20
+    assert await _eventually(lambda: server.connections == 1)
+
+
+async def test_stalled_request(
+    client: TelegramClient, world: World, server: MTProtoServer
+) -> None:
+    world.add_channel(username="stallchan", title="S").add_messages(5)
+    await client.get_entity("stallchan")
+    server.faults.add("messages.getHistory", "STALL")
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(client.get_messages("stallchan", limit=1), 0.5)
+    assert len(await client.get_messages("stallchan", limit=5)) == 5
+
+
+async def test_delayed_answer(client: TelegramClient, world: World, server: MTProtoServer) -> None:
+    world.add_channel(username="slowchan", title="S").add_messages(5)
+    await client.get_entity("slowchan")
+    server.faults.add("messages.getHistory", None, delay=0.3)
+    started = time.monotonic()
+    assert len(await client.get_messages("slowchan", limit=5)) == 5
+    assert time.monotonic() - started >= 0.3
+
+
+async def test_auth_key_unregistered_and_revoked(
+    make_client: ClientFactory, world: World, server: MTProtoServer
+) -> None:
+    c = await make_client()
+    await login(c)
+    server.faults.add("users.getFullUser", "AUTH_KEY_UNREGISTERED")
+    with pytest.raises(errors.AuthKeyUnregisteredError):
+        await c(functions.users.GetFullUserRequest(types.InputUserSelf()))
+    assert (await c(functions.users.GetFullUserRequest(types.InputUserSelf()))).users
+    saved = c.session.save()
+    world.revoke_sessions(PHONE)
+    with pytest.raises(errors.AuthKeyUnregisteredError):
+        await c(functions.updates.GetStateRequest())
+    # Telethon caches is_user_authorized(); a fresh client asks the server.
+    assert not await (await make_client(saved)).is_user_authorized()
+    world.revoke_sessions(PHONE, error="SESSION_REVOKED")
+    with pytest.raises(errors.SessionRevokedError):
+        await c(functions.updates.GetStateRequest())
+    await login(c)
+    assert await c.is_user_authorized()
+
+
+async def test_other_injected_errors(client: TelegramClient, server: MTProtoServer) -> None:
+    server.faults.add("updates.getState", "AUTH_KEY_DUPLICATED")
+    with pytest.raises(errors.AuthKeyDuplicatedError):
+        await client(functions.updates.GetStateRequest())
+    server.faults.add("updates.getState", "USER_DEACTIVATED_BAN")
+    with pytest.raises(errors.UserDeactivatedBanError):
+        await client(functions.updates.GetStateRequest())
+    server.faults.add("contacts.resolveUsername", "CHANNEL_PRIVATE")
+    with pytest.raises(errors.ChannelPrivateError):
+        await client(functions.contacts.ResolveUsernameRequest("whatever"))
+
+
+async def test_unknown_method_is_loud(client: TelegramClient, server: MTProtoServer) -> None:
+    with pytest.raises(errors.RPCError, match=r"METHOD_NOT_IMPLEMENTED_messages\.getAllStickers"):
+        await client(functions.messages.GetAllStickersRequest(hash=0))
+    assert server.unknown_methods["messages.getAllStickers"] == 1
+
+
+# -- separate process -----------------------------------------------------------------
+
+
+async def test_cli_process(tmp_path: Path) -> None:
+    ready = tmp_path / "port"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.doubles.mtproto",
+        "--port",
+        "0",
+        "--ready-file",
+        str(ready),
+        "--channel",
+        "clichan:500",
+        "--account",
+        f"{PHONE}:{CODE}",
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+    try:
+        assert await _eventually(ready.exists, within=15)
+        port = int(ready.read_text())
+        c = TelegramClient(StringSession(), 1, "x" * 32, receive_updates=False)
+        c.session.set_dc(2, "127.0.0.1", port)
+        await c.connect()
+        try:
+            await login(c)
+            ids = [m.id async for m in c.iter_messages("clichan", wait_time=0)]
+            assert ids == list(range(500, 0, -1))
+        finally:
+            await c.disconnect()
+    finally:
+        proc.terminate()
+        assert await asyncio.wait_for(proc.wait(), 10) == 0
+
+
+async def _eventually(predicate: Callable[[], bool], within: float = 5.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.02)
+    return predicate()
