@@ -447,7 +447,8 @@ async def test_raw_json_and_form_bodies(double: BotAPIDouble, alice: User) -> No
                 "description": "Not Found",
             }
     assert [r.method for r in double.requests] == ["sendMessage", "sendMessage", "nope"]
-    assert double.requests[1].params == {"chat_id": alice.id, "text": "f"}
+    assert double.requests[1] == ("sendMessage", {"chat_id": alice.id, "text": "f"})
+    assert double.requests[2].status == 404
 
 
 async def test_formatting_and_cursor(double: BotAPIDouble, bot: Bot, alice: User) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -419,24 +418,43 @@ class Incoming:
         return snapshot.at - self.delivered_at
 
 
-@dataclass
-class RecordedRequest:
+class RecordedRequest(tuple[str, dict[str, Any]]):
     """One request that reached the double with a valid token.
 
-    Unpacks as ``method, params``; ``params`` are decoded (JSON fields parsed,
-    numbers and booleans converted); ``files`` are the multipart file parts by
-    field name; ``status`` is the HTTP status answered (None while pending).
+    A ``(method, params)`` tuple (compares and unpacks as one) with extra
+    attributes: ``params`` are decoded (JSON fields parsed, numbers and booleans
+    converted); ``at`` is the arrival time (``clock()``); ``files`` are the
+    multipart file parts by field name; ``status`` is the HTTP status answered
+    (None while pending).
     """
 
-    method: str
-    params: dict[str, Any]
     at: float
-    files: dict[str, FilePart] = field(default_factory=dict)
-    status: int | None = None
+    files: dict[str, FilePart]
+    status: int | None
 
-    def __iter__(self) -> Iterator[Any]:
-        yield self.method
-        yield self.params
+    def __new__(
+        cls,
+        method: str,
+        params: dict[str, Any],
+        at: float,
+        files: dict[str, FilePart] | None = None,
+    ) -> RecordedRequest:
+        self = super().__new__(cls, (method, params))
+        self.at = at
+        self.files = files or {}
+        self.status = None
+        return self
+
+    @property
+    def method(self) -> str:
+        return self[0]
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self[1]
+
+    def __repr__(self) -> str:
+        return f"RecordedRequest({self.method!r}, {self.params!r}, status={self.status})"
 
 
 @dataclass
