@@ -99,7 +99,7 @@ async def test_login_with_code(make_client: ClientFactory, world: World) -> None
     sent = await c.send_code_request(PHONE)
     assert isinstance(sent.type, types.auth.SentCodeTypeApp)
     me = await c.sign_in(PHONE, CODE)
-    assert me.id == world.account(PHONE).id
+    assert me.id == _uid(world, PHONE)
     assert await c.is_user_authorized()
     assert (await c.get_me()).username == "ann_test"
 
@@ -123,6 +123,17 @@ async def test_expired_code(make_client: ClientFactory, world: World) -> None:
     await asyncio.sleep(0.01)
     with pytest.raises(errors.PhoneCodeExpiredError):
         await c.sign_in(PHONE, CODE)
+
+
+async def test_resend_code(
+    make_client: ClientFactory, world: World, server: MTProtoServer
+) -> None:
+    c = await make_client()
+    first = await c.send_code_request(PHONE)
+    second = await c.send_code_request(PHONE)  # Telethon resends (auth.resendCode)
+    assert server.counters["auth.resendCode"] == 1
+    assert second.phone_code_hash != first.phone_code_hash
+    assert (await c.sign_in(PHONE, CODE)).id == _uid(world, PHONE)
 
 
 async def test_unknown_phone_and_invalid_phone(make_client: ClientFactory) -> None:
@@ -153,7 +164,7 @@ async def test_qr_login(make_client: ClientFactory, world: World) -> None:
     loop = asyncio.get_running_loop()
     loop.call_later(0.1, world.confirm_qr, qr.token, PHONE)
     user = await qr.wait(timeout=10)
-    assert user.id == world.account(PHONE).id
+    assert user.id == _uid(world, PHONE)
     assert await c.is_user_authorized()
 
 
@@ -176,7 +187,7 @@ async def test_saved_session_stays_authorized(
     assert server.connections == 0 or await _eventually(lambda: server.connections == 0)
     second = await make_client(saved)
     assert await second.is_user_authorized()
-    assert (await second.get_me()).id == world.account(PHONE).id
+    assert (await second.get_me()).id == _uid(world, PHONE)
     assert server.connections == 1
 
 
@@ -292,7 +303,7 @@ async def test_get_entity_and_full_channel(client: TelegramClient, world: World)
     full = await client(functions.channels.GetFullChannelRequest(entity))
     assert full.full_chat.participants_count == 321
     user = await client.get_entity("ann_test")
-    assert user.id == world.account(PHONE).id
+    assert user.id == _uid(world, PHONE)
     with pytest.raises((ValueError, errors.UsernameNotOccupiedError)):
         await client.get_entity("@nobody_here")
     with pytest.raises(errors.UsernameNotOccupiedError):
@@ -352,9 +363,25 @@ async def test_private_channel_by_invite(client: TelegramClient, world: World) -
 async def test_join_public_channel(client: TelegramClient, world: World) -> None:
     ch = world.add_channel(username="joinme", title="Join me")
     await client(functions.channels.JoinChannelRequest("joinme"))
-    assert world.account(PHONE).id in ch.members
+    assert _uid(world, PHONE) in ch.members
     entity = await client.get_entity("joinme")
     assert entity.left is False
+
+
+async def test_bulk_build_is_fast_and_gzip_answers(world: World, tmp_path: Path) -> None:
+    started = time.perf_counter()
+    world.add_channel(username="hugechan", title="Huge").add_messages(100_000)
+    assert time.perf_counter() - started < 3.0
+    async with MTProtoServer(world, gzip_responses=True) as srv:
+        c = TelegramClient(StringSession(), 1, "x" * 32, receive_updates=False)
+        c.session.set_dc(2, "127.0.0.1", srv.port)
+        await c.connect()
+        try:
+            await login(c)
+            ids = [m.id async for m in c.iter_messages("hugechan", limit=1_000, wait_time=0)]
+            assert ids == list(range(100_000, 99_000, -1))
+        finally:
+            await c.disconnect()
 
 
 # -- faults -------------------------------------------------------------------------
@@ -498,6 +525,12 @@ async def test_cli_process(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         assert await asyncio.wait_for(proc.wait(), 10) == 0
+
+
+def _uid(world: World, phone: str) -> int:
+    user = world.account(phone)
+    assert user is not None
+    return user.id
 
 
 async def _eventually(predicate: Callable[[], bool], within: float = 5.0) -> bool:

@@ -78,11 +78,7 @@ def _spec(cls: type) -> tuple[frozenset[str], list[tuple[str, _Factory]]]:
     spec = _specs.get(cls)
     if spec is None:
         kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-        params = [
-            p
-            for p in list(inspect.signature(cls.__init__).parameters.values())[1:]
-            if p.kind in kinds
-        ]
+        params = [p for p in inspect.signature(cls).parameters.values() if p.kind in kinds]
         required = [
             (p.name, _factory_for(p.annotation, cls))
             for p in params
