@@ -289,6 +289,9 @@ async def test_message_fields(client: TelegramClient, world: World) -> None:
     assert msgs[3].document is not None and msgs[3].file.name == "a.pdf"
     assert msgs[3].fwd_from.from_name == "Anon"
     assert msgs[4].web_preview.url == "https://example.org/x"
+    blob = await client.download_media(msgs[3], file=bytes)
+    assert isinstance(blob, bytes) and len(blob) == 12345
+    assert len(await client.download_media(rich, file=bytes)) == 54321
     ch.delete_message(3)
     assert [m.id async for m in client.iter_messages("richchan")] == [4, 2, 1]
     by_id = await client.get_messages("richchan", ids=[2, 3])

@@ -748,6 +748,22 @@ def get_dialogs(call: Call) -> TLObject:
     )
 
 
+@rpc(functions.upload.GetFileRequest)
+def get_file(call: Call) -> TLObject:
+    req = call.request
+    data = call.world.files.get(getattr(req.location, "id", None))
+    if data is None:
+        raise RpcFail("LOCATION_INVALID")
+    if req.offset < 0 or req.limit <= 0 or req.limit > 1024 * 1024:
+        raise RpcFail("LIMIT_INVALID")
+    return build(
+        types.upload.File,
+        type=build(types.storage.FileUnknown),
+        mtime=0,
+        bytes=data[req.offset : req.offset + req.limit],
+    )
+
+
 def render_message_tl(channel: Channel, msg_id: int) -> TLObject:
     """The TL Message for a stored message (for tests comparing fields)."""
     return render_message(channel, channel.message(msg_id))

@@ -49,35 +49,45 @@ def render_channel(channel: Channel, viewer: User | None) -> types.Channel:
     )
 
 
-def render_media(media: Any, msg: StoredMessage) -> Any:
-    """A TL MessageMedia from a TL object, "photo"/"document"/"webpage" or a dict."""
+def render_media(media: Any, msg: StoredMessage, world: World, dc_id: int = 2) -> Any:
+    """A TL MessageMedia from a TL object, "photo"/"document"/"webpage" or a dict.
+
+    Photos and documents get content (`data`, or `size` deterministic bytes) that
+    `upload.getFile` serves, so `download_media` works.
+    """
     if media is None or not isinstance(media, str | dict):
         return media
     spec: dict[str, Any] = {"type": media} if isinstance(media, str) else dict(media)
     kind = spec.get("type")
     rnd = random.Random(msg.id)
+    if kind in ("photo", "document"):
+        file_id = rnd.getrandbits(62)
+        data = spec.get("data")
+        if data is None:
+            data = rnd.randbytes(int(spec.get("size", 54321 if kind == "photo" else 12345)))
+        world.files[file_id] = data
     if kind == "photo":
         photo = build(
             types.Photo,
-            id=rnd.getrandbits(62),
+            id=file_id,
             access_hash=rnd.getrandbits(62),
             file_reference=b"\x01" * 8,
             date=msg.date,
-            sizes=[build(types.PhotoSize, type="x", w=800, h=600, size=spec.get("size", 54321))],
-            dc_id=2,
+            sizes=[build(types.PhotoSize, type="x", w=800, h=600, size=len(data))],
+            dc_id=dc_id,
         )
         return build(types.MessageMediaPhoto, photo=photo)
     if kind == "document":
         name = spec.get("file_name", "file.pdf")
         document = build(
             types.Document,
-            id=rnd.getrandbits(62),
+            id=file_id,
             access_hash=rnd.getrandbits(62),
             file_reference=b"\x01" * 8,
             date=msg.date,
             mime_type=spec.get("mime_type", "application/pdf"),
-            size=spec.get("size", 12345),
-            dc_id=2,
+            size=len(data),
+            dc_id=dc_id,
             attributes=[build(types.DocumentAttributeFilename, file_name=name)],
         )
         return build(types.MessageMediaDocument, document=document)
@@ -170,7 +180,7 @@ def render_message(channel: Channel, msg: StoredMessage) -> Any:
         from_id=from_id,
         fwd_from=fwd_from,
         reply_to=reply_to,
-        media=render_media(msg.media, msg),
+        media=render_media(msg.media, msg, channel.world),
         entities=msg.entities,
         views=views,
         forwards=forwards,

@@ -376,6 +376,8 @@ class World:
     clock: Callable[[], float] = time.time
     users: dict[int, User] = field(default_factory=dict)
     channels: dict[int, Channel] = field(default_factory=dict)
+    # Content of photos/documents by file id, served by upload.getFile.
+    files: dict[int, bytes] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._by_phone: dict[str, User] = {}
