@@ -210,6 +210,22 @@ async def test_key_store_survives_server_restart(tmp_path: Path, world: World) -
             await c2.disconnect()
 
 
+async def test_service_messages(make_client: ClientFactory) -> None:
+    # With receive_updates=False Telethon wraps every request in invokeWithoutUpdates
+    # and then cannot match destroy_session's answer to it: use updates here.
+    client = await make_client(receive_updates=True)
+    await login(client)
+    pong = await client(functions.PingRequest(ping_id=77))
+    assert isinstance(pong, types.Pong) and pong.ping_id == 77
+    pong = await client(functions.PingDelayDisconnectRequest(ping_id=78, disconnect_delay=75))
+    assert pong.ping_id == 78
+    salts = await client(functions.GetFutureSaltsRequest(num=3))
+    assert isinstance(salts, types.FutureSalts) and len(salts.salts) == 3
+    gone = await client(functions.DestroySessionRequest(session_id=12345))
+    assert isinstance(gone, types.DestroySessionNone)
+    assert (await client.get_me()).first_name == "Ann"
+
+
 async def test_log_out(client: TelegramClient, server: MTProtoServer) -> None:
     assert await client.log_out()
     assert all(r.user_id is None for r in server.auth_keys.values())

@@ -209,6 +209,8 @@ class _Client:
             return
         if isinstance(obj, _IGNORED):
             return
+        while isinstance(obj, _WRAPPERS):
+            obj = obj.query
         if isinstance(obj, functions.PingRequest | functions.PingDelayDisconnectRequest):
             pong = types.Pong(msg_id=msg_id, ping_id=obj.ping_id)
             self.send(record, session_id, bytes(pong))
@@ -228,6 +230,10 @@ class _Client:
             self.server.sessions.pop((record.key_id, obj.session_id), None)
             cls = types.DestroySessionOk if known else types.DestroySessionNone
             self.send(record, session_id, bytes(cls(session_id=obj.session_id)))
+        elif isinstance(obj, functions.DestroyAuthKeyRequest):
+            self.send(record, session_id, bytes(types.DestroyAuthKeyOk()))
+            self.server.auth_keys.pop(record.key_id, None)
+            self.server.save_keys()
         elif isinstance(obj, TLRequest):
             self.server.handle_rpc(self, record, session_id, msg_id, obj)
         else:
@@ -324,7 +330,7 @@ class MTProtoServer:
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
-        self._save_keys()
+        self.save_keys()
 
     async def __aenter__(self) -> MTProtoServer:
         return await self.start()
@@ -383,14 +389,14 @@ class MTProtoServer:
 
     def add_auth_key(self, record: KeyRecord) -> None:
         self.auth_keys[record.key_id] = record
-        self._save_keys()
+        self.save_keys()
 
     def authorize(self, record: KeyRecord, user: User | None) -> None:
         """Log `user` in on this auth key (None logs out)."""
         record.user_id = user.id if user is not None else None
         record.epoch = user.session_epoch if user is not None else 0
         record.password_user = None
-        self._save_keys()
+        self.save_keys()
 
     def keys_of(self, user: User) -> list[KeyRecord]:
         return [r for r in self.auth_keys.values() if r.user_id == user.id]
@@ -476,7 +482,7 @@ class MTProtoServer:
             )
             self.auth_keys[record.key_id] = record
 
-    def _save_keys(self) -> None:
+    def save_keys(self) -> None:
         path = self.key_store_path
         if path is None:
             return
