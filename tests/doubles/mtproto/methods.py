@@ -751,7 +751,7 @@ def get_dialogs(call: Call) -> TLObject:
 @rpc(functions.upload.GetFileRequest)
 def get_file(call: Call) -> TLObject:
     req = call.request
-    data = call.world.files.get(getattr(req.location, "id", None))
+    data = call.world.files.get(getattr(req.location, "id", 0))
     if data is None:
         raise RpcFail("LOCATION_INVALID")
     if req.offset < 0 or req.limit <= 0 or req.limit > 1024 * 1024:

@@ -60,10 +60,10 @@ def render_media(media: Any, msg: StoredMessage, world: World, dc_id: int = 2) -
     spec: dict[str, Any] = {"type": media} if isinstance(media, str) else dict(media)
     kind = spec.get("type")
     rnd = random.Random(msg.id)
+    file_id = rnd.getrandbits(62)
+    data: bytes = spec.get("data") or b""
     if kind in ("photo", "document"):
-        file_id = rnd.getrandbits(62)
-        data = spec.get("data")
-        if data is None:
+        if not data:
             data = rnd.randbytes(int(spec.get("size", 54321 if kind == "photo" else 12345)))
         world.files[file_id] = data
     if kind == "photo":
