@@ -6,6 +6,7 @@ process, logs in once and iterates the whole channel `--runs` times with
 `wait_time=0`. Printed: median messages/s, with and without cryptg.
 
     .venv/bin/python bench/bench_iter_messages.py [--messages 100000] [--runs 3]
+        [--text-size 0]
 
 Without cryptg, Telethon falls back to OpenSSL through ctypes (or pure-Python
 AES when libssl is missing); the worker blocks the `cryptg` import with a
@@ -98,7 +99,9 @@ def worker_main(args: argparse.Namespace) -> None:
 # -- driver ----------------------------------------------------------------------------
 
 
-def start_server(messages: int, workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_server(
+    messages: int, text_size: int, workdir: Path
+) -> tuple[subprocess.Popen[bytes], int]:
     ready = workdir / "port"
     proc = subprocess.Popen(
         [
@@ -112,7 +115,7 @@ def start_server(messages: int, workdir: Path) -> tuple[subprocess.Popen[bytes],
             "--account",
             f"{PHONE}:{CODE}",
             "--channel",
-            f"{CHANNEL}:{messages}",
+            f"{CHANNEL}:{messages}:{text_size}" if text_size else f"{CHANNEL}:{messages}",
         ],
         cwd=REPO_ROOT,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
@@ -148,6 +151,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--text-size", type=int, default=0, help='characters per post (0: "Message <id>")'
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--no-cryptg", action="store_true", help=argparse.SUPPRESS)
@@ -159,7 +165,7 @@ def main() -> None:
     command = shlex.join([sys.executable, *sys.argv])
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        server, port = start_server(args.messages, Path(tmp))
+        server, port = start_server(args.messages, args.text_size, Path(tmp))
         try:
             for label, no_cryptg in (("with cryptg", False), ("without cryptg", True)):
                 cpu0 = _cpu_seconds(server.pid)
@@ -175,7 +181,8 @@ def main() -> None:
 
     print(
         f"plain Telethon iter_messages(wait_time=0), {args.messages:,} messages, "
-        f"median of {args.runs}; MTProto double in a separate process, {os.cpu_count()} CPUs"
+        f"texts: {args.text_size or 'short'} chars, median of {args.runs}; "
+        f"MTProto double in a separate process, {os.cpu_count()} CPUs"
     )
     print()
     print(

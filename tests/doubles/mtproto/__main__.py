@@ -5,7 +5,8 @@
         [--scenario scenario.json | --scenario pkg.module:build | --scenario file.py:build]
 
 The ready file receives the listening port once the server accepts connections.
-`--channel NAME:N` creates public channel @NAME with N messages. A JSON scenario:
+`--channel NAME:N[:SIZE]` creates public channel @NAME with N messages (texts of SIZE
+characters; default "Message <id>"). A JSON scenario:
 
     {"accounts": [{"phone": "+15550000001", "code": "12345", "password": null}],
      "channels": [{"username": "news", "title": "News", "messages": 1000,
@@ -24,8 +25,10 @@ import importlib.util
 import json
 import logging
 import os
+import random
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +45,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dc", type=int, default=2, help="DC id this server claims (2)")
     parser.add_argument("--ready-file", type=Path, help="write the port here when listening")
     parser.add_argument("--scenario", action="append", default=[], help="JSON file or callable")
-    parser.add_argument("--channel", action="append", default=[], help="USERNAME:N_MESSAGES")
+    parser.add_argument(
+        "--channel", action="append", default=[], help="USERNAME:N_MESSAGES[:TEXT_SIZE]"
+    )
     parser.add_argument("--account", action="append", default=[], help="PHONE:CODE[:PASSWORD]")
     parser.add_argument("--key-store", type=Path, help="persist auth keys in this JSON file")
     parser.add_argument("--gzip", action="store_true", help="gzip large answers like Telegram")
@@ -89,9 +94,30 @@ def build_world(args: argparse.Namespace) -> World:
         phone, code, *rest = account.split(":")
         world.add_account(phone=phone, code=code, password=rest[0] if rest else None)
     for channel in args.channel:
-        name, _, count = channel.partition(":")
-        world.add_channel(username=name, title=name).add_messages(int(count or 0))
+        parts: list[str] = [*str(channel).split(":"), "", ""]
+        name, count, size = parts[0], parts[1], parts[2]
+        text_fn = filler_text(int(size)) if size else None
+        world.add_channel(username=name, title=name).add_messages(int(count or 0), text_fn=text_fn)
     return world
+
+
+_WORDS = (
+    "channel post news update market report photo video link today people city "
+    "price market weather sport football team match goal result season story "
+).split()
+
+
+def filler_text(size: int) -> Callable[[int], str]:
+    """Texts of `size` characters: "Post <id>: " plus words (cheap for 100k posts)."""
+    rng = random.Random(size)
+    filler = " ".join(rng.choice(_WORDS) for _ in range(size // 3 + 8))
+
+    def text(msg_id: int) -> str:
+        head = f"Post {msg_id}: "
+        start = msg_id % 97
+        return (head + filler[start : start + size])[:size]
+
+    return text
 
 
 async def serve(args: argparse.Namespace) -> None:
