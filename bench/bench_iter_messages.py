@@ -181,7 +181,8 @@ def main() -> None:
 
     print(
         f"plain Telethon iter_messages(wait_time=0), {args.messages:,} messages, "
-        f"texts: {args.text_size or 'short'} chars, median of {args.runs}; "
+        f"texts: {f'{args.text_size} chars' if args.text_size else 'Message <id>'}, "
+        f"median of {args.runs}; "
         f"MTProto double in a separate process, {os.cpu_count()} CPUs"
     )
     print()
