@@ -1,0 +1,34 @@
+"""Tortoise configuration built from a database URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+APP_LABEL = "tg_parser"
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    url = database_url
+    if url.startswith("postgresql://"):
+        url = "postgres://" + url[len("postgresql://") :]
+    if url.startswith("sqlite://"):
+        path = url[len("sqlite://") :].split("?", 1)[0]
+        if path not in ("", ":memory:"):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "connections": {"default": url},
+        "apps": {
+            APP_LABEL: {
+                "models": ["db.models"],
+                "default_connection": "default",
+                "migrations": "db.migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+# For `tortoise -c db.config.TORTOISE_ORM makemigrations` during development.
+TORTOISE_ORM = tortoise_config("sqlite://:memory:")
