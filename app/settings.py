@@ -17,7 +17,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_DATABASE_URL = "sqlite://data/tg_parser.sqlite3"
 DEFAULT_BOT_API_URL = "https://api.telegram.org"
 
-_DC_RE = re.compile(r"^(?P<id>[1-9]\d{0,2})@(?P<host>\[[0-9a-fA-F:]+\]|[^:@\s]+):(?P<port>\d{1,5})$")
+_DC_RE = re.compile(
+    r"^(?P<id>[1-9]\d{0,2})@(?P<host>\[[0-9a-fA-F:]+\]|[^:@\s]+):(?P<port>\d{1,5})$"
+)
 _PROXY_RE = re.compile(r"^(socks5|socks4|http)://([^@/\s]+@)?[^:/@\s]+:\d{1,5}/?$")
 
 
@@ -60,7 +62,7 @@ class DatabaseSettings(BaseSettings):
 class VaultSettings(DatabaseSettings):
     session_keys: Annotated[list[SecretStr], NoDecode] = Field(
         ...,
-        description="one or more Fernet keys separated by commas (make one with `tg-parser keygen`)",
+        description="one or more Fernet keys, comma-separated (make one: `tg-parser keygen`)",
     )
 
     @field_validator("session_keys", mode="before")
@@ -225,7 +227,7 @@ class ConfigError(Exception):
     """A setting is missing or invalid; `str()` is one line that names it."""
 
 
-def _describe(cls: type[BaseSettings], error: dict[str, Any]) -> str:
+def _describe(cls: type[BaseSettings], error: Any) -> str:
     loc = error.get("loc") or ("?",)
     field = str(loc[0])
     info = cls.model_fields.get(field)

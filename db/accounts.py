@@ -61,7 +61,7 @@ class AccountRepository:
         row.display_name = display_name
         row.username = username
         row.status = "active"
-        row.status_reason = None
+        row.status_reason = None  # type: ignore[assignment]
         await row.save()
         return _info(row)
 

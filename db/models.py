@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -72,19 +74,19 @@ class Message(Model):
     msg_id = fields.BigIntField()
     date = fields.DatetimeField()
     text = fields.TextField(default="")
-    entities = fields.JSONField(null=True)
+    entities: Any = fields.JSONField(null=True)
     sender_id = fields.BigIntField(null=True)
     post_author = fields.CharField(max_length=256, null=True)
     views = fields.IntField(null=True)
     forwards = fields.IntField(null=True)
     replies = fields.IntField(null=True)
-    reactions = fields.JSONField(null=True)
+    reactions: Any = fields.JSONField(null=True)
     edit_date = fields.DatetimeField(null=True)
     media_kind = fields.CharField(max_length=32, null=True)
-    media = fields.JSONField(null=True)
+    media: Any = fields.JSONField(null=True)
     grouped_id = fields.BigIntField(null=True)
     reply_to_id = fields.BigIntField(null=True)
-    fwd_from = fields.JSONField(null=True)
+    fwd_from: Any = fields.JSONField(null=True)
     # For comments fetched through a discussion group: the channel post they answer.
     comment_of = fields.BigIntField(null=True)
     fetched_at = fields.DatetimeField(auto_now=True)

@@ -400,7 +400,7 @@ class Incoming:
     def message(self) -> dict[str, Any] | None:
         return self.update.get("message")
 
-    async def wait_delivered(self, timeout: float = 5.0) -> float:  # noqa: ASYNC109
+    async def wait_delivered(self, timeout: float = 5.0) -> float:
         """Wait until the bot fetched this update; return ``delivered_at``."""
         try:
             await asyncio.wait_for(self.delivered.wait(), timeout)

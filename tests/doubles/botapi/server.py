@@ -437,7 +437,7 @@ class BotAPIDouble:
         dispatcher: Any,
         bot: Any,
         *,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
         **kwargs: Any,
     ) -> AsyncIterator[asyncio.Task[None]]:
         """Run ``dispatcher.start_polling(bot)`` until the block ends.
@@ -681,7 +681,7 @@ class BotAPIDouble:
         chat_id: int | User,
         match: Match = None,
         *,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
         after: int | MessageSnapshot | None = None,
         kind: EventKind | Iterable[EventKind] | None = None,
         from_bot: bool | None = True,
@@ -787,7 +787,7 @@ class BotAPIDouble:
         method: str,
         match: Callable[[dict[str, Any]], bool] | None = None,
         *,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
         since: int = 0,
     ) -> RecordedRequest:
         """The first request for ``method`` at index >= ``since`` in ``requests``."""
@@ -807,7 +807,7 @@ class BotAPIDouble:
         self,
         query: Incoming | str,
         *,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
     ) -> AnsweredCallback:
         """Wait until the bot answered the callback query of ``press_button``."""
         query_id = query.callback_query_id if isinstance(query, Incoming) else query
@@ -821,7 +821,7 @@ class BotAPIDouble:
             await self._wait_change(remaining)
         return self.answered_callbacks[query_id]
 
-    async def wait_for_poll(self, *, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+    async def wait_for_poll(self, *, timeout: float = 5.0) -> None:
         """Wait until a getUpdates long poll is waiting (the bot is idle and polling)."""
         deadline = clock() + timeout
         while self._polls_waiting == 0:
@@ -873,7 +873,7 @@ class BotAPIDouble:
         self._change.set()
         self._change = asyncio.Event()
 
-    async def _wait_change(self, timeout: float) -> None:  # noqa: ASYNC109
+    async def _wait_change(self, timeout: float) -> None:
         event = self._change
         try:
             await asyncio.wait_for(event.wait(), timeout)

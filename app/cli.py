@@ -1,0 +1,130 @@
+"""`tg-parser` command line: run, check, keygen, rotate-key, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from app.settings import (
+    ConfigError,
+    DatabaseSettings,
+    Settings,
+    VaultSettings,
+    describe_all,
+    load,
+)
+
+
+def _fail(message: str) -> int:
+    print(f"tg-parser: configuration error: {message}", file=sys.stderr)
+    return 2
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        settings = load(Settings)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    from app.service import run_service
+
+    return asyncio.run(run_service(settings))
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    problems = describe_all(Settings)
+    if problems:
+        for line in problems:
+            print(f"✗ {line}", file=sys.stderr)
+        return 2
+    settings = load(Settings)
+    print("✓ configuration is complete")
+    print(f"  database: {settings.database_url.split('@')[-1]}")
+    print(f"  bot API: {settings.bot_api_url}")
+    print(f"  operators: {', '.join(map(str, settings.admin_ids))}")
+    print(f"  encryption keys: {len(settings.session_keys)}")
+    if settings.telegram_dc:
+        print(f"  custom DC: {settings.telegram_dc}")
+    if settings.telegram_proxy:
+        print("  proxy: configured")
+    return 0
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    from db.vault import SessionVault
+
+    print(SessionVault.generate_key())
+    return 0
+
+
+async def _rotate(settings: VaultSettings) -> int:
+    from db.accounts import AccountRepository
+    from db.database import close_db, init_db
+    from db.vault import SessionVault, VaultError
+
+    await init_db(settings.database_url)
+    try:
+        keys = [k.get_secret_value() for k in settings.session_keys]
+        repo = AccountRepository(SessionVault(keys))
+        try:
+            count = await repo.rotate_keys()
+        except VaultError as exc:
+            print(f"tg-parser: {exc}", file=sys.stderr)
+            return 1
+    finally:
+        await close_db()
+    print(f"re-encrypted {count} session(s) with the first key; older keys can now be removed")
+    return 0
+
+
+def cmd_rotate_key(args: argparse.Namespace) -> int:
+    try:
+        settings = load(VaultSettings)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    return asyncio.run(_rotate(settings))
+
+
+async def _migrate(settings: DatabaseSettings) -> int:
+    from db.database import apply_migrations, close_db
+
+    try:
+        await apply_migrations(settings.database_url)
+    finally:
+        await close_db()
+    print("database is up to date")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    try:
+        settings = load(DatabaseSettings)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    return asyncio.run(_migrate(settings))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tg-parser", description="Telegram channel parser controlled by a Telegram bot"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, fn, help_text in (
+        ("run", cmd_run, "run the bot, the parser and the scheduler"),
+        ("check", cmd_check, "validate the configuration"),
+        ("keygen", cmd_keygen, "print a new encryption key for SESSION_KEYS"),
+        ("rotate-key", cmd_rotate_key, "re-encrypt stored sessions with the first key"),
+        ("migrate", cmd_migrate, "apply database migrations"),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        p.set_defaults(fn=fn)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.fn(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Component states in one place, served as JSON at /healthz and metrics at /metrics."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+STARTING, RUNNING, RESTARTING, FAILED, STOPPED = (
+    "starting",
+    "running",
+    "restarting",
+    "failed",
+    "stopped",
+)
+
+
+@dataclass
+class ComponentState:
+    name: str
+    state: str = STARTING
+    last_error: str | None = None
+    restarts: int = 0
+    since: float = field(default_factory=time.time)
+    heartbeat: float = field(default_factory=time.time)
+
+
+class HealthRegistry:
+    """The single source of component state for /healthz and the bot's /status."""
+
+    def __init__(self) -> None:
+        self.components: dict[str, ComponentState] = {}
+        # Extra sections (breaker, session, ...) reported by other parts: name -> getter.
+        self._probes: dict[str, Callable[[], dict[str, Any]]] = {}
+
+    def component(self, name: str) -> ComponentState:
+        return self.components.setdefault(name, ComponentState(name))
+
+    def set(self, name: str, state: str, error: str | None = None) -> None:
+        comp = self.component(name)
+        comp.state = state
+        comp.since = time.time()
+        if error is not None:
+            comp.last_error = error
+
+    def beat(self, name: str) -> None:
+        self.component(name).heartbeat = time.time()
+
+    def add_probe(self, name: str, getter: Callable[[], dict[str, Any]]) -> None:
+        self._probes[name] = getter
+
+    def healthy(self) -> bool:
+        if not self.components:
+            return False
+        if any(c.state != RUNNING for c in self.components.values()):
+            return False
+        return all(p().get("healthy", True) for p in self._probes.values())
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "healthy": self.healthy(),
+            "components": {n: asdict(c) for n, c in self.components.items()},
+            **{n: p() for n, p in self._probes.items()},
+        }
+
+
+class HealthServer:
+    """GET /healthz (200 healthy, 503 otherwise) and GET /metrics (Prometheus)."""
+
+    def __init__(self, registry: HealthRegistry, host: str, port: int) -> None:
+        self._registry = registry
+        self._host = host
+        self._port = port
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/metrics", self._metrics)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self._host, self._port).start()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        snap = self._registry.snapshot()
+        return web.Response(
+            text=json.dumps(snap, default=str),
+            status=200 if snap["healthy"] else 503,
+            content_type="application/json",
+        )
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return web.Response(
+            body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )

@@ -1,0 +1,63 @@
+"""One running instance per database: two processes on one Telegram session get the
+auth key killed by Telegram (AUTH_KEY_DUPLICATED)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+from typing import Any
+
+
+class AlreadyRunning(Exception):
+    pass
+
+
+class InstanceLock:
+    """An OS file lock next to the SQLite file, or a PostgreSQL advisory lock.
+
+    The kernel releases a file lock when the process dies, even on `kill -9`.
+    """
+
+    PG_LOCK_ID = 0x7470_6172  # "tpar"
+
+    def __init__(self, database_url: str, sqlite_path: Path | None) -> None:
+        self._url = database_url
+        self._sqlite_path = sqlite_path
+        self._fd: int | None = None
+        self._pg: Any = None
+
+    async def acquire(self) -> None:
+        if self._url.startswith("sqlite://"):
+            path = self._sqlite_path or Path("data/memory")
+            lock_path = path.with_name(path.name + ".lock")
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise AlreadyRunning(
+                    f"another tg-parser is already running on {path} (lock {lock_path})"
+                ) from None
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+            self._fd = fd
+            return
+        import asyncpg
+
+        url = "postgresql://" + self._url.split("://", 1)[1]
+        self._pg = await asyncpg.connect(url)
+        if not await self._pg.fetchval("SELECT pg_try_advisory_lock($1)", self.PG_LOCK_ID):
+            await self._pg.close()
+            self._pg = None
+            raise AlreadyRunning("another tg-parser is already running on this PostgreSQL DB")
+
+    async def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+        if self._pg is not None:
+            await self._pg.close()
+            self._pg = None

@@ -1,0 +1,111 @@
+"""Composition root: builds every part, wires them, runs them under the supervisor."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.alerts import Alerter
+from app.health import HealthRegistry, HealthServer
+from app.instance_lock import InstanceLock
+from app.logging_setup import setup_logging
+from app.settings import Settings
+from app.supervisor import Component, Supervisor
+from bot.component import ControlBot, build_bot
+from bot.services import BotServices
+from db.accounts import AccountRepository
+from db.database import close_db, init_db
+from db.vault import SessionVault
+from parser.userbot import Userbot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    settings: Settings
+    health: HealthRegistry
+    alerter: Alerter
+    accounts: AccountRepository
+    userbot: Userbot
+    services: BotServices
+    control: ControlBot
+    supervisor: Supervisor
+    components: list[Component] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def build_app(settings: Settings) -> App:
+    health = HealthRegistry()
+    alerter = Alerter(settings.alert_window_seconds)
+    vault = SessionVault([k.get_secret_value() for k in settings.session_keys])
+    accounts = AccountRepository(vault)
+    userbot = Userbot(settings, accounts, health, alerter)
+    services = BotServices(
+        admin_ids=set(settings.admin_ids),
+        default_lang=settings.default_language,
+        health=health,
+    )
+    services.extras.update(settings=settings, userbot=userbot, accounts=accounts, alerter=alerter)
+    bot = build_bot(
+        settings.bot_token.get_secret_value(), settings.bot_api_url, settings.telegram_proxy
+    )
+    control = ControlBot(bot, services)
+    alerter.attach(control.notify_admins)
+    supervisor = Supervisor(health, alerter)
+    app = App(settings, health, alerter, accounts, userbot, services, control, supervisor)
+    app.components = [control, userbot]
+    return app
+
+
+async def run_service(settings: Settings) -> int:
+    setup_logging(settings.log_level, settings.secret_values())
+    lock = InstanceLock(settings.database_url, settings.sqlite_path)
+    from app.instance_lock import AlreadyRunning
+
+    try:
+        await lock.acquire()
+    except AlreadyRunning as exc:
+        log.error("%s", exc)
+        print(f"tg-parser: {exc}; refusing to start a second instance", flush=True)
+        return 3
+    stop_event = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals_seen = 0
+
+    def on_signal() -> None:
+        nonlocal signals_seen
+        signals_seen += 1
+        if signals_seen > 1:
+            log.warning("second signal: exiting now")
+            os._exit(130)
+        log.info("signal received: shutting down")
+        stop_event.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(lock.release)
+        await init_db(settings.database_url)
+        stack.push_async_callback(close_db)
+        app = build_app(settings)
+        stack.push_async_callback(app.control.close)
+        stack.push_async_callback(app.userbot.close)
+        for comp in app.components:
+            app.supervisor.add(comp)
+        if settings.health_port:
+            server = HealthServer(app.health, settings.health_host, settings.health_port)
+            await server.start()
+            stack.push_async_callback(server.stop)
+        app.supervisor.start()
+        log.info("tg-parser started (pid %d)", os.getpid())
+        await stop_event.wait()
+        await app.supervisor.stop(settings.shutdown_timeout)
+    log.info("tg-parser stopped")
+    return 0

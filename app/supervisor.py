@@ -1,0 +1,137 @@
+"""Runs components side by side; a failing one is restarted, the others never notice.
+
+`asyncio.TaskGroup` cancels siblings on failure, so it is not an error boundary:
+each component gets its own task and its own restart loop instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from app.alerts import Alerter
+from app.health import FAILED, RESTARTING, RUNNING, STARTING, STOPPED, HealthRegistry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Backoff:
+    base: float = 1.0
+    factor: float = 2.0
+    cap: float = 60.0
+    jitter: float = 0.1
+
+    def delay(self, attempt: int) -> float:
+        raw = min(self.cap, self.base * self.factor ** max(0, attempt - 1))
+        return raw * random.uniform(1 - self.jitter, 1 + self.jitter)
+
+
+class Component(Protocol):
+    """Something the supervisor runs: `run()` until done or cancelled; `stop()` asks to finish."""
+
+    name: str
+
+    async def run(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class FunctionComponent:
+    def __init__(self, name: str, fn: Callable[[], Awaitable[None]]) -> None:
+        self.name = name
+        self._fn = fn
+
+    async def run(self) -> None:
+        await self._fn()
+
+    async def stop(self) -> None:
+        return None
+
+
+class Supervisor:
+    def __init__(
+        self,
+        health: HealthRegistry,
+        alerter: Alerter,
+        backoff: Backoff | None = None,
+        max_restarts: int | None = None,
+    ) -> None:
+        self._health = health
+        self._alerter = alerter
+        self._backoff = backoff or Backoff()
+        self._max_restarts = max_restarts
+        self._components: list[Component] = []
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._stopping = False
+        self.delays: dict[str, list[float]] = {}
+
+    def add(self, component: Component) -> None:
+        self._components.append(component)
+        self._health.component(component.name)
+        if self._tasks or self._stopping:
+            raise RuntimeError("add components before start()")
+
+    def start(self) -> None:
+        for comp in self._components:
+            self._tasks[comp.name] = asyncio.create_task(self._keep(comp), name=comp.name)
+
+    async def _keep(self, comp: Component) -> None:
+        attempt = 0
+        while not self._stopping:
+            self._health.set(comp.name, STARTING if attempt == 0 else RESTARTING)
+            self._health.set(comp.name, RUNNING)
+            try:
+                await comp.run()
+            except asyncio.CancelledError:
+                self._health.set(comp.name, STOPPED)
+                raise
+            except Exception as exc:
+                attempt += 1
+                error = f"{type(exc).__name__}: {exc}"[:500]
+                self._health.component(comp.name).restarts = attempt
+                if self._stopping:
+                    break
+                log.exception("component %s failed (attempt %d)", comp.name, attempt)
+                if self._max_restarts is not None and attempt > self._max_restarts:
+                    self._health.set(comp.name, FAILED, error)
+                    await self._alerter.alert(
+                        f"component-failed:{comp.name}",
+                        f"⛔ {comp.name} failed {attempt} times and was given up: {error}",
+                    )
+                    return
+                delay = self._backoff.delay(attempt)
+                self.delays.setdefault(comp.name, []).append(delay)
+                self._health.set(comp.name, RESTARTING, error)
+                await self._alerter.alert(
+                    f"component-restart:{comp.name}",
+                    f"⚠️ {comp.name} crashed ({error}); restarting in {delay:.0f} s",
+                )
+                await asyncio.sleep(delay)
+                continue
+            # A normal return: the component finished on purpose.
+            break
+        self._health.set(comp.name, STOPPED)
+
+    async def stop(self, timeout: float) -> None:
+        """Ask every component to finish (reverse order), wait up to `timeout`, cancel the rest."""
+        self._stopping = True
+        for comp in reversed(self._components):
+            try:
+                await asyncio.wait_for(comp.stop(), timeout)
+            except Exception:
+                log.exception("error while stopping %s", comp.name)
+        tasks = [t for t in self._tasks.values() if not t.done()]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            for task in pending:
+                log.warning("component %s did not stop in time; cancelling", task.get_name())
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=2.0)
+        for comp in self._components:
+            self._health.set(comp.name, STOPPED)

@@ -1,0 +1,15 @@
+"""The routing tree: one router per feature, order decided here."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+from bot.routers import common
+
+
+def build_root_router() -> Router:
+    root = Router(name="root")
+    # Order matters: conversation routers (FSM states) before catch-all ones.
+    for module in (common,):
+        root.include_router(module.router)
+    return root

@@ -1,0 +1,257 @@
+"""The one Telethon client of this process and its lifecycle.
+
+One process, one event loop, one client per session. The login flow builds the
+client with `new_client()` and hands it over with `adopt()` once signed in, so the
+connection that logged in is the one that parses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from telethon import TelegramClient
+from telethon.crypto import rsa
+from telethon.sessions import StringSession
+
+from app.alerts import Alerter
+from app.health import HealthRegistry
+from app.logging_setup import REDACTOR
+from app.settings import Settings
+from db.accounts import AccountRepository
+from db.vault import VaultError
+from parser.errors import SessionDead, translate
+
+log = logging.getLogger(__name__)
+
+NO_SESSION, CONNECTING, READY, PAUSED, INVALID = (
+    "no_session",
+    "connecting",
+    "ready",
+    "paused",
+    "invalid",
+)
+
+_keys_loaded: set[Path] = set()
+
+
+def _proxy(url: str | None) -> dict[str, Any] | None:
+    if not url:
+        return None
+    scheme, rest = url.split("://", 1)
+    creds, _, hostport = rest.rpartition("@")
+    host, _, port = hostport.rstrip("/").rpartition(":")
+    proxy: dict[str, Any] = {"proxy_type": scheme, "addr": host, "port": int(port), "rdns": True}
+    if creds:
+        user, _, password = creds.partition(":")
+        proxy.update(username=user, password=password)
+    return proxy
+
+
+class Userbot:
+    """Owns the client: connect from the stored session, adopt a fresh login, pause on death."""
+
+    name = "userbot"
+
+    def __init__(
+        self,
+        settings: Settings,
+        accounts: AccountRepository,
+        health: HealthRegistry,
+        alerter: Alerter,
+    ) -> None:
+        self._settings = settings
+        self._accounts = accounts
+        self._health = health
+        self._alerter = alerter
+        self.client: TelegramClient | None = None
+        self.state = NO_SESSION
+        self.reason: str | None = None
+        self.me: Any = None
+        self._ready = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._listeners: list[Callable[[str], Awaitable[None]]] = []
+        health.add_probe("session", self._probe)
+
+    def _probe(self) -> dict[str, Any]:
+        return {"state": self.state, "reason": self.reason, "healthy": True}
+
+    def on_state(self, listener: Callable[[str], Awaitable[None]]) -> None:
+        self._listeners.append(listener)
+
+    async def _set_state(self, state: str, reason: str | None = None) -> None:
+        self.state, self.reason = state, reason
+        if state == READY:
+            self._ready.set()
+        else:
+            self._ready.clear()
+        for listener in self._listeners:
+            try:
+                await listener(state)
+            except Exception:
+                log.exception("userbot state listener failed")
+
+    # -- building clients -------------------------------------------------------------
+
+    def new_client(self, session: str | None = None) -> TelegramClient:
+        s = self._settings
+        if s.telegram_server_key and s.telegram_server_key not in _keys_loaded:
+            rsa.add_key(s.telegram_server_key.read_text(), old=False)
+            _keys_loaded.add(s.telegram_server_key)
+        string_session = StringSession(session or None)
+        if s.dc and not session:
+            dc_id, host, port = s.dc
+            string_session.set_dc(dc_id, host, port)
+        client = TelegramClient(
+            string_session,
+            s.telegram_api_id,
+            s.telegram_api_hash.get_secret_value(),
+            proxy=_proxy(s.telegram_proxy),
+            flood_sleep_threshold=s.flood_sleep_threshold,
+            receive_updates=False,
+            request_retries=3,
+            connection_retries=3,
+            retry_delay=1,
+            auto_reconnect=True,
+            device_model="tg-parser",
+            app_version="0.1",
+        )
+        return client
+
+    @staticmethod
+    def session_string(client: TelegramClient) -> str:
+        value = StringSession.save(client.session)
+        REDACTOR.add(value)
+        return value
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def wait_ready(self, timeout: float | None = None) -> TelegramClient:
+        await asyncio.wait_for(self._ready.wait(), timeout)
+        assert self.client is not None
+        return self.client
+
+    async def adopt(self, client: TelegramClient, me: Any, phone: str | None) -> None:
+        """Take over a freshly signed-in client and store its session at once."""
+        session = self.session_string(client)
+        name = " ".join(p for p in (me.first_name, me.last_name) if p) or None
+        await self._accounts.save_session(
+            session, phone=phone, user_id=me.id, display_name=name, username=me.username
+        )
+        old = self.client
+        self.client, self.me = client, me
+        if old is not None and old is not client:
+            await old.disconnect()
+        self._alerter.forget("session-dead")
+        await self._set_state(READY)
+        self._wake.set()
+
+    async def session_dead(self, reason: str) -> None:
+        """A permanent 401/406: stop using the session, keep its ciphertext, alert once."""
+        if self.state == INVALID:
+            return
+        await self._accounts.mark("revoked", reason)
+        client, self.client = self.client, None
+        await self._set_state(INVALID, reason)
+        if client is not None:
+            try:
+                await client.disconnect()
+            except Exception:
+                log.debug("disconnect after session loss failed", exc_info=True)
+        await self._alerter.alert(
+            "session-dead",
+            f"🔒 The Telegram session stopped working ({reason}). Parsing is paused; "
+            "log in again with /login.",
+        )
+
+    async def logout(self) -> None:
+        client, self.client = self.client, None
+        if client is not None:
+            try:
+                await client.log_out()
+            except Exception as exc:
+                log.warning("log_out on Telegram's side failed: %s", type(exc).__name__)
+                await client.disconnect()
+        await self._accounts.wipe_session()
+        await self._set_state(NO_SESSION)
+
+    async def run(self) -> None:
+        while not self._stopping:
+            if self.client is None and self.state not in (INVALID,):
+                await self._connect_stored()
+            self._wake.clear()
+            if self.client is not None and self.state == READY:
+                self._health.beat(self.name)
+                try:
+                    await asyncio.wait_for(self._wake.wait(), 5.0)
+                except TimeoutError:
+                    pass
+                if self.client is not None and not self.client.is_connected():
+                    await self._reconnect()
+            else:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), 5.0)
+                except TimeoutError:
+                    pass
+                self._health.beat(self.name)
+
+    async def _connect_stored(self) -> None:
+        try:
+            session = await self._accounts.load_session()
+        except VaultError as exc:
+            await self._set_state(PAUSED, str(exc))
+            await self._alerter.alert("vault", f"🔑 {exc}")
+            return
+        if session is None:
+            if self.state != NO_SESSION:
+                await self._set_state(NO_SESSION)
+            return
+        REDACTOR.add(session)
+        client = self.new_client(session)
+        await self._set_state(CONNECTING)
+        try:
+            await client.connect()
+            me = await client.get_me()
+        except Exception as exc:
+            err = translate(exc)
+            if isinstance(err, SessionDead):
+                await self.session_dead(err.detail)
+                return
+            # Network or flood: keep the session, try again later.
+            log.warning("userbot could not connect: %s", type(exc).__name__)
+            await client.disconnect()
+            await self._set_state(CONNECTING, type(exc).__name__)
+            await asyncio.sleep(5)
+            return
+        if me is None:
+            # get_me() returns None on *any* RPC error: verify before declaring death.
+            try:
+                authorized = await client.is_user_authorized()
+            except Exception:
+                authorized = True
+            if not authorized:
+                await client.disconnect()
+                await self.session_dead("not authorized")
+                return
+        self.client, self.me = client, me
+        await self._set_state(READY)
+
+    async def _reconnect(self) -> None:
+        assert self.client is not None
+        try:
+            await self.client.connect()
+        except Exception as exc:
+            log.warning("userbot reconnect failed: %s", type(exc).__name__)
+            await asyncio.sleep(5)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.disconnect()

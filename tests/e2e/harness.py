@@ -1,0 +1,129 @@
+"""Runs the whole app as a separate OS process against both loopback doubles."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+from tests.doubles.botapi import BotAPIDouble
+from tests.doubles.mtproto import PUBLIC_KEY_PATH, MTProtoServer, World
+
+ROOT = Path(__file__).resolve().parents[2]
+BOT_TOKEN = "123456:TEST-TOKEN-abcdefghijklmnopqrstuvwxyz"
+API_HASH = "0123456789abcdef0123456789abcdef"
+ADMIN_ID = 1001
+ADMIN2_ID = 1002
+STRANGER_ID = 2002
+
+
+@dataclass
+class AppProcess:
+    env: dict[str, str]
+    data_dir: Path
+    log_path: Path
+    proc: asyncio.subprocess.Process | None = None
+    _log_file: object | None = field(default=None, repr=False)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "tg.sqlite3"
+
+    async def start(self, *extra_args: str) -> None:
+        self._log_file = open(self.log_path, "ab")
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "app.cli",
+            "run",
+            *extra_args,
+            cwd=str(ROOT),
+            env=self.env,
+            stdout=self._log_file,
+            stderr=self._log_file,
+        )
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    async def terminate(self, timeout: float = 15.0) -> int:
+        assert self.proc is not None
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return await asyncio.wait_for(self.proc.wait(), timeout)
+        finally:
+            self._close_log()
+
+    async def kill(self) -> None:
+        assert self.proc is not None
+        if self.proc.returncode is None:
+            self.proc.kill()
+        await self.proc.wait()
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self._log_file is not None:
+            self._log_file.close()  # type: ignore[attr-defined]
+            self._log_file = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@dataclass
+class Stack:
+    world: World
+    mtproto: MTProtoServer
+    botapi: BotAPIDouble
+    app: AppProcess
+
+
+def app_env(
+    tmp: Path, botapi: BotAPIDouble, mtproto: MTProtoServer, **extra: str
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TG_", "TELEGRAM_"))}
+    env.update(
+        BOT_TOKEN=BOT_TOKEN,
+        TELEGRAM_API_ID="12345",
+        TELEGRAM_API_HASH=API_HASH,
+        ADMIN_IDS=f"{ADMIN_ID},{ADMIN2_ID}",
+        DATABASE_URL=f"sqlite://{tmp / 'data' / 'tg.sqlite3'}",
+        SESSION_KEYS=Fernet.generate_key().decode(),
+        BOT_API_URL=botapi.base_url,
+        TELEGRAM_DC=f"2@127.0.0.1:{mtproto.port}",
+        TELEGRAM_SERVER_KEY=str(PUBLIC_KEY_PATH),
+        LOG_LEVEL="INFO",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+@asynccontextmanager
+async def running_stack(
+    tmp: Path, world: World | None = None, start: bool = True, **env_extra: str
+) -> AsyncIterator[Stack]:
+    world = world or World()
+    async with MTProtoServer(world) as mtproto, BotAPIDouble(token=BOT_TOKEN) as botapi:
+        botapi.add_user(ADMIN_ID, "Olga", username="olga", language_code="ru")
+        botapi.add_user(ADMIN2_ID, "Adam", username="adam", language_code="en")
+        botapi.add_user(STRANGER_ID, "Eve", username="eve", language_code="en")
+        env = app_env(tmp, botapi, mtproto, **env_extra)
+        app = AppProcess(env=env, data_dir=tmp / "data", log_path=tmp / "app.log")
+        stack = Stack(world, mtproto, botapi, app)
+        if start:
+            await app.start()
+            await botapi.wait_for_poll(timeout=60)
+        try:
+            yield stack
+        finally:
+            if app.alive():
+                await app.terminate()
