@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tortoise.backends.base.config_generator import expand_db_url
+
 APP_LABEL = "tg_parser"
 
 
@@ -12,12 +14,16 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     url = database_url
     if url.startswith("postgresql://"):
         url = "postgres://" + url[len("postgresql://") :]
+    connection: str | dict[str, Any] = url
     if url.startswith("sqlite://"):
         path = url[len("sqlite://") :].split("?", 1)[0]
         if path not in ("", ":memory:"):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # The same settings Tortoise derives from the URL, on a client that survives
+        # cancelled bulk writes (see db/sqlite_engine.py).
+        connection = {**expand_db_url(url), "engine": "db.sqlite_engine"}
     return {
-        "connections": {"default": url},
+        "connections": {"default": connection},
         "apps": {
             APP_LABEL: {
                 "models": ["db.models"],

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from tortoise import Tortoise, connections
 from tortoise.migrations.api import migrate as migrate_api
@@ -10,6 +13,8 @@ from tortoise.migrations.api import migrate as migrate_api
 from db.config import tortoise_config
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 async def apply_migrations(database_url: str) -> None:
@@ -32,3 +37,26 @@ async def init_db(database_url: str, *, migrate: bool = True) -> None:
 
 async def close_db() -> None:
     await Tortoise.close_connections()
+
+
+async def shielded_write(write: Awaitable[T]) -> T:
+    """Run a database write to its end even if the caller is cancelled meanwhile.
+
+    A write interrupted half-way is what corrupts Tortoise's SQLite connection
+    (tortoise-orm#1757); at shutdown the batch in flight should rather land. The
+    caller's cancellation is re-raised once the write has finished.
+    """
+    task = asyncio.ensure_future(write)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        while not task.done():
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                continue
+            except Exception:
+                break
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a write finished with an error after cancellation: %r", task.exception())
+        raise
