@@ -114,3 +114,19 @@ class ParseRun(Model):
 
     class Meta:
         table = "parse_run"
+
+
+class Watch(Model):
+    """A keyword alert: a pattern matched against newly stored messages."""
+
+    id = fields.IntField(primary_key=True)
+    pattern = fields.TextField()
+    is_regex = fields.BooleanField(default=False)
+    channel: fields.ForeignKeyNullableRelation[Channel] = fields.ForeignKeyField(
+        "tg_parser.Channel", related_name="watches", null=True, on_delete=fields.CASCADE
+    )
+    created_by = fields.BigIntField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "watch"
