@@ -7,8 +7,9 @@ import re
 import sys
 from collections.abc import Iterable
 
-# A bot token can appear inside URLs of HTTP errors: mask anything shaped like one.
-_TOKEN_RE = re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}\b")
+# A bot token can appear inside URLs of HTTP errors (".../bot<token>/getMe"): mask
+# anything shaped like one. No \b: "bot123:..." has no word boundary before the digits.
+_TOKEN_RE = re.compile(r"(?<![0-9])\d{6,12}:[A-Za-z0-9_-]{30,}(?![A-Za-z0-9_-])")
 
 
 class RedactingFilter(logging.Filter):

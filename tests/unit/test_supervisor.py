@@ -1,0 +1,150 @@
+"""The supervisor restarts a crashing component with growing delays; others keep going."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+
+from app.alerts import Alerter
+from app.health import RESTARTING, RUNNING, STOPPED, HealthRegistry
+from app.supervisor import Backoff, Supervisor
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    for _ in range(10_000):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("condition never became true")
+
+
+class Heart:
+    name = "heart"
+
+    def __init__(self, health: HealthRegistry) -> None:
+        self.health = health
+        self.beats = 0
+
+    async def run(self) -> None:
+        while True:
+            self.beats += 1
+            self.health.beat(self.name)
+            await asyncio.sleep(0.005)
+
+    async def stop(self) -> None:
+        return None
+
+
+class Crasher:
+    """Fails `crashes` times, then runs until stopped; records the heart's beats per start."""
+
+    name = "crasher"
+
+    def __init__(self, heart: Heart, health: HealthRegistry, crashes: int) -> None:
+        self.heart = heart
+        self.health = health
+        self.crashes = crashes
+        self.beats_at_start: list[int] = []
+        self.states_at_start: list[str] = []
+        self.settled = asyncio.Event()
+        self._stop = asyncio.Event()
+
+    async def run(self) -> None:
+        self.beats_at_start.append(self.heart.beats)
+        self.states_at_start.append(self.health.component(self.name).state)
+        if len(self.beats_at_start) <= self.crashes:
+            # Let the heart beat at least once before crashing so the first start counts.
+            await asyncio.sleep(0.01)
+            raise RuntimeError(f"boom {len(self.beats_at_start)}")
+        self.settled.set()
+        await self._stop.wait()
+
+    async def stop(self) -> None:
+        self._stop.set()
+
+
+async def test_three_crashes_three_restarts_with_growing_delays_heart_keeps_beating() -> None:
+    health = HealthRegistry()
+    alerter = Alerter(window_seconds=0)
+    alerts: list[str] = []
+
+    async def collect(text: str) -> None:
+        alerts.append(text)
+
+    alerter.attach(collect)
+    sup = Supervisor(health, alerter, backoff=Backoff(base=0.05, factor=2.0, cap=5.0))
+    heart = Heart(health)
+    crasher = Crasher(heart, health, crashes=3)
+    sup.add(heart)
+    sup.add(crasher)
+    sup.start()
+    await asyncio.wait_for(crasher.settled.wait(), 30)
+
+    assert len(crasher.beats_at_start) == 4  # the first start and three restarts
+    delays = sup.delays["crasher"]
+    assert len(delays) == 3
+    assert delays[0] < delays[1] < delays[2]
+    assert 0.04 <= delays[0] <= 0.06
+    assert "heart" not in sup.delays
+    # The heart beat during every backoff: its count grew between consecutive starts.
+    beats = crasher.beats_at_start
+    assert all(b > a for a, b in itertools.pairwise(beats)), beats
+    assert health.component("crasher").restarts == 3
+    assert health.component("crasher").last_error == "RuntimeError: boom 3"
+    assert health.component("heart").restarts == 0
+    assert len([a for a in alerts if "crasher crashed" in a]) == 3
+    assert health.component("crasher").state == RUNNING
+    assert health.component("heart").state == RUNNING
+    assert health.healthy()
+
+    before = heart.beats
+    await asyncio.sleep(0.05)
+    assert heart.beats > before  # still beating after the restarts
+
+    await sup.stop(timeout=1.0)
+    assert health.component("crasher").state == STOPPED
+    assert health.component("heart").state == STOPPED
+
+
+async def test_health_says_restarting_while_waiting_to_restart() -> None:
+    health = HealthRegistry()
+    sup = Supervisor(health, Alerter(), backoff=Backoff(base=30.0, jitter=0))
+    heart = Heart(health)
+    crasher = Crasher(heart, health, crashes=1)
+    sup.add(heart)
+    sup.add(crasher)
+    sup.start()
+    await until(lambda: health.component("crasher").restarts > 0)
+    assert health.component("crasher").state == RESTARTING
+    assert not health.healthy()
+    await sup.stop(timeout=1.0)
+
+
+async def test_stop_cancels_a_component_that_ignores_stop() -> None:
+    health = HealthRegistry()
+    sup = Supervisor(health, Alerter())
+    heart = Heart(health)  # its stop() does nothing
+    sup.add(heart)
+    sup.start()
+    await until(lambda: heart.beats > 0)
+    await sup.stop(timeout=0.05)
+    assert health.component("heart").state == STOPPED
+    before = heart.beats
+    await asyncio.sleep(0.03)
+    assert heart.beats == before
+
+
+async def test_max_restarts_gives_up_and_reports_failed() -> None:
+    health = HealthRegistry()
+    sup = Supervisor(health, Alerter(), backoff=Backoff(base=0.001), max_restarts=2)
+    heart = Heart(health)
+    crasher = Crasher(heart, health, crashes=100)
+    sup.add(heart)
+    sup.add(crasher)
+    sup.start()
+    await until(lambda: health.component("crasher").state == "failed")
+    assert len(crasher.beats_at_start) == 3
+    assert health.component("heart").state == RUNNING
+    assert not health.healthy()
+    await sup.stop(timeout=0.5)
