@@ -1,0 +1,98 @@
+"""Settings: one line naming the bad variable; secrets never in the message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from app.settings import ConfigError, DatabaseSettings, Settings, describe_all, load
+
+TOKEN = "123456:TEST-TOKEN-abcdefghijklmnopqrstuvwxyz"
+HASH = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    for name in list(Settings.model_fields):
+        monkeypatch.delenv(name.upper(), raising=False)
+    values = {
+        "BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_ID": "12345",
+        "TELEGRAM_API_HASH": HASH,
+        "ADMIN_IDS": "1001, 1002",
+        "SESSION_KEYS": Fernet.generate_key().decode(),
+        "DATABASE_URL": f"sqlite://{tmp_path / 'db.sqlite3'}",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+def test_complete_configuration_loads(env: dict[str, str]) -> None:
+    settings = load(Settings)
+    assert settings.admin_ids == [1001, 1002]
+    assert settings.bot_token.get_secret_value() == TOKEN
+    assert TOKEN not in repr(settings) and HASH not in repr(settings)
+    assert settings.sqlite_path is not None and settings.sqlite_path.name == "db.sqlite3"
+    assert describe_all(Settings) == []
+    assert TOKEN in settings.secret_values() and HASH in settings.secret_values()
+
+
+def test_missing_bot_token_is_one_line_naming_it(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BOT_TOKEN")
+    with pytest.raises(ConfigError) as info:
+        load(Settings)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("BOT_TOKEN is not set")
+    assert "@BotFather" in message
+    assert describe_all(Settings) == [message]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("BOT_TOKEN", "not-a-token-but-a-secret"),
+        ("TELEGRAM_API_HASH", "zz-secret-hash"),
+        ("SESSION_KEYS", "short-secret-key"),
+        ("ADMIN_IDS", "olga"),
+        ("DATABASE_URL", "mysql://secret@host/db"),
+        ("TELEGRAM_DC", "nowhere"),
+        ("TELEGRAM_PROXY", "ftp://secret@host:1"),
+    ],
+)
+def test_invalid_value_named_without_echoing_it(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        load(Settings)
+    message = str(info.value)
+    assert message.startswith(f"{name} is invalid")
+    assert "\n" not in message
+    assert value not in message and "secret" not in message
+
+
+def test_env_file_in_cwd_is_read(env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("LOG_LEVEL=warning\n")
+    assert load(DatabaseSettings).log_level == "WARNING"
+
+
+def test_several_problems_are_counted(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BOT_TOKEN")
+    monkeypatch.delenv("ADMIN_IDS")
+    with pytest.raises(ConfigError, match=r"and 1 more; run `tg-parser check`"):
+        load(Settings)
+    assert len(describe_all(Settings)) == 2
+
+
+def test_database_settings_need_no_bot_token(env: dict[str, str]) -> None:
+    settings = load(DatabaseSettings, database_url="sqlite://:memory:")
+    assert settings.sqlite_path is None
