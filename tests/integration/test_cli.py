@@ -1,0 +1,129 @@
+"""`tg-parser` as a user runs it: config errors are one line, rotate-key is safe."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from db.accounts import AccountRepository
+from db.database import close_db, init_db
+from db.vault import SessionVault, VaultError
+
+TG_PARSER = str(Path(sys.executable).parent / "tg-parser")
+SESSION = "1BVtsOHgBu7dVhYvC3cFq0xKpWz9sLmNoPqRsTuVwXyZ-session-string"
+
+
+def _env(tmp: Path, **values: str) -> dict[str, str]:
+    """A clean environment: nothing from the developer's shell or .env leaks in."""
+    return {"PATH": "/usr/bin:/bin", "HOME": str(tmp), "LANG": "C.UTF-8", **values}
+
+
+def _full(tmp: Path) -> dict[str, str]:
+    return {
+        "BOT_TOKEN": "123456:TEST-TOKEN-abcdefghijklmnopqrstuvwxyz",
+        "TELEGRAM_API_ID": "12345",
+        "TELEGRAM_API_HASH": "0123456789abcdef0123456789abcdef",
+        "ADMIN_IDS": "1001",
+        "SESSION_KEYS": Fernet.generate_key().decode(),
+        "DATABASE_URL": f"sqlite://{tmp / 'data' / 'tg.sqlite3'}",
+    }
+
+
+def _run(tmp: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [TG_PARSER, *args], cwd=tmp, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize("command", ["run", "check"])
+def test_missing_bot_token_exits_2_with_one_line(tmp_path: Path, command: str) -> None:
+    values = _full(tmp_path)
+    del values["BOT_TOKEN"]
+    result = _run(tmp_path, _env(tmp_path, **values), command)
+    assert result.returncode == 2
+    output = (result.stdout + result.stderr).strip()
+    assert len(output.splitlines()) == 1, output
+    assert "BOT_TOKEN" in output
+    assert "Traceback" not in output
+    assert values["SESSION_KEYS"] not in output
+    assert not (tmp_path / "data").exists()  # nothing was started
+
+
+def test_run_with_nothing_configured_is_still_one_line(tmp_path: Path) -> None:
+    result = _run(tmp_path, _env(tmp_path), "run")
+    assert result.returncode == 2
+    output = (result.stdout + result.stderr).strip()
+    assert len(output.splitlines()) == 1, output
+    assert "is not set" in output and "tg-parser check" in output
+
+
+def test_check_passes_on_a_complete_configuration(tmp_path: Path) -> None:
+    result = _run(tmp_path, _env(tmp_path, **_full(tmp_path)), "check")
+    assert result.returncode == 0, result.stderr
+    assert "configuration is complete" in result.stdout
+    assert "TEST-TOKEN" not in result.stdout
+
+
+def test_keygen_prints_a_fernet_key(tmp_path: Path) -> None:
+    result = _run(tmp_path, _env(tmp_path), "keygen")
+    assert result.returncode == 0
+    Fernet(result.stdout.strip())
+
+
+def _stored(path: Path) -> bytes:
+    conn = sqlite3.connect(path)
+    conn.text_factory = bytes
+    try:
+        return bytes(conn.execute("SELECT session_ciphertext FROM account").fetchone()[0])
+    finally:
+        conn.close()
+
+
+async def _store(url: str, key: str) -> None:
+    await init_db(url)
+    try:
+        await AccountRepository(SessionVault([key])).save_session(
+            SESSION, phone=None, user_id=1, display_name=None, username=None
+        )
+    finally:
+        await close_db()
+
+
+async def _load(url: str, keys: list[str]) -> str | None:
+    await init_db(url)
+    try:
+        return await AccountRepository(SessionVault(keys)).load_session()
+    finally:
+        await close_db()
+
+
+def test_rotate_key_wrong_key_then_rotation(tmp_path: Path) -> None:
+    db_path = tmp_path / "data" / "tg.sqlite3"
+    url = f"sqlite://{db_path}"
+    old, new, wrong = (Fernet.generate_key().decode() for _ in range(3))
+    asyncio.run(_store(url, old))
+    before = _stored(db_path)
+
+    result = _run(tmp_path, _env(tmp_path, DATABASE_URL=url, SESSION_KEYS=wrong), "rotate-key")
+    assert result.returncode == 1
+    assert "cannot be decrypted" in result.stderr and "SESSION_KEYS" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert wrong not in result.stderr + result.stdout
+    assert _stored(db_path) == before  # byte for byte
+
+    result = _run(
+        tmp_path, _env(tmp_path, DATABASE_URL=url, SESSION_KEYS=f"{new},{old}"), "rotate-key"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "re-encrypted 1 session" in result.stdout
+    assert _stored(db_path) != before
+    # The old key can now be removed from SESSION_KEYS.
+    assert asyncio.run(_load(url, [new])) == SESSION
+    with pytest.raises(VaultError):
+        asyncio.run(_load(url, [old]))
