@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.alerts import Alerter
+from app.archive import ArchiveService, WatchNotifier
+from app.events import EventBus
 from app.health import HealthRegistry, HealthServer
 from app.instance_lock import InstanceLock
 from app.logging_setup import setup_logging
@@ -57,6 +59,15 @@ def build_app(settings: Settings) -> App:
     )
     control = ControlBot(bot, services)
     alerter.attach(control.notify_admins)
+    # Data out (export, search, stats, keyword alerts); the fetcher publishes
+    # RunCompleted on `events` after each committed run.
+    events = EventBus()
+    services.extras.update(
+        archive=ArchiveService(settings.upload_limit_mb),
+        events=events,
+    )
+    notifier = WatchNotifier(control.notify_admins, settings.default_language)
+    events.subscribe(notifier.on_run_completed)
     supervisor = Supervisor(health, alerter)
     app = App(settings, health, alerter, accounts, userbot, services, control, supervisor)
     app.components = [control, userbot]

@@ -21,7 +21,18 @@ from bot.texts import LANGS, t
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("start", "help", "status", "cancel")
+COMMANDS = (
+    "start",
+    "help",
+    "status",
+    "cancel",
+    "export",
+    "search",
+    "stats",
+    "watch",
+    "watches",
+    "unwatch",
+)
 
 
 def build_bot(token: str, api_url: str, proxy: str | None) -> Bot:

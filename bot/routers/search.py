@@ -1,0 +1,91 @@
+"""/search <words>: full-text search with inline paging."""
+
+from __future__ import annotations
+
+import html
+import secrets
+from typing import Any
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+
+from bot.services import BotServices
+from bot.texts import t
+
+router = Router(name="search")
+
+PER_PAGE = 5
+# Highlight markers the search service puts around matches (db.search.HL_START/HL_END).
+HL_START = "\x02"
+HL_END = "\x03"
+
+
+def render_snippet(snippet: str) -> str:
+    return html.escape(snippet).replace(HL_START, "<b>").replace(HL_END, "</b>")
+
+
+def render_page(q: str, page: Any, page_no: int, nonce: str, lang: str) -> tuple[str, Any]:
+    pages = max(1, -(-page.total // PER_PAGE))
+    lines = [
+        t("search_header", lang, total=page.total, q=html.escape(q), page=page_no + 1, pages=pages)
+    ]
+    for n, hit in enumerate(page.hits, page_no * PER_PAGE + 1):
+        when = hit.date.strftime("%Y-%m-%d %H:%M") if hit.date else ""
+        lines.append(
+            f"\n{n}. <b>{html.escape(hit.channel)}</b> · {when}\n"
+            f'{render_snippet(hit.snippet)}\n<a href="{html.escape(hit.link)}">{hit.link}</a>'
+        )
+    buttons = []
+    if page_no > 0:
+        buttons.append(
+            InlineKeyboardButton(
+                text=t("btn_prev", lang), callback_data=f"srch:{nonce}:{page_no - 1}"
+            )
+        )
+    if page_no + 1 < pages:
+        buttons.append(
+            InlineKeyboardButton(
+                text=t("btn_next", lang), callback_data=f"srch:{nonce}:{page_no + 1}"
+            )
+        )
+    markup = InlineKeyboardMarkup(inline_keyboard=[buttons]) if buttons else None
+    return "\n".join(lines), markup
+
+
+@router.message(Command("search"))
+async def cmd_search(
+    message: Message, command: CommandObject, state: FSMContext, services: BotServices, lang: str
+) -> None:
+    q = (command.args or "").strip()
+    if not q:
+        await message.answer(t("search_usage", lang))
+        return
+    page = await services.extras["archive"].search(q, 0, PER_PAGE)
+    if page.total == 0:
+        await message.answer(t("search_none", lang, q=html.escape(q)))
+        return
+    nonce = secrets.token_hex(4)
+    # The query lives in the operator's FSM data (no state is set): callback data holds
+    # only the nonce and the page, and stale buttons of an older search say so.
+    await state.update_data(search_q=q, search_nonce=nonce)
+    text, markup = render_page(q, page, 0, nonce, lang)
+    await message.answer(text, reply_markup=markup, disable_web_page_preview=True)
+
+
+@router.callback_query(F.data.startswith("srch:"))
+async def on_search_page(
+    query: CallbackQuery, state: FSMContext, services: BotServices, lang: str
+) -> None:
+    _, nonce, page_s = (query.data or "").split(":")
+    data = await state.get_data()
+    if data.get("search_nonce") != nonce or not isinstance(query.message, Message):
+        await query.answer(t("search_expired", lang), show_alert=True)
+        return
+    q = data["search_q"]
+    page_no = int(page_s)
+    page = await services.extras["archive"].search(q, page_no, PER_PAGE)
+    text, markup = render_page(q, page, page_no, nonce, lang)
+    await query.answer()
+    await query.message.edit_text(text, reply_markup=markup, disable_web_page_preview=True)

@@ -1,0 +1,408 @@
+"""Streaming export of stored messages to CSV, JSONL and XLSX.
+
+Rows are read in chunks by keyset pagination on message.id, written straight to a file
+and forgotten, so memory stays flat whatever the size. Output that would exceed the
+upload limit is cut into numbered parts, each a zip holding at most `limit` bytes of
+the export, so every part opens by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import re
+import zipfile
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from tortoise import connections
+
+FORMATS = ("csv", "jsonl", "xlsx")
+Format = Literal["csv", "jsonl", "xlsx"]
+
+COLUMNS = (
+    "channel_id",
+    "channel",
+    "msg_id",
+    "date",
+    "text",
+    "views",
+    "forwards",
+    "replies",
+    "reactions_total",
+    "reactions",
+    "post_author",
+    "sender_id",
+    "edit_date",
+    "media_kind",
+    "grouped_id",
+    "reply_to_id",
+    "link",
+)
+
+# Excel refuses longer cells.
+XLSX_CELL_MAX = 32_767
+# Room for the zip's own headers so a part never crosses the limit.
+PART_MARGIN = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ExportQuery:
+    channel_id: int | None = None  # db id; None = every channel
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+    keyword: str | None = None  # case-insensitive substring of the text
+
+
+@dataclass
+class ExportResult:
+    rows: int
+    files: list[Path]  # what to upload, in order
+    parts: bool  # True when the export was split into zip parts
+
+
+ProgressCallback = Callable[[int], Awaitable[None]]
+
+
+def _placeholder(dialect: str, n: int) -> str:
+    return "?" if dialect == "sqlite" else f"${n}"
+
+
+def _sql_time(dialect: str, value: datetime) -> Any:
+    value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    # Tortoise stores SQLite datetimes as "YYYY-MM-DD HH:MM:SS+00:00": compare as text.
+    return value.strftime("%Y-%m-%d %H:%M:%S") if dialect == "sqlite" else value
+
+
+def parse_time(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        dt = value
+    else:
+        dt = datetime.fromisoformat(str(value))
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def post_link(username: str | None, tg_id: int, msg_id: int) -> str:
+    if username:
+        return f"https://t.me/{username}/{msg_id}"
+    raw = str(abs(int(tg_id)))
+    if raw.startswith("100") and len(raw) > 12:
+        raw = raw[3:]  # the -100 prefix of Bot-API-style channel ids
+    return f"https://t.me/c/{raw}/{msg_id}"
+
+
+def _json_value(value: Any) -> Any:
+    if value is None or isinstance(value, dict | list):
+        return value
+    try:
+        return json.loads(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _row(rec: dict[str, Any]) -> dict[str, Any]:
+    reactions = _json_value(rec["reactions"]) or {}
+    total = sum(v for v in reactions.values() if isinstance(v, int)) if reactions else 0
+    date = parse_time(rec["date"])
+    edit = parse_time(rec["edit_date"])
+    return {
+        "channel_id": rec["tg_id"],
+        "channel": rec["username"] or rec["title"] or "",
+        "msg_id": rec["msg_id"],
+        "date": date.strftime("%Y-%m-%d %H:%M:%S") if date else "",
+        "text": rec["text"] or "",
+        "views": rec["views"],
+        "forwards": rec["forwards"],
+        "replies": rec["replies"],
+        "reactions_total": total,
+        "reactions": reactions,
+        "post_author": rec["post_author"],
+        "sender_id": rec["sender_id"],
+        "edit_date": edit.strftime("%Y-%m-%d %H:%M:%S") if edit else "",
+        "media_kind": rec["media_kind"],
+        "grouped_id": rec["grouped_id"],
+        "reply_to_id": rec["reply_to_id"],
+        "link": post_link(rec["username"], rec["tg_id"], rec["msg_id"]),
+    }
+
+
+async def iter_rows(query: ExportQuery, chunk: int = 2000) -> AsyncIterator[dict[str, Any]]:
+    """Yield export rows in message.id order, `chunk` rows per database round trip."""
+    conn = connections.get("default")
+    dialect = conn.capabilities.dialect
+    needle = query.keyword.casefold() if query.keyword else None
+    last_id = 0
+    while True:
+        params: list[Any] = [last_id]
+        where = [f"m.id > {_placeholder(dialect, 1)}"]
+        if query.channel_id is not None:
+            params.append(query.channel_id)
+            where.append(f"m.channel_id = {_placeholder(dialect, len(params))}")
+        if query.since is not None:
+            params.append(_sql_time(dialect, query.since))
+            where.append(f"m.date >= {_placeholder(dialect, len(params))}")
+        if query.until is not None:
+            params.append(_sql_time(dialect, query.until))
+            where.append(f"m.date < {_placeholder(dialect, len(params))}")
+        params.append(chunk)
+        sql = (
+            "SELECT m.id, m.msg_id, m.date, m.text, m.views, m.forwards, m.replies,"
+            " m.reactions, m.post_author, m.sender_id, m.edit_date, m.media_kind,"
+            " m.grouped_id, m.reply_to_id, c.tg_id, c.username, c.title"
+            " FROM message m JOIN channel c ON c.id = m.channel_id"
+            f" WHERE {' AND '.join(where)} ORDER BY m.id"
+            f" LIMIT {_placeholder(dialect, len(params))}"
+        )
+        records = await conn.execute_query_dict(sql, params)
+        if not records:
+            return
+        for rec in records:
+            if needle is not None and needle not in (rec["text"] or "").casefold():
+                continue
+            yield _row(rec)
+        last_id = records[-1]["id"]
+        if len(records) < chunk:
+            return
+
+
+class _Writer(Protocol):
+    def write(self, row: dict[str, Any]) -> None: ...
+    def size(self) -> int: ...
+    def close(self) -> None: ...
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False) if value else ""
+    return "" if value is None else value
+
+
+class CsvWriter:
+    """UTF-8 with BOM (Excel then reads Cyrillic right); newlines stay inside quotes."""
+
+    def __init__(self, path: Path) -> None:
+        self._fh = open(path, "w", encoding="utf-8-sig", newline="")
+        self._csv = csv.writer(self._fh)
+        self._csv.writerow(COLUMNS)
+
+    def write(self, row: dict[str, Any]) -> None:
+        self._csv.writerow([_cell(row[c]) for c in COLUMNS])
+
+    def size(self) -> int:
+        return self._fh.tell()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+class JsonlWriter:
+    def __init__(self, path: Path) -> None:
+        self._fh = open(path, "w", encoding="utf-8", newline="\n")
+
+    def write(self, row: dict[str, Any]) -> None:
+        self._fh.write(json.dumps(row, ensure_ascii=False))
+        self._fh.write("\n")
+
+    def size(self) -> int:
+        return self._fh.tell()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+class XlsxWriter:
+    """openpyxl write-only mode: rows go to a temporary file, not into memory."""
+
+    def __init__(self, path: Path) -> None:
+        from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        self._path = path
+        self._wb = Workbook(write_only=True)
+        self._ws = self._wb.create_sheet("messages")
+        self._cell_cls = WriteOnlyCell
+        self._illegal = ILLEGAL_CHARACTERS_RE
+        self._ws.append(list(COLUMNS))
+        self._estimate = 0
+
+    def _value(self, value: Any) -> Any:
+        value = _cell(value)
+        if isinstance(value, str):
+            value = self._illegal.sub("", value)[:XLSX_CELL_MAX]
+            cell = self._cell_cls(self._ws, value=value)
+            # A text starting with "=" is text, not a formula.
+            cell.data_type = "s"
+            self._estimate += len(value.encode()) + 16
+            return cell
+        self._estimate += 24
+        return value
+
+    def write(self, row: dict[str, Any]) -> None:
+        values = [self._value(row[c]) for c in COLUMNS]
+        if row["date"]:
+            values[COLUMNS.index("date")] = datetime.strptime(row["date"], "%Y-%m-%d %H:%M:%S")
+        self._ws.append(values)
+
+    def size(self) -> int:
+        # Uncompressed cell bytes: an upper bound of the zipped .xlsx for text.
+        return self._estimate
+
+    def close(self) -> None:
+        self._wb.save(self._path)
+
+
+WRITERS: dict[str, Callable[[Path], _Writer]] = {
+    "csv": CsvWriter,
+    "jsonl": JsonlWriter,
+    "xlsx": XlsxWriter,
+}
+
+
+def _zip_part(src: Path, dest: Path, arcname: str) -> None:
+    compression = zipfile.ZIP_STORED if src.suffix == ".xlsx" else zipfile.ZIP_DEFLATED
+    with zipfile.ZipFile(dest, "w", compression=compression) as zf:
+        zf.write(src, arcname)
+    src.unlink()
+
+
+async def export_messages(
+    query: ExportQuery,
+    fmt: Format,
+    out_dir: Path,
+    basename: str,
+    limit_bytes: int,
+    progress: ProgressCallback | None = None,
+    progress_every: int = 50_000,
+) -> ExportResult:
+    """Write the export under `out_dir`; parts of at most `limit_bytes` each if needed."""
+    await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
+    budget = max(limit_bytes - PART_MARGIN, limit_bytes // 2)
+    part_paths: list[Path] = []
+    rows = 0
+
+    def open_part() -> _Writer:
+        path = out_dir / f"{basename}.part{len(part_paths) + 1:03d}.{fmt}"
+        part_paths.append(path)
+        return WRITERS[fmt](path)
+
+    writer = open_part()
+    try:
+        async for row in iter_rows(query):
+            if writer.size() >= budget:
+                await asyncio.to_thread(writer.close)
+                writer = open_part()
+            writer.write(row)
+            rows += 1
+            if progress is not None and rows % progress_every == 0:
+                await progress(rows)
+    finally:
+        # Closing an .xlsx assembles the whole file: off the event loop.
+        await asyncio.to_thread(writer.close)
+    return await asyncio.to_thread(_finish, part_paths, rows, out_dir, basename, fmt, limit_bytes)
+
+
+def _finish(
+    part_paths: list[Path], rows: int, out_dir: Path, basename: str, fmt: str, limit_bytes: int
+) -> ExportResult:
+    if rows == 0:
+        for p in part_paths:
+            p.unlink(missing_ok=True)
+        return ExportResult(0, [], False)
+    if len(part_paths) == 1 and part_paths[0].stat().st_size <= limit_bytes:
+        final = out_dir / f"{basename}.{fmt}"
+        part_paths[0].rename(final)
+        return ExportResult(rows, [final], False)
+    zips: list[Path] = []
+    for path in part_paths:
+        dest = path.with_suffix(".zip")
+        _zip_part(path, dest, path.name)
+        zips.append(dest)
+    return ExportResult(rows, zips, True)
+
+
+def read_back(path: Path) -> list[dict[str, Any]]:
+    """Parse an export file (or a zip part) back into rows of strings; for tests and checks."""
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path) as zf:
+            (name,) = zf.namelist()
+            data = zf.read(name)
+        inner = Path(name)
+    else:
+        data = path.read_bytes()
+        inner = path
+    if inner.suffix == ".csv":
+        text = data.decode("utf-8-sig")
+        return list(csv.DictReader(io.StringIO(text, newline="")))
+    if inner.suffix == ".jsonl":
+        return [json.loads(line) for line in data.decode().splitlines() if line]
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(data), read_only=True)
+    ws = wb["messages"]
+    it = ws.iter_rows(values_only=True)
+    header = [str(h) for h in next(it)]
+    out = [dict(zip(header, r, strict=False)) for r in it]
+    wb.close()
+    return out
+
+
+@dataclass(frozen=True)
+class ChannelRef:
+    id: int  # db id
+    tg_id: int
+    username: str | None
+    title: str
+
+    @property
+    def label(self) -> str:
+        return f"@{self.username}" if self.username else self.title or str(self.tg_id)
+
+
+_LINK = re.compile(r"^(?:https?://)?(?:t\.me|telegram\.me)/(?:s/)?([A-Za-z0-9_]+)/?$")
+
+
+async def find_channel(ref: str) -> ChannelRef | None:
+    """A stored channel by @username, t.me link, numeric Telegram id or exact title.
+
+    Minimal lookup until db/channels.py offers `find_stored_channel`.
+    """
+    from db.models import Channel
+
+    ref = ref.strip()
+    m = _LINK.match(ref)
+    name = m.group(1) if m else ref.lstrip("@")
+    found = await Channel.filter(username__iexact=name).first() if name else None
+    if found is None and re.fullmatch(r"-?\d+", ref):
+        n = int(ref)
+        raw = str(abs(n))
+        candidates = {n, abs(n), -n}
+        if raw.startswith("100") and len(raw) > 12:
+            candidates |= {int(raw[3:]), -int(raw)}
+        found = await Channel.filter(tg_id__in=list(candidates)).first()
+    if found is None and ref:
+        found = await Channel.filter(title=ref).first()
+    if found is None:
+        return None
+    return ChannelRef(found.id, found.tg_id, found.username, found.title)
+
+
+async def list_channels(limit: int = 20) -> list[ChannelRef]:
+    from db.models import Channel
+
+    rows = await Channel.all().order_by("id").limit(limit)
+    return [ChannelRef(c.id, c.tg_id, c.username, c.title) for c in rows]
+
+
+async def get_channel(channel_id: int) -> ChannelRef | None:
+    from db.models import Channel
+
+    c = await Channel.get_or_none(id=channel_id)
+    return ChannelRef(c.id, c.tg_id, c.username, c.title) if c else None

@@ -1,0 +1,104 @@
+"""Full-text search over stored messages (SQLite FTS5 or PostgreSQL tsvector).
+
+The index is maintained by database triggers (migration 0003), so messages written by
+any code path - ORM or raw executemany upserts - are searchable at once, edits included.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tortoise import connections
+
+from db.export import parse_time, post_link
+
+# Snippet highlight markers: control characters no message text contains, so the
+# renderer can HTML-escape the snippet and then turn them into tags.
+HL_START = "\x02"
+HL_END = "\x03"
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    message_id: int
+    channel: str
+    msg_id: int
+    date: datetime | None
+    snippet: str
+    link: str
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    total: int
+    hits: list[SearchHit]
+
+
+def query_words(text: str) -> list[str]:
+    return [w.casefold() for w in _WORD.findall(text)][:16]
+
+
+def fts5_query(words: list[str]) -> str:
+    # Every word quoted (so "AND", "NEAR", '-' are plain words) and prefix-matched.
+    return " ".join(f'"{w}"*' for w in words)
+
+
+def tsquery(words: list[str]) -> str:
+    return " & ".join(f"{w}:*" for w in words)
+
+
+async def search_messages(text: str, offset: int = 0, limit: int = 5) -> SearchPage:
+    """Best matches first (bm25 / ts_rank), newer first among equals."""
+    words = query_words(text)
+    if not words:
+        return SearchPage(0, [])
+    conn = connections.get("default")
+    if conn.capabilities.dialect == "sqlite":
+        match = fts5_query(words)
+        total_rows = await conn.execute_query_dict(
+            "SELECT count(*) AS n FROM message_fts WHERE message_fts MATCH ?", [match]
+        )
+        rows = await conn.execute_query_dict(
+            "SELECT m.id, m.msg_id, m.date, c.tg_id, c.username, c.title,"
+            f" snippet(message_fts, 0, '{HL_START}', '{HL_END}', '…', 16) AS snip"
+            " FROM message_fts JOIN message m ON m.id = message_fts.rowid"
+            " JOIN channel c ON c.id = m.channel_id"
+            " WHERE message_fts MATCH ? ORDER BY bm25(message_fts), m.date DESC"
+            " LIMIT ? OFFSET ?",
+            [match, limit, offset],
+        )
+    else:
+        q = tsquery(words)
+        total_rows = await conn.execute_query_dict(
+            "SELECT count(*) AS n FROM message"
+            " WHERE to_tsvector('simple', text) @@ to_tsquery('simple', $1)",
+            [q],
+        )
+        rows = await conn.execute_query_dict(
+            "SELECT m.id, m.msg_id, m.date, c.tg_id, c.username, c.title,"
+            " ts_headline('simple', m.text, to_tsquery('simple', $1),"
+            f" 'StartSel={HL_START},StopSel={HL_END},MaxWords=24,MinWords=8') AS snip"
+            " FROM message m JOIN channel c ON c.id = m.channel_id"
+            " WHERE to_tsvector('simple', m.text) @@ to_tsquery('simple', $1)"
+            " ORDER BY ts_rank(to_tsvector('simple', m.text), to_tsquery('simple', $1)) DESC,"
+            " m.date DESC LIMIT $2 OFFSET $3",
+            [q, limit, offset],
+        )
+    hits = [_hit(r) for r in rows]
+    return SearchPage(int(total_rows[0]["n"]), hits)
+
+
+def _hit(r: dict[str, Any]) -> SearchHit:
+    return SearchHit(
+        message_id=r["id"],
+        channel=r["username"] or r["title"] or str(r["tg_id"]),
+        msg_id=r["msg_id"],
+        date=parse_time(r["date"]),
+        snippet=(r["snip"] or "").replace("\n", " "),
+        link=post_link(r["username"], r["tg_id"], r["msg_id"]),
+    )

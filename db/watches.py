@@ -1,0 +1,131 @@
+"""Keyword alerts: stored patterns matched against newly stored messages."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from db.export import ChannelRef, post_link
+from db.models import Channel, Message, Watch
+
+MAX_PATTERN = 200
+
+
+class BadPattern(ValueError):
+    """The pattern is not a usable regular expression (the message says why)."""
+
+
+@dataclass(frozen=True)
+class WatchInfo:
+    id: int
+    pattern: str
+    is_regex: bool
+    channel: str | None  # label; None = every channel
+
+
+@dataclass(frozen=True)
+class WatchHit:
+    watch_id: int
+    pattern: str
+    message_id: int
+    channel: str
+    link: str
+    text: str
+
+
+def parse_pattern(raw: str) -> tuple[str, bool]:
+    """`/regex/` is a regular expression; anything else is words that must all occur."""
+    raw = raw.strip()
+    if len(raw) >= 2 and raw.startswith("/") and raw.endswith("/"):
+        body = raw[1:-1]
+        if not body:
+            raise BadPattern("empty regular expression")
+        return body, True
+    return raw, False
+
+
+def compile_pattern(pattern: str, is_regex: bool) -> re.Pattern[str]:
+    if len(pattern) > MAX_PATTERN:
+        raise BadPattern(f"longer than {MAX_PATTERN} characters")
+    if is_regex:
+        try:
+            return re.compile(pattern, re.IGNORECASE | re.UNICODE)
+        except re.error as exc:
+            raise BadPattern(str(exc)) from None
+    words = re.findall(r"\w+", pattern)
+    if not words:
+        raise BadPattern("no words")
+    # Every word, at a word start, in any order.
+    body = "".join(f"(?=.*?(?<!\\w){re.escape(w)})" for w in words)
+    return re.compile(body, re.IGNORECASE | re.UNICODE | re.DOTALL)
+
+
+async def add_watch(raw: str, channel: ChannelRef | None, created_by: int) -> WatchInfo:
+    pattern, is_regex = parse_pattern(raw)
+    compile_pattern(pattern, is_regex)
+    w = await Watch.create(
+        pattern=pattern,
+        is_regex=is_regex,
+        channel_id=channel.id if channel else None,
+        created_by=created_by,
+    )
+    return WatchInfo(w.id, pattern, is_regex, channel.label if channel else None)
+
+
+async def list_watches() -> list[WatchInfo]:
+    out = []
+    for w in await Watch.all().order_by("id").prefetch_related("channel"):
+        ch: Channel | None = w.channel
+        label = None
+        if ch is not None:
+            label = f"@{ch.username}" if ch.username else ch.title
+        out.append(WatchInfo(w.id, w.pattern, w.is_regex, label))
+    return out
+
+
+async def remove_watch(watch_id: int) -> bool:
+    return await Watch.filter(id=watch_id).delete() > 0
+
+
+async def match_new_messages(channel_id: int, min_msg_id: int, max_msg_id: int) -> list[WatchHit]:
+    """Watches that match the channel's stored messages with min <= msg_id <= max."""
+    watches = await Watch.filter(channel_id__in=[channel_id]).all()
+    watches += await Watch.filter(channel_id__isnull=True).all()
+    if not watches:
+        return []
+    compiled = []
+    for w in watches:
+        try:
+            compiled.append((w, compile_pattern(w.pattern, w.is_regex)))
+        except BadPattern:
+            continue
+    channel = await Channel.get_or_none(id=channel_id)
+    if channel is None:
+        return []
+    label = f"@{channel.username}" if channel.username else channel.title
+    hits: list[WatchHit] = []
+    last = min_msg_id - 1
+    while True:
+        rows = (
+            await Message.filter(channel_id=channel_id, msg_id__gt=last, msg_id__lte=max_msg_id)
+            .order_by("msg_id")
+            .limit(1000)
+            .values("id", "msg_id", "text")
+        )
+        for row in rows:
+            text = row["text"] or ""
+            for w, rx in compiled:
+                if rx.search(text):
+                    hits.append(
+                        WatchHit(
+                            w.id,
+                            w.pattern,
+                            row["id"],
+                            label,
+                            post_link(channel.username, channel.tg_id, row["msg_id"]),
+                            text,
+                        )
+                    )
+        if len(rows) < 1000:
+            return hits
+        last = rows[-1]["msg_id"]

@@ -1,0 +1,67 @@
+"""Shared seeding helpers for the export/search/watch tests (a real SQLite file)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tortoise import connections
+
+from db.database import close_db, init_db
+from db.models import Channel
+
+BASE = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+
+UPSERT = (
+    "INSERT INTO message (channel_id, msg_id, date, text, views, forwards, reactions,"
+    " post_author, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT(channel_id, msg_id) DO UPDATE SET text = excluded.text,"
+    " views = excluded.views, reactions = excluded.reactions"
+)
+
+
+def sqlite_time(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S+00:00")
+
+
+async def make_channel(tg_id: int, username: str | None, title: str) -> Channel:
+    return await Channel.create(tg_id=tg_id, username=username, title=title)
+
+
+async def upsert(
+    channel: Channel, rows: Sequence[tuple[int, str]], *, views: int = 10, day: int = 0,
+    reactions: dict[str, int] | None = None,
+) -> None:
+    """Raw executemany upsert, the way the ingestion code writes batches."""
+    conn = connections.get("default")
+    values: list[list[Any]] = []
+    for msg_id, text in rows:
+        date = BASE + dt.timedelta(days=day, minutes=msg_id)
+        values.append(
+            [
+                channel.id,
+                msg_id,
+                sqlite_time(date),
+                text,
+                views,
+                1,
+                json.dumps(reactions) if reactions is not None else None,
+                None,
+                sqlite_time(BASE),
+            ]
+        )
+    await conn.execute_many(UPSERT, values)
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Path]:
+    path = tmp_path / "t.sqlite3"
+    await init_db(f"sqlite://{path}")
+    try:
+        yield path
+    finally:
+        await close_db()
