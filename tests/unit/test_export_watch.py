@@ -1,0 +1,127 @@
+"""Keyword alerts: matching, bad regex, firing once per post, batching, rate limit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.archive import WatchNotifier
+from app.events import EventBus, RunCompleted
+from bot.routers.export import BadDate, parse_export_args
+from bot.routers.watch import split_watch_args
+from db.export import find_channel
+from db.watches import BadPattern, add_watch, list_watches, match_new_messages, remove_watch
+from tests.unit.export_fixtures import db, make_channel, upsert
+
+__all__ = ["db"]
+
+
+async def test_words_and_regex_match_new_messages(db: Path) -> None:
+    a = await make_channel(1, "a", "A")
+    b = await make_channel(2, "b", "B")
+    ref_b = await find_channel("@b")
+    words = await add_watch("нефть газ", None, 1001)
+    regex = await add_watch(r"/\bцен[аы]\b/", ref_b, 1001)
+    assert regex.is_regex and regex.channel == "@b"
+    await upsert(a, [(1, "Газ и НЕФТЬ дорожают"), (2, "только нефть"), (3, "цена выросла")])
+    await upsert(b, [(1, "цены на газ"), (2, "нефть и газ"), (3, "цена")])
+    hits_a = await match_new_messages(a.id, 1, 3)
+    assert [(h.watch_id, h.link) for h in hits_a] == [(words.id, "https://t.me/a/1")]
+    hits_b = await match_new_messages(b.id, 1, 3)
+    assert sorted((h.watch_id, h.link) for h in hits_b) == sorted(
+        [(regex.id, "https://t.me/b/1"), (words.id, "https://t.me/b/2"),
+         (regex.id, "https://t.me/b/3")]
+    )
+    assert await match_new_messages(b.id, 2, 2) == [h for h in hits_b if h.link.endswith("/2")]
+
+
+async def test_bad_regex_is_refused_with_the_reason(db: Path) -> None:
+    with pytest.raises(BadPattern, match="missing"):
+        await add_watch("/(unclosed/", None, 1)
+    with pytest.raises(BadPattern):
+        await add_watch("//", None, 1)
+    assert await list_watches() == []
+
+
+async def test_list_and_remove(db: Path) -> None:
+    w = await add_watch("alpha", None, 1)
+    assert [x.pattern for x in await list_watches()] == ["alpha"]
+    assert await remove_watch(w.id)
+    assert not await remove_watch(w.id)
+
+
+async def test_a_watch_fires_once_per_matching_post_in_one_batch(db: Path) -> None:
+    ch = await make_channel(1, "news", "News")
+    await add_watch("срочно", None, 1)
+    await add_watch("/молния/", None, 1)
+    sent: list[str] = []
+
+    async def notify(text: str) -> None:
+        sent.append(text)
+
+    bus = EventBus()
+    bus.subscribe(WatchNotifier(notify, "ru").on_run_completed)
+    await upsert(ch, [(1, "СРОЧНО: молния"), (2, "обычный пост"), (3, "срочно!")])
+    await bus.publish(RunCompleted(ch.id, 1, 3, 3))
+    assert len(sent) == 1  # one batched notification for the run
+    assert "3 новых" in sent[0]
+    assert sent[0].count("https://t.me/news/1") == 2  # two watches, one post
+    assert sent[0].count("https://t.me/news/3") == 1
+    assert "news/2" not in sent[0]
+    # The next run re-reads post 3 (edited) and brings post 4: only post 4 is new.
+    await upsert(ch, [(3, "срочно! обновлено"), (4, "тоже срочно")])
+    await bus.publish(RunCompleted(ch.id, 3, 4, 2))
+    assert len(sent) == 2
+    assert "news/4" in sent[1] and "news/3" not in sent[1]
+    await bus.publish(RunCompleted(ch.id, 3, 4, 2))
+    assert len(sent) == 2  # nothing new: no message at all
+
+
+async def test_rate_limit_holds_hits_for_the_next_notification(db: Path) -> None:
+    ch = await make_channel(1, "news", "News")
+    await add_watch("x", None, 1)
+    sent: list[str] = []
+    now = [0.0]
+
+    async def notify(text: str) -> None:
+        sent.append(text)
+
+    notifier = WatchNotifier(notify, "en", max_per_window=1, window=60, clock=lambda: now[0])
+    await upsert(ch, [(1, "x one"), (2, "x two"), (3, "x three")])
+    await notifier.on_run_completed(RunCompleted(ch.id, 1, 1, 1))
+    await notifier.on_run_completed(RunCompleted(ch.id, 2, 2, 1))
+    assert len(sent) == 1
+    now[0] = 61.0
+    await notifier.on_run_completed(RunCompleted(ch.id, 3, 3, 1))
+    assert len(sent) == 2
+    assert "news/2" in sent[1] and "news/3" in sent[1] and "2 new" in sent[1]
+
+
+async def test_a_failing_subscriber_does_not_stop_others() -> None:
+    bus = EventBus()
+    got: list[RunCompleted] = []
+
+    async def broken(event: RunCompleted) -> None:
+        raise RuntimeError("boom")
+
+    async def good(event: RunCompleted) -> None:
+        got.append(event)
+
+    bus.subscribe(broken)
+    bus.subscribe(good)
+    await bus.publish(RunCompleted(1, 1, 2, 2))
+    assert len(got) == 1
+
+
+def test_parse_arguments() -> None:
+    args = parse_export_args("@news xlsx from 2026-01-01 to 2026-01-31 выборы мэра")
+    assert (args.channel, args.fmt, args.keyword) == ("@news", "xlsx", "выборы мэра")
+    assert args.since is not None and args.since.day == 1
+    assert args.until is not None and (args.until.month, args.until.day) == (2, 1)
+    assert parse_export_args("all").channel is None
+    with pytest.raises(BadDate):
+        parse_export_args("all from 01.02.2026")
+    assert split_watch_args("/цен[аы]/ @news") == ("/цен[аы]/", "@news")
+    assert split_watch_args("нефть газ all") == ("нефть газ", "all")
+    assert split_watch_args("нефть газ") == ("нефть газ", None)
