@@ -96,3 +96,31 @@ def test_several_problems_are_counted(
 def test_database_settings_need_no_bot_token(env: dict[str, str]) -> None:
     settings = load(DatabaseSettings, database_url="sqlite://:memory:")
     assert settings.sqlite_path is None
+
+
+ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
+
+
+def test_env_example_documents_every_setting() -> None:
+    lines = ENV_EXAMPLE.read_text().splitlines()
+    for name in Settings.model_fields:
+        env_name = name.upper()
+        index = next(
+            (i for i, line in enumerate(lines) if line.lstrip("# ").startswith(f"{env_name}=")),
+            None,
+        )
+        assert index is not None, f"{env_name} is missing from .env.example"
+        assert lines[index - 1].startswith("# "), f"{env_name} has no comment line"
+
+
+def test_an_unfilled_env_example_does_not_pass_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    (tmp_path / ".env").write_text(ENV_EXAMPLE.read_text())
+    problems = describe_all(Settings)
+    named = {p.split(" ", 1)[0] for p in problems}
+    assert named == {"BOT_TOKEN", "TELEGRAM_API_ID", "TELEGRAM_API_HASH", "ADMIN_IDS",
+                     "SESSION_KEYS"}
