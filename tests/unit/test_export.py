@@ -50,6 +50,13 @@ async def test_round_trip_matches_database(db: Path, tmp_path: Path, fmt: Any) -
     if isinstance(when, dt.datetime):  # xlsx keeps a real date cell
         when = when.strftime("%Y-%m-%d %H:%M:%S")
     assert when == expected[0]["date"].strftime("%Y-%m-%d %H:%M:%S")
+    if fmt == "xlsx":
+        from openpyxl import load_workbook
+
+        ws = load_workbook(path)["messages"]
+        text_col = [c.value for c in ws[1]].index("text") + 1
+        cell = ws.cell(row=4, column=text_col)
+        assert cell.value == "=1+2 not a formula" and cell.data_type == "s"  # no injection
 
 
 async def test_csv_is_excel_friendly_utf8_with_bom(db: Path, tmp_path: Path) -> None:
@@ -124,6 +131,13 @@ async def test_progress_is_reported(db: Path, tmp_path: Path) -> None:
         seen.append(n)
 
     await export_messages(
-        ExportQuery(), "csv", tmp_path / "o", "x", 2**20, progress=progress, progress_every=10
+        ExportQuery(),
+        "csv",
+        tmp_path / "o",
+        "x",
+        2**20,
+        progress=progress,
+        progress_every=10,
+        chunk=10,
     )
     assert seen == [10, 20]
