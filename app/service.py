@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -12,17 +13,22 @@ from typing import Any
 
 from app.alerts import Alerter
 from app.archive import ArchiveService, WatchNotifier
-from app.events import EventBus
+from app.events import EventBus, RunCompleted
 from app.health import HealthRegistry, HealthServer
 from app.instance_lock import InstanceLock
 from app.logging_setup import setup_logging
 from app.settings import Settings
 from app.supervisor import Component, Supervisor
 from bot.component import ControlBot, build_bot
+from bot.routers.parse import status_section as parse_status_section
 from bot.services import BotServices
 from db.accounts import AccountRepository
 from db.database import close_db, init_db
+from db.messages import IngestRepository
 from db.vault import SessionVault
+from parser.breaker import CircuitBreaker
+from parser.fetcher import ChannelFetcher
+from parser.scheduler import ParseScheduler, ParseService
 from parser.userbot import Userbot
 
 log = logging.getLogger(__name__)
@@ -70,8 +76,47 @@ def build_app(settings: Settings) -> App:
     events.subscribe(notifier.on_run_completed)
     supervisor = Supervisor(health, alerter)
     app = App(settings, health, alerter, accounts, userbot, services, control, supervisor)
-    app.components = [control, userbot]
+    scheduler = _build_parsing(settings, services, userbot, health, alerter, events)
+    app.extras["scheduler"] = scheduler
+    # Stopped in reverse order: the scheduler finishes its batch before the userbot stops.
+    app.components = [control, userbot, scheduler]
     return app
+
+
+def _build_parsing(
+    settings: Settings,
+    services: BotServices,
+    userbot: Userbot,
+    health: HealthRegistry,
+    alerter: Alerter,
+    events: EventBus,
+) -> ParseScheduler:
+    """Fetcher, breaker and scheduler; /parse and the /status section for the bot."""
+    repo = IngestRepository(str(settings.sqlite_path) if settings.sqlite_path else None)
+    fetcher = ChannelFetcher(
+        repo,
+        refresh_window_hours=settings.refresh_window_hours,
+        wait_time=settings.fetch_wait_seconds,
+    )
+    breaker = CircuitBreaker()
+
+    async def committed(channel_id: int, first_id: int, last_id: int, count: int) -> None:
+        await events.publish(RunCompleted(channel_id, first_id, last_id, count))
+
+    scheduler = ParseScheduler(
+        repo,
+        fetcher,
+        userbot,
+        breaker,
+        alerter,
+        health,
+        default_interval_minutes=settings.parse_interval_minutes,
+        on_committed=committed,
+    )
+    parse = ParseService(scheduler, repo, breaker, userbot)
+    services.extras.update(parse=parse, scheduler=scheduler)
+    services.status_sections.append(functools.partial(parse_status_section, parse))
+    return scheduler
 
 
 async def run_service(settings: Settings) -> int:

@@ -108,6 +108,9 @@ class Settings(VaultSettings):
     flood_sleep_threshold: int = Field(
         10, ge=0, le=120, description="flood waits up to this many seconds are slept through"
     )
+    fetch_wait_seconds: float = Field(
+        0.0, ge=0, le=60, description="pause between history pages of one run (0 = none)"
+    )
     refresh_window_hours: int = Field(
         24, ge=0, le=720, description="recent posts re-read on each run (hours, 0 disables)"
     )

@@ -26,6 +26,7 @@ COMMANDS = (
     "help",
     "status",
     "cancel",
+    "parse",
     "export",
     "search",
     "stats",

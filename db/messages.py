@@ -1,0 +1,264 @@
+"""Ingest repository: batches of messages stored together with the channel cursor.
+
+The hot path avoids ORM objects: rows are plain tuples written with ONE raw
+`INSERT ... ON CONFLICT (channel_id, msg_id) DO UPDATE` executemany per batch, in the
+same transaction as the cursor update, so a crash can never leave the cursor ahead
+of the rows it covers (nor duplicate them: the key is (channel, msg_id)).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise import connections
+from tortoise.transactions import in_transaction
+
+from db.models import Channel, Message, ParseRun
+
+# The columns of one row, in order (see parser/fetcher.py `message_row`).
+COLUMNS = (
+    "channel_id",
+    "msg_id",
+    "date",
+    "text",
+    "entities",
+    "sender_id",
+    "post_author",
+    "views",
+    "forwards",
+    "replies",
+    "reactions",
+    "edit_date",
+    "media_kind",
+    "media",
+    "grouped_id",
+    "reply_to_id",
+    "fwd_from",
+    "comment_of",
+    "fetched_at",
+)
+# What a re-read (refresh window) may change.
+_UPDATED = (
+    "text",
+    "entities",
+    "views",
+    "forwards",
+    "replies",
+    "reactions",
+    "edit_date",
+    "media_kind",
+    "media",
+    "fetched_at",
+)
+_JSON_COLS = {"entities", "reactions", "media", "fwd_from"}
+
+Row = tuple[Any, ...]
+
+
+def _upsert_sql(dialect: str) -> str:
+    if dialect == "postgres":
+        marks = ", ".join(
+            f"${i}::jsonb" if c in _JSON_COLS else f"${i}" for i, c in enumerate(COLUMNS, 1)
+        )
+    else:
+        marks = ", ".join("?" for _ in COLUMNS)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in _UPDATED)
+    return (
+        f"INSERT INTO message ({', '.join(COLUMNS)}) VALUES ({marks}) "
+        f"ON CONFLICT (channel_id, msg_id) DO UPDATE SET {updates}"
+    )
+
+
+@dataclass(frozen=True)
+class ChannelRow:
+    """What a run needs to know about a channel (a plain snapshot, not an ORM object)."""
+
+    id: int
+    tg_id: int
+    access_hash: int | None
+    username: str | None
+    title: str
+    status: str
+    cursor: int
+    history_mode: str
+    history_limit: int | None
+    history_since: datetime | None
+    backfill_done: bool
+    interval_minutes: int | None
+    messages_count: int
+    next_run_at: datetime | None
+    deferred_until: datetime | None
+    disabled_reason: str | None
+
+    @property
+    def label(self) -> str:
+        return f"@{self.username}" if self.username else (self.title or str(self.tg_id))
+
+
+def _row(ch: Channel) -> ChannelRow:
+    return ChannelRow(
+        ch.id,
+        ch.tg_id,
+        ch.access_hash,
+        ch.username,
+        ch.title,
+        ch.status,
+        ch.cursor,
+        ch.history_mode,
+        ch.history_limit,
+        ch.history_since,
+        ch.backfill_done,
+        ch.interval_minutes,
+        ch.messages_count,
+        ch.next_run_at,
+        ch.deferred_until,
+        ch.disabled_reason,
+    )
+
+
+class IngestRepository:
+    """The only place that writes fetched messages and run bookkeeping."""
+
+    def __init__(self, db_path: str | None = None) -> None:
+        self._db_path = db_path
+        self._sql: str | None = None
+        self._dialect = "sqlite"
+
+    def _conn(self) -> Any:
+        conn = connections.get("default")
+        if self._sql is None:
+            self._dialect = conn.capabilities.dialect
+            self._sql = _upsert_sql(self._dialect)
+        return conn
+
+    # -- the hot path -------------------------------------------------------------------
+
+    async def store_batch(
+        self, channel_id: int, rows: list[Row], cursor: int, new_rows: int
+    ) -> None:
+        """Upsert `rows` and move the channel's cursor to `cursor`, in one transaction.
+
+        `new_rows` counts the rows above the previous cursor: those cannot exist yet,
+        because rows and cursor always commit together.
+        """
+        conn = self._conn()
+        assert self._sql is not None
+        greatest = "GREATEST" if self._dialect == "postgres" else "MAX"
+        async with in_transaction("default") as tx:
+            if rows:
+                await tx.execute_many(self._sql, [list(r) for r in rows])
+            await tx.execute_query(
+                f"UPDATE channel SET cursor = {greatest}(cursor, {self._p(1)}), "
+                f"messages_count = messages_count + {self._p(2)} WHERE id = {self._p(3)}",
+                [cursor, new_rows, channel_id],
+            )
+        del conn
+
+    def _p(self, n: int) -> str:
+        return f"${n}" if self._dialect == "postgres" else "?"
+
+    # -- channels -----------------------------------------------------------------------
+
+    async def channel(self, channel_id: int) -> ChannelRow | None:
+        ch = await Channel.get_or_none(id=channel_id)
+        return _row(ch) if ch else None
+
+    async def channels(self, status: str | None = None) -> list[ChannelRow]:
+        qs = Channel.all().order_by("id")
+        if status is not None:
+            qs = qs.filter(status=status)
+        return [_row(c) for c in await qs]
+
+    async def find(self, target: str) -> ChannelRow | None:
+        """A channel by @username, t.me link, numeric Telegram id or row id."""
+        value = target.strip().rstrip("/")
+        for prefix in ("https://", "http://", "t.me/", "telegram.me/", "@"):
+            if value.lower().startswith(prefix):
+                value = value[len(prefix) :]
+        value = value.split("/")[-1] if "/" in value else value
+        ch = await Channel.filter(username__iexact=value).first()
+        if ch is None and value.lstrip("-").isdigit():
+            num = int(value)
+            ch = await Channel.get_or_none(tg_id=num) or await Channel.get_or_none(id=num)
+        return _row(ch) if ch else None
+
+    async def finish_run(
+        self,
+        channel_id: int,
+        *,
+        top_id: int | None,
+        next_run_at: datetime | None,
+    ) -> int:
+        """Mark a successful run; recount stored messages only when something came in."""
+        now = datetime.now(UTC)
+        updates: dict[str, Any] = {
+            "last_run_at": now,
+            "next_run_at": next_run_at,
+            "deferred_until": None,
+            "last_error": None,
+            "backfill_done": True,
+        }
+        if top_id:
+            updates["top_message_id"] = top_id
+        await Channel.filter(id=channel_id).update(**updates)
+        ch = await Channel.get(id=channel_id)
+        return ch.messages_count
+
+    async def defer(self, channel_id: int, until: datetime, error: str) -> None:
+        await Channel.filter(id=channel_id).update(deferred_until=until, last_error=error)
+
+    async def disable(self, channel_id: int, reason: str) -> None:
+        await Channel.filter(id=channel_id).update(
+            status="disabled", disabled_reason=reason, last_error=reason
+        )
+
+    async def set_error(self, channel_id: int, error: str) -> None:
+        await Channel.filter(id=channel_id).update(last_error=error[:500])
+
+    async def set_next_run(self, channel_id: int, when: datetime | None) -> None:
+        await Channel.filter(id=channel_id).update(next_run_at=when)
+
+    async def refresh_from_id(self, channel_id: int, since: datetime) -> int | None:
+        """The oldest stored post id dated at or after `since` (refresh window start)."""
+        row = (
+            await Message.filter(channel_id=channel_id, date__gte=since, comment_of=None)
+            .order_by("msg_id")
+            .first()
+            .values_list("msg_id", flat=True)
+        )
+        return int(row) if row is not None else None  # type: ignore[call-overload]
+
+    # -- runs ---------------------------------------------------------------------------
+
+    async def start_run(self, channel_id: int, trigger: str) -> int:
+        run = await ParseRun.create(channel_id=channel_id, trigger=trigger, status="running")
+        return run.id
+
+    async def end_run(self, run_id: int, status: str, fetched: int, error: str | None) -> None:
+        await ParseRun.filter(id=run_id).update(
+            status=status, fetched=fetched, error=error, finished_at=datetime.now(UTC)
+        )
+
+    async def interrupt_stale_runs(self) -> None:
+        """Runs left `running` by a crash are marked interrupted at start."""
+        await ParseRun.filter(status="running").update(status="interrupted")
+
+    # -- status -------------------------------------------------------------------------
+
+    async def recount(self, channel_id: int) -> None:
+        count = await Message.filter(channel_id=channel_id).count()
+        await Channel.filter(id=channel_id).update(messages_count=count)
+
+    def database_size(self) -> int | None:
+        if not self._db_path:
+            return None
+        total = 0
+        for suffix in ("", "-wal"):
+            try:
+                total += os.path.getsize(self._db_path + suffix)
+            except OSError:
+                pass
+        return total

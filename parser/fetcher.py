@@ -1,0 +1,334 @@
+"""Fetch one channel incrementally: stream pages, write each batch with its cursor.
+
+The network (Telethon's iterator) runs in a producer task that fills a small bounded
+queue; the caller's loop writes batches. So the next page is on its way while the
+previous one is written, memory stays bounded, and no network await ever happens
+inside a database transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from telethon import TelegramClient
+from telethon.tl import types
+
+from app import metrics
+from db.database import shielded_write
+from db.messages import ChannelRow, IngestRepository, Row
+from parser.errors import TelegramError, translate
+
+log = logging.getLogger(__name__)
+
+BATCH = 100
+
+
+@dataclass
+class RunProgress:
+    """A snapshot of one run, for live progress messages."""
+
+    channel: str
+    fetched: int = 0
+    total: int | None = None
+    started: float = 0.0
+    status: str = "running"  # running | ok | deferred | disabled | failed | interrupted
+    error: str | None = None
+    deferred_seconds: int | None = None
+    top_id: int = 0
+    first_new_id: int = 0
+    new: int = 0  # rows above the cursor the run started from
+
+    @property
+    def rate(self) -> float:
+        elapsed = time.monotonic() - self.started
+        return self.fetched / elapsed if elapsed > 0 else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        if not self.total or self.rate <= 0:
+            return None
+        return max(0.0, (self.total - self.fetched) / self.rate)
+
+
+ProgressCallback = Callable[[RunProgress], Awaitable[None]]
+
+
+class RunFailed(Exception):
+    """A run ended by a classified Telegram error, after committing what it fetched."""
+
+    def __init__(self, error: TelegramError, progress: RunProgress) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.progress = progress
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _peer_id(peer: Any) -> int | None:
+    if peer is None:
+        return None
+    return (
+        getattr(peer, "user_id", None)
+        or getattr(peer, "channel_id", None)
+        or getattr(peer, "chat_id", None)
+    )
+
+
+def _entities(entities: list[Any] | None) -> list[list[Any]] | None:
+    if not entities:
+        return None
+    out: list[list[Any]] = []
+    for e in entities:
+        item: list[Any] = [type(e).__name__.removeprefix("MessageEntity"), e.offset, e.length]
+        extra = getattr(e, "url", None) or getattr(e, "user_id", None) or getattr(
+            e, "language", None
+        ) or getattr(e, "document_id", None)
+        if extra is not None:
+            item.append(extra)
+        out.append(item)
+    return out
+
+
+def _reactions(reactions: Any) -> dict[str, int] | None:
+    results = getattr(reactions, "results", None)
+    if not results:
+        return None
+    out: dict[str, int] = {}
+    for rc in results:
+        r = rc.reaction
+        key = getattr(r, "emoticon", None)
+        if key is None:
+            doc = getattr(r, "document_id", None)
+            key = f"custom:{doc}" if doc is not None else type(r).__name__
+        out[key] = out.get(key, 0) + rc.count
+    return out
+
+
+def _media(media: Any) -> tuple[str | None, dict[str, Any] | None]:
+    if media is None:
+        return None, None
+    if isinstance(media, types.MessageMediaPhoto):
+        photo = media.photo
+        meta: dict[str, Any] = {"id": getattr(photo, "id", None)}
+        sizes = [s for s in getattr(photo, "sizes", []) or [] if hasattr(s, "w")]
+        if sizes:
+            big = max(sizes, key=lambda s: s.w * s.h)
+            meta.update(width=big.w, height=big.h, size=getattr(big, "size", None))
+        return "photo", meta
+    if isinstance(media, types.MessageMediaDocument):
+        doc = media.document
+        meta = {
+            "id": getattr(doc, "id", None),
+            "mime_type": getattr(doc, "mime_type", None),
+            "size": getattr(doc, "size", None),
+        }
+        kind = "document"
+        for attr in getattr(doc, "attributes", []) or []:
+            if isinstance(attr, types.DocumentAttributeFilename):
+                meta["file_name"] = attr.file_name
+            elif isinstance(attr, types.DocumentAttributeVideo):
+                kind = "round" if attr.round_message else "video"
+                meta["duration"] = attr.duration
+            elif isinstance(attr, types.DocumentAttributeAudio):
+                kind = "voice" if attr.voice else "audio"
+                meta["duration"] = attr.duration
+            elif isinstance(attr, types.DocumentAttributeSticker):
+                kind = "sticker"
+            elif isinstance(attr, types.DocumentAttributeAnimated):
+                kind = "animation"
+        return kind, meta
+    if isinstance(media, types.MessageMediaWebPage):
+        page = media.webpage
+        url, title = getattr(page, "url", None), getattr(page, "title", None)
+        return "webpage", {"url": url, "title": title}
+    name = type(media).__name__.removeprefix("MessageMedia").lower()
+    return name, None
+
+
+def _fwd(fwd: Any) -> dict[str, Any] | None:
+    if fwd is None:
+        return None
+    return {
+        "from_id": _peer_id(fwd.from_id),
+        "from_name": fwd.from_name,
+        "date": fwd.date.isoformat() if fwd.date else None,
+        "channel_post": fwd.channel_post,
+        "post_author": fwd.post_author,
+    }
+
+
+def message_row(channel_id: int, m: Any, now: datetime, comment_of: int | None = None) -> Row:
+    """A Telethon message as a plain tuple in `db.messages.COLUMNS` order."""
+    media_kind, media = _media(m.media)
+    replies = m.replies.replies if m.replies is not None else None
+    reply_to = m.reply_to.reply_to_msg_id if m.reply_to is not None else None
+    return (
+        channel_id,
+        m.id,
+        m.date,
+        m.message or "",
+        _json(_entities(m.entities)),
+        _peer_id(m.from_id),
+        m.post_author,
+        m.views,
+        m.forwards,
+        replies,
+        _json(_reactions(m.reactions)),
+        m.edit_date,
+        media_kind,
+        _json(media),
+        m.grouped_id,
+        reply_to,
+        _json(_fwd(m.fwd_from)),
+        comment_of,
+        now,
+    )
+
+
+def post_link(username: str | None, tg_id: int, msg_id: int) -> str:
+    """The t.me link of a post (public: by username; private: the /c/ form)."""
+    if username:
+        return f"https://t.me/{username}/{msg_id}"
+    return f"https://t.me/c/{tg_id}/{msg_id}"
+
+
+class ChannelFetcher:
+    """Runs one channel at a time; `request_stop()` ends a run after its current batch."""
+
+    def __init__(
+        self,
+        repo: IngestRepository,
+        *,
+        refresh_window_hours: int = 24,
+        wait_time: float = 0.0,
+        pipeline_depth: int = 4,
+    ) -> None:
+        self._repo = repo
+        self._refresh = timedelta(hours=refresh_window_hours)
+        self._wait_time = wait_time
+        self._depth = pipeline_depth
+        self._stopping = False
+
+    def request_stop(self) -> None:
+        self._stopping = True
+
+    async def _start_point(
+        self, client: TelegramClient, peer: Any, ch: ChannelRow
+    ) -> dict[str, Any]:
+        """iter_messages keyword arguments for where this run starts."""
+        if ch.cursor > 0 or ch.backfill_done:
+            min_id = ch.cursor
+            if self._refresh.total_seconds() > 0:
+                since = datetime.now(UTC) - self._refresh
+                first = await self._repo.refresh_from_id(ch.id, since)
+                if first is not None:
+                    min_id = min(min_id, first - 1)
+            return {"min_id": max(0, min_id)}
+        if ch.history_mode == "since" and ch.history_since is not None:
+            return {"offset_date": ch.history_since}
+        if ch.history_mode == "last" and ch.history_limit:
+            metrics.REQUESTS.labels("messages.getHistory").inc()
+            nth = await client.get_messages(peer, limit=1, add_offset=ch.history_limit - 1)
+            return {"min_id": max(0, nth[0].id - 1)} if nth else {"min_id": 0}
+        return {"min_id": 0}
+
+    async def run(
+        self,
+        client: TelegramClient,
+        ch: ChannelRow,
+        on_progress: ProgressCallback | None = None,
+    ) -> RunProgress:
+        """Fetch everything newer than the cursor (plus the refresh window).
+
+        Raises RunFailed with a classified error after committing what came in.
+        """
+        self._stopping = False
+        progress = RunProgress(ch.label, started=time.monotonic())
+        peer = types.InputPeerChannel(ch.tg_id, ch.access_hash or 0)
+        queue: asyncio.Queue[list[Row] | BaseException | None] = asyncio.Queue(self._depth)
+        cursor = ch.cursor
+        top_id = 0
+        now = datetime.now(UTC)
+        iterator: Any = None
+
+        async def produce() -> None:
+            nonlocal iterator
+            try:
+                kwargs = await self._start_point(client, peer, ch)
+                iterator = client.iter_messages(
+                    peer, reverse=True, wait_time=self._wait_time, **kwargs
+                )
+                batch: list[Row] = []
+                pages = 0
+                async for m in iterator:
+                    if isinstance(m, types.MessageService | types.MessageEmpty):
+                        continue
+                    batch.append(message_row(ch.id, m, now))
+                    if len(batch) >= BATCH:
+                        await queue.put(batch)
+                        batch = []
+                        pages += 1
+                    if self._stopping:
+                        break
+                if batch:
+                    await queue.put(batch)
+                # Pages of 100 plus the final short (or empty) page.
+                metrics.REQUESTS.labels("messages.getHistory").inc(pages + 1)
+                await queue.put(None)
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # handed to the writer, which raises it
+                await queue.put(exc)
+
+        producer = asyncio.create_task(produce(), name=f"fetch-{ch.id}")
+        try:
+            while True:
+                item = await queue.get()
+                if item is None:
+                    break
+                if isinstance(item, BaseException):
+                    err = translate(item)
+                    if err is None:
+                        raise item
+                    progress.status = "failed"
+                    progress.error = err.detail or err.code
+                    raise RunFailed(err, progress) from item
+                last = item[-1][1]
+                new_rows = sum(1 for r in item if r[1] > cursor)
+                if new_rows and not progress.first_new_id:
+                    progress.first_new_id = next(r[1] for r in item if r[1] > cursor)
+                progress.new += new_rows
+                cursor = max(cursor, last)
+                top_id = max(top_id, last)
+                # Never cancelled half-way: a torn write poisons the connection.
+                await shielded_write(self._repo.store_batch(ch.id, item, cursor, new_rows))
+                metrics.MESSAGES_STORED.inc(len(item))
+                progress.fetched += len(item)
+                if iterator is not None and getattr(iterator, "total", None):
+                    # Everything the channel has minus what was stored before this run.
+                    progress.total = max(progress.fetched, int(iterator.total) - ch.messages_count)
+                if on_progress is not None:
+                    await on_progress(progress)
+                if self._stopping:
+                    progress.status = "interrupted"
+                    return progress
+        finally:
+            if not producer.done():
+                producer.cancel()
+                try:
+                    await producer
+                except BaseException:
+                    pass
+        progress.status = "ok"
+        progress.total = progress.fetched if progress.total is None else progress.total
+        progress.top_id = top_id
+        return progress

@@ -1,0 +1,264 @@
+"""Parsing end to end: the app as a process against the MTProto and Bot API doubles.
+
+The operator's session and the channel rows are seeded straight into the database
+before the app starts (the login and /add flows are proven elsewhere).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sqlite3
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from telethon import TelegramClient
+from telethon.crypto import rsa
+from telethon.sessions import StringSession
+
+from db.accounts import AccountRepository
+from db.database import close_db, init_db
+from db.models import Channel as ChannelModel
+from db.vault import SessionVault
+from tests.doubles.mtproto import PUBLIC_KEY_PATH, World
+from tests.doubles.mtproto.world import Channel
+from tests.e2e.harness import ADMIN2_ID, ADMIN_ID, Stack, running_stack
+
+PHONE, CODE = "+15550000001", "12345"
+
+
+async def seed(stack: Stack, channels: list[Channel]) -> dict[str, int]:
+    """Log in against the double, store the session and the channels; row id by username."""
+    rsa.add_key(PUBLIC_KEY_PATH.read_text(), old=False)
+    client = TelegramClient(StringSession(), 1, "x" * 32, receive_updates=False)
+    client.session.set_dc(stack.mtproto.dc_id, "127.0.0.1", stack.mtproto.port)
+    await client.connect()
+    await client.send_code_request(PHONE)
+    me = await client.sign_in(PHONE, CODE)
+    session = StringSession.save(client.session)
+    await client.disconnect()
+    env = stack.app.env
+    await init_db(env["DATABASE_URL"])
+    try:
+        accounts = AccountRepository(SessionVault([env["SESSION_KEYS"]]))
+        await accounts.save_session(
+            session, phone=PHONE, user_id=me.id, display_name="Ann", username=None
+        )
+        ids = {}
+        for ch in channels:
+            row = await ChannelModel.create(
+                tg_id=ch.id, access_hash=ch.access_hash, username=ch.username, title=ch.title
+            )
+            ids[ch.username or ch.title] = row.id
+        return ids
+    finally:
+        await close_db()
+
+
+def db(stack: Stack) -> sqlite3.Connection:
+    return sqlite3.connect(stack.app.db_path, timeout=10)
+
+
+def stored(stack: Stack, channel_row: int) -> list[tuple[int, str]]:
+    with db(stack) as conn:
+        return conn.execute(
+            "SELECT msg_id, text FROM message WHERE channel_id = ? ORDER BY msg_id",
+            (channel_row,),
+        ).fetchall()
+
+
+def checksum(pairs: list[tuple[int, str]]) -> str:
+    h = hashlib.sha256()
+    for msg_id, text in pairs:
+        h.update(f"{msg_id}\x00{text}\x01".encode())
+    return h.hexdigest()
+
+
+def expected(ch: Channel) -> list[tuple[int, str]]:
+    out = []
+    for i in ch.ids:
+        msg = ch.get(i)
+        assert msg is not None
+        out.append((i, msg.text))
+    return out
+
+
+def channel_row(stack: Stack, row_id: int) -> dict[str, Any]:
+    with db(stack) as conn:
+        conn.row_factory = sqlite3.Row
+        row = conn.execute("SELECT * FROM channel WHERE id = ?", (row_id,)).fetchone()
+        return dict(row)
+
+
+async def wait_until(cond: Any, what: str, stack: Stack, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        assert stack.app.alive(), stack.app.log()[-3000:]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}\n{stack.app.log()[-3000:]}")
+
+
+def caught_up(stack: Stack, row_id: int, ch: Channel) -> bool:
+    row = channel_row(stack, row_id)
+    return bool(row["cursor"] == ch.last_id and row["backfill_done"])
+
+
+async def parse(stack: Stack, target: str) -> str:
+    api = stack.botapi
+    await api.send_text(api.users[ADMIN2_ID], f"/parse {target}")
+    done = await api.wait_for_message(ADMIN2_ID, r"Done: ", timeout=120)
+    return done.text
+
+
+def build_world() -> tuple[World, Channel, Channel, Channel]:
+    world = World()
+    world.add_account(phone=PHONE, code=CODE)
+    old = datetime.now(UTC) - timedelta(days=400)
+    big = world.add_channel(username="big", title="Big")
+    big.add_messages(50_000, start_date=old, text_fn=lambda i: f"big post {i}")
+    small = world.add_channel(username="small", title="Small")
+    small.add_messages(60, interval=60.0)  # all inside the 24 h refresh window
+    mid = world.add_channel(username="mid", title="Mid")
+    mid.add_messages(1_234, start_date=old, text_fn=lambda i: f"mid {i} ✓")
+    return world, big, small, mid
+
+
+async def test_backfill_incremental_refresh_and_status(tmp_path: Path) -> None:
+    world, big, small, mid = build_world()
+    async with running_stack(tmp_path, world, start=False) as stack:
+        ids = await seed(stack, [big, small, mid])
+        await stack.app.start()
+        await stack.botapi.wait_for_poll(timeout=60)
+        api = stack.botapi
+
+        # /status answers quickly while the 50,000-message backfill runs.
+        await wait_until(lambda: channel_row(stack, ids["big"])["cursor"] > 0, "backfill", stack)
+        incoming = await api.send_text(api.users[ADMIN2_ID], "/status")
+        status = await api.wait_for_message(ADMIN2_ID, r"Status", timeout=10)
+        assert not caught_up(stack, ids["big"], big), "backfill ended before /status was asked"
+        assert incoming.latency_to(status) < 1.0
+        assert "Running: @big" in status.text
+
+        for name, ch in (("big", big), ("small", small), ("mid", mid)):
+            await wait_until(lambda r=ids[name], c=ch: caught_up(stack, r, c), name, stack)
+        for name, ch in (("big", big), ("small", small), ("mid", mid)):
+            assert checksum(stored(stack, ids[name])) == checksum(expected(ch)), name
+        assert len(stored(stack, ids["big"])) == 50_000
+
+        # An unchanged channel costs exactly one history request.
+        stack.mtproto.counters.clear()
+        text = await parse(stack, "@mid")
+        assert "✅ @mid: 0 messages" in text
+        assert stack.mtproto.counters["messages.getHistory"] == 1
+
+        # Two incremental runs: new posts, edits and new view counts inside the window.
+        for round_no in (1, 2):
+            big.add_messages(150 * round_no, text_fn=lambda i: f"new big {i}")
+            small.add_messages(5)
+            edited = small.ids[-10]
+            small.edit_message(edited, text=f"edited {round_no}", views=1000 + round_no)
+            text = await parse(stack, "all")
+            assert "Done: 3 channel(s)" in text
+            for name, ch in (("big", big), ("small", small), ("mid", mid)):
+                pairs = stored(stack, ids[name])
+                assert checksum(pairs) == checksum(expected(ch)), (name, round_no)
+            with db(stack) as conn:
+                views, edit_date = conn.execute(
+                    "SELECT views, edit_date FROM message WHERE channel_id = ? AND msg_id = ?",
+                    (ids["small"], edited),
+                ).fetchone()
+            assert views == 1000 + round_no and edit_date is not None
+        assert len(stored(stack, ids["big"])) == 50_450
+        with db(stack) as conn:
+            dupes = conn.execute(
+                "SELECT COUNT(*) FROM (SELECT channel_id, msg_id FROM message "
+                "GROUP BY channel_id, msg_id HAVING COUNT(*) > 1)"
+            ).fetchone()[0]
+            counted = conn.execute(
+                "SELECT messages_count FROM channel WHERE id = ?", (ids["big"],)
+            ).fetchone()[0]
+        assert dupes == 0 and counted == 50_450
+
+        # The Russian-speaking operator sees the parsing section in Russian.
+        await api.send_text(api.users[ADMIN_ID], "/status")
+        ru = await api.wait_for_message(ADMIN_ID, r"Сохранено сообщений", timeout=10)
+        assert "Каналы: 3 в порядке" in ru.text
+        assert await stack.app.terminate() == 0, stack.app.log()[-3000:]
+
+
+async def test_kill_9_mid_backfill_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    world = World()
+    world.add_account(phone=PHONE, code=CODE)
+    big = world.add_channel(username="big", title="Big")
+    big.add_messages(50_000, start_date=datetime.now(UTC) - timedelta(days=400))
+    async with running_stack(tmp_path, world, start=False) as stack:
+        ids = await seed(stack, [big])
+        await stack.app.start()
+        await wait_until(
+            lambda: channel_row(stack, ids["big"])["cursor"] > 5_000, "some batches", stack
+        )
+        await stack.app.kill()
+        row = channel_row(stack, ids["big"])
+        assert 0 < row["cursor"] < big.last_id, "killed too late to prove anything"
+        # Rows and cursor were committed together: nothing above the cursor exists.
+        pairs = stored(stack, ids["big"])
+        assert pairs[-1][0] == row["cursor"] and len(pairs) == row["messages_count"]
+
+        await stack.app.start()
+        await wait_until(lambda: caught_up(stack, ids["big"], big), "resume", stack)
+        assert checksum(stored(stack, ids["big"])) == checksum(expected(big))
+        assert channel_row(stack, ids["big"])["messages_count"] == 50_000
+        assert await stack.app.terminate() == 0, stack.app.log()[-3000:]
+
+
+async def test_flood_wait_defers_one_channel_and_private_disables_with_one_alert(
+    tmp_path: Path,
+) -> None:
+    world = World()
+    world.add_account(phone=PHONE, code=CODE)
+    one = world.add_channel(username="one", title="One")
+    one.add_messages(250)
+    slow = world.add_channel(username="slow", title="Slow")
+    slow.add_messages(250)
+    two = world.add_channel(username="two", title="Two")
+    two.add_messages(250)
+    hidden = world.add_channel(title="Hidden", private=True, invite_hash="hiddenhash")
+    hidden.add_messages(10)
+    async with running_stack(tmp_path, world, start=False) as stack:
+        stack.mtproto.faults.add(
+            "messages.getHistory",
+            "FLOOD_WAIT_30",
+            times=None,
+            when=lambda req: getattr(req.peer, "channel_id", None) == slow.id,
+        )
+        ids = await seed(stack, [one, slow, two, hidden])
+        await stack.app.start()
+        await stack.botapi.wait_for_poll(timeout=60)
+        for name, ch in (("one", one), ("two", two)):
+            await wait_until(lambda r=ids[name], c=ch: caught_up(stack, r, c), name, stack)
+        await wait_until(
+            lambda: channel_row(stack, ids["Hidden"])["status"] == "disabled", "disable", stack
+        )
+        slow_row = channel_row(stack, ids["slow"])
+        assert slow_row["deferred_until"] is not None and slow_row["cursor"] == 0
+        assert stored(stack, ids["slow"]) == []
+        assert channel_row(stack, ids["Hidden"])["disabled_reason"] == "private"
+
+        api = stack.botapi
+        await api.send_text(api.users[ADMIN2_ID], "/status")
+        status = await api.wait_for_message(ADMIN2_ID, r"deferred, \d+ s left", timeout=10)
+        assert "@slow: deferred" in status.text
+        assert "Hidden: disabled (private)" in status.text
+        # A manual run of the disabled channel does not alert again.
+        await api.send_text(api.users[ADMIN2_ID], f"/parse {ids['Hidden']}")
+        await api.wait_for_message(ADMIN2_ID, r"Done: ", timeout=30)
+        for admin in (ADMIN_ID, ADMIN2_ID):
+            alerts = [
+                e for e in api.transcript(admin) if "Channel Hidden was disabled" in (e.text or "")
+            ]
+            assert len(alerts) == 1, api.format_transcript(admin)
+        assert await stack.app.terminate() == 0, stack.app.log()[-3000:]
