@@ -80,6 +80,7 @@ class ParseScheduler:
         self._sched: AsyncIOScheduler | None = None
         self._stopping = False
         self._stopped = asyncio.Event()
+        self.started = asyncio.Event()  # jobs rebuilt from the database
         self.current: RunProgress | None = None
         breaker.on_change(self._on_breaker)
         health.add_probe("breaker", breaker.probe)
@@ -215,12 +216,15 @@ class ParseScheduler:
         sched.start()
         try:
             await self._rebuild()
+            self.started.set()
             while not self._stopping:
                 self._health.beat(self.name)
                 try:
                     req = await asyncio.wait_for(self._queue.get(), 5.0)
                 except TimeoutError:
                     continue
+                if req.trigger == "stop":
+                    break
                 await self._handle(req)
         finally:
             sched.pause()
@@ -244,6 +248,7 @@ class ParseScheduler:
         if self._sched is not None:
             self._sched.pause()
         self._fetcher.request_stop()
+        self._queue.put_nowait(_Request(0, "stop"))  # wakes an idle worker at once
 
     async def _wait_usable(self) -> Any:
         """The client, once the session is ready and the breaker lets a run through."""

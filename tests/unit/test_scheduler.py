@@ -1,0 +1,135 @@
+"""Trouble containment in the scheduler, with a fake fetcher and userbot on a real DB."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.alerts import Alerter
+from app.health import HealthRegistry
+from db.database import close_db, init_db
+from db.messages import ChannelRow, IngestRepository
+from db.models import Channel
+from parser.breaker import OPEN, CircuitBreaker
+from parser.errors import ChannelUnavailable, RateLimited, SessionDead, TransportError
+from parser.fetcher import RunFailed, RunProgress
+from parser.scheduler import ParseScheduler
+
+
+class FakeUserbot:
+    def __init__(self) -> None:
+        self.client: Any = object()
+        self.state = "ready"
+        self.me = None
+        self.dead: list[str] = []
+
+    async def session_dead(self, reason: str) -> None:
+        self.dead.append(reason)
+        self.state, self.client = "invalid", None
+
+
+class FakeFetcher:
+    def __init__(self) -> None:
+        self.errors: dict[int, Exception] = {}
+        self.runs: list[int] = []
+
+    def request_stop(self) -> None:
+        pass
+
+    async def run(self, client: Any, ch: ChannelRow, on_progress: Any = None) -> RunProgress:
+        self.runs.append(ch.id)
+        if ch.id in self.errors:
+            raise RunFailed(
+                self.errors[ch.id], RunProgress(ch.label, status="failed")  # type: ignore[arg-type]
+            )  # type: ignore[arg-type]
+        return RunProgress(ch.label, fetched=3, status="ok", top_id=3, new=3, first_new_id=1)
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+    await init_db(f"sqlite://{tmp_path / 'db.sqlite3'}")
+    sent: list[str] = []
+
+    async def sender(text: str) -> None:
+        sent.append(text)
+
+    alerter = Alerter(600)
+    alerter.attach(sender)
+    fetcher, userbot, breaker = FakeFetcher(), FakeUserbot(), CircuitBreaker(threshold=1)
+    committed: list[tuple[int, int, int, int]] = []
+
+    async def on_committed(*args: int) -> None:
+        committed.append(args)  # type: ignore[arg-type]
+
+    sched = ParseScheduler(
+        IngestRepository(),
+        fetcher,  # type: ignore[arg-type]
+        userbot,
+        breaker,
+        alerter,
+        HealthRegistry(),
+        on_committed=on_committed,  # type: ignore[arg-type]
+    )
+    task = asyncio.create_task(sched.run())
+    await sched.started.wait()
+    try:
+        yield {"sched": sched, "fetcher": fetcher, "userbot": userbot, "breaker": breaker,
+               "sent": sent, "committed": committed}
+    finally:
+        await sched.stop()
+        await task
+        await close_db()
+
+
+async def test_troubles_are_contained_per_channel(env: dict[str, Any]) -> None:
+    ok = await Channel.create(tg_id=1, access_hash=1, username="ok")
+    flood = await Channel.create(tg_id=2, access_hash=1, username="flood")
+    gone = await Channel.create(tg_id=3, access_hash=1, username="gone")
+    env["fetcher"].errors = {flood.id: RateLimited(300), gone.id: ChannelUnavailable("private")}
+    sched: ParseScheduler = env["sched"]
+
+    assert (await sched.parse_now(ok.id)).status == "ok"
+    assert env["committed"] == [(ok.id, 1, 3, 3)]
+    deferred = await sched.parse_now(flood.id)
+    assert deferred.status == "deferred" and deferred.deferred_seconds == 300
+    row = await Channel.get(id=flood.id)
+    assert row.deferred_until is not None and row.deferred_until > datetime.now(UTC)
+    # While deferred, a run does not even reach Telegram.
+    runs = len(env["fetcher"].runs)
+    assert (await sched.parse_now(flood.id)).status == "deferred"
+    assert len(env["fetcher"].runs) == runs
+
+    assert (await sched.parse_now(gone.id)).status == "disabled"
+    assert (await sched.parse_now(gone.id)).status == "disabled"
+    row = await Channel.get(id=gone.id)
+    assert row.status == "disabled" and row.disabled_reason == "private"
+    assert sum("@gone was disabled" in s for s in env["sent"]) == 1
+    assert sum("wait 300 s for @flood" in s for s in env["sent"]) == 1
+    assert (await Channel.get(id=ok.id)).status == "active"
+
+
+async def test_transport_error_opens_breaker_and_session_death_pauses(
+    env: dict[str, Any],
+) -> None:
+    net = await Channel.create(tg_id=4, access_hash=1, username="net")
+    dead = await Channel.create(tg_id=5, access_hash=1, username="dead")
+    env["fetcher"].errors = {
+        net.id: TransportError("ConnectionError"),
+        dead.id: SessionDead("AuthKeyUnregistered"),
+    }
+    sched: ParseScheduler = env["sched"]
+    assert (await sched.parse_now(net.id)).status == "failed"
+    assert env["breaker"].state == OPEN
+    assert any("Telegram unreachable" in s for s in env["sent"])
+    env["breaker"].cooldown = 0  # let the probe through at once
+    env["fetcher"].errors.pop(net.id)
+    assert (await sched.parse_now(net.id)).status == "ok"
+    assert env["breaker"].state == "closed"
+    assert any("reachable again" in s for s in env["sent"])
+    await sched.parse_now(dead.id)
+    assert env["userbot"].dead == ["AuthKeyUnregistered"]
