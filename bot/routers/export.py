@@ -197,25 +197,21 @@ async def _run_export(
 
         result = await archive.export(channel, fmt, since, until, keyword, progress)
         try:
-            if result.rows == 0:
-                await status.edit_text(t("export_empty", lang))
-                return
             total = len(result.files)
             for i, path in enumerate(result.files, 1):
                 caption = t("export_part_caption", lang, i=i, total=total) if total > 1 else None
                 await message.answer_document(
                     FSInputFile(path, filename=path.name), caption=caption
                 )
-            if result.parts:
-                text = t(
-                    "export_done_parts",
-                    lang,
-                    n=result.rows,
-                    parts=total,
-                    limit=archive.limit_bytes // (1024 * 1024),
-                )
-            else:
-                text = t("export_done", lang, n=result.rows)
-            await status.edit_text(text)
         finally:
             await archive.cleanup(result)
+    # The final word comes once the lock is free: an operator who reads "done" and
+    # asks for the next export at once is not told one is still running.
+    if result.rows == 0:
+        text = t("export_empty", lang)
+    elif result.parts:
+        limit = archive.limit_bytes // (1024 * 1024)
+        text = t("export_done_parts", lang, n=result.rows, parts=total, limit=limit)
+    else:
+        text = t("export_done", lang, n=result.rows)
+    await status.edit_text(text)
