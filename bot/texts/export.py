@@ -41,7 +41,7 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "export_progress": {
         "en": "Exporting {what} as {fmt}… {n} messages so far",
-        "ru": "Выгружаю {what} в {fmt}… уже {n} сообщений",
+        "ru": "Выгружаю {what} в {fmt}… сообщений: {n}",
     },
     "export_empty": {
         "en": "Nothing to export: no stored messages match.",
@@ -49,11 +49,11 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "export_done": {
         "en": "Done: {n} messages.",
-        "ru": "Готово: {n} сообщений.",
+        "ru": "Готово, сообщений: {n}.",
     },
     "export_done_parts": {
         "en": "Done: {n} messages in {parts} zip parts (upload limit {limit} MB).",
-        "ru": "Готово: {n} сообщений в {parts} zip-частях (лимит загрузки {limit} МБ).",
+        "ru": "Готово, сообщений: {n}; zip-частей: {parts} (лимит загрузки {limit} МБ).",
     },
     "export_part_caption": {"en": "Part {i} of {total}", "ru": "Часть {i} из {total}"},
     "export_busy": {
@@ -94,7 +94,7 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "stats_caption": {
         "en": "{channel}: {posts} posts in {days} days",
-        "ru": "{channel}: {posts} постов за {days} дн.",
+        "ru": "{channel}: постов за {days} дн.: {posts}",
     },
     "stats_posts_label": {"en": "posts per day", "ru": "постов в день"},
     "stats_views_label": {"en": "median views", "ru": "медиана просмотров"},
@@ -102,7 +102,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "stats_top_reactions": {"en": "Top by reactions:", "ru": "Топ по реакциям:"},
     "stats_top_line": {
         "en": '• <a href="{link}">#{msg_id}</a> — {views} views, {reactions} reactions',
-        "ru": '• <a href="{link}">#{msg_id}</a> — {views} просмотров, {reactions} реакций',
+        "ru": '• <a href="{link}">#{msg_id}</a> — просмотры: {views}, реакции: {reactions}',
     },
     # /watch
     "watch_usage": {
@@ -140,7 +140,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "unwatch_missing": {"en": "There is no alert #{id}.", "ru": "Оповещения #{id} нет."},
     "watch_alert_title": {
         "en": "Keyword alerts: {n} new matching posts",
-        "ru": "Оповещения: {n} новых подходящих постов",
+        "ru": "Оповещения: новых подходящих постов: {n}",
     },
     "watch_alert_line": {
         "en": "• [{pattern}] {channel}: {link}",
