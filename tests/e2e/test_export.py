@@ -84,6 +84,15 @@ async def test_export_search_stats_watch_end_to_end(tmp_path: Path) -> None:
         await api.send_text(admin, "/export")
         menu = await api.wait_for_message(ADMIN_ID, r"Выгрузка", timeout=15)
         assert "Все каналы" in menu.button_texts
+        await api.press_button(admin, menu, text="@other")
+        formats = await api.wait_for_message(ADMIN_ID, r"выберите формат", timeout=15)
+        before = len(api.uploads)
+        await api.press_button(admin, formats, text="JSONL · всё время")
+        await api.wait_for_message(ADMIN_ID, r"Готово, сообщений: 1\.", timeout=30)
+        (jsonl,) = api.uploads[before:]
+        assert jsonl.filename is not None and jsonl.filename.endswith(".jsonl")
+        (row,) = read_back(_save(tmp_path, jsonl.filename, jsonl.data))
+        assert row["reactions"] == {"👍": 4} and row["channel"] == "other"
 
         # Search with paging (English operator).
         en = api.users[ADMIN2_ID]
