@@ -318,6 +318,10 @@ class ParseScheduler:
         finally:
             metrics.RUN_SECONDS.observe(time.monotonic() - started)
         await self._breaker.success()
+        if result.status == "interrupted":
+            # Stopped between batches: the cursor is committed; the next start resumes.
+            await self._repo.end_run(run_id, "interrupted", result.fetched, None)
+            return result
         next_at = None
         job = self._sched.get_job(str(ch.id)) if self._sched is not None else None
         if job is not None:

@@ -262,3 +262,29 @@ async def test_flood_wait_defers_one_channel_and_private_disables_with_one_alert
             ]
             assert len(alerts) == 1, api.format_transcript(admin)
         assert await stack.app.terminate() == 0, stack.app.log()[-3000:]
+
+
+async def test_sigterm_mid_backfill_finishes_the_batch_and_exits_cleanly(tmp_path: Path) -> None:
+    world = World()
+    world.add_account(phone=PHONE, code=CODE)
+    big = world.add_channel(username="big", title="Big")
+    big.add_messages(50_000, start_date=datetime.now(UTC) - timedelta(days=400))
+    async with running_stack(tmp_path, world, start=False) as stack:
+        ids = await seed(stack, [big])
+        await stack.app.start()
+        await wait_until(
+            lambda: channel_row(stack, ids["big"])["cursor"] > 5_000, "some batches", stack
+        )
+        assert await stack.app.terminate() == 0, stack.app.log()[-3000:]
+        row = channel_row(stack, ids["big"])
+        assert 0 < row["cursor"] < big.last_id, "stopped too late to prove anything"
+        pairs = stored(stack, ids["big"])
+        assert pairs[-1][0] == row["cursor"] and len(pairs) == row["messages_count"]
+        with db(stack) as conn:
+            runs = conn.execute("SELECT status, fetched FROM parse_run").fetchall()
+        assert runs == [("interrupted", len(pairs))]
+
+        await stack.app.start()
+        await wait_until(lambda: caught_up(stack, ids["big"], big), "resume", stack)
+        assert checksum(stored(stack, ids["big"])) == checksum(expected(big))
+        assert await stack.app.terminate() == 0, stack.app.log()[-3000:]
