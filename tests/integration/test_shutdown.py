@@ -86,3 +86,41 @@ async def test_sigterm_during_writes(tmp_path: Path, shielded: bool) -> None:
         else:
             # It was rolled back whole (or had already reached COMMIT).
             assert len(ids) in (committed[-1], committed[-1] + BATCH)
+
+
+async def test_sigterm_mid_backfill_exits_0_within_10_s_with_committed_rows(
+    tmp_path: Path,
+) -> None:
+    """The same proof on the product's own ingest path: a real backfill from the double."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.doubles.mtproto import World
+    from tests.e2e.test_parsing import CODE, PHONE, channel_row, seed, stored
+
+    world = World()
+    world.add_account(phone=PHONE, code=CODE)
+    big = world.add_channel(username="big", title="Big")
+    big.add_messages(
+        50_000, start_date=datetime.now(UTC) - timedelta(days=400), text_fn=lambda i: f"post {i}"
+    )
+    async with running_stack(tmp_path, world, start=False) as stack:
+        ids = await seed(stack, [big])
+        await stack.app.start()
+        seen = 0
+        for _ in range(2400):
+            seen = int(channel_row(stack, ids["big"])["cursor"])
+            if seen > 3_000:
+                break
+            assert stack.app.alive(), stack.app.log()[-3000:]
+            await asyncio.sleep(0.05)
+        assert seen > 3_000, stack.app.log()[-3000:]
+        # `seen` was read from a separate connection: those rows are committed.
+        rc = await stack.app.terminate(timeout=10)  # SIGTERM, then at most 10 s
+        log = stack.app.log()
+        assert rc == 0, log[-3000:]
+        assert "tg-parser stopped" in log
+        row = channel_row(stack, ids["big"])
+        assert seen <= row["cursor"] < big.last_id, "stopped too late to prove anything"
+        pairs = stored(stack, ids["big"])
+        assert [p[0] for p in pairs] == list(range(1, row["cursor"] + 1))
+        assert all(text == f"post {msg_id}" for msg_id, text in pairs)
