@@ -54,6 +54,9 @@ class FunctionComponent:
 
 
 class Supervisor:
+    # How long cancelled components get to unwind (a shielded write may be finishing).
+    CANCEL_GRACE = 1.0
+
     def __init__(
         self,
         health: HealthRegistry,
@@ -118,20 +121,31 @@ class Supervisor:
         self._health.set(comp.name, STOPPED)
 
     async def stop(self, timeout: float) -> None:
-        """Ask every component to finish (reverse order), wait up to `timeout`, cancel the rest."""
+        """Ask every component to finish (reverse order), wait up to `timeout`, cancel the rest.
+
+        One deadline covers the stop() calls and the wait: a hanging stop() must not
+        push the exit past the grace period (SIGTERM has to end within seconds).
+        """
         self._stopping = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         for comp in reversed(self._components):
             try:
-                await asyncio.wait_for(comp.stop(), timeout)
+                await asyncio.wait_for(comp.stop(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                log.warning("stopping %s timed out", comp.name)
             except Exception:
                 log.exception("error while stopping %s", comp.name)
         tasks = [t for t in self._tasks.values() if not t.done()]
         if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            remaining = max(0.0, deadline - loop.time())
+            pending: set[asyncio.Task[None]] = set(tasks)
+            if remaining > 0:
+                _, pending = await asyncio.wait(tasks, timeout=remaining)
             for task in pending:
                 log.warning("component %s did not stop in time; cancelling", task.get_name())
                 task.cancel()
             if pending:
-                await asyncio.wait(pending, timeout=2.0)
+                await asyncio.wait(pending, timeout=self.CANCEL_GRACE)
         for comp in self._components:
             self._health.set(comp.name, STOPPED)

@@ -148,3 +148,38 @@ async def test_max_restarts_gives_up_and_reports_failed() -> None:
     assert health.component("heart").state == RUNNING
     assert not health.healthy()
     await sup.stop(timeout=0.5)
+
+
+class Stubborn:
+    """stop() hangs and run() ignores it: only cancellation ends it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.cancelled = False
+
+    async def run(self) -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+
+    async def stop(self) -> None:
+        await asyncio.Event().wait()
+
+
+async def test_one_deadline_covers_every_stop_call() -> None:
+    health = HealthRegistry()
+    sup = Supervisor(health, Alerter())
+    comps = [Stubborn(f"stubborn{i}") for i in range(4)]
+    for comp in comps:
+        sup.add(comp)
+    sup.start()
+    await asyncio.sleep(0)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    # With a timeout per stop() call this took 4 x 0.5 s + 0.5 s + the cancel grace.
+    await sup.stop(timeout=0.5)
+    assert loop.time() - started < 0.5 + sup.CANCEL_GRACE
+    assert all(c.cancelled for c in comps)
+    assert all(health.component(c.name).state == STOPPED for c in comps)
