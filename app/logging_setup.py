@@ -31,12 +31,19 @@ class RedactingFilter(logging.Filter):
         return _TOKEN_RE.sub("***", text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:
+            # A malformed log call must not raise into the caller (filters are not
+            # guarded like emit() is); keep what can be shown, redacted.
+            message = f"{record.msg} (log arguments could not be formatted: {record.args!r})"
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         redacted = self.redact(message)
         if record.exc_text:
             record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
         record.msg, record.args = redacted, None
         return True
 

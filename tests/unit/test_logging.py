@@ -107,3 +107,27 @@ def test_setup_logging_masks_and_quiets_sql_parameters(
         root.handlers[:], level = saved
         root.setLevel(level)
         REDACTOR.discard(API_HASH)
+
+
+def test_stack_info_is_masked(logger: tuple[logging.Logger, io.StringIO]) -> None:
+    log, stream = logger
+
+    def holding_a_secret(api_hash: str) -> None:
+        log.info("here", stack_info=True)
+
+    # The stack shows source lines: this one carries the secret as a literal.
+    holding_a_secret("0123456789abcdef0123456789abcdef")
+    out = stream.getvalue()
+    assert "Stack (most recent call last)" in out
+    assert 'holding_a_secret("***")' in out
+    _assert_clean(out)
+
+
+def test_a_malformed_log_call_neither_raises_nor_leaks(
+    logger: tuple[logging.Logger, io.StringIO],
+) -> None:
+    log, stream = logger
+    log.info("count %d", SESSION)  # wrong type: formatting fails
+    out = stream.getvalue()
+    assert "could not be formatted" in out
+    _assert_clean(out)
