@@ -20,14 +20,18 @@ from app.logging_setup import setup_logging
 from app.settings import Settings
 from app.supervisor import Component, Supervisor
 from bot.component import ControlBot, build_bot
+from bot.routers.login import status_section as login_status_section
 from bot.routers.parse import status_section as parse_status_section
 from bot.services import BotServices
+from bot.texts import t
 from db.accounts import AccountRepository
 from db.database import close_db, init_db
 from db.messages import IngestRepository
 from db.vault import SessionVault
 from parser.breaker import CircuitBreaker
+from parser.errors import LoginError
 from parser.fetcher import ChannelFetcher
+from parser.login import LoginFlow, parse_code
 from parser.scheduler import ParseScheduler, ParseService
 from parser.userbot import Userbot
 
@@ -60,6 +64,7 @@ def build_app(settings: Settings) -> App:
         health=health,
     )
     services.extras.update(settings=settings, userbot=userbot, accounts=accounts, alerter=alerter)
+    _wire_login(services, userbot)
     bot = build_bot(
         settings.bot_token.get_secret_value(), settings.bot_api_url, settings.telegram_proxy
     )
@@ -81,6 +86,16 @@ def build_app(settings: Settings) -> App:
     # Stopped in reverse order: the scheduler finishes its batch before the userbot stops.
     app.components = [control, userbot, scheduler]
     return app
+
+
+def _wire_login(services: BotServices, userbot: Userbot) -> None:
+    """/login, /logout and the account section of /status."""
+    flow = LoginFlow(userbot)
+    services.extras.update(login=flow, login_errors=(LoginError,), parse_code=parse_code)
+    services.status_sections.insert(0, functools.partial(login_status_section, userbot, flow))
+    userbot.dead_alert_text = lambda reason: "\n\n".join(
+        t("alert_session_dead", lang, reason=reason) for lang in ("ru", "en")
+    )
 
 
 def _build_parsing(

@@ -26,6 +26,8 @@ COMMANDS = (
     "help",
     "status",
     "cancel",
+    "login",
+    "logout",
     "parse",
     "export",
     "search",

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from telethon import TelegramClient
+from telethon import TelegramClient, functions, types
 from telethon.crypto import rsa
 from telethon.sessions import StringSession
 
@@ -75,7 +75,17 @@ class Userbot:
         self._wake = asyncio.Event()
         self._stopping = False
         self._listeners: list[Callable[[str], Awaitable[None]]] = []
+        self._dead_seen = False  # set synchronously: concurrent callers alert once
+        # app/ replaces this with the catalogue's texts (both languages).
+        self.dead_alert_text: Callable[[str], str] = lambda reason: (
+            f"🔒 The Telegram session stopped working ({reason}). Parsing is paused; "
+            "log in again with /login."
+        )
         health.add_probe("session", self._probe)
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
 
     def _probe(self) -> dict[str, Any]:
         return {"state": self.state, "reason": self.reason, "healthy": True}
@@ -147,13 +157,18 @@ class Userbot:
         if old is not None and old is not client:
             await old.disconnect()
         self._alerter.forget("session-dead")
+        self._dead_seen = False
         await self._set_state(READY)
         self._wake.set()
 
     async def session_dead(self, reason: str) -> None:
-        """A permanent 401/406: stop using the session, keep its ciphertext, alert once."""
-        if self.state == INVALID:
+        """A permanent 401/406: stop using the session, keep its ciphertext, alert once.
+
+        Safe to call from anywhere, any number of times, concurrently.
+        """
+        if self._dead_seen or self.state == INVALID:
             return
+        self._dead_seen = True
         await self._accounts.mark("revoked", reason)
         client, self.client = self.client, None
         await self._set_state(INVALID, reason)
@@ -162,11 +177,29 @@ class Userbot:
                 await client.disconnect()
             except Exception:
                 log.debug("disconnect after session loss failed", exc_info=True)
-        await self._alerter.alert(
-            "session-dead",
-            f"🔒 The Telegram session stopped working ({reason}). Parsing is paused; "
-            "log in again with /login.",
-        )
+        await self._alerter.alert("session-dead", self.dead_alert_text(reason))
+
+    async def check(self, timeout: float = 5.0) -> None:
+        """Ask Telegram who we are; a dead session is noticed here too.
+
+        Only permanent errors count: a flood wait or a network error keeps the session.
+        """
+        client = self.client
+        if client is None or self.state != READY:
+            return
+        try:
+            users = await asyncio.wait_for(
+                client(functions.users.GetUsersRequest([types.InputUserSelf()])), timeout
+            )
+        except Exception as exc:
+            err = translate(exc)
+            if isinstance(err, SessionDead):
+                await self.session_dead(err.detail)
+            else:
+                log.info("session check inconclusive: %s", type(exc).__name__)
+            return
+        if users:
+            self.me = users[0]
 
     async def logout(self) -> None:
         client, self.client = self.client, None
@@ -177,15 +210,20 @@ class Userbot:
                 log.warning("log_out on Telegram's side failed: %s", type(exc).__name__)
                 await client.disconnect()
         await self._accounts.wipe_session()
+        self._dead_seen = False
         await self._set_state(NO_SESSION)
 
     async def run(self) -> None:
+        checks = 0
         while not self._stopping:
             if self.client is None and self.state not in (INVALID,):
                 await self._connect_stored()
             self._wake.clear()
             if self.client is not None and self.state == READY:
                 self._health.beat(self.name)
+                checks += 1
+                if checks % 12 == 0:  # about once a minute
+                    await self.check()
                 try:
                     await asyncio.wait_for(self._wake.wait(), 5.0)
                 except TimeoutError:

@@ -1,0 +1,52 @@
+"""Inline keyboards: the login-code digit keypad and confirmations."""
+
+from __future__ import annotations
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.texts import t
+
+KEYPAD_PREFIX = "lk:"
+
+
+def code_keypad(lang: str) -> InlineKeyboardMarkup:
+    """Digits edit one message; the code never appears in a chat message."""
+
+    def key(label: str, data: str) -> InlineKeyboardButton:
+        return InlineKeyboardButton(text=label, callback_data=KEYPAD_PREFIX + data)
+
+    rows = [[key(str(d), str(d)) for d in range(r, r + 3)] for r in (1, 4, 7)]
+    rows.append([key("⌫", "del"), key("0", "0"), key(t("login_keypad_ok", lang), "ok")])
+    rows.append([key(t("login_keypad_resend", lang), "resend")])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def qr_button(lang: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=t("login_qr_button", lang), callback_data="login:qr")]
+        ]
+    )
+
+
+def resend_button(lang: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=t("login_keypad_resend", lang), callback_data=KEYPAD_PREFIX + "resend"
+                )
+            ]
+        ]
+    )
+
+
+def logout_confirm(lang: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(text=t("logout_yes", lang), callback_data="logout:yes"),
+                InlineKeyboardButton(text=t("logout_no", lang), callback_data="logout:no"),
+            ]
+        ]
+    )

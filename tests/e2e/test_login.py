@@ -1,0 +1,106 @@
+"""Logging the userbot in from the control bot, the app running as a process."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+from db.vault import SessionVault
+from tests.doubles.mtproto import World
+from tests.e2e.harness import ADMIN2_ID, API_HASH, BOT_TOKEN, Stack, running_stack
+
+PHONE = "+15550000001"
+CODE = "73915"
+PASSWORD = "Sesame-Horse-42!"
+
+
+def _stored_session(stack: Stack) -> str:
+    """Decrypt the stored session with the app's key (only the test knows both)."""
+    with sqlite3.connect(stack.app.db_path) as db:
+        row_id, token = db.execute(
+            "SELECT id, session_ciphertext FROM account WHERE session_ciphertext IS NOT NULL"
+        ).fetchone()
+    vault = SessionVault([stack.app.env["SESSION_KEYS"]])
+    return vault.decrypt(row_id, token.decode() if isinstance(token, bytes) else token)
+
+
+async def _press_code(stack: Stack, user_id: int, keypad_id: int, code: str) -> None:
+    api = stack.botapi
+    for digit in code:
+        await api.press_button(api.users[user_id], keypad_id, f"lk:{digit}")
+        await api.wait_for_message(user_id, r"Code: |Код: ", kind="edited", timeout=10)
+    await api.press_button(api.users[user_id], keypad_id, "lk:ok")
+
+
+async def test_2fa_login_then_status_alive_one_connection_no_leaks(tmp_path: Path) -> None:
+    world = World()
+    world.add_account(PHONE, code=CODE, password=PASSWORD, first_name="Ann", last_name="Lee")
+    key = Fernet.generate_key().decode()
+    async with running_stack(tmp_path, world, LOG_LEVEL="DEBUG", SESSION_KEYS=key) as stack:
+        api, admin = stack.botapi, stack.botapi.users[ADMIN2_ID]
+        await api.send_text(admin, "/login")
+        await api.wait_for_message(ADMIN2_ID, r"phone number", timeout=15)
+        await api.send_text(admin, "call me maybe")
+        await api.wait_for_message(ADMIN2_ID, r"does not look like a phone number", timeout=10)
+        await api.send_text(admin, "+1 555 000-0001")
+        await api.wait_for_message(ADMIN2_ID, r"sent a code", timeout=15)
+        keypad = await api.wait_for_message(ADMIN2_ID, r"Code: —", timeout=10)
+        assert "lk:5" in keypad.callback_datas
+
+        # A typed wrong code with separators: deleted at once, attempts counted.
+        wrong = await api.send_text(admin, "1 1 1 1 1")
+        await api.wait_for_message(ADMIN2_ID, r"Wrong code\. Attempts left: 2", timeout=15)
+        assert wrong.message_id in api.messages_deleted(ADMIN2_ID)
+
+        # The network drops between code and sign-in; the flow survives it.
+        assert stack.mtproto.drop_connections() >= 1
+        await _press_code(stack, ADMIN2_ID, keypad.message_id, CODE)
+        await api.wait_for_message(ADMIN2_ID, r"two-step verification", timeout=30)
+        bad = await api.send_text(admin, "not-the-password")
+        await api.wait_for_message(ADMIN2_ID, r"Wrong password", timeout=15)
+        good = await api.send_text(admin, PASSWORD)
+        done = await api.wait_for_message(ADMIN2_ID, r"Logged in as Ann Lee", timeout=15)
+        deleted = api.messages_deleted(ADMIN2_ID)
+        assert bad.message_id in deleted and good.message_id in deleted
+
+        # Right after the confirmation the process keeps serving.
+        await api.send_text(admin, "/status")
+        status = await api.wait_for_message(ADMIN2_ID, r"Account: Ann Lee", timeout=5)
+        assert status.at - done.at < 1.0, status.at - done.at
+        assert "Session: active" in status.text
+        await asyncio.sleep(30)
+        assert stack.app.alive(), stack.app.log()[-3000:]
+        await api.send_text(admin, "/status")
+        await api.wait_for_message(ADMIN2_ID, r"Account: Ann Lee", timeout=5)
+        assert stack.mtproto.connections == 1  # one client, one loop
+
+        # Secrets: none in any log line (DEBUG) nor in the database file.
+        session = _stored_session(stack)
+        rc = await stack.app.terminate()
+        assert rc == 0
+        log_text = stack.app.log()
+        assert "DEBUG" in log_text  # the scan ran over DEBUG output
+        db_bytes = b"".join(
+            p.read_bytes() for p in stack.app.data_dir.iterdir() if p.name.startswith("tg.sqlite3")
+        )
+        for secret in (CODE, PASSWORD, session, API_HASH, BOT_TOKEN, key):
+            assert secret not in log_text, f"secret leaked into the log: {secret[:4]}…"
+            assert secret.encode() not in db_bytes, f"secret stored in clear: {secret[:4]}…"
+
+        # A restart reuses the stored session and asks nothing.
+        await stack.app.start()
+        await api.wait_for_poll(timeout=60)
+        for _ in range(50):
+            await api.send_text(admin, "/status")
+            reply = await api.wait_for_message(ADMIN2_ID, r"Account:", timeout=10)
+            if "Ann Lee" in reply.text:
+                break
+            await asyncio.sleep(0.2)
+        else:
+            raise AssertionError("the stored session was not reused after a restart")
+        asked = [m for m in api.transcript(ADMIN2_ID) if "Send the phone number" in (m.text or "")]
+        assert len(asked) == 1  # only the first /login asked for the phone
+        assert stack.mtproto.connections == 1
