@@ -96,3 +96,42 @@ async def test_a_second_signal_forces_exit(tmp_path: Path) -> None:
         assert rc == 130, log
         assert "second signal: exiting now" in log
         assert "tg-parser stopped" not in log  # it did not wait for the graceful path
+
+
+async def test_wrong_key_at_start_fails_closed_and_keeps_the_ciphertext(tmp_path: Path) -> None:
+    import sqlite3
+
+    from cryptography.fernet import Fernet
+
+    from db.accounts import AccountRepository
+    from db.database import close_db, init_db
+    from db.vault import SessionVault
+
+    def stored(db: Path) -> bytes:
+        conn = sqlite3.connect(db)
+        conn.text_factory = bytes
+        try:
+            return bytes(conn.execute("SELECT session_ciphertext FROM account").fetchone()[0])
+        finally:
+            conn.close()
+
+    async with running_stack(tmp_path, start=False) as stack:
+        other_key = Fernet.generate_key().decode()
+        await init_db(stack.app.env["DATABASE_URL"])
+        try:
+            await AccountRepository(SessionVault([other_key])).save_session(
+                "1AbCdEf-some-session", phone=None, user_id=1, display_name=None, username=None
+            )
+        finally:
+            await close_db()
+        before = stored(stack.app.db_path)
+        await stack.app.start()
+        alert = await stack.botapi.wait_for_message(ADMIN_ID, r"cannot be decrypted", timeout=30)
+        assert "SESSION_KEYS" in alert.text
+        assert other_key not in alert.text
+        assert stack.app.alive()
+        assert await stack.app.terminate() == 0, stack.app.log()
+        assert stored(stack.app.db_path) == before
+        log = stack.app.log()
+        assert other_key not in log and stack.app.env["SESSION_KEYS"] not in log
+        assert "1AbCdEf-some-session" not in log
