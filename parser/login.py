@@ -122,16 +122,22 @@ class LoginFlow:
         self._client: TelegramClient | None = None
         self._qr_task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._touched = 0.0
+        self.abandon_after = 600.0
 
     # -- ownership -----------------------------------------------------------------
 
     def busy_for(self, operator: int) -> bool:
-        return self.owner is not None and self.owner != operator
+        if self.owner is None or self.owner == operator:
+            return False
+        # An abandoned flow does not block the other operators forever.
+        return time.monotonic() - self._touched < self.abandon_after
 
     def begin(self, operator: int, name: str) -> None:
         if self.busy_for(operator):
             raise LoginError("busy", self.owner_name)
         self.owner, self.owner_name = operator, name
+        self._touched = time.monotonic()
 
     async def cancel(self, operator: int | None = None) -> None:
         if operator is not None and self.owner != operator:
@@ -190,6 +196,7 @@ class LoginFlow:
             raise LoginError("no_flow")
         REDACTOR.add(code)
         async with self._lock:
+            self._touched = time.monotonic()
             self.attempts += 1
             try:
                 me = await self._call(self._client.sign_in(self.phone, code))
@@ -218,6 +225,7 @@ class LoginFlow:
             raise LoginError("no_flow")
         REDACTOR.add(password)
         async with self._lock:
+            self._touched = time.monotonic()
             self.attempts += 1
             try:
                 me = await self._call(self._client.sign_in(password=password))

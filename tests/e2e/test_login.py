@@ -10,7 +10,7 @@ from cryptography.fernet import Fernet
 
 from db.vault import SessionVault
 from tests.doubles.mtproto import World
-from tests.e2e.harness import ADMIN2_ID, API_HASH, BOT_TOKEN, Stack, running_stack
+from tests.e2e.harness import ADMIN2_ID, ADMIN_ID, API_HASH, BOT_TOKEN, Stack, running_stack
 
 PHONE = "+15550000001"
 CODE = "73915"
@@ -104,3 +104,73 @@ async def test_2fa_login_then_status_alive_one_connection_no_leaks(tmp_path: Pat
         asked = [m for m in api.transcript(ADMIN2_ID) if "Send the phone number" in (m.text or "")]
         assert len(asked) == 1  # only the first /login asked for the phone
         assert stack.mtproto.connections == 1
+
+
+async def test_errors_busy_expiry_logout_and_revoked_session(tmp_path: Path) -> None:
+    world = World()
+    world.add_account(PHONE, code=CODE, first_name="Ann")
+    async with running_stack(tmp_path, world) as stack:
+        api, mt = stack.botapi, stack.mtproto
+        adam, olga = api.users[ADMIN2_ID], api.users[ADMIN_ID]
+
+        # Flood wait on sendCode: told how long to wait, still at the phone step.
+        mt.faults.add("auth.sendCode", "FLOOD_WAIT_600")
+        await api.send_text(adam, "/login")
+        await api.wait_for_message(ADMIN2_ID, r"phone number", timeout=15)
+        await api.send_text(adam, "+99 9")
+        await api.wait_for_message(ADMIN2_ID, r"does not look like a phone", timeout=10)
+        await api.send_text(adam, PHONE)
+        await api.wait_for_message(ADMIN2_ID, r"wait 10 min 0 s", timeout=15)
+
+        # A second operator is told who is logging in; no second flow for her.
+        await api.send_text(olga, "/login")
+        busy = await api.wait_for_message(ADMIN_ID, r"Adam", timeout=10)
+        assert "выполняет" in busy.text  # Russian for the Russian-speaking operator
+
+        await api.send_text(adam, PHONE)
+        await api.wait_for_message(ADMIN2_ID, r"sent a code", timeout=15)
+        await api.wait_for_message(ADMIN2_ID, r"Code: —", timeout=10)
+
+        # An expired code offers a new one; the new one works.
+        world.expire_codes()
+        await api.send_text(adam, "7-3-9-1-5")
+        expired = await api.wait_for_message(ADMIN2_ID, r"expired", timeout=15)
+        await api.press_button(adam, expired, "lk:resend")
+        await api.wait_for_message(ADMIN2_ID, r"sent a code", timeout=15)
+        await api.wait_for_message(ADMIN2_ID, r"Code: —", timeout=10)
+        # A code in one piece is tried, with a warning.
+        await api.send_text(adam, CODE)
+        await api.wait_for_message(ADMIN2_ID, r"one piece", timeout=10)
+        await api.wait_for_message(ADMIN2_ID, r"Logged in as Ann", timeout=15)
+
+        # The session is revoked on Telegram's side: one alert, /status says so.
+        world.revoke_sessions(PHONE, error="SESSION_REVOKED")
+        for _ in range(2):
+            await api.send_text(adam, "/status")
+            await api.wait_for_message(ADMIN2_ID, r"Session: revoked", timeout=15)
+        alerts = [m for m in api.transcript(ADMIN_ID) if "🔒" in (m.text or "")]
+        assert len(alerts) == 1, api.format_transcript(ADMIN_ID)
+        assert "SessionRevoked" in alerts[0].text
+        with sqlite3.connect(stack.app.db_path) as db:
+            (kept,) = db.execute("SELECT session_ciphertext FROM account").fetchone()
+        assert kept is not None  # the ciphertext is kept
+        assert stack.app.alive()
+
+        # /login works again, then /logout wipes the session after a confirm.
+        await api.send_text(adam, "/login")
+        await api.wait_for_message(ADMIN2_ID, r"phone number", timeout=15)
+        await api.send_text(adam, PHONE)
+        keypad = await api.wait_for_message(ADMIN2_ID, r"Code: —", timeout=15)
+        await _press_code(stack, ADMIN2_ID, keypad.message_id, CODE)
+        await api.wait_for_message(ADMIN2_ID, r"Logged in as Ann", timeout=15)
+        await api.send_text(adam, "/logout")
+        confirm = await api.wait_for_message(ADMIN2_ID, r"Log Ann out", timeout=10)
+        await api.press_button(adam, confirm, "logout:yes")
+        await api.wait_for_message(ADMIN2_ID, r"Logged out", timeout=15)
+        await api.send_text(adam, "/status")
+        await api.wait_for_message(ADMIN2_ID, r"not logged in", timeout=10)
+        with sqlite3.connect(stack.app.db_path) as db:
+            (gone,) = db.execute("SELECT session_ciphertext FROM account").fetchone()
+        assert gone is None
+        assert stack.app.alive()
+        assert await stack.app.terminate() == 0
