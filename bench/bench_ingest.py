@@ -1,0 +1,106 @@
+"""Ingest throughput: ChannelFetcher into SQLite vs plain Telethon `iter_messages`.
+
+The MTProto double runs as a separate process with one public channel of N
+messages. This process logs in once, then alternates `--runs` times: a plain
+`iter_messages(reverse=True, wait_time=0)` pass, and a full backfill by the app's
+`ChannelFetcher` into a fresh SQLite database (batch upserts + cursor, FTS triggers
+included). Printed: median messages/s of both, their ratio, and peak RSS.
+
+    .venv/bin/python bench/bench_ingest.py [--messages 100000] [--runs 3] [--text-size 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT / "bench"))
+
+from bench_iter_messages import CHANNEL, CODE, PHONE, start_server  # noqa: E402
+
+
+async def bench(port: int, messages: int, runs: int, workdir: Path) -> None:
+    from telethon import TelegramClient
+    from telethon.crypto import rsa
+    from telethon.sessions import StringSession
+
+    from db.database import close_db, init_db
+    from db.messages import IngestRepository
+    from db.models import Channel
+    from parser.fetcher import ChannelFetcher
+    from tests.doubles.mtproto import PUBLIC_KEY_PATH
+
+    rsa.add_key(PUBLIC_KEY_PATH.read_text(), old=False)
+    client = TelegramClient(StringSession(), 1, "x" * 32, receive_updates=False)
+    client.session.set_dc(2, "127.0.0.1", port)
+    await client.connect()
+    plain: list[float] = []
+    ingest: list[float] = []
+    try:
+        await client.send_code_request(PHONE)
+        await client.sign_in(PHONE, CODE)
+        entity = await client.get_input_entity(CHANNEL)
+        for run in range(runs):
+            t0 = time.perf_counter()
+            count = 0
+            async for _m in client.iter_messages(entity, reverse=True, wait_time=0):
+                count += 1
+            assert count == messages, count
+            plain.append(count / (time.perf_counter() - t0))
+
+            path = workdir / f"ingest{run}.sqlite3"
+            await init_db(f"sqlite://{path}")
+            try:
+                repo = IngestRepository(str(path))
+                row = await Channel.create(
+                    tg_id=entity.channel_id, access_hash=entity.access_hash, username=CHANNEL
+                )
+                ch = await repo.channel(row.id)
+                assert ch is not None
+                fetcher = ChannelFetcher(repo, refresh_window_hours=0)
+                t0 = time.perf_counter()
+                result = await fetcher.run(client, ch)
+                elapsed = time.perf_counter() - t0
+                assert result.fetched == messages and result.status == "ok", result
+                assert await Channel.get(id=row.id).values_list("cursor", flat=True) > 0
+                ingest.append(messages / elapsed)
+            finally:
+                await close_db()
+            line = f"run {run + 1}: plain {plain[-1]:,.0f}/s, ingest {ingest[-1]:,.0f}/s"
+            print(line, flush=True)
+    finally:
+        await client.disconnect()
+    p, i = statistics.median(plain), statistics.median(ingest)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"messages: {messages:,}")
+    print(f"plain iter_messages: {p:,.0f} msgs/s (median of {runs})")
+    print(f"ingest into SQLite:  {i:,.0f} msgs/s (median of {runs})")
+    print(f"ratio: {i / p:.2f}")
+    print(f"peak RSS of this process: {rss:.0f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--text-size", type=int, default=0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, port = start_server(args.messages, args.text_size, Path(tmp))
+        try:
+            asyncio.run(bench(port, args.messages, args.runs, Path(tmp)))
+        finally:
+            proc.terminate()
+            proc.wait()
+
+
+if __name__ == "__main__":
+    main()
