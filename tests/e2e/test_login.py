@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import io
 import sqlite3
 from pathlib import Path
 
+import segno
 from cryptography.fernet import Fernet
 
 from db.vault import SessionVault
@@ -173,4 +176,38 @@ async def test_errors_busy_expiry_logout_and_revoked_session(tmp_path: Path) -> 
             (gone,) = db.execute("SELECT session_ciphertext FROM account").fetchone()
         assert gone is None
         assert stack.app.alive()
+        assert await stack.app.terminate() == 0
+
+
+def _qr_png(token: bytes) -> bytes:
+    """The picture the bot should show for `token` (same rendering as the bot)."""
+    url = "tg://login?token=" + base64.urlsafe_b64encode(token).decode()
+    buf = io.BytesIO()
+    segno.make(url, error="m").save(buf, kind="png", scale=6, border=2)
+    return buf.getvalue()
+
+
+async def test_qr_login_with_refresh_and_2fa(tmp_path: Path) -> None:
+    world = World(qr_ttl=5)
+    world.add_account(PHONE, code=CODE, password=PASSWORD, first_name="Ann")
+    async with running_stack(tmp_path, world) as stack:
+        api, adam = stack.botapi, stack.botapi.users[ADMIN2_ID]
+        await api.send_text(adam, "/login qr")
+        first = await api.wait_for_message(ADMIN2_ID, r"Scan this", timeout=15)
+        assert first.photo is not None and first.photo.data.startswith(b"\x89PNG")
+        # Replaced before the 5 s token expires, in the same message.
+        again = await api.wait_for_message(ADMIN2_ID, r"Scan this", kind="edited", timeout=10)
+        assert again.message_id == first.message_id and again.photo is not None
+        assert again.photo.data != first.photo.data
+        shown = [tok for tok in list(world._qr) if _qr_png(tok) == again.photo.data]
+        assert len(shown) == 1, "the picture must encode a token the server issued"
+        world.confirm_qr(shown[0], PHONE)
+        await api.wait_for_message(ADMIN2_ID, r"two-step verification", timeout=15)
+        pwd = await api.send_text(adam, PASSWORD)
+        await api.wait_for_message(ADMIN2_ID, r"Logged in as Ann", timeout=15)
+        assert pwd.message_id in api.messages_deleted(ADMIN2_ID)
+        assert first.message_id in api.messages_deleted(ADMIN2_ID)
+        await api.send_text(adam, "/status")
+        await api.wait_for_message(ADMIN2_ID, r"Session: active", timeout=10)
+        assert stack.mtproto.connections == 1
         assert await stack.app.terminate() == 0

@@ -1,0 +1,182 @@
+"""LoginFlow and Userbot session handling with fakes: no network, no bot."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from telethon import errors as te
+
+from app.alerts import Alerter
+from app.health import HealthRegistry
+from parser.errors import LoginError, SessionDead, translate
+from parser.login import LoginDone, LoginFlow, NeedPassword, normalise_phone, parse_code
+from parser.userbot import INVALID, READY, Userbot
+
+
+def test_phone_is_normalised_and_garbage_refused() -> None:
+    assert normalise_phone(" +1 (555) 000-00-01 ") == "+15550000001"
+    assert normalise_phone("8 999 123 45 67") == "+79991234567"
+    for bad in ("call me", "+12", "++15550000001", "1555+0000001", "+1555abc0001", ""):
+        with pytest.raises(LoginError) as info:
+            normalise_phone(bad)
+        assert info.value.code == "phone_format"
+
+
+def test_codes_with_separators_and_in_one_piece() -> None:
+    assert parse_code("1 2 3 4 5") == ("12345", False)
+    assert parse_code("1-2-3-4-5") == ("12345", False)
+    assert parse_code("12345") == ("12345", True)
+    for bad in ("abc", "12", "1 2 x 4 5", "/cancel"):
+        with pytest.raises(LoginError):
+            parse_code(bad)
+
+
+def test_password_needed_is_not_a_dead_session() -> None:
+    exc = te.SessionPasswordNeededError(request=None)
+    assert isinstance(exc, te.UnauthorizedError)  # a 401, yet not a revoked session
+    assert not isinstance(translate(exc), SessionDead)
+    assert isinstance(translate(te.AuthKeyUnregisteredError(request=None)), SessionDead)
+    assert isinstance(translate(te.AuthKeyDuplicatedError(request=None)), SessionDead)
+
+
+class FakeClient:
+    def __init__(self, outcomes: list[Any]) -> None:
+        self.outcomes = outcomes
+        self.disconnected = False
+
+    async def connect(self) -> None:
+        return None
+
+    async def disconnect(self) -> None:
+        self.disconnected = True
+
+    async def send_code_request(self, phone: str, **_: Any) -> None:
+        return None
+
+    async def sign_in(self, *args: Any, **kwargs: Any) -> Any:
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    async def __call__(self, request: Any) -> Any:
+        return SimpleNamespace(hint="pet's name")
+
+
+class FakeUserbot:
+    settings = SimpleNamespace(flood_sleep_threshold=5)
+
+    def __init__(self, client: FakeClient) -> None:
+        self.client = client
+        self.adopted: list[Any] = []
+
+    def new_client(self, session: str | None = None) -> FakeClient:
+        return self.client
+
+    async def adopt(self, client: Any, me: Any, phone: str | None) -> None:
+        self.adopted.append((client, me, phone))
+
+
+ME = SimpleNamespace(id=7, first_name="Ann", last_name="Lee", phone="15550000001")
+
+
+async def test_code_attempts_are_limited_then_flow_resets() -> None:
+    bad = te.PhoneCodeInvalidError(request=None)
+    flow = LoginFlow(FakeUserbot(FakeClient([bad, bad, bad])), max_attempts=3)
+    flow.begin(1, "Adam")
+    await flow.send_code("+15550000001")
+    for left in (2, 1):
+        with pytest.raises(LoginError) as info:
+            await flow.submit_code("11111")
+        assert info.value.code == "code_invalid"
+        assert info.value.attempts_left == left  # type: ignore[attr-defined]
+    with pytest.raises(LoginError) as info:
+        await flow.submit_code("11111")
+    assert info.value.code == "attempts_exhausted"
+    assert flow.owner is None and not flow.busy_for(2)
+
+
+async def test_2fa_then_adopt_and_flood_wait_message() -> None:
+    client = FakeClient([te.SessionPasswordNeededError(request=None), ME])
+    userbot = FakeUserbot(client)
+    flow = LoginFlow(userbot)
+    flow.begin(1, "Adam")
+    assert flow.busy_for(2) and not flow.busy_for(1)
+    with pytest.raises(LoginError) as busy:
+        flow.begin(2, "Olga")
+    assert busy.value.code == "busy" and busy.value.detail == "Adam"
+    await flow.send_code("+15550000001")
+    step = await flow.submit_code("12345")
+    assert step == NeedPassword("pet's name")
+    done = await flow.submit_password("secret")
+    assert done == LoginDone("Ann Lee")
+    assert userbot.adopted == [(client, ME, "+15550000001")]
+    assert flow.owner is None
+
+    flood = LoginFlow(FakeUserbot(FakeClient([te.FloodWaitError(request=None, capture=600)])))
+    flood.begin(1, "Adam")
+    await flood.send_code("+15550000001")
+    with pytest.raises(LoginError) as info:
+        await flood.submit_code("12345")
+    assert info.value.code == "flood_wait" and info.value.seconds == 600  # type: ignore[attr-defined]
+
+
+class FakeAccounts:
+    def __init__(self) -> None:
+        self.marks: list[tuple[str, str | None]] = []
+        self.wiped = 0
+
+    async def mark(self, status: str, reason: str | None = None) -> None:
+        await asyncio.sleep(0)  # a real write yields to the loop
+        self.marks.append((status, reason))
+
+    async def wipe_session(self, reason: str = "logged out") -> None:
+        self.wiped += 1
+
+
+class Raising:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+        self.disconnects = 0
+
+    async def __call__(self, request: Any) -> Any:
+        raise self.exc
+
+    async def disconnect(self) -> None:
+        self.disconnects += 1
+
+
+def _userbot(accounts: FakeAccounts, sent: list[str]) -> Userbot:
+    alerter = Alerter(600)
+
+    async def sender(text: str) -> None:
+        sent.append(text)
+
+    alerter.attach(sender)
+    settings: Any = SimpleNamespace()
+    return Userbot(settings, accounts, HealthRegistry(), alerter)  # type: ignore[arg-type]
+
+
+async def test_session_dead_from_many_places_alerts_once_and_keeps_ciphertext() -> None:
+    accounts, sent = FakeAccounts(), []
+    userbot = _userbot(accounts, sent)
+    userbot.client, userbot.state = Raising(OSError()), READY  # type: ignore[assignment]
+    await asyncio.gather(*(userbot.session_dead("AuthKeyUnregistered") for _ in range(5)))
+    assert userbot.state == INVALID and len(sent) == 1 and accounts.wiped == 0
+    assert accounts.marks == [("revoked", "AuthKeyUnregistered")]
+
+
+async def test_check_keeps_session_on_flood_and_network_but_not_on_revocation() -> None:
+    accounts, sent = FakeAccounts(), []
+    userbot = _userbot(accounts, sent)
+    for harmless in (te.FloodWaitError(request=None, capture=30), ConnectionError()):
+        userbot.client, userbot.state = Raising(harmless), READY  # type: ignore[assignment]
+        await userbot.check()
+        assert userbot.state == READY and userbot.client is not None
+    assert not accounts.marks and not sent
+    userbot.client = Raising(te.SessionRevokedError(request=None))  # type: ignore[assignment]
+    await userbot.check()
+    assert userbot.state == INVALID and userbot.client is None and len(sent) == 1
