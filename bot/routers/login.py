@@ -352,7 +352,7 @@ async def on_logout_answer(query: CallbackQuery, services: BotServices, lang: st
 
 
 async def status_section(userbot: Any, flow: Any, lang: str) -> str:
-    await userbot.check()
+    await userbot.check(timeout=2.0)
     lines = []
     if userbot.me is not None and userbot.state == "ready":
         lines.append(t("status_account", lang, value=account_name(userbot.me)))

@@ -115,6 +115,10 @@ async def test_errors_busy_expiry_logout_and_revoked_session(tmp_path: Path) -> 
     async with running_stack(tmp_path, world) as stack:
         api, mt = stack.botapi, stack.mtproto
         adam, olga = api.users[ADMIN2_ID], api.users[ADMIN_ID]
+        # Commands are registered in both languages.
+        assert ("login", "Log the userbot in") in api.commands[""]
+        assert ("login", "Войти в аккаунт Telegram") in api.commands["ru"]
+        assert any(name == "logout" for name, _ in api.commands["ru"])
 
         # Flood wait on sendCode: told how long to wait, still at the phone step.
         mt.faults.add("auth.sendCode", "FLOOD_WAIT_600")
@@ -170,6 +174,7 @@ async def test_errors_busy_expiry_logout_and_revoked_session(tmp_path: Path) -> 
         confirm = await api.wait_for_message(ADMIN2_ID, r"Log Ann out", timeout=10)
         await api.press_button(adam, confirm, "logout:yes")
         await api.wait_for_message(ADMIN2_ID, r"Logged out", timeout=15)
+        assert mt.counters["auth.logOut"] == 1  # logged out on Telegram's side too
         await api.send_text(adam, "/status")
         await api.wait_for_message(ADMIN2_ID, r"not logged in", timeout=10)
         with sqlite3.connect(stack.app.db_path) as db:
