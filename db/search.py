@@ -21,6 +21,8 @@ HL_START = "\x02"
 HL_END = "\x03"
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+# Above this many matches results come newest first instead of by relevance.
+RANK_LIMIT = 20_000
 
 
 @dataclass(frozen=True)
@@ -63,12 +65,16 @@ async def search_messages(text: str, offset: int = 0, limit: int = 5) -> SearchP
         total_rows = await conn.execute_query_dict(
             "SELECT count(*) AS n FROM message_fts WHERE message_fts MATCH ?", [match]
         )
+        # bm25 scores every match before sorting: beyond RANK_LIMIT matches (a one- or
+        # two-letter prefix over a large archive) newest first keeps the reply fast.
+        broad = int(total_rows[0]["n"]) > RANK_LIMIT
+        order = "message_fts.rowid DESC" if broad else "bm25(message_fts), m.date DESC"
         rows = await conn.execute_query_dict(
             "SELECT m.id, m.msg_id, m.date, c.tg_id, c.username, c.title,"
             f" snippet(message_fts, 0, '{HL_START}', '{HL_END}', '…', 16) AS snip"
             " FROM message_fts JOIN message m ON m.id = message_fts.rowid"
             " JOIN channel c ON c.id = m.channel_id"
-            " WHERE message_fts MATCH ? ORDER BY bm25(message_fts), m.date DESC"
+            f" WHERE message_fts MATCH ? ORDER BY {order}"
             " LIMIT ? OFFSET ?",
             [match, limit, offset],
         )

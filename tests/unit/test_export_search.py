@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from tortoise import connections
 
+import db.search as search_module
 from bot.routers.search import render_snippet
 from db.search import HL_END, HL_START, fts5_query, query_words, search_messages
 from tests.unit.export_fixtures import db, make_channel, upsert
@@ -76,3 +78,14 @@ async def test_search_follows_raw_upserts_edits_and_deletes(db: Path) -> None:
 
 def test_snippet_is_escaped_then_highlighted() -> None:
     assert render_snippet(f"<i>{HL_START}a&b{HL_END}") == "&lt;i&gt;<b>a&amp;b</b>"
+
+
+async def test_very_broad_queries_come_newest_first(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ch = await make_channel(1, "news", "News")
+    await upsert(ch, [(1, "бюджет бюджет бюджет"), (2, "бюджет и прочее"), (3, "про бюджет")])
+    assert (await search_messages("бюджет")).hits[0].msg_id == 1  # ranked by relevance
+    monkeypatch.setattr(search_module, "RANK_LIMIT", 2)
+    page = await search_messages("бюджет")
+    assert [h.msg_id for h in page.hits] == [3, 2, 1] and page.total == 3
