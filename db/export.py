@@ -45,8 +45,9 @@ COLUMNS = (
     "link",
 )
 
-# Excel refuses longer cells.
+# Excel refuses longer cells, and more rows per sheet (header included).
 XLSX_CELL_MAX = 32_767
+XLSX_MAX_ROWS = 1_048_575
 # Room for the zip's own headers so a part never crosses the limit.
 PART_MARGIN = 64 * 1024
 
@@ -325,6 +326,8 @@ class _PartWriter:
         self._basename = basename
         self._budget = budget
         self.paths: list[Path] = []
+        self._rows = 0
+        self._max_rows = XLSX_MAX_ROWS if fmt == "xlsx" else None
         self._writer = self._open()
 
     def _open(self) -> _Writer:
@@ -334,10 +337,13 @@ class _PartWriter:
 
     def write_records(self, records: list[dict[str, Any]]) -> None:
         for rec in records:
-            if self._writer.size() >= self._budget:
+            full = self._max_rows is not None and self._rows >= self._max_rows
+            if full or self._writer.size() >= self._budget:
                 self._writer.close()
                 self._writer = self._open()
+                self._rows = 0
             self._writer.write(_row(rec))
+            self._rows += 1
 
     def close(self) -> None:
         self._writer.close()

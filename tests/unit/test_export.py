@@ -141,3 +141,17 @@ async def test_progress_is_reported(db: Path, tmp_path: Path) -> None:
         chunk=10,
     )
     assert seen == [10, 20]
+
+
+async def test_xlsx_parts_stay_within_excel_row_limit(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import db.export as export_module
+
+    monkeypatch.setattr(export_module, "XLSX_MAX_ROWS", 4)
+    ch = await make_channel(1, "a", "A")
+    await upsert(ch, [(i, f"строка {i}") for i in range(1, 11)])
+    result = await export_messages(ExportQuery(), "xlsx", tmp_path / "o", "x", 50 * 2**20)
+    assert result.parts and len(result.files) == 3
+    per_part = [[int(r["msg_id"]) for r in read_back(p)] for p in result.files]
+    assert per_part == [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10]]
