@@ -93,6 +93,9 @@ class ChannelRow:
     next_run_at: datetime | None
     deferred_until: datetime | None
     disabled_reason: str | None
+    comments_enabled: bool = False
+    linked_chat_id: int | None = None
+    linked_access_hash: int | None = None
 
     @property
     def label(self) -> str:
@@ -117,6 +120,9 @@ def _row(ch: Channel) -> ChannelRow:
         ch.next_run_at,
         ch.deferred_until,
         ch.disabled_reason,
+        ch.comments_enabled,
+        ch.linked_chat_id,
+        ch.linked_access_hash,
     )
 
 
@@ -252,6 +258,38 @@ class IngestRepository:
 
     async def set_next_run(self, channel_id: int, when: datetime | None) -> None:
         await Channel.filter(id=channel_id).update(next_run_at=when)
+
+    async def set_linked(self, channel_id: int, linked_id: int, access_hash: int) -> None:
+        await Channel.filter(id=channel_id).update(
+            linked_chat_id=linked_id, linked_access_hash=access_hash
+        )
+
+    async def discussion_row(self, tg_id: int, access_hash: int, title: str) -> int:
+        """The channel row that keys comments (group message ids are their own id space).
+
+        A discussion group the operator did not add gets a row with status `linked`,
+        which the scheduler never runs on its own.
+        """
+        ch, _ = await Channel.get_or_create(
+            tg_id=tg_id,
+            defaults={
+                "access_hash": access_hash,
+                "title": title[:256],
+                "kind": "megagroup",
+                "status": "linked",
+                "backfill_done": True,
+            },
+        )
+        return ch.id
+
+    async def last_comment_id(self, discussion_id: int, post_id: int) -> int:
+        last = (
+            await Message.filter(channel_id=discussion_id, comment_of=post_id)
+            .order_by("-msg_id")
+            .first()
+            .values_list("msg_id", flat=True)
+        )
+        return int(last) if last is not None else 0  # type: ignore[call-overload]
 
     async def refresh_from_id(self, channel_id: int, since: datetime) -> int | None:
         """The oldest stored post id dated at or after `since` (refresh window start)."""

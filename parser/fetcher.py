@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from telethon import TelegramClient
-from telethon.tl import types
+from telethon.tl import functions, types
 
 from app import metrics
 from db.database import shielded_write
@@ -42,6 +42,7 @@ class RunProgress:
     error: str | None = None
     deferred_seconds: int | None = None
     top_id: int = 0
+    comments: int = 0
     first_new_id: int = 0
     new: int = 0  # rows above the cursor the run started from
 
@@ -241,6 +242,52 @@ class ChannelFetcher:
             return {"min_id": max(0, nth[0].id - 1)} if nth else {"min_id": 0}
         return {"min_id": 0}
 
+    async def _comments(
+        self,
+        client: TelegramClient,
+        peer: Any,
+        ch: ChannelRow,
+        post_ids: list[int],
+        now: datetime,
+    ) -> int:
+        """New comments of `post_ids`, through the linked discussion group."""
+        linked_id, linked_hash = ch.linked_chat_id, ch.linked_access_hash
+        title = ""
+        if not linked_id or linked_hash is None:
+            metrics.REQUESTS.labels("channels.getFullChannel").inc()
+            full = await client(functions.channels.GetFullChannelRequest(peer))
+            linked_id = full.full_chat.linked_chat_id
+            if not linked_id:
+                return 0
+            group = next((c for c in full.chats if c.id == linked_id), None)
+            linked_hash = getattr(group, "access_hash", 0) or 0
+            title = getattr(group, "title", "") or ""
+            await self._repo.set_linked(ch.id, linked_id, linked_hash)
+        disc = await self._repo.discussion_row(linked_id, linked_hash, title)
+        stored = 0
+        for post_id in post_ids:
+            if self._stopping:
+                break
+            after = await self._repo.last_comment_id(disc, post_id)
+            rows: list[Row] = []
+            metrics.REQUESTS.labels("messages.getReplies").inc()
+            async for c in client.iter_messages(
+                peer, reply_to=post_id, min_id=after, reverse=True, wait_time=self._wait_time
+            ):
+                # Ascending, so a crash between batches never skips older comments.
+                if isinstance(c, types.MessageService | types.MessageEmpty):
+                    continue
+                rows.append(message_row(disc, c, now, comment_of=post_id))
+                if len(rows) >= BATCH:
+                    await shielded_write(self._repo.store_batch(disc, rows, 0, len(rows)))
+                    stored += len(rows)
+                    rows = []
+            if rows:
+                await shielded_write(self._repo.store_batch(disc, rows, 0, len(rows)))
+                stored += len(rows)
+        metrics.MESSAGES_STORED.inc(stored)
+        return stored
+
     async def run(
         self,
         client: TelegramClient,
@@ -259,6 +306,7 @@ class ChannelFetcher:
         top_id = 0
         now = datetime.now(UTC)
         iterator: Any = None
+        commented: list[int] = []
 
         async def produce() -> None:
             nonlocal iterator
@@ -272,7 +320,10 @@ class ChannelFetcher:
                 async for m in iterator:
                     if isinstance(m, types.MessageService | types.MessageEmpty):
                         continue
-                    batch.append(message_row(ch.id, m, now))
+                    row = message_row(ch.id, m, now)
+                    batch.append(row)
+                    if row[9] and ch.comments_enabled:  # replies > 0: comments to read
+                        commented.append(m.id)
                     if len(batch) >= BATCH:
                         await queue.put(batch)
                         batch = []
@@ -328,6 +379,16 @@ class ChannelFetcher:
                     await producer
                 except BaseException:
                     pass
+        if commented and not self._stopping:
+            try:
+                progress.comments = await self._comments(client, peer, ch, commented, now)
+            except Exception as exc:
+                err = translate(exc)
+                if err is None:
+                    raise
+                progress.status = "failed"
+                progress.error = err.detail or err.code
+                raise RunFailed(err, progress) from exc
         progress.status = "ok"
         progress.total = progress.fetched if progress.total is None else progress.total
         progress.top_id = top_id

@@ -29,7 +29,9 @@ from tests.e2e.harness import ADMIN2_ID, ADMIN_ID, Stack, running_stack
 PHONE, CODE = "+15550000001", "12345"
 
 
-async def seed(stack: Stack, channels: list[Channel]) -> dict[str, int]:
+async def seed(
+    stack: Stack, channels: list[Channel], comments: tuple[str, ...] = ()
+) -> dict[str, int]:
     """Log in against the double, store the session and the channels; row id by username."""
     rsa.add_key(PUBLIC_KEY_PATH.read_text(), old=False)
     client = TelegramClient(StringSession(), 1, "x" * 32, receive_updates=False)
@@ -49,7 +51,11 @@ async def seed(stack: Stack, channels: list[Channel]) -> dict[str, int]:
         ids = {}
         for ch in channels:
             row = await ChannelModel.create(
-                tg_id=ch.id, access_hash=ch.access_hash, username=ch.username, title=ch.title
+                tg_id=ch.id,
+                access_hash=ch.access_hash,
+                username=ch.username,
+                title=ch.title,
+                comments_enabled=ch.username in comments,
             )
             ids[ch.username or ch.title] = row.id
         return ids
@@ -287,4 +293,56 @@ async def test_sigterm_mid_backfill_finishes_the_batch_and_exits_cleanly(tmp_pat
         await stack.app.start()
         await wait_until(lambda: caught_up(stack, ids["big"], big), "resume", stack)
         assert checksum(stored(stack, ids["big"])) == checksum(expected(big))
+        assert await stack.app.terminate() == 0, stack.app.log()[-3000:]
+
+
+async def test_comments_are_read_through_the_discussion_group(tmp_path: Path) -> None:
+    world = World()
+    world.add_account(phone=PHONE, code=CODE)
+    news = world.add_channel(username="news", title="News")
+    news.add_messages(20)
+    chat = world.add_channel(title="News chat", megagroup=True)
+    world.link_discussion(news, chat)
+    busy, quiet = news.ids[-1], news.ids[-5]
+    for i in range(150):
+        chat.add_comment(busy, f"comment {i}")
+    chat.add_comment(quiet, "only one")
+    async with running_stack(tmp_path, world, start=False) as stack:
+        ids = await seed(stack, [news], comments=("news",))
+        await stack.app.start()
+        await stack.botapi.wait_for_poll(timeout=60)
+        await wait_until(lambda: caught_up(stack, ids["news"], news), "news", stack)
+
+        def comments() -> dict[int, list[tuple[int, str]]]:
+            with db(stack) as conn:
+                rows = conn.execute(
+                    "SELECT m.comment_of, m.msg_id, m.text FROM message m "
+                    "JOIN channel c ON c.id = m.channel_id "
+                    "WHERE c.tg_id = ? ORDER BY m.msg_id",
+                    (chat.id,),
+                ).fetchall()
+            out: dict[int, list[tuple[int, str]]] = {}
+            for post, msg_id, text in rows:
+                out.setdefault(post, []).append((msg_id, text))
+            return out
+
+        def expected_comments() -> dict[int, list[tuple[int, str]]]:
+            out = {}
+            for post in (busy, quiet):
+                items = []
+                for cid in chat.comments(post):
+                    msg = chat.get(cid)
+                    assert msg is not None
+                    items.append((cid, msg.text))
+                out[post] = items
+            return out
+
+        await wait_until(lambda: comments() == expected_comments(), "comments", stack, 60)
+        assert len(comments()[busy]) == 150
+        chat.add_comment(quiet, "a second one")
+        text = await parse(stack, "@news")
+        assert "✅ @news" in text
+        assert comments() == expected_comments()
+        assert len(comments()[quiet]) == 2
+        assert channel_row(stack, ids["news"])["linked_chat_id"] == chat.id
         assert await stack.app.terminate() == 0, stack.app.log()[-3000:]
