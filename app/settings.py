@@ -25,7 +25,12 @@ _PROXY_RE = re.compile(r"^(socks5|socks4|http)://([^@/\s]+@)?[^:/@\s]+:\d{1,5}/?
 
 class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        # `BOT_TOKEN=` (as in a freshly copied .env.example) means "not set", not "malformed".
+        env_ignore_empty=True,
     )
 
     database_url: str = Field(

@@ -124,3 +124,16 @@ def test_an_unfilled_env_example_does_not_pass_check(
     named = {p.split(" ", 1)[0] for p in problems}
     assert named == {"BOT_TOKEN", "TELEGRAM_API_ID", "TELEGRAM_API_HASH", "ADMIN_IDS",
                      "SESSION_KEYS"}
+    assert all(" is not set: expected " in p for p in problems), problems
+
+
+def test_empty_optional_values_fall_back_to_defaults(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HEALTH_PORT", "")
+    monkeypatch.setenv("TELEGRAM_PROXY", "")
+    monkeypatch.setenv("LOG_LEVEL", "")
+    settings = load(Settings)
+    assert settings.health_port is None
+    assert settings.telegram_proxy is None
+    assert settings.log_level == "INFO"
