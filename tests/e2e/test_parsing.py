@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import socket
 import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from telethon import TelegramClient
 from telethon.crypto import rsa
 from telethon.sessions import StringSession
@@ -234,7 +236,12 @@ async def test_flood_wait_defers_one_channel_and_private_disables_with_one_alert
     two.add_messages(250)
     hidden = world.add_channel(title="Hidden", private=True, invite_hash="hiddenhash")
     hidden.add_messages(10)
-    async with running_stack(tmp_path, world, start=False) as stack:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        health_port = sock.getsockname()[1]
+    async with running_stack(
+        tmp_path, world, start=False, HEALTH_PORT=str(health_port)
+    ) as stack:
         stack.mtproto.faults.add(
             "messages.getHistory",
             "FLOOD_WAIT_30",
@@ -267,6 +274,17 @@ async def test_flood_wait_defers_one_channel_and_private_disables_with_one_alert
                 e for e in api.transcript(admin) if "Channel Hidden was disabled" in (e.text or "")
             ]
             assert len(alerts) == 1, api.format_transcript(admin)
+
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{health_port}/healthz") as resp:
+                health = await resp.json()
+            async with http.get(f"http://127.0.0.1:{health_port}/metrics") as resp:
+                metrics = await resp.text()
+        assert health["breaker"]["state"] == "closed"
+        assert health["components"]["scheduler"]["state"] == "running"
+        assert "tg_parser_messages_stored_total 500.0" in metrics
+        assert "tg_parser_flood_waits_total 1.0" in metrics
+        assert 'tg_parser_errors_total{kind="channel"} 1.0' in metrics
         assert await stack.app.terminate() == 0, stack.app.log()[-3000:]
 
 
