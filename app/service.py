@@ -13,6 +13,7 @@ from typing import Any
 
 from app.alerts import Alerter
 from app.archive import ArchiveService, WatchNotifier
+from app.channels import ChannelService
 from app.events import EventBus, RunCompleted
 from app.health import HealthRegistry, HealthServer
 from app.instance_lock import InstanceLock
@@ -25,6 +26,7 @@ from bot.routers.parse import status_section as parse_status_section
 from bot.services import BotServices
 from bot.texts import t
 from db.accounts import AccountRepository
+from db.channels import ChannelRepository
 from db.database import close_db, init_db
 from db.messages import IngestRepository
 from db.vault import SessionVault
@@ -83,6 +85,13 @@ def build_app(settings: Settings) -> App:
     app = App(settings, health, alerter, accounts, userbot, services, control, supervisor)
     scheduler = _build_parsing(settings, services, userbot, health, alerter, events)
     app.extras["scheduler"] = scheduler
+    services.extras["channels"] = ChannelService(
+        userbot,
+        ChannelRepository(),
+        lambda: services.extras.get("scheduler"),
+        default_history=settings.history_default,
+        default_interval_minutes=settings.parse_interval_minutes,
+    )
     # Stopped in reverse order: the scheduler finishes its batch before the userbot stops.
     app.components = [control, userbot, scheduler]
     return app

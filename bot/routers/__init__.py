@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.routers import common, export, login, parse, search, stats, watch
+from bot.routers import channels, common, export, login, parse, search, stats, watch
 
 
 def build_root_router() -> Router:
     root = Router(name="root")
     # Order matters: conversation routers (FSM states) before catch-all ones.
-    for module in (login, export, parse, search, stats, watch, common):
+    for module in (login, channels, export, parse, search, stats, watch, common):
         root.include_router(module.router)
     return root

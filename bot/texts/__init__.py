@@ -6,13 +6,13 @@ they are merged here into one table. `t(key, lang, **fmt)` picks by language.
 
 from __future__ import annotations
 
-from bot.texts import base, export, login, parse
+from bot.texts import base, channels, export, login, parse
 
 LANGS = ("en", "ru")
 DEFAULT_LANG = "en"
 
 CATALOGUE: dict[str, dict[str, str]] = {}
-for _module in (base, export, login, parse):
+for _module in (base, channels, export, login, parse):
     for _key, _value in _module.TEXTS.items():
         if _key in CATALOGUE:
             raise RuntimeError(f"duplicate text key {_key}")

@@ -1,0 +1,285 @@
+"""Adding and managing channels: what /add, /channels and /schedule call.
+
+Results are plain objects with a stable `code` that the bot renders in the operator's
+language; no Telethon or ORM type leaves this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from db.channels import ChannelRepository, StoredChannel, find_stored_channel
+from parser.errors import ChannelUnavailable, RateLimited, SessionDead, TelegramError
+from parser.resolver import (
+    BadLine,
+    ChannelRef,
+    ChannelResolver,
+    HistoryDepth,
+    NotAChannel,
+    Resolved,
+    parse_line,
+    split_lines,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_LINES = 50
+INVITE_TTL = 15 * 60.0
+
+
+class ChannelScheduleHooks(Protocol):
+    """What parser/scheduler.py's ParseScheduler offers; absent when parsing is not wired."""
+
+    async def add_channel(self, channel_id: int) -> None: ...
+
+    async def remove_channel(self, channel_id: int) -> None: ...
+
+    async def reschedule(self, channel_id: int) -> None: ...
+
+
+@dataclass
+class AddResult:
+    """One line's outcome. code: added | already | invite | not_found | private |
+    not_channel | too_many | invite_invalid | garbage | bad_option | flood | not_ready |
+    session_dead | error."""
+
+    line: str
+    code: str
+    label: str = ""
+    channel_id: int | None = None
+    seconds: int = 0
+    token: str | None = None  # invite awaiting confirmation
+    history_given: bool = False
+    kind: str = ""
+
+
+@dataclass
+class _Invite:
+    hash: str
+    title: str
+    history: HistoryDepth | None
+    created: float
+
+
+_REASONS = {
+    "not_found": "not_found",
+    "invalid": "not_found",
+    "private": "private",
+    "banned": "private",
+    "invite_expired": "invite_invalid",
+    "invite_invalid": "invite_invalid",
+    "too_many_channels": "too_many",
+}
+
+
+class ChannelService:
+    def __init__(
+        self,
+        userbot: Any,  # parser.userbot.Userbot
+        repo: ChannelRepository,
+        hooks: Callable[[], ChannelScheduleHooks | None],
+        *,
+        default_history: str = "all",
+        default_interval_minutes: int = 60,
+        ready_timeout: float = 5.0,
+    ) -> None:
+        self._userbot = userbot
+        self._repo = repo
+        self._hooks = hooks
+        self.default_history = HistoryDepth.parse(default_history)
+        self.default_history_text = default_history
+        self.default_interval = default_interval_minutes
+        self._ready_timeout = ready_timeout
+        self._invites: dict[str, _Invite] = {}
+        self._lock = asyncio.Lock()  # one /add at a time: resolution shares one client
+
+    # -- adding ----------------------------------------------------------------------
+
+    async def _resolver(self) -> ChannelResolver | None:
+        try:
+            client = await self._userbot.wait_ready(timeout=self._ready_timeout)
+        except TimeoutError:
+            return None
+        return ChannelResolver(client)
+
+    async def add_lines(self, text: str) -> list[AddResult]:
+        lines = split_lines(text)[:MAX_LINES]
+        results: list[AddResult] = []
+        parsed: list[tuple[str, Any]] = []
+        for line in lines:
+            try:
+                parsed.append((line, parse_line(line)))
+            except BadLine as exc:
+                parsed.append((line, exc))
+        if not any(not isinstance(p, BadLine) for _, p in parsed):
+            return [AddResult(line, p.code) for line, p in parsed]
+        async with self._lock:
+            resolver = await self._resolver()
+            flood_until = 0.0
+            for line, p in parsed:
+                if isinstance(p, BadLine):
+                    results.append(AddResult(line, p.code))
+                elif resolver is None:
+                    results.append(AddResult(line, "not_ready", p.ref.label))
+                elif flood_until > time.monotonic() and p.ref.kind == "username":
+                    left = int(flood_until - time.monotonic()) + 1
+                    results.append(AddResult(line, "flood", p.ref.label, seconds=left))
+                else:
+                    res = await self._add_one(resolver, line, p.ref, p.history)
+                    if res.code == "flood" and p.ref.kind == "username":
+                        flood_until = time.monotonic() + res.seconds
+                    results.append(res)
+        return results
+
+    async def _add_one(
+        self, resolver: ChannelResolver, line: str, ref: ChannelRef, history: HistoryDepth | None
+    ) -> AddResult:
+        try:
+            if ref.kind == "invite":
+                preview = await resolver.check_invite(ref.value)
+                if preview.resolved is not None:
+                    return await self._store(line, preview.resolved, history)
+                token = self._remember_invite(ref.value, preview.title, history)
+                return AddResult(line, "invite", preview.title, token=token)
+            resolved = await resolver.resolve(ref)
+            return await self._store(line, resolved, history)
+        except BaseException as exc:
+            return self._failure(line, ref.label, exc)
+
+    def _failure(self, line: str, label: str, exc: BaseException) -> AddResult:
+        if isinstance(exc, asyncio.CancelledError):
+            raise exc
+        if isinstance(exc, NotAChannel):
+            return AddResult(line, "not_channel", label)
+        if isinstance(exc, RateLimited):
+            return AddResult(line, "flood", label, seconds=exc.seconds)
+        if isinstance(exc, ChannelUnavailable):
+            return AddResult(line, _REASONS.get(exc.reason, "not_found"), label)
+        if isinstance(exc, SessionDead):
+            return AddResult(line, "session_dead", label)
+        if isinstance(exc, TelegramError):
+            log.warning("resolving %s failed: %s", label, exc.code)
+            return AddResult(line, "error", label)
+        log.exception("resolving %s failed", label)
+        return AddResult(line, "error", label)
+
+    def _remember_invite(self, invite_hash: str, title: str, history: HistoryDepth | None) -> str:
+        now = time.monotonic()
+        for key in [k for k, v in self._invites.items() if now - v.created > INVITE_TTL]:
+            del self._invites[key]
+        token = secrets.token_urlsafe(6)
+        self._invites[token] = _Invite(invite_hash, title, history, now)
+        return token
+
+    async def join(self, token: str) -> AddResult:
+        """Join a previously checked invite (the operator confirmed)."""
+        invite = self._invites.pop(token, None)
+        if invite is None:
+            return AddResult("", "invite_gone")
+        async with self._lock:
+            resolver = await self._resolver()
+            if resolver is None:
+                return AddResult("", "not_ready", invite.title)
+            try:
+                resolved = await resolver.join_invite(invite.hash)
+            except BaseException as exc:
+                return self._failure("", invite.title, exc)
+            return await self._store("", resolved, invite.history)
+
+    def drop_invite(self, token: str) -> str:
+        """Forget an invite the operator skipped; its title ("" when unknown)."""
+        invite = self._invites.pop(token, None)
+        return invite.title if invite else ""
+
+    async def _store(self, line: str, r: Resolved, history: HistoryDepth | None) -> AddResult:
+        depth = history or self.default_history
+        row, created = await self._repo.add(
+            tg_id=r.tg_id,
+            access_hash=r.access_hash,
+            title=r.title,
+            username=r.username,
+            kind=r.kind,
+            linked_chat_id=r.linked_chat_id,
+            history_mode=depth.mode,
+            history_limit=depth.limit,
+            history_since=depth.since,
+        )
+        if not created:
+            return AddResult(line, "already", row.label, channel_id=row.id, kind=row.kind)
+        # Without an explicit depth the operator may still pick one with the buttons:
+        # the first run waits for the pick (or the regular interval, with the default).
+        await self._hook("add_channel" if history is not None else "reschedule", row.id)
+        return AddResult(
+            line, "added", row.label, channel_id=row.id, history_given=history is not None,
+            kind=row.kind,
+        )  # fmt: skip
+
+    async def _hook(self, name: str, channel_id: int) -> None:
+        hooks = self._hooks()
+        if hooks is None:
+            return
+        try:
+            await getattr(hooks, name)(channel_id)
+        except Exception:
+            log.exception("scheduler hook %s failed for channel %d", name, channel_id)
+
+    async def choose_history(self, channel_id: int, spec: str) -> bool:
+        """Set the depth (`all`, `last:N`, `since:…`, `default`) and start the first run.
+
+        False when the channel already has history stored (too late to choose).
+        """
+        depth = self.default_history if spec == "default" else HistoryDepth.parse(spec)
+        ok = await self._repo.set_history(channel_id, depth.mode, depth.limit, depth.since)
+        if ok:
+            await self._hook("add_channel", channel_id)
+        return ok
+
+    # -- managing --------------------------------------------------------------------
+
+    def next_runs(self) -> dict[int, datetime]:
+        hooks = self._hooks()
+        runs = getattr(hooks, "next_runs", None)
+        return dict(runs()) if callable(runs) else {}
+
+    async def page(self, page: int) -> tuple[list[StoredChannel], int]:
+        return await self._repo.page(page)
+
+    async def get(self, channel_id: int) -> StoredChannel | None:
+        return await self._repo.get(channel_id)
+
+    async def pause(self, channel_id: int) -> bool:
+        ok = await self._repo.set_status(channel_id, "paused")
+        if ok:
+            await self._hook("remove_channel", channel_id)
+        return ok
+
+    async def resume(self, channel_id: int) -> bool:
+        ok = await self._repo.set_status(channel_id, "active")
+        if ok:
+            await self._hook("add_channel", channel_id)
+        return ok
+
+    async def remove(self, channel_id: int) -> bool:
+        await self._hook("remove_channel", channel_id)
+        return await self._repo.remove(channel_id)
+
+    async def toggle_comments(self, channel_id: int) -> StoredChannel | None:
+        ch = await self._repo.get(channel_id)
+        if ch is None:
+            return None
+        await self._repo.set_comments(channel_id, not ch.comments_enabled)
+        return await self._repo.get(channel_id)
+
+    async def find(self, ref: str) -> StoredChannel | None:
+        return await find_stored_channel(ref)
+
+    async def set_interval(self, channel_id: int, minutes: int | None) -> None:
+        await self._repo.set_interval(channel_id, minutes)
+        await self._hook("reschedule", channel_id)

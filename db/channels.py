@@ -1,0 +1,202 @@
+"""Stored channels as the operator manages them: add, list, pause, remove, settings.
+
+`find_stored_channel(ref)` is THE answer to "which stored channel does the operator
+mean" for every command that names a channel (/schedule, /parse, /export, /stats).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from db.models import Channel
+
+PAGE_SIZE = 10
+# Rows with these statuses are what the operator added; `linked` rows are discussion
+# groups the fetcher created to key comments.
+OWN_STATUSES = ("active", "paused", "disabled")
+
+_LINK = re.compile(
+    r"^(?:https?://)?(?:www\.)?(?:t\.me|telegram\.me)/(?:s/)?([A-Za-z0-9_]+)(?:/\d+)?/?$", re.I
+)
+_PRIVATE_LINK = re.compile(r"^(?:https?://)?(?:www\.)?t\.me/c/(\d+)(?:/\d+)?/?$", re.I)
+
+
+@dataclass(frozen=True)
+class StoredChannel:
+    """A plain snapshot of a channel row (no ORM object leaves db/)."""
+
+    id: int
+    tg_id: int
+    username: str | None
+    title: str
+    kind: str
+    status: str
+    disabled_reason: str | None
+    messages_count: int
+    last_run_at: datetime | None
+    next_run_at: datetime | None
+    last_error: str | None
+    interval_minutes: int | None
+    comments_enabled: bool
+    linked_chat_id: int | None
+    history_mode: str
+    history_limit: int | None
+    history_since: datetime | None
+
+    @property
+    def label(self) -> str:
+        return f"@{self.username}" if self.username else (self.title or str(self.tg_id))
+
+
+def _snap(ch: Channel) -> StoredChannel:
+    return StoredChannel(
+        ch.id,
+        ch.tg_id,
+        ch.username,
+        ch.title,
+        ch.kind,
+        ch.status,
+        ch.disabled_reason,
+        ch.messages_count,
+        ch.last_run_at,
+        ch.next_run_at,
+        ch.last_error,
+        ch.interval_minutes,
+        ch.comments_enabled,
+        ch.linked_chat_id,
+        ch.history_mode,
+        ch.history_limit,
+        ch.history_since,
+    )
+
+
+async def find_stored_channel(ref: str, *, include_linked: bool = False) -> StoredChannel | None:
+    """The stored channel an operator means by `ref`, or None.
+
+    Accepted, case-insensitive, tried in this order:
+      * `@username`, a bare username, `t.me/name`, `t.me/s/name`, `https://t.me/name/123`;
+      * a numeric id: Telegram's bare channel id, its `-100…` form, or `t.me/c/<id>/…`;
+        a small number that matches no Telegram id is taken as the row id;
+      * a title: exact match first, then a unique title prefix.
+    Ambiguous prefixes give None. Discussion groups the fetcher created on its own
+    (status `linked`) are skipped unless `include_linked`.
+    """
+    value = ref.strip()
+    if not value:
+        return None
+    qs = Channel.all() if include_linked else Channel.filter(status__in=OWN_STATUSES)
+    m = _LINK.match(value)
+    name = m.group(1) if m else value.removeprefix("@")
+    if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{2,31}", name):
+        found = await qs.filter(username__iexact=name).first()
+        if found is not None:
+            return _snap(found)
+    pm = _PRIVATE_LINK.match(value)
+    digits = pm.group(1) if pm else value
+    if re.fullmatch(r"-?\d{1,20}", digits):
+        raw = digits.lstrip("-")
+        candidates = {int(raw)}
+        if digits.startswith("-100") and len(raw) > 3:
+            candidates.add(int(raw[3:]))
+        found = await qs.filter(tg_id__in=list(candidates)).first()
+        if found is None and not pm and not digits.startswith("-"):
+            found = await qs.filter(id=int(raw)).first()
+        if found is not None:
+            return _snap(found)
+    found = await qs.filter(title__iexact=value).first()
+    if found is not None:
+        return _snap(found)
+    prefixed = await qs.filter(title__istartswith=value).limit(2)
+    if len(prefixed) == 1:
+        return _snap(prefixed[0])
+    return None
+
+
+class ChannelRepository:
+    async def by_tg_id(self, tg_id: int) -> StoredChannel | None:
+        ch = await Channel.get_or_none(tg_id=tg_id)
+        return _snap(ch) if ch else None
+
+    async def get(self, channel_id: int) -> StoredChannel | None:
+        ch = await Channel.filter(id=channel_id, status__in=OWN_STATUSES).first()
+        return _snap(ch) if ch else None
+
+    async def add(
+        self,
+        *,
+        tg_id: int,
+        access_hash: int,
+        title: str,
+        username: str | None,
+        kind: str,
+        linked_chat_id: int | None,
+        history_mode: str,
+        history_limit: int | None,
+        history_since: datetime | None,
+    ) -> tuple[StoredChannel, bool]:
+        """Store a resolved channel; (row, created). An existing own row is not touched.
+
+        A discussion group stored earlier as `linked` becomes an active channel of its own.
+        """
+        fields: dict[str, Any] = {
+            "access_hash": access_hash,
+            "title": title[:256],
+            "username": username,
+            "kind": kind,
+            "linked_chat_id": linked_chat_id,
+            "history_mode": history_mode,
+            "history_limit": history_limit,
+            "history_since": history_since,
+        }
+        existing = await Channel.get_or_none(tg_id=tg_id)
+        if existing is not None:
+            if existing.status in OWN_STATUSES:
+                return _snap(existing), False
+            # The fetcher's linked row keeps its comments; backfill its own posts now.
+            await Channel.filter(id=existing.id).update(
+                status="active", backfill_done=False, **fields
+            )
+            return _snap(await Channel.get(id=existing.id)), True
+        ch = await Channel.create(tg_id=tg_id, status="active", **fields)
+        return _snap(ch), True
+
+    async def page(self, page: int, size: int = PAGE_SIZE) -> tuple[list[StoredChannel], int]:
+        """One page (0-based) of the operator's channels and the total count."""
+        qs = Channel.filter(status__in=OWN_STATUSES)
+        total = await qs.count()
+        rows = await qs.order_by("id").offset(page * size).limit(size)
+        return [_snap(c) for c in rows], total
+
+    async def set_status(self, channel_id: int, status: str) -> bool:
+        updates: dict[str, Any] = {"status": status}
+        if status == "active":
+            updates.update(disabled_reason=None, deferred_until=None)
+        if status != "active":
+            updates["next_run_at"] = None
+        n = await Channel.filter(id=channel_id, status__in=OWN_STATUSES).update(**updates)
+        return bool(n)
+
+    async def remove(self, channel_id: int) -> bool:
+        """Delete the channel and, by cascade, its stored messages and watches."""
+        n = await Channel.filter(id=channel_id, status__in=OWN_STATUSES).delete()
+        return bool(n)
+
+    async def set_interval(self, channel_id: int, minutes: int | None) -> bool:
+        n = await Channel.filter(id=channel_id).update(interval_minutes=minutes)
+        return bool(n)
+
+    async def set_comments(self, channel_id: int, enabled: bool) -> bool:
+        n = await Channel.filter(id=channel_id).update(comments_enabled=enabled)
+        return bool(n)
+
+    async def set_history(
+        self, channel_id: int, mode: str, limit: int | None, since: datetime | None
+    ) -> bool:
+        """Change the history depth while no backfill has completed yet."""
+        n = await Channel.filter(id=channel_id, backfill_done=False, cursor=0).update(
+            history_mode=mode, history_limit=limit, history_since=since
+        )
+        return bool(n)

@@ -1,0 +1,292 @@
+"""Which Telegram channel an operator's line means, and resolving it once.
+
+`parse_line` is pure: it turns one line of /add input into a `ChannelRef` (plus an
+optional history depth) or raises `BadLine`. `ChannelResolver` asks Telegram about a
+ref through the one client and returns a `Resolved` snapshot (id, access hash, ...)
+that is stored; later runs use the stored (id, access hash) and never resolve again.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from telethon import TelegramClient, functions, types
+from telethon import errors as te
+
+from parser.errors import ChannelUnavailable, TelegramError, translate
+
+_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
+_INVITE_HASH = re.compile(r"[A-Za-z0-9_-]{8,64}")
+# t.me paths that are not channels.
+_RESERVED = {
+    "joinchat", "addstickers", "addemoji", "share", "proxy", "socks", "login", "setlanguage",
+    "confirmphone", "addtheme", "bg", "invoice", "iv", "c", "s", "boost", "addlist",
+}  # fmt: skip
+_HOSTS = {"t.me", "telegram.me", "telegram.dog", "www.t.me", "www.telegram.me"}
+
+
+class BadLine(ValueError):
+    """The line is not a channel reference; `code` says why (garbage, bad_option)."""
+
+    def __init__(self, code: str, value: str = "") -> None:
+        super().__init__(code)
+        self.code = code
+        self.value = value
+
+
+@dataclass(frozen=True)
+class ChannelRef:
+    """username | invite | id; `value` is the username, invite hash or bare channel id."""
+
+    kind: str
+    value: str
+
+    @property
+    def label(self) -> str:
+        if self.kind == "username":
+            return f"@{self.value}"
+        if self.kind == "invite":
+            return f"t.me/+{self.value[:6]}…"
+        return f"-100{self.value}"
+
+
+@dataclass(frozen=True)
+class HistoryDepth:
+    """all | last (with `limit`) | since (with `since`)."""
+
+    mode: str = "all"
+    limit: int | None = None
+    since: datetime | None = None
+
+    @classmethod
+    def parse(cls, value: str) -> HistoryDepth:
+        """`all`, `N`, `last:N`, `YYYY-MM-DD` or `since:YYYY-MM-DD` (raises BadLine)."""
+        v = value.strip().lower()
+        if v == "all" or v == "all:":
+            return cls()
+        body = v.split(":", 1)[1] if ":" in v else v
+        head = v.split(":", 1)[0] if ":" in v else ""
+        if head in ("", "last") and body.isdigit() and 0 < int(body) <= 10_000_000:
+            return cls("last", limit=int(body))
+        if head in ("", "since") and re.fullmatch(r"\d{4}-\d{2}-\d{2}", body):
+            try:
+                day = date.fromisoformat(body)
+            except ValueError:
+                raise BadLine("bad_option", value) from None
+            return cls("since", since=datetime(day.year, day.month, day.day, tzinfo=UTC))
+        raise BadLine("bad_option", value)
+
+
+@dataclass(frozen=True)
+class AddLine:
+    ref: ChannelRef
+    history: HistoryDepth | None  # None: not given, use the default
+
+
+def parse_ref(text: str) -> ChannelRef:
+    """One channel reference: @name, t.me links (incl. /s/, posts, invites), -100 ids."""
+    s = text.strip().strip("<>").strip()
+    if not s:
+        raise BadLine("garbage", text)
+    if s.startswith("@"):
+        name = s[1:]
+        if _USERNAME.fullmatch(name):
+            return ChannelRef("username", name)
+        raise BadLine("garbage", text)
+    if re.fullmatch(r"-100\d{5,16}", s):
+        return ChannelRef("id", str(int(s[4:])))
+    if s.lower().startswith("tg://"):
+        query = parse_qs(urlsplit(s).query)
+        if "domain" in query and _USERNAME.fullmatch(query["domain"][0]):
+            return ChannelRef("username", query["domain"][0])
+        if "invite" in query and _INVITE_HASH.fullmatch(query["invite"][0]):
+            return ChannelRef("invite", query["invite"][0])
+        raise BadLine("garbage", text)
+    link = s if re.match(r"(?i)https?://", s) else "https://" + s
+    parts = urlsplit(link)
+    host = (parts.hostname or "").lower()
+    if host not in _HOSTS:
+        # A bare username without @ is accepted; anything else is not a link.
+        if "/" not in s and "." not in s and _USERNAME.fullmatch(s):
+            return ChannelRef("username", s)
+        raise BadLine("garbage", text)
+    path = [p for p in parts.path.split("/") if p]
+    if not path:
+        raise BadLine("garbage", text)
+    first = path[0]
+    if first.startswith("+") or first.startswith("%2B"):
+        invite = first[1:] if first.startswith("+") else first[3:]
+        if _INVITE_HASH.fullmatch(invite):
+            return ChannelRef("invite", invite)
+        raise BadLine("garbage", text)
+    if first.lower() == "joinchat" and len(path) >= 2 and _INVITE_HASH.fullmatch(path[1]):
+        return ChannelRef("invite", path[1])
+    if first.lower() == "s" and len(path) >= 2:
+        first, path = path[1], path[1:]
+    elif first.lower() == "c" and len(path) >= 2 and path[1].isdigit():
+        return ChannelRef("id", str(int(path[1])))
+    if first.lower() in _RESERVED or not _USERNAME.fullmatch(first):
+        raise BadLine("garbage", text)
+    if len(path) > 1 and not path[1].isdigit():
+        raise BadLine("garbage", text)
+    return ChannelRef("username", first)
+
+
+def parse_line(line: str) -> AddLine:
+    """A line of /add: a reference, then optionally `all`, `last:N` or `since:YYYY-MM-DD`."""
+    tokens = line.split()
+    if not tokens:
+        raise BadLine("garbage", line)
+    ref = parse_ref(tokens[0])
+    history: HistoryDepth | None = None
+    for tok in tokens[1:]:
+        if history is not None:
+            raise BadLine("bad_option", tok)
+        low = tok.lower()
+        if low != "all" and not low.startswith(("last:", "since:")):
+            raise BadLine("bad_option", tok)
+        history = HistoryDepth.parse(tok)
+    return AddLine(ref, history)
+
+
+def split_lines(text: str) -> list[str]:
+    """Non-empty lines of an /add message (commas also separate references)."""
+    out: list[str] = []
+    for raw in text.splitlines():
+        for piece in raw.split(","):
+            if piece.strip():
+                out.append(piece.strip())
+    return out
+
+
+# -- asking Telegram --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Resolved:
+    tg_id: int
+    access_hash: int
+    title: str
+    username: str | None
+    kind: str  # channel | megagroup | gigagroup
+    linked_chat_id: int | None = None
+
+
+@dataclass(frozen=True)
+class InvitePreview:
+    title: str
+    already_member: bool
+    resolved: Resolved | None  # known when already a member
+
+
+class NotAChannel(TelegramError):
+    code = "not_channel"
+
+
+def _kind(chat: types.Channel) -> str:
+    if getattr(chat, "gigagroup", False):
+        return "gigagroup"
+    if getattr(chat, "megagroup", False):
+        return "megagroup"
+    return "channel"
+
+
+def _raise(exc: BaseException) -> None:
+    err = translate(exc)
+    if err is not None:
+        raise err from exc
+    if isinstance(exc, te.RPCError):
+        raise TelegramError(type(exc).__name__) from exc
+    raise exc
+
+
+class ChannelResolver:
+    """Resolves references through the one client; every Telethon error is translated."""
+
+    def __init__(self, client: TelegramClient) -> None:
+        self._client = client
+
+    async def resolve(self, ref: ChannelRef) -> Resolved:
+        try:
+            if ref.kind == "username":
+                res = await self._client(functions.contacts.ResolveUsernameRequest(ref.value))
+                if not isinstance(res.peer, types.PeerChannel):
+                    raise NotAChannel("user")
+                chat = next(c for c in res.chats if c.id == res.peer.channel_id)
+                return await self._finish(chat)
+            if ref.kind == "id":
+                return await self._by_id(int(ref.value))
+        except TelegramError:
+            raise
+        except Exception as exc:
+            _raise(exc)
+        raise ValueError(f"cannot resolve {ref.kind} here")
+
+    async def _by_id(self, channel_id: int) -> Resolved:
+        # A StringSession has no entity cache: only the account's own dialogs know the
+        # access hash of a channel given by bare id.
+        async for dialog in self._client.iter_dialogs(limit=None):
+            entity = dialog.entity
+            if isinstance(entity, types.Channel) and entity.id == channel_id:
+                return await self._finish(entity)
+        raise ChannelUnavailable("not_found")
+
+    async def _finish(self, chat: Any) -> Resolved:
+        if isinstance(chat, types.ChannelForbidden):
+            raise ChannelUnavailable("private")
+        if not isinstance(chat, types.Channel):
+            raise NotAChannel(type(chat).__name__)
+        # getFullChannel proves the channel is readable and names the discussion chat.
+        full = await self._client(
+            functions.channels.GetFullChannelRequest(
+                types.InputChannel(chat.id, chat.access_hash or 0)
+            )
+        )
+        linked = getattr(full.full_chat, "linked_chat_id", None)
+        kind = _kind(chat)
+        return Resolved(
+            chat.id,
+            chat.access_hash or 0,
+            chat.title or "",
+            chat.username,
+            kind,
+            linked if kind == "channel" else None,
+        )
+
+    async def check_invite(self, invite_hash: str) -> InvitePreview:
+        try:
+            res = await self._client(functions.messages.CheckChatInviteRequest(invite_hash))
+            if isinstance(res, types.ChatInviteAlready | types.ChatInvitePeek):
+                return InvitePreview(res.chat.title, True, await self._finish(res.chat))
+            if not getattr(res, "channel", False):
+                raise NotAChannel("chat")
+            return InvitePreview(res.title, False, None)
+        except TelegramError:
+            raise
+        except Exception as exc:
+            _raise(exc)
+        raise AssertionError("unreachable")
+
+    async def join_invite(self, invite_hash: str) -> Resolved:
+        try:
+            try:
+                res = await self._client(functions.messages.ImportChatInviteRequest(invite_hash))
+            except te.UserAlreadyParticipantError:
+                preview = await self.check_invite(invite_hash)
+                if preview.resolved is None:
+                    raise ChannelUnavailable("private") from None
+                return preview.resolved
+            updates = getattr(res, "updates", res)
+            chats = [c for c in getattr(updates, "chats", []) if isinstance(c, types.Channel)]
+            if not chats:
+                raise NotAChannel("chat")
+            return await self._finish(chats[0])
+        except TelegramError:
+            raise
+        except Exception as exc:
+            _raise(exc)
+        raise AssertionError("unreachable")
