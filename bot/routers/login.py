@@ -18,7 +18,7 @@ from aiogram.types import BufferedInputFile, CallbackQuery, InputMediaPhoto, Mes
 
 from bot.keyboards import KEYPAD_PREFIX, code_keypad, logout_confirm, qr_button, resend_button
 from bot.services import BotServices
-from bot.texts import t
+from bot.texts import CATALOGUE, t
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,6 @@ def duration(seconds: int, lang: str) -> str:
 def error_text(err: Any, lang: str) -> str:
     code = getattr(err, "code", "unknown")
     key = f"login_err_{code}"
-    from bot.texts import CATALOGUE
-
     if key not in CATALOGUE:
         key = "login_err_unknown"
     return t(
@@ -256,6 +254,11 @@ async def _after_error(chat_id: int, err: Any, state: FSMContext, lang: str, bot
 
 
 async def _after_step(chat_id: int, step: Any, state: FSMContext, lang: str, bot: Bot) -> None:
+    keypad = (await state.get_data()).get("keypad")
+    if keypad is not None:  # the code step is over: the keypad goes away
+        await state.update_data(keypad=None)
+        with contextlib.suppress(TelegramAPIError):
+            await bot.edit_message_reply_markup(chat_id=chat_id, message_id=keypad)
     if hasattr(step, "hint"):
         await state.set_state(LoginStates.password)
         hint = t("login_hint", lang, hint=html.escape(step.hint)) if step.hint else ""

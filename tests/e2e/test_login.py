@@ -62,6 +62,7 @@ async def test_2fa_login_then_status_alive_one_connection_no_leaks(tmp_path: Pat
         assert stack.mtproto.drop_connections() >= 1
         await _press_code(stack, ADMIN2_ID, keypad.message_id, CODE)
         await api.wait_for_message(ADMIN2_ID, r"two-step verification", timeout=30)
+        assert not api.message(ADMIN2_ID, keypad.message_id).callback_datas  # keypad gone
         bad = await api.send_text(admin, "not-the-password")
         await api.wait_for_message(ADMIN2_ID, r"Wrong password", timeout=15)
         good = await api.send_text(admin, PASSWORD)
