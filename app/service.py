@@ -7,6 +7,7 @@ import functools
 import logging
 import os
 import signal
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
@@ -143,6 +144,17 @@ def _build_parsing(
     return scheduler
 
 
+async def _bounded_close(
+    name: str, close: Callable[[], Awaitable[None]], seconds: float = 1.0
+) -> None:
+    try:
+        await asyncio.wait_for(close(), seconds)
+    except TimeoutError:
+        log.warning("closing %s took longer than %.0f s; left behind", name, seconds)
+    except Exception:
+        log.exception("error while closing %s", name)
+
+
 async def run_service(settings: Settings) -> int:
     setup_logging(settings.log_level, settings.secret_values())
     lock = InstanceLock(settings.database_url, settings.sqlite_path)
@@ -175,8 +187,10 @@ async def run_service(settings: Settings) -> int:
         await init_db(settings.database_url)
         stack.push_async_callback(close_db)
         app = build_app(settings)
-        stack.push_async_callback(app.control.close)
-        stack.push_async_callback(app.userbot.close)
+        # Network closes are bounded so SIGTERM still ends within seconds; close_db is
+        # not (a write cut short poisons the connection).
+        stack.push_async_callback(_bounded_close, "bot", app.control.close)
+        stack.push_async_callback(_bounded_close, "userbot", app.userbot.close)
         for comp in app.components:
             app.supervisor.add(comp)
         if settings.health_port:

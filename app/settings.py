@@ -136,7 +136,7 @@ class Settings(VaultSettings):
     )
     health_host: str = Field("127.0.0.1", description="address the health server binds to")
     shutdown_timeout: float = Field(
-        8.0, gt=0, le=60, description="seconds in-flight work may take at shutdown"
+        6.0, gt=0, le=60, description="seconds in-flight work may take at shutdown"
     )
 
     @field_validator("admin_ids", mode="before")

@@ -6,6 +6,8 @@ import asyncio
 import itertools
 from collections.abc import Callable
 
+import pytest
+
 from app.alerts import Alerter
 from app.health import RESTARTING, RUNNING, STOPPED, HealthRegistry
 from app.supervisor import Backoff, Supervisor
@@ -183,3 +185,23 @@ async def test_one_deadline_covers_every_stop_call() -> None:
     assert loop.time() - started < 0.5 + sup.CANCEL_GRACE
     assert all(c.cancelled for c in comps)
     assert all(health.component(c.name).state == STOPPED for c in comps)
+
+
+async def test_network_closes_at_exit_are_bounded_and_never_raise(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from app.service import _bounded_close
+
+    async def hangs() -> None:
+        await asyncio.Event().wait()
+
+    async def fails() -> None:
+        raise ConnectionError("peer gone")
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await _bounded_close("userbot", hangs, seconds=0.1)
+    assert loop.time() - started < 1.0
+    await _bounded_close("bot", fails)
+    assert "closing userbot took longer" in caplog.text
+    assert "error while closing bot" in caplog.text
