@@ -100,13 +100,16 @@ def render_result(p: Progress, seconds: float, lang: str) -> str:
 class _LiveMessage:
     """Edits one message at most every EDIT_EVERY seconds; edit failures never stop a run."""
 
-    def __init__(self, message: Message) -> None:
+    def __init__(
+        self, message: Message, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.message = message
+        self._clock = clock
         self.last = 0.0
         self.text = message.text or ""
 
     async def show(self, text: str, *, force: bool = False) -> None:
-        now = time.monotonic()
+        now = self._clock()
         if text == self.text or (not force and now - self.last < EDIT_EVERY):
             return
         self.last, self.text = now, text

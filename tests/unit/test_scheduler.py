@@ -133,3 +133,18 @@ async def test_transport_error_opens_breaker_and_session_death_pauses(
     assert any("reachable again" in s for s in env["sent"])
     await sched.parse_now(dead.id)
     assert env["userbot"].dead == ["AuthKeyUnregistered"]
+
+
+async def test_a_failing_job_alerts_the_admins(env: dict[str, Any]) -> None:
+    sched: ParseScheduler = env["sched"]
+
+    async def broken() -> None:
+        raise RuntimeError("boom")
+
+    assert sched._sched is not None
+    sched._sched.add_job(broken, id="broken")
+    for _ in range(200):
+        if any("Scheduled job broken failed: RuntimeError" in s for s in env["sent"]):
+            break
+        await asyncio.sleep(0.01)
+    assert any("Scheduled job broken failed: RuntimeError" in s for s in env["sent"])
