@@ -180,3 +180,24 @@ async def test_check_keeps_session_on_flood_and_network_but_not_on_revocation() 
     userbot.client = Raising(te.SessionRevokedError(request=None))  # type: ignore[assignment]
     await userbot.check()
     assert userbot.state == INVALID and userbot.client is None and len(sent) == 1
+
+
+def test_every_login_error_and_command_has_both_languages() -> None:
+    import re
+    from pathlib import Path
+
+    import parser.login
+    from bot.component import COMMANDS
+    from bot.texts import CATALOGUE
+    from bot.texts.login import TEXTS
+
+    source = Path(parser.login.__file__).read_text()
+    codes = set(re.findall(r'LoginError\("([a-z_]+)"', source))
+    codes |= set(re.findall(r'\(te\.\w+, "([a-z_]+)"\)', source))
+    assert {"phone_invalid", "code_expired", "password_invalid", "flood_wait"} <= codes
+    for code in codes:
+        assert f"login_err_{code}" in CATALOGUE, code
+    for key, entry in TEXTS.items():
+        assert entry.get("en") and entry.get("ru"), key
+    for name in ("login", "logout"):
+        assert name in COMMANDS and {"en", "ru"} <= set(CATALOGUE[f"cmd_{name}"])
