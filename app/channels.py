@@ -103,6 +103,9 @@ class ChannelService:
     # -- adding ----------------------------------------------------------------------
 
     async def _resolver(self) -> ChannelResolver | None:
+        # Only a connecting client is worth waiting for; no session means /login first.
+        if getattr(self._userbot, "state", None) in ("no_session", "invalid", "paused"):
+            return None
         try:
             client = await self._userbot.wait_ready(timeout=self._ready_timeout)
         except TimeoutError:

@@ -1,0 +1,262 @@
+"""Adding and managing channels end to end: the app as a process against both doubles.
+
+The operator's session is stored in the app database before start (the login flow is
+proven in test_login.py); every channel goes in through /add.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from telethon import TelegramClient
+from telethon.crypto import rsa
+from telethon.sessions import StringSession
+
+from db.accounts import AccountRepository
+from db.database import close_db, init_db
+from db.vault import SessionVault
+from tests.doubles.botapi.server import MessageSnapshot
+from tests.doubles.mtproto import PUBLIC_KEY_PATH, World
+from tests.e2e.harness import ADMIN2_ID, ADMIN_ID, Stack, running_stack
+
+PHONE, CODE = "+15550000001", "12345"
+
+
+async def store_session(stack: Stack) -> None:
+    rsa.add_key(PUBLIC_KEY_PATH.read_text(), old=False)
+    client = TelegramClient(StringSession(), 1, "x" * 32, receive_updates=False)
+    client.session.set_dc(stack.mtproto.dc_id, "127.0.0.1", stack.mtproto.port)
+    await client.connect()
+    await client.send_code_request(PHONE)
+    me = await client.sign_in(PHONE, CODE)
+    session = StringSession.save(client.session)
+    await client.disconnect()
+    env = stack.app.env
+    await init_db(env["DATABASE_URL"])
+    try:
+        accounts = AccountRepository(SessionVault([env["SESSION_KEYS"]]))
+        await accounts.save_session(
+            session, phone=PHONE, user_id=me.id, display_name="Ann", username=None
+        )
+    finally:
+        await close_db()
+
+
+def rows(stack: Stack) -> dict[str, dict[str, Any]]:
+    """Own channel rows by username (or title)."""
+    with sqlite3.connect(stack.app.db_path, timeout=10) as conn:
+        conn.row_factory = sqlite3.Row
+        found = conn.execute(
+            "SELECT * FROM channel WHERE status IN ('active', 'paused', 'disabled')"
+        ).fetchall()
+    return {r["username"] or r["title"]: dict(r) for r in found}
+
+
+def button(snap: MessageSnapshot, ending: str) -> str:
+    """The callback data of the button whose text ends with `ending`."""
+    for row in snap.buttons:
+        for text, data in row:
+            if text.endswith(ending):
+                return str(data)
+    raise AssertionError(f"no button ending {ending!r}: {snap.buttons}")
+
+
+def with_buttons(title: str) -> Any:
+    """The invite question (the per-line report mentions the invite without buttons)."""
+    return lambda snap: f"{title}: an invite link" in (snap.text or "") and bool(snap.button_texts)
+
+
+def build_world() -> World:
+    world = World()
+    world.add_account(phone=PHONE, code=CODE)
+    news = world.add_channel(username="news", title="News")
+    news.add_messages(20)
+    chat = world.add_channel(title="News chat", megagroup=True)
+    world.link_discussion(news, chat)
+    # The double tests `if channel.linked` and Channel has __len__: an empty discussion
+    # group would read as no link at all.
+    chat.add_comment(news.last_id, "first comment")
+    world.add_channel(username="talk", title="Talk", megagroup=True).add_messages(5)
+    world.add_channel(username="secret", title="Secret")  # made unreadable by a fault
+    world.add_channel(title="Hidden", private=True, invite_hash="InviteHash1234").add_messages(3)
+    world.add_channel(title="Crowded", private=True, invite_hash="InviteHash5678")
+    world.add_user("Bob", username="bob_user")
+    for i in range(1, 13):
+        world.add_channel(username=f"ch{i:02d}", title=f"Channel {i}").add_messages(2)
+    return world
+
+
+async def test_add_list_manage_schedule(tmp_path: Path) -> None:
+    world = build_world()
+    async with running_stack(tmp_path, world, start=False) as stack:
+        await store_session(stack)
+        # Telegram answers CHANNEL_PRIVATE for a channel that went private or banned us.
+        secret = world.find_username("secret")
+        assert secret is not None
+        stack.mtproto.faults.add(
+            "channels.getFullChannel",
+            "CHANNEL_PRIVATE",
+            times=None,
+            when=lambda req: req.channel.channel_id == secret.id,
+        )
+        await stack.app.start()
+        api = stack.botapi
+        await api.wait_for_poll(timeout=60)
+        en = api.users[ADMIN2_ID]
+
+        # A public channel by @name with an inline history suffix: no history question.
+        await api.send_text(en, "/add @news last:5")
+        await api.wait_for_message(ADMIN2_ID, r"✅ @news: added", timeout=30)
+        news = rows(stack)["news"]
+        ch_news = world.find_username("news")
+        assert ch_news is not None
+        assert (news["tg_id"], news["access_hash"]) == (ch_news.id, ch_news.access_hash)  # type: ignore[union-attr]
+        assert news["kind"] == "channel" and news["title"] == "News"
+        assert news["history_mode"] == "last" and news["history_limit"] == 5
+        assert news["linked_chat_id"] == ch_news.linked.id  # type: ignore[union-attr]
+
+        # A megagroup by t.me link: the history question with the default preselected.
+        await api.send_text(en, "/add https://t.me/talk")
+        await api.wait_for_message(ADMIN2_ID, r"✅ @talk: added", timeout=30)
+        ask = await api.wait_for_message(ADMIN2_ID, r"How much history", timeout=15)
+        assert "✓ all history" in ask.button_texts
+        await api.press_button(en, ask, text="last:100")
+        await api.wait_for_message(ADMIN2_ID, r"@talk: history — last 100", timeout=15)
+        talk = rows(stack)["talk"]
+        assert talk["kind"] == "megagroup" and talk["history_mode"] == "last"
+        assert talk["history_limit"] == 100 and talk["linked_chat_id"] is None
+
+        # /add alone asks; then many lines at once, each with its own result.
+        await api.send_text(en, "/add")
+        await api.wait_for_message(ADMIN2_ID, r"one per line", timeout=15)
+        channel_lines = [f"t.me/s/ch{i:02d} all" for i in range(1, 7)]
+        channel_lines += [f"https://t.me/ch{i:02d}/1 all" for i in range(7, 13)]
+        lines = [
+            *channel_lines,
+            "@nobody_here",
+            "@secret",
+            "@bob_user",
+            "@news",
+            "!!! nonsense",
+            "@news someday",
+            "t.me/+InviteHash1234",
+        ]
+        await api.send_text(en, "\n".join(lines))
+        report = await api.wait_for_message(ADMIN2_ID, r"@nobody_here", timeout=60)
+        text = report.text or ""
+        for i in range(1, 13):
+            assert f"✅ @ch{i:02d}: added" in text, text
+        assert "❌ @nobody_here: not found" in text
+        assert "🔒 @secret: private" in text
+        assert "🚫 @bob_user: not a channel or group" in text
+        assert "☑️ @news: already added" in text
+        assert "❓ !!! nonsense: not a channel link" in text
+        assert "❓ @news someday: unknown option" in text
+        assert len(text.splitlines()) == len(lines)  # one result line per input line
+        assert {f"ch{i:02d}" for i in range(1, 13)} <= set(rows(stack))
+        assert "secret" not in rows(stack) and "bob_user" not in rows(stack)
+
+        # The invite: nothing is joined until the operator confirms.
+        hidden = next(c for c in world.channels.values() if c.title == "Hidden")
+        invite = await api.wait_for_message(ADMIN2_ID, with_buttons("Hidden"), timeout=15)
+        me = world.account(PHONE)
+        assert me is not None
+        assert me.id not in hidden.members
+        await api.press_button(en, invite, text="Join «Hidden»")
+        await api.wait_for_message(ADMIN2_ID, r"✅ Hidden: added", timeout=30)
+        assert me.id in hidden.members
+        ask = await api.wait_for_message(ADMIN2_ID, r"How much history", timeout=15)
+        await api.press_button(en, ask, text="✓ all history")
+        await api.wait_for_message(ADMIN2_ID, r"Hidden: history — all history", timeout=15)
+        assert rows(stack)["Hidden"]["tg_id"] == hidden.id
+
+        # A resolution flood wait is reported with its length; the other line still works
+        # (a -100 id is found among the account's dialogs).
+        stack.mtproto.faults.add("contacts.resolveUsername", "FLOOD_WAIT_300", times=1)
+        await api.send_text(en, f"/add @floody\n-100{hidden.id}")
+        flood = await api.wait_for_message(ADMIN2_ID, r"@floody", timeout=30)
+        assert "⏳ @floody: Telegram asks to wait 5 min" in (flood.text or "")
+        assert "☑️ Hidden: already added" in (flood.text or "")
+
+        # The account's channel limit (CHANNELS_TOO_MUCH) on joining.
+        stack.mtproto.faults.add("messages.importChatInvite", "CHANNELS_TOO_MUCH", times=1)
+        await api.send_text(en, "/add https://t.me/joinchat/InviteHash5678")
+        invite = await api.wait_for_message(ADMIN2_ID, with_buttons("Crowded"), timeout=30)
+        await api.press_button(en, invite, text="Join «Crowded»")
+        await api.wait_for_message(ADMIN2_ID, r"channel limit is reached", timeout=30)
+        assert "Crowded" not in rows(stack)
+
+        # /channels: 15 channels, 10 per page.
+        await api.send_text(en, "/channels")
+        page1 = await api.wait_for_message(ADMIN2_ID, r"Channels \(15\), page 1/2", timeout=15)
+        assert (
+            "@news" in (page1.text or "")
+            and "@ch08" in (page1.text or "")
+            and "@ch09" not in (page1.text or "")
+        )
+        await api.press_button(en, page1, text="Next »")
+        page2 = await api.wait_for_message(ADMIN2_ID, r"page 2/2", timeout=15)
+        assert (
+            page2.kind == "edited"
+            and "@ch12" in (page2.text or "")
+            and "Hidden" in (page2.text or "")
+        )
+        await api.press_button(en, page2, button(page2, "@ch12"))
+        view = await api.wait_for_message(ADMIN2_ID, r"Status: active", timeout=15)
+        assert "Comments: off" in (view.text or "")
+        await api.press_button(en, view, text="⏸ Pause")
+        view = await api.wait_for_message(ADMIN2_ID, r"Status: paused", timeout=15)
+        assert rows(stack)["ch12"]["status"] == "paused"
+        await api.press_button(en, view, text="▶️ Resume")
+        view = await api.wait_for_message(ADMIN2_ID, r"Status: active", timeout=15)
+        assert rows(stack)["ch12"]["status"] == "active"
+        await api.press_button(en, view, text="💬 Comments: off")
+        view = await api.wait_for_message(ADMIN2_ID, r"Comments: on", timeout=15)
+        assert rows(stack)["ch12"]["comments_enabled"] == 1
+        await api.press_button(en, view, text="🗑 Remove")
+        confirm = await api.wait_for_message(ADMIN2_ID, r"Remove @ch12", timeout=15)
+        assert "ch12" in rows(stack)  # nothing removed before the confirmation
+        await api.press_button(en, confirm, text="Yes, remove")
+        await api.wait_for_message(ADMIN2_ID, r"@ch12 removed", timeout=15)
+        assert "ch12" not in rows(stack) and len(rows(stack)) == 14
+
+        # /schedule by @name, by title, back to default; bad input answered precisely.
+        await api.send_text(en, "/schedule @news 15")
+        await api.wait_for_message(ADMIN2_ID, r"@news: every 15 min", timeout=15)
+        assert rows(stack)["news"]["interval_minutes"] == 15
+        await api.send_text(en, "/schedule talk 30")
+        await api.wait_for_message(ADMIN2_ID, r"@talk: every 30 min", timeout=15)
+        assert rows(stack)["talk"]["interval_minutes"] == 30
+        await api.send_text(en, "/schedule https://t.me/news default")
+        await api.wait_for_message(ADMIN2_ID, r"@news: default interval", timeout=15)
+        assert rows(stack)["news"]["interval_minutes"] is None
+        await api.send_text(en, "/schedule @nope 5")
+        await api.wait_for_message(ADMIN2_ID, r"No such channel.*@nope", timeout=15)
+        await api.send_text(en, "/schedule @news soon")
+        await api.wait_for_message(ADMIN2_ID, r"whole number of minutes", timeout=15)
+
+        # The Russian operator gets Russian answers.
+        ru = api.users[ADMIN_ID]
+        await api.send_text(ru, "/add @nobody_else\n@news")
+        answer = await api.wait_for_message(ADMIN_ID, r"nobody_else", timeout=30)
+        assert "❌ @nobody_else: не найден" in (answer.text or "")
+        assert "☑️ @news: уже добавлен" in (answer.text or "")
+
+        assert stack.app.alive(), stack.app.log()[-3000:]
+        assert await stack.app.terminate() == 0
+
+
+async def test_add_without_login_asks_to_log_in(tmp_path: Path) -> None:
+    world = World()
+    world.add_account(phone=PHONE, code=CODE)
+    world.add_channel(username="news", title="News")
+    async with running_stack(tmp_path, world) as stack:
+        api = stack.botapi
+        en = api.users[ADMIN2_ID]
+        await api.send_text(en, "/add @news")
+        await api.wait_for_message(ADMIN2_ID, r"not connected: /login first", timeout=30)
+        assert stack.mtproto.counters["contacts.resolveUsername"] == 0
+        await api.send_text(en, "/channels")
+        await api.wait_for_message(ADMIN2_ID, r"No channels yet", timeout=15)
