@@ -210,6 +210,7 @@ class ChannelService:
             username=r.username,
             kind=r.kind,
             linked_chat_id=r.linked_chat_id,
+            linked_access_hash=r.linked_access_hash,
             history_mode=depth.mode,
             history_limit=depth.limit,
             history_since=depth.since,

@@ -134,6 +134,7 @@ class ChannelRepository:
         kind: str,
         linked_chat_id: int | None,
         history_mode: str,
+        linked_access_hash: int | None = None,
         history_limit: int | None,
         history_since: datetime | None,
     ) -> tuple[StoredChannel, bool]:
@@ -147,6 +148,7 @@ class ChannelRepository:
             "username": username,
             "kind": kind,
             "linked_chat_id": linked_chat_id,
+            "linked_access_hash": linked_access_hash if linked_chat_id else None,
             "history_mode": history_mode,
             "history_limit": history_limit,
             "history_since": history_since,

@@ -174,6 +174,7 @@ class Resolved:
     username: str | None
     kind: str  # channel | megagroup | gigagroup
     linked_chat_id: int | None = None
+    linked_access_hash: int | None = None
 
 
 @dataclass(frozen=True)
@@ -246,15 +247,17 @@ class ChannelResolver:
                 types.InputChannel(chat.id, chat.access_hash or 0)
             )
         )
-        linked = getattr(full.full_chat, "linked_chat_id", None)
         kind = _kind(chat)
+        linked = getattr(full.full_chat, "linked_chat_id", None) if kind == "channel" else None
+        group = next((c for c in full.chats if linked and c.id == linked), None)
         return Resolved(
             chat.id,
             chat.access_hash or 0,
             chat.title or "",
             chat.username,
             kind,
-            linked if kind == "channel" else None,
+            linked,
+            getattr(group, "access_hash", None) if group is not None else None,
         )
 
     async def check_invite(self, invite_hash: str) -> InvitePreview:

@@ -116,6 +116,7 @@ async def test_add_list_manage_schedule(tmp_path: Path) -> None:
         assert news["kind"] == "channel" and news["title"] == "News"
         assert news["history_mode"] == "last" and news["history_limit"] == 5
         assert news["linked_chat_id"] == ch_news.linked.id  # type: ignore[union-attr]
+        assert news["linked_access_hash"] == ch_news.linked.access_hash  # type: ignore[union-attr]
 
         # A megagroup by t.me link: the history question with the default preselected.
         await api.send_text(en, "/add https://t.me/talk")

@@ -1,0 +1,157 @@
+"""find_stored_channel, the channel repository and ChannelService without Telegram."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.channels import ChannelService
+from db.channels import ChannelRepository, find_stored_channel
+from db.database import close_db, init_db
+from db.models import Channel
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[None]:
+    await init_db(f"sqlite://{tmp_path / 'db.sqlite3'}")
+    try:
+        yield
+    finally:
+        await close_db()
+
+
+async def _add(repo: ChannelRepository, tg_id: int, username: str | None, title: str) -> int:
+    row, created = await repo.add(
+        tg_id=tg_id,
+        access_hash=tg_id * 7,
+        title=title,
+        username=username,
+        kind="channel",
+        linked_chat_id=None,
+        history_mode="all",
+        history_limit=None,
+        history_since=None,
+    )
+    assert created
+    return row.id
+
+
+async def test_find_stored_channel_by_every_form(db: None) -> None:
+    repo = ChannelRepository()
+    news = await _add(repo, 1234567890, "News_Daily", "Daily News")
+    tech = await _add(repo, 2222222222, None, "Tech talk")
+    await _add(repo, 3333333333, None, "Tech digest")
+    await Channel.create(tg_id=4444444444, title="News chat", status="linked")
+
+    async def found(ref: str) -> int | None:
+        ch = await find_stored_channel(ref)
+        return ch.id if ch else None
+
+    for ref in (
+        "@news_daily",
+        "news_daily",
+        "NEWS_DAILY",
+        "t.me/news_daily",
+        "https://t.me/s/news_daily",
+        "https://t.me/news_daily/55",
+        "1234567890",
+        "-1001234567890",
+        "https://t.me/c/1234567890/7",
+        "daily news",
+        "Daily",  # unique title prefix
+    ):
+        assert await found(ref) == news, ref
+    assert await found(str(news)) == news  # a small number: the row id
+    assert await found("tech talk") == tech
+    assert await found("Tech") is None  # ambiguous prefix
+    assert await found("News chat") is None  # the fetcher's discussion row is not "added"
+    assert await find_stored_channel("News chat", include_linked=True) is not None
+    for ref in ("", "@nobody", "-1009999", "t.me/+abcdefgh12"):
+        assert await found(ref) is None, ref
+
+
+async def test_add_is_idempotent_and_adopts_a_linked_row(db: None) -> None:
+    repo = ChannelRepository()
+    row_id = await _add(repo, 111, "a_chan", "A")
+    again, created = await repo.add(
+        tg_id=111, access_hash=1, title="changed", username=None, kind="megagroup",
+        linked_chat_id=None, history_mode="last", history_limit=5, history_since=None,
+    )  # fmt: skip
+    assert not created and again.id == row_id and again.title == "A"
+    linked = await Channel.create(tg_id=222, title="Group", status="linked", backfill_done=True)
+    adopted, created = await repo.add(
+        tg_id=222, access_hash=9, title="Group", username="grp", kind="megagroup",
+        linked_chat_id=None, history_mode="all", history_limit=None, history_since=None,
+    )  # fmt: skip
+    assert created and adopted.id == linked.id and adopted.status == "active"
+    fresh = await Channel.get(id=linked.id)
+    assert fresh.backfill_done is False and fresh.access_hash == 9
+
+
+class Hooks:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+
+    async def add_channel(self, channel_id: int) -> None:
+        self.calls.append(("add", channel_id))
+
+    async def remove_channel(self, channel_id: int) -> None:
+        self.calls.append(("remove", channel_id))
+
+    async def reschedule(self, channel_id: int) -> None:
+        self.calls.append(("reschedule", channel_id))
+
+
+class NoSession:
+    state = "no_session"
+
+    async def wait_ready(self, timeout: float | None = None) -> Any:
+        raise AssertionError("must not wait for a client without a session")
+
+
+async def test_service_manages_channels_through_the_hooks(db: None) -> None:
+    repo = ChannelRepository()
+    hooks = Hooks()
+    svc = ChannelService(NoSession(), repo, lambda: hooks, default_history="500")
+    row_id = await _add(repo, 555, "chan", "Chan")
+
+    assert await svc.pause(row_id) and (await Channel.get(id=row_id)).status == "paused"
+    assert await svc.resume(row_id) and (await Channel.get(id=row_id)).status == "active"
+    toggled = await svc.toggle_comments(row_id)
+    assert toggled is not None and toggled.comments_enabled
+    await svc.set_interval(row_id, 15)
+    assert (await Channel.get(id=row_id)).interval_minutes == 15
+    assert await svc.choose_history(row_id, "since:2024-03-01")
+    ch = await Channel.get(id=row_id)
+    assert ch.history_mode == "since" and ch.history_since == datetime(2024, 3, 1, tzinfo=UTC)
+    assert await svc.choose_history(row_id, "default")
+    ch = await Channel.get(id=row_id)
+    assert (ch.history_mode, ch.history_limit) == ("last", 500)
+    await Channel.filter(id=row_id).update(cursor=10)
+    assert not await svc.choose_history(row_id, "all")  # history already stored
+    assert await svc.remove(row_id) and await Channel.get_or_none(id=row_id) is None
+    assert hooks.calls == [
+        ("remove", row_id),
+        ("add", row_id),
+        ("reschedule", row_id),
+        ("add", row_id),
+        ("add", row_id),
+        ("remove", row_id),
+    ]
+
+
+async def test_service_without_scheduler_or_session(db: None) -> None:
+    svc = ChannelService(NoSession(), ChannelRepository(), lambda: None)
+    results = await svc.add_lines("@news\n!!!\n@news sometime")
+    assert [r.code for r in results] == ["not_ready", "garbage", "bad_option"]
+    assert [r.code for r in await svc.add_lines("??? \n http://example.com/x")] == [
+        "garbage",
+        "garbage",
+    ]
+    row_id = await _add(ChannelRepository(), 777, "x_chan", "X")
+    assert await svc.pause(row_id)  # no scheduler wired: still works
+    assert (await svc.join("unknown-token")).code == "invite_gone"
