@@ -70,7 +70,7 @@ class HistoryDepth:
             return cls()
         body = v.split(":", 1)[1] if ":" in v else v
         head = v.split(":", 1)[0] if ":" in v else ""
-        if head in ("", "last") and body.isdigit() and 0 < int(body) <= 10_000_000:
+        if head in ("", "last") and body.isdigit() and 0 < int(body) < 10**9:
             return cls("last", limit=int(body))
         if head in ("", "since") and re.fullmatch(r"\d{4}-\d{2}-\d{2}", body):
             try:

@@ -25,6 +25,7 @@ router = Router(name="channels")
 
 PAGE_SIZE = 10
 MAX_MINUTES = 7 * 24 * 60
+KINDS = ("channel", "megagroup", "gigagroup")
 
 
 class AddStates(StatesGroup):
@@ -59,9 +60,13 @@ def depth_text(mode: str, limit: int | None, since: datetime | None, lang: str) 
 
 
 def _history_keyboard(channel_id: int, default: str, lang: str) -> InlineKeyboardMarkup:
-    since = (datetime.now(UTC) - timedelta(days=30)).strftime("%Y-%m-%d")
-    options = [("all", "all"), ("last:100", "last:100"), ("last:1000", "last:1000")]
-    options.append((f"since:{since}", f"since:{since}"))
+    since = datetime.now(UTC) - timedelta(days=30)
+    options = [
+        (t("depth_all", lang), "all"),
+        (t("depth_last", lang, n=100), "last:100"),
+        (t("depth_last", lang, n=1000), "last:1000"),
+        (depth_text("since", None, since, lang), f"since:{since:%Y-%m-%d}"),
+    ]
     rows = [[_btn(f"✓ {default}", f"ch:h:{channel_id}:default")]]
     rows.append([_btn(label, f"ch:h:{channel_id}:{spec}") for label, spec in options[:3]])
     rows.append([_btn(options[3][0], f"ch:h:{channel_id}:{options[3][1]}")])
@@ -223,7 +228,7 @@ async def _render_item(
         lang,
         icon=_icon(ch.status),
         label=html.escape(ch.label),
-        kind=ch.kind,
+        kind=t(f"channel_kind_{ch.kind}", lang) if ch.kind in KINDS else ch.kind,
         status=t(f"channel_status_{ch.status}", lang),
         count=ch.messages_count,
         last=_when(ch.last_run_at, lang),

@@ -118,6 +118,9 @@ TEXTS: dict[str, dict[str, str]] = {
             "История: {depth}\nКомментарии: {comments}{error}"
         ),
     },
+    "channel_kind_channel": {"en": "channel", "ru": "канал"},
+    "channel_kind_megagroup": {"en": "group", "ru": "группа"},
+    "channel_kind_gigagroup": {"en": "broadcast group", "ru": "большая группа"},
     "channel_status_active": {"en": "active", "ru": "активен"},
     "channel_status_paused": {"en": "paused", "ru": "на паузе"},
     "channel_status_disabled": {"en": "disabled", "ru": "отключён"},

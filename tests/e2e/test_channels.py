@@ -123,7 +123,7 @@ async def test_add_list_manage_schedule(tmp_path: Path) -> None:
         await api.wait_for_message(ADMIN2_ID, r"✅ @talk: added", timeout=30)
         ask = await api.wait_for_message(ADMIN2_ID, r"How much history", timeout=15)
         assert "✓ all history" in ask.button_texts
-        await api.press_button(en, ask, text="last:100")
+        await api.press_button(en, ask, text="last 100")
         await api.wait_for_message(ADMIN2_ID, r"@talk: history — last 100", timeout=15)
         talk = rows(stack)["talk"]
         assert talk["kind"] == "megagroup" and talk["history_mode"] == "last"
