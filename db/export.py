@@ -12,7 +12,6 @@ import asyncio
 import csv
 import io
 import json
-import re
 import zipfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -406,29 +405,14 @@ class ChannelRef:
         return f"@{self.username}" if self.username else self.title or str(self.tg_id)
 
 
-_LINK = re.compile(r"^(?:https?://)?(?:t\.me|telegram\.me)/(?:s/)?([A-Za-z0-9_]+)/?$")
-
-
 async def find_channel(ref: str) -> ChannelRef | None:
-    """A stored channel by @username, t.me link, numeric Telegram id or exact title.
+    """A stored channel by @username, t.me link, Telegram id or title (db/channels.py).
 
-    Minimal lookup until db/channels.py offers `find_stored_channel`.
+    Discussion groups read for comments count too: their messages are exportable.
     """
-    from db.models import Channel
+    from db.channels import find_stored_channel
 
-    ref = ref.strip()
-    m = _LINK.match(ref)
-    name = m.group(1) if m else ref.lstrip("@")
-    found = await Channel.filter(username__iexact=name).first() if name else None
-    if found is None and re.fullmatch(r"-?\d+", ref):
-        n = int(ref)
-        raw = str(abs(n))
-        candidates = {n, abs(n), -n}
-        if raw.startswith("100") and len(raw) > 12:
-            candidates |= {int(raw[3:]), -int(raw)}
-        found = await Channel.filter(tg_id__in=list(candidates)).first()
-    if found is None and ref:
-        found = await Channel.filter(title=ref).first()
+    found = await find_stored_channel(ref, include_linked=True)
     if found is None:
         return None
     return ChannelRef(found.id, found.tg_id, found.username, found.title)

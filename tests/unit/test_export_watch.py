@@ -18,20 +18,23 @@ __all__ = ["db"]
 
 
 async def test_words_and_regex_match_new_messages(db: Path) -> None:
-    a = await make_channel(1, "a", "A")
-    b = await make_channel(2, "b", "B")
-    ref_b = await find_channel("@b")
+    a = await make_channel(1, "chan_a", "A")
+    b = await make_channel(2, "chan_b", "B")
+    ref_b = await find_channel("@chan_b")
     words = await add_watch("нефть газ", None, 1001)
     regex = await add_watch(r"/\bцен[аы]\b/", ref_b, 1001)
-    assert regex.is_regex and regex.channel == "@b"
+    assert regex.is_regex and regex.channel == "@chan_b"
     await upsert(a, [(1, "Газ и НЕФТЬ дорожают"), (2, "только нефть"), (3, "цена выросла")])
     await upsert(b, [(1, "цены на газ"), (2, "нефть и газ"), (3, "цена")])
     hits_a = await match_new_messages(a.id, 1, 3)
-    assert [(h.watch_id, h.link) for h in hits_a] == [(words.id, "https://t.me/a/1")]
+    assert [(h.watch_id, h.link) for h in hits_a] == [(words.id, "https://t.me/chan_a/1")]
     hits_b = await match_new_messages(b.id, 1, 3)
     assert sorted((h.watch_id, h.link) for h in hits_b) == sorted(
-        [(regex.id, "https://t.me/b/1"), (words.id, "https://t.me/b/2"),
-         (regex.id, "https://t.me/b/3")]
+        [
+            (regex.id, "https://t.me/chan_b/1"),
+            (words.id, "https://t.me/chan_b/2"),
+            (regex.id, "https://t.me/chan_b/3"),
+        ]
     )
     assert await match_new_messages(b.id, 2, 2) == [h for h in hits_b if h.link.endswith("/2")]
 
