@@ -6,7 +6,9 @@ proven in test_login.py); every channel goes in through /add.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +65,14 @@ def button(snap: MessageSnapshot, ending: str) -> str:
     raise AssertionError(f"no button ending {ending!r}: {snap.buttons}")
 
 
+async def wait_until(cond: Any, stack: Stack, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, stack.app.log()[-3000:]
+        assert stack.app.alive(), stack.app.log()[-3000:]
+        await asyncio.sleep(0.05)
+
+
 def with_buttons(title: str) -> Any:
     """The invite question (the per-line report mentions the invite without buttons)."""
     return lambda snap: f"{title}: an invite link" in (snap.text or "") and bool(snap.button_texts)
@@ -117,6 +127,10 @@ async def test_add_list_manage_schedule(tmp_path: Path) -> None:
         assert news["history_mode"] == "last" and news["history_limit"] == 5
         assert news["linked_chat_id"] == ch_news.linked.id  # type: ignore[union-attr]
         assert news["linked_access_hash"] == ch_news.linked.access_hash  # type: ignore[union-attr]
+
+        # The scheduler hook runs a new channel at once, honouring its history depth.
+        await wait_until(lambda: rows(stack)["news"]["last_run_at"] is not None, stack)
+        assert rows(stack)["news"]["messages_count"] == 5
 
         # A megagroup by t.me link: the history question with the default preselected.
         await api.send_text(en, "/add https://t.me/talk")
@@ -192,6 +206,7 @@ async def test_add_list_manage_schedule(tmp_path: Path) -> None:
         # /channels: 15 channels, 10 per page.
         await api.send_text(en, "/channels")
         page1 = await api.wait_for_message(ADMIN2_ID, r"Channels \(15\), page 1/2", timeout=15)
+        assert "@news — 5 msgs, last: 20" in (page1.text or "")
         assert (
             "@news" in (page1.text or "")
             and "@ch08" in (page1.text or "")
