@@ -1,0 +1,246 @@
+"""Run every benchmark of issue 7 and regenerate bench/RESULTS.md.
+
+Each bench runs as its own process, one after another (the machine's cores are
+shared by the app, the doubles and the bench). Raw outputs go to bench/out/<name>.txt;
+`--reuse` keeps an existing output instead of running that bench again (RESULTS.md
+then says which outputs were reused).
+
+    .venv/bin/python bench/run_all.py [--reuse] [--only p2,p4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+OUT = BENCH / "out"
+PY = os.path.relpath(sys.executable, ROOT) if sys.executable.startswith(str(ROOT)) else "python"
+
+
+@dataclass
+class Bench:
+    key: str
+    title: str
+    args: list[str]
+    json_out: bool
+
+
+BENCHES = [
+    Bench(
+        "p1", "P1 ingest", ["bench/bench_ingest.py", "--messages", "200000", "--runs", "3"], False
+    ),
+    Bench(
+        "p2",
+        "P2 responsiveness",
+        ["bench/bench_latency.py", "--messages", "200000", "--samples", "50"],
+        True,
+    ),
+    Bench("p3", "P3 memory", ["bench/bench_memory.py", "--sizes", "100000,1000000"], True),
+    Bench(
+        "p4",
+        "P4 scheduling",
+        ["bench/bench_schedule.py", "--channels", "1000", "--interval", "1", "--window", "150"],
+        True,
+    ),
+    Bench(
+        "p5",
+        "P5 export",
+        ["bench/bench_export.py", "--messages", "1000000", "--queries", "300"],
+        False,
+    ),
+]
+
+
+def command_of(b: Bench) -> str:
+    args = [PY, *b.args]
+    if b.json_out:
+        args += ["--json", f"bench/out/{b.key}.json"]
+    return shlex.join(args)
+
+
+def run(b: Bench) -> None:
+    OUT.mkdir(exist_ok=True)
+    cmd = command_of(b)
+    print(f"== {b.title}: {cmd}", flush=True)
+    t0 = time.monotonic()
+    proc = subprocess.run(shlex.split(cmd), cwd=ROOT, capture_output=True, text=True)
+    text = f"$ {cmd}\n{proc.stdout}"
+    if proc.returncode:
+        text += f"\n[exit {proc.returncode}]\n{proc.stderr[-3000:]}"
+    done = f"{datetime.now(UTC):%Y-%m-%d %H:%M}"
+    text += f"\n[wall {time.monotonic() - t0:.0f} s, finished {done} UTC]\n"
+    (OUT / f"{b.key}.txt").write_text(text)
+    print(text, flush=True)
+
+
+def _read(key: str) -> str:
+    path = OUT / f"{key}.txt"
+    return path.read_text() if path.exists() else ""
+
+
+def _json(key: str) -> dict | None:  # type: ignore[type-arg]
+    path = OUT / f"{key}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _num(pattern: str, text: str) -> float | None:
+    m = re.search(pattern, text)
+    return float(m.group(1).replace(",", "")) if m else None
+
+
+def _yes(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("yes" if ok else "**no**")
+
+
+def rows() -> list[tuple[str, str, str, str]]:
+    out: list[tuple[str, str, str, str]] = []
+    p1 = _read("p1")
+    ratio = _num(r"ratio: ([\d.]+)", p1)
+    plain = _num(r"plain iter_messages: ([\d,]+)", p1)
+    ingest = _num(r"ingest into SQLite:\s+([\d,]+)", p1)
+    if ratio is not None:
+        out.append(
+            (
+                "P1 ingest 200k msgs, app fetcher into SQLite / plain iter_messages",
+                f"{ingest:,.0f} vs {plain:,.0f} msgs/s, ratio {ratio:.2f}",
+                ">= 0.9",
+                _yes(ratio >= 0.9),
+            )
+        )
+    p2 = _json("p2")
+    if p2:
+        for state in ("idle", "backfill"):
+            for cmd in ("/status", "/channels"):
+                v = p2[f"{state} {cmd}"]
+                ok = None if state == "idle" or v["p99_ms"] is None else v["p99_ms"] <= 250
+                fig = (
+                    f"p50 {v['p50_ms']:.0f} ms, p99 {v['p99_ms']:.0f} ms (n={v['n']})"
+                    if v["p99_ms"] is not None
+                    else "no samples"
+                )
+                out.append(
+                    (
+                        f"P2 {cmd} latency, {state}",
+                        fig,
+                        "p99 <= 250 ms" if state == "backfill" else "—",
+                        _yes(ok),
+                    )
+                )
+    p3 = _json("p3")
+    if p3:
+        peaks = [r["vmhwm_mb"] for r in p3["results"]]
+        for r in p3["results"]:
+            done = "" if r["done"] else f" (stopped at {r['committed']:,})"
+            out.append(
+                (
+                    f"P3 app peak RSS, backfill {r['messages']:,}{done}",
+                    f"{r['vmhwm_mb']:.0f} MB ({r['seconds']:.0f} s, {r['rate']:,.0f} msgs/s)",
+                    "<= 200 MB",
+                    _yes(r["vmhwm_mb"] <= 200),
+                )
+            )
+        if len(peaks) == 2:
+            flat = abs(peaks[1] - peaks[0]) <= max(20.0, 0.15 * peaks[0])
+            out.append(
+                (
+                    "P3 flat between sizes",
+                    f"{peaks[1] - peaks[0]:+.0f} MB",
+                    "flat (<= +15 % / 20 MB)",
+                    _yes(flat),
+                )
+            )
+    p4 = _json("p4")
+    if p4:
+        hpr = p4["history_per_run"]
+        out.append(
+            (
+                f"P4 history requests per channel run ({p4['runs']:,} runs)",
+                f"{hpr:.2f}" if hpr is not None else "no runs",
+                "1",
+                _yes(hpr is not None and hpr <= 1.0),
+            )
+        )
+        out.append(
+            (
+                "P4 app CPU, 1,000 channels every 5 min (normalised)",
+                f"{p4['cpu_share_at_5min'] * 100:.1f} % of a core "
+                f"({p4['cpu_seconds_per_run'] * 1000:.1f} ms CPU per run)",
+                "<= 5 %",
+                _yes(p4["cpu_share_at_5min"] <= 0.05),
+            )
+        )
+    p5 = _read("p5")
+    m = re.search(
+        r"export csv: ([\d,]+) rows in ([\d.]+) s \(([\d,]+) rows/s\).*?peak RSS (\d+) MB", p5
+    )
+    if m:
+        out.append(
+            (
+                "P5 export 1M messages to CSV",
+                f"{m.group(2)} s ({m.group(3)} rows/s), peak RSS {m.group(4)} MB",
+                "see issue 7",
+                "n/a",
+            )
+        )
+    return out
+
+
+def write_results(reused: list[str]) -> None:
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Generated by `{PY} bench/run_all.py` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; "
+        f"{os.cpu_count()} CPUs. The machine was shared with other jobs while these ran, "
+        "so absolute rates are noisy. Raw outputs: `bench/out/`.",
+        "",
+        "| measure | figure | target | met? |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows()]
+    lines += ["", "## Commands", ""]
+    for b in BENCHES:
+        note = " (output reused from an earlier run)" if b.key in reused else ""
+        lines.append(f"- {b.title}{note}: `{command_of(b)}`")
+    lines += ["", "## Raw outputs", ""]
+    for b in BENCHES:
+        text = _read(b.key).strip()
+        if text:
+            lines += [f"### {b.title}", "", "```", text, "```", ""]
+    (BENCH / "RESULTS.md").write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--reuse", action="store_true", help="keep existing bench/out outputs")
+    parser.add_argument("--only", help="comma-separated keys (p1..p5) to run")
+    parser.add_argument("--report-only", action="store_true", help="only rewrite RESULTS.md")
+    args = parser.parse_args()
+    only = set(args.only.split(",")) if args.only else {b.key for b in BENCHES}
+    reused = []
+    for b in BENCHES:
+        if (
+            args.report_only
+            or b.key not in only
+            or (args.reuse and (OUT / f"{b.key}.txt").exists())
+        ):
+            if (OUT / f"{b.key}.txt").exists():
+                reused.append(b.key)
+            continue
+        run(b)
+    write_results(reused)
+    print((BENCH / "RESULTS.md").read_text())
+
+
+if __name__ == "__main__":
+    main()
