@@ -190,10 +190,11 @@ async def test_add_list_manage_schedule(tmp_path: Path) -> None:
         # A resolution flood wait is reported with its length; the other line still works
         # (a -100 id is found among the account's dialogs).
         stack.mtproto.faults.add("contacts.resolveUsername", "FLOOD_WAIT_300", times=1)
-        await api.send_text(en, f"/add @floody\n-100{hidden.id}")
+        # (An invite of a channel already joined needs no confirmation.)
+        await api.send_text(en, f"/add @floody\n-100{hidden.id}\nt.me/+InviteHash1234")
         flood = await api.wait_for_message(ADMIN2_ID, r"@floody", timeout=30)
         assert "⏳ @floody: Telegram asks to wait 5 min" in (flood.text or "")
-        assert "☑️ Hidden: already added" in (flood.text or "")
+        assert (flood.text or "").count("☑️ Hidden: already added") == 2
 
         # The account's channel limit (CHANNELS_TOO_MUCH) on joining.
         stack.mtproto.faults.add("messages.importChatInvite", "CHANNELS_TOO_MUCH", times=1)
