@@ -601,7 +601,7 @@ def get_full_channel(call: Call) -> TLObject:
         bot_info=[],
         pts=channel.pts,
         participants_count=channel.member_count,
-        linked_chat_id=channel.linked.id if channel.linked else None,
+        linked_chat_id=channel.linked.id if channel.linked is not None else None,
         can_view_participants=channel.megagroup or None,
     )
     return build(
@@ -679,7 +679,7 @@ def _discussion(call: Call) -> tuple[Channel, Channel, int | None]:
     # Asked on the group itself: msg_id is the root message of the thread.
     if channel.get(msg_id) is None:
         raise RpcFail("MSG_ID_INVALID")
-    return channel.linked or channel, channel, msg_id
+    return (channel.linked if channel.linked is not None else channel), channel, msg_id
 
 
 @rpc(functions.messages.GetRepliesRequest)
