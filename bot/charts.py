@@ -6,13 +6,6 @@ import io
 from collections.abc import Sequence
 from datetime import date
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-from matplotlib.dates import date2num
-from matplotlib.figure import Figure
-
 
 def render_daily_chart(
     title: str,
@@ -23,6 +16,14 @@ def render_daily_chart(
     views_label: str,
 ) -> bytes:
     """A PNG: posts per day (bars) and median views per day (line, right axis)."""
+    # Imported on first use: matplotlib and numpy cost ~30 MB of RSS that a bot
+    # which never draws a chart should not carry.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.dates import date2num
+    from matplotlib.figure import Figure
+
     # Figure() directly, not pyplot: no global state, safe in a worker thread.
     fig = Figure(figsize=(9, 4.5), dpi=100)
     ax = fig.add_subplot()
