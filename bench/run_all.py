@@ -63,16 +63,19 @@ BENCHES = [
 
 
 NOTES = [
-    "- P1: a cProfile of a 30,000-message ingest shows the event-loop thread spending "
-    "~17 % of the profiled time (plain + ingest pass) in epoll waiting while "
-    "Telethon's TL parsing (the same work as the "
-    "plain pass) dominates; the app's own row building (`parser.fetcher.message_row`) is "
-    "~2 %. The gap is most likely the SQLite writer thread (executemany + FTS5 triggers, one "
-    "transaction per 100-message batch, `BATCH = 100` in parser/fetcher.py) competing "
-    "for the GIL, plus the batch hand-off awaits (not proven: the writer thread was not "
-    "profiled). For scale: the app process itself "
-    "backfilled 200,000 messages in 31 s from /add (P2, ~6,450 msgs/s) and 1,000,000 in "
-    "127 s from process start (P3, ~7,865 msgs/s); those are not same-run comparisons.",
+    "- P1: the SQLite write path is the ceiling. Timing `IngestRepository.store_batch` in "
+    "a 100,000-message ingest (13,716 msgs/s vs plain 29,687): the fetcher's consumer "
+    "spent 7.1 s of the 7.3 s run awaiting store_batch (1,000 batches of 100 rows: "
+    "executemany `INSERT ... ON CONFLICT DO UPDATE` + FTS5 triggers + cursor update in "
+    "aiosqlite's thread), i.e. ~70 us per row; the producer (Telethon decoding, "
+    "`parser.fetcher.message_row` ~2 % in cProfile) waits on the bounded queue. Levers "
+    "for the fetcher's owner: bigger transactions (merge queued pages, `BATCH = 100` in "
+    "parser/fetcher.py), a plain INSERT for rows above the cursor (they cannot exist "
+    "yet) instead of the upsert, and the FTS5 trigger cost (db/migrations/0003_search.py). "
+    "The earlier P1 run under heavy machine load measured 0.71 (plain 6,053 msgs/s); "
+    "with a quiet machine the plain pass is 5x faster and the ratio drops to 0.39. In "
+    "the app process, 200,000 messages took 31 s from /add (P2) and 1,000,000 took 127 s "
+    "from process start (P3), under load.",
     "- P3: the app's RSS is ~255 MB before any backfill and does not grow with it "
     "(flat). Import cost alone, measured with /proc/self/status: `import aiogram.types` "
     "~169 MB (aiogram 3.31 pydantic models), `bot/charts.py` importing matplotlib + numpy "
