@@ -74,12 +74,14 @@ NOTES = [
     "yet) instead of the upsert, and the FTS5 trigger cost (db/migrations/0003_search.py). "
     "The earlier P1 run under heavy machine load measured 0.71 (plain 6,053 msgs/s); "
     "with a quiet machine the plain pass is 5x faster and the ratio drops to 0.39. In "
-    "the app process, 200,000 messages took 31 s from /add (P2) and 1,000,000 took 127 s "
-    "from process start (P3), under load.",
-    "- P3: the app's RSS is ~255 MB before any backfill and does not grow with it "
-    "(flat). Import cost alone, measured with /proc/self/status: `import aiogram.types` "
-    "~169 MB (aiogram 3.31 pydantic models), `bot/charts.py` importing matplotlib + numpy "
-    "at module level ~30 MB, openpyxl ~11 MB, telethon ~50 MB.",
+    "the app process, 200,000 messages took 31 s from /add (P2) and 1,000,000 took 86 s "
+    "from process start (P3).",
+    "- P3: the app's RSS is ~218 MB right after start and does not grow with the "
+    "backfill (flat; 221 MB peak for both sizes, after commit f97d971 made matplotlib a "
+    "lazy import; 258 MB before it). Import cost, measured with /proc/self/status in a "
+    "fresh interpreter: `import aiogram.types` alone 165 MB RSS (aiogram 3.31 pydantic "
+    "models), then telethon +28 MB, then the rest of app.service +21 MB. The 200 MB "
+    "target is below aiogram's import footprint plus Telethon's on this build.",
     "- P4 CPU includes everything the app did in the window (bot long polling, health "
     "beats), charged to the channel runs.",
     "- P5 has no target in the brief; the figure is bench_export's CSV line.",
