@@ -71,6 +71,8 @@ class Supervisor:
         self._components: list[Component] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
+        # Set on stop(): a component waiting out its restart backoff wakes at once.
+        self._stop_event = asyncio.Event()
         self.delays: dict[str, list[float]] = {}
 
     def add(self, component: Component) -> None:
@@ -114,7 +116,10 @@ class Supervisor:
                     f"component-restart:{comp.name}",
                     f"⚠️ {comp.name} crashed ({error}); restarting in {delay:.0f} s",
                 )
-                await asyncio.sleep(delay)
+                try:
+                    await asyncio.wait_for(self._stop_event.wait(), delay)
+                except TimeoutError:
+                    pass
                 continue
             # A normal return: the component finished on purpose.
             break
@@ -127,6 +132,7 @@ class Supervisor:
         push the exit past the grace period (SIGTERM has to end within seconds).
         """
         self._stopping = True
+        self._stop_event.set()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         for comp in reversed(self._components):

@@ -10,7 +10,7 @@ import pytest
 
 from app.alerts import Alerter
 from app.health import RESTARTING, RUNNING, STOPPED, HealthRegistry
-from app.supervisor import Backoff, Supervisor
+from app.supervisor import Backoff, FunctionComponent, Supervisor
 
 
 async def until(condition: Callable[[], bool]) -> None:
@@ -205,3 +205,17 @@ async def test_network_closes_at_exit_are_bounded_and_never_raise(
     await _bounded_close("bot", fails)
     assert "closing userbot took longer" in caplog.text
     assert "error while closing bot" in caplog.text
+
+
+async def test_stop_does_not_wait_out_a_restart_backoff() -> None:
+    async def crash() -> None:
+        raise RuntimeError("boom")
+
+    sup = Supervisor(HealthRegistry(), Alerter(), Backoff(base=30.0, cap=30.0, jitter=0.0))
+    sup.add(FunctionComponent("crasher", crash))
+    sup.start()
+    await asyncio.sleep(0.1)  # crashed once, now in a 30 s backoff
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await sup.stop(5.0)
+    assert loop.time() - started < 1.0
