@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography.fernet import Fernet
 
@@ -127,3 +128,36 @@ async def running_stack(
         finally:
             if app.alive():
                 await app.terminate()
+
+
+async def store_logged_in_session(
+    stack: Stack, phone: str = "+15550000001", code: str = "12345"
+) -> Any:
+    """Sign in against the MTProto double and store the session in the app's DB
+    (encrypted with the app's SESSION_KEYS), as if the operator had used /login."""
+    from telethon import TelegramClient
+    from telethon.crypto import rsa
+    from telethon.sessions import StringSession
+
+    from db.accounts import AccountRepository
+    from db.database import close_db, init_db
+    from db.vault import SessionVault
+
+    rsa.add_key(PUBLIC_KEY_PATH.read_text(), old=False)
+    client = TelegramClient(StringSession(), 1, "x" * 32, receive_updates=False)
+    client.session.set_dc(stack.mtproto.dc_id, "127.0.0.1", stack.mtproto.port)
+    await client.connect()
+    await client.send_code_request(phone)
+    me = await client.sign_in(phone, code)
+    session = StringSession.save(client.session)
+    await client.disconnect()
+    env = stack.app.env
+    await init_db(env["DATABASE_URL"])
+    try:
+        accounts = AccountRepository(SessionVault([env["SESSION_KEYS"]]))
+        await accounts.save_session(
+            session, phone=phone, user_id=me.id, display_name="Ann", username=None
+        )
+    finally:
+        await close_db()
+    return me

@@ -16,17 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from telethon import TelegramClient
-from telethon.crypto import rsa
-from telethon.sessions import StringSession
 
-from db.accounts import AccountRepository
 from db.database import close_db, init_db
 from db.models import Channel as ChannelModel
-from db.vault import SessionVault
-from tests.doubles.mtproto import PUBLIC_KEY_PATH, World
+from tests.doubles.mtproto import World
 from tests.doubles.mtproto.world import Channel
-from tests.e2e.harness import ADMIN2_ID, ADMIN_ID, Stack, running_stack
+from tests.e2e.harness import (
+    ADMIN2_ID,
+    ADMIN_ID,
+    Stack,
+    running_stack,
+    store_logged_in_session,
+)
 
 PHONE, CODE = "+15550000001", "12345"
 
@@ -35,21 +36,9 @@ async def seed(
     stack: Stack, channels: list[Channel], comments: tuple[str, ...] = ()
 ) -> dict[str, int]:
     """Log in against the double, store the session and the channels; row id by username."""
-    rsa.add_key(PUBLIC_KEY_PATH.read_text(), old=False)
-    client = TelegramClient(StringSession(), 1, "x" * 32, receive_updates=False)
-    client.session.set_dc(stack.mtproto.dc_id, "127.0.0.1", stack.mtproto.port)
-    await client.connect()
-    await client.send_code_request(PHONE)
-    me = await client.sign_in(PHONE, CODE)
-    session = StringSession.save(client.session)
-    await client.disconnect()
-    env = stack.app.env
-    await init_db(env["DATABASE_URL"])
+    await store_logged_in_session(stack, PHONE, CODE)
+    await init_db(stack.app.env["DATABASE_URL"])
     try:
-        accounts = AccountRepository(SessionVault([env["SESSION_KEYS"]]))
-        await accounts.save_session(
-            session, phone=PHONE, user_id=me.id, display_name="Ann", username=None
-        )
         ids = {}
         for ch in channels:
             row = await ChannelModel.create(
