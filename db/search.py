@@ -1,7 +1,9 @@
 """Full-text search over stored messages (SQLite FTS5 or PostgreSQL tsvector).
 
-The index is maintained by database triggers (migration 0003), so messages written by
-any code path - ORM or raw executemany upserts - are searchable at once, edits included.
+SQLite: new rows enter the FTS5 index in bulk (`INDEX_PENDING`, migration 0004): the
+ingest path runs it inside each batch's transaction, and a search runs it first, so
+rows written by any other path (ORM, raw upserts) are found too. Edits and deletes of
+indexed rows are kept in sync by triggers. PostgreSQL: an expression GIN index.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from tortoise import connections
+from tortoise.transactions import in_transaction
 
 from db.export import parse_time, post_link
+from db.messages import INDEX_PENDING
 
 # Snippet highlight markers: control characters no message text contains, so the
 # renderer can HTML-escape the snippet and then turn them into tags.
@@ -23,6 +27,25 @@ HL_END = "\x03"
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Above this many matches results come newest first instead of by relevance.
 RANK_LIMIT = 20_000
+
+
+_PENDING = (
+    "SELECT COALESCE((SELECT MAX(id) FROM message), 0)"
+    " > (SELECT indexed_to FROM fts_state WHERE id = 1) AS n"
+)
+
+
+async def index_pending() -> None:
+    """Bring the SQLite full-text index up to date (a no-op when nothing is pending)."""
+    conn = connections.get("default")
+    if conn.capabilities.dialect != "sqlite":
+        return
+    rows = await conn.execute_query_dict(_PENDING)
+    if not rows or not rows[0]["n"]:
+        return
+    async with in_transaction("default") as tx:
+        for sql in INDEX_PENDING:
+            await tx.execute_query(sql)
 
 
 @dataclass(frozen=True)
@@ -61,6 +84,7 @@ async def search_messages(text: str, offset: int = 0, limit: int = 5) -> SearchP
         return SearchPage(0, [])
     conn = connections.get("default")
     if conn.capabilities.dialect == "sqlite":
+        await index_pending()
         match = fts5_query(words)
         total_rows = await conn.execute_query_dict(
             "SELECT count(*) AS n FROM message_fts WHERE message_fts MATCH ?", [match]

@@ -28,6 +28,8 @@ from parser.errors import TelegramError, translate
 log = logging.getLogger(__name__)
 
 BATCH = 100
+# Most rows one write transaction takes when pages queue up behind a slow disk.
+MAX_TX_ROWS = 1000
 
 
 @dataclass
@@ -211,7 +213,7 @@ class ChannelFetcher:
         *,
         refresh_window_hours: int = 24,
         wait_time: float = 0.0,
-        pipeline_depth: int = 4,
+        pipeline_depth: int = 10,
     ) -> None:
         self._repo = repo
         self._refresh = timedelta(hours=refresh_window_hours)
@@ -304,7 +306,7 @@ class ChannelFetcher:
         queue: asyncio.Queue[list[Row] | BaseException | None] = asyncio.Queue(self._depth)
         cursor = ch.cursor
         top_id = 0
-        now = datetime.now(UTC)
+        now = datetime.now(UTC).replace(microsecond=0)  # stored to the second
         iterator: Any = None
         commented: list[int] = []
 
@@ -341,9 +343,10 @@ class ChannelFetcher:
                 await queue.put(exc)
 
         producer = asyncio.create_task(produce(), name=f"fetch-{ch.id}")
+        held: list[list[Row] | BaseException | None] = []  # taken from the queue early
         try:
             while True:
-                item = await queue.get()
+                item = held.pop() if held else await queue.get()
                 if item is None:
                     break
                 if isinstance(item, BaseException):
@@ -353,6 +356,15 @@ class ChannelFetcher:
                     progress.status = "failed"
                     progress.error = err.detail or err.code
                     raise RunFailed(err, progress) from item
+                # Pages that queued up while the last transaction ran go into the next
+                # one together: fewer commits (and FTS segments) when the network is
+                # faster than the disk, one page per commit when it is not.
+                while len(item) < MAX_TX_ROWS and not queue.empty():
+                    nxt = queue.get_nowait()
+                    if not isinstance(nxt, list):
+                        held.append(nxt)
+                        break
+                    item = item + nxt
                 last = item[-1][1]
                 new_rows = sum(1 for r in item if r[1] > cursor)
                 if new_rows and not progress.first_new_id:
