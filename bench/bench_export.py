@@ -96,6 +96,12 @@ def generate(db_path: Path, n: int) -> dict[str, Any]:
             batch,
         )
         conn.commit()
+    # As the app leaves an archive: the ingest path indexes each batch for search.
+    from db.messages import INDEX_PENDING
+
+    for sql in INDEX_PENDING:
+        conn.execute(sql)
+    conn.commit()
     conn.close()
     return {"seconds": time.perf_counter() - t0, "db_mb": db_path.stat().st_size / 2**20}
 
@@ -205,7 +211,7 @@ def main() -> None:
         gen = _run_step("generate", args, db, work)
         print(
             f"generated {args.messages:,} messages in {gen['seconds']:.1f} s "
-            f"(FTS triggers on), database {gen['db_mb']:.0f} MB",
+            f"(full-text indexed), database {gen['db_mb']:.0f} MB",
             flush=True,
         )
     for fmt in ("csv", "xlsx"):

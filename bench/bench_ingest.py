@@ -3,8 +3,10 @@
 The MTProto double runs as a separate process with one public channel of N
 messages. This process logs in once, then alternates `--runs` times: a plain
 `iter_messages(reverse=True, wait_time=0)` pass, and a full backfill by the app's
-`ChannelFetcher` into a fresh SQLite database (batch upserts + cursor, FTS triggers
-included). Printed: median messages/s of both, their ratio, and peak RSS.
+`ChannelFetcher` into a fresh SQLite database (batch upserts + cursor + full-text
+index), alternating which goes first. Printed: median messages/s of both, the median
+of the per-run ratios, CPU per message of the event-loop thread (plain vs ingest)
+and of the database thread, and peak RSS.
 
     .venv/bin/python bench/bench_ingest.py [--messages 100000] [--runs 3] [--text-size 0]
 """
@@ -44,18 +46,24 @@ async def bench(port: int, messages: int, runs: int, workdir: Path) -> None:
     await client.connect()
     plain: list[float] = []
     ingest: list[float] = []
+    ratios: list[float] = []
+    plain_cpu: list[float] = []
+    ingest_cpu: list[float] = []
+    writer_cpu: list[float] = []
     try:
         await client.send_code_request(PHONE)
         await client.sign_in(PHONE, CODE)
         entity = await client.get_input_entity(CHANNEL)
-        for run in range(runs):
-            t0 = time.perf_counter()
+        async def plain_pass() -> None:
+            c0, t0 = time.thread_time(), time.perf_counter()
             count = 0
             async for _m in client.iter_messages(entity, reverse=True, wait_time=0):
                 count += 1
             assert count == messages, count
             plain.append(count / (time.perf_counter() - t0))
+            plain_cpu.append((time.thread_time() - c0) / count * 1e6)
 
+        async def ingest_pass(run: int) -> None:
             path = workdir / f"ingest{run}.sqlite3"
             await init_db(f"sqlite://{path}")
             try:
@@ -66,31 +74,53 @@ async def bench(port: int, messages: int, runs: int, workdir: Path) -> None:
                 ch = await repo.channel(row.id)
                 assert ch is not None
                 fetcher = ChannelFetcher(repo, refresh_window_hours=0)
-                t0 = time.perf_counter()
+                c0, p0, t0 = time.thread_time(), time.process_time(), time.perf_counter()
                 result = await fetcher.run(client, ch)
                 elapsed = time.perf_counter() - t0
+                main = time.thread_time() - c0
                 assert result.fetched == messages and result.status == "ok", result
                 assert await Channel.get(id=row.id).values_list("cursor", flat=True) > 0
                 ingest.append(messages / elapsed)
+                ingest_cpu.append(main / messages * 1e6)
+                writer_cpu.append((time.process_time() - p0 - main) / messages * 1e6)
             finally:
                 await close_db()
-            line = f"run {run + 1}: plain {plain[-1]:,.0f}/s, ingest {ingest[-1]:,.0f}/s"
+
+        for run in range(runs):
+            # Alternate which goes first, so a slow spell of the machine hits both.
+            if run % 2 == 0:
+                await plain_pass()
+                await ingest_pass(run)
+            else:
+                await ingest_pass(run)
+                await plain_pass()
+            ratios.append(ingest[-1] / plain[-1])
+            line = (
+                f"run {run + 1}: plain {plain[-1]:,.0f}/s, ingest {ingest[-1]:,.0f}/s, "
+                f"ratio {ratios[-1]:.2f}"
+            )
             print(line, flush=True)
     finally:
         await client.disconnect()
     p, i = statistics.median(plain), statistics.median(ingest)
+    med = statistics.median
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"messages: {messages:,}")
     print(f"plain iter_messages: {p:,.0f} msgs/s (median of {runs})")
     print(f"ingest into SQLite:  {i:,.0f} msgs/s (median of {runs})")
-    print(f"ratio: {i / p:.2f}")
+    spread = f"{min(ratios):.2f}-{max(ratios):.2f}"
+    print(f"ratio: {med(ratios):.2f} (median of the paired runs; {spread})")
+    print(
+        f"event-loop thread CPU per message: plain {med(plain_cpu):.1f} us, "
+        f"ingest {med(ingest_cpu):.1f} us; database thread {med(writer_cpu):.1f} us"
+    )
     print(f"peak RSS of this process: {rss:.0f} MB")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--text-size", type=int, default=0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

@@ -38,7 +38,7 @@ class Bench:
 
 BENCHES = [
     Bench(
-        "p1", "P1 ingest", ["bench/bench_ingest.py", "--messages", "200000", "--runs", "3"], False
+        "p1", "P1 ingest", ["bench/bench_ingest.py", "--messages", "200000", "--runs", "5"], False
     ),
     Bench(
         "p2",

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 BATCH = 100
 # Most rows one write transaction takes when pages queue up behind a slow disk.
 MAX_TX_ROWS = 1000
+# Skipped while iterating (a tuple: `A | B` builds a new union object on every call).
+_NOT_CONTENT = (types.MessageService, types.MessageEmpty)
 
 
 @dataclass
@@ -277,7 +279,7 @@ class ChannelFetcher:
                 peer, reply_to=post_id, min_id=after, reverse=True, wait_time=self._wait_time
             ):
                 # Ascending, so a crash between batches never skips older comments.
-                if isinstance(c, types.MessageService | types.MessageEmpty):
+                if isinstance(c, _NOT_CONTENT):
                     continue
                 rows.append(message_row(disc, c, now, comment_of=post_id))
                 if len(rows) >= BATCH:
@@ -320,7 +322,7 @@ class ChannelFetcher:
                 batch: list[Row] = []
                 pages = 0
                 async for m in iterator:
-                    if isinstance(m, types.MessageService | types.MessageEmpty):
+                    if isinstance(m, _NOT_CONTENT):
                         continue
                     row = message_row(ch.id, m, now)
                     batch.append(row)
