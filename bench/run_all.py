@@ -63,25 +63,22 @@ BENCHES = [
 
 
 NOTES = [
-    "- P1: the SQLite write path is the ceiling. Timing `IngestRepository.store_batch` in "
-    "a 100,000-message ingest (13,716 msgs/s vs plain 29,687): the fetcher's consumer "
-    "spent 7.1 s of the 7.3 s run awaiting store_batch (1,000 batches of 100 rows: "
-    "executemany `INSERT ... ON CONFLICT DO UPDATE` + FTS5 triggers + cursor update in "
-    "aiosqlite's thread), i.e. ~70 us per row; the producer (Telethon decoding, "
-    "`parser.fetcher.message_row` ~2 % in cProfile) waits on the bounded queue. Levers "
-    "for the fetcher's owner: bigger transactions (merge queued pages, `BATCH = 100` in "
-    "parser/fetcher.py), a plain INSERT for rows above the cursor (they cannot exist "
-    "yet) instead of the upsert, and the FTS5 trigger cost (db/migrations/0003_search.py). "
-    "The earlier P1 run under heavy machine load measured 0.71 (plain 6,053 msgs/s); "
-    "with a quiet machine the plain pass is 5x faster and the ratio drops to 0.39. In "
-    "the app process, 200,000 messages took 31 s from /add (P2) and 1,000,000 took 86 s "
-    "from process start (P3).",
-    "- P3: the app's RSS is ~218 MB right after start and does not grow with the "
-    "backfill (flat; 221 MB peak for both sizes, after commit f97d971 made matplotlib a "
-    "lazy import; 258 MB before it). Import cost, measured with /proc/self/status in a "
-    "fresh interpreter: `import aiogram.types` alone 165 MB RSS (aiogram 3.31 pydantic "
-    "models), then telethon +28 MB, then the rest of app.service +21 MB. The 200 MB "
-    "target is below aiogram's import footprint plus Telethon's on this build.",
+    "- P1 history: 0.39 at first (executemany upsert per 100 rows + a per-row FTS5 "
+    "insert trigger, ~70 us a row in aiosqlite's thread). Fixed in the product: the FTS5 "
+    "index is written once per transaction (`INSERT INTO message_fts SELECT ... WHERE id "
+    "> indexed_to`, migration 0004: ~1-2 us a row instead of ~20), the rows go in as ONE "
+    "`INSERT ... SELECT FROM json_each(?)` per transaction instead of an executemany (which "
+    "re-took the GIL from the busy event loop for every row), and pages that queue up "
+    "while a transaction runs are merged into the next one (up to 1,000 rows). The "
+    "printed CPU per message shows what is left: the event-loop thread does about the "
+    "same work as plain iter_messages (+2-4 us), the database thread needs ~20-28 us a "
+    "message on the other core, which it shares with the MTProto double; when the "
+    "machine's neighbours take CPU the ratio drops (per-run spread printed).",
+    "- P3 history: 221 MB before, all of it start-up imports (`import aiogram.types` "
+    "alone was 165 MB: it builds all ~400 pydantic models eagerly, each validator "
+    "inlining the models it reaches). bot/aiogram_lazy.py defers those builds to first "
+    "use (import 85 MB; tests/unit/test_aiogram_lazy.py builds every aiogram model that "
+    "way); the app now starts at ~136 MB and stays flat while backfilling.",
     "- P4 CPU includes everything the app did in the window (bot long polling, health "
     "beats), charged to the channel runs.",
     "- P5 has no target in the brief; the figure is bench_export's CSV line.",

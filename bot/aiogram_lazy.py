@@ -79,3 +79,24 @@ def defer_aiogram_models() -> bool:
     finally:
         BaseModel.model_rebuild = original  # type: ignore[method-assign]
     return True
+
+
+def warm_models() -> None:
+    """Build the models every reply goes through, so the first command is not slower.
+
+    ~0.15 s once, on the event loop before polling starts (pydantic's builds are not
+    thread-safe, so not in a worker thread).
+    """
+    from aiogram.methods import (
+        AnswerCallbackQuery,
+        EditMessageText,
+        GetUpdates,
+        SendMessage,
+    )
+    from aiogram.methods.base import Response
+    from aiogram.types import Message, Update
+
+    for model in (Update, Message, GetUpdates, SendMessage, EditMessageText, AnswerCallbackQuery):
+        model.model_rebuild()
+    for returning in (Message, list[Update], bool):
+        Response[returning].model_rebuild()  # type: ignore[valid-type]

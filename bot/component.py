@@ -14,6 +14,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import BotCommand, BotCommandScopeDefault, ErrorEvent
 
+from bot.aiogram_lazy import warm_models
 from bot.filters import OperatorsOnly
 from bot.routers import build_root_router
 from bot.services import BotServices
@@ -112,6 +113,7 @@ class ControlBot:
                 log.warning("alert to %s not delivered: %s", admin, type(exc).__name__)
 
     async def run(self) -> None:
+        warm_models()
         # start_polling calls getMe before its own retry loop: a bad token or no network
         # raises here, and the supervisor restarts us with backoff.
         try:
