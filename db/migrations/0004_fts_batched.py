@@ -11,6 +11,7 @@ indexed later with its current text.
 PostgreSQL keeps its expression GIN index: nothing to do there.
 """
 
+from importlib import import_module
 from typing import Any
 
 from tortoise import migrations
@@ -37,21 +38,12 @@ SQLITE_FORWARD = [
         INSERT INTO message_fts(rowid, text) VALUES (new.id, new.text);
     END""",
 ]
+# Back to 0003: its triggers again, and the index rebuilt from the table.
 SQLITE_BACKWARD = [
     "DROP TRIGGER IF EXISTS message_fts_ad",
     "DROP TRIGGER IF EXISTS message_fts_au",
     "DROP TABLE IF EXISTS fts_state",
-    """CREATE TRIGGER IF NOT EXISTS message_fts_ai AFTER INSERT ON message BEGIN
-        INSERT INTO message_fts(rowid, text) VALUES (new.id, new.text);
-    END""",
-    """CREATE TRIGGER IF NOT EXISTS message_fts_ad AFTER DELETE ON message BEGIN
-        INSERT INTO message_fts(message_fts, rowid, text) VALUES ('delete', old.id, old.text);
-    END""",
-    """CREATE TRIGGER IF NOT EXISTS message_fts_au AFTER UPDATE OF text ON message BEGIN
-        INSERT INTO message_fts(message_fts, rowid, text) VALUES ('delete', old.id, old.text);
-        INSERT INTO message_fts(rowid, text) VALUES (new.id, new.text);
-    END""",
-    "INSERT INTO message_fts(message_fts) VALUES ('rebuild')",
+    *import_module("db.migrations.0003_search").SQLITE_FORWARD,
 ]
 
 

@@ -7,14 +7,10 @@ exact, whether or not the row had been indexed yet (FTS5 integrity-check proves 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 from tortoise import connections
 
-from db.database import close_db, init_db
 from db.messages import IngestRepository
 from db.models import Channel, Message
 from db.search import index_pending, search_messages
@@ -22,15 +18,6 @@ from parser.fetcher import message_row
 from tests.unit.test_ingest import tl_message
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-
-
-@pytest.fixture
-async def repo(tmp_path: Path) -> AsyncIterator[IngestRepository]:
-    await init_db(f"sqlite://{tmp_path / 'db.sqlite3'}")
-    try:
-        yield IngestRepository(str(tmp_path / "db.sqlite3"))
-    finally:
-        await close_db()
 
 
 async def _scalar(sql: str) -> int:

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 from telethon.tl import custom, types
 
-from db.database import close_db, init_db
 from db.messages import COLUMNS, IngestRepository
 from db.models import Channel, Message
 from parser.fetcher import message_row, post_link
@@ -74,15 +70,6 @@ def test_message_row_keeps_every_field() -> None:
     assert row["edit_date"] == NOW and row["comment_of"] is None
     assert post_link("news", 1, 5) == "https://t.me/news/5"
     assert post_link(None, 777, 5) == "https://t.me/c/777/5"
-
-
-@pytest.fixture
-async def repo(tmp_path: Path) -> AsyncIterator[IngestRepository]:
-    await init_db(f"sqlite://{tmp_path / 'db.sqlite3'}")
-    try:
-        yield IngestRepository(str(tmp_path / "db.sqlite3"))
-    finally:
-        await close_db()
 
 
 async def test_batches_are_idempotent_and_move_the_cursor(repo: IngestRepository) -> None:
