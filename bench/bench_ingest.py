@@ -29,7 +29,19 @@ sys.path.insert(0, str(REPO_ROOT / "bench"))
 from bench_iter_messages import CHANNEL, CODE, PHONE, start_server  # noqa: E402
 
 
-async def bench(port: int, messages: int, runs: int, workdir: Path) -> None:
+async def _fresh_postgres(url: str) -> None:
+    import asyncpg  # type: ignore[import-untyped]
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    finally:
+        await conn.close()
+
+
+async def bench(
+    port: int, messages: int, runs: int, workdir: Path, database: str | None = None
+) -> None:
     from telethon import TelegramClient
     from telethon.crypto import rsa
     from telethon.sessions import StringSession
@@ -65,9 +77,11 @@ async def bench(port: int, messages: int, runs: int, workdir: Path) -> None:
 
         async def ingest_pass(run: int) -> None:
             path = workdir / f"ingest{run}.sqlite3"
-            await init_db(f"sqlite://{path}")
+            if database:
+                await _fresh_postgres(database)
+            await init_db(database or f"sqlite://{path}")
             try:
-                repo = IngestRepository(str(path))
+                repo = IngestRepository(None if database else str(path))
                 row = await Channel.create(
                     tg_id=entity.channel_id, access_hash=entity.access_hash, username=CHANNEL
                 )
@@ -107,7 +121,8 @@ async def bench(port: int, messages: int, runs: int, workdir: Path) -> None:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"messages: {messages:,}")
     print(f"plain iter_messages: {p:,.0f} msgs/s (median of {runs})")
-    print(f"ingest into SQLite:  {i:,.0f} msgs/s (median of {runs})")
+    where = "PostgreSQL" if database else "SQLite"
+    print(f"ingest into {where}:  {i:,.0f} msgs/s (median of {runs})")
     spread = f"{min(ratios):.2f}-{max(ratios):.2f}"
     print(f"ratio: {med(ratios):.2f} (median of the paired runs; {spread})")
     print(
@@ -122,11 +137,16 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--text-size", type=int, default=0)
+    parser.add_argument(
+        "--database",
+        help="a postgres:// URL to ingest into instead of SQLite (its public schema is "
+        "dropped and recreated before every run)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         proc, port = start_server(args.messages, args.text_size, Path(tmp))
         try:
-            asyncio.run(bench(port, args.messages, args.runs, Path(tmp)))
+            asyncio.run(bench(port, args.messages, args.runs, Path(tmp), args.database))
         finally:
             proc.terminate()
             proc.wait()

@@ -74,6 +74,12 @@ NOTES = [
     "same work as plain iter_messages (+2-5 us), the database thread needs ~20-28 us a "
     "message on the other core, which it shares with the MTProto double; when the "
     "machine's neighbours take CPU the ratio drops (per-run spread printed).",
+    "- P1 on PostgreSQL 15 (a local server on the same 2 cores, default settings; "
+    "bench/out/p1_postgres.txt, `bench_ingest.py --messages 200000 --runs 3 --database "
+    "postgres://...`): 12,810 vs 18,542 msgs/s, ratio 0.67 (0.66-0.72). asyncpg encodes "
+    "the executemany on the event loop (58 vs 45 us of loop CPU per message) and the "
+    "server's own backend shares the two cores; rows, cursor and count checked equal. "
+    "Not run by run_all.py (it needs a server).",
     "- P3 history: 221 MB before, all of it start-up imports (`import aiogram.types` "
     "alone was 165 MB: it builds all ~400 pydantic models eagerly, each validator "
     "inlining the models it reaches). bot/aiogram_lazy.py defers those builds to first "
