@@ -8,6 +8,7 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 from tortoise import Tortoise, connections
+from tortoise.backends.base import executor as _executor
 from tortoise.migrations.api import migrate as migrate_api
 
 from db.config import tortoise_config
@@ -24,6 +25,9 @@ async def apply_migrations(database_url: str) -> None:
 
 async def init_db(database_url: str, *, migrate: bool = True) -> None:
     """Connect Tortoise (migrating first unless told not to)."""
+    # Tortoise caches each model's INSERT SQL by connection name, not by dialect: after
+    # a SQLite database, a PostgreSQL one in the same process got `?` placeholders.
+    _executor.EXECUTOR_CACHE.clear()
     if migrate:
         await apply_migrations(database_url)
         await Tortoise.close_connections()
