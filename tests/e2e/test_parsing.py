@@ -11,6 +11,8 @@ import hashlib
 import socket
 import sqlite3
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -187,7 +189,9 @@ async def test_backfill_incremental_refresh_and_status(tmp_path: Path) -> None:
         assert await stack.app.terminate() == 0, stack.app.log()[-3000:]
 
 
-async def test_kill_9_mid_backfill_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+@asynccontextmanager
+async def backfill_under_way(tmp_path: Path) -> AsyncIterator[tuple[Stack, Channel, int]]:
+    """The app backfilling a 50,000-message channel, a few batches in."""
     world = World()
     world.add_account(phone=PHONE, code=CODE)
     big = world.add_channel(username="big", title="Big")
@@ -198,17 +202,31 @@ async def test_kill_9_mid_backfill_loses_and_duplicates_nothing(tmp_path: Path) 
         await wait_until(
             lambda: channel_row(stack, ids["big"])["cursor"] > 5_000, "some batches", stack
         )
-        await stack.app.kill()
-        row = channel_row(stack, ids["big"])
-        assert 0 < row["cursor"] < big.last_id, "killed too late to prove anything"
-        # Rows and cursor were committed together: nothing above the cursor exists.
-        pairs = stored(stack, ids["big"])
-        assert pairs[-1][0] == row["cursor"] and len(pairs) == row["messages_count"]
+        yield stack, big, ids["big"]
 
-        await stack.app.start()
-        await wait_until(lambda: caught_up(stack, ids["big"], big), "resume", stack)
-        assert checksum(stored(stack, ids["big"])) == checksum(expected(big))
-        assert channel_row(stack, ids["big"])["messages_count"] == 50_000
+
+def rows_end_at_the_cursor(stack: Stack, row_id: int, ch: Channel) -> list[tuple[int, str]]:
+    """After a stop mid-backfill: rows and cursor were committed together."""
+    row = channel_row(stack, row_id)
+    assert 0 < row["cursor"] < ch.last_id, "stopped too late to prove anything"
+    pairs = stored(stack, row_id)
+    assert pairs[-1][0] == row["cursor"] and len(pairs) == row["messages_count"]
+    return pairs
+
+
+async def restart_and_catch_up_exactly(stack: Stack, row_id: int, ch: Channel) -> None:
+    await stack.app.start()
+    await wait_until(lambda: caught_up(stack, row_id, ch), "resume", stack)
+    assert checksum(stored(stack, row_id)) == checksum(expected(ch))
+
+
+async def test_kill_9_mid_backfill_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    async with backfill_under_way(tmp_path) as (stack, big, row_id):
+        await stack.app.kill()
+        # Nothing above the cursor exists.
+        rows_end_at_the_cursor(stack, row_id, big)
+        await restart_and_catch_up_exactly(stack, row_id, big)
+        assert channel_row(stack, row_id)["messages_count"] == 50_000
         assert await stack.app.terminate() == 0, stack.app.log()[-3000:]
 
 
@@ -278,28 +296,13 @@ async def test_flood_wait_defers_one_channel_and_private_disables_with_one_alert
 
 
 async def test_sigterm_mid_backfill_finishes_the_batch_and_exits_cleanly(tmp_path: Path) -> None:
-    world = World()
-    world.add_account(phone=PHONE, code=CODE)
-    big = world.add_channel(username="big", title="Big")
-    big.add_messages(50_000, start_date=datetime.now(UTC) - timedelta(days=400))
-    async with running_stack(tmp_path, world, start=False) as stack:
-        ids = await seed(stack, [big])
-        await stack.app.start()
-        await wait_until(
-            lambda: channel_row(stack, ids["big"])["cursor"] > 5_000, "some batches", stack
-        )
+    async with backfill_under_way(tmp_path) as (stack, big, row_id):
         assert await stack.app.terminate() == 0, stack.app.log()[-3000:]
-        row = channel_row(stack, ids["big"])
-        assert 0 < row["cursor"] < big.last_id, "stopped too late to prove anything"
-        pairs = stored(stack, ids["big"])
-        assert pairs[-1][0] == row["cursor"] and len(pairs) == row["messages_count"]
+        pairs = rows_end_at_the_cursor(stack, row_id, big)
         with db(stack) as conn:
             runs = conn.execute("SELECT status, fetched FROM parse_run").fetchall()
         assert runs == [("interrupted", len(pairs))]
-
-        await stack.app.start()
-        await wait_until(lambda: caught_up(stack, ids["big"], big), "resume", stack)
-        assert checksum(stored(stack, ids["big"])) == checksum(expected(big))
+        await restart_and_catch_up_exactly(stack, row_id, big)
         assert await stack.app.terminate() == 0, stack.app.log()[-3000:]
 
 

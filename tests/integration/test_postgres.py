@@ -29,9 +29,8 @@ NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def _server_bin() -> Path | None:
-    for initdb in sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True):
-        return Path(initdb).parent
-    found = shutil.which("initdb")
+    debian = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))  # newest version last
+    found = debian[-1] if debian else shutil.which("initdb")
     return Path(found).parent if found else None
 
 
