@@ -1,18 +1,19 @@
 """Fetch one channel incrementally: stream pages, write each batch with its cursor.
 
-The network (Telethon's iterator) runs in a producer task that fills a small bounded
-queue; the caller's loop writes batches. So the next page is on its way while the
-previous one is written, memory stays bounded, and no network await ever happens
-inside a database transaction.
+The network (`messages.getHistory`, one request ahead) runs in a producer task that
+fills a small bounded queue; the caller's loop writes batches. So the next page is on
+its way while the previous one is turned into rows and written, memory stays bounded,
+and no network await ever happens inside a database transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +33,8 @@ BATCH = 100
 MAX_TX_ROWS = 1000
 # Skipped while iterating (a tuple: `A | B` builds a new union object on every call).
 _NOT_CONTENT = (types.MessageService, types.MessageEmpty)
+# Loop iterations a Telethon request takes to reach the socket (see `_history`).
+_HOPS = 3
 
 
 @dataclass
@@ -228,8 +231,8 @@ class ChannelFetcher:
 
     async def _start_point(
         self, client: TelegramClient, peer: Any, ch: ChannelRow
-    ) -> dict[str, Any]:
-        """iter_messages keyword arguments for where this run starts."""
+    ) -> tuple[int, datetime | None]:
+        """`(min_id, offset_date)`: where this run starts."""
         if ch.cursor > 0 or ch.backfill_done:
             min_id = ch.cursor
             if self._refresh.total_seconds() > 0:
@@ -237,14 +240,71 @@ class ChannelFetcher:
                 first = await self._repo.refresh_from_id(ch.id, since)
                 if first is not None:
                     min_id = min(min_id, first - 1)
-            return {"min_id": max(0, min_id)}
+            return max(0, min_id), None
         if ch.history_mode == "since" and ch.history_since is not None:
-            return {"offset_date": ch.history_since}
+            return 0, ch.history_since
         if ch.history_mode == "last" and ch.history_limit:
             metrics.REQUESTS.labels("messages.getHistory").inc()
             nth = await client.get_messages(peer, limit=1, add_offset=ch.history_limit - 1)
-            return {"min_id": max(0, nth[0].id - 1)} if nth else {"min_id": 0}
-        return {"min_id": 0}
+            return (max(0, nth[0].id - 1) if nth else 0), None
+        return 0, None
+
+    async def _history(
+        self, client: TelegramClient, peer: Any, min_id: int, offset_date: datetime | None
+    ) -> AsyncGenerator[tuple[list[Any], int], None]:
+        """Ascending pages `(messages, channel total)` above `min_id` or after `offset_date`.
+
+        The same `messages.getHistory` requests `iter_messages(reverse=True)` makes, one
+        page of BATCH at a time, ending on an empty page; but the next request goes out
+        as soon as a page arrives, so it travels while this page is turned into rows and
+        stored (iter_messages sends it only after the caller has consumed the page).
+        """
+        last_sent = 0.0
+
+        async def fetch(offset_id: int, date: datetime | None) -> Any:
+            nonlocal last_sent
+            if self._wait_time:
+                await asyncio.sleep(self._wait_time - (time.monotonic() - last_sent))
+            last_sent = time.monotonic()
+            metrics.REQUESTS.labels("messages.getHistory").inc()
+            return await client(
+                functions.messages.GetHistoryRequest(
+                    peer=peer, offset_id=offset_id, offset_date=date, add_offset=-BATCH,
+                    limit=BATCH, max_id=0, min_id=0, hash=0,
+                )
+            )
+
+        # As iter_messages: start just above min_id, or at offset_date, or at id 1.
+        first_id = min_id + 1 if min_id else (0 if offset_date else 1)
+        pending: asyncio.Future[Any] | None = asyncio.ensure_future(fetch(first_id, offset_date))
+        last_id = 0
+        try:
+            while pending is not None:
+                r = await pending
+                pending = None
+                page: list[Any] = []
+                ended = isinstance(r, types.messages.Messages)  # the whole history at once
+                for m in reversed(r.messages):
+                    if isinstance(m, types.MessageEmpty):
+                        continue
+                    if m.id <= last_id:  # a repeat: the history ends here
+                        ended = True
+                        break
+                    last_id = m.id
+                    page.append(m)
+                if page and not ended and not self._stopping:
+                    pending = asyncio.ensure_future(fetch(page[-1].id + 1, page[-1].date))
+                    # Let the request reach the socket before this page is worked on:
+                    # Telethon hands it from the call to the sender's send loop to the
+                    # connection's send loop, one loop iteration each.
+                    for _ in range(_HOPS):
+                        await asyncio.sleep(0)
+                yield page, getattr(r, "count", len(r.messages))
+        finally:
+            if pending is not None:
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
 
     async def _comments(
         self,
@@ -309,35 +369,32 @@ class ChannelFetcher:
         cursor = ch.cursor
         top_id = 0
         now = datetime.now(UTC).replace(microsecond=0)  # stored to the second
-        iterator: Any = None
+        total = 0
         commented: list[int] = []
 
         async def produce() -> None:
-            nonlocal iterator
+            nonlocal total
             try:
-                kwargs = await self._start_point(client, peer, ch)
-                iterator = client.iter_messages(
-                    peer, reverse=True, wait_time=self._wait_time, **kwargs
-                )
+                min_id, offset_date = await self._start_point(client, peer, ch)
                 batch: list[Row] = []
-                pages = 0
-                async for m in iterator:
-                    if isinstance(m, _NOT_CONTENT):
-                        continue
-                    row = message_row(ch.id, m, now)
-                    batch.append(row)
-                    if row[9] and ch.comments_enabled:  # replies > 0: comments to read
-                        commented.append(m.id)
-                    if len(batch) >= BATCH:
-                        await queue.put(batch)
-                        batch = []
-                        pages += 1
-                    if self._stopping:
-                        break
+                pages = self._history(client, peer, min_id, offset_date)
+                async with contextlib.aclosing(pages):
+                    async for page, count in pages:
+                        total = count
+                        for m in page:
+                            if isinstance(m, _NOT_CONTENT):
+                                continue
+                            row = message_row(ch.id, m, now)
+                            batch.append(row)
+                            if row[9] and ch.comments_enabled:  # replies > 0: comments to read
+                                commented.append(m.id)
+                        if len(batch) >= BATCH:
+                            await queue.put(batch)
+                            batch = []
+                        if self._stopping:
+                            break
                 if batch:
                     await queue.put(batch)
-                # Pages of 100 plus the final short (or empty) page.
-                metrics.REQUESTS.labels("messages.getHistory").inc(pages + 1)
                 await queue.put(None)
             except asyncio.CancelledError:
                 raise
@@ -378,9 +435,9 @@ class ChannelFetcher:
                 await shielded_write(self._repo.store_batch(ch.id, item, cursor, new_rows))
                 metrics.MESSAGES_STORED.inc(len(item))
                 progress.fetched += len(item)
-                if iterator is not None and getattr(iterator, "total", None):
+                if total:
                     # Everything the channel has minus what was stored before this run.
-                    progress.total = max(progress.fetched, int(iterator.total) - ch.messages_count)
+                    progress.total = max(progress.fetched, total - ch.messages_count)
                 if on_progress is not None:
                     await on_progress(progress)
                 if self._stopping:

@@ -1,0 +1,179 @@
+"""The fetcher's history paging against a fake client that pages like Telegram.
+
+The fake answers `messages.getHistory` by Telegram's rules (offset_id, else
+offset_date, shifted by add_offset, newest first) over a channel with id gaps, a
+service message and an empty slot, so the requests the fetcher sends are checked
+against what Telegram would return, not against a script of expected calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from telethon.tl import functions, types
+
+from db.messages import IngestRepository
+from db.models import Channel, Message
+from parser import fetcher as fetcher_module
+from parser.fetcher import ChannelFetcher
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def history(n: int) -> list[Any]:
+    """Ascending messages with ids 1..n skipping multiples of 7; id 10 is a service message."""
+    out: list[Any] = []
+    for i in range(1, n + 1):
+        if i % 7 == 0:
+            continue
+        date = T0 + timedelta(minutes=i)
+        if i == 10:
+            out.append(types.MessageService(
+                id=i, peer_id=types.PeerChannel(777), date=date,
+                action=types.MessageActionPinMessage(),
+            ))
+        else:
+            out.append(types.Message(
+                id=i, peer_id=types.PeerChannel(777), date=date, message=f"post {i}"
+            ))
+    return out
+
+
+class FakeClient:
+    """Answers GetHistoryRequest from `messages`; records each request with how many
+    rows the fetcher had converted when it was sent."""
+
+    def __init__(self, messages: list[Any]) -> None:
+        self.messages = messages
+        self.requests: list[tuple[int, datetime | None, int]] = []
+        self.converted = 0
+
+    async def __call__(self, req: Any) -> Any:
+        assert isinstance(req, functions.messages.GetHistoryRequest)
+        assert req.limit == 100 and req.add_offset == -100 and not req.min_id and not req.max_id
+        self.requests.append((req.offset_id, req.offset_date, self.converted))
+        asc = self.messages
+        if req.offset_id:
+            older = sum(1 for m in asc if m.id < req.offset_id)
+        elif req.offset_date:
+            older = sum(1 for m in asc if m.date < req.offset_date)
+        else:
+            older = len(asc)
+        # Position counts from the newest; a negative add_offset moves towards newer.
+        position = len(asc) - older + req.add_offset
+        newest_first = asc[::-1]
+        page = newest_first[max(position, 0):max(position + req.limit, 0)]
+        return types.messages.ChannelMessages(
+            pts=1, count=len(asc), messages=page, topics=[], chats=[], users=[]
+        )
+
+
+@pytest.fixture
+def counting(monkeypatch: pytest.MonkeyPatch) -> list[FakeClient]:
+    """Counts message_row calls into the client under test."""
+    clients: list[FakeClient] = []
+    real = fetcher_module.message_row
+
+    def message_row(*args: Any, **kw: Any) -> Any:
+        for c in clients:
+            c.converted += 1
+        return real(*args, **kw)
+
+    monkeypatch.setattr(fetcher_module, "message_row", message_row)
+    return clients
+
+
+async def channel(repo: IngestRepository, **kw: Any) -> Any:
+    row = await Channel.create(tg_id=777, access_hash=1, username="news", **kw)
+    ch = await repo.channel(row.id)
+    assert ch is not None
+    return ch
+
+
+async def stored_ids(channel_id: int) -> list[int]:
+    return sorted(await Message.filter(channel_id=channel_id).values_list("msg_id", flat=True))
+
+
+async def test_backfill_pages_like_iter_messages_and_asks_ahead(
+    repo: IngestRepository, counting: list[FakeClient]
+) -> None:
+    msgs = history(350)
+    client = FakeClient(msgs)
+    counting.append(client)
+    ch = await channel(repo)
+    result = await ChannelFetcher(repo, refresh_window_hours=0).run(client, ch)  # type: ignore[arg-type]
+
+    content = [m.id for m in msgs if isinstance(m, types.Message)]
+    assert await stored_ids(ch.id) == content
+    assert result.status == "ok" and result.fetched == len(content)
+    assert result.top_id == 349 and result.total == len(msgs)  # Telegram counts service ones
+    # iter_messages(reverse=True)'s requests: from id 1, then one past each page's
+    # newest (with its date), ending on the empty page.
+    pages = [msgs[i:i + 100] for i in range(0, len(msgs), 100)]
+    expected = [(1, None)] + [(p[-1].id + 1, p[-1].date) for p in pages]
+    assert [(o, d) for o, d, _ in client.requests] == expected
+    # Each next request left before the page before it was turned into rows.
+    rows = [sum(isinstance(m, types.Message) for m in p) for p in pages]
+    converted_before = [0] + [sum(rows[:k]) for k in range(len(pages))]
+    assert [c for _, _, c in client.requests] == converted_before
+    row = await repo.channel(ch.id)
+    assert row is not None and row.cursor == 349
+
+
+async def test_incremental_run_asks_once_when_nothing_is_new(
+    repo: IngestRepository,
+) -> None:
+    msgs = history(150)
+    ch = await channel(repo)
+    fetcher = ChannelFetcher(repo, refresh_window_hours=0)
+    await fetcher.run(FakeClient(msgs), ch)  # type: ignore[arg-type]
+
+    quiet = FakeClient(msgs)
+    ch = await repo.channel(ch.id)
+    assert ch is not None and ch.cursor == 150
+    result = await fetcher.run(quiet, ch)  # type: ignore[arg-type]
+    assert quiet.requests == [(151, None, 0)] and result.fetched == 0
+
+    grown = FakeClient(history(260))
+    result = await fetcher.run(grown, ch)  # type: ignore[arg-type]
+    assert grown.requests[0][:2] == (151, None)
+    assert result.new == result.fetched == len([i for i in range(151, 261) if i % 7])
+    assert await stored_ids(ch.id) == [m.id for m in history(260) if isinstance(m, types.Message)]
+
+
+async def test_history_since_a_date_starts_at_that_date(
+    repo: IngestRepository,
+) -> None:
+    msgs = history(300)
+    since = T0 + timedelta(minutes=120, seconds=30)
+    ch = await channel(repo, history_mode="since", history_since=since)
+    client = FakeClient(msgs)
+    await ChannelFetcher(repo, refresh_window_hours=0).run(client, ch)  # type: ignore[arg-type]
+    assert client.requests[0][:2] == (0, since)
+    assert await stored_ids(ch.id) == [
+        m.id for m in msgs if isinstance(m, types.Message) and m.date >= since
+    ]
+
+
+async def test_stop_sends_no_request_after_the_page_in_hand(
+    repo: IngestRepository,
+) -> None:
+    client = FakeClient(history(1000))
+    ch = await channel(repo)
+    fetcher = ChannelFetcher(repo, refresh_window_hours=0)
+
+    async def stop_after_first(progress: Any) -> None:
+        fetcher.request_stop()
+
+    result = await fetcher.run(client, ch, on_progress=stop_after_first)  # type: ignore[arg-type]
+    assert result.status == "interrupted"
+    sent = len(client.requests)
+    assert sent < 11  # 1,000 messages: 10 pages and the empty one
+    for _ in range(20):  # nothing left running sends another request
+        await asyncio.sleep(0)
+    assert len(client.requests) == sent
+    row = await repo.channel(ch.id)
+    assert row is not None and row.cursor == max(await stored_ids(ch.id))
