@@ -38,7 +38,7 @@ class Bench:
 
 BENCHES = [
     Bench(
-        "p1", "P1 ingest", ["bench/bench_ingest.py", "--messages", "200000", "--runs", "5"], False
+        "p1", "P1 ingest", ["bench/bench_ingest.py", "--messages", "200000", "--runs", "7"], False
     ),
     Bench(
         "p2",
@@ -64,22 +64,28 @@ BENCHES = [
 
 NOTES = [
     "- P1 history: 0.39 at first (executemany upsert per 100 rows + a per-row FTS5 "
-    "insert trigger, ~70 us a row in aiosqlite's thread). Fixed in the product: the FTS5 "
-    "index is written once per transaction (`INSERT INTO message_fts SELECT ... WHERE id "
-    "> indexed_to`, migration 0004: ~1-2 us a row instead of ~20), the rows go in as ONE "
-    "`INSERT ... SELECT FROM json_each(?)` per transaction instead of an executemany (which "
-    "re-took the GIL from the busy event loop for every row), and pages that queue up "
-    "while a transaction runs are merged into the next one (up to 1,000 rows). The "
-    "printed CPU per message shows what is left: the event-loop thread does about the "
-    "same work as plain iter_messages (+2-5 us), the database thread needs ~20-28 us a "
-    "message on the other core, which it shares with the MTProto double; when the "
-    "machine's neighbours take CPU the ratio drops (per-run spread printed).",
+    "insert trigger, ~70 us a row in aiosqlite's thread), 0.79 after the storage fixes "
+    "(the FTS5 index written once per transaction, migration 0004; ONE `INSERT ... SELECT "
+    "FROM json_each(?)` per transaction instead of an executemany that re-took the GIL "
+    "for every row; pages that queue up merged into one transaction of up to 1,000 rows). "
+    "What was left was the event loop: the fetcher went through `iter_messages`, which "
+    "builds a custom Message per row (`_finish_init`: sender, chat, input entities) that "
+    "the row never reads, and sends the next request only after the caller consumed the "
+    "page. parser/fetcher.py now sends the same `messages.getHistory` requests itself "
+    "(tests/unit/test_fetch_pages.py checks them against Telegram's paging rules) and "
+    "puts the next one on the wire before converting the page in hand: event-loop CPU "
+    "per message fell below the plain pass (printed), so the database thread's work on "
+    "the other core no longer sets the pace. The yardstick is unchanged: plain "
+    "`iter_messages(reverse=True, wait_time=0)`.",
     "- P1 on PostgreSQL 15 (a local server on the same 2 cores, default settings; "
-    "bench/out/p1_postgres.txt, `bench_ingest.py --messages 200000 --runs 3 --database "
-    "postgres://...`): 12,810 vs 18,542 msgs/s, ratio 0.67 (0.66-0.72). asyncpg encodes "
-    "the executemany on the event loop (58 vs 45 us of loop CPU per message) and the "
-    "server's own backend shares the two cores; rows, cursor and count checked equal. "
-    "Not run by run_all.py (it needs a server).",
+    "bench/out/p1_postgres.txt, `bench_ingest.py --messages 200000 --runs 7 --database "
+    "postgres://...`): 24,308 vs 24,456 msgs/s, ratio 0.98 (0.73-1.12). It was 0.67 with "
+    "an executemany per batch (asyncpg binds and executes row by row on the event loop: "
+    "58 vs 45 us of loop CPU per message); a batch is now ONE `INSERT ... SELECT FROM "
+    "unnest($3::bigint[], ...)` with an array per column, which brought it to 0.75 "
+    "before the paging change. The server's backend shares the two cores, so the spread "
+    "is wide; rows, cursor and count checked equal. Not run by run_all.py (it needs a "
+    "server).",
     "- P3 history: 221 MB before, all of it start-up imports (`import aiogram.types` "
     "alone was 165 MB: it builds all ~400 pydantic models eagerly, each validator "
     "inlining the models it reaches). bot/aiogram_lazy.py defers those builds to first "
@@ -87,10 +93,11 @@ NOTES = [
     "way); the app now starts at ~136 MB and stays flat while backfilling.",
     "- P4 CPU includes everything the app did in the window (bot long polling, health "
     "beats), charged to the channel runs.",
-    "- P1 profile (py-spy, 150,000 messages, store_batch replaced by a no-op): the "
-    "fetcher's own lines (message_row, batching) are ~3 % of the event-loop thread's "
-    "samples; Telethon's TL decoding (Message.from_reader, BinaryReader) dominates both "
-    "passes. The per-run spread of the ratio (printed) is mostly the machine.",
+    "- P1 profile (py-spy, 150,000 messages, store_batch replaced by a no-op, before "
+    "the paging change): the fetcher's own lines (message_row, batching) were ~3 % of "
+    "the event-loop thread's samples; Telethon's TL decoding (Message.from_reader, "
+    "BinaryReader) dominates both passes. The per-run spread of the ratio (printed) is "
+    "mostly the machine.",
     "- P5 has no target in the brief; the figure is bench_export's CSV line. The search "
     "p99 of the run_all pass came right after the 6-minute XLSX export; the search step "
     "alone on a freshly generated 1,000,000-message archive measured p50 19 ms, p99 85 ms "

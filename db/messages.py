@@ -1,8 +1,8 @@
 """Ingest repository: batches of messages stored together with the channel cursor.
 
 The hot path avoids ORM objects: rows are plain tuples written with ONE raw
-`INSERT ... ON CONFLICT (channel_id, msg_id) DO UPDATE` per batch (SQLite: one
-statement over a JSON array; PostgreSQL: executemany), in the same transaction as
+`INSERT ... ON CONFLICT (channel_id, msg_id) DO UPDATE` per batch (SQLite: over a
+JSON array; PostgreSQL: over one array per column), in the same transaction as
 the cursor update and (SQLite) the full-text indexing of the new rows, so a crash
 can never leave the cursor ahead of the rows it covers (nor duplicate them: the key
 is (channel, msg_id)).
@@ -59,6 +59,25 @@ _UPDATED = (
 )
 _JSON_COLS = {"entities", "reactions", "media", "fwd_from"}
 _TIME_COLS = {"date", "edit_date"}
+_PG_TYPES = {
+    "msg_id": "bigint",
+    "date": "timestamptz",
+    "text": "text",
+    "entities": "text",
+    "sender_id": "bigint",
+    "post_author": "text",
+    "views": "int",
+    "forwards": "int",
+    "replies": "int",
+    "reactions": "text",
+    "edit_date": "timestamptz",
+    "media_kind": "text",
+    "media": "text",
+    "grouped_id": "bigint",
+    "reply_to_id": "bigint",
+    "fwd_from": "text",
+    "comment_of": "bigint",
+}
 
 Row = tuple[Any, ...]
 
@@ -76,10 +95,17 @@ def _upsert_sql(dialect: str) -> str:
     updates = ", ".join(f"{c} = excluded.{c}" for c in _UPDATED)
     conflict = f"ON CONFLICT (channel_id, msg_id) DO UPDATE SET {updates}"
     if dialect == "postgres":
-        marks = ", ".join(
-            f"${i}::jsonb" if c in _JSON_COLS else f"${i}" for i, c in enumerate(COLUMNS, 1)
+        # One statement per batch too: $1 = channel_id, $2 = fetched_at, then one
+        # array per other column (asyncpg encodes arrays in C; an executemany binds
+        # and executes row by row on the event loop). JSON travels as text.
+        inner = COLUMNS[1:-1]
+        arrays = ", ".join(f"${i}::{_PG_TYPES[c]}[]" for i, c in enumerate(inner, 3))
+        picks = ", ".join(f"u.{c}::jsonb" if c in _JSON_COLS else f"u.{c}" for c in inner)
+        return (
+            f"INSERT INTO message ({', '.join(COLUMNS)}) "
+            f"SELECT $1, {picks}, $2 FROM unnest({arrays}) AS u({', '.join(inner)}) "
+            f"{conflict}"
         )
-        return f"INSERT INTO message ({', '.join(COLUMNS)}) VALUES ({marks}) {conflict}"
 
     # SQLite: one statement per batch. ?1 = channel_id and ?2 = fetched_at (the same
     # for every row of a batch); ?3 = a JSON array of the other columns of each row,
@@ -188,7 +214,8 @@ class IngestRepository:
             return
         async with in_transaction("default") as tx:
             if rows:
-                await tx.execute_many(self._sql, [list(r) for r in rows])
+                columns = [list(c) for c in zip(*(r[1:-1] for r in rows), strict=True)]
+                await tx.execute_query(self._sql, [rows[0][0], rows[0][-1], *columns])
             await tx.execute_query(
                 "UPDATE channel SET cursor = GREATEST(cursor, $1), "
                 "messages_count = messages_count + $2 WHERE id = $3",
