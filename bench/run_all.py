@@ -81,7 +81,7 @@ NOTES = [
     "bench/out/p1_postgres.txt, `bench_ingest.py --messages 200000 --runs 7 --database "
     "postgres://...`): 24,308 vs 24,456 msgs/s, ratio 0.98 (0.73-1.12). It was 0.67 with "
     "an executemany per batch (asyncpg binds and executes row by row on the event loop: "
-    "58 vs 45 us of loop CPU per message), still 0.65 after the paging change below; a "
+    "58 vs 45 us of loop CPU per message), still 0.65 after the paging change above; a "
     "batch is now ONE `INSERT ... SELECT FROM unnest($3::bigint[], ...)` with an array "
     "per column (three successive runs of 3, 5 and 7 pairs: 0.75, 1.01, 0.98). The "
     "server's backend shares the two cores, so the spread is wide; rows, cursor and "
