@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiogram import F, Router
+from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
@@ -122,6 +123,14 @@ async def cmd_add(
         return
     await state.clear()
     await _do_add(message, command.args, services, lang)
+
+
+@router.message(AddStates.lines, F.text.startswith("/"), ~Command("cancel"))
+async def add_abandoned(message: Message, state: FSMContext) -> None:
+    """Another command ends the /add prompt (and still runs): a later stray line must
+    not be taken for channels. /cancel is left to say what it cancelled."""
+    await state.clear()
+    raise SkipHandler
 
 
 @router.message(AddStates.lines, F.text, ~F.text.startswith("/"))

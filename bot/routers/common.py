@@ -40,3 +40,9 @@ async def cmd_status(message: Message, services: BotServices, lang: str) -> None
 @router.message(F.text.startswith("/"))
 async def unknown_command(message: Message, lang: str) -> None:
     await message.answer(t("help", lang))
+
+
+@router.message(F.text)
+async def stray_text(message: Message, lang: str) -> None:
+    """Text outside any dialogue (the dialogues' routers come first)."""
+    await message.answer(t("not_understood", lang))

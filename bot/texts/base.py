@@ -57,6 +57,10 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "cancelled": {"en": "Cancelled.", "ru": "Отменено."},
     "nothing_to_cancel": {"en": "Nothing to cancel.", "ru": "Нечего отменять."},
+    "not_understood": {
+        "en": "I only take commands here: /help lists them.",
+        "ru": "Я понимаю только команды: список — /help.",
+    },
     "status_title": {"en": "Status", "ru": "Состояние"},
     "status_account": {"en": "Account: {value}", "ru": "Аккаунт: {value}"},
     "status_account_none": {

@@ -126,6 +126,19 @@ async def test_add_list_manage_schedule(tmp_path: Path) -> None:
         assert talk["kind"] == "megagroup" and talk["history_mode"] == "last"
         assert talk["history_limit"] == 100 and talk["linked_chat_id"] is None
 
+        # Another command abandons the /add prompt: a stray line later is not a channel.
+        await api.send_text(en, "/add")
+        await api.wait_for_message(ADMIN2_ID, r"one per line", timeout=15)
+        await api.send_text(en, "/status")
+        await api.wait_for_message(ADMIN2_ID, r"Account:", timeout=15)
+        await api.send_text(en, "@news")
+        await api.wait_for_message(ADMIN2_ID, r"only take commands", timeout=15)
+        # /cancel still says what it ended.
+        await api.send_text(en, "/add")
+        await api.wait_for_message(ADMIN2_ID, r"one per line", timeout=15)
+        await api.send_text(en, "/cancel")
+        await api.wait_for_message(ADMIN2_ID, r"^Cancelled", timeout=15)
+
         # /add alone asks; then many lines at once, each with its own result.
         await api.send_text(en, "/add")
         await api.wait_for_message(ADMIN2_ID, r"one per line", timeout=15)
