@@ -311,10 +311,13 @@ class ChannelFetcher:
         client: TelegramClient,
         peer: Any,
         ch: ChannelRow,
-        post_ids: list[int],
+        posts: list[tuple[int, int | None]],
         now: datetime,
     ) -> int:
-        """New comments of `post_ids`, through the linked discussion group."""
+        """New comments of `posts` (id, id of its latest comment), through the linked
+        discussion group. A post whose latest comment is already stored costs no request:
+        re-read posts (the refresh window) would otherwise ask for every thread each run.
+        """
         linked_id, linked_hash = ch.linked_chat_id, ch.linked_access_hash
         title = ""
         if not linked_id or linked_hash is None:
@@ -329,10 +332,12 @@ class ChannelFetcher:
             await self._repo.set_linked(ch.id, linked_id, linked_hash)
         disc = await self._repo.discussion_row(linked_id, linked_hash, title)
         stored = 0
-        for post_id in post_ids:
+        for post_id, latest in posts:
             if self._stopping:
                 break
             after = await self._repo.last_comment_id(disc, post_id)
+            if latest is not None and after >= latest:
+                continue
             rows: list[Row] = []
             metrics.REQUESTS.labels("messages.getReplies").inc()
             async for c in client.iter_messages(
@@ -370,7 +375,7 @@ class ChannelFetcher:
         top_id = 0
         now = datetime.now(UTC).replace(microsecond=0)  # stored to the second
         total = 0
-        commented: list[int] = []
+        commented: list[tuple[int, int | None]] = []
 
         async def produce() -> None:
             nonlocal total
@@ -387,7 +392,7 @@ class ChannelFetcher:
                             row = message_row(ch.id, m, now)
                             batch.append(row)
                             if row[9] and ch.comments_enabled:  # replies > 0: comments to read
-                                commented.append(m.id)
+                                commented.append((m.id, m.replies.max_id))
                         if len(batch) >= BATCH:
                             await queue.put(batch)
                             batch = []

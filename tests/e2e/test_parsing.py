@@ -349,10 +349,19 @@ async def test_comments_are_read_through_the_discussion_group(tmp_path: Path) ->
 
         await wait_until(lambda: comments() == expected_comments(), "comments", stack, 60)
         assert len(comments()[busy]) == 150
+        # Nothing new: the refresh window re-reads both posts but asks for no thread.
+        threads: list[int] = []  # the post of every messages.getReplies request
+        stack.mtproto.faults.add(
+            "messages.getReplies", None, times=None,
+            when=lambda req: threads.append(req.msg_id) and False,  # records, never fires
+        )
+        assert "✅ @news" in await parse(stack, "@news")
+        assert threads == []
         chat.add_comment(quiet, "a second one")
         text = await parse(stack, "@news")
         assert "✅ @news" in text
         assert comments() == expected_comments()
         assert len(comments()[quiet]) == 2
+        assert threads and set(threads) == {quiet}  # only the thread that moved
         assert channel_row(stack, ids["news"])["linked_chat_id"] == chat.id
         assert await stack.app.terminate() == 0, stack.app.log()[-3000:]
