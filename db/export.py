@@ -12,6 +12,7 @@ import asyncio
 import csv
 import io
 import json
+import re
 import zipfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -226,48 +227,146 @@ class JsonlWriter:
         self._fh.close()
 
 
+_XLSX_STATIC = {
+    "[Content_Types].xml": (
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" '
+        'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        '<Override PartName="/xl/styles.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+        "</Types>"
+    ),
+    "_rels/.rels": (
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
+        '2006/relationships/officeDocument" Target="xl/workbook.xml"/>'
+        "</Relationships>"
+    ),
+    "xl/workbook.xml": (
+        '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+        'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+        '<sheets><sheet name="messages" sheetId="1" r:id="rId1"/></sheets></workbook>'
+    ),
+    "xl/_rels/workbook.xml.rels": (
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
+        '2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>'
+        '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/'
+        '2006/relationships/styles" Target="styles.xml"/>'
+        "</Relationships>"
+    ),
+    # Style 1: a date and time cell.
+    "xl/styles.xml": (
+        '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        '<numFmts count="1"><numFmt numFmtId="164" formatCode="yyyy-mm-dd hh:mm:ss"/>'
+        "</numFmts>"
+        '<fonts count="1"><font><sz val="11"/><name val="Calibri"/></font></fonts>'
+        '<fills count="2"><fill><patternFill patternType="none"/></fill>'
+        '<fill><patternFill patternType="gray125"/></fill></fills>'
+        '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border>'
+        "</borders>"
+        '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/>'
+        "</cellStyleXfs>"
+        '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+        '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" '
+        'applyNumberFormat="1"/></cellXfs>'
+        '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+        "</styleSheet>"
+    ),
+}
+_XML_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+# Characters XML 1.0 cannot carry at all (Excel would refuse the file).
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_EXCEL_EPOCH = datetime(1899, 12, 30)
+_EXACT_INT = 2**53  # larger integers (64-bit ids) go in as text, not rounded doubles
+
+
+def _column_letters(n: int) -> list[str]:
+    out = []
+    for i in range(1, n + 1):
+        name = ""
+        while i:
+            i, rem = divmod(i - 1, 26)
+            name = chr(65 + rem) + name
+        out.append(name)
+    return out
+
+
 class XlsxWriter:
-    """openpyxl write-only mode: rows go to a temporary file, not into memory."""
+    """A streaming .xlsx: the sheet's XML goes straight into the zip, row by row.
+
+    One sheet "messages"; text as inline strings (so a text starting with "=" stays
+    text, never a formula), the post date as a real date cell, 64-bit ids as text.
+    openpyxl's write-only mode did the same at ~15 us a cell; this is ~1 us.
+    """
 
     def __init__(self, path: Path) -> None:
-        from openpyxl import Workbook
-        from openpyxl.cell import WriteOnlyCell
-        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-        self._path = path
-        self._wb = Workbook(write_only=True)
-        self._ws = self._wb.create_sheet("messages")
-        self._cell_cls = WriteOnlyCell
-        self._illegal = ILLEGAL_CHARACTERS_RE
-        self._ws.append(list(COLUMNS))
+        self._zip = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED)
+        for name, xml in _XLSX_STATIC.items():
+            self._zip.writestr(name, _XML_HEAD + xml)
+        self._sheet = self._zip.open("xl/worksheets/sheet1.xml", "w")
+        self._sheet.write(
+            (
+                _XML_HEAD
+                + '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+                "<sheetData>"
+            ).encode()
+        )
+        self._letters = _column_letters(len(COLUMNS))
+        self._date_col = COLUMNS.index("date")
+        self._row = 0
         self._estimate = 0
+        self._append(list(COLUMNS))
 
-    def _value(self, value: Any) -> Any:
-        value = _cell(value)
-        if isinstance(value, str):
-            value = self._illegal.sub("", value)[:XLSX_CELL_MAX]
-            self._estimate += len(value.encode()) + 16
-            if value.startswith("="):
-                # A text starting with "=" is text, not a formula.
-                cell = self._cell_cls(self._ws, value=value)
-                cell.data_type = "s"
-                return cell
-            return value
-        self._estimate += 24
-        return value
+    def _append(self, values: list[Any]) -> None:
+        self._row += 1
+        r = self._row
+        cells = [f'<row r="{r}">']
+        for i, value in enumerate(values):
+            if value is None or value == "":
+                continue
+            ref = f"{self._letters[i]}{r}"
+            if isinstance(value, datetime):
+                serial = (value - _EXCEL_EPOCH).total_seconds() / 86400
+                cells.append(f'<c r="{ref}" s="1"><v>{serial!r}</v></c>')
+            elif isinstance(value, int) and not isinstance(value, bool) and (
+                -_EXACT_INT < value < _EXACT_INT
+            ):
+                cells.append(f'<c r="{ref}"><v>{value}</v></c>')
+            else:
+                text = _XML_ILLEGAL.sub("", str(value))[:XLSX_CELL_MAX]
+                text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                if "\r" in text:  # a bare CR would be read back as a newline
+                    text = text.replace("\r", "&#13;")
+                cells.append(
+                    f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
+                )
+        cells.append("</row>")
+        data = "".join(cells).encode()
+        self._estimate += len(data)
+        self._sheet.write(data)
 
     def write(self, row: dict[str, Any]) -> None:
-        values = [self._value(row[c]) for c in COLUMNS]
+        values = [_cell(row[c]) for c in COLUMNS]
         if row["date"]:
-            values[COLUMNS.index("date")] = datetime.strptime(row["date"], "%Y-%m-%d %H:%M:%S")
-        self._ws.append(values)
+            values[self._date_col] = datetime.fromisoformat(row["date"])
+        self._append(values)
 
     def size(self) -> int:
-        # Uncompressed cell bytes: an upper bound of the zipped .xlsx for text.
+        # Uncompressed sheet bytes: an upper bound of the zipped .xlsx.
         return self._estimate
 
     def close(self) -> None:
-        self._wb.save(self._path)
+        if self._sheet.closed:
+            return
+        self._sheet.write(b"</sheetData></worksheet>")
+        self._sheet.close()
+        self._zip.close()
 
 
 WRITERS: dict[str, Callable[[Path], _Writer]] = {
@@ -296,8 +395,8 @@ async def export_messages(
 ) -> ExportResult:
     """Write the export under `out_dir`; parts of at most `limit_bytes` each if needed.
 
-    Formatting and writing run in a worker thread one chunk at a time (an XLSX row
-    costs ~0.4 ms of CPU), so the event loop stays free for the bot and the scheduler.
+    Formatting and writing run in a worker thread one chunk at a time (a row costs
+    ~20-60 us of CPU), so the event loop stays free for the bot and the scheduler.
     """
     await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
     parts = _PartWriter(fmt, out_dir, basename, max(limit_bytes - PART_MARGIN, limit_bytes // 2))
