@@ -320,7 +320,8 @@ class XlsxWriter:
         self._letters = _column_letters(len(COLUMNS))
         self._date_col = COLUMNS.index("date")
         self._row = 0
-        self._estimate = 0
+        self._flushed_at = 0  # the file's size after the last write that grew it
+        self._pending = 0  # sheet bytes given to the compressor since then
         self._append(list(COLUMNS))
 
     def _append(self, values: list[Any]) -> None:
@@ -348,8 +349,11 @@ class XlsxWriter:
                 )
         cells.append("</row>")
         data = "".join(cells).encode()
-        self._estimate += len(data)
         self._sheet.write(data)
+        at = self._zip.fp.tell() if self._zip.fp is not None else 0
+        if at != self._flushed_at:
+            self._flushed_at, self._pending = at, 0
+        self._pending += len(data)
 
     def write(self, row: dict[str, Any]) -> None:
         values = [_cell(row[c]) for c in COLUMNS]
@@ -358,8 +362,10 @@ class XlsxWriter:
         self._append(values)
 
     def size(self) -> int:
-        # Uncompressed sheet bytes: an upper bound of the zipped .xlsx.
-        return self._estimate
+        # The compressed bytes on disk, plus at most what the compressor still holds
+        # (never more than the bytes it took since it last wrote) and the closing
+        # records: parts come out close to the upload limit, never above it.
+        return self._flushed_at + self._pending + 16 * 1024
 
     def close(self) -> None:
         if self._sheet.closed:
