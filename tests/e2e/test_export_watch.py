@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.doubles.mtproto import World
 from tests.e2e.harness import ADMIN2_ID, ADMIN_ID, running_stack
-from tests.e2e.test_parsing import CODE, PHONE, caught_up, parse, seed, wait_until
+from tests.e2e.seeded import CODE, PHONE, caught_up, parse, seed, wait_until
 
 
 def _alerts(stack_api: object, chat_id: int) -> list[str]:

@@ -95,7 +95,7 @@ async def test_sigterm_mid_backfill_exits_0_within_10_s_with_committed_rows(
     from datetime import UTC, datetime, timedelta
 
     from tests.doubles.mtproto import World
-    from tests.e2e.test_parsing import CODE, PHONE, channel_row, seed, stored
+    from tests.e2e.seeded import CODE, PHONE, channel_row, seed, stored
 
     world = World()
     world.add_account(phone=PHONE, code=CODE)
