@@ -94,9 +94,25 @@ def warm_models() -> None:
         SendMessage,
     )
     from aiogram.methods.base import Response
-    from aiogram.types import Message, Update
+    from aiogram.types import (
+        CallbackQuery,
+        InlineKeyboardButton,
+        InlineKeyboardMarkup,
+        Message,
+        Update,
+    )
 
-    for model in (Update, Message, GetUpdates, SendMessage, EditMessageText, AnswerCallbackQuery):
+    for model in (
+        Update,
+        Message,
+        CallbackQuery,
+        InlineKeyboardMarkup,  # lists and menus (/channels, /export, ...)
+        InlineKeyboardButton,
+        GetUpdates,
+        SendMessage,
+        EditMessageText,
+        AnswerCallbackQuery,
+    ):
         model.model_rebuild()
     for returning in (Message, list[Update], bool):
         Response[returning].model_rebuild()  # type: ignore[valid-type]
