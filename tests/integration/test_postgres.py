@@ -23,7 +23,7 @@ from db.messages import IngestRepository
 from db.models import Channel, Message
 from db.search import search_messages
 from parser.fetcher import message_row
-from tests.unit.test_ingest import tl_message
+from tests.unit.test_ingest import assert_stored_as_rows, full_message, tl_message
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -116,6 +116,14 @@ async def test_batches_upserts_cursor_and_search_on_postgres(pg_repo: IngestRepo
     row = await pg_repo.channel(ch.id)
     assert row is not None and (row.cursor, row.messages_count) == (150, 150)
 
+    # Every column, JSON and times included, survives the array-per-column write.
+    full = [message_row(ch.id, full_message(200), NOW)]
+    full.append(message_row(ch.id, tl_message(201, "a comment"), NOW, comment_of=200))
+    await pg_repo.store_batch(ch.id, full, cursor=201, new_rows=2)
+    await assert_stored_as_rows(full)
+
     page = await search_messages("снегопад")
     assert page.total == 2 and sorted(h.msg_id for h in page.hits) == [1, 2]
     assert (await search_messages("погода")).total == 148
+    row = await pg_repo.channel(ch.id)
+    assert row is not None and (row.cursor, row.messages_count) == (201, 152)

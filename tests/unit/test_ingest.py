@@ -24,9 +24,10 @@ def tl_message(msg_id: int, text: str = "hello", **kw: object) -> custom.Message
     )
 
 
-def test_message_row_keeps_every_field() -> None:
-    m = tl_message(
-        5,
+def full_message(msg_id: int) -> custom.Message:
+    """A message with every field the row keeps."""
+    return tl_message(
+        msg_id,
         "Bold link",
         entities=[types.MessageEntityBold(0, 4), types.MessageEntityTextUrl(5, 4, "https://x.y")],
         views=42,
@@ -56,6 +57,10 @@ def test_message_row_keeps_every_field() -> None:
         fwd_from=types.MessageFwdHeader(date=NOW, from_name="Someone"),
         post_author="Ann",
     )
+
+
+def test_message_row_keeps_every_field() -> None:
+    m = full_message(5)
     row = dict(zip(COLUMNS, message_row(9, m, NOW), strict=True))
     assert row["channel_id"] == 9 and row["msg_id"] == 5 and row["text"] == "Bold link"
     assert json.loads(row["entities"]) == [["Bold", 0, 4], ["TextUrl", 5, 4, "https://x.y"]]
@@ -88,3 +93,23 @@ async def test_batches_are_idempotent_and_move_the_cursor(repo: IngestRepository
     assert found is not None and found.id == ch.id
     assert (await repo.find("@news")) == found and (await repo.find("nope")) is None
     assert await repo.refresh_from_id(ch.id, NOW) == 1
+
+
+async def assert_stored_as_rows(rows: list[tuple[object, ...]]) -> None:
+    """Every column of every row reads back from the database as the row had it."""
+    for row in rows:
+        want = dict(zip(COLUMNS, row, strict=True))
+        got = await Message.get(channel_id=want["channel_id"], msg_id=want["msg_id"]).values(
+            *COLUMNS
+        )
+        for col in ("entities", "reactions", "media", "fwd_from"):
+            want[col] = json.loads(want[col]) if want[col] is not None else None
+        assert got == want
+
+
+async def test_every_field_survives_the_batch_write(repo: IngestRepository) -> None:
+    ch = await Channel.create(tg_id=777, access_hash=1, username="news")
+    rows = [message_row(ch.id, full_message(5), NOW), message_row(ch.id, tl_message(6), NOW)]
+    rows.append(message_row(ch.id, tl_message(7, "a comment"), NOW, comment_of=5))
+    await repo.store_batch(ch.id, rows, cursor=7, new_rows=3)
+    await assert_stored_as_rows(rows)
