@@ -41,6 +41,8 @@ class ChannelScheduleHooks(Protocol):
 
     async def remove_channel(self, channel_id: int) -> None: ...
 
+    async def drop_channel(self, channel_id: int) -> None: ...
+
     async def reschedule(self, channel_id: int) -> None: ...
 
 
@@ -261,7 +263,7 @@ class ChannelService:
     async def pause(self, channel_id: int) -> bool:
         ok = await self._repo.set_status(channel_id, "paused")
         if ok:
-            await self._hook("remove_channel", channel_id)
+            await self._hook("drop_channel", channel_id)
         return ok
 
     async def resume(self, channel_id: int) -> bool:
@@ -271,7 +273,8 @@ class ChannelService:
         return ok
 
     async def remove(self, channel_id: int) -> bool:
-        await self._hook("remove_channel", channel_id)
+        # A run of it in progress ends (its batch committed) before the rows go.
+        await self._hook("drop_channel", channel_id)
         return await self._repo.remove(channel_id)
 
     async def toggle_comments(self, channel_id: int) -> StoredChannel | None:

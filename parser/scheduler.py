@@ -9,6 +9,7 @@ same queue, so they wait behind a running run instead of racing it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -32,6 +33,8 @@ from parser.fetcher import ChannelFetcher, ProgressCallback, RunFailed, RunProgr
 log = logging.getLogger(__name__)
 
 LONG_FLOOD_SECONDS = 60
+# How long pausing or removing a channel waits for its running batch to commit.
+DROP_WAIT_SECONDS = 30.0
 
 
 @dataclass
@@ -82,6 +85,10 @@ class ParseScheduler:
         self._stopped = asyncio.Event()
         self.started = asyncio.Event()  # jobs rebuilt from the database
         self.current: RunProgress | None = None
+        self._running: int | None = None  # the channel of the run in progress
+        self._run_ended = asyncio.Event()
+        self._run_ended.set()
+        self._dropped: set[int] = set()  # being paused or removed: stop their run
         breaker.on_change(self._on_breaker)
         health.add_probe("breaker", breaker.probe)
 
@@ -95,6 +102,21 @@ class ParseScheduler:
     async def remove_channel(self, channel_id: int) -> None:
         if self._sched is not None and self._sched.get_job(str(channel_id)):
             self._sched.remove_job(str(channel_id))
+
+    async def drop_channel(self, channel_id: int, wait: float = DROP_WAIT_SECONDS) -> None:
+        """Before a channel is paused or removed: unschedule it and, when a run of it is
+        in progress, stop that run after its current batch and return once it has ended
+        (at most `wait` s), so nothing is written for a channel that is being deleted."""
+        await self.remove_channel(channel_id)
+        if self._running != channel_id:
+            return
+        self._dropped.add(channel_id)
+        try:
+            self._fetcher.request_stop()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._run_ended.wait(), wait)
+        finally:
+            self._dropped.discard(channel_id)
 
     async def reschedule(self, channel_id: int) -> None:
         ch = await self._repo.channel(channel_id)
@@ -280,16 +302,22 @@ class ParseScheduler:
             )
         finally:
             self.current = None
+            self._running = None
+            self._run_ended.set()
             if req.done is not None and not req.done.done():
                 req.done.set_result(result)
+
+    @staticmethod
+    def _not_runnable(ch: ChannelRow | None, channel_id: int) -> RunProgress:
+        return RunProgress(
+            ch.label if ch else str(channel_id), status="disabled",
+            error=(ch.disabled_reason or ch.status) if ch else "removed",
+        )
 
     async def _run_one(self, req: _Request) -> RunProgress:
         ch = await self._repo.channel(req.channel_id)
         if ch is None or ch.status != "active":
-            return RunProgress(
-                ch.label if ch else str(req.channel_id), status="disabled",
-                error=(ch.disabled_reason or ch.status) if ch else "removed",
-            )
+            return self._not_runnable(ch, req.channel_id)
         now = datetime.now(UTC)
         if ch.deferred_until is not None and ch.deferred_until > now:
             left = int((ch.deferred_until - now).total_seconds())
@@ -297,12 +325,21 @@ class ParseScheduler:
         client = await self._wait_usable()
         if client is None:
             return RunProgress(ch.label, status="failed", error="session")
+        # From here on a removal waits for this run to end (drop_channel); the channel
+        # may have been removed or paused while the client was not ready: look again.
+        self._running = req.channel_id
+        self._run_ended.clear()
+        ch = await self._repo.channel(req.channel_id)
+        if ch is None or ch.status != "active" or ch.id in self._dropped:
+            return self._not_runnable(ch, req.channel_id)
         run_id = await self._repo.start_run(ch.id, req.trigger)
         started = time.monotonic()
         self.current = RunProgress(ch.label, started=started)
 
         async def progress(p: RunProgress) -> None:
             self.current = p
+            if ch.id in self._dropped:  # removed or paused while this run went on
+                self._fetcher.request_stop()
             self._health.beat(self.name)
             if req.on_progress is not None:
                 try:

@@ -102,6 +102,9 @@ class Hooks:
     async def remove_channel(self, channel_id: int) -> None:
         self.calls.append(("remove", channel_id))
 
+    async def drop_channel(self, channel_id: int) -> None:
+        self.calls.append(("drop", channel_id))
+
     async def reschedule(self, channel_id: int) -> None:
         self.calls.append(("reschedule", channel_id))
 
@@ -135,12 +138,12 @@ async def test_service_manages_channels_through_the_hooks(db: None) -> None:
     assert not await svc.choose_history(row_id, "all")  # history already stored
     assert await svc.remove(row_id) and await Channel.get_or_none(id=row_id) is None
     assert hooks.calls == [
-        ("remove", row_id),
+        ("drop", row_id),  # pausing stops a run in progress, then unschedules
         ("add", row_id),
         ("reschedule", row_id),
         ("add", row_id),
         ("add", row_id),
-        ("remove", row_id),
+        ("drop", row_id),  # and so does removing, before the rows go
     ]
 
 

@@ -11,14 +11,17 @@ from typing import Any
 import pytest
 
 from app.alerts import Alerter
+from app.channels import ChannelService
 from app.health import HealthRegistry
+from db.channels import ChannelRepository
 from db.database import close_db, init_db
 from db.messages import ChannelRow, IngestRepository
-from db.models import Channel
+from db.models import Channel, Message
 from parser.breaker import OPEN, CircuitBreaker
 from parser.errors import ChannelUnavailable, RateLimited, SessionDead, TransportError
-from parser.fetcher import RunFailed, RunProgress
+from parser.fetcher import ChannelFetcher, RunFailed, RunProgress
 from parser.scheduler import ParseScheduler
+from tests.unit.history_fakes import FakeClient, history
 
 
 class FakeUserbot:
@@ -148,3 +151,63 @@ async def test_a_failing_job_alerts_the_admins(env: dict[str, Any]) -> None:
             break
         await asyncio.sleep(0.01)
     assert any("Scheduled job broken failed: RuntimeError" in s for s in env["sent"])
+
+
+def _press_once(
+    action: Any, channel_id: int, pressed: list[asyncio.Task[bool]]
+) -> Any:
+    """A progress callback: the operator presses the button while the run goes on."""
+
+    async def on_progress(progress: RunProgress) -> None:
+        if not pressed:
+            pressed.append(asyncio.create_task(action(channel_id)))
+
+    return on_progress
+
+
+async def test_pausing_or_removing_a_channel_mid_run_ends_the_run_quietly(
+    env: dict[str, Any],
+) -> None:
+    """/channels → pause or remove while the channel is being fetched: the run stops
+    after its batch, nothing is written for a deleted channel, and no one is alerted."""
+    repo = IngestRepository()
+    userbot = FakeUserbot()
+    userbot.client = FakeClient(history(5000))
+    sent: list[str] = []
+
+    async def sender(text: str) -> None:
+        sent.append(text)
+
+    alerter = Alerter(600)
+    alerter.attach(sender)
+    sched = ParseScheduler(
+        repo,
+        ChannelFetcher(repo, refresh_window_hours=0),
+        userbot,
+        CircuitBreaker(threshold=1),
+        alerter,
+        HealthRegistry(),
+    )
+    channels = ChannelService(userbot, ChannelRepository(), lambda: sched)
+    task = asyncio.create_task(sched.run())
+    await sched.started.wait()
+    try:
+        for action in (channels.pause, channels.remove):
+            ch = await Channel.create(tg_id=777, access_hash=1, username="news")
+            pressed: list[asyncio.Task[bool]] = []
+            result = await sched.parse_now(ch.id, _press_once(action, ch.id, pressed))
+            assert await pressed[0]
+            assert result.status == "interrupted" and 0 < result.fetched < 4000
+            if action == channels.pause:
+                row = await Channel.get(id=ch.id)
+                stored = await Message.filter(channel_id=ch.id).values_list("msg_id", flat=True)
+                assert row.status == "paused" and len(stored) == result.fetched
+                assert row.cursor == max(stored)  # resumable: the cursor covers the rows
+                await row.delete()
+            else:
+                assert not await Channel.exists(id=ch.id)
+                assert await Message.filter(channel_id=ch.id).count() == 0
+        assert sent == []
+    finally:
+        await sched.stop()
+        await task

@@ -1,0 +1,58 @@
+"""A Telethon client stand-in that answers `messages.getHistory` by Telegram's rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from telethon.tl import functions, types
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def history(n: int) -> list[Any]:
+    """Ascending messages with ids 1..n skipping multiples of 7; id 10 is a service message."""
+    out: list[Any] = []
+    for i in range(1, n + 1):
+        if i % 7 == 0:
+            continue
+        date = T0 + timedelta(minutes=i)
+        if i == 10:
+            out.append(types.MessageService(
+                id=i, peer_id=types.PeerChannel(777), date=date,
+                action=types.MessageActionPinMessage(),
+            ))
+        else:
+            out.append(types.Message(
+                id=i, peer_id=types.PeerChannel(777), date=date, message=f"post {i}"
+            ))
+    return out
+
+
+class FakeClient:
+    """Answers GetHistoryRequest from `messages`; records each request with how many
+    rows the fetcher had converted when it was sent."""
+
+    def __init__(self, messages: list[Any]) -> None:
+        self.messages = messages
+        self.requests: list[tuple[int, datetime | None, int]] = []
+        self.converted = 0
+
+    async def __call__(self, req: Any) -> Any:
+        assert isinstance(req, functions.messages.GetHistoryRequest)
+        assert req.limit == 100 and req.add_offset == -100 and not req.min_id and not req.max_id
+        self.requests.append((req.offset_id, req.offset_date, self.converted))
+        asc = self.messages
+        if req.offset_id:
+            older = sum(1 for m in asc if m.id < req.offset_id)
+        elif req.offset_date:
+            older = sum(1 for m in asc if m.date < req.offset_date)
+        else:
+            older = len(asc)
+        # Position counts from the newest; a negative add_offset moves towards newer.
+        position = len(asc) - older + req.add_offset
+        newest_first = asc[::-1]
+        page = newest_first[max(position, 0):max(position + req.limit, 0)]
+        return types.messages.ChannelMessages(
+            pts=1, count=len(asc), messages=page, topics=[], chats=[], users=[]
+        )
