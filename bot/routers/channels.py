@@ -7,6 +7,7 @@ ChannelService) and render texts.
 from __future__ import annotations
 
 import html
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ from bot.services import BotServices
 from bot.texts import t
 
 router = Router(name="channels")
+log = logging.getLogger(__name__)
 
 PAGE_SIZE = 10
 MAX_MINUTES = 7 * 24 * 60
@@ -111,6 +113,15 @@ async def _ask_history(message: Message, svc: Any, r: Any, lang: str) -> None:
         t("add_history_ask", lang, label=html.escape(r.label), default=default_text),
         reply_markup=_history_keyboard(r.channel_id, default_text, lang),
     )
+
+
+async def _toast(query: CallbackQuery, text: str) -> None:
+    """Answer a button press after work that may have taken a while: a press answered
+    too late is refused by Telegram, and the edited message says the same anyway."""
+    try:
+        await query.answer(text)
+    except TelegramBadRequest as exc:
+        log.info("callback answer refused: %s", exc.message)
 
 
 @router.message(Command("add"))
@@ -318,14 +329,14 @@ async def cb_item(query: CallbackQuery, services: BotServices, lang: str) -> Non
         await _edit(msg, t("channel_remove_ask", lang, label=label), kb)
         return
     if action == "rmy":
-        await svc.remove(channel_id)
-        await query.answer(t("channel_removed", lang, label=ch.label))
+        await svc.remove(channel_id)  # waits for a run of it to end its batch
+        await _toast(query, t("channel_removed", lang, label=ch.label))
         text, page_kb = await _render_page(svc, page, lang)
         await _edit(msg, t("channel_removed", lang, label=label) + "\n\n" + text, page_kb)
         return
     if action == "pa":
         await svc.pause(channel_id)
-        await query.answer(t("channel_paused", lang, label=ch.label))
+        await _toast(query, t("channel_paused", lang, label=ch.label))
     elif action == "re":
         await svc.resume(channel_id)
         await query.answer(t("channel_resumed", lang, label=ch.label))
