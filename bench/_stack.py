@@ -56,23 +56,13 @@ class SeedChannel:
 
 async def login(port: int, resolve: tuple[str, ...] = ()) -> tuple[str, int, list[Any]]:
     """Sign in against the double at `port`: (session string, user id, input entities)."""
-    from telethon import TelegramClient
-    from telethon.crypto import rsa
     from telethon.sessions import StringSession
 
-    from tests.doubles.mtproto import PUBLIC_KEY_PATH
+    from tests.doubles.mtproto import signed_in_client
 
-    rsa.add_key(PUBLIC_KEY_PATH.read_text(), old=False)
-    client = TelegramClient(StringSession(), 1, "x" * 32, receive_updates=False)
-    client.session.set_dc(2, "127.0.0.1", port)
-    await client.connect()
-    try:
-        await client.send_code_request(PHONE)
-        me = await client.sign_in(PHONE, CODE)
+    async with signed_in_client(port, PHONE, CODE) as (client, me):
         entities = [await client.get_input_entity(name) for name in resolve]
         return StringSession.save(client.session), me.id, entities
-    finally:
-        await client.disconnect()
 
 
 async def seed_db(

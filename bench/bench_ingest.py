@@ -42,29 +42,19 @@ async def _fresh_postgres(url: str) -> None:
 async def bench(
     port: int, messages: int, runs: int, workdir: Path, database: str | None = None
 ) -> None:
-    from telethon import TelegramClient
-    from telethon.crypto import rsa
-    from telethon.sessions import StringSession
-
     from db.database import close_db, init_db
     from db.messages import IngestRepository
     from db.models import Channel
     from parser.fetcher import ChannelFetcher
-    from tests.doubles.mtproto import PUBLIC_KEY_PATH
+    from tests.doubles.mtproto import signed_in_client
 
-    rsa.add_key(PUBLIC_KEY_PATH.read_text(), old=False)
-    client = TelegramClient(StringSession(), 1, "x" * 32, receive_updates=False)
-    client.session.set_dc(2, "127.0.0.1", port)
-    await client.connect()
     plain: list[float] = []
     ingest: list[float] = []
     ratios: list[float] = []
     plain_cpu: list[float] = []
     ingest_cpu: list[float] = []
     writer_cpu: list[float] = []
-    try:
-        await client.send_code_request(PHONE)
-        await client.sign_in(PHONE, CODE)
+    async with signed_in_client(port, PHONE, CODE) as (client, _me):
         entity = await client.get_input_entity(CHANNEL)
         async def plain_pass() -> None:
             c0, t0 = time.thread_time(), time.perf_counter()
@@ -114,8 +104,6 @@ async def bench(
                 f"ratio {ratios[-1]:.2f}"
             )
             print(line, flush=True)
-    finally:
-        await client.disconnect()
     p, i = statistics.median(plain), statistics.median(ingest)
     med = statistics.median
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

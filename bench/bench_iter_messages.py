@@ -47,11 +47,9 @@ def _cpu_seconds(pid: int) -> float | None:
 
 
 async def _worker(port: int, runs: int, expected: int) -> dict[str, Any]:
-    from telethon import TelegramClient
-    from telethon.crypto import aes, rsa
-    from telethon.sessions import StringSession
+    from telethon.crypto import aes
 
-    from tests.doubles.mtproto import PUBLIC_KEY_PATH
+    from tests.doubles.mtproto import signed_in_client
 
     if aes.cryptg is not None:
         backend = "cryptg"
@@ -59,13 +57,7 @@ async def _worker(port: int, runs: int, expected: int) -> dict[str, Any]:
         backend = "libssl (ctypes)"
     else:
         backend = "pure Python"
-    rsa.add_key(PUBLIC_KEY_PATH.read_text(), old=False)
-    client = TelegramClient(StringSession(), 1, "x" * 32, receive_updates=False)
-    client.session.set_dc(2, "127.0.0.1", port)
-    await client.connect()
-    try:
-        await client.send_code_request(PHONE)
-        await client.sign_in(PHONE, CODE)
+    async with signed_in_client(port, PHONE, CODE) as (client, _me):
         entity = await client.get_input_entity(CHANNEL)
         rates: list[float] = []
         cpu: list[float] = []
@@ -79,8 +71,6 @@ async def _worker(port: int, runs: int, expected: int) -> dict[str, Any]:
             if count != expected:
                 raise SystemExit(f"got {count} messages, expected {expected}")
             rates.append(count / elapsed)
-    finally:
-        await client.disconnect()
     return {"backend": backend, "rates": rates, "cpu": cpu}
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from cryptography.fernet import Fernet
 
 from tests.doubles.botapi import BotAPIDouble
-from tests.doubles.mtproto import PUBLIC_KEY_PATH, MTProtoServer, World
+from tests.doubles.mtproto import PUBLIC_KEY_PATH, MTProtoServer, World, signed_in_client
 
 ROOT = Path(__file__).resolve().parents[2]
 BOT_TOKEN = "123456:TEST-TOKEN-abcdefghijklmnopqrstuvwxyz"
@@ -135,22 +135,15 @@ async def store_logged_in_session(
 ) -> Any:
     """Sign in against the MTProto double and store the session in the app's DB
     (encrypted with the app's SESSION_KEYS), as if the operator had used /login."""
-    from telethon import TelegramClient
-    from telethon.crypto import rsa
     from telethon.sessions import StringSession
 
     from db.accounts import AccountRepository
     from db.database import close_db, init_db
     from db.vault import SessionVault
 
-    rsa.add_key(PUBLIC_KEY_PATH.read_text(), old=False)
-    client = TelegramClient(StringSession(), 1, "x" * 32, receive_updates=False)
-    client.session.set_dc(stack.mtproto.dc_id, "127.0.0.1", stack.mtproto.port)
-    await client.connect()
-    await client.send_code_request(phone)
-    me = await client.sign_in(phone, code)
-    session = StringSession.save(client.session)
-    await client.disconnect()
+    port, dc_id = stack.mtproto.port, stack.mtproto.dc_id
+    async with signed_in_client(port, phone, code, dc_id=dc_id) as (client, me):
+        session = StringSession.save(client.session)
     env = stack.app.env
     await init_db(env["DATABASE_URL"])
     try:

@@ -12,6 +12,7 @@
 See tests/doubles/README.md ("MTProto double") for the whole API.
 """
 
+from .client import signed_in_client
 from .crypto import PRIVATE_KEY_PATH, PUBLIC_KEY_PATH, ServerRSAKey
 from .faults import DROP, STALL, Fault, Faults, error_code
 from .methods import RpcFail
@@ -34,4 +35,5 @@ __all__ = [
     "User",
     "World",
     "error_code",
+    "signed_in_client",
 ]
