@@ -118,7 +118,7 @@ class WatchNotifier:
     A post fires a watch once: (watch, message) pairs already notified are remembered
     (bounded), so a run that re-reads edited posts does not repeat alerts. Beyond
     `max_per_window` notifications per `window` seconds, hits are held and delivered
-    with the next allowed notification.
+    as soon as the window allows, with whatever came in meanwhile.
     """
 
     def __init__(
@@ -141,6 +141,7 @@ class WatchNotifier:
         self._seen_order: deque[tuple[int, int]] = deque()
         self._held: list[watches_db.WatchHit] = []
         self._lock = asyncio.Lock()
+        self._flush: asyncio.Task[None] | None = None
 
     def _remember(self, key: tuple[int, int]) -> bool:
         if key in self._seen:
@@ -156,18 +157,41 @@ class WatchNotifier:
         async with self._lock:
             fresh = [h for h in hits if self._remember((h.watch_id, h.message_id))]
             self._held.extend(fresh)
-            if not self._held:
-                return
-            now = self._clock()
-            while self._sent_at and now - self._sent_at[0] > self._window:
-                self._sent_at.popleft()
-            if len(self._sent_at) >= self._max_per_window:
-                log.info("watch alerts rate-limited: %d hits held", len(self._held))
-                return
-            batch, self._held = self._held, []
-            self._sent_at.append(now)
-            shown = batch[: self._max_hits]
-            await self._notify(render_watch_alert(shown, len(batch) - len(shown), self._lang))
+            await self._send_held()
+
+    async def _send_held(self) -> None:
+        """Send what is held now, or make sure it goes once the window allows (locked)."""
+        if not self._held:
+            return
+        now = self._clock()
+        while self._sent_at and now - self._sent_at[0] > self._window:
+            self._sent_at.popleft()
+        if len(self._sent_at) >= self._max_per_window:
+            log.info("watch alerts rate-limited: %d hits held", len(self._held))
+            if self._flush is None:
+                delay = self._window - (now - self._sent_at[0])
+                self._flush = asyncio.create_task(self._send_later(delay))
+            return
+        batch, self._held = self._held, []
+        self._sent_at.append(now)
+        shown = batch[: self._max_hits]
+        await self._notify(render_watch_alert(shown, len(batch) - len(shown), self._lang))
+
+    async def _send_later(self, delay: float) -> None:
+        # Held hits must not wait for the next hit, which may never come.
+        await asyncio.sleep(max(0.0, delay) + 0.05)
+        async with self._lock:
+            self._flush = None
+            try:
+                await self._send_held()
+            except Exception:
+                log.exception("held watch alerts not sent")
+
+    def close(self) -> None:
+        """Drop a pending delayed send."""
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
 
 
 def render_watch_alert(hits: list[watches_db.WatchHit], more: int, lang: str) -> str:
