@@ -336,7 +336,7 @@ class ChannelFetcher:
             if self._stopping:
                 break
             after = await self._repo.last_comment_id(disc, post_id)
-            if latest is not None and after >= latest:
+            if after and latest and after >= latest:  # read before, nothing newer since
                 continue
             rows: list[Row] = []
             metrics.REQUESTS.labels("messages.getReplies").inc()
