@@ -344,13 +344,14 @@ class ChannelFetcher:
                 peer, reply_to=post_id, min_id=after, reverse=True, wait_time=self._wait_time
             ):
                 # Ascending, so a crash between batches never skips older comments.
-                if isinstance(c, _NOT_CONTENT):
-                    continue
-                rows.append(message_row(disc, c, now, comment_of=post_id))
-                if len(rows) >= BATCH:
-                    await shielded_write(self._repo.store_batch(disc, rows, 0, len(rows)))
-                    stored += len(rows)
-                    rows = []
+                if not isinstance(c, _NOT_CONTENT):
+                    rows.append(message_row(disc, c, now, comment_of=post_id))
+                    if len(rows) >= BATCH:
+                        await shielded_write(self._repo.store_batch(disc, rows, 0, len(rows)))
+                        stored += len(rows)
+                        rows = []
+                if latest and c.id >= latest:
+                    break  # the thread's newest: no request for the empty page after it
             if rows:
                 await shielded_write(self._repo.store_batch(disc, rows, 0, len(rows)))
                 stored += len(rows)

@@ -281,6 +281,6 @@ async def test_comments_are_read_through_the_discussion_group(tmp_path: Path) ->
         assert "✅ @news" in text
         assert comments() == expected_comments()
         assert len(comments()[quiet]) == 2
-        assert threads and set(threads) == {quiet}  # only the thread that moved
+        assert threads == [quiet]  # only the thread that moved, one page
         assert channel_row(stack, ids["news"])["linked_chat_id"] == chat.id
         assert await stack.app.terminate() == 0, stack.app.log()[-3000:]
