@@ -87,6 +87,7 @@ class Supervisor:
 
     async def _keep(self, comp: Component) -> None:
         attempt = 0
+        last_error: type[BaseException] | None = None
         while not self._stopping:
             self._health.set(comp.name, STARTING if attempt == 0 else RESTARTING)
             self._health.set(comp.name, RUNNING)
@@ -101,7 +102,14 @@ class Supervisor:
                 self._health.component(comp.name).restarts = attempt
                 if self._stopping:
                     break
-                log.exception("component %s failed (attempt %d)", comp.name, attempt)
+                if type(exc) is last_error:
+                    # The same failure again (a dead network, say): its traceback is
+                    # already in the log once.
+                    log.error("component %s failed again (attempt %d): %s", comp.name, attempt,
+                              error)
+                else:
+                    log.exception("component %s failed (attempt %d)", comp.name, attempt)
+                last_error = type(exc)
                 if self._max_restarts is not None and attempt > self._max_restarts:
                     self._health.set(comp.name, FAILED, error)
                     await self._alerter.alert(

@@ -66,7 +66,9 @@ class Crasher:
         self._stop.set()
 
 
-async def test_three_crashes_three_restarts_with_growing_delays_heart_keeps_beating() -> None:
+async def test_three_crashes_three_restarts_with_growing_delays_heart_keeps_beating(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     health = HealthRegistry()
     alerter = Alerter(window_seconds=0)
     alerts: list[str] = []
@@ -96,6 +98,10 @@ async def test_three_crashes_three_restarts_with_growing_delays_heart_keeps_beat
     assert health.component("crasher").last_error == "RuntimeError: boom 3"
     assert health.component("heart").restarts == 0
     assert len([a for a in alerts if "crasher crashed" in a]) == 3
+    # The same failure three times: one traceback in the log, then one line each.
+    failures = [r for r in caplog.records if "component crasher failed" in r.getMessage()]
+    assert [r.exc_info is not None for r in failures] == [True, False, False]
+    assert "failed again (attempt 3): RuntimeError: boom 3" in failures[-1].getMessage()
     assert health.component("crasher").state == RUNNING
     assert health.component("heart").state == RUNNING
     assert health.healthy()
