@@ -37,6 +37,19 @@ _NOT_CONTENT = (types.MessageService, types.MessageEmpty)
 _HOPS = 3
 
 
+def _this_task_cancelled() -> bool:
+    """Whether a CancelledError means this task is being cancelled. Telethon's
+    disconnect() (a /logout, a re-login) cancels the futures of pending requests
+    instead, which raises CancelledError in whoever awaits them: that is a lost
+    connection, not a reason to stop silently (the writer would wait forever)."""
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0
+
+
+def _disconnected() -> ConnectionError:
+    return ConnectionError("the client disconnected during a request")
+
+
 @dataclass
 class RunProgress:
     """A snapshot of one run, for live progress messages."""
@@ -403,7 +416,9 @@ class ChannelFetcher:
                     await queue.put(batch)
                 await queue.put(None)
             except asyncio.CancelledError:
-                raise
+                if _this_task_cancelled():
+                    raise
+                await queue.put(_disconnected())  # handed to the writer, which raises it
             except BaseException as exc:  # handed to the writer, which raises it
                 await queue.put(exc)
 
@@ -458,7 +473,12 @@ class ChannelFetcher:
                     pass
         if commented and not self._stopping:
             try:
-                progress.comments = await self._comments(client, peer, ch, commented, now)
+                try:
+                    progress.comments = await self._comments(client, peer, ch, commented, now)
+                except asyncio.CancelledError:
+                    if _this_task_cancelled():
+                        raise
+                    raise _disconnected() from None
             except Exception as exc:
                 err = translate(exc)
                 if err is None:

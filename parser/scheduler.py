@@ -350,6 +350,12 @@ class ParseScheduler:
         try:
             result = await self._fetcher.run(client, ch, progress)
         except RunFailed as failed:
+            if self._userbot.client is not client:
+                # Logged out (or in again) while this run went on: its requests failed
+                # because the client was taken away, not because of Telegram.
+                failed.progress.status = "interrupted"
+                await self._repo.end_run(run_id, "interrupted", failed.progress.fetched, None)
+                return failed.progress
             await self._repo.end_run(run_id, "failed", failed.progress.fetched, str(failed.error))
             return await self._on_failure(ch, failed)
         finally:

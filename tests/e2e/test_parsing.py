@@ -225,6 +225,34 @@ async def test_sigterm_mid_backfill_finishes_the_batch_and_exits_cleanly(tmp_pat
         assert await stack.app.terminate() == 0, stack.app.log()[-3000:]
 
 
+async def test_logout_mid_backfill_ends_the_run_quietly(tmp_path: Path) -> None:
+    """/logout while a channel backfills: Telethon cancels the pending request; the run
+    ends as interrupted with its rows and cursor together, and nobody is alarmed."""
+    async with backfill_under_way(tmp_path) as (stack, big, row_id):
+        api = stack.botapi
+        await api.send_text(api.users[ADMIN2_ID], "/logout")
+        ask = await api.wait_for_message(ADMIN2_ID, r"delete the stored session", timeout=15)
+        await api.press_button(api.users[ADMIN2_ID], ask, text="Yes, log out")
+        await api.wait_for_message(ADMIN2_ID, r"Logged out", timeout=30)
+
+        def runs() -> list[tuple[str, int]]:
+            with db(stack) as conn:
+                return conn.execute("SELECT status, fetched FROM parse_run").fetchall()
+
+        await wait_until(lambda: runs()[0][0] != "running", "the run to end", stack, 30)
+        pairs = rows_end_at_the_cursor(stack, row_id, big)
+        assert runs() == [("interrupted", len(pairs))]
+        await api.send_text(api.users[ADMIN2_ID], "/status")
+        await api.wait_for_message(ADMIN2_ID, r"Status", timeout=10)
+        for admin in (ADMIN_ID, ADMIN2_ID):
+            alarms = [
+                e.text for e in api.transcript(admin)
+                if e.text and e.text.startswith(("🔒", "🔌", "⚠️"))
+            ]
+            assert alarms == [], alarms
+        assert await stack.app.terminate() == 0, stack.app.log()[-3000:]
+
+
 async def test_comments_are_read_through_the_discussion_group(tmp_path: Path) -> None:
     world = World()
     world.add_account(phone=PHONE, code=CODE)

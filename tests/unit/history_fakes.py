@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,15 +34,22 @@ class FakeClient:
     """Answers GetHistoryRequest from `messages`; records each request with how many
     rows the fetcher had converted when it was sent."""
 
-    def __init__(self, messages: list[Any]) -> None:
+    def __init__(self, messages: list[Any], disconnect_at: int | None = None) -> None:
         self.messages = messages
         self.requests: list[tuple[int, datetime | None, int]] = []
         self.converted = 0
+        # From this request on, the client is "disconnected": like Telethon's
+        # disconnect(), the pending request's future is cancelled.
+        self.disconnect_at = disconnect_at
 
     async def __call__(self, req: Any) -> Any:
         assert isinstance(req, functions.messages.GetHistoryRequest)
         assert req.limit == 100 and req.add_offset == -100 and not req.min_id and not req.max_id
         self.requests.append((req.offset_id, req.offset_date, self.converted))
+        if self.disconnect_at is not None and len(self.requests) >= self.disconnect_at:
+            pending = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_soon(pending.cancel)
+            await pending
         asc = self.messages
         if req.offset_id:
             older = sum(1 for m in asc if m.id < req.offset_id)

@@ -18,7 +18,8 @@ from telethon.tl import types
 from db.messages import IngestRepository
 from db.models import Channel, Message
 from parser import fetcher as fetcher_module
-from parser.fetcher import ChannelFetcher
+from parser.errors import TransportError
+from parser.fetcher import ChannelFetcher, RunFailed
 from tests.unit.history_fakes import T0, FakeClient, history
 
 
@@ -128,3 +129,20 @@ async def test_stop_sends_no_request_after_the_page_in_hand(
     assert len(client.requests) == sent
     row = await repo.channel(ch.id)
     assert row is not None and row.cursor == max(await stored_ids(ch.id))
+
+
+async def test_a_disconnect_mid_run_fails_the_run_instead_of_hanging(
+    repo: IngestRepository,
+) -> None:
+    """Telethon's disconnect() (a /logout, a re-login) cancels the pending request: the
+    run must end with a transport error and keep what it stored, not wait forever."""
+    ch = await channel(repo)
+    client = FakeClient(history(1000), disconnect_at=4)
+    fetcher = ChannelFetcher(repo, refresh_window_hours=0)
+    with pytest.raises(RunFailed) as failed:
+        await asyncio.wait_for(fetcher.run(client, ch), 10)  # type: ignore[arg-type]
+    assert isinstance(failed.value.error, TransportError)
+    ids = await stored_ids(ch.id)
+    assert len(ids) == failed.value.progress.fetched > 0
+    row = await repo.channel(ch.id)
+    assert row is not None and row.cursor == max(ids)

@@ -138,6 +138,29 @@ async def test_transport_error_opens_breaker_and_session_death_pauses(
     assert env["userbot"].dead == ["AuthKeyUnregistered"]
 
 
+async def test_a_logout_mid_run_is_not_telegram_trouble(env: dict[str, Any]) -> None:
+    """/logout while a channel is fetched: its requests fail, but neither the breaker
+    nor the session alarm goes off, and the run ends as interrupted."""
+    ch = await Channel.create(tg_id=6, access_hash=1, username="mid")
+    userbot: FakeUserbot = env["userbot"]
+    sched: ParseScheduler = env["sched"]
+
+    for error in (TransportError("ConnectionError"), SessionDead("AuthKeyUnregistered")):
+
+        async def logged_out_meanwhile(
+            client: Any, row: ChannelRow, on_progress: Any = None, error: Any = error
+        ) -> RunProgress:
+            userbot.client, userbot.state = None, "no_session"  # the operator's /logout
+            raise RunFailed(error, RunProgress(row.label, fetched=100, status="failed"))
+
+        env["fetcher"].run = logged_out_meanwhile
+        result = await sched.parse_now(ch.id)
+        assert result.status == "interrupted" and result.fetched == 100
+        assert env["breaker"].state == "closed"
+        assert env["sent"] == [] and userbot.dead == []
+        userbot.client, userbot.state = object(), "ready"  # logged in again
+
+
 async def test_a_failing_job_alerts_the_admins(env: dict[str, Any]) -> None:
     sched: ParseScheduler = env["sched"]
 
