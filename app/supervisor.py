@@ -92,7 +92,16 @@ class Supervisor:
             self._health.set(comp.name, STARTING if attempt == 0 else RESTARTING)
             self._health.set(comp.name, RUNNING)
             try:
-                await comp.run()
+                try:
+                    await comp.run()
+                except asyncio.CancelledError:
+                    task = asyncio.current_task()
+                    if task is None or task.cancelling():
+                        raise
+                    # Not a cancellation of this task: something it awaited was
+                    # cancelled under it (Telethon cancels pending requests when a
+                    # client disconnects). A failure like any other: restart.
+                    raise RuntimeError("an awaited operation was cancelled") from None
             except asyncio.CancelledError:
                 self._health.set(comp.name, STOPPED)
                 raise

@@ -225,3 +225,30 @@ async def test_stop_does_not_wait_out_a_restart_backoff() -> None:
     started = loop.time()
     await sup.stop(5.0)
     assert loop.time() - started < 1.0
+
+
+async def test_a_future_cancelled_under_a_component_is_a_failure_not_a_stop() -> None:
+    """Telethon's disconnect() cancels the futures of pending requests: the component
+    that awaited one sees CancelledError without being cancelled. It must restart."""
+    health = HealthRegistry()
+    sup = Supervisor(health, Alerter(window_seconds=0), backoff=Backoff(base=0.01, cap=0.01))
+    starts: list[int] = []
+    steady = asyncio.Event()
+
+    async def run() -> None:
+        starts.append(len(starts))
+        if len(starts) == 1:
+            request = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_soon(request.cancel)  # the client disconnects
+            await request
+        steady.set()
+        await asyncio.Event().wait()
+
+    sup.add(FunctionComponent("userbot", run))
+    sup.start()
+    await asyncio.wait_for(steady.wait(), 5)
+    assert starts == [0, 1]
+    assert health.component("userbot").restarts == 1
+    assert health.component("userbot").state == RUNNING
+    await sup.stop(timeout=1.0)
+    assert health.component("userbot").state == STOPPED
