@@ -15,7 +15,7 @@ from db.messages import IngestRepository
 from db.models import Channel, Message
 from db.search import index_pending, search_messages
 from parser.fetcher import message_row
-from tests.unit.test_ingest import tl_message
+from tests.unit.message_fixtures import tl_message
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
