@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,9 +54,9 @@ class FakeFetcher:
         return RunProgress(ch.label, fetched=3, status="ok", top_id=3, new=3, first_new_id=1)
 
 
-@pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
-    await init_db(f"sqlite://{tmp_path / 'db.sqlite3'}")
+@asynccontextmanager
+async def running(fetcher: Any, userbot: FakeUserbot) -> AsyncIterator[dict[str, Any]]:
+    """A started ParseScheduler over the migrated DB; what the tests look at."""
     sent: list[str] = []
 
     async def sender(text: str) -> None:
@@ -63,7 +64,7 @@ async def env(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
 
     alerter = Alerter(600)
     alerter.attach(sender)
-    fetcher, userbot, breaker = FakeFetcher(), FakeUserbot(), CircuitBreaker(threshold=1)
+    breaker = CircuitBreaker(threshold=1)
     committed: list[tuple[int, int, int, int]] = []
 
     async def on_committed(*args: int) -> None:
@@ -71,7 +72,7 @@ async def env(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
 
     sched = ParseScheduler(
         IngestRepository(),
-        fetcher,  # type: ignore[arg-type]
+        fetcher,
         userbot,
         breaker,
         alerter,
@@ -86,6 +87,15 @@ async def env(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
     finally:
         await sched.stop()
         await task
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+    await init_db(f"sqlite://{tmp_path / 'db.sqlite3'}")
+    try:
+        async with running(FakeFetcher(), FakeUserbot()) as started:
+            yield started
+    finally:
         await close_db()
 
 
@@ -196,25 +206,9 @@ async def test_pausing_or_removing_a_channel_mid_run_ends_the_run_quietly(
     repo = IngestRepository()
     userbot = FakeUserbot()
     userbot.client = FakeClient(history(5000))
-    sent: list[str] = []
-
-    async def sender(text: str) -> None:
-        sent.append(text)
-
-    alerter = Alerter(600)
-    alerter.attach(sender)
-    sched = ParseScheduler(
-        repo,
-        ChannelFetcher(repo, refresh_window_hours=0),
-        userbot,
-        CircuitBreaker(threshold=1),
-        alerter,
-        HealthRegistry(),
-    )
-    channels = ChannelService(userbot, ChannelRepository(), lambda: sched)
-    task = asyncio.create_task(sched.run())
-    await sched.started.wait()
-    try:
+    async with running(ChannelFetcher(repo, refresh_window_hours=0), userbot) as real:
+        sched: ParseScheduler = real["sched"]
+        channels = ChannelService(userbot, ChannelRepository(), lambda: sched)
         for action in (channels.pause, channels.remove):
             ch = await Channel.create(tg_id=777, access_hash=1, username="news")
             pressed: list[asyncio.Task[bool]] = []
@@ -230,7 +224,4 @@ async def test_pausing_or_removing_a_channel_mid_run_ends_the_run_quietly(
             else:
                 assert not await Channel.exists(id=ch.id)
                 assert await Message.filter(channel_id=ch.id).count() == 0
-        assert sent == []
-    finally:
-        await sched.stop()
-        await task
+        assert real["sent"] == []
