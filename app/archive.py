@@ -18,7 +18,7 @@ from pathlib import Path
 
 from app.events import RunCompleted
 from bot.charts import render_daily_chart
-from bot.texts import t
+from bot.texts import Html, html_join, t
 from db import search as search_db
 from db import stats as stats_db
 from db import watches as watches_db
@@ -194,8 +194,8 @@ class WatchNotifier:
             self._flush = None
 
 
-def render_watch_alert(hits: list[watches_db.WatchHit], more: int, lang: str) -> str:
-    """Plain text (alerts go out without parse_mode)."""
+def render_watch_alert(hits: list[watches_db.WatchHit], more: int, lang: str) -> Html:
+    """The alert as Telegram HTML."""
     lines = [t("watch_alert_title", lang, n=len(hits) + more)]
     for h in hits:
         lines.append(
@@ -203,4 +203,4 @@ def render_watch_alert(hits: list[watches_db.WatchHit], more: int, lang: str) ->
         )
     if more:
         lines.append(t("watch_alert_more", lang, n=more))
-    return "\n".join(lines)
+    return html_join("\n", lines)

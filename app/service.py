@@ -26,7 +26,7 @@ from bot.component import ControlBot, build_bot
 from bot.routers.login import status_section as login_status_section
 from bot.routers.parse import status_section as parse_status_section
 from bot.services import BotServices
-from bot.texts import t
+from bot.texts import Html, t
 from db.accounts import AccountRepository
 from db.channels import ChannelRepository
 from db.database import close_db, init_db
@@ -104,8 +104,8 @@ def _wire_login(services: BotServices, userbot: Userbot) -> None:
     flow = LoginFlow(userbot)
     services.extras.update(login=flow, login_errors=(LoginError,), parse_code=parse_code)
     services.status_sections.insert(0, functools.partial(login_status_section, userbot, flow))
-    userbot.dead_alert_text = lambda reason: "\n\n".join(
-        t("alert_session_dead", lang, reason=reason) for lang in ("ru", "en")
+    userbot.dead_alert_text = lambda reason: Html(
+        "\n\n".join(t("alert_session_dead", lang, reason=reason) for lang in ("ru", "en"))
     )
 
 

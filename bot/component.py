@@ -18,7 +18,7 @@ from bot.aiogram_lazy import warm_models
 from bot.filters import OperatorsOnly
 from bot.routers import build_root_router
 from bot.services import BotServices
-from bot.texts import LANGS, t
+from bot.texts import LANGS, Html, plain, t
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,9 @@ class ControlBot:
 
     async def set_commands(self) -> None:
         for lang in LANGS:
-            cmds = [BotCommand(command=c, description=t(f"cmd_{c}", lang)) for c in self.commands]
+            cmds = [
+                BotCommand(command=c, description=plain(f"cmd_{c}", lang)) for c in self.commands
+            ]
             await call_with_retry(
                 self.bot.set_my_commands,
                 cmds,
@@ -108,7 +110,9 @@ class ControlBot:
     async def notify_admins(self, text: str) -> None:
         for admin in self.services.admin_ids:
             try:
-                await call_with_retry(self.bot.send_message, admin, text, parse_mode=None)
+                # Catalogue texts are HTML; free-form alert strings go out as plain text.
+                mode = "HTML" if isinstance(text, Html) else None
+                await call_with_retry(self.bot.send_message, admin, text, parse_mode=mode)
             except TelegramAPIError as exc:
                 log.warning("alert to %s not delivered: %s", admin, type(exc).__name__)
 

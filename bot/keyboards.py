@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.texts import t
+from bot.texts import plain
 
 KEYPAD_PREFIX = "lk:"
 
@@ -16,15 +16,15 @@ def code_keypad(lang: str) -> InlineKeyboardMarkup:
         return InlineKeyboardButton(text=label, callback_data=KEYPAD_PREFIX + data)
 
     rows = [[key(str(d), str(d)) for d in range(r, r + 3)] for r in (1, 4, 7)]
-    rows.append([key("⌫", "del"), key("0", "0"), key(t("login_keypad_ok", lang), "ok")])
-    rows.append([key(t("login_keypad_resend", lang), "resend")])
+    rows.append([key("⌫", "del"), key("0", "0"), key(plain("login_keypad_ok", lang), "ok")])
+    rows.append([key(plain("login_keypad_resend", lang), "resend")])
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def qr_button(lang: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
-            [InlineKeyboardButton(text=t("login_qr_button", lang), callback_data="login:qr")]
+            [InlineKeyboardButton(text=plain("login_qr_button", lang), callback_data="login:qr")]
         ]
     )
 
@@ -34,7 +34,7 @@ def resend_button(lang: str) -> InlineKeyboardMarkup:
         inline_keyboard=[
             [
                 InlineKeyboardButton(
-                    text=t("login_keypad_resend", lang), callback_data=KEYPAD_PREFIX + "resend"
+                    text=plain("login_keypad_resend", lang), callback_data=KEYPAD_PREFIX + "resend"
                 )
             ]
         ]
@@ -45,8 +45,8 @@ def logout_confirm(lang: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [
-                InlineKeyboardButton(text=t("logout_yes", lang), callback_data="logout:yes"),
-                InlineKeyboardButton(text=t("logout_no", lang), callback_data="logout:no"),
+                InlineKeyboardButton(text=plain("logout_yes", lang), callback_data="logout:yes"),
+                InlineKeyboardButton(text=plain("logout_no", lang), callback_data="logout:no"),
             ]
         ]
     )

@@ -7,12 +7,11 @@ Telethon or Tortoise.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.texts import t
+from bot.texts import Html, t
 
 StatusSection = Callable[[str], Awaitable[str]]
 
@@ -35,7 +34,8 @@ class BotServices:
         for comp in self.health.components.values():
             extra = t("status_restarts", lang, n=comp.restarts) if comp.restarts else ""
             if comp.last_error and comp.state != "running":
-                extra += f" — {html.escape(comp.last_error[:120])}"
+                error = t("status_component_error", lang, error=comp.last_error[:120])
+                extra = Html(extra + error)
             lines.append(
                 t("status_component", lang, name=comp.name, state=comp.state, extra=extra)
             )

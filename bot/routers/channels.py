@@ -6,7 +6,6 @@ ChannelService) and render texts.
 
 from __future__ import annotations
 
-import html
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +20,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 
 from bot.routers.parse import duration
 from bot.services import BotServices
-from bot.texts import t
+from bot.texts import plain, t
 
 router = Router(name="channels")
 log = logging.getLogger(__name__)
@@ -87,17 +86,17 @@ async def _do_add(message: Message, text: str, services: BotServices, lang: str)
         return
     lines = []
     for r in results:
-        label = html.escape(r.label or r.line[:64])
+        label = r.label or r.line[:64]
         lines.append(t(f"add_r_{r.code}", lang, label=label, left=duration(r.seconds, lang)))
     await message.answer("\n".join(lines) or t("add_prompt", lang))
     for r in results:
         if r.code == "invite" and r.token:
-            title = html.escape(r.label[:40])
+            title = r.label[:40]
             kb = InlineKeyboardMarkup(
                 inline_keyboard=[
                     [
-                        _btn(t("add_join_yes", lang, title=r.label[:30]), f"ch:j:{r.token}"),
-                        _btn(t("add_join_no", lang), f"ch:jn:{r.token}"),
+                        _btn(plain("add_join_yes", lang, title=r.label[:30]), f"ch:j:{r.token}"),
+                        _btn(plain("add_join_no", lang), f"ch:jn:{r.token}"),
                     ]
                 ]
             )
@@ -110,7 +109,7 @@ async def _ask_history(message: Message, svc: Any, r: Any, lang: str) -> None:
     default = svc.default_history
     default_text = depth_text(default.mode, default.limit, default.since, lang)
     await message.answer(
-        t("add_history_ask", lang, label=html.escape(r.label), default=default_text),
+        t("add_history_ask", lang, label=r.label, default=default_text),
         reply_markup=_history_keyboard(r.channel_id, default_text, lang),
     )
 
@@ -160,10 +159,10 @@ async def cb_join(query: CallbackQuery, services: BotServices, lang: str) -> Non
         return
     if action == "jn":
         title = svc.drop_invite(token)
-        await msg.edit_text(t("add_join_skipped", lang, title=html.escape(title)))
+        await msg.edit_text(t("add_join_skipped", lang, title=title))
         return
     r = await svc.join(token)
-    label = html.escape(r.label)
+    label = r.label
     await msg.edit_text(t(f"add_r_{r.code}", lang, label=label, left=duration(r.seconds, lang)))
     if r.code == "added" and not r.history_given and r.channel_id is not None:
         await _ask_history(msg, svc, r, lang)
@@ -181,7 +180,7 @@ async def cb_history(query: CallbackQuery, services: BotServices, lang: str) -> 
     if ch is None:
         await msg.edit_text(t("channel_gone", lang))
         return
-    label = html.escape(ch.label)
+    label = ch.label
     if not await svc.choose_history(ch.id, spec):
         await msg.edit_text(t("add_history_late", lang, label=label))
         return
@@ -210,13 +209,13 @@ async def _render_page(svc: Any, page: int, lang: str) -> tuple[str, InlineKeybo
     for ch in rows:
         nxt = next_runs.get(ch.id, ch.next_run_at) if ch.status == "active" else None
         err = ch.disabled_reason or ch.last_error
-        error = t("channels_error", lang, error=html.escape(err[:100])) if err else ""
+        error = t("channels_error", lang, error=err[:100]) if err else ""
         lines.append(
             t(
                 "channels_line",
                 lang,
                 icon=_icon(ch.status),
-                label=html.escape(ch.label),
+                label=ch.label,
                 count=ch.messages_count,
                 last=_when(ch.last_run_at, lang),
                 next=_when(nxt, lang),
@@ -226,9 +225,9 @@ async def _render_page(svc: Any, page: int, lang: str) -> tuple[str, InlineKeybo
         buttons.append([_btn(f"{_icon(ch.status)} {ch.label[:50]}", f"ch:v:{ch.id}:{page}")])
     nav = []
     if page > 0:
-        nav.append(_btn(t("channels_prev", lang), f"ch:p:{page - 1}"))
+        nav.append(_btn(plain("channels_prev", lang), f"ch:p:{page - 1}"))
     if page + 1 < pages:
-        nav.append(_btn(t("channels_next", lang), f"ch:p:{page + 1}"))
+        nav.append(_btn(plain("channels_next", lang), f"ch:p:{page + 1}"))
     if nav:
         buttons.append(nav)
     return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=buttons)
@@ -247,7 +246,7 @@ async def _render_item(
         "channel_view",
         lang,
         icon=_icon(ch.status),
-        label=html.escape(ch.label),
+        label=ch.label,
         kind=t(f"channel_kind_{ch.kind}", lang) if ch.kind in KINDS else ch.kind,
         status=t(f"channel_status_{ch.status}", lang),
         count=ch.messages_count,
@@ -256,19 +255,19 @@ async def _render_item(
         interval=interval,
         depth=depth_text(ch.history_mode, ch.history_limit, ch.history_since, lang),
         comments=t("channel_on" if ch.comments_enabled else "channel_off", lang),
-        error=t("channels_error", lang, error=html.escape(err[:200])) if err else "",
+        error=t("channels_error", lang, error=err[:200]) if err else "",
     )
     suffix = f"{ch.id}:{page}"
     toggle = (
-        _btn(t("channel_btn_resume", lang), f"ch:re:{suffix}")
+        _btn(plain("channel_btn_resume", lang), f"ch:re:{suffix}")
         if ch.status != "active"
-        else _btn(t("channel_btn_pause", lang), f"ch:pa:{suffix}")
+        else _btn(plain("channel_btn_pause", lang), f"ch:pa:{suffix}")
     )
-    rows = [[toggle, _btn(t("channel_btn_remove", lang), f"ch:rm:{suffix}")]]
+    rows = [[toggle, _btn(plain("channel_btn_remove", lang), f"ch:rm:{suffix}")]]
     if ch.kind == "channel":
         key = "channel_btn_comments_on" if ch.comments_enabled else "channel_btn_comments_off"
-        rows.append([_btn(t(key, lang), f"ch:cm:{suffix}")])
-    rows.append([_btn(t("channels_back", lang), f"ch:p:{page}")])
+        rows.append([_btn(plain(key, lang), f"ch:cm:{suffix}")])
+    rows.append([_btn(plain("channels_back", lang), f"ch:p:{page}")])
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
 
 
@@ -315,14 +314,14 @@ async def cb_item(query: CallbackQuery, services: BotServices, lang: str) -> Non
         text, kb = await _render_page(svc, page, lang)
         await _edit(msg, text, kb)
         return
-    label = html.escape(ch.label)
+    label = ch.label
     if action == "rm":
         await query.answer()
         kb = InlineKeyboardMarkup(
             inline_keyboard=[
                 [
-                    _btn(t("channel_remove_yes", lang), f"ch:rmy:{channel_id}:{page}"),
-                    _btn(t("channel_remove_no", lang), f"ch:v:{channel_id}:{page}"),
+                    _btn(plain("channel_remove_yes", lang), f"ch:rmy:{channel_id}:{page}"),
+                    _btn(plain("channel_remove_no", lang), f"ch:v:{channel_id}:{page}"),
                 ]
             ]
         )
@@ -374,10 +373,10 @@ async def cmd_schedule(
         return
     ch = await svc.find(ref)
     if ch is None:
-        await message.answer(t("schedule_not_found", lang, ref=html.escape(ref)))
+        await message.answer(t("schedule_not_found", lang, ref=ref))
         return
     await svc.set_interval(ch.id, minutes)
-    label = html.escape(ch.label)
+    label = ch.label
     if minutes is None:
         await message.answer(t("schedule_default", lang, label=label, n=svc.default_interval))
     else:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,7 +20,7 @@ from aiogram.types import (
 )
 
 from bot.services import BotServices
-from bot.texts import t
+from bot.texts import plain, t, tn
 
 log = logging.getLogger(__name__)
 router = Router(name="export")
@@ -97,7 +96,10 @@ async def cmd_export(
     archive = _archive(services)
     if not command.args:
         channels = await archive.list_channels()
-        rows = [[InlineKeyboardButton(text=t("export_btn_all", lang), callback_data="exp:c:all")]]
+        all_button = InlineKeyboardButton(
+            text=plain("export_btn_all", lang), callback_data="exp:c:all"
+        )
+        rows = [[all_button]]
         rows += [
             [InlineKeyboardButton(text=c.label[:60], callback_data=f"exp:c:{c.id}")]
             for c in channels
@@ -109,13 +111,13 @@ async def cmd_export(
     try:
         args = parse_export_args(command.args)
     except BadDate as exc:
-        await message.answer(t("export_bad_date", lang, value=html.escape(exc.value)))
+        await message.answer(t("export_bad_date", lang, value=exc.value))
         return
     channel = None
     if args.channel is not None:
         channel = await archive.find_channel(args.channel)
         if channel is None:
-            await message.answer(t("channel_not_found", lang, ref=html.escape(args.channel)))
+            await message.answer(t("channel_not_found", lang, ref=args.channel))
             return
     await _run_export(
         message, archive, lang, channel, args.fmt, args.since, args.until, args.keyword
@@ -144,10 +146,10 @@ def _format_keyboard(target: str, lang: str) -> InlineKeyboardMarkup:
 @router.callback_query(F.data.startswith("exp:c:"))
 async def on_export_channel(query: CallbackQuery, services: BotServices, lang: str) -> None:
     target = (query.data or "").split(":")[2]
-    what = t("export_all_channels", lang)
+    what: str = t("export_all_channels", lang)
     if target != "all":
         channel = await _archive(services).get_channel(int(target))
-        what = html.escape(channel.label) if channel else target
+        what = channel.label if channel else target
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.answer(
@@ -185,7 +187,7 @@ async def _run_export(
     if _export_lock.locked():
         await message.answer(t("export_busy", lang))
         return
-    what = html.escape(channel.label) if channel else t("export_all_channels", lang)
+    what = channel.label if channel else t("export_all_channels", lang)
     async with _export_lock:
         status = await message.answer(t("export_started", lang, what=what, fmt=fmt.upper()))
 
@@ -213,5 +215,5 @@ async def _run_export(
         limit = archive.limit_bytes // (1024 * 1024)
         text = t("export_done_parts", lang, n=result.rows, parts=total, limit=limit)
     else:
-        text = t("export_done", lang, n=result.rows)
+        text = tn("export_done", result.rows, lang)
     await status.edit_text(text)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import html
 import io
 import logging
 from typing import Any
@@ -18,7 +17,8 @@ from aiogram.types import BufferedInputFile, CallbackQuery, InputMediaPhoto, Mes
 
 from bot.keyboards import KEYPAD_PREFIX, code_keypad, logout_confirm, qr_button, resend_button
 from bot.services import BotServices
-from bot.texts import CATALOGUE, t
+from bot.texts import keys as text_keys
+from bot.texts import t
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +57,14 @@ def duration(seconds: int, lang: str) -> str:
 def error_text(err: Any, lang: str) -> str:
     code = getattr(err, "code", "unknown")
     key = f"login_err_{code}"
-    if key not in CATALOGUE:
+    if key not in text_keys():
         key = "login_err_unknown"
     return t(
         key,
         lang,
         left=getattr(err, "attempts_left", 0),
         wait=duration(int(getattr(err, "seconds", 0)), lang),
-        name=html.escape(str(getattr(err, "detail", ""))),
+        name=str(getattr(err, "detail", "")),
     )
 
 
@@ -75,7 +75,7 @@ def account_name(me: Any) -> str:
         p for p in (getattr(me, "first_name", None), getattr(me, "last_name", None)) if p
     )
     username = getattr(me, "username", None)
-    return html.escape(name + (f" (@{username})" if username else ""))
+    return name + (f" (@{username})" if username else "")
 
 
 async def _delete(message: Message) -> None:
@@ -99,7 +99,7 @@ async def cmd_login(
     user = message.from_user
     assert user is not None
     if flow.busy_for(user.id):
-        await message.answer(t("login_busy", lang, name=html.escape(flow.owner_name)))
+        await message.answer(t("login_busy", lang, name=flow.owner_name))
         return
     if userbot.state == "ready":
         await message.answer(t("login_already", lang, name=account_name(userbot.me)))
@@ -141,7 +141,7 @@ async def on_phone(message: Message, state: FSMContext, services: BotServices, l
             await state.clear()
         return
     await state.set_state(LoginStates.code)
-    await message.answer(t("login_code_sent", lang, phone=html.escape(phone)))
+    await message.answer(t("login_code_sent", lang, phone=phone))
     pad = await message.answer(t("login_keypad", lang, masked="—"), reply_markup=code_keypad(lang))
     await state.update_data(digits="", keypad=pad.message_id)
 
@@ -215,7 +215,7 @@ async def _resend(
     await state.set_state(LoginStates.code)
     await state.update_data(digits="")
     await bot.send_message(
-        chat_id, t("login_code_sent", lang, phone=html.escape(_flow(services).phone or ""))
+        chat_id, t("login_code_sent", lang, phone=_flow(services).phone or "")
     )
     pad = await bot.send_message(
         chat_id, t("login_keypad", lang, masked="—"), reply_markup=code_keypad(lang)
@@ -261,11 +261,11 @@ async def _after_step(chat_id: int, step: Any, state: FSMContext, lang: str, bot
             await bot.edit_message_reply_markup(chat_id=chat_id, message_id=keypad)
     if hasattr(step, "hint"):
         await state.set_state(LoginStates.password)
-        hint = t("login_hint", lang, hint=html.escape(step.hint)) if step.hint else ""
+        hint = t("login_hint", lang, hint=step.hint) if step.hint else ""
         await bot.send_message(chat_id, t("login_ask_password", lang, hint=hint))
         return
     await state.clear()
-    await bot.send_message(chat_id, t("login_done", lang, name=html.escape(step.name)))
+    await bot.send_message(chat_id, t("login_done", lang, name=step.name))
 
 
 @router.message(LoginStates.password, F.text)
@@ -336,7 +336,7 @@ async def cmd_logout(message: Message, services: BotServices, lang: str) -> None
     if userbot.client is None and (info is None or not info.has_session):
         await message.answer(t("logout_none", lang))
         return
-    name = account_name(userbot.me) if userbot.me else html.escape(info.display_name or "?")
+    name = account_name(userbot.me) if userbot.me else info.display_name or "?"
     await message.answer(t("logout_confirm", lang, name=name), reply_markup=logout_confirm(lang))
 
 
@@ -361,12 +361,12 @@ async def status_section(userbot: Any, flow: Any, lang: str) -> str:
         lines.append(t("status_account", lang, value=account_name(userbot.me)))
     else:
         lines.append(t("status_account_none", lang))
-    reason = html.escape(userbot.reason or "")
+    reason = userbot.reason or ""
     lines.append(
         t("status_session", lang, value=t(f"session_{userbot.state}", lang, reason=reason))
     )
     if flow.owner is not None:
-        lines.append(t("session_login_running", lang, name=html.escape(flow.owner_name)))
+        lines.append(t("session_login_running", lang, name=flow.owner_name))
     return "\n".join(lines)
 
 
@@ -378,7 +378,7 @@ async def on_qr_button(
     await query.answer()
     if flow.busy_for(query.from_user.id):
         await bot.send_message(
-            query.from_user.id, t("login_busy", lang, name=html.escape(flow.owner_name))
+            query.from_user.id, t("login_busy", lang, name=flow.owner_name)
         )
         return
     if _userbot(services).state == "ready":

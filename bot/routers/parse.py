@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -73,7 +72,7 @@ def render_progress(p: Progress, lang: str) -> str:
     return t(
         "parse_progress",
         lang,
-        channel=html.escape(p.channel),
+        channel=p.channel,
         fetched=p.fetched,
         total=p.total if p.total is not None else "?",
         rate=int(p.rate),
@@ -82,8 +81,8 @@ def render_progress(p: Progress, lang: str) -> str:
 
 
 def render_result(p: Progress, seconds: float, lang: str) -> str:
-    channel = html.escape(p.channel)
-    reason = html.escape(p.error or "")
+    channel = p.channel
+    reason = p.error or ""
     if p.status == "ok":
         secs = f"{seconds:.1f}"
         return t("parse_result_ok", lang, channel=channel, fetched=p.fetched, seconds=secs)
@@ -133,11 +132,11 @@ async def cmd_parse(
     targets: list[Target] = await api.targets(command.args)
     if not targets:
         key = "parse_no_channels" if command.args.strip().lower() == "all" else "parse_not_found"
-        await message.answer(t(key, lang, target=html.escape(command.args.strip())))
+        await message.answer(t(key, lang, target=command.args.strip()))
         return
     done: list[str] = []
     total = 0
-    first = await message.answer(t("parse_queued", lang, channel=html.escape(targets[0].label)))
+    first = await message.answer(t("parse_queued", lang, channel=targets[0].label))
     live = _LiveMessage(first)
     for target in targets:
         started = time.monotonic()
@@ -158,7 +157,7 @@ async def status_section(api: ParseAPI, lang: str) -> str:
     data = await api.status()
     lines = []
     if data.get("account"):
-        lines.append(t("status_parsing_account", lang, value=html.escape(str(data["account"]))))
+        lines.append(t("status_parsing_account", lang, value=str(data["account"])))
     breaker = data["breaker"]
     state = breaker["state"]
     if state == "open":
@@ -178,17 +177,17 @@ async def status_section(api: ParseAPI, lang: str) -> str:
     )
     for label, left in data["deferred"]:
         left_s = duration(left, lang)
-        lines.append(t("status_parsing_deferred", lang, channel=html.escape(label), left=left_s))
+        lines.append(t("status_parsing_deferred", lang, channel=label, left=left_s))
     for label, reason in data["disabled"]:
-        why = html.escape(reason)
-        lines.append(t("status_parsing_disabled", lang, channel=html.escape(label), reason=why))
+        why = reason
+        lines.append(t("status_parsing_disabled", lang, channel=label, reason=why))
     current = data.get("current")
     if current is not None:
         lines.append(
             t(
                 "status_parsing_current",
                 lang,
-                channel=html.escape(current.channel),
+                channel=current.channel,
                 fetched=current.fetched,
             )
         )
@@ -200,6 +199,6 @@ async def status_section(api: ParseAPI, lang: str) -> str:
         for label, when in data["next_runs"]:
             stamp = when.strftime("%Y-%m-%d %H:%M UTC") if isinstance(when, datetime) else when
             lines.append(
-                t("status_parsing_next_item", lang, channel=html.escape(label), when=stamp)
+                t("status_parsing_next_item", lang, channel=label, when=stamp)
             )
     return "\n".join(lines)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import secrets
 from typing import Any
 
@@ -12,7 +11,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot.services import BotServices
-from bot.texts import t
+from bot.texts import Html, escape, plain, t
 
 router = Router(name="search")
 
@@ -22,32 +21,39 @@ HL_START = "\x02"
 HL_END = "\x03"
 
 
-def render_snippet(snippet: str) -> str:
-    return html.escape(snippet).replace(HL_START, "<b>").replace(HL_END, "</b>")
+def render_snippet(snippet: str) -> Html:
+    return Html(escape(snippet).replace(HL_START, "<b>").replace(HL_END, "</b>"))
 
 
 def render_page(q: str, page: Any, page_no: int, nonce: str, lang: str) -> tuple[str, Any]:
     pages = max(1, -(-page.total // PER_PAGE))
     lines = [
-        t("search_header", lang, total=page.total, q=html.escape(q), page=page_no + 1, pages=pages)
+        t("search_header", lang, total=page.total, q=q, page=page_no + 1, pages=pages)
     ]
     for n, hit in enumerate(page.hits, page_no * PER_PAGE + 1):
         when = hit.date.strftime("%Y-%m-%d %H:%M") if hit.date else ""
         lines.append(
-            f"\n{n}. <b>{html.escape(hit.channel)}</b> · {when}\n"
-            f'{render_snippet(hit.snippet)}\n<a href="{html.escape(hit.link)}">{hit.link}</a>'
+            t(
+                "search_hit",
+                lang,
+                n=n,
+                channel=hit.channel,
+                when=when,
+                snippet=render_snippet(hit.snippet),
+                link=hit.link,
+            )
         )
     buttons = []
     if page_no > 0:
         buttons.append(
             InlineKeyboardButton(
-                text=t("btn_prev", lang), callback_data=f"srch:{nonce}:{page_no - 1}"
+                text=plain("btn_prev", lang), callback_data=f"srch:{nonce}:{page_no - 1}"
             )
         )
     if page_no + 1 < pages:
         buttons.append(
             InlineKeyboardButton(
-                text=t("btn_next", lang), callback_data=f"srch:{nonce}:{page_no + 1}"
+                text=plain("btn_next", lang), callback_data=f"srch:{nonce}:{page_no + 1}"
             )
         )
     markup = InlineKeyboardMarkup(inline_keyboard=[buttons]) if buttons else None
@@ -64,7 +70,7 @@ async def cmd_search(
         return
     page = await services.extras["archive"].search(q, 0, PER_PAGE)
     if page.total == 0:
-        await message.answer(t("search_none", lang, q=html.escape(q)))
+        await message.answer(t("search_none", lang, q=q))
         return
     nonce = secrets.token_hex(4)
     # The query lives in the operator's FSM data (no state is set): callback data holds

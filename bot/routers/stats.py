@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import html
-
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, Message
 
 from bot.services import BotServices
-from bot.texts import t
+from bot.texts import plain, t
 
 router = Router(name="stats")
 
@@ -29,12 +27,12 @@ async def cmd_stats(
     archive = services.extras["archive"]
     channel = await archive.find_channel(parts[0])
     if channel is None:
-        await message.answer(t("channel_not_found", lang, ref=html.escape(parts[0])))
+        await message.answer(t("channel_not_found", lang, ref=parts[0]))
         return
     st, png = await archive.stats(
-        channel, days, t("stats_posts_label", lang), t("stats_views_label", lang)
+        channel, days, plain("stats_posts_label", lang), plain("stats_views_label", lang)
     )
-    label = html.escape(channel.label)
+    label = channel.label
     if png is None:
         await message.answer(t("stats_empty", lang, channel=label, days=days))
         return
@@ -55,7 +53,7 @@ async def cmd_stats(
                 t(
                     "stats_top_line",
                     lang,
-                    link=html.escape(p.link),
+                    link=p.link,
                     msg_id=p.msg_id,
                     views=p.views,
                     reactions=p.reactions,

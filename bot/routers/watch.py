@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import html
-
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from bot.services import BotServices
-from bot.texts import t
+from bot.texts import Html, escape, t
 
 router = Router(name="watch")
 
@@ -43,23 +41,23 @@ async def cmd_watch(
     if ref is not None and ref.lower() != "all":
         channel = await archive.find_channel(ref)
         if channel is None:
-            await message.answer(t("channel_not_found", lang, ref=html.escape(ref)))
+            await message.answer(t("channel_not_found", lang, ref=ref))
             return
     try:
         info = await archive.add_watch(
             pattern, channel, message.from_user.id if message.from_user else 0
         )
     except ValueError as exc:  # db.watches.BadPattern
-        await message.answer(t("watch_bad_regex", lang, error=html.escape(str(exc))))
+        await message.answer(t("watch_bad_regex", lang, error=str(exc)))
         return
-    where = html.escape(info.channel) if info.channel else t("watch_everywhere", lang)
+    where = info.channel if info.channel else t("watch_everywhere", lang)
     shown = f"/{info.pattern}/" if info.is_regex else info.pattern
     await message.answer(
         t(
             "watch_added",
             lang,
             id=info.id,
-            pattern=f"<code>{html.escape(shown)}</code>",
+            pattern=Html(f"<code>{escape(shown)}</code>"),
             where=where,
         )
     )
@@ -74,13 +72,13 @@ async def cmd_watches(message: Message, services: BotServices, lang: str) -> Non
     lines = [t("watches_title", lang)]
     for w in watches:
         shown = f"/{w.pattern}/" if w.is_regex else w.pattern
-        where = html.escape(w.channel) if w.channel else t("watch_everywhere", lang)
+        where = w.channel if w.channel else t("watch_everywhere", lang)
         lines.append(
             t(
                 "watches_line",
                 lang,
                 id=w.id,
-                pattern=f"<code>{html.escape(shown)}</code>",
+                pattern=Html(f"<code>{escape(shown)}</code>"),
                 where=where,
             )
         )

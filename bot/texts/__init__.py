@@ -1,35 +1,138 @@
-"""One catalogue of texts in Russian and English.
+"""The bot's texts: gettext catalogues in Russian and English, read with Babel.
 
-Each feature keeps its entries in its own module (base, login, channels, export);
-they are merged here into one table. `t(key, lang, **fmt)` picks by language.
+The catalogues are `bot/locales/<lang>/LC_MESSAGES/<feature>.po`, one file per feature
+(base, login, channels, parse, export, ...). Message ids are symbolic keys
+(`parse_usage`), the English catalogue holds the English text. Babel reads the `.po`
+files at import (no compiled `.mo` in the repository) and supplies the plural rules
+(CLDR: Russian has three forms, `1 сообщение`, `2 сообщения`, `5 сообщений`).
+
+Every text is Telegram HTML (https://core.telegram.org/bots/api#html-style). `t()` is
+the one place where interpolated values are escaped: a plain `str` value is escaped,
+an `Html` value (the result of another `t()`, or markup built with `html_join`) is
+inserted as it is. Numbers are plain; floats get the language's decimal separator.
 """
 
 from __future__ import annotations
 
-from bot.texts import base, channels, export, login, parse
+import gettext
+import html
+import io
+from collections.abc import Iterable
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 
 LANGS = ("en", "ru")
 DEFAULT_LANG = "en"
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 
-CATALOGUE: dict[str, dict[str, str]] = {}
-for _module in (base, channels, export, login, parse):
-    for _key, _value in _module.TEXTS.items():
-        if _key in CATALOGUE:
-            raise RuntimeError(f"duplicate text key {_key}")
-        CATALOGUE[_key] = _value
+# Operators whose Telegram speaks a CIS language get Russian rather than English.
+_RUSSIAN_READERS = frozenset({"uk", "be", "kk", "uz", "ky", "tg", "hy", "az", "ka"})
+
+
+class Html(str):
+    """A string that is already valid Telegram HTML: `t()` inserts it unescaped."""
+
+    __slots__ = ()
+
+
+def escape(value: object) -> Html:
+    """`value` as Telegram HTML text (`<`, `>`, `&` and quotes escaped)."""
+    if isinstance(value, Html):
+        return value
+    return Html(html.escape(str(value)))
+
+
+def html_join(sep: str, parts: Iterable[object]) -> Html:
+    """Join texts and values into one `Html`, escaping the parts that are plain."""
+    return Html(escape(sep).join(escape(p) for p in parts))
+
+
+def _load(lang: str) -> gettext.GNUTranslations:
+    """Every `<feature>.po` of `lang` compiled in memory into one translations object."""
+    merged: gettext.GNUTranslations | None = None
+    for po_path in sorted((LOCALES_DIR / lang / "LC_MESSAGES").glob("*.po")):
+        with po_path.open("rb") as f:
+            catalog = read_po(f, locale=lang, domain=po_path.stem)
+        buf = io.BytesIO()
+        write_mo(buf, catalog)
+        buf.seek(0)
+        translations = gettext.GNUTranslations(buf)
+        if merged is None:
+            merged = translations
+            continue
+        duplicate = set(translations._catalog) & set(merged._catalog) - {""}  # type: ignore[attr-defined]
+        if duplicate:
+            raise RuntimeError(f"{po_path}: text keys defined twice: {sorted(duplicate)}")
+        merged._catalog.update(translations._catalog)  # type: ignore[attr-defined]
+    if merged is None:
+        raise RuntimeError(f"no catalogue for {lang!r} under {LOCALES_DIR}")
+    return merged
+
+
+TRANSLATIONS: dict[str, gettext.GNUTranslations] = {lang: _load(lang) for lang in LANGS}
+
+
+def keys() -> set[str]:
+    """Every text key of the catalogue (the English one is the reference)."""
+    catalog = TRANSLATIONS[DEFAULT_LANG]._catalog  # type: ignore[attr-defined]
+    return {k if isinstance(k, str) else k[0] for k in catalog if k != ""}
+
+
+def is_plural(key: str) -> bool:
+    return (key, 0) in TRANSLATIONS[DEFAULT_LANG]._catalog  # type: ignore[attr-defined]
 
 
 def pick_lang(language_code: str | None, default: str = DEFAULT_LANG) -> str:
+    """The bot's language for a Telegram `language_code` (`ru`, `en-US`, ...)."""
     code = (language_code or "").split("-")[0].lower()
     if code in LANGS:
         return code
-    # Operators whose Telegram speaks a CIS language get Russian rather than English.
-    if code in ("uk", "be", "kk", "uz", "ky", "tg", "hy", "az", "ka"):
+    if code in _RUSSIAN_READERS:
         return "ru"
     return default
 
 
-def t(key: str, lang: str, **fmt: object) -> str:
-    entry = CATALOGUE[key]
-    text = entry.get(lang) or entry[DEFAULT_LANG]
-    return text.format(**fmt) if fmt else text
+def _value(value: object, lang: str) -> str:
+    if isinstance(value, Html):
+        return value
+    if isinstance(value, bool) or isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return format_decimal(value, format="0.#", locale=lang)
+    return html.escape(str(value))
+
+
+def t(key: str, lang: str, /, **fmt: object) -> Html:
+    """The text `key` in `lang` with `fmt` filled in (escaped), as Telegram HTML.
+
+    Raises KeyError for an unknown key and ValueError for a plural key (use `tn`).
+    """
+    translations = TRANSLATIONS.get(lang) or TRANSLATIONS[DEFAULT_LANG]
+    catalog = translations._catalog  # type: ignore[attr-defined]
+    if key not in catalog:
+        if (key, 0) in catalog:
+            raise ValueError(f"text {key!r} has plural forms: use tn()")
+        raise KeyError(key)
+    template: str = catalog[key]
+    return Html(template.format(**{k: _value(v, lang) for k, v in fmt.items()}))
+
+
+def tn(key: str, n: int, lang: str, /, **fmt: object) -> Html:
+    """The plural text `key` for the number `n` (also available as `{n}`)."""
+    translations = TRANSLATIONS.get(lang) or TRANSLATIONS[DEFAULT_LANG]
+    if (key, 0) not in translations._catalog:  # type: ignore[attr-defined]
+        raise KeyError(key)
+    template = translations.ngettext(key, key, n)
+    fmt.setdefault("n", n)
+    return Html(template.format(**{k: _value(v, lang) for k, v in fmt.items()}))
+
+
+def plain(key: str, lang: str, /, **fmt: object) -> str:
+    """The text `key` for a place Telegram shows as it is (buttons, command lists,
+    chart labels): values are not escaped, and the text itself holds no markup."""
+    translations = TRANSLATIONS.get(lang) or TRANSLATIONS[DEFAULT_LANG]
+    template: str = translations._catalog[key]  # type: ignore[attr-defined]
+    return template.format(**fmt) if fmt else template

@@ -67,7 +67,7 @@ async def test_export_search_stats_watch_end_to_end(tmp_path: Path) -> None:
         # A small filtered export in XLSX: one document, round-trips.
         before = len(api.uploads)
         await api.send_text(admin, "/export all xlsx бюджет")
-        await api.wait_for_message(ADMIN_ID, r"Готово, сообщений: 1\.", timeout=30)
+        await api.wait_for_message(ADMIN_ID, r"Готово: 1 сообщение\.", timeout=30)
         (xlsx,) = api.uploads[before:]
         assert xlsx.filename is not None and xlsx.filename.endswith(".xlsx")
         (row,) = read_back(_save(tmp_path, xlsx.filename, xlsx.data))
@@ -88,7 +88,7 @@ async def test_export_search_stats_watch_end_to_end(tmp_path: Path) -> None:
         formats = await api.wait_for_message(ADMIN_ID, r"выберите формат", timeout=15)
         before = len(api.uploads)
         await api.press_button(admin, formats, text="JSONL · всё время")
-        await api.wait_for_message(ADMIN_ID, r"Готово, сообщений: 1\.", timeout=30)
+        await api.wait_for_message(ADMIN_ID, r"Готово: 1 сообщение\.", timeout=30)
         (jsonl,) = api.uploads[before:]
         assert jsonl.filename is not None and jsonl.filename.endswith(".jsonl")
         (row,) = read_back(_save(tmp_path, jsonl.filename, jsonl.data))
