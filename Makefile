@@ -3,18 +3,28 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint clean
+.PHONY: run test lint clean FORCE
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+# A Python older than 3.11 is refused before a .venv is made; a .venv that no longer
+# runs (made by an older Python, or moved) is made again.
+$(VENV)/pyvenv.cfg: FORCE
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || { \
+	    echo "tg-parser needs Python 3.11 or newer; '$(PYTHON)' is $$($(PYTHON) -V 2>&1)."; \
+	    echo "Install it and run: make run PYTHON=python3.11"; exit 1; }
+	@if ! $(BIN)/python -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
+	    2>/dev/null; then if [ -e $(VENV) ]; then \
+	    echo "Recreating $(VENV): its Python does not run 3.11+"; fi; \
+	    rm -rf $(VENV) && $(PYTHON) -m venv $(VENV) && \
+	    $(BIN)/python -m pip install --quiet --upgrade pip; fi
+
+FORCE:
 
 # Stamps: reinstall only when pyproject.toml changes.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+$(VENV)/.installed: pyproject.toml $(VENV)/pyvenv.cfg
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-test: pyproject.toml $(VENV)/pyvenv.cfg
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@ $(VENV)/.installed
 
@@ -23,6 +33,8 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	@echo "Created .env from .env.example: fill in BOT_TOKEN, TELEGRAM_API_ID,"
 	@echo "TELEGRAM_API_HASH, ADMIN_IDS and SESSION_KEYS (make a key with"
 	@echo "'$(BIN)/tg-parser keygen'), then run 'make run' again."
+	@echo "(tg-parser lives in $(BIN)/: run it as $(BIN)/tg-parser, or activate the"
+	@echo " virtualenv first with '. $(BIN)/activate')"
 
 # `check` refuses an unfilled or invalid configuration before anything starts.
 run: $(VENV)/.installed .env

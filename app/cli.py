@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
+from pathlib import Path
 
 from app.settings import (
     ConfigError,
@@ -31,10 +33,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     return asyncio.run(run_service(settings))
 
 
+def command_name() -> str:
+    """How the operator can run `tg-parser` from here: its name when it is on PATH,
+    else the path of the script that is running (e.g. `.venv/bin/tg-parser`)."""
+    script = Path(sys.argv[0])
+    found = shutil.which("tg-parser")
+    if found and script.name == "tg-parser" and Path(found).resolve() == script.resolve():
+        return "tg-parser"
+    if script.name == "tg-parser":
+        try:
+            return str(script.resolve().relative_to(Path.cwd()))
+        except ValueError:
+            return str(script.resolve())
+    return f"{sys.executable} -m app.cli"
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     problems = describe_all(Settings)
     if problems:
+        name = command_name()
         for line in problems:
+            line = line.replace("`tg-parser ", f"`{name} ")
             print(f"✗ {line}", file=sys.stderr)
         return 2
     settings = load(Settings)

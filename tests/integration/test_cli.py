@@ -127,3 +127,18 @@ def test_rotate_key_wrong_key_then_rotation(tmp_path: Path) -> None:
     assert asyncio.run(_load(url, [new])) == SESSION
     with pytest.raises(VaultError):
         asyncio.run(_load(url, [old]))
+
+
+def test_check_names_keygen_by_a_path_that_runs(tmp_path: Path) -> None:
+    """`tg-parser` is not on PATH here (as after `make run`): the hint gives its path."""
+    values = _full(tmp_path)
+    del values["SESSION_KEYS"]
+    result = _run(tmp_path, _env(tmp_path, **values), "check")
+    assert result.returncode == 2
+    hint = next(line for line in result.stderr.splitlines() if "SESSION_KEYS" in line)
+    command = hint.split("`")[1]  # e.g. "/path/.venv/bin/tg-parser keygen"
+    assert command.endswith(" keygen") and command != "tg-parser keygen"
+    made = subprocess.run(
+        command.split(), cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True
+    )
+    assert made.returncode == 0 and Fernet(made.stdout.strip().encode())
