@@ -1,4 +1,4 @@
-"""`tg-parser` command line: run, check, keygen, rotate-key, migrate."""
+"""`tg-parser` command line: run, check, keygen, rotate-key, migrate, backup."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import shutil
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from app.settings import (
@@ -123,6 +124,43 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return asyncio.run(_migrate(settings))
 
 
+async def _backup(src: Path, dest: Path | None, backup_dir: Path | None) -> int:
+    from db.sqlite_files import DatabaseDamaged, backup
+
+    try:
+        result = await backup(src, dest, backup_dir=backup_dir)
+    except DatabaseDamaged as exc:
+        print(f"tg-parser: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"tg-parser: the backup could not be written: {exc}", file=sys.stderr)
+        return 1
+    print(f"backup written: {result.path} ({result.size / 1e6:.1f} MB, {result.seconds:.1f} s)")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    try:
+        settings = load(DatabaseSettings)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    src = settings.sqlite_path
+    if src is None:
+        print(
+            "tg-parser: backup copies a SQLite archive; for PostgreSQL use pg_dump "
+            "(see README, Backups)",
+            file=sys.stderr,
+        )
+        return 2
+    if not src.exists():
+        print(f"tg-parser: there is no database at {src}", file=sys.stderr)
+        return 1
+    dest = Path(args.path) if args.path else None
+    if dest is not None and dest.is_dir():
+        dest = dest / f"tg_parser-{datetime.now(UTC):%Y%m%d-%H%M%S}.sqlite3"
+    return asyncio.run(_backup(src, dest, settings.backups_path))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tg-parser", description="Telegram channel parser controlled by a Telegram bot"
@@ -134,9 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
         ("keygen", cmd_keygen, "print a new encryption key for SESSION_KEYS"),
         ("rotate-key", cmd_rotate_key, "re-encrypt stored sessions with the first key"),
         ("migrate", cmd_migrate, "apply database migrations"),
+        ("backup", cmd_backup, "copy the live SQLite archive (the bot may keep running)"),
     ):
         p = sub.add_parser(name, help=help_text)
         p.set_defaults(fn=fn)
+        if name == "backup":
+            p.add_argument("path", nargs="?", help="a file or folder (default: BACKUP_DIR)")
     return parser
 
 

@@ -8,6 +8,7 @@ import gc
 import logging
 import os
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -20,9 +21,11 @@ from app.events import EventBus, RunCompleted
 from app.health import HealthRegistry, HealthServer
 from app.instance_lock import InstanceLock
 from app.logging_setup import setup_logging
+from app.maintenance import ArchiveMaintenance
 from app.settings import Settings
 from app.supervisor import Component, Supervisor
 from bot.component import ControlBot, build_bot
+from bot.routers.common import backup_status_section
 from bot.routers.login import status_section as login_status_section
 from bot.routers.parse import status_section as parse_status_section
 from bot.services import BotServices
@@ -31,6 +34,7 @@ from db.accounts import AccountRepository
 from db.channels import ChannelRepository
 from db.database import close_db, init_db
 from db.messages import IngestRepository
+from db.sqlite_files import DatabaseDamaged, check_file, lost_archive_hint
 from db.vault import SessionVault
 from parser.breaker import CircuitBreaker
 from parser.errors import LoginError
@@ -96,6 +100,18 @@ def build_app(settings: Settings) -> App:
     )
     # Stopped in reverse order: the scheduler finishes its batch before the userbot stops.
     app.components = [control, userbot, scheduler]
+    if settings.sqlite_path is not None and settings.backups_path is not None:
+        maintenance = ArchiveMaintenance(
+            settings.sqlite_path,
+            settings.backups_path,
+            alerter,
+            interval_hours=settings.backup_interval_hours,
+            keep=settings.backup_keep,
+        )
+        app.components.append(maintenance)
+        services.status_sections.append(
+            functools.partial(backup_status_section, maintenance.state)
+        )
     return app
 
 
@@ -167,9 +183,18 @@ async def run_service(settings: Settings) -> int:
         log.error("%s", exc)
         print(f"tg-parser: {exc}; refusing to start a second instance", flush=True)
         return 3
+    try:
+        _check_database_file(settings)
+    except DatabaseDamaged as exc:
+        log.error("%s", exc)
+        print(f"tg-parser: {exc}", file=sys.stderr, flush=True)
+        await lock.release()
+        return 4
     stop_event = asyncio.Event()
     loop = asyncio.get_running_loop()
+    main_task = asyncio.current_task()
     signals_seen = 0
+    starting = True
 
     def on_signal() -> None:
         nonlocal signals_seen
@@ -179,10 +204,41 @@ async def run_service(settings: Settings) -> int:
             os._exit(130)
         log.info("signal received: shutting down")
         stop_event.set()
+        if starting and main_task is not None:
+            main_task.cancel()  # start-up (migrations, connecting) is cut short
+
+    def started() -> None:
+        nonlocal starting
+        starting = False
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
+    try:
+        await _run_until_stopped(settings, lock, stop_event, started)
+    except asyncio.CancelledError:
+        if not stop_event.is_set():
+            raise
+        log.info("stopped during start-up")
+    log.info("tg-parser stopped")
+    return 0
 
+
+def _check_database_file(settings: Settings) -> None:
+    """Refuse a SQLite file that cannot be used; warn about an archive that vanished."""
+    if settings.sqlite_path is None:
+        return
+    check_file(settings.sqlite_path, settings.backups_path)
+    hint = lost_archive_hint(settings.sqlite_path, settings.backups_path)
+    if hint:
+        log.warning("%s", hint)
+
+
+async def _run_until_stopped(
+    settings: Settings,
+    lock: InstanceLock,
+    stop_event: asyncio.Event,
+    started: Callable[[], None],
+) -> None:
     async with AsyncExitStack() as stack:
         stack.push_async_callback(lock.release)
         await init_db(settings.database_url)
@@ -204,8 +260,7 @@ async def run_service(settings: Settings) -> int:
         gc.collect()
         gc.freeze()
         app.supervisor.start()
+        started()
         log.info("tg-parser started (pid %d)", os.getpid())
         await stop_event.wait()
         await app.supervisor.stop(settings.shutdown_timeout)
-    log.info("tg-parser stopped")
-    return 0

@@ -64,6 +64,18 @@ class DatabaseSettings(BaseSettings):
         return Path(raw)
 
 
+    backup_dir: Path | None = Field(
+        None, description="folder for backups (default: backups/ beside the SQLite file)"
+    )
+
+    @property
+    def backups_path(self) -> Path | None:
+        """Where this archive's backups go (SQLite only)."""
+        if self.backup_dir is not None:
+            return self.backup_dir
+        return self.sqlite_path.parent / "backups" if self.sqlite_path else None
+
+
 class VaultSettings(DatabaseSettings):
     session_keys: Annotated[list[SecretStr], NoDecode] = Field(
         ...,
@@ -138,6 +150,10 @@ class Settings(VaultSettings):
     shutdown_timeout: float = Field(
         6.0, gt=0, le=60, description="seconds in-flight work may take at shutdown"
     )
+    backup_interval_hours: float = Field(
+        24, ge=0, le=24 * 30, description="hours between automatic backups (0 = none)"
+    )
+    backup_keep: int = Field(7, ge=1, le=1000, description="automatic backups kept (newest)")
 
     @field_validator("admin_ids", mode="before")
     @classmethod

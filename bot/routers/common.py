@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiogram import F, Router
 from aiogram.filters import Command, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 
 from bot.services import BotServices
-from bot.texts import t
+from bot.texts import html_join, t
 
 router = Router(name="common")
 
@@ -46,3 +48,24 @@ async def unknown_command(message: Message, lang: str) -> None:
 async def stray_text(message: Message, lang: str) -> None:
     """Text outside any dialogue (the dialogues' routers come first)."""
     await message.answer(t("not_understood", lang))
+
+
+async def backup_status_section(state: Any, lang: str) -> str:
+    """The backup line of /status (state: app.maintenance.MaintenanceState)."""
+    lines = []
+    if state.last_backup_at is not None:
+        lines.append(
+            t(
+                "status_backup",
+                lang,
+                when=state.last_backup_at.strftime("%Y-%m-%d %H:%M UTC"),
+                size=round(state.last_backup_size / 1e6, 1),
+            )
+        )
+    else:
+        lines.append(t("status_backup_none", lang))
+    if state.backup_error:
+        lines.append(t("status_backup_failed", lang, error=state.backup_error))
+    if state.check_result not in (None, "ok"):
+        lines.append(t("status_database_damaged", lang, error=state.check_result[:200]))
+    return html_join("\n", lines)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,25 +13,9 @@ from cryptography.fernet import Fernet
 from db.accounts import AccountRepository
 from db.database import close_db, init_db
 from db.vault import SessionVault, VaultError
+from tests.integration.cli_env import TG_PARSER, clean_env, full_env
 
-TG_PARSER = str(Path(sys.executable).parent / "tg-parser")
 SESSION = "1BVtsOHgBu7dVhYvC3cFq0xKpWz9sLmNoPqRsTuVwXyZ-session-string"
-
-
-def _env(tmp: Path, **values: str) -> dict[str, str]:
-    """A clean environment: nothing from the developer's shell or .env leaks in."""
-    return {"PATH": "/usr/bin:/bin", "HOME": str(tmp), "LANG": "C.UTF-8", **values}
-
-
-def _full(tmp: Path) -> dict[str, str]:
-    return {
-        "BOT_TOKEN": "123456:TEST-TOKEN-abcdefghijklmnopqrstuvwxyz",
-        "TELEGRAM_API_ID": "12345",
-        "TELEGRAM_API_HASH": "0123456789abcdef0123456789abcdef",
-        "ADMIN_IDS": "1001",
-        "SESSION_KEYS": Fernet.generate_key().decode(),
-        "DATABASE_URL": f"sqlite://{tmp / 'data' / 'tg.sqlite3'}",
-    }
 
 
 def _run(tmp: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -43,9 +26,9 @@ def _run(tmp: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProc
 
 @pytest.mark.parametrize("command", ["run", "check"])
 def test_missing_bot_token_exits_2_with_one_line(tmp_path: Path, command: str) -> None:
-    values = _full(tmp_path)
+    values = full_env(tmp_path)
     del values["BOT_TOKEN"]
-    result = _run(tmp_path, _env(tmp_path, **values), command)
+    result = _run(tmp_path, clean_env(tmp_path, **values), command)
     assert result.returncode == 2
     output = (result.stdout + result.stderr).strip()
     assert len(output.splitlines()) == 1, output
@@ -56,7 +39,7 @@ def test_missing_bot_token_exits_2_with_one_line(tmp_path: Path, command: str) -
 
 
 def test_run_with_nothing_configured_is_still_one_line(tmp_path: Path) -> None:
-    result = _run(tmp_path, _env(tmp_path), "run")
+    result = _run(tmp_path, clean_env(tmp_path), "run")
     assert result.returncode == 2
     output = (result.stdout + result.stderr).strip()
     assert len(output.splitlines()) == 1, output
@@ -64,14 +47,14 @@ def test_run_with_nothing_configured_is_still_one_line(tmp_path: Path) -> None:
 
 
 def test_check_passes_on_a_complete_configuration(tmp_path: Path) -> None:
-    result = _run(tmp_path, _env(tmp_path, **_full(tmp_path)), "check")
+    result = _run(tmp_path, clean_env(tmp_path, **full_env(tmp_path)), "check")
     assert result.returncode == 0, result.stderr
     assert "configuration is complete" in result.stdout
     assert "TEST-TOKEN" not in result.stdout
 
 
 def test_keygen_prints_a_fernet_key(tmp_path: Path) -> None:
-    result = _run(tmp_path, _env(tmp_path), "keygen")
+    result = _run(tmp_path, clean_env(tmp_path), "keygen")
     assert result.returncode == 0
     Fernet(result.stdout.strip())
 
@@ -110,7 +93,8 @@ def test_rotate_key_wrong_key_then_rotation(tmp_path: Path) -> None:
     asyncio.run(_store(url, old))
     before = _stored(db_path)
 
-    result = _run(tmp_path, _env(tmp_path, DATABASE_URL=url, SESSION_KEYS=wrong), "rotate-key")
+    env = clean_env(tmp_path, DATABASE_URL=url, SESSION_KEYS=wrong)
+    result = _run(tmp_path, env, "rotate-key")
     assert result.returncode == 1
     assert "cannot be decrypted" in result.stderr and "SESSION_KEYS" in result.stderr
     assert "Traceback" not in result.stderr
@@ -118,7 +102,7 @@ def test_rotate_key_wrong_key_then_rotation(tmp_path: Path) -> None:
     assert _stored(db_path) == before  # byte for byte
 
     result = _run(
-        tmp_path, _env(tmp_path, DATABASE_URL=url, SESSION_KEYS=f"{new},{old}"), "rotate-key"
+        tmp_path, clean_env(tmp_path, DATABASE_URL=url, SESSION_KEYS=f"{new},{old}"), "rotate-key"
     )
     assert result.returncode == 0, result.stderr
     assert "re-encrypted 1 session" in result.stdout
@@ -131,14 +115,14 @@ def test_rotate_key_wrong_key_then_rotation(tmp_path: Path) -> None:
 
 def test_check_names_keygen_by_a_path_that_runs(tmp_path: Path) -> None:
     """`tg-parser` is not on PATH here (as after `make run`): the hint gives its path."""
-    values = _full(tmp_path)
+    values = full_env(tmp_path)
     del values["SESSION_KEYS"]
-    result = _run(tmp_path, _env(tmp_path, **values), "check")
+    result = _run(tmp_path, clean_env(tmp_path, **values), "check")
     assert result.returncode == 2
     hint = next(line for line in result.stderr.splitlines() if "SESSION_KEYS" in line)
     command = hint.split("`")[1]  # e.g. "/path/.venv/bin/tg-parser keygen"
     assert command.endswith(" keygen") and command != "tg-parser keygen"
     made = subprocess.run(
-        command.split(), cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True
+        command.split(), cwd=tmp_path, env=clean_env(tmp_path), capture_output=True, text=True
     )
     assert made.returncode == 0 and Fernet(made.stdout.strip().encode())
