@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import unquote
 
 from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -240,7 +241,10 @@ class Settings(VaultSettings):
         values = [self.bot_token.get_secret_value(), self.telegram_api_hash.get_secret_value()]
         values += [k.get_secret_value() for k in self.session_keys]
         if self.telegram_proxy and "@" in self.telegram_proxy:
-            values.append(self.telegram_proxy.split("://", 1)[1].split("@", 1)[0])
+            creds = self.telegram_proxy.split("://", 1)[1].rsplit("@", 1)[0]
+            password = creds.partition(":")[2]
+            # Logged either way: as written (percent-encoded) and decoded.
+            values += [creds, password, unquote(password), unquote(creds)]
         return [v for v in values if v]
 
 

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from telethon import TelegramClient, functions, types
 from telethon.crypto import rsa
@@ -39,15 +40,25 @@ _keys_loaded: set[Path] = set()
 
 
 def _proxy(url: str | None) -> dict[str, Any] | None:
+    """Telethon's proxy dict (python-socks keywords) for a `TELEGRAM_PROXY` URL.
+
+    Reserved characters in the user name or password can only be written
+    percent-encoded in a URL (`p%40ss` for `p@ss`); they are decoded here, as the bot's
+    aiohttp-socks session decodes them (python_socks.parse_proxy_url).
+    """
     if not url:
         return None
-    scheme, rest = url.split("://", 1)
-    creds, _, hostport = rest.rpartition("@")
-    host, _, port = hostport.rstrip("/").rpartition(":")
-    proxy: dict[str, Any] = {"proxy_type": scheme, "addr": host, "port": int(port), "rdns": True}
-    if creds:
-        user, _, password = creds.partition(":")
-        proxy.update(username=user, password=password)
+    parts = urlsplit(url)
+    if parts.hostname is None or parts.port is None:
+        raise ValueError("a proxy URL needs a host and a port")
+    proxy: dict[str, Any] = {
+        "proxy_type": parts.scheme,
+        "addr": parts.hostname,
+        "port": parts.port,
+        "rdns": True,
+    }
+    if parts.username is not None:
+        proxy.update(username=unquote(parts.username), password=unquote(parts.password or ""))
     return proxy
 
 
