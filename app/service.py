@@ -7,11 +7,13 @@ import functools
 import gc
 import logging
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from app.alerts import Alerter
@@ -82,7 +84,7 @@ def build_app(settings: Settings) -> App:
     # RunCompleted on `events` after each committed run.
     events = EventBus()
     services.extras.update(
-        archive=ArchiveService(settings.upload_limit_mb),
+        archive=ArchiveService(settings.upload_limit_mb, work_dir=settings.work_dir),
         events=events,
     )
     notifier = WatchNotifier(control.notify_admins, settings.default_language)
@@ -184,6 +186,7 @@ async def run_service(settings: Settings) -> int:
         print(f"tg-parser: {exc}; refusing to start a second instance", flush=True)
         return 3
     try:
+        _clear_work_dir(settings.work_dir)
         _check_database_file(settings)
     except DatabaseDamaged as exc:
         log.error("%s", exc)
@@ -221,6 +224,13 @@ async def run_service(settings: Settings) -> int:
         log.info("stopped during start-up")
     log.info("tg-parser stopped")
     return 0
+
+
+def _clear_work_dir(work_dir: Path) -> None:
+    """Whatever a crash left in the temporary folder goes; the folder stays."""
+    if work_dir.exists():
+        shutil.rmtree(work_dir, ignore_errors=True)
+    work_dir.mkdir(parents=True, exist_ok=True)
 
 
 def _check_database_file(settings: Settings) -> None:

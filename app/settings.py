@@ -70,6 +70,17 @@ class DatabaseSettings(BaseSettings):
     )
 
     @property
+    def data_dir(self) -> Path:
+        """The folder the archive's files live in (the SQLite file's, else ./data)."""
+        return self.sqlite_path.parent if self.sqlite_path else Path("data")
+
+    @property
+    def work_dir(self) -> Path:
+        """Temporary files (exports being written): emptied at every start. A name of
+        its own, since the data folder may be shared (a SQLite file in $HOME)."""
+        return self.data_dir / "tg-parser-tmp"
+
+    @property
     def backups_path(self) -> Path | None:
         """Where this archive's backups go (SQLite only)."""
         if self.backup_dir is not None:

@@ -67,3 +67,19 @@ def test_backup_command_copies_the_archive(tmp_path: Path) -> None:
     named = tmp_path / "copy.sqlite3"
     result, _ = _run(tmp_path, "backup", str(named))
     assert result.returncode == 0 and named.exists()
+
+
+def test_leftovers_of_a_killed_export_are_removed_at_start(tmp_path: Path) -> None:
+    db = tmp_path / "data" / "tg.sqlite3"
+    _make_archive(db)
+    stale = tmp_path / "data" / "tg-parser-tmp" / "export-abc123"
+    stale.mkdir(parents=True)
+    (stale / "all-20260101-0000.part001.csv").write_bytes(b"x" * 100_000)
+    mine = tmp_path / "data" / "notes.txt"
+    mine.write_text("not the app's")
+    with db.open("r+b") as f:  # a damaged file makes `run` stop right after the clean-up
+        f.truncate(1000)
+    result, _ = _run(tmp_path, "run")
+    assert result.returncode == 4
+    assert not stale.exists() and (tmp_path / "data" / "tg-parser-tmp").is_dir()
+    assert mine.read_text() == "not the app's"
