@@ -59,6 +59,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 2
     settings = load(Settings)
     print("✓ configuration is complete")
+    _print_summary(settings)
+    if getattr(args, "online", False):
+        return asyncio.run(_check_online(settings))
+    return 0
+
+
+def _print_summary(settings: Settings) -> None:
     print(f"  database: {settings.database_url.split('@')[-1]}")
     print(f"  bot API: {settings.bot_api_url}")
     print(f"  operators: {', '.join(map(str, settings.admin_ids))}")
@@ -67,7 +74,59 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"  custom DC: {settings.telegram_dc}")
     if settings.telegram_proxy:
         print("  proxy: configured")
-    return 0
+
+
+ONLINE_TIMEOUT = 20.0
+
+
+async def _check_bot_token(settings: Settings) -> tuple[bool | None, str]:
+    """(True, ...) accepted, (False, ...) refused, (None, ...) Telegram not reachable."""
+    from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
+
+    from bot.component import build_bot
+
+    bot = build_bot(
+        settings.bot_token.get_secret_value(), settings.bot_api_url, settings.telegram_proxy
+    )
+    try:
+        me = await asyncio.wait_for(bot.get_me(), ONLINE_TIMEOUT)
+    except TelegramUnauthorizedError:
+        return False, "BOT_TOKEN was refused by Telegram: get a new one from @BotFather"
+    except (TelegramAPIError, OSError, TimeoutError) as exc:
+        return None, f"the Bot API could not be reached ({type(exc).__name__}): token not checked"
+    finally:
+        await bot.session.close()
+    return True, f"bot token accepted: open https://t.me/{me.username} and send /start"
+
+
+async def _check_api_id(settings: Settings) -> tuple[bool | None, str]:
+    from telethon import errors, functions
+
+    from parser.userbot import new_client
+
+    client = new_client(settings)
+    try:
+        await asyncio.wait_for(client.connect(), ONLINE_TIMEOUT)
+        await asyncio.wait_for(client(functions.help.GetConfigRequest()), ONLINE_TIMEOUT)
+    except errors.ApiIdInvalidError:
+        return False, (
+            "TELEGRAM_API_ID was refused by Telegram (API_ID_INVALID): copy api_id and "
+            "api_hash again from https://my.telegram.org"
+        )
+    except (OSError, TimeoutError, ConnectionError, errors.RPCError) as exc:
+        return None, f"Telegram could not be reached ({type(exc).__name__}): api_id not checked"
+    finally:
+        await client.disconnect()
+    return True, "api_id accepted by Telegram (the api_hash is checked at /login)"
+
+
+async def _check_online(settings: Settings) -> int:
+    """`check --online`: the token and the api_id asked of Telegram itself."""
+    results = [await _check_bot_token(settings), await _check_api_id(settings)]
+    for ok, line in results:
+        mark = {True: "✓", False: "✗", None: "?"}[ok]
+        print(f"{mark} {line}", file=sys.stdout if ok is not False else sys.stderr)
+    return 2 if any(ok is False for ok, _ in results) else 0
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
@@ -178,6 +237,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(fn=fn)
         if name == "backup":
             p.add_argument("path", nargs="?", help="a file or folder (default: BACKUP_DIR)")
+        if name == "check":
+            p.add_argument(
+                "--online",
+                action="store_true",
+                help="also ask Telegram whether it accepts the bot token and the api_id",
+            )
     return parser
 
 

@@ -39,6 +39,35 @@ NO_SESSION, CONNECTING, READY, PAUSED, INVALID = (
 _keys_loaded: set[Path] = set()
 
 
+def new_client(s: Any, session: str | None = None) -> TelegramClient:
+    """A Telethon client for the app's settings (DC, server key, proxy, flood threshold).
+
+    `s` is app.settings.Settings; `session` a StringSession string, or None for a new one.
+    """
+    if s.telegram_server_key and s.telegram_server_key not in _keys_loaded:
+        rsa.add_key(s.telegram_server_key.read_text(), old=False)
+        _keys_loaded.add(s.telegram_server_key)
+    string_session = StringSession(session or None)
+    if s.dc and not session:
+        dc_id, host, port = s.dc
+        string_session.set_dc(dc_id, host, port)
+    client = TelegramClient(
+        string_session,
+        s.telegram_api_id,
+        s.telegram_api_hash.get_secret_value(),
+        proxy=_proxy(s.telegram_proxy),
+        flood_sleep_threshold=s.flood_sleep_threshold,
+        receive_updates=False,
+        request_retries=3,
+        connection_retries=3,
+        retry_delay=1,
+        auto_reconnect=True,
+        device_model="tg-parser",
+        app_version="0.1",
+    )
+    return client
+
+
 def _proxy(url: str | None) -> dict[str, Any] | None:
     """Telethon's proxy dict (python-socks keywords) for a `TELEGRAM_PROXY` URL.
 
@@ -119,29 +148,7 @@ class Userbot:
     # -- building clients -------------------------------------------------------------
 
     def new_client(self, session: str | None = None) -> TelegramClient:
-        s = self._settings
-        if s.telegram_server_key and s.telegram_server_key not in _keys_loaded:
-            rsa.add_key(s.telegram_server_key.read_text(), old=False)
-            _keys_loaded.add(s.telegram_server_key)
-        string_session = StringSession(session or None)
-        if s.dc and not session:
-            dc_id, host, port = s.dc
-            string_session.set_dc(dc_id, host, port)
-        client = TelegramClient(
-            string_session,
-            s.telegram_api_id,
-            s.telegram_api_hash.get_secret_value(),
-            proxy=_proxy(s.telegram_proxy),
-            flood_sleep_threshold=s.flood_sleep_threshold,
-            receive_updates=False,
-            request_retries=3,
-            connection_retries=3,
-            retry_delay=1,
-            auto_reconnect=True,
-            device_model="tg-parser",
-            app_version="0.1",
-        )
-        return client
+        return new_client(self._settings, session)
 
     @staticmethod
     def session_string(client: TelegramClient) -> str:

@@ -210,6 +210,11 @@ class _Client:
         if isinstance(obj, _IGNORED):
             return
         while isinstance(obj, _WRAPPERS):
+            if isinstance(obj, functions.InitConnectionRequest) and not self.server.knows_app(
+                obj.api_id
+            ):
+                self.send(record, session_id, _rpc_error(msg_id, RpcFail("API_ID_INVALID", 400)))
+                return
             obj = obj.query
         if isinstance(obj, functions.PingRequest | functions.PingDelayDisconnectRequest):
             pong = types.Pong(msg_id=msg_id, ping_id=obj.ping_id)
@@ -418,6 +423,10 @@ class MTProtoServer:
             self.push(record, methods.login_token_update(self.world.now))
 
     # -- RPC -----------------------------------------------------------------------
+
+    def knows_app(self, api_id: int) -> bool:
+        """Telegram answers API_ID_INVALID to an initConnection of an unknown app."""
+        return self.world.api_ids is None or api_id in self.world.api_ids
 
     def handle_rpc(
         self, client: _Client, record: KeyRecord, session_id: int, msg_id: int, request: Any

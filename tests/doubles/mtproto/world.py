@@ -378,6 +378,8 @@ class World:
     channels: dict[int, Channel] = field(default_factory=dict)
     # Content of photos/documents by file id, served by upload.getFile.
     files: dict[int, bytes] = field(default_factory=dict)
+    # The api_ids Telegram knows (None: any); others get API_ID_INVALID on initConnection.
+    api_ids: set[int] | None = None
 
     def __post_init__(self) -> None:
         self._by_phone: dict[str, User] = {}
