@@ -6,9 +6,9 @@ from typing import Any
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandStart
-from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 
+from bot.dialogues import is_command
 from bot.services import BotServices
 from bot.texts import html_join, t
 
@@ -26,12 +26,9 @@ async def cmd_help(message: Message, lang: str) -> None:
 
 
 @router.message(Command("cancel"))
-async def cmd_cancel(message: Message, state: FSMContext, lang: str) -> None:
-    if await state.get_state() is None:
-        await message.answer(t("nothing_to_cancel", lang))
-        return
-    await state.clear()
-    await message.answer(t("cancelled", lang))
+async def cmd_cancel(message: Message, lang: str, ended_dialogue: str | None = None) -> None:
+    """The dialogue middleware has already ended the dialogue (bot/dialogues.py)."""
+    await message.answer(t("cancelled" if ended_dialogue else "nothing_to_cancel", lang))
 
 
 @router.message(Command("status"))
@@ -39,9 +36,10 @@ async def cmd_status(message: Message, services: BotServices, lang: str) -> None
     await message.answer(await services.status_text(lang))
 
 
-@router.message(F.text.startswith("/"))
+@router.message(F.func(is_command))
 async def unknown_command(message: Message, lang: str) -> None:
-    await message.answer(t("help", lang))
+    command = (message.text or "").split(maxsplit=1)[0]
+    await message.answer(t("unknown_command", lang, command=command[:64]))
 
 
 @router.message(F.text)
