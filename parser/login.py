@@ -28,6 +28,8 @@ PHONE_RE = re.compile(r"^\+?[0-9]{7,15}$")
 
 # States of a flow
 IDLE, CODE, PASSWORD, QR = "idle", "code", "password", "qr"
+# Errors about the number itself: the flow goes back to asking for one.
+PHONE_ERRORS = ("phone_unoccupied", "phone_invalid")
 
 
 @dataclass(frozen=True)
@@ -148,14 +150,22 @@ class LoginFlow:
         task, self._qr_task = self._qr_task, None
         if task is not None and task is not asyncio.current_task():
             task.cancel()
+        await self._drop_client()
+        self.owner, self.owner_name, self.state = None, "", IDLE
+        self.phone, self.attempts = None, 0
+
+    async def _back_to_phone(self) -> None:
+        """The number was wrong after all: the owner keeps the flow and sends another."""
+        await self._drop_client()
+        self.state, self.phone, self.attempts = IDLE, None, 0
+
+    async def _drop_client(self) -> None:
         client, self._client = self._client, None
         if client is not None:
             try:
                 await client.disconnect()
             except Exception:
                 log.debug("login client disconnect failed", exc_info=True)
-        self.owner, self.owner_name, self.state = None, "", IDLE
-        self.phone, self.attempts = None, 0
 
     async def _call(self, coro: Awaitable[Any]) -> Any:
         try:
@@ -177,6 +187,7 @@ class LoginFlow:
     async def send_code(self, raw_phone: str) -> str:
         phone = normalise_phone(raw_phone)
         async with self._lock:
+            self._touched = time.monotonic()
             client = await self._fresh_client()
             await self._call(client.send_code_request(phone))
             self.phone, self.state, self.attempts = phone, CODE, 0
@@ -204,6 +215,9 @@ class LoginFlow:
                 self.state, self.attempts = PASSWORD, 0
                 return NeedPassword(await self._hint())
             except LoginError as err:
+                if err.code in PHONE_ERRORS:  # an unknown number is named only here
+                    await self._back_to_phone()
+                    raise
                 if err.code == "code_invalid" and self.attempts >= self.max_attempts:
                     await self._reset()
                     raise LoginError("attempts_exhausted") from None

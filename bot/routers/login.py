@@ -1,28 +1,48 @@
-"""/login (phone, code keypad, 2FA, QR) and /logout. Thin: the flow lives in LoginFlow."""
+"""/login (phone, code keypad, 2FA, QR) and /logout. Thin: the flow lives in LoginFlow.
+
+Each step is a state of the operator's login dialogue. A command typed at any step ends
+it (bot/dialogues.py); `_release` then frees the flow, so a later /login starts afresh.
+Button presses are answered before the slow work, and every step runs under the
+operator's `dialogue_lock` and checks it is still the current step: a double tap on a
+key or on OK is applied once. Only messages holding a code or a password are deleted.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import logging
+import re
 from typing import Any
 
 import segno
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, InputMediaPhoto, Message, User
 
+from bot import dialogues
 from bot.keyboards import KEYPAD_PREFIX, code_keypad, logout_confirm, qr_button, resend_button
 from bot.services import BotServices
+from bot.texts import Html, html_join, plain, t, tn
 from bot.texts import keys as text_keys
-from bot.texts import t
 
 log = logging.getLogger(__name__)
 
 router = Router(name="login")
+
+# What the login dialogue keeps in the operator's FSM data (other features keep theirs).
+_DATA_KEYS = ("digits", "keypad", "submitted", "qr", "resent_from")
+# Digits and separators only: a code, or a piece of one, that must not stay in the chat.
+_CODE_LIKE = re.compile(r"[0-9\s\-_.,/·•*]*[0-9][0-9\s\-_.,/·•*]*")
+# Errors about the number (parser.login.PHONE_ERRORS): the flow asks for another one.
+_PHONE_ERRORS = ("phone_unoccupied", "phone_invalid")
+# Errors after which the flow cannot go on: the dialogue ends, the flow is freed.
+_FATAL_ERRORS = ("attempts_exhausted", "no_flow", "session_dead", "unknown", "phone_banned")
+_UNITS = ("login_dur_hours", "login_dur_minutes", "login_dur_seconds")
 
 
 class LoginStates(StatesGroup):
@@ -40,18 +60,25 @@ def _userbot(services: BotServices) -> Any:
     return services.extras["userbot"]
 
 
+def _errors(services: BotServices) -> tuple[type[Exception], ...]:
+    # LoginError lives in parser/ (which imports Telethon); app/ hands its class over.
+    return services.extras["login_errors"]  # type: ignore[no-any-return]
+
+
 def _who(user: User | None) -> str:
     if user is None:
         return "?"
     return user.full_name + (f" (@{user.username})" if user.username else "")
 
 
-def duration(seconds: int, lang: str) -> str:
-    if seconds < 60:
-        return t("duration_s", lang, n=seconds)
-    if seconds < 3600:
-        return t("duration_m", lang, m=seconds // 60, s=seconds % 60)
-    return t("duration_h", lang, h=seconds // 3600, m=seconds % 3600 // 60)
+def duration(seconds: int, lang: str) -> Html:
+    """`1 минута 5 секунд`, `5 минут`, `2 hours 3 minutes`: the two largest units, zeros
+    left out (`0 seconds` only for nothing at all)."""
+    left = max(0, int(seconds))
+    amounts = (left // 3600, left % 3600 // 60, left % 60)
+    first = next((i for i, n in enumerate(amounts) if n), len(amounts) - 1)
+    shown = [i for i in (first, first + 1) if i < len(amounts) and (amounts[i] or i == first)]
+    return html_join(" ", (tn(_UNITS[i], amounts[i], lang) for i in shown))
 
 
 def error_text(err: Any, lang: str) -> str:
@@ -83,6 +110,65 @@ async def _delete(message: Message) -> None:
         await message.delete()
 
 
+async def _ack(query: CallbackQuery, text: str | None = None) -> None:
+    """Answer a press before the slow work; an answer Telegram refuses never stops it."""
+    try:
+        await query.answer(text)
+    except TelegramAPIError as exc:
+        log.info("callback answer refused: %s", exc.message)
+
+
+async def _drop_buttons(bot: Bot, chat_id: int, message_id: int | None) -> None:
+    if message_id is None:
+        return
+    with contextlib.suppress(TelegramAPIError):
+        await bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id)
+
+
+# -- the dialogue ------------------------------------------------------------------------
+
+
+async def _forget(state: FSMContext, bot: Bot, chat_id: int) -> None:
+    """Drop the dialogue's data: its keypad loses its keys, its QR picture goes."""
+    data = await state.get_data()
+    await _drop_buttons(bot, chat_id, data.get("keypad"))
+    if data.get("qr") is not None:
+        with contextlib.suppress(TelegramAPIError):
+            await bot.delete_message(chat_id, data["qr"])
+    await state.set_data({k: v for k, v in data.items() if k not in _DATA_KEYS})
+
+
+async def _end(state: FSMContext, bot: Bot, chat_id: int) -> None:
+    await _forget(state, bot, chat_id)
+    await state.set_state(None)
+
+
+@dialogues.on_end(LoginStates)
+async def _release(state: FSMContext, data: dict[str, Any]) -> None:
+    """A command ended the login dialogue: the flow lets go of its owner and client."""
+    user, chat = data.get("event_from_user"), data.get("event_chat")
+    if user is not None:
+        await _flow(data["services"]).cancel(user.id)
+    if chat is not None:
+        await _forget(state, data["bot"], chat.id)
+
+
+async def _at_step(state: FSMContext, step: State) -> bool:
+    """Still at `step`? A late update (the second tap of a double tap) finds it moved on."""
+    return await state.get_state() == step.state
+
+
+async def _still_mine(
+    user_id: int, chat_id: int, state: FSMContext, services: BotServices, lang: str, bot: Bot
+) -> bool:
+    """An abandoned flow may have been taken over by another operator since."""
+    if _flow(services).owner == user_id:
+        return True
+    await _end(state, bot, chat_id)
+    await bot.send_message(chat_id, t("login_err_no_flow", lang))
+    return False
+
+
 # -- /login ---------------------------------------------------------------------------
 
 
@@ -105,6 +191,7 @@ async def cmd_login(
         await message.answer(t("login_already", lang, name=account_name(userbot.me)))
         return
     await flow.cancel(user.id)  # a fresh start for the same operator
+    await _forget(state, bot, message.chat.id)
     flow.begin(user.id, _who(user))
     if (command.args or "").strip().lower() == "qr":
         await _start_qr(message.chat.id, state, services, lang, bot)
@@ -113,83 +200,144 @@ async def cmd_login(
     await message.answer(t("login_ask_phone", lang), reply_markup=qr_button(lang))
 
 
-@router.message(Command("cancel"), StateFilter(LoginStates))
-async def cmd_cancel_login(
-    message: Message, state: FSMContext, services: BotServices, lang: str
+@router.message(LoginStates.phone, F.text)
+async def on_phone(
+    message: Message,
+    state: FSMContext,
+    services: BotServices,
+    lang: str,
+    bot: Bot,
+    dialogue_lock: Any,
 ) -> None:
     assert message.from_user is not None
-    await _flow(services).cancel(message.from_user.id)
-    await state.clear()
-    await message.answer(t("cancelled", lang))
+    async with dialogue_lock:
+        if not await _at_step(state, LoginStates.phone):
+            return
+        if await _still_mine(message.from_user.id, message.chat.id, state, services, lang, bot):
+            await _send_code(message, state, services, lang, bot)
 
 
-def _errors(services: BotServices) -> tuple[type[Exception], ...]:
-    # LoginError lives in parser/ (which imports Telethon); app/ hands its class over.
-    return services.extras["login_errors"]  # type: ignore[no-any-return]
-
-
-@router.message(LoginStates.phone, F.text)
-async def on_phone(message: Message, state: FSMContext, services: BotServices, lang: str) -> None:
+async def _send_code(
+    message: Message, state: FSMContext, services: BotServices, lang: str, bot: Bot
+) -> None:
     flow = _flow(services)
-    assert message.text is not None
     try:
-        phone = await flow.send_code(message.text)
+        phone = await flow.send_code(message.text or "")
     except _errors(services) as err:
         await message.answer(error_text(err, lang))
-        if getattr(err, "code", "") in ("phone_banned", "no_flow"):
+        if getattr(err, "code", "") in _FATAL_ERRORS:
             await flow.cancel()
-            await state.clear()
-        return
+            await _end(state, bot, message.chat.id)
+        return  # otherwise still at the phone step: the next message is a number again
     await state.set_state(LoginStates.code)
     await message.answer(t("login_code_sent", lang, phone=phone))
-    pad = await message.answer(t("login_keypad", lang, masked="—"), reply_markup=code_keypad(lang))
-    await state.update_data(digits="", keypad=pad.message_id)
+    await _new_keypad(message.chat.id, state, lang, bot)
+
+
+async def _new_keypad(chat_id: int, state: FSMContext, lang: str, bot: Bot) -> None:
+    pad = await bot.send_message(
+        chat_id, t("login_keypad", lang, masked="—"), reply_markup=code_keypad(lang)
+    )
+    await state.update_data(digits="", submitted=False, keypad=pad.message_id)
 
 
 @router.message(LoginStates.code, F.text)
 async def on_code_text(
-    message: Message, state: FSMContext, services: BotServices, lang: str, bot: Bot
+    message: Message,
+    state: FSMContext,
+    services: BotServices,
+    lang: str,
+    bot: Bot,
+    dialogue_lock: Any,
 ) -> None:
     text = message.text or ""
-    await _delete(message)  # the code must not stay in the chat
-    if text.startswith("/"):
-        await message.answer(t("login_err_code_format", lang))
-        return
-    try:
-        code, whole = services.extras["parse_code"](text)
-    except _errors(services) as err:
-        await message.answer(error_text(err, lang))
-        return
-    if whole:
-        await message.answer(t("login_code_whole_warning", lang))
-    await _submit_code(message.chat.id, code, state, services, lang, bot)
+    if _CODE_LIKE.fullmatch(text):
+        await _delete(message)  # the code must not stay in the chat
+    assert message.from_user is not None
+    user_id, chat_id = message.from_user.id, message.chat.id
+    async with dialogue_lock:
+        if not await _at_step(state, LoginStates.code):
+            return
+        if not await _still_mine(user_id, chat_id, state, services, lang, bot):
+            return
+        try:
+            code, whole = services.extras["parse_code"](text)
+        except _errors(services) as err:
+            await message.answer(error_text(err, lang))
+            return
+        if whole:
+            await message.answer(t("login_code_whole_warning", lang))
+        await _submit_code(chat_id, code, state, services, lang, bot)
 
 
 @router.callback_query(LoginStates.code, F.data.startswith(KEYPAD_PREFIX))
 async def on_code_digit(
-    query: CallbackQuery, state: FSMContext, services: BotServices, lang: str, bot: Bot
+    query: CallbackQuery,
+    state: FSMContext,
+    services: BotServices,
+    lang: str,
+    bot: Bot,
+    dialogue_lock: Any,
 ) -> None:
     key = (query.data or "")[len(KEYPAD_PREFIX) :]
+    # Answered at once, yet the taps queue for the lock in the order they came: awaiting
+    # the answer first would let a slow answer put a digit after the next one.
+    answered = asyncio.create_task(
+        _ack(query, plain("login_checking", lang) if key == "ok" else None)
+    )
+    try:
+        async with dialogue_lock:
+            await _on_keypad(query, key, state, services, lang, bot)
+    finally:
+        await answered
+
+
+async def _on_keypad(
+    query: CallbackQuery, key: str, state: FSMContext, services: BotServices, lang: str, bot: Bot
+) -> None:
+    chat_id = query.from_user.id
+    if not await _at_step(state, LoginStates.code):
+        return  # the code step is over: the second tap of a double tap on OK
+    if not await _still_mine(query.from_user.id, chat_id, state, services, lang, bot):
+        return
+    if key == "resend":
+        await _resend(query, state, services, lang, bot)
+    elif key == "ok":
+        await _on_ok(chat_id, state, services, lang, bot)
+    else:
+        await _on_key(chat_id, key, state, lang, bot)
+
+
+async def _on_ok(
+    chat_id: int, state: FSMContext, services: BotServices, lang: str, bot: Bot
+) -> None:
     data = await state.get_data()
     digits: str = data.get("digits", "")
-    await query.answer()
-    if key == "resend":
-        await _resend(query.from_user.id, state, services, lang, bot)
+    if not digits and data.get("submitted"):
+        return  # a second tap: the code it would send was already checked
+    if len(digits) < 4:
+        await bot.send_message(chat_id, t("login_err_code_format", lang))
         return
-    if key == "ok":
-        if len(digits) < 4:
-            await bot.send_message(query.from_user.id, t("login_err_code_format", lang))
-            return
-        await state.update_data(digits="")
-        await _edit_keypad(bot, query.from_user.id, data.get("keypad"), "", lang)
-        await _submit_code(query.from_user.id, digits, state, services, lang, bot)
-        return
-    digits = digits[:-1] if key == "del" else (digits + key)[:8]
-    await state.update_data(digits=digits)
-    await _edit_keypad(bot, query.from_user.id, data.get("keypad"), digits, lang)
+    await state.update_data(digits="", submitted=True)
+    await _show_digits(bot, chat_id, data.get("keypad"), "", lang)
+    await _submit_code(chat_id, digits, state, services, lang, bot)
 
 
-async def _edit_keypad(
+async def _on_key(chat_id: int, key: str, state: FSMContext, lang: str, bot: Bot) -> None:
+    data = await state.get_data()
+    old: str = data.get("digits", "")
+    if key == "del":
+        digits = old[:-1]
+    elif len(key) == 1 and key.isdigit():
+        digits = (old + key)[:8]
+    else:
+        return
+    if digits != old:
+        await state.update_data(digits=digits, submitted=False)
+        await _show_digits(bot, chat_id, data.get("keypad"), digits, lang)
+
+
+async def _show_digits(
     bot: Bot, chat_id: int, message_id: int | None, digits: str, lang: str
 ) -> None:
     if message_id is None:
@@ -205,33 +353,34 @@ async def _edit_keypad(
 
 
 async def _resend(
-    chat_id: int, state: FSMContext, services: BotServices, lang: str, bot: Bot
+    query: CallbackQuery, state: FSMContext, services: BotServices, lang: str, bot: Bot
 ) -> None:
+    chat_id = query.from_user.id
+    source = query.message.message_id if query.message is not None else None
+    data = await state.get_data()
+    if source is not None and data.get("resent_from") == source:
+        return  # a second tap on the same button: one new code is enough
     try:
         await _flow(services).resend_code()
     except _errors(services) as err:
         await bot.send_message(chat_id, error_text(err, lang))
         return
-    await state.set_state(LoginStates.code)
-    await state.update_data(digits="")
-    await bot.send_message(
-        chat_id, t("login_code_sent", lang, phone=_flow(services).phone or "")
-    )
-    pad = await bot.send_message(
-        chat_id, t("login_keypad", lang, masked="—"), reply_markup=code_keypad(lang)
-    )
-    await state.update_data(keypad=pad.message_id)
+    await _drop_buttons(bot, chat_id, data.get("keypad"))
+    if source != data.get("keypad"):
+        await _drop_buttons(bot, chat_id, source)
+    await state.update_data(resent_from=source)
+    phone = _flow(services).phone or ""
+    await bot.send_message(chat_id, t("login_code_sent", lang, phone=phone))
+    await _new_keypad(chat_id, state, lang, bot)
 
 
-@router.callback_query(F.data == KEYPAD_PREFIX + "resend")
-async def on_resend_late(
-    query: CallbackQuery, state: FSMContext, services: BotServices, lang: str, bot: Bot
-) -> None:
-    await query.answer()
-    if _flow(services).owner != query.from_user.id:
-        await bot.send_message(query.from_user.id, t("login_err_no_flow", lang))
-        return
-    await _resend(query.from_user.id, state, services, lang, bot)
+@router.callback_query(F.data.startswith(KEYPAD_PREFIX))
+async def on_keypad_late(query: CallbackQuery, services: BotServices, lang: str) -> None:
+    """A keypad or «New code» button pressed outside the code step."""
+    if _flow(services).owner == query.from_user.id:
+        await _ack(query)  # the operator's own login moved on (a double tap)
+    else:
+        await _ack(query, plain("login_err_no_flow", lang))
 
 
 async def _submit_code(
@@ -240,46 +389,60 @@ async def _submit_code(
     try:
         step = await _flow(services).submit_code(code)
     except _errors(services) as err:
-        await _after_error(chat_id, err, state, lang, bot)
+        await _after_error(chat_id, err, state, services, lang, bot)
         return
     await _after_step(chat_id, step, state, lang, bot)
 
 
-async def _after_error(chat_id: int, err: Any, state: FSMContext, lang: str, bot: Bot) -> None:
+async def _after_error(
+    chat_id: int, err: Any, state: FSMContext, services: BotServices, lang: str, bot: Bot
+) -> None:
     code = getattr(err, "code", "")
+    if code in _PHONE_ERRORS:  # the flow is back at the phone step: so is the dialogue
+        await _forget(state, bot, chat_id)
+        await state.set_state(LoginStates.phone)
+    elif code in _FATAL_ERRORS:
+        await _flow(services).cancel(chat_id)
+        await _end(state, bot, chat_id)
     markup = resend_button(lang) if code == "code_expired" else None
     await bot.send_message(chat_id, error_text(err, lang), reply_markup=markup)
-    if code in ("attempts_exhausted", "no_flow", "session_dead", "unknown", "phone_banned"):
-        await state.clear()
 
 
 async def _after_step(chat_id: int, step: Any, state: FSMContext, lang: str, bot: Bot) -> None:
-    keypad = (await state.get_data()).get("keypad")
-    if keypad is not None:  # the code step is over: the keypad goes away
-        await state.update_data(keypad=None)
-        with contextlib.suppress(TelegramAPIError):
-            await bot.edit_message_reply_markup(chat_id=chat_id, message_id=keypad)
     if hasattr(step, "hint"):
+        await _forget(state, bot, chat_id)  # the code step is over: the keypad goes away
         await state.set_state(LoginStates.password)
         hint = t("login_hint", lang, hint=step.hint) if step.hint else ""
         await bot.send_message(chat_id, t("login_ask_password", lang, hint=hint))
         return
-    await state.clear()
+    await _end(state, bot, chat_id)
     await bot.send_message(chat_id, t("login_done", lang, name=step.name))
 
 
 @router.message(LoginStates.password, F.text)
 async def on_password(
-    message: Message, state: FSMContext, services: BotServices, lang: str, bot: Bot
+    message: Message,
+    state: FSMContext,
+    services: BotServices,
+    lang: str,
+    bot: Bot,
+    dialogue_lock: Any,
 ) -> None:
     password = message.text or ""
     await _delete(message)  # the password must not stay in the chat
-    try:
-        step = await _flow(services).submit_password(password)
-    except _errors(services) as err:
-        await _after_error(message.chat.id, err, state, lang, bot)
-        return
-    await _after_step(message.chat.id, step, state, lang, bot)
+    assert message.from_user is not None
+    chat_id = message.chat.id
+    async with dialogue_lock:
+        if not await _at_step(state, LoginStates.password):
+            return
+        if not await _still_mine(message.from_user.id, chat_id, state, services, lang, bot):
+            return
+        try:
+            step = await _flow(services).submit_password(password)
+        except _errors(services) as err:
+            await _after_error(chat_id, err, state, services, lang, bot)
+            return
+        await _after_step(chat_id, step, state, lang, bot)
 
 
 # -- QR ---------------------------------------------------------------------------------
@@ -296,7 +459,7 @@ async def _start_qr(
         buf = io.BytesIO()
         segno.make(url, error="m").save(buf, kind="png", scale=6, border=2)
         photo = BufferedInputFile(buf.getvalue(), filename="login-qr.png")
-        caption = t("login_qr_caption", lang, ttl=ttl)
+        caption = tn("login_qr_caption", ttl, lang)
         if "id" in shown:
             try:
                 await bot.edit_message_media(
@@ -309,43 +472,52 @@ async def _start_qr(
                 log.info("QR picture could not be replaced; sending a new one")
         sent = await bot.send_photo(chat_id, photo, caption=caption)
         shown["id"] = sent.message_id
+        await state.update_data(qr=sent.message_id)  # removed when the dialogue ends
 
     async def done(step: Any) -> None:
-        if "id" in shown:
-            with contextlib.suppress(TelegramAPIError):
-                await bot.delete_message(chat_id, shown["id"])
         await _after_step(chat_id, step, state, lang, bot)
 
     async def failed(err: Any) -> None:
-        await state.clear()
+        await _end(state, bot, chat_id)
         await bot.send_message(chat_id, error_text(err, lang))
 
     try:
         await flow.start_qr(send, done, failed)
     except _errors(services) as err:
+        await flow.cancel()
         await failed(err)
 
 
 # -- /logout -----------------------------------------------------------------------------
 
 
+async def _account(services: BotServices) -> tuple[bool, Any]:
+    """Whether there is anything to log out, and the stored account's row."""
+    info = await services.extras["accounts"].current()
+    has = _userbot(services).client is not None or (info is not None and info.has_session)
+    return has, info
+
+
 @router.message(Command("logout"))
 async def cmd_logout(message: Message, services: BotServices, lang: str) -> None:
     userbot = _userbot(services)
-    info = await services.extras["accounts"].current()
-    if userbot.client is None and (info is None or not info.has_session):
+    has, info = await _account(services)
+    if not has:
         await message.answer(t("logout_none", lang))
         return
-    name = account_name(userbot.me) if userbot.me else info.display_name or "?"
+    name = account_name(userbot.me) if userbot.me else (info and info.display_name) or "?"
     await message.answer(t("logout_confirm", lang, name=name), reply_markup=logout_confirm(lang))
 
 
 @router.callback_query(F.data.startswith("logout:"))
-async def on_logout_answer(query: CallbackQuery, services: BotServices, lang: str) -> None:
-    await query.answer()
+async def on_logout_answer(
+    query: CallbackQuery, services: BotServices, lang: str, dialogue_lock: Any
+) -> None:
+    await _ack(query)
     yes = query.data == "logout:yes"
-    if yes:
-        await _userbot(services).logout()
+    async with dialogue_lock:  # a double tap on «Yes» logs out once
+        if yes and (await _account(services))[0]:
+            await _userbot(services).logout()
     if isinstance(query.message, Message):
         with contextlib.suppress(TelegramAPIError):
             await query.message.edit_text(t("logout_done" if yes else "logout_kept", lang))
@@ -372,17 +544,26 @@ async def status_section(userbot: Any, flow: Any, lang: str) -> str:
 
 @router.callback_query(F.data == "login:qr")
 async def on_qr_button(
-    query: CallbackQuery, state: FSMContext, services: BotServices, lang: str, bot: Bot
+    query: CallbackQuery,
+    state: FSMContext,
+    services: BotServices,
+    lang: str,
+    bot: Bot,
+    dialogue_lock: Any,
 ) -> None:
-    flow = _flow(services)
-    await query.answer()
-    if flow.busy_for(query.from_user.id):
-        await bot.send_message(
-            query.from_user.id, t("login_busy", lang, name=flow.owner_name)
-        )
-        return
-    if _userbot(services).state == "ready":
-        return
-    await flow.cancel(query.from_user.id)
-    flow.begin(query.from_user.id, _who(query.from_user))
-    await _start_qr(query.from_user.id, state, services, lang, bot)
+    await _ack(query)
+    flow, user = _flow(services), query.from_user
+    async with dialogue_lock:
+        if await _at_step(state, LoginStates.qr):
+            return  # a double tap: the QR code is already on its way
+        if flow.busy_for(user.id):
+            await bot.send_message(user.id, t("login_busy", lang, name=flow.owner_name))
+            return
+        if _userbot(services).state == "ready":
+            name = account_name(_userbot(services).me)
+            await bot.send_message(user.id, t("login_already", lang, name=name))
+            return
+        await flow.cancel(user.id)
+        await _forget(state, bot, user.id)
+        flow.begin(user.id, _who(user))
+        await _start_qr(user.id, state, services, lang, bot)

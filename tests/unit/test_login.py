@@ -200,3 +200,43 @@ def test_every_login_error_and_command_has_both_languages() -> None:
     for name in ("login", "logout"):
         assert name in COMMANDS
         assert all(t(f"cmd_{name}", lang) for lang in LANGS)
+
+
+async def test_an_unknown_number_sends_the_flow_back_to_the_phone_step() -> None:
+    client = FakeClient([te.PhoneNumberUnoccupiedError(request=None), ME])
+    userbot = FakeUserbot(client)
+    flow = LoginFlow(userbot)
+    flow.begin(1, "Adam")
+    await flow.send_code("+15550000009")
+    with pytest.raises(LoginError) as info:
+        await flow.submit_code("12345")
+    assert info.value.code == "phone_unoccupied"
+    # Still Adam's login, but no code is pending: the next step is another number.
+    assert flow.owner == 1 and flow.phone is None and client.disconnected
+    with pytest.raises(LoginError) as late:
+        await flow.submit_code("12345")
+    assert late.value.code == "no_flow"
+    await flow.send_code("+15550000001")
+    assert await flow.submit_code("12345") == LoginDone("Ann Lee")
+    assert userbot.adopted == [(client, ME, "+15550000001")]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "en", "ru"),
+    [
+        (0, "0 seconds", "0 секунд"),
+        (1, "1 second", "1 секунда"),
+        (22, "22 seconds", "22 секунды"),
+        (11, "11 seconds", "11 секунд"),
+        (65, "1 minute 5 seconds", "1 минута 5 секунд"),
+        (300, "5 minutes", "5 минут"),
+        (21 * 60 + 3, "21 minutes 3 seconds", "21 минута 3 секунды"),
+        (3600, "1 hour", "1 час"),
+        (2 * 3600 + 4 * 60 + 59, "2 hours 4 minutes", "2 часа 4 минуты"),
+        (25 * 3600, "25 hours", "25 часов"),
+    ],
+)
+def test_login_waits_read_as_people_write_them(seconds: int, en: str, ru: str) -> None:
+    from bot.routers.login import duration
+
+    assert (duration(seconds, "en"), duration(seconds, "ru")) == (en, ru)
