@@ -10,6 +10,7 @@ import asyncio
 import logging
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,7 @@ from typing import Any, Protocol
 from db.channels import ChannelRepository, StoredChannel, find_stored_channel
 from parser.errors import ChannelUnavailable, RateLimited, SessionDead, TelegramError
 from parser.resolver import (
+    AddLine,
     BadLine,
     ChannelRef,
     ChannelResolver,
@@ -30,8 +32,10 @@ from parser.resolver import (
 
 log = logging.getLogger(__name__)
 
-MAX_LINES = 50
 INVITE_TTL = 15 * 60.0
+# Pending batches (history questions, invite groups) kept for their buttons; an older
+# question's buttons then answer that it expired (the default depth applies).
+MAX_BATCHES = 200
 
 
 class ChannelScheduleHooks(Protocol):
@@ -48,9 +52,9 @@ class ChannelScheduleHooks(Protocol):
 
 @dataclass
 class AddResult:
-    """One line's outcome. code: added | already | invite | not_found | private |
-    not_channel | too_many | invite_invalid | garbage | bad_option | flood | not_ready |
-    session_dead | error."""
+    """One line's outcome. code: added | already | duplicate | invite | not_found |
+    private | not_channel | too_many | invite_invalid | garbage | bad_option | flood |
+    not_ready | session_dead | error."""
 
     line: str
     code: str
@@ -60,6 +64,16 @@ class AddResult:
     token: str | None = None  # invite awaiting confirmation
     history_given: bool = False
     kind: str = ""
+
+
+@dataclass(frozen=True)
+class HistoryChoice:
+    """The depth chosen for a batch: the channels it applies to, and how many of the
+    batch were too late (history already being collected) or removed meanwhile."""
+
+    depth: HistoryDepth
+    channel_ids: list[int]
+    late: list[int]
 
 
 @dataclass
@@ -100,6 +114,8 @@ class ChannelService:
         self.default_interval = default_interval_minutes
         self._ready_timeout = ready_timeout
         self._invites: dict[str, _Invite] = {}
+        self._invite_batches: OrderedDict[str, list[Any]] = OrderedDict()
+        self._history_batches: OrderedDict[str, list[Any]] = OrderedDict()
         self._lock = asyncio.Lock()  # one /add at a time: resolution shares one client
 
     # -- adding ----------------------------------------------------------------------
@@ -115,32 +131,45 @@ class ChannelService:
         return ChannelResolver(client)
 
     async def add_lines(self, text: str) -> list[AddResult]:
-        lines = split_lines(text)[:MAX_LINES]
-        results: list[AddResult] = []
-        parsed: list[tuple[str, Any]] = []
-        for line in lines:
+        """Every line's outcome, in order, however many lines there are. A line naming
+        a channel an earlier line of the batch named is not asked about again."""
+        parsed: list[tuple[str, AddLine | BadLine]] = []
+        for line in split_lines(text):
             try:
                 parsed.append((line, parse_line(line)))
             except BadLine as exc:
                 parsed.append((line, exc))
-        if not any(not isinstance(p, BadLine) for _, p in parsed):
-            return [AddResult(line, p.code) for line, p in parsed]
+        if all(isinstance(p, BadLine) for _, p in parsed):
+            return [AddResult(line, p.code) for line, p in parsed if isinstance(p, BadLine)]
         async with self._lock:
             resolver = await self._resolver()
-            flood_until = 0.0
-            for line, p in parsed:
-                if isinstance(p, BadLine):
-                    results.append(AddResult(line, p.code))
-                elif resolver is None:
-                    results.append(AddResult(line, "not_ready", p.ref.label))
-                elif flood_until > time.monotonic() and p.ref.kind == "username":
-                    left = int(flood_until - time.monotonic()) + 1
-                    results.append(AddResult(line, "flood", p.ref.label, seconds=left))
-                else:
-                    res = await self._add_one(resolver, line, p.ref, p.history)
-                    if res.code == "flood" and p.ref.kind == "username":
-                        flood_until = time.monotonic() + res.seconds
-                    results.append(res)
+            return await self._add_parsed(resolver, parsed)
+
+    async def _add_parsed(
+        self, resolver: ChannelResolver | None, parsed: list[tuple[str, AddLine | BadLine]]
+    ) -> list[AddResult]:
+        results: list[AddResult] = []
+        seen: set[tuple[str, str]] = set()
+        flood_until = 0.0
+        for line, p in parsed:
+            if isinstance(p, BadLine):
+                results.append(AddResult(line, p.code))
+                continue
+            key = (p.ref.kind, p.ref.value.lower() if p.ref.kind == "username" else p.ref.value)
+            if key in seen:
+                results.append(AddResult(line, "duplicate", p.ref.label))
+                continue
+            seen.add(key)
+            if resolver is None:
+                results.append(AddResult(line, "not_ready", p.ref.label))
+            elif flood_until > time.monotonic() and p.ref.kind == "username":
+                left = int(flood_until - time.monotonic()) + 1
+                results.append(AddResult(line, "flood", p.ref.label, seconds=left))
+            else:
+                res = await self._add_one(resolver, line, p.ref, p.history)
+                if res.code == "flood" and p.ref.kind == "username":
+                    flood_until = time.monotonic() + res.seconds
+                results.append(res)
         return results
 
     async def _add_one(
@@ -198,10 +227,33 @@ class ChannelService:
                 return self._failure("", invite.title, exc)
             return await self._store("", resolved, invite.history)
 
-    def drop_invite(self, token: str) -> str:
-        """Forget an invite the operator skipped; its title ("" when unknown)."""
-        invite = self._invites.pop(token, None)
-        return invite.title if invite else ""
+    def invite_batch(self, tokens: list[str]) -> str:
+        """A key for the invites of one /add, for the buttons that join or skip them all."""
+        return self._keep(self._invite_batches, list(tokens))
+
+    def pending_invites(self, batch: str) -> list[tuple[str, str]]:
+        """(token, title) of the batch's invites still awaiting an answer."""
+        tokens = self._invite_batches.get(batch, [])
+        return [(tok, self._invites[tok].title) for tok in tokens if tok in self._invites]
+
+    async def join_batch(self, batch: str) -> list[AddResult]:
+        """Join every invite of the batch still awaiting an answer."""
+        return [await self.join(token) for token, _ in self.pending_invites(batch)]
+
+    def drop_invites(self, batch: str) -> int:
+        """Forget the batch's invites the operator skipped; how many there were."""
+        pending = self.pending_invites(batch)
+        for token, _ in pending:
+            self._invites.pop(token, None)
+        self._invite_batches.pop(batch, None)
+        return len(pending)
+
+    def _keep(self, store: OrderedDict[str, list[Any]], value: list[Any]) -> str:
+        token = secrets.token_urlsafe(6)
+        store[token] = value
+        while len(store) > MAX_BATCHES:
+            store.popitem(last=False)
+        return token
 
     async def _store(self, line: str, r: Resolved, history: HistoryDepth | None) -> AddResult:
         depth = history or self.default_history
@@ -236,16 +288,29 @@ class ChannelService:
         except Exception:
             log.exception("scheduler hook %s failed for channel %d", name, channel_id)
 
-    async def choose_history(self, channel_id: int, spec: str) -> bool:
-        """Set the depth (`all`, `last:N`, `since:…`, `default`) and start the first run.
+    def history_batch(self, channel_ids: list[int]) -> str:
+        """A key for one history question about these newly added channels."""
+        return self._keep(self._history_batches, list(channel_ids))
 
-        False when the channel already has history stored (too late to choose).
+    async def choose_history(self, batch: str, spec: str) -> HistoryChoice | None:
+        """Set the depth (`all`, `last:N`, `since:…`, `default`) of the batch's channels
+        and start their first runs; None when the question is no longer known.
+
+        Channels with history stored already (too late to choose) or removed meanwhile
+        keep what they have and are listed as `late`.
         """
-        depth = self.default_history if spec == "default" else HistoryDepth.parse(spec)
-        ok = await self._repo.set_history(channel_id, depth.mode, depth.limit, depth.since)
-        if ok:
+        ids = self._history_batches.get(batch)
+        if ids is None:
+            return None
+        try:
+            depth = self.default_history if spec == "default" else HistoryDepth.parse(spec)
+        except BadLine:
+            return None
+        done = await self._repo.set_history_many(ids, depth.mode, depth.limit, depth.since)
+        for channel_id in done:
             await self._hook("add_channel", channel_id)
-        return ok
+        chosen = set(done)
+        return HistoryChoice(depth, done, [i for i in ids if i not in chosen])
 
     # -- managing --------------------------------------------------------------------
 

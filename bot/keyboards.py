@@ -50,3 +50,27 @@ def logout_confirm(lang: str) -> InlineKeyboardMarkup:
             ]
         ]
     )
+
+
+def button(text: str, data: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=data)
+
+
+def pages_of(total: int, size: int) -> int:
+    """How many pages `total` items fill (at least one)."""
+    return max(1, -(-total // size))
+
+
+def pager_row(prefix: str, page: int, pages: int, lang: str) -> list[InlineKeyboardButton]:
+    """Buttons to the first, previous, next and last page (0-based `page` of `pages`);
+    each button's data is `prefix` + the page it opens. Empty for a single page."""
+    row = []
+    if page > 1:
+        row.append(button("⏮ 1", f"{prefix}0"))
+    if page > 0:
+        row.append(button(plain("btn_prev", lang), f"{prefix}{page - 1}"))
+    if page + 1 < pages:
+        row.append(button(plain("btn_next", lang), f"{prefix}{page + 1}"))
+    if page + 2 < pages:
+        row.append(button(f"{pages} ⏭", f"{prefix}{pages - 1}"))
+    return row

@@ -7,7 +7,7 @@ mean" for every command that names a channel (/schedule, /parse, /export, /stats
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -45,6 +45,8 @@ class StoredChannel:
     history_mode: str
     history_limit: int | None
     history_since: datetime | None
+    # Messages stored from its discussion group (None: no comments read yet).
+    comments_count: int | None = None
 
     @property
     def label(self) -> str:
@@ -170,7 +172,13 @@ class ChannelRepository:
         qs = Channel.filter(status__in=OWN_STATUSES)
         total = await qs.count()
         rows = await qs.order_by("id").offset(page * size).limit(size)
-        return [_snap(c) for c in rows], total
+        linked = [c.linked_chat_id for c in rows if c.linked_chat_id]
+        counts: dict[int, int] = {}
+        if linked:
+            found = await Channel.filter(tg_id__in=linked).values_list("tg_id", "messages_count")
+            counts = {int(tg_id): int(n) for tg_id, n in found}
+        snaps = [_snap(c) for c in rows]
+        return [replace(s, comments_count=counts.get(s.linked_chat_id or 0)) for s in snaps], total
 
     async def set_status(self, channel_id: int, status: str) -> bool:
         updates: dict[str, Any] = {"status": status}
@@ -182,8 +190,15 @@ class ChannelRepository:
         return bool(n)
 
     async def remove(self, channel_id: int) -> bool:
-        """Delete the channel and, by cascade, its stored messages and watches."""
+        """Delete the channel and, by cascade, its stored messages and watches, and the
+        comments read through its discussion group unless another channel shares it."""
+        ch = await Channel.filter(id=channel_id, status__in=OWN_STATUSES).first()
+        if ch is None:
+            return False
         n = await Channel.filter(id=channel_id, status__in=OWN_STATUSES).delete()
+        linked = ch.linked_chat_id
+        if n and linked and not await Channel.filter(linked_chat_id=linked).exists():
+            await Channel.filter(tg_id=linked, status="linked").delete()
         return bool(n)
 
     async def set_interval(self, channel_id: int, minutes: int | None) -> bool:
@@ -202,3 +217,21 @@ class ChannelRepository:
             history_mode=mode, history_limit=limit, history_since=since
         )
         return bool(n)
+
+    async def set_history_many(
+        self, channel_ids: list[int], mode: str, limit: int | None, since: datetime | None
+    ) -> list[int]:
+        """`set_history` for many channels; the ids it was not too late for."""
+        done: list[int] = []
+        for i in range(0, len(channel_ids), 500):  # SQLite's bound-parameter limit
+            chunk = channel_ids[i : i + 500]
+            qs = Channel.filter(
+                id__in=chunk, status__in=OWN_STATUSES, backfill_done=False, cursor=0
+            )
+            ids = [int(r["id"]) for r in await qs.values("id")]
+            if ids:
+                await qs.filter(id__in=ids).update(
+                    history_mode=mode, history_limit=limit, history_since=since
+                )
+            done += ids
+        return done

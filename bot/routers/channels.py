@@ -7,25 +7,30 @@ ChannelService) and render texts.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.chat_action import ChatActionSender
 
+from bot.add_report import depth_label, history_keyboard, invites_message, render_add_report
+from bot.keyboards import button, pager_row, pages_of
+from bot.labels import BUTTON_WIDTH, channel_name, shorten
 from bot.routers.parse import duration
 from bot.services import BotServices
-from bot.texts import plain, t
+from bot.texts import Html, html_join, plain, t, tn
 
 router = Router(name="channels")
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 10
+VIEW_WIDTH = 240
 MAX_MINUTES = 7 * 24 * 60
 KINDS = ("channel", "megagroup", "gigagroup")
 
@@ -38,10 +43,6 @@ def _svc(services: BotServices) -> Any:
     return services.extras.get("channels")
 
 
-def _btn(text: str, data: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=text, callback_data=data)
-
-
 def _when(value: datetime | None, lang: str) -> str:
     if value is None:
         return t("channels_never", lang)
@@ -50,89 +51,68 @@ def _when(value: datetime | None, lang: str) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
 
 
-def depth_text(mode: str, limit: int | None, since: datetime | None, lang: str) -> str:
-    if mode == "last" and limit:
-        return t("depth_last", lang, n=limit)
-    if mode == "since" and since is not None:
-        return t("depth_since", lang, date=since.strftime("%Y-%m-%d"))
-    return t("depth_all", lang)
-
-
 # -- /add ----------------------------------------------------------------------------
 
 
-def _history_keyboard(channel_id: int, default: str, lang: str) -> InlineKeyboardMarkup:
-    since = datetime.now(UTC) - timedelta(days=30)
-    options = [
-        (t("depth_all", lang), "all"),
-        (t("depth_last", lang, n=100), "last:100"),
-        (t("depth_last", lang, n=1000), "last:1000"),
-        (depth_text("since", None, since, lang), f"since:{since:%Y-%m-%d}"),
-    ]
-    rows = [[_btn(f"✓ {default}", f"ch:h:{channel_id}:default")]]
-    rows.append([_btn(label, f"ch:h:{channel_id}:{spec}") for label, spec in options[:3]])
-    rows.append([_btn(options[3][0], f"ch:h:{channel_id}:{options[3][1]}")])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
-
-
-async def _do_add(message: Message, text: str, services: BotServices, lang: str) -> None:
+async def _do_add(
+    message: Message, text: str, services: BotServices, bot: Bot, lang: str
+) -> None:
     svc = _svc(services)
     if svc is None:
         await message.answer(t("add_not_ready", lang))
         return
-    results = await svc.add_lines(text)
-    if results and all(r.code == "not_ready" for r in results):
+    # Resolving a long list takes a while (one request per name): show that we work.
+    async with ChatActionSender.typing(bot=bot, chat_id=message.chat.id):
+        results = await svc.add_lines(text)
+    if not results:
+        await message.answer(t("add_prompt", lang))
+        return
+    if all(r.code == "not_ready" for r in results):
         await message.answer(t("add_not_ready", lang))
         return
-    lines = []
-    for r in results:
-        label = r.label or r.line[:64]
-        lines.append(t(f"add_r_{r.code}", lang, label=label, left=duration(r.seconds, lang)))
-    await message.answer("\n".join(lines) or t("add_prompt", lang))
-    for r in results:
-        if r.code == "invite" and r.token:
-            title = r.label[:40]
-            kb = InlineKeyboardMarkup(
-                inline_keyboard=[
-                    [
-                        _btn(plain("add_join_yes", lang, title=r.label[:30]), f"ch:j:{r.token}"),
-                        _btn(plain("add_join_no", lang), f"ch:jn:{r.token}"),
-                    ]
-                ]
-            )
-            await message.answer(t("add_r_invite", lang, label=title), reply_markup=kb)
-        elif r.code == "added" and not r.history_given and r.channel_id is not None:
-            await _ask_history(message, svc, r, lang)
+    await message.answer(render_add_report(results, lang))
+    await _ask_invites(message, svc, [r.token for r in results if r.token], lang)
+    await _ask_history(message, svc, results, lang)
 
 
-async def _ask_history(message: Message, svc: Any, r: Any, lang: str) -> None:
-    default = svc.default_history
-    default_text = depth_text(default.mode, default.limit, default.since, lang)
-    await message.answer(
-        t("add_history_ask", lang, label=r.label, default=default_text),
-        reply_markup=_history_keyboard(r.channel_id, default_text, lang),
-    )
+async def _ask_invites(message: Message, svc: Any, tokens: list[str], lang: str) -> None:
+    if not tokens:
+        return
+    batch = svc.invite_batch(tokens)
+    text, kb = invites_message(batch, svc.pending_invites(batch), lang)
+    await message.answer(text, reply_markup=kb)
 
 
-async def _toast(query: CallbackQuery, text: str) -> None:
-    """Answer a button press after work that may have taken a while: a press answered
-    too late is refused by Telegram, and the edited message says the same anyway."""
-    try:
-        await query.answer(text)
-    except TelegramBadRequest as exc:
-        log.info("callback answer refused: %s", exc.message)
+async def _ask_history(message: Message, svc: Any, results: list[Any], lang: str) -> None:
+    """One question for every channel of the batch added without a depth of its own."""
+    fresh = [r for r in results if r.code == "added" and not r.history_given and r.channel_id]
+    if not fresh:
+        return
+    batch = svc.history_batch([r.channel_id for r in fresh])
+    d = svc.default_history
+    default = depth_label(d.mode, d.limit, d.since, lang)
+    if len(fresh) == 1:
+        text = t("add_history_ask", lang, label=fresh[0].label, default=default)
+    else:
+        text = tn("add_history_ask_many", len(fresh), lang, default=default)
+    await message.answer(text, reply_markup=history_keyboard(batch, default, lang))
 
 
 @router.message(Command("add"))
 async def cmd_add(
-    message: Message, command: CommandObject, state: FSMContext, services: BotServices, lang: str
+    message: Message,
+    command: CommandObject,
+    state: FSMContext,
+    services: BotServices,
+    bot: Bot,
+    lang: str,
 ) -> None:
     if not command.args:
         await state.set_state(AddStates.lines)
         await message.answer(t("add_prompt", lang))
         return
     await state.clear()
-    await _do_add(message, command.args, services, lang)
+    await _do_add(message, command.args, services, bot, lang)
 
 
 @router.message(AddStates.lines, F.text.startswith("/"), ~Command("cancel"))
@@ -144,49 +124,89 @@ async def add_abandoned(message: Message, state: FSMContext) -> None:
 
 
 @router.message(AddStates.lines, F.text, ~F.text.startswith("/"))
-async def add_lines(message: Message, state: FSMContext, services: BotServices, lang: str) -> None:
+async def add_lines(
+    message: Message, state: FSMContext, services: BotServices, bot: Bot, lang: str
+) -> None:
     await state.clear()
-    await _do_add(message, message.text or "", services, lang)
+    await _do_add(message, message.text or "", services, bot, lang)
 
 
-@router.callback_query(F.data.startswith("ch:j:") | F.data.startswith("ch:jn:"))
+@router.callback_query(F.data.regexp(r"^ch:j:[\w-]+:[\w-]+$"))
 async def cb_join(query: CallbackQuery, services: BotServices, lang: str) -> None:
+    """One invite of a batch: join it, report, then show the batch's other invites."""
     svc = _svc(services)
-    action, token = (query.data or "").split(":")[1:3]
-    await query.answer()
+    _, _, batch, token = (query.data or "").split(":")
+    await query.answer()  # joining takes a round trip to Telegram or more
     msg = query.message
     if svc is None or not isinstance(msg, Message):
         return
-    if action == "jn":
-        title = svc.drop_invite(token)
-        await msg.edit_text(t("add_join_skipped", lang, title=title))
-        return
     r = await svc.join(token)
-    label = r.label
-    await msg.edit_text(t(f"add_r_{r.code}", lang, label=label, left=duration(r.seconds, lang)))
-    if r.code == "added" and not r.history_given and r.channel_id is not None:
-        await _ask_history(msg, svc, r, lang)
+    await msg.answer(t(f"add_r_{r.code}", lang, label=r.label, left=duration(r.seconds, lang)))
+    await _ask_history(msg, svc, [r], lang)
+    await _show_invites_left(msg, svc, batch, lang)
+
+
+async def _show_invites_left(msg: Message, svc: Any, batch: str, lang: str) -> None:
+    pending = svc.pending_invites(batch)
+    if pending:
+        text, kb = invites_message(batch, pending, lang)
+        await _edit(msg, text, kb)
+    else:
+        await _edit(msg, t("add_invites_answered", lang), None)
+
+
+@router.callback_query(F.data.regexp(r"^ch:(ja|jn):[\w-]+$"))
+async def cb_join_batch(query: CallbackQuery, services: BotServices, lang: str) -> None:
+    """Join or skip every invite of a batch still awaiting an answer."""
+    svc = _svc(services)
+    _, action, batch = (query.data or "").split(":")
+    pending = svc.pending_invites(batch) if svc is not None else []
+    msg = query.message
+    if not pending or not isinstance(msg, Message):
+        await query.answer(t("add_r_invite_gone", lang))
+        return
+    await query.answer()
+    if action == "jn":
+        n = svc.drop_invites(batch)
+        await _edit(msg, tn("add_invites_skipped", n, lang), None)
+        return
+    await _edit(msg, tn("add_invites_joining", len(pending), lang), None)
+    results = await svc.join_batch(batch)
+    await msg.answer(render_add_report(results, lang))
+    await _ask_history(msg, svc, results, lang)
 
 
 @router.callback_query(F.data.startswith("ch:h:"))
 async def cb_history(query: CallbackQuery, services: BotServices, lang: str) -> None:
     svc = _svc(services)
-    _, _, raw_id, spec = (query.data or "").split(":", 3)
+    _, _, batch, spec = (query.data or "").split(":", 3)
     await query.answer()
     msg = query.message
     if svc is None or not isinstance(msg, Message):
         return
-    ch = await svc.get(int(raw_id))
+    choice = await svc.choose_history(batch, spec)
+    if choice is None:
+        await _edit(msg, t("add_history_expired", lang), None)
+        return
+    depth = depth_label(choice.depth.mode, choice.depth.limit, choice.depth.since, lang)
+    if len(choice.channel_ids) + len(choice.late) == 1:
+        await _edit(msg, await _history_single(svc, choice, depth, lang), None)
+        return
+    lines = []
+    if choice.channel_ids:
+        lines.append(tn("add_history_set_many", len(choice.channel_ids), lang, depth=depth))
+    if choice.late:
+        lines.append(tn("add_history_late_many", len(choice.late), lang))
+    await _edit(msg, html_join("\n", lines), None)
+
+
+async def _history_single(svc: Any, choice: Any, depth: str, lang: str) -> Html:
+    ch = await svc.get((choice.channel_ids or choice.late)[0])
     if ch is None:
-        await msg.edit_text(t("channel_gone", lang))
-        return
-    label = ch.label
-    if not await svc.choose_history(ch.id, spec):
-        await msg.edit_text(t("add_history_late", lang, label=label))
-        return
-    ch = await svc.get(ch.id)
-    depth = depth_text(ch.history_mode, ch.history_limit, ch.history_since, lang)
-    await msg.edit_text(t("add_history_set", lang, label=label, depth=depth))
+        return t("channel_gone", lang)
+    if not choice.channel_ids:
+        return t("add_history_late", lang, label=ch.label)
+    return t("add_history_set", lang, label=ch.label, depth=depth)
 
 
 # -- /channels -----------------------------------------------------------------------
@@ -196,11 +216,32 @@ def _icon(status: str) -> str:
     return {"active": "🟢", "paused": "⏸", "disabled": "🚫"}.get(status, "•")
 
 
-async def _render_page(svc: Any, page: int, lang: str) -> tuple[str, InlineKeyboardMarkup | None]:
+def _page_line(ch: Any, next_run: datetime | None, lang: str) -> Html:
+    err = ch.disabled_reason or ch.last_error
+    comments = ""
+    if ch.comments_count is not None and (ch.comments_enabled or ch.comments_count):
+        comments = t("channels_comments", lang, n=ch.comments_count)
+    return t(
+        "channels_line",
+        lang,
+        icon=_icon(ch.status),
+        label=channel_name(ch.title, ch.username, lang),
+        count=ch.messages_count,
+        last=_when(ch.last_run_at, lang),
+        next=_when(next_run, lang),
+        comments=comments,
+        error=t("channels_error", lang, error=shorten(err, 100)) if err else "",
+    )
+
+
+async def _render_page(
+    svc: Any, page: int, lang: str
+) -> tuple[Html, InlineKeyboardMarkup | None]:
+    """A page of /channels; a page past the end (channels removed since) is the last."""
     rows, total = await svc.page(page)
     if total == 0:
         return t("channels_empty", lang), None
-    pages = max(1, -(-total // PAGE_SIZE))
+    pages = pages_of(total, PAGE_SIZE)
     if not rows and page > 0:
         return await _render_page(svc, pages - 1, lang)
     next_runs = svc.next_runs()
@@ -208,34 +249,18 @@ async def _render_page(svc: Any, page: int, lang: str) -> tuple[str, InlineKeybo
     buttons = []
     for ch in rows:
         nxt = next_runs.get(ch.id, ch.next_run_at) if ch.status == "active" else None
-        err = ch.disabled_reason or ch.last_error
-        error = t("channels_error", lang, error=err[:100]) if err else ""
-        lines.append(
-            t(
-                "channels_line",
-                lang,
-                icon=_icon(ch.status),
-                label=ch.label,
-                count=ch.messages_count,
-                last=_when(ch.last_run_at, lang),
-                next=_when(nxt, lang),
-                error=error,
-            )
-        )
-        buttons.append([_btn(f"{_icon(ch.status)} {ch.label[:50]}", f"ch:v:{ch.id}:{page}")])
-    nav = []
-    if page > 0:
-        nav.append(_btn(plain("channels_prev", lang), f"ch:p:{page - 1}"))
-    if page + 1 < pages:
-        nav.append(_btn(plain("channels_next", lang), f"ch:p:{page + 1}"))
+        lines.append(_page_line(ch, nxt, lang))
+        name = channel_name(ch.title, ch.username, lang, width=BUTTON_WIDTH)
+        buttons.append([button(f"{_icon(ch.status)} {name}", f"ch:v:{ch.id}:{page}")])
+    nav = pager_row("ch:p:", page, pages, lang)
     if nav:
         buttons.append(nav)
-    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=buttons)
+    return html_join("\n", lines), InlineKeyboardMarkup(inline_keyboard=buttons)
 
 
 async def _render_item(
     svc: Any, ch: Any, page: int, lang: str
-) -> tuple[str, InlineKeyboardMarkup]:
+) -> tuple[Html, InlineKeyboardMarkup]:
     nxt = svc.next_runs().get(ch.id, ch.next_run_at) if ch.status == "active" else None
     if ch.interval_minutes:
         interval = t("channel_interval", lang, n=ch.interval_minutes)
@@ -246,37 +271,44 @@ async def _render_item(
         "channel_view",
         lang,
         icon=_icon(ch.status),
-        label=ch.label,
+        label=channel_name(ch.title, ch.username, lang, width=VIEW_WIDTH),
         kind=t(f"channel_kind_{ch.kind}", lang) if ch.kind in KINDS else ch.kind,
         status=t(f"channel_status_{ch.status}", lang),
         count=ch.messages_count,
         last=_when(ch.last_run_at, lang),
         next=_when(nxt, lang),
         interval=interval,
-        depth=depth_text(ch.history_mode, ch.history_limit, ch.history_since, lang),
+        depth=depth_label(ch.history_mode, ch.history_limit, ch.history_since, lang),
         comments=t("channel_on" if ch.comments_enabled else "channel_off", lang),
-        error=t("channels_error", lang, error=err[:200]) if err else "",
+        error=t("channels_error", lang, error=shorten(err, 200)) if err else "",
     )
     suffix = f"{ch.id}:{page}"
     toggle = (
-        _btn(plain("channel_btn_resume", lang), f"ch:re:{suffix}")
+        button(plain("channel_btn_resume", lang), f"ch:re:{suffix}")
         if ch.status != "active"
-        else _btn(plain("channel_btn_pause", lang), f"ch:pa:{suffix}")
+        else button(plain("channel_btn_pause", lang), f"ch:pa:{suffix}")
     )
-    rows = [[toggle, _btn(plain("channel_btn_remove", lang), f"ch:rm:{suffix}")]]
+    rows = [[toggle, button(plain("channel_btn_remove", lang), f"ch:rm:{suffix}")]]
     if ch.kind == "channel":
         key = "channel_btn_comments_on" if ch.comments_enabled else "channel_btn_comments_off"
-        rows.append([_btn(plain(key, lang), f"ch:cm:{suffix}")])
-    rows.append([_btn(plain("channels_back", lang), f"ch:p:{page}")])
+        rows.append([button(plain(key, lang), f"ch:cm:{suffix}")])
+    rows.append([button(plain("channels_back", lang), f"ch:p:{page}")])
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 async def _edit(msg: Message, text: str, kb: InlineKeyboardMarkup | None) -> None:
+    """Edit a list or question in place; the same content again (a button pressed twice
+    before the first edit arrived) is not an error."""
     try:
         await msg.edit_text(text, reply_markup=kb)
     except TelegramBadRequest as exc:
         if "not modified" not in str(exc):
             raise
+
+
+async def _edit_page(msg: Message, svc: Any, page: int, head: Html | None, lang: str) -> None:
+    text, kb = await _render_page(svc, page, lang)
+    await _edit(msg, html_join("\n\n", [head, text]) if head else text, kb)
 
 
 @router.message(Command("channels"))
@@ -289,63 +321,54 @@ async def cmd_channels(message: Message, services: BotServices, lang: str) -> No
     await message.answer(text, reply_markup=kb)
 
 
-@router.callback_query(F.data.startswith("ch:p:"))
+@router.callback_query(F.data.regexp(r"^ch:p:\d+$"))
 async def cb_page(query: CallbackQuery, services: BotServices, lang: str) -> None:
     svc = _svc(services)
     await query.answer()
     if svc is None or not isinstance(query.message, Message):
         return
-    text, kb = await _render_page(svc, int((query.data or "").split(":")[2]), lang)
-    await _edit(query.message, text, kb)
+    await _edit_page(query.message, svc, int((query.data or "").split(":")[2]), None, lang)
 
 
 @router.callback_query(F.data.regexp(r"^ch:(v|pa|re|rm|rmy|cm):\d+:\d+$"))
 async def cb_item(query: CallbackQuery, services: BotServices, lang: str) -> None:
+    """The view of one channel and its actions. The press is answered at once: pausing
+    or removing waits for a run of the channel to end its batch."""
     svc = _svc(services)
     _, action, raw_id, raw_page = (query.data or "").split(":")
     channel_id, page = int(raw_id), int(raw_page)
+    await query.answer()
     msg = query.message
     if svc is None or not isinstance(msg, Message):
-        await query.answer()
         return
     ch = await svc.get(channel_id)
-    if ch is None:
-        await query.answer(t("channel_gone", lang))
-        text, kb = await _render_page(svc, page, lang)
-        await _edit(msg, text, kb)
+    if ch is None:  # removed meanwhile (another operator, or a second tap)
+        await _edit_page(msg, svc, page, t("channel_gone", lang), lang)
         return
-    label = ch.label
     if action == "rm":
-        await query.answer()
         kb = InlineKeyboardMarkup(
             inline_keyboard=[
                 [
-                    _btn(plain("channel_remove_yes", lang), f"ch:rmy:{channel_id}:{page}"),
-                    _btn(plain("channel_remove_no", lang), f"ch:v:{channel_id}:{page}"),
+                    button(plain("channel_remove_yes", lang), f"ch:rmy:{channel_id}:{page}"),
+                    button(plain("channel_remove_no", lang), f"ch:v:{channel_id}:{page}"),
                 ]
             ]
         )
-        await _edit(msg, t("channel_remove_ask", lang, label=label), kb)
+        await _edit(msg, t("channel_remove_ask", lang, label=ch.label), kb)
         return
     if action == "rmy":
         await svc.remove(channel_id)  # waits for a run of it to end its batch
-        await _toast(query, t("channel_removed", lang, label=ch.label))
-        text, page_kb = await _render_page(svc, page, lang)
-        await _edit(msg, t("channel_removed", lang, label=label) + "\n\n" + text, page_kb)
+        await _edit_page(msg, svc, page, t("channel_removed", lang, label=ch.label), lang)
         return
     if action == "pa":
         await svc.pause(channel_id)
-        await _toast(query, t("channel_paused", lang, label=ch.label))
     elif action == "re":
         await svc.resume(channel_id)
-        await query.answer(t("channel_resumed", lang, label=ch.label))
     elif action == "cm":
         await svc.toggle_comments(channel_id)
-        await query.answer()
-    else:
-        await query.answer()
     fresh = await svc.get(channel_id)
     if fresh is None:
+        await _edit_page(msg, svc, page, t("channel_gone", lang), lang)
         return
     text, kb = await _render_item(svc, fresh, page, lang)
     await _edit(msg, text, kb)

@@ -57,8 +57,8 @@ async def wait_until(cond: Any, stack: Stack, timeout: float = 60.0) -> None:
 
 
 def with_buttons(title: str) -> Any:
-    """The invite question (the per-line report mentions the invite without buttons)."""
-    return lambda snap: f"{title}: an invite link" in (snap.text or "") and bool(snap.button_texts)
+    """The invite question (the report mentions the invite without buttons)."""
+    return lambda snap: f"Join «{title}»" in snap.button_texts
 
 
 def build_world() -> World:
@@ -101,7 +101,7 @@ async def test_add_list_manage_schedule(tmp_path: Path) -> None:
 
         # A public channel by @name with an inline history suffix: no history question.
         await api.send_text(en, "/add @news last:5")
-        await api.wait_for_message(ADMIN2_ID, r"✅ @news: added", timeout=30)
+        await api.wait_for_message(ADMIN2_ID, r"✅ 1 channel added: @news", timeout=30)
         news = rows(stack)["news"]
         ch_news = world.find_username("news")
         assert ch_news is not None
@@ -117,7 +117,7 @@ async def test_add_list_manage_schedule(tmp_path: Path) -> None:
 
         # A megagroup by t.me link: the history question with the default preselected.
         await api.send_text(en, "/add https://t.me/talk")
-        await api.wait_for_message(ADMIN2_ID, r"✅ @talk: added", timeout=30)
+        await api.wait_for_message(ADMIN2_ID, r"✅ 1 channel added: @talk", timeout=30)
         ask = await api.wait_for_message(ADMIN2_ID, r"How much history", timeout=15)
         assert "✓ all history" in ask.button_texts
         await api.press_button(en, ask, text="last 100")
@@ -139,7 +139,7 @@ async def test_add_list_manage_schedule(tmp_path: Path) -> None:
         await api.send_text(en, "/cancel")
         await api.wait_for_message(ADMIN2_ID, r"^Cancelled", timeout=15)
 
-        # /add alone asks; then many lines at once, each with its own result.
+        # /add alone asks; then many lines at once, reported by outcome.
         await api.send_text(en, "/add")
         await api.wait_for_message(ADMIN2_ID, r"one per line", timeout=15)
         channel_lines = [f"t.me/s/ch{i:02d} all" for i in range(1, 7)]
@@ -157,15 +157,16 @@ async def test_add_list_manage_schedule(tmp_path: Path) -> None:
         await api.send_text(en, "\n".join(lines))
         report = await api.wait_for_message(ADMIN2_ID, r"@nobody_here", timeout=60)
         text = report.text or ""
-        for i in range(1, 13):
-            assert f"✅ @ch{i:02d}: added" in text, text
-        assert "❌ @nobody_here: not found" in text
-        assert "🔒 @secret: private" in text
-        assert "🚫 @bob_user: not a channel or group" in text
-        assert "☑️ @news: already added" in text
-        assert "❓ !!! nonsense: not a channel link" in text
-        assert "❓ @news someday: unknown option" in text
-        assert len(text.splitlines()) == len(lines)  # one result line per input line
+        assert text.startswith(f"Checked {len(lines)} lines:"), text
+        assert "✅ 12 channels added: @ch01, @ch02, @ch03, @ch04, @ch05 …and 7 more" in text
+        assert "❌ 1 not found: @nobody_here" in text
+        assert "🔒 1 private channel (join by an invite link): @secret" in text
+        assert "🚫 1 is not a channel or group: @bob_user" in text
+        assert "☑️ 1 was already added: @news" in text
+        assert "❓ 1 line is not a channel link: !!! nonsense" in text
+        assert "❓ 1 line has an unknown option" in text and ": @news someday" in text
+        assert "🔗 1 invite link, to confirm below: Hidden" in text
+        assert len(text.splitlines()) == 9  # a title and one line per outcome
         assert {f"ch{i:02d}" for i in range(1, 13)} <= set(rows(stack))
         assert "secret" not in rows(stack) and "bob_user" not in rows(stack)
 
@@ -189,8 +190,8 @@ async def test_add_list_manage_schedule(tmp_path: Path) -> None:
         # (An invite of a channel already joined needs no confirmation.)
         await api.send_text(en, f"/add @floody\n-100{hidden.id}\nt.me/+InviteHash1234")
         flood = await api.wait_for_message(ADMIN2_ID, r"@floody", timeout=30)
-        assert "⏳ @floody: Telegram asks to wait 5 min" in (flood.text or "")
-        assert (flood.text or "").count("☑️ Hidden: already added") == 2
+        assert "⏳ 1 not checked: Telegram asks to wait 5 min" in (flood.text or "")
+        assert "☑️ 2 were already added: Hidden, Hidden" in (flood.text or "")
 
         # The account's channel limit (CHANNELS_TOO_MUCH) on joining.
         stack.mtproto.faults.add("messages.importChatInvite", "CHANNELS_TOO_MUCH", times=1)
@@ -203,7 +204,7 @@ async def test_add_list_manage_schedule(tmp_path: Path) -> None:
         # /channels: 15 channels, 10 per page.
         await api.send_text(en, "/channels")
         page1 = await api.wait_for_message(ADMIN2_ID, r"Channels \(15\), page 1/2", timeout=15)
-        assert "@news — 5 msgs, last: 20" in (page1.text or "")
+        assert "News · @news — messages: 5, last: 20" in (page1.text or "")
         assert (
             "@news" in (page1.text or "")
             and "@ch08" in (page1.text or "")
@@ -254,8 +255,8 @@ async def test_add_list_manage_schedule(tmp_path: Path) -> None:
         ru = api.users[ADMIN_ID]
         await api.send_text(ru, "/add @nobody_else\n@news")
         answer = await api.wait_for_message(ADMIN_ID, r"nobody_else", timeout=30)
-        assert "❌ @nobody_else: не найден" in (answer.text or "")
-        assert "☑️ @news: уже добавлен" in (answer.text or "")
+        assert "❌ Не найдена 1 ссылка: @nobody_else" in (answer.text or "")
+        assert "☑️ Уже был добавлен 1 канал: @news" in (answer.text or "")
 
         assert stack.app.alive(), stack.app.log()[-3000:]
         assert await stack.app.terminate() == 0

@@ -128,14 +128,19 @@ async def test_service_manages_channels_through_the_hooks(db: None) -> None:
     assert toggled is not None and toggled.comments_enabled
     await svc.set_interval(row_id, 15)
     assert (await Channel.get(id=row_id)).interval_minutes == 15
-    assert await svc.choose_history(row_id, "since:2024-03-01")
+    batch = svc.history_batch([row_id])
+    choice = await svc.choose_history(batch, "since:2024-03-01")
+    assert choice is not None and choice.channel_ids == [row_id] and choice.late == []
     ch = await Channel.get(id=row_id)
     assert ch.history_mode == "since" and ch.history_since == datetime(2024, 3, 1, tzinfo=UTC)
-    assert await svc.choose_history(row_id, "default")
+    choice = await svc.choose_history(batch, "default")
+    assert choice is not None and choice.channel_ids == [row_id]
     ch = await Channel.get(id=row_id)
     assert (ch.history_mode, ch.history_limit) == ("last", 500)
     await Channel.filter(id=row_id).update(cursor=10)
-    assert not await svc.choose_history(row_id, "all")  # history already stored
+    choice = await svc.choose_history(batch, "all")  # history already stored
+    assert choice is not None and choice.channel_ids == [] and choice.late == [row_id]
+    assert await svc.choose_history("unknown", "all") is None
     assert await svc.remove(row_id) and await Channel.get_or_none(id=row_id) is None
     assert hooks.calls == [
         ("drop", row_id),  # pausing stops a run in progress, then unschedules
@@ -158,3 +163,34 @@ async def test_service_without_scheduler_or_session(db: None) -> None:
     row_id = await _add(ChannelRepository(), 777, "x_chan", "X")
     assert await svc.pause(row_id)  # no scheduler wired: still works
     assert (await svc.join("unknown-token")).code == "invite_gone"
+
+
+async def test_one_history_answer_applies_to_every_new_channel_of_the_batch(db: None) -> None:
+    repo = ChannelRepository()
+    hooks = Hooks()
+    svc = ChannelService(NoSession(), repo, lambda: hooks)
+    ids = [await _add(repo, 9000 + i, f"batch_{i:04d}", f"Batch {i}") for i in range(1200)]
+    started = ids[5]
+    await Channel.filter(id=started).update(cursor=42)  # its first run already began
+    gone = ids[7]
+    await repo.remove(gone)
+    batch = svc.history_batch(ids)
+    choice = await svc.choose_history(batch, "last:100")
+    assert choice is not None
+    assert sorted(choice.late) == sorted([started, gone])
+    assert len(choice.channel_ids) == len(ids) - 2
+    rows = await Channel.filter(id__in=ids).values("id", "history_mode", "history_limit")
+    chosen = {r["id"] for r in rows if (r["history_mode"], r["history_limit"]) == ("last", 100)}
+    assert chosen == set(ids) - {started, gone}
+    assert hooks.calls == [("add", i) for i in choice.channel_ids]
+
+
+async def test_any_number_of_lines_each_get_an_outcome(db: None) -> None:
+    svc = ChannelService(NoSession(), ChannelRepository(), lambda: None)
+    lines = [f"@name_{i:03d}" for i in range(120)] + ["@NAME_000", "!!!"] * 15
+    results = await svc.add_lines("\n".join(lines))
+    assert len(results) == len(lines) == 150
+    codes = [r.code for r in results]
+    assert codes[:120] == ["not_ready"] * 120
+    assert codes[120:] == ["duplicate", "garbage"] * 15  # the same name is asked once
+    assert results[-1].line == "!!!"

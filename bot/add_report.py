@@ -1,0 +1,109 @@
+"""What /add answers: one compact report per batch, the invites to confirm, and one
+history question for the channels the batch added.
+
+However many lines come in, the report is one message: lines are grouped by outcome,
+each group counted and named by its first few entries ("…and N more").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiogram.types import InlineKeyboardMarkup
+
+from bot.keyboards import button
+from bot.labels import SHORT_WIDTH, shorten
+from bot.routers.parse import duration
+from bot.texts import Html, html_join, plain, t, tn
+
+MESSAGE_LIMIT = 4096
+# Outcomes in the order the report lists them.
+ORDER = (
+    "added", "already", "duplicate", "invite", "not_found", "private", "not_channel",
+    "too_many", "invite_invalid", "garbage", "bad_option", "flood", "not_ready",
+    "session_dead", "error",
+)  # fmt: skip
+INVITE_BUTTONS = 10
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _names(results: Sequence[Any], shown: int, lang: str) -> Html:
+    names = [shorten(r.label or r.line, SHORT_WIDTH) for r in results[:shown]]
+    text = html_join(", ", names)
+    rest = len(results) - shown
+    return Html(f"{text} {t('add_more', lang, n=rest)}") if rest > 0 else text
+
+
+def _render(groups: dict[str, list[Any]], total: int, shown: int, lang: str) -> Html:
+    lines = [tn("add_report_title", total, lang)] if total > 1 else []
+    for code in ORDER:
+        group = groups.get(code)
+        if not group:
+            continue
+        left = duration(max(r.seconds for r in group), lang)
+        names = _names(group, shown, lang)
+        lines.append(tn(f"add_g_{code}", len(group), lang, names=names, left=left))
+    return html_join("\n", lines)
+
+
+def render_add_report(results: Sequence[Any], lang: str) -> Html:
+    """The outcome of every line in one message within Telegram's limit: fewer names
+    per group when the titles are long (the counts are always all there)."""
+    groups: dict[str, list[Any]] = {}
+    for r in results:
+        groups.setdefault(r.code if r.code in ORDER else "error", []).append(r)
+    text = Html("")
+    for shown in (5, 3, 1):
+        text = _render(groups, len(results), shown, lang)
+        if utf16_len(text) <= MESSAGE_LIMIT:
+            break
+    return text
+
+
+def invites_message(
+    batch: str, pending: list[tuple[str, str]], lang: str
+) -> tuple[Html, InlineKeyboardMarkup]:
+    """The question about the invites of one batch: a button per invite (the first
+    few), "join all" and "skip"."""
+    text = tn("add_invites_ask", len(pending), lang)
+    if len(pending) > INVITE_BUTTONS:
+        text = Html(f"{text}\n{t('add_invites_more', lang, n=len(pending) - INVITE_BUTTONS)}")
+    rows = [
+        [button(plain("add_join_yes", lang, title=shorten(title, 30)), f"ch:j:{batch}:{tok}")]
+        for tok, title in pending[:INVITE_BUTTONS]
+    ]
+    last = [button(plain("add_join_no", lang), f"ch:jn:{batch}")]
+    if len(pending) > 1:
+        last.insert(0, button(plain("add_join_all", lang, n=len(pending)), f"ch:ja:{batch}"))
+    rows.append(last)
+    return text, InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def depth_label(mode: str, limit: int | None, since: datetime | None, lang: str) -> str:
+    """A history depth in words (no markup: fits texts and buttons alike)."""
+    if mode == "last" and limit:
+        return plain("depth_last", lang, n=limit)
+    if mode == "since" and since is not None:
+        return plain("depth_since", lang, date=since.strftime("%Y-%m-%d"))
+    return plain("depth_all", lang)
+
+
+def history_keyboard(batch: str, default: str, lang: str) -> InlineKeyboardMarkup:
+    since = datetime.now(UTC) - timedelta(days=30)
+    prefix = f"ch:h:{batch}:"
+    options = [
+        (depth_label("all", None, None, lang), "all"),
+        (depth_label("last", 100, None, lang), "last:100"),
+        (depth_label("last", 1000, None, lang), "last:1000"),
+    ]
+    rows = [
+        [button(f"✓ {default}", prefix + "default")],
+        [button(label, prefix + spec) for label, spec in options],
+        [button(depth_label("since", None, since, lang), f"{prefix}since:{since:%Y-%m-%d}")],
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=rows)

@@ -1,0 +1,56 @@
+"""How channels are named in lists, buttons and captions.
+
+A channel is shown by its title, with its @username when it has one; a discussion group
+read for comments is shown as the comments of its channel, never as a bare id. Every
+name is cut to a width that keeps a page of them within Telegram's limits, and a
+right-to-left title is isolated so it does not reorder the rest of the line.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.texts import plain
+
+LIST_WIDTH = 60  # a line of /channels or /watches
+BUTTON_WIDTH = 48  # an inline button (Telegram shows about 30-40 characters anyway)
+SHORT_WIDTH = 40  # a name in a comma-separated list
+
+_RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
+_FSI, _PDI = "\u2068", "\u2069"
+
+
+def shorten(text: str, width: int) -> str:
+    """`text` on one line, at most `width` characters (an ellipsis marks a cut)."""
+    one_line = " ".join(text.split())
+    if len(one_line) <= width:
+        return one_line
+    return one_line[: width - 1].rstrip() + "…"
+
+
+def isolate(text: str) -> str:
+    """A right-to-left title in Unicode isolates, so the text after it keeps its order."""
+    return f"{_FSI}{text}{_PDI}" if _RTL.search(text) else text
+
+
+def channel_name(
+    title: str | None,
+    username: str | None,
+    lang: str,
+    *,
+    comments_of: str | None = None,
+    is_comments: bool = False,
+    width: int = LIST_WIDTH,
+) -> str:
+    """`Title · @username`, `Title`, `@username`, or `💬 Comments: <channel>` for a
+    discussion group (`is_comments`: one whose channel is gone). A plain string:
+    `t()` escapes it, a button shows it as it is."""
+    if comments_of is not None or is_comments:
+        if comments_of:
+            return plain("comments_of", lang, channel=isolate(shorten(comments_of, width - 14)))
+        return plain("comments_of_removed", lang)
+    handle = f"@{username}" if username else ""
+    name = shorten(title, max(width - len(handle) - 3, width // 2)) if title else ""
+    if name and handle:
+        return f"{isolate(name)} · {handle}"
+    return isolate(name) if name else handle or plain("channel_untitled", lang)
