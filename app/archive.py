@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from app.events import RunCompleted
-from bot.charts import render_daily_chart
+from bot.charts import render_chart
 from bot.texts import Html, html_join, t
 from db import search as search_db
 from db import stats as stats_db
@@ -28,10 +28,10 @@ from db.export import (
     ExportResult,
     Format,
     ProgressCallback,
+    channel_page,
     export_messages,
     find_channel,
     get_channel,
-    list_channels,
 )
 
 log = logging.getLogger(__name__)
@@ -50,8 +50,9 @@ class ArchiveService:
     async def get_channel(self, channel_id: int) -> ChannelRef | None:
         return await get_channel(channel_id)
 
-    async def list_channels(self) -> list[ChannelRef]:
-        return await list_channels()
+    async def channel_page(self, page: int, size: int) -> tuple[list[ChannelRef], int]:
+        """A page of every stored channel (discussion groups too) and the total."""
+        return await channel_page(page, size)
 
     async def export(
         self,
@@ -83,18 +84,24 @@ class ArchiveService:
         return await search_db.search_messages(text, page * per_page, per_page)
 
     async def stats(
-        self, channel: ChannelRef, days: int, posts_label: str, views_label: str
+        self, channel: ChannelRef, days: int, title: str, labels: dict[str, tuple[str, str]]
     ) -> tuple[stats_db.ChannelStats, bytes | None]:
+        """The statistics of the last `days` days and their chart (None: no posts).
+
+        `labels`: (posts axis, views axis) by bucket unit (day, week, month).
+        """
         since = datetime.now(UTC) - timedelta(days=days)
         st = await stats_db.channel_stats(channel, since)
-        if not st.days:
+        if not st.buckets:
             return st, None
+        posts_label, views_label = labels[st.unit]
         png = await asyncio.to_thread(
-            render_daily_chart,
-            st.channel,
-            [d.day for d in st.days],
-            [d.posts for d in st.days],
-            [d.median_views for d in st.days],
+            render_chart,
+            title,
+            [b.start for b in st.buckets],
+            [b.posts for b in st.buckets],
+            [b.median_views for b in st.buckets],
+            st.unit,
             posts_label,
             views_label,
         )
@@ -105,8 +112,10 @@ class ArchiveService:
     ) -> watches_db.WatchInfo:
         return await watches_db.add_watch(raw, channel, created_by)
 
-    async def list_watches(self) -> list[watches_db.WatchInfo]:
-        return await watches_db.list_watches()
+    async def watch_page(self, page: int, size: int) -> tuple[list[watches_db.WatchInfo], int]:
+        """A page (0-based) of the keyword alerts and how many there are."""
+        total = await watches_db.count_watches()
+        return await watches_db.list_watches(page * size, size), total
 
     async def remove_watch(self, watch_id: int) -> bool:
         return await watches_db.remove_watch(watch_id)

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
+
+# Days one bar covers, by bucket unit (a month drawn as 30 days wide).
+UNIT_DAYS = {"day": 1, "week": 7, "month": 30}
 
 
-def render_daily_chart(
+def render_chart(
     title: str,
-    days: Sequence[date],
+    starts: Sequence[date],
     posts: Sequence[int],
     median_views: Sequence[float | None],
+    unit: str,
     posts_label: str,
     views_label: str,
 ) -> bytes:
-    """A PNG: posts per day (bars) and median views per day (line, right axis)."""
+    """A PNG: posts per day, week or month (bars from each bucket's first day, zeros
+    included) and median views (line, right axis; no point where nothing was posted)."""
     # Imported on first use: matplotlib and numpy cost ~30 MB of RSS that a bot
     # which never draws a chart should not carry.
     import matplotlib
@@ -24,18 +29,22 @@ def render_daily_chart(
     from matplotlib.dates import date2num
     from matplotlib.figure import Figure
 
+    width = UNIT_DAYS.get(unit, 1)
     # Figure() directly, not pyplot: no global state, safe in a worker thread.
     fig = Figure(figsize=(9, 4.5), dpi=100)
     ax = fig.add_subplot()
-    ax.bar(date2num(list(days)), list(posts), color="#4a90d9", label=posts_label)
+    xs = date2num(list(starts))
+    ax.bar(xs, list(posts), width=width * 0.8, align="edge", color="#4a90d9", label=posts_label)
     ax.xaxis_date()
+    if starts:
+        ax.set_xlim(date2num(starts[0]), date2num(starts[-1] + timedelta(days=width)))
+    ax.set_ylim(bottom=0)
     ax.set_ylabel(posts_label)
     ax.set_title(title)
     ax2 = ax.twinx()
-    points = [(d, v) for d, v in zip(days, median_views, strict=True) if v is not None]
+    points = [(x + width * 0.4, v) for x, v in zip(xs, median_views, strict=True) if v is not None]
     if points:
-        xs = date2num([d for d, _ in points])
-        ax2.plot(xs, [v for _, v in points], color="#d9534f", marker="o")
+        ax2.plot([x for x, _ in points], [v for _, v in points], color="#d9534f", marker="o")
     ax2.set_ylabel(views_label)
     fig.autofmt_xdate()
     fig.tight_layout()

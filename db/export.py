@@ -504,10 +504,35 @@ class ChannelRef:
     tg_id: int
     username: str | None
     title: str
+    # A discussion group the fetcher reads for comments (status `linked`): the name of
+    # its channel, "" when that channel is no longer stored; None for other rows.
+    comments_of: str | None = None
 
     @property
     def label(self) -> str:
         return f"@{self.username}" if self.username else self.title or str(self.tg_id)
+
+
+async def channel_refs(rows: list[Any]) -> list[ChannelRef]:
+    """ChannelRefs of Channel rows; discussion groups learn their channel's name."""
+    from db.channels import OWN_STATUSES
+    from db.models import Channel
+
+    linked = [c.tg_id for c in rows if c.status == "linked"]
+    parents: dict[int, str] = {}
+    if linked:
+        for p in await Channel.filter(linked_chat_id__in=linked, status__in=OWN_STATUSES):
+            parents.setdefault(p.linked_chat_id, p.title or f"@{p.username or p.tg_id}")
+    return [
+        ChannelRef(
+            c.id,
+            c.tg_id,
+            c.username,
+            c.title,
+            parents.get(c.tg_id, "") if c.status == "linked" else None,
+        )
+        for c in rows
+    ]
 
 
 async def find_channel(ref: str) -> ChannelRef | None:
@@ -520,18 +545,21 @@ async def find_channel(ref: str) -> ChannelRef | None:
     found = await find_stored_channel(ref, include_linked=True)
     if found is None:
         return None
-    return ChannelRef(found.id, found.tg_id, found.username, found.title)
+    return await get_channel(found.id)
 
 
-async def list_channels(limit: int = 20) -> list[ChannelRef]:
+async def channel_page(page: int, size: int) -> tuple[list[ChannelRef], int]:
+    """One page (0-based) of every stored channel, discussion groups included, and the
+    total count."""
     from db.models import Channel
 
-    rows = await Channel.all().order_by("id").limit(limit)
-    return [ChannelRef(c.id, c.tg_id, c.username, c.title) for c in rows]
+    total = await Channel.all().count()
+    rows = await Channel.all().order_by("id").offset(page * size).limit(size)
+    return await channel_refs(list(rows)), total
 
 
 async def get_channel(channel_id: int) -> ChannelRef | None:
     from db.models import Channel
 
     c = await Channel.get_or_none(id=channel_id)
-    return ChannelRef(c.id, c.tg_id, c.username, c.title) if c else None
+    return (await channel_refs([c]))[0] if c else None

@@ -5,14 +5,44 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from db.export import ChannelRef, post_link
+from db.export import ChannelRef, channel_refs, post_link
 from db.models import Channel, Message, Watch
 
 MAX_PATTERN = 200
 
 
 class BadPattern(ValueError):
-    """The pattern is not a usable regular expression (the message says why)."""
+    """The pattern is not usable. `code` says why, for the operator's language (empty,
+    too_long, no_words, unbalanced, charset, repeat, escape, lookbehind, group, other);
+    `pos` is where in the pattern (0-based) when known; the message is Python's."""
+
+    def __init__(self, code: str, detail: str = "", pos: int | None = None) -> None:
+        super().__init__(detail or code)
+        self.code = code
+        self.pos = pos
+
+
+# Python's `re.error` messages, by what the operator did wrong.
+_REGEX_ERRORS = (
+    ("missing ), unterminated subpattern", "unbalanced"),
+    ("unbalanced parenthesis", "unbalanced"),
+    ("unterminated character set", "charset"),
+    ("bad character range", "charset"),
+    ("nothing to repeat", "repeat"),
+    ("multiple repeat", "repeat"),
+    ("min repeat greater than max repeat", "repeat"),
+    ("bad escape", "escape"),
+    ("look-behind requires fixed-width pattern", "lookbehind"),
+    ("group name", "group"),
+    ("group reference", "group"),
+    ("unknown extension", "group"),
+)
+
+
+def _regex_error(exc: re.error) -> BadPattern:
+    msg = getattr(exc, "msg", str(exc))
+    code = next((c for text, c in _REGEX_ERRORS if text in msg), "other")
+    return BadPattern(code, str(exc), exc.pos)
 
 
 @dataclass(frozen=True)
@@ -21,6 +51,7 @@ class WatchInfo:
     pattern: str
     is_regex: bool
     channel: str | None  # label; None = every channel
+    channel_ref: ChannelRef | None = None
 
 
 @dataclass(frozen=True)
@@ -39,22 +70,22 @@ def parse_pattern(raw: str) -> tuple[str, bool]:
     if len(raw) >= 2 and raw.startswith("/") and raw.endswith("/"):
         body = raw[1:-1]
         if not body:
-            raise BadPattern("empty regular expression")
+            raise BadPattern("empty", "empty regular expression")
         return body, True
     return raw, False
 
 
 def compile_pattern(pattern: str, is_regex: bool) -> re.Pattern[str]:
     if len(pattern) > MAX_PATTERN:
-        raise BadPattern(f"longer than {MAX_PATTERN} characters")
+        raise BadPattern("too_long", f"longer than {MAX_PATTERN} characters")
     if is_regex:
         try:
             return re.compile(pattern, re.IGNORECASE | re.UNICODE)
         except re.error as exc:
-            raise BadPattern(str(exc)) from None
+            raise _regex_error(exc) from None
     words = re.findall(r"\w+", pattern)
     if not words:
-        raise BadPattern("no words")
+        raise BadPattern("no_words", "no words")
     # Every word, at a word start, in any order.
     body = "".join(f"(?=.*?(?<!\\w){re.escape(w)})" for w in words)
     return re.compile(body, re.IGNORECASE | re.UNICODE | re.DOTALL)
@@ -69,18 +100,26 @@ async def add_watch(raw: str, channel: ChannelRef | None, created_by: int) -> Wa
         channel_id=channel.id if channel else None,
         created_by=created_by,
     )
-    return WatchInfo(w.id, pattern, is_regex, channel.label if channel else None)
+    return WatchInfo(w.id, pattern, is_regex, channel.label if channel else None, channel)
 
 
-async def list_watches() -> list[WatchInfo]:
+async def list_watches(offset: int = 0, limit: int | None = None) -> list[WatchInfo]:
+    """Watches in the order they were made (`limit` of them from `offset`)."""
+    qs = Watch.all().order_by("id")
+    if limit is not None:
+        qs = qs.offset(offset).limit(limit)
+    watches = await qs.prefetch_related("channel")
+    refs = await channel_refs([w.channel for w in watches if w.channel is not None])
+    by_id = {r.id: r for r in refs}
     out = []
-    for w in await Watch.all().order_by("id").prefetch_related("channel"):
-        ch: Channel | None = w.channel
-        label = None
-        if ch is not None:
-            label = f"@{ch.username}" if ch.username else ch.title
-        out.append(WatchInfo(w.id, w.pattern, w.is_regex, label))
+    for w in watches:
+        ref = by_id.get(w.channel.id) if w.channel is not None else None
+        out.append(WatchInfo(w.id, w.pattern, w.is_regex, ref.label if ref else None, ref))
     return out
+
+
+async def count_watches() -> int:
+    return await Watch.all().count()
 
 
 async def remove_watch(watch_id: int) -> bool:

@@ -1,45 +1,69 @@
-"""/stats <channel> [days]: a chart of posts and median views per day, top posts."""
+"""/stats <channel> [days]: a chart of posts and median views per day, week or month,
+and the top posts."""
 
 from __future__ import annotations
 
-from aiogram import Router
+from typing import Any
+
+from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, Message
+from aiogram.utils.chat_action import ChatActionSender
 
+from bot.labels import LIST_WIDTH, channel_name
 from bot.services import BotServices
-from bot.texts import plain, t
+from bot.texts import plain, t, tn
 
 router = Router(name="stats")
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 3650
+UNITS = ("day", "week", "month")
+
+
+def _labels(lang: str) -> dict[str, tuple[str, str]]:
+    views = plain("stats_views_label", lang)
+    return {
+        "day": (plain("stats_posts_label", lang), views),
+        "week": (plain("stats_posts_label_week", lang), views),
+        "month": (plain("stats_posts_label_month", lang), views),
+    }
 
 
 @router.message(Command("stats"))
 async def cmd_stats(
-    message: Message, command: CommandObject, services: BotServices, lang: str
+    message: Message, command: CommandObject, services: BotServices, bot: Bot, lang: str
 ) -> None:
     parts = (command.args or "").split()
     if not parts or len(parts) > 2 or (len(parts) == 2 and not parts[1].isdigit()):
         await message.answer(t("stats_usage", lang))
         return
-    days = min(int(parts[1]), MAX_DAYS) if len(parts) == 2 else DEFAULT_DAYS
+    days = max(1, min(int(parts[1]), MAX_DAYS)) if len(parts) == 2 else DEFAULT_DAYS
     archive = services.extras["archive"]
     channel = await archive.find_channel(parts[0])
     if channel is None:
         await message.answer(t("channel_not_found", lang, ref=parts[0]))
         return
-    st, png = await archive.stats(
-        channel, days, plain("stats_posts_label", lang), plain("stats_views_label", lang)
+    name = channel_name(
+        channel.title, channel.username, lang, comments_of=channel.comments_of, width=LIST_WIDTH
     )
-    label = channel.label
+    # Drawing takes a moment: the operator sees "sending a photo" meanwhile. Leaving the
+    # block waits for the action request in flight, so it always precedes the photo.
+    async with ChatActionSender.upload_photo(bot=bot, chat_id=message.chat.id):
+        st, png = await archive.stats(channel, days, name, _labels(lang))
     if png is None:
-        await message.answer(t("stats_empty", lang, channel=label, days=days))
+        await message.answer(t("stats_empty", lang, channel=name, days=days))
         return
+    by = t(f"stats_by_{st.unit}", lang) if st.unit in UNITS else ""
+    period = tn("stats_period", days, lang)
     await message.answer_photo(
         BufferedInputFile(png, filename="stats.png"),
-        caption=t("stats_caption", lang, channel=label, posts=st.posts, days=days),
+        caption=tn("stats_caption", st.posts, lang, channel=name, period=period, by=by),
     )
+    await _send_top(message, st, lang)
+
+
+async def _send_top(message: Message, st: Any, lang: str) -> None:
     lines: list[str] = []
     for title_key, posts in (
         ("stats_top_views", st.top_views),

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from aiogram import Router
-from aiogram.filters import Command, CommandObject
-from aiogram.types import Message
+from typing import Any
 
+from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+
+from bot.keyboards import pager_row, pages_of
+from bot.labels import LIST_WIDTH, channel_name, shorten
 from bot.services import BotServices
-from bot.texts import Html, escape, t
+from bot.texts import Html, escape, html_join, t
 
 router = Router(name="watch")
+
+PAGE_SIZE = 20
+PATTERN_WIDTH = 210  # every pattern in full (db.watches.MAX_PATTERN and its slashes)
+LIST_PATTERN_WIDTH = 80
+MAX_PATTERN = 200  # db.watches.MAX_PATTERN
 
 
 def split_watch_args(args: str) -> tuple[str, str | None]:
@@ -26,6 +36,33 @@ def split_watch_args(args: str) -> tuple[str, str | None]:
         if last.lower() == "all" or last.startswith("@") or "t.me/" in last:
             return " ".join(tokens[:-1]), last
     return args, None
+
+
+def _pattern(pattern: str, is_regex: bool, width: int) -> Html:
+    shown = f"/{pattern}/" if is_regex else pattern
+    return Html(f"<code>{escape(shorten(shown, width))}</code>")
+
+
+def _where(info: Any, lang: str, width: int) -> Html:
+    """"in all channels" or "in <channel>", as the alert's texts say it."""
+    ref = info.channel_ref
+    if ref is None and info.channel is None:
+        return t("watch_everywhere", lang)
+    name = (
+        channel_name(ref.title, ref.username, lang, comments_of=ref.comments_of, width=width)
+        if ref is not None
+        else shorten(info.channel, width)
+    )
+    return t("watch_in_channel", lang, channel=name)
+
+
+def bad_pattern_text(exc: Any, lang: str) -> Html:
+    """Why a pattern was refused, in the operator's language."""
+    code = getattr(exc, "code", "other")
+    reason = t(f"watch_bad_{code}", lang, limit=MAX_PATTERN)
+    pos = getattr(exc, "pos", None)
+    where = t("watch_bad_at", lang, pos=pos + 1) if pos is not None else ""
+    return t("watch_bad_regex", lang, reason=reason, where=where)
 
 
 @router.message(Command("watch"))
@@ -48,41 +85,54 @@ async def cmd_watch(
             pattern, channel, message.from_user.id if message.from_user else 0
         )
     except ValueError as exc:  # db.watches.BadPattern
-        await message.answer(t("watch_bad_regex", lang, error=str(exc)))
+        await message.answer(bad_pattern_text(exc, lang))
         return
-    where = info.channel if info.channel else t("watch_everywhere", lang)
-    shown = f"/{info.pattern}/" if info.is_regex else info.pattern
     await message.answer(
         t(
             "watch_added",
             lang,
             id=info.id,
-            pattern=Html(f"<code>{escape(shown)}</code>"),
-            where=where,
+            pattern=_pattern(info.pattern, info.is_regex, PATTERN_WIDTH),
+            where=_where(info, lang, LIST_WIDTH),
         )
     )
 
 
+async def _watches_page(archive: Any, page: int, lang: str) -> tuple[Html, Any]:
+    watches, total = await archive.watch_page(page, PAGE_SIZE)
+    pages = pages_of(total, PAGE_SIZE)
+    if not watches and page > 0:  # alerts removed since the page was shown
+        return await _watches_page(archive, pages - 1, lang)
+    if not watches:
+        return t("watches_none", lang), None
+    lines = [t("watches_title", lang, total=total, page=page + 1, pages=pages)]
+    for w in watches:
+        pattern = _pattern(w.pattern, w.is_regex, LIST_PATTERN_WIDTH)
+        where = _where(w, lang, LIST_WIDTH)
+        lines.append(t("watches_line", lang, id=w.id, pattern=pattern, where=where))
+    nav = pager_row("wt:p:", page, pages, lang)
+    kb = InlineKeyboardMarkup(inline_keyboard=[nav]) if nav else None
+    return html_join("\n", lines), kb
+
+
 @router.message(Command("watches"))
 async def cmd_watches(message: Message, services: BotServices, lang: str) -> None:
-    watches = await services.extras["archive"].list_watches()
-    if not watches:
-        await message.answer(t("watches_none", lang))
+    text, kb = await _watches_page(services.extras["archive"], 0, lang)
+    await message.answer(text, reply_markup=kb)
+
+
+@router.callback_query(F.data.regexp(r"^wt:p:\d+$"))
+async def on_watches_page(query: CallbackQuery, services: BotServices, lang: str) -> None:
+    await query.answer()
+    if not isinstance(query.message, Message):
         return
-    lines = [t("watches_title", lang)]
-    for w in watches:
-        shown = f"/{w.pattern}/" if w.is_regex else w.pattern
-        where = w.channel if w.channel else t("watch_everywhere", lang)
-        lines.append(
-            t(
-                "watches_line",
-                lang,
-                id=w.id,
-                pattern=Html(f"<code>{escape(shown)}</code>"),
-                where=where,
-            )
-        )
-    await message.answer("\n".join(lines))
+    page = int((query.data or "").split(":")[2])
+    text, kb = await _watches_page(services.extras["archive"], page, lang)
+    try:
+        await query.message.edit_text(text, reply_markup=kb)
+    except TelegramBadRequest as exc:  # a second tap before the first edit arrived
+        if "not modified" not in str(exc):
+            raise
 
 
 @router.message(Command("unwatch"))
