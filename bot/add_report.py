@@ -15,7 +15,6 @@ from aiogram.types import InlineKeyboardMarkup
 
 from bot.keyboards import button
 from bot.labels import SHORT_WIDTH, shorten
-from bot.routers.parse import duration
 from bot.texts import Html, html_join, plain, t, tn
 
 MESSAGE_LIMIT = 4096
@@ -40,6 +39,9 @@ def _names(results: Sequence[Any], shown: int, lang: str) -> Html:
 
 
 def _render(groups: dict[str, list[Any]], total: int, shown: int, lang: str) -> Html:
+    # Imported here: bot.routers imports this module through the channels router.
+    from bot.routers.parse import duration
+
     lines = [tn("add_report_title", total, lang)] if total > 1 else []
     for code in ORDER:
         group = groups.get(code)
