@@ -194,3 +194,20 @@ async def test_any_number_of_lines_each_get_an_outcome(db: None) -> None:
     assert codes[:120] == ["not_ready"] * 120
     assert codes[120:] == ["duplicate", "garbage"] * 15  # the same name is asked once
     assert results[-1].line == "!!!"
+
+
+async def test_comments_are_counted_on_their_channel_and_go_with_it(db: None) -> None:
+    repo = ChannelRepository()
+    a = await _add(repo, 111, "a_chan", "A")
+    b = await _add(repo, 222, "b_chan", "B")
+    plain = await _add(repo, 333, "c_chan", "C")
+    await Channel.filter(id__in=[a, b]).update(linked_chat_id=999)  # one group, two channels
+    group = await Channel.create(tg_id=999, title="", status="linked", messages_count=42)
+    rows, total = await repo.page(0)
+    assert total == 3  # the discussion group is not one of the operator's channels
+    assert {r.id: r.comments_count for r in rows} == {a: 42, b: 42, plain: None}
+    assert await repo.remove(a)
+    assert await Channel.get_or_none(id=group.id) is not None  # still read for B
+    assert await repo.remove(b)
+    assert await Channel.get_or_none(id=group.id) is None
+    assert not await repo.remove(b)
