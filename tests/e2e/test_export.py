@@ -84,7 +84,7 @@ async def test_export_search_stats_watch_end_to_end(tmp_path: Path) -> None:
         await api.send_text(admin, "/export")
         menu = await api.wait_for_message(ADMIN_ID, r"Выгрузка", timeout=15)
         assert "Все каналы" in menu.button_texts
-        await api.press_button(admin, menu, text="@other")
+        await api.press_button(admin, menu, text="Other · @other")
         formats = await api.wait_for_message(ADMIN_ID, r"выберите формат", timeout=15)
         before = len(api.uploads)
         await api.press_button(admin, formats, text="JSONL · всё время")
