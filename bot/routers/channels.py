@@ -6,7 +6,6 @@ ChannelService) and render texts.
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +26,6 @@ from bot.services import BotServices
 from bot.texts import Html, html_join, plain, t, tn
 
 router = Router(name="channels")
-log = logging.getLogger(__name__)
 
 PAGE_SIZE = 10
 VIEW_WIDTH = 240
