@@ -120,15 +120,18 @@ def lost_archive_hint(path: Path, backup_dir: Path | None = None) -> str | None:
     )
 
 
-def _backup_blocking(src: Path, dest: Path, pages_per_step: int, pause: float) -> None:
+def _backup_blocking(src: Path, dest: Path) -> None:
     partial = dest.with_name(dest.name + ".partial")
     partial.unlink(missing_ok=True)
     source = sqlite3.connect(f"file:{src}?mode=ro", uri=True, timeout=30)
     try:
         target = sqlite3.connect(partial)
         try:
-            # The online backup API copies a consistent snapshot while writers go on.
-            source.backup(target, pages=pages_per_step, sleep=pause)
+            # One step: a copy made in several steps starts over whenever another
+            # connection writes in between, so under a busy backfill it would never end.
+            # One step reads one consistent snapshot; in WAL mode writers go on meanwhile
+            # (and sqlite3 releases the GIL while it copies).
+            source.backup(target, pages=-1)
             ok = target.execute("PRAGMA quick_check").fetchone()[0]
             if ok != "ok":
                 raise sqlite3.DatabaseError(f"the copy failed its check: {ok}")
@@ -144,8 +147,6 @@ async def backup(
     dest: Path | None = None,
     *,
     backup_dir: Path | None = None,
-    pages_per_step: int = 2048,
-    pause: float = 0.005,
 ) -> BackupResult:
     """A consistent copy of the live archive `src` (the bot may keep writing meanwhile).
 
@@ -159,7 +160,7 @@ async def backup(
         dest = (backup_dir or default_backup_dir(src)) / f"{BACKUP_PREFIX}{stamp}{BACKUP_SUFFIX}"
     dest.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    await asyncio.to_thread(_backup_blocking, src, dest, pages_per_step, pause)
+    await asyncio.to_thread(_backup_blocking, src, dest)
     return BackupResult(dest, dest.stat().st_size, time.monotonic() - started)
 
 

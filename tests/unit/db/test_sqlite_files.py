@@ -115,7 +115,7 @@ async def test_a_backup_taken_while_rows_are_written_is_consistent(tmp_path: Pat
     thread.start()
     try:
         await asyncio.sleep(0.05)
-        result = await backup(db, pages_per_step=64)
+        result = await backup(db)
     finally:
         stop.set()
         thread.join()
