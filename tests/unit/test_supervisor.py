@@ -11,6 +11,7 @@ import pytest
 from app.alerts import Alerter
 from app.health import RESTARTING, RUNNING, STOPPED, HealthRegistry
 from app.supervisor import Backoff, FunctionComponent, Supervisor
+from bot.delivery import render_alert
 
 
 async def until(condition: Callable[[], bool]) -> None:
@@ -71,12 +72,6 @@ async def test_three_crashes_three_restarts_with_growing_delays_heart_keeps_beat
 ) -> None:
     health = HealthRegistry()
     alerter = Alerter(window_seconds=0)
-    alerts: list[str] = []
-
-    async def collect(text: str) -> None:
-        alerts.append(text)
-
-    alerter.attach(collect)
     sup = Supervisor(health, alerter, backoff=Backoff(base=0.05, factor=2.0, cap=5.0))
     heart = Heart(health)
     crasher = Crasher(heart, health, crashes=3)
@@ -97,6 +92,7 @@ async def test_three_crashes_three_restarts_with_growing_delays_heart_keeps_beat
     assert health.component("crasher").restarts == 3
     assert health.component("crasher").last_error == "RuntimeError: boom 3"
     assert health.component("heart").restarts == 0
+    alerts = [render_alert(a.body, "en") for a in alerter.pending()]
     assert len([a for a in alerts if "crasher crashed" in a]) == 3
     # The same failure three times: one traceback in the log, then one line each.
     failures = [r for r in caplog.records if "component crasher failed" in r.getMessage()]
