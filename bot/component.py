@@ -7,7 +7,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
@@ -104,6 +104,7 @@ class ControlBot:
         *,
         alerter: Alerter | None = None,
         policy: TransportPolicy | None = None,
+        router: Router | None = None,
     ) -> None:
         self.bot = bot
         self.services = services
@@ -114,7 +115,8 @@ class ControlBot:
         self.gate = OperatorsOnly(services.admin_ids, services.default_lang, self.admin_langs)
         self.dp.message.outer_middleware(self.gate)
         self.dp.callback_query.outer_middleware(self.gate)
-        self.dp.include_router(build_root_router())
+        # aiogram routers attach to one parent only: tests pass their own.
+        self.dp.include_router(router or build_root_router())
         self.dp.errors.register(self._on_error)
         self.alerter = alerter or services.extras.get("alerter") or Alerter()
         self.delivery = AlertDelivery(
@@ -195,6 +197,9 @@ class ControlBot:
     async def run(self) -> None:
         if self.rules.state.unauthorized:
             raise PermanentFailure(TOKEN_REFUSED, alert=False)
+        # A restart set our health back to running: a conflict still going on shows
+        # again at the next 409 (its alert stays within the Alerter's window).
+        self.rules.state.conflict = False
         warm_models()
         # In the background: during an outage the session retries it for minutes, and
         # polling must not wait for the command menu.
