@@ -122,8 +122,12 @@ class AlertDelivery:
         give_up_at = alert.at + self._give_up_after
         while not self._stop.is_set():
             try:
-                await self._bot.send_message(admin, text, parse_mode="HTML")
-                self.delivered += 1
+                # The session may be retrying an outage for minutes: a stop ends it.
+                sent = await self._until_stopped(
+                    self._bot.send_message(admin, text, parse_mode="HTML")
+                )
+                if sent is not None:
+                    self.delivered += 1
                 return
             except TelegramRetryAfter as exc:
                 delay: float = exc.retry_after

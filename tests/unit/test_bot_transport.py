@@ -414,3 +414,17 @@ async def test_500_messages_from_a_stranger_get_one_refusal_and_nothing_is_kept(
         refusals = [r for r in caplog.records if "refused user" in r.getMessage()]
         assert len(refusals) == 1 and refusals[0].levelno == logging.INFO
         assert f"id={STRANGER}" in refusals[0].getMessage() and "@eve" in refusals[0].getMessage()
+
+
+async def test_a_stop_ends_an_alert_stuck_in_an_outage_at_once(
+    double: BotAPIDouble, caplog: pytest.LogCaptureFixture
+) -> None:
+    vt = VirtualTime()
+    vt.gate = asyncio.Event()  # the outage backoff never ends by itself
+    outage = double.faults.add("sendMessage", 500, times=None)
+    async with running(double, vt) as app:
+        app.alerter.alert("breaker", AlertText("alert_breaker_closed"))
+        await until(lambda: outage.hits >= 1 and len(vt.slept) >= 1, "the alert is retried")
+        await app.supervisor.stop(5)
+        assert app.health.component("alerts").state == "stopped"
+    assert not [r for r in caplog.records if "did not stop in time" in r.getMessage()]
