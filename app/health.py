@@ -60,9 +60,18 @@ class HealthRegistry:
             return False
         return all(p().get("healthy", True) for p in self._probes.values())
 
+    def problems(self) -> list[str]:
+        """Why /healthz says 503, one line per component that is not running."""
+        return [
+            f"{c.name}: {c.state}" + (f" ({c.last_error})" if c.last_error else "")
+            for c in self.components.values()
+            if c.state != RUNNING
+        ]
+
     def snapshot(self) -> dict[str, Any]:
         return {
             "healthy": self.healthy(),
+            "problems": self.problems(),
             "components": {n: asdict(c) for n, c in self.components.items()},
             **{n: p() for n, p in self._probes.items()},
         }

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.alerts import Alerter
+from app.alerts import Alerter, AlertText
 from db.sqlite_files import BackupResult, backup, list_backups, prune_backups, quick_check
 
 log = logging.getLogger(__name__)
@@ -102,12 +102,15 @@ class ArchiveMaintenance:
         self.state.check_result = result
         if result != "ok":
             log.error("integrity check of %s failed: %s", self._db, result)
-            await self._alerter.alert(
+            self._alerter.alert(
                 "integrity",
-                f"🩹 The database {self._db} is damaged ({result[:300]}). Search and exports "
-                f"may fail. Stop the bot and restore the latest backup "
-                f"({self.state.last_backup or 'none yet'}), or salvage it with "
-                f"`sqlite3 {self._db.name} .recover`.",
+                AlertText(
+                    "alert_integrity",
+                    db=str(self._db),
+                    error=result[:300],
+                    backup=str(self.state.last_backup or "—"),
+                    name=self._db.name,
+                ),
             )
         return result
 
@@ -122,8 +125,8 @@ class ArchiveMaintenance:
                 time.time() - self._interval + 3600, UTC
             )
             log.error("automatic backup failed: %s", self.state.backup_error)
-            await self._alerter.alert(
-                "backup", f"💾 The automatic backup failed: {self.state.backup_error}"
+            self._alerter.alert(
+                "backup", AlertText("alert_backup_failed", error=self.state.backup_error)
             )
             return None
         self.state.backup_error = None

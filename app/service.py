@@ -31,7 +31,6 @@ from bot.routers.common import backup_status_section
 from bot.routers.login import status_section as login_status_section
 from bot.routers.parse import status_section as parse_status_section
 from bot.services import BotServices
-from bot.texts import Html, t
 from db.accounts import AccountRepository
 from db.channels import ChannelRepository
 from db.database import close_db, init_db
@@ -78,8 +77,9 @@ def build_app(settings: Settings) -> App:
     bot = build_bot(
         settings.bot_token.get_secret_value(), settings.bot_api_url, settings.telegram_proxy
     )
-    control = ControlBot(bot, services)
-    alerter.attach(control.notify_admins)
+    # Alerts leave through their own queue and task (control.delivery): a caller
+    # never waits for Telegram.
+    control = ControlBot(bot, services, alerter=alerter)
     # Data out (export, search, stats, keyword alerts); the fetcher publishes
     # RunCompleted on `events` after each committed run.
     events = EventBus()
@@ -100,8 +100,9 @@ def build_app(settings: Settings) -> App:
         default_history=settings.history_default,
         default_interval_minutes=settings.parse_interval_minutes,
     )
-    # Stopped in reverse order: the scheduler finishes its batch before the userbot stops.
-    app.components = [control, userbot, scheduler]
+    # Stopped in reverse order: the scheduler finishes its batch before the userbot stops;
+    # alert delivery goes last.
+    app.components = [control.delivery, control, userbot, scheduler]
     if settings.sqlite_path is not None and settings.backups_path is not None:
         maintenance = ArchiveMaintenance(
             settings.sqlite_path,
@@ -122,9 +123,6 @@ def _wire_login(services: BotServices, userbot: Userbot) -> None:
     flow = LoginFlow(userbot)
     services.extras.update(login=flow, login_errors=(LoginError,), parse_code=parse_code)
     services.status_sections.insert(0, functools.partial(login_status_section, userbot, flow))
-    userbot.dead_alert_text = lambda reason: Html(
-        "\n\n".join(t("alert_session_dead", lang, reason=reason) for lang in ("ru", "en"))
-    )
 
 
 def _build_parsing(

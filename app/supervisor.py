@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from app.alerts import Alerter
+from app.alerts import Alerter, AlertText
 from app.health import FAILED, RESTARTING, RUNNING, STARTING, STOPPED, HealthRegistry
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,19 @@ class Backoff:
     def delay(self, attempt: int) -> float:
         raw = min(self.cap, self.base * self.factor ** max(0, attempt - 1))
         return raw * random.uniform(1 - self.jitter, 1 + self.jitter)
+
+
+class PermanentFailure(Exception):
+    """Raised by a component that must not be restarted (a token Telegram refused, ...).
+
+    Its message is the reason: logged once, shown in /healthz and /status. `alert=False`
+    when the admins cannot be reached anyway (the bot itself is what failed).
+    """
+
+    def __init__(self, reason: str, *, alert: bool = True) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.alert = alert
 
 
 class Component(Protocol):
@@ -105,6 +118,15 @@ class Supervisor:
             except asyncio.CancelledError:
                 self._health.set(comp.name, STOPPED)
                 raise
+            except PermanentFailure as exc:
+                self._health.set(comp.name, FAILED, exc.reason[:500])
+                log.error("component %s stopped for good: %s", comp.name, exc.reason)
+                if exc.alert:
+                    self._alerter.alert(
+                        f"component-failed:{comp.name}",
+                        AlertText("alert_component_stopped", name=comp.name, reason=exc.reason),
+                    )
+                return
             except Exception as exc:
                 attempt += 1
                 error = f"{type(exc).__name__}: {exc}"[:500]
@@ -121,17 +143,23 @@ class Supervisor:
                 last_error = type(exc)
                 if self._max_restarts is not None and attempt > self._max_restarts:
                     self._health.set(comp.name, FAILED, error)
-                    await self._alerter.alert(
+                    self._alerter.alert(
                         f"component-failed:{comp.name}",
-                        f"⛔ {comp.name} failed {attempt} times and was given up: {error}",
+                        AlertText(
+                            "alert_component_given_up", name=comp.name, attempts=attempt,
+                            error=error,
+                        ),
                     )
                     return
                 delay = self._backoff.delay(attempt)
                 self.delays.setdefault(comp.name, []).append(delay)
                 self._health.set(comp.name, RESTARTING, error)
-                await self._alerter.alert(
+                self._alerter.alert(
                     f"component-restart:{comp.name}",
-                    f"⚠️ {comp.name} crashed ({error}); restarting in {delay:.0f} s",
+                    AlertText(
+                        "alert_component_restart", name=comp.name, error=error,
+                        seconds=round(delay),
+                    ),
                 )
                 try:
                     await asyncio.wait_for(self._stop_event.wait(), delay)

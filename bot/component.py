@@ -4,23 +4,42 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
+from aiogram.exceptions import ClientDecodeError, TelegramAPIError, TelegramUnauthorizedError
+from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import BotCommand, BotCommandScopeDefault, ErrorEvent
 
+from app.alerts import Alerter, AlertText
+from app.health import RUNNING
+from app.supervisor import PermanentFailure
 from bot.aiogram_lazy import warm_models
+from bot.delivery import AlertDelivery
 from bot.filters import OperatorsOnly
 from bot.routers import build_root_router
 from bot.services import BotServices
-from bot.texts import LANGS, Html, plain, t
+from bot.session import (
+    CONFLICT,
+    CONFLICT_OVER,
+    UNAUTHORIZED,
+    TransportPolicy,
+    install_rules,
+)
+from bot.texts import LANGS, pick_lang, plain, t
 
 log = logging.getLogger(__name__)
+
+TOKEN_REFUSED = (
+    "Telegram refused the bot token (401 Unauthorized): it was revoked or mistyped. "
+    "Get a new token from @BotFather and put it in BOT_TOKEN"
+)
+CONFLICT_REASON = "another process polls this token (409 Conflict); stop the other instance"
 
 COMMANDS = (
     "start",
@@ -42,37 +61,71 @@ COMMANDS = (
 )
 
 
-def build_bot(token: str, api_url: str, proxy: str | None) -> Bot:
+def build_bot(
+    token: str, api_url: str, proxy: str | None, policy: TransportPolicy | None = None
+) -> Bot:
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_url), proxy=proxy)
-    return Bot(token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+    bot = Bot(token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+    install_rules(bot, policy)  # 429, outages, "not modified", callback answers: one place
+    return bot
 
 
-async def call_with_retry(fn: Any, *args: Any, attempts: int = 3, **kwargs: Any) -> Any:
-    """aiogram does not retry outgoing calls on 429: honour retry_after ourselves."""
-    for attempt in range(attempts):
-        try:
-            return await fn(*args, **kwargs)
-        except TelegramRetryAfter as exc:
-            if attempt == attempts - 1:
-                raise
-            await asyncio.sleep(min(exc.retry_after, 60))
-    return None
+class LeanMemoryStorage(MemoryStorage):
+    """MemoryStorage that creates a record only when something is written.
+
+    aiogram's FSM middleware reads the state of every update's sender before any
+    filter runs; MemoryStorage's defaultdict would keep a record for every stranger.
+    """
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        record = self.storage.get(key)
+        return record.state if record is not None else None
+
+    async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        record = self.storage.get(key)
+        return record.data.copy() if record is not None else {}
 
 
 class ControlBot:
+    """The control bot as a supervised component: polling, the operator gate, commands.
+
+    Its transport trouble shows in health: a 409 Conflict on getUpdates (another
+    process polls this token) turns the component's state to "conflict" and alerts
+    once; a refused token (401) stops it for good with one log line.
+    """
+
     name = "bot"
 
-    def __init__(self, bot: Bot, services: BotServices, commands: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        services: BotServices,
+        commands: list[str] | None = None,
+        *,
+        alerter: Alerter | None = None,
+        policy: TransportPolicy | None = None,
+        router: Router | None = None,
+    ) -> None:
         self.bot = bot
         self.services = services
         self.commands = commands or list(COMMANDS)
-        self.dp = Dispatcher(storage=MemoryStorage(), services=services)
-        gate = OperatorsOnly(services.admin_ids, services.default_lang)
-        self.dp.message.outer_middleware(gate)
-        self.dp.callback_query.outer_middleware(gate)
-        self.dp.include_router(build_root_router())
+        self.rules = install_rules(bot, policy)
+        self.admin_langs: dict[int, str] = {}
+        self.dp = Dispatcher(storage=LeanMemoryStorage(), services=services)
+        self.gate = OperatorsOnly(services.admin_ids, services.default_lang, self.admin_langs)
+        self.dp.message.outer_middleware(self.gate)
+        self.dp.callback_query.outer_middleware(self.gate)
+        # aiogram routers attach to one parent only: tests pass their own.
+        self.dp.include_router(router or build_root_router())
         self.dp.errors.register(self._on_error)
+        self.alerter = alerter or services.extras.get("alerter") or Alerter()
+        self.delivery = AlertDelivery(
+            bot, self.alerter, services.admin_ids, self.admin_langs, services.default_lang
+        )
+        self.rules.state.on_change(self._on_transport)
+        services.status_sections.append(self._status_section)
         self._polling = False
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def _on_error(self, event: ErrorEvent) -> bool:
         log.error(
@@ -85,8 +138,6 @@ class ControlBot:
         user = update.message.from_user if update.message else (
             update.callback_query.from_user if update.callback_query else None
         )
-        from bot.texts import pick_lang
-
         lang = pick_lang(user.language_code if user else None, self.services.default_lang)
         if msg is not None:
             try:
@@ -95,42 +146,78 @@ class ControlBot:
                 pass
         return True
 
+    # -- transport state -----------------------------------------------------------------
+
+    def _on_transport(self, change: str) -> None:
+        health = self.services.health
+        if change == CONFLICT:
+            log.warning("getUpdates: 409 Conflict, %s", CONFLICT_REASON)
+            health.set(self.name, CONFLICT, CONFLICT_REASON)
+            self.alerter.alert("bot-conflict", AlertText("alert_bot_conflict"))
+        elif change == CONFLICT_OVER:
+            log.info("getUpdates works again: the other process stopped polling")
+            if health.component(self.name).state == CONFLICT:
+                health.set(self.name, RUNNING)
+        elif change == UNAUTHORIZED:
+            self._spawn(self.stop())
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _status_section(self, lang: str) -> str:
+        return t("status_bot_conflict", lang) if self.rules.state.conflict else ""
+
+    # -- running -------------------------------------------------------------------------
+
     async def set_commands(self) -> None:
         for lang in LANGS:
             cmds = [
                 BotCommand(command=c, description=plain(f"cmd_{c}", lang)) for c in self.commands
             ]
-            await call_with_retry(
-                self.bot.set_my_commands,
+            await self.bot.set_my_commands(
                 cmds,
                 scope=BotCommandScopeDefault(),
                 language_code=None if lang == "en" else lang,
             )
 
-    async def notify_admins(self, text: str) -> None:
-        for admin in self.services.admin_ids:
-            try:
-                # Catalogue texts are HTML; free-form alert strings go out as plain text.
-                mode = "HTML" if isinstance(text, Html) else None
-                await call_with_retry(self.bot.send_message, admin, text, parse_mode=mode)
-            except TelegramAPIError as exc:
-                log.warning("alert to %s not delivered: %s", admin, type(exc).__name__)
-
-    async def run(self) -> None:
-        warm_models()
-        # start_polling calls getMe before its own retry loop: a bad token or no network
-        # raises here, and the supervisor restarts us with backoff.
+    async def _set_commands_quietly(self) -> None:
         try:
             await self.set_commands()
-        except TelegramAPIError as exc:
+        except TelegramUnauthorizedError:
+            pass  # said once, by run()
+        except (TelegramAPIError, ClientDecodeError) as exc:
             log.warning("setMyCommands failed: %s", type(exc).__name__)
+
+    async def notify_admins(self, text: str) -> None:
+        """Queue plain text for every admin (sent by the alert delivery task)."""
+        self.alerter.notify(text)
+
+    async def run(self) -> None:
+        if self.rules.state.unauthorized:
+            raise PermanentFailure(TOKEN_REFUSED, alert=False)
+        # A restart set our health back to running: a conflict still going on shows
+        # again at the next 409 (its alert stays within the Alerter's window).
+        self.rules.state.conflict = False
+        warm_models()
+        # In the background: during an outage the session retries it for minutes, and
+        # polling must not wait for the command menu.
+        commands = asyncio.create_task(self._set_commands_quietly())
         self._polling = True
         try:
+            # start_polling calls getMe before its own retry loop: no network raises here
+            # and the supervisor restarts us with backoff; a refused token stops us.
             await self.dp.start_polling(
                 self.bot, handle_signals=False, close_bot_session=False, polling_timeout=10
             )
+        except TelegramUnauthorizedError:
+            raise PermanentFailure(TOKEN_REFUSED, alert=False) from None
         finally:
             self._polling = False
+            commands.cancel()
+        if self.rules.state.unauthorized:
+            raise PermanentFailure(TOKEN_REFUSED, alert=False)
 
     async def stop(self) -> None:
         if self._polling:

@@ -23,7 +23,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from app import metrics
-from app.alerts import Alerter
+from app.alerts import Alerter, AlertText
 from app.health import HealthRegistry
 from db.messages import ChannelRow, IngestRepository
 from parser.breaker import CircuitBreaker
@@ -208,9 +208,11 @@ class ParseScheduler:
         log.info("scheduler: %d channel jobs", len(channels))
 
     async def _on_job_error(self, event: JobExecutionEvent) -> None:
-        await self._alerter.alert(
+        self._alerter.alert(
             f"job-error:{event.job_id}",
-            f"⚠️ Scheduled job {event.job_id} failed: {type(event.exception).__name__}",
+            AlertText(
+                "alert_job_failed", job=event.job_id, error=type(event.exception).__name__
+            ),
         )
 
     def _job_error_listener(self, event: JobExecutionEvent) -> None:
@@ -219,14 +221,16 @@ class ParseScheduler:
     async def _on_breaker(self, state: str, error: str | None) -> None:
         metrics.BREAKER_OPEN.set(1 if state == "open" else 0)
         if state == "open":
-            await self._alerter.alert(
+            self._alerter.alert(
                 "breaker",
-                f"🔌 Telegram unreachable ({error}); pausing for "
-                f"{self._breaker.cooldown:.0f} s, then probing.",
+                AlertText(
+                    "alert_breaker_open", error=error or "?",
+                    seconds=round(self._breaker.cooldown),
+                ),
             )
         elif state == "closed":
             self._alerter.forget("breaker")
-            await self._alerter.alert("breaker-closed", "✅ Telegram reachable again; resumed.")
+            self._alerter.alert("breaker-closed", AlertText("alert_breaker_closed"))
 
     # -- the component -----------------------------------------------------------------
 
@@ -296,9 +300,13 @@ class ParseScheduler:
             metrics.ERRORS.labels("unexpected").inc()
             result.error = type(exc).__name__
             await self._repo.set_error(req.channel_id, result.error)
-            await self._alerter.alert(
+            self._alerter.alert(
                 f"run-error:{req.channel_id}",
-                f"⚠️ Parsing channel {req.channel_id} failed: {type(exc).__name__}",
+                AlertText(
+                    "alert_run_failed",
+                    channel=await self._label(req.channel_id),
+                    error=type(exc).__name__,
+                ),
             )
         finally:
             self.current = None
@@ -306,6 +314,14 @@ class ParseScheduler:
             self._run_ended.set()
             if req.done is not None and not req.done.done():
                 req.done.set_result(result)
+
+    async def _label(self, channel_id: int) -> str:
+        """The channel's @username or title for an alert (its row id if unreadable)."""
+        try:
+            ch = await self._repo.channel(channel_id)
+        except Exception:
+            ch = None
+        return ch.label if ch is not None else f"#{channel_id}"
 
     @staticmethod
     def _not_runnable(ch: ChannelRow | None, channel_id: int) -> RunProgress:
@@ -388,19 +404,18 @@ class ParseScheduler:
             self._defer_job(ch.id, until)
             result.status, result.deferred_seconds = "deferred", err.seconds
             if err.seconds >= LONG_FLOOD_SECONDS:
-                await self._alerter.alert(
+                self._alerter.alert(
                     f"flood:{ch.id}",
-                    f"⏳ Telegram asked to wait {err.seconds} s for {ch.label}; "
-                    "this channel is deferred, the others go on.",
+                    AlertText("alert_flood_deferred", channel=ch.label, seconds=err.seconds),
                 )
         elif isinstance(err, ChannelUnavailable):
             metrics.ERRORS.labels("channel").inc()
             await self._repo.disable(ch.id, err.reason)
             await self.remove_channel(ch.id)
             result.status = "disabled"
-            await self._alerter.alert(
+            self._alerter.alert(
                 f"channel-disabled:{ch.id}",
-                f"🚫 Channel {ch.label} was disabled: {err.reason}.",
+                AlertText("alert_channel_disabled", channel=ch.label, reason=err.reason),
             )
         elif isinstance(err, SessionDead):
             metrics.ERRORS.labels("session").inc()

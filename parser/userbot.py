@@ -18,7 +18,7 @@ from telethon import TelegramClient, functions, types
 from telethon.crypto import rsa
 from telethon.sessions import StringSession
 
-from app.alerts import Alerter
+from app.alerts import Alerter, AlertText
 from app.health import HealthRegistry
 from app.logging_setup import REDACTOR
 from app.settings import Settings
@@ -116,11 +116,6 @@ class Userbot:
         self._stopping = False
         self._listeners: list[Callable[[str], Awaitable[None]]] = []
         self._dead_seen = False  # set synchronously: concurrent callers alert once
-        # app/ replaces this with the catalogue's texts (both languages).
-        self.dead_alert_text: Callable[[str], str] = lambda reason: (
-            f"🔒 The Telegram session stopped working ({reason}). Parsing is paused; "
-            "log in again with /login."
-        )
         health.add_probe("session", self._probe)
 
     @property
@@ -195,7 +190,7 @@ class Userbot:
                 await client.disconnect()
             except Exception:
                 log.debug("disconnect after session loss failed", exc_info=True)
-        await self._alerter.alert("session-dead", self.dead_alert_text(reason))
+        self._alerter.alert("session-dead", AlertText("alert_session_dead", reason=reason))
 
     async def check(self, timeout: float = 5.0) -> None:
         """Ask Telegram who we are; a dead session is noticed here too.
@@ -260,7 +255,7 @@ class Userbot:
             session = await self._accounts.load_session()
         except VaultError as exc:
             await self._set_state(PAUSED, str(exc))
-            await self._alerter.alert("vault", f"🔑 {exc}")
+            self._alerter.alert("vault", AlertText("alert_vault", error=str(exc)))
             return
         if session is None:
             if self.state != NO_SESSION:

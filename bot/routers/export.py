@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, FSInputFile, InlineKeyboardMarkup, Message
 
 from bot.keyboards import button, pager_row, pages_of
 from bot.labels import BUTTON_WIDTH, LIST_WIDTH, channel_name
+from bot.live import LiveMessage
 from bot.services import BotServices
 from bot.texts import Html, html_join, plain, t, tn
 
@@ -255,12 +256,10 @@ async def _run_export(
     what = export_name(channel, lang) if channel else t("export_all_channels", lang)
     async with _export_lock:
         status = await message.answer(t("export_started", lang, what=what, fmt=fmt.upper()))
+        live = LiveMessage(status)
 
         async def progress(n: int) -> None:
-            try:
-                await status.edit_text(t("export_progress", lang, what=what, fmt=fmt.upper(), n=n))
-            except TelegramAPIError as exc:
-                log.info("export progress edit failed: %s", type(exc).__name__)
+            await live.show(t("export_progress", lang, what=what, fmt=fmt.upper(), n=n))
 
         result = await archive.export(channel, fmt, since, until, keyword, progress)
         try:
@@ -281,4 +280,4 @@ async def _run_export(
         text = t("export_done_parts", lang, n=result.rows, parts=total, limit=limit)
     else:
         text = tn("export_done", result.rows, lang)
-    await status.edit_text(text)
+    await live.finish(text)

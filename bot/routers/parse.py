@@ -9,18 +9,16 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from aiogram import Router
-from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
+from bot.live import LiveMessage
 from bot.services import BotServices
 from bot.texts import t
 
 log = logging.getLogger(__name__)
 
 router = Router(name="parse")
-
-EDIT_EVERY = 2.0  # seconds between progress edits (Telegram rate limits edits)
 
 
 class Progress(Protocol):
@@ -96,28 +94,6 @@ def render_result(p: Progress, seconds: float, lang: str) -> str:
     return t("parse_result_failed", lang, channel=channel, reason=reason, fetched=p.fetched)
 
 
-class _LiveMessage:
-    """Edits one message at most every EDIT_EVERY seconds; edit failures never stop a run."""
-
-    def __init__(
-        self, message: Message, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.message = message
-        self._clock = clock
-        self.last = 0.0
-        self.text = message.text or ""
-
-    async def show(self, text: str, *, force: bool = False) -> None:
-        now = self._clock()
-        if text == self.text or (not force and now - self.last < EDIT_EVERY):
-            return
-        self.last, self.text = now, text
-        try:
-            await self.message.edit_text(text)
-        except TelegramAPIError as exc:
-            log.debug("progress edit skipped: %s", type(exc).__name__)
-
-
 @router.message(Command("parse"))
 async def cmd_parse(
     message: Message, command: CommandObject, services: BotServices, lang: str
@@ -137,7 +113,7 @@ async def cmd_parse(
     done: list[str] = []
     total = 0
     first = await message.answer(t("parse_queued", lang, channel=targets[0].label))
-    live = _LiveMessage(first)
+    live = LiveMessage(first)
     for target in targets:
         started = time.monotonic()
 
@@ -149,7 +125,7 @@ async def cmd_parse(
         done.append(render_result(result, time.monotonic() - started, lang))
         await live.show("\n".join(done))
     summary = t("parse_summary", lang, channels=len(targets), fetched=total)
-    await live.show("\n".join([*done, summary]), force=True)
+    await live.finish("\n".join([*done, summary]))
 
 
 async def status_section(api: ParseAPI, lang: str) -> str:

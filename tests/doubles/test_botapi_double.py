@@ -490,3 +490,73 @@ async def test_channel_post_has_sender_chat(double: BotAPIDouble, bot: Bot) -> N
     post = await bot.send_message("@alerts", "alert")
     assert post.from_user is None and post.sender_chat is not None
     assert post.chat.id == -1001
+
+
+# ------------------------------------------------- rules Telegram enforces
+
+
+def _buttons(n: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=str(i), callback_data=f"b{i}") for i in range(j, j + 5)]
+            for j in range(0, n, 5)
+        ]
+    )
+
+
+async def test_an_inline_keyboard_of_more_than_100_buttons_is_refused(
+    double: BotAPIDouble, bot: Bot, alice: User
+) -> None:
+    sent = await bot.send_message(alice.id, "a page", reply_markup=_buttons(100))
+    assert len(double.message(alice.id, sent.message_id).callback_datas) == 100
+    for call in (
+        bot.send_message(alice.id, "too many", reply_markup=_buttons(105)),
+        bot.edit_message_text(
+            "more", chat_id=alice.id, message_id=sent.message_id, reply_markup=_buttons(105)
+        ),
+        bot.edit_message_reply_markup(
+            chat_id=alice.id, message_id=sent.message_id, reply_markup=_buttons(105)
+        ),
+    ):
+        with pytest.raises(TelegramBadRequest, match="reply markup is too long"):
+            await call
+    assert len(double.transcript(alice.id)) == 1 and double.transcript(alice.id)[0].edits == 0
+
+
+async def test_a_callback_query_answered_too_late_is_refused(
+    double: BotAPIDouble, bot: Bot, alice: User
+) -> None:
+    sent = await bot.send_message(alice.id, "pick", reply_markup=_keyboard())
+    late = await double.press_button(alice, sent.message_id, "confirm")
+    [update] = await bot.get_updates(timeout=0)
+    assert late.delivered_at is not None
+    double.callback_answer_timeout = 0.0  # every answer comes "later than" the window
+    with pytest.raises(TelegramBadRequest, match="query is too old"):
+        await bot.answer_callback_query(str(late.callback_query_id))
+    assert str(late.callback_query_id) not in double.answered_callbacks
+
+    double.callback_answer_timeout = 15.0  # Telegram's
+    in_time = await double.press_button(alice, sent.message_id, "cancel")
+    await bot.get_updates(offset=update.update_id + 1, timeout=0)
+    assert await bot.answer_callback_query(str(in_time.callback_query_id), text="ok")
+    assert double.answered_callbacks[str(in_time.callback_query_id)].text == "ok"
+
+
+async def test_set_my_commands_is_validated_like_telegram(double: BotAPIDouble, bot: Bot) -> None:
+    longest = BotCommand(command="a_1" + "x" * 29, description="d" * 256)
+    assert await bot.set_my_commands([longest])
+    assert double.commands == {"": [(longest.command, longest.description)]}
+    for bad, error in (
+        (BotCommand(command="x" * 33, description="d"), "BOT_COMMAND_INVALID"),
+        (BotCommand(command="", description="d"), "BOT_COMMAND_INVALID"),
+        (BotCommand(command="Start", description="d"), "BOT_COMMAND_INVALID"),
+        (BotCommand(command="start", description=""), "BOT_COMMAND_DESCRIPTION_INVALID"),
+        (BotCommand(command="start", description="d" * 257), "BOT_COMMAND_DESCRIPTION_INVALID"),
+    ):
+        with pytest.raises(TelegramBadRequest, match=error):
+            await bot.set_my_commands([bad])
+    many = [BotCommand(command=f"c{i}", description="d") for i in range(101)]
+    with pytest.raises(TelegramBadRequest, match="BOT_COMMANDS_TOO_MUCH"):
+        await bot.set_my_commands(many)
+    assert await bot.set_my_commands(many[:100])
+    assert len(double.commands[""]) == 100

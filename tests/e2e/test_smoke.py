@@ -1,4 +1,4 @@
-"""The app as a process: answers operators, refuses strangers."""
+"""The app as a process: answers operators, refuses strangers (once per 10 minutes)."""
 
 from __future__ import annotations
 
@@ -19,9 +19,11 @@ async def test_start_answers_operator_and_refuses_stranger(tmp_path: Path) -> No
         await api.send_text(api.users[STRANGER_ID], "/start")
         refusal = await api.wait_for_message(STRANGER_ID, timeout=15)
         assert refusal.text == "Sorry, this bot is private."
+        # One refusal per 10 minutes, then silence.
         await api.send_text(api.users[STRANGER_ID], "/login")
-        again = await api.wait_for_message(STRANGER_ID, timeout=15)
-        assert again.text == "Sorry, this bot is private."
-        assert "/login" not in again.text
+        await api.send_text(api.users[ADMIN2_ID], "/start")
+        await api.wait_for_message(ADMIN2_ID, r"/login", timeout=15)
+        assert [e.text for e in api.transcript(STRANGER_ID)] == ["Sorry, this bot is private."]
+        assert f"refused user id={STRANGER_ID} username=@eve" in stack.app.log()
         rc = await stack.app.terminate()
         assert rc == 0, stack.app.log()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from telethon import errors as te
 
-from app.alerts import Alerter
+from app.alerts import Alerter, AlertText
 from app.health import HealthRegistry
 from parser.errors import LoginError, SessionDead, translate
 from parser.login import LoginDone, LoginFlow, NeedPassword, normalise_phone, parse_code
@@ -149,37 +149,34 @@ class Raising:
         self.disconnects += 1
 
 
-def _userbot(accounts: FakeAccounts, sent: list[str]) -> Userbot:
-    alerter = Alerter(600)
-
-    async def sender(text: str) -> None:
-        sent.append(text)
-
-    alerter.attach(sender)
+def _userbot(accounts: FakeAccounts, alerter: Alerter) -> Userbot:
     settings: Any = SimpleNamespace()
     return Userbot(settings, accounts, HealthRegistry(), alerter)  # type: ignore[arg-type]
 
 
 async def test_session_dead_from_many_places_alerts_once_and_keeps_ciphertext() -> None:
-    accounts, sent = FakeAccounts(), []
-    userbot = _userbot(accounts, sent)
+    accounts, alerter = FakeAccounts(), Alerter(600)
+    userbot = _userbot(accounts, alerter)
     userbot.client, userbot.state = Raising(OSError()), READY  # type: ignore[assignment]
     await asyncio.gather(*(userbot.session_dead("AuthKeyUnregistered") for _ in range(5)))
-    assert userbot.state == INVALID and len(sent) == 1 and accounts.wiped == 0
+    assert userbot.state == INVALID and accounts.wiped == 0
+    assert [a.body for a in alerter.pending()] == [
+        AlertText("alert_session_dead", reason="AuthKeyUnregistered")
+    ]
     assert accounts.marks == [("revoked", "AuthKeyUnregistered")]
 
 
 async def test_check_keeps_session_on_flood_and_network_but_not_on_revocation() -> None:
-    accounts, sent = FakeAccounts(), []
-    userbot = _userbot(accounts, sent)
+    accounts, alerter = FakeAccounts(), Alerter(600)
+    userbot = _userbot(accounts, alerter)
     for harmless in (te.FloodWaitError(request=None, capture=30), ConnectionError()):
         userbot.client, userbot.state = Raising(harmless), READY  # type: ignore[assignment]
         await userbot.check()
         assert userbot.state == READY and userbot.client is not None
-    assert not accounts.marks and not sent
+    assert not accounts.marks and not alerter.pending()
     userbot.client = Raising(te.SessionRevokedError(request=None))  # type: ignore[assignment]
     await userbot.check()
-    assert userbot.state == INVALID and userbot.client is None and len(sent) == 1
+    assert userbot.state == INVALID and userbot.client is None and len(alerter.pending()) == 1
 
 
 def test_every_login_error_and_command_has_both_languages() -> None:

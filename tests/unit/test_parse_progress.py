@@ -1,4 +1,4 @@
-"""/parse's live message: at most one edit per 2 s, the final summary always shown."""
+"""/parse's progress and result lines (the live message itself: test_live_message.py)."""
 
 from __future__ import annotations
 
@@ -6,33 +6,8 @@ from typing import Any
 
 import pytest
 
-from bot.routers.parse import _LiveMessage, render_progress, render_result
+from bot.routers.parse import render_progress, render_result
 from parser.fetcher import RunProgress
-
-
-class FakeMessage:
-    def __init__(self) -> None:
-        self.text = "queued"
-        self.edits: list[str] = []
-
-    async def edit_text(self, text: str) -> None:
-        self.edits.append(text)
-
-
-async def test_edits_are_throttled_and_the_last_one_forced() -> None:
-    now = [100.0]
-    msg = FakeMessage()
-    live = _LiveMessage(msg, clock=lambda: now[0])  # type: ignore[arg-type]
-    await live.show("1")
-    now[0] += 0.5
-    await live.show("2")  # too soon: skipped
-    now[0] += 1.6
-    await live.show("3")
-    now[0] += 0.1
-    await live.show("4")  # too soon
-    await live.show("done", force=True)
-    await live.show("done", force=True)  # unchanged: Telegram would answer 400
-    assert msg.edits == ["1", "3", "done"]
 
 
 def test_progress_and_results_render_in_both_languages(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,6 +14,7 @@ import pytest
 from app.alerts import Alerter
 from app.channels import ChannelService
 from app.health import HealthRegistry
+from bot.delivery import render_alert
 from db.channels import ChannelRepository
 from db.database import close_db, init_db
 from db.messages import ChannelRow, IngestRepository
@@ -54,16 +55,15 @@ class FakeFetcher:
         return RunProgress(ch.label, fetched=3, status="ok", top_id=3, new=3, first_new_id=1)
 
 
+def sent(env: dict[str, Any]) -> list[str]:
+    """The alerts queued so far, in English."""
+    return [render_alert(a.body, "en") for a in env["alerter"].pending()]
+
+
 @asynccontextmanager
 async def running(fetcher: Any, userbot: FakeUserbot) -> AsyncIterator[dict[str, Any]]:
     """A started ParseScheduler over the migrated DB; what the tests look at."""
-    sent: list[str] = []
-
-    async def sender(text: str) -> None:
-        sent.append(text)
-
     alerter = Alerter(600)
-    alerter.attach(sender)
     breaker = CircuitBreaker(threshold=1)
     committed: list[tuple[int, int, int, int]] = []
 
@@ -83,7 +83,7 @@ async def running(fetcher: Any, userbot: FakeUserbot) -> AsyncIterator[dict[str,
     await sched.started.wait()
     try:
         yield {"sched": sched, "fetcher": fetcher, "userbot": userbot, "breaker": breaker,
-               "sent": sent, "committed": committed}
+               "alerter": alerter, "committed": committed}
     finally:
         await sched.stop()
         await task
@@ -121,8 +121,8 @@ async def test_troubles_are_contained_per_channel(env: dict[str, Any]) -> None:
     assert (await sched.parse_now(gone.id)).status == "disabled"
     row = await Channel.get(id=gone.id)
     assert row.status == "disabled" and row.disabled_reason == "private"
-    assert sum("@gone was disabled" in s for s in env["sent"]) == 1
-    assert sum("wait 300 s for @flood" in s for s in env["sent"]) == 1
+    assert sum("@gone was disabled" in s for s in sent(env)) == 1
+    assert sum("wait 300 s for @flood" in s for s in sent(env)) == 1
     assert (await Channel.get(id=ok.id)).status == "active"
 
 
@@ -138,12 +138,12 @@ async def test_transport_error_opens_breaker_and_session_death_pauses(
     sched: ParseScheduler = env["sched"]
     assert (await sched.parse_now(net.id)).status == "failed"
     assert env["breaker"].state == OPEN
-    assert any("Telegram unreachable" in s for s in env["sent"])
+    assert any("Telegram unreachable" in s for s in sent(env))
     env["breaker"].cooldown = 0  # let the probe through at once
     env["fetcher"].errors.pop(net.id)
     assert (await sched.parse_now(net.id)).status == "ok"
     assert env["breaker"].state == "closed"
-    assert any("reachable again" in s for s in env["sent"])
+    assert any("reachable again" in s for s in sent(env))
     await sched.parse_now(dead.id)
     assert env["userbot"].dead == ["AuthKeyUnregistered"]
 
@@ -167,7 +167,7 @@ async def test_a_logout_mid_run_is_not_telegram_trouble(env: dict[str, Any]) -> 
         result = await sched.parse_now(ch.id)
         assert result.status == "interrupted" and result.fetched == 100
         assert env["breaker"].state == "closed"
-        assert env["sent"] == [] and userbot.dead == []
+        assert sent(env) == [] and userbot.dead == []
         userbot.client, userbot.state = object(), "ready"  # logged in again
 
 
@@ -180,10 +180,10 @@ async def test_a_failing_job_alerts_the_admins(env: dict[str, Any]) -> None:
     assert sched._sched is not None
     sched._sched.add_job(broken, id="broken")
     for _ in range(200):
-        if any("Scheduled job broken failed: RuntimeError" in s for s in env["sent"]):
+        if any("Scheduled job broken failed: RuntimeError" in s for s in sent(env)):
             break
         await asyncio.sleep(0.01)
-    assert any("Scheduled job broken failed: RuntimeError" in s for s in env["sent"])
+    assert any("Scheduled job broken failed: RuntimeError" in s for s in sent(env))
 
 
 def _press_once(
@@ -224,4 +224,4 @@ async def test_pausing_or_removing_a_channel_mid_run_ends_the_run_quietly(
             else:
                 assert not await Channel.exists(id=ch.id)
                 assert await Message.filter(channel_id=ch.id).count() == 0
-        assert real["sent"] == []
+        assert sent(real) == []

@@ -8,9 +8,10 @@ from collections.abc import Callable
 
 import pytest
 
-from app.alerts import Alerter
-from app.health import RESTARTING, RUNNING, STOPPED, HealthRegistry
-from app.supervisor import Backoff, FunctionComponent, Supervisor
+from app.alerts import Alerter, AlertText
+from app.health import FAILED, RESTARTING, RUNNING, STOPPED, HealthRegistry
+from app.supervisor import Backoff, FunctionComponent, PermanentFailure, Supervisor
+from bot.delivery import render_alert
 
 
 async def until(condition: Callable[[], bool]) -> None:
@@ -71,12 +72,6 @@ async def test_three_crashes_three_restarts_with_growing_delays_heart_keeps_beat
 ) -> None:
     health = HealthRegistry()
     alerter = Alerter(window_seconds=0)
-    alerts: list[str] = []
-
-    async def collect(text: str) -> None:
-        alerts.append(text)
-
-    alerter.attach(collect)
     sup = Supervisor(health, alerter, backoff=Backoff(base=0.05, factor=2.0, cap=5.0))
     heart = Heart(health)
     crasher = Crasher(heart, health, crashes=3)
@@ -97,6 +92,7 @@ async def test_three_crashes_three_restarts_with_growing_delays_heart_keeps_beat
     assert health.component("crasher").restarts == 3
     assert health.component("crasher").last_error == "RuntimeError: boom 3"
     assert health.component("heart").restarts == 0
+    alerts = [render_alert(a.body, "en") for a in alerter.pending()]
     assert len([a for a in alerts if "crasher crashed" in a]) == 3
     # The same failure three times: one traceback in the log, then one line each.
     failures = [r for r in caplog.records if "component crasher failed" in r.getMessage()]
@@ -252,3 +248,36 @@ async def test_a_future_cancelled_under_a_component_is_a_failure_not_a_stop() ->
     assert health.component("userbot").state == RUNNING
     await sup.stop(timeout=1.0)
     assert health.component("userbot").state == STOPPED
+
+
+@pytest.mark.parametrize("alert", [True, False])
+async def test_a_permanent_failure_is_never_restarted(
+    alert: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    health = HealthRegistry()
+    alerter = Alerter(window_seconds=0)
+    sup = Supervisor(health, alerter, backoff=Backoff(base=0.001, cap=0.001))
+    starts: list[int] = []
+
+    async def refused() -> None:
+        starts.append(1)
+        raise PermanentFailure("the token was refused", alert=alert)
+
+    heart = Heart(health)
+    sup.add(heart)
+    sup.add(FunctionComponent("bot", refused))
+    sup.start()
+    await until(lambda: health.component("bot").state == FAILED)
+    beats = heart.beats
+    await until(lambda: heart.beats > beats + 5)  # time enough for many 1 ms backoffs
+    assert starts == [1] and health.component("bot").restarts == 0
+    assert health.component("bot").last_error == "the token was refused"
+    assert health.component("heart").state == RUNNING and not health.healthy()
+    lines = [r for r in caplog.records if r.name == "app.supervisor"]
+    assert [r.getMessage() for r in lines] == [
+        "component bot stopped for good: the token was refused"
+    ]
+    assert lines[0].exc_info is None
+    keys = [a.body.key for a in alerter.pending() if isinstance(a.body, AlertText)]
+    assert keys == (["alert_component_stopped"] if alert else [])
+    await sup.stop(timeout=0.5)

@@ -51,6 +51,9 @@ NOT_MODIFIED = (
 )
 QUERY_INVALID = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 MAX_TEXT = 4096
+MAX_INLINE_BUTTONS = 100
+MAX_COMMANDS = 100
+CALLBACK_ANSWER_TIMEOUT = 15.0  # seconds Telegram waits for answerCallbackQuery
 MAX_CAPTION = 1024
 MAX_UPLOAD = 50 * 1024 * 1024
 MAX_DOWNLOAD = 20 * 1024 * 1024
@@ -323,6 +326,7 @@ class BotAPIDouble:
         bot_first_name: str = "Test Bot",
         max_upload_size: int = MAX_UPLOAD,
         conflict_on_concurrent_polls: bool = True,
+        callback_answer_timeout: float = CALLBACK_ANSWER_TIMEOUT,
     ) -> None:
         self.token = token
         self.host = host
@@ -341,6 +345,8 @@ class BotAPIDouble:
         }
         self.max_upload_size = max_upload_size
         self.conflict_on_concurrent_polls = conflict_on_concurrent_polls
+        # answerCallbackQuery later than this after the query was delivered: 400.
+        self.callback_answer_timeout = callback_answer_timeout
         self.faults = FaultRegistry()
 
         self.users: dict[int, User] = {}
@@ -1152,6 +1158,8 @@ class BotAPIDouble:
                     'can\'t parse inline keyboard button: field "inline_keyboard" '
                     "of the InlineKeyboardMarkup must be an Array of Arrays"
                 )
+            if sum(len(row) for row in rows) > MAX_INLINE_BUTTONS:
+                raise _bad("reply markup is too long")
             for row in rows:
                 for button in row:
                     self._check_inline_button(button)
@@ -1454,6 +1462,10 @@ class BotAPIDouble:
         assert query_id is not None
         if query_id not in self._callback_queries or query_id in self.answered_callbacks:
             raise ApiError(400, QUERY_INVALID)
+        incoming = self._callback_queries[query_id]
+        delivered = incoming.delivered_at if incoming.delivered_at is not None else params.at
+        if params.at - delivered > self.callback_answer_timeout:
+            raise ApiError(400, QUERY_INVALID)
         text = params.get_str("text")
         if text is not None and len(text) > 200:
             raise _bad("MESSAGE_TOO_LONG")
@@ -1545,8 +1557,10 @@ class BotAPIDouble:
 
     async def _set_my_commands(self, params: Params) -> bool:
         commands = params.get_json("commands")
-        if not isinstance(commands, list) or len(commands) > 100:
+        if not isinstance(commands, list):
             raise _bad("can't parse commands JSON object")
+        if len(commands) > MAX_COMMANDS:
+            raise _bad("BOT_COMMANDS_TOO_MUCH")
         cleaned = []
         for command in commands:
             name = str(command.get("command", "")) if isinstance(command, dict) else ""

@@ -6,8 +6,9 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-from app.alerts import Alerter
+from app.alerts import AlertBody, Alerter
 from app.maintenance import ArchiveMaintenance
+from bot.delivery import render_alert
 from db.sqlite_files import list_backups
 
 
@@ -24,8 +25,8 @@ class RecordingAlerter(Alerter):
         super().__init__(window_seconds=600)
         self.sent: list[tuple[str, str]] = []
 
-    async def alert(self, key: str, text: str, *, force: bool = False) -> bool:  # type: ignore[override]
-        self.sent.append((key, text))
+    def alert(self, key: str, text: AlertBody, *, force: bool = False) -> bool:
+        self.sent.append((key, render_alert(text, "en")))
         return True
 
     def forget(self, key: str) -> None:
