@@ -7,6 +7,7 @@ functions so bot/ never imports Tortoise.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import shutil
 import tempfile
@@ -132,15 +133,15 @@ class WatchNotifier:
 
     def __init__(
         self,
-        notify: Callable[[str], Awaitable[None]],
-        lang: str,
+        notify: Callable[[Callable[[str], str]], Awaitable[None]],
         max_hits: int = 20,
         max_per_window: int = 6,
         window: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        # Called with the alert as a function of the language: each admin reads it in
+        # theirs.
         self._notify = notify
-        self._lang = lang
         self._max_hits = max_hits
         self._max_per_window = max_per_window
         self._window = window
@@ -184,7 +185,7 @@ class WatchNotifier:
         batch, self._held = self._held, []
         self._sent_at.append(now)
         shown = batch[: self._max_hits]
-        await self._notify(render_watch_alert(shown, len(batch) - len(shown), self._lang))
+        await self._notify(functools.partial(render_watch_alert, shown, len(batch) - len(shown)))
 
     async def _send_later(self, delay: float) -> None:
         # Held hits must not wait for the next hit, which may never come.

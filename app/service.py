@@ -87,7 +87,7 @@ def build_app(settings: Settings) -> App:
         archive=ArchiveService(settings.upload_limit_mb, work_dir=settings.work_dir),
         events=events,
     )
-    notifier = WatchNotifier(control.notify_admins, settings.default_language)
+    notifier = WatchNotifier(control.notify_admins)
     events.subscribe(notifier.on_run_completed)
     supervisor = Supervisor(health, alerter)
     app = App(settings, health, alerter, accounts, userbot, services, control, supervisor)

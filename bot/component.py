@@ -16,7 +16,7 @@ from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import BotCommand, BotCommandScopeDefault, ErrorEvent
 
-from app.alerts import Alerter, AlertText
+from app.alerts import AlertBody, Alerter, AlertText
 from app.health import RUNNING
 from app.supervisor import PermanentFailure
 from bot.aiogram_lazy import warm_models
@@ -190,9 +190,10 @@ class ControlBot:
         except (TelegramAPIError, ClientDecodeError) as exc:
             log.warning("setMyCommands failed: %s", type(exc).__name__)
 
-    async def notify_admins(self, text: str) -> None:
-        """Queue plain text for every admin (sent by the alert delivery task)."""
-        self.alerter.notify(text)
+    async def notify_admins(self, body: AlertBody) -> None:
+        """Queue a message for every admin (sent by the alert delivery task): plain text,
+        a catalogue text, or a function of the admin's language returning HTML."""
+        self.alerter.notify(body)
 
     async def run(self) -> None:
         if self.rules.state.unauthorized:

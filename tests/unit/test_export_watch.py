@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -61,11 +62,12 @@ async def test_a_watch_fires_once_per_matching_post_in_one_batch(db: Path) -> No
     await add_watch("/молния/", None, 1)
     sent: list[str] = []
 
-    async def notify(text: str) -> None:
-        sent.append(text)
+    async def notify(render: Callable[[str], str]) -> None:
+        sent.append(render("ru"))
+        assert "new" in render("en")  # every admin reads it in their own language
 
     bus = EventBus()
-    bus.subscribe(WatchNotifier(notify, "ru").on_run_completed)
+    bus.subscribe(WatchNotifier(notify).on_run_completed)
     await upsert(ch, [(1, "СРОЧНО: молния"), (2, "обычный пост"), (3, "срочно!")])
     await bus.publish(RunCompleted(ch.id, 1, 3, 3))
     assert len(sent) == 1  # one batched notification for the run
@@ -88,10 +90,10 @@ async def test_rate_limit_holds_hits_for_the_next_notification(db: Path) -> None
     sent: list[str] = []
     now = [0.0]
 
-    async def notify(text: str) -> None:
-        sent.append(text)
+    async def notify(render: Callable[[str], str]) -> None:
+        sent.append(render("en"))
 
-    notifier = WatchNotifier(notify, "en", max_per_window=1, window=60, clock=lambda: now[0])
+    notifier = WatchNotifier(notify, max_per_window=1, window=60, clock=lambda: now[0])
     await upsert(ch, [(1, "x one"), (2, "x two"), (3, "x three")])
     await notifier.on_run_completed(RunCompleted(ch.id, 1, 1, 1))
     await notifier.on_run_completed(RunCompleted(ch.id, 2, 2, 1))
@@ -110,10 +112,10 @@ async def test_held_hits_go_out_when_the_window_allows_without_another_run(
     await add_watch("x", None, 1)
     sent: list[str] = []
 
-    async def notify(text: str) -> None:
-        sent.append(text)
+    async def notify(render: Callable[[str], str]) -> None:
+        sent.append(render("en"))
 
-    notifier = WatchNotifier(notify, "en", max_per_window=1, window=0.3)
+    notifier = WatchNotifier(notify, max_per_window=1, window=0.3)
     await upsert(ch, [(1, "x one"), (2, "x two")])
     await notifier.on_run_completed(RunCompleted(ch.id, 1, 1, 1))
     await notifier.on_run_completed(RunCompleted(ch.id, 2, 2, 1))
