@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.texts import Html, t
+from bot.texts import Html, keys, t
 
 StatusSection = Callable[[str], Awaitable[str]]
 
@@ -36,7 +36,13 @@ class BotServices:
             if comp.last_error and comp.state != "running":
                 error = t("status_component_error", lang, error=comp.last_error[:120])
                 extra = Html(extra + error)
-            lines.append(
-                t("status_component", lang, name=comp.name, state=comp.state, extra=extra)
-            )
+            name = _word("status_component_", comp.name, lang)
+            state = _word("status_state_", comp.state, lang)
+            lines.append(t("status_component", lang, name=name, state=state, extra=extra))
         return "\n".join(lines)
+
+
+def _word(prefix: str, value: str, lang: str) -> str:
+    """A component's name or state in the operator's language (as is when unknown)."""
+    key = prefix + value
+    return t(key, lang) if key in keys() else value

@@ -155,7 +155,24 @@ class ChannelRow:
 
     @property
     def label(self) -> str:
-        return f"@{self.username}" if self.username else (self.title or str(self.tg_id))
+        return _label(self.username, self.title, self.tg_id)
+
+
+@dataclass
+class ChannelState:
+    """What /status needs to know about one channel."""
+
+    id: int
+    label: str
+    status: str
+    deferred_until: datetime | None
+    last_error: str | None
+    disabled_reason: str | None
+    messages_count: int
+
+
+def _label(username: str | None, title: str | None, tg_id: int) -> str:
+    return f"@{username}" if username else (title or str(tg_id))
 
 
 def _row(ch: Channel) -> ChannelRow:
@@ -324,7 +341,8 @@ class IngestRepository:
         )
 
     async def set_error(self, channel_id: int, error: str) -> None:
-        await Channel.filter(id=channel_id).update(last_error=error[:500])
+        # A failure after a flood wait: the channel is failing now, no longer deferred.
+        await Channel.filter(id=channel_id).update(last_error=error[:500], deferred_until=None)
 
     async def set_next_run(self, channel_id: int, when: datetime | None) -> None:
         await Channel.filter(id=channel_id).update(next_run_at=when)
@@ -371,6 +389,12 @@ class IngestRepository:
         )
         return int(row) if row is not None else None  # type: ignore[call-overload]
 
+    async def stored_above(self, channel_id: int, min_id: int) -> int:
+        """How many of the channel's posts above `min_id` are stored (a run re-reads them)."""
+        return await Message.filter(
+            channel_id=channel_id, msg_id__gt=min_id, comment_of=None
+        ).count()
+
     # -- runs ---------------------------------------------------------------------------
 
     async def start_run(self, channel_id: int, trigger: str) -> int:
@@ -387,6 +411,17 @@ class IngestRepository:
         await ParseRun.filter(status="running").update(status="interrupted")
 
     # -- status -------------------------------------------------------------------------
+
+    async def channel_states(self) -> list[ChannelState]:
+        """Every channel, light (no ORM objects: /status reads thousands of them)."""
+        rows = await Channel.all().order_by("id").values_list(
+            "id", "username", "title", "tg_id", "status", "deferred_until", "last_error",
+            "disabled_reason", "messages_count",
+        )
+        return [
+            ChannelState(row_id, _label(u, title, tg_id), status, until, error, reason, count)
+            for row_id, u, title, tg_id, status, until, error, reason, count in rows
+        ]
 
     async def recount(self, channel_id: int) -> None:
         count = await Message.filter(channel_id=channel_id).count()

@@ -58,13 +58,19 @@ class RunProgress:
     fetched: int = 0
     total: int | None = None
     started: float = 0.0
-    status: str = "running"  # running | ok | deferred | disabled | failed | interrupted
+    # running | ok | deferred | disabled | failed | interrupted | not_run (no usable session)
+    status: str = "running"
     error: str | None = None
     deferred_seconds: int | None = None
     top_id: int = 0
     comments: int = 0
     first_new_id: int = 0
     new: int = 0  # rows above the cursor the run started from
+
+    @property
+    def reread(self) -> int:
+        """Rows stored before this run and read again (the refresh window)."""
+        return max(0, self.fetched - self.new)
 
     @property
     def rate(self) -> float:
@@ -389,12 +395,15 @@ class ChannelFetcher:
         top_id = 0
         now = datetime.now(UTC).replace(microsecond=0)  # stored to the second
         total = 0
+        rereads = 0  # stored rows this run reads again
         commented: list[tuple[int, int | None]] = []
 
         async def produce() -> None:
-            nonlocal total
+            nonlocal total, rereads
             try:
                 min_id, offset_date = await self._start_point(client, peer, ch)
+                if min_id < ch.cursor:
+                    rereads = await self._repo.stored_above(ch.id, min_id)
                 batch: list[Row] = []
                 pages = self._history(client, peer, min_id, offset_date)
                 async with contextlib.aclosing(pages):
@@ -457,8 +466,9 @@ class ChannelFetcher:
                 metrics.MESSAGES_STORED.inc(len(item))
                 progress.fetched += len(item)
                 if total:
-                    # Everything the channel has minus what was stored before this run.
-                    progress.total = max(progress.fetched, total - ch.messages_count)
+                    # What the channel has that is not stored yet, plus what is read again.
+                    expected = max(0, total - ch.messages_count) + rereads
+                    progress.total = max(progress.fetched, expected)
                 if on_progress is not None:
                     await on_progress(progress)
                 if self._stopping:

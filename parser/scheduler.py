@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,7 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from app import metrics
 from app.alerts import Alerter, AlertText
 from app.health import HealthRegistry
-from db.messages import ChannelRow, IngestRepository
+from db.messages import ChannelRow, ChannelState, IngestRepository
 from parser.breaker import CircuitBreaker
 from parser.errors import ChannelUnavailable, RateLimited, SessionDead, TransportError
 from parser.fetcher import ChannelFetcher, ProgressCallback, RunFailed, RunProgress
@@ -340,7 +341,9 @@ class ParseScheduler:
             return RunProgress(ch.label, status="deferred", deferred_seconds=left)
         client = await self._wait_usable()
         if client is None:
-            return RunProgress(ch.label, status="failed", error="session")
+            # Not this channel's trouble: the session died (or the app is stopping).
+            reason = "stopping" if self._stopping else self._userbot.state
+            return RunProgress(ch.label, status="not_run", error=reason)
         # From here on a removal waits for this run to end (drop_channel); the channel
         # may have been removed or paused while the client was not ready: look again.
         self._running = req.channel_id
@@ -432,6 +435,85 @@ class ParseScheduler:
         return result
 
 
+# How many results and problems a batch keeps to name (its counters cover the rest),
+# and how many channels of each kind /status gets to name.
+KEPT = 10
+BatchCallback = Callable[["BatchProgress"], Awaitable[None]]
+
+
+@dataclass
+class BatchProgress:
+    """One /parse over one or more channels, for a live message and a summary.
+
+    Bounded whatever the number of channels: outcomes are counted, and only the first
+    few results and problems are kept to be named.
+    """
+
+    total: int
+    started: float = field(default_factory=time.monotonic)
+    # By RunProgress.status: ok, failed, deferred, disabled, interrupted, not_run.
+    outcomes: Counter[str] = field(default_factory=Counter)
+    new: int = 0
+    reread: int = 0
+    results: list[tuple[RunProgress, float]] = field(default_factory=list)  # with seconds
+    problems: list[tuple[RunProgress, float]] = field(default_factory=list)
+    current: RunProgress | None = None
+    # Why the channels left were not run: a userbot state (invalid, no_session, ...) or
+    # "stopping"; `stopped_detail` is the session's reason (AuthKeyUnregistered, ...).
+    stopped: str | None = None
+    stopped_detail: str | None = None
+
+    @property
+    def done(self) -> int:
+        """Channels that were run (whatever came of it)."""
+        return sum(self.outcomes.values()) - self.outcomes["not_run"]
+
+    def add(self, result: RunProgress, seconds: float) -> None:
+        self.current = None
+        self.outcomes[result.status] += 1
+        self.new += result.new
+        self.reread += result.reread
+        if len(self.results) < KEPT:
+            self.results.append((result, seconds))
+        if result.status != "ok" and len(self.problems) < KEPT:
+            self.problems.append((result, seconds))
+
+    def stop(self, reason: str, detail: str | None, left: int) -> None:
+        self.current = None
+        self.stopped, self.stopped_detail = reason, detail
+        self.outcomes["not_run"] += left
+
+
+async def _notify(callback: BatchCallback | None, batch: BatchProgress) -> None:
+    if callback is None:
+        return
+    try:
+        await callback(batch)
+    except Exception:
+        log.warning("batch progress callback failed", exc_info=True)
+
+
+def _kind(ch: ChannelState, now: datetime) -> str | None:
+    """ok / failing / deferred / disabled / paused, or None (a linked discussion group)."""
+    if ch.status in ("paused", "disabled"):
+        return ch.status
+    if ch.status != "active":
+        return None
+    if ch.deferred_until is not None and ch.deferred_until > now:
+        return "deferred"
+    if ch.last_error and ch.deferred_until is None:  # its last run failed
+        return "failing"
+    return "ok"
+
+
+def _detail(ch: ChannelState, kind: str, now: datetime) -> tuple[str, Any]:
+    if kind == "deferred":
+        assert ch.deferred_until is not None
+        return ch.label, int((ch.deferred_until - now).total_seconds())
+    if kind == "failing":
+        return ch.label, ch.last_error or ""
+    return ch.label, ch.disabled_reason or ""
+
 
 class ParseService:
     """What the bot's /parse and /status call (no Telethon or ORM types leak out)."""
@@ -447,6 +529,7 @@ class ParseService:
         self._repo = repo
         self._breaker = breaker
         self._userbot = userbot
+        self.batch: BatchProgress | None = None  # the /parse all under way
 
     async def targets(self, target: str) -> list[ChannelRow]:
         """Active channels for `all`, else the one channel named (any status)."""
@@ -458,42 +541,87 @@ class ParseService:
     def ready(self) -> bool:
         return self._userbot.client is not None and self._userbot.state == "ready"
 
-    async def run(self, channel_id: int, on_progress: ProgressCallback | None) -> RunProgress:
-        return await self.scheduler.parse_now(channel_id, on_progress)
+    async def run_batch(
+        self,
+        targets: list[ChannelRow],
+        on_progress: BatchCallback | None = None,
+        *,
+        exclusive: bool = False,
+    ) -> BatchProgress | None:
+        """Run `targets` one after another through the scheduler's queue.
 
-    async def status(self) -> dict[str, Any]:
+        Once the session is gone (revoked, logged out) the channels left are not run and
+        the batch says why. `exclusive`: this is the one `/parse all` (`self.batch`);
+        None, and nothing run, when another one is under way.
+        """
+        batch = BatchProgress(len(targets))
+        if exclusive:
+            if self.batch is not None:
+                return None
+            self.batch = batch
+        try:
+            for i, ch in enumerate(targets):
+                result, seconds = await self._run_in(batch, ch, on_progress)
+                if result.status == "not_run":
+                    reason = result.error or self._userbot.state
+                    detail = None if reason == "stopping" else self._userbot.reason
+                    batch.stop(reason, detail, len(targets) - i)
+                    break
+                batch.add(result, seconds)
+                await _notify(on_progress, batch)
+        finally:
+            if self.batch is batch:
+                self.batch = None
+        return batch
+
+    async def _run_in(
+        self, batch: BatchProgress, ch: ChannelRow, on_progress: BatchCallback | None
+    ) -> tuple[RunProgress, float]:
+        started = time.monotonic()
+
+        async def progress(p: RunProgress) -> None:
+            batch.current = p
+            await _notify(on_progress, batch)
+
+        try:
+            result = await self.scheduler.parse_now(ch.id, progress)
+        except NotReady as exc:
+            result = RunProgress(ch.label, status="not_run", error=str(exc))
+        return result, time.monotonic() - started
+
+    async def status(self, sample: int = KEPT) -> dict[str, Any]:
+        """Counts by kind, the first `sample` channels of each kind but ok, and what runs.
+
+        Without a usable session there is no connection to report and no run to come.
+        """
         now = datetime.now(UTC)
-        channels = await self._repo.channels()
-        ok = [c for c in channels if c.status == "active" and not _deferred(c, now)]
-        deferred = [
-            (c.label, int((c.deferred_until - now).total_seconds()))
-            for c in channels
-            if c.status == "active" and c.deferred_until is not None and _deferred(c, now)
-        ]
-        disabled = [(c.label, c.disabled_reason or "") for c in channels if c.status == "disabled"]
-        paused = [c for c in channels if c.status == "paused"]
-        labels = {c.id: c.label for c in channels}
-        me = self._userbot.me
-        account = None
-        if me is not None:
-            account = getattr(me, "username", None) or getattr(me, "first_name", None)
+        counts: Counter[str] = Counter()
+        named: dict[str, list[tuple[str, Any]]] = {
+            k: [] for k in ("failing", "deferred", "disabled", "paused")
+        }
+        labels: dict[int, str] = {}
+        messages = 0
+        for ch in await self._repo.channel_states():
+            labels[ch.id] = ch.label
+            messages += ch.messages_count
+            kind = _kind(ch, now)
+            if kind is None:
+                continue
+            counts[kind] += 1
+            if kind != "ok" and len(named[kind]) < sample:
+                named[kind].append(_detail(ch, kind, now))
+        ready = self.ready()
+        next_runs = self.scheduler.next_runs()[:5] if ready else []
         return {
-            "account": account,
+            "ready": ready,
             "session": self._userbot.state,
             "breaker": self._breaker.probe(),
-            "ok": len(ok),
-            "paused": len(paused),
-            "deferred": deferred,
-            "disabled": disabled,
-            "messages": sum(c.messages_count for c in channels),
+            "counts": counts,
+            "named": named,
+            "messages": messages,
             "db_size": self._repo.database_size(),
-            "next_runs": [
-                (labels.get(cid, str(cid)), when) for cid, when in self.scheduler.next_runs()[:5]
-            ],
+            "next_runs": [(labels.get(cid, str(cid)), when) for cid, when in next_runs],
             "current": self.scheduler.current,
-            "queued": self.scheduler.queued,
+            "queued": self.scheduler.queued if ready else 0,
+            "batch": self.batch,
         }
-
-
-def _deferred(ch: ChannelRow, now: datetime) -> bool:
-    return ch.deferred_until is not None and ch.deferred_until > now

@@ -527,16 +527,19 @@ async def on_logout_answer(
 
 
 async def status_section(userbot: Any, flow: Any, lang: str) -> str:
+    """The account part of /status: the account only while its session works."""
     await userbot.check(timeout=2.0)
     lines = []
-    if userbot.me is not None and userbot.state == "ready":
+    state = userbot.state
+    if state == "ready":
         lines.append(t("status_account", lang, value=account_name(userbot.me)))
-    else:
+    elif state in ("no_session", "invalid"):
         lines.append(t("status_account_none", lang))
-    reason = userbot.reason or ""
-    lines.append(
-        t("status_session", lang, value=t(f"session_{userbot.state}", lang, reason=reason))
-    )
+    else:
+        lines.append(t("status_account_offline", lang))
+    if state != "no_session":  # "not logged in" says it all
+        reason = userbot.reason or ""
+        lines.append(t("status_session", lang, value=t(f"session_{state}", lang, reason=reason)))
     if flow.owner is not None:
         lines.append(t("session_login_running", lang, name=flow.owner_name))
     return "\n".join(lines)

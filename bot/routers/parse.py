@@ -1,10 +1,15 @@
-"""/parse <channel|all> with a live progress message, and the parsing part of /status."""
+"""/parse <channel|all> with a live progress message, and the parsing part of /status.
+
+Every reply stays within Telegram's 4,096 characters whatever the number of channels:
+a run over many channels shows counters and the channel being read (never a line per
+channel), summaries and /status name only the first few channels of each kind
+("…and N more"), and channel labels and error reasons are cut to a fixed length.
+"""
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -14,11 +19,17 @@ from aiogram.types import Message
 
 from bot.live import LiveMessage
 from bot.services import BotServices
-from bot.texts import t
-
-log = logging.getLogger(__name__)
+from bot.texts import Html, html_join, keys, t, tn
 
 router = Router(name="parse")
+
+LABEL_MAX = 64  # characters of a channel label in any reply
+REASON_MAX = 100  # characters of an error reason
+SUMMARY_NAMED = 5  # channels a /parse summary names
+STATUS_NAMED = 3  # channels of each kind /status names
+ALL = ("all", "*", "все")
+# The outcomes of a run, in the order the counters show them.
+OUTCOMES = ("ok", "failed", "deferred", "disabled", "interrupted", "not_run")
 
 
 class Progress(Protocol):
@@ -28,12 +39,34 @@ class Progress(Protocol):
     status: str
     error: str | None
     deferred_seconds: int | None
+    new: int
+
+    @property
+    def reread(self) -> int: ...
 
     @property
     def rate(self) -> float: ...
 
     @property
     def eta(self) -> float | None: ...
+
+
+class Batch(Protocol):
+    """parser.scheduler.BatchProgress as the bot sees it."""
+
+    total: int
+    started: float
+    outcomes: Mapping[str, int]
+    new: int
+    reread: int
+    results: Sequence[tuple[Any, float]]
+    problems: Sequence[tuple[Any, float]]
+    current: Any
+    stopped: str | None
+    stopped_detail: str | None
+
+    @property
+    def done(self) -> int: ...
 
 
 class Target(Protocol):
@@ -44,20 +77,34 @@ class Target(Protocol):
 
 
 class ParseAPI(Protocol):
+    batch: Any
+
     def ready(self) -> bool: ...
 
     async def targets(self, target: str) -> list[Any]: ...
 
-    async def run(
-        self, channel_id: int, on_progress: Callable[[Any], Awaitable[None]] | None
+    async def run_batch(
+        self,
+        targets: list[Any],
+        on_progress: Callable[[Any], Awaitable[None]] | None = None,
+        *,
+        exclusive: bool = False,
     ) -> Any: ...
 
     async def status(self) -> dict[str, Any]: ...
 
 
+def short(text: str, limit: int = LABEL_MAX) -> str:
+    """`text` on one line, at most `limit` characters (cut with an ellipsis)."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def duration(seconds: float | None, lang: str) -> str:
     if seconds is None:
         return "?"
+    if seconds < 10:
+        return t("unit_seconds", lang, n=round(seconds, 1))
     s = int(seconds)
     if s < 120:
         return t("unit_seconds", lang, n=s)
@@ -66,24 +113,31 @@ def duration(seconds: float | None, lang: str) -> str:
     return t("unit_hours", lang, h=s // 3600, m=(s % 3600) // 60)
 
 
-def render_progress(p: Progress, lang: str) -> str:
+def render_progress(p: Progress, lang: str) -> Html:
     return t(
         "parse_progress",
         lang,
-        channel=p.channel,
+        channel=short(p.channel),
         fetched=p.fetched,
         total=p.total if p.total is not None else "?",
+        new=p.new,
         rate=int(p.rate),
         eta=duration(p.eta, lang),
     )
 
 
-def render_result(p: Progress, seconds: float, lang: str) -> str:
-    channel = p.channel
-    reason = p.error or ""
+def render_result(p: Progress, seconds: float, lang: str) -> Html:
+    channel = short(p.channel)
+    reason = short(p.error or "", REASON_MAX)
     if p.status == "ok":
-        secs = f"{seconds:.1f}"
-        return t("parse_result_ok", lang, channel=channel, fetched=p.fetched, seconds=secs)
+        new = tn("parse_new_messages", p.new, lang)
+        secs = round(seconds, 1)
+        if p.reread:
+            return t(
+                "parse_result_ok_reread", lang, channel=channel, new=new, reread=p.reread,
+                seconds=secs,
+            )
+        return t("parse_result_ok", lang, channel=channel, new=new, seconds=secs)
     if p.status == "deferred":
         left = duration(p.deferred_seconds, lang)
         return t("parse_result_deferred", lang, channel=channel, left=left)
@@ -92,6 +146,79 @@ def render_result(p: Progress, seconds: float, lang: str) -> str:
     if p.status == "interrupted":
         return t("parse_result_interrupted", lang, channel=channel, fetched=p.fetched)
     return t("parse_result_failed", lang, channel=channel, reason=reason, fetched=p.fetched)
+
+
+def render_counts(batch: Batch, lang: str) -> Html:
+    """`12 new · 250 re-read · ⚠️ 2 failed`: what came in and what went wrong so far."""
+    parts = [t("parse_count_new", lang, n=batch.new)]
+    if batch.reread:
+        parts.append(t("parse_count_reread", lang, n=batch.reread))
+    for outcome in OUTCOMES[1:]:
+        if batch.outcomes.get(outcome):
+            parts.append(t(f"parse_count_{outcome}", lang, n=batch.outcomes[outcome]))
+    return html_join(" · ", parts)
+
+
+def render_live(batch: Batch, lang: str) -> Html:
+    """The live message: counters over the channels, then the channel being read."""
+    lines = []
+    if batch.total > 1:
+        counts = render_counts(batch, lang)
+        lines.append(
+            t("parse_batch_progress", lang, done=batch.done, total=batch.total, counts=counts)
+        )
+    if batch.current is not None:
+        lines.append(render_progress(batch.current, lang))
+    return html_join("\n", lines)
+
+
+def render_stop(batch: Batch, lang: str) -> Html:
+    """Why the channels left were not run."""
+    not_run = tn("parse_not_run", batch.outcomes.get("not_run", 0), lang)
+    state = batch.stopped or ""
+    key = f"parse_stopped_{state}"
+    if key in keys():
+        detail = short(batch.stopped_detail or "?", REASON_MAX)
+        return t(key, lang, reason=detail, not_run=not_run)
+    session = f"session_{state}"
+    shown = t(session, lang, reason=batch.stopped_detail or "") if session in keys() else state
+    return t("parse_stopped_other", lang, state=shown, not_run=not_run)
+
+
+def render_summary(batch: Batch, lang: str) -> Html:
+    """The final message: totals, what went wrong, and at most a few channels by name."""
+    if batch.stopped:
+        done = tn("parse_done_of", batch.total, lang, done=batch.done)
+    else:
+        done = tn("parse_done", batch.done, lang)
+    new = tn("parse_new_messages", batch.new, lang)
+    elapsed = duration(time.monotonic() - batch.started, lang)
+    key = "parse_summary_reread" if batch.reread else "parse_summary"
+    lines = [t(key, lang, done=done, elapsed=elapsed, new=new, reread=batch.reread)]
+    if batch.total > 1:
+        parts = [
+            t(f"parse_count_{o}", lang, n=batch.outcomes[o])
+            for o in OUTCOMES
+            if batch.outcomes.get(o)
+        ]
+        if parts:
+            lines.append(html_join(" · ", parts))
+    if batch.stopped:
+        lines.append(render_stop(batch, lang))
+    if batch.total <= SUMMARY_NAMED:
+        named, count = batch.results, len(batch.results)
+    else:
+        named, count = batch.problems, batch.done - batch.outcomes.get("ok", 0)
+    for result, seconds in named[:SUMMARY_NAMED]:
+        lines.append(render_result(result, seconds, lang))
+    more = count - min(len(named), SUMMARY_NAMED)
+    if more > 0:
+        lines.append(t("parse_more", lang, n=more))
+    return html_join("\n", lines)
+
+
+def _busy(api: ParseAPI, lang: str) -> Html:
+    return t("parse_busy", lang, done=api.batch.done, total=api.batch.total)
 
 
 @router.message(Command("parse"))
@@ -105,76 +232,110 @@ async def cmd_parse(
     if not api.ready():
         await message.answer(t("parse_not_ready", lang))
         return
-    targets: list[Target] = await api.targets(command.args)
-    if not targets:
-        key = "parse_no_channels" if command.args.strip().lower() == "all" else "parse_not_found"
-        await message.answer(t(key, lang, target=command.args.strip()))
+    target = command.args.strip()
+    whole = target.lower() in ALL
+    if whole and api.batch is not None:  # one /parse all at a time
+        await message.answer(_busy(api, lang))
         return
-    done: list[str] = []
-    total = 0
-    first = await message.answer(t("parse_queued", lang, channel=targets[0].label))
+    targets: list[Target] = await api.targets(target)
+    if not targets:
+        key = "parse_no_channels" if whole else "parse_not_found"
+        await message.answer(t(key, lang, target=target))
+        return
+    if len(targets) > 1:
+        first = await message.answer(tn("parse_batch_queued", len(targets), lang))
+    else:
+        first = await message.answer(t("parse_queued", lang, channel=short(targets[0].label)))
     live = LiveMessage(first)
-    for target in targets:
-        started = time.monotonic()
 
-        async def on_progress(p: Progress) -> None:
-            await live.show("\n".join([*done, render_progress(p, lang)]))
+    async def on_progress(batch: Batch) -> None:
+        text = render_live(batch, lang)
+        if text:
+            await live.show(text)
 
-        result: Progress = await api.run(target.id, on_progress)
-        total += result.fetched
-        done.append(render_result(result, time.monotonic() - started, lang))
-        await live.show("\n".join(done))
-    summary = t("parse_summary", lang, channels=len(targets), fetched=total)
-    await live.finish("\n".join([*done, summary]))
+    batch: Batch | None = await api.run_batch(targets, on_progress, exclusive=whole)
+    if batch is None:  # another /parse all started while this one was being set up
+        await live.finish(_busy(api, lang))
+        return
+    await live.finish(render_summary(batch, lang))
 
 
-async def status_section(api: ParseAPI, lang: str) -> str:
-    """The parsing part of /status (account, breaker, channels, storage, next runs)."""
-    data = await api.status()
+def _named_lines(
+    kind: str, named: list[tuple[str, Any]], count: int, lang: str
+) -> list[Html]:
     lines = []
-    if data.get("account"):
-        lines.append(t("status_parsing_account", lang, value=str(data["account"])))
-    breaker = data["breaker"]
+    for label, value in named[:STATUS_NAMED]:
+        channel = short(label)
+        if kind == "deferred":
+            left = duration(value, lang)
+            lines.append(t("status_parsing_deferred", lang, channel=channel, left=left))
+        else:
+            reason = short(value, REASON_MAX)
+            lines.append(t(f"status_parsing_{kind}", lang, channel=channel, reason=reason))
+    more = count - len(lines)
+    if more > 0:
+        lines.append(t("parse_more", lang, n=more))
+    return lines
+
+
+def _activity_lines(data: dict[str, Any], lang: str) -> list[Html]:
+    """The run under way, a /parse all under way, and the queue."""
+    lines = []
+    current = data.get("current")
+    if current is not None:
+        channel = short(current.channel)
+        lines.append(t("status_parsing_current", lang, channel=channel, fetched=current.fetched))
+    batch = data.get("batch")
+    if batch is not None:
+        lines.append(t("status_parsing_batch", lang, done=batch.done, total=batch.total))
+    if data.get("queued"):
+        lines.append(t("status_parsing_queued", lang, n=data["queued"]))
+    return lines
+
+
+def _next_run_lines(data: dict[str, Any], lang: str) -> list[Html]:
+    if not data["next_runs"]:
+        return []
+    lines = [t("status_parsing_next", lang)]
+    for label, when in data["next_runs"]:
+        stamp = when.strftime("%Y-%m-%d %H:%M UTC") if isinstance(when, datetime) else when
+        lines.append(t("status_parsing_next_item", lang, channel=short(label), when=stamp))
+    return lines
+
+
+def _breaker_line(breaker: dict[str, Any], lang: str) -> Html:
     state = breaker["state"]
     if state == "open":
         state_text = t("status_breaker_open", lang, left=duration(breaker["retry_in"], lang))
     else:
         state_text = t(f"status_breaker_{state}", lang)
-    lines.append(t("status_parsing_breaker", lang, state=state_text))
+    return t("status_parsing_breaker", lang, state=state_text)
+
+
+async def status_section(api: ParseAPI, lang: str) -> Html:
+    """The parsing part of /status: connection, channels by kind, runs, storage.
+
+    The account is the login section's. Without a usable session there is no
+    connection to report and no run to announce.
+    """
+    data = await api.status()
+    lines = []
+    if data["ready"]:
+        lines.append(_breaker_line(data["breaker"], lang))
+    counts = data["counts"]
     lines.append(
         t(
             "status_parsing_channels",
             lang,
-            ok=data["ok"],
-            deferred=len(data["deferred"]),
-            disabled=len(data["disabled"]),
-            paused=data["paused"],
+            total=sum(counts.values()),
+            **{k: counts.get(k, 0) for k in ("ok", "failing", "deferred", "disabled", "paused")},
         )
     )
-    for label, left in data["deferred"]:
-        left_s = duration(left, lang)
-        lines.append(t("status_parsing_deferred", lang, channel=label, left=left_s))
-    for label, reason in data["disabled"]:
-        why = reason
-        lines.append(t("status_parsing_disabled", lang, channel=label, reason=why))
-    current = data.get("current")
-    if current is not None:
-        lines.append(
-            t(
-                "status_parsing_current",
-                lang,
-                channel=current.channel,
-                fetched=current.fetched,
-            )
-        )
+    for kind in ("failing", "deferred", "disabled", "paused"):
+        lines.extend(_named_lines(kind, data["named"][kind], counts.get(kind, 0), lang))
+    lines.extend(_activity_lines(data, lang))
     lines.append(t("status_parsing_messages", lang, count=data["messages"]))
     if data.get("db_size") is not None:
-        lines.append(t("status_parsing_db", lang, size=f"{data['db_size'] / 1e6:.1f} MB"))
-    if data["next_runs"]:
-        lines.append(t("status_parsing_next", lang))
-        for label, when in data["next_runs"]:
-            stamp = when.strftime("%Y-%m-%d %H:%M UTC") if isinstance(when, datetime) else when
-            lines.append(
-                t("status_parsing_next_item", lang, channel=label, when=stamp)
-            )
-    return "\n".join(lines)
+        lines.append(t("status_parsing_db", lang, size=round(data["db_size"] / 1e6, 1)))
+    lines.extend(_next_run_lines(data, lang))
+    return html_join("\n", lines)

@@ -70,7 +70,7 @@ async def test_backfill_incremental_refresh_and_status(tmp_path: Path) -> None:
         # An unchanged channel costs exactly one history request.
         stack.mtproto.counters.clear()
         text = await parse(stack, "@mid")
-        assert "✅ @mid: 0 messages" in text
+        assert "✅ @mid: 0 new messages" in text
         assert stack.mtproto.counters["messages.getHistory"] == 1
 
         # Two incremental runs: new posts, edits and new view counts inside the window.
@@ -80,7 +80,7 @@ async def test_backfill_incremental_refresh_and_status(tmp_path: Path) -> None:
             edited = small.ids[-10]
             small.edit_message(edited, text=f"edited {round_no}", views=1000 + round_no)
             text = await parse(stack, "all")
-            assert "Done: 3 channel(s)" in text
+            assert "Done: 3 channels" in text
             for name, ch in (("big", big), ("small", small), ("mid", mid)):
                 pairs = stored(stack, ids[name])
                 assert checksum(pairs) == checksum(expected(ch)), (name, round_no)
@@ -104,7 +104,7 @@ async def test_backfill_incremental_refresh_and_status(tmp_path: Path) -> None:
         # The Russian-speaking operator sees the parsing section in Russian.
         await api.send_text(api.users[ADMIN_ID], "/status")
         ru = await api.wait_for_message(ADMIN_ID, r"Сохранено сообщений", timeout=10)
-        assert "Каналы: 3 в порядке" in ru.text
+        assert "Каналы (3): в порядке — 3," in ru.text
         assert await stack.app.terminate() == 0, stack.app.log()[-3000:]
 
 

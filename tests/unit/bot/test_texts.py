@@ -25,7 +25,7 @@ HOSTILE = HOSTILE[:200]
 NUMERIC = re.compile(
     r"^(n|count|total|fetched|new|reread|left|channels|page|pages|parts|i|id|msg_id|views|"
     r"reactions|days|posts|ok|deferred|disabled|paused|failing|restarts|limit|ttl|h|m|s|"
-    r"more|seconds|rate|attempts|shown|pos)$"
+    r"more|seconds|rate|attempts|shown|pos|done)$"
 )
 
 
