@@ -45,6 +45,7 @@ class _Request:
     on_progress: ProgressCallback | None = None
     done: asyncio.Future[RunProgress] | None = None
     queued_at: float = field(default_factory=time.monotonic)
+    label: str | None = None  # known once the run has read its channel
 
 
 class NotReady(Exception):
@@ -297,6 +298,7 @@ class ParseScheduler:
         try:
             result = await self._run_one(req)
         except Exception as exc:
+            result.channel = req.label or result.channel
             log.exception("run of channel %s failed", req.channel_id)
             metrics.ERRORS.labels("unexpected").inc()
             result.error = type(exc).__name__
@@ -335,6 +337,7 @@ class ParseScheduler:
         ch = await self._repo.channel(req.channel_id)
         if ch is None or ch.status != "active":
             return self._not_runnable(ch, req.channel_id)
+        req.label = ch.label
         now = datetime.now(UTC)
         if ch.deferred_until is not None and ch.deferred_until > now:
             left = int((ch.deferred_until - now).total_seconds())

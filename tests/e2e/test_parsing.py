@@ -242,8 +242,12 @@ async def test_logout_mid_backfill_ends_the_run_quietly(tmp_path: Path) -> None:
         await wait_until(lambda: runs()[0][0] != "running", "the run to end", stack, 30)
         pairs = rows_end_at_the_cursor(stack, row_id, big)
         assert runs() == [("interrupted", len(pairs))]
+        # /status after /logout: no stale account, no connection, no runs to come.
         await api.send_text(api.users[ADMIN2_ID], "/status")
-        await api.wait_for_message(ADMIN2_ID, r"Status", timeout=10)
+        status = await api.wait_for_message(ADMIN2_ID, r"Status", timeout=10)
+        assert "Account: not logged in (/login)" in status.text, status.text
+        assert "Ann" not in status.text and "Session:" not in status.text
+        assert "Telegram connection" not in status.text and "Next runs" not in status.text
         for admin in (ADMIN_ID, ADMIN2_ID):
             alarms = [
                 e.text for e in api.transcript(admin)
