@@ -278,8 +278,13 @@ class ParseScheduler:
         self._fetcher.request_stop()
         self._queue.put_nowait(_Request(0, "stop"))  # wakes an idle worker at once
 
-    async def _wait_usable(self) -> Any:
-        """The client, once the session is ready and the breaker lets a run through."""
+    async def _wait_usable(self, manual: bool = False) -> Any:
+        """The client, once the session is ready and the breaker lets a run through.
+
+        None once the session is dead, or, for a /parse, logged out: an operator's
+        request gets an answer now, while scheduled runs wait for the next login.
+        """
+        given_up = ("invalid", "no_session") if manual else ("invalid",)
         while not self._stopping:
             if not self._breaker.allow():
                 await asyncio.sleep(min(1.0, self._breaker.retry_in() or 1.0))
@@ -287,7 +292,7 @@ class ParseScheduler:
             client = self._userbot.client
             if client is not None and self._userbot.state == "ready":
                 return client
-            if self._userbot.state == "invalid":
+            if self._userbot.state in given_up:
                 return None
             await asyncio.sleep(1.0)
         return None
@@ -342,7 +347,7 @@ class ParseScheduler:
         if ch.deferred_until is not None and ch.deferred_until > now:
             left = int((ch.deferred_until - now).total_seconds())
             return RunProgress(ch.label, status="deferred", deferred_seconds=left)
-        client = await self._wait_usable()
+        client = await self._wait_usable(manual=req.trigger == "manual")
         if client is None:
             # Not this channel's trouble: the session died (or the app is stopping).
             reason = "stopping" if self._stopping else self._userbot.state

@@ -173,6 +173,19 @@ async def test_a_session_revoked_part_way_leaves_the_rest_not_run_with_the_reaso
     )
 
 
+async def test_a_parse_waiting_in_the_queue_when_the_operator_logs_out_is_answered(
+    service: tuple[ParseService, Fetcher, Userbot],
+) -> None:
+    """Logged out while a /parse waited behind another run: it ends as not run at once
+    instead of waiting for a login that may never come."""
+    api, _, userbot = service
+    await add_channels(3)
+    userbot.state = "no_session"  # the client is still set: the logout is under way
+    batch = await asyncio.wait_for(api.run_batch(await api.targets("all")), 30)
+    assert batch is not None and batch.outcomes == {"not_run": 3}
+    assert batch.stopped == "no_session"
+
+
 async def seed_kinds(now: datetime) -> None:
     """1,000 channels: 20 of each trouble, the rest fine."""
     await add_channels(920, messages_count=3)
