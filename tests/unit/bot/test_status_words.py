@@ -5,13 +5,17 @@ from __future__ import annotations
 from app import health
 from app.maintenance import ArchiveMaintenance
 from bot.component import ControlBot
+from bot.session import CONFLICT
 from bot.texts import keys
 from parser.scheduler import ParseScheduler
 from parser.userbot import Userbot
 
 
 def test_every_component_and_state_has_a_text() -> None:
-    states = {health.STARTING, health.RUNNING, health.RESTARTING, health.FAILED, health.STOPPED}
+    states = {
+        health.STARTING, health.RUNNING, health.RESTARTING, health.FAILED, health.STOPPED,
+        CONFLICT,
+    }
     names = {c.name for c in (ControlBot, Userbot, ParseScheduler, ArchiveMaintenance)}
     missing = {f"status_state_{s}" for s in states} | {f"status_component_{n}" for n in names}
     assert missing - keys() == set()
