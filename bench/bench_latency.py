@@ -79,7 +79,7 @@ async def bench(port: int, messages: int, samples: int, tmp: Path) -> dict[str, 
         api = stack.botapi
         t0 = time.monotonic()
         await api.send_text(api.users[ADMIN2_ID], f"/add @{CHANNEL} all")
-        await api.wait_for_message(ADMIN2_ID, rf"@{CHANNEL}: added", timeout=60)
+        await api.wait_for_message(ADMIN2_ID, rf"added: @{CHANNEL}", timeout=60)
         await wait_until(
             lambda: (s := _channel_state(stack)) is not None and s[0] > 0,
             "the backfill to commit its first batch",
