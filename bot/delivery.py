@@ -21,7 +21,7 @@ from aiogram.utils.backoff import Backoff, BackoffConfig
 
 from app.alerts import Alert, AlertBody, Alerter, AlertText
 from bot.session import rules_of
-from bot.texts import escape, t
+from bot.texts import escape, reason_text, t
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,10 @@ def render_alert(body: AlertBody, lang: str) -> str:
     """Telegram HTML for one language (t() escapes the values; a plain string is
     escaped whole, an `Html` one goes as it is)."""
     if isinstance(body, AlertText):
-        return t(body.key, lang, **body.args)
+        args = dict(body.args)
+        if isinstance(args.get("reason"), str):  # a reason code or Telegram error name
+            args["reason"] = reason_text(args["reason"], lang)
+        return t(body.key, lang, **args)
     if isinstance(body, str):
         return escape(body)
     return body(lang)

@@ -23,7 +23,7 @@ from bot.keyboards import button, pager_row, pages_of
 from bot.labels import BUTTON_WIDTH, channel_name, shorten
 from bot.routers.parse import duration
 from bot.services import BotServices
-from bot.texts import Html, html_join, plain, t, tn
+from bot.texts import Html, html_join, plain, reason_text, t, tn
 
 router = Router(name="channels")
 
@@ -228,7 +228,7 @@ def _page_line(ch: Any, next_run: datetime | None, lang: str) -> Html:
         last=_when(ch.last_run_at, lang),
         next=_when(next_run, lang),
         comments=comments,
-        error=t("channels_error", lang, error=shorten(err, 100)) if err else "",
+        error=t("channels_error", lang, error=reason_text(shorten(err, 100), lang)) if err else "",
     )
 
 
@@ -278,7 +278,7 @@ async def _render_item(
         interval=interval,
         depth=depth_label(ch.history_mode, ch.history_limit, ch.history_since, lang),
         comments=t("channel_on" if ch.comments_enabled else "channel_off", lang),
-        error=t("channels_error", lang, error=shorten(err, 200)) if err else "",
+        error=t("channels_error", lang, error=reason_text(shorten(err, 200), lang)) if err else "",
     )
     suffix = f"{ch.id}:{page}"
     toggle = (

@@ -27,7 +27,7 @@ from aiogram.types import BufferedInputFile, CallbackQuery, InputMediaPhoto, Mes
 from bot import dialogues
 from bot.keyboards import KEYPAD_PREFIX, code_keypad, logout_confirm, qr_button, resend_button
 from bot.services import BotServices
-from bot.texts import Html, html_join, plain, t, tn
+from bot.texts import Html, html_join, plain, reason_text, t, tn
 from bot.texts import keys as text_keys
 
 log = logging.getLogger(__name__)
@@ -538,7 +538,7 @@ async def status_section(userbot: Any, flow: Any, lang: str) -> str:
     else:
         lines.append(t("status_account_offline", lang))
     if state != "no_session":  # "not logged in" says it all
-        reason = userbot.reason or ""
+        reason = reason_text(userbot.reason, lang)
         lines.append(t("status_session", lang, value=t(f"session_{state}", lang, reason=reason)))
     if flow.owner is not None:
         lines.append(t("session_login_running", lang, name=flow.owner_name))

@@ -19,7 +19,7 @@ from aiogram.types import Message
 
 from bot.live import LiveMessage
 from bot.services import BotServices
-from bot.texts import Html, html_join, keys, t, tn
+from bot.texts import Html, html_join, keys, reason_text, t, tn
 
 router = Router(name="parse")
 
@@ -128,7 +128,7 @@ def render_progress(p: Progress, lang: str) -> Html:
 
 def render_result(p: Progress, seconds: float, lang: str) -> Html:
     channel = short(p.channel)
-    reason = short(p.error or "", REASON_MAX)
+    reason = reason_text(short(p.error or "", REASON_MAX), lang)
     if p.status == "ok":
         new = tn("parse_new_messages", p.new, lang)
         secs = round(seconds, 1)
@@ -178,10 +178,12 @@ def render_stop(batch: Batch, lang: str) -> Html:
     state = batch.stopped or ""
     key = f"parse_stopped_{state}"
     if key in keys():
-        detail = short(batch.stopped_detail or "?", REASON_MAX)
+        detail = reason_text(short(batch.stopped_detail or "?", REASON_MAX), lang)
         return t(key, lang, reason=detail, not_run=not_run)
     session = f"session_{state}"
-    shown = t(session, lang, reason=batch.stopped_detail or "") if session in keys() else state
+    shown: str = state
+    if session in keys():
+        shown = t(session, lang, reason=reason_text(batch.stopped_detail, lang))
     return t("parse_stopped_other", lang, state=shown, not_run=not_run)
 
 
@@ -270,7 +272,7 @@ def _named_lines(
             left = duration(value, lang)
             lines.append(t("status_parsing_deferred", lang, channel=channel, left=left))
         else:
-            reason = short(value, REASON_MAX)
+            reason = reason_text(short(value, REASON_MAX), lang)
             lines.append(t(f"status_parsing_{kind}", lang, channel=channel, reason=reason))
     more = count - len(lines)
     if more > 0:

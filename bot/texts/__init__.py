@@ -17,6 +17,7 @@ from __future__ import annotations
 import gettext
 import html
 import io
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -136,3 +137,29 @@ def plain(key: str, lang: str, /, **fmt: object) -> str:
     translations = TRANSLATIONS.get(lang) or TRANSLATIONS[DEFAULT_LANG]
     template: str = translations._catalog[key]  # type: ignore[attr-defined]
     return template.format(**fmt) if fmt else template
+
+
+def reason_text(reason: str | None, lang: str) -> Html:
+    """Why something failed, in the operator's language.
+
+    Reasons come from the parser as short codes (`private`, `not_found`) or Telegram
+    error names (`AuthKeyUnregistered`, `SessionRevoked`); a known one has a text
+    `reason_<snake_case>`, anything else is shown as it is (escaped).
+    """
+    if not reason:
+        return Html("")
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", reason.strip()).lower()
+    key = "reason_" + re.sub(r"[^a-z0-9]+", "_", snake).strip("_")
+    if key in _keys_cache():
+        return t(key, lang)
+    return escape(reason)
+
+
+_KEYS: set[str] | None = None
+
+
+def _keys_cache() -> set[str]:
+    global _KEYS
+    if _KEYS is None:
+        _KEYS = keys()
+    return _KEYS

@@ -130,3 +130,19 @@ def test_russian_plurals_follow_cldr() -> None:
     assert forms[1] == forms[21] and forms[2] == forms[22] and forms[5] == forms[25]
     assert len({forms[1], forms[2], forms[5]}) == 3
     assert forms[11] == forms[5]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_reason_the_parser_gives_reads_in_the_operators_language(lang: str) -> None:
+    from bot.texts import reason_text
+    from parser import errors
+
+    codes = set(errors._CHANNEL.values())
+    codes |= {cls.__name__.removesuffix("Error") for cls in errors._DEAD}
+    codes.add("not authorized")
+    for code in codes:
+        text = reason_text(code, lang)
+        assert text and text != code, (lang, code)
+        if lang == "ru":
+            assert not re.search(r"[A-Za-z]{3,}", text.replace("Telegram", "")), text
+    assert reason_text("ValueError: <x>", lang) == "ValueError: &lt;x&gt;"
