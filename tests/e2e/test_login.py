@@ -158,7 +158,7 @@ async def test_errors_busy_expiry_logout_and_revoked_session(tmp_path: Path) -> 
             await api.wait_for_message(ADMIN2_ID, r"Session: revoked", timeout=15)
         alerts = [m for m in api.transcript(ADMIN_ID) if "🔒" in (m.text or "")]
         assert len(alerts) == 1, api.format_transcript(ADMIN_ID)
-        assert "SessionRevoked" in alerts[0].text
+        assert "сессию завершили с другого устройства" in alerts[0].text  # SessionRevoked
         with sqlite3.connect(stack.app.db_path) as db:
             (kept,) = db.execute("SELECT session_ciphertext FROM account").fetchone()
         assert kept is not None  # the ciphertext is kept

@@ -170,17 +170,20 @@ async def test_new_and_re_read_counts_then_a_session_revoked_part_way(tmp_path: 
         assert lines[0].startswith("Done: 16 of 40 channels in "), text
         assert lines[1] == "✅ 15 ok · ⚠️ 1 failed · ⏭ 24 not run", text
         assert lines[2] == (
-            "⛔ The Telegram session stopped working (AuthKeyUnregistered): 24 channels "
+            "⛔ The Telegram session stopped working (Telegram no longer accepts this session): "
+            "24 channels "
             "were not run. Log in again with /login, then /parse all."
         ), text
-        assert lines[3].startswith("⚠️ @c14: failed (AuthKeyUnregistered)"), text
+        assert lines[3].startswith("⚠️ @c14: failed (Telegram no longer accepts this session)"), (
+            text
+        )
         assert "went wrong" not in text
 
         # Revoked: no stale account, no connection to speak of, no runs to come.
         await api.send_text(api.users[ADMIN2_ID], "/status")
         status = await api.wait_for_message(ADMIN2_ID, r"Channels \(40\)", timeout=30)
         assert "Account: Ann" not in status.text and "Account: not logged in" in status.text
-        assert "Session: revoked (AuthKeyUnregistered)" in status.text
+        assert "Session: revoked (Telegram no longer accepts this session)" in status.text
         assert "Telegram connection" not in status.text and "Next runs" not in status.text
         assert refused(api) == []
         assert await stack.app.terminate() == 0, stack.app.log()[-3000:]

@@ -191,7 +191,9 @@ async def test_flood_wait_defers_one_channel_and_private_disables_with_one_alert
         await api.send_text(api.users[ADMIN2_ID], "/status")
         status = await api.wait_for_message(ADMIN2_ID, r"deferred, \d+ s left", timeout=10)
         assert "@slow: deferred" in status.text
-        assert "Hidden: disabled (private)" in status.text
+        assert "Hidden: disabled (the channel is private, or the account is not a member)" in (
+            status.text
+        )
         # A manual run of the disabled channel does not alert again.
         await api.send_text(api.users[ADMIN2_ID], f"/parse {ids['Hidden']}")
         await api.wait_for_message(ADMIN2_ID, r"Done: ", timeout=30)

@@ -159,11 +159,15 @@ async def test_a_session_revoked_part_way_leaves_the_rest_not_run_with_the_reaso
     assert batch.stopped == "invalid" and batch.stopped_detail == "AuthKeyUnregistered"
     en, ru = shown(render_summary(batch, "en")), shown(render_summary(batch, "ru"))
     assert en.startswith("Done: 21 of 50 channels")
-    assert "The Telegram session stopped working (AuthKeyUnregistered): 29 channels were " \
+    assert "The Telegram session stopped working (Telegram no longer accepts this session): " \
+        "29 channels were " \
         "not run. Log in again with /login" in en
     assert "⏭ 29 not run" in en and "wrong" not in en.lower()
     assert ru.startswith("Готово: 21 из 50 каналов")
-    assert "Сессия Telegram перестала работать (AuthKeyUnregistered): 29 каналов не собрано" in ru
+    assert (
+        "Сессия Telegram перестала работать (Telegram больше не принимает эту сессию): "
+        "29 каналов не собрано" in ru
+    )
     # Logged out (no session at all) before a single channel: each is reported, once.
     userbot.state, userbot.reason = "no_session", None
     batch = await api.run_batch(await api.targets("all"), exclusive=True)

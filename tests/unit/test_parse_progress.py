@@ -24,7 +24,9 @@ def test_progress_and_results_render_in_both_languages(monkeypatch: pytest.Monke
         "⏸ @news: Telegram asked to wait, deferred for 1 h 1 min"
     )
     p.status, p.error = "disabled", "private"
-    assert render_result(p, 1.0, "ru") == "🚫 @news: отключён (private)"
+    assert render_result(p, 1.0, "ru") == (
+        "🚫 @news: отключён (канал закрытый или аккаунт в нём не состоит)"
+    )
     q: Any = RunProgress("<b>", fetched=3, new=3, status="ok")
     assert render_result(q, 2.0, "en") == "✅ &lt;b&gt;: 3 new messages in 2 s"
 
