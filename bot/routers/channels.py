@@ -6,6 +6,7 @@ ChannelService) and render texts.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -387,7 +388,7 @@ async def cmd_schedule(
     ref, raw = args.rsplit(maxsplit=1)
     if raw.lower() in ("default", "по-умолчанию", "умолчание"):
         minutes: int | None = None
-    elif raw.isdigit() and 1 <= int(raw) <= MAX_MINUTES:
+    elif re.fullmatch(r"[0-9]{1,9}", raw) and 1 <= int(raw) <= MAX_MINUTES:
         minutes = int(raw)
     else:
         await message.answer(t("schedule_bad_minutes", lang))

@@ -3,6 +3,7 @@ and the top posts."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiogram import Bot, Router
@@ -19,6 +20,7 @@ router = Router(name="stats")
 DEFAULT_DAYS = 30
 MAX_DAYS = 3650
 UNITS = ("day", "week", "month")
+_DAYS = re.compile(r"[0-9]{1,9}")
 
 
 def _labels(lang: str) -> dict[str, tuple[str, str]]:
@@ -35,7 +37,8 @@ async def cmd_stats(
     message: Message, command: CommandObject, services: BotServices, bot: Bot, lang: str
 ) -> None:
     parts = (command.args or "").split()
-    if not parts or len(parts) > 2 or (len(parts) == 2 and not parts[1].isdigit()):
+    # Days in ASCII digits ("²" is a digit to str.isdigit() that int() refuses).
+    if not parts or len(parts) > 2 or (len(parts) == 2 and not _DAYS.fullmatch(parts[1])):
         await message.answer(t("stats_usage", lang))
         return
     days = max(1, min(int(parts[1]), MAX_DAYS)) if len(parts) == 2 else DEFAULT_DAYS
