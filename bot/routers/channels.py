@@ -21,7 +21,7 @@ from aiogram.utils.chat_action import ChatActionSender
 
 from bot.add_report import depth_label, history_keyboard, invites_message, render_add_report
 from bot.keyboards import button, pager_row, pages_of
-from bot.labels import BUTTON_WIDTH, channel_name, shorten
+from bot.labels import BUTTON_WIDTH, channel_name, echo, shorten
 from bot.routers.parse import duration
 from bot.services import BotServices
 from bot.texts import Html, html_join, plain, t, tn
@@ -395,7 +395,7 @@ async def cmd_schedule(
         return
     ch = await svc.find(ref)
     if ch is None:
-        await message.answer(t("schedule_not_found", lang, ref=ref))
+        await message.answer(t("schedule_not_found", lang, ref=echo(ref)))
         return
     await svc.set_interval(ch.id, minutes)
     label = ch.label

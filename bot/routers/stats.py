@@ -11,7 +11,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, Message
 from aiogram.utils.chat_action import ChatActionSender
 
-from bot.labels import LIST_WIDTH, channel_name
+from bot.labels import LIST_WIDTH, channel_name, echo
 from bot.services import BotServices
 from bot.texts import plain, t, tn
 
@@ -45,7 +45,7 @@ async def cmd_stats(
     archive = services.extras["archive"]
     channel = await archive.find_channel(parts[0])
     if channel is None:
-        await message.answer(t("channel_not_found", lang, ref=parts[0]))
+        await message.answer(t("channel_not_found", lang, ref=echo(parts[0])))
         return
     name = channel_name(
         channel.title, channel.username, lang, comments_of=channel.comments_of, width=LIST_WIDTH

@@ -11,7 +11,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.keyboards import pager_row, pages_of
-from bot.labels import LIST_WIDTH, channel_name, shorten
+from bot.labels import LIST_WIDTH, channel_name, echo, shorten
 from bot.services import BotServices
 from bot.texts import Html, escape, html_join, t
 
@@ -79,7 +79,7 @@ async def cmd_watch(
     if ref is not None and ref.lower() != "all":
         channel = await archive.find_channel(ref)
         if channel is None:
-            await message.answer(t("channel_not_found", lang, ref=ref))
+            await message.answer(t("channel_not_found", lang, ref=echo(ref)))
             return
     try:
         info = await archive.add_watch(

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
-
 from tests.doubles.botapi import BotAPIDouble
 from tests.doubles.mtproto import World
 from tests.e2e.harness import ADMIN2_ID, ADMIN_ID, Stack, running_stack
@@ -45,7 +43,6 @@ def _refused(api: BotAPIDouble) -> list[str]:
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="a reply quotes the whole argument: over 4096")
 async def test_review_long_input_echoed_back_stays_within_4096(tmp_path: Path) -> None:
     """A reply that quotes what the operator typed (a search, a channel, a date) quotes
     at most a line of it: a 4,000-character argument must not make the reply too long."""
