@@ -32,6 +32,11 @@ def _labels(lang: str) -> dict[str, tuple[str, str]]:
     }
 
 
+def empty_text(name: str, days: int, lang: str) -> str:
+    """No posts in the period: "за 1 день", "за 21 день", "in the last 1 day"."""
+    return t("stats_empty", lang, channel=name, period=tn("stats_period", days, lang))
+
+
 @router.message(Command("stats"))
 async def cmd_stats(
     message: Message, command: CommandObject, services: BotServices, bot: Bot, lang: str
@@ -55,7 +60,7 @@ async def cmd_stats(
     async with ChatActionSender.upload_photo(bot=bot, chat_id=message.chat.id):
         st, png = await archive.stats(channel, days, name, _labels(lang))
     if png is None:
-        await message.answer(t("stats_empty", lang, channel=name, days=days))
+        await message.answer(empty_text(name, days, lang))
         return
     by = t(f"stats_by_{st.unit}", lang) if st.unit in UNITS else ""
     period = tn("stats_period", days, lang)
