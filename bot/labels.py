@@ -15,6 +15,7 @@ from bot.texts import plain
 LIST_WIDTH = 60  # a line of /channels or /watches
 BUTTON_WIDTH = 48  # an inline button (Telegram shows about 30-40 characters anyway)
 SHORT_WIDTH = 40  # a name in a comma-separated list
+ECHO_WIDTH = 64  # what the operator typed, quoted back (a search, a channel, a date)
 
 _RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
 _FSI, _PDI = "\u2068", "\u2069"
@@ -26,6 +27,12 @@ def shorten(text: str, width: int) -> str:
     if len(one_line) <= width:
         return one_line
     return one_line[: width - 1].rstrip() + "…"
+
+
+def echo(text: str) -> str:
+    """What the operator typed, as a reply quotes it: one line of at most ECHO_WIDTH
+    characters, so a 4,000-character argument never pushes a reply past 4,096."""
+    return shorten(text, ECHO_WIDTH)
 
 
 def isolate(text: str) -> str:

@@ -21,6 +21,7 @@ OWN_STATUSES = ("active", "paused", "disabled")
 _LINK = re.compile(
     r"^(?:https?://)?(?:www\.)?(?:t\.me|telegram\.me)/(?:s/)?([A-Za-z0-9_]+)(?:/\d+)?/?$", re.I
 )
+_INT64_MAX = 2**63 - 1  # SQLite's INTEGER and PostgreSQL's BIGINT end here
 _PRIVATE_LINK = re.compile(r"^(?:https?://)?(?:www\.)?t\.me/c/(\d+)(?:/\d+)?/?$", re.I)
 
 
@@ -98,7 +99,7 @@ async def find_stored_channel(ref: str, *, include_linked: bool = False) -> Stor
             return _snap(found)
     pm = _PRIVATE_LINK.match(value)
     digits = pm.group(1) if pm else value
-    if re.fullmatch(r"-?\d{1,20}", digits):
+    if re.fullmatch(r"-?[0-9]{1,19}", digits) and int(digits.lstrip("-")) <= _INT64_MAX:
         raw = digits.lstrip("-")
         candidates = {int(raw)}
         if digits.startswith("-100") and len(raw) > 3:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -305,7 +306,7 @@ class IngestRepository:
                 value = value[len(prefix) :]
         value = value.split("/")[-1] if "/" in value else value
         ch = await Channel.filter(username__iexact=value).first()
-        if ch is None and value.lstrip("-").isdigit():
+        if ch is None and re.fullmatch(r"-?[0-9]{1,18}", value):
             num = int(value)
             ch = await Channel.get_or_none(tg_id=num) or await Channel.get_or_none(id=num)
         return _row(ch) if ch else None

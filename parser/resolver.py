@@ -70,7 +70,7 @@ class HistoryDepth:
             return cls()
         body = v.split(":", 1)[1] if ":" in v else v
         head = v.split(":", 1)[0] if ":" in v else ""
-        if head in ("", "last") and body.isdigit() and 0 < int(body) < 10**9:
+        if head in ("", "last") and re.fullmatch(r"[0-9]{1,9}", body) and 0 < int(body):
             return cls("last", limit=int(body))
         if head in ("", "since") and re.fullmatch(r"\d{4}-\d{2}-\d{2}", body):
             try:
@@ -127,11 +127,11 @@ def parse_ref(text: str) -> ChannelRef:
         return ChannelRef("invite", path[1])
     if first.lower() == "s" and len(path) >= 2:
         first, path = path[1], path[1:]
-    elif first.lower() == "c" and len(path) >= 2 and path[1].isdigit():
+    elif first.lower() == "c" and len(path) >= 2 and re.fullmatch(r"[0-9]{1,16}", path[1]):
         return ChannelRef("id", str(int(path[1])))
     if first.lower() in _RESERVED or not _USERNAME.fullmatch(first):
         raise BadLine("garbage", text)
-    if len(path) > 1 and not path[1].isdigit():
+    if len(path) > 1 and not re.fullmatch(r"[0-9]+", path[1]):
         raise BadLine("garbage", text)
     return ChannelRef("username", first)
 

@@ -6,6 +6,7 @@ ChannelService) and render texts.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +21,7 @@ from aiogram.utils.chat_action import ChatActionSender
 
 from bot.add_report import depth_label, history_keyboard, invites_message, render_add_report
 from bot.keyboards import button, pager_row, pages_of
-from bot.labels import BUTTON_WIDTH, channel_name, shorten
+from bot.labels import BUTTON_WIDTH, channel_name, echo, shorten
 from bot.routers.parse import duration
 from bot.services import BotServices
 from bot.texts import Html, html_join, plain, reason_text, t, tn
@@ -387,14 +388,14 @@ async def cmd_schedule(
     ref, raw = args.rsplit(maxsplit=1)
     if raw.lower() in ("default", "по-умолчанию", "умолчание"):
         minutes: int | None = None
-    elif raw.isdigit() and 1 <= int(raw) <= MAX_MINUTES:
+    elif re.fullmatch(r"[0-9]{1,9}", raw) and 1 <= int(raw) <= MAX_MINUTES:
         minutes = int(raw)
     else:
         await message.answer(t("schedule_bad_minutes", lang))
         return
     ch = await svc.find(ref)
     if ch is None:
-        await message.answer(t("schedule_not_found", lang, ref=ref))
+        await message.answer(t("schedule_not_found", lang, ref=echo(ref)))
         return
     await svc.set_interval(ch.id, minutes)
     label = ch.label

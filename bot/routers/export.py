@@ -14,7 +14,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, FSInputFile, InlineKeyboardMarkup, Message
 
 from bot.keyboards import button, pager_row, pages_of
-from bot.labels import BUTTON_WIDTH, LIST_WIDTH, channel_name
+from bot.labels import BUTTON_WIDTH, LIST_WIDTH, channel_name, echo
 from bot.live import LiveMessage
 from bot.services import BotServices
 from bot.texts import Html, html_join, plain, t, tn
@@ -158,17 +158,17 @@ async def cmd_export(
     try:
         args = parse_export_args(command.args)
     except BadDate as exc:
-        await message.answer(t("export_bad_date", lang, value=exc.value))
+        await message.answer(t("export_bad_date", lang, value=echo(exc.value)))
         return
     except BadFormat as exc:
         formats = html_join(", ", FORMATS)
-        await message.answer(t("export_bad_format", lang, value=exc.value, formats=formats))
+        await message.answer(t("export_bad_format", lang, value=echo(exc.value), formats=formats))
         return
     channel = None
     if args.channel is not None:
         channel = await archive.find_channel(args.channel)
         if channel is None:
-            await message.answer(t("channel_not_found", lang, ref=args.channel))
+            await message.answer(t("channel_not_found", lang, ref=echo(args.channel)))
             return
     await _run_export(
         message, archive, lang, channel, args.fmt, args.since, args.until, args.keyword

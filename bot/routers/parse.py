@@ -17,6 +17,7 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
+from bot.labels import echo
 from bot.live import LiveMessage
 from bot.services import BotServices
 from bot.texts import Html, html_join, keys, reason_text, t, tn
@@ -242,7 +243,7 @@ async def cmd_parse(
     targets: list[Target] = await api.targets(target)
     if not targets:
         key = "parse_no_channels" if whole else "parse_not_found"
-        await message.answer(t(key, lang, target=target))
+        await message.answer(t(key, lang, target=echo(target)))
         return
     if len(targets) > 1:
         first = await message.answer(tn("parse_batch_queued", len(targets), lang))

@@ -10,6 +10,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
+from bot.labels import echo
 from bot.services import BotServices
 from bot.texts import Html, escape, plain, t
 
@@ -28,7 +29,7 @@ def render_snippet(snippet: str) -> Html:
 def render_page(q: str, page: Any, page_no: int, nonce: str, lang: str) -> tuple[str, Any]:
     pages = max(1, -(-page.total // PER_PAGE))
     lines = [
-        t("search_header", lang, total=page.total, q=q, page=page_no + 1, pages=pages)
+        t("search_header", lang, total=page.total, q=echo(q), page=page_no + 1, pages=pages)
     ]
     for n, hit in enumerate(page.hits, page_no * PER_PAGE + 1):
         when = hit.date.strftime("%Y-%m-%d %H:%M") if hit.date else ""
@@ -70,7 +71,7 @@ async def cmd_search(
         return
     page = await services.extras["archive"].search(q, 0, PER_PAGE)
     if page.total == 0:
-        await message.answer(t("search_none", lang, q=q))
+        await message.answer(t("search_none", lang, q=echo(q)))
         return
     nonce = secrets.token_hex(4)
     # The query lives in the operator's FSM data (no state is set): callback data holds

@@ -3,6 +3,7 @@ and the top posts."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiogram import Bot, Router
@@ -10,7 +11,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, Message
 from aiogram.utils.chat_action import ChatActionSender
 
-from bot.labels import LIST_WIDTH, channel_name
+from bot.labels import LIST_WIDTH, channel_name, echo
 from bot.services import BotServices
 from bot.texts import plain, t, tn
 
@@ -19,6 +20,7 @@ router = Router(name="stats")
 DEFAULT_DAYS = 30
 MAX_DAYS = 3650
 UNITS = ("day", "week", "month")
+_DAYS = re.compile(r"[0-9]{1,9}")
 
 
 def _labels(lang: str) -> dict[str, tuple[str, str]]:
@@ -30,19 +32,25 @@ def _labels(lang: str) -> dict[str, tuple[str, str]]:
     }
 
 
+def empty_text(name: str, days: int, lang: str) -> str:
+    """No posts in the period: "за 1 день", "за 21 день", "in the last 1 day"."""
+    return t("stats_empty", lang, channel=name, period=tn("stats_period", days, lang))
+
+
 @router.message(Command("stats"))
 async def cmd_stats(
     message: Message, command: CommandObject, services: BotServices, bot: Bot, lang: str
 ) -> None:
     parts = (command.args or "").split()
-    if not parts or len(parts) > 2 or (len(parts) == 2 and not parts[1].isdigit()):
+    # Days in ASCII digits ("²" is a digit to str.isdigit() that int() refuses).
+    if not parts or len(parts) > 2 or (len(parts) == 2 and not _DAYS.fullmatch(parts[1])):
         await message.answer(t("stats_usage", lang))
         return
     days = max(1, min(int(parts[1]), MAX_DAYS)) if len(parts) == 2 else DEFAULT_DAYS
     archive = services.extras["archive"]
     channel = await archive.find_channel(parts[0])
     if channel is None:
-        await message.answer(t("channel_not_found", lang, ref=parts[0]))
+        await message.answer(t("channel_not_found", lang, ref=echo(parts[0])))
         return
     name = channel_name(
         channel.title, channel.username, lang, comments_of=channel.comments_of, width=LIST_WIDTH
@@ -52,7 +60,7 @@ async def cmd_stats(
     async with ChatActionSender.upload_photo(bot=bot, chat_id=message.chat.id):
         st, png = await archive.stats(channel, days, name, _labels(lang))
     if png is None:
-        await message.answer(t("stats_empty", lang, channel=name, days=days))
+        await message.answer(empty_text(name, days, lang))
         return
     by = t(f"stats_by_{st.unit}", lang) if st.unit in UNITS else ""
     period = tn("stats_period", days, lang)

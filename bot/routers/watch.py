@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiogram import F, Router
@@ -10,7 +11,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.keyboards import pager_row, pages_of
-from bot.labels import LIST_WIDTH, channel_name, shorten
+from bot.labels import LIST_WIDTH, channel_name, echo, shorten
 from bot.services import BotServices
 from bot.texts import Html, escape, html_join, t
 
@@ -78,7 +79,7 @@ async def cmd_watch(
     if ref is not None and ref.lower() != "all":
         channel = await archive.find_channel(ref)
         if channel is None:
-            await message.answer(t("channel_not_found", lang, ref=ref))
+            await message.answer(t("channel_not_found", lang, ref=echo(ref)))
             return
     try:
         info = await archive.add_watch(
@@ -140,10 +141,10 @@ async def cmd_unwatch(
     message: Message, command: CommandObject, services: BotServices, lang: str
 ) -> None:
     arg = (command.args or "").strip().lstrip("#")
-    if not arg.isdigit():
+    if not re.fullmatch(r"[0-9]+", arg):  # not isdigit(): "²" is a digit int() refuses
         await message.answer(t("unwatch_usage", lang))
         return
-    if await services.extras["archive"].remove_watch(int(arg)):
+    if len(arg) <= 18 and await services.extras["archive"].remove_watch(int(arg)):
         await message.answer(t("unwatch_done", lang, id=int(arg)))
-    else:
-        await message.answer(t("unwatch_missing", lang, id=int(arg)))
+    else:  # beyond 18 digits: no alert has that id (and SQLite's INTEGER ends there)
+        await message.answer(t("unwatch_missing", lang, id=arg[:40]))
