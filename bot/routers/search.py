@@ -12,7 +12,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 
 from bot.labels import echo
 from bot.services import BotServices
-from bot.texts import Html, escape, plain, t
+from bot.texts import Html, escape, plain, t, tn
 
 router = Router(name="search")
 
@@ -29,7 +29,7 @@ def render_snippet(snippet: str) -> Html:
 def render_page(q: str, page: Any, page_no: int, nonce: str, lang: str) -> tuple[str, Any]:
     pages = max(1, -(-page.total // PER_PAGE))
     lines = [
-        t("search_header", lang, total=page.total, q=echo(q), page=page_no + 1, pages=pages)
+        tn("search_header", page.total, lang, q=echo(q), page=page_no + 1, pages=pages)
     ]
     for n, hit in enumerate(page.hits, page_no * PER_PAGE + 1):
         when = hit.date.strftime("%Y-%m-%d %H:%M") if hit.date else ""
