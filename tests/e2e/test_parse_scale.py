@@ -107,7 +107,11 @@ async def test_parse_all_and_status_over_1000_channels_stay_within_telegram_limi
         assert len(named) == 5 and summary[-1] == "…and 55 more", summary
         assert "⏸ @c0010: Telegram asked to wait" in named[0]
         # A long title with markup characters: shown as written, cut at 64 characters.
-        cut = re.fullmatch(r'🚫 (20 <b>&"Канал .*)…: disabled \(private\)', named[1])
+        cut = re.fullmatch(
+            r'🚫 (20 <b>&"Канал .*)…: disabled \(the channel is private, or the account is '
+            r"not a member\)",
+            named[1],
+        )
         assert cut is not None and len(cut[1]) == 63, named
         assert "⚠️ @c0030: failed (BadRequestError)" in named[2]
         live = [v for v in versions(api, ADMIN2_ID) if v.startswith("⏳ Channels:")]

@@ -346,8 +346,13 @@ async def test_alerts_reach_each_admin_in_their_language(double: BotAPIDouble) -
         en = await double.wait_for_message(ADMIN_EN, r"🚫")
         ru = await double.wait_for_message(ADMIN_RU, r"🚫")
         silent = await double.wait_for_message(ADMIN_SILENT, r"🚫")
-        assert en.text == "🚫 Channel <News & Co> was disabled: private."
-        assert ru.text == "🚫 Канал <News & Co> отключён: private."
+        assert en.text == (
+            "🚫 Channel <News & Co> was disabled: the channel is private, or the account is "
+            "not a member."
+        )
+        assert ru.text == (
+            "🚫 Канал <News & Co> отключён: канал закрытый или аккаунт в нём не состоит."
+        )
         assert silent.text == ru.text  # never wrote: DEFAULT_LANGUAGE
 
 
@@ -389,7 +394,7 @@ async def test_an_alert_under_a_429_storm_never_holds_the_parse_worker(
             vt.gate.set()
             for admin in (ADMIN_EN, ADMIN_RU, ADMIN_SILENT):
                 alert = await double.wait_for_message(admin, r"was disabled")
-                assert alert.text == "🚫 Channel @hidden was disabled: private."
+                assert alert.text.startswith("🚫 Channel @hidden was disabled: the channel is")
         finally:
             await sched.stop()
             await worker
