@@ -25,6 +25,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, InputMediaPhoto, Message, User
 
 from bot import dialogues
+from bot.delivery import render_alert
 from bot.keyboards import KEYPAD_PREFIX, code_keypad, logout_confirm, qr_button, resend_button
 from bot.services import BotServices
 from bot.texts import Html, html_join, plain, t, tn
@@ -526,17 +527,31 @@ async def on_logout_answer(
 # -- /status section ----------------------------------------------------------------------
 
 
+# Telegram drops messages more than 30 s off; a clock this far off is worth a word.
+CLOCK_WARN_SECONDS = 10
+
+
 async def status_section(userbot: Any, flow: Any, lang: str) -> str:
     await userbot.check(timeout=2.0)
     lines = []
+    connecting = userbot.state == "connecting"
     if userbot.me is not None and userbot.state == "ready":
         lines.append(t("status_account", lang, value=account_name(userbot.me)))
+    elif connecting and userbot.stored_name:
+        lines.append(t("status_account_connecting", lang, name=userbot.stored_name))
     else:
         lines.append(t("status_account_none", lang))
-    reason = userbot.reason or ""
-    lines.append(
-        t("status_session", lang, value=t(f"session_{userbot.state}", lang, reason=reason))
-    )
+    conn = userbot.connection
+    if connecting and conn.attempts and conn.trouble is not None:
+        error = render_alert(conn.trouble.text(), lang)
+        value = tn("status_connecting", conn.attempts, lang, error=error)
+    else:
+        value = t(f"session_{userbot.state}", lang, reason=userbot.reason or "")
+    lines.append(t("status_session", lang, value=value))
+    offset = userbot.clock_offset if userbot.state == "ready" else None
+    if offset is not None and abs(offset) >= CLOCK_WARN_SECONDS:
+        key = "status_clock_behind" if offset > 0 else "status_clock_ahead"
+        lines.append(t(key, lang, seconds=abs(offset)))
     if flow.owner is not None:
         lines.append(t("session_login_running", lang, name=flow.owner_name))
     return "\n".join(lines)

@@ -138,6 +138,8 @@ async def status_section(api: ParseAPI, lang: str) -> str:
     state = breaker["state"]
     if state == "open":
         state_text = t("status_breaker_open", lang, left=duration(breaker["retry_in"], lang))
+    elif data.get("session") == "connecting":  # "ok" would hide it; the cause is above
+        state_text = t("status_breaker_waiting", lang)
     else:
         state_text = t(f"status_breaker_{state}", lang)
     lines.append(t("status_parsing_breaker", lang, state=state_text))
