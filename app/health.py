@@ -61,12 +61,18 @@ class HealthRegistry:
         return all(p().get("healthy", True) for p in self._probes.values())
 
     def problems(self) -> list[str]:
-        """Why /healthz says 503, one line per component that is not running."""
-        return [
+        """Why /healthz says 503: one line per component that is not running, and per
+        probe that reports itself unhealthy (its `problem`, else its state)."""
+        lines = [
             f"{c.name}: {c.state}" + (f" ({c.last_error})" if c.last_error else "")
             for c in self.components.values()
             if c.state != RUNNING
         ]
+        for name, probe in self._probes.items():
+            data = probe()
+            if not data.get("healthy", True):
+                lines.append(f"{name}: {data.get('problem') or data.get('state', 'unhealthy')}")
+        return lines
 
     def snapshot(self) -> dict[str, Any]:
         return {

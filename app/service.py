@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.alerts import Alerter
+from app.alerts import Alerter, AlertText
 from app.archive import ArchiveService, WatchNotifier
 from app.channels import ChannelService
 from app.events import EventBus, RunCompleted
@@ -35,7 +35,14 @@ from db.accounts import AccountRepository
 from db.channels import ChannelRepository
 from db.database import close_db, init_db
 from db.messages import IngestRepository
-from db.sqlite_files import DatabaseDamaged, check_file, lost_archive_hint
+from db.sqlite_engine import interrupt_running
+from db.sqlite_files import (
+    DatabaseDamaged,
+    check_file,
+    default_backup_dir,
+    list_backups,
+    lost_archive_hint,
+)
 from db.vault import SessionVault
 from parser.breaker import CircuitBreaker
 from parser.errors import LoginError
@@ -174,23 +181,6 @@ async def _bounded_close(
 
 async def run_service(settings: Settings) -> int:
     setup_logging(settings.log_level, settings.secret_values())
-    lock = InstanceLock(settings.database_url, settings.sqlite_path)
-    from app.instance_lock import AlreadyRunning
-
-    try:
-        await lock.acquire()
-    except AlreadyRunning as exc:
-        log.error("%s", exc)
-        print(f"tg-parser: {exc}; refusing to start a second instance", flush=True)
-        return 3
-    try:
-        _clear_work_dir(settings.work_dir)
-        _check_database_file(settings)
-    except DatabaseDamaged as exc:
-        log.error("%s", exc)
-        print(f"tg-parser: {exc}", file=sys.stderr, flush=True)
-        await lock.release()
-        return 4
     stop_event = asyncio.Event()
     loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()
@@ -206,20 +196,51 @@ async def run_service(settings: Settings) -> int:
         log.info("signal received: shutting down")
         stop_event.set()
         if starting and main_task is not None:
-            main_task.cancel()  # start-up (migrations, connecting) is cut short
+            # Start-up (the instance lock, migrations, connecting) is cut short. A
+            # statement running on aiosqlite's thread is not stopped by cancelling the
+            # task that awaits it, and the rollback would queue behind it: interrupt it.
+            if interrupted := interrupt_running():
+                log.info("interrupted the statements of %d database connection(s)", interrupted)
+            main_task.cancel()
 
     def started() -> None:
         nonlocal starting
         starting = False
 
+    # Installed first: a signal while the lock or the database is slow ends start-up.
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
     try:
-        await _run_until_stopped(settings, lock, stop_event, started)
+        return await _start_and_run(settings, stop_event, started)
     except asyncio.CancelledError:
         if not stop_event.is_set():
             raise
         log.info("stopped during start-up")
+        log.info("tg-parser stopped")
+        return 0
+
+
+async def _start_and_run(
+    settings: Settings, stop_event: asyncio.Event, started: Callable[[], None]
+) -> int:
+    lock = InstanceLock(settings.database_url, settings.sqlite_path)
+    from app.instance_lock import AlreadyRunning
+
+    try:
+        await lock.acquire()
+    except AlreadyRunning as exc:
+        log.error("%s", exc)
+        print(f"tg-parser: {exc}; refusing to start a second instance", flush=True)
+        return 3
+    try:
+        _clear_work_dir(settings.work_dir)
+        lost = _check_database_file(settings)
+    except DatabaseDamaged as exc:
+        log.error("%s", exc)
+        print(f"tg-parser: {exc}", file=sys.stderr, flush=True)
+        await lock.release()
+        return 4
+    await _run_until_stopped(settings, lock, stop_event, started, lost)
     log.info("tg-parser stopped")
     return 0
 
@@ -231,14 +252,21 @@ def _clear_work_dir(work_dir: Path) -> None:
     work_dir.mkdir(parents=True, exist_ok=True)
 
 
-def _check_database_file(settings: Settings) -> None:
-    """Refuse a SQLite file that cannot be used; warn about an archive that vanished."""
-    if settings.sqlite_path is None:
-        return
-    check_file(settings.sqlite_path, settings.backups_path)
-    hint = lost_archive_hint(settings.sqlite_path, settings.backups_path)
-    if hint:
-        log.warning("%s", hint)
+def _check_database_file(settings: Settings) -> AlertText | None:
+    """Refuse a SQLite file that cannot be used; warn about an archive that vanished
+    (logged now, and the alert returned for the admins once the bot is up)."""
+    path = settings.sqlite_path
+    if path is None:
+        return None
+    check_file(path, settings.backups_path)
+    hint = lost_archive_hint(path, settings.backups_path)
+    if not hint:
+        return None
+    log.warning("%s", hint)
+    backups = list_backups(settings.backups_path or default_backup_dir(path))
+    return AlertText(
+        "alert_archive_lost", path=str(path), count=len(backups), latest=str(backups[0])
+    )
 
 
 async def _run_until_stopped(
@@ -246,12 +274,16 @@ async def _run_until_stopped(
     lock: InstanceLock,
     stop_event: asyncio.Event,
     started: Callable[[], None],
+    lost_archive: AlertText | None = None,
 ) -> None:
     async with AsyncExitStack() as stack:
         stack.push_async_callback(lock.release)
+        stack.push_async_callback(close_db)  # before init_db: it may be cut short
         await init_db(settings.database_url)
-        stack.push_async_callback(close_db)
         app = build_app(settings)
+        if lost_archive is not None:
+            # Queued now, delivered once the bot is up (alerts leave through the bot).
+            app.alerter.alert("archive-lost", lost_archive)
         # Network closes are bounded so SIGTERM still ends within seconds; close_db is
         # not (a write cut short poisons the connection).
         stack.push_async_callback(_bounded_close, "bot", app.control.close)

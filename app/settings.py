@@ -149,6 +149,12 @@ class Settings(VaultSettings):
     alert_window_seconds: int = Field(
         600, ge=0, description="the same alert is sent at most once per this many seconds"
     )
+    connection_alert_seconds: float = Field(
+        180,
+        gt=0,
+        le=86400,
+        description="seconds the userbot may fail to connect before the operators get an alert",
+    )
     upload_limit_mb: int = Field(
         50, ge=1, le=2000, description="largest file the bot may upload, in MB (50 on Telegram)"
     )

@@ -124,6 +124,8 @@ class ControlBot:
         )
         self.rules.state.on_change(self._on_transport)
         services.status_sections.append(self._status_section)
+        self.dp.startup.register(self._announce)
+        self._announced = False
         self._polling = False
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -170,6 +172,22 @@ class ControlBot:
         return t("status_bot_conflict", lang) if self.rules.state.conflict else ""
 
     # -- running -------------------------------------------------------------------------
+
+    async def _announce(self, bot: Bot) -> None:
+        """Once per process, say which bot to open: the operator may not know its name.
+
+        getMe is cached on the Bot, so polling does not ask Telegram again.
+        """
+        me = await bot.me()
+        if self._announced:
+            return
+        self._announced = True
+        if me.username:
+            log.info(
+                "bot @%s is up: open https://t.me/%s and send /start", me.username, me.username
+            )
+        else:
+            log.info("bot %r (id %d) is up: send it /start", me.full_name, me.id)
 
     async def set_commands(self) -> None:
         for lang in LANGS:

@@ -30,7 +30,11 @@ def render_alert(body: AlertBody, lang: str) -> str:
     """Telegram HTML for one language (t() escapes the values; a plain string is
     escaped whole, an `Html` one goes as it is)."""
     if isinstance(body, AlertText):
-        args = dict(body.args)
+        # A value may itself be a catalogue text (a cause and its fix): rendered first.
+        args = {
+            k: render_alert(v, lang) if isinstance(v, AlertText) else v
+            for k, v in body.args.items()
+        }
         if isinstance(args.get("reason"), str):  # a reason code or Telegram error name
             args["reason"] = reason_text(args["reason"], lang)
         return t(body.key, lang, **args)

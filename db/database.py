@@ -12,26 +12,41 @@ from tortoise.backends.base import executor as _executor
 from tortoise.migrations.api import migrate as migrate_api
 
 from db.config import tortoise_config
+from db.sqlite_engine import interrupt_running
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
+def _progress(event: str, app_label: str, name: str) -> None:
+    if event == "apply_start":
+        log.info("database: applying migration %s (a big archive can take a while)", name)
+
+
 async def apply_migrations(database_url: str) -> None:
     """Apply every pending migration (Tortoise's built-in migrations)."""
-    await migrate_api(config=tortoise_config(database_url))
+    await migrate_api(config=tortoise_config(database_url), progress=_progress)
 
 
 async def init_db(database_url: str, *, migrate: bool = True) -> None:
-    """Connect Tortoise (migrating first unless told not to)."""
+    """Connect Tortoise (migrating first unless told not to).
+
+    Cancelled half-way (a signal during start-up), it closes what it opened: an open
+    aiosqlite connection keeps a non-daemon thread that holds the process at exit.
+    """
     # Tortoise caches each model's INSERT SQL by connection name, not by dialect: after
     # a SQLite database, a PostgreSQL one in the same process got `?` placeholders.
     _executor.EXECUTOR_CACHE.clear()
-    if migrate:
-        await apply_migrations(database_url)
+    try:
+        if migrate:
+            await apply_migrations(database_url)
+            await Tortoise.close_connections()
+        await Tortoise.init(config=tortoise_config(database_url))
+    except asyncio.CancelledError:
+        interrupt_running()  # a statement still running would hold up the close
         await Tortoise.close_connections()
-    await Tortoise.init(config=tortoise_config(database_url))
+        raise
     # tortoise.db_client logs query parameters at DEBUG: keep it quiet (secrets).
     logging.getLogger("tortoise").setLevel(max(logging.INFO, logging.getLogger().level))
     conn = connections.get("default")

@@ -46,6 +46,27 @@ class TransportError(TelegramError):
     code = "transport"
 
 
+class ClockSkew(TransportError):
+    """Telegram's clock is `seconds` ahead of this machine's (negative: behind), far
+    enough that Telethon drops its answers as 'very new' (more than 30 s)."""
+
+    code = "clock_skew"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"clock skew {seconds:+.0f}s")
+        self.seconds = seconds
+
+
+class NoAnswer(TransportError):
+    """Connected, but Telegram did not answer within `seconds`."""
+
+    code = "no_answer"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no answer within {seconds:.0f}s")
+        self.seconds = seconds
+
+
 class LoginError(TelegramError):
     """A login step failed; `code` says which (phone_invalid, code_invalid, ...)."""
 

@@ -26,8 +26,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 from app import metrics
 from app.alerts import Alerter, AlertText
 from app.health import HealthRegistry
+from db.database import shielded_write
 from db.messages import ChannelRow, ChannelState, IngestRepository
 from parser.breaker import CircuitBreaker
+from parser.clock_jumps import WallClockWatch, replan_after_jump
 from parser.errors import ChannelUnavailable, RateLimited, SessionDead, TransportError
 from parser.fetcher import ChannelFetcher, ProgressCallback, RunFailed, RunProgress
 
@@ -69,6 +71,8 @@ class ParseScheduler:
         default_interval_minutes: int = 60,
         jitter_seconds: int = 30,
         on_committed: Callable[[int, int, int, int], Awaitable[None]] | None = None,
+        clock_watch: WallClockWatch | None = None,
+        clock_tick: float = 10.0,
     ) -> None:
         self._repo = repo
         self._fetcher = fetcher
@@ -91,6 +95,9 @@ class ParseScheduler:
         self._run_ended = asyncio.Event()
         self._run_ended.set()
         self._dropped: set[int] = set()  # being paused or removed: stop their run
+        # Wall-clock jumps (suspend/resume, NTP steps): looked for every `clock_tick` s.
+        self._clock_watch = clock_watch
+        self._clock_tick = clock_tick
         breaker.on_change(self._on_breaker)
         health.add_probe("breaker", breaker.probe)
 
@@ -234,6 +241,27 @@ class ParseScheduler:
             self._alerter.forget("breaker")
             self._alerter.alert("breaker-closed", AlertText("alert_breaker_closed"))
 
+    async def _watch_clock(self) -> None:
+        """Every `clock_tick` s (monotonic): after a wall-clock jump, due channels run
+        now and, after a jump back, none waits longer than its interval."""
+        watch = self._clock_watch or WallClockWatch()
+        while True:
+            await asyncio.sleep(self._clock_tick)
+            jump = watch.jump()
+            if not jump or self._sched is None:
+                continue
+            try:
+                moved = replan_after_jump(self._sched, jump, watch.now())
+                log.warning(
+                    "the wall clock jumped %+.0f s (suspend and resume, or a clock step): "
+                    "due channels run now; %d planned run(s) brought back", jump, len(moved),
+                )
+                for job_id, when in moved.items():
+                    if job_id.isdigit():  # a stop cancels this task: let the write land
+                        await shielded_write(self._repo.set_next_run(int(job_id), when))
+            except Exception:
+                log.exception("re-planning after a wall-clock jump failed")
+
     # -- the component -----------------------------------------------------------------
 
     async def run(self) -> None:
@@ -242,6 +270,7 @@ class ParseScheduler:
         sched.add_listener(self._job_error_listener, EVENT_JOB_ERROR)
         self._sched = sched
         sched.start()
+        watcher = asyncio.create_task(self._watch_clock())
         try:
             await self._rebuild()
             self.started.set()
@@ -255,6 +284,7 @@ class ParseScheduler:
                     break
                 await self._handle(req)
         finally:
+            watcher.cancel()
             sched.pause()
             sched.shutdown(wait=False)
             self._sched = None

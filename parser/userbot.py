@@ -8,6 +8,7 @@ connection that logged in is the one that parses.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -24,7 +25,9 @@ from app.logging_setup import REDACTOR
 from app.settings import Settings
 from db.accounts import AccountRepository
 from db.vault import VaultError
-from parser.errors import SessionDead, translate
+from parser.clock_skew import SkewWatch, get_time_offset, set_time_offset
+from parser.connection import ConnectionTracker, classify
+from parser.errors import ClockSkew, NoAnswer, RateLimited, SessionDead, translate
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +105,11 @@ class Userbot:
         accounts: AccountRepository,
         health: HealthRegistry,
         alerter: Alerter,
+        *,
+        tracker: ConnectionTracker | None = None,
+        skew_watch: SkewWatch | None = None,
+        correct_clock: bool = True,
+        open_timeout: float = 60.0,
     ) -> None:
         self._settings = settings
         self._accounts = accounts
@@ -111,6 +119,16 @@ class Userbot:
         self.state = NO_SESSION
         self.reason: str | None = None
         self.me: Any = None
+        self.stored_name: str | None = None  # the stored account's name, while connecting
+        # Connection attempts since the last success (the userbot's side of /status).
+        self.connection = tracker or ConnectionTracker(
+            getattr(settings, "connection_alert_seconds", 180)
+        )
+        self._skew = skew_watch or SkewWatch()
+        self._correct_clock = correct_clock
+        # Telegram's clock minus ours, once measured: given to every client built after.
+        self.time_offset: int | None = None
+        self._open_timeout = open_timeout
         self._ready = asyncio.Event()
         self._wake = asyncio.Event()
         self._stopping = False
@@ -122,8 +140,31 @@ class Userbot:
     def settings(self) -> Settings:
         return self._settings
 
+    @property
+    def clock_offset(self) -> int | None:
+        """Telegram's clock minus this machine's, in seconds, as the client goes by it
+        (Telethon also learns it in a new key's handshake and from bad_msg_notification);
+        the last measured one when there is no client."""
+        live = get_time_offset(self.client) if self.client is not None else None
+        return live if live is not None else self.time_offset
+
     def _probe(self) -> dict[str, Any]:
-        return {"state": self.state, "reason": self.reason, "healthy": True}
+        conn = self.connection
+        failing = self.state == CONNECTING and conn.attempts > 0
+        probe: dict[str, Any] = {
+            "state": self.state,
+            "reason": self.reason,
+            **conn.snapshot(),
+            "clock_offset": self.clock_offset,
+            # Unhealthy once the trouble lasts as long as it takes to alert.
+            "healthy": not (failing and conn.lasting() >= conn.alert_after),
+        }
+        if failing:
+            probe["problem"] = (
+                f"connecting: {conn.attempts} failed attempt(s), last error: "
+                + (conn.trouble.english() if conn.trouble else "?")
+            )
+        return probe
 
     def on_state(self, listener: Callable[[str], Awaitable[None]]) -> None:
         self._listeners.append(listener)
@@ -143,7 +184,12 @@ class Userbot:
     # -- building clients -------------------------------------------------------------
 
     def new_client(self, session: str | None = None) -> TelegramClient:
-        return new_client(self._settings, session)
+        client = new_client(self._settings, session)
+        offset = self.clock_offset
+        if offset:
+            # A new auth key learns the offset in its handshake; a saved one needs ours.
+            set_time_offset(client, offset)
+        return client
 
     @staticmethod
     def session_string(client: TelegramClient) -> str:
@@ -227,77 +273,165 @@ class Userbot:
         await self._set_state(NO_SESSION)
 
     async def run(self) -> None:
+        self._skew.install()
         checks = 0
-        while not self._stopping:
-            if self.client is None and self.state not in (INVALID,):
-                await self._connect_stored()
-            self._wake.clear()
-            if self.client is not None and self.state == READY:
+        try:
+            while not self._stopping:
+                self._wake.clear()
+                wait = 5.0
+                client = self.client
+                if self.state != INVALID and (client is None or not client.is_connected()):
+                    wait = await self._connect()
+                elif self.state == READY:
+                    checks += 1
+                    if checks % 12 == 0:  # about once a minute
+                        await self.check()
                 self._health.beat(self.name)
-                checks += 1
-                if checks % 12 == 0:  # about once a minute
-                    await self.check()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), 5.0)
-                except TimeoutError:
-                    pass
-                if self.client is not None and not self.client.is_connected():
-                    await self._reconnect()
-            else:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), 5.0)
-                except TimeoutError:
-                    pass
-                self._health.beat(self.name)
+                if wait > 0 and not self._stopping:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), wait)
+        finally:
+            self._skew.uninstall()
 
-    async def _connect_stored(self) -> None:
+    async def _connect(self) -> float:
+        """One connection attempt (the stored session, or the client that lost its
+        connection); the seconds to wait before looking again."""
+        client = self.client
+        if client is None:
+            client = await self._stored_client()
+            if client is None:
+                return 5.0
+        await self._set_state(CONNECTING, self.reason if self.state == CONNECTING else None)
+        self.connection.begin()
+        try:
+            me = await self._open(client)
+        except Exception as exc:
+            return await self._open_failed(client, exc)
+        if client is not self.client and self.client is not None:
+            await client.disconnect()  # a login adopted another client meanwhile
+            return 5.0
+        if me is None and not await self._authorized(client):
+            return 0.0
+        self.client = client
+        if me is not None:
+            self.me = me
+        if self.connection.succeeded():
+            self._alerter.forget("userbot-connecting")
+            self._alerter.alert("userbot-connected", AlertText("alert_userbot_connected"))
+        await self._set_state(READY)
+        return 5.0
+
+    async def _stored_client(self) -> TelegramClient | None:
         try:
             session = await self._accounts.load_session()
         except VaultError as exc:
             await self._set_state(PAUSED, str(exc))
             self._alerter.alert("vault", AlertText("alert_vault", error=str(exc)))
-            return
+            return None
         if session is None:
             if self.state != NO_SESSION:
                 await self._set_state(NO_SESSION)
-            return
+            return None
         REDACTOR.add(session)
-        client = self.new_client(session)
-        await self._set_state(CONNECTING)
-        try:
-            await client.connect()
-            me = await client.get_me()
-        except Exception as exc:
-            err = translate(exc)
-            if isinstance(err, SessionDead):
-                await self.session_dead(err.detail)
-                return
-            # Network or flood: keep the session, try again later.
-            log.warning("userbot could not connect: %s", type(exc).__name__)
-            await client.disconnect()
-            await self._set_state(CONNECTING, type(exc).__name__)
-            await asyncio.sleep(5)
-            return
-        if me is None:
-            # get_me() returns None on *any* RPC error: verify before declaring death.
-            try:
-                authorized = await client.is_user_authorized()
-            except Exception:
-                authorized = True
-            if not authorized:
-                await client.disconnect()
-                await self.session_dead("not authorized")
-                return
-        self.client, self.me = client, me
-        await self._set_state(READY)
+        info = await self._accounts.current()
+        self.stored_name = (info.display_name or info.username) if info is not None else None
+        return self.new_client(session)
 
-    async def _reconnect(self) -> None:
-        assert self.client is not None
+    async def _authorized(self, client: TelegramClient) -> bool:
+        """get_me() returns None on *any* RPC error: verify before declaring death."""
         try:
-            await self.client.connect()
-        except Exception as exc:
-            log.warning("userbot reconnect failed: %s", type(exc).__name__)
-            await asyncio.sleep(5)
+            authorized = await client.is_user_authorized()
+        except Exception:
+            authorized = True
+        if not authorized:
+            await client.disconnect()
+            self.client = None
+            await self.session_dead("not authorized")
+        return authorized
+
+    async def _open_failed(self, client: TelegramClient, exc: Exception) -> float:
+        adopted = self.client is not None and self.client is not client
+        if self._stopping or adopted:  # stopping, or a login took over meanwhile
+            with contextlib.suppress(Exception):
+                await client.disconnect()
+            return 0.0
+        err = translate(exc)
+        if isinstance(err, SessionDead):
+            with contextlib.suppress(Exception):
+                await client.disconnect()
+            if self.client is client:
+                self.client = None
+            await self.session_dead(err.detail)
+            return 0.0
+        # Network, proxy, clock or flood: keep the session, try again later.
+        with contextlib.suppress(Exception):
+            await client.disconnect()
+        trouble = classify(exc, proxy=bool(getattr(self._settings, "telegram_proxy", None)))
+        flood = err.seconds if isinstance(err, RateLimited) else 0.0
+        wait = self.connection.failed(trouble, wait_at_least=flood)
+        log.warning(
+            "userbot could not connect (attempt %d, next in %.0f s): %s",
+            self.connection.attempts, wait, trouble.english(),
+        )
+        await self._set_state(CONNECTING, trouble.english())
+        if self.connection.should_alert():
+            self._alerter.alert(
+                "userbot-connecting",
+                AlertText(
+                    "alert_userbot_connecting",
+                    minutes=max(1, round(self.connection.lasting() / 60)),
+                    attempts=self.connection.attempts,
+                    error=trouble.text(),
+                ),
+            )
+        return wait
+
+    async def _open(self, client: TelegramClient) -> Any:
+        """Connect and ask who we are, within `open_timeout` s. If Telethon starts
+        dropping Telegram's answers as 'very new' (clock skew), correct the client's
+        time offset and try once more at once; raise ClockSkew if that is not allowed
+        or does not help, NoAnswer when Telegram stays silent."""
+        corrected = False
+        while True:
+            seen = self._skew.sightings
+            attempt = asyncio.ensure_future(self._connect_and_ask(client))
+            try:
+                await self._until_done_or_skew(attempt, seen)
+            finally:
+                if not attempt.done():
+                    attempt.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await attempt
+            if not attempt.cancelled():
+                return attempt.result()
+            skew = self._skew.skew
+            if skew is None or self._skew.sightings == seen:
+                raise NoAnswer(self._open_timeout)
+            if corrected or not self._correct_clock:
+                raise ClockSkew(skew)
+            corrected = True
+            await client.disconnect()
+            if not set_time_offset(client, skew):
+                raise ClockSkew(skew)
+            self.time_offset = round(skew)
+            log.warning(
+                "Telegram's clock is %+d s off this machine's: Telethon dropped its answers "
+                "as 'very new'; using Telegram's time from now on. Sync the system clock "
+                "(timedatectl set-ntp true)", self.time_offset,
+            )
+
+    async def _connect_and_ask(self, client: TelegramClient) -> Any:
+        await client.connect()  # waits for Telegram's answer to help.getConfig
+        return await client.get_me()
+
+    async def _until_done_or_skew(self, task: asyncio.Future[Any], seen: int) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._open_timeout
+        while not task.done() and self._skew.sightings == seen and not self._stopping:
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            await asyncio.wait({task}, timeout=min(0.25, left))
 
     async def stop(self) -> None:
         self._stopping = True

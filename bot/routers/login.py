@@ -25,6 +25,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, InputMediaPhoto, Message, User
 
 from bot import dialogues
+from bot.delivery import render_alert
 from bot.keyboards import KEYPAD_PREFIX, code_keypad, logout_confirm, qr_button, resend_button
 from bot.services import BotServices
 from bot.texts import Html, html_join, plain, reason_text, t, tn
@@ -526,20 +527,36 @@ async def on_logout_answer(
 # -- /status section ----------------------------------------------------------------------
 
 
+# Telegram drops messages more than 30 s off; a clock this far off is worth a word.
+CLOCK_WARN_SECONDS = 10
+
+
 async def status_section(userbot: Any, flow: Any, lang: str) -> str:
     """The account part of /status: the account only while its session works."""
     await userbot.check(timeout=2.0)
     lines = []
     state = userbot.state
-    if state == "ready":
+    connecting = state == "connecting"
+    if state == "ready" and userbot.me is not None:
         lines.append(t("status_account", lang, value=account_name(userbot.me)))
+    elif connecting and userbot.stored_name:
+        lines.append(t("status_account_connecting", lang, name=userbot.stored_name))
     elif state in ("no_session", "invalid"):
         lines.append(t("status_account_none", lang))
     else:
         lines.append(t("status_account_offline", lang))
-    if state != "no_session":  # "not logged in" says it all
+    conn = userbot.connection
+    if connecting and conn.attempts and conn.trouble is not None:
+        error = render_alert(conn.trouble.text(), lang)
+        value = tn("status_connecting", conn.attempts, lang, error=error)
+        lines.append(t("status_session", lang, value=value))
+    elif state != "no_session":  # "not logged in" says it all
         reason = reason_text(userbot.reason, lang)
         lines.append(t("status_session", lang, value=t(f"session_{state}", lang, reason=reason)))
+    offset = userbot.clock_offset if state == "ready" else None
+    if offset is not None and abs(offset) >= CLOCK_WARN_SECONDS:
+        key = "status_clock_behind" if offset > 0 else "status_clock_ahead"
+        lines.append(t(key, lang, seconds=abs(offset)))
     if flow.owner is not None:
         lines.append(t("session_login_running", lang, name=flow.owner_name))
     return "\n".join(lines)

@@ -306,10 +306,12 @@ def _next_run_lines(data: dict[str, Any], lang: str) -> list[Html]:
     return lines
 
 
-def _breaker_line(breaker: dict[str, Any], lang: str) -> Html:
+def _breaker_line(breaker: dict[str, Any], session: str | None, lang: str) -> Html:
     state = breaker["state"]
     if state == "open":
         state_text = t("status_breaker_open", lang, left=duration(breaker["retry_in"], lang))
+    elif session == "connecting":  # "ok" would hide it; the cause is above
+        state_text = t("status_breaker_waiting", lang)
     else:
         state_text = t(f"status_breaker_{state}", lang)
     return t("status_parsing_breaker", lang, state=state_text)
@@ -323,8 +325,8 @@ async def status_section(api: ParseAPI, lang: str) -> Html:
     """
     data = await api.status()
     lines = []
-    if data["ready"]:
-        lines.append(_breaker_line(data["breaker"], lang))
+    if data["ready"] or data.get("session") == "connecting":
+        lines.append(_breaker_line(data["breaker"], data.get("session"), lang))
     counts = data["counts"]
     lines.append(
         t(

@@ -231,6 +231,60 @@ async def test_log_out(client: TelegramClient, server: MTProtoServer) -> None:
     assert all(r.user_id is None for r in server.auth_keys.values())
 
 
+# -- clocks -------------------------------------------------------------------------
+
+
+async def _saved_session(make_client: ClientFactory) -> str:
+    first = await make_client()
+    await login(first)
+    saved: str = first.session.save()
+    await first.disconnect()
+    return saved
+
+
+async def test_a_fresh_key_learns_the_server_clock(
+    make_client: ClientFactory, server: MTProtoServer
+) -> None:
+    server.clock_offset = 40
+    client = await make_client()  # the handshake's server_time sets Telethon's offset
+    assert client._sender._state.time_offset == 40
+    assert (await login(client)).first_name == "Ann"
+    assert not server.bad_msg_ids
+
+
+async def test_a_saved_session_with_the_server_40_s_ahead_gets_no_answer(
+    make_client: ClientFactory, server: MTProtoServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What a user saw: Telegram answers, Telethon drops every answer as 'very new'
+    (more than 30 s ahead of its clock), and nothing tells the client to correct it:
+    a msg_id 40 s in the past is within the 300 s Telegram accepts. `connect()` itself
+    waits for the answer to help.getConfig, so it never returns."""
+    saved = await _saved_session(make_client)
+    server.clock_offset = 40
+    server.counters.clear()
+    client = await make_client(saved, connect=False)
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(client.connect(), 2)
+    assert server.counters["help.getConfig"] == 1 and not server.bad_msg_ids
+    assert "Server sent a very new message" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("offset", "code"),
+    [(400, 16), (-400, 17), (-40, 17)],
+    ids=["client-400s-behind", "client-400s-ahead", "client-40s-ahead"],
+)
+async def test_a_client_clock_out_of_the_window_gets_bad_msg_and_corrects_itself(
+    make_client: ClientFactory, server: MTProtoServer, offset: int, code: int
+) -> None:
+    saved = await _saved_session(make_client)
+    server.clock_offset = offset
+    client = await make_client(saved)
+    assert (await asyncio.wait_for(client.get_me(), 10)).first_name == "Ann"
+    assert server.bad_msg_ids[code] >= 1
+    assert abs(client._sender._state.time_offset - offset) <= 1
+
+
 # -- reading channels ---------------------------------------------------------------
 
 

@@ -24,6 +24,10 @@ async def test_start_answers_operator_and_refuses_stranger(tmp_path: Path) -> No
         await api.send_text(api.users[ADMIN2_ID], "/start")
         await api.wait_for_message(ADMIN2_ID, r"/login", timeout=15)
         assert [e.text for e in api.transcript(STRANGER_ID)] == ["Sorry, this bot is private."]
-        assert f"refused user id={STRANGER_ID} username=@eve" in stack.app.log()
+        log = stack.app.log()
+        assert f"refused user id={STRANGER_ID} username=@eve" in log
+        # The log names the bot to open, once.
+        hello = "bot @test_bot is up: open https://t.me/test_bot and send /start"
+        assert log.count(hello) == 1, log
         rc = await stack.app.terminate()
         assert rc == 0, stack.app.log()

@@ -51,6 +51,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--account", action="append", default=[], help="PHONE:CODE[:PASSWORD]")
     parser.add_argument("--key-store", type=Path, help="persist auth keys in this JSON file")
     parser.add_argument("--gzip", action="store_true", help="gzip large answers like Telegram")
+    parser.add_argument(
+        "--clock-offset", type=float, default=0.0, help="seconds the server's clock is ahead"
+    )
     parser.add_argument("--log-level", default="WARNING")
     return parser.parse_args(argv)
 
@@ -129,6 +132,7 @@ async def serve(args: argparse.Namespace) -> None:
         dc_id=args.dc,
         key_store_path=args.key_store,
         gzip_responses=args.gzip,
+        clock_offset=args.clock_offset,
     )
     await server.start()
     print(f"MTProto double listening on {server.host}:{server.port}", flush=True)

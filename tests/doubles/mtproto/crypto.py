@@ -12,6 +12,7 @@ import hashlib
 import os
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,8 +117,9 @@ class _DhState:
 class Handshake:
     """Answers the three plain-text steps that create an auth key."""
 
-    def __init__(self, key: ServerRSAKey) -> None:
+    def __init__(self, key: ServerRSAKey, clock: Callable[[], float] = time.time) -> None:
         self.key = key
+        self._clock = clock  # the server's clock: server_time tells the client its offset
         self._states: dict[int, _DhState] = {}
 
     def handle(self, request: TLObject) -> tuple[TLObject, AuthKey | None]:
@@ -169,7 +171,7 @@ class Handshake:
                 g=DH_G,
                 dh_prime=DH_PRIME_BYTES,
                 g_a=trsa.get_byte_array(g_a),
-                server_time=int(time.time()),
+                server_time=int(self._clock()),
             )
         )
         with_hash = hashlib.sha1(answer).digest() + answer

@@ -58,6 +58,9 @@ _IGNORED = (
     types.MsgNewDetailedInfo,
 )
 _AUTH_KEY_NOT_FOUND = struct.pack("<i", -404)
+# Telegram's window for a client msg_id (https://core.telegram.org/mtproto/description
+# #message-identifier-msg-id): at most 300 s in the past, 30 s in the future.
+MSG_ID_TOO_OLD, MSG_ID_TOO_NEW = 300, 30
 
 
 @dataclass(eq=False)
@@ -80,6 +83,7 @@ class KeyRecord:
 class _Session:
     salt: int
     seq: int = 0
+    announced: bool = False  # new_session_created sent
 
     def next_seq(self, content_related: bool) -> int:
         if content_related:
@@ -98,7 +102,7 @@ class _Client:
         self.reader = reader
         self.writer = writer
         self.codec: Any = None
-        self.handshake = Handshake(server.rsa_key)
+        self.handshake = Handshake(server.rsa_key, server.now)
         # key_id -> the session id last used with it on this connection.
         self.sessions: dict[int, int] = {}
         self.closed = False
@@ -153,19 +157,37 @@ class _Client:
             log.warning("dropping undecryptable message: %s", exc)
             return
         session_key = (key_id, message.session_id)
-        if session_key not in self.server.sessions:
-            self.server.sessions[session_key] = _Session(
-                int.from_bytes(os.urandom(8), "little", signed=True)
-            )
-            self.sessions[key_id] = message.session_id
+        session = self.server.sessions.get(session_key)
+        if session is None:
+            session = _Session(int.from_bytes(os.urandom(8), "little", signed=True))
+            self.server.sessions[session_key] = session
+        self.sessions[key_id] = message.session_id
+        if self.bad_time(record, message.session_id, message.msg_id, message.seq_no):
+            return
+        if not session.announced:
+            session.announced = True
             created = types.NewSessionCreated(
                 first_msg_id=message.msg_id,
                 unique_id=int.from_bytes(os.urandom(8), "little", signed=True),
-                server_salt=self.server.sessions[session_key].salt,
+                server_salt=session.salt,
             )
             self.send(record, message.session_id, bytes(created), response=False)
-        self.sessions[key_id] = message.session_id
         self.process(record, message.session_id, message.msg_id, message.body)
+
+    def bad_time(self, record: KeyRecord, session_id: int, msg_id: int, seq_no: int) -> bool:
+        """Like Telegram, refuse a msg_id whose time is off the server's clock: codes 16
+        (too low) and 17 (too high) tell the client to correct its time offset."""
+        delta = msg_id / 2**32 - self.server.now()
+        if -MSG_ID_TOO_OLD <= delta <= MSG_ID_TOO_NEW:
+            return False
+        code = 16 if delta < 0 else 17
+        self.server.bad_msg_ids[code] += 1
+        log.info("msg_id %d is %+.0f s off the server's clock: bad_msg %d", msg_id, delta, code)
+        notification = types.BadMsgNotification(
+            bad_msg_id=msg_id, bad_msg_seqno=seq_no, error_code=code
+        )
+        self.send(record, session_id, bytes(notification), response=False, content_related=False)
+        return True
 
     def on_plain(self, packet: bytes) -> None:
         reader = BinaryReader(packet)
@@ -221,7 +243,7 @@ class _Client:
             self.send(record, session_id, bytes(pong))
         elif isinstance(obj, functions.GetFutureSaltsRequest):
             salt = self.server.sessions[(record.key_id, session_id)].salt
-            now = int(time.time())
+            now = int(self.server.now())
             salts = [
                 types.FutureSalt(
                     valid_since=now + i * 3600, valid_until=now + (i + 1) * 3600, salt=salt
@@ -291,8 +313,13 @@ class MTProtoServer:
         rsa_key: ServerRSAKey | None = None,
         gzip_responses: bool = False,
         advertised_host: str | None = None,
+        clock_offset: float = 0.0,
     ) -> None:
         self.world = world
+        # Seconds the server's clock is ahead of this machine's (negative: behind); its
+        # msg_ids, server_time and salts follow it, and so does its msg_id check.
+        self.clock_offset = clock_offset
+        self.bad_msg_ids: Counter[int] = Counter()  # bad_msg_notification codes sent
         self.host = host
         self.port = port
         self.dc_id = dc_id
@@ -311,6 +338,7 @@ class MTProtoServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
         self._last_msg_id = 0
+        self._msg_id_offset = clock_offset
         self._load_keys()
 
     # -- lifecycle -----------------------------------------------------------------
@@ -383,9 +411,15 @@ class MTProtoServer:
 
     # -- state ---------------------------------------------------------------------
 
+    def now(self) -> float:
+        """The server's clock: this machine's plus `clock_offset`."""
+        return time.time() + self.clock_offset
+
     def next_msg_id(self, response: bool) -> int:
-        """Server msg_ids: near the current time, increasing, odd (1 or 3 mod 4)."""
-        now = time.time()
+        """Server msg_ids: near the server's time, increasing, odd (1 or 3 mod 4)."""
+        if self.clock_offset != self._msg_id_offset:  # the clock was set: start afresh
+            self._msg_id_offset, self._last_msg_id = self.clock_offset, 0
+        now = self.now()
         candidate = (int(now) << 32) | (int((now % 1) * 2**32) & ~3)
         if candidate <= self._last_msg_id:
             candidate = (self._last_msg_id & ~3) + 4

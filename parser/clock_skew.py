@@ -1,0 +1,84 @@
+"""Clock skew between this machine and Telegram, as Telethon sees it.
+
+Telethon 1.x drops every server message whose msg_id time is more than 30 s ahead of
+its own clock ("Server sent a very new message with ID %d, ignoring", in
+telethon/network/mtprotostate.py) and nothing corrects it when Telegram is 30-300 s
+ahead: Telegram accepts client msg_ids up to 300 s in the past, so it never sends the
+bad_msg_notification (codes 16/17) that makes Telethon adjust its time offset, and the
+handshake's `server_time` only sets the offset of a *new* auth key. A client restored
+from a saved session then waits forever: `connect()` itself waits for the answer to
+help.getConfig.
+
+The dropped message was decrypted with our auth key and its msg_key checked, so its
+msg_id is Telegram's word: its upper 32 bits are Telegram's unix time. `SkewWatch`
+reads it from Telethon's own log record (the only place Telethon reports it), and
+`set_time_offset` gives the measured offset to a client, as Telethon itself does on
+bad_msg_notification 16/17.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+TELETHON_STATE_LOGGER = "telethon.network.mtprotostate"
+_TOO_NEW = "Server sent a very new message"
+
+
+class SkewWatch(logging.Filter):
+    """Watches Telethon's 'very new message' warnings; `skew` is Telegram's clock minus
+    this machine's, in seconds, at the last one, and `sightings` counts them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.skew: float | None = None
+        self.sightings = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg_id = _too_new_msg_id(record)
+        if msg_id is not None:
+            self.skew = msg_id / 2**32 - record.created
+            self.sightings += 1
+        return True
+
+    def install(self) -> None:
+        logger = logging.getLogger(TELETHON_STATE_LOGGER)
+        if self not in logger.filters:
+            logger.addFilter(self)
+        # The record must exist for the filter to see it, whatever LOG_LEVEL says.
+        if not logger.isEnabledFor(logging.WARNING):
+            logger.setLevel(logging.WARNING)
+
+    def uninstall(self) -> None:
+        logging.getLogger(TELETHON_STATE_LOGGER).removeFilter(self)
+
+
+def _too_new_msg_id(record: logging.LogRecord) -> int | None:
+    if not isinstance(record.msg, str) or not record.msg.startswith(_TOO_NEW):
+        return None
+    args = record.args
+    if isinstance(args, tuple) and args and isinstance(args[0], int):
+        return args[0]
+    return None
+
+
+def _state(client: Any) -> Any:
+    state = getattr(getattr(client, "_sender", None), "_state", None)
+    return state if state is not None and hasattr(state, "time_offset") else None
+
+
+def get_time_offset(client: Any) -> int | None:
+    """Telegram's clock minus ours as `client` (a TelegramClient) uses it now: learnt in
+    a handshake, from a bad_msg_notification, or given by `set_time_offset`."""
+    state = _state(client)
+    return int(state.time_offset) if state is not None else None
+
+
+def set_time_offset(client: Any, seconds: float) -> bool:
+    """Make `client` (a TelegramClient) date its messages and check Telegram's by
+    Telegram's clock. False if this Telethon has no such state (a future version)."""
+    state = _state(client)
+    if state is None:
+        return False
+    state.time_offset = round(seconds)
+    return True
