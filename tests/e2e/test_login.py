@@ -116,7 +116,11 @@ async def test_errors_busy_expiry_logout_and_revoked_session(tmp_path: Path) -> 
     async with running_stack(tmp_path, world) as stack:
         api, mt = stack.botapi, stack.mtproto
         adam, olga = api.users[ADMIN2_ID], api.users[ADMIN_ID]
-        # Commands are registered in both languages.
+        # Commands are registered in both languages (in the background, while polling).
+        for _ in range(200):
+            if {"", "ru"} <= set(api.commands):
+                break
+            await asyncio.sleep(0.05)
         assert ("login", "Log the userbot in") in api.commands[""]
         assert ("login", "Войти в аккаунт Telegram") in api.commands["ru"]
         assert any(name == "logout" for name, _ in api.commands["ru"])
