@@ -19,6 +19,7 @@ bad_msg_notification 16/17.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 TELETHON_STATE_LOGGER = "telethon.network.mtprotostate"
@@ -33,12 +34,15 @@ class SkewWatch(logging.Filter):
         super().__init__()
         self.skew: float | None = None
         self.sightings = 0
+        self.on_sighting: Callable[[], None] | None = None  # called on the loop's thread
 
     def filter(self, record: logging.LogRecord) -> bool:
         msg_id = _too_new_msg_id(record)
         if msg_id is not None:
             self.skew = msg_id / 2**32 - record.created
             self.sightings += 1
+            if self.on_sighting is not None:
+                self.on_sighting()
         return True
 
     def install(self) -> None:
@@ -81,4 +85,15 @@ def set_time_offset(client: Any, seconds: float) -> bool:
     if state is None:
         return False
     state.time_offset = round(seconds)
+    return True
+
+
+def resend_pending(client: Any) -> bool:
+    """Have Telethon reconnect in the background and send again the requests whose
+    answers it dropped (its own reconnection resends every pending request, with new
+    msg_ids). False if this Telethon cannot."""
+    start = getattr(getattr(client, "_sender", None), "_start_reconnect", None)
+    if not callable(start):
+        return False
+    start(None)
     return True

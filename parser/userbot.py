@@ -25,7 +25,7 @@ from app.logging_setup import REDACTOR
 from app.settings import Settings
 from db.accounts import AccountRepository
 from db.vault import VaultError
-from parser.clock_skew import SkewWatch, get_time_offset, set_time_offset
+from parser.clock_skew import SkewWatch, get_time_offset, resend_pending, set_time_offset
 from parser.connection import ConnectionTracker, classify
 from parser.errors import ClockSkew, NoAnswer, RateLimited, SessionDead, translate
 
@@ -125,6 +125,7 @@ class Userbot:
             getattr(settings, "connection_alert_seconds", 180)
         )
         self._skew = skew_watch or SkewWatch()
+        self._skew_seen = 0  # sightings already acted on
         self._correct_clock = correct_clock
         # Telegram's clock minus ours, once measured: given to every client built after.
         self.time_offset: int | None = None
@@ -134,6 +135,7 @@ class Userbot:
         self._stopping = False
         self._listeners: list[Callable[[str], Awaitable[None]]] = []
         self._dead_seen = False  # set synchronously: concurrent callers alert once
+        self._skew.on_sighting = self._wake.set
         health.add_probe("session", self._probe)
 
     @property
@@ -283,6 +285,8 @@ class Userbot:
                 if self.state != INVALID and (client is None or not client.is_connected()):
                     wait = await self._connect()
                 elif self.state == READY:
+                    if self._skew.sightings != self._skew_seen:
+                        await self._resync_clock()
                     checks += 1
                     if checks % 12 == 0:  # about once a minute
                         await self.check()
@@ -410,6 +414,7 @@ class Userbot:
             if corrected or not self._correct_clock:
                 raise ClockSkew(skew)
             corrected = True
+            self._skew_seen = self._skew.sightings
             await client.disconnect()
             if not set_time_offset(client, skew):
                 raise ClockSkew(skew)
@@ -419,6 +424,27 @@ class Userbot:
                 "as 'very new'; using Telegram's time from now on. Sync the system clock "
                 "(timedatectl set-ntp true)", self.time_offset,
             )
+
+    async def _resync_clock(self) -> None:
+        """Telegram's answers started to look 'very new' on the working client (this
+        machine's clock was stepped back, say): go by Telegram's time and have Telethon
+        send again what it is still waiting for, or the run waiting on it waits forever."""
+        self._skew_seen = self._skew.sightings
+        client, skew = self.client, self._skew.skew
+        if not self._correct_clock or client is None or skew is None:
+            return
+        current = get_time_offset(client)
+        if current is not None and abs(skew - current) < 10:
+            return  # a late answer to a connection already corrected
+        if not set_time_offset(client, skew):
+            return
+        self.time_offset = round(skew)
+        log.warning(
+            "Telegram's answers are now %+d s off this machine's clock (was the clock "
+            "stepped?): going by Telegram's time and sending the waiting requests again",
+            self.time_offset,
+        )
+        resend_pending(client)
 
     async def _connect_and_ask(self, client: TelegramClient) -> Any:
         await client.connect()  # waits for Telegram's answer to help.getConfig

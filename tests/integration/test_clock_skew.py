@@ -137,3 +137,30 @@ async def test_the_offset_is_corrected_from_telegrams_dropped_answers(
         await userbot.stop()
         await task
         await userbot.close()
+
+
+async def test_a_clock_step_while_working_is_caught_up(caplog: pytest.LogCaptureFixture) -> None:
+    """Connected with the clocks agreeing; then Telegram's answers come 40 s ahead (this
+    machine's clock stepped back): the request in flight is answered, not left waiting."""
+    from telethon.sessions import StringSession
+
+    world = World()
+    world.add_account(phone=PHONE, code=CODE, first_name="Ann")
+    world.add_channel(username="news", title="News").add_messages(30)
+    async with MTProtoServer(world) as server:
+        async with signed_in_client(server.port, PHONE, CODE) as (client, _me):
+            session = StringSession.save(client.session)
+        userbot = _userbot(server, session)
+        task = asyncio.create_task(userbot.run())
+        try:
+            client = await userbot.wait_ready(timeout=20)
+            assert len(await client.get_messages("news", limit=5)) == 5
+            server.clock_offset = 40
+            messages = await asyncio.wait_for(client.get_messages("news", limit=7), 20)
+            assert len(messages) == 7
+            assert userbot.time_offset in (39, 40, 41) and userbot.state == READY
+            assert "sending the waiting requests again" in caplog.text
+        finally:
+            await userbot.stop()
+            await task
+            await userbot.close()
