@@ -47,13 +47,14 @@ async def _until_logged(log: Path, text: str, proc: asyncio.subprocess.Process) 
 async def _sigterm(proc: asyncio.subprocess.Process) -> tuple[int, float]:
     started = time.monotonic()
     proc.send_signal(signal.SIGTERM)
-    try:
-        rc = await asyncio.wait_for(proc.wait(), 10)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+    rc = await asyncio.wait_for(proc.wait(), 10)
     return rc, time.monotonic() - started
+
+
+async def _reap(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        proc.kill()
+        await proc.wait()
 
 
 async def test_sigterm_while_the_database_server_does_not_answer(tmp_path: Path) -> None:
@@ -70,8 +71,11 @@ async def test_sigterm_while_the_database_server_does_not_answer(tmp_path: Path)
         proc, log = await _start(
             tmp_path, DATABASE_URL=f"postgres://tg:tg@127.0.0.1:{port}/tg"
         )
-        await asyncio.wait_for(connected.wait(), 60)  # start-up waits on the database
-        rc, seconds = await _sigterm(proc)
+        try:
+            await asyncio.wait_for(connected.wait(), 60)  # start-up waits on the database
+            rc, seconds = await _sigterm(proc)
+        finally:
+            await _reap(proc)
     finally:
         for writer in held:
             writer.close()
@@ -125,8 +129,11 @@ async def test_sigterm_while_a_big_archive_is_being_migrated(tmp_path: Path) -> 
     db.parent.mkdir(parents=True)
     _archive_before_search(db, ROWS)
     proc, log = await _start(tmp_path)
-    await _until_logged(log, "applying migration 0003_search", proc)
-    rc, seconds = await _sigterm(proc)
+    try:
+        await _until_logged(log, "applying migration 0003_search", proc)
+        rc, seconds = await _sigterm(proc)
+    finally:
+        await _reap(proc)
     text = _read(log)
     assert rc == 0, text
     assert seconds < 10
