@@ -14,6 +14,7 @@ inserted as it is. Numbers are plain; floats get the language's decimal separato
 
 from __future__ import annotations
 
+import functools
 import gettext
 import html
 import io
@@ -76,10 +77,12 @@ def _load(lang: str) -> gettext.GNUTranslations:
 TRANSLATIONS: dict[str, gettext.GNUTranslations] = {lang: _load(lang) for lang in LANGS}
 
 
-def keys() -> set[str]:
-    """Every text key of the catalogue (the English one is the reference)."""
+@functools.cache
+def keys() -> frozenset[str]:
+    """Every text key of the catalogue (the English one is the reference); the
+    catalogues are read once at import, so this is computed once."""
     catalog = TRANSLATIONS[DEFAULT_LANG]._catalog  # type: ignore[attr-defined]
-    return {k if isinstance(k, str) else k[0] for k in catalog if k != ""}
+    return frozenset(k if isinstance(k, str) else k[0] for k in catalog if k != "")
 
 
 def is_plural(key: str) -> bool:
@@ -150,16 +153,6 @@ def reason_text(reason: str | None, lang: str) -> Html:
         return Html("")
     snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", reason.strip()).lower()
     key = "reason_" + re.sub(r"[^a-z0-9]+", "_", snake).strip("_")
-    if key in _keys_cache():
+    if key in keys():
         return t(key, lang)
     return escape(reason)
-
-
-_KEYS: set[str] | None = None
-
-
-def _keys_cache() -> set[str]:
-    global _KEYS
-    if _KEYS is None:
-        _KEYS = keys()
-    return _KEYS
