@@ -45,7 +45,7 @@ test: $(VENV)/.installed-test
 	$(BIN)/pytest -q
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check app bot parser db tests bench
+	$(BIN)/ruff check app bot core db parser services tests bench
 	$(BIN)/mypy
 
 clean:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.alerts import Alerter, AlertText
+from core.alerts import Alerter, AlertText
 from db.sqlite_files import BackupResult, backup, list_backups, prune_backups, quick_check
 
 log = logging.getLogger(__name__)

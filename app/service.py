@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.alerts import Alerter, AlertText
 from app.archive import ArchiveService, WatchNotifier
 from app.channels import ChannelService
 from app.events import EventBus, RunCompleted
@@ -31,6 +30,7 @@ from bot.routers.common import backup_status_section
 from bot.routers.login import status_section as login_status_section
 from bot.routers.parse import status_section as parse_status_section
 from bot.services import BotServices
+from core.alerts import Alerter, AlertText
 from db.accounts import AccountRepository
 from db.channels import ChannelRepository
 from db.database import close_db, init_db

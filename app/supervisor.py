@@ -8,40 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Protocol
 
-from app.alerts import Alerter, AlertText
 from app.health import FAILED, RESTARTING, RUNNING, STARTING, STOPPED, HealthRegistry
+from core.alerts import Alerter, AlertText
+from core.backoff import Backoff
+from core.errors import PermanentFailure
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Backoff:
-    base: float = 1.0
-    factor: float = 2.0
-    cap: float = 60.0
-    jitter: float = 0.1
-
-    def delay(self, attempt: int) -> float:
-        raw = min(self.cap, self.base * self.factor ** max(0, attempt - 1))
-        return raw * random.uniform(1 - self.jitter, 1 + self.jitter)
-
-
-class PermanentFailure(Exception):
-    """Raised by a component that must not be restarted (a token Telegram refused, ...).
-
-    Its message is the reason: logged once, shown in /healthz and /status. `alert=False`
-    when the admins cannot be reached anyway (the bot itself is what failed).
-    """
-
-    def __init__(self, reason: str, *, alert: bool = True) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.alert = alert
 
 
 class Component(Protocol):

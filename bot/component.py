@@ -16,9 +16,6 @@ from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import BotCommand, BotCommandScopeDefault, ErrorEvent
 
-from app.alerts import AlertBody, Alerter, AlertText
-from app.health import RUNNING
-from app.supervisor import PermanentFailure
 from bot.aiogram_lazy import warm_models
 from bot.delivery import AlertDelivery
 from bot.filters import OperatorsOnly
@@ -32,6 +29,9 @@ from bot.session import (
     install_rules,
 )
 from bot.texts import LANGS, pick_lang, plain, t
+from core.alerts import AlertBody, Alerter, AlertText
+from core.errors import PermanentFailure
+from core.health import RUNNING
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from aiogram.exceptions import (
 )
 from aiogram.utils.backoff import Backoff, BackoffConfig
 
-from app.alerts import Alert, AlertBody, Alerter, AlertText
 from bot.session import rules_of
 from bot.texts import escape, reason_text, t
+from core.alerts import Alert, AlertBody, Alerter, AlertText
 
 log = logging.getLogger(__name__)
 

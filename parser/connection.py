@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.alerts import AlertText
-from app.supervisor import Backoff
+from core.alerts import AlertText
+from core.backoff import Backoff
 from parser.errors import ClockSkew, NoAnswer, RateLimited, translate
 
 _ENGLISH = {

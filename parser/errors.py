@@ -7,72 +7,28 @@ from __future__ import annotations
 
 from telethon import errors as te
 
+from core.errors import (
+    ChannelUnavailable,
+    ClockSkew,
+    LoginError,
+    NoAnswer,
+    RateLimited,
+    SessionDead,
+    TelegramError,
+    TransportError,
+)
 
-class TelegramError(Exception):
-    code = "telegram_error"
-
-    def __init__(self, detail: str = "") -> None:
-        super().__init__(detail or self.code)
-        self.detail = detail
-
-
-class RateLimited(TelegramError):
-    code = "flood_wait"
-
-    def __init__(self, seconds: int) -> None:
-        super().__init__(f"flood wait {seconds}s")
-        self.seconds = seconds
-
-
-class SessionDead(TelegramError):
-    """Permanent: the session can never be used again (re-login needed)."""
-
-    code = "session_dead"
-
-
-class ChannelUnavailable(TelegramError):
-    """Permanent for one channel: private, unknown, banned."""
-
-    code = "channel_unavailable"
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class TransportError(TelegramError):
-    """Network trouble: retry later (circuit breaker)."""
-
-    code = "transport"
-
-
-class ClockSkew(TransportError):
-    """Telegram's clock is `seconds` ahead of this machine's (negative: behind), far
-    enough that Telethon drops its answers as 'very new' (more than 30 s)."""
-
-    code = "clock_skew"
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"clock skew {seconds:+.0f}s")
-        self.seconds = seconds
-
-
-class NoAnswer(TransportError):
-    """Connected, but Telegram did not answer within `seconds`."""
-
-    code = "no_answer"
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"no answer within {seconds:.0f}s")
-        self.seconds = seconds
-
-
-class LoginError(TelegramError):
-    """A login step failed; `code` says which (phone_invalid, code_invalid, ...)."""
-
-    def __init__(self, code: str, detail: str = "") -> None:
-        super().__init__(detail or code)
-        self.code = code
+__all__ = [
+    "ChannelUnavailable",
+    "ClockSkew",
+    "LoginError",
+    "NoAnswer",
+    "RateLimited",
+    "SessionDead",
+    "TelegramError",
+    "TransportError",
+    "translate",
+]
 
 
 _DEAD = (

@@ -24,8 +24,8 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from app import metrics
-from app.alerts import Alerter, AlertText
-from app.health import HealthRegistry
+from core.alerts import AlertText
+from core.ports import AlertSink, HealthBeats
 from db.database import shielded_write
 from db.messages import ChannelRow, ChannelState, IngestRepository
 from parser.breaker import CircuitBreaker
@@ -65,8 +65,8 @@ class ParseScheduler:
         fetcher: ChannelFetcher,
         userbot: Any,  # parser.userbot.Userbot
         breaker: CircuitBreaker,
-        alerter: Alerter,
-        health: HealthRegistry,
+        alerter: AlertSink,
+        health: HealthBeats,
         *,
         default_interval_minutes: int = 60,
         jitter_seconds: int = 30,

@@ -19,10 +19,10 @@ from telethon import TelegramClient, functions, types
 from telethon.crypto import rsa
 from telethon.sessions import StringSession
 
-from app.alerts import Alerter, AlertText
-from app.health import HealthRegistry
 from app.logging_setup import REDACTOR
 from app.settings import Settings
+from core.alerts import AlertText
+from core.ports import AlertSink, HealthBeats
 from db.accounts import AccountRepository
 from db.vault import VaultError
 from parser.clock_skew import SkewWatch, get_time_offset, resend_pending, set_time_offset
@@ -103,8 +103,8 @@ class Userbot:
         self,
         settings: Settings,
         accounts: AccountRepository,
-        health: HealthRegistry,
-        alerter: Alerter,
+        health: HealthBeats,
+        alerter: AlertSink,
         *,
         tracker: ConnectionTracker | None = None,
         skew_watch: SkewWatch | None = None,

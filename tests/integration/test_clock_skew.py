@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from app.alerts import Alerter
 from app.health import HealthRegistry
-from app.supervisor import Backoff
 from bot.routers.login import status_section
+from core.alerts import Alerter
+from core.backoff import Backoff
 from parser.connection import ConnectionTracker
 from parser.userbot import CONNECTING, READY, Userbot
 from tests.doubles.mtproto import PUBLIC_KEY_PATH, MTProtoServer, World, signed_in_client

@@ -22,13 +22,13 @@ from aiogram.exceptions import TelegramRetryAfter
 from aiogram.filters import CommandStart
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from app.alerts import Alerter, AlertText
 from app.health import FAILED, RUNNING, HealthRegistry, HealthServer
 from app.supervisor import Supervisor
 from bot.component import ControlBot
 from bot.live import LiveMessage
 from bot.services import BotServices
 from bot.session import TransportPolicy, install_rules
+from core.alerts import Alerter, AlertText
 from db.messages import ChannelRow, IngestRepository
 from db.models import Channel
 from parser.breaker import CircuitBreaker

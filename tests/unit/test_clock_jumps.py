@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from apscheduler.schedulers import base as aps_base
 
-from app.alerts import Alerter
 from app.health import HealthRegistry
+from core.alerts import Alerter
 from db.database import close_db, init_db
 from db.messages import IngestRepository
 from db.models import Channel

@@ -10,11 +10,11 @@ import pytest
 from python_socks import ProxyConnectionError, ProxyError
 from telethon import errors as te
 
-from app.alerts import Alerter, AlertText
 from app.health import HealthRegistry
-from app.supervisor import Backoff
 from bot.delivery import render_alert
 from bot.routers.login import status_section
+from core.alerts import Alerter, AlertText
+from core.backoff import Backoff
 from parser.clock_skew import TELETHON_STATE_LOGGER, SkewWatch
 from parser.connection import ConnectionTracker, Trouble, classify
 from parser.errors import ClockSkew, NoAnswer

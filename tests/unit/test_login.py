@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from telethon import errors as te
 
-from app.alerts import Alerter, AlertText
 from app.health import HealthRegistry
+from core.alerts import Alerter, AlertText
 from parser.errors import LoginError, SessionDead, translate
 from parser.login import LoginDone, LoginFlow, NeedPassword, normalise_phone, parse_code
 from parser.userbot import INVALID, READY, Userbot

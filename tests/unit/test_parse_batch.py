@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from telethon.tl import types
 
-from app.alerts import Alerter
 from app.health import HealthRegistry
 from bot.routers.parse import render_live, render_summary, status_section
 from bot.services import BotServices
+from core.alerts import Alerter
 from db.database import close_db, init_db
 from db.messages import ChannelRow, IngestRepository
 from db.models import Channel

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from app.alerts import Alerter
 from app.channels import ChannelService
 from app.health import HealthRegistry
 from bot.delivery import render_alert
+from core.alerts import Alerter
 from db.channels import ChannelRepository
 from db.database import close_db, init_db
 from db.messages import ChannelRow, IngestRepository

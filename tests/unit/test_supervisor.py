@@ -8,10 +8,12 @@ from collections.abc import Callable
 
 import pytest
 
-from app.alerts import Alerter, AlertText
 from app.health import FAILED, RESTARTING, RUNNING, STOPPED, HealthRegistry
-from app.supervisor import Backoff, FunctionComponent, PermanentFailure, Supervisor
+from app.supervisor import FunctionComponent, Supervisor
 from bot.delivery import render_alert
+from core.alerts import Alerter, AlertText
+from core.backoff import Backoff
+from core.errors import PermanentFailure
 
 
 async def until(condition: Callable[[], bool]) -> None:

@@ -6,9 +6,9 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-from app.alerts import AlertBody, Alerter
 from app.maintenance import ArchiveMaintenance
 from bot.delivery import render_alert
+from core.alerts import AlertBody, Alerter
 from db.sqlite_files import list_backups
 
 

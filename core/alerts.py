@@ -1,4 +1,4 @@
-"""Alerts to admins: queued here at once, delivered by the bot's own task.
+"""Alerts to admins: what an alert says, and the queue it waits in.
 
 A caller (the parse worker, the supervisor, the userbot) must never wait for
 Telegram: `Alerter.alert()` only checks the per-key window, logs and enqueues.
@@ -6,7 +6,7 @@ Telegram: `Alerter.alert()` only checks the per-key window, logs and enqueues.
 alert in that admin's language, honouring Telegram's rate limits.
 
 An alert's text is a catalogue key and its values (`AlertText`), rendered per
-language in bot/; parser/ and app/ never import bot/.
+language by bot/ (bot.delivery); parser/, services/ and app/ never import bot/.
 """
 
 from __future__ import annotations

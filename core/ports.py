@@ -1,0 +1,48 @@
+"""What the lower layers need from the application, as small Protocols.
+
+parser/, db/ and services/ receive these (app/ passes the real `app.alerts.Alerter`
+and `core.health.HealthRegistry`); they never import app/ or bot/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from core.alerts import AlertBody
+
+
+class AlertSink(Protocol):
+    """Queues alerts for the admins; never blocks, never raises (app.alerts.Alerter)."""
+
+    def alert(self, key: str, text: AlertBody, *, force: bool = False) -> bool:
+        """Queue `text` under `key`; False when `key` was already sent in the window."""
+        ...
+
+    def notify(self, body: AlertBody) -> None:
+        """Queue a message for every admin without the per-key window."""
+        ...
+
+    def forget(self, key: str) -> None:
+        """Let `key` be sent again at once (its problem was resolved)."""
+        ...
+
+
+class HealthBeats(Protocol):
+    """Component states and probes (core.health.HealthRegistry)."""
+
+    def set(self, name: str, state: str, error: str | None = None) -> None: ...
+
+    def beat(self, name: str) -> None: ...
+
+    def add_probe(self, name: str, getter: Callable[[], dict[str, Any]]) -> None: ...
+
+
+class Component(Protocol):
+    """Something the supervisor runs: `run()` until done or cancelled; `stop()` asks to finish."""
+
+    name: str
+
+    async def run(self) -> None: ...
+
+    async def stop(self) -> None: ...
