@@ -18,3 +18,25 @@ RUN_SECONDS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
 )
 BREAKER_OPEN = Gauge("tg_parser_breaker_open", "1 while the transport circuit breaker is open")
+
+
+class PrometheusMetrics:
+    """core.ports.Metrics over the series above (prometheus_client's default registry)."""
+
+    def request(self, method: str) -> None:
+        REQUESTS.labels(method).inc()
+
+    def stored(self, count: int) -> None:
+        MESSAGES_STORED.inc(count)
+
+    def flood_wait(self) -> None:
+        FLOOD_WAITS.inc()
+
+    def run_failed(self, kind: str) -> None:
+        ERRORS.labels(kind).inc()
+
+    def run_seconds(self, seconds: float) -> None:
+        RUN_SECONDS.observe(seconds)
+
+    def breaker_open(self, is_open: bool) -> None:
+        BREAKER_OPEN.set(1 if is_open else 0)

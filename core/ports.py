@@ -46,3 +46,59 @@ class Component(Protocol):
     async def run(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+class Metrics(Protocol):
+    """The parser's counters (app.metrics.PrometheusMetrics; `NullMetrics` counts nothing).
+
+    Named for what happened, not for the metric library: parser/ and services/ call
+    these, app/ maps them to Prometheus series (/metrics).
+    """
+
+    def request(self, method: str) -> None:
+        """One Telegram request made by the fetcher; `method` is its TL name
+        (`messages.getHistory`)."""
+        ...
+
+    def stored(self, count: int) -> None:
+        """`count` messages written (inserted or refreshed)."""
+        ...
+
+    def flood_wait(self) -> None:
+        """A flood wait deferred a channel."""
+        ...
+
+    def run_failed(self, kind: str) -> None:
+        """A channel run failed; `kind` is channel | session | transport | unexpected |
+        an error code."""
+        ...
+
+    def run_seconds(self, seconds: float) -> None:
+        """One channel run took `seconds` (wall clock)."""
+        ...
+
+    def breaker_open(self, is_open: bool) -> None:
+        """The transport circuit breaker opened (True) or closed (False)."""
+        ...
+
+
+class NullMetrics:
+    """Metrics that count nothing (tests, tools)."""
+
+    def request(self, method: str) -> None:
+        pass
+
+    def stored(self, count: int) -> None:
+        pass
+
+    def flood_wait(self) -> None:
+        pass
+
+    def run_failed(self, kind: str) -> None:
+        pass
+
+    def run_seconds(self, seconds: float) -> None:
+        pass
+
+    def breaker_open(self, is_open: bool) -> None:
+        pass

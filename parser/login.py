@@ -19,7 +19,7 @@ from typing import Any
 from telethon import TelegramClient, functions, types
 from telethon import errors as te
 
-from app.logging_setup import REDACTOR
+from core.redaction import REDACTOR
 from parser.errors import LoginError, RateLimited, SessionDead, TransportError, translate
 
 log = logging.getLogger(__name__)

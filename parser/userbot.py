@@ -19,10 +19,10 @@ from telethon import TelegramClient, functions, types
 from telethon.crypto import rsa
 from telethon.sessions import StringSession
 
-from app.logging_setup import REDACTOR
 from app.settings import Settings
 from core.alerts import AlertText
 from core.ports import AlertSink, HealthBeats
+from core.redaction import REDACTOR
 from db.accounts import AccountRepository
 from db.vault import VaultError
 from parser.clock_skew import SkewWatch, get_time_offset, resend_pending, set_time_offset

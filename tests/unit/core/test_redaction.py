@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.logging_setup import REDACTOR, RedactingFilter, setup_logging
+from app.logging_setup import setup_logging
+from core.redaction import REDACTOR, RedactingFilter
 
 BOT_TOKEN = "7123456789:AAHk3bX-9_yLqR2mZp0TnVwUe4sDc8fGh1j"
 API_HASH = "0123456789abcdef0123456789abcdef"
