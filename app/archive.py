@@ -20,20 +20,12 @@ from pathlib import Path
 from app.events import RunCompleted
 from bot.charts import render_chart
 from bot.texts import Html, html_join, t
+from core.archive import ExportFormat, ExportQuery, ExportResult
 from db import search as search_db
 from db import stats as stats_db
 from db import watches as watches_db
-from db.export import (
-    ChannelRef,
-    ExportQuery,
-    ExportResult,
-    Format,
-    ProgressCallback,
-    channel_page,
-    export_messages,
-    find_channel,
-    get_channel,
-)
+from db.export import ChannelRef, channel_page, find_channel, get_channel
+from services.export import ProgressCallback, export_messages
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +50,7 @@ class ArchiveService:
     async def export(
         self,
         channel: ChannelRef | None,
-        fmt: Format,
+        fmt: ExportFormat,
         since: datetime | None = None,
         until: datetime | None = None,
         keyword: str | None = None,
@@ -70,7 +62,7 @@ class ArchiveService:
         query = ExportQuery(channel.id if channel else None, since, until, keyword or None)
         try:
             return await export_messages(
-                query, fmt, out_dir, f"{name}-{stamp}", self.limit_bytes, progress
+                query, ExportFormat(fmt), out_dir, f"{name}-{stamp}", self.limit_bytes, progress
             )
         except BaseException:
             await asyncio.to_thread(shutil.rmtree, out_dir, True)

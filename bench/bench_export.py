@@ -4,7 +4,7 @@ Builds a temporary SQLite database with the app's migrations (FTS5 triggers incl
 fills it with N messages by stdlib `executemany` (the triggers index them as they go),
 then runs each measurement in its own process so peak RSS is that step's alone:
 
-- export to CSV and to XLSX through `db.export.export_messages` (the bot's code path,
+- export to CSV and to XLSX through `services.export.export_messages` (the bot's code path,
   zip parts at the 50 MB upload limit);
 - `/search` latency: `db.search.search_messages` first pages for random 1-2 word
   queries (full words and prefixes), p50/p99.
@@ -107,13 +107,14 @@ def generate(db_path: Path, n: int) -> dict[str, Any]:
 
 
 async def _export(db_path: Path, fmt: str, out: Path) -> dict[str, Any]:
+    from core.archive import ExportFormat, ExportQuery
     from db.database import close_db, init_db
-    from db.export import ExportQuery, export_messages
+    from services.export import export_messages
 
     await init_db(f"sqlite://{db_path}", migrate=False)
     try:
         t0 = time.perf_counter()
-        result = await export_messages(ExportQuery(), fmt, out, "bench", 50 * 2**20)  # type: ignore[arg-type]
+        result = await export_messages(ExportQuery(), ExportFormat(fmt), out, "bench", 50 * 2**20)
         seconds = time.perf_counter() - t0
     finally:
         await close_db()

@@ -10,9 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from db.database import close_db, init_db
-from db.export import read_back
 from tests.e2e.harness import ADMIN2_ID, ADMIN_ID, running_stack
-from tests.unit.export_fixtures import make_channel, upsert
+from tests.unit.export_fixtures import make_channel, read_back, upsert
 
 N = 4000
 LIMIT_MB = 1

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
+import zipfile
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -65,3 +68,29 @@ async def db(tmp_path: Path) -> AsyncIterator[Path]:
         yield path
     finally:
         await close_db()
+
+
+def read_back(path: Path) -> list[dict[str, Any]]:
+    """Parse an export file (or a zip part) back into rows of strings; for tests and checks."""
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path) as zf:
+            (name,) = zf.namelist()
+            data = zf.read(name)
+        inner = Path(name)
+    else:
+        data = path.read_bytes()
+        inner = path
+    if inner.suffix == ".csv":
+        text = data.decode("utf-8-sig")
+        return list(csv.DictReader(io.StringIO(text, newline="")))
+    if inner.suffix == ".jsonl":
+        return [json.loads(line) for line in data.decode().splitlines() if line]
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(data), read_only=True)
+    ws = wb["messages"]
+    it = ws.iter_rows(values_only=True)
+    header = [str(h) for h in next(it)]
+    out = [dict(zip(header, r, strict=False)) for r in it]
+    wb.close()
+    return out

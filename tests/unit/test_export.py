@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from db.export import ExportQuery, export_messages, read_back
+from core.archive import ExportFormat, ExportQuery
 from db.models import Message
-from tests.unit.export_fixtures import BASE, db, make_channel, upsert
+from services.export import export_messages
+from tests.unit.export_fixtures import BASE, db, make_channel, read_back, upsert
 
 __all__ = ["db"]
 
@@ -29,8 +30,8 @@ async def _db_rows() -> list[dict[str, Any]]:
     return rows
 
 
-@pytest.mark.parametrize("fmt", ["csv", "jsonl", "xlsx"])
-async def test_round_trip_matches_database(db: Path, tmp_path: Path, fmt: Any) -> None:
+@pytest.mark.parametrize("fmt", list(ExportFormat))
+async def test_round_trip_matches_database(db: Path, tmp_path: Path, fmt: ExportFormat) -> None:
     news = await make_channel(-1001234567890, "news", "Новости")
     await upsert(news, TRICKY, views=42, reactions={"👍": 3, "❤": 2})
     result = await export_messages(ExportQuery(), fmt, tmp_path / "out", "x", 50 * 2**20)
@@ -62,7 +63,9 @@ async def test_round_trip_matches_database(db: Path, tmp_path: Path, fmt: Any) -
 async def test_csv_is_excel_friendly_utf8_with_bom(db: Path, tmp_path: Path) -> None:
     ch = await make_channel(5, None, "Канал")
     await upsert(ch, TRICKY[:1])
-    result = await export_messages(ExportQuery(), "csv", tmp_path / "out", "x", 50 * 2**20)
+    result = await export_messages(
+        ExportQuery(), ExportFormat.CSV, tmp_path / "out", "x", 50 * 2**20
+    )
     raw = result.files[0].read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # Excel reads UTF-8 only with the BOM
     assert "Привет, мир!".encode() in raw
@@ -78,7 +81,7 @@ async def test_split_into_zip_parts_above_the_limit(db: Path, tmp_path: Path) ->
     texts = [(i, f"Сообщение {i} " + "текст " * 40) for i in range(1, 1501)]
     await upsert(ch, texts)
     limit = 200 * 1024
-    result = await export_messages(ExportQuery(), "csv", tmp_path / "out", "big", limit)
+    result = await export_messages(ExportQuery(), ExportFormat.CSV, tmp_path / "out", "big", limit)
     assert result.parts and len(result.files) >= 3
     assert [p.name for p in result.files] == [
         f"big.part{i:03d}.zip" for i in range(1, len(result.files) + 1)
@@ -91,7 +94,9 @@ async def test_split_into_zip_parts_above_the_limit(db: Path, tmp_path: Path) ->
         rows += read_back(part)  # each part opens by itself, header included
     assert [int(r["msg_id"]) for r in rows] == list(range(1, 1501))
     assert rows[-1]["text"] == texts[-1][1]
-    same = await export_messages(ExportQuery(), "csv", tmp_path / "one", "big", 50 * 2**20)
+    same = await export_messages(
+        ExportQuery(), ExportFormat.CSV, tmp_path / "one", "big", 50 * 2**20
+    )
     assert not same.parts and len(same.files) == 1
 
 
@@ -105,7 +110,7 @@ async def test_xlsx_parts_are_cut_by_their_compressed_size(db: Path, tmp_path: P
     ch = await make_channel(7, "big", "Big")
     await upsert(ch, posts)
     limit = 2**20
-    result = await export_messages(ExportQuery(), "xlsx", tmp_path / "o", "big", limit)
+    result = await export_messages(ExportQuery(), ExportFormat.XLSX, tmp_path / "o", "big", limit)
     sizes = [p.stat().st_size for p in result.files]
     assert result.parts and len(sizes) >= 3 and all(s <= limit for s in sizes)
     # Cut by what is on disk (plus what the compressor may still hold), not by the XML
@@ -124,7 +129,7 @@ async def test_filters_channel_period_keyword(db: Path, tmp_path: Path) -> None:
     await upsert(b, [(1, "выборы где-то ещё")], day=0)
 
     async def ids(q: ExportQuery) -> list[tuple[str, int]]:
-        r = await export_messages(q, "jsonl", tmp_path / "f", "f", 50 * 2**20)
+        r = await export_messages(q, ExportFormat.JSONL, tmp_path / "f", "f", 50 * 2**20)
         return [(row["channel"], row["msg_id"]) for p in r.files for row in read_back(p)]
 
     assert await ids(ExportQuery(channel_id=a.id)) == [("a", 1), ("a", 2), ("a", 3)]
@@ -138,8 +143,10 @@ async def test_empty_result_sends_no_file(db: Path, tmp_path: Path) -> None:
     ch = await make_channel(1, "a", "A")
     await upsert(ch, [(1, "hello")])
     out = tmp_path / "out"
-    result = await export_messages(ExportQuery(keyword="absent"), "xlsx", out, "x", 2**20)
-    assert result.rows == 0 and result.files == []
+    result = await export_messages(
+        ExportQuery(keyword="absent"), ExportFormat.XLSX, out, "x", 2**20
+    )
+    assert result.rows == 0 and result.files == ()
     assert list(out.iterdir()) == []
 
 
@@ -153,7 +160,7 @@ async def test_progress_is_reported(db: Path, tmp_path: Path) -> None:
 
     await export_messages(
         ExportQuery(),
-        "csv",
+        ExportFormat.CSV,
         tmp_path / "o",
         "x",
         2**20,
@@ -167,12 +174,14 @@ async def test_progress_is_reported(db: Path, tmp_path: Path) -> None:
 async def test_xlsx_parts_stay_within_excel_row_limit(
     db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import db.export as export_module
+    import services.export.xlsx as xlsx_module
 
-    monkeypatch.setattr(export_module, "XLSX_MAX_ROWS", 4)
+    monkeypatch.setattr(xlsx_module, "XLSX_MAX_ROWS", 4)
     ch = await make_channel(1, "a", "A")
     await upsert(ch, [(i, f"строка {i}") for i in range(1, 11)])
-    result = await export_messages(ExportQuery(), "xlsx", tmp_path / "o", "x", 50 * 2**20)
+    result = await export_messages(
+        ExportQuery(), ExportFormat.XLSX, tmp_path / "o", "x", 50 * 2**20
+    )
     assert result.parts and len(result.files) == 3
     per_part = [[int(r["msg_id"]) for r in read_back(p)] for p in result.files]
     assert per_part == [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10]]
@@ -184,7 +193,8 @@ def test_xlsx_cells_are_exact_and_safe(tmp_path: Path) -> None:
 
     from openpyxl import load_workbook
 
-    from db.export import COLUMNS, XLSX_CELL_MAX, XlsxWriter
+    from services.export.rows import COLUMNS
+    from services.export.xlsx import XLSX_CELL_MAX, XlsxWriter
 
     big_id = 13_835_058_055_282_163_717  # a grouped_id beyond a double's exact range
     row: dict[str, Any] = dict.fromkeys(COLUMNS)
