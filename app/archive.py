@@ -21,10 +21,11 @@ from app.events import RunCompleted
 from bot.charts import render_chart
 from bot.texts import Html, html_join, t
 from core.archive import ExportFormat, ExportQuery, ExportResult
+from core.channels import Channel
 from db import search as search_db
 from db import stats as stats_db
 from db import watches as watches_db
-from db.export import ChannelRef, channel_page, find_channel, get_channel
+from db.channels import channel_page, find_channel, get_channel
 from services.export import ProgressCallback, export_messages
 
 log = logging.getLogger(__name__)
@@ -37,19 +38,19 @@ class ArchiveService:
         self.limit_bytes = upload_limit_mb * 1024 * 1024
         self._work_dir = work_dir
 
-    async def find_channel(self, ref: str) -> ChannelRef | None:
-        return await find_channel(ref)
+    async def find_channel(self, ref: str) -> Channel | None:
+        return await find_channel(ref, include_linked=True)
 
-    async def get_channel(self, channel_id: int) -> ChannelRef | None:
+    async def get_channel(self, channel_id: int) -> Channel | None:
         return await get_channel(channel_id)
 
-    async def channel_page(self, page: int, size: int) -> tuple[list[ChannelRef], int]:
+    async def channel_page(self, page: int, size: int) -> tuple[list[Channel], int]:
         """A page of every stored channel (discussion groups too) and the total."""
         return await channel_page(page, size)
 
     async def export(
         self,
-        channel: ChannelRef | None,
+        channel: Channel | None,
         fmt: ExportFormat,
         since: datetime | None = None,
         until: datetime | None = None,
@@ -77,7 +78,7 @@ class ArchiveService:
         return await search_db.search_messages(text, page * per_page, per_page)
 
     async def stats(
-        self, channel: ChannelRef, days: int, title: str, labels: dict[str, tuple[str, str]]
+        self, channel: Channel, days: int, title: str, labels: dict[str, tuple[str, str]]
     ) -> tuple[stats_db.ChannelStats, bytes | None]:
         """The statistics of the last `days` days and their chart (None: no posts).
 
@@ -101,7 +102,7 @@ class ArchiveService:
         return st, png
 
     async def add_watch(
-        self, raw: str, channel: ChannelRef | None, created_by: int
+        self, raw: str, channel: Channel | None, created_by: int
     ) -> watches_db.WatchInfo:
         return await watches_db.add_watch(raw, channel, created_by)
 

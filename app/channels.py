@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from db.channels import ChannelRepository, StoredChannel, find_stored_channel
+from core.channels import Channel
+from db.channels import ChannelRepository, find_channel
 from parser.errors import ChannelUnavailable, RateLimited, SessionDead, TelegramError
 from parser.resolver import (
     AddLine,
@@ -319,10 +320,10 @@ class ChannelService:
         runs = getattr(hooks, "next_runs", None)
         return dict(runs()) if callable(runs) else {}
 
-    async def page(self, page: int) -> tuple[list[StoredChannel], int]:
+    async def page(self, page: int) -> tuple[list[Channel], int]:
         return await self._repo.page(page)
 
-    async def get(self, channel_id: int) -> StoredChannel | None:
+    async def get(self, channel_id: int) -> Channel | None:
         return await self._repo.get(channel_id)
 
     async def pause(self, channel_id: int) -> bool:
@@ -342,15 +343,15 @@ class ChannelService:
         await self._hook("drop_channel", channel_id)
         return await self._repo.remove(channel_id)
 
-    async def toggle_comments(self, channel_id: int) -> StoredChannel | None:
+    async def toggle_comments(self, channel_id: int) -> Channel | None:
         ch = await self._repo.get(channel_id)
         if ch is None:
             return None
         await self._repo.set_comments(channel_id, not ch.comments_enabled)
         return await self._repo.get(channel_id)
 
-    async def find(self, ref: str) -> StoredChannel | None:
-        return await find_stored_channel(ref)
+    async def find(self, ref: str) -> Channel | None:
+        return await find_channel(ref)
 
     async def set_interval(self, channel_id: int, minutes: int | None) -> None:
         await self._repo.set_interval(channel_id, minutes)

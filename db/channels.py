@@ -1,17 +1,17 @@
 """Stored channels as the operator manages them: add, list, pause, remove, settings.
 
-`find_stored_channel(ref)` is THE answer to "which stored channel does the operator
+`find_channel(ref)` is THE answer to "which stored channel does the operator
 mean" for every command that names a channel (/schedule, /parse, /export, /stats).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from db.models import Channel
+from core.channels import Channel
+from db.models import Channel as ChannelModel
 
 PAGE_SIZE = 10
 # Rows with these statuses are what the operator added; `linked` rows are discussion
@@ -25,58 +25,55 @@ _INT64_MAX = 2**63 - 1  # SQLite's INTEGER and PostgreSQL's BIGINT end here
 _PRIVATE_LINK = re.compile(r"^(?:https?://)?(?:www\.)?t\.me/c/(\d+)(?:/\d+)?/?$", re.I)
 
 
-@dataclass(frozen=True)
-class StoredChannel:
-    """A plain snapshot of a channel row (no ORM object leaves db/)."""
-
-    id: int
-    tg_id: int
-    username: str | None
-    title: str
-    kind: str
-    status: str
-    disabled_reason: str | None
-    messages_count: int
-    last_run_at: datetime | None
-    next_run_at: datetime | None
-    last_error: str | None
-    interval_minutes: int | None
-    comments_enabled: bool
-    linked_chat_id: int | None
-    history_mode: str
-    history_limit: int | None
-    history_since: datetime | None
-    # Messages stored from its discussion group (None: no comments read yet).
-    comments_count: int | None = None
-
-    @property
-    def label(self) -> str:
-        return f"@{self.username}" if self.username else (self.title or str(self.tg_id))
-
-
-def _snap(ch: Channel) -> StoredChannel:
-    return StoredChannel(
-        ch.id,
-        ch.tg_id,
-        ch.username,
-        ch.title,
-        ch.kind,
-        ch.status,
-        ch.disabled_reason,
-        ch.messages_count,
-        ch.last_run_at,
-        ch.next_run_at,
-        ch.last_error,
-        ch.interval_minutes,
-        ch.comments_enabled,
-        ch.linked_chat_id,
-        ch.history_mode,
-        ch.history_limit,
-        ch.history_since,
+def snapshot(
+    ch: ChannelModel, *, comments_count: int | None = None, comments_of: str | None = None
+) -> Channel:
+    """The frozen `Channel` of an ORM row (the only place one is built from a row)."""
+    return Channel(
+        id=ch.id,
+        tg_id=ch.tg_id,
+        username=ch.username,
+        title=ch.title,
+        access_hash=ch.access_hash,
+        kind=ch.kind,
+        status=ch.status,
+        disabled_reason=ch.disabled_reason,
+        messages_count=ch.messages_count,
+        cursor=ch.cursor,
+        backfill_done=ch.backfill_done,
+        last_run_at=ch.last_run_at,
+        next_run_at=ch.next_run_at,
+        deferred_until=ch.deferred_until,
+        last_error=ch.last_error,
+        interval_minutes=ch.interval_minutes,
+        comments_enabled=ch.comments_enabled,
+        linked_chat_id=ch.linked_chat_id,
+        linked_access_hash=ch.linked_access_hash,
+        history_mode=ch.history_mode,
+        history_limit=ch.history_limit,
+        history_since=ch.history_since,
+        comments_count=comments_count,
+        comments_of=comments_of,
     )
 
 
-async def find_stored_channel(ref: str, *, include_linked: bool = False) -> StoredChannel | None:
+async def snapshots(rows: list[ChannelModel]) -> list[Channel]:
+    """`snapshot` of each row; discussion groups (status `linked`) learn their channel's
+    name (`comments_of`), in one query."""
+    linked = [c.tg_id for c in rows if c.status == "linked"]
+    parents: dict[int, str] = {}
+    if linked:
+        found = ChannelModel.filter(linked_chat_id__in=linked, status__in=OWN_STATUSES)
+        for p in await found.order_by("id"):
+            if p.linked_chat_id is not None:
+                parents.setdefault(p.linked_chat_id, p.title or f"@{p.username or p.tg_id}")
+    return [
+        snapshot(c, comments_of=parents.get(c.tg_id, "") if c.status == "linked" else None)
+        for c in rows
+    ]
+
+
+async def find_channel(ref: str, *, include_linked: bool = False) -> Channel | None:
     """The stored channel an operator means by `ref`, or None.
 
     Accepted, case-insensitive, tried in this order:
@@ -85,18 +82,25 @@ async def find_stored_channel(ref: str, *, include_linked: bool = False) -> Stor
         a small number that matches no Telegram id is taken as the row id;
       * a title: exact match first, then a unique title prefix.
     Ambiguous prefixes give None. Discussion groups the fetcher created on its own
-    (status `linked`) are skipped unless `include_linked`.
+    (status `linked`) are skipped unless `include_linked`; one that is found names its
+    channel in `comments_of`. /parse, /export, /stats, /watch and /schedule all ask here,
+    so they accept the same references.
     """
     value = ref.strip()
     if not value:
         return None
-    qs = Channel.all() if include_linked else Channel.filter(status__in=OWN_STATUSES)
+    qs = ChannelModel.all() if include_linked else ChannelModel.filter(status__in=OWN_STATUSES)
+    found = await _find_row(qs, value)
+    return (await snapshots([found]))[0] if found is not None else None
+
+
+async def _find_row(qs: Any, value: str) -> ChannelModel | None:
     m = _LINK.match(value)
     name = m.group(1) if m else value.removeprefix("@")
     if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{2,31}", name):
-        found = await qs.filter(username__iexact=name).first()
+        found: ChannelModel | None = await qs.filter(username__iexact=name).first()
         if found is not None:
-            return _snap(found)
+            return found
     pm = _PRIVATE_LINK.match(value)
     digits = pm.group(1) if pm else value
     if re.fullmatch(r"-?[0-9]{1,19}", digits) and int(digits.lstrip("-")) <= _INT64_MAX:
@@ -108,24 +112,36 @@ async def find_stored_channel(ref: str, *, include_linked: bool = False) -> Stor
         if found is None and not pm and not digits.startswith("-"):
             found = await qs.filter(id=int(raw)).first()
         if found is not None:
-            return _snap(found)
+            return found
     found = await qs.filter(title__iexact=value).first()
     if found is not None:
-        return _snap(found)
-    prefixed = await qs.filter(title__istartswith=value).limit(2)
-    if len(prefixed) == 1:
-        return _snap(prefixed[0])
-    return None
+        return found
+    prefixed: list[ChannelModel] = await qs.filter(title__istartswith=value).limit(2)
+    return prefixed[0] if len(prefixed) == 1 else None
+
+
+async def get_channel(channel_id: int) -> Channel | None:
+    """Any stored row by its id, discussion groups included (with `comments_of`)."""
+    found = await ChannelModel.get_or_none(id=channel_id)
+    return (await snapshots([found]))[0] if found is not None else None
+
+
+async def channel_page(page: int, size: int) -> tuple[list[Channel], int]:
+    """One page (0-based) of every stored row, discussion groups included (their
+    messages are exportable), and the total count."""
+    total = await ChannelModel.all().count()
+    rows = await ChannelModel.all().order_by("id").offset(page * size).limit(size)
+    return await snapshots(list(rows)), total
 
 
 class ChannelRepository:
-    async def by_tg_id(self, tg_id: int) -> StoredChannel | None:
-        ch = await Channel.get_or_none(tg_id=tg_id)
-        return _snap(ch) if ch else None
+    async def by_tg_id(self, tg_id: int) -> Channel | None:
+        ch = await ChannelModel.get_or_none(tg_id=tg_id)
+        return snapshot(ch) if ch else None
 
-    async def get(self, channel_id: int) -> StoredChannel | None:
-        ch = await Channel.filter(id=channel_id, status__in=OWN_STATUSES).first()
-        return _snap(ch) if ch else None
+    async def get(self, channel_id: int) -> Channel | None:
+        ch = await ChannelModel.filter(id=channel_id, status__in=OWN_STATUSES).first()
+        return snapshot(ch) if ch else None
 
     async def add(
         self,
@@ -140,7 +156,7 @@ class ChannelRepository:
         linked_access_hash: int | None = None,
         history_limit: int | None,
         history_since: datetime | None,
-    ) -> tuple[StoredChannel, bool]:
+    ) -> tuple[Channel, bool]:
         """Store a resolved channel; (row, created). An existing own row is not touched.
 
         A discussion group stored earlier as `linked` becomes an active channel of its own.
@@ -156,30 +172,32 @@ class ChannelRepository:
             "history_limit": history_limit,
             "history_since": history_since,
         }
-        existing = await Channel.get_or_none(tg_id=tg_id)
+        existing = await ChannelModel.get_or_none(tg_id=tg_id)
         if existing is not None:
             if existing.status in OWN_STATUSES:
-                return _snap(existing), False
+                return snapshot(existing), False
             # The fetcher's linked row keeps its comments; backfill its own posts now.
-            await Channel.filter(id=existing.id).update(
+            await ChannelModel.filter(id=existing.id).update(
                 status="active", backfill_done=False, **fields
             )
-            return _snap(await Channel.get(id=existing.id)), True
-        ch = await Channel.create(tg_id=tg_id, status="active", **fields)
-        return _snap(ch), True
+            return snapshot(await ChannelModel.get(id=existing.id)), True
+        ch = await ChannelModel.create(tg_id=tg_id, status="active", **fields)
+        return snapshot(ch), True
 
-    async def page(self, page: int, size: int = PAGE_SIZE) -> tuple[list[StoredChannel], int]:
+    async def page(self, page: int, size: int = PAGE_SIZE) -> tuple[list[Channel], int]:
         """One page (0-based) of the operator's channels and the total count."""
-        qs = Channel.filter(status__in=OWN_STATUSES)
+        qs = ChannelModel.filter(status__in=OWN_STATUSES)
         total = await qs.count()
         rows = await qs.order_by("id").offset(page * size).limit(size)
         linked = [c.linked_chat_id for c in rows if c.linked_chat_id]
         counts: dict[int, int] = {}
         if linked:
-            found = await Channel.filter(tg_id__in=linked).values_list("tg_id", "messages_count")
+            found = await ChannelModel.filter(tg_id__in=linked).values_list(
+                "tg_id", "messages_count"
+            )
             counts = {int(tg_id): int(n) for tg_id, n in found}
-        snaps = [_snap(c) for c in rows]
-        return [replace(s, comments_count=counts.get(s.linked_chat_id or 0)) for s in snaps], total
+        snaps = [snapshot(c, comments_count=counts.get(c.linked_chat_id or 0)) for c in rows]
+        return snaps, total
 
     async def set_status(self, channel_id: int, status: str) -> bool:
         updates: dict[str, Any] = {"status": status}
@@ -187,34 +205,34 @@ class ChannelRepository:
             updates.update(disabled_reason=None, deferred_until=None)
         if status != "active":
             updates["next_run_at"] = None
-        n = await Channel.filter(id=channel_id, status__in=OWN_STATUSES).update(**updates)
+        n = await ChannelModel.filter(id=channel_id, status__in=OWN_STATUSES).update(**updates)
         return bool(n)
 
     async def remove(self, channel_id: int) -> bool:
         """Delete the channel and, by cascade, its stored messages and watches, and the
         comments read through its discussion group unless another channel shares it."""
-        ch = await Channel.filter(id=channel_id, status__in=OWN_STATUSES).first()
+        ch = await ChannelModel.filter(id=channel_id, status__in=OWN_STATUSES).first()
         if ch is None:
             return False
-        n = await Channel.filter(id=channel_id, status__in=OWN_STATUSES).delete()
+        n = await ChannelModel.filter(id=channel_id, status__in=OWN_STATUSES).delete()
         linked = ch.linked_chat_id
-        if n and linked and not await Channel.filter(linked_chat_id=linked).exists():
-            await Channel.filter(tg_id=linked, status="linked").delete()
+        if n and linked and not await ChannelModel.filter(linked_chat_id=linked).exists():
+            await ChannelModel.filter(tg_id=linked, status="linked").delete()
         return bool(n)
 
     async def set_interval(self, channel_id: int, minutes: int | None) -> bool:
-        n = await Channel.filter(id=channel_id).update(interval_minutes=minutes)
+        n = await ChannelModel.filter(id=channel_id).update(interval_minutes=minutes)
         return bool(n)
 
     async def set_comments(self, channel_id: int, enabled: bool) -> bool:
-        n = await Channel.filter(id=channel_id).update(comments_enabled=enabled)
+        n = await ChannelModel.filter(id=channel_id).update(comments_enabled=enabled)
         return bool(n)
 
     async def set_history(
         self, channel_id: int, mode: str, limit: int | None, since: datetime | None
     ) -> bool:
         """Change the history depth while no backfill has completed yet."""
-        n = await Channel.filter(id=channel_id, backfill_done=False, cursor=0).update(
+        n = await ChannelModel.filter(id=channel_id, backfill_done=False, cursor=0).update(
             history_mode=mode, history_limit=limit, history_since=since
         )
         return bool(n)
@@ -226,7 +244,7 @@ class ChannelRepository:
         done: list[int] = []
         for i in range(0, len(channel_ids), 500):  # SQLite's bound-parameter limit
             chunk = channel_ids[i : i + 500]
-            qs = Channel.filter(
+            qs = ChannelModel.filter(
                 id__in=chunk, status__in=OWN_STATUSES, backfill_done=False, cursor=0
             )
             ids = [int(r["id"]) for r in await qs.values("id")]

@@ -7,7 +7,6 @@ splitting live in services/export/.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypedDict, cast
 
@@ -59,15 +58,6 @@ def parse_time(value: Any) -> datetime | None:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
-def post_link(username: str | None, tg_id: int, msg_id: int) -> str:
-    if username:
-        return f"https://t.me/{username}/{msg_id}"
-    raw = str(abs(int(tg_id)))
-    if raw.startswith("100") and len(raw) > 12:
-        raw = raw[3:]  # the -100 prefix of Bot-API-style channel ids
-    return f"https://t.me/c/{raw}/{msg_id}"
-
-
 async def iter_records(query: ExportQuery, chunk: int = 2000) -> AsyncIterator[list[ExportRecord]]:
     """The records `query` selects in message.id order, one list per round trip of at
     most `chunk` rows (a list may be empty when the keyword filtered a whole chunk)."""
@@ -106,70 +96,3 @@ async def iter_records(query: ExportQuery, chunk: int = 2000) -> AsyncIterator[l
         last_id = records[-1]["id"]
         if len(records) < chunk:
             return
-
-
-@dataclass(frozen=True)
-class ChannelRef:
-    id: int  # db id
-    tg_id: int
-    username: str | None
-    title: str
-    # A discussion group the fetcher reads for comments (status `linked`): the name of
-    # its channel, "" when that channel is no longer stored; None for other rows.
-    comments_of: str | None = None
-
-    @property
-    def label(self) -> str:
-        return f"@{self.username}" if self.username else self.title or str(self.tg_id)
-
-
-async def channel_refs(rows: list[Any]) -> list[ChannelRef]:
-    """ChannelRefs of Channel rows; discussion groups learn their channel's name."""
-    from db.channels import OWN_STATUSES
-    from db.models import Channel
-
-    linked = [c.tg_id for c in rows if c.status == "linked"]
-    parents: dict[int, str] = {}
-    if linked:
-        for p in await Channel.filter(linked_chat_id__in=linked, status__in=OWN_STATUSES):
-            parents.setdefault(p.linked_chat_id, p.title or f"@{p.username or p.tg_id}")
-    return [
-        ChannelRef(
-            c.id,
-            c.tg_id,
-            c.username,
-            c.title,
-            parents.get(c.tg_id, "") if c.status == "linked" else None,
-        )
-        for c in rows
-    ]
-
-
-async def find_channel(ref: str) -> ChannelRef | None:
-    """A stored channel by @username, t.me link, Telegram id or title (db/channels.py).
-
-    Discussion groups read for comments count too: their messages are exportable.
-    """
-    from db.channels import find_stored_channel
-
-    found = await find_stored_channel(ref, include_linked=True)
-    if found is None:
-        return None
-    return await get_channel(found.id)
-
-
-async def channel_page(page: int, size: int) -> tuple[list[ChannelRef], int]:
-    """One page (0-based) of every stored channel, discussion groups included, and the
-    total count."""
-    from db.models import Channel
-
-    total = await Channel.all().count()
-    rows = await Channel.all().order_by("id").offset(page * size).limit(size)
-    return await channel_refs(list(rows)), total
-
-
-async def get_channel(channel_id: int) -> ChannelRef | None:
-    from db.models import Channel
-
-    c = await Channel.get_or_none(id=channel_id)
-    return (await channel_refs([c]))[0] if c else None

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +20,10 @@ from typing import Any
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
-from db.models import Channel, Message, ParseRun
+from core.channels import Channel
+from db.channels import snapshot
+from db.models import Channel as ChannelModel
+from db.models import Message, ParseRun
 
 # The columns of one row, in order (see parser/fetcher.py `message_row`).
 COLUMNS = (
@@ -130,35 +132,6 @@ def _upsert_sql(dialect: str) -> str:
     )
 
 
-@dataclass(frozen=True)
-class ChannelRow:
-    """What a run needs to know about a channel (a plain snapshot, not an ORM object)."""
-
-    id: int
-    tg_id: int
-    access_hash: int | None
-    username: str | None
-    title: str
-    status: str
-    cursor: int
-    history_mode: str
-    history_limit: int | None
-    history_since: datetime | None
-    backfill_done: bool
-    interval_minutes: int | None
-    messages_count: int
-    next_run_at: datetime | None
-    deferred_until: datetime | None
-    disabled_reason: str | None
-    comments_enabled: bool = False
-    linked_chat_id: int | None = None
-    linked_access_hash: int | None = None
-
-    @property
-    def label(self) -> str:
-        return _label(self.username, self.title, self.tg_id)
-
-
 @dataclass
 class ChannelState:
     """What /status needs to know about one channel."""
@@ -170,34 +143,6 @@ class ChannelState:
     last_error: str | None
     disabled_reason: str | None
     messages_count: int
-
-
-def _label(username: str | None, title: str | None, tg_id: int) -> str:
-    return f"@{username}" if username else (title or str(tg_id))
-
-
-def _row(ch: Channel) -> ChannelRow:
-    return ChannelRow(
-        ch.id,
-        ch.tg_id,
-        ch.access_hash,
-        ch.username,
-        ch.title,
-        ch.status,
-        ch.cursor,
-        ch.history_mode,
-        ch.history_limit,
-        ch.history_since,
-        ch.backfill_done,
-        ch.interval_minutes,
-        ch.messages_count,
-        ch.next_run_at,
-        ch.deferred_until,
-        ch.disabled_reason,
-        ch.comments_enabled,
-        ch.linked_chat_id,
-        ch.linked_access_hash,
-    )
 
 
 class IngestRepository:
@@ -288,28 +233,15 @@ class IngestRepository:
 
     # -- channels -----------------------------------------------------------------------
 
-    async def channel(self, channel_id: int) -> ChannelRow | None:
-        ch = await Channel.get_or_none(id=channel_id)
-        return _row(ch) if ch else None
+    async def channel(self, channel_id: int) -> Channel | None:
+        ch = await ChannelModel.get_or_none(id=channel_id)
+        return snapshot(ch) if ch else None
 
-    async def channels(self, status: str | None = None) -> list[ChannelRow]:
-        qs = Channel.all().order_by("id")
+    async def channels(self, status: str | None = None) -> list[Channel]:
+        qs = ChannelModel.all().order_by("id")
         if status is not None:
             qs = qs.filter(status=status)
-        return [_row(c) for c in await qs]
-
-    async def find(self, target: str) -> ChannelRow | None:
-        """A channel by @username, t.me link, numeric Telegram id or row id."""
-        value = target.strip().rstrip("/")
-        for prefix in ("https://", "http://", "t.me/", "telegram.me/", "@"):
-            if value.lower().startswith(prefix):
-                value = value[len(prefix) :]
-        value = value.split("/")[-1] if "/" in value else value
-        ch = await Channel.filter(username__iexact=value).first()
-        if ch is None and re.fullmatch(r"-?[0-9]{1,18}", value):
-            num = int(value)
-            ch = await Channel.get_or_none(tg_id=num) or await Channel.get_or_none(id=num)
-        return _row(ch) if ch else None
+        return [snapshot(c) for c in await qs]
 
     async def finish_run(
         self,
@@ -329,27 +261,29 @@ class IngestRepository:
         }
         if top_id:
             updates["top_message_id"] = top_id
-        await Channel.filter(id=channel_id).update(**updates)
-        ch = await Channel.get(id=channel_id)
+        await ChannelModel.filter(id=channel_id).update(**updates)
+        ch = await ChannelModel.get(id=channel_id)
         return ch.messages_count
 
     async def defer(self, channel_id: int, until: datetime, error: str) -> None:
-        await Channel.filter(id=channel_id).update(deferred_until=until, last_error=error)
+        await ChannelModel.filter(id=channel_id).update(deferred_until=until, last_error=error)
 
     async def disable(self, channel_id: int, reason: str) -> None:
-        await Channel.filter(id=channel_id).update(
+        await ChannelModel.filter(id=channel_id).update(
             status="disabled", disabled_reason=reason, last_error=reason
         )
 
     async def set_error(self, channel_id: int, error: str) -> None:
         # A failure after a flood wait: the channel is failing now, no longer deferred.
-        await Channel.filter(id=channel_id).update(last_error=error[:500], deferred_until=None)
+        await ChannelModel.filter(id=channel_id).update(
+            last_error=error[:500], deferred_until=None
+        )
 
     async def set_next_run(self, channel_id: int, when: datetime | None) -> None:
-        await Channel.filter(id=channel_id).update(next_run_at=when)
+        await ChannelModel.filter(id=channel_id).update(next_run_at=when)
 
     async def set_linked(self, channel_id: int, linked_id: int, access_hash: int) -> None:
-        await Channel.filter(id=channel_id).update(
+        await ChannelModel.filter(id=channel_id).update(
             linked_chat_id=linked_id, linked_access_hash=access_hash
         )
 
@@ -359,7 +293,7 @@ class IngestRepository:
         A discussion group the operator did not add gets a row with status `linked`,
         which the scheduler never runs on its own.
         """
-        ch, _ = await Channel.get_or_create(
+        ch, _ = await ChannelModel.get_or_create(
             tg_id=tg_id,
             defaults={
                 "access_hash": access_hash,
@@ -415,18 +349,26 @@ class IngestRepository:
 
     async def channel_states(self) -> list[ChannelState]:
         """Every channel, light (no ORM objects: /status reads thousands of them)."""
-        rows = await Channel.all().order_by("id").values_list(
+        rows = await ChannelModel.all().order_by("id").values_list(
             "id", "username", "title", "tg_id", "status", "deferred_until", "last_error",
             "disabled_reason", "messages_count",
         )
         return [
-            ChannelState(row_id, _label(u, title, tg_id), status, until, error, reason, count)
+            ChannelState(
+                row_id,
+                Channel(id=row_id, tg_id=tg_id, username=u, title=title).label,
+                status,
+                until,
+                error,
+                reason,
+                count,
+            )
             for row_id, u, title, tg_id, status, until, error, reason, count in rows
         ]
 
     async def recount(self, channel_id: int) -> None:
         count = await Message.filter(channel_id=channel_id).count()
-        await Channel.filter(id=channel_id).update(messages_count=count)
+        await ChannelModel.filter(id=channel_id).update(messages_count=count)
 
     def database_size(self) -> int | None:
         if not self._db_path:

@@ -16,7 +16,8 @@ from typing import Any
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
-from db.export import parse_time, post_link
+from core.channels import post_link
+from db.export import parse_time
 from db.messages import INDEX_PENDING
 
 # Snippet highlight markers: control characters no message text contains, so the

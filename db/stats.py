@@ -9,7 +9,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from db.export import ChannelRef, parse_time, post_link
+from core.channels import Channel, post_link
+from db.export import parse_time
 from db.models import Message
 
 
@@ -101,7 +102,7 @@ class ChannelStats:
 
 
 async def channel_stats(
-    channel: ChannelRef, since: datetime, top: int = 5, until: datetime | None = None
+    channel: Channel, since: datetime, top: int = 5, until: datetime | None = None
 ) -> ChannelStats:
     """Posts since `since` (up to `until`, default now). The chart starts at the first
     stored post of the window: before it the archive does not know what was posted."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from db.export import ChannelRef, channel_refs, post_link
-from db.models import Channel, Message, Watch
+from core.channels import Channel, post_link
+from db.channels import snapshots
+from db.models import Channel as ChannelModel
+from db.models import Message, Watch
 
 MAX_PATTERN = 200
 
@@ -51,7 +53,7 @@ class WatchInfo:
     pattern: str
     is_regex: bool
     channel: str | None  # label; None = every channel
-    channel_ref: ChannelRef | None = None
+    channel_ref: Channel | None = None
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def compile_pattern(pattern: str, is_regex: bool) -> re.Pattern[str]:
     return re.compile(body, re.IGNORECASE | re.UNICODE | re.DOTALL)
 
 
-async def add_watch(raw: str, channel: ChannelRef | None, created_by: int) -> WatchInfo:
+async def add_watch(raw: str, channel: Channel | None, created_by: int) -> WatchInfo:
     pattern, is_regex = parse_pattern(raw)
     compile_pattern(pattern, is_regex)
     w = await Watch.create(
@@ -109,7 +111,7 @@ async def list_watches(offset: int = 0, limit: int | None = None) -> list[WatchI
     if limit is not None:
         qs = qs.offset(offset).limit(limit)
     watches = await qs.prefetch_related("channel")
-    refs = await channel_refs([w.channel for w in watches if w.channel is not None])
+    refs = await snapshots([w.channel for w in watches if w.channel is not None])
     by_id = {r.id: r for r in refs}
     out = []
     for w in watches:
@@ -138,7 +140,7 @@ async def match_new_messages(channel_id: int, min_msg_id: int, max_msg_id: int) 
             compiled.append((w, compile_pattern(w.pattern, w.is_regex)))
         except BadPattern:
             continue
-    channel = await Channel.get_or_none(id=channel_id)
+    channel = await ChannelModel.get_or_none(id=channel_id)
     if channel is None:
         return []
     label = f"@{channel.username}" if channel.username else channel.title

@@ -22,8 +22,9 @@ from telethon import TelegramClient
 from telethon.tl import functions, types
 
 from app import metrics
+from core.channels import Channel
 from db.database import shielded_write
-from db.messages import ChannelRow, IngestRepository, Row
+from db.messages import IngestRepository, Row
 from parser.errors import TelegramError, translate
 
 log = logging.getLogger(__name__)
@@ -221,13 +222,6 @@ def message_row(channel_id: int, m: Any, now: datetime, comment_of: int | None =
     )
 
 
-def post_link(username: str | None, tg_id: int, msg_id: int) -> str:
-    """The t.me link of a post (public: by username; private: the /c/ form)."""
-    if username:
-        return f"https://t.me/{username}/{msg_id}"
-    return f"https://t.me/c/{tg_id}/{msg_id}"
-
-
 class ChannelFetcher:
     """Runs one channel at a time; `request_stop()` ends a run after its current batch."""
 
@@ -249,7 +243,7 @@ class ChannelFetcher:
         self._stopping = True
 
     async def _start_point(
-        self, client: TelegramClient, peer: Any, ch: ChannelRow
+        self, client: TelegramClient, peer: Any, ch: Channel
     ) -> tuple[int, datetime | None]:
         """`(min_id, offset_date)`: where this run starts."""
         if ch.cursor > 0 or ch.backfill_done:
@@ -329,7 +323,7 @@ class ChannelFetcher:
         self,
         client: TelegramClient,
         peer: Any,
-        ch: ChannelRow,
+        ch: Channel,
         posts: list[tuple[int, int | None]],
         now: datetime,
     ) -> int:
@@ -380,7 +374,7 @@ class ChannelFetcher:
     async def run(
         self,
         client: TelegramClient,
-        ch: ChannelRow,
+        ch: Channel,
         on_progress: ProgressCallback | None = None,
     ) -> RunProgress:
         """Fetch everything newer than the cursor (plus the refresh window).

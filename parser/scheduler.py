@@ -25,9 +25,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from app import metrics
 from core.alerts import AlertText
+from core.channels import Channel
 from core.ports import AlertSink, HealthBeats
+from db.channels import find_channel
 from db.database import shielded_write
-from db.messages import ChannelRow, ChannelState, IngestRepository
+from db.messages import ChannelState, IngestRepository
 from parser.breaker import CircuitBreaker
 from parser.clock_jumps import WallClockWatch, replan_after_jump
 from parser.errors import ChannelUnavailable, RateLimited, SessionDead, TransportError
@@ -165,10 +167,10 @@ class ParseScheduler:
 
     # -- jobs --------------------------------------------------------------------------
 
-    def _interval(self, ch: ChannelRow) -> int:
+    def _interval(self, ch: Channel) -> int:
         return ch.interval_minutes or self._default_interval
 
-    def _add_job(self, ch: ChannelRow, first: datetime) -> None:
+    def _add_job(self, ch: Channel, first: datetime) -> None:
         if self._sched is None:
             return
         self._sched.add_job(
@@ -362,7 +364,7 @@ class ParseScheduler:
         return ch.label if ch is not None else f"#{channel_id}"
 
     @staticmethod
-    def _not_runnable(ch: ChannelRow | None, channel_id: int) -> RunProgress:
+    def _not_runnable(ch: Channel | None, channel_id: int) -> RunProgress:
         return RunProgress(
             ch.label if ch else str(channel_id), status="disabled",
             error=(ch.disabled_reason or ch.status) if ch else "removed",
@@ -436,7 +438,7 @@ class ParseScheduler:
                 log.exception("run-completed subscriber failed")
         return result
 
-    async def _on_failure(self, ch: ChannelRow, failed: RunFailed) -> RunProgress:
+    async def _on_failure(self, ch: Channel, failed: RunFailed) -> RunProgress:
         err, result = failed.error, failed.progress
         if isinstance(err, RateLimited):
             metrics.FLOOD_WAITS.inc()
@@ -569,11 +571,11 @@ class ParseService:
         self._userbot = userbot
         self.batch: BatchProgress | None = None  # the /parse all under way
 
-    async def targets(self, target: str) -> list[ChannelRow]:
+    async def targets(self, target: str) -> list[Channel]:
         """Active channels for `all`, else the one channel named (any status)."""
         if target.strip().lower() in ("all", "*", "все"):
             return await self._repo.channels("active")
-        ch = await self._repo.find(target)
+        ch = await find_channel(target, include_linked=True)
         return [ch] if ch is not None else []
 
     def ready(self) -> bool:
@@ -581,7 +583,7 @@ class ParseService:
 
     async def run_batch(
         self,
-        targets: list[ChannelRow],
+        targets: list[Channel],
         on_progress: BatchCallback | None = None,
         *,
         exclusive: bool = False,
@@ -613,7 +615,7 @@ class ParseService:
         return batch
 
     async def _run_in(
-        self, batch: BatchProgress, ch: ChannelRow, on_progress: BatchCallback | None
+        self, batch: BatchProgress, ch: Channel, on_progress: BatchCallback | None
     ) -> tuple[RunProgress, float]:
         started = time.monotonic()
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from db.export import ExportRecord, parse_time, post_link
+from core.channels import post_link
+from db.export import ExportRecord, parse_time
 
 COLUMNS = (
     "channel_id",

@@ -28,8 +28,9 @@ from bot.component import ControlBot
 from bot.live import LiveMessage
 from bot.services import BotServices
 from bot.session import TransportPolicy, install_rules
+from core import channels as core
 from core.alerts import Alerter, AlertText
-from db.messages import ChannelRow, IngestRepository
+from db.messages import IngestRepository
 from db.models import Channel
 from parser.breaker import CircuitBreaker
 from parser.errors import ChannelUnavailable
@@ -366,7 +367,7 @@ class _PrivateChannelFetcher:
     def request_stop(self) -> None:
         pass
 
-    async def run(self, client: Any, ch: ChannelRow, on_progress: Any = None) -> RunProgress:
+    async def run(self, client: Any, ch: core.Channel, on_progress: Any = None) -> RunProgress:
         raise RunFailed(ChannelUnavailable("private"), RunProgress(ch.label, status="failed"))
 
 

@@ -1,4 +1,4 @@
-"""find_stored_channel, the channel repository and ChannelService without Telegram."""
+"""find_channel, the channel repository and ChannelService without Telegram."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from app.channels import ChannelService
-from db.channels import ChannelRepository, find_stored_channel
+from db.channels import ChannelRepository, find_channel
 from db.database import close_db, init_db
 from db.models import Channel
 
@@ -40,7 +40,7 @@ async def _add(repo: ChannelRepository, tg_id: int, username: str | None, title:
     return row.id
 
 
-async def test_find_stored_channel_by_every_form(db: None) -> None:
+async def test_find_channel_by_every_form(db: None) -> None:
     repo = ChannelRepository()
     news = await _add(repo, 1234567890, "News_Daily", "Daily News")
     tech = await _add(repo, 2222222222, None, "Tech talk")
@@ -48,7 +48,7 @@ async def test_find_stored_channel_by_every_form(db: None) -> None:
     await Channel.create(tg_id=4444444444, title="News chat", status="linked")
 
     async def found(ref: str) -> int | None:
-        ch = await find_stored_channel(ref)
+        ch = await find_channel(ref)
         return ch.id if ch else None
 
     for ref in (
@@ -69,7 +69,8 @@ async def test_find_stored_channel_by_every_form(db: None) -> None:
     assert await found("tech talk") == tech
     assert await found("Tech") is None  # ambiguous prefix
     assert await found("News chat") is None  # the fetcher's discussion row is not "added"
-    assert await find_stored_channel("News chat", include_linked=True) is not None
+    linked = await find_channel("News chat", include_linked=True)
+    assert linked is not None and linked.comments_of == ""  # no channel of it is stored
     for ref in ("", "@nobody", "-1009999", "t.me/+abcdefgh12"):
         assert await found(ref) is None, ref
 

@@ -12,7 +12,7 @@ from app.archive import WatchNotifier
 from app.events import EventBus, RunCompleted
 from bot.routers.export import BadDate, parse_export_args
 from bot.routers.watch import split_watch_args
-from db.export import find_channel
+from db.channels import find_channel
 from db.watches import BadPattern, add_watch, list_watches, match_new_messages, remove_watch
 from tests.unit.export_fixtures import db, make_channel, upsert
 

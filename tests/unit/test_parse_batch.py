@@ -19,9 +19,10 @@ from telethon.tl import types
 from app.health import HealthRegistry
 from bot.routers.parse import render_live, render_summary, status_section
 from bot.services import BotServices
+from core import channels as core
 from core.alerts import Alerter
 from db.database import close_db, init_db
-from db.messages import ChannelRow, IngestRepository
+from db.messages import IngestRepository
 from db.models import Channel
 from parser.breaker import CircuitBreaker
 from parser.errors import SessionDead, TelegramError
@@ -55,7 +56,7 @@ class Fetcher:
     def request_stop(self) -> None:
         pass
 
-    async def run(self, client: Any, ch: ChannelRow, on_progress: Any = None) -> RunProgress:
+    async def run(self, client: Any, ch: core.Channel, on_progress: Any = None) -> RunProgress:
         progress = RunProgress(ch.label, fetched=260, total=260, new=10, status="running")
         if on_progress is not None:
             await on_progress(progress)

@@ -14,10 +14,11 @@ import pytest
 from app.channels import ChannelService
 from app.health import HealthRegistry
 from bot.delivery import render_alert
+from core import channels as core
 from core.alerts import Alerter
 from db.channels import ChannelRepository
 from db.database import close_db, init_db
-from db.messages import ChannelRow, IngestRepository
+from db.messages import IngestRepository
 from db.models import Channel, Message
 from parser.breaker import OPEN, CircuitBreaker
 from parser.errors import ChannelUnavailable, RateLimited, SessionDead, TransportError
@@ -46,7 +47,7 @@ class FakeFetcher:
     def request_stop(self) -> None:
         pass
 
-    async def run(self, client: Any, ch: ChannelRow, on_progress: Any = None) -> RunProgress:
+    async def run(self, client: Any, ch: core.Channel, on_progress: Any = None) -> RunProgress:
         self.runs.append(ch.id)
         if ch.id in self.errors:
             raise RunFailed(
@@ -158,7 +159,7 @@ async def test_a_logout_mid_run_is_not_telegram_trouble(env: dict[str, Any]) -> 
     for error in (TransportError("ConnectionError"), SessionDead("AuthKeyUnregistered")):
 
         async def logged_out_meanwhile(
-            client: Any, row: ChannelRow, on_progress: Any = None, error: Any = error
+            client: Any, row: core.Channel, on_progress: Any = None, error: Any = error
         ) -> RunProgress:
             userbot.client, userbot.state = None, "no_session"  # the operator's /logout
             raise RunFailed(error, RunProgress(row.label, fetched=100, status="failed"))

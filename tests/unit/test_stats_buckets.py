@@ -7,7 +7,7 @@ import datetime as dt
 from itertools import pairwise
 from pathlib import Path
 
-from db.export import find_channel
+from db.channels import find_channel
 from db.stats import bucket_start, bucket_unit, channel_stats, make_buckets
 from tests.unit.export_fixtures import db, make_channel, upsert
 

@@ -1,0 +1,69 @@
+"""THE channel type every layer shares, its label, and THE one `post_link`.
+
+`Channel` is a plain snapshot of one stored channel row (no ORM object leaves db/):
+db/ returns it, services pass it on, the bot reads it. Fields a caller has no use for
+are simply ignored; every field has the meaning of the `channel` table's column of the
+same name (db/models.py), plus two derived ones filled by the lookups that need them
+(`comments_count`, `comments_of`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class Channel:
+    """One stored channel (or discussion group) as a frozen snapshot."""
+
+    id: int  # the row id
+    tg_id: int  # Telegram's bare channel id (no -100 prefix)
+    username: str | None = None
+    title: str = ""
+    access_hash: int | None = None
+    kind: str = "channel"
+    # active | paused | disabled (the operator's channels) | linked (a discussion group
+    # the fetcher stored on its own to key comments)
+    status: str = "active"
+    disabled_reason: str | None = None
+    messages_count: int = 0
+    cursor: int = 0  # the highest message id stored
+    backfill_done: bool = False
+    last_run_at: datetime | None = None
+    next_run_at: datetime | None = None
+    deferred_until: datetime | None = None
+    last_error: str | None = None
+    interval_minutes: int | None = None  # None: the default interval
+    comments_enabled: bool = False
+    linked_chat_id: int | None = None
+    linked_access_hash: int | None = None
+    history_mode: str = "all"
+    history_limit: int | None = None
+    history_since: datetime | None = None
+    # Messages stored from its discussion group (None: not counted, or no comments yet).
+    comments_count: int | None = None
+    # A discussion group (status `linked`): the name of its channel, "" when that
+    # channel is no longer stored; None for other rows or when not looked up.
+    comments_of: str | None = None
+
+    @property
+    def label(self) -> str:
+        """`@username`, else the title, else the Telegram id: how the bot names it."""
+        return f"@{self.username}" if self.username else (self.title or str(self.tg_id))
+
+
+def post_link(username: str | None, tg_id: int, message_id: int) -> str:
+    """The t.me link of a post.
+
+    Public channels: `https://t.me/<username>/<id>`. Private ones: the
+    `https://t.me/c/<bare id>/<id>` form, where the bare id is the channel id without
+    the Bot API's `-100` prefix (Telegram's "Message links" rule: t.me/c/ takes the
+    MTProto channel id), so a Bot-API-style id is stripped of it.
+    """
+    if username:
+        return f"https://t.me/{username}/{message_id}"
+    raw = str(abs(int(tg_id)))
+    if raw.startswith("100") and len(raw) > 12:
+        raw = raw[3:]  # the -100 prefix of Bot-API-style channel ids
+    return f"https://t.me/c/{raw}/{message_id}"
