@@ -40,7 +40,7 @@ MAX_BATCHES = 200
 
 
 class ChannelScheduleHooks(Protocol):
-    """What parser/scheduler.py's ParseScheduler offers; absent when parsing is not wired."""
+    """What services/parsing/worker.py's ParseWorker offers; absent when parsing is not wired."""
 
     async def add_channel(self, channel_id: int) -> None: ...
 

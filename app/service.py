@@ -23,6 +23,7 @@ from app.health import HealthRegistry, HealthServer
 from app.instance_lock import InstanceLock
 from app.logging_setup import setup_logging
 from app.maintenance import ArchiveMaintenance
+from app.metrics import PrometheusMetrics
 from app.settings import Settings
 from app.supervisor import Component, Supervisor
 from bot.component import ControlBot, build_bot
@@ -32,9 +33,10 @@ from bot.routers.parse import status_section as parse_status_section
 from bot.services import BotServices
 from core.alerts import Alerter, AlertText
 from db.accounts import AccountRepository
-from db.channels import ChannelRepository
+from db.channels import ChannelRepository, ChannelStateRepository
 from db.database import close_db, init_db
-from db.messages import IngestRepository
+from db.messages import MessageRepository
+from db.runs import RunRepository
 from db.sqlite_engine import interrupt_running
 from db.sqlite_files import (
     DatabaseDamaged,
@@ -44,12 +46,13 @@ from db.sqlite_files import (
     lost_archive_hint,
 )
 from db.vault import SessionVault
-from parser.breaker import CircuitBreaker
 from parser.errors import LoginError
-from parser.fetcher import ChannelFetcher
 from parser.login import LoginFlow, parse_code
-from parser.scheduler import ParseScheduler, ParseService
 from parser.userbot import Userbot
+from services.parsing.breaker import CircuitBreaker
+from services.parsing.ingest import ChannelFetcher
+from services.parsing.service import ParseService
+from services.parsing.worker import ParseWorker
 
 log = logging.getLogger(__name__)
 
@@ -139,33 +142,38 @@ def _build_parsing(
     health: HealthRegistry,
     alerter: Alerter,
     events: EventBus,
-) -> ParseScheduler:
-    """Fetcher, breaker and scheduler; /parse and the /status section for the bot."""
-    repo = IngestRepository(str(settings.sqlite_path) if settings.sqlite_path else None)
+) -> ParseWorker:
+    """Fetcher, breaker and the run worker; /parse and the /status section for the bot."""
+    channels, metrics = ChannelStateRepository(), PrometheusMetrics()
     fetcher = ChannelFetcher(
-        repo,
+        MessageRepository(),
+        channels,
         refresh_window_hours=settings.refresh_window_hours,
         wait_time=settings.fetch_wait_seconds,
+        metrics=metrics,
     )
     breaker = CircuitBreaker()
 
     async def committed(channel_id: int, first_id: int, last_id: int, count: int) -> None:
         await events.publish(RunCompleted(channel_id, first_id, last_id, count))
 
-    scheduler = ParseScheduler(
-        repo,
+    worker = ParseWorker(
+        channels,
+        RunRepository(),
         fetcher,
         userbot,
         breaker,
         alerter,
         health,
+        metrics=metrics,
         default_interval_minutes=settings.parse_interval_minutes,
         on_committed=committed,
     )
-    parse = ParseService(scheduler, repo, breaker, userbot)
-    services.extras.update(parse=parse, scheduler=scheduler)
+    db_path = str(settings.sqlite_path) if settings.sqlite_path else None
+    parse = ParseService(worker, channels, breaker, userbot, db_path=db_path)
+    services.extras.update(parse=parse, scheduler=worker)
     services.status_sections.append(functools.partial(parse_status_section, parse))
-    return scheduler
+    return worker
 
 
 async def _bounded_close(

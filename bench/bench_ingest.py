@@ -42,10 +42,11 @@ async def _fresh_postgres(url: str) -> None:
 async def bench(
     port: int, messages: int, runs: int, workdir: Path, database: str | None = None
 ) -> None:
+    from db.channels import ChannelStateRepository
     from db.database import close_db, init_db
-    from db.messages import IngestRepository
+    from db.messages import MessageRepository
     from db.models import Channel
-    from parser.fetcher import ChannelFetcher
+    from services.parsing.ingest import ChannelFetcher
     from tests.doubles.mtproto import signed_in_client
 
     plain: list[float] = []
@@ -71,13 +72,13 @@ async def bench(
                 await _fresh_postgres(database)
             await init_db(database or f"sqlite://{path}")
             try:
-                repo = IngestRepository(None if database else str(path))
+                repo, state = MessageRepository(), ChannelStateRepository()
                 row = await Channel.create(
                     tg_id=entity.channel_id, access_hash=entity.access_hash, username=CHANNEL
                 )
-                ch = await repo.channel(row.id)
+                ch = await state.channel(row.id)
                 assert ch is not None
-                fetcher = ChannelFetcher(repo, refresh_window_hours=0)
+                fetcher = ChannelFetcher(repo, state, refresh_window_hours=0)
                 c0, p0, t0 = time.thread_time(), time.process_time(), time.perf_counter()
                 result = await fetcher.run(client, ch)
                 elapsed = time.perf_counter() - t0

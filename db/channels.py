@@ -1,4 +1,5 @@
-"""Stored channels as the operator manages them: add, list, pause, remove, settings.
+"""Stored channels as the operator manages them (add, list, pause, remove, settings:
+ChannelRepository) and as the parser keeps them (run state: ChannelStateRepository).
 
 `find_channel(ref)` is THE answer to "which stored channel does the operator
 mean" for every command that names a channel (/schedule, /parse, /export, /stats).
@@ -7,10 +8,11 @@ mean" for every command that names a channel (/schedule, /parse, /export, /stats
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from core.channels import Channel
+from core.parsing import ChannelState
 from db.models import Channel as ChannelModel
 
 PAGE_SIZE = 10
@@ -254,3 +256,92 @@ class ChannelRepository:
                 )
             done += ids
         return done
+
+
+class ChannelStateRepository:
+    """A channel's run state as the parser keeps it: cursor-side bookkeeping (last and
+    next run, deferral, errors, the linked discussion group) and /status's light list.
+    The cursor itself moves with the rows (db/messages.py `store_batch`)."""
+
+    async def channel(self, channel_id: int) -> Channel | None:
+        """Any stored row by id (discussion groups included)."""
+        ch = await ChannelModel.get_or_none(id=channel_id)
+        return snapshot(ch) if ch else None
+
+    async def channels(self, status: str | None = None) -> list[Channel]:
+        """Every row (of `status` when given), by id."""
+        qs = ChannelModel.all().order_by("id")
+        if status is not None:
+            qs = qs.filter(status=status)
+        return [snapshot(c) for c in await qs]
+
+    async def finish_run(
+        self, channel_id: int, *, top_id: int | None, next_run_at: datetime | None
+    ) -> None:
+        """Mark a successful run: no deferral or error left, backfill done, the newest
+        post id (when something came in) and the next planned run."""
+        updates: dict[str, Any] = {
+            "last_run_at": datetime.now(UTC),
+            "next_run_at": next_run_at,
+            "deferred_until": None,
+            "last_error": None,
+            "backfill_done": True,
+        }
+        if top_id:
+            updates["top_message_id"] = top_id
+        await ChannelModel.filter(id=channel_id).update(**updates)
+
+    async def defer(self, channel_id: int, until: datetime, error: str) -> None:
+        """No run before `until` (a flood wait); `error` says why."""
+        await ChannelModel.filter(id=channel_id).update(deferred_until=until, last_error=error)
+
+    async def disable(self, channel_id: int, reason: str) -> None:
+        """The channel cannot be read (`reason`: private, banned, ...): disabled."""
+        await ChannelModel.filter(id=channel_id).update(
+            status="disabled", disabled_reason=reason, last_error=reason
+        )
+
+    async def set_error(self, channel_id: int, error: str) -> None:
+        """The last run failed with `error` (cut to 500 characters); no longer deferred."""
+        await ChannelModel.filter(id=channel_id).update(
+            last_error=error[:500], deferred_until=None
+        )
+
+    async def set_next_run(self, channel_id: int, when: datetime | None) -> None:
+        await ChannelModel.filter(id=channel_id).update(next_run_at=when)
+
+    async def set_linked(self, channel_id: int, linked_id: int, access_hash: int) -> None:
+        """The channel's discussion group, as Telegram named it."""
+        await ChannelModel.filter(id=channel_id).update(
+            linked_chat_id=linked_id, linked_access_hash=access_hash
+        )
+
+    async def discussion_row(self, tg_id: int, access_hash: int, title: str) -> int:
+        """The row id that keys a discussion group's comments (group message ids are
+        their own id space). A group the operator did not add gets a row with status
+        `linked`, which the scheduler never runs on its own."""
+        ch, _ = await ChannelModel.get_or_create(
+            tg_id=tg_id,
+            defaults={
+                "access_hash": access_hash,
+                "title": title[:256],
+                "kind": "megagroup",
+                "status": "linked",
+                "backfill_done": True,
+            },
+        )
+        return int(ch.id)
+
+    async def channel_states(self) -> list[ChannelState]:
+        """Every row, light (no ORM objects: /status reads thousands of them)."""
+        rows = await ChannelModel.all().order_by("id").values_list(
+            "id", "username", "title", "tg_id", "status", "deferred_until", "last_error",
+            "disabled_reason", "messages_count",
+        )
+        return [
+            ChannelState(
+                row_id, Channel(id=row_id, tg_id=tg_id, username=u, title=title).label,
+                status, until, error, reason, count,
+            )
+            for row_id, u, title, tg_id, status, until, error, reason, count in rows
+        ]

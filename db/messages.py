@@ -1,4 +1,4 @@
-"""Ingest repository: batches of messages stored together with the channel cursor.
+"""The message table: batches of fetched messages stored together with the channel cursor.
 
 The hot path avoids ORM objects: rows are plain tuples written with ONE raw
 `INSERT ... ON CONFLICT (channel_id, msg_id) DO UPDATE` per batch (SQLite: over a
@@ -13,40 +13,17 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
-from core.channels import Channel
-from db.channels import snapshot
-from db.models import Channel as ChannelModel
-from db.models import Message, ParseRun
+from core.parsing import COLUMNS, Row
+from db.models import Message
 
-# The columns of one row, in order (see parser/fetcher.py `message_row`).
-COLUMNS = (
-    "channel_id",
-    "msg_id",
-    "date",
-    "text",
-    "entities",
-    "sender_id",
-    "post_author",
-    "views",
-    "forwards",
-    "replies",
-    "reactions",
-    "edit_date",
-    "media_kind",
-    "media",
-    "grouped_id",
-    "reply_to_id",
-    "fwd_from",
-    "comment_of",
-    "fetched_at",
-)
+__all__ = ["COLUMNS", "INDEX_PENDING", "MessageRepository", "Row", "database_size"]
+
 # What a re-read (refresh window) may change.
 _UPDATED = (
     "text",
@@ -81,8 +58,6 @@ _PG_TYPES = {
     "fwd_from": "text",
     "comment_of": "bigint",
 }
-
-Row = tuple[Any, ...]
 
 # Indexes every message above fts_state.indexed_to, then moves the mark. Run both in
 # one transaction (message ids are AUTOINCREMENT: a new row is always above the mark).
@@ -132,24 +107,10 @@ def _upsert_sql(dialect: str) -> str:
     )
 
 
-@dataclass
-class ChannelState:
-    """What /status needs to know about one channel."""
+class MessageRepository:
+    """The only place that writes fetched messages (and moves the cursor with them)."""
 
-    id: int
-    label: str
-    status: str
-    deferred_until: datetime | None
-    last_error: str | None
-    disabled_reason: str | None
-    messages_count: int
-
-
-class IngestRepository:
-    """The only place that writes fetched messages and run bookkeeping."""
-
-    def __init__(self, db_path: str | None = None) -> None:
-        self._db_path = db_path
+    def __init__(self) -> None:
         self._sql: str | None = None
         self._dialect = "sqlite"
 
@@ -228,91 +189,7 @@ class IngestRepository:
         async with conn.acquire_connection() as aconn:
             await aconn._execute(write, aconn._conn)
 
-    def _p(self, n: int) -> str:
-        return f"${n}" if self._dialect == "postgres" else "?"
-
-    # -- channels -----------------------------------------------------------------------
-
-    async def channel(self, channel_id: int) -> Channel | None:
-        ch = await ChannelModel.get_or_none(id=channel_id)
-        return snapshot(ch) if ch else None
-
-    async def channels(self, status: str | None = None) -> list[Channel]:
-        qs = ChannelModel.all().order_by("id")
-        if status is not None:
-            qs = qs.filter(status=status)
-        return [snapshot(c) for c in await qs]
-
-    async def finish_run(
-        self,
-        channel_id: int,
-        *,
-        top_id: int | None,
-        next_run_at: datetime | None,
-    ) -> int:
-        """Mark a successful run; recount stored messages only when something came in."""
-        now = datetime.now(UTC)
-        updates: dict[str, Any] = {
-            "last_run_at": now,
-            "next_run_at": next_run_at,
-            "deferred_until": None,
-            "last_error": None,
-            "backfill_done": True,
-        }
-        if top_id:
-            updates["top_message_id"] = top_id
-        await ChannelModel.filter(id=channel_id).update(**updates)
-        ch = await ChannelModel.get(id=channel_id)
-        return ch.messages_count
-
-    async def defer(self, channel_id: int, until: datetime, error: str) -> None:
-        await ChannelModel.filter(id=channel_id).update(deferred_until=until, last_error=error)
-
-    async def disable(self, channel_id: int, reason: str) -> None:
-        await ChannelModel.filter(id=channel_id).update(
-            status="disabled", disabled_reason=reason, last_error=reason
-        )
-
-    async def set_error(self, channel_id: int, error: str) -> None:
-        # A failure after a flood wait: the channel is failing now, no longer deferred.
-        await ChannelModel.filter(id=channel_id).update(
-            last_error=error[:500], deferred_until=None
-        )
-
-    async def set_next_run(self, channel_id: int, when: datetime | None) -> None:
-        await ChannelModel.filter(id=channel_id).update(next_run_at=when)
-
-    async def set_linked(self, channel_id: int, linked_id: int, access_hash: int) -> None:
-        await ChannelModel.filter(id=channel_id).update(
-            linked_chat_id=linked_id, linked_access_hash=access_hash
-        )
-
-    async def discussion_row(self, tg_id: int, access_hash: int, title: str) -> int:
-        """The channel row that keys comments (group message ids are their own id space).
-
-        A discussion group the operator did not add gets a row with status `linked`,
-        which the scheduler never runs on its own.
-        """
-        ch, _ = await ChannelModel.get_or_create(
-            tg_id=tg_id,
-            defaults={
-                "access_hash": access_hash,
-                "title": title[:256],
-                "kind": "megagroup",
-                "status": "linked",
-                "backfill_done": True,
-            },
-        )
-        return ch.id
-
-    async def last_comment_id(self, discussion_id: int, post_id: int) -> int:
-        last = (
-            await Message.filter(channel_id=discussion_id, comment_of=post_id)
-            .order_by("-msg_id")
-            .first()
-            .values_list("msg_id", flat=True)
-        )
-        return int(last) if last is not None else 0  # type: ignore[call-overload]
+    # -- what a run reads -------------------------------------------------------------
 
     async def refresh_from_id(self, channel_id: int, since: datetime) -> int | None:
         """The oldest stored post id dated at or after `since` (refresh window start)."""
@@ -322,7 +199,7 @@ class IngestRepository:
             .first()
             .values_list("msg_id", flat=True)
         )
-        return int(row) if row is not None else None  # type: ignore[call-overload]
+        return int(row) if row is not None else None  # type: ignore[call-overload,no-any-return]
 
     async def stored_above(self, channel_id: int, min_id: int) -> int:
         """How many of the channel's posts above `min_id` are stored (a run re-reads them)."""
@@ -330,53 +207,27 @@ class IngestRepository:
             channel_id=channel_id, msg_id__gt=min_id, comment_of=None
         ).count()
 
-    # -- runs ---------------------------------------------------------------------------
-
-    async def start_run(self, channel_id: int, trigger: str) -> int:
-        run = await ParseRun.create(channel_id=channel_id, trigger=trigger, status="running")
-        return run.id
-
-    async def end_run(self, run_id: int, status: str, fetched: int, error: str | None) -> None:
-        await ParseRun.filter(id=run_id).update(
-            status=status, fetched=fetched, error=error, finished_at=datetime.now(UTC)
+    async def last_comment_id(self, discussion_id: int, post_id: int) -> int:
+        """The id of the newest stored comment of post `post_id` (0: none), stored under
+        the discussion group's row `discussion_id`."""
+        last = (
+            await Message.filter(channel_id=discussion_id, comment_of=post_id)
+            .order_by("-msg_id")
+            .first()
+            .values_list("msg_id", flat=True)
         )
+        return int(last) if last is not None else 0  # type: ignore[call-overload,no-any-return]
 
-    async def interrupt_stale_runs(self) -> None:
-        """Runs left `running` by a crash are marked interrupted at start."""
-        await ParseRun.filter(status="running").update(status="interrupted")
 
-    # -- status -------------------------------------------------------------------------
-
-    async def channel_states(self) -> list[ChannelState]:
-        """Every channel, light (no ORM objects: /status reads thousands of them)."""
-        rows = await ChannelModel.all().order_by("id").values_list(
-            "id", "username", "title", "tg_id", "status", "deferred_until", "last_error",
-            "disabled_reason", "messages_count",
-        )
-        return [
-            ChannelState(
-                row_id,
-                Channel(id=row_id, tg_id=tg_id, username=u, title=title).label,
-                status,
-                until,
-                error,
-                reason,
-                count,
-            )
-            for row_id, u, title, tg_id, status, until, error, reason, count in rows
-        ]
-
-    async def recount(self, channel_id: int) -> None:
-        count = await Message.filter(channel_id=channel_id).count()
-        await ChannelModel.filter(id=channel_id).update(messages_count=count)
-
-    def database_size(self) -> int | None:
-        if not self._db_path:
-            return None
-        total = 0
-        for suffix in ("", "-wal"):
-            try:
-                total += os.path.getsize(self._db_path + suffix)
-            except OSError:
-                pass
-        return total
+def database_size(db_path: str | None) -> int | None:
+    """Bytes of the SQLite file at `db_path` and its WAL; None without a file
+    (PostgreSQL)."""
+    if not db_path:
+        return None
+    total = 0
+    for suffix in ("", "-wal"):
+        try:
+            total += os.path.getsize(db_path + suffix)
+        except OSError:
+            pass
+    return total

@@ -9,18 +9,25 @@ channel), summaries and /status name only the first few channels of each kind
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime
-from typing import Any, Protocol
 
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
+from bot.api.parsing import ParsingAPI
 from bot.labels import echo
 from bot.live import LiveMessage
 from bot.services import BotServices
 from bot.texts import Html, html_join, keys, reason_text, t, tn
+from core.parsing import (
+    BatchProgress,
+    BreakerState,
+    ChannelKind,
+    NamedChannel,
+    ParseStatus,
+    RunProgress,
+    RunStatus,
+)
 
 router = Router(name="parse")
 
@@ -30,69 +37,16 @@ SUMMARY_NAMED = 5  # channels a /parse summary names
 STATUS_NAMED = 3  # channels of each kind /status names
 ALL = ("all", "*", "все")
 # The outcomes of a run, in the order the counters show them.
-OUTCOMES = ("ok", "failed", "deferred", "disabled", "interrupted", "not_run")
-
-
-class Progress(Protocol):
-    channel: str
-    fetched: int
-    total: int | None
-    status: str
-    error: str | None
-    deferred_seconds: int | None
-    new: int
-
-    @property
-    def reread(self) -> int: ...
-
-    @property
-    def rate(self) -> float: ...
-
-    @property
-    def eta(self) -> float | None: ...
-
-
-class Batch(Protocol):
-    """parser.scheduler.BatchProgress as the bot sees it."""
-
-    total: int
-    started: float
-    outcomes: Mapping[str, int]
-    new: int
-    reread: int
-    results: Sequence[tuple[Any, float]]
-    problems: Sequence[tuple[Any, float]]
-    current: Any
-    stopped: str | None
-    stopped_detail: str | None
-
-    @property
-    def done(self) -> int: ...
-
-
-class Target(Protocol):
-    id: int
-
-    @property
-    def label(self) -> str: ...
-
-
-class ParseAPI(Protocol):
-    batch: Any
-
-    def ready(self) -> bool: ...
-
-    async def targets(self, target: str) -> list[Any]: ...
-
-    async def run_batch(
-        self,
-        targets: list[Any],
-        on_progress: Callable[[Any], Awaitable[None]] | None = None,
-        *,
-        exclusive: bool = False,
-    ) -> Any: ...
-
-    async def status(self) -> dict[str, Any]: ...
+OUTCOMES = (
+    RunStatus.OK,
+    RunStatus.FAILED,
+    RunStatus.DEFERRED,
+    RunStatus.DISABLED,
+    RunStatus.INTERRUPTED,
+    RunStatus.NOT_RUN,
+)
+# The kinds /status names channels of, in order.
+NAMED_KINDS = (ChannelKind.FAILING, ChannelKind.DEFERRED, ChannelKind.DISABLED, ChannelKind.PAUSED)
 
 
 def short(text: str, limit: int = LABEL_MAX) -> str:
@@ -114,7 +68,7 @@ def duration(seconds: float | None, lang: str) -> str:
     return t("unit_hours", lang, h=s // 3600, m=(s % 3600) // 60)
 
 
-def render_progress(p: Progress, lang: str) -> Html:
+def render_progress(p: RunProgress, lang: str) -> Html:
     return t(
         "parse_progress",
         lang,
@@ -127,7 +81,7 @@ def render_progress(p: Progress, lang: str) -> Html:
     )
 
 
-def render_result(p: Progress, seconds: float, lang: str) -> Html:
+def render_result(p: RunProgress, seconds: float, lang: str) -> Html:
     channel = short(p.channel)
     reason = reason_text(short(p.error or "", REASON_MAX), lang)
     if p.status == "ok":
@@ -149,7 +103,7 @@ def render_result(p: Progress, seconds: float, lang: str) -> Html:
     return t("parse_result_failed", lang, channel=channel, reason=reason, fetched=p.fetched)
 
 
-def render_counts(batch: Batch, lang: str) -> Html:
+def render_counts(batch: BatchProgress, lang: str) -> Html:
     """`12 new · 250 re-read · ⚠️ 2 failed`: what came in and what went wrong so far."""
     parts = [t("parse_count_new", lang, n=batch.new)]
     if batch.reread:
@@ -160,7 +114,7 @@ def render_counts(batch: Batch, lang: str) -> Html:
     return html_join(" · ", parts)
 
 
-def render_live(batch: Batch, lang: str) -> Html:
+def render_live(batch: BatchProgress, lang: str) -> Html:
     """The live message: counters over the channels, then the channel being read."""
     lines = []
     if batch.total > 1:
@@ -173,9 +127,9 @@ def render_live(batch: Batch, lang: str) -> Html:
     return html_join("\n", lines)
 
 
-def render_stop(batch: Batch, lang: str) -> Html:
+def render_stop(batch: BatchProgress, lang: str) -> Html:
     """Why the channels left were not run."""
-    not_run = tn("parse_not_run", batch.outcomes.get("not_run", 0), lang)
+    not_run = tn("parse_not_run", batch.outcomes[RunStatus.NOT_RUN], lang)
     state = batch.stopped or ""
     key = f"parse_stopped_{state}"
     if key in keys():
@@ -188,7 +142,7 @@ def render_stop(batch: Batch, lang: str) -> Html:
     return t("parse_stopped_other", lang, state=shown, not_run=not_run)
 
 
-def render_summary(batch: Batch, lang: str) -> Html:
+def render_summary(batch: BatchProgress, lang: str) -> Html:
     """The final message: totals, what went wrong, and at most a few channels by name."""
     if batch.stopped:
         done = tn("parse_done_of", batch.total, lang, done=batch.done)
@@ -211,7 +165,7 @@ def render_summary(batch: Batch, lang: str) -> Html:
     if batch.total <= SUMMARY_NAMED:
         named, count = batch.results, len(batch.results)
     else:
-        named, count = batch.problems, batch.done - batch.outcomes.get("ok", 0)
+        named, count = batch.problems, batch.done - batch.outcomes[RunStatus.OK]
     for result, seconds in named[:SUMMARY_NAMED]:
         lines.append(render_result(result, seconds, lang))
     more = count - min(len(named), SUMMARY_NAMED)
@@ -220,15 +174,16 @@ def render_summary(batch: Batch, lang: str) -> Html:
     return html_join("\n", lines)
 
 
-def _busy(api: ParseAPI, lang: str) -> Html:
-    return t("parse_busy", lang, done=api.batch.done, total=api.batch.total)
+def _busy(batch: BatchProgress | None, lang: str) -> Html:
+    done, total = (batch.done, batch.total) if batch is not None else (0, 0)
+    return t("parse_busy", lang, done=done, total=total)
 
 
 @router.message(Command("parse"))
 async def cmd_parse(
     message: Message, command: CommandObject, services: BotServices, lang: str
 ) -> None:
-    api: ParseAPI | None = services.extras.get("parse")
+    api: ParsingAPI | None = services.extras.get("parse")
     if api is None or not command.args:
         await message.answer(t("parse_usage", lang))
         return
@@ -238,9 +193,9 @@ async def cmd_parse(
     target = command.args.strip()
     whole = target.lower() in ALL
     if whole and api.batch is not None:  # one /parse all at a time
-        await message.answer(_busy(api, lang))
+        await message.answer(_busy(api.batch, lang))
         return
-    targets: list[Target] = await api.targets(target)
+    targets = await api.targets(target)
     if not targets:
         key = "parse_no_channels" if whole else "parse_not_found"
         await message.answer(t(key, lang, target=echo(target)))
@@ -251,29 +206,29 @@ async def cmd_parse(
         first = await message.answer(t("parse_queued", lang, channel=short(targets[0].label)))
     live = LiveMessage(first)
 
-    async def on_progress(batch: Batch) -> None:
+    async def on_progress(batch: BatchProgress) -> None:
         text = render_live(batch, lang)
         if text:
             await live.show(text)
 
-    batch: Batch | None = await api.run_batch(targets, on_progress, exclusive=whole)
+    batch = await api.run_batch(targets, on_progress, exclusive=whole)
     if batch is None:  # another /parse all started while this one was being set up
-        await live.finish(_busy(api, lang))
+        await live.finish(_busy(api.batch, lang))
         return
     await live.finish(render_summary(batch, lang))
 
 
 def _named_lines(
-    kind: str, named: list[tuple[str, Any]], count: int, lang: str
+    kind: ChannelKind, named: tuple[NamedChannel, ...], count: int, lang: str
 ) -> list[Html]:
     lines = []
-    for label, value in named[:STATUS_NAMED]:
-        channel = short(label)
-        if kind == "deferred":
-            left = duration(value, lang)
+    for ch in named[:STATUS_NAMED]:
+        channel = short(ch.label)
+        if kind == ChannelKind.DEFERRED:
+            left = duration(ch.seconds, lang)
             lines.append(t("status_parsing_deferred", lang, channel=channel, left=left))
         else:
-            reason = reason_text(short(value, REASON_MAX), lang)
+            reason = reason_text(short(ch.reason, REASON_MAX), lang)
             lines.append(t(f"status_parsing_{kind}", lang, channel=channel, reason=reason))
     more = count - len(lines)
     if more > 0:
@@ -281,35 +236,35 @@ def _named_lines(
     return lines
 
 
-def _activity_lines(data: dict[str, Any], lang: str) -> list[Html]:
+def _activity_lines(data: ParseStatus, lang: str) -> list[Html]:
     """The run under way, a /parse all under way, and the queue."""
     lines = []
-    current = data.get("current")
+    current = data.current
     if current is not None:
         channel = short(current.channel)
         lines.append(t("status_parsing_current", lang, channel=channel, fetched=current.fetched))
-    batch = data.get("batch")
+    batch = data.batch
     if batch is not None:
         lines.append(t("status_parsing_batch", lang, done=batch.done, total=batch.total))
-    if data.get("queued"):
-        lines.append(t("status_parsing_queued", lang, n=data["queued"]))
+    if data.queued:
+        lines.append(t("status_parsing_queued", lang, n=data.queued))
     return lines
 
 
-def _next_run_lines(data: dict[str, Any], lang: str) -> list[Html]:
-    if not data["next_runs"]:
+def _next_run_lines(data: ParseStatus, lang: str) -> list[Html]:
+    if not data.next_runs:
         return []
     lines = [t("status_parsing_next", lang)]
-    for label, when in data["next_runs"]:
-        stamp = when.strftime("%Y-%m-%d %H:%M UTC") if isinstance(when, datetime) else when
-        lines.append(t("status_parsing_next_item", lang, channel=short(label), when=stamp))
+    for run in data.next_runs:
+        stamp = run.when.strftime("%Y-%m-%d %H:%M UTC")
+        lines.append(t("status_parsing_next_item", lang, channel=short(run.label), when=stamp))
     return lines
 
 
-def _breaker_line(breaker: dict[str, Any], session: str | None, lang: str) -> Html:
-    state = breaker["state"]
+def _breaker_line(breaker: BreakerState, session: str, lang: str) -> Html:
+    state = breaker.state
     if state == "open":
-        state_text = t("status_breaker_open", lang, left=duration(breaker["retry_in"], lang))
+        state_text = t("status_breaker_open", lang, left=duration(breaker.retry_in, lang))
     elif session == "connecting":  # "ok" would hide it; the cause is above
         state_text = t("status_breaker_waiting", lang)
     else:
@@ -317,7 +272,7 @@ def _breaker_line(breaker: dict[str, Any], session: str | None, lang: str) -> Ht
     return t("status_parsing_breaker", lang, state=state_text)
 
 
-async def status_section(api: ParseAPI, lang: str) -> Html:
+async def status_section(api: ParsingAPI, lang: str) -> Html:
     """The parsing part of /status: connection, channels by kind, runs, storage.
 
     The account is the login section's. Without a usable session there is no
@@ -325,22 +280,22 @@ async def status_section(api: ParseAPI, lang: str) -> Html:
     """
     data = await api.status()
     lines = []
-    if data["ready"] or data.get("session") == "connecting":
-        lines.append(_breaker_line(data["breaker"], data.get("session"), lang))
-    counts = data["counts"]
+    if data.ready or data.session == "connecting":
+        lines.append(_breaker_line(data.breaker, data.session, lang))
+    counts = data.counts
     lines.append(
         t(
             "status_parsing_channels",
             lang,
             total=sum(counts.values()),
-            **{k: counts.get(k, 0) for k in ("ok", "failing", "deferred", "disabled", "paused")},
+            **{str(k): counts.get(k, 0) for k in ChannelKind},
         )
     )
-    for kind in ("failing", "deferred", "disabled", "paused"):
-        lines.extend(_named_lines(kind, data["named"][kind], counts.get(kind, 0), lang))
+    for kind in NAMED_KINDS:
+        lines.extend(_named_lines(kind, data.named.get(kind, ()), counts.get(kind, 0), lang))
     lines.extend(_activity_lines(data, lang))
-    lines.append(t("status_parsing_messages", lang, count=data["messages"]))
-    if data.get("db_size") is not None:
-        lines.append(t("status_parsing_db", lang, size=round(data["db_size"] / 1e6, 1)))
+    lines.append(t("status_parsing_messages", lang, count=data.messages))
+    if data.db_size is not None:
+        lines.append(t("status_parsing_db", lang, size=round(data.db_size / 1e6, 1)))
     lines.extend(_next_run_lines(data, lang))
     return html_join("\n", lines)

@@ -18,11 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from db.channels import ChannelStateRepository
 from db.database import close_db, init_db
-from db.messages import IngestRepository
+from db.messages import MessageRepository
 from db.models import Channel, Message
 from db.search import search_messages
-from parser.fetcher import message_row
+from parser.history import message_row
 from tests.unit.message_fixtures import assert_stored_as_rows, full_message, tl_message
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -90,15 +91,15 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture
-async def pg_repo(postgres_url: str) -> AsyncIterator[IngestRepository]:
+async def pg_repo(postgres_url: str) -> AsyncIterator[MessageRepository]:
     await init_db(postgres_url)
     try:
-        yield IngestRepository()
+        yield MessageRepository()
     finally:
         await close_db()
 
 
-async def test_batches_upserts_cursor_and_search_on_postgres(pg_repo: IngestRepository) -> None:
+async def test_batches_upserts_cursor_and_search_on_postgres(pg_repo: MessageRepository) -> None:
     ch = await Channel.create(tg_id=777, access_hash=1, username="news")
     rows = [
         message_row(ch.id, tl_message(i, f"Погода в городе {i}", views=i), NOW)
@@ -113,7 +114,7 @@ async def test_batches_upserts_cursor_and_search_on_postgres(pg_repo: IngestRepo
     assert await Message.filter(channel_id=ch.id).count() == 150
     first = await Message.get(channel_id=ch.id, msg_id=2)
     assert (first.text, first.views, first.date) == ("Снегопад 2", 20, NOW)
-    row = await pg_repo.channel(ch.id)
+    row = await ChannelStateRepository().channel(ch.id)
     assert row is not None and (row.cursor, row.messages_count) == (150, 150)
 
     # Every column, JSON and times included, survives the array-per-column write.
@@ -125,5 +126,5 @@ async def test_batches_upserts_cursor_and_search_on_postgres(pg_repo: IngestRepo
     page = await search_messages("снегопад")
     assert page.total == 2 and sorted(h.msg_id for h in page.hits) == [1, 2]
     assert (await search_messages("погода")).total == 148
-    row = await pg_repo.channel(ch.id)
+    row = await ChannelStateRepository().channel(ch.id)
     assert row is not None and (row.cursor, row.messages_count) == (201, 152)

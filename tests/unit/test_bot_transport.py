@@ -28,14 +28,17 @@ from bot.component import ControlBot
 from bot.live import LiveMessage
 from bot.services import BotServices
 from bot.session import TransportPolicy, install_rules
-from core import channels as core
 from core.alerts import Alerter, AlertText
-from db.messages import IngestRepository
+from core.channels import Channel as ChannelSnapshot
+from core.errors import ChannelUnavailable
+from core.parsing import RunProgress, RunStatus
+from db.channels import ChannelStateRepository
+from db.messages import MessageRepository
 from db.models import Channel
-from parser.breaker import CircuitBreaker
-from parser.errors import ChannelUnavailable
-from parser.fetcher import RunFailed, RunProgress
-from parser.scheduler import ParseScheduler
+from db.runs import RunRepository
+from services.parsing.breaker import CircuitBreaker
+from services.parsing.ingest import RunFailed
+from services.parsing.worker import ParseWorker
 from tests.doubles.botapi import BotAPIDouble
 
 pytestmark = pytest.mark.timeout(60)
@@ -367,19 +370,21 @@ class _PrivateChannelFetcher:
     def request_stop(self) -> None:
         pass
 
-    async def run(self, client: Any, ch: core.Channel, on_progress: Any = None) -> RunProgress:
-        raise RunFailed(ChannelUnavailable("private"), RunProgress(ch.label, status="failed"))
+    async def run(self, client: Any, ch: ChannelSnapshot, on_progress: Any = None) -> RunProgress:
+        failed = RunProgress(ch.label, status=RunStatus.FAILED)
+        raise RunFailed(ChannelUnavailable("private"), failed)
 
 
 async def test_an_alert_under_a_429_storm_never_holds_the_parse_worker(
-    double: BotAPIDouble, repo: IngestRepository
+    double: BotAPIDouble, repo: MessageRepository
 ) -> None:
     vt = VirtualTime()
     vt.gate = asyncio.Event()  # every wait Telegram asks for lasts until the test says
     storm = double.faults.add("sendMessage", 429, retry_after=30, times=None)
     async with running(double, vt) as app:
-        sched = ParseScheduler(
-            repo, _PrivateChannelFetcher(), _Userbot(), CircuitBreaker(),  # type: ignore[arg-type]
+        sched = ParseWorker(
+            ChannelStateRepository(), RunRepository(), _PrivateChannelFetcher(),  # type: ignore[arg-type]
+            _Userbot(), CircuitBreaker(),
             app.alerter, app.health,
         )
         worker = asyncio.create_task(sched.run())

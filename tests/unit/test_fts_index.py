@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 
 from tortoise import connections
 
-from db.messages import IngestRepository
+from db.messages import MessageRepository
 from db.models import Channel, Message
 from db.search import index_pending, search_messages
-from parser.fetcher import message_row
+from parser.history import message_row
 from tests.unit.message_fixtures import tl_message
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -33,14 +33,14 @@ async def _integrity_ok() -> None:
     )
 
 
-async def test_no_per_row_insert_trigger(repo: IngestRepository) -> None:
+async def test_no_per_row_insert_trigger(repo: MessageRepository) -> None:
     triggers = await connections.get("default").execute_query_dict(
         "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
     )
     assert [t["name"] for t in triggers] == ["message_fts_ad", "message_fts_au"]
 
 
-async def test_ingested_batch_is_indexed_in_its_own_transaction(repo: IngestRepository) -> None:
+async def test_ingested_batch_is_indexed_in_its_own_transaction(repo: MessageRepository) -> None:
     ch = await Channel.create(tg_id=777, access_hash=1, username="news")
     rows = [message_row(ch.id, tl_message(i, f"apple number {i}"), NOW) for i in range(1, 51)]
     await repo.store_batch(ch.id, rows, cursor=50, new_rows=50)
@@ -54,7 +54,7 @@ async def test_ingested_batch_is_indexed_in_its_own_transaction(repo: IngestRepo
     await _integrity_ok()
 
 
-async def test_edits_and_deletes_keep_the_index_exact(repo: IngestRepository) -> None:
+async def test_edits_and_deletes_keep_the_index_exact(repo: MessageRepository) -> None:
     ch = await Channel.create(tg_id=777, access_hash=1, username="news")
     rows = [message_row(ch.id, tl_message(i, f"pear {i}"), NOW) for i in range(1, 11)]
     await repo.store_batch(ch.id, rows, cursor=10, new_rows=10)

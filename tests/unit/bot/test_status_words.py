@@ -7,8 +7,8 @@ from app.maintenance import ArchiveMaintenance
 from bot.component import ControlBot
 from bot.session import CONFLICT
 from bot.texts import keys
-from parser.scheduler import ParseScheduler
 from parser.userbot import Userbot
+from services.parsing.worker import ParseWorker
 
 
 def test_every_component_and_state_has_a_text() -> None:
@@ -16,6 +16,6 @@ def test_every_component_and_state_has_a_text() -> None:
         health.STARTING, health.RUNNING, health.RESTARTING, health.FAILED, health.STOPPED,
         CONFLICT,
     }
-    names = {c.name for c in (ControlBot, Userbot, ParseScheduler, ArchiveMaintenance)}
+    names = {c.name for c in (ControlBot, Userbot, ParseWorker, ArchiveMaintenance)}
     missing = {f"status_state_{s}" for s in states} | {f"status_component_{n}" for n in names}
     assert missing - keys() == set()

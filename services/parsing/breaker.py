@@ -10,12 +10,18 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from core.parsing import BreakerState
+
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 
 Listener = Callable[[str, str | None], Awaitable[None]]
 
 
 class CircuitBreaker:
+    """Counts consecutive transport failures of runs; `allow()` says whether a run may
+    go now. `cooldown` seconds (doubled after a failed probe, up to `max_cooldown`);
+    `clock` is monotonic seconds. Listeners hear every change of state."""
+
     def __init__(
         self,
         threshold: int = 3,
@@ -72,7 +78,12 @@ class CircuitBreaker:
         self.opened_at = self._clock()
         await self._notify()
 
+    def snapshot(self) -> BreakerState:
+        """The state for /status."""
+        return BreakerState(self.state, self.failures, round(self.retry_in(), 1), self.last_error)
+
     def probe(self) -> dict[str, Any]:
+        """The state for /healthz (a health probe)."""
         return {
             "state": self.state,
             "failures": self.failures,

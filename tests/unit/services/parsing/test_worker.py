@@ -1,10 +1,9 @@
-"""Trouble containment in the scheduler, with a fake fetcher and userbot on a real DB."""
+"""Trouble containment in the run worker, with a fake fetcher and userbot on a real DB."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,82 +11,23 @@ from typing import Any
 import pytest
 
 from app.channels import ChannelService
-from app.health import HealthRegistry
-from bot.delivery import render_alert
-from core import channels as core
-from core.alerts import Alerter
+from core.channels import Channel as ChannelSnapshot
+from core.errors import ChannelUnavailable, RateLimited, SessionDead, TransportError
+from core.parsing import RunProgress
 from db.channels import ChannelRepository
 from db.database import close_db, init_db
-from db.messages import IngestRepository
 from db.models import Channel, Message
-from parser.breaker import OPEN, CircuitBreaker
-from parser.errors import ChannelUnavailable, RateLimited, SessionDead, TransportError
-from parser.fetcher import ChannelFetcher, RunFailed, RunProgress
-from parser.scheduler import ParseScheduler
-from tests.unit.history_fakes import FakeClient, history
-
-
-class FakeUserbot:
-    def __init__(self) -> None:
-        self.client: Any = object()
-        self.state = "ready"
-        self.me = None
-        self.dead: list[str] = []
-
-    async def session_dead(self, reason: str) -> None:
-        self.dead.append(reason)
-        self.state, self.client = "invalid", None
-
-
-class FakeFetcher:
-    def __init__(self) -> None:
-        self.errors: dict[int, Exception] = {}
-        self.runs: list[int] = []
-
-    def request_stop(self) -> None:
-        pass
-
-    async def run(self, client: Any, ch: core.Channel, on_progress: Any = None) -> RunProgress:
-        self.runs.append(ch.id)
-        if ch.id in self.errors:
-            raise RunFailed(
-                self.errors[ch.id], RunProgress(ch.label, status="failed")  # type: ignore[arg-type]
-            )  # type: ignore[arg-type]
-        return RunProgress(ch.label, fetched=3, status="ok", top_id=3, new=3, first_new_id=1)
-
-
-def sent(env: dict[str, Any]) -> list[str]:
-    """The alerts queued so far, in English."""
-    return [render_alert(a.body, "en") for a in env["alerter"].pending()]
-
-
-@asynccontextmanager
-async def running(fetcher: Any, userbot: FakeUserbot) -> AsyncIterator[dict[str, Any]]:
-    """A started ParseScheduler over the migrated DB; what the tests look at."""
-    alerter = Alerter(600)
-    breaker = CircuitBreaker(threshold=1)
-    committed: list[tuple[int, int, int, int]] = []
-
-    async def on_committed(*args: int) -> None:
-        committed.append(args)  # type: ignore[arg-type]
-
-    sched = ParseScheduler(
-        IngestRepository(),
-        fetcher,
-        userbot,
-        breaker,
-        alerter,
-        HealthRegistry(),
-        on_committed=on_committed,  # type: ignore[arg-type]
-    )
-    task = asyncio.create_task(sched.run())
-    await sched.started.wait()
-    try:
-        yield {"sched": sched, "fetcher": fetcher, "userbot": userbot, "breaker": breaker,
-               "alerter": alerter, "committed": committed}
-    finally:
-        await sched.stop()
-        await task
+from services.parsing.breaker import OPEN
+from services.parsing.ingest import RunFailed
+from services.parsing.worker import ParseWorker
+from tests.unit.parser.history_fakes import FakeClient, history
+from tests.unit.services.parsing.fakes import (
+    FakeFetcher,
+    FakeUserbot,
+    real_fetcher,
+    running,
+    sent,
+)
 
 
 @pytest.fixture
@@ -105,7 +45,7 @@ async def test_troubles_are_contained_per_channel(env: dict[str, Any]) -> None:
     flood = await Channel.create(tg_id=2, access_hash=1, username="flood")
     gone = await Channel.create(tg_id=3, access_hash=1, username="gone")
     env["fetcher"].errors = {flood.id: RateLimited(300), gone.id: ChannelUnavailable("private")}
-    sched: ParseScheduler = env["sched"]
+    sched: ParseWorker = env["sched"]
 
     assert (await sched.parse_now(ok.id)).status == "ok"
     assert env["committed"] == [(ok.id, 1, 3, 3)]
@@ -136,7 +76,7 @@ async def test_transport_error_opens_breaker_and_session_death_pauses(
         net.id: TransportError("ConnectionError"),
         dead.id: SessionDead("AuthKeyUnregistered"),
     }
-    sched: ParseScheduler = env["sched"]
+    sched: ParseWorker = env["sched"]
     assert (await sched.parse_now(net.id)).status == "failed"
     assert env["breaker"].state == OPEN
     assert any("Telegram unreachable" in s for s in sent(env))
@@ -154,12 +94,12 @@ async def test_a_logout_mid_run_is_not_telegram_trouble(env: dict[str, Any]) -> 
     nor the session alarm goes off, and the run ends as interrupted."""
     ch = await Channel.create(tg_id=6, access_hash=1, username="mid")
     userbot: FakeUserbot = env["userbot"]
-    sched: ParseScheduler = env["sched"]
+    sched: ParseWorker = env["sched"]
 
     for error in (TransportError("ConnectionError"), SessionDead("AuthKeyUnregistered")):
 
         async def logged_out_meanwhile(
-            client: Any, row: core.Channel, on_progress: Any = None, error: Any = error
+            client: Any, row: ChannelSnapshot, on_progress: Any = None, error: Any = error
         ) -> RunProgress:
             userbot.client, userbot.state = None, "no_session"  # the operator's /logout
             raise RunFailed(error, RunProgress(row.label, fetched=100, status="failed"))
@@ -173,13 +113,13 @@ async def test_a_logout_mid_run_is_not_telegram_trouble(env: dict[str, Any]) -> 
 
 
 async def test_a_failing_job_alerts_the_admins(env: dict[str, Any]) -> None:
-    sched: ParseScheduler = env["sched"]
+    sched: ParseWorker = env["sched"]
 
     async def broken() -> None:
         raise RuntimeError("boom")
 
-    assert sched._sched is not None
-    sched._sched.add_job(broken, id="broken")
+    assert sched.jobs.scheduler is not None
+    sched.jobs.scheduler.add_job(broken, id="broken")
     for _ in range(200):
         if any("Scheduled job broken failed: RuntimeError" in s for s in sent(env)):
             break
@@ -204,11 +144,10 @@ async def test_pausing_or_removing_a_channel_mid_run_ends_the_run_quietly(
 ) -> None:
     """/channels → pause or remove while the channel is being fetched: the run stops
     after its batch, nothing is written for a deleted channel, and no one is alerted."""
-    repo = IngestRepository()
     userbot = FakeUserbot()
     userbot.client = FakeClient(history(5000))
-    async with running(ChannelFetcher(repo, refresh_window_hours=0), userbot) as real:
-        sched: ParseScheduler = real["sched"]
+    async with running(real_fetcher(refresh_window_hours=0), userbot) as real:
+        sched: ParseWorker = real["sched"]
         channels = ChannelService(userbot, ChannelRepository(), lambda: sched)
         for action in (channels.pause, channels.remove):
             ch = await Channel.create(tg_id=777, access_hash=1, username="news")

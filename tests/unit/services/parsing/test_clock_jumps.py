@@ -17,15 +17,11 @@ from typing import Any
 import pytest
 from apscheduler.schedulers import base as aps_base
 
-from app.health import HealthRegistry
-from core.alerts import Alerter
 from db.database import close_db, init_db
-from db.messages import IngestRepository
 from db.models import Channel
-from parser.breaker import CircuitBreaker
-from parser.clock_jumps import WallClockWatch
-from parser.scheduler import ParseScheduler
-from tests.unit.test_scheduler import FakeFetcher, FakeUserbot
+from services.parsing.clock_jumps import WallClockWatch
+from services.parsing.worker import ParseWorker
+from tests.unit.services.parsing.fakes import FakeFetcher, FakeUserbot, worker
 
 HOURS_3 = 3 * 3600.0
 
@@ -72,14 +68,10 @@ async def wall(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
         await close_db()
 
 
-async def _started(wall: _Wall, fetcher: FakeFetcher) -> tuple[ParseScheduler, asyncio.Task[None]]:
-    sched = ParseScheduler(
-        IngestRepository(),
+async def _started(wall: _Wall, fetcher: FakeFetcher) -> tuple[ParseWorker, asyncio.Task[None]]:
+    sched = worker(
         fetcher,
         FakeUserbot(),
-        CircuitBreaker(),
-        Alerter(600),
-        HealthRegistry(),
         default_interval_minutes=60,
         clock_watch=WallClockWatch(wall=wall.time),
         clock_tick=0.02,
@@ -106,11 +98,10 @@ async def _until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
-def _next_run(sched: ParseScheduler, ch: Channel) -> datetime:
-    assert sched._sched is not None
-    job = sched._sched.get_job(str(ch.id))
-    assert job is not None and job.next_run_time is not None
-    return job.next_run_time  # type: ignore[no-any-return]
+def _next_run(sched: ParseWorker, ch: Channel) -> datetime:
+    when = sched.jobs.next_run(ch.id)
+    assert when is not None
+    return when
 
 
 async def test_a_jump_forward_of_3_h_runs_a_channel_due_in_30_minutes_within_seconds(

@@ -16,20 +16,22 @@ from typing import Any
 import pytest
 from telethon.tl import types
 
-from app.health import HealthRegistry
 from bot.routers.parse import render_live, render_summary, status_section
 from bot.services import BotServices
-from core import channels as core
-from core.alerts import Alerter
+from core.channels import Channel as ChannelSnapshot
+from core.errors import SessionDead, TelegramError
+from core.health import HealthRegistry
+from core.parsing import BatchProgress, RunProgress, RunStatus
+from db.channels import ChannelStateRepository
 from db.database import close_db, init_db
-from db.messages import IngestRepository
+from db.messages import MessageRepository
 from db.models import Channel
-from parser.breaker import CircuitBreaker
-from parser.errors import SessionDead, TelegramError
-from parser.fetcher import ChannelFetcher, RunFailed, RunProgress
-from parser.scheduler import BatchProgress, ParseScheduler, ParseService
+from services.parsing.breaker import CircuitBreaker
+from services.parsing.ingest import ChannelFetcher, RunFailed
+from services.parsing.service import ParseService
 from tests.doubles.botapi.formatting import parse_text, utf16_len
-from tests.unit.history_fakes import FakeClient
+from tests.unit.parser.history_fakes import FakeClient
+from tests.unit.services.parsing.fakes import worker
 
 LIMIT = 4096
 # A title as long as Telegram allows (128), with markup characters and emoji.
@@ -56,27 +58,27 @@ class Fetcher:
     def request_stop(self) -> None:
         pass
 
-    async def run(self, client: Any, ch: core.Channel, on_progress: Any = None) -> RunProgress:
-        progress = RunProgress(ch.label, fetched=260, total=260, new=10, status="running")
+    async def run(self, client: Any, ch: ChannelSnapshot, on_progress: Any = None) -> RunProgress:
+        progress = RunProgress(ch.label, fetched=260, total=260, new=10)
         if on_progress is not None:
             await on_progress(progress)
         if ch.id in self.errors:
             error = self.errors[ch.id]
-            progress.status, progress.error = "failed", error.detail or error.code
+            progress.status, progress.error = RunStatus.FAILED, error.detail or error.code
             raise RunFailed(error, progress)
-        progress.status, progress.top_id = "ok", 260
+        progress.status, progress.top_id = RunStatus.OK, 260
         return progress
 
 
 @pytest.fixture
 async def service(tmp_path: Path) -> AsyncIterator[tuple[ParseService, Fetcher, Userbot]]:
     await init_db(f"sqlite://{tmp_path / 'db.sqlite3'}")
-    repo, fetcher, userbot, breaker = IngestRepository(), Fetcher(), Userbot(), CircuitBreaker()
-    sched = ParseScheduler(repo, fetcher, userbot, breaker, Alerter(), HealthRegistry())  # type: ignore[arg-type]
+    fetcher, userbot, breaker = Fetcher(), Userbot(), CircuitBreaker()
+    sched = worker(fetcher, userbot, breaker=breaker)
     task = asyncio.create_task(sched.run())
     await sched.started.wait()
     try:
-        yield ParseService(sched, repo, breaker, userbot), fetcher, userbot
+        yield ParseService(sched, ChannelStateRepository(), breaker, userbot), fetcher, userbot
     finally:
         await sched.stop()
         await task
@@ -213,9 +215,8 @@ async def seed_kinds(now: datetime) -> None:
         tg_id=99_999, username="after_flood", last_error="flood wait 30s",
         deferred_until=now - timedelta(minutes=1),
     )
-    repo = IngestRepository()
     ch = await Channel.get(tg_id=99_999)
-    await repo.set_error(ch.id, "ConnectionError")
+    await ChannelStateRepository().set_error(ch.id, "ConnectionError")
 
 
 async def test_status_with_1000_channels_counts_then_names_a_few_of_each_kind(
@@ -245,7 +246,7 @@ async def test_status_with_1000_channels_counts_then_names_a_few_of_each_kind(
     assert "Channels (1001)" in en
 
 
-async def test_the_progress_total_counts_the_posts_read_again(repo: IngestRepository) -> None:
+async def test_the_progress_total_counts_the_posts_read_again(repo: MessageRepository) -> None:
     """250 recent posts stored, 10 new ones: the run reads 260, and says so from the
     first page (never "100 / ~100" while 260 are being read)."""
     now = datetime.now(UTC)
@@ -260,8 +261,9 @@ async def test_the_progress_total_counts_the_posts_read_again(repo: IngestReposi
         ]
 
     row = await Channel.create(tg_id=777, access_hash=1, username="news")
-    fetcher = ChannelFetcher(repo, refresh_window_hours=24)
-    ch = await repo.channel(row.id)
+    state = ChannelStateRepository()
+    fetcher = ChannelFetcher(repo, state, refresh_window_hours=24)
+    ch = await state.channel(row.id)
     assert ch is not None
     first = await fetcher.run(FakeClient(posts(250)), ch)  # type: ignore[arg-type]
     assert (first.new, first.reread) == (250, 0)
@@ -271,7 +273,7 @@ async def test_the_progress_total_counts_the_posts_read_again(repo: IngestReposi
     async def on_progress(p: RunProgress) -> None:
         seen.append((p.fetched, p.total))
 
-    ch = await repo.channel(row.id)
+    ch = await state.channel(row.id)
     assert ch is not None
     result = await fetcher.run(FakeClient(posts(260)), ch, on_progress)  # type: ignore[arg-type]
     assert (result.new, result.reread, result.fetched) == (10, 250, 260)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
-from db.channels import find_channel
-from db.messages import COLUMNS, IngestRepository
+from core.channels import post_link
+from db.channels import ChannelStateRepository, find_channel
+from db.messages import COLUMNS, MessageRepository
 from db.models import Channel, Message
-from parser.fetcher import message_row
+from parser.history import message_row
 from tests.unit.message_fixtures import NOW, assert_stored_as_rows, full_message, tl_message
 
 
@@ -25,9 +26,11 @@ def test_message_row_keeps_every_field() -> None:
     assert (row["grouped_id"], row["reply_to_id"], row["post_author"]) == (123, 4, "Ann")
     assert json.loads(row["fwd_from"])["from_name"] == "Someone"
     assert row["edit_date"] == NOW and row["comment_of"] is None
+    assert post_link("news", 1, 5) == "https://t.me/news/5"
+    assert post_link(None, 777, 5) == "https://t.me/c/777/5"
 
 
-async def test_batches_are_idempotent_and_move_the_cursor(repo: IngestRepository) -> None:
+async def test_batches_are_idempotent_and_move_the_cursor(repo: MessageRepository) -> None:
     ch = await Channel.create(tg_id=777, access_hash=1, username="news")
     rows = [message_row(ch.id, tl_message(i, f"m{i}", views=i), NOW) for i in range(1, 101)]
     await repo.store_batch(ch.id, rows, cursor=100, new_rows=100)
@@ -37,14 +40,15 @@ async def test_batches_are_idempotent_and_move_the_cursor(repo: IngestRepository
     assert await Message.filter(channel_id=ch.id).count() == 100
     first = await Message.get(channel_id=ch.id, msg_id=2)
     assert first.text == "edited 2" and first.views == 20 and first.date == NOW
-    row = await repo.channel(ch.id)
+    row = await ChannelStateRepository().channel(ch.id)
     assert row is not None and row.cursor == 100 and row.messages_count == 100
-    found = await find_channel("https://t.me/news", include_linked=True)
-    assert found is not None and found.id == ch.id and found.cursor == 100
+    found = await find_channel("https://t.me/news")
+    assert found is not None and found.id == ch.id
+    assert (await find_channel("@news")) == found and (await find_channel("nope")) is None
     assert await repo.refresh_from_id(ch.id, NOW) == 1
 
 
-async def test_every_field_survives_the_batch_write(repo: IngestRepository) -> None:
+async def test_every_field_survives_the_batch_write(repo: MessageRepository) -> None:
     ch = await Channel.create(tg_id=777, access_hash=1, username="news")
     rows = [message_row(ch.id, full_message(5), NOW), message_row(ch.id, tl_message(6), NOW)]
     rows.append(message_row(ch.id, tl_message(7, "a comment"), NOW, comment_of=5))

@@ -1,4 +1,4 @@
-"""The fetcher's history paging against a fake client that pages like Telegram.
+"""The ingest pipeline's history paging against a fake client that pages like Telegram.
 
 The fake answers `messages.getHistory` by Telegram's rules (offset_id, else
 offset_date, shifted by add_offset, newest first) over a channel with id gaps and a
@@ -15,32 +15,40 @@ from typing import Any
 import pytest
 from telethon.tl import types
 
-from db.messages import IngestRepository
+from core.errors import TransportError
+from db.channels import ChannelStateRepository
+from db.messages import MessageRepository
 from db.models import Channel, Message
-from parser import fetcher as fetcher_module
-from parser.errors import TransportError
-from parser.fetcher import ChannelFetcher, RunFailed
-from tests.unit.history_fakes import T0, FakeClient, history
+from parser import history as history_module
+from services.parsing.ingest import ChannelFetcher, RunFailed
+from tests.unit.parser.history_fakes import T0, FakeClient, history
 
 
 @pytest.fixture
 def counting(monkeypatch: pytest.MonkeyPatch) -> list[FakeClient]:
     """Counts message_row calls into the client under test."""
     clients: list[FakeClient] = []
-    real = fetcher_module.message_row
+    real = history_module.message_row
 
     def message_row(*args: Any, **kw: Any) -> Any:
         for c in clients:
             c.converted += 1
         return real(*args, **kw)
 
-    monkeypatch.setattr(fetcher_module, "message_row", message_row)
+    monkeypatch.setattr(history_module, "message_row", message_row)
     return clients
 
 
-async def channel(repo: IngestRepository, **kw: Any) -> Any:
+STATE = ChannelStateRepository()
+
+
+def fetcher_of(repo: MessageRepository, **kw: Any) -> ChannelFetcher:
+    return ChannelFetcher(repo, STATE, refresh_window_hours=0, **kw)
+
+
+async def channel(repo: MessageRepository, **kw: Any) -> Any:
     row = await Channel.create(tg_id=777, access_hash=1, username="news", **kw)
-    ch = await repo.channel(row.id)
+    ch = await STATE.channel(row.id)
     assert ch is not None
     return ch
 
@@ -50,13 +58,13 @@ async def stored_ids(channel_id: int) -> list[int]:
 
 
 async def test_backfill_pages_like_iter_messages_and_asks_ahead(
-    repo: IngestRepository, counting: list[FakeClient]
+    repo: MessageRepository, counting: list[FakeClient]
 ) -> None:
     msgs = history(350)
     client = FakeClient(msgs)
     counting.append(client)
     ch = await channel(repo)
-    result = await ChannelFetcher(repo, refresh_window_hours=0).run(client, ch)  # type: ignore[arg-type]
+    result = await fetcher_of(repo).run(client, ch)  # type: ignore[arg-type]
 
     content = [m.id for m in msgs if isinstance(m, types.Message)]
     assert await stored_ids(ch.id) == content
@@ -71,20 +79,20 @@ async def test_backfill_pages_like_iter_messages_and_asks_ahead(
     rows = [sum(isinstance(m, types.Message) for m in p) for p in pages]
     converted_before = [0] + [sum(rows[:k]) for k in range(len(pages))]
     assert [c for _, _, c in client.requests] == converted_before
-    row = await repo.channel(ch.id)
+    row = await STATE.channel(ch.id)
     assert row is not None and row.cursor == 349
 
 
 async def test_incremental_run_asks_once_when_nothing_is_new(
-    repo: IngestRepository,
+    repo: MessageRepository,
 ) -> None:
     msgs = history(150)
     ch = await channel(repo)
-    fetcher = ChannelFetcher(repo, refresh_window_hours=0)
+    fetcher = fetcher_of(repo)
     await fetcher.run(FakeClient(msgs), ch)  # type: ignore[arg-type]
 
     quiet = FakeClient(msgs)
-    ch = await repo.channel(ch.id)
+    ch = await STATE.channel(ch.id)
     assert ch is not None and ch.cursor == 150
     result = await fetcher.run(quiet, ch)  # type: ignore[arg-type]
     assert quiet.requests == [(151, None, 0)] and result.fetched == 0
@@ -97,13 +105,13 @@ async def test_incremental_run_asks_once_when_nothing_is_new(
 
 
 async def test_history_since_a_date_starts_at_that_date(
-    repo: IngestRepository,
+    repo: MessageRepository,
 ) -> None:
     msgs = history(300)
     since = T0 + timedelta(minutes=120, seconds=30)
     ch = await channel(repo, history_mode="since", history_since=since)
     client = FakeClient(msgs)
-    await ChannelFetcher(repo, refresh_window_hours=0).run(client, ch)  # type: ignore[arg-type]
+    await fetcher_of(repo).run(client, ch)  # type: ignore[arg-type]
     assert client.requests[0][:2] == (0, since)
     assert await stored_ids(ch.id) == [
         m.id for m in msgs if isinstance(m, types.Message) and m.date >= since
@@ -111,11 +119,11 @@ async def test_history_since_a_date_starts_at_that_date(
 
 
 async def test_stop_sends_no_request_after_the_page_in_hand(
-    repo: IngestRepository,
+    repo: MessageRepository,
 ) -> None:
     client = FakeClient(history(1000))
     ch = await channel(repo)
-    fetcher = ChannelFetcher(repo, refresh_window_hours=0)
+    fetcher = fetcher_of(repo)
 
     async def stop_after_first(progress: Any) -> None:
         fetcher.request_stop()
@@ -127,22 +135,22 @@ async def test_stop_sends_no_request_after_the_page_in_hand(
     for _ in range(20):  # nothing left running sends another request
         await asyncio.sleep(0)
     assert len(client.requests) == sent
-    row = await repo.channel(ch.id)
+    row = await STATE.channel(ch.id)
     assert row is not None and row.cursor == max(await stored_ids(ch.id))
 
 
 async def test_a_disconnect_mid_run_fails_the_run_instead_of_hanging(
-    repo: IngestRepository,
+    repo: MessageRepository,
 ) -> None:
     """Telethon's disconnect() (a /logout, a re-login) cancels the pending request: the
     run must end with a transport error and keep what it stored, not wait forever."""
     ch = await channel(repo)
     client = FakeClient(history(1000), disconnect_at=4)
-    fetcher = ChannelFetcher(repo, refresh_window_hours=0)
+    fetcher = fetcher_of(repo)
     with pytest.raises(RunFailed) as failed:
         await asyncio.wait_for(fetcher.run(client, ch), 10)  # type: ignore[arg-type]
     assert isinstance(failed.value.error, TransportError)
     ids = await stored_ids(ch.id)
     assert len(ids) == failed.value.progress.fetched > 0
-    row = await repo.channel(ch.id)
+    row = await STATE.channel(ch.id)
     assert row is not None and row.cursor == max(ids)

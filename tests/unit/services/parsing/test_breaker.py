@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from parser.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
+from services.parsing.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 
 
 class Clock:

@@ -1,0 +1,327 @@
+"""Fetch one channel incrementally: stream pages, write each batch with its cursor.
+
+The network (parser/history.py `history_pages`, one request ahead) runs in a producer
+task that fills a small bounded queue; the writer loop here writes batches through db/
+repositories. So the next page is on its way while the previous one is turned into rows
+and written, memory stays bounded, and no network await ever happens inside a database
+transaction. Comments (parser/comments.py) are read after the posts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from telethon import TelegramClient
+from telethon.tl import types
+
+from core.channels import Channel
+from core.errors import TelegramError
+from core.parsing import MSG_ID, REPLIES, Row, RunProgress, RunStatus
+from core.ports import Metrics, NullMetrics
+from db.database import shielded_write
+from parser import history
+from parser.comments import comment_batches, discussion_group, needs_reading
+from parser.errors import translate
+
+BATCH = history.BATCH
+# Most rows one write transaction takes when pages queue up behind a slow disk.
+MAX_TX_ROWS = 1000
+
+ProgressCallback = Callable[[RunProgress], Awaitable[None]]
+
+
+class RunFailed(Exception):
+    """A run ended by a classified Telegram error, after committing what it fetched.
+
+    `error`: the project error (core.errors); `progress`: the run so far, status failed.
+    """
+
+    def __init__(self, error: TelegramError, progress: RunProgress) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.progress = progress
+
+
+class MessageStore(Protocol):
+    """The message table as a run writes it (db/messages.py MessageRepository)."""
+
+    async def store_batch(
+        self, channel_id: int, rows: list[Row], cursor: int, new_rows: int
+    ) -> None: ...
+
+    async def refresh_from_id(self, channel_id: int, since: datetime) -> int | None: ...
+
+    async def stored_above(self, channel_id: int, min_id: int) -> int: ...
+
+    async def last_comment_id(self, discussion_id: int, post_id: int) -> int: ...
+
+
+class LinkedGroups(Protocol):
+    """Channel rows a run keeps up to date (db/channels.py ChannelStateRepository)."""
+
+    async def set_linked(self, channel_id: int, linked_id: int, access_hash: int) -> None: ...
+
+    async def discussion_row(self, tg_id: int, access_hash: int, title: str) -> int: ...
+
+
+Queued = list[Row] | BaseException | None
+
+
+@dataclass
+class _Run:
+    """One run's state, shared by its producer and writer."""
+
+    ch: Channel
+    progress: RunProgress
+    now: datetime  # the fetch time stored with every row (whole seconds)
+    queue: asyncio.Queue[Queued]
+    cursor: int
+    top_id: int = 0
+    total: int = 0  # Telegram's count of the channel's messages
+    rereads: int = 0  # stored rows this run reads again
+    commented: list[tuple[int, int | None]] = field(default_factory=list)
+    held: list[Queued] = field(default_factory=list)  # taken from the queue early
+
+
+class ChannelFetcher:
+    """Runs one channel at a time; `request_stop()` ends a run after its current batch.
+
+    `refresh_window_hours`: posts of the last hours are read again (views, edits,
+    reactions); `wait_time`: seconds at least between two history requests;
+    `pipeline_depth`: pages of BATCH the producer may hold ahead of the writer.
+    """
+
+    def __init__(
+        self,
+        messages: MessageStore,
+        channels: LinkedGroups,
+        *,
+        refresh_window_hours: int = 24,
+        wait_time: float = 0.0,
+        pipeline_depth: int = 10,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self._messages = messages
+        self._channels = channels
+        self._refresh = timedelta(hours=refresh_window_hours)
+        self._wait_time = wait_time
+        self._depth = pipeline_depth
+        self._metrics: Metrics = metrics or NullMetrics()
+        self._stopping = False
+
+    def request_stop(self) -> None:
+        """End the run in progress after its current batch (status interrupted)."""
+        self._stopping = True
+
+    async def run(
+        self,
+        client: TelegramClient,
+        ch: Channel,
+        on_progress: ProgressCallback | None = None,
+    ) -> RunProgress:
+        """Fetch everything newer than the cursor (plus the refresh window), then the new
+        comments when the channel has them enabled.
+
+        Returns the run's progress, status ok or interrupted. Raises RunFailed with a
+        classified error after committing what came in; an error parser/errors.py does
+        not know propagates as it is.
+        """
+        self._stopping = False
+        run = _Run(
+            ch,
+            RunProgress(ch.label, started=time.monotonic()),
+            datetime.now(UTC).replace(microsecond=0),
+            asyncio.Queue(self._depth),
+            ch.cursor,
+        )
+        peer = types.InputPeerChannel(ch.tg_id, ch.access_hash or 0)
+        producer = asyncio.create_task(self._produce(client, peer, run), name=f"fetch-{ch.id}")
+        try:
+            interrupted = await self._write(run, on_progress)
+        finally:
+            if not producer.done():
+                producer.cancel()
+                with contextlib.suppress(BaseException):
+                    await producer
+        if interrupted:
+            run.progress.status = RunStatus.INTERRUPTED
+            return run.progress
+        if run.commented and not self._stopping:
+            await self._comments_of(client, peer, run)
+        run.progress.status = RunStatus.OK
+        if run.progress.total is None:
+            run.progress.total = run.progress.fetched
+        run.progress.top_id = run.top_id
+        return run.progress
+
+    async def _start_point(
+        self, client: TelegramClient, peer: Any, ch: Channel
+    ) -> tuple[int, datetime | None]:
+        """`(min_id, offset_date)`: where this run starts.
+
+        Above the cursor, minus the refresh window; a first run goes by the channel's
+        history depth (all, `since` a date, the `last` N posts).
+        """
+        if ch.cursor > 0 or ch.backfill_done:
+            min_id = ch.cursor
+            if self._refresh.total_seconds() > 0:
+                since = datetime.now(UTC) - self._refresh
+                first = await self._messages.refresh_from_id(ch.id, since)
+                if first is not None:
+                    min_id = min(min_id, first - 1)
+            return max(0, min_id), None
+        if ch.history_mode == "since" and ch.history_since is not None:
+            return 0, ch.history_since
+        if ch.history_mode == "last" and ch.history_limit:
+            nth = await history.nth_newest_id(client, peer, ch.history_limit, self._metrics)
+            return max(0, nth - 1), None
+        return 0, None
+
+    async def _produce(self, client: TelegramClient, peer: Any, run: _Run) -> None:
+        """Pages to rows, in batches of at least BATCH, onto `run.queue`; then None.
+
+        An exception is put on the queue for the writer to raise (a request cancelled by
+        a disconnect becomes ConnectionError); only this task's own cancellation is not.
+        """
+        try:
+            await self._pages_to_queue(client, peer, run)
+            await run.queue.put(None)
+        except asyncio.CancelledError:
+            if history.this_task_cancelled():
+                raise
+            await run.queue.put(history.disconnected())
+        except BaseException as exc:
+            await run.queue.put(exc)
+
+    async def _pages_to_queue(self, client: TelegramClient, peer: Any, run: _Run) -> None:
+        ch = run.ch
+        min_id, offset_date = await self._start_point(client, peer, ch)
+        if min_id < ch.cursor:
+            run.rereads = await self._messages.stored_above(ch.id, min_id)
+        batch: list[Row] = []
+        pages = history.history_pages(
+            client, peer, min_id, offset_date, stopping=lambda: self._stopping,
+            metrics=self._metrics, wait_time=self._wait_time,
+        )
+        async with contextlib.aclosing(pages):
+            async for page, count in pages:
+                run.total = count
+                for m in page:
+                    if isinstance(m, history.NOT_CONTENT):
+                        continue
+                    row = history.message_row(ch.id, m, run.now)
+                    batch.append(row)
+                    if row[REPLIES] and ch.comments_enabled:  # comments to read
+                        run.commented.append((m.id, m.replies.max_id))
+                if len(batch) >= BATCH:
+                    await run.queue.put(batch)
+                    batch = []
+                if self._stopping:
+                    break
+        if batch:
+            await run.queue.put(batch)
+
+    async def _next_rows(self, run: _Run) -> list[Row] | None:
+        """The next rows to write, or None at the end; raises what the producer hit.
+
+        Pages that queued up while the last transaction ran go into the next one
+        together: fewer commits (and FTS segments) when the network is faster than the
+        disk, one page per commit when it is not.
+        """
+        item = run.held.pop() if run.held else await run.queue.get()
+        if item is None:
+            return None
+        if isinstance(item, BaseException):
+            self._fail(run.progress, item)
+        assert isinstance(item, list)
+        while len(item) < MAX_TX_ROWS and not run.queue.empty():
+            nxt = run.queue.get_nowait()
+            if not isinstance(nxt, list):
+                run.held.append(nxt)
+                break
+            item = item + nxt
+        return item
+
+    async def _write(self, run: _Run, on_progress: ProgressCallback | None) -> bool:
+        """Write what the producer queues, each batch with the cursor, until the end,
+        an error (raised as RunFailed) or a stop request (after the batch in hand: then
+        True, the run was interrupted)."""
+        ch, progress = run.ch, run.progress
+        while (rows := await self._next_rows(run)) is not None:
+            last = rows[-1][MSG_ID]
+            new_rows = sum(1 for r in rows if r[MSG_ID] > run.cursor)
+            if new_rows and not progress.first_new_id:
+                progress.first_new_id = next(r[MSG_ID] for r in rows if r[MSG_ID] > run.cursor)
+            progress.new += new_rows
+            run.cursor = max(run.cursor, last)
+            run.top_id = max(run.top_id, last)
+            # Never cancelled half-way: a torn write poisons the connection.
+            await shielded_write(self._messages.store_batch(ch.id, rows, run.cursor, new_rows))
+            self._metrics.stored(len(rows))
+            progress.fetched += len(rows)
+            if run.total:
+                # What the channel has that is not stored yet, plus what is read again.
+                expected = max(0, run.total - ch.messages_count) + run.rereads
+                progress.total = max(progress.fetched, expected)
+            if on_progress is not None:
+                await on_progress(progress)
+            if self._stopping:
+                return True
+        return False
+
+    @staticmethod
+    def _fail(progress: RunProgress, exc: BaseException) -> None:
+        """Raise RunFailed for a Telegram error `exc`, or `exc` itself when unknown."""
+        err = translate(exc)
+        if err is None:
+            raise exc
+        progress.status = RunStatus.FAILED
+        progress.error = err.detail or err.code
+        raise RunFailed(err, progress) from exc
+
+    async def _comments_of(self, client: TelegramClient, peer: Any, run: _Run) -> None:
+        try:
+            try:
+                run.progress.comments = await self._comments(client, peer, run)
+            except asyncio.CancelledError:
+                if history.this_task_cancelled():
+                    raise
+                raise history.disconnected() from None
+        except Exception as exc:
+            self._fail(run.progress, exc)
+
+    async def _comments(self, client: TelegramClient, peer: Any, run: _Run) -> int:
+        """New comments of the posts `run.commented` (id, id of its newest comment),
+        through the linked discussion group; the rows written."""
+        ch = run.ch
+        linked_id, linked_hash, title = ch.linked_chat_id, ch.linked_access_hash, ""
+        if not linked_id or linked_hash is None:
+            group = await discussion_group(client, peer, self._metrics)
+            if group is None:
+                return 0
+            linked_id, linked_hash, title = group.tg_id, group.access_hash, group.title
+            await self._channels.set_linked(ch.id, linked_id, linked_hash)
+        disc = await self._channels.discussion_row(linked_id, linked_hash, title)
+        stored = 0
+        for post_id, newest in run.commented:
+            if self._stopping:
+                break
+            after = await self._messages.last_comment_id(disc, post_id)
+            if not needs_reading(after, newest):
+                continue
+            batches = comment_batches(
+                client, peer, post_id, group_row=disc, after=after, newest=newest,
+                now=run.now, metrics=self._metrics, wait_time=self._wait_time,
+            )
+            async with contextlib.aclosing(batches):
+                async for rows in batches:
+                    await shielded_write(self._messages.store_batch(disc, rows, 0, len(rows)))
+                    stored += len(rows)
+        self._metrics.stored(stored)
+        return stored

@@ -1,0 +1,190 @@
+"""What the bot's /parse and /status call (bot/api/parsing.py ParsingAPI): parse now,
+batches over many channels, and the parsing part of /status. No Telethon or ORM type
+leaves here: results are core.parsing types."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+
+from core.channels import Channel
+from core.parsing import (
+    KEPT,
+    BatchProgress,
+    ChannelKind,
+    ChannelState,
+    NamedChannel,
+    NextRun,
+    ParseStatus,
+    RunProgress,
+    RunStatus,
+)
+from db.channels import ChannelStateRepository, find_channel
+from db.messages import database_size
+from services.parsing.breaker import CircuitBreaker
+from services.parsing.worker import NotReady, ParseWorker, Session
+
+log = logging.getLogger(__name__)
+
+BatchCallback = Callable[[BatchProgress], Awaitable[None]]
+# What `/parse` takes for every active channel.
+ALL = ("all", "*", "все")
+
+
+async def _notify(callback: BatchCallback | None, batch: BatchProgress) -> None:
+    if callback is None:
+        return
+    try:
+        await callback(batch)
+    except Exception:
+        log.warning("batch progress callback failed", exc_info=True)
+
+
+def channel_kind(ch: ChannelState, now: datetime) -> ChannelKind | None:
+    """How /status counts a channel; None for a discussion group (status `linked`)."""
+    if ch.status == "paused":
+        return ChannelKind.PAUSED
+    if ch.status == "disabled":
+        return ChannelKind.DISABLED
+    if ch.status != "active":
+        return None
+    if ch.deferred_until is not None and ch.deferred_until > now:
+        return ChannelKind.DEFERRED
+    if ch.last_error and ch.deferred_until is None:  # its last run failed
+        return ChannelKind.FAILING
+    return ChannelKind.OK
+
+
+def _named(ch: ChannelState, kind: ChannelKind, now: datetime) -> NamedChannel:
+    if kind == ChannelKind.DEFERRED:
+        assert ch.deferred_until is not None
+        return NamedChannel(ch.label, seconds=int((ch.deferred_until - now).total_seconds()))
+    if kind == ChannelKind.FAILING:
+        return NamedChannel(ch.label, ch.last_error or "")
+    return NamedChannel(ch.label, ch.disabled_reason or "")
+
+
+class ParseService:
+    """/parse and the parsing part of /status over the worker's queue.
+
+    `batch` is the `/parse all` under way (one at a time); `db_path` is the SQLite
+    file whose size /status shows (None on PostgreSQL).
+    """
+
+    def __init__(
+        self,
+        worker: ParseWorker,
+        channels: ChannelStateRepository,
+        breaker: CircuitBreaker,
+        userbot: Session,
+        *,
+        db_path: str | None = None,
+    ) -> None:
+        self.worker = worker
+        self._channels = channels
+        self._breaker = breaker
+        self._userbot = userbot
+        self._db_path = db_path
+        self.batch: BatchProgress | None = None
+
+    async def targets(self, target: str) -> list[Channel]:
+        """Active channels for `all` (`*`, `все`), else the one channel `target` names
+        (any status, discussion groups included; the references db/channels.py
+        `find_channel` accepts)."""
+        if target.strip().lower() in ALL:
+            return await self._channels.channels("active")
+        ch = await find_channel(target, include_linked=True)
+        return [ch] if ch is not None else []
+
+    def ready(self) -> bool:
+        """Whether the userbot has a usable session now."""
+        return self._userbot.client is not None and self._userbot.state == "ready"
+
+    async def run_batch(
+        self,
+        targets: Sequence[Channel],
+        on_progress: BatchCallback | None = None,
+        *,
+        exclusive: bool = False,
+    ) -> BatchProgress | None:
+        """Run `targets` one after another through the worker's queue.
+
+        Once the session is gone (revoked, logged out) the channels left are not run and
+        the batch says why. `exclusive`: this is the one `/parse all` (`self.batch`);
+        None, and nothing run, when another one is under way. `on_progress` hears the
+        batch after each run and each batch of each run (its errors are logged only).
+        """
+        batch = BatchProgress(len(targets))
+        if exclusive:
+            if self.batch is not None:
+                return None
+            self.batch = batch
+        try:
+            for i, ch in enumerate(targets):
+                result, seconds = await self._run_in(batch, ch, on_progress)
+                if result.status == RunStatus.NOT_RUN:
+                    reason = result.error or self._userbot.state
+                    detail = None if reason == "stopping" else self._userbot.reason
+                    batch.stop(reason, detail, len(targets) - i)
+                    break
+                batch.add(result, seconds)
+                await _notify(on_progress, batch)
+        finally:
+            if self.batch is batch:
+                self.batch = None
+        return batch
+
+    async def _run_in(
+        self, batch: BatchProgress, ch: Channel, on_progress: BatchCallback | None
+    ) -> tuple[RunProgress, float]:
+        started = time.monotonic()
+
+        async def progress(p: RunProgress) -> None:
+            batch.current = p
+            await _notify(on_progress, batch)
+
+        try:
+            result = await self.worker.parse_now(ch.id, progress)
+        except NotReady as exc:
+            result = RunProgress(ch.label, status=RunStatus.NOT_RUN, error=str(exc))
+        return result, time.monotonic() - started
+
+    async def status(self, sample: int = KEPT) -> ParseStatus:
+        """Counts by kind, the first `sample` channels of each kind but ok, and what runs.
+
+        Without a usable session there is no connection to report and no run to come.
+        """
+        now = datetime.now(UTC)
+        counts: Counter[ChannelKind] = Counter()
+        named: dict[ChannelKind, list[NamedChannel]] = {
+            k: [] for k in ChannelKind if k != ChannelKind.OK
+        }
+        labels: dict[int, str] = {}
+        messages = 0
+        for ch in await self._channels.channel_states():
+            labels[ch.id] = ch.label
+            messages += ch.messages_count
+            kind = channel_kind(ch, now)
+            if kind is None:
+                continue
+            counts[kind] += 1
+            if kind != ChannelKind.OK and len(named[kind]) < sample:
+                named[kind].append(_named(ch, kind, now))
+        ready = self.ready()
+        next_runs = self.worker.next_runs()[:5] if ready else []
+        return ParseStatus(
+            ready=ready,
+            session=self._userbot.state,
+            breaker=self._breaker.snapshot(),
+            counts=dict(counts),
+            named={k: tuple(v) for k, v in named.items()},
+            messages=messages,
+            db_size=database_size(self._db_path),
+            next_runs=tuple(NextRun(labels.get(c, str(c)), when) for c, when in next_runs),
+            current=self.worker.current,
+            queued=self.worker.queued if ready else 0,
+            batch=self.batch,
+        )
