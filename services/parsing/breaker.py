@@ -41,6 +41,7 @@ class CircuitBreaker:
         self._listeners: list[Listener] = []
 
     def on_change(self, listener: Listener) -> None:
+        """Call `listener(state, last_error)` after every change of state."""
         self._listeners.append(listener)
 
     async def _notify(self) -> None:
@@ -54,11 +55,14 @@ class CircuitBreaker:
         return max(0.0, self.opened_at + self.cooldown - self._clock())
 
     def allow(self) -> bool:
+        """Whether a run may go now (an open breaker turns half-open once its
+        cool-down is over: that run is the probe)."""
         if self.state == OPEN and self.retry_in() <= 0:
             self.state = HALF_OPEN
         return self.state != OPEN
 
     async def success(self) -> None:
+        """A run got through: closed, failures and cool-down reset."""
         was = self.state
         self.failures = 0
         self.cooldown = self.base_cooldown
@@ -68,6 +72,8 @@ class CircuitBreaker:
             await self._notify()
 
     async def failure(self, error: str) -> None:
+        """A run failed on the network (`error` names how): opens after `threshold`
+        in a row, re-opens with a doubled cool-down after a failed probe."""
         self.failures += 1
         self.last_error = error
         if self.state == HALF_OPEN:

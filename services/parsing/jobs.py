@@ -64,6 +64,7 @@ class JobTable:
         return self._sched
 
     def start(self) -> None:
+        """Start APScheduler (in this event loop) with no jobs yet."""
         sched = AsyncIOScheduler(timezone=UTC)
         sched.add_listener(self._job_error_listener, EVENT_JOB_ERROR)
         self._sched = sched
@@ -75,6 +76,7 @@ class JobTable:
             self._sched.pause()
 
     def shutdown(self) -> None:
+        """Stop APScheduler without waiting for running jobs; every job is dropped."""
         if self._sched is not None:
             self._sched.pause()
             self._sched.shutdown(wait=False)
@@ -102,6 +104,7 @@ class JobTable:
         )
 
     def remove(self, channel_id: int) -> None:
+        """Drop the channel's interval job (a deferred run stays and finds it gone)."""
         if self._sched is not None and self._sched.get_job(str(channel_id)):
             self._sched.remove_job(str(channel_id))
 

@@ -25,6 +25,8 @@ LONG_FLOOD_SECONDS = 60
 
 
 class Action(StrEnum):
+    """What the worker does about a failed run."""
+
     DEFER = "defer"  # wait `seconds` before the channel's next run
     DISABLE = "disable"  # the channel cannot be read: disable it, drop its job
     SESSION_DEAD = "session_dead"  # the session can never be used again: log in anew

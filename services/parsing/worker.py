@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -25,7 +24,7 @@ from db.database import shielded_write
 from db.runs import RunRepository
 from services.parsing.breaker import CircuitBreaker
 from services.parsing.clock_jumps import WallClockWatch
-from services.parsing.ingest import ChannelFetcher, ProgressCallback, RunFailed
+from services.parsing.ingest import ChannelFetcher, Committed, ProgressCallback, RunBook, RunFailed
 from services.parsing.jobs import JobTable
 from services.parsing.policy import Action, Decision, decide
 
@@ -33,8 +32,6 @@ log = logging.getLogger(__name__)
 
 # How long pausing or removing a channel waits for its running batch to commit.
 DROP_WAIT_SECONDS = 30.0
-# (channel_id, first_id, last_id, count) of the new messages of a committed run.
-Committed = Callable[[int, int, int, int], Awaitable[None]]
 
 
 class Session(Protocol):
@@ -88,13 +85,13 @@ class ParseWorker:
     ) -> None:
         self._channels = channels
         self._runs = runs
+        self._book = RunBook(runs, channels, on_committed)
         self._fetcher = fetcher
         self._userbot = userbot
         self._breaker = breaker
         self._alerter = alerter
         self._health = health
         self._metrics: Metrics = metrics or NullMetrics()
-        self._on_committed = on_committed
         self.jobs = JobTable(
             self._tick, alerter, default_interval_minutes=default_interval_minutes,
             jitter_seconds=jitter_seconds, on_replanned=self._replanned,
@@ -121,6 +118,7 @@ class ParseWorker:
             self.jobs.add(ch, first=datetime.now(UTC))
 
     async def remove_channel(self, channel_id: int) -> None:
+        """Drop the channel's job (a run in progress goes on: see drop_channel)."""
         self.jobs.remove(channel_id)
 
     async def drop_channel(self, channel_id: int, wait: float = DROP_WAIT_SECONDS) -> None:
@@ -331,7 +329,7 @@ class ParseWorker:
         if isinstance(ready, RunProgress):
             return ready
         ch, client = ready
-        run_id = await self._runs.start(ch.id, req.trigger)
+        run_id = await self._book.opened(ch, req.trigger)
         started = time.monotonic()
         self.current = RunProgress(ch.label, started=started)
         try:
@@ -339,9 +337,9 @@ class ParseWorker:
         except RunFailed as failed:
             decision = decide(failed.error, client_replaced=self._userbot.client is not client)
             if decision.action == Action.INTERRUPTED:
-                await self._runs.end(run_id, RunStatus.INTERRUPTED, failed.progress.fetched)
+                await self._book.closed(run_id, RunStatus.INTERRUPTED, failed.progress.fetched)
             else:
-                await self._runs.end(
+                await self._book.closed(
                     run_id, RunStatus.FAILED, failed.progress.fetched, str(failed.error)
                 )
             failed.progress.status = decision.status
@@ -354,21 +352,11 @@ class ParseWorker:
         await self._breaker.success()
         if result.status == RunStatus.INTERRUPTED:
             # Stopped between batches: the cursor is committed; the next start resumes.
-            await self._runs.end(run_id, result.status, result.fetched)
+            await self._book.closed(run_id, result.status, result.fetched)
             return result
-        await self._succeeded(ch, run_id, result)
-        return result
-
-    async def _succeeded(self, ch: Channel, run_id: int, result: RunProgress) -> None:
-        next_at = self.jobs.next_run(ch.id)
-        await self._channels.finish_run(ch.id, top_id=result.top_id or None, next_run_at=next_at)
         self._alerter.forget(f"flood:{ch.id}")
-        await self._runs.end(run_id, result.status, result.fetched)
-        if self._on_committed is not None and result.new:
-            try:
-                await self._on_committed(ch.id, result.first_new_id, result.top_id, result.new)
-            except Exception:
-                log.exception("run-completed subscriber failed")
+        await self._book.succeeded(ch, run_id, result, self.jobs.next_run(ch.id))
+        return result
 
     async def _apply(self, channel_id: int, label: str, d: Decision) -> None:
         """Carry out decision `d` about a failed run of the channel named `label`."""
