@@ -16,9 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.archive import ArchiveService, WatchNotifier
 from app.channels import ChannelService
-from app.events import EventBus, RunCompleted
 from app.health import HealthRegistry, HealthServer
 from app.instance_lock import InstanceLock
 from app.logging_setup import setup_logging
@@ -49,10 +47,13 @@ from db.vault import SessionVault
 from parser.errors import LoginError
 from parser.login import LoginFlow, parse_code
 from parser.userbot import Userbot
+from services.archive import ArchiveService
+from services.events import EventBus, RunCompleted
 from services.parsing.breaker import CircuitBreaker
 from services.parsing.ingest import ChannelFetcher
 from services.parsing.service import ParseService
 from services.parsing.worker import ParseWorker
+from services.watches import WatchesService, WatchNotifier
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ def build_app(settings: Settings) -> App:
     events = EventBus()
     services.extras.update(
         archive=ArchiveService(settings.upload_limit_mb, work_dir=settings.work_dir),
+        watches=WatchesService(),
         events=events,
     )
     notifier = WatchNotifier(control.notify_admins)

@@ -6,8 +6,23 @@ import io
 from collections.abc import Sequence
 from datetime import date, timedelta
 
+from core.archive import StatsReport
+
 # Days one bar covers, by bucket unit (a month drawn as 30 days wide).
 UNIT_DAYS = {"day": 1, "week": 7, "month": 30}
+
+
+def stats_chart(report: StatsReport, title: str, posts_label: str, views_label: str) -> bytes:
+    """The /stats chart of `report` as a PNG (CPU-bound: call via to_thread)."""
+    return render_chart(
+        title,
+        [b.start for b in report.buckets],
+        [b.posts for b in report.buckets],
+        [b.median_views for b in report.buckets],
+        report.unit,
+        posts_label,
+        views_label,
+    )
 
 
 def render_chart(
@@ -33,11 +48,12 @@ def render_chart(
     # Figure() directly, not pyplot: no global state, safe in a worker thread.
     fig = Figure(figsize=(9, 4.5), dpi=100)
     ax = fig.add_subplot()
-    xs = date2num(list(starts))
+    xs = date2num(list(starts))  # type: ignore[no-untyped-call]
     ax.bar(xs, list(posts), width=width * 0.8, align="edge", color="#4a90d9", label=posts_label)
     ax.xaxis_date()
     if starts:
-        ax.set_xlim(date2num(starts[0]), date2num(starts[-1] + timedelta(days=width)))
+        first, last = starts[0], starts[-1] + timedelta(days=width)
+        ax.set_xlim(date2num(first), date2num(last))  # type: ignore[no-untyped-call]
     ax.set_ylim(bottom=0)
     ax.set_ylabel(posts_label)
     ax.set_title(title)

@@ -21,7 +21,7 @@ from aiogram.utils.backoff import Backoff, BackoffConfig
 
 from bot.session import rules_of
 from bot.texts import escape, reason_text, t
-from core.alerts import Alert, AlertBody, Alerter, AlertText
+from core.alerts import Alert, AlertBody, Alerter, AlertLines, AlertText
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,8 @@ def render_alert(body: AlertBody, lang: str) -> str:
         if isinstance(args.get("reason"), str):  # a reason code or Telegram error name
             args["reason"] = reason_text(args["reason"], lang)
         return t(body.key, lang, **args)
+    if isinstance(body, AlertLines):
+        return "\n".join(render_alert(line, lang) for line in body.lines)
     if isinstance(body, str):
         return escape(body)
     return body(lang)

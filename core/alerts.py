@@ -40,9 +40,26 @@ class AlertText:
     __hash__ = None  # type: ignore[assignment]
 
 
-# What an alert says: a catalogue text, plain text (the same for every language), or
-# a function of the language returning Telegram HTML.
-AlertBody = AlertText | str | Callable[[str], str]
+class AlertLines:
+    """Several catalogue texts sent as one message, one a line (a list of hits, ...)."""
+
+    __slots__ = ("lines",)
+
+    def __init__(self, lines: tuple[AlertText, ...]) -> None:
+        self.lines = lines
+
+    def __repr__(self) -> str:
+        return f"AlertLines({self.lines!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AlertLines) and self.lines == other.lines
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+# What an alert says: a catalogue text, lines of them, plain text (the same for every
+# language), or a function of the language returning Telegram HTML.
+AlertBody = AlertText | AlertLines | str | Callable[[str], str]
 
 
 @dataclass

@@ -7,9 +7,12 @@ Plain frozen dataclasses and enums shared by services/ (which fills them) and bo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
+
+from core.channels import Channel
+from core.errors import ProjectError
 
 
 class ExportFormat(StrEnum):
@@ -39,3 +42,154 @@ class ExportResult:
     files: tuple[Path, ...]
     parts: bool
     limit_mb: int = 0
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One message found by /search. `snippet` is plain text around the match, the
+    matched words between HL_START and HL_END."""
+
+    message_id: int  # db id
+    channel: str  # username or title
+    msg_id: int
+    date: datetime | None  # UTC
+    snippet: str
+    link: str
+
+
+# Snippet highlight markers: control characters no message text contains, so the
+# renderer can HTML-escape the snippet and then turn them into tags.
+HL_START = "\x02"
+HL_END = "\x03"
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of search hits, best first, and how many messages match in all."""
+
+    total: int
+    hits: tuple[SearchHit, ...]
+
+
+class StatsUnit(StrEnum):
+    """What one bar of the /stats chart covers."""
+
+    DAY = "day"
+    WEEK = "week"  # from Monday
+    MONTH = "month"
+
+
+@dataclass(frozen=True)
+class DayStat:
+    day: date
+    posts: int
+    median_views: float | None  # None: no post of the day had a view count
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One bar of the chart: the day, week (from Monday) or month starting at `start`."""
+
+    start: date
+    posts: int
+    median_views: float | None
+
+
+@dataclass(frozen=True)
+class TopPost:
+    msg_id: int
+    link: str
+    views: int
+    reactions: int  # all reactions counted together
+    text: str  # the first 80 characters
+
+
+@dataclass(frozen=True)
+class StatsReport:
+    """A channel's posts over a window, for /stats.
+
+    `days`: the days with posts, in order; `buckets`: the chart's bars from the first
+    stored post of the window to its end, empty ones as zero (`unit` each); the top
+    posts by views and by reactions, best first (posts without reactions left out).
+    """
+
+    channel: str  # the channel's label
+    days: tuple[DayStat, ...]
+    top_views: tuple[TopPost, ...]
+    top_reactions: tuple[TopPost, ...]
+    unit: StatsUnit = StatsUnit.DAY
+    buckets: tuple[Bucket, ...] = ()
+
+    @property
+    def posts(self) -> int:
+        return sum(d.posts for d in self.days)
+
+
+# The longest watch pattern accepted (characters, slashes of a /regex/ excluded).
+MAX_PATTERN = 200
+
+
+class PatternProblem(StrEnum):
+    """Why a watch pattern was refused (the catalogue key is `watch_bad_<value>`)."""
+
+    EMPTY = "empty"
+    TOO_LONG = "too_long"
+    NO_WORDS = "no_words"
+    UNBALANCED = "unbalanced"
+    CHARSET = "charset"
+    REPEAT = "repeat"
+    ESCAPE = "escape"
+    LOOKBEHIND = "lookbehind"
+    GROUP = "group"
+    OTHER = "other"
+
+
+class BadPattern(ProjectError):
+    """A watch pattern is not usable: `problem` says why, `pos` where in the pattern
+    (0-based) when known; `detail` is Python's own message (for logs)."""
+
+    code = "bad_pattern"
+
+    def __init__(self, problem: PatternProblem, detail: str = "", pos: int | None = None) -> None:
+        super().__init__(detail or problem.value)
+        self.problem = problem
+        self.pos = pos
+
+
+@dataclass(frozen=True)
+class WatchHit:
+    """A stored message a watch matched."""
+
+    watch_id: int
+    pattern: str
+    message_id: int  # db id
+    channel: str  # the channel's label
+    link: str
+    text: str
+
+
+@dataclass(frozen=True)
+class WatchInfo:
+    """A stored keyword watch: `pattern` is the words, or the regex body when
+    `is_regex` (shown as /pattern/); `channel` None watches every channel."""
+
+    id: int
+    pattern: str
+    is_regex: bool
+    channel: Channel | None = None
+
+
+@dataclass(frozen=True)
+class WatchPage:
+    """One page of the watches, oldest first, and how many there are in all."""
+
+    watches: tuple[WatchInfo, ...]
+    total: int
+
+
+@dataclass(frozen=True)
+class ChannelPage:
+    """One page of the stored channels (discussion groups too) and the total."""
+
+    channels: tuple[Channel, ...]
+    total: int

@@ -9,21 +9,15 @@ indexed rows are kept in sync by triggers. PostgreSQL: an expression GIN index.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
+from core.archive import HL_END, HL_START, SearchHit, SearchPage
 from core.channels import post_link
 from db.export import parse_time
 from db.messages import INDEX_PENDING
-
-# Snippet highlight markers: control characters no message text contains, so the
-# renderer can HTML-escape the snippet and then turn them into tags.
-HL_START = "\x02"
-HL_END = "\x03"
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Above this many matches results come newest first instead of by relevance.
@@ -49,22 +43,6 @@ async def index_pending() -> None:
             await tx.execute_query(sql)
 
 
-@dataclass(frozen=True)
-class SearchHit:
-    message_id: int
-    channel: str
-    msg_id: int
-    date: datetime | None
-    snippet: str
-    link: str
-
-
-@dataclass(frozen=True)
-class SearchPage:
-    total: int
-    hits: list[SearchHit]
-
-
 def query_words(text: str) -> list[str]:
     return [w.casefold() for w in _WORD.findall(text)][:16]
 
@@ -79,10 +57,12 @@ def tsquery(words: list[str]) -> str:
 
 
 async def search_messages(text: str, offset: int = 0, limit: int = 5) -> SearchPage:
-    """Best matches first (bm25 / ts_rank), newer first among equals."""
+    """`limit` hits from `offset` for the words of `text` (each a prefix, all required):
+    best matches first (bm25 / ts_rank), newer first among equals; newest first when
+    more than RANK_LIMIT messages match (SQLite). No words: an empty page."""
     words = query_words(text)
     if not words:
-        return SearchPage(0, [])
+        return SearchPage(0, ())
     conn = connections.get("default")
     if conn.capabilities.dialect == "sqlite":
         await index_pending()
@@ -120,8 +100,7 @@ async def search_messages(text: str, offset: int = 0, limit: int = 5) -> SearchP
             " m.date DESC LIMIT $2 OFFSET $3",
             [q, limit, offset],
         )
-    hits = [_hit(r) for r in rows]
-    return SearchPage(int(total_rows[0]["n"]), hits)
+    return SearchPage(int(total_rows[0]["n"]), tuple(_hit(r) for r in rows))
 
 
 def _hit(r: dict[str, Any]) -> SearchHit:

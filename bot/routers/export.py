@@ -6,23 +6,27 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import cast
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
+from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, FSInputFile, InlineKeyboardMarkup, Message
 
+from bot.api.archive import ArchiveAPI
 from bot.keyboards import button, pager_row, pages_of
 from bot.labels import BUTTON_WIDTH, LIST_WIDTH, channel_name, echo
 from bot.live import LiveMessage
 from bot.services import BotServices
 from bot.texts import Html, html_join, plain, t, tn
+from core.archive import ExportFormat, ExportResult
+from core.channels import Channel
 
 log = logging.getLogger(__name__)
 router = Router(name="export")
 
-FORMATS = ("csv", "jsonl", "xlsx")
+FORMATS = tuple(f.value for f in ExportFormat)
 # Words an operator may take for a format: answered with the formats there are, never
 # taken as a search filter. (`/export @ch csv pdf` searches for "pdf".)
 NOT_FORMATS = frozenset(
@@ -35,10 +39,35 @@ MENU_PAGE = 10
 _export_lock = asyncio.Lock()
 
 
+class ExportMenuPage(CallbackData, prefix="expp"):
+    """A pager button of the /export channel menu: the page (0-based) it opens."""
+
+    page: int
+
+
+# pager_row() builds each button's data as this prefix + the page: ExportMenuPage packed.
+MENU_PAGER_PREFIX = f"{ExportMenuPage.__prefix__}{ExportMenuPage.__separator__}"
+
+
+class ExportChannel(CallbackData, prefix="expc"):
+    """A channel of the /export menu (None: every channel)."""
+
+    channel_id: int | None = None
+
+
+class ExportPick(CallbackData, prefix="expf"):
+    """A format and period button: export `channel_id` (None: all) of the last `days`
+    days (0: all time) as `fmt`."""
+
+    channel_id: int | None = None
+    fmt: ExportFormat
+    days: int
+
+
 @dataclass(frozen=True)
 class ExportArgs:
     channel: str | None  # None = all channels
-    fmt: str
+    fmt: ExportFormat
     since: datetime | None
     until: datetime | None
     keyword: str | None
@@ -48,6 +77,15 @@ class BadDate(ValueError):
     def __init__(self, value: str) -> None:
         super().__init__(value)
         self.value = value
+
+
+class ReversedDates(ValueError):
+    """`from` names a later day than `to` (both as the operator wrote them)."""
+
+    def __init__(self, since: str, until: str) -> None:
+        super().__init__(f"{since} > {until}")
+        self.since = since
+        self.until = until
 
 
 class BadFormat(ValueError):
@@ -75,14 +113,15 @@ def parse_export_args(text: str) -> ExportArgs:
     """`<channel|all> [csv|jsonl|xlsx] [from YYYY-MM-DD] [to YYYY-MM-DD] [words...]`.
 
     A format word first (`/export xlsx`) means every channel. A word right after the
-    channel that names another file format (pdf, txt, ...) raises BadFormat.
+    channel that names another file format (pdf, txt, ...) raises BadFormat; a date
+    that is no YYYY-MM-DD raises BadDate; `from` after `to` raises ReversedDates.
     """
     tokens = text.split()
     channel = "all"
     if tokens and not _format_word(tokens[0]):
         channel = tokens.pop(0)
-    fmt: str | None = None
-    since = until = None
+    fmt: ExportFormat | None = None
+    dates: dict[str, str] = {}
     words: list[str] = []
     i = 0
     while i < len(tokens):
@@ -92,31 +131,43 @@ def parse_export_args(text: str) -> ExportArgs:
         if word is not None and word not in FORMATS:
             raise BadFormat(tok)
         if word is not None:
-            fmt = word
-        elif low in ("from", "с", "since") and i + 1 < len(tokens):
-            since = _date(tokens[i + 1])
-            i += 1
-        elif low in ("to", "по", "until") and i + 1 < len(tokens):
-            # "to" names the last day included.
-            until = _date(tokens[i + 1]) + timedelta(days=1)
+            fmt = ExportFormat(word)
+        elif low in _DATE_WORDS and i + 1 < len(tokens):
+            dates[_DATE_WORDS[low]] = tokens[i + 1]
             i += 1
         else:
             words.append(tok)
         i += 1
+    since, until = _period(dates.get("since"), dates.get("until"))
     return ExportArgs(
         None if channel.lower() in ("all", "все") else channel,
-        fmt or "csv",
+        fmt or ExportFormat.CSV,
         since,
         until,
         " ".join(words) or None,
     )
 
 
-def _archive(services: BotServices) -> Any:
-    return services.extras["archive"]
+_DATE_WORDS = {"from": "since", "с": "since", "since": "since"} | dict.fromkeys(
+    ("to", "по", "until"), "until"
+)
 
 
-def export_name(channel: Any, lang: str, width: int = LIST_WIDTH) -> str:
+def _period(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
+    """[since, until) in UTC from the days written; `to` names the last day included."""
+    start = _date(since) if since is not None else None
+    end = _date(until) + timedelta(days=1) if until is not None else None
+    if start is not None and end is not None and start >= end:
+        assert since is not None and until is not None
+        raise ReversedDates(since, until)
+    return start, end
+
+
+def _archive(services: BotServices) -> ArchiveAPI:
+    return cast(ArchiveAPI, services.extras["archive"])
+
+
+def export_name(channel: Channel, lang: str, width: int = LIST_WIDTH) -> str:
     """How a channel of the archive is named in /export texts and buttons."""
     return channel_name(
         channel.title,
@@ -127,17 +178,19 @@ def export_name(channel: Any, lang: str, width: int = LIST_WIDTH) -> str:
     )
 
 
-async def _menu(archive: Any, page: int, lang: str) -> tuple[Html, InlineKeyboardMarkup]:
+async def _menu(archive: ArchiveAPI, page: int, lang: str) -> tuple[Html, InlineKeyboardMarkup]:
     """The channel menu of /export: "all channels", then one page of the archive."""
-    channels, total = await archive.channel_page(page, MENU_PAGE)
+    found = await archive.channel_page(page, MENU_PAGE)
+    channels, total = found.channels, found.total
     pages = pages_of(total, MENU_PAGE)
     if not channels and page > 0:  # channels removed since the menu was shown
         return await _menu(archive, pages - 1, lang)
-    rows = [[button(plain("export_btn_all", lang), "exp:c:all")]]
+    rows = [[button(plain("export_btn_all", lang), ExportChannel().pack())]]
     rows += [
-        [button(export_name(c, lang, BUTTON_WIDTH), f"exp:c:{c.id}")] for c in channels
+        [button(export_name(c, lang, BUTTON_WIDTH), ExportChannel(channel_id=c.id).pack())]
+        for c in channels
     ]
-    nav = pager_row("exp:p:", page, pages, lang)
+    nav = pager_row(MENU_PAGER_PREFIX, page, pages, lang)
     if nav:
         rows.append(nav)
     text = t("export_usage", lang)
@@ -160,6 +213,10 @@ async def cmd_export(
     except BadDate as exc:
         await message.answer(t("export_bad_date", lang, value=echo(exc.value)))
         return
+    except ReversedDates as exc:
+        text = t("export_reversed_dates", lang, since=echo(exc.since), until=echo(exc.until))
+        await message.answer(text)
+        return
     except BadFormat as exc:
         formats = html_join(", ", FORMATS)
         await message.answer(t("export_bad_format", lang, value=echo(exc.value), formats=formats))
@@ -175,13 +232,14 @@ async def cmd_export(
     )
 
 
-@router.callback_query(F.data.regexp(r"^exp:p:\d+$"))
-async def on_export_page(query: CallbackQuery, services: BotServices, lang: str) -> None:
+@router.callback_query(ExportMenuPage.filter())
+async def on_export_page(
+    query: CallbackQuery, callback_data: ExportMenuPage, services: BotServices, lang: str
+) -> None:
     await query.answer()
     if not isinstance(query.message, Message):
         return
-    page = int((query.data or "").split(":")[2])
-    text, kb = await _menu(_archive(services), page, lang)
+    text, kb = await _menu(_archive(services), callback_data.page, lang)
     try:
         await query.message.edit_text(text, reply_markup=kb)
     except TelegramBadRequest as exc:  # a second tap before the first edit arrived
@@ -189,9 +247,9 @@ async def on_export_page(query: CallbackQuery, services: BotServices, lang: str)
             raise
 
 
-def _format_keyboard(target: str, lang: str) -> InlineKeyboardMarkup:
+def _format_keyboard(channel_id: int | None, lang: str) -> InlineKeyboardMarkup:
     rows = []
-    for fmt in FORMATS:
+    for fmt in ExportFormat:
         row = []
         for days in PERIODS:
             period = (
@@ -199,20 +257,23 @@ def _format_keyboard(target: str, lang: str) -> InlineKeyboardMarkup:
                 if days == 0
                 else plain("export_btn_period_days", lang, n=days)
             )
-            row.append(button(f"{fmt.upper()} · {period}", f"exp:f:{target}:{fmt}:{days}"))
+            pick = ExportPick(channel_id=channel_id, fmt=fmt, days=days)
+            row.append(button(f"{fmt.value.upper()} · {period}", pick.pack()))
         rows.append(row)
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-@router.callback_query(F.data.regexp(r"^exp:c:(all|\d+)$"))
-async def on_export_channel(query: CallbackQuery, services: BotServices, lang: str) -> None:
+@router.callback_query(ExportChannel.filter())
+async def on_export_channel(
+    query: CallbackQuery, callback_data: ExportChannel, services: BotServices, lang: str
+) -> None:
     await query.answer()
-    target = (query.data or "").split(":")[2]
+    target = callback_data.channel_id
     if not isinstance(query.message, Message):
         return
     what: str = t("export_all_channels", lang)
-    if target != "all":
-        channel = await _archive(services).get_channel(int(target))
+    if target is not None:
+        channel = await _archive(services).get_channel(target)
         if channel is None:  # removed since the menu was shown
             await query.message.answer(t("export_channel_gone", lang))
             return
@@ -222,30 +283,32 @@ async def on_export_channel(query: CallbackQuery, services: BotServices, lang: s
     )
 
 
-@router.callback_query(F.data.regexp(r"^exp:f:(all|\d+):(csv|jsonl|xlsx):\d+$"))
-async def on_export_format(query: CallbackQuery, services: BotServices, lang: str) -> None:
-    _, _, target, fmt, days_s = (query.data or "").split(":")
+@router.callback_query(ExportPick.filter())
+async def on_export_format(
+    query: CallbackQuery, callback_data: ExportPick, services: BotServices, lang: str
+) -> None:
     await query.answer()
     if not isinstance(query.message, Message):
         return
     archive = _archive(services)
     channel = None
-    if target != "all":
-        channel = await archive.get_channel(int(target))
+    if callback_data.channel_id is not None:
+        channel = await archive.get_channel(callback_data.channel_id)
         if channel is None:
             await query.message.answer(t("export_channel_gone", lang))
             return
-    days = int(days_s)
+    days = callback_data.days
     since = datetime.now(UTC) - timedelta(days=days) if days else None
+    fmt = callback_data.fmt
     await _run_export(query.message, archive, lang, channel, fmt, since, None, None)
 
 
 async def _run_export(
     message: Message,
-    archive: Any,
+    archive: ArchiveAPI,
     lang: str,
-    channel: Any,
-    fmt: str,
+    channel: Channel | None,
+    fmt: ExportFormat,
     since: datetime | None,
     until: datetime | None,
     keyword: str | None,
@@ -255,11 +318,12 @@ async def _run_export(
         return
     what = export_name(channel, lang) if channel else t("export_all_channels", lang)
     async with _export_lock:
-        status = await message.answer(t("export_started", lang, what=what, fmt=fmt.upper()))
+        shown = fmt.value.upper()
+        status = await message.answer(t("export_started", lang, what=what, fmt=shown))
         live = LiveMessage(status)
 
         async def progress(n: int) -> None:
-            await live.show(t("export_progress", lang, what=what, fmt=fmt.upper(), n=n))
+            await live.show(t("export_progress", lang, what=what, fmt=shown, n=n))
 
         result = await archive.export(channel, fmt, since, until, keyword, progress)
         try:
@@ -273,11 +337,13 @@ async def _run_export(
             await archive.cleanup(result)
     # The final word comes once the lock is free: an operator who reads "done" and
     # asks for the next export at once is not told one is still running.
+    await live.finish(_done_text(result, lang))
+
+
+def _done_text(result: ExportResult, lang: str) -> Html:
     if result.rows == 0:
-        text = t("export_empty", lang)
-    elif result.parts:
-        limit = archive.limit_bytes // (1024 * 1024)
-        text = t("export_done_parts", lang, n=result.rows, parts=total, limit=limit)
-    else:
-        text = tn("export_done", result.rows, lang)
-    await live.finish(text)
+        return t("export_empty", lang)
+    if result.parts:
+        n, parts = result.rows, len(result.files)
+        return t("export_done_parts", lang, n=n, parts=parts, limit=result.limit_mb)
+    return tn("export_done", result.rows, lang)

@@ -3,34 +3,46 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import cast
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.filters import Command, CommandObject
+from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
+from bot.api.archive import ArchiveAPI
 from bot.labels import echo
 from bot.services import BotServices
 from bot.texts import Html, escape, plain, t, tn
+from core.archive import HL_END, HL_START, SearchPage
 
 router = Router(name="search")
 
 PER_PAGE = 5
-# Highlight markers the search service puts around matches (db.search.HL_START/HL_END).
-HL_START = "\x02"
-HL_END = "\x03"
+
+
+def _archive(services: BotServices) -> ArchiveAPI:
+    return cast(ArchiveAPI, services.extras["archive"])
+
+
+class SearchPager(CallbackData, prefix="srch"):
+    """A /search page button: the search it belongs to (`nonce`) and its page (0-based).
+    The query itself stays in the operator's FSM data."""
+
+    nonce: str
+    page: int
 
 
 def render_snippet(snippet: str) -> Html:
     return Html(escape(snippet).replace(HL_START, "<b>").replace(HL_END, "</b>"))
 
 
-def render_page(q: str, page: Any, page_no: int, nonce: str, lang: str) -> tuple[str, Any]:
+def render_page(
+    q: str, page: SearchPage, page_no: int, nonce: str, lang: str
+) -> tuple[str, InlineKeyboardMarkup | None]:
     pages = max(1, -(-page.total // PER_PAGE))
-    lines = [
-        tn("search_header", page.total, lang, q=echo(q), page=page_no + 1, pages=pages)
-    ]
+    lines = [tn("search_header", page.total, lang, q=echo(q), page=page_no + 1, pages=pages)]
     for n, hit in enumerate(page.hits, page_no * PER_PAGE + 1):
         when = hit.date.strftime("%Y-%m-%d %H:%M") if hit.date else ""
         lines.append(
@@ -45,18 +57,10 @@ def render_page(q: str, page: Any, page_no: int, nonce: str, lang: str) -> tuple
             )
         )
     buttons = []
-    if page_no > 0:
-        buttons.append(
-            InlineKeyboardButton(
-                text=plain("btn_prev", lang), callback_data=f"srch:{nonce}:{page_no - 1}"
-            )
-        )
-    if page_no + 1 < pages:
-        buttons.append(
-            InlineKeyboardButton(
-                text=plain("btn_next", lang), callback_data=f"srch:{nonce}:{page_no + 1}"
-            )
-        )
+    for key, target in (("btn_prev", page_no - 1), ("btn_next", page_no + 1)):
+        if 0 <= target < pages:
+            data = SearchPager(nonce=nonce, page=target).pack()
+            buttons.append(InlineKeyboardButton(text=plain(key, lang), callback_data=data))
     markup = InlineKeyboardMarkup(inline_keyboard=[buttons]) if buttons else None
     return "\n".join(lines), markup
 
@@ -69,7 +73,7 @@ async def cmd_search(
     if not q:
         await message.answer(t("search_usage", lang))
         return
-    page = await services.extras["archive"].search(q, 0, PER_PAGE)
+    page = await _archive(services).search(q, 0, PER_PAGE)
     if page.total == 0:
         await message.answer(t("search_none", lang, q=echo(q)))
         return
@@ -81,18 +85,22 @@ async def cmd_search(
     await message.answer(text, reply_markup=markup, disable_web_page_preview=True)
 
 
-@router.callback_query(F.data.startswith("srch:"))
+@router.callback_query(SearchPager.filter())
 async def on_search_page(
-    query: CallbackQuery, state: FSMContext, services: BotServices, lang: str
+    query: CallbackQuery,
+    callback_data: SearchPager,
+    state: FSMContext,
+    services: BotServices,
+    lang: str,
 ) -> None:
-    _, nonce, page_s = (query.data or "").split(":")
     data = await state.get_data()
-    if data.get("search_nonce") != nonce or not isinstance(query.message, Message):
+    if data.get("search_nonce") != callback_data.nonce or not isinstance(query.message, Message):
         await query.answer(t("search_expired", lang), show_alert=True)
         return
     q = data["search_q"]
-    page_no = int(page_s)
-    page = await services.extras["archive"].search(q, page_no, PER_PAGE)
+    page_no = callback_data.page
+    nonce = callback_data.nonce
+    page = await _archive(services).search(q, page_no, PER_PAGE)
     text, markup = render_page(q, page, page_no, nonce, lang)
     await query.answer()
     await query.message.edit_text(text, reply_markup=markup, disable_web_page_preview=True)

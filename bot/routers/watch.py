@@ -3,24 +3,36 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import cast
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
+from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
+from bot.api.watches import WatchesAPI
 from bot.keyboards import pager_row, pages_of
 from bot.labels import LIST_WIDTH, channel_name, echo, shorten
 from bot.services import BotServices
 from bot.texts import Html, escape, html_join, t
+from core.archive import MAX_PATTERN, BadPattern, WatchInfo
 
 router = Router(name="watch")
 
 PAGE_SIZE = 20
-PATTERN_WIDTH = 210  # every pattern in full (db.watches.MAX_PATTERN and its slashes)
+PATTERN_WIDTH = MAX_PATTERN + 10  # every pattern in full, slashes included
 LIST_PATTERN_WIDTH = 80
-MAX_PATTERN = 200  # db.watches.MAX_PATTERN
+
+
+class WatchesPage(CallbackData, prefix="wtp"):
+    """A /watches pager button: the page (0-based) it opens."""
+
+    page: int
+
+
+# pager_row() builds each button's data as this prefix + the page: WatchesPage packed.
+PAGER_PREFIX = f"{WatchesPage.__prefix__}{WatchesPage.__separator__}"
 
 
 def split_watch_args(args: str) -> tuple[str, str | None]:
@@ -44,24 +56,23 @@ def _pattern(pattern: str, is_regex: bool, width: int) -> Html:
     return Html(f"<code>{escape(shorten(shown, width))}</code>")
 
 
-def _where(info: Any, lang: str, width: int) -> Html:
-    """"in all channels" or "in <channel>", as the alert's texts say it."""
-    ref = info.channel_ref
-    if ref is None and info.channel is None:
+def _where(info: WatchInfo, lang: str, width: int) -> Html:
+    """`in all channels` or `in <channel>`, as the alert's texts say it."""
+    ref = info.channel
+    if ref is None:
         return t("watch_everywhere", lang)
-    name = (
-        channel_name(ref.title, ref.username, lang, comments_of=ref.comments_of, width=width)
-        if ref is not None
-        else shorten(info.channel, width)
-    )
+    name = channel_name(ref.title, ref.username, lang, comments_of=ref.comments_of, width=width)
     return t("watch_in_channel", lang, channel=name)
 
 
-def bad_pattern_text(exc: Any, lang: str) -> Html:
+def _watches(services: BotServices) -> WatchesAPI:
+    return cast(WatchesAPI, services.extras["watches"])
+
+
+def bad_pattern_text(exc: BadPattern, lang: str) -> Html:
     """Why a pattern was refused, in the operator's language."""
-    code = getattr(exc, "code", "other")
-    reason = t(f"watch_bad_{code}", lang, limit=MAX_PATTERN)
-    pos = getattr(exc, "pos", None)
+    reason = t(f"watch_bad_{exc.problem.value}", lang, limit=MAX_PATTERN)
+    pos = exc.pos
     where = t("watch_bad_at", lang, pos=pos + 1) if pos is not None else ""
     return t("watch_bad_regex", lang, reason=reason, where=where)
 
@@ -73,19 +84,19 @@ async def cmd_watch(
     if not (command.args or "").strip():
         await message.answer(t("watch_usage", lang))
         return
-    archive = services.extras["archive"]
+    watches = _watches(services)
     pattern, ref = split_watch_args(command.args or "")
     channel = None
     if ref is not None and ref.lower() != "all":
-        channel = await archive.find_channel(ref)
+        channel = await watches.find_channel(ref)
         if channel is None:
             await message.answer(t("channel_not_found", lang, ref=echo(ref)))
             return
     try:
-        info = await archive.add_watch(
+        info = await watches.add_watch(
             pattern, channel, message.from_user.id if message.from_user else 0
         )
-    except ValueError as exc:  # db.watches.BadPattern
+    except BadPattern as exc:
         await message.answer(bad_pattern_text(exc, lang))
         return
     await message.answer(
@@ -99,11 +110,14 @@ async def cmd_watch(
     )
 
 
-async def _watches_page(archive: Any, page: int, lang: str) -> tuple[Html, Any]:
-    watches, total = await archive.watch_page(page, PAGE_SIZE)
+async def _watches_page(
+    api: WatchesAPI, page: int, lang: str
+) -> tuple[Html, InlineKeyboardMarkup | None]:
+    found = await api.watch_page(page, PAGE_SIZE)
+    watches, total = found.watches, found.total
     pages = pages_of(total, PAGE_SIZE)
     if not watches and page > 0:  # alerts removed since the page was shown
-        return await _watches_page(archive, pages - 1, lang)
+        return await _watches_page(api, pages - 1, lang)
     if not watches:
         return t("watches_none", lang), None
     lines = [t("watches_title", lang, total=total, page=page + 1, pages=pages)]
@@ -111,24 +125,25 @@ async def _watches_page(archive: Any, page: int, lang: str) -> tuple[Html, Any]:
         pattern = _pattern(w.pattern, w.is_regex, LIST_PATTERN_WIDTH)
         where = _where(w, lang, LIST_WIDTH)
         lines.append(t("watches_line", lang, id=w.id, pattern=pattern, where=where))
-    nav = pager_row("wt:p:", page, pages, lang)
+    nav = pager_row(PAGER_PREFIX, page, pages, lang)
     kb = InlineKeyboardMarkup(inline_keyboard=[nav]) if nav else None
     return html_join("\n", lines), kb
 
 
 @router.message(Command("watches"))
 async def cmd_watches(message: Message, services: BotServices, lang: str) -> None:
-    text, kb = await _watches_page(services.extras["archive"], 0, lang)
+    text, kb = await _watches_page(_watches(services), 0, lang)
     await message.answer(text, reply_markup=kb)
 
 
-@router.callback_query(F.data.regexp(r"^wt:p:\d+$"))
-async def on_watches_page(query: CallbackQuery, services: BotServices, lang: str) -> None:
+@router.callback_query(WatchesPage.filter())
+async def on_watches_page(
+    query: CallbackQuery, callback_data: WatchesPage, services: BotServices, lang: str
+) -> None:
     await query.answer()
     if not isinstance(query.message, Message):
         return
-    page = int((query.data or "").split(":")[2])
-    text, kb = await _watches_page(services.extras["archive"], page, lang)
+    text, kb = await _watches_page(_watches(services), callback_data.page, lang)
     try:
         await query.message.edit_text(text, reply_markup=kb)
     except TelegramBadRequest as exc:  # a second tap before the first edit arrived
@@ -144,7 +159,7 @@ async def cmd_unwatch(
     if not re.fullmatch(r"[0-9]+", arg):  # not isdigit(): "²" is a digit int() refuses
         await message.answer(t("unwatch_usage", lang))
         return
-    if len(arg) <= 18 and await services.extras["archive"].remove_watch(int(arg)):
+    if len(arg) <= 18 and await _watches(services).remove_watch(int(arg)):
         await message.answer(t("unwatch_done", lang, id=int(arg)))
     else:  # beyond 18 digits: no alert has that id (and SQLite's INTEGER ends there)
         await message.answer(t("unwatch_missing", lang, id=arg[:40]))

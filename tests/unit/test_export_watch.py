@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from app.archive import WatchNotifier
-from app.events import EventBus, RunCompleted
+from bot.delivery import render_alert
 from bot.routers.export import BadDate, parse_export_args
 from bot.routers.watch import split_watch_args
+from core.alerts import AlertBody
+from core.archive import BadPattern
 from db.channels import find_channel
-from db.watches import BadPattern, add_watch, list_watches, match_new_messages, remove_watch
+from db.watches import list_watches
+from services.events import EventBus, RunCompleted
+from services.watches import WatchesService, WatchNotifier, match_new_messages
 from tests.unit.export_fixtures import db, make_channel, upsert
+
+_service = WatchesService()
+add_watch = _service.add_watch
+remove_watch = _service.remove_watch
 
 __all__ = ["db"]
 
@@ -25,7 +31,7 @@ async def test_words_and_regex_match_new_messages(db: Path) -> None:
     ref_b = await find_channel("@chan_b")
     words = await add_watch("нефть газ", None, 1001)
     regex = await add_watch(r"/\bцен[аы]\b/", ref_b, 1001)
-    assert regex.is_regex and regex.channel == "@chan_b"
+    assert regex.is_regex and regex.channel is not None and regex.channel.label == "@chan_b"
     await upsert(a, [(1, "Газ и НЕФТЬ дорожают"), (2, "только нефть"), (3, "цена выросла")])
     await upsert(b, [(1, "цены на газ"), (2, "нефть и газ"), (3, "цена")])
     hits_a = await match_new_messages(a.id, 1, 3)
@@ -62,9 +68,9 @@ async def test_a_watch_fires_once_per_matching_post_in_one_batch(db: Path) -> No
     await add_watch("/молния/", None, 1)
     sent: list[str] = []
 
-    async def notify(render: Callable[[str], str]) -> None:
-        sent.append(render("ru"))
-        assert "new" in render("en")  # every admin reads it in their own language
+    async def notify(body: AlertBody) -> None:
+        sent.append(render_alert(body, "ru"))
+        assert "new" in render_alert(body, "en")  # every admin reads it in their language
 
     bus = EventBus()
     bus.subscribe(WatchNotifier(notify).on_run_completed)
@@ -90,8 +96,8 @@ async def test_rate_limit_holds_hits_for_the_next_notification(db: Path) -> None
     sent: list[str] = []
     now = [0.0]
 
-    async def notify(render: Callable[[str], str]) -> None:
-        sent.append(render("en"))
+    async def notify(body: AlertBody) -> None:
+        sent.append(render_alert(body, "en"))
 
     notifier = WatchNotifier(notify, max_per_window=1, window=60, clock=lambda: now[0])
     await upsert(ch, [(1, "x one"), (2, "x two"), (3, "x three")])
@@ -112,8 +118,8 @@ async def test_held_hits_go_out_when_the_window_allows_without_another_run(
     await add_watch("x", None, 1)
     sent: list[str] = []
 
-    async def notify(render: Callable[[str], str]) -> None:
-        sent.append(render("en"))
+    async def notify(body: AlertBody) -> None:
+        sent.append(render_alert(body, "en"))
 
     notifier = WatchNotifier(notify, max_per_window=1, window=0.3)
     await upsert(ch, [(1, "x one"), (2, "x two")])

@@ -13,7 +13,8 @@ from bot.keyboards import pager_row, pages_of
 from bot.labels import BUTTON_WIDTH, LIST_WIDTH, channel_name, shorten
 from bot.routers.export import BadFormat, parse_export_args
 from bot.routers.watch import bad_pattern_text
-from db.watches import BadPattern, compile_pattern
+from core.archive import BadPattern
+from services.watches import compile_pattern
 from tests.doubles.botapi.formatting import parse_text, utf16_len
 
 HOSTILE = ('<b>&amp; "Q" </i> שלום 🎉 ' + "Канал «Новости» " * 14)[:200]

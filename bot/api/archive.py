@@ -1,0 +1,52 @@
+"""What the /export, /search and /stats handlers call (services.archive.ArchiveService)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Protocol
+
+from core.archive import ChannelPage, ExportFormat, ExportResult, SearchPage, StatsReport
+from core.channels import Channel
+
+# Awaited with the number of rows written so far.
+ExportProgress = Callable[[int], Awaitable[None]]
+
+
+class ArchiveAPI(Protocol):
+    async def find_channel(self, ref: str) -> Channel | None:
+        """A stored channel (discussion groups too) by @username, link, id or title."""
+        ...
+
+    async def get_channel(self, channel_id: int) -> Channel | None:
+        """The stored channel with that database id; None once it was removed."""
+        ...
+
+    async def channel_page(self, page: int, size: int) -> ChannelPage:
+        """Page `page` (0-based) of every stored channel, discussion groups too."""
+        ...
+
+    async def export(
+        self,
+        channel: Channel | None,
+        fmt: ExportFormat,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        keyword: str | None = None,
+        progress: ExportProgress | None = None,
+    ) -> ExportResult:
+        """Write the export (None: every channel) of [since, until); upload
+        `result.files`, then call `cleanup(result)`."""
+        ...
+
+    async def cleanup(self, result: ExportResult) -> None:
+        """Remove an export's files."""
+        ...
+
+    async def search(self, text: str, page: int, per_page: int) -> SearchPage:
+        """Page `page` (0-based) of the messages holding every word of `text`."""
+        ...
+
+    async def stats(self, channel: Channel, days: int) -> StatsReport:
+        """The channel's posts of the last `days` days."""
+        ...

@@ -1,0 +1,100 @@
+"""What the bot's data commands call: /export, /search and /stats (bot.api.archive).
+
+Each use case returns the plain types of core/archive.py; bot/ renders them (the
+/stats chart is drawn by bot/charts.py from the StatsReport).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from core.archive import (
+    ChannelPage,
+    ExportFormat,
+    ExportQuery,
+    ExportResult,
+    SearchPage,
+    StatsReport,
+)
+from core.channels import Channel
+from db import search as search_db
+from db import stats as stats_db
+from db.channels import channel_page, find_channel, get_channel
+from services.export import ProgressCallback, export_messages
+
+
+class ArchiveService:
+    """Export, search and stats over the stored messages.
+
+    `upload_limit_mb`: the largest file the bot may upload (MiB); bigger exports are
+    cut into zip parts of at most that size. Exports are written under a fresh
+    temporary folder in `work_dir` (the system's default when None).
+    """
+
+    def __init__(self, upload_limit_mb: int, work_dir: Path | None = None) -> None:
+        self.limit_bytes = upload_limit_mb * 1024 * 1024
+        self._work_dir = work_dir
+
+    async def find_channel(self, ref: str) -> Channel | None:
+        """A stored channel (discussion groups too) by @username, link, id or title."""
+        return await find_channel(ref, include_linked=True)
+
+    async def get_channel(self, channel_id: int) -> Channel | None:
+        """The stored channel with that database id, None once it was removed."""
+        return await get_channel(channel_id)
+
+    async def channel_page(self, page: int, size: int) -> ChannelPage:
+        """Page `page` (0-based, `size` per page) of every stored channel, discussion
+        groups too, in the order they were added, and how many there are in all."""
+        channels, total = await channel_page(page, size)
+        return ChannelPage(tuple(channels), total)
+
+    async def export(
+        self,
+        channel: Channel | None,
+        fmt: ExportFormat,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        keyword: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> ExportResult:
+        """Export `channel`'s messages (None: every channel) posted in [since, until)
+        whose text holds `keyword` (any case) to files named `<channel>-<UTC stamp>`.
+
+        `progress` is awaited with the rows written so far every 50,000 rows. The
+        caller uploads `files` and then calls `cleanup`. Raises OSError when the disk
+        refuses (nothing is left behind then).
+        """
+        out_dir = Path(tempfile.mkdtemp(prefix="export-", dir=self._work_dir))
+        name = (channel.username or f"channel{channel.tg_id}") if channel else "all"
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
+        query = ExportQuery(channel.id if channel else None, since, until, keyword or None)
+        try:
+            result = await export_messages(
+                query, fmt, out_dir, f"{name}-{stamp}", self.limit_bytes, progress
+            )
+        except BaseException:
+            await asyncio.to_thread(shutil.rmtree, out_dir, True)
+            raise
+        if not result.files:  # nothing to upload: nothing to clean up later either
+            await asyncio.to_thread(shutil.rmtree, out_dir, True)
+        return result
+
+    async def cleanup(self, result: ExportResult) -> None:
+        """Remove an export's files and their folder."""
+        for d in {p.parent for p in result.files}:
+            await asyncio.to_thread(shutil.rmtree, d, True)
+
+    async def search(self, text: str, page: int, per_page: int) -> SearchPage:
+        """Page `page` (0-based, `per_page` hits) of the messages holding every word of
+        `text` as a word or word start, best matches first."""
+        return await search_db.search_messages(text, page * per_page, per_page)
+
+    async def stats(self, channel: Channel, days: int) -> StatsReport:
+        """`channel`'s posts of the last `days` days (no buckets: nothing posted)."""
+        since = datetime.now(UTC) - timedelta(days=days)
+        return await stats_db.channel_stats(channel, since)
