@@ -48,7 +48,7 @@ from parser.errors import LoginError
 from parser.login import LoginFlow, parse_code
 from parser.userbot import Userbot
 from services.archive import ArchiveService
-from services.events import EventBus, RunCompleted
+from services.events import EventBus
 from services.parsing.breaker import CircuitBreaker
 from services.parsing.ingest import ChannelFetcher
 from services.parsing.service import ParseService
@@ -156,9 +156,6 @@ def _build_parsing(
     )
     breaker = CircuitBreaker()
 
-    async def committed(channel_id: int, first_id: int, last_id: int, count: int) -> None:
-        await events.publish(RunCompleted(channel_id, first_id, last_id, count))
-
     worker = ParseWorker(
         channels,
         RunRepository(),
@@ -169,7 +166,7 @@ def _build_parsing(
         health,
         metrics=metrics,
         default_interval_minutes=settings.parse_interval_minutes,
-        on_committed=committed,
+        events=events,
     )
     db_path = str(settings.sqlite_path) if settings.sqlite_path else None
     parse = ParseService(worker, channels, breaker, userbot, db_path=db_path)

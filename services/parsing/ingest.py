@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -31,16 +30,13 @@ from db.runs import RunRepository
 from parser import history
 from parser.comments import comment_batches, discussion_group, needs_reading
 from parser.errors import translate
-
-log = logging.getLogger(__name__)
+from services.events import EventBus, RunCompleted
 
 BATCH = history.BATCH
 # Most rows one write transaction takes when pages queue up behind a slow disk.
 MAX_TX_ROWS = 1000
 
 ProgressCallback = Callable[[RunProgress], Awaitable[None]]
-# (channel_id, first_id, last_id, count) of the new messages of a committed run.
-Committed = Callable[[int, int, int, int], Awaitable[None]]
 
 
 class RunFailed(Exception):
@@ -337,17 +333,17 @@ class ChannelFetcher:
 class RunBook:
     """The bookkeeping around one run: its parse_run row (db/runs.py), the channel's run
     state after a success (db/channels.py), and the committed new messages published
-    to `on_committed(channel_id, first_id, last_id, count)` (keyword watches, ...)."""
+    on `events` as RunCompleted (keyword watches, ...)."""
 
     def __init__(
         self,
         runs: RunRepository,
         channels: ChannelStateRepository,
-        on_committed: Committed | None = None,
+        events: EventBus | None = None,
     ) -> None:
         self._runs = runs
         self._channels = channels
-        self._on_committed = on_committed
+        self._events = events
 
     async def opened(self, ch: Channel, trigger: str) -> int:
         """A `running` row for a run of `ch`; its id."""
@@ -363,14 +359,12 @@ class RunBook:
         self, ch: Channel, run_id: int, result: RunProgress, next_run_at: datetime | None
     ) -> None:
         """A run of `ch` completed: the channel's state (no error, backfill done, the
-        newest id, the next run), the run's row, then the new messages published (a
-        failing subscriber is logged, never raised)."""
+        newest id, the next run), the run's row, then RunCompleted for the new messages
+        (a failing subscriber is logged by the bus, never raised)."""
         top = result.top_id or None
         await self._channels.finish_run(ch.id, top_id=top, next_run_at=next_run_at)
         await self._runs.end(run_id, result.status, result.fetched)
-        if self._on_committed is None or not result.new:
-            return
-        try:
-            await self._on_committed(ch.id, result.first_new_id, result.top_id, result.new)
-        except Exception:
-            log.exception("run-completed subscriber failed")
+        if self._events is not None and result.new:
+            await self._events.publish(
+                RunCompleted(ch.id, result.first_new_id, result.top_id, result.new)
+            )

@@ -22,9 +22,10 @@ from core.ports import AlertSink, HealthBeats, Metrics, NullMetrics
 from db.channels import ChannelStateRepository
 from db.database import shielded_write
 from db.runs import RunRepository
+from services.events import EventBus
 from services.parsing.breaker import CircuitBreaker
 from services.parsing.clock_jumps import WallClockWatch
-from services.parsing.ingest import ChannelFetcher, Committed, ProgressCallback, RunBook, RunFailed
+from services.parsing.ingest import ChannelFetcher, ProgressCallback, RunBook, RunFailed
 from services.parsing.jobs import JobTable
 from services.parsing.policy import Action, Decision, decide
 
@@ -79,13 +80,13 @@ class ParseWorker:
         metrics: Metrics | None = None,
         default_interval_minutes: int = 60,
         jitter_seconds: int = 30,
-        on_committed: Committed | None = None,
+        events: EventBus | None = None,
         clock_watch: WallClockWatch | None = None,
         clock_tick: float = 10.0,
     ) -> None:
         self._channels = channels
         self._runs = runs
-        self._book = RunBook(runs, channels, on_committed)
+        self._book = RunBook(runs, channels, events)
         self._fetcher = fetcher
         self._userbot = userbot
         self._breaker = breaker

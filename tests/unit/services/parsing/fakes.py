@@ -15,6 +15,7 @@ from core.parsing import RunProgress, RunStatus
 from db.channels import ChannelStateRepository
 from db.messages import MessageRepository
 from db.runs import RunRepository
+from services.events import EventBus, RunCompleted
 from services.parsing.breaker import CircuitBreaker
 from services.parsing.ingest import ChannelFetcher, RunFailed
 from services.parsing.worker import ParseWorker
@@ -76,13 +77,13 @@ async def running(fetcher: Any, userbot: FakeUserbot) -> AsyncIterator[dict[str,
     alerter = Alerter(600)
     breaker = CircuitBreaker(threshold=1)
     committed: list[tuple[int, int, int, int]] = []
+    events = EventBus()
 
-    async def on_committed(*args: int) -> None:
-        committed.append(args)  # type: ignore[arg-type]
+    async def on_committed(e: RunCompleted) -> None:
+        committed.append((e.channel_id, e.first_id, e.last_id, e.count))
 
-    sched = worker(
-        fetcher, userbot, breaker=breaker, alerter=alerter, on_committed=on_committed
-    )
+    events.subscribe(on_committed)
+    sched = worker(fetcher, userbot, breaker=breaker, alerter=alerter, events=events)
     task = asyncio.create_task(sched.run())
     await sched.started.wait()
     try:
