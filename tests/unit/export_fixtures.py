@@ -7,14 +7,12 @@ import datetime as dt
 import io
 import json
 import zipfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest
 from tortoise import connections
 
-from db.database import close_db, init_db
 from db.models import Channel
 
 BASE = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
@@ -36,7 +34,11 @@ async def make_channel(tg_id: int, username: str | None, title: str) -> Channel:
 
 
 async def upsert(
-    channel: Channel, rows: Sequence[tuple[int, str]], *, views: int = 10, day: int = 0,
+    channel: Channel,
+    rows: Sequence[tuple[int, str]],
+    *,
+    views: int = 10,
+    day: int = 0,
     reactions: dict[str, int] | None = None,
 ) -> None:
     """Raw executemany upsert, the way the ingestion code writes batches."""
@@ -58,16 +60,6 @@ async def upsert(
             ]
         )
     await conn.execute_many(UPSERT, values)
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Path]:
-    path = tmp_path / "t.sqlite3"
-    await init_db(f"sqlite://{path}")
-    try:
-        yield path
-    finally:
-        await close_db()
 
 
 def read_back(path: Path) -> list[dict[str, Any]]:

@@ -3,29 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
 
 from bot.delivery import render_alert
-from bot.routers.export import BadDate, parse_export_args
-from bot.routers.watch import split_watch_args
 from core.alerts import AlertBody
 from core.archive import BadPattern
 from db.channels import find_channel
+from db.messages import MessageRepository
 from db.watches import list_watches
 from services.events import EventBus, RunCompleted
 from services.watches import WatchesService, WatchNotifier, match_new_messages
-from tests.unit.export_fixtures import db, make_channel, upsert
+from tests.unit.export_fixtures import make_channel, upsert
 
 _service = WatchesService()
 add_watch = _service.add_watch
 remove_watch = _service.remove_watch
 
-__all__ = ["db"]
 
-
-async def test_words_and_regex_match_new_messages(db: Path) -> None:
+async def test_words_and_regex_match_new_messages(repo: MessageRepository) -> None:
     a = await make_channel(1, "chan_a", "A")
     b = await make_channel(2, "chan_b", "B")
     ref_b = await find_channel("@chan_b")
@@ -47,7 +43,7 @@ async def test_words_and_regex_match_new_messages(db: Path) -> None:
     assert await match_new_messages(b.id, 2, 2) == [h for h in hits_b if h.link.endswith("/2")]
 
 
-async def test_bad_regex_is_refused_with_the_reason(db: Path) -> None:
+async def test_bad_regex_is_refused_with_the_reason(repo: MessageRepository) -> None:
     with pytest.raises(BadPattern, match="missing"):
         await add_watch("/(unclosed/", None, 1)
     with pytest.raises(BadPattern):
@@ -55,14 +51,14 @@ async def test_bad_regex_is_refused_with_the_reason(db: Path) -> None:
     assert await list_watches() == []
 
 
-async def test_list_and_remove(db: Path) -> None:
+async def test_list_and_remove(repo: MessageRepository) -> None:
     w = await add_watch("alpha", None, 1)
     assert [x.pattern for x in await list_watches()] == ["alpha"]
     assert await remove_watch(w.id)
     assert not await remove_watch(w.id)
 
 
-async def test_a_watch_fires_once_per_matching_post_in_one_batch(db: Path) -> None:
+async def test_a_watch_fires_once_per_matching_post_in_one_batch(repo: MessageRepository) -> None:
     ch = await make_channel(1, "news", "News")
     await add_watch("срочно", None, 1)
     await add_watch("/молния/", None, 1)
@@ -90,7 +86,7 @@ async def test_a_watch_fires_once_per_matching_post_in_one_batch(db: Path) -> No
     assert len(sent) == 2  # nothing new: no message at all
 
 
-async def test_rate_limit_holds_hits_for_the_next_notification(db: Path) -> None:
+async def test_rate_limit_holds_hits_for_the_next_notification(repo: MessageRepository) -> None:
     ch = await make_channel(1, "news", "News")
     await add_watch("x", None, 1)
     sent: list[str] = []
@@ -112,7 +108,7 @@ async def test_rate_limit_holds_hits_for_the_next_notification(db: Path) -> None
 
 
 async def test_held_hits_go_out_when_the_window_allows_without_another_run(
-    db: Path,
+    repo: MessageRepository,
 ) -> None:
     ch = await make_channel(1, "news", "News")
     await add_watch("x", None, 1)
@@ -132,32 +128,3 @@ async def test_held_hits_go_out_when_the_window_allows_without_another_run(
         await asyncio.sleep(0.05)
     assert len(sent) == 2 and "news/2" in sent[1]
     notifier.close()
-
-
-async def test_a_failing_subscriber_does_not_stop_others() -> None:
-    bus = EventBus()
-    got: list[RunCompleted] = []
-
-    async def broken(event: RunCompleted) -> None:
-        raise RuntimeError("boom")
-
-    async def good(event: RunCompleted) -> None:
-        got.append(event)
-
-    bus.subscribe(broken)
-    bus.subscribe(good)
-    await bus.publish(RunCompleted(1, 1, 2, 2))
-    assert len(got) == 1
-
-
-def test_parse_arguments() -> None:
-    args = parse_export_args("@news xlsx from 2026-01-01 to 2026-01-31 выборы мэра")
-    assert (args.channel, args.fmt, args.keyword) == ("@news", "xlsx", "выборы мэра")
-    assert args.since is not None and args.since.day == 1
-    assert args.until is not None and (args.until.month, args.until.day) == (2, 1)
-    assert parse_export_args("all").channel is None
-    with pytest.raises(BadDate):
-        parse_export_args("all from 01.02.2026")
-    assert split_watch_args("/цен[аы]/ @news") == ("/цен[аы]/", "@news")
-    assert split_watch_args("нефть газ all") == ("нефть газ", "all")
-    assert split_watch_args("нефть газ") == ("нефть газ", None)

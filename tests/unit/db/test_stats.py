@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 from itertools import pairwise
-from pathlib import Path
 
 from db.channels import find_channel
+from db.messages import MessageRepository
 from db.stats import bucket_start, bucket_unit, channel_stats, make_buckets
-from tests.unit.export_fixtures import db, make_channel, upsert
-
-__all__ = ["db"]
+from tests.unit.export_fixtures import make_channel, upsert
 
 D = dt.date
 
@@ -67,7 +65,7 @@ def test_monthly_bars_cross_the_new_year() -> None:
 
 
 async def test_a_long_window_of_stored_posts_is_drawn_by_week_with_zero_weeks(
-    db: Path,
+    repo: MessageRepository,
 ) -> None:
     ch = await make_channel(1, "news", "News")
     # Posts on days 0-9 and 150-159 of the window (export_fixtures.BASE + day): a gap
@@ -89,3 +87,14 @@ async def test_a_long_window_of_stored_posts_is_drawn_by_week_with_zero_weeks(
     assert len(silent) >= 19 and all(b.median_views is None for b in silent)
     short = await channel_stats(ref, start, until=dt.datetime(2026, 3, 20, tzinfo=dt.UTC))
     assert short.unit == "day" and [b.posts for b in short.buckets][:11] == [3] * 10 + [0]
+
+
+async def test_no_top_by_views_when_no_post_was_viewed(repo: MessageRepository) -> None:
+    ch = await make_channel(1, "news", "News")
+    await upsert(ch, [(1, "one"), (2, "two")], views=0, reactions={"👍": 2})
+    ref = await find_channel("@news")
+    assert ref is not None
+    st = await channel_stats(ref, dt.datetime(2026, 2, 1, tzinfo=dt.UTC))
+    assert st.posts == 2
+    assert st.top_views == ()  # "Top by views" of posts nobody viewed says nothing
+    assert [p.msg_id for p in st.top_reactions] == [2, 1]

@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 
 from core.archive import ExportFormat, ExportQuery
+from db.messages import MessageRepository
 from db.models import Message
 from services.export import export_messages
-from tests.unit.export_fixtures import BASE, db, make_channel, read_back, upsert
-
-__all__ = ["db"]
+from tests.unit.export_fixtures import BASE, make_channel, read_back, upsert
 
 TRICKY = [
     (1, "Привет, мир! Первая строка\nвторая строка, с запятой"),
@@ -31,7 +30,9 @@ async def _db_rows() -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("fmt", list(ExportFormat))
-async def test_round_trip_matches_database(db: Path, tmp_path: Path, fmt: ExportFormat) -> None:
+async def test_round_trip_matches_database(
+    repo: MessageRepository, tmp_path: Path, fmt: ExportFormat
+) -> None:
     news = await make_channel(-1001234567890, "news", "Новости")
     await upsert(news, TRICKY, views=42, reactions={"👍": 3, "❤": 2})
     result = await export_messages(ExportQuery(), fmt, tmp_path / "out", "x", 50 * 2**20)
@@ -60,7 +61,9 @@ async def test_round_trip_matches_database(db: Path, tmp_path: Path, fmt: Export
         assert cell.value == "=1+2 not a formula" and cell.data_type == "s"  # no injection
 
 
-async def test_csv_is_excel_friendly_utf8_with_bom(db: Path, tmp_path: Path) -> None:
+async def test_csv_is_excel_friendly_utf8_with_bom(
+    repo: MessageRepository, tmp_path: Path
+) -> None:
     ch = await make_channel(5, None, "Канал")
     await upsert(ch, TRICKY[:1])
     result = await export_messages(
@@ -76,7 +79,9 @@ async def test_csv_is_excel_friendly_utf8_with_bom(db: Path, tmp_path: Path) -> 
     assert read_back(result.files[0])[0]["link"] == "https://t.me/c/5/1"
 
 
-async def test_split_into_zip_parts_above_the_limit(db: Path, tmp_path: Path) -> None:
+async def test_split_into_zip_parts_above_the_limit(
+    repo: MessageRepository, tmp_path: Path
+) -> None:
     ch = await make_channel(7, "big", "Big")
     texts = [(i, f"Сообщение {i} " + "текст " * 40) for i in range(1, 1501)]
     await upsert(ch, texts)
@@ -100,7 +105,9 @@ async def test_split_into_zip_parts_above_the_limit(db: Path, tmp_path: Path) ->
     assert not same.parts and len(same.files) == 1
 
 
-async def test_xlsx_parts_are_cut_by_their_compressed_size(db: Path, tmp_path: Path) -> None:
+async def test_xlsx_parts_are_cut_by_their_compressed_size(
+    repo: MessageRepository, tmp_path: Path
+) -> None:
     import random
 
     words = "выборы бюджет мэр город новости погода курс рубль доллар нефть school rain".split()
@@ -121,7 +128,7 @@ async def test_xlsx_parts_are_cut_by_their_compressed_size(db: Path, tmp_path: P
     assert rows[-1]["text"] == posts[-1][1]
 
 
-async def test_filters_channel_period_keyword(db: Path, tmp_path: Path) -> None:
+async def test_filters_channel_period_keyword(repo: MessageRepository, tmp_path: Path) -> None:
     a = await make_channel(1, "a", "A")
     b = await make_channel(2, "b", "B")
     await upsert(a, [(1, "Выборы в Москве"), (2, "погода")], day=0)
@@ -139,7 +146,7 @@ async def test_filters_channel_period_keyword(db: Path, tmp_path: Path) -> None:
     assert await ids(ExportQuery(until=since)) == [("a", 1), ("a", 2), ("b", 1)]
 
 
-async def test_empty_result_sends_no_file(db: Path, tmp_path: Path) -> None:
+async def test_empty_result_sends_no_file(repo: MessageRepository, tmp_path: Path) -> None:
     ch = await make_channel(1, "a", "A")
     await upsert(ch, [(1, "hello")])
     out = tmp_path / "out"
@@ -150,7 +157,7 @@ async def test_empty_result_sends_no_file(db: Path, tmp_path: Path) -> None:
     assert list(out.iterdir()) == []
 
 
-async def test_progress_is_reported(db: Path, tmp_path: Path) -> None:
+async def test_progress_is_reported(repo: MessageRepository, tmp_path: Path) -> None:
     ch = await make_channel(1, "a", "A")
     await upsert(ch, [(i, "x") for i in range(1, 26)])
     seen: list[int] = []
@@ -172,7 +179,7 @@ async def test_progress_is_reported(db: Path, tmp_path: Path) -> None:
 
 
 async def test_xlsx_parts_stay_within_excel_row_limit(
-    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    repo: MessageRepository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import services.export.xlsx as xlsx_module
 
@@ -185,46 +192,3 @@ async def test_xlsx_parts_stay_within_excel_row_limit(
     assert result.parts and len(result.files) == 3
     per_part = [[int(r["msg_id"]) for r in read_back(p)] for p in result.files]
     assert per_part == [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10]]
-
-
-def test_xlsx_cells_are_exact_and_safe(tmp_path: Path) -> None:
-    """Markup and control characters in text, over-long cells, 64-bit ids, dates."""
-    import json
-
-    from openpyxl import load_workbook
-
-    from services.export.rows import COLUMNS
-    from services.export.xlsx import XLSX_CELL_MAX, XlsxWriter
-
-    big_id = 13_835_058_055_282_163_717  # a grouped_id beyond a double's exact range
-    row: dict[str, Any] = dict.fromkeys(COLUMNS)
-    row.update(
-        channel_id=-1001234567890,
-        channel="news & <co>",
-        msg_id=7,
-        date="2026-01-02 03:04:05",
-        text="a\x00b\x07c & <tag> ]]>\r\n " + "x" * 40_000,
-        views=0,
-        reactions={"👍": 2},
-        grouped_id=big_id,
-        link="https://t.me/news/7",
-    )
-    writer = XlsxWriter(tmp_path / "t.xlsx")
-    writer.write(row)
-    writer.write({**row, "msg_id": 8, "date": "", "text": "=SUM(A1:A2)"})
-    writer.close()
-
-    ws = load_workbook(tmp_path / "t.xlsx")["messages"]
-    header = [c.value for c in ws[1]]
-    assert header == list(COLUMNS)
-    first, second = (dict(zip(header, [c.value for c in r], strict=True)) for r in ws.iter_rows(2))
-    assert first["text"] == ("abc & <tag> ]]>\r\n " + "x" * 40_000)[:XLSX_CELL_MAX]
-    assert first["channel"] == "news & <co>" and first["link"] == "https://t.me/news/7"
-    assert first["date"] == dt.datetime(2026, 1, 2, 3, 4, 5)
-    assert first["views"] == 0 and first["channel_id"] == -1001234567890
-    assert first["grouped_id"] == str(big_id)  # as text, digit for digit
-    assert json.loads(first["reactions"]) == {"👍": 2}
-    assert first["sender_id"] is None and first["edit_date"] is None
-    assert second["msg_id"] == 8 and second["date"] is None
-    assert second["text"] == "=SUM(A1:A2)"
-    assert ws.cell(3, header.index("text") + 1).data_type == "s"  # text, not a formula
