@@ -102,9 +102,10 @@ async def _check_bot_token(settings: Settings) -> tuple[bool | None, str]:
 async def _check_api_id(settings: Settings) -> tuple[bool | None, str]:
     from telethon import errors, functions
 
+    from app.service import userbot_config
     from parser.userbot import new_client
 
-    client = new_client(settings)
+    client = new_client(userbot_config(settings))
     try:
         await asyncio.wait_for(client.connect(), ONLINE_TIMEOUT)
         await asyncio.wait_for(client(functions.help.GetConfigRequest()), ONLINE_TIMEOUT)

@@ -25,8 +25,8 @@ from app.metrics import PrometheusMetrics
 from app.settings import Settings
 from app.supervisor import Component, Supervisor
 from bot.component import ControlBot, build_bot
+from bot.routers.account import account_section
 from bot.routers.common import backup_status_section
-from bot.routers.login import status_section as login_status_section
 from bot.routers.parse import status_section as parse_status_section
 from bot.services import BotServices
 from core.alerts import Alerter, AlertText
@@ -44,11 +44,10 @@ from db.sqlite_files import (
     lost_archive_hint,
 )
 from db.vault import SessionVault
-from parser.errors import LoginError
-from parser.login import LoginFlow, parse_code
-from parser.userbot import Userbot
+from parser.userbot import Userbot, UserbotConfig
 from services.archive import ArchiveService
 from services.events import EventBus
+from services.login import LoginService, account_status
 from services.parsing.breaker import CircuitBreaker
 from services.parsing.ingest import ChannelFetcher
 from services.parsing.service import ParseService
@@ -72,19 +71,32 @@ class App:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
+def userbot_config(settings: Settings) -> UserbotConfig:
+    """The part of the settings the userbot reads."""
+    return UserbotConfig(
+        telegram_api_id=settings.telegram_api_id,
+        telegram_api_hash=settings.telegram_api_hash,
+        telegram_proxy=settings.telegram_proxy,
+        telegram_server_key=settings.telegram_server_key,
+        dc=settings.dc,
+        flood_sleep_threshold=settings.flood_sleep_threshold,
+        connection_alert_seconds=settings.connection_alert_seconds,
+    )
+
+
 def build_app(settings: Settings) -> App:
     health = HealthRegistry()
     alerter = Alerter(settings.alert_window_seconds)
     vault = SessionVault([k.get_secret_value() for k in settings.session_keys])
     accounts = AccountRepository(vault)
-    userbot = Userbot(settings, accounts, health, alerter)
+    userbot = Userbot(userbot_config(settings), accounts, health, alerter)
     services = BotServices(
         admin_ids=set(settings.admin_ids),
         default_lang=settings.default_language,
         health=health,
     )
     services.extras.update(settings=settings, userbot=userbot, accounts=accounts, alerter=alerter)
-    _wire_login(services, userbot)
+    _wire_login(services, userbot, accounts)
     bot = build_bot(
         settings.bot_token.get_secret_value(), settings.bot_api_url, settings.telegram_proxy
     )
@@ -130,11 +142,23 @@ def build_app(settings: Settings) -> App:
     return app
 
 
-def _wire_login(services: BotServices, userbot: Userbot) -> None:
+def _wire_login(services: BotServices, userbot: Userbot, accounts: AccountRepository) -> None:
     """/login, /logout and the account section of /status."""
-    flow = LoginFlow(userbot)
-    services.extras.update(login=flow, login_errors=(LoginError,), parse_code=parse_code)
-    services.status_sections.insert(0, functools.partial(login_status_section, userbot, flow))
+    login = LoginService(userbot, accounts)
+    services.extras.update(login=login)
+
+    async def section(lang: str) -> str:
+        return account_section(await login.status(), lang)
+
+    services.status_sections.insert(0, section)
+
+
+async def login_status_section(userbot: Userbot, flow: Any, lang: str) -> str:
+    """The account part of /status for `userbot`, `flow.owner_name` logging in when
+    `flow.owner` is set (the integration tests' view of it)."""
+    await userbot.check(timeout=2.0)
+    login_by = flow.owner_name if flow.owner is not None else None
+    return account_section(account_status(userbot, login_by), lang)
 
 
 def _build_parsing(

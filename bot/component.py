@@ -18,6 +18,7 @@ from aiogram.types import BotCommand, BotCommandScopeDefault, ErrorEvent
 
 from bot.aiogram_lazy import warm_models
 from bot.delivery import AlertDelivery
+from bot.errors import install as install_error_handler
 from bot.filters import OperatorsOnly
 from bot.routers import build_root_router
 from bot.services import BotServices
@@ -117,6 +118,7 @@ class ControlBot:
         self.dp.callback_query.outer_middleware(self.gate)
         # aiogram routers attach to one parent only: tests pass their own.
         self.dp.include_router(router or build_root_router())
+        install_error_handler(self.dp, services.default_lang)  # ProjectErrors: bot/errors.py
         self.dp.errors.register(self._on_error)
         self.alerter = alerter or services.extras.get("alerter") or Alerter()
         self.delivery = AlertDelivery(

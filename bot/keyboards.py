@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.texts import plain
 
-KEYPAD_PREFIX = "lk:"
+
+class KeypadKey(CallbackData, prefix="lk"):
+    """A key of the login-code keypad: a digit, `del`, `ok`, or `resend` («New code»)."""
+
+    key: str
+
+
+class QrLogin(CallbackData, prefix="login"):
+    """«Log in with a QR code» on the phone question."""
+
+    how: str = "qr"
+
+
+class LogoutAnswer(CallbackData, prefix="logout"):
+    """The answer to «Log out?»: `yes` or `no`."""
+
+    answer: str
 
 
 def code_keypad(lang: str) -> InlineKeyboardMarkup:
     """Digits edit one message; the code never appears in a chat message."""
 
     def key(label: str, data: str) -> InlineKeyboardButton:
-        return InlineKeyboardButton(text=label, callback_data=KEYPAD_PREFIX + data)
+        return InlineKeyboardButton(text=label, callback_data=KeypadKey(key=data).pack())
 
     rows = [[key(str(d), str(d)) for d in range(r, r + 3)] for r in (1, 4, 7)]
     rows.append([key("⌫", "del"), key("0", "0"), key(plain("login_keypad_ok", lang), "ok")])
@@ -22,34 +39,19 @@ def code_keypad(lang: str) -> InlineKeyboardMarkup:
 
 
 def qr_button(lang: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [InlineKeyboardButton(text=plain("login_qr_button", lang), callback_data="login:qr")]
-        ]
-    )
+    text = plain("login_qr_button", lang)
+    return InlineKeyboardMarkup(inline_keyboard=[[button(text, QrLogin().pack())]])
 
 
 def resend_button(lang: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(
-                    text=plain("login_keypad_resend", lang), callback_data=KEYPAD_PREFIX + "resend"
-                )
-            ]
-        ]
-    )
+    text = plain("login_keypad_resend", lang)
+    return InlineKeyboardMarkup(inline_keyboard=[[button(text, KeypadKey(key="resend").pack())]])
 
 
 def logout_confirm(lang: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(text=plain("logout_yes", lang), callback_data="logout:yes"),
-                InlineKeyboardButton(text=plain("logout_no", lang), callback_data="logout:no"),
-            ]
-        ]
-    )
+    yes = button(plain("logout_yes", lang), LogoutAnswer(answer="yes").pack())
+    no = button(plain("logout_no", lang), LogoutAnswer(answer="no").pack())
+    return InlineKeyboardMarkup(inline_keyboard=[[yes, no]])
 
 
 def button(text: str, data: str) -> InlineKeyboardButton:

@@ -1,11 +1,13 @@
 """The project's errors: one root, typed fields set in constructors.
 
-Every error the bot can show an operator is a `ProjectError`; bot/ renders them in one
-place (bot/errors.py) from `code` and the typed fields. Telethon's exceptions become
-these in parser/errors.py and nowhere else.
+Every error the project raises on purpose is a `ProjectError`; bot/ renders the ones
+that reach a handler in one place (bot/errors.py) from their type and typed fields.
+Telethon's exceptions become these in parser/errors.py and nowhere else.
 """
 
 from __future__ import annotations
+
+from core.login import LoginCode
 
 
 class ProjectError(Exception):
@@ -15,7 +17,7 @@ class ProjectError(Exception):
     holds a secret.
     """
 
-    code = "error"
+    code: str = "error"
 
     def __init__(self, detail: str = "") -> None:
         super().__init__(detail or self.code)
@@ -37,12 +39,33 @@ class PermanentFailure(ProjectError):
         self.alert = alert
 
 
+class VaultError(ProjectError):
+    """The stored session cannot be encrypted or decrypted (no key, wrong key, a
+    ciphertext of another row). `detail` says why and never holds a secret."""
+
+    code = "vault"
+
+
+class BadLine(ProjectError, ValueError):
+    """An operator's line is not a channel reference. `code`: garbage (not a
+    reference) | bad_option (an unknown history option); `value` is the offending text."""
+
+    def __init__(self, code: str, value: str = "") -> None:
+        super().__init__(code)
+        self.code = code
+        self.value = value
+
+
 class TelegramError(ProjectError):
     """Something Telegram (or the way to it) refused or failed; see the subclasses."""
 
     code = "telegram_error"
 
+
 class RateLimited(TelegramError):
+    """Telegram asks to wait `seconds` before the next such request (FLOOD_WAIT_X,
+    SLOWMODE_WAIT_X, FLOOD_PREMIUM_WAIT_X; https://core.telegram.org/api/errors#420-flood)."""
+
     code = "flood_wait"
 
     def __init__(self, seconds: int) -> None:
@@ -51,13 +74,20 @@ class RateLimited(TelegramError):
 
 
 class SessionDead(TelegramError):
-    """Permanent: the session can never be used again (re-login needed)."""
+    """Permanent: the session can never be used again (re-login needed). `reason` names
+    Telegram's error without its `Error` suffix (AuthKeyUnregistered, SessionRevoked;
+    https://core.telegram.org/api/errors#401-unauthorized)."""
 
     code = "session_dead"
 
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
 
 class ChannelUnavailable(TelegramError):
-    """Permanent for one channel: private, unknown, banned."""
+    """Permanent for one channel. `reason`: private | invalid | banned | not_found |
+    invite_expired | invite_invalid | too_many_channels (a `reason_` text key suffix)."""
 
     code = "channel_unavailable"
 
@@ -66,8 +96,19 @@ class ChannelUnavailable(TelegramError):
         self.reason = reason
 
 
+class NotAChannel(TelegramError):
+    """The reference names something that is not a channel; `kind` says what (user,
+    chat, or Telegram's type name)."""
+
+    code = "not_channel"
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
 class TransportError(TelegramError):
-    """Network trouble: retry later (circuit breaker)."""
+    """Network trouble: retry later (circuit breaker). `detail` names the exception."""
 
     code = "transport"
 
@@ -93,9 +134,26 @@ class NoAnswer(TransportError):
         self.seconds = seconds
 
 
-class LoginError(TelegramError):
-    """A login step failed; `code` says which (phone_invalid, code_invalid, ...)."""
+class LoginFailed(TelegramError):
+    """A login step failed; `code` says why (core.login.LoginCode).
 
-    def __init__(self, code: str, detail: str = "") -> None:
-        super().__init__(detail or code)
+    `attempts_left`: wrong codes or passwords the flow still accepts (code_invalid,
+    password_invalid); `retry_in`: seconds Telegram asks to wait (flood_wait);
+    `name`: who holds the login (busy); `detail`: for the log (the error's name).
+    """
+
+    def __init__(
+        self,
+        code: LoginCode,
+        *,
+        attempts_left: int | None = None,
+        retry_in: int | None = None,
+        name: str = "",
+        detail: str = "",
+    ) -> None:
+        super().__init__(detail or code.value)
         self.code = code
+        self.login_code = code
+        self.attempts_left = attempts_left
+        self.retry_in = retry_in
+        self.name = name

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from core.alerts import AlertBody
+from core.login import AccountInfo
 
 
 class AlertSink(Protocol):
@@ -46,6 +47,45 @@ class Component(Protocol):
     async def run(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+class SessionStore(Protocol):
+    """Where the userbot's session string is kept (db/accounts.py AccountRepository,
+    encrypted at rest). Reading raises core.errors.VaultError when it cannot be opened."""
+
+    async def current(self) -> AccountInfo | None:
+        """The stored account, or None before the first login."""
+        ...
+
+    async def load_session(self) -> str | None:
+        """The active account's session string (StringSession), or None."""
+        ...
+
+    async def save_session(
+        self,
+        session: str,
+        *,
+        phone: str | None,
+        user_id: int | None,
+        display_name: str | None,
+        username: str | None,
+    ) -> AccountInfo:
+        """Store a freshly signed-in session and who it belongs to; the account is active."""
+        ...
+
+    async def mark(self, status: str, reason: str | None = None) -> None:
+        """Set the account's status (revoked, ...); the stored session is kept."""
+        ...
+
+    async def wipe_session(self, reason: str = "logged out") -> None:
+        """Forget the session (logged out)."""
+        ...
+
+
+class SecretValue(Protocol):
+    """A secret that does not show in repr (pydantic's SecretStr)."""
+
+    def get_secret_value(self) -> str: ...
 
 
 class Metrics(Protocol):

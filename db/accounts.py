@@ -1,23 +1,10 @@
-"""Repository for the userbot account and its encrypted session."""
+"""Repository for the userbot account and its encrypted session (core.ports.SessionStore)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from core.login import AccountInfo
 from db.models import Account
 from db.vault import SessionVault, VaultError
-
-
-@dataclass(frozen=True)
-class AccountInfo:
-    id: int
-    phone: str | None
-    user_id: int | None
-    display_name: str | None
-    username: str | None
-    status: str
-    status_reason: str | None
-    has_session: bool
 
 
 def _info(row: Account) -> AccountInfo:
@@ -34,7 +21,8 @@ def _info(row: Account) -> AccountInfo:
 
 
 class AccountRepository:
-    """The one place that reads and writes `Account` rows."""
+    """The one place that reads and writes `Account` rows; the session string is
+    stored encrypted (db/vault.py). Implements core.ports.SessionStore."""
 
     def __init__(self, vault: SessionVault) -> None:
         self._vault = vault

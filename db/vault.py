@@ -11,12 +11,14 @@ from collections.abc import Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from core.errors import VaultError
 
-class VaultError(Exception):
-    """The stored session cannot be decrypted. The message never contains secrets."""
+__all__ = ["SessionVault", "VaultError"]
 
 
 class SessionVault:
+    """Fernet keys (SESSION_KEYS), newest first; raises core.errors.VaultError."""
+
     def __init__(self, keys: Sequence[str]) -> None:
         if not keys:
             raise VaultError("no encryption key configured (SESSION_KEYS)")

@@ -17,7 +17,22 @@ from urllib.parse import parse_qs, urlsplit
 from telethon import TelegramClient, functions, types
 from telethon import errors as te
 
-from parser.errors import ChannelUnavailable, TelegramError, translate
+from core.errors import BadLine, ChannelUnavailable, NotAChannel, TelegramError
+from parser.errors import reraise
+
+__all__ = [
+    "AddLine",
+    "BadLine",
+    "ChannelRef",
+    "ChannelResolver",
+    "HistoryDepth",
+    "InvitePreview",
+    "NotAChannel",
+    "Resolved",
+    "parse_line",
+    "parse_ref",
+    "split_lines",
+]
 
 _USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
 _INVITE_HASH = re.compile(r"[A-Za-z0-9_-]{8,64}")
@@ -27,15 +42,6 @@ _RESERVED = {
     "confirmphone", "addtheme", "bg", "invoice", "iv", "c", "s", "boost", "addlist",
 }  # fmt: skip
 _HOSTS = {"t.me", "telegram.me", "telegram.dog", "www.t.me", "www.telegram.me"}
-
-
-class BadLine(ValueError):
-    """The line is not a channel reference; `code` says why (garbage, bad_option)."""
-
-    def __init__(self, code: str, value: str = "") -> None:
-        super().__init__(code)
-        self.code = code
-        self.value = value
 
 
 @dataclass(frozen=True)
@@ -184,25 +190,12 @@ class InvitePreview:
     resolved: Resolved | None  # known when already a member
 
 
-class NotAChannel(TelegramError):
-    code = "not_channel"
-
-
 def _kind(chat: types.Channel) -> str:
     if getattr(chat, "gigagroup", False):
         return "gigagroup"
     if getattr(chat, "megagroup", False):
         return "megagroup"
     return "channel"
-
-
-def _raise(exc: BaseException) -> None:
-    err = translate(exc)
-    if err is not None:
-        raise err from exc
-    if isinstance(exc, te.RPCError):
-        raise TelegramError(type(exc).__name__) from exc
-    raise exc
 
 
 class ChannelResolver:
@@ -224,7 +217,7 @@ class ChannelResolver:
         except TelegramError:
             raise
         except Exception as exc:
-            _raise(exc)
+            reraise(exc)
         raise ValueError(f"cannot resolve {ref.kind} here")
 
     async def _by_id(self, channel_id: int) -> Resolved:
@@ -271,8 +264,7 @@ class ChannelResolver:
         except TelegramError:
             raise
         except Exception as exc:
-            _raise(exc)
-        raise AssertionError("unreachable")
+            reraise(exc)
 
     async def join_invite(self, invite_hash: str) -> Resolved:
         try:
@@ -291,5 +283,4 @@ class ChannelResolver:
         except TelegramError:
             raise
         except Exception as exc:
-            _raise(exc)
-        raise AssertionError("unreachable")
+            reraise(exc)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -19,12 +20,10 @@ from telethon import TelegramClient, functions, types
 from telethon.crypto import rsa
 from telethon.sessions import StringSession
 
-from app.settings import Settings
 from core.alerts import AlertText
-from core.ports import AlertSink, HealthBeats
-from core.redaction import REDACTOR
-from db.accounts import AccountRepository
-from db.vault import VaultError
+from core.errors import VaultError
+from core.ports import AlertSink, HealthBeats, SecretValue, SessionStore
+from core.redaction import add_secret
 from parser.clock_skew import SkewWatch, get_time_offset, resend_pending, set_time_offset
 from parser.connection import ConnectionTracker, classify
 from parser.errors import ClockSkew, NoAnswer, RateLimited, SessionDead, translate
@@ -42,11 +41,40 @@ NO_SESSION, CONNECTING, READY, PAUSED, INVALID = (
 _keys_loaded: set[Path] = set()
 
 
-def new_client(s: Any, session: str | None = None) -> TelegramClient:
-    """A Telethon client for the app's settings (DC, server key, proxy, flood threshold).
+@dataclass(frozen=True)
+class UserbotConfig:
+    """What the userbot needs to reach Telegram (app/service.py builds it from Settings).
 
-    `s` is app.settings.Settings; `session` a StringSession string, or None for a new one.
+    `telegram_api_id`/`telegram_api_hash`: the app's credentials (my.telegram.org);
+    `telegram_proxy`: a socks5/socks4/http proxy URL or None; `telegram_server_key`: an
+    extra RSA public key (PEM file) and `dc`: (dc id, host, port) of a test server, for
+    a Telegram other than the real one; `flood_sleep_threshold`: flood waits up to this
+    many seconds are slept through by Telethon (FLOOD_WAIT_X,
+    https://core.telegram.org/api/errors#420-flood); `connection_alert_seconds`: how
+    long connecting may fail before the admins are alerted.
     """
+
+    telegram_api_id: int
+    telegram_api_hash: SecretValue
+    telegram_proxy: str | None = None
+    telegram_server_key: Path | None = None
+    dc: tuple[int, str, int] | None = None
+    flood_sleep_threshold: int = 60
+    connection_alert_seconds: float = 180.0
+
+
+def account_name(me: Any) -> str:
+    """'First Last (@username)' of a Telethon user; '?' for None."""
+    if me is None:
+        return "?"
+    name = " ".join(p for p in (me.first_name, me.last_name) if p)
+    return name + (f" (@{me.username})" if me.username else "")
+
+
+def new_client(s: UserbotConfig, session: str | None = None) -> TelegramClient:
+    """A Telethon client for `s` (DC, server key, proxy, flood threshold); `session` a
+    StringSession string, or None for a new one. Updates are not received
+    (receive_updates=False): nothing here listens to them."""
     if s.telegram_server_key and s.telegram_server_key not in _keys_loaded:
         rsa.add_key(s.telegram_server_key.read_text(), old=False)
         _keys_loaded.add(s.telegram_server_key)
@@ -101,8 +129,8 @@ class Userbot:
 
     def __init__(
         self,
-        settings: Settings,
-        accounts: AccountRepository,
+        config: UserbotConfig,
+        accounts: SessionStore,
         health: HealthBeats,
         alerter: AlertSink,
         *,
@@ -111,7 +139,7 @@ class Userbot:
         correct_clock: bool = True,
         open_timeout: float = 60.0,
     ) -> None:
-        self._settings = settings
+        self._config = config
         self._accounts = accounts
         self._health = health
         self._alerter = alerter
@@ -121,9 +149,7 @@ class Userbot:
         self.me: Any = None
         self.stored_name: str | None = None  # the stored account's name, while connecting
         # Connection attempts since the last success (the userbot's side of /status).
-        self.connection = tracker or ConnectionTracker(
-            getattr(settings, "connection_alert_seconds", 180)
-        )
+        self.connection = tracker or ConnectionTracker(config.connection_alert_seconds)
         self._skew = skew_watch or SkewWatch()
         self._skew_seen = 0  # sightings already acted on
         self._correct_clock = correct_clock
@@ -139,8 +165,8 @@ class Userbot:
         health.add_probe("session", self._probe)
 
     @property
-    def settings(self) -> Settings:
-        return self._settings
+    def config(self) -> UserbotConfig:
+        return self._config
 
     @property
     def clock_offset(self) -> int | None:
@@ -186,7 +212,7 @@ class Userbot:
     # -- building clients -------------------------------------------------------------
 
     def new_client(self, session: str | None = None) -> TelegramClient:
-        client = new_client(self._settings, session)
+        client = new_client(self._config, session)
         offset = self.clock_offset
         if offset:
             # A new auth key learns the offset in its handshake; a saved one needs ours.
@@ -196,7 +222,7 @@ class Userbot:
     @staticmethod
     def session_string(client: TelegramClient) -> str:
         value = StringSession.save(client.session)
-        REDACTOR.add(value)
+        add_secret(value)
         return value
 
     # -- lifecycle --------------------------------------------------------------------
@@ -336,7 +362,7 @@ class Userbot:
             if self.state != NO_SESSION:
                 await self._set_state(NO_SESSION)
             return None
-        REDACTOR.add(session)
+        add_secret(session)
         info = await self._accounts.current()
         self.stored_name = (info.display_name or info.username) if info is not None else None
         return self.new_client(session)
@@ -370,7 +396,7 @@ class Userbot:
         # Network, proxy, clock or flood: keep the session, try again later.
         with contextlib.suppress(Exception):
             await client.disconnect()
-        trouble = classify(exc, proxy=bool(getattr(self._settings, "telegram_proxy", None)))
+        trouble = classify(exc, proxy=bool(self._config.telegram_proxy))
         flood = err.seconds if isinstance(err, RateLimited) else 0.0
         wait = self.connection.failed(trouble, wait_at_least=flood)
         log.warning(

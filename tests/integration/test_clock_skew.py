@@ -17,7 +17,7 @@ import pytest
 from pydantic import SecretStr
 
 from app.health import HealthRegistry
-from bot.routers.login import status_section
+from app.service import login_status_section as status_section
 from core.alerts import Alerter
 from core.backoff import Backoff
 from parser.connection import ConnectionTracker

@@ -7,18 +7,19 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from python_socks import ProxyConnectionError, ProxyError
 from telethon import errors as te
 
 from app.health import HealthRegistry
+from app.service import login_status_section
 from bot.delivery import render_alert
-from bot.routers.login import status_section
 from core.alerts import Alerter, AlertText
 from core.backoff import Backoff
 from parser.clock_skew import TELETHON_STATE_LOGGER, SkewWatch
 from parser.connection import ConnectionTracker, Trouble, classify
 from parser.errors import ClockSkew, NoAnswer
-from parser.userbot import CONNECTING, READY, Userbot
+from parser.userbot import CONNECTING, READY, Userbot, UserbotConfig
 
 ME = SimpleNamespace(id=7, first_name="Ann", last_name=None, username="ann")
 
@@ -128,15 +129,15 @@ class FakeClient:
 
 
 async def _status(userbot: Userbot, lang: str) -> str:
-    return await status_section(userbot, SimpleNamespace(owner=None), lang)
+    return await login_status_section(userbot, SimpleNamespace(owner=None), lang)
 
 
 async def test_failed_connections_show_in_status_and_health_and_alert_once() -> None:
     now = [1000.0]
     alerter, health = Alerter(600), HealthRegistry()
     tracker = ConnectionTracker(180, Backoff(base=5, cap=120), clock=lambda: now[0])
-    settings: Any = SimpleNamespace(telegram_proxy=None)
-    userbot = Userbot(settings, FakeAccounts(), health, alerter, tracker=tracker)  # type: ignore[arg-type]
+    config = UserbotConfig(1, SecretStr("x" * 32), telegram_proxy=None)
+    userbot = Userbot(config, FakeAccounts(), health, alerter, tracker=tracker)  # type: ignore[arg-type]
     client = FakeClient()
     userbot.new_client = lambda session=None: client  # type: ignore[method-assign]
 

@@ -1,0 +1,97 @@
+"""The one place project errors are shown to an operator.
+
+`install(dispatcher, default_lang)` registers an error handler for `ProjectError`
+(aiogram's ExceptionTypeFilter) ahead of the catch-all one: a handler that lets a
+`ProjectError` out gets its text in the operator's language, from the catalogues
+(bot/locales), and the error is logged without a traceback (it was raised on purpose).
+`render` gives the same text (and buttons) to code that reports an error outside a
+handler (the QR login's task).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiogram import Bot, Dispatcher
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import ExceptionTypeFilter
+from aiogram.types import ErrorEvent, InlineKeyboardMarkup, User
+
+from bot.keyboards import resend_button
+from bot.texts import Html, html_join, keys, pick_lang, t, tn
+from core.errors import LoginFailed, ProjectError, RateLimited
+from core.login import LoginCode
+
+log = logging.getLogger(__name__)
+
+_UNITS = ("login_dur_hours", "login_dur_minutes", "login_dur_seconds")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """An error's text (Telegram HTML) and the buttons that go with it."""
+
+    text: Html
+    markup: InlineKeyboardMarkup | None = None
+
+
+def duration(seconds: int, lang: str) -> Html:
+    """`1 минута 5 секунд`, `5 минут`, `2 hours 3 minutes`: the two largest units, zeros
+    left out (`0 seconds` only for nothing at all)."""
+    left = max(0, int(seconds))
+    amounts = (left // 3600, left % 3600 // 60, left % 60)
+    first = next((i for i, n in enumerate(amounts) if n), len(amounts) - 1)
+    shown = [i for i in (first, first + 1) if i < len(amounts) and (amounts[i] or i == first)]
+    return html_join(" ", (tn(_UNITS[i], amounts[i], lang) for i in shown))
+
+
+def login_text(err: LoginFailed, lang: str) -> Html:
+    """`login_err_<code>` with its values (attempts left, the wait, who holds the flow)."""
+    key = f"login_err_{err.login_code.value}"
+    if key not in keys():
+        key = "login_err_unknown"
+    return t(
+        key,
+        lang,
+        left=err.attempts_left or 0,
+        wait=duration(err.retry_in or 0, lang),
+        name=err.name,
+    )
+
+
+def render(err: ProjectError, lang: str) -> Rendered:
+    """What the operator reads about `err`, in `lang`."""
+    if isinstance(err, LoginFailed):
+        expired = err.login_code is LoginCode.CODE_EXPIRED
+        return Rendered(login_text(err, lang), resend_button(lang) if expired else None)
+    if isinstance(err, RateLimited):
+        return Rendered(t("login_err_flood_wait", lang, wait=duration(err.seconds, lang)))
+    return Rendered(t("error_generic", lang))
+
+
+def install(dispatcher: Dispatcher, default_lang: str) -> None:
+    """Register the ProjectError handler; call it before any catch-all error handler
+    (aiogram tries a router's error handlers in the order they were registered)."""
+
+    async def on_project_error(
+        event: ErrorEvent, bot: Bot, event_from_user: User | None = None
+    ) -> bool:
+        err = event.exception
+        assert isinstance(err, ProjectError)
+        log.info("handler stopped by %s: %s", type(err).__name__, err.detail or err.code)
+        update = event.update
+        message = update.message or (
+            update.callback_query.message if update.callback_query else None
+        )
+        if message is None:
+            return True
+        lang = pick_lang(event_from_user.language_code if event_from_user else None, default_lang)
+        shown = render(err, lang)
+        try:
+            await bot.send_message(message.chat.id, shown.text, reply_markup=shown.markup)
+        except TelegramAPIError as exc:
+            log.info("error reply not sent: %s", exc.message)
+        return True
+
+    dispatcher.errors.register(on_project_error, ExceptionTypeFilter(ProjectError))

@@ -1,0 +1,70 @@
+"""Userbot session handling with fakes: a dead session is noticed once, from anywhere."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pydantic import SecretStr
+from telethon import errors as te
+
+from core.alerts import Alerter, AlertText
+from core.health import HealthRegistry
+from parser.userbot import INVALID, READY, Userbot, UserbotConfig
+
+
+class FakeAccounts:
+    def __init__(self) -> None:
+        self.marks: list[tuple[str, str | None]] = []
+        self.wiped = 0
+
+    async def mark(self, status: str, reason: str | None = None) -> None:
+        await asyncio.sleep(0)  # a real write yields to the loop
+        self.marks.append((status, reason))
+
+    async def wipe_session(self, reason: str = "logged out") -> None:
+        self.wiped += 1
+
+
+class Raising:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+        self.disconnects = 0
+
+    async def __call__(self, request: Any) -> Any:
+        raise self.exc
+
+    async def disconnect(self) -> None:
+        self.disconnects += 1
+
+
+def _userbot(accounts: FakeAccounts, alerter: Alerter) -> Userbot:
+    config = UserbotConfig(1, SecretStr("x" * 32))
+    return Userbot(config, accounts, HealthRegistry(), alerter)  # type: ignore[arg-type]
+
+
+async def test_session_dead_from_many_places_alerts_once_and_keeps_ciphertext() -> None:
+    accounts, alerter = FakeAccounts(), Alerter(600)
+    userbot = _userbot(accounts, alerter)
+    userbot.client, userbot.state = Raising(OSError()), READY  # type: ignore[assignment]
+    await asyncio.gather(*(userbot.session_dead("AuthKeyUnregistered") for _ in range(5)))
+    assert userbot.state == INVALID and accounts.wiped == 0
+    assert [a.body for a in alerter.pending()] == [
+        AlertText("alert_session_dead", reason="AuthKeyUnregistered")
+    ]
+    assert accounts.marks == [("revoked", "AuthKeyUnregistered")]
+
+
+async def test_check_keeps_session_on_flood_and_network_but_not_on_revocation() -> None:
+    accounts, alerter = FakeAccounts(), Alerter(600)
+    userbot = _userbot(accounts, alerter)
+    for harmless in (te.FloodWaitError(request=None, capture=30), ConnectionError()):
+        userbot.client, userbot.state = Raising(harmless), READY  # type: ignore[assignment]
+        await userbot.check()
+        assert userbot.state == READY and userbot.client is not None
+    assert not accounts.marks and not alerter.pending()
+    userbot.client = Raising(te.SessionRevokedError(request=None))  # type: ignore[assignment]
+    await userbot.check()
+    assert userbot.state == INVALID and userbot.client is None and len(alerter.pending()) == 1
+
+
