@@ -123,7 +123,13 @@ def _proxy(url: str | None) -> dict[str, Any] | None:
 
 
 class Userbot:
-    """Owns the client: connect from the stored session, adopt a fresh login, pause on death."""
+    """Owns the client: connect from the stored session, adopt a fresh login, pause on death.
+
+    `state` is no_session | connecting | ready | paused (the vault cannot open the
+    session) | invalid (Telegram revoked it: 401 AUTH_KEY_UNREGISTERED, SESSION_REVOKED,
+    ..., https://core.telegram.org/api/errors#401-unauthorized); `reason` says why.
+    The session string comes from and goes to `accounts` (core.ports.SessionStore).
+    """
 
     name = "userbot"
 
@@ -195,6 +201,7 @@ class Userbot:
         return probe
 
     def on_state(self, listener: Callable[[str], Awaitable[None]]) -> None:
+        """Call `listener(state)` on every state change (its errors are logged)."""
         self._listeners.append(listener)
 
     async def _set_state(self, state: str, reason: str | None = None) -> None:
@@ -212,6 +219,8 @@ class Userbot:
     # -- building clients -------------------------------------------------------------
 
     def new_client(self, session: str | None = None) -> TelegramClient:
+        """A client for this config (see `new_client`) that goes by Telegram's clock
+        when an offset was measured."""
         client = new_client(self._config, session)
         offset = self.clock_offset
         if offset:
@@ -221,6 +230,7 @@ class Userbot:
 
     @staticmethod
     def session_string(client: TelegramClient) -> str:
+        """The client's StringSession string, registered as a secret for the logs."""
         value = StringSession.save(client.session)
         add_secret(value)
         return value
@@ -228,6 +238,7 @@ class Userbot:
     # -- lifecycle --------------------------------------------------------------------
 
     async def wait_ready(self, timeout: float | None = None) -> TelegramClient:
+        """The working client once ready; TimeoutError after `timeout` seconds."""
         await asyncio.wait_for(self._ready.wait(), timeout)
         assert self.client is not None
         return self.client
@@ -289,6 +300,8 @@ class Userbot:
             self.me = users[0]
 
     async def logout(self) -> None:
+        """auth.logOut on Telegram's side (disconnect if that fails) and wipe the
+        stored session; the state becomes no_session."""
         client, self.client = self.client, None
         if client is not None:
             try:
@@ -301,6 +314,8 @@ class Userbot:
         await self._set_state(NO_SESSION)
 
     async def run(self) -> None:
+        """Connect, reconnect (backing off, alerting after `connection_alert_seconds`),
+        check the session about once a minute; until `stop()`."""
         self._skew.install()
         checks = 0
         try:
