@@ -20,6 +20,7 @@ from aiogram.types import ErrorEvent, InlineKeyboardMarkup, User
 
 from bot.keyboards import resend_button
 from bot.texts import Html, html_join, keys, pick_lang, t, tn
+from core.archive import MAX_PATTERN, BadPattern
 from core.errors import LoginFailed, ProjectError, RateLimited
 from core.login import LoginCode
 
@@ -60,11 +61,21 @@ def login_text(err: LoginFailed, lang: str) -> Html:
     )
 
 
+def bad_pattern_text(exc: BadPattern, lang: str) -> Html:
+    """Why a pattern was refused, in the operator's language."""
+    reason = t(f"watch_bad_{exc.problem.value}", lang, limit=MAX_PATTERN)
+    pos = exc.pos
+    where = t("watch_bad_at", lang, pos=pos + 1) if pos is not None else ""
+    return t("watch_bad_regex", lang, reason=reason, where=where)
+
+
 def render(err: ProjectError, lang: str) -> Rendered:
     """What the operator reads about `err`, in `lang`."""
     if isinstance(err, LoginFailed):
         expired = err.login_code is LoginCode.CODE_EXPIRED
         return Rendered(login_text(err, lang), resend_button(lang) if expired else None)
+    if isinstance(err, BadPattern):
+        return Rendered(bad_pattern_text(err, lang))
     if isinstance(err, RateLimited):
         return Rendered(t("login_err_flood_wait", lang, wait=duration(err.seconds, lang)))
     return Rendered(t("error_generic", lang))

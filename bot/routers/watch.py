@@ -16,7 +16,7 @@ from bot.keyboards import pager_row, pages_of
 from bot.labels import LIST_WIDTH, channel_name, echo, shorten
 from bot.services import BotServices
 from bot.texts import Html, escape, html_join, t
-from core.archive import MAX_PATTERN, BadPattern, WatchInfo
+from core.archive import MAX_PATTERN, WatchInfo
 
 router = Router(name="watch")
 
@@ -69,14 +69,6 @@ def _watches(services: BotServices) -> WatchesAPI:
     return cast(WatchesAPI, services.extras["watches"])
 
 
-def bad_pattern_text(exc: BadPattern, lang: str) -> Html:
-    """Why a pattern was refused, in the operator's language."""
-    reason = t(f"watch_bad_{exc.problem.value}", lang, limit=MAX_PATTERN)
-    pos = exc.pos
-    where = t("watch_bad_at", lang, pos=pos + 1) if pos is not None else ""
-    return t("watch_bad_regex", lang, reason=reason, where=where)
-
-
 @router.message(Command("watch"))
 async def cmd_watch(
     message: Message, command: CommandObject, services: BotServices, lang: str
@@ -92,13 +84,10 @@ async def cmd_watch(
         if channel is None:
             await message.answer(t("channel_not_found", lang, ref=echo(ref)))
             return
-    try:
-        info = await watches.add_watch(
-            pattern, channel, message.from_user.id if message.from_user else 0
-        )
-    except BadPattern as exc:
-        await message.answer(bad_pattern_text(exc, lang))
-        return
+    # A pattern that is not usable raises BadPattern: bot/errors.py says why.
+    info = await watches.add_watch(
+        pattern, channel, message.from_user.id if message.from_user else 0
+    )
     await message.answer(
         t(
             "watch_added",

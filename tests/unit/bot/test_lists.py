@@ -9,10 +9,10 @@ from dataclasses import dataclass
 import pytest
 
 from bot.add_report import ORDER, history_keyboard, invites_message, render_add_report
+from bot.errors import bad_pattern_text
 from bot.keyboards import pager_row, pages_of
 from bot.labels import BUTTON_WIDTH, LIST_WIDTH, channel_name, shorten
 from bot.routers.export import BadFormat, parse_export_args
-from bot.routers.watch import bad_pattern_text
 from core.archive import BadPattern
 from services.watches import compile_pattern
 from tests.doubles.botapi.formatting import parse_text, utf16_len
