@@ -8,9 +8,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+from core.errors import ProjectError
 
-class AlreadyRunning(Exception):
-    pass
+
+class AlreadyRunning(ProjectError):
+    """Another tg-parser holds the lock (the same SQLite file or PostgreSQL database);
+    `str()` says which."""
+
+    code = "already_running"
 
 
 class InstanceLock:

@@ -15,6 +15,8 @@ from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core.errors import ProjectError
+
 DEFAULT_DATABASE_URL = "sqlite://data/tg_parser.sqlite3"
 DEFAULT_BOT_API_URL = "https://api.telegram.org"
 
@@ -268,8 +270,10 @@ class Settings(VaultSettings):
 T = TypeVar("T", bound=BaseSettings)
 
 
-class ConfigError(Exception):
+class ConfigError(ProjectError):
     """A setting is missing or invalid; `str()` is one line that names it."""
+
+    code = "config"
 
 
 def _describe(cls: type[BaseSettings], error: Any) -> str:

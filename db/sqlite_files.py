@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from core.errors import ProjectError
+
 log = logging.getLogger(__name__)
 
 HEADER_MAGIC = b"SQLite format 3\x00"
@@ -25,9 +27,11 @@ BACKUP_PREFIX = "tg_parser-"
 BACKUP_SUFFIX = ".sqlite3"
 
 
-class DatabaseDamaged(Exception):
+class DatabaseDamaged(ProjectError):
     """The archive file cannot be opened or read. `str()` is one line for the operator:
     the file, what is wrong, and how to recover."""
+
+    code = "database_damaged"
 
     def __init__(self, path: Path, problem: str, backups: list[Path]) -> None:
         self.path = path

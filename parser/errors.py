@@ -84,11 +84,6 @@ _LOGIN: tuple[tuple[type[BaseException], LoginCode], ...] = (
 )
 
 
-def _seconds(exc: te.RPCError) -> int:
-    seconds = getattr(exc, "seconds", 0)  # Telethon's X of FLOOD_WAIT_X
-    return int(seconds or 0)
-
-
 def translate(exc: BaseException) -> TelegramError | None:
     """The project error for a Telethon or network exception, or None if unknown.
 
@@ -100,7 +95,7 @@ def translate(exc: BaseException) -> TelegramError | None:
     if isinstance(exc, TelegramError):
         return exc
     if isinstance(exc, te.FloodWaitError | te.SlowModeWaitError | te.FloodPremiumWaitError):
-        return RateLimited(_seconds(exc))
+        return RateLimited(int(exc.seconds or 0))  # Telethon's X of FLOOD_WAIT_X
     if isinstance(exc, _DEAD):
         return SessionDead(type(exc).__name__.removesuffix("Error"))
     for cls, reason in _CHANNEL.items():

@@ -44,7 +44,7 @@ class SignedIn:
     @property
     def phone(self) -> str | None:
         """The account's number as Telegram gives it (`+` and digits), if it does."""
-        phone = getattr(self.user, "phone", None)
+        phone = self.user.phone
         return f"+{phone}" if phone else None
 
 
@@ -155,7 +155,7 @@ class LoginClient:
             pwd = await self._call(client(functions.account.GetPasswordRequest()))
         except Exception:
             return None
-        hint = getattr(pwd, "hint", None)
+        hint = pwd.hint  # account.Password
         return str(hint) if hint else None
 
     async def qr_poll(self) -> QrAnswer:

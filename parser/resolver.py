@@ -191,15 +191,25 @@ class InvitePreview:
 
 
 def _kind(chat: types.Channel) -> str:
-    if getattr(chat, "gigagroup", False):
+    """channel | megagroup | gigagroup (https://core.telegram.org/api/channel)."""
+    if chat.gigagroup:
         return "gigagroup"
-    if getattr(chat, "megagroup", False):
+    if chat.megagroup:
         return "megagroup"
     return "channel"
 
 
+def _chats_of(updates: Any) -> list[Any]:
+    """The chats an Updates answer carries (messages.importChatInvite returns Updates)."""
+    if isinstance(updates, types.Updates | types.UpdatesCombined):
+        return list(updates.chats)
+    return []
+
+
 class ChannelResolver:
-    """Resolves references through the one client; every Telethon error is translated."""
+    """Resolves references through the one client; every Telethon error is translated
+    (parser/errors.py): ChannelUnavailable(reason), NotAChannel(kind), RateLimited,
+    SessionDead, TransportError, or TelegramError named after an unknown RPC error."""
 
     def __init__(self, client: TelegramClient) -> None:
         self._client = client
@@ -241,8 +251,14 @@ class ChannelResolver:
             )
         )
         kind = _kind(chat)
-        linked = getattr(full.full_chat, "linked_chat_id", None) if kind == "channel" else None
-        group = next((c for c in full.chats if linked and c.id == linked), None)
+        info = full.full_chat
+        linked = None
+        if kind == "channel" and isinstance(info, types.ChannelFull):
+            linked = info.linked_chat_id
+        group = next(
+            (c for c in full.chats if linked and c.id == linked and isinstance(c, types.Channel)),
+            None,
+        )
         return Resolved(
             chat.id,
             chat.access_hash or 0,
@@ -250,7 +266,7 @@ class ChannelResolver:
             chat.username,
             kind,
             linked,
-            getattr(group, "access_hash", None) if group is not None else None,
+            group.access_hash if group is not None else None,
         )
 
     async def check_invite(self, invite_hash: str) -> InvitePreview:
@@ -258,7 +274,7 @@ class ChannelResolver:
             res = await self._client(functions.messages.CheckChatInviteRequest(invite_hash))
             if isinstance(res, types.ChatInviteAlready | types.ChatInvitePeek):
                 return InvitePreview(res.chat.title, True, await self._finish(res.chat))
-            if not getattr(res, "channel", False):
+            if not (isinstance(res, types.ChatInvite) and res.channel):
                 raise NotAChannel("chat")
             return InvitePreview(res.title, False, None)
         except TelegramError:
@@ -275,8 +291,7 @@ class ChannelResolver:
                 if preview.resolved is None:
                     raise ChannelUnavailable("private") from None
                 return preview.resolved
-            updates = getattr(res, "updates", res)
-            chats = [c for c in getattr(updates, "chats", []) if isinstance(c, types.Channel)]
+            chats = [c for c in _chats_of(res) if isinstance(c, types.Channel)]
             if not chats:
                 raise NotAChannel("chat")
             return await self._finish(chats[0])

@@ -1,4 +1,4 @@
-"""Parsing of /add lines: every link format, history suffixes and garbage."""
+"""parser/resolver.py: parsing /add lines (every link format, history suffixes, garbage)."""
 
 from __future__ import annotations
 
