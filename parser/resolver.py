@@ -199,10 +199,13 @@ def _kind(chat: types.Channel) -> str:
     return "channel"
 
 
-def _chats_of(updates: Any) -> list[Any]:
-    """The chats an Updates answer carries (messages.importChatInvite returns Updates)."""
-    if isinstance(updates, types.Updates | types.UpdatesCombined):
-        return list(updates.chats)
+def _chats_of(answer: Any) -> list[Any]:
+    """The chats a join answer carries: Updates, or (layer 229) Updates wrapped in
+    messages.chatInviteJoinResultOk (https://core.telegram.org/method/messages.importChatInvite)."""
+    if isinstance(answer, types.messages.ChatInviteJoinResultOk):
+        answer = answer.updates
+    if isinstance(answer, types.Updates | types.UpdatesCombined):
+        return list(answer.chats)
     return []
 
 

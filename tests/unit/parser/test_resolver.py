@@ -107,3 +107,17 @@ def test_history_default_setting_forms() -> None:
 def test_split_lines_keeps_each_line() -> None:
     text = "@a_news\n\n  t.me/b_news  \nnonsense here, @c_news\n"
     assert split_lines(text) == ["@a_news", "t.me/b_news", "nonsense here", "@c_news"]
+
+
+def test_the_chats_of_a_join_answer_plain_or_wrapped() -> None:
+    from datetime import datetime
+
+    from telethon.tl import types
+
+    from parser.resolver import _chats_of
+
+    chat = types.Channel(1, "Hidden", None, datetime(2024, 1, 1), access_hash=5)
+    updates = types.Updates([], [], [chat], datetime(2024, 1, 1), 0)
+    assert _chats_of(updates) == [chat]
+    assert _chats_of(types.messages.ChatInviteJoinResultOk(updates)) == [chat]
+    assert _chats_of(types.UpdatesTooLong()) == []
