@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.channels import ChannelService
 from app.health import HealthRegistry, HealthServer
 from app.instance_lock import InstanceLock
 from app.logging_setup import setup_logging
@@ -24,11 +23,12 @@ from app.maintenance import ArchiveMaintenance
 from app.metrics import PrometheusMetrics
 from app.settings import Settings
 from app.supervisor import Component, Supervisor
+from bot.api import BotDeps
 from bot.component import ControlBot, build_bot
 from bot.routers.account import account_section
-from bot.routers.common import backup_status_section
 from bot.routers.parse import status_section as parse_status_section
 from bot.services import BotServices
+from bot.status import StatusSection
 from core.alerts import Alerter, AlertText
 from db.accounts import AccountRepository
 from db.channels import ChannelRepository, ChannelStateRepository
@@ -46,12 +46,14 @@ from db.sqlite_files import (
 from db.vault import SessionVault
 from parser.userbot import Userbot, UserbotConfig
 from services.archive import ArchiveService
+from services.channels import ChannelService
 from services.events import EventBus
 from services.login import LoginService, account_status
 from services.parsing.breaker import CircuitBreaker
 from services.parsing.ingest import ChannelFetcher
 from services.parsing.service import ParseService
 from services.parsing.worker import ParseWorker
+from services.status import StatusService
 from services.watches import WatchesService, WatchNotifier
 
 log = logging.getLogger(__name__)
@@ -90,40 +92,56 @@ def build_app(settings: Settings) -> App:
     vault = SessionVault([k.get_secret_value() for k in settings.session_keys])
     accounts = AccountRepository(vault)
     userbot = Userbot(userbot_config(settings), accounts, health, alerter)
-    services = BotServices(
-        admin_ids=set(settings.admin_ids),
-        default_lang=settings.default_language,
-        health=health,
-    )
+    # TEMPORARY: what the routers not yet on BotDeps read (bot/services.py).
+    services = BotServices()
     services.extras.update(settings=settings, userbot=userbot, accounts=accounts, alerter=alerter)
-    _wire_login(services, userbot, accounts)
+    login, login_section = _wire_login(services, userbot, accounts)
     bot = build_bot(
         settings.bot_token.get_secret_value(), settings.bot_api_url, settings.telegram_proxy
     )
-    # Alerts leave through their own queue and task (control.delivery): a caller
-    # never waits for Telegram.
-    control = ControlBot(bot, services, alerter=alerter)
     # Data out (export, search, stats, keyword alerts); the fetcher publishes
     # RunCompleted on `events` after each committed run.
     events = EventBus()
-    services.extras.update(
-        archive=ArchiveService(settings.upload_limit_mb, work_dir=settings.work_dir),
-        watches=WatchesService(),
-        events=events,
+    archive = ArchiveService(settings.upload_limit_mb, work_dir=settings.work_dir)
+    watches = WatchesService()
+    services.extras.update(archive=archive, watches=watches, events=events)
+    scheduler, parse, parse_section = _build_parsing(
+        settings, services, userbot, health, alerter, events
+    )
+    channels = ChannelService(
+        userbot,
+        ChannelRepository(),
+        scheduler,
+        default_history=settings.history_default,
+        default_interval_minutes=settings.parse_interval_minutes,
+    )
+    status = StatusService(health)
+    deps = BotDeps(
+        channels=channels,
+        parsing=parse,
+        login=login,
+        archive=archive,
+        watches=watches,
+        status=status,
+        admin_ids=frozenset(settings.admin_ids),
+        default_lang=settings.default_language,
+    )
+    # Alerts leave through their own queue and task (control.delivery): a caller
+    # never waits for Telegram.
+    control = ControlBot(
+        bot,
+        deps,
+        health=health,
+        alerter=alerter,
+        account_section=login_section,
+        status_sections=(parse_section,),
+        legacy=services,
     )
     notifier = WatchNotifier(control.notify_admins)
     events.subscribe(notifier.on_run_completed)
     supervisor = Supervisor(health, alerter)
     app = App(settings, health, alerter, accounts, userbot, services, control, supervisor)
-    scheduler = _build_parsing(settings, services, userbot, health, alerter, events)
     app.extras["scheduler"] = scheduler
-    services.extras["channels"] = ChannelService(
-        userbot,
-        ChannelRepository(),
-        lambda: services.extras.get("scheduler"),
-        default_history=settings.history_default,
-        default_interval_minutes=settings.parse_interval_minutes,
-    )
     # Stopped in reverse order: the scheduler finishes its batch before the userbot stops;
     # alert delivery goes last.
     app.components = [control.delivery, control, userbot, scheduler]
@@ -136,13 +154,13 @@ def build_app(settings: Settings) -> App:
             keep=settings.backup_keep,
         )
         app.components.append(maintenance)
-        services.status_sections.append(
-            functools.partial(backup_status_section, maintenance.state)
-        )
+        status.watch_maintenance(maintenance.state)
     return app
 
 
-def _wire_login(services: BotServices, userbot: Userbot, accounts: AccountRepository) -> None:
+def _wire_login(
+    services: BotServices, userbot: Userbot, accounts: AccountRepository
+) -> tuple[LoginService, StatusSection]:
     """/login, /logout and the account section of /status."""
     login = LoginService(userbot, accounts)
     services.extras.update(login=login)
@@ -150,7 +168,7 @@ def _wire_login(services: BotServices, userbot: Userbot, accounts: AccountReposi
     async def section(lang: str) -> str:
         return account_section(await login.status(), lang)
 
-    services.status_sections.insert(0, section)
+    return login, section
 
 
 async def login_status_section(userbot: Userbot, flow: Any, lang: str) -> str:
@@ -168,7 +186,7 @@ def _build_parsing(
     health: HealthRegistry,
     alerter: Alerter,
     events: EventBus,
-) -> ParseWorker:
+) -> tuple[ParseWorker, ParseService, StatusSection]:
     """Fetcher, breaker and the run worker; /parse and the /status section for the bot."""
     channels, metrics = ChannelStateRepository(), PrometheusMetrics()
     fetcher = ChannelFetcher(
@@ -195,8 +213,7 @@ def _build_parsing(
     db_path = str(settings.sqlite_path) if settings.sqlite_path else None
     parse = ParseService(worker, channels, breaker, userbot, db_path=db_path)
     services.extras.update(parse=parse, scheduler=worker)
-    services.status_sections.append(functools.partial(parse_status_section, parse))
-    return worker
+    return worker, parse, functools.partial(parse_status_section, parse)
 
 
 async def _bounded_close(

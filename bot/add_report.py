@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from aiogram.types import InlineKeyboardMarkup
 
+from bot.channel_buttons import HistoryPick, InviteBatch, JoinInvite
 from bot.keyboards import button
-from bot.labels import SHORT_WIDTH, shorten
+from bot.labels import SHORT_WIDTH, duration, shorten
 from bot.texts import Html, html_join, plain, t, tn
+from core.channels import AddResult, PendingInvite
 
 MESSAGE_LIMIT = 4096
 # Outcomes in the order the report lists them.
@@ -31,17 +32,14 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def _names(results: Sequence[Any], shown: int, lang: str) -> Html:
+def _names(results: Sequence[AddResult], shown: int, lang: str) -> Html:
     names = [shorten(r.label or r.line, SHORT_WIDTH) for r in results[:shown]]
     text = html_join(", ", names)
     rest = len(results) - shown
     return Html(f"{text} {t('add_more', lang, n=rest)}") if rest > 0 else text
 
 
-def _render(groups: dict[str, list[Any]], total: int, shown: int, lang: str) -> Html:
-    # Imported here: bot.routers imports this module through the channels router.
-    from bot.routers.parse import duration
-
+def _render(groups: dict[str, list[AddResult]], total: int, shown: int, lang: str) -> Html:
     lines = [tn("add_report_title", total, lang)] if total > 1 else []
     for code in ORDER:
         group = groups.get(code)
@@ -53,10 +51,10 @@ def _render(groups: dict[str, list[Any]], total: int, shown: int, lang: str) -> 
     return html_join("\n", lines)
 
 
-def render_add_report(results: Sequence[Any], lang: str) -> Html:
+def render_add_report(results: Sequence[AddResult], lang: str) -> Html:
     """The outcome of every line in one message within Telegram's limit: fewer names
     per group when the titles are long (the counts are always all there)."""
-    groups: dict[str, list[Any]] = {}
+    groups: dict[str, list[AddResult]] = {}
     for r in results:
         groups.setdefault(r.code if r.code in ORDER else "error", []).append(r)
     text = Html("")
@@ -68,7 +66,7 @@ def render_add_report(results: Sequence[Any], lang: str) -> Html:
 
 
 def invites_message(
-    batch: str, pending: list[tuple[str, str]], lang: str
+    batch: str, pending: Sequence[PendingInvite], lang: str
 ) -> tuple[Html, InlineKeyboardMarkup]:
     """The question about the invites of one batch: a button per invite (the first
     few), "join all" and "skip"."""
@@ -76,12 +74,18 @@ def invites_message(
     if len(pending) > INVITE_BUTTONS:
         text = Html(f"{text}\n{t('add_invites_more', lang, n=len(pending) - INVITE_BUTTONS)}")
     rows = [
-        [button(plain("add_join_yes", lang, title=shorten(title, 30)), f"ch:j:{batch}:{tok}")]
-        for tok, title in pending[:INVITE_BUTTONS]
+        [
+            button(
+                plain("add_join_yes", lang, title=shorten(p.title, 30)),
+                JoinInvite(batch=batch, token=p.token).pack(),
+            )
+        ]
+        for p in pending[:INVITE_BUTTONS]
     ]
-    last = [button(plain("add_join_no", lang), f"ch:jn:{batch}")]
+    last = [button(plain("add_join_no", lang), InviteBatch(action="jn", batch=batch).pack())]
     if len(pending) > 1:
-        last.insert(0, button(plain("add_join_all", lang, n=len(pending)), f"ch:ja:{batch}"))
+        join_all = InviteBatch(action="ja", batch=batch).pack()
+        last.insert(0, button(plain("add_join_all", lang, n=len(pending)), join_all))
     rows.append(last)
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
 
@@ -97,15 +101,18 @@ def depth_label(mode: str, limit: int | None, since: datetime | None, lang: str)
 
 def history_keyboard(batch: str, default: str, lang: str) -> InlineKeyboardMarkup:
     since = datetime.now(UTC) - timedelta(days=30)
-    prefix = f"ch:h:{batch}:"
+
+    def pick(mode: str, arg: str = "") -> str:
+        return HistoryPick(batch=batch, mode=mode, arg=arg).pack()
+
     options = [
-        (depth_label("all", None, None, lang), "all"),
-        (depth_label("last", 100, None, lang), "last:100"),
-        (depth_label("last", 1000, None, lang), "last:1000"),
+        (depth_label("all", None, None, lang), pick("all")),
+        (depth_label("last", 100, None, lang), pick("last", "100")),
+        (depth_label("last", 1000, None, lang), pick("last", "1000")),
     ]
     rows = [
-        [button(f"✓ {default}", prefix + "default")],
-        [button(label, prefix + spec) for label, spec in options],
-        [button(depth_label("since", None, since, lang), f"{prefix}since:{since:%Y-%m-%d}")],
+        [button(f"✓ {default}", pick("default"))],
+        [button(label, data) for label, data in options],
+        [button(depth_label("since", None, since, lang), pick("since", f"{since:%Y-%m-%d}"))],
     ]
     return InlineKeyboardMarkup(inline_keyboard=rows)

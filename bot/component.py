@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from aiogram import Bot, Dispatcher, Router
@@ -17,6 +17,7 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import BotCommand, BotCommandScopeDefault, ErrorEvent
 
 from bot.aiogram_lazy import warm_models
+from bot.api import BotDeps
 from bot.delivery import AlertDelivery
 from bot.errors import install as install_error_handler
 from bot.filters import OperatorsOnly
@@ -29,10 +30,11 @@ from bot.session import (
     TransportPolicy,
     install_rules,
 )
+from bot.status import StatusPage, StatusSection
 from bot.texts import LANGS, pick_lang, plain, t
 from core.alerts import AlertBody, Alerter, AlertText
 from core.errors import PermanentFailure
-from core.health import RUNNING
+from core.health import RUNNING, HealthRegistry
 
 log = logging.getLogger(__name__)
 
@@ -100,32 +102,46 @@ class ControlBot:
     def __init__(
         self,
         bot: Bot,
-        services: BotServices,
-        commands: list[str] | None = None,
+        deps: BotDeps,
         *,
+        health: HealthRegistry,
+        commands: list[str] | None = None,
         alerter: Alerter | None = None,
         policy: TransportPolicy | None = None,
         router: Router | None = None,
+        account_section: StatusSection | None = None,
+        status_sections: Sequence[StatusSection] = (),
+        legacy: BotServices | None = None,
     ) -> None:
+        """`deps`: one typed API per feature, each its own workflow-data key.
+        `account_section` and `status_sections`: the features' parts of /status.
+        `legacy`: the `services` key of the routers not yet on `deps` (temporary)."""
         self.bot = bot
-        self.services = services
+        self.deps = deps
+        self.health = health
         self.commands = commands or list(COMMANDS)
         self.rules = install_rules(bot, policy)
         self.admin_langs: dict[int, str] = {}
-        self.dp = Dispatcher(storage=LeanMemoryStorage(), services=services)
-        self.gate = OperatorsOnly(services.admin_ids, services.default_lang, self.admin_langs)
+        self.status_page = StatusPage(
+            deps.status, account_section, tuple(status_sections), self._status_section
+        )
+        self.dp = Dispatcher(storage=LeanMemoryStorage())
+        # One workflow-data key per API: handlers name the one they call.
+        self.dp.workflow_data.update(deps.workflow_data(), status_page=self.status_page)
+        if legacy is not None:
+            self.dp.workflow_data["services"] = legacy
+        self.gate = OperatorsOnly(set(deps.admin_ids), deps.default_lang, self.admin_langs)
         self.dp.message.outer_middleware(self.gate)
         self.dp.callback_query.outer_middleware(self.gate)
-        # aiogram routers attach to one parent only: tests pass their own.
+        # Routers are built per Dispatcher; tests may pass their own.
         self.dp.include_router(router or build_root_router())
-        install_error_handler(self.dp, services.default_lang)  # ProjectErrors: bot/errors.py
+        install_error_handler(self.dp, deps.default_lang)  # ProjectErrors: bot/errors.py
         self.dp.errors.register(self._on_error)
-        self.alerter = alerter or services.extras.get("alerter") or Alerter()
+        self.alerter = alerter or Alerter()
         self.delivery = AlertDelivery(
-            bot, self.alerter, services.admin_ids, self.admin_langs, services.default_lang
+            bot, self.alerter, set(deps.admin_ids), self.admin_langs, deps.default_lang
         )
         self.rules.state.on_change(self._on_transport)
-        services.status_sections.append(self._status_section)
         self.dp.startup.register(self._announce)
         self._announced = False
         self._polling = False
@@ -142,7 +158,7 @@ class ControlBot:
         user = update.message.from_user if update.message else (
             update.callback_query.from_user if update.callback_query else None
         )
-        lang = pick_lang(user.language_code if user else None, self.services.default_lang)
+        lang = pick_lang(user.language_code if user else None, self.deps.default_lang)
         if msg is not None:
             try:
                 await self.bot.send_message(msg.chat.id, t("error_generic", lang))
@@ -153,7 +169,7 @@ class ControlBot:
     # -- transport state -----------------------------------------------------------------
 
     def _on_transport(self, change: str) -> None:
-        health = self.services.health
+        health = self.health
         if change == CONFLICT:
             log.warning("getUpdates: 409 Conflict, %s", CONFLICT_REASON)
             health.set(self.name, CONFLICT, CONFLICT_REASON)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -63,16 +65,20 @@ def pages_of(total: int, size: int) -> int:
     return max(1, -(-total // size))
 
 
-def pager_row(prefix: str, page: int, pages: int, lang: str) -> list[InlineKeyboardButton]:
+def pager_row(
+    prefix: str | Callable[[int], str], page: int, pages: int, lang: str
+) -> list[InlineKeyboardButton]:
     """Buttons to the first, previous, next and last page (0-based `page` of `pages`);
-    each button's data is `prefix` + the page it opens. Empty for a single page."""
+    each button's data is `prefix` + the page it opens, or `prefix(page)` (a packed
+    CallbackData). Empty for a single page."""
+    data = prefix if callable(prefix) else (lambda n: f"{prefix}{n}")
     row = []
     if page > 1:
-        row.append(button("⏮ 1", f"{prefix}0"))
+        row.append(button("⏮ 1", data(0)))
     if page > 0:
-        row.append(button(plain("btn_prev", lang), f"{prefix}{page - 1}"))
+        row.append(button(plain("btn_prev", lang), data(page - 1)))
     if page + 1 < pages:
-        row.append(button(plain("btn_next", lang), f"{prefix}{page + 1}"))
+        row.append(button(plain("btn_next", lang), data(page + 1)))
     if page + 2 < pages:
-        row.append(button(f"{pages} ⏭", f"{prefix}{pages - 1}"))
+        row.append(button(f"{pages} ⏭", data(pages - 1)))
     return row

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from bot.texts import plain
+from bot.texts import plain, t
 
 LIST_WIDTH = 60  # a line of /channels or /watches
 BUTTON_WIDTH = 48  # an inline button (Telegram shows about 30-40 characters anyway)
@@ -61,3 +61,17 @@ def channel_name(
     if name and handle:
         return f"{isolate(name)} · {handle}"
     return isolate(name) if name else handle or plain("channel_untitled", lang)
+
+
+def duration(seconds: float | None, lang: str) -> str:
+    """A wait or an elapsed time in words: seconds, minutes, or hours and minutes."""
+    if seconds is None:
+        return "?"
+    if seconds < 10:
+        return t("unit_seconds", lang, n=round(seconds, 1))
+    s = int(seconds)
+    if s < 120:
+        return t("unit_seconds", lang, n=s)
+    if s < 3600:
+        return t("unit_minutes", lang, n=s // 60)
+    return t("unit_hours", lang, h=s // 3600, m=(s % 3600) // 60)

@@ -1,4 +1,5 @@
-"""THE channel type every layer shares, its label, and THE one `post_link`.
+"""THE channel type every layer shares, its label, THE one `post_link`, and what
+adding channels answers (AddResult, HistoryChoice).
 
 `Channel` is a plain snapshot of one stored channel row (no ORM object leaves db/):
 db/ returns it, services pass it on, the bot reads it. Fields a caller has no use for
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,3 +69,66 @@ def post_link(username: str | None, tg_id: int, message_id: int) -> str:
     if raw.startswith("100") and len(raw) > 12:
         raw = raw[3:]  # the -100 prefix of Bot-API-style channel ids
     return f"https://t.me/c/{raw}/{message_id}"
+
+
+class AddCode(StrEnum):
+    """The outcome of one /add line (the bot renders `add_r_<code>` / `add_g_<code>`)."""
+
+    ADDED = "added"
+    ALREADY = "already"
+    DUPLICATE = "duplicate"  # an earlier line of the same batch named it
+    INVITE = "invite"  # an invite link awaiting the operator's confirmation
+    NOT_FOUND = "not_found"
+    PRIVATE = "private"
+    NOT_CHANNEL = "not_channel"
+    TOO_MANY = "too_many"  # the account is in too many channels
+    INVITE_INVALID = "invite_invalid"
+    INVITE_GONE = "invite_gone"  # the confirmation came after the invite was forgotten
+    GARBAGE = "garbage"
+    BAD_OPTION = "bad_option"
+    FLOOD = "flood"  # Telegram's flood wait: `seconds` to wait
+    NOT_READY = "not_ready"  # no usable session
+    SESSION_DEAD = "session_dead"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """One /add line's outcome."""
+
+    line: str
+    code: AddCode
+    label: str = ""
+    channel_id: int | None = None
+    seconds: int = 0  # FLOOD: how long to wait
+    token: str | None = None  # INVITE: the key of the invite awaiting confirmation
+    history_given: bool = False  # the line named its own history depth
+    kind: str = ""
+
+
+@dataclass(frozen=True)
+class HistoryDepth:
+    """How much history a new channel collects: all | last (`limit` posts) | since
+    (`since`, UTC)."""
+
+    mode: str = "all"
+    limit: int | None = None
+    since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class HistoryChoice:
+    """The depth chosen for a batch: the channels it applies to, and those of the batch
+    too late for it (history already being collected) or removed meanwhile."""
+
+    depth: HistoryDepth
+    channel_ids: tuple[int, ...]
+    late: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class PendingInvite:
+    """An invite of an /add batch awaiting the operator's answer."""
+
+    token: str
+    title: str

@@ -1,1 +1,40 @@
-"""The bot's contract with the rest of the app: one Protocol per feature."""
+"""The bot's contract with the rest of the app: one Protocol per feature.
+
+Handlers receive each API as its own typed workflow-data key, named like the fields of
+`BotDeps` (`async def cmd_add(message: Message, channels: ChannelsAPI, lang: str)`);
+app/service.py builds one `BotDeps` and bot/component.py's ControlBot hands it to the
+Dispatcher.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from bot.api.archive import ArchiveAPI
+from bot.api.channels import ChannelsAPI
+from bot.api.login import LoginAPI
+from bot.api.parsing import ParsingAPI
+from bot.api.status import StatusAPI
+from bot.api.watches import WatchesAPI
+
+
+@dataclass(frozen=True)
+class BotDeps:
+    channels: ChannelsAPI
+    parsing: ParsingAPI
+    login: LoginAPI
+    archive: ArchiveAPI
+    watches: WatchesAPI
+    status: StatusAPI
+    admin_ids: frozenset[int]
+    default_lang: str
+
+    def workflow_data(self) -> dict[str, object]:
+        """One Dispatcher workflow-data key per API."""
+        return {
+            "channels": self.channels,
+            "parsing": self.parsing,
+            "login": self.login,
+            "archive": self.archive,
+            "watches": self.watches,
+            "status": self.status,
+        }

@@ -1,4 +1,8 @@
-"""The routing tree: one router per feature, order decided here."""
+"""The routing tree: one router per feature, order decided here.
+
+`build_root_router()` builds fresh routers each call (aiogram attaches a router to one
+parent only), so a Dispatcher can be built many times per process.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,14 @@ def build_root_router() -> Router:
     root.message.outer_middleware(dialogues)
     root.callback_query.outer_middleware(dialogues)
     # Order matters: conversation routers (FSM states) before catch-all ones.
-    for module in (login, channels, export, parse, search, stats, watch, common):
-        root.include_router(module.router)
+    # login, export, parse, search, stats and watch still have one module-level router
+    # each (until they get a build_router()): one Dispatcher per process with those.
+    root.include_router(login.router)
+    root.include_router(channels.build_router())
+    root.include_router(export.router)
+    root.include_router(parse.router)
+    root.include_router(search.router)
+    root.include_router(stats.router)
+    root.include_router(watch.router)
+    root.include_router(common.build_router())
     return root

@@ -26,7 +26,6 @@ from app.health import FAILED, RUNNING, HealthRegistry, HealthServer
 from app.supervisor import Supervisor
 from bot.component import ControlBot
 from bot.live import LiveMessage
-from bot.services import BotServices
 from bot.session import TransportPolicy, install_rules
 from core.alerts import Alerter, AlertText
 from core.channels import Channel as ChannelSnapshot
@@ -40,6 +39,7 @@ from services.parsing.breaker import CircuitBreaker
 from services.parsing.ingest import RunFailed
 from services.parsing.worker import ParseWorker
 from tests.doubles.botapi import BotAPIDouble
+from tests.unit.bot.fakes import make_deps
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -130,10 +130,16 @@ async def running(
     vt = vt or VirtualTime()
     health = HealthRegistry()
     alerter = alerter or Alerter()
-    services = BotServices({ADMIN_EN, ADMIN_RU, ADMIN_SILENT}, default_lang, health)
+    deps = make_deps({ADMIN_EN, ADMIN_RU, ADMIN_SILENT}, default_lang=default_lang, health=health)
     bot = double.make_bot(default=DefaultBotProperties(parse_mode="HTML"))
     control = ControlBot(
-        bot, services, ["start"], alerter=alerter, policy=vt.policy(), router=_router()
+        bot,
+        deps,
+        health=health,
+        commands=["start"],
+        alerter=alerter,
+        policy=vt.policy(),
+        router=_router(),
     )
     supervisor = Supervisor(health, alerter)
     supervisor.add(control.delivery)
@@ -290,7 +296,7 @@ async def test_409_conflict_reaches_healthz_and_status_and_alerts_once(
             assert body["components"]["bot"]["state"] == "conflict"
             assert "another process polls this token" in body["components"]["bot"]["last_error"]
             assert [p for p in body["problems"] if p.startswith("bot: conflict")]
-            text = await app.control.services.status_text("en")
+            text = await app.control.status_page.render("en")
             assert "another process polls this token" in text
             assert "• bot: conflict" in text
             # Sending still works: every admin is told, once.
@@ -302,7 +308,7 @@ async def test_409_conflict_reaches_healthz_and_status_and_alerts_once(
             await double.send_text(double.users[ADMIN_EN], "/start")  # ...and answered
             await until(lambda: app.health.component("bot").state == RUNNING, "recovery")
             assert (await _healthz(port))[0] == 200
-            assert "another process" not in await app.control.services.status_text("en")
+            assert "another process" not in await app.control.status_page.render("en")
             for admin in (ADMIN_EN, ADMIN_RU, ADMIN_SILENT):
                 alerts = [t for t in _bot_texts(double, admin) if "Another process" in (t or "")]
                 assert len(alerts) == 1, double.format_transcript(admin)

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from app.channels import ChannelService
 from db.channels import ChannelRepository, find_channel
 from db.database import close_db, init_db
 from db.models import Channel
+from services.channels import ChannelService
 
 
 @pytest.fixture
@@ -109,6 +109,9 @@ class Hooks:
     async def reschedule(self, channel_id: int) -> None:
         self.calls.append(("reschedule", channel_id))
 
+    def next_runs(self) -> list[tuple[int, datetime]]:
+        return []
+
 
 class NoSession:
     state = "no_session"
@@ -120,7 +123,7 @@ class NoSession:
 async def test_service_manages_channels_through_the_hooks(db: None) -> None:
     repo = ChannelRepository()
     hooks = Hooks()
-    svc = ChannelService(NoSession(), repo, lambda: hooks, default_history="500")
+    svc = ChannelService(NoSession(), repo, hooks, default_history="500")
     row_id = await _add(repo, 555, "chan", "Chan")
 
     assert await svc.pause(row_id) and (await Channel.get(id=row_id)).status == "paused"
@@ -131,16 +134,16 @@ async def test_service_manages_channels_through_the_hooks(db: None) -> None:
     assert (await Channel.get(id=row_id)).interval_minutes == 15
     batch = svc.history_batch([row_id])
     choice = await svc.choose_history(batch, "since:2024-03-01")
-    assert choice is not None and choice.channel_ids == [row_id] and choice.late == []
+    assert choice is not None and choice.channel_ids == (row_id,) and choice.late == ()
     ch = await Channel.get(id=row_id)
     assert ch.history_mode == "since" and ch.history_since == datetime(2024, 3, 1, tzinfo=UTC)
     choice = await svc.choose_history(batch, "default")
-    assert choice is not None and choice.channel_ids == [row_id]
+    assert choice is not None and choice.channel_ids == (row_id,)
     ch = await Channel.get(id=row_id)
     assert (ch.history_mode, ch.history_limit) == ("last", 500)
     await Channel.filter(id=row_id).update(cursor=10)
     choice = await svc.choose_history(batch, "all")  # history already stored
-    assert choice is not None and choice.channel_ids == [] and choice.late == [row_id]
+    assert choice is not None and choice.channel_ids == () and choice.late == (row_id,)
     assert await svc.choose_history("unknown", "all") is None
     assert await svc.remove(row_id) and await Channel.get_or_none(id=row_id) is None
     assert hooks.calls == [
@@ -154,7 +157,7 @@ async def test_service_manages_channels_through_the_hooks(db: None) -> None:
 
 
 async def test_service_without_scheduler_or_session(db: None) -> None:
-    svc = ChannelService(NoSession(), ChannelRepository(), lambda: None)
+    svc = ChannelService(NoSession(), ChannelRepository(), None)
     results = await svc.add_lines("@news\n!!!\n@news sometime")
     assert [r.code for r in results] == ["not_ready", "garbage", "bad_option"]
     assert [r.code for r in await svc.add_lines("??? \n http://example.com/x")] == [
@@ -169,7 +172,7 @@ async def test_service_without_scheduler_or_session(db: None) -> None:
 async def test_one_history_answer_applies_to_every_new_channel_of_the_batch(db: None) -> None:
     repo = ChannelRepository()
     hooks = Hooks()
-    svc = ChannelService(NoSession(), repo, lambda: hooks)
+    svc = ChannelService(NoSession(), repo, hooks)
     ids = [await _add(repo, 9000 + i, f"batch_{i:04d}", f"Batch {i}") for i in range(1200)]
     started = ids[5]
     await Channel.filter(id=started).update(cursor=42)  # its first run already began
@@ -187,7 +190,7 @@ async def test_one_history_answer_applies_to_every_new_channel_of_the_batch(db: 
 
 
 async def test_any_number_of_lines_each_get_an_outcome(db: None) -> None:
-    svc = ChannelService(NoSession(), ChannelRepository(), lambda: None)
+    svc = ChannelService(NoSession(), ChannelRepository(), None)
     lines = [f"@name_{i:03d}" for i in range(120)] + ["@NAME_000", "!!!"] * 15
     results = await svc.add_lines("\n".join(lines))
     assert len(results) == len(lines) == 150

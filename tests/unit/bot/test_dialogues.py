@@ -18,8 +18,8 @@ from aiogram.types import Message
 from app.health import HealthRegistry
 from bot import dialogues
 from bot.component import ControlBot
-from bot.services import BotServices
 from tests.doubles.botapi import BotAPIDouble
+from tests.unit.bot.fakes import make_deps
 
 ADMIN = 1001
 
@@ -84,8 +84,8 @@ async def chat() -> AsyncIterator[Chat]:
         user = api.add_user(ADMIN, "Adam", language_code="en")
         session = AiohttpSession(api=api.api_server())
         bot = Bot(api.token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
-        services = BotServices(admin_ids={ADMIN}, default_lang="en", health=HealthRegistry())
-        control = ControlBot(bot, services)
+        health = HealthRegistry()
+        control = ControlBot(bot, make_deps({ADMIN}, health=health), health=health)
         (root,) = control.dp.sub_routers
         # A dialogue router goes first (like login), before the features' catch-alls.
         root.include_router(_quiz_router())

@@ -14,6 +14,7 @@ from bot.keyboards import pager_row, pages_of
 from bot.labels import BUTTON_WIDTH, LIST_WIDTH, channel_name, shorten
 from bot.routers.export import BadFormat, parse_export_args
 from core.archive import BadPattern
+from core.channels import PendingInvite
 from services.watches import compile_pattern
 from tests.doubles.botapi.formatting import parse_text, utf16_len
 
@@ -63,7 +64,7 @@ def test_a_few_names_per_outcome_and_how_many_more() -> None:
 
 
 def test_the_invite_question_is_bounded_at_any_number_of_invites() -> None:
-    pending = [(f"tok{i:05d}", f"{HOSTILE} {i}") for i in range(150)]
+    pending = [PendingInvite(f"tok{i:05d}", f"{HOSTILE} {i}") for i in range(150)]
     text, kb = invites_message("batch123", pending, "en")
     _shown(text)
     buttons = [b for row in kb.inline_keyboard for b in row]
@@ -78,7 +79,7 @@ def test_the_invite_question_is_bounded_at_any_number_of_invites() -> None:
 def test_history_buttons_fit_callback_data() -> None:
     kb = history_keyboard("Ab-_9xYz", "последние 1000", "ru")
     datas = [b.callback_data or "" for row in kb.inline_keyboard for b in row]
-    assert datas[0] == "ch:h:Ab-_9xYz:default"
+    assert datas[0] == "ch:h:Ab-_9xYz:default:"
     assert all(len(d.encode()) <= 64 for d in datas)
     assert kb.inline_keyboard[0][0].text == "✓ последние 1000"
 

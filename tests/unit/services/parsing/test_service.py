@@ -17,7 +17,7 @@ import pytest
 from telethon.tl import types
 
 from bot.routers.parse import render_live, render_summary, status_section
-from bot.services import BotServices
+from bot.status import StatusPage
 from core.channels import Channel as ChannelSnapshot
 from core.errors import SessionDead, TelegramError
 from core.health import HealthRegistry
@@ -29,6 +29,7 @@ from db.models import Channel
 from services.parsing.breaker import CircuitBreaker
 from services.parsing.ingest import ChannelFetcher, RunFailed
 from services.parsing.service import ParseService
+from services.status import StatusService
 from tests.doubles.botapi.formatting import parse_text, utf16_len
 from tests.unit.parser.history_fakes import FakeClient
 from tests.unit.services.parsing.fakes import worker
@@ -226,22 +227,27 @@ async def test_status_with_1000_channels_counts_then_names_a_few_of_each_kind(
     await seed_kinds(datetime.now(UTC))
     health = HealthRegistry()
     health.set("scheduler", "running")
-    services = BotServices(admin_ids={1}, default_lang="en", health=health)
-    services.status_sections.append(lambda lang: status_section(api, lang))
-    en = shown(await services.status_text("en"))
+    async def parsing(lang: str) -> str:
+        return await status_section(api, lang)
+
+    async def quiet(lang: str) -> str:
+        return ""
+
+    page = StatusPage(StatusService(health), None, (parsing,), quiet)
+    en = shown(await page.render("en"))
     assert "Channels (1001): 920 ok, 21 failing, 20 deferred, 20 disabled, 20 paused" in en
     for kind, more in (("failing", 18), ("deferred", 17), ("disabled", 17), ("paused", 17)):
         # Three of each kind by name, then how many more.
         assert re.search(rf"(\n• {kind} [^\n]*: {kind}[^\n]*){{3}}\n…and {more} more\n", en), kind
     assert "Telegram connection: ok" in en and "Messages stored: 2760" in en
-    ru = shown(await services.status_text("ru"))
+    ru = shown(await page.render("ru"))
     assert "Каналы (1001): в порядке — 920, с ошибками — 21, отложены — 20" in ru
     assert "…и ещё 17" in ru and "• планировщик: работает" in ru
     assert "running" not in ru
 
     # Logged out: nothing about a connection or runs that will not happen.
     userbot.state, userbot.client = "no_session", None
-    en = shown(await services.status_text("en"))
+    en = shown(await page.render("en"))
     assert "Telegram connection" not in en and "Next runs" not in en
     assert "Channels (1001)" in en
 

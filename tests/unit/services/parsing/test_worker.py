@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from app.channels import ChannelService
 from core.channels import Channel as ChannelSnapshot
 from core.errors import ChannelUnavailable, RateLimited, SessionDead, TransportError
 from core.parsing import RunProgress
 from db.channels import ChannelRepository
 from db.database import close_db, init_db
 from db.models import Channel, Message
+from services.channels import ChannelService
 from services.parsing.breaker import OPEN
 from services.parsing.ingest import RunFailed
 from services.parsing.worker import ParseWorker
@@ -148,7 +148,7 @@ async def test_pausing_or_removing_a_channel_mid_run_ends_the_run_quietly(
     userbot.client = FakeClient(history(5000))
     async with running(real_fetcher(refresh_window_hours=0), userbot) as real:
         sched: ParseWorker = real["sched"]
-        channels = ChannelService(userbot, ChannelRepository(), lambda: sched)
+        channels = ChannelService(userbot, ChannelRepository(), sched)
         for action in (channels.pause, channels.remove):
             ch = await Channel.create(tg_id=777, access_hash=1, username="news")
             pressed: list[asyncio.Task[bool]] = []

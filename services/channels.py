@@ -1,7 +1,10 @@
-"""Adding and managing channels: what /add, /channels and /schedule call.
+"""Adding and managing channels: the use cases behind /add, /channels and /schedule.
 
-Results are plain objects with a stable `code` that the bot renders in the operator's
-language; no Telethon or ORM type leaves this module.
+`ChannelService` implements the bot's `ChannelsAPI` (bot/api/channels.py). Results are
+the frozen types of core/channels.py (`AddResult` with an `AddCode`, `HistoryChoice`,
+`Channel`) that the bot renders in the operator's language; no Telethon or ORM type
+leaves this module. The scheduler is reached through `ChannelScheduleHooks`, passed in
+by app/service.py (None: parsing is not wired, managing channels still works).
 """
 
 from __future__ import annotations
@@ -11,12 +14,19 @@ import logging
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from core.channels import Channel
+from core.channels import (
+    AddCode,
+    AddResult,
+    Channel,
+    HistoryChoice,
+    HistoryDepth,
+    PendingInvite,
+)
 from db.channels import ChannelRepository, find_channel
 from parser.errors import ChannelUnavailable, RateLimited, SessionDead, TelegramError
 from parser.resolver import (
@@ -24,12 +34,12 @@ from parser.resolver import (
     BadLine,
     ChannelRef,
     ChannelResolver,
-    HistoryDepth,
     NotAChannel,
     Resolved,
     parse_line,
     split_lines,
 )
+from parser.resolver import HistoryDepth as ParsedDepth
 
 log = logging.getLogger(__name__)
 
@@ -40,68 +50,67 @@ MAX_BATCHES = 200
 
 
 class ChannelScheduleHooks(Protocol):
-    """What services/parsing/worker.py's ParseWorker offers; absent when parsing is not wired."""
+    """What the scheduler's job table offers the channel use cases."""
 
-    async def add_channel(self, channel_id: int) -> None: ...
+    async def add_channel(self, channel_id: int) -> None:
+        """Schedule an active channel with a first run now."""
 
-    async def remove_channel(self, channel_id: int) -> None: ...
+    async def drop_channel(self, channel_id: int) -> None:
+        """Unschedule it; a run of it in progress ends after its batch first."""
 
-    async def drop_channel(self, channel_id: int) -> None: ...
+    async def reschedule(self, channel_id: int) -> None:
+        """Re-plan its job after its interval or status changed."""
 
-    async def reschedule(self, channel_id: int) -> None: ...
-
-
-@dataclass
-class AddResult:
-    """One line's outcome. code: added | already | duplicate | invite | not_found |
-    private | not_channel | too_many | invite_invalid | garbage | bad_option | flood |
-    not_ready | session_dead | error."""
-
-    line: str
-    code: str
-    label: str = ""
-    channel_id: int | None = None
-    seconds: int = 0
-    token: str | None = None  # invite awaiting confirmation
-    history_given: bool = False
-    kind: str = ""
+    def next_runs(self) -> Iterable[tuple[int, datetime]]:
+        """(channel row id, next run time in UTC) of every scheduled channel."""
 
 
-@dataclass(frozen=True)
-class HistoryChoice:
-    """The depth chosen for a batch: the channels it applies to, and how many of the
-    batch were too late (history already being collected) or removed meanwhile."""
+class UserbotPort(Protocol):
+    """The part of parser/userbot.py's Userbot adding channels needs."""
 
-    depth: HistoryDepth
-    channel_ids: list[int]
-    late: list[int]
+    state: str  # no_session | invalid | paused | connecting | ready | ...
+
+    async def wait_ready(self, timeout: float | None = None) -> Any:
+        """The connected Telethon client; TimeoutError after `timeout` s."""
 
 
 @dataclass
 class _Invite:
     hash: str
     title: str
-    history: HistoryDepth | None
+    history: ParsedDepth | None
     created: float
 
 
 _REASONS = {
-    "not_found": "not_found",
-    "invalid": "not_found",
-    "private": "private",
-    "banned": "private",
-    "invite_expired": "invite_invalid",
-    "invite_invalid": "invite_invalid",
-    "too_many_channels": "too_many",
+    "not_found": AddCode.NOT_FOUND,
+    "invalid": AddCode.NOT_FOUND,
+    "private": AddCode.PRIVATE,
+    "banned": AddCode.PRIVATE,
+    "invite_expired": AddCode.INVITE_INVALID,
+    "invite_invalid": AddCode.INVITE_INVALID,
+    "too_many_channels": AddCode.TOO_MANY,
 }
 
 
+def _depth(d: ParsedDepth) -> HistoryDepth:
+    return HistoryDepth(mode=d.mode, limit=d.limit, since=d.since)
+
+
 class ChannelService:
+    """The channel use cases (bot/api/channels.py `ChannelsAPI`).
+
+    `default_history`: the depth spec (`all`, `N`, `last:N`, `since:YYYY-MM-DD`) for
+    channels added without one; `default_interval_minutes`: the parse interval of
+    channels without their own; `ready_timeout`: seconds /add waits for a connecting
+    client before answering "not ready".
+    """
+
     def __init__(
         self,
-        userbot: Any,  # parser.userbot.Userbot
+        userbot: UserbotPort,
         repo: ChannelRepository,
-        hooks: Callable[[], ChannelScheduleHooks | None],
+        hooks: ChannelScheduleHooks | None,
         *,
         default_history: str = "all",
         default_interval_minutes: int = 60,
@@ -110,8 +119,8 @@ class ChannelService:
         self._userbot = userbot
         self._repo = repo
         self._hooks = hooks
-        self.default_history = HistoryDepth.parse(default_history)
-        self.default_history_text = default_history
+        self._default_depth = ParsedDepth.parse(default_history)
+        self.default_history = _depth(self._default_depth)
         self.default_interval = default_interval_minutes
         self._ready_timeout = ready_timeout
         self._invites: dict[str, _Invite] = {}
@@ -123,7 +132,7 @@ class ChannelService:
 
     async def _resolver(self) -> ChannelResolver | None:
         # Only a connecting client is worth waiting for; no session means /login first.
-        if getattr(self._userbot, "state", None) in ("no_session", "invalid", "paused"):
+        if self._userbot.state in ("no_session", "invalid", "paused"):
             return None
         try:
             client = await self._userbot.wait_ready(timeout=self._ready_timeout)
@@ -141,7 +150,8 @@ class ChannelService:
             except BadLine as exc:
                 parsed.append((line, exc))
         if all(isinstance(p, BadLine) for _, p in parsed):
-            return [AddResult(line, p.code) for line, p in parsed if isinstance(p, BadLine)]
+            bad = [(line, p) for line, p in parsed if isinstance(p, BadLine)]
+            return [AddResult(line, AddCode(p.code)) for line, p in bad]
         async with self._lock:
             resolver = await self._resolver()
             return await self._add_parsed(resolver, parsed)
@@ -154,27 +164,27 @@ class ChannelService:
         flood_until = 0.0
         for line, p in parsed:
             if isinstance(p, BadLine):
-                results.append(AddResult(line, p.code))
+                results.append(AddResult(line, AddCode(p.code)))
                 continue
             key = (p.ref.kind, p.ref.value.lower() if p.ref.kind == "username" else p.ref.value)
             if key in seen:
-                results.append(AddResult(line, "duplicate", p.ref.label))
+                results.append(AddResult(line, AddCode.DUPLICATE, p.ref.label))
                 continue
             seen.add(key)
             if resolver is None:
-                results.append(AddResult(line, "not_ready", p.ref.label))
+                results.append(AddResult(line, AddCode.NOT_READY, p.ref.label))
             elif flood_until > time.monotonic() and p.ref.kind == "username":
                 left = int(flood_until - time.monotonic()) + 1
-                results.append(AddResult(line, "flood", p.ref.label, seconds=left))
+                results.append(AddResult(line, AddCode.FLOOD, p.ref.label, seconds=left))
             else:
                 res = await self._add_one(resolver, line, p.ref, p.history)
-                if res.code == "flood" and p.ref.kind == "username":
+                if res.code is AddCode.FLOOD and p.ref.kind == "username":
                     flood_until = time.monotonic() + res.seconds
                 results.append(res)
         return results
 
     async def _add_one(
-        self, resolver: ChannelResolver, line: str, ref: ChannelRef, history: HistoryDepth | None
+        self, resolver: ChannelResolver, line: str, ref: ChannelRef, history: ParsedDepth | None
     ) -> AddResult:
         try:
             if ref.kind == "invite":
@@ -182,7 +192,7 @@ class ChannelService:
                 if preview.resolved is not None:
                     return await self._store(line, preview.resolved, history)
                 token = self._remember_invite(ref.value, preview.title, history)
-                return AddResult(line, "invite", preview.title, token=token)
+                return AddResult(line, AddCode.INVITE, preview.title, token=token)
             resolved = await resolver.resolve(ref)
             return await self._store(line, resolved, history)
         except BaseException as exc:
@@ -192,20 +202,22 @@ class ChannelService:
         if isinstance(exc, asyncio.CancelledError):
             raise exc
         if isinstance(exc, NotAChannel):
-            return AddResult(line, "not_channel", label)
+            return AddResult(line, AddCode.NOT_CHANNEL, label)
         if isinstance(exc, RateLimited):
-            return AddResult(line, "flood", label, seconds=exc.seconds)
+            return AddResult(line, AddCode.FLOOD, label, seconds=exc.seconds)
         if isinstance(exc, ChannelUnavailable):
-            return AddResult(line, _REASONS.get(exc.reason, "not_found"), label)
+            return AddResult(line, _REASONS.get(exc.reason, AddCode.NOT_FOUND), label)
         if isinstance(exc, SessionDead):
-            return AddResult(line, "session_dead", label)
+            return AddResult(line, AddCode.SESSION_DEAD, label)
         if isinstance(exc, TelegramError):
             log.warning("resolving %s failed: %s", label, exc.code)
-            return AddResult(line, "error", label)
+            return AddResult(line, AddCode.ERROR, label)
         log.exception("resolving %s failed", label)
-        return AddResult(line, "error", label)
+        return AddResult(line, AddCode.ERROR, label)
 
-    def _remember_invite(self, invite_hash: str, title: str, history: HistoryDepth | None) -> str:
+    def _remember_invite(
+        self, invite_hash: str, title: str, history: ParsedDepth | None
+    ) -> str:
         now = time.monotonic()
         for key in [k for k, v in self._invites.items() if now - v.created > INVITE_TTL]:
             del self._invites[key]
@@ -217,11 +229,11 @@ class ChannelService:
         """Join a previously checked invite (the operator confirmed)."""
         invite = self._invites.pop(token, None)
         if invite is None:
-            return AddResult("", "invite_gone")
+            return AddResult("", AddCode.INVITE_GONE)
         async with self._lock:
             resolver = await self._resolver()
             if resolver is None:
-                return AddResult("", "not_ready", invite.title)
+                return AddResult("", AddCode.NOT_READY, invite.title)
             try:
                 resolved = await resolver.join_invite(invite.hash)
             except BaseException as exc:
@@ -232,20 +244,20 @@ class ChannelService:
         """A key for the invites of one /add, for the buttons that join or skip them all."""
         return self._keep(self._invite_batches, list(tokens))
 
-    def pending_invites(self, batch: str) -> list[tuple[str, str]]:
-        """(token, title) of the batch's invites still awaiting an answer."""
+    def pending_invites(self, batch: str) -> list[PendingInvite]:
+        """The batch's invites still awaiting an answer, in the order of the batch."""
         tokens = self._invite_batches.get(batch, [])
-        return [(tok, self._invites[tok].title) for tok in tokens if tok in self._invites]
+        return [PendingInvite(t, self._invites[t].title) for t in tokens if t in self._invites]
 
     async def join_batch(self, batch: str) -> list[AddResult]:
         """Join every invite of the batch still awaiting an answer."""
-        return [await self.join(token) for token, _ in self.pending_invites(batch)]
+        return [await self.join(p.token) for p in self.pending_invites(batch)]
 
     def drop_invites(self, batch: str) -> int:
         """Forget the batch's invites the operator skipped; how many there were."""
         pending = self.pending_invites(batch)
-        for token, _ in pending:
-            self._invites.pop(token, None)
+        for p in pending:
+            self._invites.pop(p.token, None)
         self._invite_batches.pop(batch, None)
         return len(pending)
 
@@ -256,8 +268,8 @@ class ChannelService:
             store.popitem(last=False)
         return token
 
-    async def _store(self, line: str, r: Resolved, history: HistoryDepth | None) -> AddResult:
-        depth = history or self.default_history
+    async def _store(self, line: str, r: Resolved, history: ParsedDepth | None) -> AddResult:
+        depth = history or self._default_depth
         row, created = await self._repo.add(
             tg_id=r.tg_id,
             access_hash=r.access_hash,
@@ -271,23 +283,26 @@ class ChannelService:
             history_since=depth.since,
         )
         if not created:
-            return AddResult(line, "already", row.label, channel_id=row.id, kind=row.kind)
+            return AddResult(line, AddCode.ALREADY, row.label, channel_id=row.id, kind=row.kind)
         # Without an explicit depth the operator may still pick one with the buttons:
         # the first run waits for the pick (or the regular interval, with the default).
-        await self._hook("add_channel" if history is not None else "reschedule", row.id)
+        if history is not None:
+            await self._hook(_add_channel, row.id)
+        else:
+            await self._hook(_reschedule, row.id)
         return AddResult(
-            line, "added", row.label, channel_id=row.id, history_given=history is not None,
-            kind=row.kind,
+            line, AddCode.ADDED, row.label, channel_id=row.id,
+            history_given=history is not None, kind=row.kind,
         )  # fmt: skip
 
-    async def _hook(self, name: str, channel_id: int) -> None:
-        hooks = self._hooks()
-        if hooks is None:
+    async def _hook(self, call: _HookCall, channel_id: int) -> None:
+        """Tell the scheduler, if wired; its failure is logged, never the operator's."""
+        if self._hooks is None:
             return
         try:
-            await getattr(hooks, name)(channel_id)
+            await call(self._hooks, channel_id)
         except Exception:
-            log.exception("scheduler hook %s failed for channel %d", name, channel_id)
+            log.exception("scheduler hook %s failed for channel %d", call.__name__, channel_id)
 
     def history_batch(self, channel_ids: list[int]) -> str:
         """A key for one history question about these newly added channels."""
@@ -304,21 +319,20 @@ class ChannelService:
         if ids is None:
             return None
         try:
-            depth = self.default_history if spec == "default" else HistoryDepth.parse(spec)
+            depth = self._default_depth if spec == "default" else ParsedDepth.parse(spec)
         except BadLine:
             return None
         done = await self._repo.set_history_many(ids, depth.mode, depth.limit, depth.since)
         for channel_id in done:
-            await self._hook("add_channel", channel_id)
+            await self._hook(_add_channel, channel_id)
         chosen = set(done)
-        return HistoryChoice(depth, done, [i for i in ids if i not in chosen])
+        return HistoryChoice(_depth(depth), tuple(done), tuple(i for i in ids if i not in chosen))
 
     # -- managing --------------------------------------------------------------------
 
     def next_runs(self) -> dict[int, datetime]:
-        hooks = self._hooks()
-        runs = getattr(hooks, "next_runs", None)
-        return dict(runs()) if callable(runs) else {}
+        """The scheduler's next run time (UTC) of each scheduled channel by row id."""
+        return dict(self._hooks.next_runs()) if self._hooks is not None else {}
 
     async def page(self, page: int) -> tuple[list[Channel], int]:
         return await self._repo.page(page)
@@ -329,18 +343,18 @@ class ChannelService:
     async def pause(self, channel_id: int) -> bool:
         ok = await self._repo.set_status(channel_id, "paused")
         if ok:
-            await self._hook("drop_channel", channel_id)
+            await self._hook(_drop_channel, channel_id)
         return ok
 
     async def resume(self, channel_id: int) -> bool:
         ok = await self._repo.set_status(channel_id, "active")
         if ok:
-            await self._hook("add_channel", channel_id)
+            await self._hook(_add_channel, channel_id)
         return ok
 
     async def remove(self, channel_id: int) -> bool:
         # A run of it in progress ends (its batch committed) before the rows go.
-        await self._hook("drop_channel", channel_id)
+        await self._hook(_drop_channel, channel_id)
         return await self._repo.remove(channel_id)
 
     async def toggle_comments(self, channel_id: int) -> Channel | None:
@@ -355,4 +369,19 @@ class ChannelService:
 
     async def set_interval(self, channel_id: int, minutes: int | None) -> None:
         await self._repo.set_interval(channel_id, minutes)
-        await self._hook("reschedule", channel_id)
+        await self._hook(_reschedule, channel_id)
+
+
+_HookCall = Callable[[ChannelScheduleHooks, int], Awaitable[None]]
+
+
+async def _add_channel(hooks: ChannelScheduleHooks, channel_id: int) -> None:
+    await hooks.add_channel(channel_id)
+
+
+async def _drop_channel(hooks: ChannelScheduleHooks, channel_id: int) -> None:
+    await hooks.drop_channel(channel_id)
+
+
+async def _reschedule(hooks: ChannelScheduleHooks, channel_id: int) -> None:
+    await hooks.reschedule(channel_id)

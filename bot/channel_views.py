@@ -1,0 +1,132 @@
+"""How /channels draws its pages and the view of one channel (texts and keyboards)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.add_report import depth_label
+from bot.api.channels import ChannelsAPI
+from bot.channel_buttons import ChannelItem, ChannelPage, ItemAction
+from bot.keyboards import button, pager_row, pages_of
+from bot.labels import BUTTON_WIDTH, channel_name, shorten
+from bot.texts import Html, html_join, plain, reason_text, t
+from core.channels import Channel
+
+PAGE_SIZE = 10
+VIEW_WIDTH = 240
+KINDS = ("channel", "megagroup", "gigagroup")
+
+
+def when(value: datetime | None, lang: str) -> str:
+    if value is None:
+        return t("channels_never", lang)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def icon(status: str) -> str:
+    return {"active": "🟢", "paused": "⏸", "disabled": "🚫"}.get(status, "•")
+
+
+def _next_run(ch: Channel, next_runs: Mapping[int, datetime]) -> datetime | None:
+    return next_runs.get(ch.id, ch.next_run_at) if ch.status == "active" else None
+
+
+def _error(ch: Channel, width: int, lang: str) -> str:
+    err = ch.disabled_reason or ch.last_error
+    return t("channels_error", lang, error=reason_text(shorten(err, width), lang)) if err else ""
+
+
+def _page_line(ch: Channel, next_run: datetime | None, lang: str) -> Html:
+    comments = ""
+    if ch.comments_count is not None and (ch.comments_enabled or ch.comments_count):
+        comments = t("channels_comments", lang, n=ch.comments_count)
+    return t(
+        "channels_line",
+        lang,
+        icon=icon(ch.status),
+        label=channel_name(ch.title, ch.username, lang),
+        count=ch.messages_count,
+        last=when(ch.last_run_at, lang),
+        next=when(next_run, lang),
+        comments=comments,
+        error=_error(ch, 100, lang),
+    )
+
+
+async def render_page(
+    channels: ChannelsAPI, page: int, lang: str
+) -> tuple[Html, InlineKeyboardMarkup | None]:
+    """A page of /channels; a page past the end (channels removed since) is the last."""
+    rows, total = await channels.page(page)
+    if total == 0:
+        return t("channels_empty", lang), None
+    pages = pages_of(total, PAGE_SIZE)
+    if not rows and page > 0:
+        return await render_page(channels, pages - 1, lang)
+    next_runs = channels.next_runs()
+    lines = [t("channels_title", lang, total=total, page=page + 1, pages=pages)]
+    buttons: list[list[InlineKeyboardButton]] = []
+    for ch in rows:
+        lines.append(_page_line(ch, _next_run(ch, next_runs), lang))
+        name = channel_name(ch.title, ch.username, lang, width=BUTTON_WIDTH)
+        data = ChannelItem(action=ItemAction.VIEW, channel_id=ch.id, page=page).pack()
+        buttons.append([button(f"{icon(ch.status)} {name}", data)])
+    nav = pager_row(lambda n: ChannelPage(page=n).pack(), page, pages, lang)
+    if nav:
+        buttons.append(nav)
+    return html_join("\n", lines), InlineKeyboardMarkup(inline_keyboard=buttons)
+
+
+def render_item(
+    channels: ChannelsAPI, ch: Channel, page: int, lang: str
+) -> tuple[Html, InlineKeyboardMarkup]:
+    """One channel's view and its buttons (pause or resume, remove, comments, back)."""
+    if ch.interval_minutes:
+        interval = t("channel_interval", lang, n=ch.interval_minutes)
+    else:
+        interval = t("channel_interval_default", lang, n=channels.default_interval)
+    text = t(
+        "channel_view",
+        lang,
+        icon=icon(ch.status),
+        label=channel_name(ch.title, ch.username, lang, width=VIEW_WIDTH),
+        kind=t(f"channel_kind_{ch.kind}", lang) if ch.kind in KINDS else ch.kind,
+        status=t(f"channel_status_{ch.status}", lang),
+        count=ch.messages_count,
+        last=when(ch.last_run_at, lang),
+        next=when(_next_run(ch, channels.next_runs()), lang),
+        interval=interval,
+        depth=depth_label(ch.history_mode, ch.history_limit, ch.history_since, lang),
+        comments=t("channel_on" if ch.comments_enabled else "channel_off", lang),
+        error=_error(ch, 200, lang),
+    )
+
+    def item(action: ItemAction) -> str:
+        return ChannelItem(action=action, channel_id=ch.id, page=page).pack()
+
+    toggle = (
+        button(plain("channel_btn_resume", lang), item(ItemAction.RESUME))
+        if ch.status != "active"
+        else button(plain("channel_btn_pause", lang), item(ItemAction.PAUSE))
+    )
+    rows = [[toggle, button(plain("channel_btn_remove", lang), item(ItemAction.REMOVE))]]
+    if ch.kind == "channel":
+        key = "channel_btn_comments_on" if ch.comments_enabled else "channel_btn_comments_off"
+        rows.append([button(plain(key, lang), item(ItemAction.COMMENTS))])
+    rows.append([button(plain("channels_back", lang), ChannelPage(page=page).pack())])
+    return text, InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def remove_question(ch: Channel, page: int, lang: str) -> tuple[Html, InlineKeyboardMarkup]:
+    def item(action: ItemAction) -> str:
+        return ChannelItem(action=action, channel_id=ch.id, page=page).pack()
+
+    yes = button(plain("channel_remove_yes", lang), item(ItemAction.REMOVE_YES))
+    no = button(plain("channel_remove_no", lang), item(ItemAction.VIEW))
+    kb = InlineKeyboardMarkup(inline_keyboard=[[yes, no]])
+    return t("channel_remove_ask", lang, label=ch.label), kb

@@ -1,0 +1,79 @@
+"""/status: the features' sections, then the archive's maintenance and the components.
+
+Feature sections (the account, parsing) are rendered by their routers' modules and
+handed to ControlBot as `StatusSection`s; the rest comes from the typed `StatusAPI`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from bot.api.status import StatusAPI
+from bot.texts import Html, html_join, keys, t
+from core.status import BackupStatus, StatusReport
+
+# One feature's part of /status in the operator's language ("" shows nothing).
+StatusSection = Callable[[str], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class StatusPage:
+    """What /status shows, in order: the account section, the bot's own transport
+    line, the other feature sections, the archive's maintenance, the components."""
+
+    api: StatusAPI
+    account: StatusSection | None
+    features: tuple[StatusSection, ...]
+    transport: StatusSection
+
+    async def render(self, lang: str) -> Html:
+        sections: Sequence[StatusSection] = (
+            *((self.account,) if self.account is not None else ()),
+            self.transport,
+            *self.features,
+        )
+        lines: list[str] = [f"<b>{t('status_title', lang)}</b>"]
+        for section in sections:
+            text = await section(lang)
+            if text:
+                lines.append(text)
+        report = await self.api.report()
+        if report.backup is not None:
+            lines.append(backup_lines(report.backup, lang))
+        lines.extend(component_lines(report, lang))
+        return Html("\n".join(lines))
+
+
+def backup_lines(backup: BackupStatus, lang: str) -> Html:
+    """The backup lines of /status."""
+    lines = []
+    if backup.last_at is not None:
+        when = backup.last_at.strftime("%Y-%m-%d %H:%M UTC")
+        lines.append(t("status_backup", lang, when=when, size=round(backup.size_bytes / 1e6, 1)))
+    else:
+        lines.append(t("status_backup_none", lang))
+    if backup.error:
+        lines.append(t("status_backup_failed", lang, error=backup.error))
+    if backup.check_result not in (None, "ok"):
+        lines.append(t("status_database_damaged", lang, error=backup.check_result[:200]))
+    return html_join("\n", lines)
+
+
+def component_lines(report: StatusReport, lang: str) -> list[str]:
+    lines: list[str] = [t("status_components", lang)]
+    for comp in report.components:
+        extra = t("status_restarts", lang, n=comp.restarts) if comp.restarts else ""
+        if comp.last_error and comp.state != "running":
+            error = t("status_component_error", lang, error=comp.last_error[:120])
+            extra = Html(extra + error)
+        name = _word("status_component_", comp.name, lang)
+        state = _word("status_state_", comp.state, lang)
+        lines.append(t("status_component", lang, name=name, state=state, extra=extra))
+    return lines
+
+
+def _word(prefix: str, value: str, lang: str) -> str:
+    """A component's name or state in the operator's language (as is when unknown)."""
+    key = prefix + value
+    return t(key, lang) if key in keys() else value

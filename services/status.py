@@ -1,0 +1,55 @@
+"""What /status reports besides the features' own sections (bot/api/status.py
+`StatusAPI`): the supervised components' states and the archive's maintenance."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from core.health import HealthRegistry
+from core.status import BackupStatus, ComponentStatus, StatusReport
+
+
+class MaintenanceView(Protocol):
+    """The part of app/maintenance.py's MaintenanceState /status shows."""
+
+    @property
+    def last_backup_at(self) -> datetime | None: ...
+
+    @property
+    def last_backup_size(self) -> int | None: ...
+
+    @property
+    def backup_error(self) -> str | None: ...
+
+    @property
+    def check_result(self) -> str | None: ...
+
+
+class StatusService:
+    """Reads `health` (every component, in registration order) and, when the archive
+    is a SQLite file with backups, its maintenance state."""
+
+    def __init__(self, health: HealthRegistry, maintenance: MaintenanceView | None = None) -> None:
+        self._health = health
+        self._maintenance = maintenance
+
+    def watch_maintenance(self, maintenance: MaintenanceView) -> None:
+        """Report this maintenance state too (it is built after the bot)."""
+        self._maintenance = maintenance
+
+    async def report(self) -> StatusReport:
+        components = tuple(
+            ComponentStatus(c.name, c.state, c.restarts, c.last_error)
+            for c in self._health.components.values()
+        )
+        m = self._maintenance
+        backup = None
+        if m is not None:
+            backup = BackupStatus(
+                last_at=m.last_backup_at,
+                size_bytes=m.last_backup_size or 0,
+                error=m.backup_error,
+                check_result=m.check_result,
+            )
+        return StatusReport(components, backup)
