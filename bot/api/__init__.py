@@ -9,6 +9,7 @@ Dispatcher.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from bot.api.archive import ArchiveAPI
 from bot.api.channels import ChannelsAPI
 from bot.api.login import LoginAPI
