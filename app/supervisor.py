@@ -74,76 +74,93 @@ class Supervisor:
             self._tasks[comp.name] = asyncio.create_task(self._keep(comp), name=comp.name)
 
     async def _keep(self, comp: Component) -> None:
+        """Run `comp` until it returns, fails for good or the supervisor stops."""
         attempt = 0
         last_error: type[BaseException] | None = None
         while not self._stopping:
             self._health.set(comp.name, STARTING if attempt == 0 else RESTARTING)
             self._health.set(comp.name, RUNNING)
             try:
-                try:
-                    await comp.run()
-                except asyncio.CancelledError:
-                    task = asyncio.current_task()
-                    if task is None or task.cancelling():
-                        raise
-                    # Not a cancellation of this task: something it awaited was
-                    # cancelled under it (Telethon cancels pending requests when a
-                    # client disconnects). A failure like any other: restart.
-                    raise RuntimeError("an awaited operation was cancelled") from None
+                await self._run_once(comp)
             except asyncio.CancelledError:
                 self._health.set(comp.name, STOPPED)
                 raise
             except PermanentFailure as exc:
-                self._health.set(comp.name, FAILED, exc.reason[:500])
-                log.error("component %s stopped for good: %s", comp.name, exc.reason)
-                if exc.alert:
-                    self._alerter.alert(
-                        f"component-failed:{comp.name}",
-                        AlertText("alert_component_stopped", name=comp.name, reason=exc.reason),
-                    )
+                self._stopped_for_good(comp, exc)
                 return
             except Exception as exc:
                 attempt += 1
-                error = f"{type(exc).__name__}: {exc}"[:500]
                 self._health.component(comp.name).restarts = attempt
                 if self._stopping:
                     break
-                if type(exc) is last_error:
-                    # The same failure again (a dead network, say): its traceback is
-                    # already in the log once.
-                    log.error("component %s failed again (attempt %d): %s", comp.name, attempt,
-                              error)
-                else:
-                    log.exception("component %s failed (attempt %d)", comp.name, attempt)
+                self._log_failure(comp, exc, attempt, again=type(exc) is last_error)
                 last_error = type(exc)
-                if self._max_restarts is not None and attempt > self._max_restarts:
-                    self._health.set(comp.name, FAILED, error)
-                    self._alerter.alert(
-                        f"component-failed:{comp.name}",
-                        AlertText(
-                            "alert_component_given_up", name=comp.name, attempts=attempt,
-                            error=error,
-                        ),
-                    )
+                if not await self._wait_to_restart(comp, exc, attempt):
                     return
-                delay = self._backoff.delay(attempt)
-                self.delays.setdefault(comp.name, []).append(delay)
-                self._health.set(comp.name, RESTARTING, error)
-                self._alerter.alert(
-                    f"component-restart:{comp.name}",
-                    AlertText(
-                        "alert_component_restart", name=comp.name, error=error,
-                        seconds=round(delay),
-                    ),
-                )
-                try:
-                    await asyncio.wait_for(self._stop_event.wait(), delay)
-                except TimeoutError:
-                    pass
                 continue
             # A normal return: the component finished on purpose.
             break
         self._health.set(comp.name, STOPPED)
+
+    @staticmethod
+    async def _run_once(comp: Component) -> None:
+        try:
+            await comp.run()
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is None or task.cancelling():
+                raise
+            # Not a cancellation of this task: something it awaited was cancelled
+            # under it (Telethon cancels pending requests when a client disconnects).
+            # A failure like any other: restart.
+            raise RuntimeError("an awaited operation was cancelled") from None
+
+    def _stopped_for_good(self, comp: Component, exc: PermanentFailure) -> None:
+        self._health.set(comp.name, FAILED, exc.reason[:500])
+        log.error("component %s stopped for good: %s", comp.name, exc.reason)
+        if exc.alert:
+            self._alerter.alert(
+                f"component-failed:{comp.name}",
+                AlertText("alert_component_stopped", name=comp.name, reason=exc.reason),
+            )
+
+    @staticmethod
+    def _log_failure(comp: Component, exc: Exception, attempt: int, *, again: bool) -> None:
+        if again:
+            # The same failure again (a dead network, say): its traceback is already
+            # in the log once.
+            log.error(
+                "component %s failed again (attempt %d): %s", comp.name, attempt, _error(exc)
+            )
+        else:
+            log.exception("component %s failed (attempt %d)", comp.name, attempt)
+
+    async def _wait_to_restart(self, comp: Component, exc: Exception, attempt: int) -> bool:
+        """Alert and wait out the backoff; False when the restarts are used up."""
+        error = _error(exc)
+        if self._max_restarts is not None and attempt > self._max_restarts:
+            self._health.set(comp.name, FAILED, error)
+            self._alerter.alert(
+                f"component-failed:{comp.name}",
+                AlertText(
+                    "alert_component_given_up", name=comp.name, attempts=attempt, error=error
+                ),
+            )
+            return False
+        delay = self._backoff.delay(attempt)
+        self.delays.setdefault(comp.name, []).append(delay)
+        self._health.set(comp.name, RESTARTING, error)
+        self._alerter.alert(
+            f"component-restart:{comp.name}",
+            AlertText(
+                "alert_component_restart", name=comp.name, error=error, seconds=round(delay)
+            ),
+        )
+        try:
+            await asyncio.wait_for(self._stop_event.wait(), delay)
+        except TimeoutError:
+            pass
+        return True
 
     async def stop(self, timeout: float) -> None:
         """Ask every component to finish (reverse order), wait up to `timeout`, cancel the rest.
@@ -175,3 +192,8 @@ class Supervisor:
                 await asyncio.wait(pending, timeout=self.CANCEL_GRACE)
         for comp in self._components:
             self._health.set(comp.name, STOPPED)
+
+
+def _error(exc: BaseException) -> str:
+    """A failure as /status and /healthz show it (500 characters at most)."""
+    return f"{type(exc).__name__}: {exc}"[:500]
