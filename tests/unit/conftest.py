@@ -1,4 +1,8 @@
-"""Fixtures shared by the unit tests."""
+"""Fixtures shared by the unit tests: THE migrated database.
+
+`db` is the one way a unit test gets a database: a SQLite file in tmp_path, migrated
+by db/database.py `init_db` (as the app does at start-up), closed after the test.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,17 @@ from db.messages import MessageRepository
 
 
 @pytest.fixture
-async def repo(tmp_path: Path) -> AsyncIterator[MessageRepository]:
-    """A migrated SQLite database in tmp_path and the message repository over it."""
-    await init_db(f"sqlite://{tmp_path / 'db.sqlite3'}")
+async def db(tmp_path: Path) -> AsyncIterator[Path]:
+    """A migrated SQLite database in tmp_path (Tortoise's `default` connection); its path."""
+    path = tmp_path / "db.sqlite3"
+    await init_db(f"sqlite://{path}")
     try:
-        yield MessageRepository()
+        yield path
     finally:
         await close_db()
+
+
+@pytest.fixture
+def repo(db: Path) -> MessageRepository:
+    """The message repository over the migrated database."""
+    return MessageRepository()

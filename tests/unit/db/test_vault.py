@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from db.accounts import AccountRepository
-from db.database import close_db, init_db
 from db.models import Account
 from db.vault import SessionVault, VaultError
 
 SESSION = "1BVtsOHgBu7dVhYvC3cFq0xKpWz9sLmNoPqRsTuVwXyZ-session-string"
 KEY_A = SessionVault.generate_key()
 KEY_B = SessionVault.generate_key()
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Path]:
-    path = tmp_path / "db.sqlite3"
-    await init_db(f"sqlite://{path}")
-    yield path
-    await close_db()
 
 
 def _ciphertexts(path: Path) -> list[tuple[int, bytes]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from apscheduler.schedulers import base as aps_base
 
-from db.database import close_db, init_db
 from db.models import Channel
 from services.parsing.clock_jumps import WallClockWatch
 from services.parsing.worker import ParseWorker
@@ -58,14 +57,10 @@ class _Wall:
 
 
 @pytest.fixture
-async def wall(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[_Wall]:
+def wall(db: Path, monkeypatch: pytest.MonkeyPatch) -> _Wall:
     shifted = _Wall()
     monkeypatch.setattr(aps_base, "datetime", shifted)  # APScheduler's wall clock
-    await init_db(f"sqlite://{tmp_path / 'db.sqlite3'}")
-    try:
-        yield shifted
-    finally:
-        await close_db()
+    return shifted
 
 
 async def _started(wall: _Wall, fetcher: FakeFetcher) -> tuple[ParseWorker, asyncio.Task[None]]:

@@ -23,7 +23,6 @@ from core.errors import SessionDead, TelegramError
 from core.health import HealthRegistry
 from core.parsing import BatchProgress, RunProgress, RunStatus
 from db.channels import ChannelStateRepository
-from db.database import close_db, init_db
 from db.messages import MessageRepository
 from db.models import Channel
 from services.parsing.breaker import CircuitBreaker
@@ -72,8 +71,7 @@ class Fetcher:
 
 
 @pytest.fixture
-async def service(tmp_path: Path) -> AsyncIterator[tuple[ParseService, Fetcher, Userbot]]:
-    await init_db(f"sqlite://{tmp_path / 'db.sqlite3'}")
+async def service(db: Path) -> AsyncIterator[tuple[ParseService, Fetcher, Userbot]]:
     fetcher, userbot, breaker = Fetcher(), Userbot(), CircuitBreaker()
     sched = worker(fetcher, userbot, breaker=breaker)
     task = asyncio.create_task(sched.run())
@@ -83,7 +81,6 @@ async def service(tmp_path: Path) -> AsyncIterator[tuple[ParseService, Fetcher, 
     finally:
         await sched.stop()
         await task
-        await close_db()
 
 
 def shown(html: str) -> str:

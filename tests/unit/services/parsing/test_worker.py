@@ -14,7 +14,6 @@ from core.channels import Channel as ChannelSnapshot
 from core.errors import ChannelUnavailable, RateLimited, SessionDead, TransportError
 from core.parsing import RunProgress
 from db.channels import ChannelRepository
-from db.database import close_db, init_db
 from db.models import Channel, Message
 from services.channels import ChannelService
 from services.parsing.breaker import OPEN
@@ -31,13 +30,9 @@ from tests.unit.services.parsing.fakes import (
 
 
 @pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
-    await init_db(f"sqlite://{tmp_path / 'db.sqlite3'}")
-    try:
-        async with running(FakeFetcher(), FakeUserbot()) as started:
-            yield started
-    finally:
-        await close_db()
+async def env(db: Path) -> AsyncIterator[dict[str, Any]]:
+    async with running(FakeFetcher(), FakeUserbot()) as started:
+        yield started
 
 
 async def test_troubles_are_contained_per_channel(env: dict[str, Any]) -> None:

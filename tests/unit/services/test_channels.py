@@ -1,0 +1,119 @@
+"""services/channels.py ChannelService over the migrated database, without Telegram."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from db.channels import ChannelRepository
+from db.models import Channel
+from services.channels import ChannelService
+from tests.unit.db.test_channels import add_channel
+
+
+class Hooks:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+
+    async def add_channel(self, channel_id: int) -> None:
+        self.calls.append(("add", channel_id))
+
+    async def remove_channel(self, channel_id: int) -> None:
+        self.calls.append(("remove", channel_id))
+
+    async def drop_channel(self, channel_id: int) -> None:
+        self.calls.append(("drop", channel_id))
+
+    async def reschedule(self, channel_id: int) -> None:
+        self.calls.append(("reschedule", channel_id))
+
+    def next_runs(self) -> list[tuple[int, datetime]]:
+        return []
+
+
+class NoSession:
+    state = "no_session"
+
+    async def wait_ready(self, timeout: float | None = None) -> Any:
+        raise AssertionError("must not wait for a client without a session")
+
+
+async def test_service_manages_channels_through_the_hooks(db: Path) -> None:
+    repo = ChannelRepository()
+    hooks = Hooks()
+    svc = ChannelService(NoSession(), repo, hooks, default_history="500")
+    row_id = await add_channel(repo, 555, "chan", "Chan")
+
+    assert await svc.pause(row_id) and (await Channel.get(id=row_id)).status == "paused"
+    assert await svc.resume(row_id) and (await Channel.get(id=row_id)).status == "active"
+    toggled = await svc.toggle_comments(row_id)
+    assert toggled is not None and toggled.comments_enabled
+    await svc.set_interval(row_id, 15)
+    assert (await Channel.get(id=row_id)).interval_minutes == 15
+    batch = svc.history_batch([row_id])
+    choice = await svc.choose_history(batch, "since:2024-03-01")
+    assert choice is not None and choice.channel_ids == (row_id,) and choice.late == ()
+    ch = await Channel.get(id=row_id)
+    assert ch.history_mode == "since" and ch.history_since == datetime(2024, 3, 1, tzinfo=UTC)
+    choice = await svc.choose_history(batch, "default")
+    assert choice is not None and choice.channel_ids == (row_id,)
+    ch = await Channel.get(id=row_id)
+    assert (ch.history_mode, ch.history_limit) == ("last", 500)
+    await Channel.filter(id=row_id).update(cursor=10)
+    choice = await svc.choose_history(batch, "all")  # history already stored
+    assert choice is not None and choice.channel_ids == () and choice.late == (row_id,)
+    assert await svc.choose_history("unknown", "all") is None
+    assert await svc.remove(row_id) and await Channel.get_or_none(id=row_id) is None
+    assert hooks.calls == [
+        ("drop", row_id),  # pausing stops a run in progress, then unschedules
+        ("add", row_id),
+        ("reschedule", row_id),
+        ("add", row_id),
+        ("add", row_id),
+        ("drop", row_id),  # and so does removing, before the rows go
+    ]
+
+
+async def test_service_without_scheduler_or_session(db: Path) -> None:
+    svc = ChannelService(NoSession(), ChannelRepository(), None)
+    results = await svc.add_lines("@news\n!!!\n@news sometime")
+    assert [r.code for r in results] == ["not_ready", "garbage", "bad_option"]
+    assert [r.code for r in await svc.add_lines("??? \n http://example.com/x")] == [
+        "garbage",
+        "garbage",
+    ]
+    row_id = await add_channel(ChannelRepository(), 777, "x_chan", "X")
+    assert await svc.pause(row_id)  # no scheduler wired: still works
+    assert (await svc.join("unknown-token")).code == "invite_gone"
+
+
+async def test_one_history_answer_applies_to_every_new_channel_of_the_batch(db: Path) -> None:
+    repo = ChannelRepository()
+    hooks = Hooks()
+    svc = ChannelService(NoSession(), repo, hooks)
+    ids = [await add_channel(repo, 9000 + i, f"batch_{i:04d}", f"Batch {i}") for i in range(1200)]
+    started = ids[5]
+    await Channel.filter(id=started).update(cursor=42)  # its first run already began
+    gone = ids[7]
+    await repo.remove(gone)
+    batch = svc.history_batch(ids)
+    choice = await svc.choose_history(batch, "last:100")
+    assert choice is not None
+    assert sorted(choice.late) == sorted([started, gone])
+    assert len(choice.channel_ids) == len(ids) - 2
+    rows = await Channel.filter(id__in=ids).values("id", "history_mode", "history_limit")
+    chosen = {r["id"] for r in rows if (r["history_mode"], r["history_limit"]) == ("last", 100)}
+    assert chosen == set(ids) - {started, gone}
+    assert hooks.calls == [("add", i) for i in choice.channel_ids]
+
+
+async def test_any_number_of_lines_each_get_an_outcome(db: Path) -> None:
+    svc = ChannelService(NoSession(), ChannelRepository(), None)
+    lines = [f"@name_{i:03d}" for i in range(120)] + ["@NAME_000", "!!!"] * 15
+    results = await svc.add_lines("\n".join(lines))
+    assert len(results) == len(lines) == 150
+    codes = [r.code for r in results]
+    assert codes[:120] == ["not_ready"] * 120
+    assert codes[120:] == ["duplicate", "garbage"] * 15  # the same name is asked once
+    assert results[-1].line == "!!!"
