@@ -98,7 +98,7 @@ def test_database_settings_need_no_bot_token(env: dict[str, str]) -> None:
     assert settings.sqlite_path is None
 
 
-ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
+ENV_EXAMPLE = Path(__file__).resolve().parents[3] / ".env.example"
 
 
 def test_env_example_documents_every_setting() -> None:
