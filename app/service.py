@@ -104,7 +104,6 @@ def build_app(settings: Settings) -> App:
     events = EventBus()
     archive = ArchiveService(settings.upload_limit_mb, work_dir=settings.work_dir)
     watches = WatchesService()
-    services.extras.update(archive=archive, watches=watches, events=events)
     scheduler, parse, parse_section = _build_parsing(
         settings, services, userbot, health, alerter, events
     )

@@ -1,6 +1,6 @@
 """TEMPORARY: the `services` workflow-data key of the routers not yet on `BotDeps`.
 
-The login, parse, export, search, stats and watch routers still read
+The login and parse routers still read
 `services.extras["..."]`; each goes when its router takes its typed API key
 (bot/api/). Nothing new may be added here.
 """

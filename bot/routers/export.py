@@ -6,7 +6,6 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import cast
 
 from aiogram import Router
 from aiogram.exceptions import TelegramBadRequest
@@ -18,13 +17,11 @@ from bot.api.archive import ArchiveAPI
 from bot.keyboards import button, pager_row, pages_of
 from bot.labels import BUTTON_WIDTH, LIST_WIDTH, channel_name, echo
 from bot.live import LiveMessage
-from bot.services import BotServices
 from bot.texts import Html, html_join, plain, t, tn
 from core.archive import ExportFormat, ExportResult
 from core.channels import Channel
 
 log = logging.getLogger(__name__)
-router = Router(name="export")
 
 FORMATS = tuple(f.value for f in ExportFormat)
 # Words an operator may take for a format: answered with the formats there are, never
@@ -163,8 +160,14 @@ def _period(since: str | None, until: str | None) -> tuple[datetime | None, date
     return start, end
 
 
-def _archive(services: BotServices) -> ArchiveAPI:
-    return cast(ArchiveAPI, services.extras["archive"])
+def build_router() -> Router:
+    """/export and its menu, channel, format and period buttons."""
+    router = Router(name="export")
+    router.message.register(cmd_export, Command("export"))
+    router.callback_query.register(on_export_page, ExportMenuPage.filter())
+    router.callback_query.register(on_export_channel, ExportChannel.filter())
+    router.callback_query.register(on_export_format, ExportPick.filter())
+    return router
 
 
 def export_name(channel: Channel, lang: str, width: int = LIST_WIDTH) -> str:
@@ -199,11 +202,9 @@ async def _menu(archive: ArchiveAPI, page: int, lang: str) -> tuple[Html, Inline
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-@router.message(Command("export"))
 async def cmd_export(
-    message: Message, command: CommandObject, services: BotServices, lang: str
+    message: Message, command: CommandObject, archive: ArchiveAPI, lang: str
 ) -> None:
-    archive = _archive(services)
     if not command.args:
         text, kb = await _menu(archive, 0, lang)
         await message.answer(text, reply_markup=kb)
@@ -232,14 +233,13 @@ async def cmd_export(
     )
 
 
-@router.callback_query(ExportMenuPage.filter())
 async def on_export_page(
-    query: CallbackQuery, callback_data: ExportMenuPage, services: BotServices, lang: str
+    query: CallbackQuery, callback_data: ExportMenuPage, archive: ArchiveAPI, lang: str
 ) -> None:
     await query.answer()
     if not isinstance(query.message, Message):
         return
-    text, kb = await _menu(_archive(services), callback_data.page, lang)
+    text, kb = await _menu(archive, callback_data.page, lang)
     try:
         await query.message.edit_text(text, reply_markup=kb)
     except TelegramBadRequest as exc:  # a second tap before the first edit arrived
@@ -263,9 +263,8 @@ def _format_keyboard(channel_id: int | None, lang: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-@router.callback_query(ExportChannel.filter())
 async def on_export_channel(
-    query: CallbackQuery, callback_data: ExportChannel, services: BotServices, lang: str
+    query: CallbackQuery, callback_data: ExportChannel, archive: ArchiveAPI, lang: str
 ) -> None:
     await query.answer()
     target = callback_data.channel_id
@@ -273,7 +272,7 @@ async def on_export_channel(
         return
     what: str = t("export_all_channels", lang)
     if target is not None:
-        channel = await _archive(services).get_channel(target)
+        channel = await archive.get_channel(target)
         if channel is None:  # removed since the menu was shown
             await query.message.answer(t("export_channel_gone", lang))
             return
@@ -283,14 +282,12 @@ async def on_export_channel(
     )
 
 
-@router.callback_query(ExportPick.filter())
 async def on_export_format(
-    query: CallbackQuery, callback_data: ExportPick, services: BotServices, lang: str
+    query: CallbackQuery, callback_data: ExportPick, archive: ArchiveAPI, lang: str
 ) -> None:
     await query.answer()
     if not isinstance(query.message, Message):
         return
-    archive = _archive(services)
     channel = None
     if callback_data.channel_id is not None:
         channel = await archive.get_channel(callback_data.channel_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from typing import cast
 
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
@@ -13,17 +12,10 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 
 from bot.api.archive import ArchiveAPI
 from bot.labels import echo
-from bot.services import BotServices
 from bot.texts import Html, escape, plain, t, tn
 from core.archive import HL_END, HL_START, SearchPage
 
-router = Router(name="search")
-
 PER_PAGE = 5
-
-
-def _archive(services: BotServices) -> ArchiveAPI:
-    return cast(ArchiveAPI, services.extras["archive"])
 
 
 class SearchPager(CallbackData, prefix="srch"):
@@ -32,6 +24,14 @@ class SearchPager(CallbackData, prefix="srch"):
 
     nonce: str
     page: int
+
+
+def build_router() -> Router:
+    """/search and its page buttons."""
+    router = Router(name="search")
+    router.message.register(cmd_search, Command("search"))
+    router.callback_query.register(on_search_page, SearchPager.filter())
+    return router
 
 
 def render_snippet(snippet: str) -> Html:
@@ -65,15 +65,14 @@ def render_page(
     return "\n".join(lines), markup
 
 
-@router.message(Command("search"))
 async def cmd_search(
-    message: Message, command: CommandObject, state: FSMContext, services: BotServices, lang: str
+    message: Message, command: CommandObject, state: FSMContext, archive: ArchiveAPI, lang: str
 ) -> None:
     q = (command.args or "").strip()
     if not q:
         await message.answer(t("search_usage", lang))
         return
-    page = await _archive(services).search(q, 0, PER_PAGE)
+    page = await archive.search(q, 0, PER_PAGE)
     if page.total == 0:
         await message.answer(t("search_none", lang, q=echo(q)))
         return
@@ -85,12 +84,11 @@ async def cmd_search(
     await message.answer(text, reply_markup=markup, disable_web_page_preview=True)
 
 
-@router.callback_query(SearchPager.filter())
 async def on_search_page(
     query: CallbackQuery,
     callback_data: SearchPager,
     state: FSMContext,
-    services: BotServices,
+    archive: ArchiveAPI,
     lang: str,
 ) -> None:
     data = await state.get_data()
@@ -100,7 +98,7 @@ async def on_search_page(
     q = data["search_q"]
     page_no = callback_data.page
     nonce = callback_data.nonce
-    page = await _archive(services).search(q, page_no, PER_PAGE)
+    page = await archive.search(q, page_no, PER_PAGE)
     text, markup = render_page(q, page, page_no, nonce, lang)
     await query.answer()
     await query.message.edit_text(text, reply_markup=markup, disable_web_page_preview=True)

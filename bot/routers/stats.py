@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import cast
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
@@ -15,11 +14,8 @@ from aiogram.utils.chat_action import ChatActionSender
 from bot.api.archive import ArchiveAPI
 from bot.charts import stats_chart
 from bot.labels import LIST_WIDTH, channel_name, echo
-from bot.services import BotServices
 from bot.texts import plain, t, tn
 from core.archive import StatsReport, StatsUnit
-
-router = Router(name="stats")
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 3650
@@ -29,6 +25,13 @@ _POSTS_LABEL = {
     StatsUnit.WEEK: "stats_posts_label_week",
     StatsUnit.MONTH: "stats_posts_label_month",
 }
+
+
+def build_router() -> Router:
+    """/stats."""
+    router = Router(name="stats")
+    router.message.register(cmd_stats, Command("stats"))
+    return router
 
 
 async def draw(report: StatsReport, title: str, lang: str) -> bytes:
@@ -43,9 +46,8 @@ def empty_text(name: str, days: int, lang: str) -> str:
     return t("stats_empty", lang, channel=name, period=tn("stats_period", days, lang))
 
 
-@router.message(Command("stats"))
 async def cmd_stats(
-    message: Message, command: CommandObject, services: BotServices, bot: Bot, lang: str
+    message: Message, command: CommandObject, archive: ArchiveAPI, bot: Bot, lang: str
 ) -> None:
     parts = (command.args or "").split()
     # Days in ASCII digits ("²" is a digit to str.isdigit() that int() refuses).
@@ -53,7 +55,6 @@ async def cmd_stats(
         await message.answer(t("stats_usage", lang))
         return
     days = max(1, min(int(parts[1]), MAX_DAYS)) if len(parts) == 2 else DEFAULT_DAYS
-    archive = cast(ArchiveAPI, services.extras["archive"])
     channel = await archive.find_channel(parts[0])
     if channel is None:
         await message.answer(t("channel_not_found", lang, ref=echo(parts[0])))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import cast
 
 from aiogram import Router
 from aiogram.exceptions import TelegramBadRequest
@@ -14,11 +13,8 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from bot.api.watches import WatchesAPI
 from bot.keyboards import pager_row, pages_of
 from bot.labels import LIST_WIDTH, channel_name, echo, shorten
-from bot.services import BotServices
 from bot.texts import Html, escape, html_join, t
 from core.archive import MAX_PATTERN, WatchInfo
-
-router = Router(name="watch")
 
 PAGE_SIZE = 20
 PATTERN_WIDTH = MAX_PATTERN + 10  # every pattern in full, slashes included
@@ -33,6 +29,16 @@ class WatchesPage(CallbackData, prefix="wtp"):
 
 # pager_row() builds each button's data as this prefix + the page: WatchesPage packed.
 PAGER_PREFIX = f"{WatchesPage.__prefix__}{WatchesPage.__separator__}"
+
+
+def build_router() -> Router:
+    """/watch, /watches (and its pager) and /unwatch."""
+    router = Router(name="watch")
+    router.message.register(cmd_watch, Command("watch"))
+    router.message.register(cmd_watches, Command("watches"))
+    router.callback_query.register(on_watches_page, WatchesPage.filter())
+    router.message.register(cmd_unwatch, Command("unwatch"))
+    return router
 
 
 def split_watch_args(args: str) -> tuple[str, str | None]:
@@ -65,18 +71,13 @@ def _where(info: WatchInfo, lang: str, width: int) -> Html:
     return t("watch_in_channel", lang, channel=name)
 
 
-def _watches(services: BotServices) -> WatchesAPI:
-    return cast(WatchesAPI, services.extras["watches"])
-
-
-@router.message(Command("watch"))
 async def cmd_watch(
-    message: Message, command: CommandObject, services: BotServices, lang: str
+    message: Message, command: CommandObject, watches: WatchesAPI, lang: str
 ) -> None:
     if not (command.args or "").strip():
         await message.answer(t("watch_usage", lang))
         return
-    watches = _watches(services)
+    watches = watches
     pattern, ref = split_watch_args(command.args or "")
     channel = None
     if ref is not None and ref.lower() != "all":
@@ -119,20 +120,18 @@ async def _watches_page(
     return html_join("\n", lines), kb
 
 
-@router.message(Command("watches"))
-async def cmd_watches(message: Message, services: BotServices, lang: str) -> None:
-    text, kb = await _watches_page(_watches(services), 0, lang)
+async def cmd_watches(message: Message, watches: WatchesAPI, lang: str) -> None:
+    text, kb = await _watches_page(watches, 0, lang)
     await message.answer(text, reply_markup=kb)
 
 
-@router.callback_query(WatchesPage.filter())
 async def on_watches_page(
-    query: CallbackQuery, callback_data: WatchesPage, services: BotServices, lang: str
+    query: CallbackQuery, callback_data: WatchesPage, watches: WatchesAPI, lang: str
 ) -> None:
     await query.answer()
     if not isinstance(query.message, Message):
         return
-    text, kb = await _watches_page(_watches(services), callback_data.page, lang)
+    text, kb = await _watches_page(watches, callback_data.page, lang)
     try:
         await query.message.edit_text(text, reply_markup=kb)
     except TelegramBadRequest as exc:  # a second tap before the first edit arrived
@@ -140,15 +139,14 @@ async def on_watches_page(
             raise
 
 
-@router.message(Command("unwatch"))
 async def cmd_unwatch(
-    message: Message, command: CommandObject, services: BotServices, lang: str
+    message: Message, command: CommandObject, watches: WatchesAPI, lang: str
 ) -> None:
     arg = (command.args or "").strip().lstrip("#")
     if not re.fullmatch(r"[0-9]+", arg):  # not isdigit(): "²" is a digit int() refuses
         await message.answer(t("unwatch_usage", lang))
         return
-    if len(arg) <= 18 and await _watches(services).remove_watch(int(arg)):
+    if len(arg) <= 18 and await watches.remove_watch(int(arg)):
         await message.answer(t("unwatch_done", lang, id=int(arg)))
     else:  # beyond 18 digits: no alert has that id (and SQLite's INTEGER ends there)
         await message.answer(t("unwatch_missing", lang, id=arg[:40]))

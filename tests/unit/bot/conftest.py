@@ -99,7 +99,10 @@ class RecordingSession(BaseSession):
         }
         name = method.__api_method__
         self._check(name, data)
-        sent = Sent(name, data, self._result(method, data))
+        result = self._result(method, data)
+        if isinstance(result, Message):  # as aiogram's own sessions do: it can be edited
+            result = result.as_(bot)
+        sent = Sent(name, data, result)
         self.requests.append(sent)
         return cast(TelegramType, sent.result)
 

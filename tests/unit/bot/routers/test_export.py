@@ -12,6 +12,7 @@ from bot.routers.export import (
     parse_export_args,
 )
 from core.archive import ExportFormat
+from tests.unit.bot.routers.conftest import DataBot
 
 
 def test_parse_arguments() -> None:
@@ -40,3 +41,43 @@ def test_buttons_round_trip_within_telegrams_64_bytes() -> None:
     assert ExportPick.unpack(pick.pack()) == pick
     everything = ExportChannel()
     assert ExportChannel.unpack(everything.pack()).channel_id is None
+
+
+# -- in process: real Updates through the real Dispatcher, a fake archive ------------
+
+
+async def test_reversed_dates_are_said_and_nothing_is_exported(data_bot: DataBot) -> None:
+    (reply,) = await data_bot.tg.send("/export @c1 from 2025-01-01 to 2024-01-01")
+    assert "reversed" in reply.text and "2025-01-01" in reply.text
+    assert not [c for c in data_bot.archive.calls if c[0] == "export"]
+
+
+async def test_menu_channel_format_and_period_buttons(data_bot: DataBot) -> None:
+    tg, archive = data_bot.tg, data_bot.archive
+    (menu,) = await tg.send("/export")
+    assert ("All channels", ExportChannel().pack()) in menu.buttons
+    data = dict(menu.buttons)["C1 · @c1"]
+    (formats,) = await tg.press(data, on=menu)
+    pick = ExportPick(channel_id=1, fmt=ExportFormat.JSONL, days=30).pack()
+    assert pick in [d for _, d in formats.buttons]
+    sent = await tg.press(pick, on=formats)
+    assert [s.method for s in sent] == ["sendMessage", "sendDocument", "editMessageText"]
+    ((_, (channel_id, fmt, since, until, keyword)),) = [
+        c for c in archive.calls if c[0] == "export"
+    ]
+    assert (channel_id, fmt, until, keyword) == (1, ExportFormat.JSONL, None, None)
+    assert since is not None
+    assert ("cleanup", 3) in archive.calls
+    assert "3" in sent[-1].text
+
+
+async def test_an_empty_export_says_so(data_bot: DataBot) -> None:
+    data_bot.archive.rows = 0
+    sent = await data_bot.tg.send("/export all csv nothing-matches")
+    assert [s.method for s in sent] == ["sendMessage", "editMessageText"]
+    assert "Nothing to export" in sent[-1].text
+
+
+async def test_an_unknown_channel_is_named(data_bot: DataBot) -> None:
+    (reply,) = await data_bot.tg.send("/export @nope")
+    assert "@nope" in reply.text

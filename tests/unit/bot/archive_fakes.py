@@ -1,0 +1,131 @@
+"""Fake ArchiveAPI and WatchesAPI (bot/api/archive.py, bot/api/watches.py), in memory.
+
+Each records its calls; a test sets what they answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.api.archive import ExportProgress
+from core.archive import (
+    BadPattern,
+    Bucket,
+    ChannelPage,
+    DayStat,
+    ExportFormat,
+    ExportResult,
+    PatternProblem,
+    SearchHit,
+    SearchPage,
+    StatsReport,
+    StatsUnit,
+    TopPost,
+    WatchInfo,
+    WatchPage,
+)
+from core.channels import Channel
+
+
+def channel(n: int, **fields: Any) -> Channel:
+    return Channel(**{"id": n, "tg_id": 1000 + n, "username": f"c{n}", "title": f"C{n}", **fields})
+
+
+@dataclass
+class FakeArchive:
+    """ArchiveAPI over a list of channels; export writes `rows` lines to `out_dir`."""
+
+    out_dir: Path
+    channels: list[Channel] = field(default_factory=list)
+    rows: int = 3
+    hits: list[SearchHit] = field(default_factory=list)
+    report: StatsReport | None = None
+    calls: list[tuple[str, Any]] = field(default_factory=list)
+
+    async def find_channel(self, ref: str) -> Channel | None:
+        self.calls.append(("find_channel", ref))
+        return next((c for c in self.channels if c.label == ref), None)
+
+    async def get_channel(self, channel_id: int) -> Channel | None:
+        return next((c for c in self.channels if c.id == channel_id), None)
+
+    async def channel_page(self, page: int, size: int) -> ChannelPage:
+        return ChannelPage(
+            tuple(self.channels[page * size : (page + 1) * size]), len(self.channels)
+        )
+
+    async def export(
+        self,
+        channel: Channel | None,
+        fmt: ExportFormat,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        keyword: str | None = None,
+        progress: ExportProgress | None = None,
+    ) -> ExportResult:
+        self.calls.append(
+            ("export", (channel.id if channel else None, fmt, since, until, keyword))
+        )
+        if not self.rows:
+            return ExportResult(0, (), False, 50)
+        path = self.out_dir / f"x.{fmt}"
+        path.write_text("row\n" * self.rows)
+        return ExportResult(self.rows, (path,), False, 50)
+
+    async def cleanup(self, result: ExportResult) -> None:
+        self.calls.append(("cleanup", result.rows))
+
+    async def search(self, text: str, page: int, per_page: int) -> SearchPage:
+        self.calls.append(("search", (text, page)))
+        shown = self.hits[page * per_page : (page + 1) * per_page]
+        return SearchPage(len(self.hits), tuple(shown))
+
+    async def stats(self, channel: Channel, days: int) -> StatsReport:
+        self.calls.append(("stats", (channel.id, days)))
+        assert self.report is not None
+        return self.report
+
+
+def report(views: int = 10) -> StatsReport:
+    """Two days of posts; every post has `views` views."""
+    top = (TopPost(2, "https://t.me/c1/2", views, 0, "two"),) if views else ()
+    return StatsReport(
+        "@c1",
+        (DayStat(date(2026, 3, 1), 1, views), DayStat(date(2026, 3, 2), 1, views)),
+        top,
+        (),
+        StatsUnit.DAY,
+        (Bucket(date(2026, 3, 1), 1, views), Bucket(date(2026, 3, 2), 1, views)),
+    )
+
+
+@dataclass
+class FakeWatches:
+    """WatchesAPI over a list; a pattern of `(` is refused as unbalanced."""
+
+    channels: list[Channel] = field(default_factory=list)
+    watches: list[WatchInfo] = field(default_factory=list)
+    calls: list[tuple[str, Any]] = field(default_factory=list)
+
+    async def find_channel(self, ref: str) -> Channel | None:
+        return next((c for c in self.channels if c.label == ref), None)
+
+    async def add_watch(self, raw: str, channel: Channel | None, created_by: int) -> WatchInfo:
+        self.calls.append(("add_watch", (raw, channel.id if channel else None, created_by)))
+        if raw == "/(/":
+            raise BadPattern(PatternProblem.UNBALANCED, "missing )", 0)
+        regex = raw.startswith("/") and raw.endswith("/")
+        info = WatchInfo(len(self.watches) + 1, raw.strip("/") if regex else raw, regex, channel)
+        self.watches.append(info)
+        return info
+
+    async def watch_page(self, page: int, size: int) -> WatchPage:
+        return WatchPage(tuple(self.watches[page * size : (page + 1) * size]), len(self.watches))
+
+    async def remove_watch(self, watch_id: int) -> bool:
+        before = len(self.watches)
+        self.watches = [w for w in self.watches if w.id != watch_id]
+        return len(self.watches) < before
