@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from tortoise import connections
 
 import db.search as search_module
 from bot.routers.search import render_snippet
-from db.messages import MessageRepository
 from db.search import HL_END, HL_START, fts5_query, query_words, search_messages
 from tests.unit.export_fixtures import make_channel, upsert
 
 
-async def test_prefix_and_case_insensitive_russian_and_english(repo: MessageRepository) -> None:
+async def test_prefix_and_case_insensitive_russian_and_english(db: Path) -> None:
     ch = await make_channel(1, "news", "News")
     await upsert(ch, [(1, "ТЕЛЕГРАМ запустил каналы"), (2, "Telegram Channels"), (3, "погода")])
     page = await search_messages("телеграм")
@@ -27,7 +28,7 @@ async def test_prefix_and_case_insensitive_russian_and_english(repo: MessageRepo
     assert (await search_messages("  !!! ")).total == 0
 
 
-async def test_operators_in_the_query_are_plain_words(repo: MessageRepository) -> None:
+async def test_operators_in_the_query_are_plain_words(db: Path) -> None:
     ch = await make_channel(1, "news", "News")
     await upsert(ch, [(1, "cats AND dogs NOT birds")])
     assert fts5_query(query_words('NOT "x')) == '"not"* "x"*'
@@ -35,7 +36,7 @@ async def test_operators_in_the_query_are_plain_words(repo: MessageRepository) -
     assert [h.msg_id for h in page.hits] == [1]
 
 
-async def test_ranking_puts_the_better_match_first(repo: MessageRepository) -> None:
+async def test_ranking_puts_the_better_match_first(db: Path) -> None:
     ch = await make_channel(1, "news", "News")
     filler = " ".join(["слово"] * 60)
     await upsert(
@@ -52,7 +53,7 @@ async def test_ranking_puts_the_better_match_first(repo: MessageRepository) -> N
     assert page.hits[-1].msg_id == 1
 
 
-async def test_pagination_is_complete_and_disjoint(repo: MessageRepository) -> None:
+async def test_pagination_is_complete_and_disjoint(db: Path) -> None:
     ch = await make_channel(1, "news", "News")
     await upsert(ch, [(i, f"новость номер {i}") for i in range(1, 13)])
     pages = [await search_messages("новость", offset, 5) for offset in (0, 5, 10)]
@@ -62,7 +63,7 @@ async def test_pagination_is_complete_and_disjoint(repo: MessageRepository) -> N
     assert sorted(ids) == list(range(1, 13))
 
 
-async def test_search_follows_raw_upserts_edits_and_deletes(repo: MessageRepository) -> None:
+async def test_search_follows_raw_upserts_edits_and_deletes(db: Path) -> None:
     ch = await make_channel(1, "news", "News")
     await upsert(ch, [(1, "старый текст")])
     assert (await search_messages("старый")).total == 1
@@ -78,7 +79,7 @@ def test_snippet_is_escaped_then_highlighted() -> None:
 
 
 async def test_very_broad_queries_come_newest_first(
-    repo: MessageRepository, monkeypatch: pytest.MonkeyPatch
+    db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ch = await make_channel(1, "news", "News")
     await upsert(ch, [(1, "бюджет бюджет бюджет"), (2, "бюджет и прочее"), (3, "про бюджет")])

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 from itertools import pairwise
+from pathlib import Path
 
 from db.channels import find_channel
-from db.messages import MessageRepository
 from db.stats import bucket_start, bucket_unit, channel_stats, make_buckets
 from tests.unit.export_fixtures import make_channel, upsert
 
@@ -65,7 +65,7 @@ def test_monthly_bars_cross_the_new_year() -> None:
 
 
 async def test_a_long_window_of_stored_posts_is_drawn_by_week_with_zero_weeks(
-    repo: MessageRepository,
+    db: Path,
 ) -> None:
     ch = await make_channel(1, "news", "News")
     # Posts on days 0-9 and 150-159 of the window (export_fixtures.BASE + day): a gap
@@ -89,7 +89,7 @@ async def test_a_long_window_of_stored_posts_is_drawn_by_week_with_zero_weeks(
     assert short.unit == "day" and [b.posts for b in short.buckets][:11] == [3] * 10 + [0]
 
 
-async def test_no_top_by_views_when_no_post_was_viewed(repo: MessageRepository) -> None:
+async def test_no_top_by_views_when_no_post_was_viewed(db: Path) -> None:
     ch = await make_channel(1, "news", "News")
     await upsert(ch, [(1, "one"), (2, "two")], views=0, reactions={"👍": 2})
     ref = await find_channel("@news")

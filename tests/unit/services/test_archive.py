@@ -6,7 +6,6 @@ from pathlib import Path
 
 from core.archive import ExportFormat
 from db.channels import find_channel
-from db.messages import MessageRepository
 from services.archive import ArchiveService
 from tests.unit.export_fixtures import make_channel, read_back, upsert
 
@@ -20,9 +19,7 @@ def _entries(folder: Path) -> list[Path]:
     return list(folder.iterdir())
 
 
-async def test_export_names_its_file_and_cleans_up(
-    repo: MessageRepository, tmp_path: Path
-) -> None:
+async def test_export_names_its_file_and_cleans_up(db: Path, tmp_path: Path) -> None:
     ch = await make_channel(1, "news", "News")
     await upsert(ch, [(1, "выборы"), (2, "погода")])
     archive = ArchiveService(upload_limit_mb=1, work_dir=_work(tmp_path))
@@ -36,7 +33,7 @@ async def test_export_names_its_file_and_cleans_up(
     assert _entries(tmp_path / "work") == []
 
 
-async def test_an_empty_export_leaves_no_folder(repo: MessageRepository, tmp_path: Path) -> None:
+async def test_an_empty_export_leaves_no_folder(db: Path, tmp_path: Path) -> None:
     await make_channel(1, "news", "News")
     archive = ArchiveService(upload_limit_mb=1, work_dir=_work(tmp_path))
     result = await archive.export(None, ExportFormat.XLSX)

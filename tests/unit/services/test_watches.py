@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -10,7 +11,6 @@ from bot.delivery import render_alert
 from core.alerts import AlertBody
 from core.archive import BadPattern
 from db.channels import find_channel
-from db.messages import MessageRepository
 from db.watches import list_watches
 from services.events import EventBus, RunCompleted
 from services.watches import WatchesService, WatchNotifier, match_new_messages
@@ -21,7 +21,7 @@ add_watch = _service.add_watch
 remove_watch = _service.remove_watch
 
 
-async def test_words_and_regex_match_new_messages(repo: MessageRepository) -> None:
+async def test_words_and_regex_match_new_messages(db: Path) -> None:
     a = await make_channel(1, "chan_a", "A")
     b = await make_channel(2, "chan_b", "B")
     ref_b = await find_channel("@chan_b")
@@ -43,7 +43,7 @@ async def test_words_and_regex_match_new_messages(repo: MessageRepository) -> No
     assert await match_new_messages(b.id, 2, 2) == [h for h in hits_b if h.link.endswith("/2")]
 
 
-async def test_bad_regex_is_refused_with_the_reason(repo: MessageRepository) -> None:
+async def test_bad_regex_is_refused_with_the_reason(db: Path) -> None:
     with pytest.raises(BadPattern, match="missing"):
         await add_watch("/(unclosed/", None, 1)
     with pytest.raises(BadPattern):
@@ -51,14 +51,14 @@ async def test_bad_regex_is_refused_with_the_reason(repo: MessageRepository) -> 
     assert await list_watches() == []
 
 
-async def test_list_and_remove(repo: MessageRepository) -> None:
+async def test_list_and_remove(db: Path) -> None:
     w = await add_watch("alpha", None, 1)
     assert [x.pattern for x in await list_watches()] == ["alpha"]
     assert await remove_watch(w.id)
     assert not await remove_watch(w.id)
 
 
-async def test_a_watch_fires_once_per_matching_post_in_one_batch(repo: MessageRepository) -> None:
+async def test_a_watch_fires_once_per_matching_post_in_one_batch(db: Path) -> None:
     ch = await make_channel(1, "news", "News")
     await add_watch("срочно", None, 1)
     await add_watch("/молния/", None, 1)
@@ -86,7 +86,7 @@ async def test_a_watch_fires_once_per_matching_post_in_one_batch(repo: MessageRe
     assert len(sent) == 2  # nothing new: no message at all
 
 
-async def test_rate_limit_holds_hits_for_the_next_notification(repo: MessageRepository) -> None:
+async def test_rate_limit_holds_hits_for_the_next_notification(db: Path) -> None:
     ch = await make_channel(1, "news", "News")
     await add_watch("x", None, 1)
     sent: list[str] = []
@@ -108,7 +108,7 @@ async def test_rate_limit_holds_hits_for_the_next_notification(repo: MessageRepo
 
 
 async def test_held_hits_go_out_when_the_window_allows_without_another_run(
-    repo: MessageRepository,
+    db: Path,
 ) -> None:
     ch = await make_channel(1, "news", "News")
     await add_watch("x", None, 1)

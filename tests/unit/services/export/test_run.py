@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from core.archive import ExportFormat, ExportQuery
-from db.messages import MessageRepository
 from db.models import Message
 from services.export import export_messages
 from tests.unit.export_fixtures import BASE, make_channel, read_back, upsert
@@ -30,9 +29,7 @@ async def _db_rows() -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("fmt", list(ExportFormat))
-async def test_round_trip_matches_database(
-    repo: MessageRepository, tmp_path: Path, fmt: ExportFormat
-) -> None:
+async def test_round_trip_matches_database(db: Path, tmp_path: Path, fmt: ExportFormat) -> None:
     news = await make_channel(-1001234567890, "news", "Новости")
     await upsert(news, TRICKY, views=42, reactions={"👍": 3, "❤": 2})
     result = await export_messages(ExportQuery(), fmt, tmp_path / "out", "x", 50 * 2**20)
@@ -61,9 +58,7 @@ async def test_round_trip_matches_database(
         assert cell.value == "=1+2 not a formula" and cell.data_type == "s"  # no injection
 
 
-async def test_csv_is_excel_friendly_utf8_with_bom(
-    repo: MessageRepository, tmp_path: Path
-) -> None:
+async def test_csv_is_excel_friendly_utf8_with_bom(db: Path, tmp_path: Path) -> None:
     ch = await make_channel(5, None, "Канал")
     await upsert(ch, TRICKY[:1])
     result = await export_messages(
@@ -79,9 +74,7 @@ async def test_csv_is_excel_friendly_utf8_with_bom(
     assert read_back(result.files[0])[0]["link"] == "https://t.me/c/5/1"
 
 
-async def test_split_into_zip_parts_above_the_limit(
-    repo: MessageRepository, tmp_path: Path
-) -> None:
+async def test_split_into_zip_parts_above_the_limit(db: Path, tmp_path: Path) -> None:
     ch = await make_channel(7, "big", "Big")
     texts = [(i, f"Сообщение {i} " + "текст " * 40) for i in range(1, 1501)]
     await upsert(ch, texts)
@@ -105,9 +98,7 @@ async def test_split_into_zip_parts_above_the_limit(
     assert not same.parts and len(same.files) == 1
 
 
-async def test_xlsx_parts_are_cut_by_their_compressed_size(
-    repo: MessageRepository, tmp_path: Path
-) -> None:
+async def test_xlsx_parts_are_cut_by_their_compressed_size(db: Path, tmp_path: Path) -> None:
     import random
 
     words = "выборы бюджет мэр город новости погода курс рубль доллар нефть school rain".split()
@@ -128,7 +119,7 @@ async def test_xlsx_parts_are_cut_by_their_compressed_size(
     assert rows[-1]["text"] == posts[-1][1]
 
 
-async def test_filters_channel_period_keyword(repo: MessageRepository, tmp_path: Path) -> None:
+async def test_filters_channel_period_keyword(db: Path, tmp_path: Path) -> None:
     a = await make_channel(1, "a", "A")
     b = await make_channel(2, "b", "B")
     await upsert(a, [(1, "Выборы в Москве"), (2, "погода")], day=0)
@@ -146,7 +137,7 @@ async def test_filters_channel_period_keyword(repo: MessageRepository, tmp_path:
     assert await ids(ExportQuery(until=since)) == [("a", 1), ("a", 2), ("b", 1)]
 
 
-async def test_empty_result_sends_no_file(repo: MessageRepository, tmp_path: Path) -> None:
+async def test_empty_result_sends_no_file(db: Path, tmp_path: Path) -> None:
     ch = await make_channel(1, "a", "A")
     await upsert(ch, [(1, "hello")])
     out = tmp_path / "out"
@@ -157,7 +148,7 @@ async def test_empty_result_sends_no_file(repo: MessageRepository, tmp_path: Pat
     assert list(out.iterdir()) == []
 
 
-async def test_progress_is_reported(repo: MessageRepository, tmp_path: Path) -> None:
+async def test_progress_is_reported(db: Path, tmp_path: Path) -> None:
     ch = await make_channel(1, "a", "A")
     await upsert(ch, [(i, "x") for i in range(1, 26)])
     seen: list[int] = []
@@ -179,7 +170,7 @@ async def test_progress_is_reported(repo: MessageRepository, tmp_path: Path) -> 
 
 
 async def test_xlsx_parts_stay_within_excel_row_limit(
-    repo: MessageRepository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import services.export.xlsx as xlsx_module
 
