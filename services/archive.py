@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,6 +40,18 @@ class ArchiveService:
     def __init__(self, upload_limit_mb: int, work_dir: Path | None = None) -> None:
         self.limit_bytes = upload_limit_mb * 1024 * 1024
         self._work_dir = work_dir
+        self._exporting = asyncio.Lock()
+
+    @asynccontextmanager
+    async def export_slot(self) -> AsyncIterator[bool]:
+        """One export at a time (each holds a database connection and disk space):
+        True inside when this caller has the slot for its export and upload, False
+        at once when another export is running."""
+        if self._exporting.locked():
+            yield False
+            return
+        async with self._exporting:
+            yield True
 
     async def find_channel(self, ref: str) -> Channel | None:
         """A stored channel (discussion groups too) by @username, link, id or title."""

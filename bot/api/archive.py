@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 
@@ -24,6 +25,11 @@ class ArchiveAPI(Protocol):
 
     async def channel_page(self, page: int, size: int) -> ChannelPage:
         """Page `page` (0-based) of every stored channel, discussion groups too."""
+        ...
+
+    def export_slot(self) -> AbstractAsyncContextManager[bool]:
+        """`async with archive.export_slot() as free:` True when this caller may run
+        its export (and upload it), False when another one is running."""
         ...
 
     async def export(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,8 +31,6 @@ NOT_FORMATS = frozenset(
 )  # fmt: skip
 PERIODS = (0, 30, 7)  # days; 0 = all time
 MENU_PAGE = 10
-# One export at a time: each holds a database connection slot and disk space.
-_export_lock = asyncio.Lock()
 
 
 class ExportMenuPage(CallbackData, prefix="expp"):
@@ -310,11 +307,12 @@ async def _run_export(
     until: datetime | None,
     keyword: str | None,
 ) -> None:
-    if _export_lock.locked():
-        await message.answer(t("export_busy", lang))
-        return
     what = export_name(channel, lang) if channel else t("export_all_channels", lang)
-    async with _export_lock:
+    # One export at a time (the service's rule), its upload included.
+    async with archive.export_slot() as free:
+        if not free:
+            await message.answer(t("export_busy", lang))
+            return
         shown = fmt.value.upper()
         status = await message.answer(t("export_started", lang, what=what, fmt=shown))
         live = LiveMessage(status)

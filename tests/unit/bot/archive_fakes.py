@@ -5,6 +5,8 @@ Each records its calls; a test sets what they answer.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -44,6 +46,11 @@ class FakeArchive:
     hits: list[SearchHit] = field(default_factory=list)
     report: StatsReport | None = None
     calls: list[tuple[str, Any]] = field(default_factory=list)
+    busy: bool = False
+
+    @asynccontextmanager
+    async def export_slot(self) -> AsyncIterator[bool]:
+        yield not self.busy
 
     async def find_channel(self, ref: str) -> Channel | None:
         self.calls.append(("find_channel", ref))

@@ -40,3 +40,12 @@ async def test_an_empty_export_leaves_no_folder(db: Path, tmp_path: Path) -> Non
     assert result.rows == 0 and result.files == ()
     assert _entries(tmp_path / "work") == []
     assert await find_channel("@news") is not None
+
+
+async def test_one_export_at_a_time(db: Path, tmp_path: Path) -> None:
+    archive = ArchiveService(upload_limit_mb=1, work_dir=_work(tmp_path))
+    async with archive.export_slot() as first:
+        async with archive.export_slot() as second:
+            assert first and not second
+    async with archive.export_slot() as again:
+        assert again

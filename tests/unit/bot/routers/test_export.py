@@ -81,3 +81,10 @@ async def test_an_empty_export_says_so(data_bot: DataBot) -> None:
 async def test_an_unknown_channel_is_named(data_bot: DataBot) -> None:
     (reply,) = await data_bot.tg.send("/export @nope")
     assert "@nope" in reply.text
+
+
+async def test_a_second_export_waits_for_the_first(data_bot: DataBot) -> None:
+    data_bot.archive.busy = True
+    (reply,) = await data_bot.tg.send("/export @c1")
+    assert "already" in reply.text or "running" in reply.text
+    assert not [c for c in data_bot.archive.calls if c[0] == "export"]
