@@ -105,8 +105,9 @@ NOTES = [
     "- P5 has no target in the issue beyond time and a flat peak RSS (48 MB at 1M rows, "
     "47 MB at 100k: the export streams chunks of 2,000 rows). XLSX "
     "history: 368 s, 13 files and 67 MB peak with openpyxl's write-only mode (~15 us a "
-    "cell); db/export.py now streams the sheet XML straight into the zip (~1 us a cell; "
-    "the rest is reading the rows, as for CSV) and cuts parts by their size on disk, so "
+    "cell); services/export/xlsx.py now streams the sheet XML straight into the zip "
+    "(~1 us a cell; the rest is reading the rows, as for CSV) and cuts parts by their "
+    "size on disk, so "
     "1M rows make 3 files of < 50 MB instead of 13-15. The search p99 in this pass is no "
     "longer disturbed by the XLSX step before it (425 ms p99 when that step took 6 "
     "minutes).",
