@@ -211,7 +211,6 @@ def _build_parsing(
     )
     db_path = str(settings.sqlite_path) if settings.sqlite_path else None
     parse = ParseService(worker, channels, breaker, userbot, db_path=db_path)
-    services.extras.update(parse=parse, scheduler=worker)
     return worker, parse, functools.partial(parse_status_section, parse)
 
 

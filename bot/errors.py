@@ -19,15 +19,13 @@ from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import ErrorEvent, InlineKeyboardMarkup, User
 
 from bot.keyboards import resend_button
-from bot.texts import Html, html_join, keys, pick_lang, t, tn
+from bot.labels import duration
+from bot.texts import Html, keys, pick_lang, t
 from core.archive import MAX_PATTERN, BadPattern
 from core.errors import LoginFailed, ProjectError, RateLimited
 from core.login import LoginCode
 
 log = logging.getLogger(__name__)
-
-_UNITS = ("login_dur_hours", "login_dur_minutes", "login_dur_seconds")
-
 
 @dataclass(frozen=True)
 class Rendered:
@@ -35,16 +33,6 @@ class Rendered:
 
     text: Html
     markup: InlineKeyboardMarkup | None = None
-
-
-def duration(seconds: int, lang: str) -> Html:
-    """`1 минута 5 секунд`, `5 минут`, `2 hours 3 minutes`: the two largest units, zeros
-    left out (`0 seconds` only for nothing at all)."""
-    left = max(0, int(seconds))
-    amounts = (left // 3600, left % 3600 // 60, left % 60)
-    first = next((i for i, n in enumerate(amounts) if n), len(amounts) - 1)
-    shown = [i for i in (first, first + 1) if i < len(amounts) and (amounts[i] or i == first)]
-    return html_join(" ", (tn(_UNITS[i], amounts[i], lang) for i in shown))
 
 
 def login_text(err: LoginFailed, lang: str) -> Html:
@@ -56,7 +44,7 @@ def login_text(err: LoginFailed, lang: str) -> Html:
         key,
         lang,
         left=err.attempts_left or 0,
-        wait=duration(err.retry_in or 0, lang),
+        wait=duration(err.retry_in or 0, lang, words=True),
         name=err.name,
     )
 
@@ -77,7 +65,8 @@ def render(err: ProjectError, lang: str) -> Rendered:
     if isinstance(err, BadPattern):
         return Rendered(bad_pattern_text(err, lang))
     if isinstance(err, RateLimited):
-        return Rendered(t("login_err_flood_wait", lang, wait=duration(err.seconds, lang)))
+        wait = duration(err.seconds, lang, words=True)
+        return Rendered(t("login_err_flood_wait", lang, wait=wait))
     return Rendered(t("error_generic", lang))
 
 

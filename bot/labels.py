@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from bot.texts import plain, t
+from bot.texts import Html, html_join, plain, t, tn
 
 LIST_WIDTH = 60  # a line of /channels or /watches
 BUTTON_WIDTH = 48  # an inline button (Telegram shows about 30-40 characters anyway)
@@ -63,8 +63,20 @@ def channel_name(
     return isolate(name) if name else handle or plain("channel_untitled", lang)
 
 
-def duration(seconds: float | None, lang: str) -> str:
-    """A wait or an elapsed time in words: seconds, minutes, or hours and minutes."""
+# The units of a duration in words, largest first.
+_UNITS = ("login_dur_hours", "login_dur_minutes", "login_dur_seconds")
+
+
+def duration(seconds: float | None, lang: str, *, words: bool = False) -> str:
+    """A wait or an elapsed time, the one helper for every reply that shows one.
+
+    Short (progress lines, /status, /add results): `20 s`, `5 min`, `1 h 1 min`
+    (seconds to one decimal below 10 s; `?` when unknown). `words` (the login and error
+    texts, where a wait is part of a sentence): the two largest units in words, zeros
+    left out, `1 минута 5 секунд`, `2 hours 3 minutes` (`0 seconds` only for nothing).
+    """
+    if words:
+        return _in_words(int(seconds or 0), lang)
     if seconds is None:
         return "?"
     if seconds < 10:
@@ -75,3 +87,11 @@ def duration(seconds: float | None, lang: str) -> str:
     if s < 3600:
         return t("unit_minutes", lang, n=s // 60)
     return t("unit_hours", lang, h=s // 3600, m=(s % 3600) // 60)
+
+
+def _in_words(seconds: int, lang: str) -> Html:
+    left = max(0, seconds)
+    amounts = (left // 3600, left % 3600 // 60, left % 60)
+    first = next((i for i, n in enumerate(amounts) if n), len(amounts) - 1)
+    shown = [i for i in (first, first + 1) if i < len(amounts) and (amounts[i] or i == first)]
+    return html_join(" ", (tn(_UNITS[i], amounts[i], lang) for i in shown))

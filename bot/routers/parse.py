@@ -15,9 +15,8 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from bot.api.parsing import ParsingAPI
-from bot.labels import echo
+from bot.labels import duration, echo
 from bot.live import LiveMessage
-from bot.services import BotServices
 from bot.texts import Html, html_join, keys, reason_text, t, tn
 from core.parsing import (
     BatchProgress,
@@ -28,8 +27,6 @@ from core.parsing import (
     RunProgress,
     RunStatus,
 )
-
-router = Router(name="parse")
 
 LABEL_MAX = 64  # characters of a channel label in any reply
 REASON_MAX = 100  # characters of an error reason
@@ -53,19 +50,6 @@ def short(text: str, limit: int = LABEL_MAX) -> str:
     """`text` on one line, at most `limit` characters (cut with an ellipsis)."""
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def duration(seconds: float | None, lang: str) -> str:
-    if seconds is None:
-        return "?"
-    if seconds < 10:
-        return t("unit_seconds", lang, n=round(seconds, 1))
-    s = int(seconds)
-    if s < 120:
-        return t("unit_seconds", lang, n=s)
-    if s < 3600:
-        return t("unit_minutes", lang, n=s // 60)
-    return t("unit_hours", lang, h=s // 3600, m=(s % 3600) // 60)
 
 
 def render_progress(p: RunProgress, lang: str) -> Html:
@@ -179,23 +163,29 @@ def _busy(batch: BatchProgress | None, lang: str) -> Html:
     return t("parse_busy", lang, done=done, total=total)
 
 
-@router.message(Command("parse"))
+def build_router() -> Router:
+    """/parse; `parsing` (ParsingAPI) reaches the handler as a workflow-data key."""
+    router = Router(name="parse")
+    router.message.register(cmd_parse, Command("parse"))
+    return router
+
+
 async def cmd_parse(
-    message: Message, command: CommandObject, services: BotServices, lang: str
+    message: Message, command: CommandObject, parsing: ParsingAPI, lang: str
 ) -> None:
-    api: ParsingAPI | None = services.extras.get("parse")
-    if api is None or not command.args:
+    """/parse <channel|all>: queue the run(s), show live progress, then a summary."""
+    if not command.args:
         await message.answer(t("parse_usage", lang))
         return
-    if not api.ready():
+    if not parsing.ready():
         await message.answer(t("parse_not_ready", lang))
         return
     target = command.args.strip()
     whole = target.lower() in ALL
-    if whole and api.batch is not None:  # one /parse all at a time
-        await message.answer(_busy(api.batch, lang))
+    if whole and parsing.batch is not None:  # one /parse all at a time
+        await message.answer(_busy(parsing.batch, lang))
         return
-    targets = await api.targets(target)
+    targets = await parsing.targets(target)
     if not targets:
         key = "parse_no_channels" if whole else "parse_not_found"
         await message.answer(t(key, lang, target=echo(target)))
@@ -211,9 +201,9 @@ async def cmd_parse(
         if text:
             await live.show(text)
 
-    batch = await api.run_batch(targets, on_progress, exclusive=whole)
+    batch = await parsing.run_batch(targets, on_progress, exclusive=whole)
     if batch is None:  # another /parse all started while this one was being set up
-        await live.finish(_busy(api.batch, lang))
+        await live.finish(_busy(parsing.batch, lang))
         return
     await live.finish(render_summary(batch, lang))
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.component import COMMANDS
-from bot.errors import duration, render
+from bot.errors import render
+from bot.labels import duration
 from bot.texts import LANGS, t
 from bot.texts import keys as text_keys
 from core.errors import LoginFailed, ProjectError, RateLimited
@@ -52,4 +53,4 @@ def test_login_errors_render_their_fields() -> None:
     ],
 )
 def test_login_waits_read_as_people_write_them(seconds: int, en: str, ru: str) -> None:
-    assert (duration(seconds, "en"), duration(seconds, "ru")) == (en, ru)
+    assert (duration(seconds, "en", words=True), duration(seconds, "ru", words=True)) == (en, ru)

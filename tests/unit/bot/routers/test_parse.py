@@ -1,13 +1,27 @@
-"""/parse's progress and result lines (the live message itself: test_live_message.py)."""
+"""/parse: its progress and result lines, and the handler fed real Updates in-process."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
+from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
+from aiogram.methods import TelegramMethod
+from aiogram.methods.base import TelegramType
+from aiogram.types import Message
 
+from bot.api.parsing import BatchCallback
+from bot.component import ControlBot
 from bot.routers.parse import render_progress, render_result
-from core.parsing import RunProgress, RunStatus
+from core.channels import Channel
+from core.health import HealthRegistry
+from core.parsing import BatchProgress, ParseStatus, RunProgress, RunStatus
+from tests.unit.bot.conftest import ADMIN, TOKEN, BotUnderTest, RecordingSession, Updates
+from tests.unit.bot.fakes import FakeChannels, make_deps
 
 
 def test_progress_and_results_render_in_both_languages(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,3 +55,104 @@ def test_a_result_counts_new_messages_apart_from_re_read_ones() -> None:
     assert render_result(one, 3.0, "ru") == "✅ @news: 1 новое сообщение за 3 с"
     few = RunProgress("@news", fetched=22, new=22, status=RunStatus.OK)
     assert render_result(few, 3.0, "ru") == "✅ @news: 22 новых сообщения за 3 с"
+
+
+# ------------------------------------------------------------ /parse, fed as Updates
+
+
+class FakeParsing:
+    """A ParsingAPI over a fixed list of channels; each run stores 5 new messages."""
+
+    def __init__(self) -> None:
+        self.connected = True
+        self.channels = [Channel(id=1, tg_id=11, username="news"), Channel(id=2, tg_id=22)]
+        self.batch: BatchProgress | None = None
+        self.ran: list[list[int]] = []
+
+    def ready(self) -> bool:
+        return self.connected
+
+    async def targets(self, target: str) -> Sequence[Channel]:
+        if target == "all":
+            return list(self.channels)
+        return [c for c in self.channels if c.label == target]
+
+    async def run_batch(
+        self,
+        targets: Sequence[Channel],
+        on_progress: BatchCallback | None = None,
+        *,
+        exclusive: bool = False,
+    ) -> BatchProgress | None:
+        batch = BatchProgress(len(targets))
+        self.ran.append([c.id for c in targets])
+        for ch in targets:
+            run = RunProgress(ch.label, fetched=5, total=5, new=5, started=time.monotonic())
+            batch.current = run
+            if on_progress is not None:
+                await on_progress(batch)
+            run.status = RunStatus.OK
+            batch.add(run, 0.5)
+        return batch
+
+    async def status(self) -> ParseStatus:
+        raise AssertionError("not asked by /parse")
+
+
+class BoundSession(RecordingSession):
+    """Answers with messages bound to the bot, as aiogram's own sessions do, so the
+    live message can edit the message /parse sent."""
+
+    async def make_request(
+        self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
+    ) -> TelegramType:
+        result = await super().make_request(bot, method, timeout)
+        return result.as_(bot) if isinstance(result, Message) else result
+
+
+@pytest.fixture
+async def parsing_bot() -> AsyncIterator[tuple[BotUnderTest, FakeParsing]]:
+    """The real ControlBot with FakeParsing as its `parsing` workflow-data key."""
+    session, parsing = BoundSession(), FakeParsing()
+    bot = Bot(TOKEN, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+    health = HealthRegistry()
+    channels = FakeChannels()
+    deps = replace(make_deps({ADMIN}, channels=channels, health=health), parsing=parsing)
+    control = ControlBot(bot, deps, health=health)
+    try:
+        yield BotUnderTest(control, bot, session, Updates(), channels, health), parsing
+    finally:
+        (root,) = control.dp.sub_routers
+        for child in root.sub_routers:
+            child._parent_router = None
+
+
+async def test_parse_answers_usage_not_ready_and_not_found(
+    parsing_bot: tuple[BotUnderTest, FakeParsing],
+) -> None:
+    tg, parsing = parsing_bot
+    (usage,) = await tg.send("/parse")
+    assert usage.text.startswith("Usage: /parse")
+    (missing,) = await tg.send("/parse @nope")
+    assert missing.text == "No such channel among the added ones: @nope"
+    parsing.connected = False
+    (offline,) = await tg.send("/parse @news")
+    assert "not connected" in offline.text
+    assert parsing.ran == []
+
+
+async def test_parse_shows_progress_then_the_summary_in_its_one_message(
+    parsing_bot: tuple[BotUnderTest, FakeParsing],
+) -> None:
+    tg, parsing = parsing_bot
+    sent = await tg.send("/parse all")
+    assert parsing.ran == [[1, 2]]
+    assert sent[0].method == "sendMessage" and "2 channels" in sent[0].text
+    edits = tg.session.sent("editMessageText")
+    first_id = sent[0].result.message_id
+    assert edits and all(int(e.params["message_id"]) == first_id for e in edits)
+    assert edits[-1].text.startswith("Done: 2 channels in ")
+    assert "✅ @news: 5 new messages" in edits[-1].text
+    tg.updates.lang = "ru"
+    await tg.send("/parse @news")
+    assert tg.session.sent("editMessageText")[-1].text.startswith("Готово: 1 канал")
