@@ -10,9 +10,6 @@ from typing import Any
 import pytest
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
-from aiogram.methods import TelegramMethod
-from aiogram.methods.base import TelegramType
-from aiogram.types import Message
 
 from bot.api.parsing import BatchCallback
 from bot.component import ControlBot
@@ -99,21 +96,10 @@ class FakeParsing:
         raise AssertionError("not asked by /parse")
 
 
-class BoundSession(RecordingSession):
-    """Answers with messages bound to the bot, as aiogram's own sessions do, so the
-    live message can edit the message /parse sent."""
-
-    async def make_request(
-        self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
-    ) -> TelegramType:
-        result = await super().make_request(bot, method, timeout)
-        return result.as_(bot) if isinstance(result, Message) else result
-
-
 @pytest.fixture
 async def parsing_bot() -> AsyncIterator[tuple[BotUnderTest, FakeParsing]]:
     """The real ControlBot with FakeParsing as its `parsing` workflow-data key."""
-    session, parsing = BoundSession(), FakeParsing()
+    session, parsing = RecordingSession(), FakeParsing()
     bot = Bot(TOKEN, session=session, default=DefaultBotProperties(parse_mode="HTML"))
     health = HealthRegistry()
     channels = FakeChannels()
