@@ -21,7 +21,7 @@ from telethon import TelegramClient
 from telethon.tl import types
 
 from core.channels import Channel
-from core.errors import TelegramError
+from core.errors import ProjectError, TelegramError
 from core.parsing import MSG_ID, REPLIES, Row, RunProgress, RunStatus
 from core.ports import Metrics, NullMetrics
 from db.channels import ChannelStateRepository
@@ -39,11 +39,13 @@ MAX_TX_ROWS = 1000
 ProgressCallback = Callable[[RunProgress], Awaitable[None]]
 
 
-class RunFailed(Exception):
+class RunFailed(ProjectError):
     """A run ended by a classified Telegram error, after committing what it fetched.
 
     `error`: the project error (core.errors); `progress`: the run so far, status failed.
     """
+
+    code = "run_failed"
 
     def __init__(self, error: TelegramError, progress: RunProgress) -> None:
         super().__init__(str(error))

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from core.alerts import AlertText
 from core.channels import Channel
+from core.errors import ProjectError
 from core.parsing import RunProgress, RunStatus, Trigger
 from core.ports import AlertSink, HealthBeats, Metrics, NullMetrics
 from db.channels import ChannelStateRepository
@@ -45,9 +46,11 @@ class Session(Protocol):
     async def session_dead(self, reason: str) -> None: ...
 
 
-class NotReady(Exception):
+class NotReady(ProjectError):
     """The userbot has no usable session (not logged in, or the session died); the
-    message is its state, or `stopping`."""
+    detail is its state, or `stopping`."""
+
+    code = "not_ready"
 
 
 @dataclass
