@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import gc
 import logging
 import os
@@ -26,9 +25,7 @@ from app.supervisor import Component, Supervisor
 from bot.api import BotDeps
 from bot.component import ControlBot, build_bot
 from bot.routers.account import account_section
-from bot.routers.parse import status_section as parse_status_section
 from bot.services import BotServices
-from bot.status import StatusSection
 from core.alerts import Alerter, AlertText
 from db.accounts import AccountRepository
 from db.channels import ChannelRepository, ChannelStateRepository
@@ -95,7 +92,7 @@ def build_app(settings: Settings) -> App:
     # TEMPORARY: what the routers not yet on BotDeps read (bot/services.py).
     services = BotServices()
     services.extras.update(settings=settings, userbot=userbot, accounts=accounts, alerter=alerter)
-    login, login_section = _wire_login(services, userbot, accounts)
+    login = _wire_login(services, userbot, accounts)
     bot = build_bot(
         settings.bot_token.get_secret_value(), settings.bot_api_url, settings.telegram_proxy
     )
@@ -104,7 +101,7 @@ def build_app(settings: Settings) -> App:
     events = EventBus()
     archive = ArchiveService(settings.upload_limit_mb, work_dir=settings.work_dir)
     watches = WatchesService()
-    scheduler, parse, parse_section = _build_parsing(
+    scheduler, parse = _build_parsing(
         settings, services, userbot, health, alerter, events
     )
     channels = ChannelService(
@@ -132,8 +129,6 @@ def build_app(settings: Settings) -> App:
         deps,
         health=health,
         alerter=alerter,
-        account_section=login_section,
-        status_sections=(parse_section,),
         legacy=services,
     )
     notifier = WatchNotifier(control.notify_admins)
@@ -159,15 +154,11 @@ def build_app(settings: Settings) -> App:
 
 def _wire_login(
     services: BotServices, userbot: Userbot, accounts: AccountRepository
-) -> tuple[LoginService, StatusSection]:
-    """/login, /logout and the account section of /status."""
+) -> LoginService:
+    """/login and /logout (the account section of /status asks it too)."""
     login = LoginService(userbot, accounts)
     services.extras.update(login=login)
-
-    async def section(lang: str) -> str:
-        return account_section(await login.status(), lang)
-
-    return login, section
+    return login
 
 
 async def login_status_section(userbot: Userbot, flow: Any, lang: str) -> str:
@@ -185,7 +176,7 @@ def _build_parsing(
     health: HealthRegistry,
     alerter: Alerter,
     events: EventBus,
-) -> tuple[ParseWorker, ParseService, StatusSection]:
+) -> tuple[ParseWorker, ParseService]:
     """Fetcher, breaker and the run worker; /parse and the /status section for the bot."""
     channels, metrics = ChannelStateRepository(), PrometheusMetrics()
     fetcher = ChannelFetcher(
@@ -211,7 +202,7 @@ def _build_parsing(
     )
     db_path = str(settings.sqlite_path) if settings.sqlite_path else None
     parse = ParseService(worker, channels, breaker, userbot, db_path=db_path)
-    return worker, parse, functools.partial(parse_status_section, parse)
+    return worker, parse
 
 
 async def _bounded_close(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine
 from typing import Any
 
 from aiogram import Bot, Dispatcher, Router
@@ -21,7 +21,7 @@ from bot.api import BotDeps
 from bot.delivery import AlertDelivery
 from bot.errors import install as install_error_handler
 from bot.filters import OperatorsOnly
-from bot.routers import build_root_router
+from bot.routers import build_root_router, build_status_page
 from bot.services import BotServices
 from bot.session import (
     CONFLICT,
@@ -30,7 +30,6 @@ from bot.session import (
     TransportPolicy,
     install_rules,
 )
-from bot.status import StatusPage, StatusSection
 from bot.texts import LANGS, pick_lang, plain, t
 from core.alerts import AlertBody, Alerter, AlertText
 from core.errors import PermanentFailure
@@ -109,12 +108,9 @@ class ControlBot:
         alerter: Alerter | None = None,
         policy: TransportPolicy | None = None,
         router: Router | None = None,
-        account_section: StatusSection | None = None,
-        status_sections: Sequence[StatusSection] = (),
         legacy: BotServices | None = None,
     ) -> None:
         """`deps`: one typed API per feature, each its own workflow-data key.
-        `account_section` and `status_sections`: the features' parts of /status.
         `legacy`: the `services` key of the routers not yet on `deps` (temporary)."""
         self.bot = bot
         self.deps = deps
@@ -122,9 +118,7 @@ class ControlBot:
         self.commands = commands or list(COMMANDS)
         self.rules = install_rules(bot, policy)
         self.admin_langs: dict[int, str] = {}
-        self.status_page = StatusPage(
-            deps.status, account_section, tuple(status_sections), self._status_section
-        )
+        self.status_page = build_status_page(deps, self._status_section)
         self.dp = Dispatcher(storage=LeanMemoryStorage())
         # One workflow-data key per API: handlers name the one they call.
         self.dp.workflow_data.update(deps.workflow_data(), status_page=self.status_page)

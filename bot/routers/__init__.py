@@ -6,10 +6,14 @@ parent only), so a Dispatcher can be built many times per process.
 
 from __future__ import annotations
 
+import functools
+
 from aiogram import Router
 
+from bot.api import BotDeps
 from bot.dialogues import DialogueMiddleware
-from bot.routers import channels, common, export, login, parse, search, stats, watch
+from bot.routers import account, channels, common, export, login, parse, search, stats, watch
+from bot.status import StatusPage, StatusSection
 
 
 def build_root_router() -> Router:
@@ -30,3 +34,15 @@ def build_root_router() -> Router:
     root.include_router(watch.build_router())
     root.include_router(common.build_router())
     return root
+
+
+def build_status_page(deps: BotDeps, transport: StatusSection) -> StatusPage:
+    """/status: the account (login), the bot's own `transport` line, parsing, then the
+    archive's maintenance and the components (StatusAPI); each section is rendered by
+    its feature's module from its API."""
+    return StatusPage(
+        deps.status,
+        functools.partial(account.status_section, deps.login),
+        (functools.partial(parse.status_section, deps.parsing),),
+        transport,
+    )

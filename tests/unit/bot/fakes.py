@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from bot.api import BotDeps
 from core.channels import (
@@ -21,6 +21,8 @@ from core.channels import (
     PendingInvite,
 )
 from core.health import HealthRegistry
+from core.login import AccountStatus, SessionState
+from core.parsing import BreakerState, ParseStatus
 from core.status import ComponentStatus, StatusReport
 
 PAGE = 10
@@ -150,6 +152,34 @@ class FakeStatus:
         )
 
 
+@dataclass
+class FakeLogin:
+    """The part of LoginAPI /status asks: no account yet."""
+
+    account: AccountStatus = field(
+        default_factory=lambda: AccountStatus(SessionState.NO_SESSION)
+    )
+
+    async def status(self) -> AccountStatus:
+        return self.account
+
+
+@dataclass
+class FakeParsing:
+    """The part of ParsingAPI /status asks: nothing stored, no session."""
+
+    async def status(self) -> ParseStatus:
+        return ParseStatus(
+            ready=False,
+            session="no_session",
+            breaker=BreakerState("closed"),
+            counts={},
+            named={},
+            messages=0,
+            db_size=None,
+        )
+
+
 def make_deps(
     admin_ids: set[int],
     *,
@@ -158,13 +188,13 @@ def make_deps(
     status: FakeStatus | None = None,
     health: HealthRegistry | None = None,
 ) -> BotDeps:
-    """BotDeps with the fakes; the APIs other helpers type later are inert objects."""
+    """BotDeps with the fakes (archive and watches: not faked yet, None)."""
     return BotDeps(
         channels=channels or FakeChannels(),
-        parsing=None,
-        login=None,
-        archive=None,
-        watches=None,
+        parsing=cast(Any, FakeParsing()),
+        login=cast(Any, FakeLogin()),
+        archive=cast(Any, None),
+        watches=cast(Any, None),
         status=status or FakeStatus(health or HealthRegistry()),
         admin_ids=frozenset(admin_ids),
         default_lang=default_lang,

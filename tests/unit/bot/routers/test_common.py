@@ -29,11 +29,17 @@ async def test_cancel_says_whether_there_was_something(tg: BotUnderTest) -> None
     assert again.text == nothing.text
 
 
-async def test_status_lists_the_components(tg: BotUnderTest) -> None:
+async def test_status_sections_in_order(tg: BotUnderTest) -> None:
     tg.health.set("scheduler", "failed", "boom <b>")
     tg.health.component("scheduler").restarts = 2
     (status,) = await tg.send("/status")
-    assert status.text.startswith("<b>")
+    lines = status.text.splitlines()
+    assert lines[:3] == [
+        "<b>Status</b>",
+        "Account: not logged in (/login)",  # the login API's section
+        "Channels (0): 0 ok, 0 failing, 0 deferred, 0 disabled, 0 paused",  # parsing's
+    ]
+    assert lines.index("Components:") > 3
     assert "• bot: running" in status.text
     assert "scheduler" in status.text and "boom &lt;b&gt;" in status.text
 
