@@ -231,7 +231,7 @@ class Userbot:
     @staticmethod
     def session_string(client: TelegramClient) -> str:
         """The client's StringSession string, registered as a secret for the logs."""
-        value = StringSession.save(client.session)
+        value = str(StringSession.save(client.session))
         add_secret(value)
         return value
 
@@ -385,7 +385,7 @@ class Userbot:
     async def _authorized(self, client: TelegramClient) -> bool:
         """get_me() returns None on *any* RPC error: verify before declaring death."""
         try:
-            authorized = await client.is_user_authorized()
+            authorized = bool(await client.is_user_authorized())
         except Exception:
             authorized = True
         if not authorized:
