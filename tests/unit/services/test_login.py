@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC
 from types import SimpleNamespace
 from typing import Any
 
@@ -148,3 +150,53 @@ async def test_an_unknown_number_sends_the_flow_back_to_the_phone_step() -> None
     assert userbot.adopted == [(client, ME, "+15550000001")]
 
 
+
+
+class FakeQrClient(FakeClient):
+    """auth.exportLoginToken: a token, the same token again, then the accepted login."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+        from datetime import datetime, timedelta
+
+        from telethon.tl import types
+
+        expires = datetime.now(UTC) + timedelta(seconds=30)
+        user = types.User(7, first_name="Ann", last_name="Lee", phone="15550000001")
+        self.answers = [
+            types.auth.LoginToken(expires, b"tok"),
+            types.auth.LoginToken(expires, b"tok"),
+            types.auth.LoginTokenSuccess(types.auth.Authorization(user)),
+        ]
+        self.logged_in: list[Any] = []
+
+    async def __call__(self, request: Any) -> Any:
+        return self.answers.pop(0)
+
+    def _on_login(self, user: Any) -> None:
+        self.logged_in.append(user)
+
+
+async def test_qr_tokens_are_shown_once_each_then_the_login_is_adopted() -> None:
+    client = FakeQrClient()
+    userbot = FakeUserbot(client)
+    flow = _service(userbot, qr_poll_seconds=0)
+    await flow.begin(1, "Adam")
+    shown: list[Any] = []
+    finished: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+    async def show(token: Any) -> None:
+        shown.append(token)
+
+    async def done(step: Any) -> None:
+        finished.set_result(step)
+
+    async def failed(err: LoginFailed) -> None:
+        finished.set_exception(err)
+
+    await flow.start_qr(show, done, failed)
+    assert await asyncio.wait_for(finished, 5) == LoginDone("Ann Lee")
+    assert [t.url for t in shown] == ["tg://login?token=dG9r"]  # one picture per token
+    assert 1 <= shown[0].seconds <= 30
+    assert client.logged_in and userbot.adopted[0][2] == "+15550000001"
+    assert flow.owner is None
