@@ -92,7 +92,7 @@ def build_app(settings: Settings) -> App:
     # TEMPORARY: what the routers not yet on BotDeps read (bot/services.py).
     services = BotServices()
     services.extras.update(settings=settings, userbot=userbot, accounts=accounts, alerter=alerter)
-    login = _wire_login(services, userbot, accounts)
+    login = _wire_login(userbot, accounts)
     bot = build_bot(
         settings.bot_token.get_secret_value(), settings.bot_api_url, settings.telegram_proxy
     )
@@ -153,12 +153,10 @@ def build_app(settings: Settings) -> App:
 
 
 def _wire_login(
-    services: BotServices, userbot: Userbot, accounts: AccountRepository
+    userbot: Userbot, accounts: AccountRepository
 ) -> LoginService:
     """/login and /logout (the account section of /status asks it too)."""
-    login = LoginService(userbot, accounts)
-    services.extras.update(login=login)
-    return login
+    return LoginService(userbot, accounts)
 
 
 async def login_status_section(userbot: Userbot, flow: Any, lang: str) -> str:

@@ -10,7 +10,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
@@ -37,14 +37,6 @@ class LoginStates(StatesGroup):
     code = State()
     password = State()
     qr = State()
-
-
-def login_api(data: dict[str, Any]) -> LoginAPI:
-    """The LoginAPI of this dispatcher's workflow data."""
-    # TODO(#13): a typed `login` workflow-data key once the bot frame (BotDeps) lands.
-    if "login" in data:
-        return cast(LoginAPI, data["login"])
-    return cast(LoginAPI, data["services"].extras["login"])
 
 
 @dataclass
@@ -94,11 +86,11 @@ async def with_dialogue(
     event: TelegramObject,
     data: dict[str, Any],
 ) -> Any:
-    """Gives the login handlers `dialogue` (and `login`) in their workflow data."""
+    """Gives the login handlers `dialogue`, built from their workflow data (`login` is
+    BotDeps.login)."""
     user: User = data["event_from_user"]
     chat = data.get("event_chat")
-    login = login_api(data)
-    data["login"] = login
+    login: LoginAPI = data["login"]
     data["dialogue"] = Dialogue(
         chat.id if chat is not None else user.id,
         user,
@@ -141,7 +133,7 @@ async def _release(state: FSMContext, data: dict[str, Any]) -> None:
     user, chat = data.get("event_from_user"), data.get("event_chat")
     if user is None:
         return
-    login = login_api(data)
+    login: LoginAPI = data["login"]
     await login.cancel(user.id)
     if chat is not None:
         await Dialogue(chat.id, user, state, "", data["bot"], login, asyncio.Lock()).forget()

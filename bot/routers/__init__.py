@@ -23,9 +23,7 @@ def build_root_router() -> Router:
     root.message.outer_middleware(dialogues)
     root.callback_query.outer_middleware(dialogues)
     # Order matters: conversation routers (FSM states) before catch-all ones.
-    # login still has one module-level router (until it gets a build_router()): one
-    # Dispatcher per process with it.
-    root.include_router(login.router)
+    root.include_router(login.build_router())
     root.include_router(channels.build_router())
     root.include_router(export.build_router())
     root.include_router(parse.build_router())

@@ -294,5 +294,3 @@ def build_router() -> Router:
     router.callback_query.register(on_qr_button, QrLogin.filter())
     return router
 
-
-router = build_router()  # TODO(#13): bot/routers/__init__.py calls build_router()

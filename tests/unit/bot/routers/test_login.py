@@ -1,0 +1,179 @@
+"""/login and /logout fed as real Updates through the real Dispatcher, over a fake
+LoginAPI; failed steps are shown by bot/errors.py's handler."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
+
+from bot.api.login import QrShow, StepDone, StepFailed
+from bot.component import ControlBot
+from core.errors import LoginFailed
+from core.health import HealthRegistry
+from core.login import (
+    AccountStatus,
+    CodeSent,
+    LoginCode,
+    LoginDone,
+    LoginStep,
+    LogoutTarget,
+    NeedPassword,
+    SessionState,
+    TypedCode,
+)
+from tests.unit.bot.conftest import ADMIN, TOKEN, BotUnderTest, RecordingSession, Updates
+from tests.unit.bot.fakes import FakeChannels, FakeStatus, make_deps
+
+
+@dataclass
+class FakeLogin:
+    """LoginAPI: a scripted flow; `outcomes` answer submit_code/submit_password in turn."""
+
+    outcomes: list[LoginStep | LoginFailed] = field(default_factory=list)
+    owner: int | None = None
+    codes: list[str] = field(default_factory=list)
+    logged_out: int = 0
+    has_session: bool = True
+
+    def busy_for(self, operator: int) -> str | None:
+        return None
+
+    def owns(self, operator: int) -> bool:
+        return self.owner == operator
+
+    def signed_in_as(self) -> str | None:
+        return None
+
+    async def begin(self, operator: int, name: str) -> None:
+        self.owner = operator
+
+    async def cancel(self, operator: int | None = None) -> None:
+        if operator is None or operator == self.owner:
+            self.owner = None
+
+    async def send_code(self, raw_phone: str) -> CodeSent:
+        if not raw_phone.startswith("+"):
+            raise LoginFailed(LoginCode.PHONE_FORMAT)
+        return CodeSent(raw_phone)
+
+    async def resend_code(self) -> CodeSent:
+        return CodeSent("+15550000001")
+
+    def parse_code(self, raw: str) -> TypedCode:
+        digits = "".join(c for c in raw if c.isdigit())
+        if len(digits) < 4:
+            raise LoginFailed(LoginCode.CODE_FORMAT)
+        return TypedCode(digits, digits == raw.strip())
+
+    async def _next(self) -> LoginStep:
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, LoginFailed):
+            raise outcome
+        return outcome
+
+    async def submit_code(self, code: str) -> LoginStep:
+        self.codes.append(code)
+        return await self._next()
+
+    async def submit_password(self, password: str) -> LoginDone:
+        step = await self._next()
+        assert isinstance(step, LoginDone)
+        return step
+
+    async def start_qr(self, show: QrShow, done: StepDone, failed: StepFailed) -> None:
+        raise LoginFailed(LoginCode.NETWORK)
+
+    async def status(self) -> AccountStatus:
+        return AccountStatus(SessionState.READY, name="Ann (@ann)")
+
+    async def logout_target(self) -> LogoutTarget:
+        return LogoutTarget(self.has_session, "Ann (@ann)")
+
+    async def logout(self) -> None:
+        self.logged_out += 1
+
+
+@pytest.fixture
+def login() -> FakeLogin:
+    return FakeLogin()
+
+
+@pytest.fixture
+async def tg(login: FakeLogin) -> AsyncIterator[BotUnderTest]:
+    """The `tg` of tests/unit/bot/conftest.py, with the fake login service."""
+    session = RecordingSession()
+    bot = Bot(TOKEN, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+    health = HealthRegistry()
+    channels = FakeChannels()
+    deps = make_deps({ADMIN}, channels=channels, status=FakeStatus(health))
+    control = ControlBot(bot, dataclasses.replace(deps, login=login), health=health)
+    try:
+        yield BotUnderTest(control, bot, session, Updates(), channels, health)
+    finally:
+        (root,) = control.dp.sub_routers
+        for child in root.sub_routers:
+            child._parent_router = None
+
+
+async def test_phone_keypad_code_and_done(tg: BotUnderTest, login: FakeLogin) -> None:
+    login.outcomes = [LoginDone("Ann Lee")]
+    (ask,) = await tg.send("/login")
+    assert ask.buttons == [("Log in with a QR code", "login:qr")]
+    sent, keypad = await tg.send("+15550000001")
+    assert "+15550000001" in sent.text
+    assert ("1", "lk:1") in keypad.buttons and keypad.buttons[-1][1] == "lk:resend"
+    for digit in "12345":
+        await tg.press(f"lk:{digit}", on=keypad)
+    after_ok = await tg.press("lk:ok", on=keypad)
+    assert login.codes == ["12345"]
+    assert after_ok[-1].text == "✅ Logged in as Ann Lee. Parsing uses this account now."
+
+
+async def test_failed_steps_are_shown_by_the_error_handler(
+    tg: BotUnderTest, login: FakeLogin
+) -> None:
+    login.outcomes = [
+        LoginFailed(LoginCode.CODE_INVALID, attempts_left=2),
+        LoginFailed(LoginCode.CODE_EXPIRED),
+        NeedPassword("pet"),
+        LoginDone("Ann"),
+    ]
+    await tg.send("/login")
+    (wrong_phone,) = await tg.send("call me")
+    assert wrong_phone.text.startswith("That does not look like a phone number")
+    await tg.send("+15550000001")  # still at the phone step: this one goes through
+    sent = await tg.send("1 2 3 4 5")
+    assert [s.method for s in sent] == ["deleteMessage", "sendMessage"]  # the code goes
+    assert sent[-1].text == "Wrong code. Attempts left: 2."
+    (whole_warning, expired) = [s for s in await tg.send("54321") if s.method == "sendMessage"]
+    assert "one piece" in whole_warning.text
+    assert expired.text.startswith("The code has expired")
+    assert expired.buttons == [("🔁 New code", "lk:resend")]  # bot/errors.py adds it
+    asked = [s for s in await tg.send("1 1 1 1 1") if s.method == "sendMessage"]
+    assert "pet" in asked[-1].text  # the password step, with its hint
+    done = [s for s in await tg.send("secret") if s.method == "sendMessage"]
+    assert done[-1].text.startswith("✅ Logged in as Ann.")
+
+
+async def test_a_qr_login_that_cannot_start_ends_the_dialogue(tg: BotUnderTest) -> None:
+    (failed,) = [s for s in await tg.send("/login qr") if s.method == "sendMessage"]
+    assert failed.text == "Telegram could not be reached. Try the same step again in a minute."
+    (nothing,) = await tg.send("/cancel")
+    assert nothing.text == "Nothing to cancel."  # the dialogue ended with the failure
+
+
+async def test_logout_asks_then_logs_out_once(tg: BotUnderTest, login: FakeLogin) -> None:
+    (ask,) = await tg.send("/logout")
+    assert "Ann (@ann)" in ask.text
+    assert [data for _, data in ask.buttons] == ["logout:yes", "logout:no"]
+    (edited,) = await tg.press("logout:yes", on=ask)
+    assert edited.method == "editMessageText" and edited.text.startswith("Logged out.")
+    assert login.logged_out == 1
+    login.has_session = False
+    (none,) = await tg.send("/logout")
+    assert none.buttons == []
