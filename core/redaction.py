@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 # A bot token can appear inside URLs of HTTP errors (".../bot<token>/getMe"): mask
 # anything shaped like one. No \b: "bot123:..." has no word boundary before the digits.
@@ -29,6 +30,16 @@ class RedactingFilter(logging.Filter):
 
     def discard(self, secret: str) -> None:
         self._secrets.discard(secret)
+
+    @contextmanager
+    def scoped(self) -> Iterator[None]:
+        """Secrets added inside the block are forgotten after it (tests: a login code
+        one test adds must not mask another test's log lines)."""
+        before = set(self._secrets)
+        try:
+            yield
+        finally:
+            self._secrets = before
 
     def redact(self, text: str) -> str:
         for secret in sorted(self._secrets, key=len, reverse=True):

@@ -6,11 +6,12 @@ by db/database.py `init_db` (as the app does at start-up), closed after the test
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from core.redaction import REDACTOR
 from db.database import close_db, init_db
 from db.messages import MessageRepository
 
@@ -30,3 +31,11 @@ async def db(tmp_path: Path) -> AsyncIterator[Path]:
 def repo(db: Path) -> MessageRepository:
     """The message repository over the migrated database."""
     return MessageRepository()
+
+
+@pytest.fixture(autouse=True)
+def _secrets_forgotten() -> Iterator[None]:
+    """Secrets a test registers for redaction (login codes, session strings) are
+    forgotten after it: the registry is process-wide."""
+    with REDACTOR.scoped():
+        yield
