@@ -25,7 +25,6 @@ from app.supervisor import Component, Supervisor
 from bot.api import BotDeps
 from bot.component import ControlBot, build_bot
 from bot.routers.account import account_section
-from bot.services import BotServices
 from core.alerts import Alerter, AlertText
 from db.accounts import AccountRepository
 from db.channels import ChannelRepository, ChannelStateRepository
@@ -63,11 +62,9 @@ class App:
     alerter: Alerter
     accounts: AccountRepository
     userbot: Userbot
-    services: BotServices
     control: ControlBot
     supervisor: Supervisor
     components: list[Component] = field(default_factory=list)
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def userbot_config(settings: Settings) -> UserbotConfig:
@@ -89,10 +86,7 @@ def build_app(settings: Settings) -> App:
     vault = SessionVault([k.get_secret_value() for k in settings.session_keys])
     accounts = AccountRepository(vault)
     userbot = Userbot(userbot_config(settings), accounts, health, alerter)
-    # TEMPORARY: what the routers not yet on BotDeps read (bot/services.py).
-    services = BotServices()
-    services.extras.update(settings=settings, userbot=userbot, accounts=accounts, alerter=alerter)
-    login = _wire_login(userbot, accounts)
+    login = LoginService(userbot, accounts)
     bot = build_bot(
         settings.bot_token.get_secret_value(), settings.bot_api_url, settings.telegram_proxy
     )
@@ -101,9 +95,7 @@ def build_app(settings: Settings) -> App:
     events = EventBus()
     archive = ArchiveService(settings.upload_limit_mb, work_dir=settings.work_dir)
     watches = WatchesService()
-    scheduler, parse = _build_parsing(
-        settings, services, userbot, health, alerter, events
-    )
+    scheduler, parse = _build_parsing(settings, userbot, health, alerter, events)
     channels = ChannelService(
         userbot,
         ChannelRepository(),
@@ -129,13 +121,11 @@ def build_app(settings: Settings) -> App:
         deps,
         health=health,
         alerter=alerter,
-        legacy=services,
     )
     notifier = WatchNotifier(control.notify_admins)
     events.subscribe(notifier.on_run_completed)
     supervisor = Supervisor(health, alerter)
-    app = App(settings, health, alerter, accounts, userbot, services, control, supervisor)
-    app.extras["scheduler"] = scheduler
+    app = App(settings, health, alerter, accounts, userbot, control, supervisor)
     # Stopped in reverse order: the scheduler finishes its batch before the userbot stops;
     # alert delivery goes last.
     app.components = [control.delivery, control, userbot, scheduler]
@@ -152,13 +142,6 @@ def build_app(settings: Settings) -> App:
     return app
 
 
-def _wire_login(
-    userbot: Userbot, accounts: AccountRepository
-) -> LoginService:
-    """/login and /logout (the account section of /status asks it too)."""
-    return LoginService(userbot, accounts)
-
-
 async def login_status_section(userbot: Userbot, flow: Any, lang: str) -> str:
     """The account part of /status for `userbot`, `flow.owner_name` logging in when
     `flow.owner` is set (the integration tests' view of it)."""
@@ -169,7 +152,6 @@ async def login_status_section(userbot: Userbot, flow: Any, lang: str) -> str:
 
 def _build_parsing(
     settings: Settings,
-    services: BotServices,
     userbot: Userbot,
     health: HealthRegistry,
     alerter: Alerter,

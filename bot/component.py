@@ -22,7 +22,6 @@ from bot.delivery import AlertDelivery
 from bot.errors import install as install_error_handler
 from bot.filters import OperatorsOnly
 from bot.routers import build_root_router, build_status_page
-from bot.services import BotServices
 from bot.session import (
     CONFLICT,
     CONFLICT_OVER,
@@ -108,10 +107,8 @@ class ControlBot:
         alerter: Alerter | None = None,
         policy: TransportPolicy | None = None,
         router: Router | None = None,
-        legacy: BotServices | None = None,
     ) -> None:
-        """`deps`: one typed API per feature, each its own workflow-data key.
-        `legacy`: the `services` key of the routers not yet on `deps` (temporary)."""
+        """`deps`: one typed API per feature, each its own workflow-data key."""
         self.bot = bot
         self.deps = deps
         self.health = health
@@ -122,8 +119,6 @@ class ControlBot:
         self.dp = Dispatcher(storage=LeanMemoryStorage())
         # One workflow-data key per API: handlers name the one they call.
         self.dp.workflow_data.update(deps.workflow_data(), status_page=self.status_page)
-        if legacy is not None:
-            self.dp.workflow_data["services"] = legacy
         self.gate = OperatorsOnly(set(deps.admin_ids), deps.default_lang, self.admin_langs)
         self.dp.message.outer_middleware(self.gate)
         self.dp.callback_query.outer_middleware(self.gate)
