@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -212,18 +212,13 @@ def channels() -> FakeChannels:
 
 
 @pytest.fixture
-async def tg(channels: FakeChannels) -> AsyncIterator[BotUnderTest]:
+def tg(channels: FakeChannels) -> BotUnderTest:
     """The real ControlBot (operator gate, dialogues, every router) over fakes."""
     session = RecordingSession()
     bot = Bot(TOKEN, session=session, default=DefaultBotProperties(parse_mode="HTML"))
     health = HealthRegistry()
     health.set("bot", "running")
     deps = make_deps({ADMIN}, channels=channels, status=FakeStatus(health))
+    # Every router is built by a function: each test gets its own Dispatcher tree.
     control = ControlBot(bot, deps, health=health)
-    try:
-        yield BotUnderTest(control, bot, session, Updates(), channels, health)
-    finally:
-        # Routers still kept at module level attach to one parent only: free them.
-        (root,) = control.dp.sub_routers
-        for child in root.sub_routers:
-            child._parent_router = None
+    return BotUnderTest(control, bot, session, Updates(), channels, health)

@@ -95,8 +95,6 @@ async def chat() -> AsyncIterator[Chat]:
                 yield Chat(api, user)
         finally:
             await bot.session.close()
-            for child in root.sub_routers:  # the feature routers are module-level objects
-                child._parent_router = None
 
 
 async def test_a_command_ends_the_dialogue_runs_once_and_keeps_other_data(chat: Chat) -> None:
