@@ -103,7 +103,7 @@ async def _check_api_id(settings: Settings) -> tuple[bool | None, str]:
     from telethon import errors, functions
 
     from app.service import userbot_config
-    from parser.userbot import new_client
+    from parser.client import new_client
 
     client = new_client(userbot_config(settings))
     try:

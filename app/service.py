@@ -40,7 +40,8 @@ from db.sqlite_files import (
     lost_archive_hint,
 )
 from db.vault import SessionVault
-from parser.userbot import Userbot, UserbotConfig
+from parser.client import UserbotConfig
+from parser.userbot import Userbot
 from services.archive import ArchiveService
 from services.channels import ChannelService
 from services.events import EventBus

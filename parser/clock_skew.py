@@ -18,8 +18,10 @@ bad_msg_notification 16/17.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 TELETHON_STATE_LOGGER = "telethon.network.mtprotostate"
@@ -97,3 +99,47 @@ def resend_pending(client: Any) -> bool:
         return False
     start(None)
     return True
+
+
+async def attempt_watching_skew(
+    attempt: Callable[[], Awaitable[Any]],
+    watch: SkewWatch,
+    seen: int,
+    timeout: float,
+    stopping: Callable[[], bool],
+) -> tuple[bool, Any]:
+    """Run `attempt()` for at most `timeout` seconds, cut short as soon as `watch` has
+    more than `seen` sightings (Telethon dropped an answer as 'very new': waiting on
+    would be waiting forever) or `stopping()`. (True, its result) when it finished (its
+    exception raised here), (False, None) when it was cut short or ran out of time."""
+    task = asyncio.ensure_future(attempt())
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    try:
+        while not task.done() and watch.sightings == seen and not stopping():
+            left = deadline - loop.time()
+            if left <= 0:
+                break
+            await asyncio.wait({task}, timeout=min(0.25, left))
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+    if task.cancelled():
+        return False, None
+    return True, task.result()
+
+
+def resync(client: Any, skew: float) -> int | None:
+    """Telegram's answers started to look 'very new' on a working `client`: make it go by
+    Telegram's clock (`skew` s ahead of ours) and send again what it still waits for.
+    The offset now used, or None when nothing changed (a late answer to a connection
+    already corrected: less than 10 s off) or this Telethon cannot."""
+    current = get_time_offset(client)
+    if current is not None and abs(skew - current) < 10:
+        return None
+    if not set_time_offset(client, skew):
+        return None
+    resend_pending(client)
+    return round(skew)

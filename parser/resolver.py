@@ -94,46 +94,55 @@ class AddLine:
 
 
 def parse_ref(text: str) -> ChannelRef:
-    """One channel reference: @name, t.me links (incl. /s/, posts, invites), -100 ids."""
+    """One channel reference: @name, t.me links (incl. /s/, posts, invites), -100 ids,
+    tg:// links. BadLine('garbage') for anything else."""
     s = text.strip().strip("<>").strip()
     if not s:
         raise BadLine("garbage", text)
     if s.startswith("@"):
-        name = s[1:]
-        if _USERNAME.fullmatch(name):
-            return ChannelRef("username", name)
+        if _USERNAME.fullmatch(s[1:]):
+            return ChannelRef("username", s[1:])
         raise BadLine("garbage", text)
     if re.fullmatch(r"-100\d{5,16}", s):
         return ChannelRef("id", str(int(s[4:])))
     if s.lower().startswith("tg://"):
-        query = parse_qs(urlsplit(s).query)
-        if "domain" in query and _USERNAME.fullmatch(query["domain"][0]):
-            return ChannelRef("username", query["domain"][0])
-        if "invite" in query and _INVITE_HASH.fullmatch(query["invite"][0]):
-            return ChannelRef("invite", query["invite"][0])
-        raise BadLine("garbage", text)
+        return _tg_link(s, text)
     link = s if re.match(r"(?i)https?://", s) else "https://" + s
     parts = urlsplit(link)
-    host = (parts.hostname or "").lower()
-    if host not in _HOSTS:
+    if (parts.hostname or "").lower() not in _HOSTS:
         # A bare username without @ is accepted; anything else is not a link.
         if "/" not in s and "." not in s and _USERNAME.fullmatch(s):
             return ChannelRef("username", s)
         raise BadLine("garbage", text)
-    path = [p for p in parts.path.split("/") if p]
+    return _tme_path([p for p in parts.path.split("/") if p], text)
+
+
+def _tg_link(s: str, text: str) -> ChannelRef:
+    """tg://resolve?domain=name or tg://join?invite=hash."""
+    query = parse_qs(urlsplit(s).query)
+    if "domain" in query and _USERNAME.fullmatch(query["domain"][0]):
+        return ChannelRef("username", query["domain"][0])
+    if "invite" in query and _INVITE_HASH.fullmatch(query["invite"][0]):
+        return ChannelRef("invite", query["invite"][0])
+    raise BadLine("garbage", text)
+
+
+def _tme_path(path: list[str], text: str) -> ChannelRef:
+    """The path of a t.me link: name[/post], s/name[/post], +hash, joinchat/hash, c/id."""
     if not path:
         raise BadLine("garbage", text)
     first = path[0]
-    if first.startswith("+") or first.startswith("%2B"):
+    if first.startswith(("+", "%2B")):
         invite = first[1:] if first.startswith("+") else first[3:]
         if _INVITE_HASH.fullmatch(invite):
             return ChannelRef("invite", invite)
         raise BadLine("garbage", text)
-    if first.lower() == "joinchat" and len(path) >= 2 and _INVITE_HASH.fullmatch(path[1]):
+    head = first.lower()
+    if head == "joinchat" and len(path) >= 2 and _INVITE_HASH.fullmatch(path[1]):
         return ChannelRef("invite", path[1])
-    if first.lower() == "s" and len(path) >= 2:
+    if head == "s" and len(path) >= 2:
         first, path = path[1], path[1:]
-    elif first.lower() == "c" and len(path) >= 2 and re.fullmatch(r"[0-9]{1,16}", path[1]):
+    elif head == "c" and len(path) >= 2 and re.fullmatch(r"[0-9]{1,16}", path[1]):
         return ChannelRef("id", str(int(path[1])))
     if first.lower() in _RESERVED or not _USERNAME.fullmatch(first):
         raise BadLine("garbage", text)

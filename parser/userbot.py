@@ -1,4 +1,4 @@
-"""The one Telethon client of this process and its lifecycle.
+"""The one Telethon client of this process and its lifecycle (built by parser/client.py).
 
 One process, one event loop, one client per session. The login flow builds the
 client with `new_client()` and hands it over with `adopt()` once signed in, so the
@@ -11,115 +11,26 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from telethon import TelegramClient, functions, types
-from telethon.crypto import rsa
 from telethon.sessions import StringSession
 
 from core.alerts import AlertText
 from core.errors import VaultError
-from core.ports import AlertSink, HealthBeats, SecretValue, SessionStore
+from core.ports import AlertSink, HealthBeats, SessionStore
 from core.redaction import add_secret
-from parser.clock_skew import SkewWatch, get_time_offset, resend_pending, set_time_offset
+from parser import clock_skew
+from parser.client import UserbotConfig, new_client
+from parser.clock_skew import SkewWatch, get_time_offset, set_time_offset
 from parser.connection import ConnectionTracker, classify
 from parser.errors import ClockSkew, NoAnswer, RateLimited, SessionDead, translate
 
 log = logging.getLogger(__name__)
 
-NO_SESSION, CONNECTING, READY, PAUSED, INVALID = (
-    "no_session",
-    "connecting",
-    "ready",
-    "paused",
-    "invalid",
-)
-
-_keys_loaded: set[Path] = set()
-
-
-@dataclass(frozen=True)
-class UserbotConfig:
-    """What the userbot needs to reach Telegram (app/service.py builds it from Settings).
-
-    `telegram_api_id`/`telegram_api_hash`: the app's credentials (my.telegram.org);
-    `telegram_proxy`: a socks5/socks4/http proxy URL or None; `telegram_server_key`: an
-    extra RSA public key (PEM file) and `dc`: (dc id, host, port) of a test server, for
-    a Telegram other than the real one; `flood_sleep_threshold`: flood waits up to this
-    many seconds are slept through by Telethon (FLOOD_WAIT_X,
-    https://core.telegram.org/api/errors#420-flood); `connection_alert_seconds`: how
-    long connecting may fail before the admins are alerted.
-    """
-
-    telegram_api_id: int
-    telegram_api_hash: SecretValue
-    telegram_proxy: str | None = None
-    telegram_server_key: Path | None = None
-    dc: tuple[int, str, int] | None = None
-    flood_sleep_threshold: int = 60
-    connection_alert_seconds: float = 180.0
-
-
-def account_name(me: Any) -> str:
-    """'First Last (@username)' of a Telethon user; '?' for None."""
-    if me is None:
-        return "?"
-    name = " ".join(p for p in (me.first_name, me.last_name) if p)
-    return name + (f" (@{me.username})" if me.username else "")
-
-
-def new_client(s: UserbotConfig, session: str | None = None) -> TelegramClient:
-    """A Telethon client for `s` (DC, server key, proxy, flood threshold); `session` a
-    StringSession string, or None for a new one. Updates are not received
-    (receive_updates=False): nothing here listens to them."""
-    if s.telegram_server_key and s.telegram_server_key not in _keys_loaded:
-        rsa.add_key(s.telegram_server_key.read_text(), old=False)
-        _keys_loaded.add(s.telegram_server_key)
-    string_session = StringSession(session or None)
-    if s.dc and not session:
-        dc_id, host, port = s.dc
-        string_session.set_dc(dc_id, host, port)
-    client = TelegramClient(
-        string_session,
-        s.telegram_api_id,
-        s.telegram_api_hash.get_secret_value(),
-        proxy=_proxy(s.telegram_proxy),
-        flood_sleep_threshold=s.flood_sleep_threshold,
-        receive_updates=False,
-        request_retries=3,
-        connection_retries=3,
-        retry_delay=1,
-        auto_reconnect=True,
-        device_model="tg-parser",
-        app_version="0.1",
-    )
-    return client
-
-
-def _proxy(url: str | None) -> dict[str, Any] | None:
-    """Telethon's proxy dict (python-socks keywords) for a `TELEGRAM_PROXY` URL.
-
-    Reserved characters in the user name or password can only be written
-    percent-encoded in a URL (`p%40ss` for `p@ss`); they are decoded here, as the bot's
-    aiohttp-socks session decodes them (python_socks.parse_proxy_url).
-    """
-    if not url:
-        return None
-    parts = urlsplit(url)
-    if parts.hostname is None or parts.port is None:
-        raise ValueError("a proxy URL needs a host and a port")
-    proxy: dict[str, Any] = {
-        "proxy_type": parts.scheme,
-        "addr": parts.hostname,
-        "port": parts.port,
-        "rdns": True,
-    }
-    if parts.username is not None:
-        proxy.update(username=unquote(parts.username), password=unquote(parts.password or ""))
-    return proxy
+# The values of `Userbot.state` (core.login.SessionState).
+NO_SESSION, CONNECTING, READY = "no_session", "connecting", "ready"
+PAUSED, INVALID = "paused", "invalid"
 
 
 class Userbot:
@@ -439,16 +350,15 @@ class Userbot:
         corrected = False
         while True:
             seen = self._skew.sightings
-            attempt = asyncio.ensure_future(self._connect_and_ask(client))
-            try:
-                await self._until_done_or_skew(attempt, seen)
-            finally:
-                if not attempt.done():
-                    attempt.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await attempt
-            if not attempt.cancelled():
-                return attempt.result()
+            done, me = await clock_skew.attempt_watching_skew(
+                lambda: self._connect_and_ask(client),
+                self._skew,
+                seen,
+                self._open_timeout,
+                lambda: self._stopping,
+            )
+            if done:
+                return me
             skew = self._skew.skew
             if skew is None or self._skew.sightings == seen:
                 raise NoAnswer(self._open_timeout)
@@ -474,31 +384,18 @@ class Userbot:
         client, skew = self.client, self._skew.skew
         if not self._correct_clock or client is None or skew is None:
             return
-        current = get_time_offset(client)
-        if current is not None and abs(skew - current) < 10:
-            return  # a late answer to a connection already corrected
-        if not set_time_offset(client, skew):
-            return
-        self.time_offset = round(skew)
-        log.warning(
-            "Telegram's answers are now %+d s off this machine's clock (was the clock "
-            "stepped?): going by Telegram's time and sending the waiting requests again",
-            self.time_offset,
-        )
-        resend_pending(client)
+        offset = clock_skew.resync(client, skew)
+        if offset is not None:
+            self.time_offset = offset
+            log.warning(
+                "Telegram's answers are now %+d s off this machine's clock (was the clock "
+                "stepped?): going by Telegram's time and sending the waiting requests again",
+                offset,
+            )
 
     async def _connect_and_ask(self, client: TelegramClient) -> Any:
         await client.connect()  # waits for Telegram's answer to help.getConfig
         return await client.get_me()
-
-    async def _until_done_or_skew(self, task: asyncio.Future[Any], seen: int) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._open_timeout
-        while not task.done() and self._skew.sightings == seen and not self._stopping:
-            left = deadline - loop.time()
-            if left <= 0:
-                return
-            await asyncio.wait({task}, timeout=min(0.25, left))
 
     async def stop(self) -> None:
         self._stopping = True

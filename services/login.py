@@ -31,9 +31,10 @@ from core.login import (
     SessionState,
     TypedCode,
 )
+from parser.client import account_name
 from parser.errors import login_error
 from parser.login import LoginClient, QrOffer, SignedIn
-from parser.userbot import Userbot, account_name
+from parser.userbot import Userbot
 
 log = logging.getLogger(__name__)
 

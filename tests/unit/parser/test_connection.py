@@ -16,10 +16,11 @@ from app.service import login_status_section
 from bot.delivery import render_alert
 from core.alerts import Alerter, AlertText
 from core.backoff import Backoff
+from parser.client import UserbotConfig
 from parser.clock_skew import TELETHON_STATE_LOGGER, SkewWatch
 from parser.connection import ConnectionTracker, Trouble, classify
 from parser.errors import ClockSkew, NoAnswer
-from parser.userbot import CONNECTING, READY, Userbot, UserbotConfig
+from parser.userbot import CONNECTING, READY, Userbot
 
 ME = SimpleNamespace(id=7, first_name="Ann", last_name=None, username="ann")
 

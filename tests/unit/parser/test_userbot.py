@@ -10,7 +10,8 @@ from telethon import errors as te
 
 from core.alerts import Alerter, AlertText
 from core.health import HealthRegistry
-from parser.userbot import INVALID, READY, Userbot, UserbotConfig
+from parser.client import UserbotConfig
+from parser.userbot import INVALID, READY, Userbot
 
 
 class FakeAccounts:

@@ -13,8 +13,8 @@ from telethon import errors as te
 
 from core.errors import LoginFailed
 from core.login import LoginDone, NeedPassword, TypedCode
+from parser.client import UserbotConfig
 from parser.errors import SessionDead, translate
-from parser.userbot import UserbotConfig
 from services.login import LoginService, normalise_phone, parse_code
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.component import build_bot
-from parser.userbot import _proxy
+from parser.client import _proxy
 
 
 def test_userbot_proxy_dict_from_socks5_url_with_credentials() -> None:
