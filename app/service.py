@@ -21,11 +21,12 @@ from app.logging_setup import setup_logging
 from app.maintenance import ArchiveMaintenance
 from app.metrics import PrometheusMetrics
 from app.settings import Settings
-from app.supervisor import Component, Supervisor
+from app.supervisor import Supervisor
 from bot.api import BotDeps
 from bot.component import ControlBot, build_bot
 from bot.routers.account import account_section
 from core.alerts import Alerter, AlertText
+from core.ports import Component
 from db.accounts import AccountRepository
 from db.channels import ChannelRepository, ChannelStateRepository
 from db.database import close_db, init_db

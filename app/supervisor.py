@@ -9,24 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Protocol
 
 from app.health import FAILED, RESTARTING, RUNNING, STARTING, STOPPED, HealthRegistry
 from core.alerts import Alerter, AlertText
 from core.backoff import Backoff
 from core.errors import PermanentFailure
+from core.ports import Component
 
 log = logging.getLogger(__name__)
-
-
-class Component(Protocol):
-    """Something the supervisor runs: `run()` until done or cancelled; `stop()` asks to finish."""
-
-    name: str
-
-    async def run(self) -> None: ...
-
-    async def stop(self) -> None: ...
 
 
 class FunctionComponent:
