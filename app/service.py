@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from app.health import HealthRegistry, HealthServer
 from app.instance_lock import InstanceLock
@@ -24,7 +23,6 @@ from app.settings import Settings
 from app.supervisor import Supervisor
 from bot.api import BotDeps
 from bot.component import ControlBot, build_bot
-from bot.routers.account import account_section
 from core.alerts import Alerter, AlertText
 from core.ports import Component
 from db.accounts import AccountRepository
@@ -46,7 +44,7 @@ from parser.userbot import Userbot
 from services.archive import ArchiveService
 from services.channels import ChannelService
 from services.events import EventBus
-from services.login import LoginService, account_status
+from services.login import LoginService
 from services.parsing.breaker import CircuitBreaker
 from services.parsing.ingest import ChannelFetcher
 from services.parsing.service import ParseService
@@ -142,14 +140,6 @@ def build_app(settings: Settings) -> App:
         app.components.append(maintenance)
         status.watch_maintenance(maintenance.state)
     return app
-
-
-async def login_status_section(userbot: Userbot, flow: Any, lang: str) -> str:
-    """The account part of /status for `userbot`, `flow.owner_name` logging in when
-    `flow.owner` is set (the integration tests' view of it)."""
-    await userbot.check(timeout=2.0)
-    login_by = flow.owner_name if flow.owner is not None else None
-    return account_section(account_status(userbot, login_by), lang)
 
 
 def _build_parsing(

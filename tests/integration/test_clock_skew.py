@@ -17,11 +17,11 @@ import pytest
 from pydantic import SecretStr
 
 from app.health import HealthRegistry
-from app.service import login_status_section as status_section
 from core.alerts import Alerter
 from core.backoff import Backoff
 from parser.connection import ConnectionTracker
 from parser.userbot import CONNECTING, READY, Userbot
+from tests.account_status import login_status_section as status_section
 from tests.doubles.mtproto import PUBLIC_KEY_PATH, MTProtoServer, World, signed_in_client
 
 pytestmark = pytest.mark.timeout(60)

@@ -12,7 +12,6 @@ from python_socks import ProxyConnectionError, ProxyError
 from telethon import errors as te
 
 from app.health import HealthRegistry
-from app.service import login_status_section
 from bot.delivery import render_alert
 from core.alerts import Alerter, AlertText
 from core.backoff import Backoff
@@ -21,6 +20,7 @@ from parser.clock_skew import TELETHON_STATE_LOGGER, SkewWatch
 from parser.connection import ConnectionTracker, Trouble, classify
 from parser.errors import ClockSkew, NoAnswer
 from parser.userbot import CONNECTING, READY, Userbot
+from tests.account_status import login_status_section
 
 ME = SimpleNamespace(id=7, first_name="Ann", last_name=None, username="ann")
 
