@@ -39,6 +39,9 @@ class SkewWatch(logging.Filter):
         self.on_sighting: Callable[[], None] | None = None  # called on the loop's thread
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Note the skew (seconds) of a 'very new message' record: msg_id's upper 32 bits are
+        Telegram's unix time (https://core.telegram.org/mtproto/description, msg_id).
+        Always True: the record is logged as usual."""
         msg_id = _too_new_msg_id(record)
         if msg_id is not None:
             self.skew = msg_id / 2**32 - record.created
@@ -48,6 +51,8 @@ class SkewWatch(logging.Filter):
         return True
 
     def install(self) -> None:
+        """Attach to Telethon's telethon.network.mtprotostate logger (once), raising its level
+        to WARNING if it was higher, so the records are made whatever LOG_LEVEL says."""
         logger = logging.getLogger(TELETHON_STATE_LOGGER)
         if self not in logger.filters:
             logger.addFilter(self)
@@ -56,6 +61,7 @@ class SkewWatch(logging.Filter):
             logger.setLevel(logging.WARNING)
 
     def uninstall(self) -> None:
+        """Detach from Telethon's logger; nothing happens if not attached."""
         logging.getLogger(TELETHON_STATE_LOGGER).removeFilter(self)
 
 

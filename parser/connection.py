@@ -41,9 +41,11 @@ class Trouble:
     args: dict[str, Any] = field(default_factory=dict)
 
     def text(self) -> AlertText:
+        """The catalogue key with its values, for the bot to translate."""
         return AlertText(self.key, **self.args)
 
     def english(self) -> str:
+        """One English line for the log and /healthz; KeyError for an unknown key."""
         return _ENGLISH[self.key].format(**self.args)
 
 
@@ -115,6 +117,8 @@ class ConnectionTracker:
         return alerted
 
     def snapshot(self) -> dict[str, Any]:
+        """For /healthz: `attempts` failed since the last success, `last_error` (English, or
+        None) and `failing_for` (seconds, to 0.1)."""
         return {
             "attempts": self.attempts,
             "last_error": self.trouble.english() if self.trouble else None,

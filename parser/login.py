@@ -38,6 +38,7 @@ class SignedIn:
 
     @property
     def name(self) -> str:
+        """First and last name joined by a space, or the user id when both are empty."""
         u = self.user
         return " ".join(p for p in (u.first_name, u.last_name) if p) or str(u.id)
 
@@ -56,6 +57,8 @@ class QrOffer:
     expires: float
 
     def seconds_left(self) -> int:
+        """Whole seconds until the token expires, at least 1 (Telegram: auth.loginToken
+        `expires`, https://core.telegram.org/api/qr-login)."""
         return max(1, int(self.expires - time.time()))
 
 
@@ -86,6 +89,7 @@ class LoginClient:
 
     @property
     def connected(self) -> bool:
+        """True while this object holds a client: opened, not yet closed or released."""
         return self._client is not None
 
     async def _call(self, coro: Awaitable[T]) -> T:

@@ -53,6 +53,8 @@ class ChannelRef:
 
     @property
     def label(self) -> str:
+        """How the operator sees the ref: `@name`, `t.me/+abcdef…` (an invite hash's first six
+        characters) or `-100<id>` (the Bot API's form of a channel id)."""
         if self.kind == "username":
             return f"@{self.value}"
         if self.kind == "invite":
@@ -89,6 +91,8 @@ class HistoryDepth:
 
 @dataclass(frozen=True)
 class AddLine:
+    """One parsed /add line: the channel reference and the history depth given with it."""
+
     ref: ChannelRef
     history: HistoryDepth | None  # None: not given, use the default
 
@@ -183,6 +187,10 @@ def split_lines(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Resolved:
+    """A channel as Telegram described it: `tg_id` (bare id), `access_hash`, the discussion
+    group's id and access hash (`channels.getFullChannel` linked_chat_id, broadcast
+    channels only: https://core.telegram.org/api/discussion), None when there is none."""
+
     tg_id: int
     access_hash: int
     title: str
@@ -194,6 +202,9 @@ class Resolved:
 
 @dataclass(frozen=True)
 class InvitePreview:
+    """What messages.checkChatInvite says of an invite: the chat's title and, when Telegram
+    answers chatInviteAlready or chatInvitePeek, the channel already resolved."""
+
     title: str
     already_member: bool
     resolved: Resolved | None  # known when already a member
@@ -227,6 +238,10 @@ class ChannelResolver:
         self._client = client
 
     async def resolve(self, ref: ChannelRef) -> Resolved:
+        """A username via contacts.resolveUsername, a bare id via the account's dialogs, then
+        channels.getFullChannel. NotAChannel for a user; ChannelUnavailable: not_found (an id
+        not in the dialogs, USERNAME_NOT_OCCUPIED), private (CHANNEL_PRIVATE:
+        https://core.telegram.org/method/channels.getFullChannel); ValueError for an invite."""
         try:
             if ref.kind == "username":
                 res = await self._client(functions.contacts.ResolveUsernameRequest(ref.value))
@@ -282,6 +297,9 @@ class ChannelResolver:
         )
 
     async def check_invite(self, invite_hash: str) -> InvitePreview:
+        """Look at an invite without joining; NotAChannel for a basic group, ChannelUnavailable
+        for INVITE_HASH_EXPIRED / INVITE_HASH_INVALID
+        (https://core.telegram.org/method/messages.checkChatInvite)."""
         try:
             res = await self._client(functions.messages.CheckChatInviteRequest(invite_hash))
             if isinstance(res, types.ChatInviteAlready | types.ChatInvitePeek):
@@ -295,6 +313,9 @@ class ChannelResolver:
             reraise(exc)
 
     async def join_invite(self, invite_hash: str) -> Resolved:
+        """Join by invite and resolve the channel (USER_ALREADY_PARTICIPANT: resolved through
+        check_invite); ChannelUnavailable (e.g. too_many_channels: CHANNELS_TOO_MUCH,
+        https://core.telegram.org/method/messages.importChatInvite), NotAChannel."""
         try:
             try:
                 res = await self._client(functions.messages.ImportChatInviteRequest(invite_hash))

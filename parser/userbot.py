@@ -83,6 +83,7 @@ class Userbot:
 
     @property
     def config(self) -> UserbotConfig:
+        """The settings it was built with (credentials, proxy, test DC, flood threshold)."""
         return self._config
 
     @property
@@ -398,9 +399,11 @@ class Userbot:
         return await client.get_me()
 
     async def stop(self) -> None:
+        """Make `run()` return after its current step; the client stays (see `close()`)."""
         self._stopping = True
         self._wake.set()
 
     async def close(self) -> None:
+        """Disconnect the client, if any; Telethon's errors propagate."""
         if self.client is not None:
             await self.client.disconnect()

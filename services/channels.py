@@ -335,29 +335,41 @@ class ChannelService:
         return dict(self._hooks.next_runs()) if self._hooks is not None else {}
 
     async def page(self, page: int) -> tuple[list[Channel], int]:
+        """One page (0-based, db/channels.py PAGE_SIZE rows, by row id) of the operator's
+        channels, and how many there are in all; `linked` discussion groups are not listed."""
         return await self._repo.page(page)
 
     async def get(self, channel_id: int) -> Channel | None:
+        """The operator's channel with row id `channel_id` (active, paused or disabled),
+        or None."""
         return await self._repo.get(channel_id)
 
     async def pause(self, channel_id: int) -> bool:
+        """Set the channel `paused` and unschedule it (a scheduler failure is only logged);
+        False when there is no such channel."""
         ok = await self._repo.set_status(channel_id, "paused")
         if ok:
             await self._hook(_drop_channel, channel_id)
         return ok
 
     async def resume(self, channel_id: int) -> bool:
+        """Set the channel `active` (its disabled reason and deferral cleared) and schedule
+        a first run now; False when there is no such channel."""
         ok = await self._repo.set_status(channel_id, "active")
         if ok:
             await self._hook(_add_channel, channel_id)
         return ok
 
     async def remove(self, channel_id: int) -> bool:
+        """Unschedule the channel, then delete it with its messages and watches (its
+        discussion group's comments too, unless shared); False when there is no such channel."""
         # A run of it in progress ends (its batch committed) before the rows go.
         await self._hook(_drop_channel, channel_id)
         return await self._repo.remove(channel_id)
 
     async def toggle_comments(self, channel_id: int) -> Channel | None:
+        """Flip whether runs read the channel's comments; the channel as it is now, or
+        None when there is no such channel."""
         ch = await self._repo.get(channel_id)
         if ch is None:
             return None
@@ -365,9 +377,13 @@ class ChannelService:
         return await self._repo.get(channel_id)
 
     async def find(self, ref: str) -> Channel | None:
+        """The stored channel `ref` names (@username, t.me link, Telegram or row id, title:
+        db/channels.py `find_channel`), `linked` groups skipped; None when none or ambiguous."""
         return await find_channel(ref)
 
     async def set_interval(self, channel_id: int, minutes: int | None) -> None:
+        """Set the channel's parse interval in minutes (None: `default_interval`) and re-plan
+        its job; an unknown row id changes nothing and raises nothing."""
         await self._repo.set_interval(channel_id, minutes)
         await self._hook(_reschedule, channel_id)
 

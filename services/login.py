@@ -49,7 +49,8 @@ QrShow = Callable[[QrToken], Awaitable[None]]
 class AccountStore(Protocol):
     """The stored account (db/accounts.py AccountRepository)."""
 
-    async def current(self) -> AccountInfo | None: ...
+    async def current(self) -> AccountInfo | None:
+        """The stored account (the first row, whatever its status), or None when none is."""
 
 
 def normalise_phone(raw: str) -> str:

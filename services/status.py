@@ -14,16 +14,21 @@ class MaintenanceView(Protocol):
     """The part of app/maintenance.py's MaintenanceState /status shows."""
 
     @property
-    def last_backup_at(self) -> datetime | None: ...
+    def last_backup_at(self) -> datetime | None:
+        """When (UTC) the last backup was made (after a failed one: set so the next try
+        comes within the hour); None before any."""
 
     @property
-    def last_backup_size(self) -> int | None: ...
+    def last_backup_size(self) -> int | None:
+        """Bytes of the last backup made; None before any."""
 
     @property
-    def backup_error(self) -> str | None: ...
+    def backup_error(self) -> str | None:
+        """Why the last backup failed (exception name and message); None if it did not."""
 
     @property
-    def check_result(self) -> str | None: ...
+    def check_result(self) -> str | None:
+        """The last integrity check: "ok" or what SQLite found; None before any."""
 
 
 class StatusService:
@@ -39,6 +44,8 @@ class StatusService:
         self._maintenance = maintenance
 
     async def report(self) -> StatusReport:
+        """Every component's state, restarts and last error, in registration order, and the
+        backup status (None without a maintenance state; a size not known yet reads 0)."""
         components = tuple(
             ComponentStatus(c.name, c.state, c.restarts, c.last_error)
             for c in self._health.components.values()

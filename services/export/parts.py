@@ -44,6 +44,8 @@ class PartWriter:
         return WRITERS[self._fmt](path)
 
     def write_records(self, records: list[ExportRecord]) -> None:
+        """Write `records` as rows, in order; once the current part holds `budget` bytes (or
+        XLSX's row limit) the next row opens part `<basename>.partNNN.<fmt>`, added to `paths`."""
         for rec in records:
             full = self._max_rows is not None and self._rows >= self._max_rows
             if full or self._writer.size() >= self._budget:
@@ -54,6 +56,7 @@ class PartWriter:
             self._rows += 1
 
     def close(self) -> None:
+        """Finish the current part's file; `paths` then lists every part, in order."""
         self._writer.close()
 
 

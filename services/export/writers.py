@@ -17,9 +17,14 @@ class Writer(Protocol):
     """Writes rows to one file; `size()` is how many bytes the file holds (or will hold
     once closed, an upper bound for XLSX)."""
 
-    def write(self, row: ExportRow) -> None: ...
-    def size(self) -> int: ...
-    def close(self) -> None: ...
+    def write(self, row: ExportRow) -> None:
+        """Append one row, its values in `COLUMNS` order, after the header row."""
+
+    def size(self) -> int:
+        """Bytes of the file so far (XLSX: an upper bound of its size once closed)."""
+
+    def close(self) -> None:
+        """Flush and close the file, leaving it complete; no write after."""
 
 
 class CsvWriter:
@@ -31,12 +36,15 @@ class CsvWriter:
         self._csv.writerow(COLUMNS)
 
     def write(self, row: ExportRow) -> None:
+        """One CSV record in `COLUMNS` order; dicts as JSON text, None as ""."""
         self._csv.writerow([cell(row[c]) for c in COLUMNS])
 
     def size(self) -> int:
+        """Bytes written so far, BOM and header row included."""
         return self._fh.tell()
 
     def close(self) -> None:
+        """Flush and close the file."""
         self._fh.close()
 
 
@@ -47,13 +55,16 @@ class JsonlWriter:
         self._fh = open(path, "w", encoding="utf-8", newline="\n")
 
     def write(self, row: ExportRow) -> None:
+        """The row as one JSON object on its own line (non-ASCII kept as is)."""
         self._fh.write(json.dumps(row, ensure_ascii=False))
         self._fh.write("\n")
 
     def size(self) -> int:
+        """Bytes written so far."""
         return self._fh.tell()
 
     def close(self) -> None:
+        """Flush and close the file."""
         self._fh.close()
 
 

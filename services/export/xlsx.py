@@ -148,18 +148,22 @@ class XlsxWriter:
         self._pending += len(data)
 
     def write(self, row: ExportRow) -> None:
+        """One sheet row in `COLUMNS` order; `date` (ISO 8601) as a date cell, cells cut to
+        XLSX_CELL_MAX characters, characters XML 1.0 cannot carry dropped."""
         values = [cell(row[c]) for c in COLUMNS]
         if row["date"]:
             values[self._date_col] = datetime.fromisoformat(row["date"])
         self._append(values)
 
     def size(self) -> int:
+        """Bytes: an upper bound of the file's size once closed."""
         # The compressed bytes on disk, plus at most what the compressor still holds
         # (never more than the bytes it took since it last wrote) and the closing
         # records: parts come out close to the upload limit, never above it.
         return self._flushed_at + self._pending + 16 * 1024
 
     def close(self) -> None:
+        """End the sheet and write the zip's directory; a second call does nothing."""
         if self._sheet.closed:
             return
         self._sheet.write(b"</sheetData></worksheet>")

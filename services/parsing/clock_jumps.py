@@ -42,6 +42,7 @@ class WallClockWatch:
         self._last = (wall(), mono())
 
     def now(self) -> datetime:
+        """The wall clock's time now, as an aware UTC datetime."""
         return datetime.fromtimestamp(self._wall(), UTC)
 
     def jump(self) -> float:

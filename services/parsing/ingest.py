@@ -58,21 +58,31 @@ class MessageStore(Protocol):
 
     async def store_batch(
         self, channel_id: int, rows: list[Row], cursor: int, new_rows: int
-    ) -> None: ...
+    ) -> None:
+        """Upsert `rows` and move the channel's cursor up to `cursor` (a message id) in one
+        transaction; `new_rows`: how many rows lie above the old cursor (added to the count)."""
 
-    async def refresh_from_id(self, channel_id: int, since: datetime) -> int | None: ...
+    async def refresh_from_id(self, channel_id: int, since: datetime) -> int | None:
+        """The oldest stored post id dated at or after `since` (UTC), or None when none is."""
 
-    async def stored_above(self, channel_id: int, min_id: int) -> int: ...
+    async def stored_above(self, channel_id: int, min_id: int) -> int:
+        """How many of the channel's posts with an id above `min_id` are stored."""
 
-    async def last_comment_id(self, discussion_id: int, post_id: int) -> int: ...
+    async def last_comment_id(self, discussion_id: int, post_id: int) -> int:
+        """The newest stored comment id of post `post_id`, under the discussion group's row
+        `discussion_id`; 0 when none is stored."""
 
 
 class LinkedGroups(Protocol):
     """Channel rows a run keeps up to date (db/channels.py ChannelStateRepository)."""
 
-    async def set_linked(self, channel_id: int, linked_id: int, access_hash: int) -> None: ...
+    async def set_linked(self, channel_id: int, linked_id: int, access_hash: int) -> None:
+        """Store the channel's discussion group (Telegram id, access hash), as Telegram names
+        it: channels.getFullChannel `linked_chat_id` (https://core.telegram.org/api/discussion)."""
 
-    async def discussion_row(self, tg_id: int, access_hash: int, title: str) -> int: ...
+    async def discussion_row(self, tg_id: int, access_hash: int, title: str) -> int:
+        """The row id keying the group's comments; a group not added is given a row with
+        status `linked`, which is never scheduled on its own."""
 
 
 Queued = list[Row] | BaseException | None

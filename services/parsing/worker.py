@@ -43,7 +43,10 @@ class Session(Protocol):
     state: str  # ready | connecting | no_session | invalid | ...
     reason: str | None  # why the session is not usable (AuthKeyUnregistered, ...)
 
-    async def session_dead(self, reason: str) -> None: ...
+    async def session_dead(self, reason: str) -> None:
+        """Stop using the session for good (state `invalid`, `reason` e.g.
+        AUTH_KEY_UNREGISTERED: https://core.telegram.org/api/errors#401-unauthorized) and
+        alert once; safe to call any number of times."""
 
 
 class NotReady(ProjectError):
