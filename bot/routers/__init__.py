@@ -24,6 +24,7 @@ def build_root_router() -> Router:
     root.callback_query.outer_middleware(dialogues)
     # Order matters: conversation routers (FSM states) before catch-all ones.
     root.include_router(login.build_router())
+    root.include_router(account.build_router())
     root.include_router(channels.build_router())
     root.include_router(export.build_router())
     root.include_router(parse.build_router())

@@ -54,10 +54,12 @@ async def on_logout_answer(
             await query.message.edit_text(t("logout_done" if yes else "logout_kept", lang))
 
 
-def register(router: Router) -> None:
-    """Add /logout's handlers to `router` (the login router gives them `login`)."""
+def build_router() -> Router:
+    """/logout's router (a new one per call: one per Dispatcher)."""
+    router = Router(name="account")
     router.message.register(cmd_logout, Command("logout"))
     router.callback_query.register(on_logout_answer, LogoutAnswer.filter())
+    return router
 
 
 # -- /status section ----------------------------------------------------------------------

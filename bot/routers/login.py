@@ -41,7 +41,6 @@ from bot.login_dialogue import (
     who,
     with_dialogue,
 )
-from bot.routers import account
 from bot.texts import plain, t, tn
 from core.errors import LoginFailed
 from core.login import LoginStep, QrToken
@@ -290,7 +289,6 @@ def build_router() -> Router:
     router.callback_query.register(on_code_digit, LoginStates.code, KeypadKey.filter())
     router.callback_query.register(on_keypad_late, KeypadKey.filter())
     router.message.register(on_password, LoginStates.password, F.text)
-    account.register(router)
     router.callback_query.register(on_qr_button, QrLogin.filter())
     return router
 
