@@ -37,10 +37,4 @@ async def data_bot(tmp_path: Path) -> AsyncIterator[DataBot]:
     deps = replace(make_deps({ADMIN}, status=FakeStatus(health)), archive=archive, watches=watches)
     control = ControlBot(bot, deps, health=health)
     tg = BotUnderTest(control, bot, session, Updates(), FakeChannels(), health)
-    try:
-        yield DataBot(tg, archive, watches)
-    finally:
-        # Routers still kept at module level attach to one parent only: free them.
-        (root,) = control.dp.sub_routers
-        for child in root.sub_routers:
-            child._parent_router = None
+    yield DataBot(tg, archive, watches)

@@ -112,12 +112,7 @@ async def tg(login: FakeLogin) -> AsyncIterator[BotUnderTest]:
     channels = FakeChannels()
     deps = make_deps({ADMIN}, channels=channels, status=FakeStatus(health))
     control = ControlBot(bot, dataclasses.replace(deps, login=login), health=health)
-    try:
-        yield BotUnderTest(control, bot, session, Updates(), channels, health)
-    finally:
-        (root,) = control.dp.sub_routers
-        for child in root.sub_routers:
-            child._parent_router = None
+    yield BotUnderTest(control, bot, session, Updates(), channels, health)
 
 
 async def test_phone_keypad_code_and_done(tg: BotUnderTest, login: FakeLogin) -> None:

@@ -105,12 +105,7 @@ async def parsing_bot() -> AsyncIterator[tuple[BotUnderTest, FakeParsing]]:
     channels = FakeChannels()
     deps = replace(make_deps({ADMIN}, channels=channels, health=health), parsing=parsing)
     control = ControlBot(bot, deps, health=health)
-    try:
-        yield BotUnderTest(control, bot, session, Updates(), channels, health), parsing
-    finally:
-        (root,) = control.dp.sub_routers
-        for child in root.sub_routers:
-            child._parent_router = None
+    yield BotUnderTest(control, bot, session, Updates(), channels, health), parsing
 
 
 async def test_parse_answers_usage_not_ready_and_not_found(
