@@ -15,7 +15,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from bot.api.parsing import ParsingAPI
-from bot.labels import duration, echo
+from bot.labels import duration, echo, shorten
 from bot.live import LiveMessage
 from bot.texts import Html, html_join, keys, reason_text, t, tn
 from core.parsing import (
@@ -46,17 +46,11 @@ OUTCOMES = (
 NAMED_KINDS = (ChannelKind.FAILING, ChannelKind.DEFERRED, ChannelKind.DISABLED, ChannelKind.PAUSED)
 
 
-def short(text: str, limit: int = LABEL_MAX) -> str:
-    """`text` on one line, at most `limit` characters (cut with an ellipsis)."""
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def render_progress(p: RunProgress, lang: str) -> Html:
     return t(
         "parse_progress",
         lang,
-        channel=short(p.channel),
+        channel=shorten(p.channel, LABEL_MAX),
         fetched=p.fetched,
         total=p.total if p.total is not None else "?",
         new=p.new,
@@ -66,8 +60,8 @@ def render_progress(p: RunProgress, lang: str) -> Html:
 
 
 def render_result(p: RunProgress, seconds: float, lang: str) -> Html:
-    channel = short(p.channel)
-    reason = reason_text(short(p.error or "", REASON_MAX), lang)
+    channel = shorten(p.channel, LABEL_MAX)
+    reason = reason_text(shorten(p.error or "", REASON_MAX), lang)
     if p.status == "ok":
         new = tn("parse_new_messages", p.new, lang)
         secs = round(seconds, 1)
@@ -117,7 +111,7 @@ def render_stop(batch: BatchProgress, lang: str) -> Html:
     state = batch.stopped or ""
     key = f"parse_stopped_{state}"
     if key in keys():
-        detail = reason_text(short(batch.stopped_detail or "?", REASON_MAX), lang)
+        detail = reason_text(shorten(batch.stopped_detail or "?", REASON_MAX), lang)
         return t(key, lang, reason=detail, not_run=not_run)
     session = f"session_{state}"
     shown: str = state
@@ -193,7 +187,8 @@ async def cmd_parse(
     if len(targets) > 1:
         first = await message.answer(tn("parse_batch_queued", len(targets), lang))
     else:
-        first = await message.answer(t("parse_queued", lang, channel=short(targets[0].label)))
+        label = shorten(targets[0].label, LABEL_MAX)
+        first = await message.answer(t("parse_queued", lang, channel=label))
     live = LiveMessage(first)
 
     async def on_progress(batch: BatchProgress) -> None:
@@ -213,12 +208,12 @@ def _named_lines(
 ) -> list[Html]:
     lines = []
     for ch in named[:STATUS_NAMED]:
-        channel = short(ch.label)
+        channel = shorten(ch.label, LABEL_MAX)
         if kind == ChannelKind.DEFERRED:
             left = duration(ch.seconds, lang)
             lines.append(t("status_parsing_deferred", lang, channel=channel, left=left))
         else:
-            reason = reason_text(short(ch.reason, REASON_MAX), lang)
+            reason = reason_text(shorten(ch.reason, REASON_MAX), lang)
             lines.append(t(f"status_parsing_{kind}", lang, channel=channel, reason=reason))
     more = count - len(lines)
     if more > 0:
@@ -231,7 +226,7 @@ def _activity_lines(data: ParseStatus, lang: str) -> list[Html]:
     lines = []
     current = data.current
     if current is not None:
-        channel = short(current.channel)
+        channel = shorten(current.channel, LABEL_MAX)
         lines.append(t("status_parsing_current", lang, channel=channel, fetched=current.fetched))
     batch = data.batch
     if batch is not None:
@@ -247,7 +242,8 @@ def _next_run_lines(data: ParseStatus, lang: str) -> list[Html]:
     lines = [t("status_parsing_next", lang)]
     for run in data.next_runs:
         stamp = run.when.strftime("%Y-%m-%d %H:%M UTC")
-        lines.append(t("status_parsing_next_item", lang, channel=short(run.label), when=stamp))
+        label = shorten(run.label, LABEL_MAX)
+        lines.append(t("status_parsing_next_item", lang, channel=label, when=stamp))
     return lines
 
 
