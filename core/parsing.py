@@ -36,6 +36,8 @@ COLUMNS = (
     "reply_to_id",
     "fwd_from",
     "comment_of",
+    "content_text",
+    "action",
     "fetched_at",
 )
 # A message as a plain tuple in COLUMNS order (no ORM object on the hot path).

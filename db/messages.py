@@ -35,9 +35,11 @@ _UPDATED = (
     "edit_date",
     "media_kind",
     "media",
+    "content_text",
+    "action",
     "fetched_at",
 )
-_JSON_COLS = {"entities", "reactions", "media", "fwd_from"}
+_JSON_COLS = {"entities", "reactions", "media", "fwd_from", "action"}
 _TIME_COLS = {"date", "edit_date"}
 _PG_TYPES = {
     "msg_id": "bigint",
@@ -57,6 +59,8 @@ _PG_TYPES = {
     "reply_to_id": "bigint",
     "fwd_from": "text",
     "comment_of": "bigint",
+    "content_text": "text",
+    "action": "text",
 }
 
 # Indexes every message above fts_state.indexed_to, then moves the mark. Run both in

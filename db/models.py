@@ -89,6 +89,12 @@ class Message(Model):
     fwd_from: Any = fields.JSONField(null=True)
     # For comments fetched through a discussion group: the channel post they answer.
     comment_of = fields.BigIntField(null=True)
+    # The words of the non-text content (poll, venue, link preview, service event...).
+    content_text = fields.TextField(default="", db_default="")
+    # A service message's event ({"type": "pin_message", ...}); NULL for posts.
+    action: Any = fields.JSONField(null=True)
+    # Folded, stemmed words of text + content_text: the SQLite full-text index's input.
+    terms = fields.TextField(null=True)
     fetched_at = fields.DatetimeField(auto_now=True)
 
     class Meta:

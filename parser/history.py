@@ -261,6 +261,8 @@ def message_row(
         reply_to,
         _json(_fwd(m.fwd_from)),
         comment_of,
+        "",
+        None,
         now,
     )
 
