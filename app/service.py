@@ -113,6 +113,7 @@ def build_app(settings: Settings) -> App:
         status=status,
         admin_ids=frozenset(settings.admin_ids),
         default_lang=settings.default_language,
+        tz=settings.zone,
     )
     # Alerts leave through their own queue and task (control.delivery): a caller
     # never waits for Telegram.

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import unquote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -160,6 +161,10 @@ class Settings(VaultSettings):
     upload_limit_mb: int = Field(
         50, ge=1, le=2000, description="largest file the bot may upload, in MB (50 on Telegram)"
     )
+    timezone: str = Field(
+        "UTC",
+        description="an IANA time zone name, e.g. Europe/Moscow or America/New_York (default UTC)",
+    )
     default_language: Literal["ru", "en"] = Field(
         "en", description="the bot's language when the operator's is neither ru nor en"
     )
@@ -246,6 +251,23 @@ class Settings(VaultSettings):
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
             return value
         raise ValueError("malformed")
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        value = value.strip()
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            # The zone names are case-sensitive (file names): say which one was meant.
+            near = [z for z in available_timezones() if z.lower() == value.lower()]
+            raise ValueError(f"did you mean {near[0]}?" if near else "unknown zone") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """TIMEZONE as a ZoneInfo: how the bot shows times and reads the days typed."""
+        return ZoneInfo(self.timezone)
 
     @property
     def dc(self) -> tuple[int, str, int] | None:

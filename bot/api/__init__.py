@@ -4,11 +4,14 @@ Handlers receive each API as its own typed workflow-data key, named like the fie
 `BotDeps` (`async def cmd_add(message: Message, channels: ChannelsAPI, lang: str)`);
 app/service.py builds one `BotDeps` and bot/component.py's ControlBot hands it to the
 Dispatcher.
+Besides the APIs, `tz: ZoneInfo` (the TIMEZONE setting) is a workflow-data key: every
+time a handler shows or reads goes through bot/times.py in that zone.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from bot.api.archive import ArchiveAPI
 from bot.api.channels import ChannelsAPI
@@ -28,9 +31,10 @@ class BotDeps:
     status: StatusAPI
     admin_ids: frozenset[int]
     default_lang: str
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
 
     def workflow_data(self) -> dict[str, object]:
-        """One Dispatcher workflow-data key per API."""
+        """One Dispatcher workflow-data key per API, and `tz` (the operators' zone)."""
         return {
             "channels": self.channels,
             "parsing": self.parsing,
@@ -38,4 +42,5 @@ class BotDeps:
             "archive": self.archive,
             "watches": self.watches,
             "status": self.status,
+            "tz": self.tz,
         }

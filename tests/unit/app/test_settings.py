@@ -137,3 +137,31 @@ def test_empty_optional_values_fall_back_to_defaults(
     assert settings.health_port is None
     assert settings.telegram_proxy is None
     assert settings.log_level == "INFO"
+
+
+def test_timezone_defaults_to_utc_and_takes_an_iana_name(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert load(Settings).zone.key == "UTC"
+    monkeypatch.setenv("TIMEZONE", "Europe/Moscow")
+    assert load(Settings).zone.key == "Europe/Moscow"
+
+
+@pytest.mark.parametrize(
+    ("value", "hint"),
+    [
+        ("Mars/Olympus", "unknown zone"),
+        ("europe/moscow", "did you mean Europe/Moscow?"),
+        ("../../etc/passwd", "unknown zone"),
+        ("+03:00", "unknown zone"),
+    ],
+)
+def test_a_bad_timezone_names_the_setting_and_an_example(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, value: str, hint: str
+) -> None:
+    monkeypatch.setenv("TIMEZONE", value)
+    with pytest.raises(ConfigError) as info:
+        load(Settings)
+    message = str(info.value)
+    assert message.startswith(f"TIMEZONE is invalid ({hint})")
+    assert "Europe/Moscow" in message and "\n" not in message

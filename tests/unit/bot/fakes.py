@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from bot.api import BotDeps
 from core.channels import (
@@ -187,6 +188,7 @@ def make_deps(
     channels: FakeChannels | None = None,
     status: FakeStatus | None = None,
     health: HealthRegistry | None = None,
+    tz: ZoneInfo | None = None,
 ) -> BotDeps:
     """BotDeps with the fakes (archive and watches: not faked yet, None)."""
     return BotDeps(
@@ -198,4 +200,5 @@ def make_deps(
         status=status or FakeStatus(health or HealthRegistry()),
         admin_ids=frozenset(admin_ids),
         default_lang=default_lang,
+        tz=tz or ZoneInfo("UTC"),
     )
