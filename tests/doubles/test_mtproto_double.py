@@ -613,3 +613,63 @@ async def _eventually(predicate: Callable[[], bool], within: float = 5.0) -> boo
             return True
         await asyncio.sleep(0.02)
     return predicate()
+
+
+async def test_service_messages_and_forward_sources(client: TelegramClient, world: World) -> None:
+    source = world.add_channel(username="sourcechan", title="Source")
+    author = world.add_user("Dora", username="dora_d")
+    ch = world.add_channel(username="eventchan", title="Events")
+    ch.add_service("channel_create", title="Events")
+    post = ch.add_message("pinned post")
+    ch.add_service("pin_message", reply_to=post.id)
+    ch.add_service("chat_edit_title", title="Events 2")
+    ch.add_message("repost", fwd_from={"from": source, "channel_post": 42, "post_author": "Ed"})
+    ch.add_message("from a user", fwd_from=author)
+    ch.add_message("hidden", fwd_from="Secret Sam")
+    r = await client(
+        functions.messages.GetHistoryRequest(
+            peer=await client.get_input_entity("eventchan"), offset_id=0, offset_date=None,
+            add_offset=0, limit=100, max_id=0, min_id=0, hash=0,
+        )
+    )
+    by_id = {m.id: m for m in r.messages}
+    assert isinstance(by_id[1], types.MessageService)
+    assert by_id[1].action == types.MessageActionChannelCreate(title="Events")
+    assert isinstance(by_id[3].action, types.MessageActionPinMessage)
+    assert by_id[3].reply_to.reply_to_msg_id == post.id
+    assert by_id[4].action.title == "Events 2" and by_id[4].post
+    fwd = by_id[5].fwd_from
+    assert (fwd.from_id, fwd.channel_post, fwd.post_author) == (
+        types.PeerChannel(source.id), 42, "Ed"
+    )
+    assert by_id[6].fwd_from.from_id == types.PeerUser(author.id)
+    assert by_id[7].fwd_from.from_name == "Secret Sam"
+    chats = {c.id: c for c in r.chats}
+    assert chats[source.id].title == "Source" and chats[source.id].username == "sourcechan"
+    assert {u.id: u.username for u in r.users} == {author.id: "dora_d"}
+    # Telethon's own iteration sees the same (service messages included).
+    msgs = [m async for m in client.iter_messages("eventchan", reverse=True)]
+    assert [type(m).__name__ for m in msgs[:3]] == ["MessageService", "Message", "MessageService"]
+    assert msgs[4].forward.chat.title == "Source"
+    with pytest.raises(ValueError):
+        ch.add_service("no_such_action")
+
+
+async def test_media_sizes_videos_and_tl_media(client: TelegramClient, world: World) -> None:
+    ch = world.add_channel(username="mediachan", title="Media")
+    ch.add_message("p", media={"type": "photo", "width": 1280, "height": 960, "progressive": True})
+    ch.add_message("v", media={"type": "video", "duration": 7.5, "width": 640, "height": 360})
+    geo = types.MessageMediaGeo(geo=types.GeoPoint(long=37.6, lat=55.7, access_hash=0))
+    ch.add_message("", media=geo)
+    msgs = {m.id: m async for m in client.iter_messages("mediachan")}
+    largest = msgs[1].photo.sizes[-1]
+    assert isinstance(largest, types.PhotoSizeProgressive) and (largest.w, largest.h) == (
+        1280, 960
+    )
+    assert len(await client.download_media(msgs[1], file=bytes)) == 54321
+    video = next(
+        a for a in msgs[2].document.attributes if isinstance(a, types.DocumentAttributeVideo)
+    )
+    assert (video.duration, video.w, video.h) == (7.5, 640, 360)
+    assert msgs[2].file.name == "clip.mp4" and msgs[2].file.mime_type == "video/mp4"
+    assert msgs[3].geo.lat == 55.7

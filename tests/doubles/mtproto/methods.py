@@ -13,6 +13,7 @@ from telethon.tl import TLObject, functions, types
 from . import crypto
 from .faults import error_code
 from .render import (
+    involved_channels,
     involved_users,
     message_raw,
     page_ids,
@@ -163,7 +164,7 @@ def _channel_messages(
         count=count,
         messages=[message_raw(channel, channel.message(i)) for i in ids],
         topics=[],
-        chats=_chats(call, channel, *extra_chats),
+        chats=_chats(call, channel, *extra_chats, *involved_channels(channel, ids)),
         users=[render_user(u) for u in involved_users(call.world, channel, ids)],
     )
 
@@ -648,7 +649,7 @@ def get_channel_messages(call: Call) -> TLObject:
         count=len(messages),
         messages=messages,
         topics=[],
-        chats=_chats(call, channel),
+        chats=_chats(call, channel, *involved_channels(channel, ids)),
         users=[render_user(u) for u in involved_users(call.world, channel, ids)],
     )
 

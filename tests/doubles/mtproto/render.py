@@ -11,7 +11,7 @@ from typing import Any
 
 from telethon.tl import TLObject, types
 
-from .tlbuild import RawTL, build, peer_channel, peer_user
+from .tlbuild import RawTL, build, peer_channel, peer_user, to_timestamp
 from .world import Channel, StoredMessage, User, World
 
 log = logging.getLogger(__name__)
@@ -50,10 +50,12 @@ def render_channel(channel: Channel, viewer: User | None) -> types.Channel:
 
 
 def render_media(media: Any, msg: StoredMessage, world: World, dc_id: int = 2) -> Any:
-    """A TL MessageMedia from a TL object, "photo"/"document"/"webpage" or a dict.
+    """A TL MessageMedia from a TL object, "photo"/"document"/"video"/"webpage" or a dict.
 
-    Photos and documents get content (`data`, or `size` deterministic bytes) that
-    `upload.getFile` serves, so `download_media` works.
+    Photos, documents and videos get content (`data`, or `size` deterministic bytes)
+    that `upload.getFile` serves, so `download_media` works. A photo's largest size is
+    `width` x `height` (800 x 600), a PhotoSizeProgressive with `progressive=True`; a
+    video has `duration` (s), `width`, `height` and `round`.
     """
     if media is None or not isinstance(media, str | dict):
         return media
@@ -62,33 +64,53 @@ def render_media(media: Any, msg: StoredMessage, world: World, dc_id: int = 2) -
     rnd = random.Random(msg.id)
     file_id = rnd.getrandbits(62)
     data: bytes = spec.get("data") or b""
-    if kind in ("photo", "document"):
+    if kind in ("photo", "document", "video"):
         if not data:
             data = rnd.randbytes(int(spec.get("size", 54321 if kind == "photo" else 12345)))
         world.files[file_id] = data
     if kind == "photo":
+        w, h = int(spec.get("width", 800)), int(spec.get("height", 600))
+        sizes: list[Any] = [build(types.PhotoSize, type="m", w=w // 4, h=h // 4, size=1)]
+        if spec.get("progressive"):
+            sizes.append(
+                build(types.PhotoSizeProgressive, type="y", w=w, h=h, sizes=[1, len(data)])
+            )
+        else:
+            sizes.append(build(types.PhotoSize, type="x", w=w, h=h, size=len(data)))
         photo = build(
             types.Photo,
             id=file_id,
             access_hash=rnd.getrandbits(62),
             file_reference=b"\x01" * 8,
             date=msg.date,
-            sizes=[build(types.PhotoSize, type="x", w=800, h=600, size=len(data))],
+            sizes=sizes,
             dc_id=dc_id,
         )
         return build(types.MessageMediaPhoto, photo=photo)
-    if kind == "document":
-        name = spec.get("file_name", "file.pdf")
+    if kind in ("document", "video"):
+        video = kind == "video"
+        name = spec.get("file_name", "clip.mp4" if video else "file.pdf")
+        attributes: list[Any] = [build(types.DocumentAttributeFilename, file_name=name)]
+        if video:
+            attributes.append(
+                build(
+                    types.DocumentAttributeVideo,
+                    duration=float(spec.get("duration", 12.0)),
+                    w=int(spec.get("width", 1280)),
+                    h=int(spec.get("height", 720)),
+                    round_message=spec.get("round") or None,
+                )
+            )
         document = build(
             types.Document,
             id=file_id,
             access_hash=rnd.getrandbits(62),
             file_reference=b"\x01" * 8,
             date=msg.date,
-            mime_type=spec.get("mime_type", "application/pdf"),
+            mime_type=spec.get("mime_type", "video/mp4" if video else "application/pdf"),
             size=len(data),
             dc_id=dc_id,
-            attributes=[build(types.DocumentAttributeFilename, file_name=name)],
+            attributes=attributes,
         )
         return build(types.MessageMediaDocument, document=document)
     if kind == "webpage":
@@ -109,16 +131,65 @@ def render_media(media: Any, msg: StoredMessage, world: World, dc_id: int = 2) -
 
 
 def render_fwd(fwd: Any, msg: StoredMessage) -> Any:
-    if fwd is None or not isinstance(fwd, str | Channel | User):
+    """A TL MessageFwdHeader from a TL header, a hidden user's name, a Channel, a User
+    or a dict `{"from": Channel | User | None, "channel_post": id, "post_author": str,
+    "name": str, "date": datetime | unix time}` (the date defaults to the message's)."""
+    if fwd is None or not isinstance(fwd, str | Channel | User | dict):
         return fwd
+    spec: dict[str, Any]
     if isinstance(fwd, str):
-        return build(types.MessageFwdHeader, date=msg.date, from_name=fwd)
-    if isinstance(fwd, Channel):
-        return build(types.MessageFwdHeader, date=msg.date, from_id=peer_channel(fwd.id))
-    return build(types.MessageFwdHeader, date=msg.date, from_id=peer_user(fwd.id))
+        spec = {"name": fwd}
+    elif isinstance(fwd, dict):
+        spec = fwd
+    else:
+        spec = {"from": fwd}
+    source = spec.get("from")
+    from_id = None
+    if isinstance(source, Channel):
+        from_id = peer_channel(source.id)
+    elif isinstance(source, User):
+        from_id = peer_user(source.id)
+    date = to_timestamp(spec["date"]) if spec.get("date") is not None else msg.date
+    return build(
+        types.MessageFwdHeader,
+        date=date,
+        from_id=from_id,
+        from_name=spec.get("name"),
+        channel_post=spec.get("channel_post"),
+        post_author=spec.get("post_author"),
+    )
+
+
+def fwd_source(fwd: Any) -> Channel | User | None:
+    """The channel or user a world-level forward spec names (None: hidden or TL)."""
+    if isinstance(fwd, Channel | User):
+        return fwd
+    if isinstance(fwd, dict):
+        source = fwd.get("from")
+        return source if isinstance(source, Channel | User) else None
+    return None
+
+
+def render_service(channel: Channel, msg: StoredMessage) -> Any:
+    """A TL messageService: the action, its sender and the message a pin points at."""
+    reply_to = None
+    if msg.reply_to is not None:
+        reply_to = build(types.MessageReplyHeader, reply_to_msg_id=msg.reply_to)
+    return build(
+        types.MessageService,
+        id=msg.id,
+        peer_id=peer_channel(channel.id),
+        date=msg.date,
+        post=channel.broadcast or None,
+        from_id=peer_user(msg.from_id) if msg.from_id is not None else None,
+        reply_to=reply_to,
+        action=msg.action,
+    )
 
 
 def render_message(channel: Channel, msg: StoredMessage) -> Any:
+    if msg.action is not None:
+        return render_service(channel, msg)
     views, forwards = msg.views, msg.forwards
     if channel.broadcast or views is not None or forwards is not None:
         # Views and forwards share one flag bit: both or neither.
@@ -217,6 +288,7 @@ def _is_plain(channel: Channel, msg: StoredMessage) -> bool:
         and msg.from_id is None
         and msg.edit_date is None
         and msg.discussion_of is None
+        and msg.action is None
     )
 
 
@@ -332,5 +404,31 @@ def page_ids(
 
 
 def involved_users(world: World, channel: Channel, ids: Iterable[int]) -> list[User]:
+    """The senders of messages `ids` and the users they were forwarded from."""
     msgs = channel._msgs
-    return world.users_by_id(m.from_id for m in (msgs[i] for i in ids) if m.from_id is not None)
+    found: list[int] = []
+    for i in ids:
+        m = msgs[i]
+        if m.from_id is not None:
+            found.append(m.from_id)
+        if m.fwd_from is not None:
+            source = fwd_source(m.fwd_from)
+            if isinstance(source, User):
+                found.append(source.id)
+    return world.users_by_id(found)
+
+
+def involved_channels(channel: Channel, ids: Iterable[int]) -> list[Channel]:
+    """The channels messages `ids` were forwarded from (as Telegram lists them in
+    `chats`), the linked channel for discussion-group copies of its posts."""
+    msgs = channel._msgs
+    found: dict[int, Channel] = {}
+    for i in ids:
+        m = msgs[i]
+        if m.fwd_from is not None:
+            source = fwd_source(m.fwd_from)
+            if isinstance(source, Channel):
+                found[source.id] = source
+        if m.discussion_of is not None and channel.linked is not None:
+            found[channel.linked.id] = channel.linked
+    return list(found.values())

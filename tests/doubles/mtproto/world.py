@@ -18,7 +18,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .tlbuild import to_timestamp
+from telethon.tl import types
+
+from .tlbuild import build, to_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,16 @@ _USERNAME_RE = re.compile(r"^[A-Za-z](?:(?!__)\w){1,30}[A-Za-z0-9]$")
 def normalize_phone(phone: str | int) -> str:
     """Digits only, as Telegram stores them ("+1 555 000" -> "1555000")."""
     return re.sub(r"\D", "", str(phone))
+
+
+def build_action(name: str, **fields: Any) -> Any:
+    """The TL MessageAction called `name` in snake_case without its prefix
+    (`"chat_edit_title"` -> MessageActionChatEditTitle), fields filled by `build`."""
+    camel = "".join(part.capitalize() for part in name.split("_"))
+    cls = getattr(types, "MessageAction" + camel, None)
+    if cls is None:
+        raise ValueError(f"no MessageAction called {name!r}")
+    return build(cls, **fields)
 
 
 def _access_hash() -> int:
@@ -82,6 +94,8 @@ class StoredMessage:
     reply_top: int | None = None
     # For the auto-forwarded copy of a channel post in its discussion group.
     discussion_of: int | None = None
+    # A service message's TL MessageAction (a pin, a new title, ...); None: a message.
+    action: Any = None
     raw: bytes | None = None
 
 
@@ -200,6 +214,30 @@ class Channel:
             from_id=from_id,
         )
         self._store(msg)
+        return msg
+
+    def add_service(
+        self,
+        action: Any,
+        *,
+        date: dt.datetime | int | float | None = None,
+        from_id: int | User | None = None,
+        reply_to: int | None = None,
+        msg_id: int | None = None,
+        **fields: Any,
+    ) -> StoredMessage:
+        """Append a service message (rendered as TL `messageService`).
+
+        `action`: a TL MessageAction, or the snake_case name of one without its prefix
+        (`"pin_message"`, `"chat_edit_title"`, `"channel_create"`, ...) built with
+        `fields` (`title="New"`). A pin's `reply_to` is the pinned message's id.
+        """
+        if isinstance(action, str):
+            action = build_action(action, **fields)
+        elif fields:
+            raise TypeError("fields go with an action name, not a TL object")
+        msg = self.add_message(date=date, from_id=from_id, reply_to=reply_to, msg_id=msg_id)
+        msg.action = action
         return msg
 
     def add_messages(
