@@ -7,7 +7,7 @@ Plain frozen dataclasses and enums shared by services/ (which fills them) and bo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from enum import StrEnum
 from pathlib import Path
 
@@ -16,21 +16,35 @@ from core.errors import ProjectError
 
 
 class ExportFormat(StrEnum):
-    """The file formats /export writes (the value is the file suffix)."""
+    """The file formats /export writes (the value is the word an operator types)."""
 
-    CSV = "csv"
+    CSV = "csv"  # comma-separated
+    CSV_SEMICOLON = "csv;"  # semicolon-separated: what a Russian-locale Excel expects
     JSONL = "jsonl"
     XLSX = "xlsx"
+
+    @property
+    def suffix(self) -> str:
+        """The file name suffix, without the dot (both CSV flavours: "csv")."""
+        return "csv" if self is ExportFormat.CSV_SEMICOLON else self.value
 
 
 @dataclass(frozen=True)
 class ExportQuery:
-    """Which stored messages an export holds."""
+    """Which stored messages an export holds, and the zone its times are written in.
+
+    `keyword` has core.words.SearchQuery's syntax and semantics (stems, ё = е,
+    "phrases", -exclusions); a match on any item of an album selects the whole album.
+    `comments`: a channel's export also holds the comments stored from its discussion
+    group (the "all" export always holds every stored message).
+    """
 
     channel_id: int | None = None  # db id; None = every channel
     since: datetime | None = None  # inclusive, UTC
     until: datetime | None = None  # exclusive, UTC
-    keyword: str | None = None  # case-insensitive substring of the text
+    keyword: str | None = None
+    comments: bool = False
+    tz: tzinfo = UTC  # the zone exported times are written in (ISO 8601 with offset)
 
 
 @dataclass(frozen=True)

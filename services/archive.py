@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 
 from core.archive import (
@@ -75,9 +75,14 @@ class ArchiveService:
         until: datetime | None = None,
         keyword: str | None = None,
         progress: ProgressCallback | None = None,
+        *,
+        comments: bool = False,
+        tz: tzinfo = UTC,
     ) -> ExportResult:
         """Export `channel`'s messages (None: every channel) posted in [since, until)
-        whose text holds `keyword` (any case) to files named `<channel>-<UTC stamp>`.
+        that match `keyword` (search syntax; an album whole) to files named
+        `<channel>-<UTC stamp>`; with `comments`, a channel's export also holds the
+        comments of its discussion group; times are written in `tz`.
 
         `progress` is awaited with the rows written so far every 50,000 rows. The
         caller uploads `files` and then calls `cleanup`. Raises OSError when the disk
@@ -86,7 +91,9 @@ class ArchiveService:
         out_dir = Path(tempfile.mkdtemp(prefix="export-", dir=self._work_dir))
         name = (channel.username or f"channel{channel.tg_id}") if channel else "all"
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
-        query = ExportQuery(channel.id if channel else None, since, until, keyword or None)
+        query = ExportQuery(
+            channel.id if channel else None, since, until, keyword or None, comments, tz
+        )
         try:
             result = await export_messages(
                 query, fmt, out_dir, f"{name}-{stamp}", self.limit_bytes, progress

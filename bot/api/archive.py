@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Protocol
 
 from core.archive import ChannelPage, ExportFormat, ExportResult, SearchPage, StatsReport
@@ -40,8 +40,12 @@ class ArchiveAPI(Protocol):
         until: datetime | None = None,
         keyword: str | None = None,
         progress: ExportProgress | None = None,
+        *,
+        comments: bool = False,
+        tz: tzinfo = UTC,
     ) -> ExportResult:
-        """Write the export (None: every channel) of [since, until); upload
+        """Write the export (None: every channel) of [since, until), with the comments
+        of a channel's discussion group when `comments`, times in `tz`; upload
         `result.files`, then call `cleanup(result)`."""
         ...
 

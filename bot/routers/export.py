@@ -1,10 +1,12 @@
-"""/export: one channel or all, CSV / JSONL / XLSX, optional period and keyword."""
+"""/export: one channel or all, CSV (comma or semicolon) / JSONL / XLSX, optional period,
+keyword, comments and time zone."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiogram import Router
 from aiogram.exceptions import TelegramBadRequest
@@ -29,6 +31,11 @@ NOT_FORMATS = frozenset(
     {"pdf", "txt", "text", "json", "xls", "doc", "docx", "html", "htm", "xml", "tsv", "md",
      "zip", "sql", "sqlite", "db", "odt", "ods", "rtf", "epub", "parquet", "excel", "word"}
 )  # fmt: skip
+# Option words: a channel's export with the comments of its discussion group.
+COMMENT_WORDS = frozenset({"comments", "+comments", "комментарии", "комменты", "+комментарии"})
+# "с комментариями" ("with comments"): "с" is otherwise the Russian "from" of a date.
+WITH_COMMENT_WORDS = frozenset({"комментариями", "комментами"})
+TZ_PREFIX = "tz:"
 PERIODS = (0, 30, 7)  # days; 0 = all time
 MENU_PAGE = 10
 
@@ -65,6 +72,16 @@ class ExportArgs:
     since: datetime | None
     until: datetime | None
     keyword: str | None
+    comments: bool = False
+    tz: tzinfo | None = None  # `tz:` as written (None: not given); "local" -> default
+
+
+class BadZone(ValueError):
+    """A `tz:` option that names no IANA time zone."""
+
+    def __init__(self, value: str) -> None:
+        super().__init__(value)
+        self.value = value
 
 
 class BadDate(ValueError):
@@ -96,49 +113,79 @@ def _format_word(token: str) -> str | None:
     return low if low in FORMATS or low in NOT_FORMATS else None
 
 
-def _date(value: str) -> datetime:
+def _date(value: str, tz: tzinfo) -> datetime:
+    """The start of day `value` (YYYY-MM-DD) in `tz`, as an aware UTC datetime."""
     try:
-        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+        day = datetime.strptime(value, "%Y-%m-%d")
     except ValueError:
         raise BadDate(value) from None
+    return day.replace(tzinfo=tz).astimezone(UTC)
 
 
-def parse_export_args(text: str) -> ExportArgs:
-    """`<channel|all> [csv|jsonl|xlsx] [from YYYY-MM-DD] [to YYYY-MM-DD] [words...]`.
+def _zone(value: str, default: tzinfo) -> tzinfo:
+    """`tz:` value: "local" is the bot's TIMEZONE (`default`), "UTC", or an IANA name."""
+    if value.lower() == "local":
+        return default
+    if value.upper() in ("UTC", "Z"):
+        return UTC
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadZone(value) from None
+
+
+def parse_export_args(text: str, local: tzinfo = UTC) -> ExportArgs:
+    """`<channel|all> [csv|csv;|jsonl|xlsx] [comments] [tz:Zone] [from YYYY-MM-DD]
+    [to YYYY-MM-DD] [words...]`.
 
     A format word first (`/export xlsx`) means every channel. A word right after the
     channel that names another file format (pdf, txt, ...) raises BadFormat; a date
-    that is no YYYY-MM-DD raises BadDate; `from` after `to` raises ReversedDates.
+    that is no YYYY-MM-DD raises BadDate; `from` after `to` raises ReversedDates; a
+    `tz:` naming no zone raises BadZone. Days are read in the `tz:` zone when given,
+    else in `local` (the bot's TIMEZONE); `tz:local` is `local`. Option words (format,
+    comments, tz:) count only before the first search word.
     """
     tokens = text.split()
     channel = "all"
     if tokens and not _format_word(tokens[0]):
         channel = tokens.pop(0)
     fmt: ExportFormat | None = None
+    comments = False
+    zone: tzinfo | None = None
     dates: dict[str, str] = {}
     words: list[str] = []
     i = 0
     while i < len(tokens):
         tok = tokens[i]
         low = tok.lower()
+        nxt = tokens[i + 1].lower() if i + 1 < len(tokens) else ""
         word = _format_word(tok) if not words and fmt is None else None
         if word is not None and word not in FORMATS:
             raise BadFormat(tok)
         if word is not None:
             fmt = ExportFormat(word)
+        elif not words and low in COMMENT_WORDS:
+            comments = True
+        elif not words and low in ("с", "with") and nxt in WITH_COMMENT_WORDS | COMMENT_WORDS:
+            comments = True
+            i += 1
+        elif not words and low.startswith(TZ_PREFIX) and len(tok) > len(TZ_PREFIX):
+            zone = _zone(tok[len(TZ_PREFIX) :], local)
         elif low in _DATE_WORDS and i + 1 < len(tokens):
             dates[_DATE_WORDS[low]] = tokens[i + 1]
             i += 1
         else:
             words.append(tok)
         i += 1
-    since, until = _period(dates.get("since"), dates.get("until"))
+    since, until = _period(dates.get("since"), dates.get("until"), zone or local)
     return ExportArgs(
         None if channel.lower() in ("all", "все") else channel,
         fmt or ExportFormat.CSV,
         since,
         until,
         " ".join(words) or None,
+        comments,
+        zone,
     )
 
 
@@ -147,10 +194,16 @@ _DATE_WORDS = {"from": "since", "с": "since", "since": "since"} | dict.fromkeys
 )
 
 
-def _period(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
-    """[since, until) in UTC from the days written; `to` names the last day included."""
-    start = _date(since) if since is not None else None
-    end = _date(until) + timedelta(days=1) if until is not None else None
+def _period(
+    since: str | None, until: str | None, tz: tzinfo
+) -> tuple[datetime | None, datetime | None]:
+    """[since, until) in UTC from the days written in `tz`; `to` names the last day
+    included."""
+    start = _date(since, tz) if since is not None else None
+    end = None
+    if until is not None:
+        day_after = _date(until, tz).astimezone(tz).replace(tzinfo=None) + timedelta(days=1)
+        end = day_after.replace(tzinfo=tz).astimezone(UTC)  # 23 or 25 hours on DST days
     if start is not None and end is not None and start >= end:
         assert since is not None and until is not None
         raise ReversedDates(since, until)
@@ -200,20 +253,29 @@ async def _menu(archive: ArchiveAPI, page: int, lang: str) -> tuple[Html, Inline
 
 
 async def cmd_export(
-    message: Message, command: CommandObject, archive: ArchiveAPI, lang: str
+    message: Message,
+    command: CommandObject,
+    archive: ArchiveAPI,
+    lang: str,
+    tz: tzinfo = UTC,
 ) -> None:
+    """`/export ...` (see parse_export_args); `tz` is the bot's TIMEZONE, the zone the
+    days are read in unless a `tz:` option names another."""
     if not command.args:
         text, kb = await _menu(archive, 0, lang)
         await message.answer(text, reply_markup=kb)
         return
     try:
-        args = parse_export_args(command.args)
+        args = parse_export_args(command.args, tz)
     except BadDate as exc:
         await message.answer(t("export_bad_date", lang, value=echo(exc.value)))
         return
     except ReversedDates as exc:
         text = t("export_reversed_dates", lang, since=echo(exc.since), until=echo(exc.until))
         await message.answer(text)
+        return
+    except BadZone as exc:
+        await message.answer(t("export_bad_tz", lang, value=echo(exc.value)))
         return
     except BadFormat as exc:
         formats = html_join(", ", FORMATS)
@@ -226,7 +288,16 @@ async def cmd_export(
             await message.answer(t("channel_not_found", lang, ref=echo(args.channel)))
             return
     await _run_export(
-        message, archive, lang, channel, args.fmt, args.since, args.until, args.keyword
+        message,
+        archive,
+        lang,
+        channel,
+        args.fmt,
+        args.since,
+        args.until,
+        args.keyword,
+        comments=args.comments,
+        tz=args.tz or UTC,
     )
 
 
@@ -306,6 +377,9 @@ async def _run_export(
     since: datetime | None,
     until: datetime | None,
     keyword: str | None,
+    *,
+    comments: bool = False,
+    tz: tzinfo = UTC,
 ) -> None:
     what = export_name(channel, lang) if channel else t("export_all_channels", lang)
     # One export at a time (the service's rule), its upload included.
@@ -320,7 +394,9 @@ async def _run_export(
         async def progress(n: int) -> None:
             await live.show(t("export_progress", lang, what=what, fmt=shown, n=n))
 
-        result = await archive.export(channel, fmt, since, until, keyword, progress)
+        result = await archive.export(
+            channel, fmt, since, until, keyword, progress, comments=comments, tz=tz
+        )
         try:
             total = len(result.files)
             for i, path in enumerate(result.files, 1):

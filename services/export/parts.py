@@ -7,13 +7,14 @@ most `limit` bytes of the export (its own header row included).
 from __future__ import annotations
 
 import zipfile
+from datetime import UTC, tzinfo
 from pathlib import Path
 
 from core.archive import ExportFormat, ExportResult
 from db.export import ExportRecord
 from services.export import xlsx
 from services.export.rows import export_row
-from services.export.writers import WRITERS, Writer
+from services.export.writers import Writer, open_writer
 
 # Room for the zip's own headers so a part never crosses the limit.
 PART_MARGIN = 64 * 1024
@@ -28,8 +29,11 @@ class PartWriter:
     """Rotates to a new part file once the current one reaches `budget` bytes (or, for
     XLSX, Excel's row limit)."""
 
-    def __init__(self, fmt: ExportFormat, out_dir: Path, basename: str, budget: int) -> None:
+    def __init__(
+        self, fmt: ExportFormat, out_dir: Path, basename: str, budget: int, tz: tzinfo = UTC
+    ) -> None:
         self._fmt = fmt
+        self._tz = tz
         self._out_dir = out_dir
         self._basename = basename
         self._budget = budget
@@ -39,20 +43,22 @@ class PartWriter:
         self._writer = self._open()
 
     def _open(self) -> Writer:
-        path = self._out_dir / f"{self._basename}.part{len(self.paths) + 1:03d}.{self._fmt}"
+        suffix = self._fmt.suffix
+        path = self._out_dir / f"{self._basename}.part{len(self.paths) + 1:03d}.{suffix}"
         self.paths.append(path)
-        return WRITERS[self._fmt](path)
+        return open_writer(self._fmt, path, self._tz)
 
     def write_records(self, records: list[ExportRecord]) -> None:
         """Write `records` as rows, in order; once the current part holds `budget` bytes (or
-        XLSX's row limit) the next row opens part `<basename>.partNNN.<fmt>`, added to `paths`."""
+        XLSX's row limit) the next row opens part `<basename>.partNNN.<suffix>`, added to
+        `paths`. Times are written in the zone given at construction."""
         for rec in records:
             full = self._max_rows is not None and self._rows >= self._max_rows
             if full or self._writer.size() >= self._budget:
                 self._writer.close()
                 self._writer = self._open()
                 self._rows = 0
-            self._writer.write(export_row(rec))
+            self._writer.write(export_row(rec, self._tz))
             self._rows += 1
 
     def close(self) -> None:
@@ -75,7 +81,7 @@ def finish(
     fmt: ExportFormat,
     limit_bytes: int,
 ) -> ExportResult:
-    """The files to upload: none for no rows, `<basename>.<fmt>` when one part fits,
+    """The files to upload: none for no rows, `<basename>.<suffix>` when one part fits,
     else every part zipped as `<basename>.partNNN.zip` (blocking: run in a thread)."""
     limit_mb = limit_bytes // (1024 * 1024)
     if rows == 0:
@@ -83,7 +89,7 @@ def finish(
             p.unlink(missing_ok=True)
         return ExportResult(0, (), False, limit_mb)
     if len(part_paths) == 1 and part_paths[0].stat().st_size <= limit_bytes:
-        final = out_dir / f"{basename}.{fmt}"
+        final = out_dir / f"{basename}.{fmt.suffix}"
         part_paths[0].rename(final)
         return ExportResult(rows, (final,), False, limit_mb)
     zips: list[Path] = []

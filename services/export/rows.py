@@ -1,8 +1,15 @@
-"""One export row per stored message: the columns every format writes, in order."""
+"""One export row per stored message: the columns every format writes, in order.
+
+The same names in every format. CSV and XLSX are flat: a dict or list value is written
+as JSON text; JSONL keeps it as a nested object or list. Times are aware datetimes in
+the export's zone: ISO 8601 with the offset in CSV and JSONL ("2026-09-01T11:52:05+00:00"),
+real date cells in XLSX (whose header names the zone: an Excel date has no offset).
+"""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from core.channels import post_link
@@ -13,7 +20,10 @@ COLUMNS = (
     "channel",
     "msg_id",
     "date",
+    "link",
     "text",
+    "content_text",
+    "action",
     "views",
     "forwards",
     "replies",
@@ -22,15 +32,51 @@ COLUMNS = (
     "post_author",
     "sender_id",
     "edit_date",
-    "media_kind",
     "grouped_id",
     "reply_to_id",
-    "link",
+    "reply_to_link",
+    "fwd_from_type",
+    "fwd_from_id",
+    "fwd_from_title",
+    "fwd_from_username",
+    "fwd_from_msg_id",
+    "fwd_from_date",
+    "fwd_from_name",
+    "fwd_from_link",
+    "comment_of",
+    "comment_of_channel",
+    "comment_of_link",
+    "media_kind",
+    "media_id",
+    "media_file_name",
+    "media_mime_type",
+    "media_size",
+    "media_duration",
+    "media_width",
+    "media_height",
+    "media",
+    "entities",
 )
+# Columns holding times (datetimes in a row; date cells in XLSX).
+TIME_COLUMNS = ("date", "edit_date", "fwd_from_date")
+# Columns holding t.me links (clickable in XLSX).
+LINK_COLUMNS = ("link", "reply_to_link", "fwd_from_link", "comment_of_link")
+# The media keys parser/history.py stores for every kind that has them.
+MEDIA_KEYS = ("id", "file_name", "mime_type", "size", "duration", "width", "height")
 
-# A row: COLUMNS -> value. Dates are "YYYY-MM-DD HH:MM:SS" UTC text ("" when absent),
-# `reactions` a dict of emoji -> count, `channel` the username or title.
+# A row: COLUMNS -> value (None when absent). Times are aware datetimes in the export's
+# zone; `reactions` a dict of emoji -> count; `media` and `action` dicts; `entities` a
+# list of {type, offset, length, text, url | user_id | language | document_id}.
 ExportRow = dict[str, Any]
+
+# Stored entity types (Telethon class names without "MessageEntity") whose fourth item
+# is not a URL.
+_ENTITY_EXTRA = {
+    "MentionName": "user_id",
+    "InputMessageEntityMentionName": "user_id",
+    "Pre": "language",
+    "CustomEmoji": "document_id",
+}
 
 
 def _json_value(value: Any) -> Any:
@@ -42,18 +88,87 @@ def _json_value(value: Any) -> Any:
         return None
 
 
-def export_row(rec: ExportRecord) -> ExportRow:
-    """The export row of one database record (db.export.iter_records)."""
+def _snake(name: str) -> str:
+    out = [name[0].lower()] if name else []
+    for ch in name[1:]:
+        out.append(f"_{ch.lower()}" if ch.isupper() else ch)
+    return "".join(out)
+
+
+def entities_of(text: str, stored: Any) -> list[dict[str, Any]] | None:
+    """The stored entities ([type, offset, length, extra?] items, offsets in UTF-16 code
+    units as Telegram counts them) as dicts with the `text` they cover; None when none."""
+    items = _json_value(stored)
+    if not items:
+        return None
+    utf16 = text.encode("utf-16-le")
+    out: list[dict[str, Any]] = []
+    for item in items:
+        if isinstance(item, dict):  # already in the exported shape
+            out.append(item)
+            continue
+        kind, offset, length = str(item[0]), int(item[1]), int(item[2])
+        piece = utf16[2 * offset : 2 * (offset + length)].decode("utf-16-le", "replace")
+        entity: dict[str, Any] = {
+            "type": _snake(kind),
+            "offset": offset,
+            "length": length,
+            "text": piece,
+        }
+        if len(item) > 3 and item[3] is not None:
+            entity[_ENTITY_EXTRA.get(kind, "url")] = item[3]
+        out.append(entity)
+    return out
+
+
+def _label(username: str | None, title: str | None) -> str:
+    return username or title or ""
+
+
+def _fwd_link(fwd: dict[str, Any]) -> str | None:
+    post = fwd.get("channel_post")
+    if not post:
+        return None
+    if fwd.get("username"):
+        return f"https://t.me/{fwd['username']}/{post}"
+    if fwd.get("from_type") == "channel" and fwd.get("from_id"):
+        return post_link(None, int(fwd["from_id"]), int(post))
+    return None
+
+
+def export_row(rec: ExportRecord, tz: tzinfo = UTC) -> ExportRow:
+    """The export row of one database record (db.export.iter_records), times in `tz`.
+
+    A comment's `link` is the post's link with `?comment=<id>` when the channel it
+    answers is stored (else the discussion group's own link); `reply_to_link` points
+    into the chat the message is stored in.
+    """
     reactions = _json_value(rec["reactions"]) or {}
     total = sum(v for v in reactions.values() if isinstance(v, int)) if reactions else 0
     date = parse_time(rec["date"])
     edit = parse_time(rec["edit_date"])
+    text = rec["text"] or ""
+    media = _json_value(rec["media"])
+    media_meta = media if isinstance(media, dict) else {}
+    fwd = _json_value(rec["fwd_from"])
+    fwd = fwd if isinstance(fwd, dict) else None
+    fwd_date = parse_time(fwd.get("date")) if fwd else None
+    username, tg_id, msg_id = rec["username"], rec["tg_id"], rec["msg_id"]
+    own_link = post_link(username, tg_id, msg_id)
+    comment_of = rec["comment_of"]
+    parent_link = None
+    if comment_of is not None and rec["parent_tg_id"] is not None:
+        parent_link = post_link(rec["parent_username"], rec["parent_tg_id"], comment_of)
+    reply_to = rec["reply_to_id"]
     return {
-        "channel_id": rec["tg_id"],
-        "channel": rec["username"] or rec["title"] or "",
-        "msg_id": rec["msg_id"],
-        "date": date.strftime("%Y-%m-%d %H:%M:%S") if date else "",
-        "text": rec["text"] or "",
+        "channel_id": tg_id,
+        "channel": _label(username, rec["title"]),
+        "msg_id": msg_id,
+        "date": date.astimezone(tz) if date else None,
+        "link": f"{parent_link}?comment={msg_id}" if parent_link else own_link,
+        "text": text,
+        "content_text": rec["content_text"] or "",
+        "action": _json_value(rec["action"]),
         "views": rec["views"],
         "forwards": rec["forwards"],
         "replies": rec["replies"],
@@ -61,16 +176,48 @@ def export_row(rec: ExportRecord) -> ExportRow:
         "reactions": reactions,
         "post_author": rec["post_author"],
         "sender_id": rec["sender_id"],
-        "edit_date": edit.strftime("%Y-%m-%d %H:%M:%S") if edit else "",
-        "media_kind": rec["media_kind"],
+        "edit_date": edit.astimezone(tz) if edit else None,
         "grouped_id": rec["grouped_id"],
-        "reply_to_id": rec["reply_to_id"],
-        "link": post_link(rec["username"], rec["tg_id"], rec["msg_id"]),
+        "reply_to_id": reply_to,
+        "reply_to_link": post_link(username, tg_id, reply_to) if reply_to else None,
+        "fwd_from_type": fwd.get("from_type") if fwd else None,
+        "fwd_from_id": fwd.get("from_id") if fwd else None,
+        "fwd_from_title": fwd.get("title") if fwd else None,
+        "fwd_from_username": fwd.get("username") if fwd else None,
+        "fwd_from_msg_id": fwd.get("channel_post") if fwd else None,
+        "fwd_from_date": fwd_date.astimezone(tz) if fwd_date else None,
+        "fwd_from_name": fwd.get("from_name") if fwd else None,
+        "fwd_from_link": _fwd_link(fwd) if fwd else None,
+        "comment_of": comment_of,
+        "comment_of_channel": (
+            _label(rec["parent_username"], rec["parent_title"]) if parent_link else None
+        ),
+        "comment_of_link": parent_link,
+        "media_kind": rec["media_kind"],
+        "media_id": media_meta.get("id"),
+        "media_file_name": media_meta.get("file_name"),
+        "media_mime_type": media_meta.get("mime_type"),
+        "media_size": media_meta.get("size"),
+        "media_duration": media_meta.get("duration"),
+        "media_width": media_meta.get("width"),
+        "media_height": media_meta.get("height"),
+        "media": media,
+        "entities": entities_of(text, rec["entities"]),
     }
 
 
 def cell(value: Any) -> Any:
-    """A value as a CSV / XLSX cell: dicts as JSON ("" when empty), None as ""."""
-    if isinstance(value, dict):
+    """A value as a flat CSV cell: dicts and lists as JSON ("" when empty), times as
+    ISO 8601 with their offset, None as ""."""
+    if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False) if value else ""
+    if isinstance(value, datetime):
+        return value.isoformat()
     return "" if value is None else value
+
+
+def json_default(value: Any) -> Any:
+    """json.dumps' fallback for a row: times as ISO 8601 with their offset."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")

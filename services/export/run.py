@@ -12,6 +12,7 @@ from pathlib import Path
 
 from core.archive import ExportFormat, ExportQuery, ExportResult
 from db.export import iter_records
+from services.export.match import keyword_match
 from services.export.parts import PartWriter, finish, part_budget
 
 # Called with the number of rows written so far.
@@ -30,7 +31,7 @@ async def export_messages(
 ) -> ExportResult:
     """Write the messages `query` selects under `out_dir` as `fmt`.
 
-    One file `<basename>.<fmt>` when it fits `limit_bytes`, else zip parts of at most
+    One file `<basename>.<suffix>` when it fits `limit_bytes`, else zip parts of at most
     `limit_bytes` bytes each; no file when nothing matched (`rows == 0`). `progress`
     is awaited each time another `progress_every` rows are written. Formatting and
     writing run in a worker thread one chunk (`chunk` rows) at a time (a row costs
@@ -39,10 +40,10 @@ async def export_messages(
     (the caller owns and removes it).
     """
     await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
-    parts = PartWriter(fmt, out_dir, basename, part_budget(limit_bytes))
+    parts = PartWriter(fmt, out_dir, basename, part_budget(limit_bytes), query.tz)
     rows = 0
     try:
-        async for records in iter_records(query, chunk):
+        async for records in iter_records(query, chunk, keyword_match(query.keyword)):
             if not records:
                 continue
             await asyncio.to_thread(parts.write_records, records)

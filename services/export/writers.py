@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Protocol
 
 from core.archive import ExportFormat
-from services.export.rows import COLUMNS, ExportRow, cell
+from services.export.rows import COLUMNS, ExportRow, cell, json_default
 from services.export.xlsx import XlsxWriter
 
 
@@ -28,15 +28,17 @@ class Writer(Protocol):
 
 
 class CsvWriter:
-    """UTF-8 with BOM (Excel then reads Cyrillic right); newlines stay inside quotes."""
+    """UTF-8 with BOM (Excel then reads Cyrillic right); newlines stay inside quotes.
+    `delimiter` "," or ";" (a Russian-locale Excel splits columns on ";")."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, delimiter: str = ",") -> None:
         self._fh = open(path, "w", encoding="utf-8-sig", newline="")
-        self._csv = csv.writer(self._fh)
+        self._csv = csv.writer(self._fh, delimiter=delimiter)
         self._csv.writerow(COLUMNS)
 
     def write(self, row: ExportRow) -> None:
-        """One CSV record in `COLUMNS` order; dicts as JSON text, None as ""."""
+        """One CSV record in `COLUMNS` order; dicts and lists as JSON text, times as
+        ISO 8601 with their offset, None as ""."""
         self._csv.writerow([cell(row[c]) for c in COLUMNS])
 
     def size(self) -> int:
@@ -49,14 +51,15 @@ class CsvWriter:
 
 
 class JsonlWriter:
-    """One JSON object per line, UTF-8, `reactions` as an object."""
+    """One JSON object per line, UTF-8: the COLUMNS keys, nested values as objects and
+    lists, times as ISO 8601 strings with their offset."""
 
     def __init__(self, path: Path) -> None:
         self._fh = open(path, "w", encoding="utf-8", newline="\n")
 
     def write(self, row: ExportRow) -> None:
         """The row as one JSON object on its own line (non-ASCII kept as is)."""
-        self._fh.write(json.dumps(row, ensure_ascii=False))
+        self._fh.write(json.dumps(row, ensure_ascii=False, default=json_default))
         self._fh.write("\n")
 
     def size(self) -> int:
@@ -68,8 +71,13 @@ class JsonlWriter:
         self._fh.close()
 
 
-WRITERS: dict[ExportFormat, Callable[[Path], Writer]] = {
-    ExportFormat.CSV: CsvWriter,
-    ExportFormat.JSONL: JsonlWriter,
-    ExportFormat.XLSX: XlsxWriter,
-}
+def open_writer(fmt: ExportFormat, path: Path, tz: tzinfo = UTC) -> Writer:
+    """A new file `path` in `fmt`, its header row written; `tz` is the zone of the
+    rows' times (named in XLSX's header)."""
+    if fmt is ExportFormat.CSV:
+        return CsvWriter(path)
+    if fmt is ExportFormat.CSV_SEMICOLON:
+        return CsvWriter(path, delimiter=";")
+    if fmt is ExportFormat.JSONL:
+        return JsonlWriter(path)
+    return XlsxWriter(path, tz)

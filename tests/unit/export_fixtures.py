@@ -74,7 +74,9 @@ def read_back(path: Path) -> list[dict[str, Any]]:
         inner = path
     if inner.suffix == ".csv":
         text = data.decode("utf-8-sig")
-        return list(csv.DictReader(io.StringIO(text, newline="")))
+        # "csv;" files: the header row (plain names) holds no comma, only semicolons.
+        delimiter = ";" if ";" in text.split("\r\n", 1)[0] else ","
+        return list(csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter))
     if inner.suffix == ".jsonl":
         return [json.loads(line) for line in data.decode().splitlines() if line]
     from openpyxl import load_workbook
@@ -82,7 +84,9 @@ def read_back(path: Path) -> list[dict[str, Any]]:
     wb = load_workbook(io.BytesIO(data), read_only=True)
     ws = wb["messages"]
     it = ws.iter_rows(values_only=True)
-    header = [str(h) for h in next(it)]
-    out = [dict(zip(header, r, strict=False)) for r in it]
+    # Time columns name their zone in XLSX ("date (UTC)"): the column is "date".
+    header = [str(h).split(" (")[0] for h in next(it)]
+    # A row ends at its last non-empty cell: the rest of the columns are empty.
+    out = [dict(zip(header, [*r, *[None] * (len(header) - len(r))], strict=True)) for r in it]
     wb.close()
     return out

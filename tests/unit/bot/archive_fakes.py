@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -72,13 +72,17 @@ class FakeArchive:
         until: datetime | None = None,
         keyword: str | None = None,
         progress: ExportProgress | None = None,
+        *,
+        comments: bool = False,
+        tz: tzinfo = UTC,
     ) -> ExportResult:
         self.calls.append(
             ("export", (channel.id if channel else None, fmt, since, until, keyword))
         )
+        self.calls.append(("export_options", (comments, tz)))
         if not self.rows:
             return ExportResult(0, (), False, 50)
-        path = self.out_dir / f"x.{fmt}"
+        path = self.out_dir / f"x.{fmt.suffix}"
         path.write_text("row\n" * self.rows)
         return ExportResult(self.rows, (path,), False, 50)
 

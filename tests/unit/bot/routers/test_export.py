@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from bot.routers.export import (
     BadDate,
+    BadZone,
     ExportChannel,
     ExportPick,
     ReversedDates,
@@ -24,6 +28,32 @@ def test_parse_arguments() -> None:
     assert parse_export_args("all").fmt == ExportFormat.CSV
     with pytest.raises(BadDate):
         parse_export_args("all from 01.02.2026")
+
+
+def test_semicolon_csv_comments_and_zone_options() -> None:
+    args = parse_export_args(
+        "@news csv; комментарии tz:Europe/Moscow с 2026-03-29 по 2026-03-29 мэр"
+    )
+    assert (args.fmt, args.comments, args.keyword) == (ExportFormat.CSV_SEMICOLON, True, "мэр")
+    moscow = ZoneInfo("Europe/Moscow")
+    assert args.tz == moscow
+    # Days are read in the export's zone: Moscow midnight is 21:00 UTC the day before.
+    assert args.since == dt.datetime(2026, 3, 28, 21, 0, tzinfo=dt.UTC)
+    assert args.until == dt.datetime(2026, 3, 29, 21, 0, tzinfo=dt.UTC)
+    assert parse_export_args("@news с комментариями").comments
+    assert parse_export_args("@news xlsx comments").comments
+    assert not parse_export_args("@news csv нефть comments").comments  # a search word
+    assert parse_export_args("@news csv нефть comments").keyword == "нефть comments"
+    # No tz: the days are the bot's TIMEZONE days, the file's times stay UTC (tz None).
+    ny = ZoneInfo("America/New_York")
+    local = parse_export_args("@news from 2026-03-08 to 2026-03-08", ny)
+    assert local.tz is None
+    assert local.since == dt.datetime(2026, 3, 8, 5, 0, tzinfo=dt.UTC)
+    assert local.until == dt.datetime(2026, 3, 9, 4, 0, tzinfo=dt.UTC)  # a 23-hour day
+    assert parse_export_args("@news tz:local", ny).tz == ny
+    assert parse_export_args("@news tz:utc").tz == dt.UTC
+    with pytest.raises(BadZone):
+        parse_export_args("@news tz:Mars/Olympus")
 
 
 def test_reversed_dates_are_named_not_exported_as_nothing() -> None:
@@ -88,3 +118,15 @@ async def test_a_second_export_waits_for_the_first(data_bot: DataBot) -> None:
     (reply,) = await data_bot.tg.send("/export @c1")
     assert "already" in reply.text or "running" in reply.text
     assert not [c for c in data_bot.archive.calls if c[0] == "export"]
+
+
+async def test_options_reach_the_export_and_a_bad_zone_is_explained(data_bot: DataBot) -> None:
+    tg, archive = data_bot.tg, data_bot.archive
+    sent = await tg.send("/export @c1 csv; comments tz:Europe/Moscow")
+    assert sent[-1].method == "editMessageText"
+    ((_, (channel_id, fmt, *_rest)),) = [c for c in archive.calls if c[0] == "export"]
+    assert (channel_id, fmt) == (1, ExportFormat.CSV_SEMICOLON)
+    assert ("export_options", (True, ZoneInfo("Europe/Moscow"))) in archive.calls
+    (reply,) = await tg.send("/export @c1 tz:Nowhere/City")
+    assert "Nowhere/City" in reply.text and "tz:Europe/London" in reply.text
+    assert len([c for c in archive.calls if c[0] == "export"]) == 1

@@ -35,7 +35,7 @@ async def test_round_trip_matches_database(db: Path, tmp_path: Path, fmt: Export
     result = await export_messages(ExportQuery(), fmt, tmp_path / "out", "x", 50 * 2**20)
     assert result.rows == len(TRICKY) and not result.parts
     (path,) = result.files
-    assert path.suffix == f".{fmt}"
+    assert path.suffix == f".{fmt.suffix}"
     got = read_back(path)
     expected = await _db_rows()
     assert [int(r["msg_id"]) for r in got] == [r["msg_id"] for r in expected]
@@ -46,9 +46,11 @@ async def test_round_trip_matches_database(db: Path, tmp_path: Path, fmt: Export
     assert first["channel"] == "news"
     assert first["link"] == "https://t.me/news/1"
     when = first["date"]
-    if isinstance(when, dt.datetime):  # xlsx keeps a real date cell
-        when = when.strftime("%Y-%m-%d %H:%M:%S")
-    assert when == expected[0]["date"].strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(when, dt.datetime):  # xlsx keeps a real date cell (UTC wall time)
+        assert when == expected[0]["date"].astimezone(dt.UTC).replace(tzinfo=None)
+    else:  # ISO 8601 with the offset
+        assert when == expected[0]["date"].astimezone(dt.UTC).isoformat()
+        assert when.endswith("+00:00") and "T" in when
     if fmt == "xlsx":
         from openpyxl import load_workbook
 
