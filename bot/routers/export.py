@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiogram import Router
@@ -19,8 +19,10 @@ from bot.keyboards import button, pager_row, pages_of
 from bot.labels import BUTTON_WIDTH, LIST_WIDTH, channel_name, echo
 from bot.live import LiveMessage
 from bot.texts import Html, html_join, plain, t, tn
+from bot.times import day_end, read_day
 from core.archive import ExportFormat, ExportResult
 from core.channels import Channel
+from core.words import SearchQuery
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +75,7 @@ class ExportArgs:
     until: datetime | None
     keyword: str | None
     comments: bool = False
-    tz: tzinfo | None = None  # `tz:` as written (None: not given); "local" -> default
+    tz: ZoneInfo | None = None  # the `tz:` option (None: not given; tz:local = the bot's)
 
 
 class BadZone(ValueError):
@@ -113,28 +115,31 @@ def _format_word(token: str) -> str | None:
     return low if low in FORMATS or low in NOT_FORMATS else None
 
 
-def _date(value: str, tz: tzinfo) -> datetime:
-    """The start of day `value` (YYYY-MM-DD) in `tz`, as an aware UTC datetime."""
+_UTC = ZoneInfo("UTC")
+
+
+def _date(value: str, tz: ZoneInfo) -> datetime:
+    """The first instant of day `value` (YYYY-MM-DD) in `tz`, as an aware UTC datetime."""
     try:
-        day = datetime.strptime(value, "%Y-%m-%d")
+        return read_day(value, tz)
     except ValueError:
         raise BadDate(value) from None
-    return day.replace(tzinfo=tz).astimezone(UTC)
 
 
-def _zone(value: str, default: tzinfo) -> tzinfo:
-    """`tz:` value: "local" is the bot's TIMEZONE (`default`), "UTC", or an IANA name."""
+def _zone(value: str, default: ZoneInfo) -> ZoneInfo:
+    """`tz:` value: "local" is the bot's TIMEZONE (`default`), else an IANA name (any
+    case of UTC)."""
     if value.lower() == "local":
         return default
     if value.upper() in ("UTC", "Z"):
-        return UTC
+        return _UTC
     try:
         return ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
         raise BadZone(value) from None
 
 
-def parse_export_args(text: str, local: tzinfo = UTC) -> ExportArgs:
+def parse_export_args(text: str, local: ZoneInfo = _UTC) -> ExportArgs:
     """`<channel|all> [csv|csv;|jsonl|xlsx] [comments] [tz:Zone] [from YYYY-MM-DD]
     [to YYYY-MM-DD] [words...]`.
 
@@ -151,7 +156,7 @@ def parse_export_args(text: str, local: tzinfo = UTC) -> ExportArgs:
         channel = tokens.pop(0)
     fmt: ExportFormat | None = None
     comments = False
-    zone: tzinfo | None = None
+    zone: ZoneInfo | None = None
     dates: dict[str, str] = {}
     words: list[str] = []
     i = 0
@@ -195,15 +200,12 @@ _DATE_WORDS = {"from": "since", "с": "since", "since": "since"} | dict.fromkeys
 
 
 def _period(
-    since: str | None, until: str | None, tz: tzinfo
+    since: str | None, until: str | None, tz: ZoneInfo
 ) -> tuple[datetime | None, datetime | None]:
     """[since, until) in UTC from the days written in `tz`; `to` names the last day
-    included."""
+    included (a DST day is 23 or 25 hours long)."""
     start = _date(since, tz) if since is not None else None
-    end = None
-    if until is not None:
-        day_after = _date(until, tz).astimezone(tz).replace(tzinfo=None) + timedelta(days=1)
-        end = day_after.replace(tzinfo=tz).astimezone(UTC)  # 23 or 25 hours on DST days
+    end = day_end(_date(until, tz).astimezone(tz).date(), tz) if until is not None else None
     if start is not None and end is not None and start >= end:
         assert since is not None and until is not None
         raise ReversedDates(since, until)
@@ -257,7 +259,7 @@ async def cmd_export(
     command: CommandObject,
     archive: ArchiveAPI,
     lang: str,
-    tz: tzinfo = UTC,
+    tz: ZoneInfo = _UTC,
 ) -> None:
     """`/export ...` (see parse_export_args); `tz` is the bot's TIMEZONE, the zone the
     days are read in unless a `tz:` option names another."""
@@ -281,6 +283,10 @@ async def cmd_export(
         formats = html_join(", ", FORMATS)
         await message.answer(t("export_bad_format", lang, value=echo(exc.value), formats=formats))
         return
+    if args.keyword:
+        # The words have /search's syntax: an unusable query (only -exclusions, ...)
+        # raises core.words.BadQuery here, before any work; bot/errors.py says why.
+        SearchQuery.parse(args.keyword)
     channel = None
     if args.channel is not None:
         channel = await archive.find_channel(args.channel)
@@ -297,7 +303,7 @@ async def cmd_export(
         args.until,
         args.keyword,
         comments=args.comments,
-        tz=args.tz or UTC,
+        tz=args.tz or _UTC,
     )
 
 
@@ -379,7 +385,7 @@ async def _run_export(
     keyword: str | None,
     *,
     comments: bool = False,
-    tz: tzinfo = UTC,
+    tz: ZoneInfo = _UTC,
 ) -> None:
     what = export_name(channel, lang) if channel else t("export_all_channels", lang)
     # One export at a time (the service's rule), its upload included.

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from core.words import SearchQuery, message_terms
 from db.export import ExportRecord, RecordMatch
 
 
-def _fold(text: str) -> str:
-    return text.casefold().replace("ё", "е")
-
-
 def keyword_match(keyword: str | None) -> RecordMatch | None:
-    """A predicate over records for `keyword` (None: no filter): the folded words of
-    the text and of the non-text content hold the folded keyword."""
+    """A predicate over records for `keyword` (None: no filter), with /search's syntax
+    and semantics (core.words.SearchQuery: stems, ё = е, "phrases", -exclusions,
+    prefix*). It reads the stored `terms` (the search index's words of text and
+    content), or stems the text and content words where they were never computed.
+    Raises core.words.BadQuery when the words cannot select anything (only
+    exclusions, no words)."""
     if not keyword:
         return None
-    needle = _fold(keyword)
+    query = SearchQuery.parse(keyword)
 
     def match(rec: ExportRecord) -> bool:
-        return needle in _fold(f"{rec['text'] or ''}\n{rec['content_text'] or ''}")
+        terms = rec["terms"]
+        if terms is None:
+            terms = message_terms(rec["text"] or "", rec["content_text"] or "")
+        return query.matches(terms)
 
     return match

@@ -51,7 +51,7 @@ def test_semicolon_csv_comments_and_zone_options() -> None:
     assert local.since == dt.datetime(2026, 3, 8, 5, 0, tzinfo=dt.UTC)
     assert local.until == dt.datetime(2026, 3, 9, 4, 0, tzinfo=dt.UTC)  # a 23-hour day
     assert parse_export_args("@news tz:local", ny).tz == ny
-    assert parse_export_args("@news tz:utc").tz == dt.UTC
+    assert parse_export_args("@news tz:utc").tz == ZoneInfo("UTC")
     with pytest.raises(BadZone):
         parse_export_args("@news tz:Mars/Olympus")
 

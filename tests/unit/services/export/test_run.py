@@ -185,3 +185,51 @@ async def test_xlsx_parts_stay_within_excel_row_limit(
     assert result.parts and len(result.files) == 3
     per_part = [[int(r["msg_id"]) for r in read_back(p)] for p in result.files]
     assert per_part == [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10]]
+
+
+async def test_keyword_filter_has_search_semantics_and_takes_whole_albums(
+    db: Path, tmp_path: Path
+) -> None:
+    """Stems and ё as /search has them; a match on one album item selects the album,
+    also when its items come in different chunks; another chat's album is not dragged in."""
+    from db.models import Message
+
+    a = await make_channel(1, "a", "A")
+    b = await make_channel(2, "b", "B")
+
+    async def post(ch: Any, msg_id: int, text: str, **fields: Any) -> None:
+        when = BASE + dt.timedelta(minutes=msg_id)
+        await Message.create(channel=ch, msg_id=msg_id, date=when, text=text, **fields)
+
+    await post(a, 1, "Новости из Москвы")  # Москва -> Москвы
+    await post(a, 2, "", grouped_id=77, media_kind="photo")  # the album, no caption
+    await post(a, 3, "Фото: ёлка в Москве", grouped_id=77, media_kind="photo")
+    await post(a, 4, "", grouped_id=77, media_kind="photo")
+    await post(a, 5, "погода")
+    await post(a, 6, "", media_kind="poll", content_text="Поедете в Москву? Да Нет")
+    await post(b, 7, "", grouped_id=77)  # same grouped_id, other chat: not this album
+    await post(a, 8, "Москва, выборы мэра")
+
+    async def ids(keyword: str, chunk: int = 2000) -> list[int]:
+        r = await export_messages(
+            ExportQuery(keyword=keyword), ExportFormat.JSONL, tmp_path / "k", "k", 2**25,
+            chunk=chunk,
+        )  # fmt: skip
+        return [row["msg_id"] for p in r.files for row in read_back(p)]
+
+    assert await ids("Москва") == [1, 2, 3, 4, 6, 8]
+    assert await ids("москва", chunk=2) == [1, 2, 3, 4, 6, 8]
+    assert await ids("елка") == [2, 3, 4]
+    assert await ids("Москва -выборы") == [1, 2, 3, 4, 6]
+    assert await ids('"выборы мэра"') == [8]
+    assert await ids("погода") == [5]
+
+
+async def test_an_unusable_keyword_is_refused(db: Path, tmp_path: Path) -> None:
+    from core.words import BadQuery
+
+    await make_channel(1, "a", "A")
+    with pytest.raises(BadQuery):
+        await export_messages(
+            ExportQuery(keyword="-только"), ExportFormat.CSV, tmp_path / "x", "x", 2**20
+        )
