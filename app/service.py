@@ -102,6 +102,7 @@ def build_app(settings: Settings) -> App:
         scheduler,
         default_history=settings.history_default,
         default_interval_minutes=settings.parse_interval_minutes,
+        tz=settings.zone,
     )
     status = StatusService(health)
     deps = BotDeps(

@@ -8,7 +8,8 @@ each group counted and named by its first few entries ("…and N more").
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from aiogram.types import InlineKeyboardMarkup
 
@@ -16,6 +17,7 @@ from bot.channel_buttons import HistoryPick, InviteBatch, JoinInvite
 from bot.keyboards import button
 from bot.labels import SHORT_WIDTH, duration, shorten
 from bot.texts import Html, html_join, plain, t, tn
+from bot.times import day_start, show_day, today
 from core.channels import AddResult, PendingInvite
 
 MESSAGE_LIMIT = 4096
@@ -90,29 +92,37 @@ def invites_message(
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def depth_label(mode: str, limit: int | None, since: datetime | None, lang: str) -> str:
-    """A history depth in words (no markup: fits texts and buttons alike)."""
+def depth_label(
+    mode: str, limit: int | None, since: datetime | None, lang: str, tz: ZoneInfo
+) -> str:
+    """A history depth in words (no markup: fits texts and buttons alike); a `since`
+    depth names its day in `tz`, the zone it was typed in."""
     if mode == "last" and limit:
         return plain("depth_last", lang, n=limit)
     if mode == "since" and since is not None:
-        return plain("depth_since", lang, date=since.strftime("%Y-%m-%d"))
+        return plain("depth_since", lang, date=show_day(since, tz))
     return plain("depth_all", lang)
 
 
-def history_keyboard(batch: str, default: str, lang: str) -> InlineKeyboardMarkup:
-    since = datetime.now(UTC) - timedelta(days=30)
+def history_keyboard(
+    batch: str, default: str, lang: str, tz: ZoneInfo, now: datetime | None = None
+) -> InlineKeyboardMarkup:
+    """The depth question's buttons; "since" offers the operator's day (in `tz`) 30
+    days before today, sent as `since:YYYY-MM-DD` and read back in the same zone."""
+    day = today(tz, now) - timedelta(days=30)
+    since = day_start(day, tz)
 
     def pick(mode: str, arg: str = "") -> str:
         return HistoryPick(batch=batch, mode=mode, arg=arg).pack()
 
     options = [
-        (depth_label("all", None, None, lang), pick("all")),
-        (depth_label("last", 100, None, lang), pick("last", "100")),
-        (depth_label("last", 1000, None, lang), pick("last", "1000")),
+        (depth_label("all", None, None, lang, tz), pick("all")),
+        (depth_label("last", 100, None, lang, tz), pick("last", "100")),
+        (depth_label("last", 1000, None, lang, tz), pick("last", "1000")),
     ]
     rows = [
         [button(f"✓ {default}", pick("default"))],
         [button(label, data) for label, data in options],
-        [button(depth_label("since", None, since, lang), pick("since", f"{since:%Y-%m-%d}"))],
+        [button(depth_label("since", None, since, lang, tz), pick("since", day.isoformat()))],
     ]
     return InlineKeyboardMarkup(inline_keyboard=rows)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -13,6 +14,7 @@ from bot.channel_buttons import ChannelItem, ChannelPage, ItemAction
 from bot.keyboards import button, pager_row, pages_of
 from bot.labels import BUTTON_WIDTH, channel_name, shorten
 from bot.texts import Html, html_join, plain, reason_text, t
+from bot.times import show
 from core.channels import Channel
 
 PAGE_SIZE = 10
@@ -20,12 +22,11 @@ VIEW_WIDTH = 240
 KINDS = ("channel", "megagroup", "gigagroup")
 
 
-def when(value: datetime | None, lang: str) -> str:
+def when(value: datetime | None, lang: str, tz: ZoneInfo) -> str:
+    """A run's time in `tz` (bot/times.show), or "never"."""
     if value is None:
         return t("channels_never", lang)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    return show(value, tz)
 
 
 def icon(status: str) -> str:
@@ -41,7 +42,7 @@ def _error(ch: Channel, width: int, lang: str) -> str:
     return t("channels_error", lang, error=reason_text(shorten(err, width), lang)) if err else ""
 
 
-def _page_line(ch: Channel, next_run: datetime | None, lang: str) -> Html:
+def _page_line(ch: Channel, next_run: datetime | None, lang: str, tz: ZoneInfo) -> Html:
     comments = ""
     if ch.comments_count is not None and (ch.comments_enabled or ch.comments_count):
         comments = t("channels_comments", lang, n=ch.comments_count)
@@ -51,28 +52,29 @@ def _page_line(ch: Channel, next_run: datetime | None, lang: str) -> Html:
         icon=icon(ch.status),
         label=channel_name(ch.title, ch.username, lang),
         count=ch.messages_count,
-        last=when(ch.last_run_at, lang),
-        next=when(next_run, lang),
+        last=when(ch.last_run_at, lang, tz),
+        next=when(next_run, lang, tz),
         comments=comments,
         error=_error(ch, 100, lang),
     )
 
 
 async def render_page(
-    channels: ChannelsAPI, page: int, lang: str
+    channels: ChannelsAPI, page: int, lang: str, tz: ZoneInfo
 ) -> tuple[Html, InlineKeyboardMarkup | None]:
-    """A page of /channels; a page past the end (channels removed since) is the last."""
+    """A page of /channels (times in `tz`); a page past the end (channels removed
+    since) is the last."""
     rows, total = await channels.page(page)
     if total == 0:
         return t("channels_empty", lang), None
     pages = pages_of(total, PAGE_SIZE)
     if not rows and page > 0:
-        return await render_page(channels, pages - 1, lang)
+        return await render_page(channels, pages - 1, lang, tz)
     next_runs = channels.next_runs()
     lines = [t("channels_title", lang, total=total, page=page + 1, pages=pages)]
     buttons: list[list[InlineKeyboardButton]] = []
     for ch in rows:
-        lines.append(_page_line(ch, _next_run(ch, next_runs), lang))
+        lines.append(_page_line(ch, _next_run(ch, next_runs), lang, tz))
         name = channel_name(ch.title, ch.username, lang, width=BUTTON_WIDTH)
         data = ChannelItem(action=ItemAction.VIEW, channel_id=ch.id, page=page).pack()
         buttons.append([button(f"{icon(ch.status)} {name}", data)])
@@ -83,9 +85,10 @@ async def render_page(
 
 
 def render_item(
-    channels: ChannelsAPI, ch: Channel, page: int, lang: str
+    channels: ChannelsAPI, ch: Channel, page: int, lang: str, tz: ZoneInfo
 ) -> tuple[Html, InlineKeyboardMarkup]:
-    """One channel's view and its buttons (pause or resume, remove, comments, back)."""
+    """One channel's view (times in `tz`) and its buttons (pause or resume, remove,
+    comments, back)."""
     if ch.interval_minutes:
         interval = t("channel_interval", lang, n=ch.interval_minutes)
     else:
@@ -98,10 +101,10 @@ def render_item(
         kind=t(f"channel_kind_{ch.kind}", lang) if ch.kind in KINDS else ch.kind,
         status=t(f"channel_status_{ch.status}", lang),
         count=ch.messages_count,
-        last=when(ch.last_run_at, lang),
-        next=when(_next_run(ch, channels.next_runs()), lang),
+        last=when(ch.last_run_at, lang, tz),
+        next=when(_next_run(ch, channels.next_runs()), lang, tz),
         interval=interval,
-        depth=depth_label(ch.history_mode, ch.history_limit, ch.history_since, lang),
+        depth=depth_label(ch.history_mode, ch.history_limit, ch.history_since, lang, tz),
         comments=t("channel_on" if ch.comments_enabled else "channel_off", lang),
         error=_error(ch, 200, lang),
     )

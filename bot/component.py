@@ -128,7 +128,8 @@ class ControlBot:
         self.dp.errors.register(self._on_error)
         self.alerter = alerter or Alerter()
         self.delivery = AlertDelivery(
-            bot, self.alerter, set(deps.admin_ids), self.admin_langs, deps.default_lang
+            bot, self.alerter, set(deps.admin_ids), self.admin_langs, deps.default_lang,
+            tz=deps.tz,
         )
         self.rules.state.on_change(self._on_transport)
         self.dp.startup.register(self._announce)

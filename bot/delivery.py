@@ -6,7 +6,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -21,33 +23,41 @@ from aiogram.utils.backoff import Backoff, BackoffConfig
 
 from bot.session import rules_of
 from bot.texts import escape, reason_text, t
+from bot.times import UTC_ZONE, show
 from core.alerts import Alert, AlertBody, Alerter, AlertLines, AlertText
 
 log = logging.getLogger(__name__)
 
 
-def render_alert(body: AlertBody, lang: str) -> str:
+def render_alert(body: AlertBody, lang: str, tz: ZoneInfo = UTC_ZONE) -> str:
     """Telegram HTML for one language (t() escapes the values; a plain string is
-    escaped whole, an `Html` one goes as it is)."""
+    escaped whole, an `Html` one goes as it is). A datetime value is shown in `tz`,
+    the operators' zone (bot/times.show)."""
     if isinstance(body, AlertText):
         # A value may itself be a catalogue text (a cause and its fix): rendered first.
-        args = {
-            k: render_alert(v, lang) if isinstance(v, AlertText) else v
-            for k, v in body.args.items()
-        }
+        args = {k: _value(v, lang, tz) for k, v in body.args.items()}
         if isinstance(args.get("reason"), str):  # a reason code or Telegram error name
             args["reason"] = reason_text(args["reason"], lang)
         return t(body.key, lang, **args)
     if isinstance(body, AlertLines):
-        return "\n".join(render_alert(line, lang) for line in body.lines)
+        return "\n".join(render_alert(line, lang, tz) for line in body.lines)
     if isinstance(body, str):
         return escape(body)
     return body(lang)
 
 
+def _value(value: Any, lang: str, tz: ZoneInfo) -> Any:
+    if isinstance(value, AlertText):
+        return render_alert(value, lang, tz)
+    if isinstance(value, datetime):
+        return show(value, tz)
+    return value
+
+
 class AlertDelivery:
     """A supervised component: sends each queued alert to every admin in that admin's
-    language (`languages`: admin id -> language of their last update, else `default_lang`).
+    language (`languages`: admin id -> language of their last update, else `default_lang`),
+    its times in `tz`.
 
     Alerts go out one after another, to all admins at once. The session middleware
     waits out 429s and short outages; past its deadline this task keeps trying (retry
@@ -67,7 +77,9 @@ class AlertDelivery:
         *,
         give_up_after: float = 3600.0,
         backoff: BackoffConfig | None = None,
+        tz: ZoneInfo = UTC_ZONE,
     ) -> None:
+        self._tz = tz
         self._bot = bot
         self._alerter = alerter
         self._admins = admin_ids
@@ -113,7 +125,7 @@ class AlertDelivery:
         def text_for(lang: str) -> str | None:
             if lang not in texts:
                 try:
-                    texts[lang] = render_alert(alert.body, lang)
+                    texts[lang] = render_alert(alert.body, lang, self._tz)
                 except Exception:
                     log.exception("alert %s cannot be rendered in %s", alert.key, lang)
                     texts[lang] = None

@@ -7,10 +7,12 @@ handed to ControlBot as `StatusSection`s; the rest comes from the typed `StatusA
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from bot.api.status import StatusAPI
 from bot.texts import Html, html_join, keys, t
+from bot.times import UTC_ZONE, show
 from core.status import BackupStatus, StatusReport
 
 # One feature's part of /status in the operator's language ("" shows nothing).
@@ -26,6 +28,7 @@ class StatusPage:
     account: StatusSection | None
     features: tuple[StatusSection, ...]
     transport: StatusSection
+    tz: ZoneInfo = field(default=UTC_ZONE)  # the operators' zone (TIMEZONE)
 
     async def render(self, lang: str) -> Html:
         sections: Sequence[StatusSection] = (
@@ -40,16 +43,16 @@ class StatusPage:
                 lines.append(text)
         report = await self.api.report()
         if report.backup is not None:
-            lines.append(backup_lines(report.backup, lang))
+            lines.append(backup_lines(report.backup, lang, self.tz))
         lines.extend(component_lines(report, lang))
         return Html("\n".join(lines))
 
 
-def backup_lines(backup: BackupStatus, lang: str) -> Html:
-    """The backup lines of /status."""
+def backup_lines(backup: BackupStatus, lang: str, tz: ZoneInfo = UTC_ZONE) -> Html:
+    """The backup lines of /status (the time in `tz`)."""
     lines = []
     if backup.last_at is not None:
-        when = backup.last_at.strftime("%Y-%m-%d %H:%M UTC")
+        when = show(backup.last_at, tz)
         lines.append(t("status_backup", lang, when=when, size=round(backup.size_bytes / 1e6, 1)))
     else:
         lines.append(t("status_backup_none", lang))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -71,8 +71,11 @@ class HistoryDepth:
     since: datetime | None = None
 
     @classmethod
-    def parse(cls, value: str) -> HistoryDepth:
-        """`all`, `N`, `last:N`, `YYYY-MM-DD` or `since:YYYY-MM-DD` (raises BadLine)."""
+    def parse(cls, value: str, tz: tzinfo = UTC) -> HistoryDepth:
+        """`all`, `N`, `last:N`, `YYYY-MM-DD` or `since:YYYY-MM-DD` (raises BadLine); the
+        day is the operators' (`tz`, the TIMEZONE setting): `since` is its first
+        instant there, in UTC (DST-safe: the first of two midnights, or the first real
+        minute of a day whose midnight is skipped)."""
         v = value.strip().lower()
         if v == "all" or v == "all:":
             return cls()
@@ -85,7 +88,7 @@ class HistoryDepth:
                 day = date.fromisoformat(body)
             except ValueError:
                 raise BadLine("bad_option", value) from None
-            return cls("since", since=datetime(day.year, day.month, day.day, tzinfo=UTC))
+            return cls("since", since=datetime.combine(day, time(0), tz).astimezone(UTC))
         raise BadLine("bad_option", value)
 
 
@@ -155,8 +158,9 @@ def _tme_path(path: list[str], text: str) -> ChannelRef:
     return ChannelRef("username", first)
 
 
-def parse_line(line: str) -> AddLine:
-    """A line of /add: a reference, then optionally `all`, `last:N` or `since:YYYY-MM-DD`."""
+def parse_line(line: str, tz: tzinfo = UTC) -> AddLine:
+    """A line of /add: a reference, then optionally `all`, `last:N` or `since:YYYY-MM-DD`
+    (a day in `tz`)."""
     tokens = line.split()
     if not tokens:
         raise BadLine("garbage", line)
@@ -168,7 +172,7 @@ def parse_line(line: str) -> AddLine:
         low = tok.lower()
         if low != "all" and not low.startswith(("last:", "since:")):
             raise BadLine("bad_option", tok)
-        history = HistoryDepth.parse(tok)
+        history = HistoryDepth.parse(tok, tz)
     return AddLine(ref, history)
 
 

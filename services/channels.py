@@ -16,7 +16,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Protocol
 
 from core.channels import (
@@ -101,9 +101,10 @@ class ChannelService:
     """The channel use cases (bot/api/channels.py `ChannelsAPI`).
 
     `default_history`: the depth spec (`all`, `N`, `last:N`, `since:YYYY-MM-DD`) for
-    channels added without one; `default_interval_minutes`: the parse interval of
-    channels without their own; `ready_timeout`: seconds /add waits for a connecting
-    client before answering "not ready".
+    channels added without one; `tz`: the zone every typed day is read in (TIMEZONE);
+    `default_interval_minutes`: the parse interval of channels without their own;
+    `ready_timeout`: seconds /add waits for a connecting client before answering
+    "not ready".
     """
 
     def __init__(
@@ -115,11 +116,13 @@ class ChannelService:
         default_history: str = "all",
         default_interval_minutes: int = 60,
         ready_timeout: float = 5.0,
+        tz: tzinfo = UTC,
     ) -> None:
         self._userbot = userbot
         self._repo = repo
         self._hooks = hooks
-        self._default_depth = ParsedDepth.parse(default_history)
+        self._tz = tz
+        self._default_depth = ParsedDepth.parse(default_history, tz)
         self.default_history = _depth(self._default_depth)
         self.default_interval = default_interval_minutes
         self._ready_timeout = ready_timeout
@@ -146,7 +149,7 @@ class ChannelService:
         parsed: list[tuple[str, AddLine | BadLine]] = []
         for line in split_lines(text):
             try:
-                parsed.append((line, parse_line(line)))
+                parsed.append((line, parse_line(line, self._tz)))
             except BadLine as exc:
                 parsed.append((line, exc))
         if all(isinstance(p, BadLine) for _, p in parsed):
@@ -319,7 +322,7 @@ class ChannelService:
         if ids is None:
             return None
         try:
-            depth = self._default_depth if spec == "default" else ParsedDepth.parse(spec)
+            depth = self._default_depth if spec == "default" else ParsedDepth.parse(spec, self._tz)
         except BadLine:
             return None
         done = await self._repo.set_history_many(ids, depth.mode, depth.limit, depth.since)

@@ -42,6 +42,7 @@ def build_status_page(deps: BotDeps, transport: StatusSection) -> StatusPage:
     return StatusPage(
         deps.status,
         functools.partial(account.status_section, deps.login),
-        (functools.partial(parse.status_section, deps.parsing),),
+        (functools.partial(parse.status_section, deps.parsing, tz=deps.tz),),
         transport,
+        deps.tz,
     )

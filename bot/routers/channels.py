@@ -7,6 +7,7 @@ render texts; `build_router()` makes a fresh router for each Dispatcher.
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
@@ -59,7 +60,9 @@ def build_router() -> Router:
 # -- /add ----------------------------------------------------------------------------
 
 
-async def _do_add(message: Message, text: str, channels: ChannelsAPI, bot: Bot, lang: str) -> None:
+async def _do_add(
+    message: Message, text: str, channels: ChannelsAPI, bot: Bot, lang: str, tz: ZoneInfo
+) -> None:
     # Resolving a long list takes a while (one request per name): show that we work.
     async with ChatActionSender.typing(bot=bot, chat_id=message.chat.id):
         results = await channels.add_lines(text)
@@ -71,7 +74,7 @@ async def _do_add(message: Message, text: str, channels: ChannelsAPI, bot: Bot, 
         return
     await message.answer(render_add_report(results, lang))
     await _ask_invites(message, channels, [r.token for r in results if r.token], lang)
-    await _ask_history(message, channels, results, lang)
+    await _ask_history(message, channels, results, lang, tz)
 
 
 async def _ask_invites(
@@ -85,7 +88,7 @@ async def _ask_invites(
 
 
 async def _ask_history(
-    message: Message, channels: ChannelsAPI, results: list[AddResult], lang: str
+    message: Message, channels: ChannelsAPI, results: list[AddResult], lang: str, tz: ZoneInfo
 ) -> None:
     """One question for every channel of the batch added without a depth of its own."""
     fresh = [
@@ -95,12 +98,12 @@ async def _ask_history(
         return
     batch = channels.history_batch([r.channel_id for r in fresh if r.channel_id])
     d = channels.default_history
-    default = depth_label(d.mode, d.limit, d.since, lang)
+    default = depth_label(d.mode, d.limit, d.since, lang, tz)
     if len(fresh) == 1:
         text = t("add_history_ask", lang, label=fresh[0].label, default=default)
     else:
         text = tn("add_history_ask_many", len(fresh), lang, default=default)
-    await message.answer(text, reply_markup=history_keyboard(batch, default, lang))
+    await message.answer(text, reply_markup=history_keyboard(batch, default, lang, tz))
 
 
 async def cmd_add(
@@ -110,13 +113,14 @@ async def cmd_add(
     channels: ChannelsAPI,
     bot: Bot,
     lang: str,
+    tz: ZoneInfo,
 ) -> None:
     if not command.args:
         await state.set_state(AddStates.lines)
         await message.answer(t("add_prompt", lang))
         return
     await state.clear()
-    await _do_add(message, command.args, channels, bot, lang)
+    await _do_add(message, command.args, channels, bot, lang, tz)
 
 
 async def add_abandoned(message: Message, state: FSMContext) -> None:
@@ -127,14 +131,18 @@ async def add_abandoned(message: Message, state: FSMContext) -> None:
 
 
 async def add_lines(
-    message: Message, state: FSMContext, channels: ChannelsAPI, bot: Bot, lang: str
+    message: Message, state: FSMContext, channels: ChannelsAPI, bot: Bot, lang: str, tz: ZoneInfo
 ) -> None:
     await state.clear()
-    await _do_add(message, message.text or "", channels, bot, lang)
+    await _do_add(message, message.text or "", channels, bot, lang, tz)
 
 
 async def cb_join(
-    query: CallbackQuery, callback_data: JoinInvite, channels: ChannelsAPI, lang: str
+    query: CallbackQuery,
+    callback_data: JoinInvite,
+    channels: ChannelsAPI,
+    lang: str,
+    tz: ZoneInfo,
 ) -> None:
     """One invite of a batch: join it, report, then show the batch's other invites."""
     await query.answer()  # joining takes a round trip to Telegram or more
@@ -143,7 +151,7 @@ async def cb_join(
         return
     r = await channels.join(callback_data.token)
     await msg.answer(t(f"add_r_{r.code}", lang, label=r.label, left=duration(r.seconds, lang)))
-    await _ask_history(msg, channels, [r], lang)
+    await _ask_history(msg, channels, [r], lang, tz)
     pending = channels.pending_invites(callback_data.batch)
     if pending:
         await _edit(msg, *invites_message(callback_data.batch, pending, lang))
@@ -152,7 +160,11 @@ async def cb_join(
 
 
 async def cb_join_batch(
-    query: CallbackQuery, callback_data: InviteBatch, channels: ChannelsAPI, lang: str
+    query: CallbackQuery,
+    callback_data: InviteBatch,
+    channels: ChannelsAPI,
+    lang: str,
+    tz: ZoneInfo,
 ) -> None:
     """Join or skip every invite of a batch still awaiting an answer."""
     batch = callback_data.batch
@@ -169,11 +181,15 @@ async def cb_join_batch(
     await _edit(msg, tn("add_invites_joining", len(pending), lang), None)
     results = await channels.join_batch(batch)
     await msg.answer(render_add_report(results, lang))
-    await _ask_history(msg, channels, results, lang)
+    await _ask_history(msg, channels, results, lang, tz)
 
 
 async def cb_history(
-    query: CallbackQuery, callback_data: HistoryPick, channels: ChannelsAPI, lang: str
+    query: CallbackQuery,
+    callback_data: HistoryPick,
+    channels: ChannelsAPI,
+    lang: str,
+    tz: ZoneInfo,
 ) -> None:
     await query.answer()
     msg = query.message
@@ -183,7 +199,7 @@ async def cb_history(
     if choice is None:
         await _edit(msg, t("add_history_expired", lang), None)
         return
-    depth = depth_label(choice.depth.mode, choice.depth.limit, choice.depth.since, lang)
+    depth = depth_label(choice.depth.mode, choice.depth.limit, choice.depth.since, lang, tz)
     if len(choice.channel_ids) + len(choice.late) == 1:
         await _edit(msg, await _history_single(channels, choice, depth, lang), None)
         return
@@ -220,27 +236,37 @@ async def _edit(msg: Message, text: str, kb: InlineKeyboardMarkup | None) -> Non
 
 
 async def _edit_page(
-    msg: Message, channels: ChannelsAPI, page: int, head: Html | None, lang: str
+    msg: Message, channels: ChannelsAPI, page: int, head: Html | None, lang: str, tz: ZoneInfo
 ) -> None:
-    text, kb = await render_page(channels, page, lang)
+    text, kb = await render_page(channels, page, lang, tz)
     await _edit(msg, html_join("\n\n", [head, text]) if head else text, kb)
 
 
-async def cmd_channels(message: Message, channels: ChannelsAPI, lang: str) -> None:
-    text, kb = await render_page(channels, 0, lang)
+async def cmd_channels(
+    message: Message, channels: ChannelsAPI, lang: str, tz: ZoneInfo
+) -> None:
+    text, kb = await render_page(channels, 0, lang, tz)
     await message.answer(text, reply_markup=kb)
 
 
 async def cb_page(
-    query: CallbackQuery, callback_data: ChannelPage, channels: ChannelsAPI, lang: str
+    query: CallbackQuery,
+    callback_data: ChannelPage,
+    channels: ChannelsAPI,
+    lang: str,
+    tz: ZoneInfo,
 ) -> None:
     await query.answer()
     if isinstance(query.message, Message):
-        await _edit_page(query.message, channels, callback_data.page, None, lang)
+        await _edit_page(query.message, channels, callback_data.page, None, lang, tz)
 
 
 async def cb_item(
-    query: CallbackQuery, callback_data: ChannelItem, channels: ChannelsAPI, lang: str
+    query: CallbackQuery,
+    callback_data: ChannelItem,
+    channels: ChannelsAPI,
+    lang: str,
+    tz: ZoneInfo,
 ) -> None:
     """The view of one channel and its actions. The press is answered at once: pausing
     or removing waits for a run of the channel to end its batch."""
@@ -251,14 +277,14 @@ async def cb_item(
         return
     ch = await channels.get(channel_id)
     if ch is None:  # removed meanwhile (another operator, or a second tap)
-        await _edit_page(msg, channels, page, t("channel_gone", lang), lang)
+        await _edit_page(msg, channels, page, t("channel_gone", lang), lang, tz)
         return
     if action is ItemAction.REMOVE:
         await _edit(msg, *remove_question(ch, page, lang))
         return
     if action is ItemAction.REMOVE_YES:
         await channels.remove(channel_id)  # waits for a run of it to end its batch
-        await _edit_page(msg, channels, page, t("channel_removed", lang, label=ch.label), lang)
+        await _edit_page(msg, channels, page, t("channel_removed", lang, label=ch.label), lang, tz)
         return
     if action is ItemAction.PAUSE:
         await channels.pause(channel_id)
@@ -268,9 +294,9 @@ async def cb_item(
         await channels.toggle_comments(channel_id)
     fresh = await channels.get(channel_id)
     if fresh is None:
-        await _edit_page(msg, channels, page, t("channel_gone", lang), lang)
+        await _edit_page(msg, channels, page, t("channel_gone", lang), lang, tz)
         return
-    await _edit(msg, *render_item(channels, fresh, page, lang))
+    await _edit(msg, *render_item(channels, fresh, page, lang, tz))
 
 
 # -- /schedule -----------------------------------------------------------------------

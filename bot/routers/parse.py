@@ -9,6 +9,7 @@ channel), summaries and /status name only the first few channels of each kind
 from __future__ import annotations
 
 import time
+from zoneinfo import ZoneInfo
 
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
@@ -18,6 +19,7 @@ from bot.api.parsing import ParsingAPI
 from bot.labels import duration, echo, shorten
 from bot.live import LiveMessage
 from bot.texts import Html, html_join, keys, reason_text, t, tn
+from bot.times import UTC_ZONE, show
 from core.parsing import (
     BatchProgress,
     BreakerState,
@@ -236,12 +238,12 @@ def _activity_lines(data: ParseStatus, lang: str) -> list[Html]:
     return lines
 
 
-def _next_run_lines(data: ParseStatus, lang: str) -> list[Html]:
+def _next_run_lines(data: ParseStatus, lang: str, tz: ZoneInfo) -> list[Html]:
     if not data.next_runs:
         return []
     lines = [t("status_parsing_next", lang)]
     for run in data.next_runs:
-        stamp = run.when.strftime("%Y-%m-%d %H:%M UTC")
+        stamp = show(run.when, tz)
         label = shorten(run.label, LABEL_MAX)
         lines.append(t("status_parsing_next_item", lang, channel=label, when=stamp))
     return lines
@@ -258,8 +260,9 @@ def _breaker_line(breaker: BreakerState, session: str, lang: str) -> Html:
     return t("status_parsing_breaker", lang, state=state_text)
 
 
-async def status_section(api: ParsingAPI, lang: str) -> Html:
-    """The parsing part of /status: connection, channels by kind, runs, storage.
+async def status_section(api: ParsingAPI, lang: str, tz: ZoneInfo = UTC_ZONE) -> Html:
+    """The parsing part of /status: connection, channels by kind, runs, storage; the
+    next runs' times in `tz`.
 
     The account is the login section's. Without a usable session there is no
     connection to report and no run to announce.
@@ -283,5 +286,5 @@ async def status_section(api: ParsingAPI, lang: str) -> Html:
     lines.append(t("status_parsing_messages", lang, count=data.messages))
     if data.db_size is not None:
         lines.append(t("status_parsing_db", lang, size=round(data.db_size / 1e6, 1)))
-    lines.extend(_next_run_lines(data, lang))
+    lines.extend(_next_run_lines(data, lang, tz))
     return html_join("\n", lines)

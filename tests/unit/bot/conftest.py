@@ -14,6 +14,7 @@ from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiogram import Bot
@@ -212,13 +213,20 @@ def channels() -> FakeChannels:
 
 
 @pytest.fixture
-def tg(channels: FakeChannels) -> BotUnderTest:
+def zone() -> ZoneInfo:
+    """The operators' zone (TIMEZONE) the bot under test runs with; a test picks
+    another with `@pytest.mark.parametrize("zone", [ZoneInfo("Europe/Moscow")])`."""
+    return ZoneInfo("UTC")
+
+
+@pytest.fixture
+def tg(channels: FakeChannels, zone: ZoneInfo) -> BotUnderTest:
     """The real ControlBot (operator gate, dialogues, every router) over fakes."""
     session = RecordingSession()
     bot = Bot(TOKEN, session=session, default=DefaultBotProperties(parse_mode="HTML"))
     health = HealthRegistry()
     health.set("bot", "running")
-    deps = make_deps({ADMIN}, channels=channels, status=FakeStatus(health))
+    deps = make_deps({ADMIN}, channels=channels, status=FakeStatus(health), tz=zone)
     # Every router is built by a function: each test gets its own Dispatcher tree.
     control = ControlBot(bot, deps, health=health)
     return BotUnderTest(control, bot, session, Updates(), channels, health)

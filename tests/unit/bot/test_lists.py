@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -77,11 +79,21 @@ def test_the_invite_question_is_bounded_at_any_number_of_invites() -> None:
 
 
 def test_history_buttons_fit_callback_data() -> None:
-    kb = history_keyboard("Ab-_9xYz", "последние 1000", "ru")
+    kb = history_keyboard("Ab-_9xYz", "последние 1000", "ru", ZoneInfo("UTC"))
     datas = [b.callback_data or "" for row in kb.inline_keyboard for b in row]
     assert datas[0] == "ch:h:Ab-_9xYz:default:"
     assert all(len(d.encode()) <= 64 for d in datas)
     assert kb.inline_keyboard[0][0].text == "✓ последние 1000"
+
+
+def test_the_since_button_offers_the_operators_day_30_days_back() -> None:
+    # 22:30 UTC on 1 March is already 2 March in Moscow (and still 1 March in New York).
+    now = datetime(2026, 3, 1, 22, 30, tzinfo=UTC)
+    for zone, day in (("UTC", "2026-01-30"), ("Europe/Moscow", "2026-01-31")):
+        kb = history_keyboard("b", "all", "en", ZoneInfo(zone), now)
+        since = kb.inline_keyboard[-1][0]
+        assert since.callback_data == f"ch:h:b:since:{day}", zone
+        assert day in since.text
 
 
 def test_pager_reaches_every_page() -> None:

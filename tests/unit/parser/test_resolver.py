@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -121,3 +122,14 @@ def test_the_chats_of_a_join_answer_plain_or_wrapped() -> None:
     assert _chats_of(updates) == [chat]
     assert _chats_of(types.messages.ChatInviteJoinResultOk(updates)) == [chat]
     assert _chats_of(types.UpdatesTooLong()) == []
+
+
+def test_a_typed_day_is_read_in_the_operators_zone() -> None:
+    moscow, new_york = ZoneInfo("Europe/Moscow"), ZoneInfo("America/New_York")
+    since = parse_line("@news since:2026-09-01", moscow).history
+    assert since is not None and since.since == datetime(2026, 8, 31, 21, tzinfo=UTC)
+    # New York is UTC-4 in summer and UTC-5 in winter (DST)
+    assert HistoryDepth.parse("2026-07-01", new_york).since == datetime(2026, 7, 1, 4, tzinfo=UTC)
+    assert HistoryDepth.parse("2026-01-01", new_york).since == datetime(2026, 1, 1, 5, tzinfo=UTC)
+    # Spring forward in New York (2026-03-08 02:00) leaves midnight alone: 05:00 UTC.
+    assert HistoryDepth.parse("2026-03-08", new_york).since == datetime(2026, 3, 8, 5, tzinfo=UTC)

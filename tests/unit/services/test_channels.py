@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from db.channels import ChannelRepository
 from db.models import Channel
@@ -117,3 +118,16 @@ async def test_any_number_of_lines_each_get_an_outcome(db: Path) -> None:
     assert codes[:120] == ["not_ready"] * 120
     assert codes[120:] == ["duplicate", "garbage"] * 15  # the same name is asked once
     assert results[-1].line == "!!!"
+
+
+async def test_typed_days_are_the_operators_days_in_timezone(db: Path) -> None:
+    """/add `since:`, the history buttons and HISTORY_DEFAULT read a day in TIMEZONE."""
+    repo = ChannelRepository()
+    moscow = ZoneInfo("Europe/Moscow")
+    svc = ChannelService(NoSession(), repo, Hooks(), default_history="2026-01-10", tz=moscow)
+    assert svc.default_history.since == datetime(2026, 1, 9, 21, tzinfo=UTC)
+    row_id = await add_channel(repo, 556, "chan", "Chan")
+    choice = await svc.choose_history(svc.history_batch([row_id]), "since:2026-09-01")
+    assert choice is not None and choice.depth.since == datetime(2026, 8, 31, 21, tzinfo=UTC)
+    ch = await Channel.get(id=row_id)
+    assert ch.history_since == datetime(2026, 8, 31, 21, tzinfo=UTC)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiogram import Bot
@@ -26,7 +27,7 @@ class DataBot:
 
 
 @pytest.fixture
-async def data_bot(tmp_path: Path) -> AsyncIterator[DataBot]:
+async def data_bot(tmp_path: Path, zone: ZoneInfo) -> AsyncIterator[DataBot]:
     """The real ControlBot over FakeArchive and FakeWatches, two channels @c1 and @c2."""
     session = RecordingSession()
     bot = Bot(TOKEN, session=session, default=DefaultBotProperties(parse_mode="HTML"))
@@ -34,7 +35,9 @@ async def data_bot(tmp_path: Path) -> AsyncIterator[DataBot]:
     channels = [channel(1), channel(2)]
     archive = FakeArchive(tmp_path, channels=channels)
     watches = FakeWatches(channels=channels)
-    deps = replace(make_deps({ADMIN}, status=FakeStatus(health)), archive=archive, watches=watches)
+    deps = replace(
+        make_deps({ADMIN}, status=FakeStatus(health), tz=zone), archive=archive, watches=watches
+    )
     control = ControlBot(bot, deps, health=health)
     tg = BotUnderTest(control, bot, session, Updates(), FakeChannels(), health)
     yield DataBot(tg, archive, watches)
