@@ -1,5 +1,7 @@
 """Per-channel statistics for /stats: posts and median views per day, week or month
-(zero where nothing was posted), top posts."""
+(zero where nothing was posted), top posts. An album is one post (a three-photo album
+with one caption is one post, its views the largest of its items'); service events are
+no posts; days are the operators' (TIMEZONE)."""
 
 from __future__ import annotations
 
@@ -7,12 +9,12 @@ import heapq
 import statistics
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from core.archive import Bucket, DayStat, StatsReport, StatsUnit, TopPost
 from core.channels import Channel, post_link
-from db.export import parse_time
 from db.models import Message
 
 # Bars per day up to two months, per week up to a year, per month beyond.
@@ -67,42 +69,97 @@ def make_buckets(
     return out
 
 
-class _Tally:
-    """Counts, views and the top posts of a channel's rows, fed one row at a time."""
+@dataclass
+class _Post:
+    """One post as /stats counts it: a single message, or an album (the messages of
+    one `grouped_id`) folded into one: its first item's id and date, the largest view
+    and reaction counts of its items (Telegram repeats an album's views on every item,
+    so a sum would count them several times), the caption of whichever item has one."""
 
-    def __init__(self, channel: Channel, top: int) -> None:
+    msg_id: int
+    when: datetime
+    views: int | None
+    reactions: int
+    text: str
+
+    def merge(self, other: _Post) -> None:
+        if other.msg_id < self.msg_id:
+            self.msg_id, self.when = other.msg_id, other.when
+        if other.views is not None:
+            self.views = other.views if self.views is None else max(self.views, other.views)
+        self.reactions = max(self.reactions, other.reactions)
+        if not self.text and other.text:
+            self.text = other.text
+
+
+def _as_utc(value: Any) -> datetime | None:
+    """A stored time (a datetime, or SQLite's text) as an aware UTC datetime."""
+    if value is None or value == "":
+        return None
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+class _Tally:
+    """Counts, views and the top posts of a channel's rows, fed one row at a time.
+
+    An album counts once (its items are gathered by `grouped_id` until `report`);
+    days are the operators' days in `tz`.
+    """
+
+    def __init__(self, channel: Channel, top: int, tz: tzinfo = UTC) -> None:
         self._channel = channel
         self._top = top
+        self._tz = tz
         self.counts: dict[date, int] = defaultdict(int)
         self.views: dict[date, list[int]] = defaultdict(list)
+        self._albums: dict[int, _Post] = {}
         self._by_views: list[tuple[int, int, TopPost]] = []
         self._by_reactions: list[tuple[int, int, TopPost]] = []
 
     def add(self, r: dict[str, Any]) -> None:
-        when = parse_time(r["date"])
+        when = _as_utc(r["date"])
         if when is None:
             return
-        day = when.date()
-        self.counts[day] += 1
-        if r["views"] is not None:
-            self.views[day].append(r["views"])
         reactions = r["reactions"] if isinstance(r["reactions"], dict) else {}
-        total = sum(v for v in reactions.values() if isinstance(v, int))
-        post = TopPost(
+        post = _Post(
             r["msg_id"],
-            post_link(self._channel.username, self._channel.tg_id, r["msg_id"]),
-            r["views"] or 0,
-            total,
-            (r["text"] or "")[:80],
+            when,
+            r["views"],
+            sum(v for v in reactions.values() if isinstance(v, int)),
+            r["text"] or "",
+        )
+        group = r.get("grouped_id")
+        if group is None:
+            self._count(post)
+        elif group in self._albums:
+            self._albums[group].merge(post)
+        else:
+            self._albums[group] = post
+
+    def _count(self, p: _Post) -> None:
+        day = p.when.astimezone(self._tz).date()
+        self.counts[day] += 1
+        if p.views is not None:
+            self.views[day].append(p.views)
+        post = TopPost(
+            p.msg_id,
+            post_link(self._channel.username, self._channel.tg_id, p.msg_id),
+            p.views or 0,
+            p.reactions,
+            p.text[:80],
         )
         for heap, key in ((self._by_views, post.views), (self._by_reactions, post.reactions)):
-            item = (key, r["msg_id"], post)
+            item = (key, p.msg_id, post)
             if len(heap) < self._top:
                 heapq.heappush(heap, item)
             elif item[:2] > heap[0][:2]:
                 heapq.heapreplace(heap, item)
 
     def report(self, until: datetime | None) -> StatsReport:
+        for album in self._albums.values():
+            self._count(album)
+        self._albums.clear()
         days = tuple(
             DayStat(d, self.counts[d], statistics.median(self.views[d]) if self.views[d] else None)
             for d in sorted(self.counts)
@@ -111,7 +168,8 @@ class _Tally:
         buckets: tuple[Bucket, ...] = ()
         if days:
             first_day = days[0].day
-            last_day = max(days[-1].day, (until or datetime.now(UTC)).date())
+            end = (until or datetime.now(UTC)) - timedelta(microseconds=1)  # exclusive
+            last_day = max(days[-1].day, end.astimezone(self._tz).date())
             unit = bucket_unit((last_day - first_day).days + 1)
             buckets = tuple(make_buckets(self.counts, self.views, first_day, last_day, unit))
         return StatsReport(
@@ -134,19 +192,28 @@ def _best(
 
 
 async def channel_stats(
-    channel: Channel, since: datetime, top: int = 5, until: datetime | None = None
+    channel: Channel,
+    since: datetime,
+    top: int = 5,
+    until: datetime | None = None,
+    tz: tzinfo = UTC,
 ) -> StatsReport:
-    """Posts since `since` (up to `until`, default now). The chart starts at the first
-    stored post of the window: before it the archive does not know what was posted."""
-    tally = _Tally(channel, top)
+    """Posts dated in [`since`, `until`) (`until` default now), by day in `tz` (the
+    operators' zone). An album is one post; service events (a pin, a title change:
+    rows with an `action`) are no posts. An album is counted when its first item is in
+    the window. The chart starts at the first stored post of the window: before it
+    the archive does not know what was posted."""
+    tally = _Tally(channel, top, tz)
     bound = {"date__lt": until} if until is not None else {}
     last = 0
     while True:
         rows = (
-            await Message.filter(channel_id=channel.id, date__gte=since, id__gt=last, **bound)
+            await Message.filter(
+                channel_id=channel.id, date__gte=since, id__gt=last, action__isnull=True, **bound
+            )
             .order_by("id")
             .limit(5000)
-            .values("id", "msg_id", "date", "views", "reactions", "text")
+            .values("id", "msg_id", "date", "views", "reactions", "text", "grouped_id")
         )
         for r in rows:
             tally.add(r)

@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from pathlib import Path
 
 from core.archive import (
@@ -115,7 +115,13 @@ class ArchiveService:
         `text` as a word or word start, best matches first."""
         return await search_db.search_messages(text, page * per_page, per_page)
 
-    async def stats(self, channel: Channel, days: int) -> StatsReport:
-        """`channel`'s posts of the last `days` days (no buckets: nothing posted)."""
-        since = datetime.now(UTC) - timedelta(days=days)
-        return await stats_db.channel_stats(channel, since)
+    async def stats(
+        self, channel: Channel, days: int, tz: tzinfo = UTC, now: datetime | None = None
+    ) -> StatsReport:
+        """`channel`'s posts of the last `days` days (>= 1) in `tz`, the operators' zone:
+        today so far and the `days - 1` whole days before it, bucketed by day there
+        (no buckets: nothing posted). An album is one post, a service event none."""
+        at = now or datetime.now(UTC)
+        first = at.astimezone(tz).date() - timedelta(days=max(1, days) - 1)
+        since = datetime.combine(first, time(0), tz).astimezone(UTC)
+        return await stats_db.channel_stats(channel, since, until=now, tz=tz)

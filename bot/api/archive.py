@@ -57,6 +57,7 @@ class ArchiveAPI(Protocol):
         """Page `page` (0-based) of the messages holding every word of `text`."""
         ...
 
-    async def stats(self, channel: Channel, days: int) -> StatsReport:
-        """The channel's posts of the last `days` days."""
+    async def stats(self, channel: Channel, days: int, tz: tzinfo = UTC) -> StatsReport:
+        """The channel's posts of the last `days` days of `tz` (today included), by day
+        there; an album is one post, service events none."""
         ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
@@ -47,8 +48,15 @@ def empty_text(name: str, days: int, lang: str) -> str:
 
 
 async def cmd_stats(
-    message: Message, command: CommandObject, archive: ArchiveAPI, bot: Bot, lang: str
+    message: Message,
+    command: CommandObject,
+    archive: ArchiveAPI,
+    bot: Bot,
+    lang: str,
+    tz: ZoneInfo,
 ) -> None:
+    """The chart's days are the operators' (`tz`): `/stats @c 7` is today and the six
+    days before it there; an album counts once."""
     parts = (command.args or "").split()
     # Days in ASCII digits ("²" is a digit to str.isdigit() that int() refuses).
     if not parts or len(parts) > 2 or (len(parts) == 2 and not _DAYS.fullmatch(parts[1])):
@@ -65,7 +73,7 @@ async def cmd_stats(
     # Drawing takes a moment: the operator sees "sending a photo" meanwhile. Leaving the
     # block waits for the action request in flight, so it always precedes the photo.
     async with ChatActionSender.upload_photo(bot=bot, chat_id=message.chat.id):
-        st = await archive.stats(channel, days)
+        st = await archive.stats(channel, days, tz)
         png = await draw(st, name, lang) if st.buckets else None
     if png is None:
         await message.answer(empty_text(name, days, lang))

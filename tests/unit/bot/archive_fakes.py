@@ -94,8 +94,9 @@ class FakeArchive:
         shown = self.hits[page * per_page : (page + 1) * per_page]
         return SearchPage(len(self.hits), tuple(shown))
 
-    async def stats(self, channel: Channel, days: int) -> StatsReport:
+    async def stats(self, channel: Channel, days: int, tz: tzinfo = UTC) -> StatsReport:
         self.calls.append(("stats", (channel.id, days)))
+        self.calls.append(("stats_tz", tz))
         assert self.report is not None
         return self.report
 

@@ -6,9 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from db.channels import find_channel
+from db.models import Message
 from db.stats import bucket_start, bucket_unit, channel_stats, make_buckets
+from services.archive import ArchiveService
 from tests.unit.export_fixtures import make_channel, upsert
 
 D = dt.date
@@ -98,3 +102,74 @@ async def test_no_top_by_views_when_no_post_was_viewed(db: Path) -> None:
     assert st.posts == 2
     assert st.top_views == ()  # "Top by views" of posts nobody viewed says nothing
     assert [p.msg_id for p in st.top_reactions] == [2, 1]
+
+
+async def _post(ch: Any, msg_id: int, when: dt.datetime, **fields: Any) -> None:
+    await Message.create(channel_id=ch.id, msg_id=msg_id, date=when, **fields)
+
+
+async def test_an_album_is_one_post_and_a_service_event_none(db: Path) -> None:
+    ch = await make_channel(1, "news", "News")
+    at = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+    # A three-photo album with one caption (on its second item), as Telegram sends it:
+    # the views repeated on every item; reactions on one.
+    for k, text in enumerate(("", "Три фото", "")):
+        await _post(ch, 10 + k, at, text=text, views=500 + k, grouped_id=77, media_kind="photo",
+                    reactions={"👍": 4} if k == 1 else None)  # fmt: skip
+    await _post(ch, 14, at, text="single", views=100)
+    await _post(ch, 15, at, text="", action={"type": "pin_message", "message_id": 14})
+    # Another album the next day: two videos, no caption.
+    nxt = at + dt.timedelta(days=1)
+    for k in range(2):
+        await _post(ch, 20 + k, nxt, text="", views=50, grouped_id=78, media_kind="video")
+    ref = await find_channel("@news")
+    assert ref is not None
+    until = nxt + dt.timedelta(hours=1)
+    st = await channel_stats(ref, dt.datetime(2026, 2, 1, tzinfo=dt.UTC), until=until)
+    assert st.posts == 3 and [(d.day, d.posts) for d in st.days] == [
+        (D(2026, 3, 1), 2),
+        (D(2026, 3, 2), 1),
+    ]
+    assert st.days[0].median_views == (502 + 100) / 2  # the album's views once, its max
+    assert sum(b.posts for b in st.buckets) == 3
+    album = st.top_views[0]
+    assert (album.msg_id, album.views, album.text) == (10, 502, "Три фото")
+    assert album.link == "https://t.me/news/10"
+    assert [p.msg_id for p in st.top_views] == [10, 14, 20]  # each album listed once
+    assert [(p.msg_id, p.reactions) for p in st.top_reactions] == [(10, 4)]
+
+
+async def test_days_are_the_operators_days(db: Path) -> None:
+    ch = await make_channel(1, "news", "News")
+    late = dt.datetime(2026, 3, 1, 22, 30, tzinfo=dt.UTC)  # 2 March, 01:30 in Moscow
+    await _post(ch, 1, late - dt.timedelta(hours=12), text="noon", views=1)
+    await _post(ch, 2, late, text="late", views=1)
+    ref = await find_channel("@news")
+    assert ref is not None
+    since = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
+    until = dt.datetime(2026, 3, 3, tzinfo=dt.UTC)
+    utc = await channel_stats(ref, since, until=until)
+    assert [(d.day, d.posts) for d in utc.days] == [(D(2026, 3, 1), 2)]
+    moscow = await channel_stats(ref, since, until=until, tz=ZoneInfo("Europe/Moscow"))
+    assert [(d.day, d.posts) for d in moscow.days] == [(D(2026, 3, 1), 1), (D(2026, 3, 2), 1)]
+    # New York (UTC-5 in March): both are still 1 March there.
+    ny = await channel_stats(ref, since, until=until, tz=ZoneInfo("America/New_York"))
+    assert [(d.day, d.posts) for d in ny.days] == [(D(2026, 3, 1), 2)]
+    assert ny.buckets[-1].start == D(2026, 3, 2)  # the window ends 2 March 19:00 there
+
+
+async def test_the_last_n_days_are_whole_days_of_the_zone(db: Path) -> None:
+    ch = await make_channel(1, "news", "News")
+    now = dt.datetime(2026, 3, 10, 22, 30, tzinfo=dt.UTC)  # 11 March, 01:30 in Moscow
+    for n, hours in enumerate((1, 3, 23, 26, 49)):
+        await _post(ch, n + 1, now - dt.timedelta(hours=hours), text=f"p{n}", views=1)
+    ref = await find_channel("@news")
+    assert ref is not None
+    archive = ArchiveService(50, work_dir=db.parent / "work")
+    # Moscow: "1 day" is 11 March from its midnight (21:00 UTC): the post 1 h ago, not
+    # the one 3 h ago (23:30 on 10 March there).
+    one = await archive.stats(ref, 1, ZoneInfo("Europe/Moscow"), now=now)
+    assert one.posts == 1 and [b.start for b in one.buckets] == [D(2026, 3, 11)]
+    # UTC: "2 days" is 9 and 10 March (the posts 1, 3, 23 and 26 h ago).
+    two = await archive.stats(ref, 2, dt.UTC, now=now)
+    assert two.posts == 4 and [b.start for b in two.buckets] == [D(2026, 3, 9), D(2026, 3, 10)]

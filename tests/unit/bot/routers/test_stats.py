@@ -16,6 +16,7 @@ async def test_chart_caption_and_top_posts(data_bot: DataBot) -> None:
     sent = await data_bot.tg.send("/stats @c1 7")
     assert _methods(sent) == ["sendPhoto", "sendMessage"]
     assert ("stats", (1, 7)) in data_bot.archive.calls
+    assert ("stats_tz", data_bot.tg.control.deps.tz) in data_bot.archive.calls
     assert "Top by views" in sent[-1].text
 
 
