@@ -3,8 +3,9 @@
 `history_pages` sends the same requests Telethon's `iter_messages(reverse=True)` sends,
 one page of BATCH at a time, oldest first, but asks for the next page as soon as one
 arrives, so it travels while the caller turns this page into rows and stores them.
-`message_row` turns one Telethon message into a plain tuple in `core.parsing.COLUMNS`
-order. Nothing here touches the database.
+`message_row` turns one Telethon message (a service message too) into a plain tuple in
+`core.parsing.COLUMNS` order, its content described by parser/content.py. Nothing here
+touches the database.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from telethon.tl import functions, types
 
 from core.parsing import Row
 from core.ports import Metrics
+from parser.content import Peers, describe_action, describe_fwd, describe_media, page_peers
 
 # Messages per `messages.getHistory` page (Telegram's maximum `limit` is 100:
 # https://core.telegram.org/method/messages.getHistory).
 BATCH = 100
-# Skipped while iterating (a tuple: `A | B` builds a new union object on every call).
-NOT_CONTENT = (types.MessageService, types.MessageEmpty)
+# Skipped while iterating: a deleted message's placeholder. Service messages (a pin, a
+# new title) are stored, as events (`message_row`).
+NOT_CONTENT = (types.MessageEmpty,)
 # Loop iterations a Telethon request takes to reach the socket (see `history_pages`).
 _HOPS = 3
 
@@ -65,12 +68,14 @@ async def history_pages(
     stopping: Callable[[], bool],
     metrics: Metrics,
     wait_time: float = 0.0,
-) -> AsyncGenerator[tuple[list[Any], int], None]:
-    """Ascending pages `(messages, channel total)` above `min_id` or after `offset_date`.
+) -> AsyncGenerator[tuple[list[Any], int, Peers], None]:
+    """Ascending pages `(messages, channel total, peers)` above `min_id` or after
+    `offset_date`.
 
     Each page holds up to BATCH Telethon messages (service messages included, empty
     ones dropped), oldest first; the total is Telegram's `count` of the channel's
-    messages. Paging follows messages.getHistory's rules
+    messages; `peers` the channels and users the answer names (`content.page_peers`:
+    the sources of forwards), for `message_row`. Paging follows messages.getHistory's rules
     (https://core.telegram.org/api/offsets): `offset_id` one past the newest id in hand
     with `add_offset=-BATCH` reads the next BATCH newer messages; a repeated id or an
     empty page ends the history. The next request is sent before the page is yielded
@@ -111,7 +116,7 @@ async def history_pages(
                 # connection's send loop, one loop iteration each.
                 for _ in range(_HOPS):
                     await asyncio.sleep(0)
-            yield page, getattr(r, "count", len(r.messages))
+            yield page, getattr(r, "count", len(r.messages)), page_peers(r)
     finally:
         if pending is not None:
             pending.cancel()
@@ -177,71 +182,40 @@ def _reactions(reactions: Any) -> dict[str, int] | None:
     return out
 
 
-def _media(media: Any) -> tuple[str | None, dict[str, Any] | None]:
-    if media is None:
-        return None, None
-    if isinstance(media, types.MessageMediaPhoto):
-        photo = media.photo
-        meta: dict[str, Any] = {"id": getattr(photo, "id", None)}
-        sizes = [s for s in getattr(photo, "sizes", []) or [] if hasattr(s, "w")]
-        if sizes:
-            big = max(sizes, key=lambda s: s.w * s.h)
-            meta.update(width=big.w, height=big.h, size=getattr(big, "size", None))
-        return "photo", meta
-    if isinstance(media, types.MessageMediaDocument):
-        doc = media.document
-        meta = {
-            "id": getattr(doc, "id", None),
-            "mime_type": getattr(doc, "mime_type", None),
-            "size": getattr(doc, "size", None),
-        }
-        kind = "document"
-        for attr in getattr(doc, "attributes", []) or []:
-            if isinstance(attr, types.DocumentAttributeFilename):
-                meta["file_name"] = attr.file_name
-            elif isinstance(attr, types.DocumentAttributeVideo):
-                kind = "round" if attr.round_message else "video"
-                meta["duration"] = attr.duration
-            elif isinstance(attr, types.DocumentAttributeAudio):
-                kind = "voice" if attr.voice else "audio"
-                meta["duration"] = attr.duration
-            elif isinstance(attr, types.DocumentAttributeSticker):
-                kind = "sticker"
-            elif isinstance(attr, types.DocumentAttributeAnimated):
-                kind = "animation"
-        return kind, meta
-    if isinstance(media, types.MessageMediaWebPage):
-        page = media.webpage
-        url, title = getattr(page, "url", None), getattr(page, "title", None)
-        return "webpage", {"url": url, "title": title}
-    name = type(media).__name__.removeprefix("MessageMedia").lower()
-    return name, None
-
-
-def _fwd(fwd: Any) -> dict[str, Any] | None:
-    if fwd is None:
-        return None
-    return {
-        "from_id": _peer_id(fwd.from_id),
-        "from_name": fwd.from_name,
-        "date": fwd.date.isoformat() if fwd.date else None,
-        "channel_post": fwd.channel_post,
-        "post_author": fwd.post_author,
-    }
-
-
 def message_row(
-    channel_id: int, m: Any, now: datetime, comment_of: int | None = None
+    channel_id: int,
+    m: Any,
+    now: datetime,
+    comment_of: int | None = None,
+    peers: Peers | None = None,
 ) -> Row:
-    """A Telethon message as a plain tuple in `core.parsing.COLUMNS` order.
+    """A Telethon message (or service message) as a plain tuple in `core.parsing.COLUMNS`
+    order.
 
     `channel_id` is the row id of the channel (or discussion group) it is stored under,
-    `now` the fetch time (whole seconds), `comment_of` the post id a comment answers.
-    Entities, reactions, media and forward headers become compact JSON text.
+    `now` the fetch time (whole seconds), `comment_of` the post id a comment answers,
+    `peers` the chats/users of the answer it came in (`content.page_peers`), which name
+    a forward's source; without them Telethon's resolved `m.forward` is used.
+    Entities, reactions, media, the forward header and a service message's action
+    become compact JSON text (parser/content.py gives their shapes); `content_text` is
+    the words of the media or the event (a poll's question and options, a new title).
     """
-    media_kind, media = _media(m.media)
+    action = getattr(m, "action", None)
+    reply_to = getattr(m.reply_to, "reply_to_msg_id", None) if m.reply_to is not None else None
+    if action is not None:
+        event, words = describe_action(action, reply_to)
+        return (
+            channel_id, m.id, m.date, "", None, _peer_id(m.from_id), None, None, None,
+            None, None, None, None, None, None, reply_to, None, comment_of, words,
+            _json(event), now,
+        )
+    media_kind, media, words = describe_media(m.media, peers)
     replies = m.replies.replies if m.replies is not None else None
-    reply_to = m.reply_to.reply_to_msg_id if m.reply_to is not None else None
+    fwd = None
+    if m.fwd_from is not None:
+        forward = getattr(m, "forward", None) if peers is None else None
+        entity = (forward.chat or forward.sender) if forward is not None else None
+        fwd = describe_fwd(m.fwd_from, peers, entity)
     return (
         channel_id,
         m.id,
@@ -259,11 +233,9 @@ def message_row(
         _json(media),
         m.grouped_id,
         reply_to,
-        _json(_fwd(m.fwd_from)),
+        _json(fwd),
         comment_of,
-        "",
+        words,
         None,
         now,
     )
-
-

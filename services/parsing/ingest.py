@@ -225,12 +225,12 @@ class ChannelFetcher:
             metrics=self._metrics, wait_time=self._wait_time,
         )
         async with contextlib.aclosing(pages):
-            async for page, count in pages:
+            async for page, count, peers in pages:
                 run.total = count
                 for m in page:
                     if isinstance(m, history.NOT_CONTENT):
                         continue
-                    row = history.message_row(ch.id, m, run.now)
+                    row = history.message_row(ch.id, m, run.now, peers=peers)
                     batch.append(row)
                     if row[REPLIES] and ch.comments_enabled:  # comments to read
                         run.commented.append((m.id, m.replies.max_id))

@@ -13,7 +13,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from telethon.tl import types
 
 from core.errors import TransportError
 from db.channels import ChannelStateRepository
@@ -66,17 +65,20 @@ async def test_backfill_pages_like_iter_messages_and_asks_ahead(
     ch = await channel(repo)
     result = await fetcher_of(repo).run(client, ch)  # type: ignore[arg-type]
 
-    content = [m.id for m in msgs if isinstance(m, types.Message)]
-    assert await stored_ids(ch.id) == content
+    # Every message is stored, the service one (a pin, id 10) as an event.
+    content = [m.id for m in msgs]
+    assert 10 in content and await stored_ids(ch.id) == content
+    pin = await Message.get(channel_id=ch.id, msg_id=10)
+    assert pin.action == {"type": "pin_message", "message_id": None} and pin.text == ""
     assert result.status == "ok" and result.fetched == len(content)
-    assert result.top_id == 349 and result.total == len(msgs)  # Telegram counts service ones
+    assert result.top_id == 349 and result.total == len(msgs)
     # iter_messages(reverse=True)'s requests: from id 1, then one past each page's
     # newest (with its date), ending on the empty page.
     pages = [msgs[i:i + 100] for i in range(0, len(msgs), 100)]
     expected = [(1, None)] + [(p[-1].id + 1, p[-1].date) for p in pages]
     assert [(o, d) for o, d, _ in client.requests] == expected
     # Each next request left before the page before it was turned into rows.
-    rows = [sum(isinstance(m, types.Message) for m in p) for p in pages]
+    rows = [len(p) for p in pages]
     converted_before = [0] + [sum(rows[:k]) for k in range(len(pages))]
     assert [c for _, _, c in client.requests] == converted_before
     row = await STATE.channel(ch.id)
@@ -101,7 +103,7 @@ async def test_incremental_run_asks_once_when_nothing_is_new(
     result = await fetcher.run(grown, ch)  # type: ignore[arg-type]
     assert grown.requests[0][:2] == (151, None)
     assert result.new == result.fetched == len([i for i in range(151, 261) if i % 7])
-    assert await stored_ids(ch.id) == [m.id for m in history(260) if isinstance(m, types.Message)]
+    assert await stored_ids(ch.id) == [m.id for m in history(260)]
 
 
 async def test_history_since_a_date_starts_at_that_date(
@@ -114,7 +116,7 @@ async def test_history_since_a_date_starts_at_that_date(
     await fetcher_of(repo).run(client, ch)  # type: ignore[arg-type]
     assert client.requests[0][:2] == (0, since)
     assert await stored_ids(ch.id) == [
-        m.id for m in msgs if isinstance(m, types.Message) and m.date >= since
+        m.id for m in msgs if m.date >= since
     ]
 
 
