@@ -31,6 +31,7 @@ from bot.channel_buttons import (
 from bot.channel_views import remove_question, render_item, render_page
 from bot.labels import duration, echo
 from bot.texts import Html, html_join, t, tn
+from bot.times import show
 from core.channels import AddCode, AddResult, HistoryChoice
 
 MAX_MINUTES = 7 * 24 * 60
@@ -303,8 +304,9 @@ async def cb_item(
 
 
 async def cmd_schedule(
-    message: Message, command: CommandObject, channels: ChannelsAPI, lang: str
+    message: Message, command: CommandObject, channels: ChannelsAPI, lang: str, tz: ZoneInfo
 ) -> None:
+    """Set a channel's interval; the answer names the next run (in `tz`) when it has one."""
     args = (command.args or "").strip()
     if not args or len(args.split()) < 2:
         await message.answer(t("schedule_usage", lang))
@@ -323,7 +325,10 @@ async def cmd_schedule(
         return
     await channels.set_interval(ch.id, minutes)
     if minutes is None:
-        n = channels.default_interval
-        await message.answer(t("schedule_default", lang, label=ch.label, n=n))
+        text = t("schedule_default", lang, label=ch.label, n=channels.default_interval)
     else:
-        await message.answer(t("schedule_set", lang, label=ch.label, n=minutes))
+        text = t("schedule_set", lang, label=ch.label, n=minutes)
+    upcoming = channels.next_runs().get(ch.id) if ch.status == "active" else None
+    if upcoming is not None:
+        text = html_join("\n", [text, t("schedule_next", lang, when=show(upcoming, tz))])
+    await message.answer(text)

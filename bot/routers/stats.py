@@ -15,7 +15,8 @@ from aiogram.utils.chat_action import ChatActionSender
 from bot.api.archive import ArchiveAPI
 from bot.charts import stats_chart
 from bot.labels import LIST_WIDTH, channel_name, echo
-from bot.texts import plain, t, tn
+from bot.texts import html_join, plain, t, tn
+from bot.times import zone_label
 from core.archive import StatsReport, StatsUnit
 
 DEFAULT_DAYS = 30
@@ -79,6 +80,8 @@ async def cmd_stats(
         await message.answer(empty_text(name, days, lang))
         return
     by = t(f"stats_by_{st.unit.value}", lang)
+    if zone_label(tz) != "UTC":  # whose days: ", by day, Europe/Moscow (UTC+03:00)"
+        by = html_join(", ", [by, zone_label(tz)])
     period = tn("stats_period", days, lang)
     await message.answer_photo(
         BufferedInputFile(png, filename="stats.png"),

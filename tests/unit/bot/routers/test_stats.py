@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
+import pytest
+
 from tests.unit.bot.archive_fakes import report
 from tests.unit.bot.conftest import Sent
 from tests.unit.bot.routers.conftest import DataBot
@@ -31,3 +35,12 @@ async def test_usage_and_unknown_channel(data_bot: DataBot) -> None:
     assert "/stats" in usage.text
     sent = await data_bot.tg.send("/stats @nope")
     assert "@nope" in sent[-1].text
+
+
+@pytest.mark.parametrize("zone", [ZoneInfo("Europe/Moscow")])
+async def test_the_caption_names_the_zone_whose_days_the_bars_are(data_bot: DataBot) -> None:
+    data_bot.archive.report = report(views=10)
+    sent = await data_bot.tg.send("/stats @c1 7")
+    assert ("stats_tz", ZoneInfo("Europe/Moscow")) in data_bot.archive.calls
+    photo = next(s for s in sent if s.method == "sendPhoto")
+    assert str(photo.params["caption"]).endswith("by day, Europe/Moscow (UTC+03:00)")

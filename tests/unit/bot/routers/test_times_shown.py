@@ -99,3 +99,14 @@ def test_a_time_in_an_alert_is_shown_in_the_zone() -> None:
     assert "2026-09-01 17:30 EDT" in render_alert(body, "en", NEW_YORK)
     assert "2026-09-02 00:30 MSK" in render_alert(body, "ru", MOSCOW)
     assert "2026-09-01 21:30 UTC" in render_alert(body, "en")
+
+
+@pytest.mark.parametrize("zone", [NEW_YORK])
+async def test_schedule_names_the_next_run_in_the_zone(tg: BotUnderTest) -> None:
+    ch = tg.channels.add(title="News", username="news")
+    tg.channels.runs[ch.id] = NEXT
+    (done,) = await tg.send("/schedule @news 30")
+    assert "every 30 min" in done.text and "Next run: 2026-09-01 18:30 EDT" in done.text
+    await tg.channels.pause(ch.id)
+    (paused,) = await tg.send("/schedule @news default")
+    assert "Next run" not in paused.text
