@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tests.doubles.botapi.server import MessageSnapshot
 from tests.doubles.mtproto import World
@@ -76,6 +78,7 @@ def build_world() -> World:
     world.add_channel(title="Hidden", private=True, invite_hash="InviteHash1234").add_messages(3)
     world.add_channel(title="Crowded", private=True, invite_hash="InviteHash5678")
     world.add_user("Bob", username="bob_user")
+    world.add_channel(username="dated", title="Dated")  # added with since: at the end
     for i in range(1, 13):
         world.add_channel(username=f"ch{i:02d}", title=f"Channel {i}").add_messages(2)
     return world
@@ -83,7 +86,8 @@ def build_world() -> World:
 
 async def test_add_list_manage_schedule(tmp_path: Path) -> None:
     world = build_world()
-    async with running_stack(tmp_path, world, start=False) as stack:
+    # The operators' zone: India, UTC+05:30 all year (a half-hour offset, no DST).
+    async with running_stack(tmp_path, world, start=False, TIMEZONE="Asia/Kolkata") as stack:
         await store_session(stack)
         # Telegram answers CHANNEL_PRIVATE for a channel that went private or banned us.
         secret = world.find_username("secret")
@@ -205,6 +209,10 @@ async def test_add_list_manage_schedule(tmp_path: Path) -> None:
         await api.send_text(en, "/channels")
         page1 = await api.wait_for_message(ADMIN2_ID, r"Channels \(15\), page 1/2", timeout=15)
         assert "News · @news — messages: 5, last: 20" in (page1.text or "")
+        # Times in TIMEZONE: the stored UTC run time, shown in Kolkata.
+        last_run = datetime.fromisoformat(rows(stack)["news"]["last_run_at"])
+        shown = last_run.replace(tzinfo=UTC).astimezone(ZoneInfo("Asia/Kolkata"))
+        assert f"last: {shown:%Y-%m-%d %H:%M} IST" in (page1.text or ""), page1.text
         assert (
             "@news" in (page1.text or "")
             and "@ch08" in (page1.text or "")
@@ -250,6 +258,14 @@ async def test_add_list_manage_schedule(tmp_path: Path) -> None:
         await api.wait_for_message(ADMIN2_ID, r"No such channel.*@nope", timeout=15)
         await api.send_text(en, "/schedule @news soon")
         await api.wait_for_message(ADMIN2_ID, r"whole number of minutes", timeout=15)
+
+        # A typed day is the operators' day: since:2026-09-01 in Kolkata starts at
+        # 2026-08-31 18:30 UTC.
+        await api.send_text(en, "/add @dated since:2026-09-01")
+        await api.wait_for_message(ADMIN2_ID, r"✅ 1 channel added: @dated", timeout=30)
+        since = datetime.fromisoformat(rows(stack)["dated"]["history_since"])
+        typed_day = datetime(2026, 8, 31, 18, 30, tzinfo=UTC)
+        assert since.replace(tzinfo=since.tzinfo or UTC) == typed_day
 
         # The Russian operator gets Russian answers.
         ru = api.users[ADMIN_ID]
