@@ -15,14 +15,17 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from db.channels import ChannelStateRepository
+from core.parsing import COLUMNS
+from db.channels import ChannelStateRepository, find_channel
 from db.database import close_db, init_db
 from db.messages import MessageRepository
 from db.models import Channel, Message
 from db.search import search_messages
+from db.stats import channel_stats
 from parser.history import message_row
 from tests.unit.message_fixtures import assert_stored_as_rows, full_message, tl_message
 
@@ -128,3 +131,38 @@ async def test_batches_upserts_cursor_and_search_on_postgres(pg_repo: MessageRep
     assert (await search_messages("погода")).total == 148
     row = await ChannelStateRepository().channel(ch.id)
     assert row is not None and (row.cursor, row.messages_count) == (201, 152)
+
+
+async def test_stats_count_an_album_once_and_no_service_event_on_postgres(
+    pg_repo: MessageRepository,
+) -> None:
+    """The ingest's own rows (JSON `action` NULL for posts, an object for events) read
+    back by /stats on PostgreSQL, bucketed in the operators' zone."""
+    ch = await Channel.create(tg_id=778, access_hash=1, username="albums")
+    late = datetime(2026, 3, 1, 22, 30, tzinfo=UTC)  # 2 March, 01:30 in Moscow
+    rows = [
+        message_row(ch.id, tl_message(i, "caption" if i == 2 else "", views=40 + i), NOW)
+        for i in (1, 2, 3)
+    ]
+    rows = [_with(r, date=late, grouped_id=555) for r in rows]
+    rows.append(_with(message_row(ch.id, tl_message(4, "alone", views=7), NOW), date=late))
+    event = message_row(ch.id, tl_message(5, "", views=None), NOW)
+    rows.append(_with(event, date=late, action='{"type": "pin_message", "message_id": 4}'))
+    await pg_repo.store_batch(ch.id, rows, cursor=5, new_rows=5)
+    assert await Message.filter(channel_id=ch.id, action__isnull=True).count() == 4
+
+    ref = await find_channel("@albums")
+    assert ref is not None
+    since, until = datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 3, 3, tzinfo=UTC)
+    st = await channel_stats(ref, since, until=until, tz=ZoneInfo("Europe/Moscow"))
+    assert st.posts == 2 and [d.day.isoformat() for d in st.days] == ["2026-03-02"]
+    top = [(p.msg_id, p.views, p.text) for p in st.top_views]
+    assert top == [(1, 43, "caption"), (4, 7, "alone")]
+
+
+def _with(row: tuple, **values: object) -> tuple:  # type: ignore[type-arg]
+    """`row` (core.parsing.COLUMNS order) with some columns replaced."""
+    out = list(row)
+    for name, value in values.items():
+        out[COLUMNS.index(name)] = value
+    return tuple(out)
