@@ -209,7 +209,9 @@ def message_row(
             None, None, None, None, None, None, reply_to, None, comment_of, words,
             _json(event), now,
         )
-    media_kind, media, words = describe_media(m.media, peers)
+    media_kind, media, words = None, None, ""
+    if m.media is not None:  # most posts are text: no call on their path
+        media_kind, media, words = describe_media(m.media, peers)
     replies = m.replies.replies if m.replies is not None else None
     fwd = None
     if m.fwd_from is not None:
