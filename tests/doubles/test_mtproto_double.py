@@ -673,3 +673,13 @@ async def test_media_sizes_videos_and_tl_media(client: TelegramClient, world: Wo
     assert (video.duration, video.w, video.h) == (7.5, 640, 360)
     assert msgs[2].file.name == "clip.mp4" and msgs[2].file.mime_type == "video/mp4"
     assert msgs[3].geo.lat == 55.7
+    # A story's channel is named in the answer's chats, as Telegram does.
+    source = world.add_channel(username="storychan", title="Stories")
+    ch.add_message("", media=types.MessageMediaStory(peer=types.PeerChannel(source.id), id=3))
+    r = await client(
+        functions.messages.GetHistoryRequest(
+            peer=await client.get_input_entity("mediachan"), offset_id=0, offset_date=None,
+            add_offset=0, limit=1, max_id=0, min_id=0, hash=0,
+        )
+    )
+    assert {c.id for c in r.chats} == {ch.id, source.id}

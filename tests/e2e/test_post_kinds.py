@@ -213,8 +213,10 @@ async def test_every_kind_is_stored_with_its_content(parsed: Parsed) -> None:
     web = row("webpage")
     assert web["media"]["url"] == "https://example.org/elections"
     assert web["content_text"] == "Example\nВыборы в городе\nИтоги голосования"
-    assert row("story")["media"]["story_id"] == 17
-    assert row("story")["media"]["peer_id"] == parsed.posted.source.id
+    story = row("story")["media"]
+    assert (story["story_id"], story["peer_id"], story["title"], story["username"]) == (
+        17, parsed.posted.source.id, "Источник", "sourcechan"
+    )
     assert row("paid")["media"] == {"stars": 50, "items": [
         {"kind": "preview", "width": 640, "height": 480, "duration": 9}
     ]}

@@ -419,9 +419,11 @@ def involved_users(world: World, channel: Channel, ids: Iterable[int]) -> list[U
 
 
 def involved_channels(channel: Channel, ids: Iterable[int]) -> list[Channel]:
-    """The channels messages `ids` were forwarded from (as Telegram lists them in
-    `chats`), the linked channel for discussion-group copies of its posts."""
+    """The channels messages `ids` name, as Telegram lists them in `chats`: a forward's
+    source, a story's or a giveaway's channels, the linked channel for
+    discussion-group copies of its posts."""
     msgs = channel._msgs
+    world = channel.world
     found: dict[int, Channel] = {}
     for i in ids:
         m = msgs[i]
@@ -431,4 +433,19 @@ def involved_channels(channel: Channel, ids: Iterable[int]) -> list[Channel]:
                 found[source.id] = source
         if m.discussion_of is not None and channel.linked is not None:
             found[channel.linked.id] = channel.linked
+        if m.media is not None:
+            for cid in _media_channel_ids(m.media):
+                named = world.channels.get(cid)
+                if named is not None:
+                    found[cid] = named
     return list(found.values())
+
+
+def _media_channel_ids(media: Any) -> list[int]:
+    if isinstance(media, types.MessageMediaStory) and isinstance(media.peer, types.PeerChannel):
+        return [media.peer.channel_id]
+    if isinstance(media, types.MessageMediaGiveaway):
+        return list(media.channels)
+    if isinstance(media, types.MessageMediaGiveawayResults):
+        return [media.channel_id]
+    return []
