@@ -265,11 +265,10 @@ def _paid(media: types.MessageMediaPaidMedia) -> tuple[dict[str, Any], str]:
             items.append({"kind": kind, **(meta or {})})
             words.append(text)
         else:  # a preview: the buyer sees the content, the archive only its shape
-            items.append({
-                "kind": "preview", "width": getattr(item, "w", None),
-                "height": getattr(item, "h", None),
-                "duration": getattr(item, "video_duration", None),
-            })
+            items.append({"kind": "preview", **_file(
+                width=getattr(item, "w", None), height=getattr(item, "h", None),
+                duration=getattr(item, "video_duration", None),
+            )})
     return {"stars": media.stars_amount, "items": items}, _words(*words)
 
 

@@ -218,7 +218,8 @@ async def test_every_kind_is_stored_with_its_content(parsed: Parsed) -> None:
         17, parsed.posted.source.id, "Источник", "sourcechan"
     )
     assert row("paid")["media"] == {"stars": 50, "items": [
-        {"kind": "preview", "width": 640, "height": 480, "duration": 9}
+        {"kind": "preview", "id": None, "file_name": None, "mime_type": None,
+         "size": None, "duration": 9, "width": 640, "height": 480}
     ]}
     assert row("giveaway")["content_text"] == "Три книги о Сибири"
     assert row("unsupported")["media_kind"] == "unsupported"
@@ -317,3 +318,4 @@ async def test_every_kind_in_every_export_format(
         assert re.fullmatch(
             rf"https://t\.me/kinds/{ids['commented']}\?comment=\d+", _s(c["link"])
         ), c["link"]
+

@@ -291,7 +291,8 @@ def test_paid_media_lists_its_items() -> None:
     kind, described, _ = media_of(media)
     assert kind == "paid_media" and described["stars"] == 50
     assert described["items"] == [
-        {"kind": "preview", "width": 640, "height": 480, "duration": 9},
+        {"kind": "preview", "id": None, "file_name": None, "mime_type": None,
+         "size": None, "duration": 9, "width": 640, "height": 480},
         {"kind": "photo", "id": 1, "file_name": None, "mime_type": "image/jpeg", "size": 1234,
          "duration": None, "width": 800, "height": 600},
     ]
