@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -165,3 +168,18 @@ def test_a_bad_timezone_names_the_setting_and_an_example(
     message = str(info.value)
     assert message.startswith(f"TIMEZONE is invalid ({hint})")
     assert "Europe/Moscow" in message and "\n" not in message
+
+
+def test_timezone_works_without_the_system_tz_database(env: dict[str, str]) -> None:
+    """Slim images have no /usr/share/zoneinfo: the `tzdata` dependency answers then."""
+    code = (
+        "import zoneinfo; assert zoneinfo.TZPATH == (), zoneinfo.TZPATH; "
+        "from app.settings import Settings, load; "
+        "print(load(Settings).zone.utcoffset(__import__('datetime').datetime(2026, 1, 1)))"
+    )
+    env_vars = {**os.environ, **env, "TIMEZONE": "Europe/Moscow", "PYTHONTZPATH": ""}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env_vars, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "3:00:00"
