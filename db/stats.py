@@ -200,9 +200,9 @@ async def channel_stats(
 ) -> StatsReport:
     """Posts dated in [`since`, `until`) (`until` default now), by day in `tz` (the
     operators' zone). An album is one post; service events (a pin, a title change:
-    rows with an `action`) are no posts. An album is counted when its first item is in
-    the window. The chart starts at the first stored post of the window: before it
-    the archive does not know what was posted."""
+    rows with an `action`) are no posts. Albums are gathered in memory until the end
+    (one small record per album of the window). The chart starts at the first stored
+    post of the window: before it the archive does not know what was posted."""
     tally = _Tally(channel, top, tz)
     bound = {"date__lt": until} if until is not None else {}
     last = 0
