@@ -49,6 +49,7 @@ from services.parsing.breaker import CircuitBreaker
 from services.parsing.ingest import ChannelFetcher
 from services.parsing.service import ParseService
 from services.parsing.worker import ParseWorker
+from services.search_index import SearchIndexRebuild
 from services.status import StatusService
 from services.watches import WatchesService, WatchNotifier
 
@@ -93,7 +94,12 @@ def build_app(settings: Settings) -> App:
     # Data out (export, search, stats, keyword alerts); the fetcher publishes
     # RunCompleted on `events` after each committed run.
     events = EventBus()
-    archive = ArchiveService(settings.upload_limit_mb, work_dir=settings.work_dir)
+    # SQLite's search index reads stems computed in Python: an archive stored before
+    # migration 0006 gets them in the background (PostgreSQL indexes the text itself).
+    search_index = SearchIndexRebuild() if settings.sqlite_path is not None else None
+    archive = ArchiveService(
+        settings.upload_limit_mb, work_dir=settings.work_dir, index=search_index
+    )
     watches = WatchesService()
     scheduler, parse = _build_parsing(settings, userbot, health, alerter, events)
     channels = ChannelService(
@@ -131,6 +137,8 @@ def build_app(settings: Settings) -> App:
     # Stopped in reverse order: the scheduler finishes its batch before the userbot stops;
     # alert delivery goes last.
     app.components = [control.delivery, control, userbot, scheduler]
+    if search_index is not None:
+        app.components.append(search_index)
     if settings.sqlite_path is not None and settings.backups_path is not None:
         maintenance = ArchiveMaintenance(
             settings.sqlite_path,

@@ -24,8 +24,10 @@ from bot.texts import Html, keys, pick_lang, t
 from core.archive import MAX_PATTERN, BadPattern
 from core.errors import LoginFailed, ProjectError, RateLimited
 from core.login import LoginCode
+from core.words import MAX_QUERY_TERMS, BadQuery
 
 log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Rendered:
@@ -57,6 +59,11 @@ def bad_pattern_text(exc: BadPattern, lang: str) -> Html:
     return t("watch_bad_regex", lang, reason=reason, where=where)
 
 
+def bad_query_text(err: BadQuery, lang: str) -> Html:
+    """Why a search query or a word watch cannot be used, and how to write one."""
+    return t(f"search_bad_{err.reason}", lang, limit=MAX_QUERY_TERMS)
+
+
 def render(err: ProjectError, lang: str) -> Rendered:
     """What the operator reads about `err`, in `lang`."""
     if isinstance(err, LoginFailed):
@@ -64,6 +71,8 @@ def render(err: ProjectError, lang: str) -> Rendered:
         return Rendered(login_text(err, lang), resend_button(lang) if expired else None)
     if isinstance(err, BadPattern):
         return Rendered(bad_pattern_text(err, lang))
+    if isinstance(err, BadQuery):
+        return Rendered(bad_query_text(err, lang))
     if isinstance(err, RateLimited):
         wait = duration(err.seconds, lang, words=True)
         return Rendered(t("login_err_flood_wait", lang, wait=wait))

@@ -79,10 +79,27 @@ HL_END = "\x03"
 
 @dataclass(frozen=True)
 class SearchPage:
-    """One page of search hits, best first, and how many messages match in all."""
+    """One page of search hits, best first, and how many messages match in all.
+    `unindexed`: stored messages not searchable yet (an older archive's index is being
+    rebuilt in the background), 0 normally."""
 
     total: int
     hits: tuple[SearchHit, ...]
+    unindexed: int = 0
+
+
+@dataclass(frozen=True)
+class IndexProgress:
+    """The background rebuild of the search index (an archive stored before stemmed
+    search): `done` of `total` messages stemmed so far, at `rate` messages a second."""
+
+    done: int
+    total: int
+    rate: float = 0.0
+
+    @property
+    def percent(self) -> int:
+        return min(100, self.done * 100 // self.total) if self.total else 100
 
 
 class StatsUnit(StrEnum):

@@ -72,7 +72,9 @@ class BadQuery(ProjectError):
 
 def fold(text: str) -> str:
     """`text` casefolded with ё as е (the form every comparison uses)."""
-    return text.casefold().translate(_YO)
+    # casefold() has made Ё ё; replace() is C speed where translate() with a table
+    # looks every character up in a dict (10x slower on a message).
+    return text.casefold().replace("ё", "е")
 
 
 def fold_yo(text: str) -> str:
@@ -82,6 +84,8 @@ def fold_yo(text: str) -> str:
 
 
 def _stem_new(word: str) -> str:
+    if word.isdigit():
+        return word  # numbers are many and never stemmed: kept out of the cache
     if _CYRILLIC.search(word):
         s: str = _RU.stemWord(word)
     elif _LATIN.search(word):
@@ -260,8 +264,9 @@ class SearchQuery:
 
     def tsquery(self) -> str:
         """The PostgreSQL to_tsquery text: the words folded but NOT stemmed (the server's
-        `russian` configuration stems them: Cyrillic by russian_stem, Latin by
-        english_stem), '<->' inside phrases, ':*' on prefixes, '!' on exclusions."""
+        configuration stems them with its own Snowball stemmers: Cyrillic by russian,
+        Latin by english; db/migrations/0006), '<->' inside phrases, ':*' on prefixes,
+        '!' on exclusions."""
         parts = [_ts_clause(c) for c in self._raw_clauses(include=True)]
         parts += [f"!{_ts_clause(c)}" for c in self._raw_clauses(include=False)]
         return " & ".join(parts)

@@ -20,6 +20,7 @@ from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from core.parsing import COLUMNS, Row
+from core.words import message_terms
 from db.models import Message
 
 __all__ = ["COLUMNS", "INDEX_PENDING", "MessageRepository", "Row", "database_size"]
@@ -63,10 +64,14 @@ _PG_TYPES = {
     "action": "text",
 }
 
-# Indexes every message above fts_state.indexed_to, then moves the mark. Run both in
-# one transaction (message ids are AUTOINCREMENT: a new row is always above the mark).
+_TEXT, _CONTENT = COLUMNS.index("text"), COLUMNS.index("content_text")
+
+# Indexes the terms of every message above fts_state.indexed_to, then moves the mark.
+# Run both in one transaction (message ids are AUTOINCREMENT: a new row is always above
+# the mark). A row without terms yet goes in as an empty document; the trigger on
+# `terms` (migration 0006) re-indexes it when they are written.
 INDEX_PENDING = (
-    "INSERT INTO message_fts(rowid, text) SELECT id, text FROM message"
+    "INSERT INTO message_fts(rowid, terms) SELECT id, terms FROM message"
     " WHERE id > (SELECT indexed_to FROM fts_state WHERE id = 1)",
     "UPDATE fts_state SET indexed_to ="
     " (SELECT COALESCE(MAX(m.id), fts_state.indexed_to) FROM message m) WHERE id = 1",
@@ -90,7 +95,8 @@ def _upsert_sql(dialect: str) -> str:
         )
 
     # SQLite: one statement per batch. ?1 = channel_id and ?2 = fetched_at (the same
-    # for every row of a batch); ?3 = a JSON array of the other columns of each row,
+    # for every row of a batch); ?3 = a JSON array of the other columns of each row
+    # and its `terms` (the full-text index's input, computed on the way in),
     # datetimes as Unix times, stored the way sqlite3's adapter writes them
     # ("2026-01-02 03:04:05+00:00"; Telegram's times are whole seconds).
     # `WHERE true` tells the parser that ON CONFLICT belongs to the INSERT.
@@ -105,9 +111,11 @@ def _upsert_sql(dialect: str) -> str:
         else pick(i)
         for i, c in enumerate(COLUMNS[1:-1])
     ]
+    exprs.append(pick(len(COLUMNS) - 2))
     return (
-        f"INSERT INTO message ({', '.join(COLUMNS)}) "
-        f"SELECT ?1, {', '.join(exprs)}, ?2 FROM json_each(?3) WHERE true {conflict}"
+        f"INSERT INTO message ({', '.join(COLUMNS)}, terms) "
+        f"SELECT ?1, {', '.join(exprs[:-1])}, ?2, {exprs[-1]} FROM json_each(?3) "
+        f"WHERE true {conflict}, terms = excluded.terms"
     )
 
 
@@ -159,9 +167,12 @@ class MessageRepository:
         releases the GIL for each statement it steps, and an executemany steps once
         per row, so the database thread had to win the GIL back from the busy event
         loop a thousand times per transaction (the ingest rate halved). Now it holds
-        the GIL only to encode the array (~2 us a row, in C), then SQLite inserts,
-        indexes and commits without it while the loop decodes the next pages. Once
-        queued, the function runs to its end even if this task is cancelled.
+        the GIL only to stem the words (core.words.terms: the index holds stems) and
+        to encode the array (~2 us a row, in C), then SQLite inserts, indexes and
+        commits without it while the loop decodes the next pages. Stemming here rather
+        than on the loop keeps the bot responsive: the loop gets the GIL back every
+        switch interval instead of waiting for a whole batch. Once queued, the function
+        runs to its end even if this task is cancelled.
         """
         sql = self._sql
         assert sql is not None
@@ -172,7 +183,10 @@ class MessageRepository:
                 if rows:
                     # Every row of a batch shares channel_id and fetched_at.
                     payload = json.dumps(
-                        [r[1:-1] for r in rows],
+                        [
+                            (*r[1:-1], message_terms(r[_TEXT] or "", r[_CONTENT] or ""))
+                            for r in rows
+                        ],
                         ensure_ascii=False,
                         separators=(",", ":"),
                         default=datetime.timestamp,  # a C call per datetime

@@ -1,14 +1,22 @@
-"""Full-text search over stored messages (SQLite FTS5 or PostgreSQL tsvector).
+"""Full-text search over stored messages by word stems (SQLite FTS5 or PostgreSQL).
 
-SQLite: new rows enter the FTS5 index in bulk (`INDEX_PENDING`, migration 0004): the
-ingest path runs it inside each batch's transaction, and a search runs it first, so
-rows written by any other path (ORM, raw upserts) are found too. Edits and deletes of
-indexed rows are kept in sync by triggers. PostgreSQL: an expression GIN index.
+SQLite: the FTS5 table `message_fts` indexes `message.terms` (core.words: the folded,
+stemmed words of text + content_text; migration 0006). The ingest path writes terms
+and indexes each batch in its own transaction (db.messages.INDEX_PENDING); rows
+written by any other path, and the rows of an archive stored before 0006, get their
+terms from `fill_terms` (run in the background by services.search_index, and for a
+bounded number of rows before each search). PostgreSQL: an expression GIN index over
+the tsvector of the same text in `tgp_search`, PostgreSQL's russian configuration
+without stop words (migration 0006).
+
+Either way the query means what core.words.SearchQuery says, and snippets are cut and
+highlighted in Python from the stored text (the index holds stems, not words).
 """
 
 from __future__ import annotations
 
-import re
+import json
+import sqlite3
 from typing import Any
 
 from tortoise import connections
@@ -16,13 +24,34 @@ from tortoise.transactions import in_transaction
 
 from core.archive import HL_END, HL_START, SearchHit, SearchPage
 from core.channels import post_link
+from core.words import SearchQuery, message_terms, snippet
 from db.export import parse_time
 from db.messages import INDEX_PENDING
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+__all__ = [
+    "HL_END",
+    "HL_START",
+    "PG_DOCUMENT",
+    "RANK_LIMIT",
+    "fill_terms",
+    "index_pending",
+    "pending_terms",
+    "search_messages",
+]
+
 # Above this many matches results come newest first instead of by relevance.
 RANK_LIMIT = 20_000
+# Rows without terms a search stems itself before it looks (more: the background
+# rebuild's work; the page says how many are not searchable yet).
+SEARCH_FILL = 2_000
+SNIPPET_WIDTH = 160
 
+# Migration 0006's index expression (`tgp_search`: PostgreSQL's russian configuration
+# without stop words), over `m`.
+PG_CONFIG = "tgp_search"
+PG_DOCUMENT = (
+    f"to_tsvector('{PG_CONFIG}', translate(m.text || ' ' || m.content_text, 'ёЁ', 'еЕ'))"
+)
 
 _PENDING = (
     "SELECT COALESCE((SELECT MAX(id) FROM message), 0)"
@@ -30,10 +59,15 @@ _PENDING = (
 )
 
 
+def _sqlite(conn: Any) -> bool:
+    return bool(conn.capabilities.dialect == "sqlite")
+
+
 async def index_pending() -> None:
-    """Bring the SQLite full-text index up to date (a no-op when nothing is pending)."""
+    """Bring the SQLite full-text index up to date with the rows above its mark (a no-op
+    when nothing is pending; rows without terms join the index when they get them)."""
     conn = connections.get("default")
-    if conn.capabilities.dialect != "sqlite":
+    if not _sqlite(conn):
         return
     rows = await conn.execute_query_dict(_PENDING)
     if not rows or not rows[0]["n"]:
@@ -43,30 +77,99 @@ async def index_pending() -> None:
             await tx.execute_query(sql)
 
 
-def query_words(text: str) -> list[str]:
-    return [w.casefold() for w in _WORD.findall(text)][:16]
-
-
-def fts5_query(words: list[str]) -> str:
-    # Every word quoted (so "AND", "NEAR", '-' are plain words) and prefix-matched.
-    return " ".join(f'"{w}"*' for w in words)
-
-
-def tsquery(words: list[str]) -> str:
-    return " & ".join(f"{w}:*" for w in words)
-
-
-async def search_messages(text: str, offset: int = 0, limit: int = 5) -> SearchPage:
-    """`limit` hits from `offset` for the words of `text` (each a prefix, all required):
-    best matches first (bm25 / ts_rank), newer first among equals; newest first when
-    more than RANK_LIMIT messages match (SQLite). No words: an empty page."""
-    words = query_words(text)
-    if not words:
-        return SearchPage(0, ())
+async def pending_terms() -> int:
+    """How many stored messages have no terms yet (not searchable); 0 on PostgreSQL."""
     conn = connections.get("default")
-    if conn.capabilities.dialect == "sqlite":
+    if not _sqlite(conn):
+        return 0
+    rows = await conn.execute_query_dict(
+        "SELECT count(*) AS n FROM message INDEXED BY message_terms_pending WHERE terms IS NULL"
+    )
+    return int(rows[0]["n"])
+
+
+async def fill_terms(limit: int) -> int:
+    """Compute and store the terms of up to `limit` messages that have none, newest
+    first, in ONE transaction (the triggers of migration 0006 index them). Returns how
+    many were written (0: none left, or PostgreSQL, which needs no terms).
+
+    The rows are read, stemmed and written in one hop to aiosqlite's thread under
+    Tortoise's connection lock: no other write can change a row in between, and the
+    event loop is free meanwhile (it gets the GIL back every switch interval).
+    """
+    conn = connections.get("default")
+    if not _sqlite(conn) or limit <= 0:
+        return 0
+
+    def work(raw: sqlite3.Connection) -> int:
+        raw.execute("BEGIN IMMEDIATE")
+        try:
+            rows = raw.execute(
+                "SELECT id, text, content_text FROM message INDEXED BY message_terms_pending"
+                " WHERE terms IS NULL ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+            if rows:
+                _write_terms(raw, rows)
+        except BaseException:
+            raw.execute("ROLLBACK")
+            raise
+        raw.execute("COMMIT")
+        return len(rows)
+
+    async with conn.acquire_connection() as aconn:
+        return int(await aconn._execute(work, aconn._conn))
+
+
+def _write_terms(raw: sqlite3.Connection, rows: list[tuple[int, str, str]]) -> None:
+    """Store the terms of `rows` (id, text, content_text; terms NULL now) and index
+    them, inside the caller's transaction.
+
+    Rows at or below the index mark are in the index as empty documents: they are
+    deleted and inserted again with their terms by two INSERT ... SELECT statements
+    over the whole chunk (the per-row trigger stands aside while `fts_state.bulk` is 1:
+    FTS5 flushes its pending data at each trigger statement, ~10x slower). Rows above
+    the mark are indexed by the next INDEX_PENDING like any new row. Ascending ids:
+    FTS5 also flushes when a rowid is not above the previous one.
+    """
+    stemmed = sorted((i, message_terms(text or "", content or "")) for i, text, content in rows)
+    raw.execute("UPDATE fts_state SET bulk = 1 WHERE id = 1")
+    if sqlite3.sqlite_version_info >= (3, 33):  # UPDATE ... FROM
+        raw.execute(
+            "UPDATE message SET terms = json_extract(j.value, '$[1]') FROM json_each(?) AS j"
+            " WHERE message.id = json_extract(j.value, '$[0]')",
+            (json.dumps(stemmed, ensure_ascii=False, separators=(",", ":")),),
+        )
+    else:
+        raw.executemany("UPDATE message SET terms = ? WHERE id = ?", [(t, i) for i, t in stemmed])
+    mark = "(SELECT indexed_to FROM fts_state WHERE id = 1)"
+    ids = ",".join(str(i) for i, _ in stemmed)  # integers from the database
+    raw.execute(
+        "INSERT INTO message_fts(message_fts, rowid, terms)"
+        f" SELECT 'delete', id, NULL FROM message WHERE id IN ({ids}) AND id <= {mark}"
+        " ORDER BY id"
+    )
+    raw.execute(
+        "INSERT INTO message_fts(rowid, terms)"
+        f" SELECT id, terms FROM message WHERE id IN ({ids}) AND id <= {mark} ORDER BY id"
+    )
+    raw.execute("UPDATE fts_state SET bulk = 0 WHERE id = 1")
+
+
+async def search_messages(query: SearchQuery | str, offset: int = 0, limit: int = 5) -> SearchPage:
+    """`limit` hits from `offset` for `query` (a SearchQuery, or text parsed as one:
+    raises core.words.BadQuery when it is not usable): best matches first (bm25 /
+    ts_rank), newer first among equals; newest first when more than RANK_LIMIT messages
+    match (SQLite). `unindexed` on the page counts messages not searchable yet (SQLite,
+    while the background rebuild of an older archive runs)."""
+    q = query if isinstance(query, SearchQuery) else SearchQuery.parse(query)
+    conn = connections.get("default")
+    unindexed = 0
+    if _sqlite(conn):
+        if await fill_terms(SEARCH_FILL) == SEARCH_FILL:
+            unindexed = await pending_terms()
         await index_pending()
-        match = fts5_query(words)
+        match = q.fts5()
         total_rows = await conn.execute_query_dict(
             "SELECT count(*) AS n FROM message_fts WHERE message_fts MATCH ?", [match]
         )
@@ -75,8 +178,8 @@ async def search_messages(text: str, offset: int = 0, limit: int = 5) -> SearchP
         broad = int(total_rows[0]["n"]) > RANK_LIMIT
         order = "message_fts.rowid DESC" if broad else "bm25(message_fts), m.date DESC"
         rows = await conn.execute_query_dict(
-            "SELECT m.id, m.msg_id, m.date, c.tg_id, c.username, c.title,"
-            f" snippet(message_fts, 0, '{HL_START}', '{HL_END}', '…', 16) AS snip"
+            "SELECT m.id, m.msg_id, m.date, m.text, m.content_text,"
+            " c.tg_id, c.username, c.title"
             " FROM message_fts JOIN message m ON m.id = message_fts.rowid"
             " JOIN channel c ON c.id = m.channel_id"
             f" WHERE message_fts MATCH ? ORDER BY {order}"
@@ -84,31 +187,43 @@ async def search_messages(text: str, offset: int = 0, limit: int = 5) -> SearchP
             [match, limit, offset],
         )
     else:
-        q = tsquery(words)
+        ts = q.tsquery()
         total_rows = await conn.execute_query_dict(
-            "SELECT count(*) AS n FROM message"
-            " WHERE to_tsvector('simple', text) @@ to_tsquery('simple', $1)",
-            [q],
+            "SELECT count(*) AS n FROM message m"
+            f" WHERE {PG_DOCUMENT} @@ to_tsquery('{PG_CONFIG}', $1)",
+            [ts],
         )
         rows = await conn.execute_query_dict(
-            "SELECT m.id, m.msg_id, m.date, c.tg_id, c.username, c.title,"
-            " ts_headline('simple', m.text, to_tsquery('simple', $1),"
-            f" 'StartSel={HL_START},StopSel={HL_END},MaxWords=24,MinWords=8') AS snip"
+            "SELECT m.id, m.msg_id, m.date, m.text, m.content_text,"
+            " c.tg_id, c.username, c.title"
             " FROM message m JOIN channel c ON c.id = m.channel_id"
-            " WHERE to_tsvector('simple', m.text) @@ to_tsquery('simple', $1)"
-            " ORDER BY ts_rank(to_tsvector('simple', m.text), to_tsquery('simple', $1)) DESC,"
+            f" WHERE {PG_DOCUMENT} @@ to_tsquery('{PG_CONFIG}', $1)"
+            f" ORDER BY ts_rank({PG_DOCUMENT}, to_tsquery('{PG_CONFIG}', $1)) DESC,"
             " m.date DESC LIMIT $2 OFFSET $3",
-            [q, limit, offset],
+            [ts, limit, offset],
         )
-    return SearchPage(int(total_rows[0]["n"]), tuple(_hit(r) for r in rows))
+    return SearchPage(
+        int(total_rows[0]["n"]), tuple(_hit(r, q) for r in rows), unindexed=unindexed
+    )
 
 
-def _hit(r: dict[str, Any]) -> SearchHit:
+def hit_snippet(q: SearchQuery, text: str, content_text: str) -> str:
+    """Plain text around the first match, matched words between HL_START and HL_END:
+    from the text, or from the content words (a poll's options, ...) when the match is
+    there; the start of the text when no word can be marked (short words only)."""
+    for source in (text, content_text):
+        spans = q.spans(source)
+        if spans:
+            return snippet(source, spans, HL_START, HL_END, SNIPPET_WIDTH)
+    return snippet(text or content_text, [], HL_START, HL_END, SNIPPET_WIDTH)
+
+
+def _hit(r: dict[str, Any], q: SearchQuery) -> SearchHit:
     return SearchHit(
         message_id=r["id"],
         channel=r["username"] or r["title"] or str(r["tg_id"]),
         msg_id=r["msg_id"],
         date=parse_time(r["date"]),
-        snippet=(r["snip"] or "").replace("\n", " "),
+        snippet=hit_snippet(q, r["text"] or "", r["content_text"] or "").replace("\n", " "),
         link=post_link(r["username"], r["tg_id"], r["msg_id"]),
     )

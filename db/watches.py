@@ -67,19 +67,20 @@ async def patterns_for(channel_id: int) -> list[StoredPattern]:
 
 async def messages_between(
     channel_id: int, min_msg_id: int, max_msg_id: int, chunk: int = 1000
-) -> AsyncIterator[list[tuple[int, int, str]]]:
-    """(db id, msg_id, text) of the channel's stored messages with min <= msg_id <= max,
-    in msg_id order, `chunk` per round trip."""
+) -> AsyncIterator[list[tuple[int, int, str, str, str | None]]]:
+    """(db id, msg_id, text, content_text, terms) of the channel's stored messages with
+    min <= msg_id <= max, in msg_id order, `chunk` per round trip. `terms` is None where
+    not computed (PostgreSQL, or not yet)."""
     last = min_msg_id - 1
     while True:
         rows = (
             await Message.filter(channel_id=channel_id, msg_id__gt=last, msg_id__lte=max_msg_id)
             .order_by("msg_id")
             .limit(chunk)
-            .values_list("id", "msg_id", "text")
+            .values_list("id", "msg_id", "text", "content_text", "terms")
         )
         if rows:
-            yield [(int(i), int(m), t or "") for i, m, t in rows]
+            yield [(int(i), int(m), t or "", c or "", terms) for i, m, t, c, terms in rows]
         if len(rows) < chunk:
             return
         last = rows[-1][1]

@@ -19,14 +19,17 @@ from core.archive import (
     ExportFormat,
     ExportQuery,
     ExportResult,
+    IndexProgress,
     SearchPage,
     StatsReport,
 )
 from core.channels import Channel
+from core.words import SearchQuery
 from db import search as search_db
 from db import stats as stats_db
 from db.channels import channel_page, find_channel, get_channel
 from services.export import ProgressCallback, export_messages
+from services.search_index import SearchIndexRebuild
 
 
 class ArchiveService:
@@ -37,10 +40,16 @@ class ArchiveService:
     temporary folder in `work_dir` (the system's default when None).
     """
 
-    def __init__(self, upload_limit_mb: int, work_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        upload_limit_mb: int,
+        work_dir: Path | None = None,
+        index: SearchIndexRebuild | None = None,
+    ) -> None:
         self.limit_bytes = upload_limit_mb * 1024 * 1024
         self._work_dir = work_dir
         self._exporting = asyncio.Lock()
+        self._index = index
 
     @asynccontextmanager
     async def export_slot(self) -> AsyncIterator[bool]:
@@ -111,9 +120,16 @@ class ArchiveService:
             await asyncio.to_thread(shutil.rmtree, d, True)
 
     async def search(self, text: str, page: int, per_page: int) -> SearchPage:
-        """Page `page` (0-based, `per_page` hits) of the messages holding every word of
-        `text` as a word or word start, best matches first."""
-        return await search_db.search_messages(text, page * per_page, per_page)
+        """Page `page` (0-based, `per_page` hits) of the messages matching `text` (the
+        syntax of core.words.SearchQuery: any form of each word, "phrases", -words,
+        prefix*), best matches first. Raises core.words.BadQuery when `text` is not a
+        usable query."""
+        query = SearchQuery.parse(text)
+        return await search_db.search_messages(query, page * per_page, per_page)
+
+    def index_progress(self) -> IndexProgress | None:
+        """The background rebuild of the search index, while one runs."""
+        return self._index.progress() if self._index is not None else None
 
     async def stats(
         self, channel: Channel, days: int, tz: tzinfo = UTC, now: datetime | None = None

@@ -1,8 +1,10 @@
 """Keyword watches: /watch, /watches, /unwatch, and the alert when a run stores a post
 that matches one (tick -> fetch -> save -> RunCompleted -> WatchNotifier -> alert).
 
-A pattern is either words that must all occur, each at a word start, in any order and
-any case, or `/regex/` (Python syntax, case-insensitive).
+A pattern is either a search query (core.words.SearchQuery, the same syntax and
+meaning as /search: any form of each word, "phrases", -words, prefix*; matched on the
+message's stems, its content words included), or `/regex/` (Python syntax,
+case-insensitive, with ё read as е in both the pattern and the text).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from core.alerts import AlertBody, AlertLines, AlertText
 from core.archive import (
@@ -24,6 +27,7 @@ from core.archive import (
     WatchPage,
 )
 from core.channels import Channel, post_link
+from core.words import BadQuery, SearchQuery, fold_yo, message_terms
 from db import watches as watches_db
 from db.channels import find_channel, get_channel
 from services.events import RunCompleted
@@ -64,32 +68,54 @@ def parse_pattern(raw: str) -> tuple[str, bool]:
     return raw, False
 
 
-def compile_pattern(pattern: str, is_regex: bool) -> re.Pattern[str]:
-    """The compiled matcher; raises BadPattern (too long, no words, a regex error)."""
+@dataclass(frozen=True)
+class WatchMatcher:
+    """A compiled watch: `query` for words, `regex` for /regex/ (exactly one is set)."""
+
+    query: SearchQuery | None = None
+    regex: re.Pattern[str] | None = None
+
+    def matches(self, text: str, content_text: str = "", terms: str | None = None) -> bool:
+        """True when the message (its text and content words; `terms` when already
+        computed, as stored with the row) matches."""
+        if self.query is not None:
+            return self.query.matches(
+                terms if terms is not None else message_terms(text, content_text)
+            )
+        assert self.regex is not None
+        return bool(
+            self.regex.search(fold_yo(text))
+            or (content_text and self.regex.search(fold_yo(content_text)))
+        )
+
+
+def compile_pattern(pattern: str, is_regex: bool) -> WatchMatcher:
+    """The compiled matcher; raises BadPattern (too long, no words, a regex error) or
+    core.words.BadQuery (only -words, too many words)."""
     if len(pattern) > MAX_PATTERN:
         raise BadPattern(PatternProblem.TOO_LONG, f"longer than {MAX_PATTERN} characters")
     if is_regex:
         try:
-            return re.compile(pattern, re.IGNORECASE | re.UNICODE)
+            return WatchMatcher(regex=re.compile(fold_yo(pattern), re.IGNORECASE | re.UNICODE))
         except re.error as exc:
             raise _regex_error(exc) from None
-    words = re.findall(r"\w+", pattern)
-    if not words:
-        raise BadPattern(PatternProblem.NO_WORDS, "no words")
-    # Every word, at a word start, in any order.
-    body = "".join(f"(?=.*?(?<!\\w){re.escape(w)})" for w in words)
-    return re.compile(body, re.IGNORECASE | re.UNICODE | re.DOTALL)
+    try:
+        return WatchMatcher(query=SearchQuery.parse(pattern))
+    except BadQuery as exc:
+        if exc.reason == "no_words":
+            raise BadPattern(PatternProblem.NO_WORDS, "no words") from None
+        raise
 
 
 async def match_new_messages(channel_id: int, min_msg_id: int, max_msg_id: int) -> list[WatchHit]:
     """Hits of the watches on the channel's stored messages with min <= msg_id <= max,
     in msg_id order (a post matching two watches is two hits). A stored pattern that no
     longer compiles is skipped; an unknown channel has no hits."""
-    compiled: list[tuple[watches_db.StoredPattern, re.Pattern[str]]] = []
+    compiled: list[tuple[watches_db.StoredPattern, WatchMatcher]] = []
     for w in await watches_db.patterns_for(channel_id):
         try:
             compiled.append((w, compile_pattern(w.pattern, w.is_regex)))
-        except BadPattern:
+        except (BadPattern, BadQuery):
             continue
     if not compiled:
         return []
@@ -98,9 +124,11 @@ async def match_new_messages(channel_id: int, min_msg_id: int, max_msg_id: int) 
         return []
     hits: list[WatchHit] = []
     async for rows in watches_db.messages_between(channel_id, min_msg_id, max_msg_id):
-        for message_id, msg_id, text in rows:
-            for w, rx in compiled:
-                if rx.search(text):
+        for message_id, msg_id, text, content_text, terms in rows:
+            if terms is None and any(m.query is not None for _, m in compiled):
+                terms = message_terms(text, content_text)
+            for w, matcher in compiled:
+                if matcher.matches(text, content_text, terms):
                     link = post_link(channel.username, channel.tg_id, msg_id)
                     hits.append(WatchHit(w.id, w.pattern, message_id, channel.label, link, text))
     return hits
@@ -115,7 +143,8 @@ class WatchesService:
 
     async def add_watch(self, raw: str, channel: Channel | None, created_by: int) -> WatchInfo:
         """Store a watch on `channel` (None: every channel) made by Telegram user
-        `created_by`. Raises BadPattern when `raw` is not usable (nothing stored)."""
+        `created_by`. Raises BadPattern or core.words.BadQuery when `raw` is not usable
+        (nothing stored)."""
         pattern, is_regex = parse_pattern(raw)
         compile_pattern(pattern, is_regex)
         return await watches_db.add_watch(pattern, is_regex, channel, created_by)

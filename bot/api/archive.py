@@ -7,7 +7,14 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, tzinfo
 from typing import Protocol
 
-from core.archive import ChannelPage, ExportFormat, ExportResult, SearchPage, StatsReport
+from core.archive import (
+    ChannelPage,
+    ExportFormat,
+    ExportResult,
+    IndexProgress,
+    SearchPage,
+    StatsReport,
+)
 from core.channels import Channel
 
 # Awaited with the number of rows written so far.
@@ -54,7 +61,12 @@ class ArchiveAPI(Protocol):
         ...
 
     async def search(self, text: str, page: int, per_page: int) -> SearchPage:
-        """Page `page` (0-based) of the messages holding every word of `text`."""
+        """Page `page` (0-based) of the messages matching the query `text`; raises
+        core.words.BadQuery when it is not usable."""
+        ...
+
+    def index_progress(self) -> IndexProgress | None:
+        """The background rebuild of the search index, while one runs."""
         ...
 
     async def stats(self, channel: Channel, days: int, tz: tzinfo = UTC) -> StatsReport:

@@ -42,7 +42,10 @@ def build_status_page(deps: BotDeps, transport: StatusSection) -> StatusPage:
     return StatusPage(
         deps.status,
         functools.partial(account.status_section, deps.login),
-        (functools.partial(parse.status_section, deps.parsing, tz=deps.tz),),
+        (
+            functools.partial(parse.status_section, deps.parsing, tz=deps.tz),
+            functools.partial(search.status_section, deps.archive),
+        ),
         transport,
         deps.tz,
     )

@@ -1,18 +1,29 @@
-"""/search <words>: full-text search with inline paging."""
+"""/search <query>: full-text search by word stems, with inline paging.
+
+The query syntax is core.words.SearchQuery's (any form of a word, "phrases", -words,
+prefix*); an unusable query raises BadQuery, which bot/errors.py renders with its
+reason (`search_bad_<reason>`). Hit times are
+shown in the operators' zone (bot/times.py). While the index of an older archive is
+rebuilt in the background, the page says how many messages are not searchable yet and
+/status shows the rebuild's progress (`status_section`).
+"""
 
 from __future__ import annotations
 
 import secrets
+from zoneinfo import ZoneInfo
 
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from babel.numbers import format_decimal
 
 from bot.api.archive import ArchiveAPI
 from bot.labels import echo
 from bot.texts import Html, escape, plain, t, tn
+from bot.times import show
 from core.archive import HL_END, HL_START, SearchPage
 
 PER_PAGE = 5
@@ -39,12 +50,14 @@ def render_snippet(snippet: str) -> Html:
 
 
 def render_page(
-    q: str, page: SearchPage, page_no: int, nonce: str, lang: str
+    q: str, page: SearchPage, page_no: int, nonce: str, lang: str, tz: ZoneInfo
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     pages = max(1, -(-page.total // PER_PAGE))
     lines = [tn("search_header", page.total, lang, q=echo(q), page=page_no + 1, pages=pages)]
+    if page.unindexed:
+        lines.append(tn("search_unindexed", page.unindexed, lang))
     for n, hit in enumerate(page.hits, page_no * PER_PAGE + 1):
-        when = hit.date.strftime("%Y-%m-%d %H:%M") if hit.date else ""
+        when = show(hit.date, tz) if hit.date else ""
         lines.append(
             t(
                 "search_hit",
@@ -65,22 +78,45 @@ def render_page(
     return "\n".join(lines), markup
 
 
+async def status_section(archive: ArchiveAPI, lang: str) -> str:
+    """The /status line of the search index's rebuild ("" when none runs)."""
+    progress = archive.index_progress()
+    if progress is None:
+        return ""
+    return t(
+        "status_search_index",
+        lang,
+        done=format_decimal(progress.done, locale=lang),
+        total=format_decimal(progress.total, locale=lang),
+        percent=progress.percent,
+    )
+
+
 async def cmd_search(
-    message: Message, command: CommandObject, state: FSMContext, archive: ArchiveAPI, lang: str
+    message: Message,
+    command: CommandObject,
+    state: FSMContext,
+    archive: ArchiveAPI,
+    lang: str,
+    tz: ZoneInfo,
 ) -> None:
     q = (command.args or "").strip()
     if not q:
         await message.answer(t("search_usage", lang))
         return
+    # An unusable query raises core.words.BadQuery: bot/errors.py says why.
     page = await archive.search(q, 0, PER_PAGE)
     if page.total == 0:
-        await message.answer(t("search_none", lang, q=echo(q)))
+        lines = [t("search_none", lang, q=echo(q))]
+        if page.unindexed:
+            lines.append(tn("search_unindexed", page.unindexed, lang))
+        await message.answer("\n".join(lines))
         return
     nonce = secrets.token_hex(4)
     # The query lives in the operator's FSM data (no state is set): callback data holds
     # only the nonce and the page, and stale buttons of an older search say so.
     await state.update_data(search_q=q, search_nonce=nonce)
-    text, markup = render_page(q, page, 0, nonce, lang)
+    text, markup = render_page(q, page, 0, nonce, lang, tz)
     await message.answer(text, reply_markup=markup, disable_web_page_preview=True)
 
 
@@ -90,6 +126,7 @@ async def on_search_page(
     state: FSMContext,
     archive: ArchiveAPI,
     lang: str,
+    tz: ZoneInfo,
 ) -> None:
     data = await state.get_data()
     if data.get("search_nonce") != callback_data.nonce or not isinstance(query.message, Message):
@@ -99,6 +136,6 @@ async def on_search_page(
     page_no = callback_data.page
     nonce = callback_data.nonce
     page = await archive.search(q, page_no, PER_PAGE)
-    text, markup = render_page(q, page, page_no, nonce, lang)
+    text, markup = render_page(q, page, page_no, nonce, lang, tz)
     await query.answer()
     await query.message.edit_text(text, reply_markup=markup, disable_web_page_preview=True)

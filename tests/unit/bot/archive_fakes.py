@@ -20,6 +20,7 @@ from core.archive import (
     DayStat,
     ExportFormat,
     ExportResult,
+    IndexProgress,
     PatternProblem,
     SearchHit,
     SearchPage,
@@ -30,6 +31,7 @@ from core.archive import (
     WatchPage,
 )
 from core.channels import Channel
+from core.words import SearchQuery
 
 
 def channel(n: int, **fields: Any) -> Channel:
@@ -47,6 +49,8 @@ class FakeArchive:
     report: StatsReport | None = None
     calls: list[tuple[str, Any]] = field(default_factory=list)
     busy: bool = False
+    unindexed: int = 0  # what search pages say is not searchable yet
+    progress: IndexProgress | None = None  # the search index rebuild /status shows
 
     @asynccontextmanager
     async def export_slot(self) -> AsyncIterator[bool]:
@@ -91,8 +95,12 @@ class FakeArchive:
 
     async def search(self, text: str, page: int, per_page: int) -> SearchPage:
         self.calls.append(("search", (text, page)))
+        SearchQuery.parse(text)  # raises BadQuery as the service does
         shown = self.hits[page * per_page : (page + 1) * per_page]
-        return SearchPage(len(self.hits), tuple(shown))
+        return SearchPage(len(self.hits), tuple(shown), self.unindexed)
+
+    def index_progress(self) -> IndexProgress | None:
+        return self.progress
 
     async def stats(self, channel: Channel, days: int, tz: tzinfo = UTC) -> StatsReport:
         self.calls.append(("stats", (channel.id, days)))

@@ -157,9 +157,7 @@ class FakeStatus:
 class FakeLogin:
     """The part of LoginAPI /status asks: no account yet."""
 
-    account: AccountStatus = field(
-        default_factory=lambda: AccountStatus(SessionState.NO_SESSION)
-    )
+    account: AccountStatus = field(default_factory=lambda: AccountStatus(SessionState.NO_SESSION))
 
     async def status(self) -> AccountStatus:
         return self.account
@@ -181,6 +179,13 @@ class FakeParsing:
         )
 
 
+class NoArchive:
+    """The ArchiveAPI of a test that does not use it: only /status asks it something."""
+
+    def index_progress(self) -> None:
+        return None
+
+
 def make_deps(
     admin_ids: set[int],
     *,
@@ -195,7 +200,7 @@ def make_deps(
         channels=channels or FakeChannels(),
         parsing=cast(Any, FakeParsing()),
         login=cast(Any, FakeLogin()),
-        archive=cast(Any, None),
+        archive=cast(Any, NoArchive()),
         watches=cast(Any, None),
         status=status or FakeStatus(health or HealthRegistry()),
         admin_ids=frozenset(admin_ids),

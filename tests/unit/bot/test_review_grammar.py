@@ -26,14 +26,15 @@ def test_review_stats_empty_agrees_with_the_number_of_days(
 
 
 def test_review_search_header_names_what_was_found() -> None:
-    from types import SimpleNamespace
+    from zoneinfo import ZoneInfo
 
     from bot.routers.search import render_page
+    from core.archive import SearchPage
 
-    page = SimpleNamespace(total=1, hits=[])
-    text, _ = render_page("телег", page, 0, "n", "ru")
+    utc = ZoneInfo("UTC")
+    text, _ = render_page("телег", SearchPage(1, ()), 0, "n", "ru", utc)
     # Now "Найдено 1 по запросу «телег» — …": a number with no noun.
     assert text.startswith("Найдено 1 сообщение по запросу")
-    page = SimpleNamespace(total=22, hits=[])
-    assert render_page("x", page, 0, "n", "ru")[0].startswith("Найдено 22 сообщения")
-    assert render_page("x", page, 0, "n", "en")[0].startswith("Found 22 messages")
+    page = SearchPage(22, ())
+    assert render_page("x", page, 0, "n", "ru", utc)[0].startswith("Найдено 22 сообщения")
+    assert render_page("x", page, 0, "n", "en", utc)[0].startswith("Found 22 messages")

@@ -6,10 +6,12 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from tortoise import connections
 
 from bot.delivery import render_alert
 from core.alerts import AlertBody
 from core.archive import BadPattern
+from core.words import BadQuery
 from db.channels import find_channel
 from db.watches import list_watches
 from services.events import EventBus, RunCompleted
@@ -128,3 +130,61 @@ async def test_held_hits_go_out_when_the_window_allows_without_another_run(
         await asyncio.sleep(0.05)
     assert len(sent) == 2 and "news/2" in sent[1]
     notifier.close()
+
+
+async def test_word_watches_mean_what_search_means(db: Path) -> None:
+    """The /search corpus's words as watches: word forms, ё, phrases, -words, prefixes."""
+    ch = await make_channel(1, "news", "News")
+    cases = {
+        "Москва": [1, 2, 3],
+        "выборы": [1, 2, 4],
+        "ёлка": [5, 6],
+        '"в Москве"': [2],
+        "выборы -Москва": [4],
+        "москв*": [1, 2, 3, 7],
+        "elections": [8],
+    }
+    watches = {(await add_watch(p, None, 1)).id: p for p in cases}
+    await upsert(
+        ch,
+        [
+            (1, "Москва готовится к выборам"),
+            (2, "В Москве прошли выборы мэра"),
+            (3, "Жители Москвы выбирают депутатов"),
+            (4, "Результаты выборов объявят завтра"),
+            (5, "Ёлка зелёная стоит на площади"),
+            (6, "Елка уже стоит, новогодняя"),
+            (7, "Москвичи и гости столицы"),
+            (8, "The election was held"),
+        ],
+    )
+    hits = await match_new_messages(ch.id, 1, 8)
+    got: dict[str, list[int]] = {p: [] for p in cases}
+    for h in hits:
+        got[watches[h.watch_id]].append(int(h.link.rsplit("/", 1)[1]))
+    assert got == cases
+
+
+async def test_regex_watches_fold_yo_and_see_content_words(db: Path) -> None:
+    ch = await make_channel(1, "news", "News")
+    yo = await add_watch("/зелёная ёлка/", None, 1)
+    poll = await add_watch("/победит/", None, 1)
+    await upsert(ch, [(1, "Зеленая елка"), (2, "ЗЕЛЁНАЯ ЁЛКА"), (3, "")])
+    await connections.get("default").execute_query(
+        "UPDATE message SET content_text = 'Кто победит?' WHERE msg_id = 3"
+    )
+    hits = await match_new_messages(ch.id, 1, 3)
+    assert sorted((h.watch_id, h.link[-1]) for h in hits) == [
+        (yo.id, "1"),
+        (yo.id, "2"),
+        (poll.id, "3"),
+    ]
+
+
+async def test_a_watch_of_only_exclusions_is_refused(db: Path) -> None:
+    with pytest.raises(BadQuery) as exc:
+        await add_watch("-реклама", None, 1)
+    assert exc.value.reason == "only_exclusions"
+    with pytest.raises(BadPattern):
+        await add_watch("!!!", None, 1)
+    assert await list_watches() == []

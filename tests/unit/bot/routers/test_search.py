@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
-from bot.routers.search import SearchPager, render_snippet
-from core.archive import HL_END, HL_START, SearchHit
+from bot.routers.search import SearchPager, render_page, render_snippet
+from core.archive import HL_END, HL_START, IndexProgress, SearchHit, SearchPage
 from tests.unit.bot.routers.conftest import DataBot
 
 
@@ -44,3 +45,36 @@ async def test_nothing_found_and_usage(data_bot: DataBot) -> None:
     assert "absent" in none.text
     (usage,) = await data_bot.tg.send("/search")
     assert "/search" in usage.text
+
+
+async def test_an_unusable_query_is_explained(data_bot: DataBot) -> None:
+    (only_minus,) = await data_bot.tg.send("/search -реклама")
+    assert "add at least one word to look for" in only_minus.text
+    (no_words,) = await data_bot.tg.send("/search !!!")
+    assert "Nothing to look for" in no_words.text and "-word" in no_words.text
+
+
+async def test_messages_not_indexed_yet_are_counted(data_bot: DataBot) -> None:
+    data_bot.archive.hits = _hits(2)
+    data_bot.archive.unindexed = 1500
+    (page,) = await data_bot.tg.send("/search match")
+    assert "1500 older messages are not searchable yet" in page.text
+    data_bot.archive.hits = []
+    (none,) = await data_bot.tg.send("/search match")
+    assert "Nothing found" in none.text and "1500 older messages" in none.text
+
+
+async def test_status_shows_the_index_rebuild_while_it_runs(data_bot: DataBot) -> None:
+    (idle,) = await data_bot.tg.send("/status")
+    assert "Search index" not in idle.text
+    data_bot.archive.progress = IndexProgress(450_000, 1_000_000, 30_000.0)
+    (busy,) = await data_bot.tg.send("/status")
+    assert "Search index: rebuilding, 450,000 of 1,000,000 messages (45%)" in busy.text
+
+
+def test_hit_times_are_shown_in_the_operators_zone() -> None:
+    page = SearchPage(1, tuple(_hits(1)))
+    text, _ = render_page("match", page, 0, "n", "en", ZoneInfo("Europe/Moscow"))
+    assert "2026-03-01 15:00 MSK" in text
+    text, _ = render_page("match", page, 0, "n", "ru", ZoneInfo("UTC"))
+    assert "2026-03-01 12:00 UTC" in text

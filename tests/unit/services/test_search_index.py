@@ -1,0 +1,151 @@
+"""An archive stored before stemmed search: migration 0006, then the background rebuild.
+
+The archive is made at migration 0005 (words in `text`, no terms), migrated to the end
+as the app does at start, then stemmed by SearchIndexRebuild in small transactions
+while other database users get through between them; progress is reported and the
+FTS5 index stays exact (integrity-check) before, during and after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from tortoise import connections
+
+from core.archive import IndexProgress
+from db.database import close_db, init_db
+from db.search import fill_terms, pending_terms, search_messages
+from services.archive import ArchiveService
+from services.search_index import SearchIndexRebuild
+
+ROOT = Path(__file__).resolve().parents[3]
+OLD_TEXTS = [
+    "В Москве прошли выборы",
+    "Москва готовится к выборам",
+    "Ёлка на площади",
+    "Elections were held",
+    "Результаты выборов",
+] * 5  # 25 posts
+
+
+def _archive_at_0005(path: Path) -> None:
+    script = (
+        "import asyncio, sys\n"
+        "from tortoise import Tortoise\n"
+        "from tortoise.migrations.api import migrate\n"
+        "from db.config import tortoise_config\n"
+        "async def main():\n"
+        "    await migrate(config=tortoise_config('sqlite://' + sys.argv[1]),"
+        " target='tg_parser.0005_content')\n"
+        "    await Tortoise.close_connections()\n"
+        "asyncio.run(main())\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(path)], cwd=ROOT, check=True, timeout=60)
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "INSERT INTO channel (tg_id, username, title, kind, status, cursor, history_mode,"
+        " backfill_done, comments_enabled, messages_count, added_at) VALUES (1, 'old',"
+        " 'Old', 'channel', 'active', 0, 'all', 1, 0, 0, '2026-01-01')"
+    )
+    conn.executemany(
+        "INSERT INTO message (channel_id, msg_id, date, text, fetched_at)"
+        " VALUES (1, ?, '2026-01-01 00:00:00+00:00', ?, '2026-01-01 00:00:00+00:00')",
+        list(enumerate(OLD_TEXTS, 1)),
+    )
+    conn.commit()
+    conn.close()
+
+
+@pytest.fixture
+async def old_archive(tmp_path: Path) -> AsyncIterator[Path]:
+    path = tmp_path / "old.sqlite3"
+    _archive_at_0005(path)
+    await init_db(f"sqlite://{path}")  # migrates 0006 as the app's start does
+    try:
+        yield path
+    finally:
+        await close_db()
+
+
+async def _integrity_ok() -> None:
+    await connections.get("default").execute_query(
+        "INSERT INTO message_fts(message_fts, rank) VALUES ('integrity-check', 1)"
+    )
+
+
+async def test_the_rebuild_stems_an_old_archive_with_progress(old_archive: Path) -> None:
+    assert await pending_terms() == 25
+    await _integrity_ok()  # the old rows are in the index, as empty documents
+    seen: list[IndexProgress | None] = []
+    rebuild = SearchIndexRebuild(chunk=4)
+    archive = ArchiveService(50, index=rebuild)
+
+    async def fill(limit: int) -> int:
+        seen.append(archive.index_progress())
+        n = await fill_terms(limit)
+        await _integrity_ok()  # exact after every transaction
+        return n
+
+    rebuild._fill = fill
+    assert await rebuild.rebuild(25) == 25
+    assert archive.index_progress() is None  # done
+    progress = [p for p in seen if p is not None]
+    assert [p.done for p in progress] == [0, 4, 8, 12, 16, 20, 24]
+    assert all(p.total == 25 for p in progress)
+    assert progress[3].percent == 48
+    assert await pending_terms() == 0
+    assert (await search_messages("москва", 0, 50)).total == 10
+    assert (await search_messages("выборы", 0, 50)).total == 15
+    assert (await search_messages("елка", 0, 50)).total == 5
+    assert (await search_messages("election", 0, 50)).total == 5
+
+
+async def test_other_database_users_get_through_between_chunks(old_archive: Path) -> None:
+    order: list[str] = []
+    rebuild = SearchIndexRebuild(chunk=2)
+
+    async def fill(limit: int) -> int:
+        n = await fill_terms(limit)
+        order.append("chunk")
+        return n
+
+    async def query() -> None:
+        await asyncio.sleep(0)
+        await pending_terms()
+        order.append("query")
+
+    rebuild._fill = fill
+    await asyncio.gather(rebuild.rebuild(25), query())
+    assert order.index("query") < len(order) - 3, order  # long before the rebuild ended
+
+
+async def test_the_component_runs_until_stopped_and_picks_up_new_rows(
+    old_archive: Path,
+) -> None:
+    rebuild = SearchIndexRebuild(chunk=10, idle_seconds=0.05)
+    task = asyncio.create_task(rebuild.run())
+    try:
+        for _ in range(200):
+            if await pending_terms() == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert await pending_terms() == 0
+        # Another path edits a post without its terms: stemmed again within idle_seconds.
+        await connections.get("default").execute_query(
+            "UPDATE message SET text = 'снегопад в Москве' WHERE msg_id = 3"
+        )
+        assert await pending_terms() == 1
+        for _ in range(200):
+            if await pending_terms() == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert (await search_messages("снегопады")).total == 1
+    finally:
+        await rebuild.stop()
+        await asyncio.wait_for(task, 5)
