@@ -7,56 +7,30 @@ channel whose post it answers from the stored channel linked to its discussion g
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypedDict, cast
+from typing import Any
 
 from tortoise import connections
 
 from core.archive import ExportQuery
 from db.channels import OWN_STATUSES
 
-
-class ExportRecord(TypedDict):
-    """One message and its channel as the database returns them (dates as stored:
-    text on SQLite, datetime on PostgreSQL; JSON columns as text or decoded values).
-
-    `parent_*` name the channel a comment's post belongs to (None for a post, or a
-    comment whose channel is not stored); `terms` is the search index's text (None
-    where it was never computed)."""
-
-    id: int  # message row id (the keyset)
-    msg_id: int
-    date: Any
-    text: str | None
-    entities: Any
-    views: int | None
-    forwards: int | None
-    replies: int | None
-    reactions: Any
-    post_author: str | None
-    sender_id: int | None
-    edit_date: Any
-    media_kind: str | None
-    media: Any
-    grouped_id: int | None
-    reply_to_id: int | None
-    fwd_from: Any
-    comment_of: int | None
-    content_text: str | None
-    action: Any
-    terms: str | None
-    tg_id: int
-    username: str | None
-    title: str | None
-    parent_tg_id: int | None
-    parent_username: str | None
-    parent_title: str | None
+# One message and its chat as the database returns it, a mapping with the keys id (the
+# row id, the keyset), msg_id, date, text, entities, views, forwards, replies,
+# reactions, post_author, sender_id, edit_date, media_kind, media, grouped_id,
+# reply_to_id, fwd_from, comment_of, content_text, action, terms, chat_row (the chat's
+# row id), tg_id, username, title. Dates as stored (text on SQLite, datetime on
+# PostgreSQL); JSON columns as text (or decoded); `terms` None unless the export
+# filters by words.
+ExportRecord = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
-class _Parent:
+class ParentChannel:
+    """The stored channel a discussion group's comments answer."""
+
     tg_id: int
     username: str | None
     title: str | None
@@ -69,7 +43,7 @@ _SELECT = (
     "SELECT m.id, m.msg_id, m.date, m.text, m.entities, m.views, m.forwards, m.replies,"
     " m.reactions, m.post_author, m.sender_id, m.edit_date, m.media_kind, m.media,"
     " m.grouped_id, m.reply_to_id, m.fwd_from, m.comment_of, m.content_text, m.action,"
-    " m.terms, m.channel_id AS chat_row, c.tg_id, c.username, c.title"
+    " {terms} AS terms, m.channel_id AS chat_row, c.tg_id, c.username, c.title"
     " FROM message m JOIN channel c ON c.id = m.channel_id"
 )
 
@@ -96,17 +70,19 @@ def parse_time(value: Any) -> datetime | None:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
-async def _parents() -> dict[int, _Parent]:
-    """Discussion group tg_id -> the operator's channel linked to it (the first added)."""
+async def comment_parents() -> dict[int, ParentChannel]:
+    """Discussion group tg_id -> the operator's channel linked to it (the first added):
+    the channel a comment (a row with `comment_of`) stored under that group answers."""
     conn = connections.get("default")
     statuses = ", ".join(f"'{s}'" for s in OWN_STATUSES)
     rows = await conn.execute_query_dict(
         "SELECT tg_id, username, title, linked_chat_id FROM channel"
         f" WHERE linked_chat_id IS NOT NULL AND status IN ({statuses}) ORDER BY id"
     )
-    out: dict[int, _Parent] = {}
+    out: dict[int, ParentChannel] = {}
     for r in rows:
-        out.setdefault(int(r["linked_chat_id"]), _Parent(r["tg_id"], r["username"], r["title"]))
+        parent = ParentChannel(r["tg_id"], r["username"], r["title"])
+        out.setdefault(int(r["linked_chat_id"]), parent)
     return out
 
 
@@ -134,11 +110,18 @@ class _Where:
 
 
 async def _scan(
-    query: ExportQuery, chunk: int, group_row: int | None, *, albums_only: bool = False
-) -> AsyncIterator[list[dict[str, Any]]]:
-    """Raw rows `query` selects (its keyword aside) in message.id order, `chunk` a trip."""
+    query: ExportQuery,
+    chunk: int,
+    group_row: int | None,
+    *,
+    albums_only: bool = False,
+    terms: bool = False,
+) -> AsyncIterator[list[ExportRecord]]:
+    """Rows `query` selects (its keyword aside) in message.id order, `chunk` a trip;
+    `terms` NULL unless asked for (it is as long as the text: read only to filter)."""
     conn = connections.get("default")
     dialect = conn.capabilities.dialect
+    select = _SELECT.format(terms="m.terms" if terms else "NULL")
     last_id = 0
     while True:
         w = _Where(dialect)
@@ -157,22 +140,18 @@ async def _scan(
         if albums_only:
             w.clauses.append("m.grouped_id IS NOT NULL")
         limit = w.arg(chunk)
-        sql = f"{_SELECT} WHERE {' AND '.join(w.clauses)} ORDER BY m.id LIMIT {limit}"
-        rows = await conn.execute_query_dict(sql, w.params)
-        if not rows:
+        sql = f"{select} WHERE {' AND '.join(w.clauses)} ORDER BY m.id LIMIT {limit}"
+        _, found = await conn.execute_query(sql, w.params)
+        if not found:
             return
+        # dict(zip()) over the row's values: a third of what dict(row) costs (sqlite3.Row
+        # looks each key up by name).
+        keys: list[str] = list(found[0].keys())
+        rows: list[ExportRecord] = [dict(zip(keys, r, strict=True)) for r in found]
         yield rows
         last_id = rows[-1]["id"]
         if len(rows) < chunk:
             return
-
-
-def _finish(row: dict[str, Any], parents: dict[int, _Parent]) -> ExportRecord:
-    parent = parents.get(row["tg_id"]) if row["comment_of"] is not None else None
-    row["parent_tg_id"] = parent.tg_id if parent else None
-    row["parent_username"] = parent.username if parent else None
-    row["parent_title"] = parent.title if parent else None
-    return cast(ExportRecord, row)
 
 
 async def iter_records(
@@ -185,22 +164,21 @@ async def iter_records(
     or when any item of its album (same chat, same grouped_id, also in the query's
     window) does; albums are found by a first pass over the album items alone.
     """
-    parents = await _parents()
     group_row = None
     if query.channel_id is not None and query.comments:
         group_row = await _group_row(query.channel_id)
     albums: set[tuple[int, int]] = set()
     if match is not None:
-        async for rows in _scan(query, chunk, group_row, albums_only=True):
+        async for rows in _scan(query, chunk, group_row, albums_only=True, terms=True):
             for row in rows:
-                if match(cast(ExportRecord, row)):
+                if match(row):
                     albums.add((row["chat_row"], row["grouped_id"]))
-    async for rows in _scan(query, chunk, group_row):
+    async for rows in _scan(query, chunk, group_row, terms=match is not None):
         if match is not None:
             rows = [
                 r
                 for r in rows
                 if (r["grouped_id"] is not None and (r["chat_row"], r["grouped_id"]) in albums)
-                or match(cast(ExportRecord, r))
+                or match(r)
             ]
-        yield [_finish(r, parents) for r in rows]
+        yield rows

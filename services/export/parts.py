@@ -7,11 +7,12 @@ most `limit` bytes of the export (its own header row included).
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Mapping
 from datetime import UTC, tzinfo
 from pathlib import Path
 
 from core.archive import ExportFormat, ExportResult
-from db.export import ExportRecord
+from db.export import ExportRecord, ParentChannel
 from services.export import xlsx
 from services.export.rows import export_row
 from services.export.writers import Writer, open_writer
@@ -30,10 +31,17 @@ class PartWriter:
     XLSX, Excel's row limit)."""
 
     def __init__(
-        self, fmt: ExportFormat, out_dir: Path, basename: str, budget: int, tz: tzinfo = UTC
+        self,
+        fmt: ExportFormat,
+        out_dir: Path,
+        basename: str,
+        budget: int,
+        tz: tzinfo = UTC,
+        parents: Mapping[int, ParentChannel] | None = None,
     ) -> None:
         self._fmt = fmt
         self._tz = tz
+        self._parents = parents
         self._out_dir = out_dir
         self._basename = basename
         self._budget = budget
@@ -58,7 +66,7 @@ class PartWriter:
                 self._writer.close()
                 self._writer = self._open()
                 self._rows = 0
-            self._writer.write(export_row(rec, self._tz))
+            self._writer.write(export_row(rec, self._tz, self._parents))
             self._rows += 1
 
     def close(self) -> None:

@@ -9,11 +9,12 @@ real date cells in XLSX (whose header names the zone: an Excel date has no offse
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from core.channels import post_link
-from db.export import ExportRecord, parse_time
+from db.export import ExportRecord, ParentChannel, parse_time
 
 COLUMNS = (
     "channel_id",
@@ -61,12 +62,15 @@ COLUMNS = (
 TIME_COLUMNS = ("date", "edit_date", "fwd_from_date")
 # Columns holding t.me links (clickable in XLSX).
 LINK_COLUMNS = ("link", "reply_to_link", "fwd_from_link", "comment_of_link")
+# Columns whose values are dicts or lists (JSON text in a flat format).
+JSON_COLUMNS = ("action", "reactions", "media", "entities")
 # The media keys parser/history.py stores for every kind that has them.
 MEDIA_KEYS = ("id", "file_name", "mime_type", "size", "duration", "width", "height")
 
-# A row: COLUMNS -> value (None when absent). Times are aware datetimes in the export's
-# zone; `reactions` a dict of emoji -> count; `media` and `action` dicts; `entities` a
-# list of {type, offset, length, text, url | user_id | language | document_id}.
+# A row: COLUMNS -> value (None when absent), its keys in COLUMNS order. Times are
+# aware datetimes in the export's zone; `reactions` a dict of emoji -> count; `media`
+# and `action` dicts; `entities` a list of {type, offset, length, text, url | user_id |
+# language | document_id}.
 ExportRow = dict[str, Any]
 
 # Stored entity types (Telethon class names without "MessageEntity") whose fourth item
@@ -136,12 +140,15 @@ def _fwd_link(fwd: dict[str, Any]) -> str | None:
     return None
 
 
-def export_row(rec: ExportRecord, tz: tzinfo = UTC) -> ExportRow:
+def export_row(
+    rec: ExportRecord, tz: tzinfo = UTC, parents: Mapping[int, ParentChannel] | None = None
+) -> ExportRow:
     """The export row of one database record (db.export.iter_records), times in `tz`.
 
-    A comment's `link` is the post's link with `?comment=<id>` when the channel it
-    answers is stored (else the discussion group's own link); `reply_to_link` points
-    into the chat the message is stored in.
+    `parents` (db.export.comment_parents: discussion group tg_id -> its channel) names
+    the channel a comment answers; a comment's `link` is then the post's link with
+    `?comment=<id>` (else the discussion group's own link). `reply_to_link` points into
+    the chat the message is stored in.
     """
     reactions = _json_value(rec["reactions"]) or {}
     total = sum(v for v in reactions.values() if isinstance(v, int)) if reactions else 0
@@ -156,9 +163,8 @@ def export_row(rec: ExportRecord, tz: tzinfo = UTC) -> ExportRow:
     username, tg_id, msg_id = rec["username"], rec["tg_id"], rec["msg_id"]
     own_link = post_link(username, tg_id, msg_id)
     comment_of = rec["comment_of"]
-    parent_link = None
-    if comment_of is not None and rec["parent_tg_id"] is not None:
-        parent_link = post_link(rec["parent_username"], rec["parent_tg_id"], comment_of)
+    parent = parents.get(tg_id) if comment_of is not None and parents else None
+    parent_link = post_link(parent.username, parent.tg_id, comment_of) if parent else None
     reply_to = rec["reply_to_id"]
     return {
         "channel_id": tg_id,
@@ -189,9 +195,7 @@ def export_row(rec: ExportRecord, tz: tzinfo = UTC) -> ExportRow:
         "fwd_from_name": fwd.get("from_name") if fwd else None,
         "fwd_from_link": _fwd_link(fwd) if fwd else None,
         "comment_of": comment_of,
-        "comment_of_channel": (
-            _label(rec["parent_username"], rec["parent_title"]) if parent_link else None
-        ),
+        "comment_of_channel": _label(parent.username, parent.title) if parent else None,
         "comment_of_link": parent_link,
         "media_kind": rec["media_kind"],
         "media_id": media_meta.get("id"),

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from core.archive import ExportFormat, ExportQuery, ExportResult
-from db.export import iter_records
+from db.export import comment_parents, iter_records
 from services.export.match import keyword_match
 from services.export.parts import PartWriter, finish, part_budget
 
@@ -40,10 +40,12 @@ async def export_messages(
     (the caller owns and removes it).
     """
     await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
-    parts = PartWriter(fmt, out_dir, basename, part_budget(limit_bytes), query.tz)
+    match = keyword_match(query.keyword)
+    parents = await comment_parents()
+    parts = PartWriter(fmt, out_dir, basename, part_budget(limit_bytes), query.tz, parents)
     rows = 0
     try:
-        async for records in iter_records(query, chunk, keyword_match(query.keyword)):
+        async for records in iter_records(query, chunk, match):
             if not records:
                 continue
             await asyncio.to_thread(parts.write_records, records)

@@ -9,8 +9,19 @@ from pathlib import Path
 from typing import Protocol
 
 from core.archive import ExportFormat
-from services.export.rows import COLUMNS, ExportRow, cell, json_default
+from services.export.rows import (
+    COLUMNS,
+    JSON_COLUMNS,
+    TIME_COLUMNS,
+    ExportRow,
+    cell,
+    json_default,
+)
 from services.export.xlsx import XlsxWriter
+
+# The columns a flat format cannot write as they are (the csv module writes None as ""
+# and ints and strings as they are): converted by `cell`, the rest passed through.
+_CONVERTED = tuple(COLUMNS.index(c) for c in (*TIME_COLUMNS, *JSON_COLUMNS))
 
 
 class Writer(Protocol):
@@ -39,7 +50,10 @@ class CsvWriter:
     def write(self, row: ExportRow) -> None:
         """One CSV record in `COLUMNS` order; dicts and lists as JSON text, times as
         ISO 8601 with their offset, None as ""."""
-        self._csv.writerow([cell(row[c]) for c in COLUMNS])
+        values = list(row.values())  # COLUMNS order
+        for i in _CONVERTED:
+            values[i] = cell(values[i])
+        self._csv.writerow(values)
 
     def size(self) -> int:
         """Bytes written so far, BOM and header row included."""

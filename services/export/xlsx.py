@@ -15,7 +15,14 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import IO, Any
 
-from services.export.rows import COLUMNS, LINK_COLUMNS, TIME_COLUMNS, ExportRow, cell
+from services.export.rows import (
+    COLUMNS,
+    JSON_COLUMNS,
+    LINK_COLUMNS,
+    TIME_COLUMNS,
+    ExportRow,
+    cell,
+)
 
 # Excel refuses longer cells, and more rows per sheet (header included).
 XLSX_CELL_MAX = 32_767
@@ -175,7 +182,7 @@ class XlsxWriter:
         self._sheet = self._zip.open("xl/worksheets/sheet1.xml", "w")
         self._sheet.write(_SHEET_HEAD.encode())
         self._letters = _column_letters(len(COLUMNS))
-        self._time_cols = frozenset(COLUMNS.index(c) for c in TIME_COLUMNS)
+        self._json_cols = tuple(COLUMNS.index(c) for c in JSON_COLUMNS)
         self._link_cols = frozenset(COLUMNS.index(c) for c in LINK_COLUMNS)
         self._links = _Spool(path.parent)  # <hyperlink> elements
         self._rels = _Spool(path.parent)  # their relationships
@@ -203,21 +210,19 @@ class XlsxWriter:
         self._row += 1
         r = self._row
         cells = [f'<row r="{r}">']
+        letters = self._letters
         for i, value in enumerate(values):
             if value is None or value == "":
                 continue
-            ref = f"{self._letters[i]}{r}"
-            if isinstance(value, datetime):
+            kind = type(value)
+            if kind is int and -_EXACT_INT < value < _EXACT_INT:  # bool is no int here
+                cells.append(f'<c r="{letters[i]}{r}"><v>{value}</v></c>')
+            elif isinstance(value, datetime):
                 wall = value.replace(tzinfo=None)
                 serial = (wall - _EXCEL_EPOCH).total_seconds() / 86400
-                cells.append(f'<c r="{ref}" s="1"><v>{serial!r}</v></c>')
-            elif (
-                isinstance(value, int)
-                and not isinstance(value, bool)
-                and (-_EXACT_INT < value < _EXACT_INT)
-            ):
-                cells.append(f'<c r="{ref}"><v>{value}</v></c>')
+                cells.append(f'<c r="{letters[i]}{r}" s="1"><v>{serial!r}</v></c>')
             else:
+                ref = f"{letters[i]}{r}"
                 text = _XML_ILLEGAL.sub("", str(value))[:XLSX_CELL_MAX]
                 s = style
                 if not style and i in self._link_cols and self._link(ref, text):
@@ -242,7 +247,9 @@ class XlsxWriter:
         """One sheet row in `COLUMNS` order; times (aware datetimes) as date cells of
         their wall time, links as hyperlinks while the sheet has room for them, cells cut
         to XLSX_CELL_MAX characters, characters XML 1.0 cannot carry dropped."""
-        values = [row[c] if i in self._time_cols else cell(row[c]) for i, c in enumerate(COLUMNS)]
+        values = list(row.values())  # COLUMNS order
+        for i in self._json_cols:
+            values[i] = cell(values[i])
         self._append(values)
 
     @property
