@@ -319,3 +319,31 @@ async def test_every_kind_in_every_export_format(
             rf"https://t\.me/kinds/{ids['commented']}\?comment=\d+", _s(c["link"])
         ), c["link"]
 
+
+# -- found by /search where it has words -----------------------------------------------
+
+# A query (another word form than the post's, ё for е, ...) -> the posts it must find.
+SEARCHES = {
+    "Карелии": ["poll"],  # a poll option ("В Карелию")
+    "театры": ["venue"],
+    "Смоктуновского": ["contact"],
+    "тетриса": ["game"],
+    "подписки": ["invoice"],
+    "выбор": ["webpage"],  # the link preview's title "Выборы в городе"
+    "Сибирь": ["giveaway"],
+    "репортажи": ["video"],
+    "отчет": ["document"],  # the file name "отчёт.pdf"
+    "renamed": ["title"],  # a service event's new title
+    "набережной": ["album1"],
+    "перепосты": ["fwd_channel"],
+}
+
+
+@pytest.mark.parametrize("query", list(SEARCHES), ids=[v[0] for v in SEARCHES.values()])
+async def test_every_kind_with_words_is_found_by_search(parsed: Parsed, query: str) -> None:
+    api = parsed.stack.botapi
+    await api.send_text(api.users[ADMIN2_ID], f"/search {query}")
+    found = await api.wait_for_message(ADMIN2_ID, r"Found|Nothing found", timeout=30)
+    links = set(re.findall(r"https://t\.me/kinds/(\d+)\b(?!\?)", found.text))
+    want = {str(parsed.posted.ids[name]) for name in SEARCHES[query]}
+    assert want <= links, (query, found.text)
