@@ -131,6 +131,10 @@ def post_every_kind() -> Posted:
     comments = [
         group.add_comment(ids["commented"], "Отличный комментарий", date=at()).id,
         group.add_comment(ids["commented"], "Второй комментарий", date=at()).id,
+        group.add_comment(
+            ids["commented"], "Комментарий-репост", date=at(),
+            fwd_from={"from": source, "channel_post": 7},
+        ).id,
     ]
     return Posted(world, kinds, group, source, ids, comments)
 
@@ -152,7 +156,7 @@ async def parsed(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pars
         await stack.botapi.wait_for_poll(timeout=60)
         row_id = ids["kinds"]
         await wait_until(lambda: caught_up(stack, row_id, posted.kinds), "the parse", stack)
-        await wait_until(lambda: len(comment_rows(stack)) == 2, "the comments", stack)
+        await wait_until(lambda: len(comment_rows(stack)) == 3, "the comments", stack)
         yield Parsed(stack, posted, row_id)
         assert await stack.app.terminate() == 0, stack.app.log()[-3000:]
 
@@ -248,8 +252,13 @@ async def test_every_kind_is_stored_with_its_content(parsed: Parsed) -> None:
     for msg_id, r in rows.items():
         assert r["text"] or r["content_text"] or r["media_kind"] or r["action"], msg_id
     comments = comment_rows(parsed.stack)
-    assert [c["text"] for c in comments] == ["Отличный комментарий", "Второй комментарий"]
+    assert [c["text"] for c in comments] == [
+        "Отличный комментарий", "Второй комментарий", "Комментарий-репост"
+    ]
     assert {c["comment_of"] for c in comments} == {ids["commented"]}
+    # Comments come through Telethon's iter_messages: its resolved source names them.
+    fwd = json.loads(comments[2]["fwd_from"])
+    assert (fwd["from_type"], fwd["title"], fwd["channel_post"]) == ("channel", "Источник", 7)
 
 
 # -- every export format ---------------------------------------------------------------
@@ -312,7 +321,10 @@ async def test_every_kind_in_every_export_format(
     assert cell("webpage", "media_kind") == "webpage"
     assert "Выборы в городе" in cell("webpage", "content_text")
     comments = [r for r in exported if _s(r["comment_of"])]
-    assert [_s(c["text"]) for c in comments] == ["Отличный комментарий", "Второй комментарий"]
+    assert [_s(c["text"]) for c in comments] == [
+        "Отличный комментарий", "Второй комментарий", "Комментарий-репост"
+    ]
+    assert _s(comments[2]["fwd_from_title"]) == "Источник"
     for c in comments:
         assert _s(c["comment_of_link"]) == f"https://t.me/kinds/{ids['commented']}"
         assert re.fullmatch(
