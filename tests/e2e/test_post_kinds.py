@@ -21,7 +21,7 @@ from telethon.tl import types
 from tests.doubles.mtproto import World
 from tests.doubles.mtproto.world import Channel
 from tests.e2e.harness import ADMIN2_ID, Stack, running_stack
-from tests.e2e.seeded import CODE, PHONE, caught_up, db, seed, wait_until
+from tests.e2e.seeded import CODE, PHONE, caught_up, channel_row, db, parse, seed, wait_until
 from tests.unit.export_fixtures import read_back
 
 # One stack for the module: its fixture and tests share one event loop.
@@ -359,3 +359,24 @@ async def test_every_kind_with_words_is_found_by_search(parsed: Parsed, query: s
     links = set(re.findall(r"https://t\.me/kinds/(\d+)\b(?!\?)", found.text))
     want = {str(parsed.posted.ids[name]) for name in SEARCHES[query]}
     assert want <= links, (query, found.text)
+
+
+# -- events and the cursor (last: it adds to the channel) ------------------------------
+
+
+async def test_a_newest_service_event_moves_the_cursor(parsed: Parsed) -> None:
+    """A channel whose newest message is an event is caught up once it is stored: the
+    cursor is the event's id (a skipped event left it below the channel's newest id, so
+    every run read from there again), and the next run finds nothing new."""
+    stack, kinds = parsed.stack, parsed.posted.kinds
+    pin = kinds.add_service("pin_message", reply_to=parsed.posted.ids["video"])
+    text = await parse(stack, "@kinds")
+    assert "@kinds: 1 new message" in text, text
+    assert channel_row(stack, parsed.row_id)["cursor"] == pin.id
+    assert stored_rows(stack, parsed.row_id)[pin.id]["action"] == {
+        "type": "pin_message", "message_id": parsed.posted.ids["video"]
+    }
+    assert caught_up(stack, parsed.row_id, kinds)
+    text = await parse(stack, "@kinds")
+    assert "@kinds: 0 new messages" in text, text
+    assert channel_row(stack, parsed.row_id)["cursor"] == pin.id
