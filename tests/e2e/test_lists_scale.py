@@ -263,7 +263,9 @@ async def _check_stats_and_formats(stack: Stack, en: object) -> None:
     api = stack.botapi
     await api.send_text(en, "/export @stats_chan pdf")  # type: ignore[arg-type]
     bad = await api.wait_for_message(ADMIN2_ID, r"not an export format", timeout=15)
-    assert (bad.text or "").startswith("«pdf» is not an export format. Formats: csv, jsonl, xlsx.")
+    assert (bad.text or "").startswith(
+        "«pdf» is not an export format. Formats: csv, csv;, jsonl, xlsx."
+    )
     assert not api.requests_for("sendDocument")
 
     before = len(api.requests)
