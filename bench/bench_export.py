@@ -1,7 +1,8 @@
 """Export and search over a large archive: time and peak RSS, search latency.
 
-Builds a temporary SQLite database with the app's migrations (FTS5 triggers included),
-fills it with N messages by stdlib `executemany` (the triggers index them as they go),
+Builds a temporary SQLite database with the app's migrations, fills it with N messages
+by stdlib `executemany` with their stems (`terms`, as the ingest path stores them), then
+indexes them as the ingest path does (INDEX_PENDING),
 then runs each measurement in its own process so peak RSS is that step's alone:
 
 - export to CSV and to XLSX through `services.export.export_messages` (the bot's code path,
@@ -57,6 +58,8 @@ async def _migrate(db_path: Path) -> None:
 
 
 def generate(db_path: Path, n: int) -> dict[str, Any]:
+    from core.words import terms  # the stems the ingest path stores with every row
+
     asyncio.run(_migrate(db_path))
     rng = random.Random(42)
     vocab = _vocabulary(rng)
@@ -80,11 +83,12 @@ def generate(db_path: Path, n: int) -> dict[str, Any]:
         text = " ".join(words).capitalize() + "."
         date = (start + timedelta(seconds=30 * i)).strftime("%Y-%m-%d %H:%M:%S+00:00")
         reactions = json.dumps({"👍": rng.randint(0, 50)}) if i % 3 == 0 else None
-        batch.append((i % 10 + 1, i // 10 + 1, date, text, rng.randint(0, 10**5), reactions, now))
+        views = rng.randint(0, 10**5)
+        batch.append((i % 10 + 1, i // 10 + 1, date, text, views, reactions, now, terms(text)))
         if len(batch) == 10_000:
             conn.executemany(
                 "INSERT INTO message (channel_id, msg_id, date, text, views, reactions,"
-                " fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " fetched_at, terms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 batch,
             )
             conn.commit()
@@ -92,7 +96,7 @@ def generate(db_path: Path, n: int) -> dict[str, Any]:
     if batch:
         conn.executemany(
             "INSERT INTO message (channel_id, msg_id, date, text, views, reactions,"
-            " fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            " fetched_at, terms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             batch,
         )
         conn.commit()
@@ -141,7 +145,7 @@ async def _search(db_path: Path, queries: int) -> dict[str, Any]:
         for i in range(queries):
             words = rng.sample(vocab, 1 if i % 2 else 2)
             if i % 3 == 0:
-                words[0] = words[0][:3]  # a prefix query
+                words[0] = words[0][:3] + "*"  # a prefix query (core.words syntax)
             t0 = time.perf_counter()
             page = await search_messages(" ".join(words), 0, 5)
             times.append(time.perf_counter() - t0)

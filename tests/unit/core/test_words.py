@@ -74,6 +74,21 @@ def test_terms_stem_both_languages_in_text_order() -> None:
     assert terms("!!!") == ""
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "snake_case, under_score_ and 3_000",
+        "Нью-Йорк—Москва…«ёлка»!?",
+        "e\u0301clair cafe\u0301 naïve",  # combining accents split a word, as _WORD does
+        "tab\tnew\nline\u00a0nbsp\u2009thin",
+        "½ ² ٣ 五 x²",
+        "",
+    ],
+)
+def test_terms_fast_path_splits_exactly_like_the_word_pattern(text: str) -> None:
+    assert terms(text).split() == [terms(w) for w in words(text)]
+
+
 def test_message_terms_include_content_words() -> None:
     assert message_terms("Опрос", "Кто победит на выборах?").split()[-1] == terms("выборы")
 
