@@ -26,9 +26,11 @@ log = logging.getLogger(__name__)
 class SearchIndexRebuild:
     """Component "search_index": stems the messages that have no terms yet.
 
-    `chunk` rows per transaction (~1000 rows hold the database ~30 ms: a bot query
-    waits at most that long); between chunks the loop yields so queued queries go
-    first. `progress()` is None when nothing is pending.
+    `chunk` rows per transaction to start with; with `target_seconds`, the chunk is
+    resized after each transaction so one holds the database about that long (a bot
+    query waits at most that, whatever the machine's speed; 50-5,000 rows). Between
+    chunks the loop yields so queued queries go first. `progress()` is None when
+    nothing is pending.
     """
 
     name = "search_index"
@@ -37,6 +39,7 @@ class SearchIndexRebuild:
         self,
         *,
         chunk: int = 1000,
+        target_seconds: float | None = 0.05,
         idle_seconds: float = 60.0,
         log_every: float = 10.0,
         fill: Callable[[int], Awaitable[int]] = fill_terms,
@@ -44,6 +47,7 @@ class SearchIndexRebuild:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._chunk = chunk
+        self._target = target_seconds
         self._idle = idle_seconds
         self._log_every = log_every
         self._fill = fill
@@ -77,18 +81,22 @@ class SearchIndexRebuild:
         start = last_log = self._clock()
         done = 0
         big = total > self._chunk
+        chunk = self._chunk
         if big:
             log.info("search index: stemming %d stored messages in the background", total)
         self._progress = IndexProgress(0, total)
         try:
             while not self._stop.is_set():
-                n = await self._fill(self._chunk)
+                began = self._clock()
+                n = await self._fill(chunk)
                 done += n
                 now = self._clock()
                 rate = done / (now - start) if now > start else 0.0
                 self._progress = IndexProgress(done, max(total, done), rate)
-                if n < self._chunk:
+                if n < chunk:
                     break
+                if self._target is not None and now > began:
+                    chunk = max(50, min(5000, round(chunk * self._target / (now - began))))
                 if big and now - last_log >= self._log_every:
                     last_log = now
                     log.info(

@@ -83,7 +83,7 @@ async def test_the_rebuild_stems_an_old_archive_with_progress(old_archive: Path)
     assert await pending_terms() == 25
     await _integrity_ok()  # the old rows are in the index, as empty documents
     seen: list[IndexProgress | None] = []
-    rebuild = SearchIndexRebuild(chunk=4)
+    rebuild = SearchIndexRebuild(chunk=4, target_seconds=None)
     archive = ArchiveService(50, index=rebuild)
 
     async def fill(limit: int) -> int:
@@ -108,7 +108,7 @@ async def test_the_rebuild_stems_an_old_archive_with_progress(old_archive: Path)
 
 async def test_other_database_users_get_through_between_chunks(old_archive: Path) -> None:
     order: list[str] = []
-    rebuild = SearchIndexRebuild(chunk=2)
+    rebuild = SearchIndexRebuild(chunk=2, target_seconds=None)
 
     async def fill(limit: int) -> int:
         n = await fill_terms(limit)
@@ -149,3 +149,23 @@ async def test_the_component_runs_until_stopped_and_picks_up_new_rows(
     finally:
         await rebuild.stop()
         await asyncio.wait_for(task, 5)
+
+
+async def test_the_chunk_follows_the_time_a_transaction_takes() -> None:
+    sizes: list[int] = []
+    now = [0.0]
+    left = [100_000]
+
+    async def fill(limit: int) -> int:
+        sizes.append(limit)
+        now[0] += limit * 0.0001  # 0.1 ms a row: 500 rows make the 50 ms target
+        n = min(limit, left[0])
+        left[0] -= n
+        return n
+
+    async def pending() -> int:
+        return left[0]
+
+    rebuild = SearchIndexRebuild(chunk=1000, fill=fill, pending=pending, clock=lambda: now[0])
+    assert await rebuild.rebuild(100_000) == 100_000
+    assert sizes[0] == 1000 and set(sizes[1:-1]) == {500}
