@@ -43,7 +43,7 @@ __all__ = [
 RANK_LIMIT = 20_000
 # Rows without terms a search stems itself before it looks (more: the background
 # rebuild's work; the page says how many are not searchable yet).
-SEARCH_FILL = 2_000
+SEARCH_FILL = 500
 SNIPPET_WIDTH = 160
 
 # Migration 0006's index expression (`tgp_search`: PostgreSQL's russian configuration
