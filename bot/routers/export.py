@@ -169,6 +169,8 @@ def parse_export_args(text: str, local: ZoneInfo = _UTC) -> ExportArgs:
             raise BadFormat(tok)
         if word is not None:
             fmt = ExportFormat(word)
+        elif not words and tok == ";" and fmt is ExportFormat.CSV:  # "csv ;"
+            fmt = ExportFormat.CSV_SEMICOLON
         elif not words and low in COMMENT_WORDS:
             comments = True
         elif not words and low in ("с", "with") and nxt in WITH_COMMENT_WORDS | COMMENT_WORDS:

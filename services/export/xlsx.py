@@ -114,6 +114,7 @@ def _escape(text: str) -> str:
 
 # Deflate input held back at most before a sync flush (bytes).
 _SPOOL_FLUSH = 32 * 1024
+_SPOOL_OUT = 256 * 1024
 
 
 class _Spool:
@@ -145,8 +146,11 @@ class _Spool:
         self._file.write(self._deflate.flush())
         self._file.seek(0)
         inflate = zlib.decompressobj(-15)
-        while chunk := self._file.read(1 << 20):
-            dest.write(inflate.decompress(chunk))
+        # At most _SPOOL_OUT bytes inflated at a time: hyperlink XML deflates ~20:1.
+        while chunk := self._file.read(64 * 1024):
+            dest.write(inflate.decompress(chunk, _SPOOL_OUT))
+            while inflate.unconsumed_tail:
+                dest.write(inflate.decompress(inflate.unconsumed_tail, _SPOOL_OUT))
         dest.write(inflate.flush())
         self._file.close()
 

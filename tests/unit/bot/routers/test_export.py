@@ -40,6 +40,8 @@ def test_semicolon_csv_comments_and_zone_options() -> None:
     # Days are read in the export's zone: Moscow midnight is 21:00 UTC the day before.
     assert args.since == dt.datetime(2026, 3, 28, 21, 0, tzinfo=dt.UTC)
     assert args.until == dt.datetime(2026, 3, 29, 21, 0, tzinfo=dt.UTC)
+    assert parse_export_args("@news csv ; мэр").fmt == ExportFormat.CSV_SEMICOLON
+    assert parse_export_args("csv;").channel is None
     assert parse_export_args("@news с комментариями").comments
     assert parse_export_args("@news xlsx comments").comments
     assert not parse_export_args("@news csv нефть comments").comments  # a search word
