@@ -353,7 +353,9 @@ def describe_media(
         return "geo", _geo(media.geo), ""
     if isinstance(media, types.MessageMediaVenue):
         venue = _geo(media.geo) | {key: getattr(media, key) for key in _VENUE_KEYS}
-        return "venue", venue, _words(media.title, media.address)
+        return "venue", venue, _words(
+            media.title, media.address, media.provider, media.venue_type
+        )
     if isinstance(media, types.MessageMediaContact):
         contact = {key: getattr(media, key) or None for key in _CONTACT_KEYS}
         return "contact", contact, _words(media.first_name, media.last_name, media.phone_number)
@@ -362,7 +364,7 @@ def describe_media(
     if isinstance(media, types.MessageMediaGame):
         game = media.game
         return "game", {key: getattr(game, key) for key in _GAME_KEYS}, _words(
-            game.title, game.description
+            game.title, game.short_name, game.description
         )
     if isinstance(media, types.MessageMediaInvoice):
         invoice = {key: getattr(media, key) for key in _INVOICE_KEYS}

@@ -209,10 +209,12 @@ async def test_every_kind_is_stored_with_its_content(parsed: Parsed) -> None:
     assert row("geo")["media"] == {"lat": 55.7558, "long": 37.6173, "accuracy_radius": None}
     live = row("geo_live")
     assert live["media_kind"] == "geo_live" and live["media"]["period"] == 900
-    assert row("venue")["content_text"] == "Большой театр\nТеатральная площадь, 1"
+    assert row("venue")["content_text"] == (
+        "Большой театр\nТеатральная площадь, 1\nfoursquare\narts"
+    )
     assert row("contact")["media"]["first_name"] == "Иннокентий"
     assert row("dice")["media"] == {"emoticon": "🎲", "value": 6}
-    assert row("game")["content_text"] == "Тетрис\nПадающие блоки"
+    assert row("game")["content_text"] == "Тетрис\ntetris\nПадающие блоки"
     assert row("invoice")["media"]["total_amount"] == 29900
     web = row("webpage")
     assert web["media"]["url"] == "https://example.org/elections"

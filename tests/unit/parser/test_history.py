@@ -196,7 +196,7 @@ GEO = types.GeoPoint(long=37.6173, lat=55.7558, access_hash=123, accuracy_radius
             {"lat": 55.7558, "long": 37.6173, "accuracy_radius": 20, "title": "Большой театр",
              "address": "Театральная пл., 1", "provider": "foursquare", "venue_id": "4b",
              "venue_type": "arts/theater"},
-            "Большой театр\nТеатральная пл., 1",
+            "Большой театр\nТеатральная пл., 1\nfoursquare\narts/theater",
         ),
         (
             types.MessageMediaContact(
@@ -217,7 +217,7 @@ GEO = types.GeoPoint(long=37.6173, lat=55.7558, access_hash=123, accuracy_radius
             )),
             "game",
             {"id": 4, "short_name": "tetris", "title": "Tetris", "description": "Falling blocks"},
-            "Tetris\nFalling blocks",
+            "Tetris\ntetris\nFalling blocks",
         ),
         (
             types.MessageMediaInvoice(
