@@ -4,7 +4,8 @@ Every place that matches text against an operator's words (full-text search, key
 watches, export keyword filters) goes through this module, so "Москва" finds "Москве",
 "ёлка" finds "елка", and a query means the same thing everywhere.
 
-- `fold(text)`: casefold, ё -> е.
+- `nfc(text)`: Unicode NFC (macOS writes й, ё as a letter and a combining mark).
+- `fold(text)`: NFC, casefold, ё -> е.
 - `terms(text)`: the folded words of `text` as stems, space-joined in text order:
   words with Cyrillic letters by Snowball "russian", other words with letters by
   Snowball "english" (PyStemmer), digits as they are. This string is what the SQLite
@@ -19,6 +20,7 @@ watches, export keyword filters) goes through this module, so "Москва" fin
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -34,6 +36,7 @@ __all__ = [
     "Term",
     "fold",
     "message_terms",
+    "nfc",
     "snippet",
     "stem",
     "terms",
@@ -70,17 +73,24 @@ class BadQuery(ProjectError):
         self.reason = reason
 
 
+def nfc(text: str) -> str:
+    """`text` in Unicode NFC: a letter and its combining mark (NFD, as macOS writes
+    "й" and "ё") as one character, so the word is not cut at the mark."""
+    # is_normalized is a quick check (no copy) for the common, already composed text.
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+
+
 def fold(text: str) -> str:
-    """`text` casefolded with ё as е (the form every comparison uses)."""
+    """`text` in NFC, casefolded with ё as е (the form every comparison uses)."""
     # casefold() has made Ё ё; replace() is C speed where translate() with a table
     # looks every character up in a dict (10x slower on a message).
-    return text.casefold().replace("ё", "е")
+    return nfc(text).casefold().replace("ё", "е")
 
 
 def fold_yo(text: str) -> str:
-    """`text` with ё/Ё as е/Е and nothing else changed (for regular expressions, where
-    casefolding would change escapes such as \\D)."""
-    return text.translate(_YO)
+    """`text` in NFC with ё/Ё as е/Е and nothing else changed (for regular expressions,
+    where casefolding would change escapes such as \\D)."""
+    return nfc(text).translate(_YO)
 
 
 def _stem_new(word: str) -> str:
@@ -201,6 +211,7 @@ class SearchQuery:
         """Parse the operator's query. Raises BadQuery("no_words") when it has no words,
         BadQuery("only_exclusions") when every word is a -word, BadQuery("too_many_words")
         beyond MAX_QUERY_TERMS words."""
+        text = nfc(text)
         include: list[Clause] = []
         exclude: list[Clause] = []
         for m in _CHUNK.finditer(text):
@@ -239,7 +250,8 @@ class SearchQuery:
     def spans(self, text: str) -> list[tuple[int, int]]:
         """(start, end) character ranges of `text` to mark, sorted and merged: every
         occurrence of an included clause. A one- or two-letter word (as typed in the
-        query or as written in the text) is marked only as part of a phrase."""
+        query or as written in the text) is marked only as part of a phrase. `text` must
+        be in NFC (`nfc`): the ranges are positions in it."""
         tokens = [(m.start(), m.end(), stem(fold(m.group()))) for m in _WORD.finditer(text)]
         seq = [t[2] for t in tokens]
         found: list[tuple[int, int]] = []

@@ -24,7 +24,7 @@ from tortoise.transactions import in_transaction
 
 from core.archive import HL_END, HL_START, SearchHit, SearchPage
 from core.channels import post_link
-from core.words import SearchQuery, message_terms, snippet
+from core.words import SearchQuery, message_terms, nfc, snippet
 from db.export import parse_time
 from db.messages import INDEX_PENDING
 
@@ -210,7 +210,9 @@ async def search_messages(query: SearchQuery | str, offset: int = 0, limit: int 
 def hit_snippet(q: SearchQuery, text: str, content_text: str) -> str:
     """Plain text around the first match, matched words between HL_START and HL_END:
     from the text, or from the content words (a poll's options, ...) when the match is
-    there; the start of the text when no word can be marked (short words only)."""
+    there; the start of the text when no word can be marked (short words only). Cut from
+    the NFC form of the text (the form the spans are positions in)."""
+    text, content_text = nfc(text), nfc(content_text)
     for source in (text, content_text):
         spans = q.spans(source)
         if spans:

@@ -199,3 +199,15 @@ def test_snippet_marks_spans_and_cuts_around_the_first() -> None:
     assert out.startswith("…") and "[Москве]" in out
     assert len(out) <= 64
     assert snippet("коротко", [], "[", "]") == "коротко"
+
+
+def test_nfd_text_is_composed_before_it_is_split() -> None:
+    # macOS writes й and ё as a letter and a combining mark (NFD).
+    import unicodedata
+
+    text = unicodedata.normalize("NFD", "Йошкар-Ола и ёжик")
+    assert text != unicodedata.normalize("NFC", text)
+    assert terms(text) == terms("Йошкар-Ола и ежик") == "йошкар ол и ежик"
+    q = SearchQuery.parse(unicodedata.normalize("NFD", "ёжик йошкар"))
+    assert q.matches(terms("Йошкар-Ола и ёжик")) and q.matches(terms(text))
+    assert fold(unicodedata.normalize("NFD", "Ё")) == "е"

@@ -172,3 +172,15 @@ async def test_rows_without_terms_are_stemmed_before_a_search(
     page = await search_messages("новости", 0, 20)
     assert page.total == 10 and page.unindexed == 0
     assert await pending_terms() == 0
+
+
+async def test_nfd_text_is_found_and_marked_on_its_composed_form(db: Path) -> None:
+    import unicodedata
+
+    ch = await make_channel(1, "news", "News")
+    await upsert(ch, [(1, unicodedata.normalize("NFD", "Йошкар-Ола и ёжик"))])
+    for query in ("ежик", "йошкар", unicodedata.normalize("NFD", "ёжик")):
+        page = await search_messages(query)
+        assert page.total == 1, query
+    page = await search_messages("ежик")
+    assert page.hits[0].snippet == f"Йошкар-Ола и {HL_START}ёжик{HL_END}"

@@ -188,3 +188,14 @@ async def test_a_watch_of_only_exclusions_is_refused(db: Path) -> None:
     with pytest.raises(BadPattern):
         await add_watch("!!!", None, 1)
     assert await list_watches() == []
+
+
+async def test_nfd_text_fires_word_and_regex_watches(db: Path) -> None:
+    import unicodedata
+
+    ch = await make_channel(1, "news", "News")
+    word = await add_watch("ежик", None, 1)
+    regex = await add_watch("/йошкар-ола/", None, 1)
+    await upsert(ch, [(1, unicodedata.normalize("NFD", "Йошкар-Ола и ёжик"))])
+    hits = await match_new_messages(ch.id, 1, 1)
+    assert sorted(h.watch_id for h in hits) == sorted([word.id, regex.id])
