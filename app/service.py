@@ -95,8 +95,9 @@ def build_app(settings: Settings) -> App:
     # RunCompleted on `events` after each committed run.
     events = EventBus()
     # SQLite's search index reads stems computed in Python: an archive stored before
-    # migration 0006 gets them in the background (PostgreSQL indexes the text itself).
-    search_index = SearchIndexRebuild() if settings.sqlite_path is not None else None
+    # migration 0006 gets them in the background; PostgreSQL's index (over the text
+    # itself) is built in the background once, after the start.
+    search_index = SearchIndexRebuild()
     archive = ArchiveService(
         settings.upload_limit_mb, work_dir=settings.work_dir, index=search_index
     )

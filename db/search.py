@@ -32,10 +32,13 @@ __all__ = [
     "HL_END",
     "HL_START",
     "PG_DOCUMENT",
+    "PG_INDEX",
     "RANK_LIMIT",
+    "build_pg_index",
     "fill_terms",
     "index_pending",
     "pending_terms",
+    "pg_index_progress",
     "search_messages",
 ]
 
@@ -46,12 +49,14 @@ RANK_LIMIT = 20_000
 SEARCH_FILL = 500
 SNIPPET_WIDTH = 160
 
-# Migration 0006's index expression (`tgp_search`: PostgreSQL's russian configuration
-# without stop words), over `m`.
+# The GIN index's expression (`tgp_search`: PostgreSQL's russian configuration without
+# stop words, migration 0006), over `m`. The index is built after the start, in the
+# background, by `build_pg_index` (CREATE INDEX CONCURRENTLY): the migration only makes
+# the configuration, so a large archive does not hold the start for minutes.
 PG_CONFIG = "tgp_search"
-PG_DOCUMENT = (
-    f"to_tsvector('{PG_CONFIG}', translate(m.text || ' ' || m.content_text, 'ёЁ', 'еЕ'))"
-)
+PG_INDEX = "message_terms_fts_idx"
+PG_INDEX_EXPR = f"to_tsvector('{PG_CONFIG}', translate(text || ' ' || content_text, 'ёЁ', 'еЕ'))"
+PG_DOCUMENT = f"to_tsvector('{PG_CONFIG}', translate(m.text || ' ' || m.content_text, 'ёЁ', 'еЕ'))"
 
 _PENDING = (
     "SELECT COALESCE((SELECT MAX(id) FROM message), 0)"
@@ -75,6 +80,60 @@ async def index_pending() -> None:
     async with in_transaction("default") as tx:
         for sql in INDEX_PENDING:
             await tx.execute_query(sql)
+
+
+async def pg_index_ready() -> bool | None:
+    """None on SQLite; on PostgreSQL True when the search index exists and is valid
+    (False: missing, or left invalid by an interrupted CREATE INDEX CONCURRENTLY)."""
+    conn = connections.get("default")
+    if _sqlite(conn):
+        return None
+    rows = await conn.execute_query_dict(
+        "SELECT i.indisvalid AS ok FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid"
+        " WHERE c.relname = $1",
+        [PG_INDEX],
+    )
+    return bool(rows and rows[0]["ok"])
+
+
+async def build_pg_index() -> bool:
+    """PostgreSQL: build the search index (PG_INDEX over PG_INDEX_EXPR) when it is
+    missing or invalid, with CREATE INDEX CONCURRENTLY outside any transaction: reads
+    and writes of `message` go on meanwhile (searches scan the table until it is ready).
+    Returns True when it built the index, False when there was nothing to do (or
+    SQLite). Minutes over millions of rows; an interrupted build leaves an invalid
+    index, dropped and built again by the next call."""
+    conn = connections.get("default")
+    if _sqlite(conn):
+        return False
+    ready = await pg_index_ready()
+    if ready:
+        return False
+    # Each statement on its own, outside a transaction (CONCURRENTLY requires it).
+    await conn.execute_script(f"DROP INDEX CONCURRENTLY IF EXISTS {PG_INDEX}")
+    await conn.execute_script(
+        f"CREATE INDEX CONCURRENTLY {PG_INDEX} ON message USING GIN ({PG_INDEX_EXPR})"
+    )
+    return True
+
+
+async def pg_index_progress() -> tuple[int, int] | None:
+    """PostgreSQL, while `build_pg_index` runs: (done, total) of the build's current
+    phase (blocks of the table scanned, then tuples sorted and loaded;
+    pg_stat_progress_create_index); None when no build of it is seen."""
+    conn = connections.get("default")
+    if _sqlite(conn):
+        return None
+    rows = await conn.execute_query_dict(
+        "SELECT p.blocks_done, p.blocks_total, p.tuples_done, p.tuples_total"
+        " FROM pg_stat_progress_create_index p WHERE p.relid = 'message'::regclass"
+    )
+    if not rows:
+        return None
+    r = rows[0]
+    if r["blocks_total"]:
+        return int(r["blocks_done"]), int(r["blocks_total"])
+    return int(r["tuples_done"] or 0), int(r["tuples_total"] or 0)
 
 
 async def pending_terms() -> int:

@@ -7,18 +7,23 @@ newest first: recent posts are searchable first), while the bot and the parser g
 Progress is logged every `log_every` seconds and shown in /status
 (ArchiveService.index_progress). Once done, the same loop stems, every
 `idle_seconds`, whatever another path wrote without terms (an edit through the ORM).
-PostgreSQL needs none of this (its index is an expression over the text).
+PostgreSQL needs no stems (its index is an expression over the text), but its GIN
+index is built here, once, after the start (db.search.build_pg_index: CREATE INDEX
+CONCURRENTLY; the migration does not build it, so a large archive does not keep the bot
+silent for minutes). /status shows the build's progress meanwhile; searches work,
+scanning the table, until the index is ready.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 
 from core.archive import IndexProgress
-from db.search import fill_terms, pending_terms
+from db.search import build_pg_index, fill_terms, pending_terms, pg_index_progress
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +50,9 @@ class SearchIndexRebuild:
         fill: Callable[[int], Awaitable[int]] = fill_terms,
         pending: Callable[[], Awaitable[int]] = pending_terms,
         clock: Callable[[], float] = time.monotonic,
+        build_index: Callable[[], Awaitable[bool]] = build_pg_index,
+        build_progress: Callable[[], Awaitable[tuple[int, int] | None]] = pg_index_progress,
+        poll_seconds: float = 2.0,
     ) -> None:
         self._chunk = chunk
         self._target = target_seconds
@@ -53,6 +61,9 @@ class SearchIndexRebuild:
         self._fill = fill
         self._pending = pending
         self._clock = clock
+        self._build_index = build_index
+        self._build_progress = build_progress
+        self._poll = poll_seconds
         self._stop = asyncio.Event()
         self._progress: IndexProgress | None = None
 
@@ -62,6 +73,7 @@ class SearchIndexRebuild:
 
     async def run(self) -> None:
         self._stop.clear()
+        await self.build_index()
         while not self._stop.is_set():
             total = await self._pending()
             if total:
@@ -73,6 +85,42 @@ class SearchIndexRebuild:
 
     async def stop(self) -> None:
         self._stop.set()
+
+    async def build_index(self) -> bool:
+        """PostgreSQL: build the search index if it is missing (or invalid), showing the
+        build's progress meanwhile; returns True when it built it. Stop cancels the
+        build (PostgreSQL drops the half-built index's work; the next start builds it
+        again). A no-op on SQLite."""
+        task = asyncio.ensure_future(self._build_index())
+        stopping = asyncio.ensure_future(self._stop.wait())
+        start = self._clock()
+        try:
+            while not task.done():
+                await asyncio.wait(
+                    {task, stopping}, timeout=self._poll, return_when=asyncio.FIRST_COMPLETED
+                )
+                if stopping.done():
+                    task.cancel()
+                    # The server-side build is cancelled before the stop goes on.
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
+                    return False
+                if task.done():
+                    break
+                seen = await self._build_progress()
+                if seen is not None:
+                    if self._progress is None:
+                        log.info("search index: building the PostgreSQL index in the background")
+                    self._progress = IndexProgress(seen[0], seen[1], building=True)
+            built = task.result()
+            if built:
+                log.info("search index: PostgreSQL index built in %.1f s", self._clock() - start)
+            return built
+        finally:
+            stopping.cancel()
+            if not task.done():
+                task.cancel()
+            self._progress = None
 
     async def rebuild(self, total: int) -> int:
         """Stem pending rows until none is left (or stop); returns how many were done.

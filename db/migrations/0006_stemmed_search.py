@@ -25,7 +25,9 @@ times):
 
 PostgreSQL: the 'simple' GIN index goes; a GIN index over
 to_tsvector('tgp_search', translate(text || ' ' || content_text, 'ёЁ', 'еЕ')) replaces
-it. `tgp_search` is PostgreSQL's own `russian` configuration (Cyrillic words by the
+it, built NOT here but after the start by services.search_index (db.search.build_pg_index:
+CREATE INDEX CONCURRENTLY, minutes over a million rows, the bot answering meanwhile and
+searches scanning the table until it is ready). `tgp_search` is PostgreSQL's own `russian` configuration (Cyrillic words by the
 Snowball russian stemmer, Latin words by the english one) with the same two Snowball
 stemmers minus their stop-word lists: SQLite indexes every word, so "в Москве" is a
 phrase and "в" a word on both databases, and the Python matcher of watches and export
@@ -37,8 +39,6 @@ from typing import Any
 
 from tortoise import migrations
 from tortoise.migrations import operations as ops
-
-PG_DOCUMENT = "to_tsvector('tgp_search', translate(text || ' ' || content_text, 'ёЁ', 'еЕ'))"
 
 SQLITE_FORWARD = [
     "DROP TRIGGER IF EXISTS message_fts_ai",
@@ -112,7 +112,6 @@ POSTGRES_FORWARD = [
     " ALTER MAPPING REPLACE russian_stem WITH tgp_russian_stem",
     "ALTER TEXT SEARCH CONFIGURATION tgp_search"
     " ALTER MAPPING REPLACE english_stem WITH tgp_english_stem",
-    f"CREATE INDEX IF NOT EXISTS message_terms_fts_idx ON message USING GIN ({PG_DOCUMENT})",
 ]
 POSTGRES_BACKWARD = [
     "DROP INDEX IF EXISTS message_terms_fts_idx",

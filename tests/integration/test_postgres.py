@@ -70,8 +70,15 @@ def postgres_url() -> Iterator[str]:
         )
         subprocess.run(
             [
-                *as_user, str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l",
-                str(root / "log"), "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1",
+                *as_user,
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-w",
+                "-l",
+                str(root / "log"),
+                "-o",
+                f"-p {port} -k {root} -c listen_addresses=127.0.0.1",
                 "start",
             ],
             check=True,
@@ -211,7 +218,11 @@ async def test_stemmed_search_on_postgres(pg_repo: MessageRepository) -> None:
         assert [i for i, t in enumerate(texts, 1) if q.matches_text(t)] == ids, query
     page = await search_messages("москва выборы")
     assert page.hits[0].snippet.count("\x02") == 2  # both words marked, in Python
-    # The GIN expression index of migration 0006 is the one a search can use.
+    # The GIN expression index (built in the background after the start) is the one a
+    # search can use.
+    from db.search import build_pg_index
+
+    await build_pg_index()
     conn = connections.get("default")
     idx = await conn.execute_query_dict(
         "SELECT indexdef FROM pg_indexes WHERE indexname = 'message_terms_fts_idx'"
@@ -223,3 +234,45 @@ async def test_stemmed_search_on_postgres(pg_repo: MessageRepository) -> None:
         " @@ to_tsquery('tgp_search', 'москва')"
     )
     assert any("message_terms_fts_idx" in str(r) for r in plan), plan
+
+
+async def test_the_search_index_is_built_concurrently_after_the_start(
+    pg_repo: MessageRepository,
+) -> None:
+    """Migration 0006 does not build the GIN index (minutes over a large archive, the
+    bot silent): searches work without it (a table scan), and the search-index
+    component builds it with CREATE INDEX CONCURRENTLY; it is valid, used, and a second
+    run has nothing to do. An invalid index (an interrupted build) is built again."""
+    from tortoise import connections
+
+    from db.search import PG_DOCUMENT, PG_INDEX, build_pg_index, pg_index_ready
+    from services.search_index import SearchIndexRebuild
+
+    conn = connections.get("default")
+    await conn.execute_script(f"DROP INDEX IF EXISTS {PG_INDEX}")
+    # The start-up migration makes no such index (nor any other slow statement).
+    import importlib
+
+    mig = importlib.import_module("db.migrations.0006_stemmed_search")
+    assert not any("INDEX" in sql for sql in mig.POSTGRES_FORWARD[1:])
+    ch = await Channel.create(tg_id=780, access_hash=1, username="bg")
+    rows = [message_row(ch.id, tl_message(i, f"Гололедица в Москве {i}"), NOW) for i in (1, 2)]
+    await pg_repo.store_batch(ch.id, rows, cursor=2, new_rows=2)
+    assert await pg_index_ready() is False
+    assert (await search_messages("гололедицы москва")).total == 2  # no index: a scan
+    assert await SearchIndexRebuild(poll_seconds=0.01).build_index() is True
+    assert await pg_index_ready() is True
+    assert await build_pg_index() is False  # nothing to do
+    await conn.execute_query("SET enable_seqscan = off")
+    plan = await conn.execute_query_dict(
+        f"EXPLAIN SELECT count(*) FROM message m WHERE {PG_DOCUMENT}"
+        " @@ to_tsquery('tgp_search', 'москва')"
+    )
+    assert any(PG_INDEX in str(r) for r in plan), plan
+    # An invalid index (what an interrupted CONCURRENTLY build leaves) is rebuilt.
+    await conn.execute_query(
+        "UPDATE pg_index SET indisvalid = false WHERE indexrelid = $1::regclass", [PG_INDEX]
+    )
+    assert await pg_index_ready() is False
+    assert await build_pg_index() is True and await pg_index_ready() is True
+    assert (await search_messages("гололедицу")).total == 2

@@ -169,3 +169,51 @@ async def test_the_chunk_follows_the_time_a_transaction_takes() -> None:
     rebuild = SearchIndexRebuild(chunk=1000, fill=fill, pending=pending, clock=lambda: now[0])
     assert await rebuild.rebuild(100_000) == 100_000
     assert sizes[0] == 1000 and set(sizes[1:-1]) == {500}
+
+
+async def test_the_postgres_index_is_built_in_the_background_with_progress() -> None:
+    """PostgreSQL: the component builds the GIN index after the start (the migration
+    does not), /status says "building" with the build's percent meanwhile, and a stop
+    cancels the build at once."""
+    from bot.routers.search import status_section
+
+    release = asyncio.Event()
+    seen = [(0, 0)]
+    cancelled: list[bool] = []
+
+    async def build() -> bool:
+        try:
+            await release.wait()
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+        return True
+
+    async def progress() -> tuple[int, int] | None:
+        return seen[0]
+
+    rebuild = SearchIndexRebuild(build_index=build, build_progress=progress, poll_seconds=0.01)
+    archive = ArchiveService(20, index=rebuild)
+    task = asyncio.create_task(rebuild.build_index())
+    await asyncio.sleep(0.05)
+    p = archive.index_progress()
+    assert p is not None and p.building
+    # The first phase has no size yet: 0 %, not 100.
+    assert "0%" in await status_section(archive, "en")
+    seen[0] = (250, 1000)
+    await asyncio.sleep(0.05)
+    assert await status_section(archive, "en") == (
+        "Search index: building (25%); searches are slower until it is ready"
+    )
+    assert "строится (25%)" in await status_section(archive, "ru")
+    release.set()
+    assert await asyncio.wait_for(task, 5) is True
+    assert archive.index_progress() is None and await status_section(archive, "en") == ""
+
+    # A stop during a build cancels it (the next start builds the index again).
+    release.clear()
+    task = asyncio.create_task(rebuild.build_index())
+    await asyncio.sleep(0.05)
+    await rebuild.stop()
+    assert await asyncio.wait_for(task, 5) is False
+    assert cancelled == [True] and rebuild.progress() is None
