@@ -22,6 +22,18 @@ from services.export.xlsx import XlsxWriter
 # The columns a flat format cannot write as they are (the csv module writes None as ""
 # and ints and strings as they are): converted by `cell`, the rest passed through.
 _CONVERTED = tuple(COLUMNS.index(c) for c in (*TIME_COLUMNS, *JSON_COLUMNS))
+# A cell Excel (or LibreOffice) reads as a formula starts with one of these: a text cell
+# that does is written with a leading apostrophe (OWASP's CSV injection advice), so a
+# message "=HYPERLINK(...)" opens as the text it is, never runs.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defuse(value: object) -> object:
+    """`value` as a CSV cell that no spreadsheet runs: a str starting with = + - @, a tab
+    or CR gets a leading "'"; numbers and other text as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 class Writer(Protocol):
@@ -49,11 +61,12 @@ class CsvWriter:
 
     def write(self, row: ExportRow) -> None:
         """One CSV record in `COLUMNS` order; dicts and lists as JSON text, times as
-        ISO 8601 with their offset, None as ""."""
+        ISO 8601 with their offset, None as ""; text that a spreadsheet would take for
+        a formula (see `defuse`) after a "'"."""
         values = list(row.values())  # COLUMNS order
         for i in _CONVERTED:
             values[i] = cell(values[i])
-        self._csv.writerow(values)
+        self._csv.writerow([defuse(v) for v in values])
 
     def size(self) -> int:
         """Bytes written so far, BOM and header row included."""

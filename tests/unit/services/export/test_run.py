@@ -39,7 +39,10 @@ async def test_round_trip_matches_database(db: Path, tmp_path: Path, fmt: Export
     got = read_back(path)
     expected = await _db_rows()
     assert [int(r["msg_id"]) for r in got] == [r["msg_id"] for r in expected]
-    assert [(r["text"] or "") for r in got] == [r["text"] for r in expected]
+    texts = [r["text"] for r in expected]
+    if fmt in (ExportFormat.CSV, ExportFormat.CSV_SEMICOLON):  # no formula runs from a CSV
+        texts = [f"'{t}" if t.startswith("=") else t for t in texts]
+    assert [(r["text"] or "") for r in got] == texts
     assert [int(r["views"]) for r in got] == [42] * len(TRICKY)
     assert [int(r["reactions_total"]) for r in got] == [5] * len(TRICKY)
     first = got[0]
