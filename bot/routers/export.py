@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from aiogram import Router
 from aiogram.exceptions import TelegramBadRequest
@@ -79,11 +79,32 @@ class ExportArgs:
 
 
 class BadZone(ValueError):
-    """A `tz:` option that names no IANA time zone."""
+    """A `tz:` option that names no IANA time zone (`value` "" when `tz:` is bare);
+    `near` the zone meant when only the letter case differs (`Europe/moscow`)."""
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str, near: str | None = None) -> None:
         super().__init__(value)
         self.value = value
+        self.near = near
+
+
+class GarbledOption(ValueError):
+    """An option word with stray punctuation (`csv,`, `xlsx.`): `fix` is the option."""
+
+    def __init__(self, value: str, fix: str) -> None:
+        super().__init__(value)
+        self.value = value
+        self.fix = fix
+
+
+class TwiceGiven(ValueError):
+    """One option given twice with different values (`csv xlsx`, `to X to Y`): `first`
+    and `second` as the operator wrote them; nothing is guessed."""
+
+    def __init__(self, first: str, second: str) -> None:
+        super().__init__(f"{first} / {second}")
+        self.first = first
+        self.second = second
 
 
 class BadDate(ValueError):
@@ -136,51 +157,91 @@ def _zone(value: str, default: ZoneInfo) -> ZoneInfo:
     try:
         return ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise BadZone(value) from None
+        # Zone names are case-sensitive (file names): say which one was meant, as the
+        # TIMEZONE setting does.
+        low = value.lower()
+        near = sorted(z for z in available_timezones() if z.lower() == low)
+        raise BadZone(value, near[0] if near else None) from None
+
+
+# Punctuation a typo leaves on an option word: `csv,` `xlsx.` `(jsonl)`.
+_STRAY = ",.:!?()[]{}<>'`«»"
+
+
+def _garbled(token: str) -> str | None:
+    """The option `token` garbles (`csv,` -> `csv`), or None when it is none."""
+    bare = token.strip(_STRAY)
+    if bare == token or not bare:
+        return None
+    low = bare.lower()
+    if low.lstrip(".") in FORMATS or low in COMMENT_WORDS:
+        return low.lstrip(".")
+    return None
 
 
 def parse_export_args(text: str, local: ZoneInfo = _UTC) -> ExportArgs:
     """`<channel|all> [csv|csv;|jsonl|xlsx] [comments] [tz:Zone] [from YYYY-MM-DD]
     [to YYYY-MM-DD] [words...]`.
 
-    A format word first (`/export xlsx`) means every channel. A word right after the
-    channel that names another file format (pdf, txt, ...) raises BadFormat; a date
-    that is no YYYY-MM-DD raises BadDate; `from` after `to` raises ReversedDates; a
-    `tz:` naming no zone raises BadZone. Days are read in the `tz:` zone when given,
-    else in `local` (the bot's TIMEZONE); `tz:local` is `local`. Option words (format,
-    comments, tz:) count only before the first search word.
+    Options (a format word, comments, tz:, from/to with a day) are options wherever they
+    stand, before or after the search words; a word inside "quotes" is always a search
+    word (`"csv"` searches for csv). A first word that is an option means every channel.
+    Raises BadFormat for a word naming another file format (pdf, txt, ...) before any
+    search word; GarbledOption for an option with stray punctuation (`csv,`); TwiceGiven
+    for two formats or two `from`/`to` days that differ; BadDate for a day that is no
+    YYYY-MM-DD; ReversedDates when `from` is after `to`; BadZone for a `tz:` naming no
+    zone (or nothing). Days are read in the `tz:` zone when given, else in `local` (the
+    bot's TIMEZONE); `tz:local` is `local`.
     """
     tokens = text.split()
     channel = "all"
-    if tokens and not _format_word(tokens[0]):
+    if tokens and not _is_option(tokens[0]):
         channel = tokens.pop(0)
     fmt: ExportFormat | None = None
+    fmt_word = ""
     comments = False
     zone: ZoneInfo | None = None
     dates: dict[str, str] = {}
     words: list[str] = []
+    quoted = False  # inside a "phrase": every word is a search word
     i = 0
     while i < len(tokens):
         tok = tokens[i]
         low = tok.lower()
         nxt = tokens[i + 1].lower() if i + 1 < len(tokens) else ""
-        word = _format_word(tok) if not words and fmt is None else None
+        if quoted or '"' in tok:
+            quoted ^= tok.count('"') % 2 == 1
+            words.append(tok)
+            i += 1
+            continue
+        word = _format_word(tok)
         if word is not None and word not in FORMATS:
+            if words or fmt is not None:  # `/export @ch csv pdf`: searches for "pdf"
+                words.append(tok)
+                i += 1
+                continue
             raise BadFormat(tok)
-        if word is not None:
-            fmt = ExportFormat(word)
-        elif not words and tok == ";" and fmt is ExportFormat.CSV:  # "csv ;"
-            fmt = ExportFormat.CSV_SEMICOLON
-        elif not words and low in COMMENT_WORDS:
+        if word is None and tok == ";" and fmt is ExportFormat.CSV:  # "csv ;"
+            fmt, fmt_word = ExportFormat.CSV_SEMICOLON, f"{fmt_word} ;"
+        elif word is not None:
+            if fmt is not None and ExportFormat(word) is not fmt:
+                raise TwiceGiven(fmt_word, tok)
+            fmt, fmt_word = ExportFormat(word), tok
+        elif low in COMMENT_WORDS:
             comments = True
-        elif not words and low in ("с", "with") and nxt in WITH_COMMENT_WORDS | COMMENT_WORDS:
+        elif low in ("с", "with") and nxt in WITH_COMMENT_WORDS | COMMENT_WORDS:
             comments = True
             i += 1
-        elif not words and low.startswith(TZ_PREFIX) and len(tok) > len(TZ_PREFIX):
+        elif low.startswith(TZ_PREFIX):
             zone = _zone(tok[len(TZ_PREFIX) :], local)
         elif low in _DATE_WORDS and i + 1 < len(tokens):
-            dates[_DATE_WORDS[low]] = tokens[i + 1]
+            key, day = _DATE_WORDS[low], tokens[i + 1]
+            if key in dates and dates[key] != day:
+                raise TwiceGiven(f"{dates[key]}", f"{day}")
+            dates[key] = day
             i += 1
+        elif (fix := _garbled(tok)) is not None:
+            raise GarbledOption(tok, fix)
         else:
             words.append(tok)
         i += 1
@@ -193,6 +254,17 @@ def parse_export_args(text: str, local: ZoneInfo = _UTC) -> ExportArgs:
         " ".join(words) or None,
         comments,
         zone,
+    )
+
+
+def _is_option(token: str) -> bool:
+    """Whether `token` is an option word (then no channel was named before it)."""
+    low = token.lower()
+    return (
+        _format_word(token) is not None
+        or low in COMMENT_WORDS
+        or low.startswith(TZ_PREFIX)
+        or _garbled(token) is not None
     )
 
 
@@ -279,7 +351,20 @@ async def cmd_export(
         await message.answer(text)
         return
     except BadZone as exc:
-        await message.answer(t("export_bad_tz", lang, value=echo(exc.value)))
+        if not exc.value:
+            await message.answer(t("export_tz_empty", lang))
+        elif exc.near is not None:
+            near = echo(exc.near)
+            await message.answer(t("export_bad_tz_near", lang, value=echo(exc.value), near=near))
+        else:
+            await message.answer(t("export_bad_tz", lang, value=echo(exc.value)))
+        return
+    except GarbledOption as exc:
+        await message.answer(t("export_garbled", lang, value=echo(exc.value), fix=echo(exc.fix)))
+        return
+    except TwiceGiven as exc:
+        text = t("export_twice", lang, first=echo(exc.first), second=echo(exc.second))
+        await message.answer(text)
         return
     except BadFormat as exc:
         formats = html_join(", ", FORMATS)

@@ -9,10 +9,13 @@ import pytest
 
 from bot.routers.export import (
     BadDate,
+    BadFormat,
     BadZone,
     ExportChannel,
     ExportPick,
+    GarbledOption,
     ReversedDates,
+    TwiceGiven,
     parse_export_args,
 )
 from core.archive import ExportFormat
@@ -44,8 +47,6 @@ def test_semicolon_csv_comments_and_zone_options() -> None:
     assert parse_export_args("csv;").channel is None
     assert parse_export_args("@news с комментариями").comments
     assert parse_export_args("@news xlsx comments").comments
-    assert not parse_export_args("@news csv нефть comments").comments  # a search word
-    assert parse_export_args("@news csv нефть comments").keyword == "нефть comments"
     # No tz: the days are the bot's TIMEZONE days, the file's times stay UTC (tz None).
     ny = ZoneInfo("America/New_York")
     local = parse_export_args("@news from 2026-03-08 to 2026-03-08", ny)
@@ -56,6 +57,53 @@ def test_semicolon_csv_comments_and_zone_options() -> None:
     assert parse_export_args("@news tz:utc").tz == ZoneInfo("UTC")
     with pytest.raises(BadZone):
         parse_export_args("@news tz:Mars/Olympus")
+
+
+def test_options_are_options_wherever_they_stand() -> None:
+    moscow = ZoneInfo("Europe/Moscow")
+    args = parse_export_args("@ch москва tz:Europe/Moscow")
+    assert (args.keyword, args.tz) == ("москва", moscow)
+    args = parse_export_args("@ch москва xlsx нефть comments from 2026-01-01")
+    assert (args.fmt, args.keyword, args.comments) == (ExportFormat.XLSX, "москва нефть", True)
+    assert args.since == dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    assert parse_export_args("@ch москва csv;").fmt == ExportFormat.CSV_SEMICOLON
+    assert parse_export_args("@ch москва csv ;").fmt == ExportFormat.CSV_SEMICOLON
+    assert parse_export_args("@ch csv csv").fmt == ExportFormat.CSV  # the same twice
+    # In quotes a word is a search word, whatever it is.
+    args = parse_export_args('@ch "csv" "отчёт xlsx comments"')
+    assert (args.fmt, args.comments) == (ExportFormat.CSV, False)
+    assert args.keyword == '"csv" "отчёт xlsx comments"'
+    # A first word that is an option: every channel.
+    assert parse_export_args("tz:UTC мэр").channel is None
+    assert parse_export_args("comments").channel is None
+    # Another file format: refused before any search word, a search word after one.
+    with pytest.raises(BadFormat):
+        parse_export_args("@ch pdf")
+    assert parse_export_args("@ch отчёт pdf").keyword == "отчёт pdf"
+
+
+def test_empty_garbled_and_doubled_options_are_refused_with_the_fix() -> None:
+    with pytest.raises(BadZone) as zone:
+        parse_export_args("@ch csv tz:")
+    assert (zone.value.value, zone.value.near) == ("", None)
+    with pytest.raises(BadZone) as zone:
+        parse_export_args("@ch tz:Europe/moscow")
+    assert (zone.value.value, zone.value.near) == ("Europe/moscow", "Europe/Moscow")
+    with pytest.raises(BadZone) as zone:
+        parse_export_args("@ch tz:Mars/Olympus")
+    assert zone.value.near is None
+    for typo, fix in (("csv,", "csv"), ("xlsx.", "xlsx"), ("(jsonl)", "jsonl")):
+        with pytest.raises(GarbledOption) as garbled:
+            parse_export_args(f"@ch мэр {typo}")
+        assert (garbled.value.value, garbled.value.fix) == (typo, fix)
+    with pytest.raises(TwiceGiven) as twice:
+        parse_export_args("@ch csv мэр xlsx")
+    assert (twice.value.first, twice.value.second) == ("csv", "xlsx")
+    with pytest.raises(TwiceGiven) as twice:
+        parse_export_args("@ch to 2026-01-01 мэр to 2026-02-01")
+    assert (twice.value.first, twice.value.second) == ("2026-01-01", "2026-02-01")
+    with pytest.raises(TwiceGiven):
+        parse_export_args("@ch csv; csv")
 
 
 def test_reversed_dates_are_named_not_exported_as_nothing() -> None:
@@ -131,4 +179,19 @@ async def test_options_reach_the_export_and_a_bad_zone_is_explained(data_bot: Da
     assert ("export_options", (True, ZoneInfo("Europe/Moscow"))) in archive.calls
     (reply,) = await tg.send("/export @c1 tz:Nowhere/City")
     assert "Nowhere/City" in reply.text and "tz:Europe/London" in reply.text
+    assert len([c for c in archive.calls if c[0] == "export"]) == 1
+
+
+async def test_a_misplaced_or_broken_option_is_answered_not_searched(data_bot: DataBot) -> None:
+    tg, archive = data_bot.tg, data_bot.archive
+    await tg.send("/export @c1 москва tz:Europe/Moscow")
+    assert ("export_options", (False, ZoneInfo("Europe/Moscow"))) in archive.calls
+    (reply,) = await tg.send("/export @c1 csv tz:")
+    assert "tz:Europe/London" in reply.text and "Unknown" not in reply.text
+    (reply,) = await tg.send("/export @c1 tz:Europe/moscow")
+    assert "<code>tz:Europe/Moscow</code>" in reply.text
+    (reply,) = await tg.send("/export @c1 csv,")
+    assert "<code>csv</code>" in reply.text and "csv,”" in reply.text
+    (reply,) = await tg.send("/export @c1 to 2026-01-01 to 2026-02-01")
+    assert "2026-01-01" in reply.text and "2026-02-01" in reply.text
     assert len([c for c in archive.calls if c[0] == "export"]) == 1
