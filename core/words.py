@@ -7,8 +7,9 @@ watches, export keyword filters) goes through this module, so "Москва" fin
 - `nfc(text)`: Unicode NFC (macOS writes й, ё as a letter and a combining mark).
 - `fold(text)`: NFC, casefold, ё -> е.
 - `terms(text)`: the folded words of `text` as stems, space-joined in text order:
-  words with Cyrillic letters by Snowball "russian", other words with letters by
-  Snowball "english" (PyStemmer), digits as they are. This string is what the SQLite
+  ASCII words by Snowball "english", other words of letters by Snowball "russian"
+  (PyStemmer), words with digits as they are (PostgreSQL's rules: db.search). This
+  string is what the SQLite
   full-text index holds (message.terms) and what `SearchQuery.matches` reads.
 - `SearchQuery.parse(text)`: words (all required, any order), "quoted phrases" (the
   words in that order; «ёлочки» and “curly” quotes too; a hyphenated word such as
@@ -45,8 +46,6 @@ __all__ = [
 
 # A word: letters and digits (no underscore, no punctuation).
 _WORD = re.compile(r"[^\W_]+")
-_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
-_LATIN = re.compile(r"[a-z]")
 _YO = str.maketrans({"ё": "е", "Ё": "Е"})
 
 _RU = Stemmer.Stemmer("russian")
@@ -94,14 +93,19 @@ def fold_yo(text: str) -> str:
 
 
 def _stem_new(word: str) -> str:
+    # The rules of PostgreSQL's parser and `tgp_search` (db.search), so both databases
+    # and the Python matcher agree: a word with a digit (123, covid19) is kept as it
+    # is; an ASCII word goes to the english stemmer, any other word (Cyrillic, or with
+    # letters such as é) to the russian one (which leaves non-Cyrillic letters alone).
     if word.isdigit():
         return word  # numbers are many and never stemmed: kept out of the cache
-    if _CYRILLIC.search(word):
-        s: str = _RU.stemWord(word)
-    elif _LATIN.search(word):
+    s: str = word
+    if not word.isalpha():
+        pass
+    elif word.isascii():
         s = _EN.stemWord(word)
     else:
-        s = word
+        s = _RU.stemWord(word)
     if len(_CACHE) >= _CACHE_MAX:
         _CACHE.clear()
     _CACHE[word] = s
@@ -143,18 +147,17 @@ def message_terms(text: str, content_text: str = "") -> str:
 
 @dataclass(frozen=True)
 class Term:
-    """One query word: its stem; with `prefix`, any stem starting with `stem` (the word
-    as typed, folded) or one of `alts` (the typed word's own stem and the cuts of the
-    typed word down to it: "москва*" is москва... or москв, the stem of Москве)."""
+    """One query word: its stem; with `prefix`, any stem starting with the typed word's
+    stem ("москва*" is москв...: Москве, Москвы, москвичи; PostgreSQL's ':*' means the
+    same)."""
 
     stem: str
     prefix: bool = False
     short: bool = False  # the word as typed has at most SHORT letters
-    alts: tuple[str, ...] = ()
 
     def hit(self, term: str) -> bool:
         if self.prefix:
-            return term.startswith(self.stem) or term in self.alts
+            return term.startswith(self.stem)
         return term == self.stem
 
 
@@ -172,15 +175,6 @@ def _chunk_body(m: re.Match[str]) -> str:
     return m.group(5) or ""
 
 
-def _prefix_term(folded: str, short: bool) -> Term:
-    s = stem(folded)
-    # Terms are stems, which may be shorter than the typed prefix (Москве -> москв) or
-    # end in another letter (happy -> happi): those exact stems count as hits too.
-    cuts = {folded[:k] for k in range(len(s), len(folded))} if folded.startswith(s) else set()
-    alts = tuple(sorted({s, *cuts} - {folded}))
-    return Term(folded, True, short, alts)
-
-
 def _clause(raw: str, prefix_allowed: bool = True) -> Clause:
     """The terms of one chunk: every word of it, the last one a prefix when the chunk
     ends with '*' (each '*'-ended word of a phrase is a prefix)."""
@@ -189,7 +183,7 @@ def _clause(raw: str, prefix_allowed: bool = True) -> Clause:
         word, star = m.group(1), m.group(2)
         folded = fold(word)
         if star and prefix_allowed:
-            out.append(_prefix_term(folded, len(word) <= SHORT))
+            out.append(Term(stem(folded), True, len(word) <= SHORT))
         else:
             out.append(Term(stem(folded), False, len(word) <= SHORT))
     return tuple(out)
@@ -319,14 +313,7 @@ def _positions(clause: Clause, seq: list[str]) -> Iterator[int]:
 
 
 def _fts5_clause(clause: Clause) -> str:
-    # A prefix term is '"stem"*' or one of its exact alternatives: FTS5 has no OR inside
-    # a phrase, so a phrase with such terms becomes an OR of phrases.
-    options: list[list[str]] = [[]]
-    for t in clause:
-        forms = [f'"{t.stem}"*', *(f'"{a}"' for a in t.alts)] if t.prefix else [f'"{t.stem}"']
-        options = [[*o, f] for o in options for f in forms]
-    phrases = [" + ".join(o) for o in options]
-    return phrases[0] if len(phrases) == 1 else "(" + " OR ".join(phrases) + ")"
+    return " + ".join(f'"{t.stem}"*' if t.prefix else f'"{t.stem}"' for t in clause)
 
 
 def _ts_clause(words: list[tuple[str, bool]]) -> str:

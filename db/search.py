@@ -55,8 +55,39 @@ SNIPPET_WIDTH = 160
 # the configuration, so a large archive does not hold the start for minutes.
 PG_CONFIG = "tgp_search"
 PG_INDEX = "message_terms_fts_idx"
-PG_INDEX_EXPR = f"to_tsvector('{PG_CONFIG}', translate(text || ' ' || content_text, 'ёЁ', 'еЕ'))"
-PG_DOCUMENT = f"to_tsvector('{PG_CONFIG}', translate(m.text || ' ' || m.content_text, 'ёЁ', 'еЕ'))"
+# What is not a word character for core.words (str.isalnum): ASCII punctuation and
+# symbols, the other non-alphanumerics of Latin, Greek and Cyrillic, general
+# punctuation, symbols and arrows, CJK and fullwidth punctuation, emoji. Every run of
+# them becomes a space before PostgreSQL's parser sees the text, so it never keeps
+# x.org, user@mail.ru, COVID-19 or 3.14 as one token: its words are core.words' words.
+# (A literal, not computed at import: the index expression must not change with the
+# Python version's Unicode tables.) Each backslash reaches the regex engine as is.
+PG_NON_WORD = (
+    r"["
+    r"\u0001-\u002f\u003a-\u0040\u005b-\u0060\u007b-\u00a9\u00ab-\u00b1\u00b4"
+    r"\u00b6-\u00b8\u00bb\u00bf\u00d7\u00f7\u02c2-\u02c5\u02d2-\u02df\u02e5-\u02eb"
+    r"\u02ed\u02ef-\u036f\u0375\u0378-\u0379\u037e\u0380-\u0385\u0387\u038b\u038d"
+    r"\u03a2\u03f6\u0482-\u0489\u2000-\u206f\u2072-\u2073\u207a-\u207e"
+    r"\u208a-\u208f\u209d-\u2101\u2103-\u2106\u2108-\u2109\u2114\u2116-\u2118"
+    r"\u211e-\u2123\u2125\u2127\u2129\u212e\u213a-\u213b\u2140-\u2144\u214a-\u214d"
+    r"\u214f\u218a-\u245f\u249c-\u24e9\u2500-\u2775\u2794-\u2bff\u3000-\u3004"
+    r"\u3008-\u3020\u302a-\u3030\u3036-\u3037\u303d-\u303f\ufe00-\ufe6f"
+    r"\uff00-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65\U0001f000-\U0001f0ff"
+    r"\U0001f10d-\U0001faff"
+    r"]+"
+)
+
+
+def _pg_document(text: str, content: str) -> str:
+    # NFC as core.words.nfc, ё as е, non-word runs as one space, then the parser.
+    return (
+        f"to_tsvector('{PG_CONFIG}', regexp_replace(translate(normalize("
+        f"{text} || ' ' || {content}, NFC), 'ёЁ', 'еЕ'), '{PG_NON_WORD}', ' ', 'g'))"
+    )
+
+
+PG_INDEX_EXPR = _pg_document("text", "content_text")
+PG_DOCUMENT = _pg_document("m.text", "m.content_text")
 
 _PENDING = (
     "SELECT COALESCE((SELECT MAX(id) FROM message), 0)"

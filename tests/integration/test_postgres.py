@@ -276,3 +276,81 @@ async def test_the_search_index_is_built_concurrently_after_the_start(
     assert await pg_index_ready() is False
     assert await build_pg_index() is True and await pg_index_ready() is True
     assert (await search_messages("гололедицу")).total == 2
+
+
+async def test_postgres_and_the_python_matcher_agree_on_random_queries(
+    pg_repo: MessageRepository,
+) -> None:
+    """PostgreSQL splits words exactly as core.words does (URLs, hosts, e-mails,
+    decimals, digit-hyphen words, underscores, emoji are cut into their words) and stems
+    them the same way: random texts and random queries (words, phrases, -exclusions,
+    prefixes) find the same messages on the server (the search's own document and
+    tsquery) as in the Python matcher of watches and export filters."""
+    import random
+    import unicodedata
+
+    from tortoise import connections
+
+    from core.words import BadQuery, SearchQuery
+    from db.search import PG_CONFIG, PG_DOCUMENT
+
+    rnd = random.Random(14)
+    vocab = (
+        "Москва Москве москвичи выборы выборах выбирают ёлка Ёжик елки день дня дней "
+        "кошка кошек отец отца ребёнок ребенка elections elected run running runs happy "
+        "happiness x.org user@mail.ru COVID-19 covid19 3.14 10 2024 Нью-Йорк e-mail "
+        "café cafés https://t.me/chan/5 a_b #тег iPhone15 5G 1e5 v1.2.3 x86_64 "
+        "foo-bar 10-й 2-х Ёлка-2 ООО «Ромашка» don't it's 1/2"
+    ).split()
+    seps = [" ", ", ", " — ", "! ", "\n", " (", ") ", " 😀 ", "…", ": ", "-", "/", "."]
+
+    def text() -> str:
+        out = []
+        for _ in range(rnd.randint(1, 8)):
+            out += [rnd.choice(vocab), rnd.choice(seps)]
+        s = "".join(out)
+        return unicodedata.normalize("NFD", s) if rnd.random() < 0.1 else s
+
+    texts = {i: text() for i in range(1, 301)}
+    ch = await Channel.create(tg_id=781, access_hash=1, username="agree")
+    rows = [message_row(ch.id, tl_message(i, t), NOW) for i, t in texts.items()]
+    await pg_repo.store_batch(ch.id, rows, cursor=300, new_rows=300)
+
+    def word() -> str:
+        w = rnd.choice(vocab)
+        if rnd.random() < 0.2:
+            w = w[: rnd.randint(1, max(1, len(w) - 1))] + "*"
+        return w
+
+    def query() -> str:
+        parts = []
+        for _ in range(rnd.randint(1, 3)):
+            r = rnd.random()
+            if r < 0.2:
+                parts.append(f'"{rnd.choice(vocab)} {word()}"')
+            elif r < 0.35:
+                parts.append("-" + word())
+            else:
+                parts.append(word())
+        return " ".join(parts)
+
+    conn = connections.get("default")
+    checked, differ = 0, []
+    for _ in range(600):
+        raw = query()
+        try:
+            q = SearchQuery.parse(raw)
+        except BadQuery:
+            continue
+        found = await conn.execute_query_dict(
+            f"SELECT m.msg_id FROM message m WHERE m.channel_id = $1"
+            f" AND {PG_DOCUMENT} @@ to_tsquery('{PG_CONFIG}', $2)",
+            [ch.id, q.tsquery()],
+        )
+        server = sorted(r["msg_id"] for r in found)
+        local = [i for i, t in texts.items() if q.matches_text(t)]
+        checked += 1
+        if server != local:
+            differ.append((raw, sorted(set(server) ^ set(local))[:5]))
+    assert checked > 400
+    assert differ == [], (len(differ), differ[:10])
