@@ -53,9 +53,19 @@ def render_page(
     q: str, page: SearchPage, page_no: int, nonce: str, lang: str, tz: ZoneInfo
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     pages = max(1, -(-page.total // PER_PAGE))
-    lines = [tn("search_header", page.total, lang, q=echo(q), page=page_no + 1, pages=pages)]
+    total = format_decimal(page.total, locale=lang)  # as /status writes numbers
+    lines = [
+        tn("search_header", page.total, lang, n=total, q=echo(q), page=page_no + 1, pages=pages)
+    ]
     if page.unindexed:
-        lines.append(tn("search_unindexed", page.unindexed, lang))
+        lines.append(
+            tn(
+                "search_unindexed",
+                page.unindexed,
+                lang,
+                n=format_decimal(page.unindexed, locale=lang),
+            )
+        )
     for n, hit in enumerate(page.hits, page_no * PER_PAGE + 1):
         when = show(hit.date, tz) if hit.date else ""
         lines.append(
@@ -113,7 +123,14 @@ async def cmd_search(
     if page.total == 0:
         lines = [t("search_none", lang, q=echo(q))]
         if page.unindexed:
-            lines.append(tn("search_unindexed", page.unindexed, lang))
+            lines.append(
+                tn(
+                    "search_unindexed",
+                    page.unindexed,
+                    lang,
+                    n=format_decimal(page.unindexed, locale=lang),
+                )
+            )
         await message.answer("\n".join(lines))
         return
     nonce = secrets.token_hex(4)

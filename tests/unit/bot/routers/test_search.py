@@ -56,12 +56,22 @@ async def test_an_unusable_query_is_explained(data_bot: DataBot) -> None:
 
 async def test_messages_not_indexed_yet_are_counted(data_bot: DataBot) -> None:
     data_bot.archive.hits = _hits(2)
-    data_bot.archive.unindexed = 1500
+    data_bot.archive.unindexed = 295_000
     (page,) = await data_bot.tg.send("/search match")
-    assert "1500 older messages are not searchable yet" in page.text
+    # Thousands separated, as /status writes numbers (review S5).
+    assert "295,000 older messages are not searchable yet" in page.text
     data_bot.archive.hits = []
     (none,) = await data_bot.tg.send("/search match")
-    assert "Nothing found" in none.text and "1500 older messages" in none.text
+    assert "Nothing found" in none.text and "295,000 older messages" in none.text
+
+
+def test_search_numbers_have_thousands_separators_in_both_languages() -> None:
+
+    page = SearchPage(12_345, tuple(_hits(2)), unindexed=295_000)
+    en, _ = render_page("match", page, 0, "n", "en", ZoneInfo("UTC"))
+    ru, _ = render_page("match", page, 0, "n", "ru", ZoneInfo("UTC"))
+    assert "12,345" in en and "295,000" in en
+    assert "12\xa0345" in ru and "295\xa0000" in ru and "Ещё 295\xa0000 старых" in ru
 
 
 async def test_status_shows_the_index_rebuild_while_it_runs(data_bot: DataBot) -> None:
