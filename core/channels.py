@@ -71,6 +71,14 @@ def post_link(username: str | None, tg_id: int, message_id: int) -> str:
     return f"https://t.me/c/{raw}/{message_id}"
 
 
+def comment_link(username: str | None, tg_id: int, post_id: int, comment_id: int) -> str:
+    """The t.me link of comment `comment_id` (its id in the discussion group) under post
+    `post_id` of the channel (`username`, `tg_id`): the post's link (`post_link`) with
+    `?comment=<id>`, which opens the comment in the channel's thread. The one form every
+    place uses (exports, /search)."""
+    return f"{post_link(username, tg_id, post_id)}?comment={comment_id}"
+
+
 class AddCode(StrEnum):
     """The outcome of one /add line (the bot renders `add_r_<code>` / `add_g_<code>`)."""
 

@@ -23,9 +23,9 @@ from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from core.archive import HL_END, HL_START, SearchHit, SearchPage
-from core.channels import post_link
+from core.channels import comment_link, post_link
 from core.words import SearchQuery, message_terms, nfc, snippet
-from db.export import parse_time
+from db.export import ParentChannel, comment_parents, parse_time
 from db.messages import INDEX_PENDING
 
 __all__ = [
@@ -268,7 +268,7 @@ async def search_messages(query: SearchQuery | str, offset: int = 0, limit: int 
         broad = int(total_rows[0]["n"]) > RANK_LIMIT
         order = "message_fts.rowid DESC" if broad else "bm25(message_fts), m.date DESC"
         rows = await conn.execute_query_dict(
-            "SELECT m.id, m.msg_id, m.date, m.text, m.content_text,"
+            "SELECT m.id, m.msg_id, m.date, m.text, m.content_text, m.comment_of,"
             " c.tg_id, c.username, c.title"
             " FROM message_fts JOIN message m ON m.id = message_fts.rowid"
             " JOIN channel c ON c.id = m.channel_id"
@@ -284,7 +284,7 @@ async def search_messages(query: SearchQuery | str, offset: int = 0, limit: int 
             [ts],
         )
         rows = await conn.execute_query_dict(
-            "SELECT m.id, m.msg_id, m.date, m.text, m.content_text,"
+            "SELECT m.id, m.msg_id, m.date, m.text, m.content_text, m.comment_of,"
             " c.tg_id, c.username, c.title"
             " FROM message m JOIN channel c ON c.id = m.channel_id"
             f" WHERE {PG_DOCUMENT} @@ to_tsquery('{PG_CONFIG}', $1)"
@@ -292,8 +292,10 @@ async def search_messages(query: SearchQuery | str, offset: int = 0, limit: int 
             " m.date DESC LIMIT $2 OFFSET $3",
             [ts, limit, offset],
         )
+    # A comment links into its channel's thread, as exports do.
+    parents = await comment_parents() if any(r["comment_of"] for r in rows) else {}
     return SearchPage(
-        int(total_rows[0]["n"]), tuple(_hit(r, q) for r in rows), unindexed=unindexed
+        int(total_rows[0]["n"]), tuple(_hit(r, q, parents) for r in rows), unindexed=unindexed
     )
 
 
@@ -310,12 +312,18 @@ def hit_snippet(q: SearchQuery, text: str, content_text: str) -> str:
     return snippet(text or content_text, [], HL_START, HL_END, SNIPPET_WIDTH)
 
 
-def _hit(r: dict[str, Any], q: SearchQuery) -> SearchHit:
+def _hit(r: dict[str, Any], q: SearchQuery, parents: dict[int, ParentChannel]) -> SearchHit:
+    parent = parents.get(r["tg_id"]) if r["comment_of"] is not None else None
+    link = (
+        comment_link(parent.username, parent.tg_id, r["comment_of"], r["msg_id"])
+        if parent
+        else post_link(r["username"], r["tg_id"], r["msg_id"])
+    )
     return SearchHit(
         message_id=r["id"],
         channel=r["username"] or r["title"] or str(r["tg_id"]),
         msg_id=r["msg_id"],
         date=parse_time(r["date"]),
         snippet=hit_snippet(q, r["text"] or "", r["content_text"] or "").replace("\n", " "),
-        link=post_link(r["username"], r["tg_id"], r["msg_id"]),
+        link=link,
     )

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from core.channels import post_link
+from core.channels import comment_link, post_link
 from db.export import ExportRecord, ParentChannel, parse_time
 
 COLUMNS = (
@@ -165,13 +165,16 @@ def export_row(
     comment_of = rec["comment_of"]
     parent = parents.get(tg_id) if comment_of is not None and parents else None
     parent_link = post_link(parent.username, parent.tg_id, comment_of) if parent else None
+    thread_link = (
+        comment_link(parent.username, parent.tg_id, comment_of, msg_id) if parent else None
+    )
     reply_to = rec["reply_to_id"]
     return {
         "channel_id": tg_id,
         "channel": _label(username, rec["title"]),
         "msg_id": msg_id,
         "date": date.astimezone(tz) if date else None,
-        "link": f"{parent_link}?comment={msg_id}" if parent_link else own_link,
+        "link": thread_link or own_link,
         "text": text,
         "content_text": rec["content_text"] or "",
         "action": _json_value(rec["action"]),

@@ -184,3 +184,27 @@ async def test_nfd_text_is_found_and_marked_on_its_composed_form(db: Path) -> No
         assert page.total == 1, query
     page = await search_messages("ежик")
     assert page.hits[0].snippet == f"Йошкар-Ола и {HL_START}ёжик{HL_END}"
+
+
+async def test_a_comment_links_into_its_channel_thread_as_exports_do(db: Path) -> None:
+    """A hit in a discussion group's comment links to the channel's post with
+    ?comment=<id> (the form exports write), not to the group's t.me/c/... message."""
+    import datetime as dt
+
+    from core.channels import comment_link
+    from db.models import Channel, Message
+
+    news = await Channel.create(tg_id=1001, username="news", title="News", linked_chat_id=2002)
+    chat = await Channel.create(tg_id=2002, username=None, title="News chat", status="linked")
+    when = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    await Message.create(channel=news, msg_id=1, date=when, text="Выборы мэра")
+    await Message.create(
+        channel=chat, msg_id=10, date=when, text="Обсуждение выборов", comment_of=1
+    )
+    page = await search_messages("обсуждение")
+    assert [h.link for h in page.hits] == ["https://t.me/news/1?comment=10"]
+    assert page.hits[0].link == comment_link("news", 1001, 1, 10)
+    # Without its channel stored the comment keeps the group's own link.
+    await news.delete()
+    page = await search_messages("обсуждение")
+    assert [h.link for h in page.hits] == ["https://t.me/c/2002/10"]
