@@ -40,6 +40,7 @@ __all__ = [
     "pending_terms",
     "pg_index_progress",
     "search_messages",
+    "stemmed_count",
 ]
 
 # Above this many matches results come newest first instead of by relevance.
@@ -178,6 +179,16 @@ async def pending_terms() -> int:
     return int(rows[0]["n"])
 
 
+# Rows stemmed by fill_terms in this process, whoever asked (the rebuild or a search):
+# the rebuild's progress counts the rows a search stemmed before it got to them.
+_STEMMED = [0]
+
+
+def stemmed_count() -> int:
+    """How many rows `fill_terms` has stemmed in this process so far."""
+    return _STEMMED[0]
+
+
 async def fill_terms(limit: int) -> int:
     """Compute and store the terms of up to `limit` messages that have none, newest
     first, in ONE transaction (the triggers of migration 0006 index them). Returns how
@@ -208,7 +219,9 @@ async def fill_terms(limit: int) -> int:
         return len(rows)
 
     async with conn.acquire_connection() as aconn:
-        return int(await aconn._execute(work, aconn._conn))
+        n = int(await aconn._execute(work, aconn._conn))
+    _STEMMED[0] += n
+    return n
 
 
 def _write_terms(raw: sqlite3.Connection, rows: list[tuple[int, str, str]]) -> None:

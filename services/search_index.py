@@ -23,7 +23,13 @@ import time
 from collections.abc import Awaitable, Callable
 
 from core.archive import IndexProgress
-from db.search import build_pg_index, fill_terms, pending_terms, pg_index_progress
+from db.search import (
+    build_pg_index,
+    fill_terms,
+    pending_terms,
+    pg_index_progress,
+    stemmed_count,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +59,7 @@ class SearchIndexRebuild:
         build_index: Callable[[], Awaitable[bool]] = build_pg_index,
         build_progress: Callable[[], Awaitable[tuple[int, int] | None]] = pg_index_progress,
         poll_seconds: float = 2.0,
+        stemmed: Callable[[], int] = stemmed_count,
     ) -> None:
         self._chunk = chunk
         self._target = target_seconds
@@ -64,6 +71,7 @@ class SearchIndexRebuild:
         self._build_index = build_index
         self._build_progress = build_progress
         self._poll = poll_seconds
+        self._stemmed = stemmed
         self._stop = asyncio.Event()
         self._progress: IndexProgress | None = None
 
@@ -133,11 +141,15 @@ class SearchIndexRebuild:
         if big:
             log.info("search index: stemming %d stored messages in the background", total)
         self._progress = IndexProgress(0, total)
+        base = self._stemmed()
+        own = 0
         try:
             while not self._stop.is_set():
                 began = self._clock()
                 n = await self._fill(chunk)
-                done += n
+                own += n
+                # Rows a search stemmed meanwhile (db.search.fill_terms) count too.
+                done = max(own, self._stemmed() - base)
                 now = self._clock()
                 rate = done / (now - start) if now > start else 0.0
                 self._progress = IndexProgress(done, max(total, done), rate)

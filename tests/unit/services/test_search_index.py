@@ -217,3 +217,23 @@ async def test_the_postgres_index_is_built_in_the_background_with_progress() -> 
     await rebuild.stop()
     assert await asyncio.wait_for(task, 5) is False
     assert cancelled == [True] and rebuild.progress() is None
+
+
+async def test_rows_a_search_stems_count_in_the_rebuild_progress(old_archive: Path) -> None:
+    """Searches during the rebuild stem some rows themselves (db.search.SEARCH_FILL):
+    the progress counts them, so it reaches the total (it stopped at 80% before)."""
+    seen: list[IndexProgress] = []
+    rebuild = SearchIndexRebuild(chunk=4, target_seconds=None)
+
+    async def fill(limit: int) -> int:
+        p = rebuild.progress()
+        if p is not None:
+            seen.append(p)
+        await fill_terms(3)  # a /search between two chunks stems 3 rows itself
+        return await fill_terms(limit)
+
+    rebuild._fill = fill
+    assert await rebuild.rebuild(25) == 25
+    assert [p.done for p in seen] == [0, 7, 14, 21]
+    assert seen[-1].percent == 84 and all(p.total == 25 for p in seen)
+    assert await pending_terms() == 0
