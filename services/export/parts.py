@@ -1,12 +1,16 @@
 """Cutting an export into parts that each fit the upload limit and open by themselves.
 
-Output that would exceed the limit is cut into numbered parts, each a zip holding at
-most `limit` bytes of the export (its own header row included).
+Output that would exceed the limit is zipped; when the zip would exceed it too, it is
+cut into numbered zip parts of at most `limit` bytes each, cut by their compressed size,
+each holding a complete file (its own header row included). CSV and JSONL are written
+as one file and cut while being zipped (at row boundaries noted while writing); XLSX,
+compressed already, is cut while being written.
 """
 
 from __future__ import annotations
 
 import zipfile
+from array import array
 from collections.abc import Mapping
 from datetime import UTC, tzinfo
 from pathlib import Path
@@ -17,8 +21,11 @@ from services.export import xlsx
 from services.export.rows import export_row
 from services.export.writers import Writer, open_writer
 
-# Room for the zip's own headers so a part never crosses the limit.
+# Room for the zip's own headers so a part never crosses the limit (and, for a part cut
+# while zipping, for what the compressor still holds and the last chunk given to it).
 PART_MARGIN = 64 * 1024
+# Bytes of rows given to the compressor at a time while cutting zip parts.
+ZIP_CHUNK = 16 * 1024
 
 
 def part_budget(limit_bytes: int) -> int:
@@ -27,8 +34,9 @@ def part_budget(limit_bytes: int) -> int:
 
 
 class PartWriter:
-    """Rotates to a new part file once the current one reaches `budget` bytes (or, for
-    XLSX, Excel's row limit)."""
+    """XLSX: rotates to a new part file once the current one reaches `budget` bytes or
+    Excel's row limit. CSV/JSONL: one file, the byte offset where each row ends noted in
+    `ends` (the first entry: the header's end), for `finish` to cut it by zipped size."""
 
     def __init__(
         self,
@@ -48,7 +56,9 @@ class PartWriter:
         self.paths: list[Path] = []
         self._rows = 0
         self._max_rows = xlsx.XLSX_MAX_ROWS if fmt == ExportFormat.XLSX else None
+        self._cut_now = fmt == ExportFormat.XLSX
         self._writer = self._open()
+        self.ends = array("q", [self._writer.size()])
 
     def _open(self) -> Writer:
         suffix = self._fmt.suffix
@@ -60,6 +70,12 @@ class PartWriter:
         """Write `records` as rows, in order; once the current part holds `budget` bytes (or
         XLSX's row limit) the next row opens part `<basename>.partNNN.<suffix>`, added to
         `paths`. Times are written in the zone given at construction."""
+        if not self._cut_now:
+            writer, ends = self._writer, self.ends
+            for rec in records:
+                writer.write(export_row(rec, self._tz, self._parents))
+                ends.append(writer.size())
+            return
         for rec in records:
             full = self._max_rows is not None and self._rows >= self._max_rows
             if full or self._writer.size() >= self._budget:
@@ -81,6 +97,44 @@ def _zip_part(src: Path, dest: Path, arcname: str) -> None:
     src.unlink()
 
 
+def zip_cut(src: Path, ends: array[int], out_dir: Path, basename: str, limit: int) -> list[Path]:
+    """`src` (CSV or JSONL, rows ending at the offsets `ends`, `ends[0]` the header's
+    end) as zip parts `<basename>.partNNN.zip` of at most `limit` bytes each (a single
+    row larger than that gets a part of its own), each holding `<basename>.partNNN.<ext>`
+    with the header and whole rows. Deletes `src`. Blocking: run in a thread."""
+    suffix = src.suffix
+    budget = max(limit - PART_MARGIN, limit // 2)
+    zips: list[Path] = []
+    with open(src, "rb") as fh:
+        header = fh.read(ends[0])
+        row = 1  # the next row to write: bytes ends[row - 1] .. ends[row]
+        while row < len(ends):
+            name = f"{basename}.part{len(zips) + 1:03d}"
+            dest = out_dir / f"{name}.zip"
+            zips.append(dest)
+            with (
+                zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED) as zf,
+                zf.open(f"{name}{suffix}", "w", force_zip64=True) as entry,
+            ):
+                entry.write(header)
+                first = True
+                while row < len(ends):
+                    assert zf.fp is not None
+                    if not first and zf.fp.tell() >= budget:
+                        break
+                    # Whole rows, about ZIP_CHUNK bytes (at least one row).
+                    stop = row
+                    while stop < len(ends) and (
+                        stop == row or ends[stop] - ends[row - 1] <= ZIP_CHUNK
+                    ):
+                        stop += 1
+                    fh.seek(ends[row - 1])
+                    entry.write(fh.read(ends[stop - 1] - ends[row - 1]))
+                    row, first = stop, False
+    src.unlink()
+    return zips
+
+
 def finish(
     part_paths: list[Path],
     rows: int,
@@ -88,9 +142,12 @@ def finish(
     basename: str,
     fmt: ExportFormat,
     limit_bytes: int,
+    ends: array[int] | None = None,
 ) -> ExportResult:
     """The files to upload: none for no rows, `<basename>.<suffix>` when one part fits,
-    else every part zipped as `<basename>.partNNN.zip` (blocking: run in a thread)."""
+    `<basename>.zip` when its zip fits, else zip parts `<basename>.partNNN.zip` cut by
+    their compressed size (CSV/JSONL, `ends` the rows' end offsets: see `zip_cut`) or
+    every XLSX part zipped (blocking: run in a thread)."""
     limit_mb = limit_bytes // (1024 * 1024)
     if rows == 0:
         for p in part_paths:
@@ -100,9 +157,27 @@ def finish(
         final = out_dir / f"{basename}.{fmt.suffix}"
         part_paths[0].rename(final)
         return ExportResult(rows, (final,), False, limit_mb)
-    zips: list[Path] = []
+    if fmt != ExportFormat.XLSX and ends is not None:
+        (src,) = part_paths
+        zips = zip_cut(src, ends, out_dir, basename, limit_bytes)
+        if len(zips) == 1:  # the zip of the whole fits: one file, named as the export
+            whole = out_dir / f"{basename}.zip"
+            # Zipped again under the export's own name (at most `limit_bytes` zipped).
+            deflated = zipfile.ZIP_DEFLATED
+            with zipfile.ZipFile(zips[0]) as old, zipfile.ZipFile(whole, "w", deflated) as new:
+                (info,) = old.infolist()
+                with (
+                    old.open(info) as data,
+                    new.open(f"{basename}.{fmt.suffix}", "w", force_zip64=True) as out,
+                ):
+                    while chunk := data.read(1 << 20):
+                        out.write(chunk)
+            zips[0].unlink()
+            return ExportResult(rows, (whole,), False, limit_mb)
+        return ExportResult(rows, tuple(zips), True, limit_mb)
+    zipped: list[Path] = []
     for path in part_paths:
         dest = path.with_suffix(".zip")
         _zip_part(path, dest, path.name)
-        zips.append(dest)
-    return ExportResult(rows, tuple(zips), True, limit_mb)
+        zipped.append(dest)
+    return ExportResult(rows, tuple(zipped), True, limit_mb)

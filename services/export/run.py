@@ -31,8 +31,9 @@ async def export_messages(
 ) -> ExportResult:
     """Write the messages `query` selects under `out_dir` as `fmt`.
 
-    One file `<basename>.<suffix>` when it fits `limit_bytes`, else zip parts of at most
-    `limit_bytes` bytes each; no file when nothing matched (`rows == 0`). `progress`
+    One file `<basename>.<suffix>` when it fits `limit_bytes`, else `<basename>.zip` when
+    that fits, else zip parts `<basename>.partNNN.zip` of at most `limit_bytes` bytes
+    each, cut by their compressed size; no file when nothing matched (`rows == 0`). `progress`
     is awaited each time another `progress_every` rows are written. Formatting and
     writing run in a worker thread one chunk (`chunk` rows) at a time (a row costs
     ~20-60 us of CPU), so the event loop stays free for the bot and the scheduler.
@@ -55,4 +56,6 @@ async def export_messages(
     finally:
         # Closing an .xlsx assembles the whole file: off the event loop.
         await asyncio.to_thread(parts.close)
-    return await asyncio.to_thread(finish, parts.paths, rows, out_dir, basename, fmt, limit_bytes)
+    return await asyncio.to_thread(
+        finish, parts.paths, rows, out_dir, basename, fmt, limit_bytes, parts.ends
+    )

@@ -7,6 +7,7 @@ what was seeded.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from db.database import close_db, init_db
@@ -18,7 +19,9 @@ LIMIT_MB = 1
 
 
 def _text(i: int) -> str:
-    return f"Пост {i}: «новости» дня, строка\nвторая строка " + "слово " * 40
+    # The hex makes the file hard to compress: parts are cut by their zipped size.
+    noise = "".join(hashlib.sha256(f"{i}.{k}".encode()).hexdigest() for k in range(8))
+    return f"Пост {i}: «новости» дня, строка\nвторая строка " + "слово " * 40 + noise
 
 
 async def _seed(db_path: Path) -> None:

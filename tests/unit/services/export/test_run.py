@@ -12,6 +12,7 @@ import pytest
 from core.archive import ExportFormat, ExportQuery
 from db.models import Message
 from services.export import export_messages
+from services.export.parts import PART_MARGIN
 from tests.unit.export_fixtures import BASE, make_channel, read_back, upsert
 
 TRICKY = [
@@ -79,28 +80,58 @@ async def test_csv_is_excel_friendly_utf8_with_bom(db: Path, tmp_path: Path) -> 
     assert read_back(result.files[0])[0]["link"] == "https://t.me/c/5/1"
 
 
-async def test_split_into_zip_parts_above_the_limit(db: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("fmt", [ExportFormat.CSV, ExportFormat.JSONL])
+async def test_split_into_zip_parts_by_their_compressed_size(
+    db: Path, tmp_path: Path, fmt: ExportFormat
+) -> None:
+    import random
+
+    rng = random.Random(5)
+    letters = "абвгдежзиклмнопрстуфхцчшщыэюяabcdefghijklmnopqrstuvwxyz0123456789"
     ch = await make_channel(7, "big", "Big")
-    texts = [(i, f"Сообщение {i} " + "текст " * 40) for i in range(1, 1501)]
+    n = 3000
+    texts = [
+        (i, f"Сообщение {i}\n" + "".join(rng.choices(letters, k=300))) for i in range(1, n + 1)
+    ]
     await upsert(ch, texts)
     limit = 200 * 1024
-    result = await export_messages(ExportQuery(), ExportFormat.CSV, tmp_path / "out", "big", limit)
+    result = await export_messages(ExportQuery(), fmt, tmp_path / "out", "big", limit)
     assert result.parts and len(result.files) >= 3
     assert [p.name for p in result.files] == [
         f"big.part{i:03d}.zip" for i in range(1, len(result.files) + 1)
     ]
+    sizes = [p.stat().st_size for p in result.files]
+    assert all(s <= limit for s in sizes), sizes
+    # Cut by the zipped size, not by the text before compression: no part but the last
+    # is small (cut by the uncompressed size they were about a third of the limit).
+    assert all(s >= limit - 2 * PART_MARGIN for s in sizes[:-1]), sizes
     rows: list[dict[str, Any]] = []
     for part in result.files:
-        assert part.stat().st_size <= limit
         with zipfile.ZipFile(part) as zf:
-            assert zf.namelist() == [part.with_suffix(".csv").name]
+            assert zf.namelist() == [part.with_suffix(f".{fmt.suffix}").name]
         rows += read_back(part)  # each part opens by itself, header included
-    assert [int(r["msg_id"]) for r in rows] == list(range(1, 1501))
+    assert [int(r["msg_id"]) for r in rows] == list(range(1, n + 1))
     assert rows[-1]["text"] == texts[-1][1]
-    same = await export_messages(
-        ExportQuery(), ExportFormat.CSV, tmp_path / "one", "big", 50 * 2**20
-    )
-    assert not same.parts and len(same.files) == 1
+    same = await export_messages(ExportQuery(), fmt, tmp_path / "one", "big", 50 * 2**20)
+    assert not same.parts and [p.name for p in same.files] == [f"big.{fmt.suffix}"]
+
+
+async def test_a_single_zip_when_the_zip_of_the_whole_fits(db: Path, tmp_path: Path) -> None:
+    ch = await make_channel(7, "big", "Big")
+    texts = [(i, f"Сообщение {i} " + "текст " * 40) for i in range(1, 3001)]
+    await upsert(ch, texts)
+    limit = 200 * 1024  # the CSV is ~1.3 MB, its zip ~60 KB
+    result = await export_messages(ExportQuery(), ExportFormat.CSV, tmp_path / "out", "big", limit)
+    assert not result.parts and [p.name for p in result.files] == ["big.zip"]
+    (path,) = result.files
+    assert path.stat().st_size <= limit
+    with zipfile.ZipFile(path) as zf:
+        (info,) = zf.infolist()
+        assert info.filename == "big.csv" and info.compress_type == zipfile.ZIP_DEFLATED
+        assert info.file_size > limit
+    rows = read_back(path)
+    assert [int(r["msg_id"]) for r in rows] == list(range(1, 3001))
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["big.zip"]
 
 
 async def test_xlsx_parts_are_cut_by_their_compressed_size(db: Path, tmp_path: Path) -> None:
