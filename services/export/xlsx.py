@@ -7,6 +7,7 @@ The header row is frozen and carries an autofilter; time columns are real date c
 
 from __future__ import annotations
 
+import math
 import re
 import tempfile
 import zipfile
@@ -83,7 +84,21 @@ _XLSX_STATIC = {
     ),
 }
 _XML_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+
+
 # Characters XML 1.0 cannot carry at all (Excel would refuse the file).
+def cut_cell(text: str) -> str:
+    """`text` cut to XLSX_CELL_MAX characters, its end saying so:
+    "...…[cut: N characters, full text in CSV/JSONL]" (N: the characters left out)."""
+    n = len(text) - XLSX_CELL_MAX
+    while True:  # the mark takes room too: N counts what it displaces
+        mark = f"…[cut: {n} characters, full text in CSV/JSONL]"
+        keep = XLSX_CELL_MAX - len(mark)
+        if len(text) - keep == n:
+            return text[:keep] + mark
+        n = len(text) - keep
+
+
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _EXCEL_EPOCH = datetime(1899, 12, 30)
 _EXACT_INT = 2**53  # larger integers (64-bit ids) go in as text, not rounded doubles
@@ -221,13 +236,17 @@ class XlsxWriter:
             kind = type(value)
             if kind is int and -_EXACT_INT < value < _EXACT_INT:  # bool is no int here
                 cells.append(f'<c r="{letters[i]}{r}"><v>{value}</v></c>')
+            elif kind is float and math.isfinite(value):  # media_duration 7.5
+                cells.append(f'<c r="{letters[i]}{r}"><v>{value!r}</v></c>')
             elif isinstance(value, datetime):
                 wall = value.replace(tzinfo=None)
                 serial = (wall - _EXCEL_EPOCH).total_seconds() / 86400
                 cells.append(f'<c r="{letters[i]}{r}" s="1"><v>{serial!r}</v></c>')
             else:
                 ref = f"{letters[i]}{r}"
-                text = _XML_ILLEGAL.sub("", str(value))[:XLSX_CELL_MAX]
+                text = _XML_ILLEGAL.sub("", str(value))
+                if len(text) > XLSX_CELL_MAX:
+                    text = cut_cell(text)
                 s = style
                 if not style and i in self._link_cols and self._link(ref, text):
                     s = 2
@@ -249,8 +268,10 @@ class XlsxWriter:
 
     def write(self, row: ExportRow) -> None:
         """One sheet row in `COLUMNS` order; times (aware datetimes) as date cells of
-        their wall time, links as hyperlinks while the sheet has room for them, cells cut
-        to XLSX_CELL_MAX characters, characters XML 1.0 cannot carry dropped."""
+        their wall time, links as hyperlinks while the sheet has room for them, ints and
+        floats as numbers (ints beyond 2**53 as text), longer texts cut to XLSX_CELL_MAX
+        characters with the cut marked (`cut_cell`), characters XML 1.0 cannot carry
+        dropped."""
         values = list(row.values())  # COLUMNS order
         for i in self._json_cols:
             values[i] = cell(values[i])

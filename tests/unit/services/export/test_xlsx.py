@@ -39,6 +39,8 @@ def test_xlsx_cells_are_exact_and_safe(tmp_path: Path) -> None:
         entities=[{"type": "url", "offset": 0, "length": 1, "text": "a"}],
         grouped_id=big_id,
         link="https://t.me/news/7",
+        media_duration=7.5,
+        media_size=12,
     )
     writer = XlsxWriter(tmp_path / "t.xlsx")
     writer.write(row)
@@ -50,7 +52,13 @@ def test_xlsx_cells_are_exact_and_safe(tmp_path: Path) -> None:
     assert header == [f"{c} (UTC)" if c.endswith("date") else c for c in COLUMNS]
     names = [h.split(" (")[0] for h in header]
     first, second = (dict(zip(names, [c.value for c in r], strict=True)) for r in ws.iter_rows(2))
-    assert first["text"] == ("abc & <tag> ]]>\r\n " + "x" * 40_000)[:XLSX_CELL_MAX]
+    full = "abc & <tag> ]]>\r\n " + "x" * 40_000
+    kept, cut, n = first["text"].partition("…[cut: ")
+    assert len(first["text"]) == XLSX_CELL_MAX and cut
+    assert n.endswith(" characters, full text in CSV/JSONL]")
+    assert full.startswith(kept) and len(full) - len(kept) == int(n.split()[0])
+    assert first["media_duration"] == 7.5 and first["media_size"] == 12
+    assert ws.cell(2, names.index("media_duration") + 1).data_type == "n"
     assert first["channel"] == "news & <co>" and first["link"] == "https://t.me/news/7"
     assert first["date"] == dt.datetime(2026, 1, 2, 3, 4, 5)
     assert first["views"] == 0 and first["channel_id"] == -1001234567890
