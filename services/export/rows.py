@@ -150,8 +150,13 @@ def export_row(
     `?comment=<id>` (else the discussion group's own link). `reply_to_link` points into
     the chat the message is stored in.
     """
-    reactions = _json_value(rec["reactions"]) or {}
-    total = sum(v for v in reactions.values() if isinstance(v, int)) if reactions else 0
+    # Reactions never stored (service events, comments, old rows): both columns empty,
+    # as `views` is, not a count of 0.
+    reactions = _json_value(rec["reactions"])
+    reactions = reactions if isinstance(reactions, dict) else None
+    total = (
+        sum(v for v in reactions.values() if isinstance(v, int)) if reactions is not None else None
+    )
     date = parse_time(rec["date"])
     edit = parse_time(rec["edit_date"])
     text = rec["text"] or ""
@@ -213,11 +218,29 @@ def export_row(
     }
 
 
+# 64-bit ids (random, often beyond 2**53): JSONL writes these columns as strings always,
+# so a reader in JavaScript (or any double-based JSON parser) gets every digit.
+ID_STRING_COLUMNS = ("media_id", "grouped_id")
+_EXACT = 2**53
+
+
+def exact_ints(value: Any) -> Any:
+    """`value` (JSON-ready: dicts, lists, scalars) with every int outside +-2**53 as a
+    decimal string, at any depth; the rest as it is (the same object when none is)."""
+    if isinstance(value, dict):
+        return {k: exact_ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [exact_ints(v) for v in value]
+    if type(value) is int and not -_EXACT < value < _EXACT:
+        return str(value)
+    return value
+
+
 def cell(value: Any) -> Any:
-    """A value as a flat CSV cell: dicts and lists as JSON ("" when empty), times as
-    ISO 8601 with their offset, None as ""."""
+    """A value as a flat CSV cell: dicts and lists as JSON ("" when empty; ints beyond
+    +-2**53 inside them as strings), times as ISO 8601 with their offset, None as ""."""
     if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False) if value else ""
+        return json.dumps(exact_ints(value), ensure_ascii=False) if value else ""
     if isinstance(value, datetime):
         return value.isoformat()
     return "" if value is None else value

@@ -11,10 +11,12 @@ from typing import Protocol
 from core.archive import ExportFormat
 from services.export.rows import (
     COLUMNS,
+    ID_STRING_COLUMNS,
     JSON_COLUMNS,
     TIME_COLUMNS,
     ExportRow,
     cell,
+    exact_ints,
     json_default,
 )
 from services.export.xlsx import XlsxWriter
@@ -85,7 +87,15 @@ class JsonlWriter:
         self._fh = open(path, "w", encoding="utf-8", newline="\n")
 
     def write(self, row: ExportRow) -> None:
-        """The row as one JSON object on its own line (non-ASCII kept as is)."""
+        """The row as one JSON object on its own line (non-ASCII kept as is); the
+        ID_STRING_COLUMNS as strings, and inside nested values every int beyond +-2**53
+        as a string (a double-based JSON reader would round it)."""
+        for col in ID_STRING_COLUMNS:
+            if row[col] is not None:
+                row[col] = str(row[col])
+        for col in JSON_COLUMNS:
+            if row[col]:
+                row[col] = exact_ints(row[col])
         self._fh.write(json.dumps(row, ensure_ascii=False, default=json_default))
         self._fh.write("\n")
 
