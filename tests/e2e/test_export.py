@@ -99,7 +99,7 @@ async def test_export_search_stats_watch_end_to_end(tmp_path: Path) -> None:
         # Search with paging (English operator).
         en = api.users[ADMIN2_ID]
         await api.send_text(en, "/search НОВОСТИ")
-        page1 = await api.wait_for_message(ADMIN2_ID, r"Found 4000", timeout=15)
+        page1 = await api.wait_for_message(ADMIN2_ID, r"Found 4,000", timeout=15)
         assert "page 1 of 800" in page1.text and "https://t.me/news/" in page1.text
         await api.press_button(en, page1, text="Next »")
         page2 = await api.wait_for_message(ADMIN2_ID, r"page 2 of 800", timeout=15)
