@@ -183,9 +183,10 @@ def parse_export_args(text: str, local: ZoneInfo = _UTC) -> ExportArgs:
     """`<channel|all> [csv|csv;|jsonl|xlsx] [comments] [tz:Zone] [from YYYY-MM-DD]
     [to YYYY-MM-DD] [words...]`.
 
-    Options (a format word, comments, tz:, from/to with a day) are options wherever they
-    stand, before or after the search words; a word inside "quotes" is always a search
-    word (`"csv"` searches for csv). A first word that is an option means every channel.
+    Options (a format word, comments, tz:, from/to before a day, i.e. a word starting
+    with a digit) are options wherever they stand, before or after the search words; a
+    word inside "quotes" is always a search word (`"csv"` searches for csv). A first
+    word that is an option means every channel.
     Raises BadFormat for a word naming another file format (pdf, txt, ...) before any
     search word; GarbledOption for an option with stray punctuation (`csv,`); TwiceGiven
     for two formats or two `from`/`to` days that differ; BadDate for a day that is no
@@ -234,7 +235,8 @@ def parse_export_args(text: str, local: ZoneInfo = _UTC) -> ExportArgs:
             i += 1
         elif low.startswith(TZ_PREFIX):
             zone = _zone(tok[len(TZ_PREFIX) :], local)
-        elif low in _DATE_WORDS and i + 1 < len(tokens):
+        elif low in _DATE_WORDS and nxt[:1].isdigit():
+            # Only before a day: "how to cook", "выборы по Москве" are search words.
             key, day = _DATE_WORDS[low], tokens[i + 1]
             if key in dates and dates[key] != day:
                 raise TwiceGiven(f"{dates[key]}", f"{day}")

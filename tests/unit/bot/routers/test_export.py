@@ -31,6 +31,10 @@ def test_parse_arguments() -> None:
     assert parse_export_args("all").fmt == ExportFormat.CSV
     with pytest.raises(BadDate):
         parse_export_args("all from 01.02.2026")
+    # from/to/с/по before anything but a day are words of the search.
+    assert parse_export_args("@ch how to cook").keyword == "how to cook"
+    args = parse_export_args("@ch выборы по Москве с 2026-01-01")
+    assert args.keyword == "выборы по Москве" and args.since is not None
 
 
 def test_semicolon_csv_comments_and_zone_options() -> None:
