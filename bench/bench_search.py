@@ -22,7 +22,6 @@ import asyncio
 import random
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +30,8 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
+
+from tests.old_archive import migrate_to  # noqa: E402
 
 SYL_RU = "ка ло ми но ра ст пр ви де ти ль на ре ко по то ма бо гу зе вы бо ры мо скв".split()
 SYL_EN = "ta le mi no ra st pr vi de ti on an re co po to ma bo gu ze".split()
@@ -77,18 +78,7 @@ def _texts(n: int, vocab_size: int, seed: int = 42) -> Any:
 
 
 def build_old_archive(path: Path, n: int, vocab_size: int) -> float:
-    script = (
-        "import asyncio, sys\n"
-        "from tortoise import Tortoise\n"
-        "from tortoise.migrations.api import migrate\n"
-        "from db.config import tortoise_config\n"
-        "async def main():\n"
-        "    await migrate(config=tortoise_config('sqlite://' + sys.argv[1]),"
-        " target='tg_parser.0005_content')\n"
-        "    await Tortoise.close_connections()\n"
-        "asyncio.run(main())\n"
-    )
-    subprocess.run([sys.executable, "-c", script, str(path)], cwd=REPO_ROOT, check=True)
+    migrate_to(path, "0005_content", timeout=None)
     t0 = time.perf_counter()
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA journal_mode=WAL")

@@ -58,14 +58,7 @@ def render_page(
         tn("search_header", page.total, lang, n=total, q=echo(q), page=page_no + 1, pages=pages)
     ]
     if page.unindexed:
-        lines.append(
-            tn(
-                "search_unindexed",
-                page.unindexed,
-                lang,
-                n=format_decimal(page.unindexed, locale=lang),
-            )
-        )
+        lines.append(_unindexed(page.unindexed, lang))
     for n, hit in enumerate(page.hits, page_no * PER_PAGE + 1):
         when = show(hit.date, tz) if hit.date else ""
         lines.append(
@@ -106,6 +99,11 @@ async def status_section(archive: ArchiveAPI, lang: str) -> str:
     )
 
 
+def _unindexed(n: int, lang: str) -> Html:
+    """The line saying `n` older messages are not searchable yet (index rebuilding)."""
+    return tn("search_unindexed", n, lang, n=format_decimal(n, locale=lang))
+
+
 async def cmd_search(
     message: Message,
     command: CommandObject,
@@ -123,14 +121,7 @@ async def cmd_search(
     if page.total == 0:
         lines = [t("search_none", lang, q=echo(q))]
         if page.unindexed:
-            lines.append(
-                tn(
-                    "search_unindexed",
-                    page.unindexed,
-                    lang,
-                    n=format_decimal(page.unindexed, locale=lang),
-                )
-            )
+            lines.append(_unindexed(page.unindexed, lang))
         await message.answer("\n".join(lines))
         return
     nonce = secrets.token_hex(4)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.cli_env import TG_PARSER, clean_env, full_env
+from tests.old_archive import migrate_to
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -90,22 +91,7 @@ async def test_sigterm_while_the_database_server_does_not_answer(tmp_path: Path)
 
 def _archive_before_search(path: Path, rows: int) -> None:
     """An archive made before migration 0003 (full-text search), with `rows` posts."""
-    import subprocess
-    import sys
-
-    script = (
-        "import asyncio, sys\n"
-        "from tortoise import Tortoise\n"
-        "from tortoise.migrations.api import migrate\n"
-        "from db.config import tortoise_config\n"
-        "async def main():\n"
-        "    url = 'sqlite://' + sys.argv[1]\n"
-        "    await migrate(config=tortoise_config(url), target='tg_parser.0002_watch')\n"
-        "    await Tortoise.close_connections()\n"
-        "asyncio.run(main())\n"
-    )
-    root = Path(__file__).resolve().parents[2]
-    subprocess.run([sys.executable, "-c", script, str(path)], cwd=root, check=True, timeout=60)
+    migrate_to(path, "0002_watch")
     conn = sqlite3.connect(path)
     conn.execute(
         "INSERT INTO channel (tg_id, title, kind, status, cursor, history_mode, backfill_done,"

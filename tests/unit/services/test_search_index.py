@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,8 +21,8 @@ from db.database import close_db, init_db
 from db.search import fill_terms, pending_terms, search_messages
 from services.archive import ArchiveService
 from services.search_index import SearchIndexRebuild
+from tests.old_archive import migrate_to
 
-ROOT = Path(__file__).resolve().parents[3]
 OLD_TEXTS = [
     "В Москве прошли выборы",
     "Москва готовится к выборам",
@@ -35,18 +33,7 @@ OLD_TEXTS = [
 
 
 def _archive_at_0005(path: Path) -> None:
-    script = (
-        "import asyncio, sys\n"
-        "from tortoise import Tortoise\n"
-        "from tortoise.migrations.api import migrate\n"
-        "from db.config import tortoise_config\n"
-        "async def main():\n"
-        "    await migrate(config=tortoise_config('sqlite://' + sys.argv[1]),"
-        " target='tg_parser.0005_content')\n"
-        "    await Tortoise.close_connections()\n"
-        "asyncio.run(main())\n"
-    )
-    subprocess.run([sys.executable, "-c", script, str(path)], cwd=ROOT, check=True, timeout=60)
+    migrate_to(path, "0005_content")
     conn = sqlite3.connect(path)
     conn.execute(
         "INSERT INTO channel (tg_id, username, title, kind, status, cursor, history_mode,"
