@@ -48,11 +48,28 @@ class Channel:
     # A discussion group (status `linked`): the name of its channel, "" when that
     # channel is no longer stored; None for other rows or when not looked up.
     comments_of: str | None = None
+    alert_deletions: bool = False  # tell the operators when posts are found deleted
+    # Telegram has history older than the oldest archived post (None: not known yet).
+    history_before: bool | None = None
+    # The basic group this supergroup was upgraded from, and its last message id.
+    migrated_from_chat_id: int | None = None
+    migrated_from_max_id: int | None = None
+    # Messages of that old group the account cannot read, and why.
+    migrated_missing: int | None = None
+    migrated_error: str | None = None
 
     @property
     def label(self) -> str:
         """`@username`, else the title, else the Telegram id: how the bot names it."""
         return f"@{self.username}" if self.username else (self.title or str(self.tg_id))
+
+    @property
+    def display_name(self) -> str:
+        """How alerts name it, as the operator knows it: `Title (@username)`, the title,
+        `@username`, or the Telegram id when it has neither."""
+        if self.title and self.username:
+            return f"{self.title} (@{self.username})"
+        return self.label
 
 
 def post_link(username: str | None, tg_id: int, message_id: int) -> str:

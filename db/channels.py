@@ -56,6 +56,12 @@ def snapshot(
         history_since=ch.history_since,
         comments_count=comments_count,
         comments_of=comments_of,
+        alert_deletions=ch.alert_deletions,
+        history_before=ch.history_before,
+        migrated_from_chat_id=ch.migrated_from_chat_id,
+        migrated_from_max_id=ch.migrated_from_max_id,
+        migrated_missing=ch.migrated_missing,
+        migrated_error=ch.migrated_error,
     )
 
 

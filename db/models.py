@@ -59,9 +59,38 @@ class Channel(Model):
     deferred_until = fields.DatetimeField(null=True)
     last_error = fields.TextField(null=True)
     added_at = fields.DatetimeField(auto_now_add=True)
+    # Tell the operators when posts of this channel are found deleted.
+    alert_deletions = fields.BooleanField(default=False, db_default=False)
+    # Whether Telegram has history older than the oldest archived post (a `last:N` or
+    # `since:` depth, or ids below it): None until a run found out.
+    history_before = fields.BooleanField(null=True)
+    # A supergroup upgraded from a basic group (channels.getFullChannel
+    # migrated_from_chat_id / migrated_from_max_id): the old group's id and its last id.
+    migrated_from_chat_id = fields.BigIntField(null=True)
+    migrated_from_max_id = fields.BigIntField(null=True)
+    # Messages of the old group the account cannot read, and why (None: none missing).
+    migrated_missing = fields.IntField(null=True)
+    migrated_error = fields.TextField(null=True)
 
     class Meta:
         table = "channel"
+
+
+class ChannelAlias(Model):
+    """A username a channel has had: /export, /parse, /search and /stats find the channel
+    by any of them. The current one is `channel.username`; this keeps every one seen."""
+
+    id = fields.IntField(primary_key=True)
+    channel: fields.ForeignKeyRelation[Channel] = fields.ForeignKeyField(
+        "tg_parser.Channel", related_name="aliases", on_delete=fields.CASCADE
+    )
+    username = fields.CharField(max_length=64, db_index=True)
+    first_seen = fields.DatetimeField(auto_now_add=True)
+    last_seen = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "channel_alias"
+        unique_together = (("channel", "username"),)
 
 
 class Message(Model):
@@ -96,11 +125,40 @@ class Message(Model):
     # Folded, stemmed words of text + content_text: the SQLite full-text index's input.
     terms = fields.TextField(null=True)
     fetched_at = fields.DatetimeField(auto_now=True)
+    # When a run found the post gone (channels.getMessages answered messageEmpty); the
+    # row and its versions stay.
+    deleted_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "message"
         unique_together = (("channel", "msg_id"),)
         indexes = (("channel_id", "date"),)
+
+
+class MessageVersion(Model):
+    """An earlier version of an edited message: its content before a change of text,
+    entities or media was seen (views or reactions alone make no version)."""
+
+    id = fields.BigIntField(primary_key=True)
+    channel: fields.ForeignKeyRelation[Channel] = fields.ForeignKeyField(
+        "tg_parser.Channel", related_name="versions", on_delete=fields.CASCADE
+    )
+    msg_id = fields.BigIntField()
+    text = fields.TextField(default="")
+    entities: Any = fields.JSONField(null=True)
+    media_kind = fields.CharField(max_length=32, null=True)
+    media: Any = fields.JSONField(null=True)
+    content_text = fields.TextField(default="")
+    # Telegram's edit_date of this version (None: the original, never edited).
+    edit_date = fields.DatetimeField(null=True)
+    # When this version was last read (the message's fetched_at then).
+    seen_at = fields.DatetimeField()
+    # When the run that found it replaced read the newer content.
+    replaced_at = fields.DatetimeField()
+
+    class Meta:
+        table = "message_version"
+        indexes = (("channel_id", "msg_id"),)
 
 
 class ParseRun(Model):
