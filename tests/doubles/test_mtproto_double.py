@@ -683,3 +683,64 @@ async def test_media_sizes_videos_and_tl_media(client: TelegramClient, world: Wo
         )
     )
     assert {c.id for c in r.chats} == {ch.id, source.id}
+
+
+async def test_basic_group_migrated_to_a_supergroup(client: TelegramClient, world: World) -> None:
+    me = world.account(PHONE)
+    assert me is not None
+    old = world.add_chat("Old group", members=[PHONE])
+    for mid in (3, 4, 9, 10, 250):  # a user's shared message counter: ids with gaps
+        old.add_message(f"old {mid}", msg_id=mid, from_id=me)
+    group = world.migrate(old, username="upgraded", title="Upgraded")
+    group.add_messages(150)
+    assert old.ids[-1] == old.last_id and old.last_id > 250  # chatMigrateTo appended
+    full = await client(functions.channels.GetFullChannelRequest("upgraded"))
+    assert full.full_chat.migrated_from_chat_id == old.id
+    assert full.full_chat.migrated_from_max_id == old.last_id
+    first = (await client.get_messages("upgraded", ids=[1]))[0]
+    assert isinstance(first.action, types.MessageActionChannelMigrateFrom)
+    assert first.action.chat_id == old.id
+
+    peer = types.InputPeerChat(old.id)
+    msgs = [m async for m in client.iter_messages(peer, reverse=True)]
+    assert [m.id for m in msgs] == old.ids
+    assert [m.text for m in msgs[:5]] == ["old 3", "old 4", "old 9", "old 10", "old 250"]
+    assert isinstance(msgs[-1].action, types.MessageActionChatMigrateTo)
+    assert msgs[-1].action.channel_id == group.id
+    assert msgs[0].chat_id == -old.id and msgs[0].sender_id == me.id
+    page = await client(functions.messages.GetHistoryRequest(
+        peer, offset_id=0, offset_date=None, add_offset=0, limit=2, max_id=0, min_id=0, hash=0,
+    ))
+    assert isinstance(page, types.messages.MessagesSlice) and page.count == 6
+    chats = {type(c).__name__: c for c in page.chats}
+    assert chats["Chat"].deactivated and chats["Chat"].migrated_to.channel_id == group.id
+    assert chats["Channel"].id == group.id
+    whole = await client(functions.messages.GetHistoryRequest(
+        peer, offset_id=0, offset_date=None, add_offset=0, limit=100, max_id=0, min_id=0, hash=0,
+    ))
+    assert isinstance(whole, types.messages.Messages) and len(whole.messages) == 6
+    got = await client(functions.messages.GetChatsRequest([old.id]))
+    assert got.chats[0].title == "Old group"
+
+    world.leave(PHONE, old)  # not a member: the old group cannot be read
+    with pytest.raises(errors.PeerIdInvalidError):
+        await client(functions.messages.GetHistoryRequest(
+            peer, offset_id=0, offset_date=None, add_offset=0, limit=1, max_id=0, min_id=0,
+            hash=0,
+        ))
+    old.denied_error = "CHAT_ID_INVALID"
+    with pytest.raises(errors.ChatIdInvalidError):
+        await client(functions.messages.GetHistoryRequest(
+            peer, offset_id=0, offset_date=None, add_offset=0, limit=1, max_id=0, min_id=0,
+            hash=0,
+        ))
+    got = await client(functions.messages.GetChatsRequest([old.id]))
+    assert isinstance(got.chats[0], types.ChatForbidden)
+    with pytest.raises(errors.PeerIdInvalidError):
+        await client(functions.messages.GetHistoryRequest(
+            types.InputPeerChat(123), offset_id=0, offset_date=None, add_offset=0, limit=1,
+            max_id=0, min_id=0, hash=0,
+        ))
+    plain = world.add_channel(username="notmigrated", megagroup=True)
+    full = await client(functions.channels.GetFullChannelRequest("notmigrated"))
+    assert full.full_chat.migrated_from_chat_id is None and plain.migrated_from is None

@@ -17,13 +17,14 @@ from .crypto import PRIVATE_KEY_PATH, PUBLIC_KEY_PATH, ServerRSAKey
 from .faults import DROP, STALL, Fault, Faults, error_code
 from .methods import RpcFail
 from .server import KeyRecord, MTProtoServer
-from .world import Channel, StoredMessage, User, World
+from .world import BasicGroup, Channel, StoredMessage, User, World
 
 __all__ = [
     "DROP",
     "PRIVATE_KEY_PATH",
     "PUBLIC_KEY_PATH",
     "STALL",
+    "BasicGroup",
     "Channel",
     "Fault",
     "Faults",

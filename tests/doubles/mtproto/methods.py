@@ -17,12 +17,12 @@ from .render import (
     involved_users,
     message_raw,
     page_ids,
-    render_channel,
     render_message,
+    render_peer_chat,
     render_user,
 )
 from .tlbuild import RawTL, build, peer_channel, peer_user, to_timestamp
-from .world import Channel, User, World, normalize_phone
+from .world import BasicGroup, Channel, User, World, normalize_phone
 
 if TYPE_CHECKING:
     from .server import KeyRecord, MTProtoServer
@@ -136,7 +136,19 @@ def _channel(call: Call, peer: Any, *, readable: bool = True) -> Channel:
 
 def _chats(call: Call, *channels: Channel | None) -> list[TLObject]:
     viewer = call.user
-    return [render_channel(c, viewer) for c in dict.fromkeys(channels) if c is not None]
+    return [render_peer_chat(c, viewer) for c in dict.fromkeys(channels) if c is not None]
+
+
+def _basic_group(call: Call, chat_id: int) -> BasicGroup:
+    """A basic group by chat id, readable by members only: an unknown id answers
+    PEER_ID_INVALID, a non-member the group's `denied_error` (PEER_ID_INVALID)."""
+    chat = call.world.chats.get(chat_id)
+    if chat is None:
+        raise RpcFail("PEER_ID_INVALID")
+    user = call.user
+    if user is None or user.id not in chat.members:
+        raise RpcFail(chat.denied_error)
+    return chat
 
 
 def _updates(call: Call, channel: Channel) -> TLObject:
@@ -534,7 +546,7 @@ def check_chat_invite(call: Call) -> TLObject:
     if channel is None:
         raise RpcFail("INVITE_HASH_INVALID")
     if user.id in channel.members:
-        return build(types.ChatInviteAlready, chat=render_channel(channel, user))
+        return build(types.ChatInviteAlready, chat=render_peer_chat(channel, user))
     return build(
         types.ChatInvite,
         title=channel.title,
@@ -604,6 +616,8 @@ def get_full_channel(call: Call) -> TLObject:
         participants_count=channel.member_count,
         linked_chat_id=channel.linked.id if channel.linked is not None else None,
         can_view_participants=channel.megagroup or None,
+        migrated_from_chat_id=old.id if (old := channel.migrated_from) is not None else None,
+        migrated_from_max_id=channel.migrated_from_max_id if old is not None else None,
     )
     return build(
         types.messages.ChatFull,
@@ -617,10 +631,36 @@ def get_full_channel(call: Call) -> TLObject:
 def get_history(call: Call) -> TLObject:
     call.require_user()
     peer = call.request.peer
+    if isinstance(peer, types.InputPeerChat):
+        return _chat_history(call, _basic_group(call, peer.chat_id))
     if not isinstance(peer, types.InputPeerChannel):
         return build(types.messages.Messages, messages=[], topics=[], chats=[], users=[])
     channel = _channel(call, peer)
     return _channel_messages(call, channel, _page(call, channel, channel.ids), count=len(channel))
+
+
+def _chat_history(call: Call, chat: BasicGroup) -> TLObject:
+    """A basic group's history page: `messages.messages` when it holds the whole
+    history, else `messages.messagesSlice` with the count (as Telegram answers
+    non-channel peers)."""
+    ids = _page(call, chat, chat.ids)
+    fields: dict[str, Any] = {
+        "messages": [message_raw(chat, chat.message(i)) for i in ids],
+        "topics": [],
+        "chats": _chats(call, chat, *involved_channels(chat, ids)),
+        "users": [render_user(u) for u in involved_users(call.world, chat, ids)],
+    }
+    if len(ids) == len(chat):
+        return build(types.messages.Messages, **fields)
+    return build(types.messages.MessagesSlice, count=len(chat), **fields)
+
+
+@rpc(functions.messages.GetChatsRequest)
+def get_chats(call: Call) -> TLObject:
+    """Basic groups by id (chatForbidden for a non-member); unknown ids are left out."""
+    call.require_user()
+    found = [call.world.chats[i] for i in call.request.id if i in call.world.chats]
+    return build(types.messages.Chats, chats=_chats(call, *found))
 
 
 @rpc(functions.channels.GetMessagesRequest)

@@ -12,7 +12,7 @@ from typing import Any
 from telethon.tl import TLObject, types
 
 from .tlbuild import RawTL, build, peer_channel, peer_user, to_timestamp
-from .world import Channel, StoredMessage, User, World
+from .world import BasicGroup, Channel, StoredMessage, User, World
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,37 @@ def render_channel(channel: Channel, viewer: User | None) -> types.Channel:
         has_link=channel.linked is not None or None,
         participants_count=channel.member_count,
     )
+
+
+def render_chat(chat: BasicGroup, viewer: User | None) -> Any:
+    """A basic group as TL `chat` for a member, `chatForbidden` for anyone else; a
+    migrated one is `deactivated` and names its supergroup in `migrated_to`."""
+    if viewer is None or viewer.id not in chat.members:
+        return build(types.ChatForbidden, id=chat.id, title=chat.title)
+    target = chat.migrated_to
+    migrated_to = None
+    if target is not None:
+        migrated_to = build(
+            types.InputChannel, channel_id=target.id, access_hash=target.access_hash
+        )
+    return build(
+        types.Chat,
+        id=chat.id,
+        title=chat.title,
+        photo=build(types.ChatPhotoEmpty),
+        participants_count=chat.member_count,
+        date=chat.date,
+        version=1,
+        deactivated=chat.deactivated or None,
+        migrated_to=migrated_to,
+    )
+
+
+def render_peer_chat(chat: Channel, viewer: User | None) -> Any:
+    """A channel or a basic group as the TL object of an answer's `chats`."""
+    if isinstance(chat, BasicGroup):
+        return render_chat(chat, viewer)
+    return render_channel(chat, viewer)
 
 
 def render_media(media: Any, msg: StoredMessage, world: World, dc_id: int = 2) -> Any:
@@ -178,7 +209,7 @@ def render_service(channel: Channel, msg: StoredMessage) -> Any:
     return build(
         types.MessageService,
         id=msg.id,
-        peer_id=peer_channel(channel.id),
+        peer_id=channel.peer,
         date=msg.date,
         post=channel.broadcast or None,
         from_id=peer_user(msg.from_id) if msg.from_id is not None else None,
@@ -244,7 +275,7 @@ def render_message(channel: Channel, msg: StoredMessage) -> Any:
     return build(
         types.Message,
         id=msg.id,
-        peer_id=peer_channel(channel.id),
+        peer_id=channel.peer,
         date=msg.date,
         message=msg.text,
         post=channel.broadcast or None,
@@ -421,7 +452,8 @@ def involved_users(world: World, channel: Channel, ids: Iterable[int]) -> list[U
 def involved_channels(channel: Channel, ids: Iterable[int]) -> list[Channel]:
     """The channels messages `ids` name, as Telegram lists them in `chats`: a forward's
     source, a story's or a giveaway's channels, the linked channel for
-    discussion-group copies of its posts."""
+    discussion-group copies of its posts, the supergroup a basic group migrated to and
+    the basic group a supergroup migrated from (a `BasicGroup`)."""
     msgs = channel._msgs
     world = channel.world
     found: dict[int, Channel] = {}
@@ -433,6 +465,15 @@ def involved_channels(channel: Channel, ids: Iterable[int]) -> list[Channel]:
                 found[source.id] = source
         if m.discussion_of is not None and channel.linked is not None:
             found[channel.linked.id] = channel.linked
+        action = m.action
+        if isinstance(action, types.MessageActionChatMigrateTo):
+            target = world.channels.get(action.channel_id)
+            if target is not None:
+                found[target.id] = target
+        elif isinstance(action, types.MessageActionChannelMigrateFrom):
+            old = world.chats.get(action.chat_id)
+            if old is not None:
+                found[-old.id] = old  # another id space: keyed apart from channels
         if m.media is not None:
             for cid in _media_channel_ids(m.media):
                 named = world.channels.get(cid)

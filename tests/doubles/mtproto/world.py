@@ -139,6 +139,11 @@ class Channel:
         # and root message id -> ascending ids of the comments in that thread.
         self._roots: dict[int, int] = {}
         self._threads: dict[int, list[int]] = {}
+        # A supergroup upgraded from a basic group (`World.migrate`): the old group and
+        # its last message id then (channels.getFullChannel migrated_from_chat_id /
+        # migrated_from_max_id).
+        self.migrated_from: BasicGroup | None = None
+        self.migrated_from_max_id: int | None = None
 
     def __repr__(self) -> str:
         return f"<Channel {self.id} @{self.username} {self.title!r} {len(self._ids)} msgs>"
@@ -156,6 +161,12 @@ class Channel:
 
     def __len__(self) -> int:
         return len(self._ids)
+
+    @property
+    def peer(self) -> Any:
+        """The TL peer of its messages' `peer_id`: PeerChannel (PeerChat for a basic
+        group)."""
+        return types.PeerChannel(channel_id=self.id)
 
     def get(self, msg_id: int) -> StoredMessage | None:
         return self._msgs.get(msg_id)
@@ -389,6 +400,40 @@ class Channel:
         self.pts += 1
 
 
+class BasicGroup(Channel):
+    """A basic group (TL `chat`): read as InputPeerChat (no access hash), by members
+    only; its ids are another id space than channels'. Members of a basic group share
+    one message-id counter per user on Telegram, so its ids have gaps: give them with
+    `msg_id=`. Telegram: https://core.telegram.org/api/channel#migration.
+
+    `denied_error`: what messages.getHistory answers a non-member (PEER_ID_INVALID by
+    default; CHAT_ID_INVALID or CHANNEL_PRIVATE work too). `migrated_to`: the
+    supergroup it was upgraded to (`World.migrate`); it is then deactivated.
+    """
+
+    def __init__(self, world: World, *, chat_id: int, title: str) -> None:
+        super().__init__(
+            world,
+            channel_id=chat_id,
+            title=title,
+            username=None,
+            megagroup=False,
+            broadcast=False,
+            private=True,
+            invite_hash=None,
+        )
+        self.denied_error = "PEER_ID_INVALID"
+        self.migrated_to: Channel | None = None
+        self.deactivated = False
+
+    def __repr__(self) -> str:
+        return f"<BasicGroup {self.id} {self.title!r} {len(self.ids)} msgs>"
+
+    @property
+    def peer(self) -> Any:
+        return types.PeerChat(chat_id=self.id)
+
+
 @dataclass(slots=True)
 class PendingCode:
     phone: str
@@ -414,6 +459,8 @@ class World:
     clock: Callable[[], float] = time.time
     users: dict[int, User] = field(default_factory=dict)
     channels: dict[int, Channel] = field(default_factory=dict)
+    # Basic groups by chat id (a separate id space from channels).
+    chats: dict[int, BasicGroup] = field(default_factory=dict)
     # Content of photos/documents by file id, served by upload.getFile.
     files: dict[int, bytes] = field(default_factory=dict)
     # The api_ids Telegram knows (None: any); others get API_ID_INVALID on initConnection.
@@ -426,6 +473,7 @@ class World:
         self._qr_listeners: list[Callable[[QrToken], None]] = []
         self._next_user_id = 1_000_001
         self._next_channel_id = 1_500_000_001
+        self._next_chat_id = 700_000_001
         self._commenter: User | None = None
 
     @property
@@ -540,6 +588,48 @@ class World:
         group.linked = channel
         for mid in channel.ids:
             channel.message(mid).raw = None
+
+    def add_chat(
+        self, title: str = "Group", *, chat_id: int | None = None, members: Iterable[Any] = ()
+    ) -> BasicGroup:
+        """A basic group; `members`: accounts (User or phone) that can read it."""
+        cid = chat_id if chat_id is not None else self._next_chat_id
+        if cid in self.chats:
+            raise ValueError(f"chat id {cid} already exists")
+        self._next_chat_id = max(self._next_chat_id, cid + 1)
+        chat = BasicGroup(self, chat_id=cid, title=title)
+        self.chats[cid] = chat
+        for who in members:
+            self.join(who, chat)
+        return chat
+
+    def migrate(
+        self,
+        chat: BasicGroup,
+        *,
+        username: str | None = None,
+        title: str | None = None,
+        channel_id: int | None = None,
+    ) -> Channel:
+        """Upgrade basic group `chat` to a new supergroup, as Telegram does
+        (messages.migrateChat): the old group gets a `chatMigrateTo` service message and
+        is deactivated; the supergroup starts its own ids with a `channelMigrateFrom`
+        service message (id 1), names the old group in channels.getFullChannel
+        (`migrated_from_chat_id`, `migrated_from_max_id` = the old group's last id), and
+        has the old group's members. Returns the supergroup."""
+        if chat.migrated_to is not None:
+            raise ValueError(f"{chat!r} was already migrated")
+        group = self.add_channel(
+            username=username, title=title or chat.title, megagroup=True, channel_id=channel_id
+        )
+        group.members |= chat.members
+        chat.add_service("chat_migrate_to", channel_id=group.id)
+        group.add_service("channel_migrate_from", title=chat.title, chat_id=chat.id)
+        chat.migrated_to = group
+        chat.deactivated = True
+        group.migrated_from = chat
+        group.migrated_from_max_id = chat.last_id
+        return group
 
     def join(self, who: User | str, channel: Channel) -> None:
         user = who if isinstance(who, User) else self._require_account(who)
