@@ -385,6 +385,68 @@ async def test_get_entity_and_full_channel(client: TelegramClient, world: World)
     assert chans.chats[0].id == ch.id
 
 
+async def test_access_hashes_belong_to_the_account(
+    client: TelegramClient, make_client: ClientFactory, world: World
+) -> None:
+    ch = world.add_channel(username="hashes", title="Hashes")
+    ch.add_messages(3)
+    carl = world.add_account(phone="+15550000003", code="33333", first_name="Carl")
+    ann = world.account(PHONE)
+    assert ch.access_hash == ch.access_hash_for(ann) != ch.access_hash_for(carl)
+    mine = await client.get_entity("hashes")
+    assert mine.access_hash == ch.access_hash_for(ann)
+    other = await make_client()
+    await login(other, "+15550000003", "33333")
+    theirs = await other.get_entity("hashes")
+    assert theirs.access_hash == ch.access_hash_for(carl)
+    # Ann's hash sent by Carl (a session of another account): refused, both ways in.
+    stale = types.InputPeerChannel(ch.id, mine.access_hash)
+    with pytest.raises(errors.ChannelInvalidError):
+        await other(functions.messages.GetHistoryRequest(stale, 0, None, 0, 10, 0, 0, 0))
+    with pytest.raises(errors.ChannelInvalidError):
+        stale_input = types.InputChannel(ch.id, mine.access_hash)
+        await other(functions.channels.GetFullChannelRequest(stale_input))
+    world.stale_hash_error = "PEER_ID_INVALID"
+    with pytest.raises(errors.PeerIdInvalidError):
+        await other(functions.messages.GetHistoryRequest(stale, 0, None, 0, 10, 0, 0, 0))
+    fresh = types.InputPeerChannel(ch.id, theirs.access_hash)
+    assert len(await other.get_messages(fresh, limit=10)) == 3
+    # The dialogs give each account its own hash too.
+    world.join(carl, ch)
+    (dialog,) = await other.get_dialogs()
+    assert dialog.entity.access_hash == ch.access_hash_for(carl)
+    world.shared_access_hashes = True
+    assert ch.access_hash_for(ann) == ch.access_hash_for(carl) == ch.access_hash_for(None)
+
+
+async def test_rename_and_username_taken_over(client: TelegramClient, world: World) -> None:
+    old = world.add_channel(username="oldname", title="Old title")
+    old.add_messages(2)
+    renamed = old.rename("New title")
+    assert renamed is not None and renamed.id == 3 and old.rename("Quiet", service=False) is None
+    old.set_username("newname")
+    with pytest.raises(errors.UsernameNotOccupiedError):
+        await client(functions.contacts.ResolveUsernameRequest("oldname"))
+    page = await client(
+        functions.messages.GetHistoryRequest(
+            types.InputPeerChannel(old.id, old.access_hash), 0, None, 0, 10, 0, 0, 0
+        )
+    )
+    (chat,) = page.chats
+    assert (chat.title, chat.username) == ("Quiet", "newname")
+    service = page.messages[0]
+    assert isinstance(service.action, types.MessageActionChatEditTitle)
+    assert service.action.title == "New title"
+    other = world.add_channel(username="thief", title="Other")
+    with pytest.raises(ValueError, match="taken"):
+        other.set_username("newname")
+    assert world.take_username("newname", other, old_holder_gets="renamed_again") is old
+    assert (old.username, other.username) == ("renamed_again", "newname")
+    found = await client(functions.contacts.ResolveUsernameRequest("newname"))
+    assert found.peer.channel_id == other.id
+    assert world.take_username("renamed_again", other) is old and old.username is None
+
+
 async def test_comments_through_discussion_group(client: TelegramClient, world: World) -> None:
     channel = world.add_channel(username="postschan", title="Posts")
     group = world.add_channel(title="Posts chat", megagroup=True)

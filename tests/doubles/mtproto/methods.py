@@ -127,8 +127,11 @@ def _channel(call: Call, peer: Any, *, readable: bool = True) -> Channel:
     if channel_id is None:
         raise RpcFail("PEER_ID_INVALID")
     channel = call.world.channels.get(channel_id)
-    if channel is None or getattr(peer, "access_hash", None) != channel.access_hash:
+    if channel is None:
         raise RpcFail("CHANNEL_INVALID")
+    # Access hashes belong to the account (World: Channel.access_hash_for).
+    if getattr(peer, "access_hash", None) != channel.access_hash_for(call.user):
+        raise RpcFail(call.world.stale_hash_error)
     if readable and not channel.can_read(call.user):
         raise RpcFail("CHANNEL_PRIVATE")
     return channel

@@ -36,7 +36,7 @@ def render_channel(channel: Channel, viewer: User | None) -> types.Channel:
     return build(
         types.Channel,
         id=channel.id,
-        access_hash=channel.access_hash,
+        access_hash=channel.access_hash_for(viewer),
         title=channel.title,
         username=channel.username,
         photo=build(types.ChatPhotoEmpty),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import hashlib
 import logging
 import os
 import random
@@ -118,7 +119,8 @@ class Channel:
     ) -> None:
         self.world = world
         self.id = channel_id
-        self.access_hash = _access_hash()
+        # The secret the per-account access hashes derive from (access_hash_for).
+        self._hash_seed = _access_hash()
         self.title = title
         self.username = username
         self.megagroup = megagroup
@@ -147,6 +149,52 @@ class Channel:
 
     def __repr__(self) -> str:
         return f"<Channel {self.id} @{self.username} {self.title!r} {len(self._ids)} msgs>"
+
+    # -- identity ----------------------------------------------------------------
+
+    def access_hash_for(self, user: User | int | None) -> int:
+        """The channel's access hash as account `user` (a User or a user id) sees it.
+
+        As on Telegram, an access hash belongs to the account that received it: the same
+        channel has another access hash for another account, and a hash of account A sent
+        by account B is refused (CHANNEL_INVALID, or `world.stale_hash_error`). Stable for
+        the pair (channel, user); `None` (no login) and `world.shared_access_hashes = True`
+        give one hash for everyone.
+        """
+        uid = user.id if isinstance(user, User) else user
+        if uid is None or self.world.shared_access_hashes:
+            return self._hash_seed
+        digest = hashlib.blake2b(f"{self._hash_seed}:{uid}".encode(), digest_size=8).digest()
+        return (int.from_bytes(digest, "big") >> 1) or 1
+
+    @property
+    def access_hash(self) -> int:
+        """The access hash of the world's first account (`world.add_account`), the one most
+        tests log in with; `access_hash_for(user)` for another account."""
+        return self.access_hash_for(self.world.first_account())
+
+    def rename(self, title: str, *, service: bool = True) -> StoredMessage | None:
+        """Change the title. Like Telegram, the channel's history then shows a service
+        message (messageActionChatEditTitle), returned; `service=False`: none."""
+        self.title = title
+        if service:
+            return self.add_service("chat_edit_title", title=title)
+        return None
+
+    def set_username(self, username: str | None) -> None:
+        """Change (or with None drop) the public username; ValueError when another
+        channel or user holds it (Telegram: USERNAME_OCCUPIED). The old one is free at
+        once: `contacts.resolveUsername` answers USERNAME_NOT_OCCUPIED for it, or the
+        new holder after `world.take_username`."""
+        if username is not None:
+            if not _USERNAME_RE.match(username):
+                raise ValueError(f"bad username {username!r}")
+            holder = self.world.find_username(username)
+            if holder is not None and holder is not self:
+                raise ValueError(f"username @{username} is taken")
+            if self.private:
+                raise ValueError("a private channel has no username")
+        self.username = username
 
     # -- reading -----------------------------------------------------------------
 
@@ -465,6 +513,11 @@ class World:
     files: dict[int, bytes] = field(default_factory=dict)
     # The api_ids Telegram knows (None: any); others get API_ID_INVALID on initConnection.
     api_ids: set[int] | None = None
+    # True: one access hash per channel for every account (before per-account hashes).
+    shared_access_hashes: bool = False
+    # The error a channel's access hash of another account gets (CHANNEL_INVALID, or
+    # PEER_ID_INVALID as messages.* methods also answer on Telegram).
+    stale_hash_error: str = "CHANNEL_INVALID"
 
     def __post_init__(self) -> None:
         self._by_phone: dict[str, User] = {}
@@ -524,6 +577,10 @@ class World:
 
     def account(self, phone: str | int) -> User | None:
         return self._by_phone.get(normalize_phone(phone))
+
+    def first_account(self) -> User | None:
+        """The account added first (None before any)."""
+        return next(iter(self._by_phone.values()), None)
 
     def default_commenter(self) -> User:
         if self._commenter is None:
@@ -648,6 +705,25 @@ class World:
             if user.username and user.username.lower() == name:
                 return user
         return None
+
+    def take_username(
+        self, username: str, channel: Channel, *, old_holder_gets: str | None = None
+    ) -> Channel | User | None:
+        """`channel` takes `username` over from the channel or user holding it, which is
+        left with `old_holder_gets` (None: no username); returns the old holder. On
+        Telegram a username is free again once its holder changes it, and anyone may
+        take it: an archive's stored @name can then mean another channel."""
+        holder = self.find_username(username)
+        if holder is channel:
+            return None
+        if holder is not None:
+            holder.username = None
+            if isinstance(holder, Channel):
+                holder.set_username(old_holder_gets)
+            else:
+                holder.username = old_holder_gets
+        channel.set_username(username)
+        return holder
 
     def find_invite(self, invite_hash: str) -> Channel | None:
         for channel in self.channels.values():
