@@ -7,7 +7,10 @@ Telethon's exceptions become these in parser/errors.py and nowhere else.
 
 from __future__ import annotations
 
+import errno
+
 from core.login import LoginCode
+from core.redaction import REDACTOR
 
 
 class ProjectError(Exception):
@@ -113,6 +116,32 @@ class TransportError(TelegramError):
     code = "transport"
 
 
+class ServerTrouble(TransportError):
+    """Telegram's side failed, not the request: a 500 (INTERNAL, RPC_CALL_FAIL, ...), a
+    -503 Timeout, or Telethon gave up after retrying those (it then raises a plain
+    ValueError "Request was unsuccessful N time(s)", telethon/client/users.py `_call`).
+    Retried later like any transport failure (https://core.telegram.org/api/errors#500-internal).
+    `name` is Telegram's error name (INTERNAL, Timeout, ...) or "retries_exhausted"."""
+
+    code = "server"
+
+    def __init__(self, name: str, detail: str = "") -> None:
+        super().__init__(detail or name)
+        self.name = name
+
+
+class UnknownTelegramError(TelegramError):
+    """An RPC error this project has no rule for. `name` is Telegram's error name
+    (SOME_NEW_ERROR), `status` its code (400, 403, ...); told to the admins once."""
+
+    code = "unknown_rpc"
+
+    def __init__(self, name: str, status: int = 0) -> None:
+        super().__init__(name)
+        self.name = name
+        self.status = status
+
+
 class ClockSkew(TransportError):
     """Telegram's clock is `seconds` ahead of this machine's (negative: behind), far
     enough that Telethon drops its answers as 'very new' (more than 30 s)."""
@@ -157,3 +186,65 @@ class LoginFailed(TelegramError):
         self.attempts_left = attempts_left
         self.retry_in = retry_in
         self.name = name
+
+
+class LocalError(ProjectError):
+    """This machine failed, not Telegram: the disk is full, the database is locked by
+    another process, or its file cannot be written. Never a transport failure: the run
+    waits until the cause clears and is then retried.
+
+    `cause`: disk_full | db_locked | io; `where`: the directory that needs free space
+    ("" when unknown); `detail`: "<ExceptionName>: <message>" of what was raised.
+    """
+
+    code = "local"
+
+    def __init__(self, cause: str, detail: str = "", where: str = "") -> None:
+        super().__init__(detail or cause)
+        self.cause = cause
+        self.where = where
+
+
+# SQLite's and PostgreSQL's words for a full disk or a held lock, in what they raise
+# (sqlite3.OperationalError, Tortoise's OperationalError wrapping it, asyncpg's
+# DiskFullError "could not extend file ...: No space left on device").
+_LOCAL_MESSAGES = (
+    ("database or disk is full", "disk_full"),
+    ("no space left on device", "disk_full"),
+    ("disk quota exceeded", "disk_full"),
+    ("database is locked", "db_locked"),
+    ("database table is locked", "db_locked"),
+    ("disk i/o error", "io"),
+)
+_LOCAL_ERRNOS = {errno.ENOSPC: "disk_full", errno.EDQUOT: "disk_full", errno.EROFS: "io"}
+
+
+def local_error(exc: BaseException, where: str = "") -> LocalError | None:
+    """The LocalError for `exc` when it says this machine failed (a full disk, a locked
+    database; also when it is the cause or context of `exc`), else None. `where`: the
+    directory to free space in, given by whoever knows which disk it was."""
+    if isinstance(exc, LocalError):
+        return exc
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        cause = None
+        if isinstance(cur, OSError) and cur.errno in _LOCAL_ERRNOS:
+            cause = _LOCAL_ERRNOS[cur.errno]
+        else:
+            text = str(cur).lower()
+            cause = next((c for words, c in _LOCAL_MESSAGES if words in text), None)
+        if cause is not None:
+            return LocalError(cause, error_text(exc), where)
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
+def error_text(exc: BaseException, limit: int = 500) -> str:
+    """`<ExceptionName>: <message>` of `exc` (just the name when it has no message), at
+    most `limit` characters, known secrets and bot tokens masked (core.redaction): what a
+    run's row and an alert keep of an error."""
+    message = REDACTOR.redact(str(exc).strip())
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -22,9 +22,13 @@ from core.errors import (
     NoAnswer,
     NotAChannel,
     RateLimited,
+    ServerTrouble,
     SessionDead,
     TelegramError,
     TransportError,
+    UnknownTelegramError,
+    error_text,
+    local_error,
 )
 from core.login import LoginCode
 
@@ -36,11 +40,14 @@ __all__ = [
     "NoAnswer",
     "NotAChannel",
     "RateLimited",
+    "ServerTrouble",
     "SessionDead",
     "TelegramError",
     "TransportError",
+    "UnknownTelegramError",
     "login_error",
     "reraise",
+    "rpc_name",
     "translate",
 ]
 
@@ -84,13 +91,33 @@ _LOGIN: tuple[tuple[type[BaseException], LoginCode], ...] = (
 )
 
 
+# Telethon's class for each Telegram error name, inverted: the name of a known error
+# (its instances carry their base class's `message`, INTERNAL for every 500).
+_NAMES: dict[type, str] = {cls: name for name, cls in te.rpc_errors_dict.items()}
+
+
+def rpc_name(exc: te.RPCError) -> str:
+    """Telegram's name of an RPC error (RPC_CALL_FAIL, Timeout, SOME_NEW_ERROR)."""
+    return _NAMES.get(type(exc)) or str(exc.message or type(exc).__name__)
+
+
+# What Telethon raises once its `request_retries` attempts all met a 500 or -503
+# (telethon/client/users.py `_call`: `ValueError('Request was unsuccessful N time(s)')`).
+_EXHAUSTED = "Request was unsuccessful"
+
+
 def translate(exc: BaseException) -> TelegramError | None:
     """The project error for a Telethon or network exception, or None if unknown.
 
     A TelegramError is returned as it is. FLOOD_WAIT_X, SLOWMODE_WAIT_X and
     FLOOD_PREMIUM_WAIT_X -> RateLimited(X seconds); 401 session errors -> SessionDead;
-    channel errors -> ChannelUnavailable(reason); OSError, ConnectionError, TimeoutError
-    and Telegram's 500s -> TransportError.
+    channel errors -> ChannelUnavailable(reason); Telegram's 500s (INTERNAL,
+    RPC_CALL_FAIL, ...), -503 Timeout and Telethon's ValueError "Request was
+    unsuccessful N time(s)" (its retries of those exhausted) -> ServerTrouble (a
+    TransportError); ConnectionError, TimeoutError and other OSErrors -> TransportError,
+    but not a full disk or a read-only file system (core.errors.local_error says what
+    those are: this machine's trouble); any other RPC error -> UnknownTelegramError
+    with Telegram's error name. None for everything else (a bug, a database error).
     """
     if isinstance(exc, TelegramError):
         return exc
@@ -101,10 +128,18 @@ def translate(exc: BaseException) -> TelegramError | None:
     for cls, reason in _CHANNEL.items():
         if isinstance(exc, cls):
             return ChannelUnavailable(reason)
+    if isinstance(exc, te.ServerError | te.TimedOutError) or (
+        isinstance(exc, te.RPCError) and abs(exc.code or 0) in (500, 503)
+    ):
+        return ServerTrouble(rpc_name(exc), error_text(exc))
+    if type(exc) is ValueError and str(exc).startswith(_EXHAUSTED):
+        return ServerTrouble("retries_exhausted", error_text(exc))
+    if isinstance(exc, OSError) and local_error(exc) is not None:
+        return None
     if isinstance(exc, ConnectionError | OSError | TimeoutError):
         return TransportError(type(exc).__name__)
-    if isinstance(exc, te.RPCError) and exc.code in (500, -500):
-        return TransportError(type(exc).__name__)
+    if isinstance(exc, te.RPCError):
+        return UnknownTelegramError(rpc_name(exc), exc.code or 0)
     return None
 
 
@@ -129,11 +164,9 @@ def login_error(exc: BaseException) -> LoginFailed:
 
 
 def reraise(exc: BaseException) -> NoReturn:
-    """Raise the project error for `exc` (chained), a TelegramError named after an
-    unknown RPC error, or `exc` itself when it is not Telegram's."""
+    """Raise the project error for `exc` (chained; an unknown RPC error as
+    UnknownTelegramError), or `exc` itself when it is not Telegram's."""
     err = translate(exc)
     if err is not None:
         raise err from exc
-    if isinstance(exc, te.RPCError):
-        raise TelegramError(type(exc).__name__) from exc
     raise exc

@@ -13,10 +13,13 @@ from enum import StrEnum
 
 from core.errors import (
     ChannelUnavailable,
+    LocalError,
     RateLimited,
     SessionDead,
     TelegramError,
     TransportError,
+    UnknownTelegramError,
+    error_text,
 )
 from core.parsing import RunStatus
 
@@ -30,7 +33,8 @@ class Action(StrEnum):
     DEFER = "defer"  # wait `seconds` before the channel's next run
     DISABLE = "disable"  # the channel cannot be read: disable it, drop its job
     SESSION_DEAD = "session_dead"  # the session can never be used again: log in anew
-    BREAKER = "breaker"  # network trouble: count it against the breaker, run again
+    BREAKER = "breaker"  # network or server trouble: count it, retry the channel soon
+    LOCAL = "local"  # this machine's trouble (disk full, database locked): wait it out
     RECORD = "record"  # another error: keep it as the channel's last error
     INTERRUPTED = "interrupted"  # the client was taken away mid-run (logout, re-login)
 
@@ -43,7 +47,9 @@ class Decision:
     counts ("" for a flood wait, counted apart); `seconds`: how long to defer;
     `reason`: what is stored as the channel's error or disabled reason; `alert`: the
     admins are told (flood waits of LONG_FLOOD_SECONDS or more, disabled channels,
-    unexpected errors).
+    local trouble, errors nobody expected); `once`: such an alert is told once per
+    process under this key (an unknown Telegram error's name, a bug's type), not once
+    per channel and run; "" when the worker's own keys apply.
     """
 
     action: Action
@@ -52,6 +58,7 @@ class Decision:
     seconds: int = 0
     reason: str = ""
     alert: bool = False
+    once: str = ""
 
 
 def decide(error: BaseException, *, client_replaced: bool = False) -> Decision:
@@ -64,14 +71,24 @@ def decide(error: BaseException, *, client_replaced: bool = False) -> Decision:
       * RateLimited(seconds) (FLOOD_WAIT_X, SLOWMODE_WAIT_X: Telegram's "wait X s",
         https://core.telegram.org/api/errors#420-flood) -> DEFER for `seconds`;
       * ChannelUnavailable(reason) (CHANNEL_PRIVATE, CHANNEL_INVALID, ...) -> DISABLE;
-      * SessionDead (AUTH_KEY_UNREGISTERED, SESSION_REVOKED, ...) -> SESSION_DEAD;
-      * TransportError (no connection, no answer, clock skew, Telegram's 500s) -> BREAKER;
+      * SessionDead (AUTH_KEY_UNREGISTERED, SESSION_REVOKED, ...) -> SESSION_DEAD (the
+        session's trouble, not the channel's: it goes on after the next login);
+      * TransportError (no connection, no answer, clock skew, Telegram's 500s and -503,
+        Telethon's exhausted retries) -> BREAKER: counted by the breaker, the channel is
+        retried with backoff;
+      * LocalError (disk full, database locked) -> LOCAL, alerted with the cause;
+      * UnknownTelegramError -> RECORD "<NAME> (<code>)", alerted once per NAME;
       * any other project TelegramError -> RECORD its detail or code;
-      * anything else (a bug) -> RECORD its type name, metric `unexpected`, alerted.
+      * anything else (a bug) -> RECORD "<Type>: <message>", metric `unexpected`,
+        alerted once per type.
     """
     failed = RunStatus.FAILED
     if client_replaced:
         return Decision(Action.INTERRUPTED, RunStatus.INTERRUPTED)
+    if isinstance(error, LocalError):
+        return Decision(
+            Action.LOCAL, failed, "local", reason=error.detail or error.cause, alert=True
+        )
     if isinstance(error, RateLimited):
         seconds = error.seconds
         return Decision(
@@ -88,7 +105,16 @@ def decide(error: BaseException, *, client_replaced: bool = False) -> Decision:
         )
     if isinstance(error, TransportError):
         return Decision(Action.BREAKER, failed, "transport", reason=error.detail or error.code)
+    if isinstance(error, UnknownTelegramError):
+        reason = f"{error.name} ({error.status})" if error.status else error.name
+        return Decision(
+            Action.RECORD, failed, error.code, reason=reason, alert=True,
+            once=f"rpc:{error.name}",
+        )
     if isinstance(error, TelegramError):
         return Decision(Action.RECORD, failed, error.code, reason=error.detail or error.code)
     name = type(error).__name__
-    return Decision(Action.RECORD, failed, "unexpected", reason=name, alert=True)
+    return Decision(
+        Action.RECORD, failed, "unexpected", reason=error_text(error, 200), alert=True,
+        once=f"bug:{name}",
+    )

@@ -7,11 +7,14 @@ import pytest
 from core.errors import (
     ChannelUnavailable,
     ClockSkew,
+    LocalError,
     NoAnswer,
     RateLimited,
+    ServerTrouble,
     SessionDead,
     TelegramError,
     TransportError,
+    UnknownTelegramError,
 )
 from core.parsing import RunStatus
 from services.parsing.policy import LONG_FLOOD_SECONDS, Action, Decision, decide
@@ -57,11 +60,39 @@ def test_other_telegram_errors_are_recorded_by_code() -> None:
     )
 
 
-def test_a_bug_is_recorded_by_its_type_and_told() -> None:
+def test_a_bug_is_recorded_by_its_type_and_message_and_told_once_per_type() -> None:
     d = decide(KeyError("x"))
-    assert (d.action, d.metric, d.reason, d.alert) == (
-        Action.RECORD, "unexpected", "KeyError", True
+    assert (d.action, d.metric, d.reason, d.alert, d.once) == (
+        Action.RECORD, "unexpected", "KeyError: 'x'", True, "bug:KeyError"
     )
+
+
+@pytest.mark.parametrize(
+    "error",
+    [ServerTrouble("INTERNAL", "ServerError: RPCError 500: INTERNAL"),
+     ServerTrouble("retries_exhausted", "ValueError: Request was unsuccessful 3 time(s)")],
+)
+def test_server_trouble_is_a_transport_failure(error: ServerTrouble) -> None:
+    d = decide(error)
+    assert (d.action, d.status, d.metric, d.reason) == (
+        Action.BREAKER, RunStatus.FAILED, "transport", error.detail
+    )
+
+
+def test_an_unknown_telegram_error_is_told_once_by_its_name() -> None:
+    d = decide(UnknownTelegramError("SOME_NEW_ERROR", 400))
+    assert (d.action, d.status, d.reason, d.alert, d.once) == (
+        Action.RECORD, RunStatus.FAILED, "SOME_NEW_ERROR (400)", True, "rpc:SOME_NEW_ERROR"
+    )
+
+
+@pytest.mark.parametrize("cause", ["disk_full", "db_locked"])
+def test_local_trouble_is_not_the_network_s(cause: str) -> None:
+    d = decide(LocalError(cause, "OperationalError: database or disk is full", "/data"))
+    assert (d.action, d.status, d.metric, d.alert) == (
+        Action.LOCAL, RunStatus.FAILED, "local", True
+    )
+    assert d.reason == "OperationalError: database or disk is full"
 
 
 @pytest.mark.parametrize(
