@@ -14,6 +14,7 @@ from typing import Any
 from core.channels import Channel
 from core.parsing import ChannelState
 from db.models import Channel as ChannelModel
+from db.models import Message as MessageModel
 
 PAGE_SIZE = 10
 # Rows with these statuses are what the operator added; `linked` rows are discussion
@@ -337,6 +338,20 @@ class ChannelStateRepository:
             },
         )
         return int(ch.id)
+
+    async def advance_cursor(self, channel_id: int, cursor: int) -> None:
+        """Move the cursor up to `cursor`, never down (a run that stored nothing above
+        its start: the ids below are behind the archive's history depth)."""
+        await ChannelModel.filter(id=channel_id, cursor__lt=cursor).update(cursor=cursor)
+
+    async def set_history_before(self, channel_id: int, exists: bool) -> None:
+        """Whether Telegram has messages older than the oldest archived one."""
+        await ChannelModel.filter(id=channel_id).update(history_before=exists)
+
+    async def oldest_id(self, channel_id: int) -> int | None:
+        """The smallest message id stored under the row; None when none is."""
+        found = await MessageModel.filter(channel_id=channel_id).order_by("msg_id").first()
+        return int(found.msg_id) if found is not None else None
 
     async def channel_states(self) -> list[ChannelState]:
         """Every row, light (no ORM objects: /status reads thousands of them)."""

@@ -49,14 +49,34 @@ def disconnected() -> ConnectionError:
     return ConnectionError("the client disconnected during a request")
 
 
-async def nth_newest_id(
-    client: TelegramClient, peer: Any, n: int, metrics: Metrics
+async def message_at(
+    client: TelegramClient,
+    peer: Any,
+    metrics: Metrics,
+    *,
+    offset_id: int = 0,
+    offset_date: datetime | None = None,
+    add_offset: int = 0,
 ) -> int:
-    """The id of the channel's `n`-th newest message (1 = the newest); 0 when the
-    channel has fewer. One `messages.getHistory` request (limit 1, add_offset n-1)."""
+    """The id of the one message `messages.getHistory` answers at a position; 0 when
+    there is none. One request (limit 1).
+
+    Telegram's rules (https://core.telegram.org/api/offsets): the window starts at the
+    newest message older than `offset_id` (or sent before `offset_date`; neither: the
+    newest message) and `add_offset` skips that many towards older ones. So:
+    `add_offset=n` is the (n+1)-th newest message; `offset_date=d` the newest one sent
+    before `d`; `offset_id=i` the newest one with an id below `i`. Ids count messages
+    that exist (deleted ids are skipped), so gaps never shift the answer.
+    """
     metrics.request("messages.getHistory")
-    nth = await client.get_messages(peer, limit=1, add_offset=n - 1)
-    return int(nth[0].id) if nth else 0
+    r = await client(
+        functions.messages.GetHistoryRequest(
+            peer=peer, offset_id=offset_id, offset_date=offset_date, add_offset=add_offset,
+            limit=1, max_id=0, min_id=0, hash=0,
+        )
+    )
+    found = [m for m in r.messages if not isinstance(m, types.MessageEmpty)]
+    return int(found[0].id) if found else 0
 
 
 async def history_pages(

@@ -84,6 +84,26 @@ class LinkedGroups(Protocol):
         """The row id keying the group's comments; a group not added is given a row with
         status `linked`, which is never scheduled on its own."""
 
+    async def advance_cursor(self, channel_id: int, cursor: int) -> None:
+        """Move the channel's cursor up to `cursor` (never down): ids at or below it are
+        behind the archive (stored, or before its history depth)."""
+
+    async def set_history_before(self, channel_id: int, exists: bool) -> None:
+        """Whether Telegram has messages older than the oldest archived one."""
+
+    async def oldest_id(self, channel_id: int) -> int | None:
+        """The smallest message id stored under the row; None when none is."""
+
+
+@dataclass(frozen=True)
+class StartPoint:
+    """Where a run reads from: the message ids above `min_id`. `history_before`: whether
+    the channel has messages at or below `min_id` that the depth leaves out (None: the
+    run does not find out; a first run does)."""
+
+    min_id: int
+    history_before: bool | None = None
+
 
 Queued = list[Row] | BaseException | None
 
@@ -102,6 +122,8 @@ class _Run:
     rereads: int = 0  # stored rows this run reads again
     commented: list[tuple[int, int | None]] = field(default_factory=list)
     held: list[Queued] = field(default_factory=list)  # taken from the queue early
+    start: StartPoint | None = None  # set by the producer before its first page
+    cap: int | None = None  # most rows the depth lets this run read (`last:N`)
 
 
 class ChannelFetcher:
@@ -167,6 +189,7 @@ class ChannelFetcher:
         if interrupted:
             run.progress.status = RunStatus.INTERRUPTED
             return run.progress
+        await self._guarded(run, self._settle(client, peer, run))
         if run.commented and not self._stopping:
             await self._comments_of(client, peer, run)
         run.progress.status = RunStatus.OK
@@ -175,28 +198,60 @@ class ChannelFetcher:
         run.progress.top_id = run.top_id
         return run.progress
 
-    async def _start_point(
-        self, client: TelegramClient, peer: Any, ch: Channel
-    ) -> tuple[int, datetime | None]:
-        """`(min_id, offset_date)`: where this run starts.
+    async def _start_point(self, client: TelegramClient, peer: Any, ch: Channel) -> StartPoint:
+        """Where this run starts.
 
-        Above the cursor, minus the refresh window; a first run goes by the channel's
-        history depth (all, `since` a date, the `last` N posts).
+        Above the cursor, minus the refresh window. A first run (nothing stored under a
+        cursor yet) goes by the channel's history depth, by message id so that id gaps
+        (deleted posts) never shift it: `all` from the start; `since` a date above the
+        newest message sent before it, `last` N above the (N+1)-th newest message (one
+        `messages.getHistory` request of limit 1 each, `history.message_at`). A since
+        date after the last post thus starts above the newest post: nothing now, every
+        newer post later.
         """
-        if ch.cursor > 0 or ch.backfill_done:
+        first = ch.cursor == 0 and (not ch.backfill_done or ch.messages_count == 0)
+        if not first:
             min_id = ch.cursor
             if self._refresh.total_seconds() > 0:
                 since = datetime.now(UTC) - self._refresh
-                first = await self._messages.refresh_from_id(ch.id, since)
-                if first is not None:
-                    min_id = min(min_id, first - 1)
-            return max(0, min_id), None
+                oldest = await self._messages.refresh_from_id(ch.id, since)
+                if oldest is not None:
+                    min_id = min(min_id, oldest - 1)
+            return StartPoint(max(0, min_id))
         if ch.history_mode == "since" and ch.history_since is not None:
-            return 0, ch.history_since
+            before = await history.message_at(
+                client, peer, self._metrics, offset_date=ch.history_since
+            )
+            return StartPoint(before, before > 0)
         if ch.history_mode == "last" and ch.history_limit:
-            nth = await history.nth_newest_id(client, peer, ch.history_limit, self._metrics)
-            return max(0, nth - 1), None
-        return 0, None
+            before = await history.message_at(
+                client, peer, self._metrics, add_offset=ch.history_limit
+            )
+            return StartPoint(before, before > 0)
+        return StartPoint(0, False)
+
+    async def _settle(self, client: TelegramClient, peer: Any, run: _Run) -> None:
+        """After a run read everything it meant to: a run that stored nothing above its
+        start leaves the cursor at the start (after the newest message the depth leaves
+        out, never 0 with the backfill done), and the channel learns whether history
+        older than its oldest archived message exists (once: from the first run's start
+        point, or for an archive older than this bookkeeping by one `message_at`
+        request below its oldest stored id)."""
+        ch, start = run.ch, run.start
+        if start is None:
+            return
+        if run.cursor < start.min_id:
+            await self._channels.advance_cursor(ch.id, start.min_id)
+            run.cursor = start.min_id
+        before = start.history_before
+        if before is None and ch.history_before is None:
+            oldest = await self._channels.oldest_id(ch.id)
+            below = oldest if oldest is not None else run.cursor + 1
+            before = below > 1 and bool(
+                await history.message_at(client, peer, self._metrics, offset_id=below)
+            )
+        if before is not None and before != ch.history_before:
+            await self._channels.set_history_before(ch.id, before)
 
     async def _produce(self, client: TelegramClient, peer: Any, run: _Run) -> None:
         """Pages to rows, in batches of at least BATCH, onto `run.queue`; then None.
@@ -216,12 +271,15 @@ class ChannelFetcher:
 
     async def _pages_to_queue(self, client: TelegramClient, peer: Any, run: _Run) -> None:
         ch = run.ch
-        min_id, offset_date = await self._start_point(client, peer, ch)
+        run.start = start = await self._start_point(client, peer, ch)
+        min_id = start.min_id
+        if start.history_before is not None and ch.history_mode == "last":
+            run.cap = ch.history_limit
         if min_id < ch.cursor:
             run.rereads = await self._messages.stored_above(ch.id, min_id)
         batch: list[Row] = []
         pages = history.history_pages(
-            client, peer, min_id, offset_date, stopping=lambda: self._stopping,
+            client, peer, min_id, None, stopping=lambda: self._stopping,
             metrics=self._metrics, wait_time=self._wait_time,
         )
         async with contextlib.aclosing(pages):
@@ -283,6 +341,8 @@ class ChannelFetcher:
             if run.total:
                 # What the channel has that is not stored yet, plus what is read again.
                 expected = max(0, run.total - ch.messages_count) + run.rereads
+                if run.cap is not None:
+                    expected = min(expected, run.cap)
                 progress.total = max(progress.fetched, expected)
             if on_progress is not None:
                 await on_progress(progress)
@@ -300,16 +360,21 @@ class ChannelFetcher:
         progress.error = err.detail or err.code
         raise RunFailed(err, progress) from exc
 
-    async def _comments_of(self, client: TelegramClient, peer: Any, run: _Run) -> None:
+    async def _guarded(self, run: _Run, work: Awaitable[Any]) -> Any:
+        """Await `work` (requests after the history); its errors end the run as the
+        history's do (RunFailed for a Telegram error, a disconnect as ConnectionError)."""
         try:
             try:
-                run.progress.comments = await self._comments(client, peer, run)
+                return await work
             except asyncio.CancelledError:
                 if history.this_task_cancelled():
                     raise
                 raise history.disconnected() from None
         except Exception as exc:
             self._fail(run.progress, exc)
+
+    async def _comments_of(self, client: TelegramClient, peer: Any, run: _Run) -> None:
+        run.progress.comments = await self._guarded(run, self._comments(client, peer, run))
 
     async def _comments(self, client: TelegramClient, peer: Any, run: _Run) -> int:
         """New comments of the posts `run.commented` (id, id of its newest comment),

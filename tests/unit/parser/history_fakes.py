@@ -38,14 +38,19 @@ class FakeClient:
         self.messages = messages
         self.requests: list[tuple[int, datetime | None, int]] = []
         self.converted = 0
+        self.limits: list[tuple[int, int]] = []  # (limit, add_offset) of each request
         # From this request on, the client is "disconnected": like Telethon's
         # disconnect(), the pending request's future is cancelled.
         self.disconnect_at = disconnect_at
 
     async def __call__(self, req: Any) -> Any:
         assert isinstance(req, functions.messages.GetHistoryRequest)
-        assert req.limit == 100 and req.add_offset == -100 and not req.min_id and not req.max_id
+        assert not req.min_id and not req.max_id
+        # A history page, or one message at a position (history.message_at).
+        page = (req.limit, req.add_offset) == (100, -100)
+        assert page or (req.limit == 1 and req.add_offset >= 0)
         self.requests.append((req.offset_id, req.offset_date, self.converted))
+        self.limits.append((req.limit, req.add_offset))
         if self.disconnect_at is not None and len(self.requests) >= self.disconnect_at:
             pending = asyncio.get_running_loop().create_future()
             asyncio.get_running_loop().call_soon(pending.cancel)

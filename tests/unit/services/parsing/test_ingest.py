@@ -114,10 +114,80 @@ async def test_history_since_a_date_starts_at_that_date(
     ch = await channel(repo, history_mode="since", history_since=since)
     client = FakeClient(msgs)
     await fetcher_of(repo).run(client, ch)  # type: ignore[arg-type]
-    assert client.requests[0][:2] == (0, since)
+    # One message: the newest sent before the date; then pages above its id.
+    before = max(m.id for m in msgs if m.date < since)
+    assert client.requests[0][:2] == (0, since) and client.limits[0] == (1, 0)
+    assert client.requests[1][:2] == (before + 1, None)
     assert await stored_ids(ch.id) == [
         m.id for m in msgs if m.date >= since
     ]
+    row = await STATE.channel(ch.id)
+    assert row is not None and row.history_before is True
+
+
+async def test_since_after_the_last_post_stores_nothing_now_and_every_newer_post_later(
+    repo: MessageRepository,
+) -> None:
+    msgs = history(300)  # ids 1..300 without multiples of 7: the newest is 300
+    ch = await channel(repo, history_mode="since", history_since=T0 + timedelta(days=30))
+    fetcher = fetcher_of(repo)
+    result = await fetcher.run(FakeClient(msgs), ch)  # type: ignore[arg-type]
+    assert result.status == "ok" and result.fetched == 0 and await stored_ids(ch.id) == []
+    await STATE.finish_run(ch.id, top_id=None, next_run_at=None)
+    row = await STATE.channel(ch.id)
+    # The cursor means "after the newest existing post", never 0 with the backfill done.
+    assert row is not None and row.cursor == 300 and row.backfill_done
+    assert row.history_before is True
+
+    grown = history(320)  # 301..320 minus 308 and 315: the new posts
+    quiet = FakeClient(grown)
+    result = await fetcher.run(quiet, row)  # type: ignore[arg-type]
+    new = [m.id for m in grown if m.id > 300]
+    assert await stored_ids(ch.id) == new and result.new == result.fetched == len(new)
+    assert quiet.requests[0][:2] == (301, None) and quiet.limits[0] == (100, -100)
+
+
+@pytest.mark.parametrize("n", [1, 5, 100, 101, 250, 258])
+async def test_last_n_with_id_gaps_stores_exactly_n(repo: MessageRepository, n: int) -> None:
+    msgs = history(300)  # 258 messages over ids 1..300 (multiples of 7 deleted)
+    assert len(msgs) == 258
+    ch = await channel(repo, history_mode="last", history_limit=n)
+    client = FakeClient(msgs)
+    result = await fetcher_of(repo).run(client, ch)  # type: ignore[arg-type]
+    assert await stored_ids(ch.id) == [m.id for m in msgs][-n:]
+    assert result.fetched == n and client.limits[0] == (1, n)
+    row = await STATE.channel(ch.id)
+    assert row is not None and row.history_before is (n < len(msgs))
+
+
+async def test_last_n_beyond_the_history_stores_it_all(repo: MessageRepository) -> None:
+    msgs = history(30)
+    ch = await channel(repo, history_mode="last", history_limit=1000)
+    result = await fetcher_of(repo).run(FakeClient(msgs), ch)  # type: ignore[arg-type]
+    assert await stored_ids(ch.id) == [m.id for m in msgs] and result.fetched == len(msgs)
+    row = await STATE.channel(ch.id)
+    assert row is not None and row.history_before is False
+
+
+async def test_an_old_archive_learns_history_before_with_one_request(
+    repo: MessageRepository,
+) -> None:
+    msgs = history(200)
+    ch = await channel(repo, history_mode="last", history_limit=50)
+    fetcher = fetcher_of(repo)
+    await fetcher.run(FakeClient(msgs), ch)  # type: ignore[arg-type]
+    await Channel.filter(id=ch.id).update(history_before=None, backfill_done=True)
+    row = await STATE.channel(ch.id)
+    assert row is not None
+    client = FakeClient(msgs)
+    await fetcher.run(client, row)  # type: ignore[arg-type]
+    oldest = min(await stored_ids(ch.id))
+    assert client.requests[-1][:2] == (oldest, None) and client.limits[-1] == (1, 0)
+    row = await STATE.channel(ch.id)
+    assert row is not None and row.history_before is True
+    again = FakeClient(msgs)
+    await fetcher.run(again, row)  # type: ignore[arg-type]
+    assert len(again.requests) == 1  # known now: one history request
 
 
 async def test_stop_sends_no_request_after_the_page_in_hand(
