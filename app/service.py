@@ -46,6 +46,7 @@ from services.channels import ChannelService
 from services.events import EventBus
 from services.login import LoginService
 from services.parsing.breaker import CircuitBreaker
+from services.parsing.identity import ChannelIdentity
 from services.parsing.ingest import ChannelFetcher
 from services.parsing.service import ParseService
 from services.parsing.worker import ParseWorker
@@ -168,6 +169,7 @@ def _build_parsing(
         refresh_window_hours=settings.refresh_window_hours,
         wait_time=settings.fetch_wait_seconds,
         metrics=metrics,
+        identity=ChannelIdentity(channels),
     )
     breaker = CircuitBreaker()
 

@@ -23,9 +23,9 @@ from core.channels import AddResult, PendingInvite
 MESSAGE_LIMIT = 4096
 # Outcomes in the order the report lists them.
 ORDER = (
-    "added", "already", "duplicate", "invite", "not_found", "private", "not_channel",
-    "too_many", "invite_invalid", "garbage", "bad_option", "flood", "not_ready",
-    "session_dead", "error",
+    "added", "reenabled", "refreshed", "already", "duplicate", "invite", "not_found",
+    "private", "not_channel", "too_many", "invite_invalid", "garbage", "bad_option",
+    "flood", "not_ready", "session_dead", "error",
 )  # fmt: skip
 INVITE_BUTTONS = 10
 

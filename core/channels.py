@@ -72,6 +72,25 @@ class Channel:
         return self.label
 
 
+@dataclass(frozen=True)
+class IdentityChange:
+    """A channel's title or username as Telegram gives it now, against what was stored.
+
+    `took_from`: row ids of other channels that held `username` until now (they lost it
+    and keep it as an alias: two channels never hold one current username)."""
+
+    channel_id: int
+    old_title: str
+    title: str
+    old_username: str | None
+    username: str | None
+    took_from: tuple[int, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return (self.old_title, self.old_username) != (self.title, self.username)
+
+
 def post_link(username: str | None, tg_id: int, message_id: int) -> str:
     """The t.me link of a post.
 
@@ -101,6 +120,10 @@ class AddCode(StrEnum):
 
     ADDED = "added"
     ALREADY = "already"
+    # Already added: the access hash just resolved replaced the stored one (another
+    # account's), or a disabled channel was enabled again with it.
+    REFRESHED = "refreshed"
+    REENABLED = "reenabled"
     DUPLICATE = "duplicate"  # an earlier line of the same batch named it
     INVITE = "invite"  # an invite link awaiting the operator's confirmation
     NOT_FOUND = "not_found"

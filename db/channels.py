@@ -3,6 +3,11 @@ ChannelRepository) and as the parser keeps them (run state: ChannelStateReposito
 
 `find_channel(ref)` is THE answer to "which stored channel does the operator
 mean" for every command that names a channel (/schedule, /parse, /export, /stats).
+
+Identity over time: a channel's title and username are what Telegram said last
+(`set_identity`, `store_access`); every username a channel has had is kept in
+`channel_alias`, so a former name still finds it; no two rows hold the same current
+username (the row that had it loses it and keeps it as an alias).
 """
 
 from __future__ import annotations
@@ -11,9 +16,12 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from core.channels import Channel
+from tortoise.transactions import in_transaction
+
+from core.channels import Channel, IdentityChange
 from core.parsing import ChannelState
 from db.models import Channel as ChannelModel
+from db.models import ChannelAlias
 from db.models import Message as MessageModel
 
 PAGE_SIZE = 10
@@ -110,6 +118,9 @@ async def _find_row(qs: Any, value: str) -> ChannelModel | None:
         found: ChannelModel | None = await qs.filter(username__iexact=name).first()
         if found is not None:
             return found
+        found = await _by_alias(qs, name)
+        if found is not None:
+            return found
     pm = _PRIVATE_LINK.match(value)
     digits = pm.group(1) if pm else value
     if re.fullmatch(r"-?[0-9]{1,19}", digits) and int(digits.lstrip("-")) <= _INT64_MAX:
@@ -127,6 +138,100 @@ async def _find_row(qs: Any, value: str) -> ChannelModel | None:
         return found
     prefixed: list[ChannelModel] = await qs.filter(title__istartswith=value).limit(2)
     return prefixed[0] if len(prefixed) == 1 else None
+
+
+async def _by_alias(qs: Any, name: str) -> ChannelModel | None:
+    """The row among `qs` that had username `name` most recently (a former name; the
+    current holder of a name is found before this is asked)."""
+    owners = await (
+        ChannelAlias.filter(username__iexact=name)
+        .order_by("-last_seen", "-id")
+        .values_list("channel_id", flat=True)
+    )
+    for channel_id in dict.fromkeys(owners):
+        found: ChannelModel | None = await qs.filter(id=channel_id).first()
+        if found is not None:
+            return found
+    return None
+
+
+async def aliases(channel_id: int) -> list[str]:
+    """Every username the channel has had (its current one included), oldest first."""
+    rows = await ChannelAlias.filter(channel_id=channel_id).order_by("first_seen", "id")
+    return [r.username for r in rows]
+
+
+async def _remember_alias(channel_id: int, username: str) -> None:
+    """Keep `username` as one the channel has had (one row per name, any case); its
+    `last_seen` becomes now."""
+    now = datetime.now(UTC)
+    n = await ChannelAlias.filter(channel_id=channel_id, username__iexact=username).update(
+        last_seen=now
+    )
+    if not n:
+        await ChannelAlias.create(channel_id=channel_id, username=username, last_seen=now)
+
+
+async def _claim_username(channel_id: int, username: str) -> tuple[int, ...]:
+    """Row `channel_id` is the one holding `username` now: any other row that held it
+    loses it (keeping it as an alias). The ids of those rows."""
+    others = await ChannelModel.filter(username__iexact=username).exclude(id=channel_id)
+    for other in others:
+        await _remember_alias(other.id, other.username or username)
+        await ChannelModel.filter(id=other.id).update(username=None)
+    await _remember_alias(channel_id, username)
+    return tuple(o.id for o in others)
+
+
+async def set_identity(channel_id: int, title: str, username: str | None) -> IdentityChange | None:
+    """Store the channel's title and username as Telegram gives them now (the `chats`
+    of a history answer, or a resolution); None when the row is gone.
+
+    A former username stays an alias (found by `find_channel`); a row that held the
+    new username loses it. One transaction.
+    """
+    async with in_transaction("default"):
+        row = await ChannelModel.get_or_none(id=channel_id)
+        if row is None:
+            return None
+        old_title, old_username = row.title, row.username
+        if old_username and (username or "").lower() != old_username.lower():
+            await _remember_alias(channel_id, old_username)
+        took: tuple[int, ...] = ()
+        if username:
+            took = await _claim_username(channel_id, username)
+        await ChannelModel.filter(id=channel_id).update(title=title[:256], username=username)
+    return IdentityChange(channel_id, old_title, title[:256], old_username, username, took)
+
+
+async def _store_access(
+    channel_id: int,
+    *,
+    access_hash: int,
+    title: str,
+    username: str | None,
+    linked_chat_id: int | None,
+    linked_access_hash: int | None,
+    enable: bool,
+) -> Channel | None:
+    """A channel resolved anew: its access hash (and its discussion group's, also on the
+    group's own row), title and username; `enable`: a disabled row is active again.
+    The fresh snapshot, or None when the row is gone."""
+    change = await set_identity(channel_id, title, username)
+    if change is None:
+        return None
+    updates: dict[str, Any] = {"access_hash": access_hash}
+    if linked_chat_id:
+        updates.update(linked_chat_id=linked_chat_id, linked_access_hash=linked_access_hash)
+        if linked_access_hash is not None:
+            await ChannelModel.filter(tg_id=linked_chat_id).update(access_hash=linked_access_hash)
+    if enable:
+        await ChannelModel.filter(id=channel_id, status="disabled").update(
+            status="active", disabled_reason=None, last_error=None, deferred_until=None
+        )
+    await ChannelModel.filter(id=channel_id).update(**updates)
+    row = await ChannelModel.get_or_none(id=channel_id)
+    return snapshot(row) if row is not None else None
 
 
 async def get_channel(channel_id: int) -> Channel | None:
@@ -189,9 +294,32 @@ class ChannelRepository:
             await ChannelModel.filter(id=existing.id).update(
                 status="active", backfill_done=False, **fields
             )
+            if username:
+                await _claim_username(existing.id, username)
             return snapshot(await ChannelModel.get(id=existing.id)), True
         ch = await ChannelModel.create(tg_id=tg_id, status="active", **fields)
+        if username:
+            await _claim_username(ch.id, username)
         return snapshot(ch), True
+
+    async def renew(
+        self,
+        channel_id: int,
+        *,
+        access_hash: int,
+        title: str,
+        username: str | None,
+        linked_chat_id: int | None,
+        linked_access_hash: int | None = None,
+    ) -> Channel | None:
+        """A channel /add named again: the access hash just resolved (the account's
+        own), its discussion group's, the title and username are stored, and a
+        disabled channel is active again. The fresh snapshot (None: row gone)."""
+        return await _store_access(
+            channel_id, access_hash=access_hash, title=title, username=username,
+            linked_chat_id=linked_chat_id, linked_access_hash=linked_access_hash,
+            enable=True,
+        )  # fmt: skip
 
     async def page(self, page: int, size: int = PAGE_SIZE) -> tuple[list[Channel], int]:
         """One page (0-based) of the operator's channels and the total count."""
@@ -316,6 +444,31 @@ class ChannelStateRepository:
 
     async def set_next_run(self, channel_id: int, when: datetime | None) -> None:
         await ChannelModel.filter(id=channel_id).update(next_run_at=when)
+
+    async def set_identity(
+        self, channel_id: int, title: str, username: str | None
+    ) -> IdentityChange | None:
+        """The channel's title and username as a run saw them (module `set_identity`)."""
+        return await set_identity(channel_id, title, username)
+
+    async def store_access(
+        self,
+        channel_id: int,
+        *,
+        access_hash: int,
+        title: str,
+        username: str | None,
+        linked_chat_id: int | None,
+        linked_access_hash: int | None = None,
+    ) -> Channel | None:
+        """A channel whose access hash was refused, resolved anew: the new hash (and its
+        discussion group's), title and username. The fresh snapshot (None: row gone);
+        the status is left as it is."""
+        return await _store_access(
+            channel_id, access_hash=access_hash, title=title, username=username,
+            linked_chat_id=linked_chat_id, linked_access_hash=linked_access_hash,
+            enable=False,
+        )  # fmt: skip
 
     async def set_linked(self, channel_id: int, linked_id: int, access_hash: int) -> None:
         """The channel's discussion group, as Telegram named it."""

@@ -66,7 +66,10 @@ _DEAD = (
 # One channel is out of reach; the value is ChannelUnavailable.reason.
 _CHANNEL = {
     te.ChannelPrivateError: "private",
+    # The access hash is not this account's (another account stored it) or the channel
+    # is gone: resolve again once (services/parsing/identity.py), then disable.
     te.ChannelInvalidError: "invalid",
+    te.PeerIdInvalidError: "invalid",
     te.ChannelBannedError: "banned",
     te.UsernameNotOccupiedError: "not_found",
     te.UsernameInvalidError: "not_found",

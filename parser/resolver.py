@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, tzinfo
+from time import monotonic
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -29,6 +30,7 @@ __all__ = [
     "InvitePreview",
     "NotAChannel",
     "Resolved",
+    "chat_identity",
     "parse_line",
     "parse_ref",
     "split_lines",
@@ -223,6 +225,20 @@ def _kind(chat: types.Channel) -> str:
     return "channel"
 
 
+def chat_identity(chat: Any) -> tuple[str, str | None] | None:
+    """`(title, username)` of a TL Channel as Telegram describes it now; the username is
+    `username`, else the first active one of `usernames` (collectible usernames:
+    https://core.telegram.org/api/usernames), None for a channel without one. None for
+    anything but a types.Channel (a ChannelForbidden says nothing of its username)."""
+    if not isinstance(chat, types.Channel):
+        return None
+    username = chat.username
+    if not username:
+        active = [u.username for u in chat.usernames or () if u.active]
+        username = active[0] if active else None
+    return chat.title or "", username
+
+
 def _chats_of(answer: Any) -> list[Any]:
     """The chats a join answer carries: Updates, or (layer 229) Updates wrapped in
     messages.chatInviteJoinResultOk (https://core.telegram.org/method/messages.importChatInvite)."""
@@ -238,8 +254,15 @@ class ChannelResolver:
     (parser/errors.py): ChannelUnavailable(reason), NotAChannel(kind), RateLimited,
     SessionDead, TransportError, or TelegramError named after an unknown RPC error."""
 
-    def __init__(self, client: TelegramClient) -> None:
+    def __init__(self, client: TelegramClient, *, dialogs_ttl: float = 600.0) -> None:
         self._client = client
+        self._dialogs_ttl = dialogs_ttl
+        self._dialogs: dict[int, Any] | None = None  # the account's channels by id
+        self._dialogs_at = 0.0
+
+    @property
+    def client(self) -> TelegramClient:
+        return self._client
 
     async def resolve(self, ref: ChannelRef) -> Resolved:
         """A username via contacts.resolveUsername, a bare id via the account's dialogs, then
@@ -260,6 +283,58 @@ class ChannelResolver:
         except Exception as exc:
             reraise(exc)
         raise ValueError(f"cannot resolve {ref.kind} here")
+
+    async def resolve_again(self, tg_id: int, username: str | None) -> Resolved:
+        """Channel `tg_id` resolved anew for this client's account, after Telegram refused
+        its stored access hash (CHANNEL_INVALID / PEER_ID_INVALID: an access hash belongs
+        to the account that received it, https://core.telegram.org/api/peers).
+
+        By `username` (contacts.resolveUsername) while it still names this channel; else
+        (no username, USERNAME_NOT_OCCUPIED, or the name is another channel's now) from
+        the account's dialogs, read once and kept `dialogs_ttl` s for the next channel.
+        Then channels.getFullChannel, as `resolve`. ChannelUnavailable: not_found (its
+        username leads elsewhere and the dialogs do not know it), private (no username
+        and not in the dialogs, ChannelForbidden, CHANNEL_PRIVATE); RateLimited,
+        SessionDead, TransportError as `resolve`.
+        """
+        try:
+            if username:
+                chat = await self._named(tg_id, username)
+                if chat is not None:
+                    return await self._finish(chat)
+            chat = await self._dialog(tg_id)
+            if chat is None:
+                # Not among the account's channels: a private one it is not a member
+                # of, or a public one whose name no longer leads to it.
+                raise ChannelUnavailable("not_found" if username else "private")
+            return await self._finish(chat)
+        except TelegramError:
+            raise
+        except Exception as exc:
+            reraise(exc)
+
+    async def _named(self, tg_id: int, username: str) -> Any:
+        """Channel `tg_id` as `username` resolves, None when the name is free or another's."""
+        try:
+            res = await self._client(functions.contacts.ResolveUsernameRequest(username))
+        except (te.UsernameNotOccupiedError, te.UsernameInvalidError):
+            return None
+        if not (isinstance(res.peer, types.PeerChannel) and res.peer.channel_id == tg_id):
+            return None
+        return next((c for c in res.chats if c.id == tg_id), None)
+
+    async def _dialog(self, tg_id: int) -> Any:
+        """Channel `tg_id` among the account's dialogs (messages.getDialogs, all pages),
+        read again when the copy in hand is older than `dialogs_ttl` s."""
+        fresh = monotonic() - self._dialogs_at < self._dialogs_ttl
+        if self._dialogs is None or not fresh:
+            found: dict[int, Any] = {}
+            async for dialog in self._client.iter_dialogs(limit=None):
+                entity = dialog.entity
+                if isinstance(entity, types.Channel | types.ChannelForbidden):
+                    found[entity.id] = entity
+            self._dialogs, self._dialogs_at = found, monotonic()
+        return self._dialogs.get(tg_id)
 
     async def _by_id(self, channel_id: int) -> Resolved:
         # A StringSession has no entity cache: only the account's own dialogs know the
@@ -290,11 +365,12 @@ class ChannelResolver:
             (c for c in full.chats if linked and c.id == linked and isinstance(c, types.Channel)),
             None,
         )
+        title, username = chat_identity(chat) or ("", None)
         return Resolved(
             chat.id,
             chat.access_hash or 0,
-            chat.title or "",
-            chat.username,
+            title,
+            username,
             kind,
             linked,
             group.access_hash if group is not None else None,

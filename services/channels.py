@@ -27,7 +27,7 @@ from core.channels import (
     HistoryDepth,
     PendingInvite,
 )
-from db.channels import ChannelRepository, find_channel
+from db.channels import OWN_STATUSES, ChannelRepository, find_channel
 from parser.errors import ChannelUnavailable, RateLimited, SessionDead, TelegramError
 from parser.resolver import (
     AddLine,
@@ -272,6 +272,9 @@ class ChannelService:
         return token
 
     async def _store(self, line: str, r: Resolved, history: ParsedDepth | None) -> AddResult:
+        known = await self._repo.by_tg_id(r.tg_id)
+        if known is not None and known.status in OWN_STATUSES:
+            return await self._renew(line, known, r)
         depth = history or self._default_depth
         row, created = await self._repo.add(
             tg_id=r.tg_id,
@@ -297,6 +300,25 @@ class ChannelService:
             line, AddCode.ADDED, row.label, channel_id=row.id,
             history_given=history is not None, kind=row.kind,
         )  # fmt: skip
+
+    async def _renew(self, line: str, known: Channel, r: Resolved) -> AddResult:
+        """A channel already stored, named again: what was just resolved replaces the
+        stored access hash (an access hash is the account's: after a log-in with another
+        account the stored one is refused), the discussion group's, title and username;
+        a disabled channel is enabled and runs now. ALREADY when nothing changed,
+        REFRESHED when the access hash did, REENABLED when it was disabled."""
+        row = await self._repo.renew(
+            known.id, access_hash=r.access_hash, title=r.title, username=r.username,
+            linked_chat_id=r.linked_chat_id, linked_access_hash=r.linked_access_hash,
+        )  # fmt: skip
+        row = row or known
+        code = AddCode.ALREADY
+        if known.status == "disabled":
+            code = AddCode.REENABLED
+            await self._hook(_add_channel, row.id)
+        elif known.access_hash != r.access_hash:
+            code = AddCode.REFRESHED
+        return AddResult(line, code, row.label, channel_id=row.id, kind=row.kind)
 
     async def _hook(self, call: _HookCall, channel_id: int) -> None:
         """Tell the scheduler, if wired; its failure is logged, never the operator's."""

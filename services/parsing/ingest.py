@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,9 @@ from parser import history
 from parser.comments import comment_batches, discussion_group, needs_reading
 from parser.errors import translate
 from services.events import EventBus, RunCompleted
+from services.parsing.identity import ChannelIdentity, stale_access
+
+log = logging.getLogger(__name__)
 
 BATCH = history.BATCH
 # Most rows one write transaction takes when pages queue up behind a slow disk.
@@ -124,6 +128,7 @@ class _Run:
     held: list[Queued] = field(default_factory=list)  # taken from the queue early
     start: StartPoint | None = None  # set by the producer before its first page
     cap: int | None = None  # most rows the depth lets this run read (`last:N`)
+    chat: Any = None  # the channel as the first history answer lists it (title, username)
 
 
 class ChannelFetcher:
@@ -131,7 +136,9 @@ class ChannelFetcher:
 
     `refresh_window_hours`: posts of the last hours are read again (views, edits,
     reactions); `wait_time`: seconds at least between two history requests;
-    `pipeline_depth`: pages of BATCH the producer may hold ahead of the writer.
+    `pipeline_depth`: pages of BATCH the producer may hold ahead of the writer;
+    `identity`: keeps the channel's title and username as the history answers give them
+    and repairs a refused access hash (services/parsing/identity.py); None: neither.
     """
 
     def __init__(
@@ -143,7 +150,9 @@ class ChannelFetcher:
         wait_time: float = 0.0,
         pipeline_depth: int = 10,
         metrics: Metrics | None = None,
+        identity: ChannelIdentity | None = None,
     ) -> None:
+        self._identity = identity
         self._messages = messages
         self._channels = channels
         self._refresh = timedelta(hours=refresh_window_hours)
@@ -167,9 +176,39 @@ class ChannelFetcher:
 
         Returns the run's progress, status ok or interrupted. Raises RunFailed with a
         classified error after committing what came in; an error parser/errors.py does
-        not know propagates as it is.
+        not know propagates as it is. A refused access hash (CHANNEL_INVALID /
+        PEER_ID_INVALID) is repaired once (the channel resolved again, the new hash
+        stored) and the run goes on; RunFailed with the repair's error when it fails.
         """
         self._stopping = False
+        try:
+            return await self._run(client, ch, on_progress)
+        except RunFailed as failed:
+            if self._identity is None or not stale_access(failed.error) or self._stopping:
+                raise
+            done = failed.progress
+            try:
+                fixed = await self._identity.repair(client, ch)
+            except Exception as exc:
+                err = translate(exc)
+                if err is None:
+                    raise
+                raise RunFailed(err, done) from exc
+        result = await self._run(client, fixed, on_progress)
+        # What the refused attempt committed before (a stale hash met mid-run) counts.
+        result.fetched += done.fetched
+        result.new += done.new
+        result.started = done.started
+        result.first_new_id = done.first_new_id or result.first_new_id
+        return result
+
+    async def _run(
+        self,
+        client: TelegramClient,
+        ch: Channel,
+        on_progress: ProgressCallback | None = None,
+    ) -> RunProgress:
+        """One attempt of `run` with the channel's stored access hash."""
         run = _Run(
             ch,
             RunProgress(ch.label, started=time.monotonic()),
@@ -181,11 +220,15 @@ class ChannelFetcher:
         producer = asyncio.create_task(self._produce(client, peer, run), name=f"fetch-{ch.id}")
         try:
             interrupted = await self._write(run, on_progress)
+        except RunFailed:
+            await self._observe(run)
+            raise
         finally:
             if not producer.done():
                 producer.cancel()
                 with contextlib.suppress(BaseException):
                     await producer
+        await self._observe(run)
         if interrupted:
             run.progress.status = RunStatus.INTERRUPTED
             return run.progress
@@ -197,6 +240,20 @@ class ChannelFetcher:
             run.progress.total = run.progress.fetched
         run.progress.top_id = run.top_id
         return run.progress
+
+    async def _observe(self, run: _Run) -> None:
+        """The channel's title and username as the history answer gave them are stored
+        when they changed (a failure is logged: it never fails the run)."""
+        if self._identity is None or run.chat is None:
+            return
+        try:
+            change = await shielded_write(self._identity.observe(run.ch, run.chat))
+        except Exception:
+            log.exception("storing the new name of channel %d failed", run.ch.id)
+            return
+        if change is not None:
+            label = f"@{change.username}" if change.username else change.title
+            run.progress.channel = label or run.progress.channel
 
     async def _start_point(self, client: TelegramClient, peer: Any, ch: Channel) -> StartPoint:
         """Where this run starts.
@@ -285,6 +342,8 @@ class ChannelFetcher:
         async with contextlib.aclosing(pages):
             async for page, count, peers in pages:
                 run.total = count
+                if run.chat is None:
+                    run.chat = peers.get(("channel", ch.tg_id))
                 for m in page:
                     if isinstance(m, history.NOT_CONTENT):
                         continue
