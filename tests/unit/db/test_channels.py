@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from db.channels import ChannelRepository, find_channel
+from db.channels import (
+    ChannelRepository,
+    ChannelStateRepository,
+    aliases,
+    find_channel,
+    set_identity,
+)
 from db.models import Channel
 
 
@@ -95,3 +101,50 @@ async def test_comments_are_counted_on_their_channel_and_go_with_it(db: Path) ->
     assert await repo.remove(b)
     assert await Channel.get_or_none(id=group.id) is None
     assert not await repo.remove(b)
+
+
+async def test_usernames_over_time_aliases_and_one_holder(db: Path) -> None:
+    repo = ChannelRepository()
+    a = await add_channel(repo, 111, "city", "City")
+    assert await aliases(a) == ["city"]  # the current one is kept too
+    # A case change is the same name: no former name to keep.
+    change = await set_identity(a, "City", "City")
+    assert change is not None and change.changed and change.took_from == ()
+    assert await aliases(a) == ["city"]
+    await set_identity(a, "City news", "citynews")
+    assert await aliases(a) == ["city", "citynews"]
+    # Another channel added under a name a stored row still holds: that row loses it.
+    b = await add_channel(repo, 222, "citynews", "Impostor")
+    rows = {r.id: r.username for r in await Channel.all()}
+    assert rows == {a: None, b: "citynews"}
+    assert await aliases(a) == ["city", "citynews"]
+    for ref, expected in (("@citynews", b), ("@city", a), ("t.me/city/5", a), ("@CITY", a)):
+        found = await find_channel(ref)
+        assert found is not None and found.id == expected, ref
+    # The impostor moves on; @citynews then means the one that had it last.
+    await set_identity(b, "Impostor", "impostor")
+    found = await find_channel("citynews")
+    assert found is not None and found.id == b
+    assert await set_identity(9999, "gone", None) is None
+
+
+async def test_renew_enables_and_stores_the_discussion_groups_hash(db: Path) -> None:
+    repo = ChannelRepository()
+    a = await add_channel(repo, 111, "chan", "Chan")
+    group = await Channel.create(tg_id=999, access_hash=5, title="Chat", status="linked")
+    await Channel.filter(id=a).update(status="disabled", disabled_reason="invalid")
+    fresh = await repo.renew(
+        a, access_hash=42, title="Chan 2", username="chan2", linked_chat_id=999,
+        linked_access_hash=43,
+    )  # fmt: skip
+    assert fresh is not None
+    assert (fresh.status, fresh.disabled_reason, fresh.access_hash) == ("active", None, 42)
+    assert (fresh.title, fresh.username, fresh.linked_access_hash) == ("Chan 2", "chan2", 43)
+    assert (await Channel.get(id=group.id)).access_hash == 43
+    await Channel.filter(id=a).update(status="paused")
+    kept = await ChannelStateRepository().store_access(
+        a, access_hash=44, title="Chan 2", username="chan2", linked_chat_id=None
+    )
+    assert kept is not None and (kept.status, kept.access_hash) == ("paused", 44)
+    assert await repo.renew(9999, access_hash=1, title="", username=None,
+                            linked_chat_id=None) is None

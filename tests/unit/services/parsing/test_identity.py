@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from core.channels import AddCode
-from core.errors import ChannelUnavailable
+from core.errors import ChannelUnavailable, RateLimited
 from db.channels import ChannelRepository, ChannelStateRepository, aliases, find_channel
 from db.messages import MessageRepository
 from db.models import Channel as ChannelRow
@@ -270,3 +270,16 @@ async def test_add_of_a_known_channel_renews_its_hash_and_enables_it(env: Env) -
     assert renewed.code is AddCode.REFRESHED and hooks.calls == []
     assert (await row(row_id)).access_hash == news.access_hash_for(env.world.account(ANN[0]))
     assert await ChannelRow.all().count() == 2
+
+
+async def test_a_flood_wait_while_resolving_again_defers_and_keeps_the_hash(env: Env) -> None:
+    news = env.world.add_channel(username="newsroom", title="Newsroom")
+    news.add_messages(3)
+    row_id = await store(news)
+    env.server.faults.add("contacts.resolveUsername", "FLOOD_WAIT_300", times=1)
+    with pytest.raises(RunFailed) as failed:
+        await run(env.bob, row_id)
+    assert isinstance(failed.value.error, RateLimited) and failed.value.error.seconds == 300
+    assert (await row(row_id)).access_hash == news.access_hash  # Ann's, untouched
+    assert await msg_ids(row_id) == []
+    assert (await run(env.bob, row_id)).fetched == 3  # the next run repairs it
