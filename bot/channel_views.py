@@ -13,13 +13,13 @@ from bot.api.channels import ChannelsAPI
 from bot.channel_buttons import ChannelItem, ChannelPage, ItemAction
 from bot.keyboards import button, pager_row, pages_of
 from bot.labels import BUTTON_WIDTH, channel_name, shorten
-from bot.texts import Html, html_join, plain, reason_text, t
+from bot.texts import Html, html_join, plain, reason_text, t, tn
 from bot.times import show
 from core.channels import Channel
 
 PAGE_SIZE = 10
 VIEW_WIDTH = 240
-KINDS = ("channel", "megagroup", "gigagroup")
+KINDS = ("channel", "megagroup", "gigagroup", "chat")
 
 
 def when(value: datetime | None, lang: str, tz: ZoneInfo) -> str:
@@ -84,6 +84,43 @@ async def render_page(
     return html_join("\n", lines), InlineKeyboardMarkup(inline_keyboard=buttons)
 
 
+def completeness_lines(ch: Channel, lang: str, tz: ZoneInfo) -> Html:
+    """The archive's ends, the ids missing between them, whether older history exists,
+    and for a supergroup upgraded from a basic group what came (or could not come) from
+    the old group; "" when not looked up."""
+    c = ch.completeness
+    if c is None:
+        return Html("")
+    if ch.history_before is None:
+        before = t("channel_before_unknown", lang)
+    else:
+        before = t("channel_before_yes" if ch.history_before else "channel_before_no", lang)
+    if c.oldest_id is None or c.newest_id is None:
+        lines = [t("channel_complete_empty", lang, before=before)]
+    else:
+        lines = [
+            t(
+                "channel_complete",
+                lang,
+                oldest=c.oldest_id,
+                oldest_date=show(c.oldest_date, tz) if c.oldest_date else "?",
+                newest=c.newest_id,
+                newest_date=show(c.newest_date, tz) if c.newest_date else "?",
+                missing=c.missing,
+                before=before,
+            )
+        ]
+    if ch.migrated_error:
+        reason = reason_text(shorten(ch.migrated_error, 100), lang)
+        missing = ch.migrated_missing or 0
+        lines.append(tn("channel_old_group_missing", missing, lang, reason=reason))
+    elif c.old_group:
+        lines.append(tn("channel_old_group", c.old_group, lang))
+    elif ch.migrated_from_chat_id:
+        lines.append(t("channel_old_group_pending", lang))
+    return html_join("", lines)
+
+
 def render_item(
     channels: ChannelsAPI, ch: Channel, page: int, lang: str, tz: ZoneInfo
 ) -> tuple[Html, InlineKeyboardMarkup]:
@@ -106,6 +143,7 @@ def render_item(
         interval=interval,
         depth=depth_label(ch.history_mode, ch.history_limit, ch.history_since, lang, tz),
         comments=t("channel_on" if ch.comments_enabled else "channel_off", lang),
+        complete=completeness_lines(ch, lang, tz),
         error=_error(ch, 200, lang),
     )
 

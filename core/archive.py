@@ -68,7 +68,7 @@ class SearchHit:
     msg_id: int
     date: datetime | None  # UTC
     snippet: str
-    link: str
+    link: str  # "" for a basic group's message: it has none
 
 
 # Snippet highlight markers: control characters no message text contains, so the
@@ -132,7 +132,7 @@ class Bucket:
 @dataclass(frozen=True)
 class TopPost:
     msg_id: int
-    link: str
+    link: str  # "" for a post of the basic group a supergroup was upgraded from
     views: int
     reactions: int  # all reactions counted together
     text: str  # the first 80 characters

@@ -15,6 +15,32 @@ from datetime import datetime
 from enum import StrEnum
 
 
+@dataclass(frozen=True)
+class Completeness:
+    """How complete a channel's archive is (/channels' detail view).
+
+    `oldest_id`/`newest_id` and their dates: the archived messages with the smallest
+    and largest id (service messages included: they take ids too), None when nothing
+    is archived; `count` the messages archived; `missing` the ids between the two that
+    are not archived (deleted on Telegram, or never fetched):
+    newest_id - oldest_id + 1 - count. `old_group`: messages archived from the basic
+    group the supergroup was upgraded from (None: none, or not upgraded).
+    """
+
+    oldest_id: int | None
+    oldest_date: datetime | None
+    newest_id: int | None
+    newest_date: datetime | None
+    count: int
+    old_group: int | None = None
+
+    @property
+    def missing(self) -> int:
+        if self.oldest_id is None or self.newest_id is None:
+            return 0
+        return max(0, self.newest_id - self.oldest_id + 1 - self.count)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Channel:
     """One stored channel (or discussion group) as a frozen snapshot."""
@@ -57,6 +83,8 @@ class Channel:
     # Messages of that old group the account cannot read, and why.
     migrated_missing: int | None = None
     migrated_error: str | None = None
+    # Filled by the lookup of one channel for its detail view (None: not looked up).
+    completeness: Completeness | None = None
 
     @property
     def label(self) -> str:

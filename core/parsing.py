@@ -84,11 +84,17 @@ class RunProgress:
     comments: int = 0  # comment rows written
     first_new_id: int = 0  # the first message id above the cursor the run started from
     new: int = 0  # rows above that cursor
+    # A supergroup upgraded from a basic group: rows written from the old group (also
+    # in `fetched`), and how many of its earlier messages the account cannot read and
+    # Telegram's reason (None: nothing missing).
+    migrated: int = 0
+    migrated_missing: int | None = None
+    migrated_error: str | None = None
 
     @property
     def reread(self) -> int:
         """Rows stored before this run and read again (the refresh window)."""
-        return max(0, self.fetched - self.new)
+        return max(0, self.fetched - self.new - self.migrated)
 
     @property
     def rate(self) -> float:

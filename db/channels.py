@@ -13,12 +13,14 @@ username (the row that had it loses it and keeps it as an alias).
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from tortoise import connections
 from tortoise.transactions import in_transaction
 
-from core.channels import Channel, IdentityChange
+from core.channels import Channel, Completeness, IdentityChange
 from core.parsing import ChannelState
 from db.models import Channel as ChannelModel
 from db.models import ChannelAlias
@@ -234,6 +236,45 @@ async def _store_access(
     return snapshot(row) if row is not None else None
 
 
+async def completeness(channel_id: int) -> Completeness:
+    """How complete row `channel_id`'s archive is (core.channels.Completeness): one
+    aggregate over its messages (the (channel, msg_id) index), the dates of the two
+    ends, and the old basic group's message count when it was upgraded from one."""
+    conn = connections.get("default")
+    p = "?" if conn.capabilities.dialect == "sqlite" else "$1"
+    rows = await conn.execute_query_dict(
+        "SELECT min(msg_id) AS lo, max(msg_id) AS hi, count(*) AS n FROM message"
+        f" WHERE channel_id = {p}",
+        [channel_id],
+    )
+    lo, hi, n = rows[0]["lo"], rows[0]["hi"], int(rows[0]["n"] or 0)
+    dates: dict[int, datetime] = {}
+    if lo is not None:
+        ends = MessageModel.filter(channel_id=channel_id, msg_id__in=[lo, hi])
+        dates = {int(i): d for i, d in await ends.values_list("msg_id", "date")}
+    old = await migrated_row_id(channel_id)
+    old_count = await MessageModel.filter(channel_id=old).count() if old is not None else None
+    return Completeness(
+        int(lo) if lo is not None else None,
+        dates.get(int(lo)) if lo is not None else None,
+        int(hi) if hi is not None else None,
+        dates.get(int(hi)) if hi is not None else None,
+        n,
+        old_count,
+    )
+
+
+async def migrated_row_id(channel_id: int) -> int | None:
+    """The row id of the basic group channel row `channel_id` was upgraded from (kind
+    `chat`, tg_id -chat_id), or None: its messages belong to the channel's archive
+    (exports, /stats)."""
+    ch = await ChannelModel.get_or_none(id=channel_id)
+    if ch is None or not ch.migrated_from_chat_id:
+        return None
+    old = await ChannelModel.filter(tg_id=-abs(ch.migrated_from_chat_id), kind="chat").first()
+    return int(old.id) if old is not None else None
+
+
 async def get_channel(channel_id: int) -> Channel | None:
     """Any stored row by its id, discussion groups included (with `comments_of`)."""
     found = await ChannelModel.get_or_none(id=channel_id)
@@ -254,8 +295,11 @@ class ChannelRepository:
         return snapshot(ch) if ch else None
 
     async def get(self, channel_id: int) -> Channel | None:
+        """One of the operator's channels, with its `completeness` (the detail view)."""
         ch = await ChannelModel.filter(id=channel_id, status__in=OWN_STATUSES).first()
-        return snapshot(ch) if ch else None
+        if ch is None:
+            return None
+        return replace(snapshot(ch), completeness=await completeness(ch.id))
 
     async def add(
         self,
@@ -351,7 +395,10 @@ class ChannelRepository:
         ch = await ChannelModel.filter(id=channel_id, status__in=OWN_STATUSES).first()
         if ch is None:
             return False
+        old = await migrated_row_id(channel_id)
         n = await ChannelModel.filter(id=channel_id, status__in=OWN_STATUSES).delete()
+        if n and old is not None:  # the basic group it was upgraded from
+            await ChannelModel.filter(id=old, status="linked").delete()
         linked = ch.linked_chat_id
         if n and linked and not await ChannelModel.filter(linked_chat_id=linked).exists():
             await ChannelModel.filter(tg_id=linked, status="linked").delete()
@@ -505,6 +552,37 @@ class ChannelStateRepository:
         """The smallest message id stored under the row; None when none is."""
         found = await MessageModel.filter(channel_id=channel_id).order_by("msg_id").first()
         return int(found.msg_id) if found is not None else None
+
+    async def set_migrated(self, channel_id: int, chat_id: int, max_id: int) -> None:
+        """The basic group the supergroup was upgraded from (0: none, asked) and the id of
+        its last message (channels.getFullChannel migrated_from_chat_id /
+        migrated_from_max_id)."""
+        await ChannelModel.filter(id=channel_id).update(
+            migrated_from_chat_id=chat_id, migrated_from_max_id=max_id or None
+        )
+
+    async def migrated_row(self, tg_id: int, title: str) -> Channel:
+        """The row keying the old basic group's messages (`tg_id`: its marked id,
+        -chat_id): kind `chat`, status `linked` (never scheduled on its own)."""
+        ch, _ = await ChannelModel.get_or_create(
+            tg_id=tg_id,
+            defaults={
+                "title": title[:256],
+                "kind": "chat",
+                "status": "linked",
+                "backfill_done": True,
+            },
+        )
+        return snapshot(ch)
+
+    async def set_migrated_missing(
+        self, channel_id: int, missing: int | None, error: str | None
+    ) -> None:
+        """How many messages of the old basic group the account cannot read, and
+        Telegram's reason; (None, None) when nothing is missing."""
+        await ChannelModel.filter(id=channel_id).update(
+            migrated_missing=missing, migrated_error=error[:500] if error else None
+        )
 
     async def channel_states(self) -> list[ChannelState]:
         """Every row, light (no ORM objects: /status reads thousands of them)."""

@@ -15,13 +15,14 @@ from typing import Any
 from tortoise import connections
 
 from core.archive import ExportQuery
-from db.channels import OWN_STATUSES
+from db.channels import OWN_STATUSES, migrated_row_id
 
 # One message and its chat as the database returns it, a mapping with the keys id (the
 # row id, the keyset), msg_id, date, text, entities, views, forwards, replies,
 # reactions, post_author, sender_id, edit_date, media_kind, media, grouped_id,
 # reply_to_id, fwd_from, comment_of, content_text, action, terms, chat_row (the chat's
-# row id), tg_id, username, title. Dates as stored (text on SQLite, datetime on
+# row id), tg_id, username, title, kind (`chat`: the basic group a supergroup was
+# upgraded from, whose messages have no t.me link). Dates as stored (text on SQLite, datetime on
 # PostgreSQL); JSON columns as text (or decoded); `terms` None unless the export
 # filters by words.
 ExportRecord = Mapping[str, Any]
@@ -43,7 +44,7 @@ _SELECT = (
     "SELECT m.id, m.msg_id, m.date, m.text, m.entities, m.views, m.forwards, m.replies,"
     " m.reactions, m.post_author, m.sender_id, m.edit_date, m.media_kind, m.media,"
     " m.grouped_id, m.reply_to_id, m.fwd_from, m.comment_of, m.content_text, m.action,"
-    " {terms} AS terms, m.channel_id AS chat_row, c.tg_id, c.username, c.title"
+    " {terms} AS terms, m.channel_id AS chat_row, c.tg_id, c.username, c.title, c.kind"
     " FROM message m JOIN channel c ON c.id = m.channel_id"
 )
 
@@ -113,6 +114,7 @@ async def _scan(
     query: ExportQuery,
     chunk: int,
     group_row: int | None,
+    old_row: int | None = None,
     *,
     albums_only: bool = False,
     terms: bool = False,
@@ -127,7 +129,10 @@ async def _scan(
         w = _Where(dialect)
         w.clauses.append(f"m.id > {w.arg(last_id)}")
         if query.channel_id is not None:
-            own = f"m.channel_id = {w.arg(query.channel_id)}"
+            if old_row is None:
+                own = f"m.channel_id = {w.arg(query.channel_id)}"
+            else:  # and the basic group it was upgraded from
+                own = f"m.channel_id IN ({w.arg(query.channel_id)}, {w.arg(old_row)})"
             if group_row is not None:
                 own = (
                     f"({own} OR (m.channel_id = {w.arg(group_row)} AND m.comment_of IS NOT NULL))"
@@ -164,16 +169,18 @@ async def iter_records(
     or when any item of its album (same chat, same grouped_id, also in the query's
     window) does; albums are found by a first pass over the album items alone.
     """
-    group_row = None
+    group_row = old_row = None
     if query.channel_id is not None and query.comments:
         group_row = await _group_row(query.channel_id)
+    if query.channel_id is not None:
+        old_row = await migrated_row_id(query.channel_id)
     albums: set[tuple[int, int]] = set()
     if match is not None:
-        async for rows in _scan(query, chunk, group_row, albums_only=True, terms=True):
+        async for rows in _scan(query, chunk, group_row, old_row, albums_only=True, terms=True):
             for row in rows:
                 if match(row):
                     albums.add((row["chat_row"], row["grouped_id"]))
-    async for rows in _scan(query, chunk, group_row, terms=match is not None):
+    async for rows in _scan(query, chunk, group_row, old_row, terms=match is not None):
         if match is not None:
             rows = [
                 r

@@ -282,7 +282,7 @@ async def search_messages(query: SearchQuery | str, offset: int = 0, limit: int 
         order = "message_fts.rowid DESC" if broad else "bm25(message_fts), m.date DESC"
         rows = await conn.execute_query_dict(
             "SELECT m.id, m.msg_id, m.date, m.text, m.content_text, m.comment_of,"
-            " c.tg_id, c.username, c.title"
+            " c.tg_id, c.username, c.title, c.kind"
             " FROM message_fts JOIN message m ON m.id = message_fts.rowid"
             " JOIN channel c ON c.id = m.channel_id"
             f" WHERE message_fts MATCH ? ORDER BY {order}"
@@ -298,7 +298,7 @@ async def search_messages(query: SearchQuery | str, offset: int = 0, limit: int 
         )
         rows = await conn.execute_query_dict(
             "SELECT m.id, m.msg_id, m.date, m.text, m.content_text, m.comment_of,"
-            " c.tg_id, c.username, c.title"
+            " c.tg_id, c.username, c.title, c.kind"
             " FROM message m JOIN channel c ON c.id = m.channel_id"
             f" WHERE {PG_DOCUMENT} @@ to_tsquery('{PG_CONFIG}', $1)"
             f" ORDER BY ts_rank({PG_DOCUMENT}, to_tsquery('{PG_CONFIG}', $1)) DESC,"
@@ -332,6 +332,8 @@ def _hit(r: dict[str, Any], q: SearchQuery, parents: dict[int, ParentChannel]) -
         if parent
         else post_link(r["username"], r["tg_id"], r["msg_id"])
     )
+    if r.get("kind") == "chat":  # a basic group (one a supergroup was upgraded from)
+        link = ""
     return SearchHit(
         message_id=r["id"],
         channel=r["username"] or r["title"] or str(r["tg_id"]),

@@ -15,6 +15,7 @@ from typing import Any
 
 from core.archive import Bucket, DayStat, StatsReport, StatsUnit, TopPost
 from core.channels import Channel, post_link
+from db.channels import migrated_row_id
 from db.models import Message
 
 # Bars per day up to two months, per week up to a year, per month beyond.
@@ -81,6 +82,8 @@ class _Post:
     views: int | None
     reactions: int
     text: str
+    # From the basic group the supergroup was upgraded from: no t.me link.
+    old: bool = False
 
     def merge(self, other: _Post) -> None:
         if other.msg_id < self.msg_id:
@@ -113,9 +116,9 @@ class _Tally:
         self._tz = tz
         self.counts: dict[date, int] = defaultdict(int)
         self.views: dict[date, list[int]] = defaultdict(list)
-        self._albums: dict[int, _Post] = {}
-        self._by_views: list[tuple[int, int, TopPost]] = []
-        self._by_reactions: list[tuple[int, int, TopPost]] = []
+        self._albums: dict[tuple[bool, int], _Post] = {}
+        self._by_views: list[tuple[int, int, bool, TopPost]] = []
+        self._by_reactions: list[tuple[int, int, bool, TopPost]] = []
 
     def add(self, r: dict[str, Any]) -> None:
         when = _as_utc(r["date"])
@@ -128,14 +131,15 @@ class _Tally:
             r["views"],
             sum(v for v in reactions.values() if isinstance(v, int)),
             r["text"] or "",
+            r.get("channel_id", self._channel.id) != self._channel.id,
         )
         group = r.get("grouped_id")
         if group is None:
             self._count(post)
-        elif group in self._albums:
-            self._albums[group].merge(post)
+        elif (post.old, group) in self._albums:
+            self._albums[post.old, group].merge(post)
         else:
-            self._albums[group] = post
+            self._albums[post.old, group] = post
 
     def _count(self, p: _Post) -> None:
         day = p.when.astimezone(self._tz).date()
@@ -144,16 +148,17 @@ class _Tally:
             self.views[day].append(p.views)
         post = TopPost(
             p.msg_id,
-            post_link(self._channel.username, self._channel.tg_id, p.msg_id),
+            "" if p.old else post_link(self._channel.username, self._channel.tg_id, p.msg_id),
             p.views or 0,
             p.reactions,
             p.text[:80],
         )
         for heap, key in ((self._by_views, post.views), (self._by_reactions, post.reactions)):
-            item = (key, p.msg_id, post)
+            # The old group's ids are another id space: ties rank the supergroup's first.
+            item = (key, p.msg_id, not p.old, post)
             if len(heap) < self._top:
                 heapq.heappush(heap, item)
-            elif item[:2] > heap[0][:2]:
+            elif item[:3] > heap[0][:3]:
                 heapq.heapreplace(heap, item)
 
     def report(self, until: datetime | None) -> StatsReport:
@@ -185,10 +190,10 @@ class _Tally:
 
 
 def _best(
-    heap: list[tuple[int, int, TopPost]], keep: Callable[[TopPost], bool]
+    heap: list[tuple[int, int, bool, TopPost]], keep: Callable[[TopPost], bool]
 ) -> tuple[TopPost, ...]:
-    ranked = sorted(heap, key=lambda x: x[:2], reverse=True)
-    return tuple(p for _, _, p in ranked if keep(p))
+    ranked = sorted(heap, key=lambda x: x[:3], reverse=True)
+    return tuple(p for *_, p in ranked if keep(p))
 
 
 async def channel_stats(
@@ -200,20 +205,29 @@ async def channel_stats(
 ) -> StatsReport:
     """Posts dated in [`since`, `until`) (`until` default now), by day in `tz` (the
     operators' zone). An album is one post; service events (a pin, a title change:
-    rows with an `action`) are no posts. Albums are gathered in memory until the end
-    (one small record per album of the window). The chart starts at the first stored
-    post of the window: before it the archive does not know what was posted."""
+    rows with an `action`) are no posts. A supergroup upgraded from a basic group counts
+    the old group's posts too (their top posts have no link). Albums are gathered in
+    memory until the end (one small record per album of the window). The chart starts
+    at the first stored post of the window: before it the archive does not know what
+    was posted."""
     tally = _Tally(channel, top, tz)
     bound = {"date__lt": until} if until is not None else {}
+    rows_of = [channel.id]
+    old = await migrated_row_id(channel.id)  # the basic group it was upgraded from
+    if old is not None:
+        rows_of.append(old)
     last = 0
     while True:
         rows = (
             await Message.filter(
-                channel_id=channel.id, date__gte=since, id__gt=last, action__isnull=True, **bound
+                channel_id__in=rows_of, date__gte=since, id__gt=last, action__isnull=True,
+                **bound,
             )
             .order_by("id")
             .limit(5000)
-            .values("id", "msg_id", "date", "views", "reactions", "text", "grouped_id")
+            .values(
+                "id", "channel_id", "msg_id", "date", "views", "reactions", "text", "grouped_id"
+            )
         )
         for r in rows:
             tally.add(r)

@@ -62,6 +62,19 @@ def render_progress(p: RunProgress, lang: str) -> Html:
 
 
 def render_result(p: RunProgress, seconds: float, lang: str) -> Html:
+    """One channel's outcome; for a supergroup upgraded from a basic group, what came
+    from the old group or how much of it cannot be read, on lines of their own."""
+    line = _result_line(p, seconds, lang)
+    extra: list[Html] = []
+    if p.migrated:
+        extra.append(tn("parse_old_group", p.migrated, lang))
+    if p.migrated_error:
+        reason = reason_text(shorten(p.migrated_error, REASON_MAX), lang)
+        extra.append(tn("parse_old_group_missing", p.migrated_missing or 0, lang, reason=reason))
+    return html_join("\n", [line, *extra]) if extra else line
+
+
+def _result_line(p: RunProgress, seconds: float, lang: str) -> Html:
     channel = shorten(p.channel, LABEL_MAX)
     reason = reason_text(shorten(p.error or "", REASON_MAX), lang)
     if p.status == "ok":

@@ -63,7 +63,7 @@ def render_page(
         when = show(hit.date, tz) if hit.date else ""
         lines.append(
             t(
-                "search_hit",
+                "search_hit" if hit.link else "search_hit_plain",
                 lang,
                 n=n,
                 channel=hit.channel,

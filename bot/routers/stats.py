@@ -102,7 +102,7 @@ async def _send_top(message: Message, st: StatsReport, lang: str) -> None:
         for p in posts:
             lines.append(
                 t(
-                    "stats_top_line",
+                    "stats_top_line" if p.link else "stats_top_line_plain",
                     lang,
                     link=p.link,
                     msg_id=p.msg_id,

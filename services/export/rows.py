@@ -166,7 +166,9 @@ def export_row(
     fwd = fwd if isinstance(fwd, dict) else None
     fwd_date = parse_time(fwd.get("date")) if fwd else None
     username, tg_id, msg_id = rec["username"], rec["tg_id"], rec["msg_id"]
-    own_link = post_link(username, tg_id, msg_id)
+    # A basic group's messages (the group a supergroup was upgraded from) have no link.
+    linkable = rec.get("kind") != "chat"
+    own_link = post_link(username, tg_id, msg_id) if linkable else None
     comment_of = rec["comment_of"]
     parent = parents.get(tg_id) if comment_of is not None and parents else None
     parent_link = post_link(parent.username, parent.tg_id, comment_of) if parent else None
@@ -193,7 +195,7 @@ def export_row(
         "edit_date": edit.astimezone(tz) if edit else None,
         "grouped_id": rec["grouped_id"],
         "reply_to_id": reply_to,
-        "reply_to_link": post_link(username, tg_id, reply_to) if reply_to else None,
+        "reply_to_link": post_link(username, tg_id, reply_to) if reply_to and linkable else None,
         "fwd_from_type": fwd.get("from_type") if fwd else None,
         "fwd_from_id": fwd.get("from_id") if fwd else None,
         "fwd_from_title": fwd.get("title") if fwd else None,

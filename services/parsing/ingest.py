@@ -28,7 +28,7 @@ from core.ports import Metrics, NullMetrics
 from db.channels import ChannelStateRepository
 from db.database import shielded_write
 from db.runs import RunRepository
-from parser import history
+from parser import history, migrated
 from parser.comments import comment_batches, discussion_group, needs_reading
 from parser.errors import translate
 from services.events import EventBus, RunCompleted
@@ -37,6 +37,8 @@ from services.parsing.identity import ChannelIdentity, stale_access
 log = logging.getLogger(__name__)
 
 BATCH = history.BATCH
+# Kinds that may have been upgraded from a basic group (channels.getFullChannel says).
+GROUP_KINDS = ("megagroup", "gigagroup")
 # Most rows one write transaction takes when pages queue up behind a slow disk.
 MAX_TX_ROWS = 1000
 
@@ -97,6 +99,19 @@ class LinkedGroups(Protocol):
 
     async def oldest_id(self, channel_id: int) -> int | None:
         """The smallest message id stored under the row; None when none is."""
+
+    async def set_migrated(self, channel_id: int, chat_id: int, max_id: int) -> None:
+        """The basic group the supergroup was upgraded from (0: none) and its last id."""
+
+    async def migrated_row(self, tg_id: int, title: str) -> Channel:
+        """The row the old basic group's messages are stored under (`tg_id`: its marked
+        id), created with status `linked` and kind `chat` the first time."""
+
+    async def set_migrated_missing(
+        self, channel_id: int, missing: int | None, error: str | None
+    ) -> None:
+        """How many messages of the old group the account cannot read, and why (None,
+        None: nothing missing)."""
 
 
 @dataclass(frozen=True)
@@ -233,6 +248,8 @@ class ChannelFetcher:
             run.progress.status = RunStatus.INTERRUPTED
             return run.progress
         await self._guarded(run, self._settle(client, peer, run))
+        if ch.kind in GROUP_KINDS and not self._stopping:
+            await self._guarded(run, self._old_group(client, peer, run))
         if run.commented and not self._stopping:
             await self._comments_of(client, peer, run)
         run.progress.status = RunStatus.OK
@@ -309,6 +326,67 @@ class ChannelFetcher:
             )
         if before is not None and before != ch.history_before:
             await self._channels.set_history_before(ch.id, before)
+
+    async def _old_group(self, client: TelegramClient, peer: Any, run: _Run) -> None:
+        """The basic group a supergroup was upgraded from (parser/migrated.py), read into
+        a row of its own that the supergroup's exports and /stats include.
+
+        Asked once per supergroup (one channels.getFullChannel); the old group no longer
+        changes, so once read up to `migrated_from_max_id` it costs nothing more. When the
+        account cannot read it, the channel keeps how many messages are missing (up to
+        the old group's last id, less what is stored) and Telegram's reason, and the old
+        group is not asked again; other errors end the run as usual.
+        """
+        ch = run.ch
+        chat_id, max_id = ch.migrated_from_chat_id, ch.migrated_from_max_id or 0
+        if chat_id is None:
+            found = await migrated.migrated_from(client, peer, self._metrics)
+            chat_id, max_id = found.chat_id, found.max_id
+            await self._channels.set_migrated(ch.id, chat_id, max_id)
+        elif ch.migrated_error is not None:
+            run.progress.migrated_missing = ch.migrated_missing
+            run.progress.migrated_error = ch.migrated_error
+            return
+        if not chat_id:
+            return
+        old = await self._channels.migrated_row(migrated.row_tg_id(chat_id), ch.title)
+        cursor = old.cursor
+        if max_id and cursor >= max_id:
+            return
+        pages = history.history_pages(
+            client, migrated.chat_peer(chat_id), cursor, None,
+            stopping=lambda: self._stopping, metrics=self._metrics, wait_time=self._wait_time,
+        )
+        try:
+            async with contextlib.aclosing(pages):
+                async for page, _count, peers in pages:
+                    rows = [
+                        history.message_row(old.id, m, run.now, peers=peers)
+                        for m in page
+                        if not isinstance(m, history.NOT_CONTENT)
+                    ]
+                    if rows:
+                        new_rows = sum(1 for r in rows if r[MSG_ID] > cursor)
+                        cursor = max(cursor, rows[-1][MSG_ID])
+                        await shielded_write(
+                            self._messages.store_batch(old.id, rows, cursor, new_rows)
+                        )
+                        run.progress.migrated += len(rows)
+                        run.progress.fetched += len(rows)
+                        self._metrics.stored(len(rows))
+        except Exception as exc:
+            name = migrated.unreadable(exc)
+            if name is None:
+                raise
+            missing = max(0, max_id - cursor) if max_id else None
+            await self._channels.set_migrated_missing(ch.id, missing, name)
+            run.progress.migrated_missing, run.progress.migrated_error = missing, name
+            return
+        if max_id and cursor < max_id and not self._stopping:
+            # The whole old history is read; the ids up to its last are deleted ones.
+            await self._channels.advance_cursor(old.id, max_id)
+        if ch.migrated_missing is not None:
+            await self._channels.set_migrated_missing(ch.id, None, None)
 
     async def _produce(self, client: TelegramClient, peer: Any, run: _Run) -> None:
         """Pages to rows, in batches of at least BATCH, onto `run.queue`; then None.

@@ -58,7 +58,7 @@ def render_chat(chat: BasicGroup, viewer: User | None) -> Any:
     migrated_to = None
     if target is not None:
         migrated_to = build(
-            types.InputChannel, channel_id=target.id, access_hash=target.access_hash
+            types.InputChannel, channel_id=target.id, access_hash=target.access_hash_for(viewer)
         )
     return build(
         types.Chat,
