@@ -231,6 +231,11 @@ async def _store_access(
         await ChannelModel.filter(id=channel_id, status="disabled").update(
             status="active", disabled_reason=None, last_error=None, deferred_until=None
         )
+    # An old basic group this account could not read: the next run asks again (the
+    # channel may now be read by another account, one of the old group's members).
+    await ChannelModel.filter(id=channel_id, migrated_error__isnull=False).update(
+        migrated_from_chat_id=None, migrated_missing=None, migrated_error=None
+    )
     await ChannelModel.filter(id=channel_id).update(**updates)
     row = await ChannelModel.get_or_none(id=channel_id)
     return snapshot(row) if row is not None else None

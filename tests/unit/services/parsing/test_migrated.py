@@ -130,6 +130,20 @@ async def test_an_unreadable_old_group_is_counted_and_named(
     assert dict(server.counters) == {"messages.getHistory": 1}
     assert (again.migrated_missing, again.migrated_error) == (old.last_id, error)
 
+    # Resolved anew (/add again, or another account after a new login): asked again.
+    world.join(PHONE, old)
+    await STATE.store_access(
+        ch.id, access_hash=ch.access_hash or 0, title="Upgraded", username="upgraded",
+        linked_chat_id=None, linked_access_hash=None,
+    )
+    row = await STATE.channel(ch.id)
+    assert row is not None and row.migrated_from_chat_id is None
+    again = await fetcher.run(client, row)
+    assert again.migrated == len(old.ids) and again.migrated_missing is None
+    row = await STATE.channel(ch.id)
+    assert row is not None and (row.migrated_missing, row.migrated_error) == (None, None)
+    assert await ids_of(old_row) == old.ids
+
 
 async def test_a_supergroup_never_upgraded_costs_one_request_once(
     repo: MessageRepository, world: World, client: Any
