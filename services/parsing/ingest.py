@@ -48,7 +48,10 @@ ProgressCallback = Callable[[RunProgress], Awaitable[None]]
 class RunFailed(ProjectError):
     """A run ended by a classified Telegram error, after committing what it fetched.
 
-    `error`: the project error (core.errors); `progress`: the run so far, status failed.
+    `error`: the project error (core.errors); `progress`: the run so far, status failed;
+    `answered`: Telegram had answered a history request of the run before (so a refusal
+    then is not about the channel's own access hash: another peer's, such as the basic
+    group a supergroup was upgraded from).
     """
 
     code = "run_failed"
@@ -57,6 +60,7 @@ class RunFailed(ProjectError):
         super().__init__(str(error))
         self.error = error
         self.progress = progress
+        self.answered = False
 
 
 class MessageStore(Protocol):
@@ -144,6 +148,7 @@ class _Run:
     start: StartPoint | None = None  # set by the producer before its first page
     cap: int | None = None  # most rows the depth lets this run read (`last:N`)
     chat: Any = None  # the channel as the first history answer lists it (title, username)
+    answered: bool = False  # a history answer came (the access hash was accepted)
 
 
 class ChannelFetcher:
@@ -199,7 +204,9 @@ class ChannelFetcher:
         try:
             return await self._run(client, ch, on_progress)
         except RunFailed as failed:
-            if self._identity is None or not stale_access(failed.error) or self._stopping:
+            # Access hashes do not go stale mid-run: only a refused first request counts.
+            repairable = stale_access(failed.error) and not failed.answered
+            if self._identity is None or not repairable or self._stopping:
                 raise
             done = failed.progress
             try:
@@ -232,7 +239,22 @@ class ChannelFetcher:
             ch.cursor,
         )
         peer = types.InputPeerChannel(ch.tg_id, ch.access_hash or 0)
-        producer = asyncio.create_task(self._produce(client, peer, run), name=f"fetch-{ch.id}")
+        try:
+            return await self._attempt(client, peer, run, on_progress)
+        except RunFailed as failed:
+            failed.answered = run.answered
+            raise
+
+    async def _attempt(
+        self,
+        client: TelegramClient,
+        peer: Any,
+        run: _Run,
+        on_progress: ProgressCallback | None,
+    ) -> RunProgress:
+        producer = asyncio.create_task(
+            self._produce(client, peer, run), name=f"fetch-{run.ch.id}"
+        )
         try:
             interrupted = await self._write(run, on_progress)
         except RunFailed:
@@ -248,7 +270,7 @@ class ChannelFetcher:
             run.progress.status = RunStatus.INTERRUPTED
             return run.progress
         await self._guarded(run, self._settle(client, peer, run))
-        if ch.kind in GROUP_KINDS and not self._stopping:
+        if run.ch.kind in GROUP_KINDS and not self._stopping:
             await self._guarded(run, self._old_group(client, peer, run))
         if run.commented and not self._stopping:
             await self._comments_of(client, peer, run)
@@ -420,7 +442,8 @@ class ChannelFetcher:
         async with contextlib.aclosing(pages):
             async for page, count, peers in pages:
                 run.total = count
-                if run.chat is None:
+                if not run.answered:
+                    run.answered = True
                     run.chat = peers.get(("channel", ch.tg_id))
                 for m in page:
                     if isinstance(m, history.NOT_CONTENT):

@@ -283,3 +283,19 @@ async def test_a_flood_wait_while_resolving_again_defers_and_keeps_the_hash(env:
     assert (await row(row_id)).access_hash == news.access_hash  # Ann's, untouched
     assert await msg_ids(row_id) == []
     assert (await run(env.bob, row_id)).fetched == 3  # the next run repairs it
+
+
+async def test_a_refusal_after_the_channel_answered_is_not_repaired(env: Env) -> None:
+    """Access hashes do not go stale mid-run: CHANNEL_INVALID after a history answer is
+    about something else (another peer), so nothing is resolved again."""
+    news = env.world.add_channel(username="newsroom", title="Newsroom")
+    news.add_messages(150)
+    row_id = await store(news)
+    env.server.faults.add(
+        "messages.getHistory", "CHANNEL_INVALID", times=1, when=lambda req: req.offset_id > 1
+    )
+    with pytest.raises(RunFailed) as failed:
+        await run(env.ann, row_id)
+    assert failed.value.answered and failed.value.progress.fetched == 100
+    assert env.server.counters["contacts.resolveUsername"] == 0
+    assert await msg_ids(row_id) == list(range(1, 101))
