@@ -43,7 +43,8 @@ from parser.client import UserbotConfig
 from parser.userbot import Userbot
 from services.archive import ArchiveService
 from services.channels import ChannelService
-from services.events import EventBus
+from services.deletion_alerts import DeletionNotifier
+from services.events import EventBus, PostsDeleted
 from services.login import LoginService
 from services.parsing.breaker import CircuitBreaker
 from services.parsing.identity import ChannelIdentity
@@ -134,6 +135,7 @@ def build_app(settings: Settings) -> App:
     )
     notifier = WatchNotifier(control.notify_admins)
     events.subscribe(notifier.on_run_completed)
+    events.subscribe(DeletionNotifier(control.notify_admins).on_posts_deleted, PostsDeleted)
     supervisor = Supervisor(health, alerter)
     app = App(settings, health, alerter, accounts, userbot, control, supervisor)
     # Stopped in reverse order: the scheduler finishes its batch before the userbot stops;

@@ -27,6 +27,7 @@ class ItemAction(StrEnum):
     REMOVE = "rm"  # asks first
     REMOVE_YES = "rmy"
     COMMENTS = "cm"  # toggles reading comments
+    DELETIONS = "dl"  # toggles the deletion alert
 
 
 class ChannelItem(CallbackData, prefix="ch"):

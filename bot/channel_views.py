@@ -142,7 +142,11 @@ def render_item(
         next=when(_next_run(ch, channels.next_runs()), lang, tz),
         interval=interval,
         depth=depth_label(ch.history_mode, ch.history_limit, ch.history_since, lang, tz),
-        comments=t("channel_on" if ch.comments_enabled else "channel_off", lang),
+        comments=html_join("\n", [
+            t("channel_on" if ch.comments_enabled else "channel_off", lang),
+            t("channel_deletions", lang,
+              state=t("channel_on" if ch.alert_deletions else "channel_off", lang)),
+        ]),
         complete=completeness_lines(ch, lang, tz),
         error=_error(ch, 200, lang),
     )
@@ -159,6 +163,8 @@ def render_item(
     if ch.kind == "channel":
         key = "channel_btn_comments_on" if ch.comments_enabled else "channel_btn_comments_off"
         rows.append([button(plain(key, lang), item(ItemAction.COMMENTS))])
+    deletions = "channel_btn_deletions_on" if ch.alert_deletions else "channel_btn_deletions_off"
+    rows.append([button(plain(deletions, lang), item(ItemAction.DELETIONS))])
     rows.append([button(plain("channels_back", lang), ChannelPage(page=page).pack())])
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
 

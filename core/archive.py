@@ -36,7 +36,8 @@ class ExportQuery:
     `keyword` has core.words.SearchQuery's syntax and semantics (stems, ё = е,
     "phrases", -exclusions); a match on any item of an album selects the whole album.
     `comments`: a channel's export also holds the comments stored from its discussion
-    group (the "all" export always holds every stored message).
+    group (the "all" export always holds every stored message). `versions`: each row
+    also lists the message's earlier versions (edits kept, db/versions.py).
     """
 
     channel_id: int | None = None  # db id; None = every channel
@@ -45,6 +46,7 @@ class ExportQuery:
     keyword: str | None = None
     comments: bool = False
     tz: tzinfo = UTC  # the zone exported times are written in (ISO 8601 with offset)
+    versions: bool = False
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,7 @@ class StatsReport:
     top_reactions: tuple[TopPost, ...]
     unit: StatsUnit = StatsUnit.DAY
     buckets: tuple[Bucket, ...] = ()
+    deleted: int = 0  # posts of the window found deleted since (counted in `posts`)
 
     @property
     def posts(self) -> int:

@@ -90,6 +90,8 @@ class RunProgress:
     migrated: int = 0
     migrated_missing: int | None = None
     migrated_error: str | None = None
+    deleted: int = 0  # posts of the refresh window found deleted by this run
+    deleted_ids: tuple[int, ...] = ()  # the first few of them, ascending
 
     @property
     def reread(self) -> int:

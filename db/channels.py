@@ -417,6 +417,11 @@ class ChannelRepository:
         n = await ChannelModel.filter(id=channel_id).update(comments_enabled=enabled)
         return bool(n)
 
+    async def set_alert_deletions(self, channel_id: int, enabled: bool) -> bool:
+        """Whether the operators are told when posts of the channel are found deleted."""
+        n = await ChannelModel.filter(id=channel_id).update(alert_deletions=enabled)
+        return bool(n)
+
     async def set_history(
         self, channel_id: int, mode: str, limit: int | None, since: datetime | None
     ) -> bool:

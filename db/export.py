@@ -20,11 +20,11 @@ from db.channels import OWN_STATUSES, migrated_row_id
 # One message and its chat as the database returns it, a mapping with the keys id (the
 # row id, the keyset), msg_id, date, text, entities, views, forwards, replies,
 # reactions, post_author, sender_id, edit_date, media_kind, media, grouped_id,
-# reply_to_id, fwd_from, comment_of, content_text, action, terms, chat_row (the chat's
-# row id), tg_id, username, title, kind (`chat`: the basic group a supergroup was
-# upgraded from, whose messages have no t.me link). Dates as stored (text on SQLite, datetime on
-# PostgreSQL); JSON columns as text (or decoded); `terms` None unless the export
-# filters by words.
+# reply_to_id, fwd_from, comment_of, content_text, action, deleted_at, terms, chat_row
+# (the chat's row id), tg_id, username, title, kind (`chat`: the basic group a
+# supergroup was upgraded from, whose messages have no t.me link). Dates as stored
+# (text on SQLite, datetime on PostgreSQL); JSON columns as text (or decoded); `terms`
+# None unless the export filters by words.
 ExportRecord = Mapping[str, Any]
 
 
@@ -44,6 +44,7 @@ _SELECT = (
     "SELECT m.id, m.msg_id, m.date, m.text, m.entities, m.views, m.forwards, m.replies,"
     " m.reactions, m.post_author, m.sender_id, m.edit_date, m.media_kind, m.media,"
     " m.grouped_id, m.reply_to_id, m.fwd_from, m.comment_of, m.content_text, m.action,"
+    " m.deleted_at,"
     " {terms} AS terms, m.channel_id AS chat_row, c.tg_id, c.username, c.title, c.kind"
     " FROM message m JOIN channel c ON c.id = m.channel_id"
 )

@@ -19,9 +19,16 @@ from typing import Any
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
-from core.parsing import COLUMNS, Row
+from core.parsing import COLUMNS, MSG_ID, Row
 from core.words import message_terms
 from db.models import Message
+from db.versions import (
+    SAVE_VERSIONS_PG,
+    SAVE_VERSIONS_SQLITE,
+    SELECT_CONTENT_PG,
+    SELECT_CONTENT_SQLITE,
+    changed_ids,
+)
 
 __all__ = ["COLUMNS", "INDEX_PENDING", "MessageRepository", "Row", "database_size"]
 
@@ -79,7 +86,8 @@ INDEX_PENDING = (
 
 
 def _upsert_sql(dialect: str) -> str:
-    updates = ", ".join(f"{c} = excluded.{c}" for c in _UPDATED)
+    # A message Telegram returns again exists: a deletion seen earlier is undone.
+    updates = ", ".join([*(f"{c} = excluded.{c}" for c in _UPDATED), "deleted_at = NULL"])
     conflict = f"ON CONFLICT (channel_id, msg_id) DO UPDATE SET {updates}"
     if dialect == "postgres":
         # One statement per batch too: $1 = channel_id, $2 = fetched_at, then one
@@ -140,15 +148,29 @@ class MessageRepository:
     ) -> None:
         """Upsert `rows` and move the channel's cursor to `cursor`, in one transaction.
 
-        `new_rows` counts the rows above the previous cursor: those cannot exist yet,
-        because rows and cursor always commit together.
+        `rows` are in ascending msg_id order; `new_rows` counts the rows above the
+        previous cursor (the last `new_rows` of them): those cannot exist yet, because
+        rows and cursor always commit together, so they take the fast path. The rows
+        before them are re-reads (the refresh window): where one's content changed
+        (db/versions.py `changed_ids`), the stored content is first copied into
+        message_version (seen_at its old fetched_at, replaced_at this batch's
+        fetched_at), in the same transaction. A re-read row clears `deleted_at`.
         """
         conn = self._conn()
         assert self._sql is not None
+        rereads = rows[: len(rows) - new_rows] if new_rows < len(rows) else []
         if self._dialect == "sqlite":
-            await self._store_sqlite(conn, channel_id, rows, cursor, new_rows)
+            await self._store_sqlite(conn, channel_id, rows, cursor, new_rows, rereads)
             return
         async with in_transaction("default") as tx:
+            if rereads:
+                ids = [r[MSG_ID] for r in rereads]
+                _, stored = await tx.execute_query(SELECT_CONTENT_PG, [channel_id, ids])
+                changed = changed_ids((tuple(s.values()) for s in stored), rereads)
+                if changed:
+                    await tx.execute_query(
+                        SAVE_VERSIONS_PG, [channel_id, changed, rows[0][-1]]
+                    )
             if rows:
                 columns = [list(c) for c in zip(*(r[1:-1] for r in rows), strict=True)]
                 await tx.execute_query(self._sql, [rows[0][0], rows[0][-1], *columns])
@@ -159,7 +181,13 @@ class MessageRepository:
             )
 
     async def _store_sqlite(
-        self, conn: Any, channel_id: int, rows: list[Row], cursor: int, new_rows: int
+        self,
+        conn: Any,
+        channel_id: int,
+        rows: list[Row],
+        cursor: int,
+        new_rows: int,
+        rereads: list[Row],
     ) -> None:
         """The whole transaction in ONE hop to aiosqlite's thread, under Tortoise's lock.
 
@@ -180,6 +208,15 @@ class MessageRepository:
         def write(raw: sqlite3.Connection) -> None:
             raw.execute("BEGIN")
             try:
+                if rereads:  # never on the path of new rows
+                    ids = json.dumps([r[MSG_ID] for r in rereads])
+                    stored = raw.execute(SELECT_CONTENT_SQLITE, (channel_id, ids)).fetchall()
+                    changed = changed_ids(stored, rereads)
+                    if changed:
+                        raw.execute(
+                            SAVE_VERSIONS_SQLITE,
+                            (channel_id, json.dumps(changed), str(rows[0][-1])),
+                        )
                 if rows:
                     # Every row of a batch shares channel_id and fetched_at.
                     payload = json.dumps(
@@ -224,6 +261,42 @@ class MessageRepository:
         return await Message.filter(
             channel_id=channel_id, msg_id__gt=min_id, comment_of=None
         ).count()
+
+    async def live_ids(self, channel_id: int, after: int, upto: int) -> list[int]:
+        """The msg_ids of the channel's stored posts (comments aside) with
+        `after < msg_id <= upto` not marked deleted, ascending."""
+        ids = (
+            await Message.filter(
+                channel_id=channel_id,
+                msg_id__gt=after,
+                msg_id__lte=upto,
+                comment_of=None,
+                deleted_at=None,
+            )
+            .order_by("msg_id")
+            .values_list("msg_id", flat=True)
+        )
+        return [int(i) for i in ids]  # type: ignore[call-overload]
+
+    async def newest_live_id(self, channel_id: int) -> int:
+        """The id of the channel's newest stored post (comments aside) not marked
+        deleted; 0 when there is none."""
+        newest = (
+            await Message.filter(channel_id=channel_id, comment_of=None, deleted_at=None)
+            .order_by("-msg_id")
+            .first()
+            .values_list("msg_id", flat=True)
+        )
+        return int(newest) if newest is not None else 0  # type: ignore[call-overload]
+
+    async def mark_deleted(self, channel_id: int, ids: list[int], at: datetime) -> int:
+        """Mark the channel's posts `ids` deleted at `at` (those not marked yet); the rows
+        and their versions stay. How many were marked."""
+        if not ids:
+            return 0
+        return await Message.filter(
+            channel_id=channel_id, msg_id__in=ids, comment_of=None, deleted_at=None
+        ).update(deleted_at=at)
 
     async def last_comment_id(self, discussion_id: int, post_id: int) -> int:
         """The id of the newest stored comment of post `post_id` (0: none), stored under

@@ -75,7 +75,8 @@ class _Post:
     """One post as /stats counts it: a single message, or an album (the messages of
     one `grouped_id`) folded into one: its first item's id and date, the largest view
     and reaction counts of its items (Telegram repeats an album's views on every item,
-    so a sum would count them several times), the caption of whichever item has one."""
+    so a sum would count them several times), the caption of whichever item has one;
+    `deleted` when it (an item of it) was found deleted since."""
 
     msg_id: int
     when: datetime
@@ -84,6 +85,7 @@ class _Post:
     text: str
     # From the basic group the supergroup was upgraded from: no t.me link.
     old: bool = False
+    deleted: bool = False
 
     def merge(self, other: _Post) -> None:
         if other.msg_id < self.msg_id:
@@ -93,6 +95,7 @@ class _Post:
         self.reactions = max(self.reactions, other.reactions)
         if not self.text and other.text:
             self.text = other.text
+        self.deleted = self.deleted or other.deleted
 
 
 def _as_utc(value: Any) -> datetime | None:
@@ -115,6 +118,7 @@ class _Tally:
         self._top = top
         self._tz = tz
         self.counts: dict[date, int] = defaultdict(int)
+        self.deleted = 0
         self.views: dict[date, list[int]] = defaultdict(list)
         self._albums: dict[tuple[bool, int], _Post] = {}
         self._by_views: list[tuple[int, int, bool, TopPost]] = []
@@ -132,6 +136,7 @@ class _Tally:
             sum(v for v in reactions.values() if isinstance(v, int)),
             r["text"] or "",
             r.get("channel_id", self._channel.id) != self._channel.id,
+            deleted=r.get("deleted_at") is not None,
         )
         group = r.get("grouped_id")
         if group is None:
@@ -144,6 +149,7 @@ class _Tally:
     def _count(self, p: _Post) -> None:
         day = p.when.astimezone(self._tz).date()
         self.counts[day] += 1
+        self.deleted += p.deleted
         if p.views is not None:
             self.views[day].append(p.views)
         post = TopPost(
@@ -186,6 +192,7 @@ class _Tally:
             _best(self._by_reactions, lambda p: p.reactions > 0),
             unit,
             buckets,
+            self.deleted,
         )
 
 
@@ -206,8 +213,9 @@ async def channel_stats(
     """Posts dated in [`since`, `until`) (`until` default now), by day in `tz` (the
     operators' zone). An album is one post; service events (a pin, a title change:
     rows with an `action`) are no posts. A supergroup upgraded from a basic group counts
-    the old group's posts too (their top posts have no link). Albums are gathered in
-    memory until the end (one small record per album of the window). The chart starts
+    the old group's posts too (their top posts have no link). A post found deleted
+    since still counts (it was posted); `deleted` says how many were. Albums are
+    gathered in memory until the end (one small record per album of the window). The chart starts
     at the first stored post of the window: before it the archive does not know what
     was posted."""
     tally = _Tally(channel, top, tz)
@@ -226,7 +234,8 @@ async def channel_stats(
             .order_by("id")
             .limit(5000)
             .values(
-                "id", "channel_id", "msg_id", "date", "views", "reactions", "text", "grouped_id"
+                "id", "channel_id", "msg_id", "date", "views", "reactions", "text",
+                "grouped_id", "deleted_at",
             )
         )
         for r in rows:

@@ -88,6 +88,7 @@ async def history_pages(
     stopping: Callable[[], bool],
     metrics: Metrics,
     wait_time: float = 0.0,
+    caught_up_at: int = 0,
 ) -> AsyncGenerator[tuple[list[Any], int, Peers], None]:
     """Ascending pages `(messages, channel total, peers)` above `min_id` or after
     `offset_date`.
@@ -100,8 +101,14 @@ async def history_pages(
     with `add_offset=-BATCH` reads the next BATCH newer messages; a repeated id or an
     empty page ends the history. The next request is sent before the page is yielded
     (ask-ahead), and never once `stopping()` is true; `wait_time` seconds at least
-    between two requests. Telethon's errors (flood waits, RPC errors, ConnectionError)
-    propagate untranslated; a request cancelled by a disconnect raises CancelledError.
+    between two requests. `caught_up_at` (a caught-up channel's cursor; 0: unused): a
+    page shorter than BATCH that reaches that id ends the history without asking for
+    the (empty) next page, so a run re-reading its refresh window with nothing new
+    costs one request. Telegram may leave messages out of a page (Telethon's
+    iter_messages notes it), so a short page proves nothing in general; here at worst
+    newer posts wait for the next run, which reads on from the cursor. Telethon's
+    errors (flood waits, RPC errors, ConnectionError) propagate untranslated; a
+    request cancelled by a disconnect raises CancelledError.
     """
     last_sent = 0.0
 
@@ -129,6 +136,8 @@ async def history_pages(
             page, ended = _ascending(r, last_id)
             if page:
                 last_id = page[-1].id
+                if caught_up_at and len(r.messages) < BATCH and last_id >= caught_up_at:
+                    ended = True
             if page and not ended and not stopping():
                 pending = asyncio.ensure_future(fetch(page[-1].id + 1, page[-1].date))
                 # Let the request reach the socket before this page is worked on:

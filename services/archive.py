@@ -87,11 +87,13 @@ class ArchiveService:
         *,
         comments: bool = False,
         tz: tzinfo = UTC,
+        versions: bool = False,
     ) -> ExportResult:
         """Export `channel`'s messages (None: every channel) posted in [since, until)
         that match `keyword` (search syntax; an album whole) to files named
         `<channel>-<UTC stamp>`; with `comments`, a channel's export also holds the
-        comments of its discussion group; times are written in `tz`.
+        comments of its discussion group; with `versions`, each row lists the earlier
+        versions of an edited message; times are written in `tz`.
 
         `progress` is awaited with the rows written so far every 50,000 rows. The
         caller uploads `files` and then calls `cleanup`. Raises OSError when the disk
@@ -101,7 +103,8 @@ class ArchiveService:
         name = (channel.username or f"channel{channel.tg_id}") if channel else "all"
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
         query = ExportQuery(
-            channel.id if channel else None, since, until, keyword or None, comments, tz
+            channel.id if channel else None, since, until, keyword or None, comments, tz,
+            versions,
         )
         try:
             result = await export_messages(

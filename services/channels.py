@@ -401,6 +401,15 @@ class ChannelService:
         await self._repo.set_comments(channel_id, not ch.comments_enabled)
         return await self._repo.get(channel_id)
 
+    async def toggle_deletion_alerts(self, channel_id: int) -> Channel | None:
+        """Flip whether the operators are told when posts of the channel are found
+        deleted; the channel as it is now, or None when there is no such channel."""
+        ch = await self._repo.get(channel_id)
+        if ch is None:
+            return None
+        await self._repo.set_alert_deletions(channel_id, not ch.alert_deletions)
+        return await self._repo.get(channel_id)
+
     async def find(self, ref: str) -> Channel | None:
         """The stored channel `ref` names (@username, t.me link, Telegram or row id, title:
         db/channels.py `find_channel`), `linked` groups skipped; None when none or ambiguous."""

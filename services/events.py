@@ -1,9 +1,10 @@
 """A tiny in-process event bus: "a run of a channel was committed" -> its subscribers.
 
 The parse worker publishes `RunCompleted` after each run of a channel has been
-committed (app/service.py wires it); subscribers (the keyword watches'
-`services.watches.WatchNotifier`, ...) run in order; one failing subscriber is logged
-and never stops the others or the publisher.
+committed, and `PostsDeleted` when that run found posts deleted (app/service.py wires
+it); subscribers (the keyword watches' `services.watches.WatchNotifier`, the deletion
+alert `services.deletion_alerts.DeletionNotifier`, ...) run in order; one failing
+subscriber is logged and never stops the others or the publisher.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -26,25 +28,42 @@ class RunCompleted:
     count: int
 
 
-Subscriber = Callable[[RunCompleted], Awaitable[None]]
+@dataclass(frozen=True)
+class PostsDeleted:
+    """A run found `count` posts of channel row `channel_id` deleted (marked, never
+    erased); `ids`: the first few of their Telegram message ids, ascending."""
+
+    channel_id: int
+    ids: tuple[int, ...]
+    count: int
+
+
+Event = RunCompleted | PostsDeleted
+E = TypeVar("E", RunCompleted, PostsDeleted)
+Subscriber = Callable[[Any], Awaitable[None]]
 
 
 class EventBus:
-    """Delivers each published event to every subscriber, in subscription order."""
+    """Delivers each published event to every subscriber of its kind, in subscription
+    order."""
 
     def __init__(self) -> None:
-        self._subscribers: list[Subscriber] = []
+        self._subscribers: list[tuple[type, Subscriber]] = []
 
-    def subscribe(self, callback: Subscriber) -> None:
-        """Call `callback` with every later event."""
-        self._subscribers.append(callback)
+    def subscribe(
+        self, callback: Callable[[E], Awaitable[None]], kind: type[E] = RunCompleted  # type: ignore[assignment]
+    ) -> None:
+        """Call `callback` with every later event of `kind` (default RunCompleted)."""
+        self._subscribers.append((kind, callback))
 
-    async def publish(self, event: RunCompleted) -> None:
-        """Await each subscriber in turn (a run that stored nothing is not published);
-        a subscriber's exception is logged, never raised."""
+    async def publish(self, event: Event) -> None:
+        """Await each subscriber of the event's kind in turn (an event counting nothing
+        is not published); a subscriber's exception is logged, never raised."""
         if event.count <= 0:
             return
-        for callback in list(self._subscribers):
+        for kind, callback in list(self._subscribers):
+            if not isinstance(event, kind):
+                continue
             try:
                 await callback(event)
             except Exception:

@@ -50,9 +50,11 @@ class ArchiveAPI(Protocol):
         *,
         comments: bool = False,
         tz: tzinfo = UTC,
+        versions: bool = False,
     ) -> ExportResult:
         """Write the export (None: every channel) of [since, until), with the comments
-        of a channel's discussion group when `comments`, times in `tz`; upload
+        of a channel's discussion group when `comments`, the earlier versions of edited
+        posts when `versions`, times in `tz`; upload
         `result.files`, then call `cleanup(result)`."""
         ...
 

@@ -293,6 +293,8 @@ async def cb_item(
         await channels.resume(channel_id)
     elif action is ItemAction.COMMENTS:
         await channels.toggle_comments(channel_id)
+    elif action is ItemAction.DELETIONS:
+        await channels.toggle_deletion_alerts(channel_id)
     fresh = await channels.get(channel_id)
     if fresh is None:
         await _edit_page(msg, channels, page, t("channel_gone", lang), lang, tz)

@@ -37,6 +37,9 @@ NOT_FORMATS = frozenset(
 COMMENT_WORDS = frozenset({"comments", "+comments", "комментарии", "комменты", "+комментарии"})
 # "с комментариями" ("with comments"): "с" is otherwise the Russian "from" of a date.
 WITH_COMMENT_WORDS = frozenset({"комментариями", "комментами"})
+# Option words: each row also lists the post's earlier versions (edits kept).
+VERSION_WORDS = frozenset({"versions", "+versions", "версии", "+версии"})
+WITH_VERSION_WORDS = frozenset({"версиями", "versions"})
 TZ_PREFIX = "tz:"
 PERIODS = (0, 30, 7)  # days; 0 = all time
 MENU_PAGE = 10
@@ -76,6 +79,7 @@ class ExportArgs:
     keyword: str | None
     comments: bool = False
     tz: ZoneInfo | None = None  # the `tz:` option (None: not given; tz:local = the bot's)
+    versions: bool = False  # the `versions` option: earlier versions of edited posts
 
 
 class BadZone(ValueError):
@@ -174,16 +178,16 @@ def _garbled(token: str) -> str | None:
     if bare == token or not bare:
         return None
     low = bare.lower()
-    if low.lstrip(".") in FORMATS or low in COMMENT_WORDS:
+    if low.lstrip(".") in FORMATS or low in COMMENT_WORDS or low in VERSION_WORDS:
         return low.lstrip(".")
     return None
 
 
 def parse_export_args(text: str, local: ZoneInfo = _UTC) -> ExportArgs:
-    """`<channel|all> [csv|csv;|jsonl|xlsx] [comments] [tz:Zone] [from YYYY-MM-DD]
-    [to YYYY-MM-DD] [words...]`.
+    """`<channel|all> [csv|csv;|jsonl|xlsx] [comments] [versions] [tz:Zone]
+    [from YYYY-MM-DD] [to YYYY-MM-DD] [words...]`.
 
-    Options (a format word, comments, tz:, from/to before a day, i.e. a word starting
+    Options (a format word, comments, versions, tz:, from/to before a day, i.e. a word starting
     with a digit) are options wherever they stand, before or after the search words; a
     word inside "quotes" is always a search word (`"csv"` searches for csv). A first
     word that is an option means every channel.
@@ -201,6 +205,7 @@ def parse_export_args(text: str, local: ZoneInfo = _UTC) -> ExportArgs:
     fmt: ExportFormat | None = None
     fmt_word = ""
     comments = False
+    versions = False
     zone: ZoneInfo | None = None
     dates: dict[str, str] = {}
     words: list[str] = []
@@ -230,8 +235,13 @@ def parse_export_args(text: str, local: ZoneInfo = _UTC) -> ExportArgs:
             fmt, fmt_word = ExportFormat(word), tok
         elif low in COMMENT_WORDS:
             comments = True
+        elif low in VERSION_WORDS:
+            versions = True
         elif low in ("с", "with") and nxt in WITH_COMMENT_WORDS | COMMENT_WORDS:
             comments = True
+            i += 1
+        elif low in ("с", "with") and nxt in WITH_VERSION_WORDS:
+            versions = True
             i += 1
         elif low.startswith(TZ_PREFIX):
             zone = _zone(tok[len(TZ_PREFIX) :], local)
@@ -256,6 +266,7 @@ def parse_export_args(text: str, local: ZoneInfo = _UTC) -> ExportArgs:
         " ".join(words) or None,
         comments,
         zone,
+        versions,
     )
 
 
@@ -265,6 +276,7 @@ def _is_option(token: str) -> bool:
     return (
         _format_word(token) is not None
         or low in COMMENT_WORDS
+        or low in VERSION_WORDS
         or low.startswith(TZ_PREFIX)
         or _garbled(token) is not None
     )
@@ -393,6 +405,7 @@ async def cmd_export(
         args.keyword,
         comments=args.comments,
         tz=args.tz or _UTC,
+        versions=args.versions,
     )
 
 
@@ -475,6 +488,7 @@ async def _run_export(
     *,
     comments: bool = False,
     tz: ZoneInfo = _UTC,
+    versions: bool = False,
 ) -> None:
     what = export_name(channel, lang) if channel else t("export_all_channels", lang)
     # One export at a time (the service's rule), its upload included.
@@ -490,7 +504,8 @@ async def _run_export(
             await live.show(t("export_progress", lang, what=what, fmt=shown, n=n))
 
         result = await archive.export(
-            channel, fmt, since, until, keyword, progress, comments=comments, tz=tz
+            channel, fmt, since, until, keyword, progress, comments=comments, tz=tz,
+            versions=versions,
         )
         try:
             total = len(result.files)

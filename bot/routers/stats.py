@@ -83,10 +83,10 @@ async def cmd_stats(
     if zone_label(tz) != "UTC":  # whose days: ", by day, Europe/Moscow (UTC+03:00)"
         by = html_join(", ", [by, zone_label(tz)])
     period = tn("stats_period", days, lang)
-    await message.answer_photo(
-        BufferedInputFile(png, filename="stats.png"),
-        caption=tn("stats_caption", st.posts, lang, channel=name, period=period, by=by),
-    )
+    caption = tn("stats_caption", st.posts, lang, channel=name, period=period, by=by)
+    if st.deleted:
+        caption = html_join("\n", [caption, t("stats_deleted", lang, n=st.deleted)])
+    await message.answer_photo(BufferedInputFile(png, filename="stats.png"), caption=caption)
     await _send_top(message, st, lang)
 
 

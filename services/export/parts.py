@@ -46,8 +46,10 @@ class PartWriter:
         budget: int,
         tz: tzinfo = UTC,
         parents: Mapping[int, ParentChannel] | None = None,
+        versions: bool = False,
     ) -> None:
         self._fmt = fmt
+        self._versions = versions
         self._tz = tz
         self._parents = parents
         self._out_dir = out_dir
@@ -64,7 +66,7 @@ class PartWriter:
         suffix = self._fmt.suffix
         path = self._out_dir / f"{self._basename}.part{len(self.paths) + 1:03d}.{suffix}"
         self.paths.append(path)
-        return open_writer(self._fmt, path, self._tz)
+        return open_writer(self._fmt, path, self._tz, self._versions)
 
     def write_records(self, records: list[ExportRecord]) -> None:
         """Write `records` as rows, in order; once the current part holds `budget` bytes (or
@@ -73,7 +75,7 @@ class PartWriter:
         if not self._cut_now:
             writer, ends = self._writer, self.ends
             for rec in records:
-                writer.write(export_row(rec, self._tz, self._parents))
+                writer.write(export_row(rec, self._tz, self._parents, self._versions))
                 ends.append(writer.size())
             return
         for rec in records:
@@ -82,7 +84,7 @@ class PartWriter:
                 self._writer.close()
                 self._writer = self._open()
                 self._rows = 0
-            self._writer.write(export_row(rec, self._tz, self._parents))
+            self._writer.write(export_row(rec, self._tz, self._parents, self._versions))
             self._rows += 1
 
     def close(self) -> None:

@@ -33,6 +33,7 @@ COLUMNS = (
     "post_author",
     "sender_id",
     "edit_date",
+    "deleted",
     "grouped_id",
     "reply_to_id",
     "reply_to_link",
@@ -59,7 +60,11 @@ COLUMNS = (
     "entities",
 )
 # Columns holding times (datetimes in a row; date cells in XLSX).
-TIME_COLUMNS = ("date", "edit_date", "fwd_from_date")
+TIME_COLUMNS = ("date", "edit_date", "deleted", "fwd_from_date")
+# The column the `versions` option adds after COLUMNS: the message's earlier versions,
+# oldest first, each {text, entities, media_kind, media, content_text, edit_date,
+# seen_at, replaced_at} (JSON text in a flat format).
+VERSIONS_COLUMN = "versions"
 # Columns holding t.me links (clickable in XLSX).
 LINK_COLUMNS = ("link", "reply_to_link", "fwd_from_link", "comment_of_link")
 # Columns whose values are dicts or lists (JSON text in a flat format).
@@ -140,10 +145,38 @@ def _fwd_link(fwd: dict[str, Any]) -> str | None:
     return None
 
 
+def _time(value: Any, tz: tzinfo) -> datetime | None:
+    when = parse_time(value)
+    return when.astimezone(tz) if when else None
+
+
+def version_item(v: Mapping[str, Any], tz: tzinfo = UTC) -> dict[str, Any]:
+    """One earlier version (db.versions.versions_of) as the export writes it: times in
+    `tz`, entities and media as in a row."""
+    text = v["text"] or ""
+    return {
+        "text": text,
+        "entities": entities_of(text, v["entities"]),
+        "media_kind": v["media_kind"],
+        "media": _json_value(v["media"]),
+        "content_text": v["content_text"] or "",
+        "edit_date": _time(v["edit_date"], tz),
+        "seen_at": _time(v["seen_at"], tz),
+        "replaced_at": _time(v["replaced_at"], tz),
+    }
+
+
 def export_row(
-    rec: ExportRecord, tz: tzinfo = UTC, parents: Mapping[int, ParentChannel] | None = None
+    rec: ExportRecord,
+    tz: tzinfo = UTC,
+    parents: Mapping[int, ParentChannel] | None = None,
+    versions: bool = False,
 ) -> ExportRow:
     """The export row of one database record (db.export.iter_records), times in `tz`.
+
+    `deleted` is when a run found the message deleted (empty: it was not). With
+    `versions`, the row ends with VERSIONS_COLUMN: the record's `versions` (earlier
+    versions from db.versions, oldest first) as `version_item`s, None when it has none.
 
     `parents` (db.export.comment_parents: discussion group tg_id -> its channel) names
     the channel a comment answers; a comment's `link` is then the post's link with
@@ -176,7 +209,7 @@ def export_row(
         comment_link(parent.username, parent.tg_id, comment_of, msg_id) if parent else None
     )
     reply_to = rec["reply_to_id"]
-    return {
+    row = {
         "channel_id": tg_id,
         "channel": _label(username, rec["title"]),
         "msg_id": msg_id,
@@ -193,6 +226,7 @@ def export_row(
         "post_author": rec["post_author"],
         "sender_id": rec["sender_id"],
         "edit_date": edit.astimezone(tz) if edit else None,
+        "deleted": _time(rec.get("deleted_at"), tz),
         "grouped_id": rec["grouped_id"],
         "reply_to_id": reply_to,
         "reply_to_link": post_link(username, tg_id, reply_to) if reply_to and linkable else None,
@@ -218,6 +252,10 @@ def export_row(
         "media": media,
         "entities": entities_of(text, rec["entities"]),
     }
+    if versions:
+        earlier = rec.get("versions")
+        row[VERSIONS_COLUMN] = [version_item(v, tz) for v in earlier] if earlier else None
+    return row
 
 
 # 64-bit ids (random, often beyond 2**53): JSONL writes these columns as strings always,
@@ -242,7 +280,9 @@ def cell(value: Any) -> Any:
     """A value as a flat CSV cell: dicts and lists as JSON ("" when empty; ints beyond
     +-2**53 inside them as strings), times as ISO 8601 with their offset, None as ""."""
     if isinstance(value, dict | list):
-        return json.dumps(exact_ints(value), ensure_ascii=False) if value else ""
+        if not value:
+            return ""
+        return json.dumps(exact_ints(value), ensure_ascii=False, default=json_default)
     if isinstance(value, datetime):
         return value.isoformat()
     return "" if value is None else value

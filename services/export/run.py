@@ -12,6 +12,7 @@ from pathlib import Path
 
 from core.archive import ExportFormat, ExportQuery, ExportResult
 from db.export import comment_parents, iter_records
+from db.versions import versions_of
 from services.export.match import keyword_match
 from services.export.parts import PartWriter, finish, part_budget
 
@@ -43,12 +44,21 @@ async def export_messages(
     await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
     match = keyword_match(query.keyword)
     parents = await comment_parents()
-    parts = PartWriter(fmt, out_dir, basename, part_budget(limit_bytes), query.tz, parents)
+    parts = PartWriter(
+        fmt, out_dir, basename, part_budget(limit_bytes), query.tz, parents, query.versions
+    )
     rows = 0
     try:
         async for records in iter_records(query, chunk, match):
             if not records:
                 continue
+            if query.versions:  # one query per chunk (and chat in it)
+                found = await versions_of((r["chat_row"], r["msg_id"]) for r in records)
+                if found:
+                    records = [
+                        {**r, "versions": found.get((r["chat_row"], r["msg_id"]))}
+                        for r in records
+                    ]
             await asyncio.to_thread(parts.write_records, records)
             before, rows = rows, rows + len(records)
             if progress is not None and rows // progress_every > before // progress_every:

@@ -14,6 +14,7 @@ from services.export.rows import (
     ID_STRING_COLUMNS,
     JSON_COLUMNS,
     TIME_COLUMNS,
+    VERSIONS_COLUMN,
     ExportRow,
     cell,
     exact_ints,
@@ -56,10 +57,11 @@ class CsvWriter:
     """UTF-8 with BOM (Excel then reads Cyrillic right); newlines stay inside quotes.
     `delimiter` "," or ";" (a Russian-locale Excel splits columns on ";")."""
 
-    def __init__(self, path: Path, delimiter: str = ",") -> None:
+    def __init__(self, path: Path, delimiter: str = ",", versions: bool = False) -> None:
         self._fh = open(path, "w", encoding="utf-8-sig", newline="")
         self._csv = csv.writer(self._fh, delimiter=delimiter)
-        self._csv.writerow(COLUMNS)
+        self._csv.writerow((*COLUMNS, VERSIONS_COLUMN) if versions else COLUMNS)
+        self._versions = versions
 
     def write(self, row: ExportRow) -> None:
         """One CSV record in `COLUMNS` order; dicts and lists as JSON text, times as
@@ -68,6 +70,8 @@ class CsvWriter:
         values = list(row.values())  # COLUMNS order
         for i in _CONVERTED:
             values[i] = cell(values[i])
+        if self._versions:
+            values[-1] = cell(values[-1])
         self._csv.writerow([defuse(v) for v in values])
 
     def size(self) -> int:
@@ -96,6 +100,8 @@ class JsonlWriter:
         for col in JSON_COLUMNS:
             if row[col]:
                 row[col] = exact_ints(row[col])
+        if row.get(VERSIONS_COLUMN):
+            row[VERSIONS_COLUMN] = exact_ints(row[VERSIONS_COLUMN])
         self._fh.write(json.dumps(row, ensure_ascii=False, default=json_default))
         self._fh.write("\n")
 
@@ -108,13 +114,16 @@ class JsonlWriter:
         self._fh.close()
 
 
-def open_writer(fmt: ExportFormat, path: Path, tz: tzinfo = UTC) -> Writer:
+def open_writer(
+    fmt: ExportFormat, path: Path, tz: tzinfo = UTC, versions: bool = False
+) -> Writer:
     """A new file `path` in `fmt`, its header row written; `tz` is the zone of the
-    rows' times (named in XLSX's header)."""
+    rows' times (named in XLSX's header); `versions`: the rows end with
+    VERSIONS_COLUMN (the header names it)."""
     if fmt is ExportFormat.CSV:
-        return CsvWriter(path)
+        return CsvWriter(path, versions=versions)
     if fmt is ExportFormat.CSV_SEMICOLON:
-        return CsvWriter(path, delimiter=";")
+        return CsvWriter(path, delimiter=";", versions=versions)
     if fmt is ExportFormat.JSONL:
         return JsonlWriter(path)
-    return XlsxWriter(path, tz)
+    return XlsxWriter(path, tz, versions=versions)

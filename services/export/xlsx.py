@@ -21,6 +21,7 @@ from services.export.rows import (
     JSON_COLUMNS,
     LINK_COLUMNS,
     TIME_COLUMNS,
+    VERSIONS_COLUMN,
     ExportRow,
     cell,
 )
@@ -194,14 +195,17 @@ class XlsxWriter:
     The hyperlinks wait in two deflated temporary files beside `path` until close.
     """
 
-    def __init__(self, path: Path, tz: tzinfo = UTC) -> None:
+    def __init__(self, path: Path, tz: tzinfo = UTC, versions: bool = False) -> None:
         self._zip = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED)
         for name, xml in _XLSX_STATIC.items():
             self._zip.writestr(name, _XML_HEAD + xml)
         self._sheet = self._zip.open("xl/worksheets/sheet1.xml", "w")
         self._sheet.write(_SHEET_HEAD.encode())
-        self._letters = _column_letters(len(COLUMNS))
-        self._json_cols = tuple(COLUMNS.index(c) for c in JSON_COLUMNS)
+        columns = (*COLUMNS, VERSIONS_COLUMN) if versions else COLUMNS
+        self._letters = _column_letters(len(columns))
+        self._json_cols = tuple(COLUMNS.index(c) for c in JSON_COLUMNS) + (
+            (len(COLUMNS),) if versions else ()
+        )
         self._link_cols = frozenset(COLUMNS.index(c) for c in LINK_COLUMNS)
         self._links = _Spool(path.parent)  # <hyperlink> elements
         self._rels = _Spool(path.parent)  # their relationships
@@ -210,7 +214,7 @@ class XlsxWriter:
         self._flushed_at = 0  # the file's size after the last write that grew it
         self._pending = 0  # sheet bytes given to the compressor since then
         zone = zone_name(tz)
-        header = [f"{c} ({zone})" if c in TIME_COLUMNS else c for c in COLUMNS]
+        header = [f"{c} ({zone})" if c in TIME_COLUMNS else c for c in columns]
         self._append(header, style=3)
 
     def _link(self, ref: str, url: str) -> bool:

@@ -31,7 +31,8 @@ from db.runs import RunRepository
 from parser import history, migrated
 from parser.comments import comment_batches, discussion_group, needs_reading
 from parser.errors import translate
-from services.events import EventBus, RunCompleted
+from services.events import EventBus, PostsDeleted, RunCompleted
+from services.parsing.deletions import NAMED, DeletionStore, detect_deletions
 from services.parsing.identity import ChannelIdentity, stale_access
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class RunFailed(ProjectError):
         self.answered = False
 
 
-class MessageStore(Protocol):
+class MessageStore(DeletionStore, Protocol):
     """The message table as a run writes it (db/messages.py MessageRepository)."""
 
     async def store_batch(
@@ -143,6 +144,10 @@ class _Run:
     top_id: int = 0
     total: int = 0  # Telegram's count of the channel's messages
     rereads: int = 0  # stored rows this run reads again
+    # The refresh window: the run re-reads the posts above this id (None: no re-read)
+    # and `seen` collects the ids it got back at or below the old cursor.
+    window_from: int | None = None
+    seen: set[int] = field(default_factory=set)
     commented: list[tuple[int, int | None]] = field(default_factory=list)
     held: list[Queued] = field(default_factory=list)  # taken from the queue early
     start: StartPoint | None = None  # set by the producer before its first page
@@ -270,6 +275,8 @@ class ChannelFetcher:
             run.progress.status = RunStatus.INTERRUPTED
             return run.progress
         await self._guarded(run, self._settle(client, peer, run))
+        if run.window_from is not None and not self._stopping:
+            await self._deletions_of(client, peer, run)
         if run.ch.kind in GROUP_KINDS and not self._stopping:
             await self._guarded(run, self._old_group(client, peer, run))
         if run.commented and not self._stopping:
@@ -432,12 +439,16 @@ class ChannelFetcher:
         min_id = start.min_id
         if start.history_before is not None and ch.history_mode == "last":
             run.cap = ch.history_limit
+        caught_up_at = 0
         if min_id < ch.cursor:
             run.rereads = await self._messages.stored_above(ch.id, min_id)
+            run.window_from = min_id
+            caught_up_at = await self._messages.newest_live_id(ch.id)
         batch: list[Row] = []
         pages = history.history_pages(
             client, peer, min_id, None, stopping=lambda: self._stopping,
             metrics=self._metrics, wait_time=self._wait_time,
+            caught_up_at=caught_up_at,
         )
         async with contextlib.aclosing(pages):
             async for page, count, peers in pages:
@@ -489,6 +500,8 @@ class ChannelFetcher:
         while (rows := await self._next_rows(run)) is not None:
             last = rows[-1][MSG_ID]
             new_rows = sum(1 for r in rows if r[MSG_ID] > run.cursor)
+            if new_rows < len(rows) and run.window_from is not None:  # re-reads only
+                run.seen.update(r[MSG_ID] for r in rows[: len(rows) - new_rows])
             if new_rows and not progress.first_new_id:
                 progress.first_new_id = next(r[MSG_ID] for r in rows if r[MSG_ID] > run.cursor)
             progress.new += new_rows
@@ -519,6 +532,20 @@ class ChannelFetcher:
         progress.status = RunStatus.FAILED
         progress.error = err.detail or err.code
         raise RunFailed(err, progress) from exc
+
+    async def _deletions_of(self, client: TelegramClient, peer: Any, run: _Run) -> None:
+        """After a complete re-read of the refresh window: mark the stored posts of it
+        that Telegram no longer has (services/parsing/deletions.py); the run's
+        `deleted` and `deleted_ids` say which. A Telegram error fails the run (RunFailed)
+        after the posts were committed."""
+        assert run.window_from is not None
+        gone: list[int] = await self._guarded(run, detect_deletions(
+            client, peer, self._messages, run.ch.id,
+            after=run.window_from, upto=run.ch.cursor, seen=run.seen,
+            now=run.now, metrics=self._metrics,
+        ))
+        run.progress.deleted = len(gone)
+        run.progress.deleted_ids = tuple(gone[:NAMED])
 
     async def _guarded(self, run: _Run, work: Awaitable[Any]) -> Any:
         """Await `work` (requests after the history); its errors end the run as the
@@ -605,3 +632,5 @@ class RunBook:
             await self._events.publish(
                 RunCompleted(ch.id, result.first_new_id, result.top_id, result.new)
             )
+        if self._events is not None and result.deleted:
+            await self._events.publish(PostsDeleted(ch.id, result.deleted_ids, result.deleted))

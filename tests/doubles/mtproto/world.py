@@ -23,6 +23,9 @@ from telethon.tl import types
 
 from .tlbuild import build, to_timestamp
 
+# edit_message: "leave the media as it is" (None removes it).
+_KEEP: Any = object()
+
 log = logging.getLogger(__name__)
 
 _USERNAME_RE = re.compile(r"^[A-Za-z](?:(?!__)\w){1,30}[A-Za-z0-9]$")
@@ -344,11 +347,16 @@ class Channel:
         reactions: dict[str, int] | None = None,
         entities: list[Any] | None = None,
         edit_date: dt.datetime | int | float | None = None,
+        media: Any = _KEEP,
     ) -> StoredMessage:
-        """Change a message; a text change sets `edit_date` (default: now)."""
+        """Change a message; a text or `media` change (media as `add_message` takes it,
+        None removes it) sets `edit_date` (default: now)."""
         msg = self._msgs[msg_id]
-        if text is not None:
-            msg.text = text
+        if media is not _KEEP:
+            msg.media = media
+        if text is not None or media is not _KEEP:
+            if text is not None:
+                msg.text = text
             msg.edit_date = to_timestamp(edit_date) if edit_date is not None else self.world.now
         elif edit_date is not None:
             msg.edit_date = to_timestamp(edit_date)

@@ -79,7 +79,10 @@ class FakeArchive:
         *,
         comments: bool = False,
         tz: tzinfo = UTC,
+        versions: bool = False,
     ) -> ExportResult:
+        if versions:
+            self.calls.append(("export_versions", True))
         self.calls.append(
             ("export", (channel.id if channel else None, fmt, since, until, keyword))
         )

@@ -130,6 +130,12 @@ class FakeChannels:
             await self._set("comments", channel_id, comments_enabled=not ch.comments_enabled)
         return self.channels.get(channel_id)
 
+    async def toggle_deletion_alerts(self, channel_id: int) -> Channel | None:
+        ch = self.channels.get(channel_id)
+        if ch is not None:
+            await self._set("deletions", channel_id, alert_deletions=not ch.alert_deletions)
+        return self.channels.get(channel_id)
+
     async def find(self, ref: str) -> Channel | None:
         name = ref.removeprefix("@").lower()
         return next((c for c in self.channels.values() if (c.username or "") == name), None)

@@ -42,8 +42,11 @@ class FakeClient:
         # From this request on, the client is "disconnected": like Telethon's
         # disconnect(), the pending request's future is cancelled.
         self.disconnect_at = disconnect_at
+        self.by_id: list[list[int]] = []  # the ids of each channels.getMessages
 
     async def __call__(self, req: Any) -> Any:
+        if isinstance(req, functions.channels.GetMessagesRequest):
+            return self._by_id(req)
         assert isinstance(req, functions.messages.GetHistoryRequest)
         assert not req.min_id and not req.max_id
         # A history page, or one message at a position (history.message_at).
@@ -68,4 +71,16 @@ class FakeClient:
         page = newest_first[max(position, 0):max(position + req.limit, 0)]
         return types.messages.ChannelMessages(
             pts=1, count=len(asc), messages=page, topics=[], chats=[], users=[]
+        )
+
+    def _by_id(self, req: Any) -> Any:
+        """channels.getMessages: each asked id's message, or messageEmpty (deleted)."""
+        ids = [i.id for i in req.id]
+        assert 0 < len(ids) <= 100
+        self.by_id.append(ids)
+        have = {m.id: m for m in self.messages}
+        empty = types.MessageEmpty
+        found = [have.get(i) or empty(id=i, peer_id=types.PeerChannel(777)) for i in ids]
+        return types.messages.ChannelMessages(
+            pts=1, count=len(found), messages=found, topics=[], chats=[], users=[]
         )

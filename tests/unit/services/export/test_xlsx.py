@@ -24,7 +24,7 @@ def test_xlsx_cells_are_exact_and_safe(tmp_path: Path) -> None:
     """Markup and control characters in text, over-long cells, 64-bit ids, dates."""
     from openpyxl import load_workbook
 
-    from services.export.rows import COLUMNS
+    from services.export.rows import COLUMNS, TIME_COLUMNS
     from services.export.xlsx import XLSX_CELL_MAX, XlsxWriter
 
     big_id = 13_835_058_055_282_163_717  # a grouped_id beyond a double's exact range
@@ -49,7 +49,7 @@ def test_xlsx_cells_are_exact_and_safe(tmp_path: Path) -> None:
 
     ws = load_workbook(tmp_path / "t.xlsx")["messages"]
     header = [c.value for c in ws[1]]
-    assert header == [f"{c} (UTC)" if c.endswith("date") else c for c in COLUMNS]
+    assert header == [f"{c} (UTC)" if c in TIME_COLUMNS else c for c in COLUMNS]
     names = [h.split(" (")[0] for h in header]
     first, second = (dict(zip(names, [c.value for c in r], strict=True)) for r in ws.iter_rows(2))
     full = "abc & <tag> ]]>\r\n " + "x" * 40_000
