@@ -186,7 +186,13 @@ def _build_parsing(
         metrics=metrics,
         default_interval_minutes=settings.parse_interval_minutes,
         events=events,
+        storage_dir=str(settings.sqlite_path.parent) if settings.sqlite_path else None,
+        retry_seconds=settings.parse_retry_seconds,
+        retry_max_seconds=settings.parse_retry_max_seconds,
+        local_probe_seconds=settings.local_probe_seconds,
     )
+    # After a new login the channels a dead session stopped go on at once.
+    userbot.on_state(worker.session_state)
     db_path = str(settings.sqlite_path) if settings.sqlite_path else None
     parse = ParseService(worker, channels, breaker, userbot, db_path=db_path)
     return worker, parse

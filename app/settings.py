@@ -143,6 +143,19 @@ class Settings(VaultSettings):
     fetch_wait_seconds: float = Field(
         0.0, ge=0, le=60, description="pause between history pages of one run (0 = none)"
     )
+    parse_retry_seconds: float = Field(
+        30, ge=1, le=3600,
+        description="first retry of a channel after Telegram's servers or the network failed "
+        "(seconds; doubles with each failure in a row)",
+    )
+    parse_retry_max_seconds: float = Field(
+        900, ge=1, le=86400,
+        description="longest wait between such retries (seconds; never over half the interval)",
+    )
+    local_probe_seconds: float = Field(
+        30, ge=1, le=3600,
+        description="how often runs stopped by a full disk or a locked database try again",
+    )
     refresh_window_hours: int = Field(
         24, ge=0, le=720, description="recent posts re-read on each run (hours, 0 disables)"
     )

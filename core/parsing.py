@@ -207,6 +207,20 @@ class BreakerState:
 
 
 @dataclass(frozen=True)
+class LocalState:
+    """This machine's trouble holding runs back (services/parsing/worker.py): `cause`
+    disk_full | db_locked | io, `where` the directory to free space in ("" unknown),
+    `detail` "<ExceptionName>: <message>", for `seconds` so far, probed every
+    `probe_seconds`."""
+
+    cause: str
+    where: str
+    detail: str
+    seconds: int
+    probe_seconds: float
+
+
+@dataclass(frozen=True)
 class NextRun:
     label: str
     when: datetime  # UTC
@@ -228,3 +242,4 @@ class ParseStatus:
     current: RunProgress | None = None
     queued: int = 0
     batch: BatchProgress | None = None
+    local: LocalState | None = None  # disk full, database locked: runs wait

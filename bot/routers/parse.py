@@ -24,6 +24,7 @@ from core.parsing import (
     BatchProgress,
     BreakerState,
     ChannelKind,
+    LocalState,
     NamedChannel,
     ParseStatus,
     RunProgress,
@@ -268,9 +269,21 @@ def _breaker_line(breaker: BreakerState, session: str, lang: str) -> Html:
         state_text = t("status_breaker_open", lang, left=duration(breaker.retry_in, lang))
     elif session == "connecting":  # "ok" would hide it; the cause is above
         state_text = t("status_breaker_waiting", lang)
+    elif state == "closed" and breaker.failures:  # runs fail on the network: not "ok"
+        error = shorten(breaker.last_error or "?", REASON_MAX)
+        state_text = tn("status_breaker_failing", breaker.failures, lang, error=error)
     else:
         state_text = t(f"status_breaker_{state}", lang)
     return t("status_parsing_breaker", lang, state=state_text)
+
+
+def _local_line(local: LocalState, lang: str) -> Html:
+    """Runs held back by this machine's trouble (disk full, database locked)."""
+    cause = t(f"local_cause_{local.cause}", lang, where=local.where or "?")
+    return t(
+        "status_parsing_local", lang, cause=cause, left=duration(local.seconds, lang),
+        every=duration(local.probe_seconds, lang),
+    )
 
 
 async def status_section(api: ParsingAPI, lang: str, tz: ZoneInfo = UTC_ZONE) -> Html:
@@ -284,6 +297,8 @@ async def status_section(api: ParsingAPI, lang: str, tz: ZoneInfo = UTC_ZONE) ->
     lines = []
     if data.ready or data.session == "connecting":
         lines.append(_breaker_line(data.breaker, data.session, lang))
+    if data.local is not None:
+        lines.append(_local_line(data.local, lang))
     counts = data.counts
     lines.append(
         t(

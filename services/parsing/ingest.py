@@ -16,13 +16,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from telethon import TelegramClient
 from telethon.tl import types
 
 from core.channels import Channel
-from core.errors import ProjectError, TelegramError
+from core.errors import LocalError, ProjectError, ServerTrouble, local_error
 from core.parsing import MSG_ID, REPLIES, Row, RunProgress, RunStatus
 from core.ports import Metrics, NullMetrics
 from db.channels import ChannelStateRepository
@@ -47,20 +47,27 @@ ProgressCallback = Callable[[RunProgress], Awaitable[None]]
 
 
 class RunFailed(ProjectError):
-    """A run ended by a classified Telegram error, after committing what it fetched.
+    """A run ended by an error, after committing what it fetched.
 
-    `error`: the project error (core.errors); `progress`: the run so far, status failed;
-    `answered`: Telegram had answered a history request of the run before (so a refusal
-    then is not about the channel's own access hash: another peer's, such as the basic
-    group a supergroup was upgraded from).
+    `error`: the project error (core.errors: a Telegram error as parser/errors.py
+    translated it, or a LocalError: disk full, database locked), or the exception
+    itself when nobody knows it (a bug); `progress`: the run so far, status failed,
+    `fetched` = rows committed; `cause`: what was raised (its name and message go into
+    the run's row), `error` itself when it was raised as it is; `answered`: Telegram
+    had answered a history request of the run before (so a refusal then is not about
+    the channel's own access hash: another peer's, such as the basic group a
+    supergroup was upgraded from).
     """
 
     code = "run_failed"
 
-    def __init__(self, error: TelegramError, progress: RunProgress) -> None:
+    def __init__(
+        self, error: Exception, progress: RunProgress, cause: BaseException | None = None
+    ) -> None:
         super().__init__(str(error))
         self.error = error
         self.progress = progress
+        self.cause: BaseException = cause if cause is not None else error
         self.answered = False
 
 
@@ -199,11 +206,13 @@ class ChannelFetcher:
         """Fetch everything newer than the cursor (plus the refresh window), then the new
         comments when the channel has them enabled.
 
-        Returns the run's progress, status ok or interrupted. Raises RunFailed with a
-        classified error after committing what came in; an error parser/errors.py does
-        not know propagates as it is. A refused access hash (CHANNEL_INVALID /
-        PEER_ID_INVALID) is repaired once (the channel resolved again, the new hash
-        stored) and the run goes on; RunFailed with the repair's error when it fails.
+        Returns the run's progress, status ok or interrupted. Whatever is raised (but a
+        cancellation) ends the run as RunFailed after committing what came in: with the
+        classified error (parser/errors.py `translate`, core.errors `local_error`), or
+        the exception itself when neither knows it. A refused access hash
+        (CHANNEL_INVALID / PEER_ID_INVALID) is repaired once (the channel resolved
+        again, the new hash stored) and the run goes on; RunFailed with the repair's
+        error when it fails.
         """
         self._stopping = False
         try:
@@ -217,11 +226,15 @@ class ChannelFetcher:
             try:
                 fixed = await self._identity.repair(client, ch)
             except Exception as exc:
-                err = translate(exc)
-                if err is None:
-                    raise
-                raise RunFailed(err, done) from exc
-        result = await self._run(client, fixed, on_progress)
+                self._fail(done, exc)
+        try:
+            result = await self._run(client, fixed, on_progress)
+        except RunFailed as again:
+            # What the refused attempt committed counts in the run's row too.
+            again.progress.fetched += done.fetched
+            again.progress.new += done.new
+            again.progress.first_new_id = done.first_new_id or again.progress.first_new_id
+            raise
         # What the refused attempt committed before (a stale hash met mid-run) counts.
         result.fetched += done.fetched
         result.new += done.new
@@ -257,30 +270,30 @@ class ChannelFetcher:
         run: _Run,
         on_progress: ProgressCallback | None,
     ) -> RunProgress:
-        producer = asyncio.create_task(
-            self._produce(client, peer, run), name=f"fetch-{run.ch.id}"
-        )
         try:
-            interrupted = await self._write(run, on_progress)
+            interrupted = await self._posts(client, peer, run, on_progress)
         except RunFailed:
             await self._observe(run)
             raise
-        finally:
-            if not producer.done():
-                producer.cancel()
-                with contextlib.suppress(BaseException):
-                    await producer
+        except Exception as exc:
+            await self._observe(run)
+            self._fail(run.progress, exc)
         await self._observe(run)
         if interrupted:
             run.progress.status = RunStatus.INTERRUPTED
             return run.progress
-        await self._guarded(run, self._settle(client, peer, run))
-        if run.window_from is not None and not self._stopping:
-            await self._deletions_of(client, peer, run)
-        if run.ch.kind in GROUP_KINDS and not self._stopping:
-            await self._guarded(run, self._old_group(client, peer, run))
-        if run.commented and not self._stopping:
-            await self._comments_of(client, peer, run)
+        try:
+            await self._guarded(run, self._settle(client, peer, run))
+            if run.window_from is not None and not self._stopping:
+                await self._deletions_of(client, peer, run)
+            if run.ch.kind in GROUP_KINDS and not self._stopping:
+                await self._guarded(run, self._old_group(client, peer, run))
+            if run.commented and not self._stopping:
+                await self._comments_of(client, peer, run)
+        except RunFailed:
+            raise
+        except Exception as exc:  # a database write after the posts, say
+            self._fail(run.progress, exc)
         run.progress.status = RunStatus.OK
         if run.progress.total is None:
             run.progress.total = run.progress.fetched
@@ -300,6 +313,26 @@ class ChannelFetcher:
         if change is not None:
             label = f"@{change.username}" if change.username else change.title
             run.progress.channel = label or run.progress.channel
+
+    async def _posts(
+        self,
+        client: TelegramClient,
+        peer: Any,
+        run: _Run,
+        on_progress: ProgressCallback | None,
+    ) -> bool:
+        """The posts above the cursor: the producer task reads, this one writes; True
+        when a stop request interrupted it."""
+        producer = asyncio.create_task(
+            self._produce(client, peer, run), name=f"fetch-{run.ch.id}"
+        )
+        try:
+            return await self._write(run, on_progress)
+        finally:
+            if not producer.done():
+                producer.cancel()
+                with contextlib.suppress(BaseException):
+                    await producer
 
     async def _start_point(self, client: TelegramClient, peer: Any, ch: Channel) -> StartPoint:
         """Where this run starts.
@@ -502,15 +535,18 @@ class ChannelFetcher:
             new_rows = sum(1 for r in rows if r[MSG_ID] > run.cursor)
             if new_rows < len(rows) and run.window_from is not None:  # re-reads only
                 run.seen.update(r[MSG_ID] for r in rows[: len(rows) - new_rows])
-            if new_rows and not progress.first_new_id:
-                progress.first_new_id = next(r[MSG_ID] for r in rows if r[MSG_ID] > run.cursor)
-            progress.new += new_rows
-            run.cursor = max(run.cursor, last)
-            run.top_id = max(run.top_id, last)
+            first_new = next((r[MSG_ID] for r in rows if r[MSG_ID] > run.cursor), 0)
+            cursor, top_id = max(run.cursor, last), max(run.top_id, last)
             # Never cancelled half-way: a torn write poisons the connection.
-            await shielded_write(self._messages.store_batch(ch.id, rows, run.cursor, new_rows))
+            await shielded_write(self._messages.store_batch(ch.id, rows, cursor, new_rows))
+            # Committed: only now does the run count these rows.
+            run.cursor, run.top_id = cursor, top_id
+            progress.new += new_rows
+            if first_new and not progress.first_new_id:
+                progress.first_new_id = first_new
             self._metrics.stored(len(rows))
             progress.fetched += len(rows)
+            progress.top_id = top_id
             if run.total:
                 # What the channel has that is not stored yet, plus what is read again.
                 expected = max(0, run.total - ch.messages_count) + run.rereads
@@ -524,14 +560,23 @@ class ChannelFetcher:
         return False
 
     @staticmethod
-    def _fail(progress: RunProgress, exc: BaseException) -> None:
-        """Raise RunFailed for a Telegram error `exc`, or `exc` itself when unknown."""
-        err = translate(exc)
-        if err is None:
+    def _fail(progress: RunProgress, exc: BaseException) -> NoReturn:
+        """Raise RunFailed for `exc`: a Telegram error translated (parser/errors.py), a
+        local one (disk full, database locked) classified, anything else as it is. A
+        cancellation (or another BaseException) is raised as it is."""
+        if not isinstance(exc, Exception):
             raise exc
+        err: Exception = translate(exc) or local_error(exc) or exc
         progress.status = RunStatus.FAILED
-        progress.error = err.detail or err.code
-        raise RunFailed(err, progress) from exc
+        if isinstance(err, ServerTrouble):
+            progress.error = err.code  # "server": the reason text says whose trouble
+        elif isinstance(err, LocalError):
+            progress.error = err.cause  # disk_full, db_locked, io
+        elif isinstance(err, ProjectError):
+            progress.error = err.detail or err.code
+        else:
+            progress.error = type(err).__name__
+        raise RunFailed(err, progress, exc) from exc
 
     async def _deletions_of(self, client: TelegramClient, peer: Any, run: _Run) -> None:
         """After a complete re-read of the refresh window: mark the stored posts of it
@@ -590,7 +635,8 @@ class ChannelFetcher:
                 async for rows in batches:
                     await shielded_write(self._messages.store_batch(disc, rows, 0, len(rows)))
                     stored += len(rows)
-        self._metrics.stored(stored)
+                    run.progress.comments = stored  # committed, should a later one fail
+                    self._metrics.stored(len(rows))
         return stored
 
 

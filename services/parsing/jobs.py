@@ -57,6 +57,9 @@ class JobTable:
         self._clock_watch = clock_watch
         self._clock_tick = clock_tick
         self._sched: AsyncIOScheduler | None = None
+        # Each planned channel's interval (minutes) and name (Channel.display_name).
+        self._intervals: dict[int, int] = {}
+        self._names: dict[int, str] = {}
 
     @property
     def scheduler(self) -> AsyncIOScheduler | None:
@@ -86,8 +89,14 @@ class JobTable:
         """The channel's interval in minutes."""
         return ch.interval_minutes or self._default_interval
 
+    def interval_of(self, channel_id: int) -> int:
+        """The interval in minutes of a planned channel (the default when unknown)."""
+        return self._intervals.get(channel_id, self._default_interval)
+
     def add(self, ch: Channel, first: datetime) -> None:
         """(Re)plan the channel's job: first at `first`, then every interval."""
+        self._intervals[ch.id] = self.interval(ch)
+        self._names[ch.id] = ch.display_name
         if self._sched is None:
             return
         self._sched.add_job(
@@ -95,7 +104,7 @@ class JobTable:
             IntervalTrigger(minutes=self.interval(ch), jitter=self._jitter, timezone=UTC),
             args=[ch.id],
             id=str(ch.id),
-            name=ch.label,
+            name=ch.display_name,
             next_run_time=first,
             replace_existing=True,
             max_instances=1,
@@ -117,9 +126,38 @@ class JobTable:
             DateTrigger(until + timedelta(seconds=1), timezone=UTC),
             args=[channel_id],
             id=f"deferred-{channel_id}",
+            name=self._names.get(channel_id) or f"channel-{channel_id}",
             replace_existing=True,
             misfire_grace_time=None,
         )
+
+    def retry(self, channel_id: int, when: datetime) -> None:
+        """One extra run at `when` (a retry after a transport failure); replaces an
+        earlier retry of the channel that has not run yet."""
+        if self._sched is None:
+            return
+        self._sched.add_job(
+            self._tick,
+            DateTrigger(when, timezone=UTC),
+            args=[channel_id],
+            id=f"retry-{channel_id}",
+            name=self._names.get(channel_id) or f"channel-{channel_id}",
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+
+    def retry_at(self, channel_id: int) -> datetime | None:
+        """When the channel's pending retry runs (None: none is pending)."""
+        job = self._sched.get_job(f"retry-{channel_id}") if self._sched is not None else None
+        return job.next_run_time if job is not None else None
+
+    def describe(self, job_id: str) -> str:
+        """How an alert names a job: its channel's name for a channel's job (its
+        interval, deferred or retry run), else the job's id."""
+        channel_id = job_id.rsplit("-", 1)[-1]
+        if channel_id.isdigit() and int(channel_id) in self._names:
+            return self._names[int(channel_id)]
+        return job_id
 
     def next_run(self, channel_id: int) -> datetime | None:
         """When the channel's interval job runs next (None: no job)."""
@@ -127,15 +165,20 @@ class JobTable:
         return job.next_run_time if job is not None else None
 
     def next_runs(self) -> list[tuple[int, datetime]]:
-        """`(channel_id, when)` of every planned channel job, soonest first."""
+        """`(channel_id, when)` of every planned channel, soonest first: its interval
+        job's next run, or its retry or deferred run when that comes sooner."""
         if self._sched is None:
             return []
-        out = [
-            (int(job.id), job.next_run_time)
-            for job in self._sched.get_jobs()
-            if job.next_run_time is not None and job.id.isdigit()
-        ]
-        return sorted(out, key=lambda p: p[1])
+        soonest: dict[int, datetime] = {}
+        for job in self._sched.get_jobs():
+            channel_id = job.id.removeprefix("retry-").removeprefix("deferred-")
+            when = job.next_run_time
+            if when is None or not channel_id.isdigit():
+                continue
+            key = int(channel_id)
+            if key not in soonest or when < soonest[key]:
+                soonest[key] = when
+        return sorted(soonest.items(), key=lambda p: p[1])
 
     def rebuild(self, channels: list[Channel], now: datetime) -> None:
         """Jobs of the active `channels` as stored: a run that is due, or a channel never
@@ -175,7 +218,8 @@ class JobTable:
         self._alerter.alert(
             f"job-error:{event.job_id}",
             AlertText(
-                "alert_job_failed", job=event.job_id, error=type(event.exception).__name__
+                "alert_job_failed", job=self.describe(event.job_id),
+                error=type(event.exception).__name__,
             ),
         )
 

@@ -183,8 +183,9 @@ class ParseService:
             named={k: tuple(v) for k, v in named.items()},
             messages=messages,
             db_size=database_size(self._db_path),
-            next_runs=tuple(NextRun(labels.get(c, str(c)), when) for c, when in next_runs),
+            next_runs=tuple(NextRun(labels[c], when) for c, when in next_runs if c in labels),
             current=self.worker.current,
             queued=self.worker.queued if ready else 0,
             batch=self.batch,
+            local=self.worker.local_state(),
         )

@@ -10,20 +10,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from core.alerts import AlertText
+from core.backoff import Backoff
 from core.channels import Channel
-from core.errors import ProjectError
-from core.parsing import RunProgress, RunStatus, Trigger
+from core.errors import LocalError, ProjectError, error_text, local_error
+from core.parsing import LocalState, RunProgress, RunStatus, Trigger
 from core.ports import AlertSink, HealthBeats, Metrics, NullMetrics
 from db.channels import ChannelStateRepository
 from db.database import shielded_write
 from db.runs import RunRepository
-from services.events import EventBus
+from services.events import EventBus, RunCompleted
 from services.parsing.breaker import CircuitBreaker
 from services.parsing.clock_jumps import WallClockWatch
 from services.parsing.ingest import ChannelFetcher, ProgressCallback, RunBook, RunFailed
@@ -34,6 +37,10 @@ log = logging.getLogger(__name__)
 
 # How long pausing or removing a channel waits for its running batch to commit.
 DROP_WAIT_SECONDS = 30.0
+# A full disk counts as cleared once this much is free where the database lives.
+MIN_FREE_BYTES = 8 * 1024 * 1024
+# Names an alert gives a channel nobody can look up any more (never its row id).
+UNKNOWN_CHANNEL = "?"
 
 
 class Session(Protocol):
@@ -66,6 +73,19 @@ class _Request:
     label: str | None = None  # known once the run has read its channel
 
 
+@dataclass
+class _LocalTrouble:
+    """This machine's trouble (disk full, database locked) that stopped runs: they wait
+    until a probe finds it cleared. `channels`: whose runs failed on it (run again then)."""
+
+    error: LocalError
+    since: float = field(default_factory=time.monotonic)
+    probed: float = field(default_factory=time.monotonic)
+    channels: set[int] = field(default_factory=set)
+    told: bool = False  # the admins were alerted
+    probing: bool = False  # a probe passed: runs go again until one meets it again
+
+
 class ParseWorker:
     """A supervised component (`name` "scheduler"): plans, queues and runs channel
     fetches. Its hooks (add_channel, remove_channel, drop_channel, reschedule) keep the
@@ -89,6 +109,10 @@ class ParseWorker:
         events: EventBus | None = None,
         clock_watch: WallClockWatch | None = None,
         clock_tick: float = 10.0,
+        storage_dir: str | None = None,
+        retry_seconds: float = 30.0,
+        retry_max_seconds: float = 900.0,
+        local_probe_seconds: float = 30.0,
     ) -> None:
         self._channels = channels
         self._runs = runs
@@ -113,6 +137,23 @@ class ParseWorker:
         self._run_ended = asyncio.Event()
         self._run_ended.set()
         self._dropped: set[int] = set()  # being paused or removed: stop their run
+        self._events = events
+        # Alerts name channels as the operator knows them (Channel.display_name): the
+        # last name seen of every channel, for when its row cannot be read.
+        self._names: dict[int, str] = {}
+        # Transport failures in a row per channel: its retries back off from
+        # `retry_seconds`, doubling up to `retry_max_seconds` (and half its interval).
+        self._retry = Backoff(base=retry_seconds, factor=2.0, cap=retry_max_seconds, jitter=0.1)
+        self._transport_failures: dict[int, int] = {}
+        self._storage_dir = storage_dir
+        self._local_probe = local_probe_seconds
+        self.local: _LocalTrouble | None = None
+        # Runs whose row could not be closed yet (the database refused the write):
+        # run id -> (status, fetched, error); written again until it lands.
+        self._unclosed: dict[int, tuple[RunStatus, int, str | None]] = {}
+        # Channels a dead session stopped (or kept from running): run at the next login.
+        self._resume: set[int] = set()
+        self._told: set[str] = set()  # `Decision.once` keys already alerted
         breaker.on_change(self._on_breaker)
         health.add_probe("breaker", breaker.probe)
 
@@ -121,6 +162,8 @@ class ParseWorker:
     async def add_channel(self, channel_id: int) -> None:
         """Plan a newly added channel's first run now."""
         ch = await self._channels.channel(channel_id)
+        if ch is not None:
+            self._names[ch.id] = ch.display_name
         if ch is not None and ch.status == "active":
             self.jobs.add(ch, first=datetime.now(UTC))
 
@@ -164,6 +207,28 @@ class ParseWorker:
     def queued(self) -> int:
         """Requests waiting in the queue."""
         return self._queue.qsize()
+
+    def local_state(self) -> LocalState | None:
+        """This machine's trouble that holds runs back (disk full, database locked), for
+        /status; None when there is none."""
+        trouble = self.local
+        if trouble is None:
+            return None
+        return LocalState(
+            trouble.error.cause, trouble.error.where, trouble.error.detail,
+            round(time.monotonic() - trouble.since), self._local_probe,
+        )
+
+    async def session_state(self, state: str) -> None:
+        """The userbot's state listener (parser/userbot.py `on_state`): once a session is
+        ready again (a new login), the channels a dead session stopped or kept from
+        running go on at once instead of waiting for their next interval."""
+        if state != "ready" or not self._resume:
+            return
+        channels, self._resume = sorted(self._resume), set()
+        log.info("session ready: %d interrupted channel(s) go on now", len(channels))
+        for channel_id in channels:
+            await self._tick(channel_id)
 
     async def parse_now(
         self, channel_id: int, on_progress: ProgressCallback | None = None
@@ -210,23 +275,38 @@ class ParseWorker:
         watcher = asyncio.create_task(self.jobs.watch_clock())
         try:
             await self._runs.interrupt_stale()
-            self.jobs.rebuild(await self._channels.channels("active"), datetime.now(UTC))
+            active = await self._channels.channels("active")
+            self.jobs.rebuild(active, datetime.now(UTC))
             self.started.set()
+            self._remember(active)
             while not self._stopping:
                 self._health.beat(self.name)
+                await self._close_unclosed()
+                if self.local is not None and not self._queue.qsize():
+                    await self._probe_local()
                 try:
-                    req = await asyncio.wait_for(self._queue.get(), 5.0)
+                    req = await asyncio.wait_for(self._queue.get(), self._idle_wait())
                 except TimeoutError:
                     continue
                 if req.trigger == "stop":
                     break
                 await self._handle(req)
         finally:
+            await self._close_unclosed()
             watcher.cancel()
             self.jobs.shutdown()
             for req in self._drain_queue():
                 if req.done is not None and not req.done.done():
                     req.done.set_exception(NotReady("stopping"))
+
+    def _idle_wait(self) -> float:
+        """Seconds the idle worker waits for a request: 5, or until the next probe of a
+        local trouble."""
+        trouble = self.local
+        if trouble is None or trouble.probing:
+            return 5.0
+        due = trouble.probed + self._local_probe - time.monotonic()
+        return min(5.0, max(0.05, due))
 
     def _drain_queue(self) -> list[_Request]:
         items = []
@@ -250,6 +330,11 @@ class ParseWorker:
         """
         given_up = ("invalid", "no_session") if manual else ("invalid",)
         while not self._stopping:
+            # An operator's /parse is itself the probe of a local trouble.
+            if self.local is not None and not manual:
+                if not await self._probe_local():
+                    await asyncio.sleep(1.0)
+                    continue
             if not self._breaker.allow():
                 await asyncio.sleep(min(1.0, self._breaker.retry_in() or 1.0))
                 continue
@@ -263,14 +348,20 @@ class ParseWorker:
 
     async def _handle(self, req: _Request) -> None:
         self._queued.discard(req.channel_id)
-        result = RunProgress(str(req.channel_id), status=RunStatus.FAILED)
+        result = RunProgress(self._known_label(req), status=RunStatus.FAILED)
         try:
             result = await self._run_one(req)
         except Exception as exc:
-            log.exception("run of channel %s failed", req.channel_id)
-            result.channel = req.label or result.channel
-            result.error = type(exc).__name__
-            await self._apply(req.channel_id, await self._label(req.channel_id), decide(exc))
+            # Before a run row was opened (reading the channel, opening the row): no
+            # row to close; the decision is carried out all the same.
+            log.exception("run of channel %s failed", self._names.get(req.channel_id, "?"))
+            error: Exception = local_error(exc) or exc
+            decision = decide(error)
+            result.channel = self._known_label(req)
+            result.status, result.error = decision.status, error_text(exc, 200)
+            name = await self._name(req.channel_id)
+            await self._apply(req.channel_id, name, decision, error)
+            self._tell_local(name)
         finally:
             self.current = None
             self._running = None
@@ -278,24 +369,39 @@ class ParseWorker:
             if req.done is not None and not req.done.done():
                 req.done.set_result(result)
 
-    async def _label(self, channel_id: int) -> str:
-        """The channel's @username or title for an alert (its row id if unreadable)."""
+    def _remember(self, channels: list[Channel]) -> None:
+        for ch in channels:
+            self._names[ch.id] = ch.display_name
+
+    def _known_label(self, req: _Request) -> str:
+        """How a run's result names its channel before its row was read: as the
+        operator knows it, never by its row id."""
+        return req.label or self._names.get(req.channel_id) or UNKNOWN_CHANNEL
+
+    async def _name(self, channel_id: int) -> str:
+        """How an alert names the channel: `Title (@username)` (Channel.display_name),
+        from its row, else the last name seen; never the internal row id."""
         try:
             ch = await self._channels.channel(channel_id)
         except Exception:
             ch = None
-        return ch.label if ch is not None else f"#{channel_id}"
+        if ch is not None:
+            self._names[ch.id] = ch.display_name
+            return ch.display_name
+        return self._names.get(channel_id, UNKNOWN_CHANNEL)
 
-    @staticmethod
-    def _not_runnable(ch: Channel | None, channel_id: int) -> RunProgress:
+    def _not_runnable(self, ch: Channel | None, channel_id: int) -> RunProgress:
         return RunProgress(
-            ch.label if ch else str(channel_id), status=RunStatus.DISABLED,
+            ch.label if ch else self._names.get(channel_id, UNKNOWN_CHANNEL),
+            status=RunStatus.DISABLED,
             error=(ch.disabled_reason or ch.status) if ch else "removed",
         )
 
     async def _runnable(self, req: _Request) -> tuple[Channel, Any] | RunProgress:
         """The channel and the client to run it with, or the outcome without a run."""
         ch = await self._channels.channel(req.channel_id)
+        if ch is not None:
+            self._names[ch.id] = ch.display_name
         if ch is None or ch.status != "active":
             return self._not_runnable(ch, req.channel_id)
         req.label = ch.label
@@ -307,6 +413,8 @@ class ParseWorker:
         if client is None:
             # Not this channel's trouble: the session died (or the app is stopping).
             reason = "stopping" if self._stopping else self._userbot.state
+            if not self._stopping and req.trigger == Trigger.SCHEDULE:
+                self._resume.add(ch.id)  # runs as soon as a session is ready again
             return RunProgress(ch.label, status=RunStatus.NOT_RUN, error=reason)
         # From here on a removal waits for this run to end (drop_channel); the channel
         # may have been removed or paused while the client was not ready: look again.
@@ -332,6 +440,8 @@ class ParseWorker:
         return progress
 
     async def _run_one(self, req: _Request) -> RunProgress:
+        """One run, its row opened and, whatever is raised, closed: ok | deferred |
+        failed | interrupted, with the error's name and message and the rows committed."""
         ready = await self._runnable(req)
         if isinstance(ready, RunProgress):
             return ready
@@ -342,62 +452,263 @@ class ParseWorker:
         try:
             result = await self._fetcher.run(client, ch, self._progress_of(ch, req))
         except RunFailed as failed:
-            decision = decide(failed.error, client_replaced=self._userbot.client is not client)
-            if decision.action == Action.INTERRUPTED:
-                await self._book.closed(run_id, RunStatus.INTERRUPTED, failed.progress.fetched)
-            else:
-                await self._book.closed(
-                    run_id, RunStatus.FAILED, failed.progress.fetched, str(failed.error)
-                )
-            failed.progress.status = decision.status
-            if decision.action == Action.DEFER:
-                failed.progress.deferred_seconds = decision.seconds
-            await self._apply(ch.id, ch.label, decision)
-            return failed.progress
+            return await self._failed(ch, client, run_id, failed.error, failed.progress,
+                                      failed.cause)
+        except Exception as exc:  # a fetcher that did not say what it committed
+            committed = self.current.fetched if self.current is not None else 0
+            progress = RunProgress(ch.label, fetched=committed, status=RunStatus.FAILED)
+            return await self._failed(ch, client, run_id, local_error(exc) or exc, progress,
+                                      exc)
         finally:
             self._metrics.run_seconds(time.monotonic() - started)
+        try:
+            return await self._succeeded(ch, run_id, result)
+        except Exception as exc:
+            # The messages are committed, the bookkeeping after them failed (a disk that
+            # filled up at the wrong moment): the run ends failed with that error.
+            log.exception("closing the run of %s failed", ch.display_name)
+            result.status = RunStatus.FAILED
+            return await self._failed(ch, client, run_id, local_error(exc) or exc, result, exc)
+
+    async def _succeeded(self, ch: Channel, run_id: int, result: RunProgress) -> RunProgress:
         await self._breaker.success()
+        self._transport_failures.pop(ch.id, None)
+        await self._local_cleared(ch.id)
         if result.status == RunStatus.INTERRUPTED:
             # Stopped between batches: the cursor is committed; the next start resumes.
-            await self._book.closed(run_id, result.status, result.fetched)
+            await self._close(run_id, result.status, result.fetched)
+            await self._published(ch, result)
             return result
         self._alerter.forget(f"flood:{ch.id}")
+        self._alerter.forget(f"run-error:{ch.id}")
         await self._book.succeeded(ch, run_id, result, self.jobs.next_run(ch.id))
         return result
 
-    async def _apply(self, channel_id: int, label: str, d: Decision) -> None:
-        """Carry out decision `d` about a failed run of the channel named `label`."""
+    async def _failed(
+        self,
+        ch: Channel,
+        client: Any,
+        run_id: int,
+        error: Exception,
+        progress: RunProgress,
+        cause: BaseException,
+    ) -> RunProgress:
+        """Close run `run_id` that ended with `error` (`cause`: what was raised) after
+        committing `progress.fetched` rows, then carry out the policy's decision."""
+        decision = decide(error, client_replaced=self._userbot.client is not client)
+        if decision.action == Action.INTERRUPTED:
+            status = RunStatus.INTERRUPTED
+        elif decision.action == Action.DEFER:
+            status = RunStatus.DEFERRED
+        else:
+            status = RunStatus.FAILED
+        await self._close(run_id, status, progress.fetched, error_text(cause))
+        await self._published(ch, progress)
+        progress.status = decision.status
+        if decision.action == Action.DEFER:
+            progress.deferred_seconds = decision.seconds
+        await self._apply(ch.id, ch.display_name, decision, error)
+        self._tell_local(ch.display_name)  # a write after the run met it, if any
+        return progress
+
+    async def _published(self, ch: Channel, progress: RunProgress) -> None:
+        """New messages a run committed before it ended otherwise than ok are told to
+        the subscribers too (keyword watches): the next run starts above them."""
+        if self._events is None or not progress.new or not progress.first_new_id:
+            return
+        last = max(progress.top_id, progress.first_new_id)
+        await self._events.publish(RunCompleted(ch.id, progress.first_new_id, last, progress.new))
+
+    async def _close(
+        self, run_id: int, status: RunStatus, fetched: int, error: str | None = None
+    ) -> None:
+        """Close the run's row; when the database refuses (disk full, locked), keep it
+        and write it again until it lands (each turn of the worker, at the stop; a
+        crash leaves it to the next start's `interrupt_stale`): never left `running`."""
+        try:
+            await shielded_write(self._book.closed(run_id, status, fetched, error))
+        except Exception as exc:
+            log.warning("closing run %d failed, will retry: %s", run_id, error_text(exc))
+            self._unclosed[run_id] = (status, fetched, error)
+            local = local_error(exc, self._storage_dir or "")
+            if local is not None:
+                self._local_trouble(local, None)
+
+    async def _close_unclosed(self) -> bool:
+        """Write the run rows that could not be closed; True when none is left."""
+        for run_id, (status, fetched, error) in list(self._unclosed.items()):
+            try:
+                await shielded_write(self._book.closed(run_id, status, fetched, error))
+            except Exception as exc:
+                log.debug("closing run %d failed again: %s", run_id, error_text(exc))
+                return False
+            del self._unclosed[run_id]
+        return True
+
+    async def _apply(
+        self, channel_id: int, name: str, d: Decision, error: BaseException | None = None
+    ) -> None:
+        """Carry out decision `d` about a failed run of the channel named `name` (its
+        display name) that ended with `error`. A write here that the database refuses is
+        logged (and, when it is local trouble, waited out), never raised."""
         if d.action == Action.INTERRUPTED:
             return
         if d.action == Action.DEFER:
             self._metrics.flood_wait()
             until = datetime.now(UTC) + timedelta(seconds=d.seconds)
-            await self._channels.defer(channel_id, until, d.reason)
+            await self._quietly(self._channels.defer(channel_id, until, d.reason))
             self.jobs.defer(channel_id, until)
             if d.alert:
                 self._alerter.alert(
                     f"flood:{channel_id}",
-                    AlertText("alert_flood_deferred", channel=label, seconds=d.seconds),
+                    AlertText("alert_flood_deferred", channel=name, seconds=d.seconds),
                 )
             return
         self._metrics.run_failed(d.metric)
         if d.action == Action.DISABLE:
-            await self._channels.disable(channel_id, d.reason)
+            await self._quietly(self._channels.disable(channel_id, d.reason))
             await self.remove_channel(channel_id)
             self._alerter.alert(
                 f"channel-disabled:{channel_id}",
-                AlertText("alert_channel_disabled", channel=label, reason=d.reason),
+                AlertText("alert_channel_disabled", channel=name, reason=d.reason),
             )
         elif d.action == Action.SESSION_DEAD:
+            self._resume.add(channel_id)  # goes on as soon as a new login is ready
             await self._userbot.session_dead(d.reason)
         elif d.action == Action.BREAKER:
-            await self._channels.set_error(channel_id, f"transport: {d.reason}")
+            await self._quietly(self._channels.set_error(channel_id, f"transport: {d.reason}"))
             await self._breaker.failure(d.reason)
-            await self._tick(channel_id)  # again once the breaker lets a probe through
+            await self._retry_soon(channel_id)
+        elif d.action == Action.LOCAL:
+            assert isinstance(error, LocalError)
+            self._local_trouble(error, channel_id, name)
         else:
-            await self._channels.set_error(channel_id, d.reason)
-            if d.alert:  # an unexpected error: a bug
-                self._alerter.alert(
-                    f"run-error:{channel_id}",
-                    AlertText("alert_run_failed", channel=label, error=d.reason),
-                )
+            await self._quietly(self._channels.set_error(channel_id, d.reason))
+            if d.alert:
+                self._tell_once(d, channel_id, name)
+
+    def _tell_once(self, d: Decision, channel_id: int, name: str) -> None:
+        """An error nobody expected: told with the channel's name and the error, once
+        per `d.once` key (an unknown Telegram error's name, a bug's type) while the
+        process lives, so a channel failing every interval does not repeat it."""
+        if d.once:
+            if d.once in self._told:
+                return
+            self._told.add(d.once)
+        key = "alert_run_failed_once" if d.once else "alert_run_failed"
+        self._alerter.alert(
+            d.once or f"run-error:{channel_id}", AlertText(key, channel=name, error=d.reason)
+        )
+
+    async def _quietly(self, write: Awaitable[None]) -> bool:
+        """A bookkeeping write after a failed run; False (logged, and local trouble
+        noted) when the database refuses it."""
+        try:
+            await shielded_write(write)
+        except Exception as exc:
+            log.warning("a bookkeeping write failed: %s", error_text(exc))
+            local = local_error(exc, self._storage_dir or "")
+            if local is not None:
+                self._local_trouble(local, None)
+            return False
+        return True
+
+    async def _retry_soon(self, channel_id: int) -> None:
+        """After a transport failure: the channel runs again after a backoff that grows
+        with its failures in a row (`retry_seconds` doubling, capped at
+        `retry_max_seconds` and at half its interval), well before its next interval;
+        the breaker still holds every run back while it is open."""
+        failures = self._transport_failures.get(channel_id, 0) + 1
+        self._transport_failures[channel_id] = failures
+        interval = 60 * self.jobs.interval_of(channel_id)
+        delay = min(self._retry.delay(failures), max(1.0, interval / 2))
+        self.jobs.retry(channel_id, datetime.now(UTC) + timedelta(seconds=delay))
+
+    # -- local trouble: disk full, database locked ---------------------------------------
+
+    def _local_trouble(
+        self, error: LocalError, channel_id: int | None, name: str | None = None
+    ) -> None:
+        """Runs wait until `error` clears (the probe: every `local_probe_seconds`);
+        the admins are told once, with the channel `name` whose run it stopped, the
+        cause and where to free space (`name` None: noted only, told by `_tell_local`
+        once the run's name is known)."""
+        if not error.where and self._storage_dir and error.cause == "disk_full":
+            error = LocalError(error.cause, error.detail, self._storage_dir)
+        trouble = self.local
+        if trouble is None:
+            trouble = self.local = _LocalTrouble(error)
+        if channel_id is not None:
+            trouble.channels.add(channel_id)
+        trouble.probed, trouble.probing = time.monotonic(), False
+        if name is not None:
+            self._tell_local(name)
+
+    def _tell_local(self, name: str | None) -> None:
+        """Alert the local trouble once (none, or already told: nothing)."""
+        trouble = self.local
+        if trouble is None or trouble.told:
+            return
+        trouble.told = True
+        error = trouble.error
+        cause = AlertText(f"local_cause_{error.cause}", where=error.where or "?")
+        seconds = round(self._local_probe)
+        text = (
+            AlertText("alert_local", channel=name, cause=cause, error=error.detail,
+                      seconds=seconds)
+            if name else
+            AlertText("alert_local_any", cause=cause, error=error.detail, seconds=seconds)
+        )
+        self._alerter.alert(f"local:{error.cause}", text)
+
+    async def _probe_local(self) -> bool:
+        """Whether runs may try again (True when there is no local trouble, or a probe
+        passed). At most every `local_probe_seconds`: enough free space where the
+        database lives (disk full), the rows left unclosed written, and one real write
+        committed (the waiting channel's error). A passed probe runs the waiting
+        channels again; the trouble is over once a run gets through (`_local_cleared`),
+        while a run that meets it again waits for the next probe, told nothing new."""
+        trouble = self.local
+        if trouble is None or trouble.probing:
+            return True
+        if time.monotonic() - trouble.probed < self._local_probe:
+            return False
+        trouble.probed = time.monotonic()
+        where = trouble.error.where
+        if trouble.error.cause == "disk_full" and where:
+            try:
+                if shutil.disk_usage(where).free < MIN_FREE_BYTES:
+                    return False
+            except OSError:
+                pass
+        if not await self._close_unclosed():
+            return False
+        waiting = sorted(trouble.channels)
+        if waiting:
+            note = f"{trouble.error.cause}: {trouble.error.detail}"
+            try:
+                await shielded_write(self._channels.set_error(waiting[0], note))
+            except Exception as exc:
+                log.info("local trouble not cleared yet: %s", error_text(exc))
+                return False
+        trouble.probing = True
+        log.info("local trouble (%s) may have cleared: running %d waiting channel(s)",
+                 trouble.error.cause, len(waiting))
+        for channel_id in waiting:
+            await self._tick(channel_id)
+        return True
+
+    async def _local_cleared(self, done: int) -> None:
+        """The local trouble is over (a run of channel `done` got through): tell the
+        admins (when they were told of it) and run the other channels it held back."""
+        trouble, self.local = self.local, None
+        if trouble is None:
+            return
+        self._alerter.forget(f"local:{trouble.error.cause}")
+        if trouble.told:
+            minutes = max(1, round((time.monotonic() - trouble.since) / 60))
+            self._alerter.alert(
+                "local-cleared", AlertText("alert_local_cleared", minutes=minutes), force=True
+            )
+        for channel_id in sorted(trouble.channels - {done}):
+            await self._tick(channel_id)

@@ -72,10 +72,13 @@ def sent(env: dict[str, Any]) -> list[str]:
 
 
 @asynccontextmanager
-async def running(fetcher: Any, userbot: FakeUserbot) -> AsyncIterator[dict[str, Any]]:
-    """A started ParseWorker over the migrated DB; what the tests look at."""
+async def running(
+    fetcher: Any, userbot: FakeUserbot, *, breaker: CircuitBreaker | None = None, **kw: Any
+) -> AsyncIterator[dict[str, Any]]:
+    """A started ParseWorker over the migrated DB (`kw`: more ParseWorker options); what
+    the tests look at."""
     alerter = Alerter(600)
-    breaker = CircuitBreaker(threshold=1)
+    breaker = breaker or CircuitBreaker(threshold=1)
     committed: list[tuple[int, int, int, int]] = []
     events = EventBus()
 
@@ -83,12 +86,12 @@ async def running(fetcher: Any, userbot: FakeUserbot) -> AsyncIterator[dict[str,
         committed.append((e.channel_id, e.first_id, e.last_id, e.count))
 
     events.subscribe(on_committed)
-    sched = worker(fetcher, userbot, breaker=breaker, alerter=alerter, events=events)
+    sched = worker(fetcher, userbot, breaker=breaker, alerter=alerter, events=events, **kw)
     task = asyncio.create_task(sched.run())
     await sched.started.wait()
     try:
         yield {"sched": sched, "fetcher": fetcher, "userbot": userbot, "breaker": breaker,
-               "alerter": alerter, "committed": committed}
+               "alerter": alerter, "committed": committed, "events": events}
     finally:
         await sched.stop()
         await task
