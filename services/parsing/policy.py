@@ -15,6 +15,7 @@ from core.errors import (
     ChannelUnavailable,
     LocalError,
     RateLimited,
+    ServerTrouble,
     SessionDead,
     TelegramError,
     TransportError,
@@ -75,7 +76,7 @@ def decide(error: BaseException, *, client_replaced: bool = False) -> Decision:
         session's trouble, not the channel's: it goes on after the next login);
       * TransportError (no connection, no answer, clock skew, Telegram's 500s and -503,
         Telethon's exhausted retries) -> BREAKER: counted by the breaker, the channel is
-        retried with backoff;
+        retried with backoff; Telegram's server trouble is alerted, network trouble not;
       * LocalError (disk full, database locked) -> LOCAL, alerted with the cause;
       * UnknownTelegramError -> RECORD "<NAME> (<code>)", alerted once per NAME;
       * any other project TelegramError -> RECORD its detail or code;
@@ -104,7 +105,12 @@ def decide(error: BaseException, *, client_replaced: bool = False) -> Decision:
             Action.SESSION_DEAD, failed, "session", reason=error.detail or error.code
         )
     if isinstance(error, TransportError):
-        return Decision(Action.BREAKER, failed, "transport", reason=error.detail or error.code)
+        # Telegram's servers failing is told (per channel, per alert window); plain
+        # network trouble is the userbot's connection alert's to tell.
+        return Decision(
+            Action.BREAKER, failed, "transport", reason=error.detail or error.code,
+            alert=isinstance(error, ServerTrouble),
+        )
     if isinstance(error, UnknownTelegramError):
         reason = f"{error.name} ({error.status})" if error.status else error.name
         return Decision(

@@ -481,6 +481,7 @@ class ParseWorker:
             return result
         self._alerter.forget(f"flood:{ch.id}")
         self._alerter.forget(f"run-error:{ch.id}")
+        self._alerter.forget(f"server:{ch.id}")
         await self._book.succeeded(ch, run_id, result, self.jobs.next_run(ch.id))
         return result
 
@@ -578,7 +579,13 @@ class ParseWorker:
         elif d.action == Action.BREAKER:
             await self._quietly(self._channels.set_error(channel_id, f"transport: {d.reason}"))
             await self._breaker.failure(d.reason)
-            await self._retry_soon(channel_id)
+            seconds = await self._retry_soon(channel_id)
+            if d.alert:
+                self._alerter.alert(
+                    f"server:{channel_id}",
+                    AlertText("alert_run_server", channel=name, error=d.reason,
+                              seconds=max(1, round(seconds))),
+                )
         elif d.action == Action.LOCAL:
             assert isinstance(error, LocalError)
             self._local_trouble(error, channel_id, name)
@@ -613,16 +620,17 @@ class ParseWorker:
             return False
         return True
 
-    async def _retry_soon(self, channel_id: int) -> None:
+    async def _retry_soon(self, channel_id: int) -> float:
         """After a transport failure: the channel runs again after a backoff that grows
         with its failures in a row (`retry_seconds` doubling, capped at
         `retry_max_seconds` and at half its interval), well before its next interval;
-        the breaker still holds every run back while it is open."""
+        the breaker still holds every run back while it is open. The delay in seconds."""
         failures = self._transport_failures.get(channel_id, 0) + 1
         self._transport_failures[channel_id] = failures
         interval = 60 * self.jobs.interval_of(channel_id)
         delay = min(self._retry.delay(failures), max(1.0, interval / 2))
         self.jobs.retry(channel_id, datetime.now(UTC) + timedelta(seconds=delay))
+        return delay
 
     # -- local trouble: disk full, database locked ---------------------------------------
 

@@ -183,6 +183,10 @@ async def test_server_trouble_retries_with_backoff_long_before_the_interval(db: 
         assert 0.1 < (first - datetime.now(UTC)).total_seconds() < 0.4
         assert breaker.failures == 1 and breaker.last_error is not None
         assert breaker.last_error.startswith("ValueError: Request was unsuccessful")
+        assert sent(env) == [
+            "⚠️ Parsing News (@news) failed: Telegram's servers kept failing (ValueError: "
+            "Request was unsuccessful 3 time(s)). Trying again in 1 s."
+        ]
         await wait_until(lambda: _retry_planned(sched, ch.id, first))
         second = sched.jobs.retry_at(ch.id)
         assert second is not None and await _count(ch.id, "failed", 2)
