@@ -280,9 +280,11 @@ async def test_a_client_clock_out_of_the_window_gets_bad_msg_and_corrects_itself
     saved = await _saved_session(make_client)
     server.clock_offset = offset
     client = await make_client(saved)
-    assert (await asyncio.wait_for(client.get_me(), 10)).first_name == "Ann"
+    assert (await asyncio.wait_for(client.get_me(), 30)).first_name == "Ann"
     assert server.bad_msg_ids[code] >= 1
-    assert abs(client._sender._state.time_offset - offset) <= 1
+    # Telethon takes the offset from the notification's msg_id in whole seconds, on
+    # arrival: a busy machine that delivers it a second or two late shifts it that much.
+    assert abs(client._sender._state.time_offset - offset) <= 3
 
 
 # -- reading channels ---------------------------------------------------------------

@@ -98,7 +98,7 @@ def test_a_lost_database_beside_backups_gets_a_warning(tmp_path: Path) -> None:
 async def test_a_backup_taken_while_rows_are_written_is_consistent(tmp_path: Path) -> None:
     db = tmp_path / "a.sqlite3"
     _archive(db, rows=50_000)
-    stop = threading.Event()
+    stop, writing = threading.Event(), threading.Event()
 
     def writer() -> None:
         conn = sqlite3.connect(db, timeout=30)
@@ -109,12 +109,16 @@ async def test_a_backup_taken_while_rows_are_written_is_consistent(tmp_path: Pat
             conn.execute("INSERT OR REPLACE INTO cursor (id, n) VALUES (1, ?)", (n + 1,))
             conn.commit()
             n += 1
+            if n == 20:
+                writing.set()
         conn.close()
 
     thread = threading.Thread(target=writer)
     thread.start()
     try:
-        await asyncio.sleep(0.05)
+        # The copy starts once the writer is under way (a fixed sleep was too short on a
+        # busy machine: no row committed yet, no cursor in the copy).
+        assert await asyncio.to_thread(writing.wait, 30)
         result = await backup(db)
     finally:
         stop.set()
