@@ -482,6 +482,8 @@ class ParseWorker:
         self._alerter.forget(f"flood:{ch.id}")
         self._alerter.forget(f"run-error:{ch.id}")
         self._alerter.forget(f"server:{ch.id}")
+        # Enabled again (/add) and read: disabled once more later, the admins are told.
+        self._alerter.forget(f"channel-disabled:{ch.id}")
         await self._book.succeeded(ch, run_id, result, self.jobs.next_run(ch.id))
         return result
 

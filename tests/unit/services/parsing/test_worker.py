@@ -160,3 +160,18 @@ async def test_pausing_or_removing_a_channel_mid_run_ends_the_run_quietly(
                 assert not await Channel.exists(id=ch.id)
                 assert await Message.filter(channel_id=ch.id).count() == 0
         assert sent(real) == []
+
+
+async def test_a_channel_enabled_again_and_disabled_again_is_told_again(
+    env: dict[str, Any],
+) -> None:
+    gone = await Channel.create(tg_id=3, access_hash=1, username="gone")
+    sched: ParseWorker = env["sched"]
+    env["fetcher"].errors = {gone.id: ChannelUnavailable("private")}
+    assert (await sched.parse_now(gone.id)).status == "disabled"
+    await Channel.filter(id=gone.id).update(status="active")  # /add enabled it again
+    env["fetcher"].errors = {}
+    assert (await sched.parse_now(gone.id)).status == "ok"
+    env["fetcher"].errors = {gone.id: ChannelUnavailable("private")}
+    assert (await sched.parse_now(gone.id)).status == "disabled"
+    assert sum("@gone was disabled" in s for s in sent(env)) == 2
