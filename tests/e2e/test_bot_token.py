@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,9 @@ def _free_port() -> int:
 
 async def _healthz_until(port: int, ok: Callable[[dict[str, Any]], bool]) -> tuple[int, Any]:
     last: object = None
+    deadline = time.monotonic() + 120  # the app's start-up alone can take 30 s under load
     async with aiohttp.ClientSession() as http:
-        for _ in range(300):
+        while time.monotonic() < deadline:
             try:
                 async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
                     body: dict[str, Any] = await resp.json()

@@ -6,6 +6,7 @@ import asyncio
 import signal
 import sqlite3
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,8 @@ def _report(path: Path) -> list[int]:
 
 
 async def _wait_for_batches(path: Path, count: int) -> list[int]:
-    for _ in range(600):
+    deadline = time.monotonic() + 120  # the writer's start-up alone can take 30 s under load
+    while time.monotonic() < deadline:
         reported = _report(path)
         if len(reported) >= count:
             return reported
