@@ -459,6 +459,14 @@ class ParseWorker:
             progress = RunProgress(ch.label, fetched=committed, status=RunStatus.FAILED)
             return await self._failed(ch, client, run_id, local_error(exc) or exc, progress,
                                       exc)
+        except asyncio.CancelledError:
+            # The worker itself is cancelled (a stop past its deadline): the row is
+            # closed as interrupted on the way out (`run`'s finally), not left running.
+            committed = self.current.fetched if self.current is not None else 0
+            self._unclosed[run_id] = (
+                RunStatus.INTERRUPTED, committed, "CancelledError: the app stopped mid-run"
+            )
+            raise
         finally:
             self._metrics.run_seconds(time.monotonic() - started)
         try:
@@ -555,6 +563,8 @@ class ParseWorker:
         display name) that ended with `error`. A write here that the database refuses is
         logged (and, when it is local trouble, waited out), never raised."""
         if d.action == Action.INTERRUPTED:
+            # The client was taken away (logout, a new login): goes on at the next login.
+            self._resume.add(channel_id)
             return
         if d.action == Action.DEFER:
             self._metrics.flood_wait()

@@ -105,6 +105,15 @@ async def test_a_logout_mid_run_is_not_telegram_trouble(env: dict[str, Any]) -> 
         assert env["breaker"].state == "closed"
         assert sent(env) == [] and userbot.dead == []
         userbot.client, userbot.state = object(), "ready"  # logged in again
+        # ...and the interrupted channel goes on at once, not at its next interval.
+        runs = len(env["fetcher"].runs)
+        env["fetcher"].run = FakeFetcher.run.__get__(env["fetcher"])
+        await sched.session_state("ready")
+        for _ in range(200):
+            if len(env["fetcher"].runs) > runs:
+                break
+            await asyncio.sleep(0.01)
+        assert env["fetcher"].runs[runs:] == [ch.id]
 
 
 async def test_a_failing_job_alerts_the_admins(env: dict[str, Any]) -> None:
