@@ -79,7 +79,8 @@ def snapshot(
 async def snapshots(rows: list[ChannelModel]) -> list[Channel]:
     """`snapshot` of each row; discussion groups (status `linked`) learn their channel's
     name (`comments_of`), in one query."""
-    linked = [c.tg_id for c in rows if c.status == "linked"]
+    # The old basic group of an upgraded supergroup (kind `chat`) is no discussion group.
+    linked = [c.tg_id for c in rows if c.status == "linked" and c.kind != "chat"]
     parents: dict[int, str] = {}
     if linked:
         found = ChannelModel.filter(linked_chat_id__in=linked, status__in=OWN_STATUSES)
@@ -87,7 +88,12 @@ async def snapshots(rows: list[ChannelModel]) -> list[Channel]:
             if p.linked_chat_id is not None:
                 parents.setdefault(p.linked_chat_id, p.title or f"@{p.username or p.tg_id}")
     return [
-        snapshot(c, comments_of=parents.get(c.tg_id, "") if c.status == "linked" else None)
+        snapshot(
+            c,
+            comments_of=(
+                parents.get(c.tg_id, "") if c.status == "linked" and c.kind != "chat" else None
+            ),
+        )
         for c in rows
     ]
 
@@ -584,6 +590,10 @@ class ChannelStateRepository:
             },
         )
         return snapshot(ch)
+
+    async def set_title(self, channel_id: int, title: str) -> None:
+        """A row's title as Telegram names the chat now (the old basic group's own)."""
+        await ChannelModel.filter(id=channel_id).update(title=title[:256])
 
     async def set_migrated_missing(
         self, channel_id: int, missing: int | None, error: str | None

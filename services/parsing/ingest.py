@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn, Protocol
 
@@ -124,6 +124,9 @@ class LinkedGroups(Protocol):
     ) -> None:
         """How many messages of the old group the account cannot read, and why (None,
         None: nothing missing)."""
+
+    async def set_title(self, channel_id: int, title: str) -> None:
+        """A row's title as Telegram names the chat now."""
 
 
 @dataclass(frozen=True)
@@ -422,6 +425,11 @@ class ChannelFetcher:
         try:
             async with contextlib.aclosing(pages):
                 async for page, _count, peers in pages:
+                    chat = peers.get(("chat", chat_id))
+                    title = getattr(chat, "title", None)
+                    if title and title != old.title:  # the old group's own name
+                        await self._channels.set_title(old.id, title)
+                        old = replace(old, title=title)
                     rows = [
                         history.message_row(old.id, m, run.now, peers=peers)
                         for m in page

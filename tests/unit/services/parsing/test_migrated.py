@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from db.channels import ChannelRepository, ChannelStateRepository, migrated_row_id
+from db.channels import ChannelRepository, ChannelStateRepository, get_channel, migrated_row_id
 from db.messages import MessageRepository
 from db.models import Channel, Message
 from services.parsing.ingest import ChannelFetcher
@@ -80,6 +80,9 @@ async def test_the_old_group_is_read_once_into_its_own_row(
     assert result.reread == 0 and result.migrated_missing is None
     stored = await Channel.get(id=old_row)
     assert (stored.tg_id, stored.kind, stored.status) == (-old.id, "chat", "linked")
+    assert stored.title == "Old chat"  # its own name, no "comments of" label
+    snap = await get_channel(old_row)
+    assert snap is not None and snap.comments_of is None
     assert stored.messages_count == 231 and stored.cursor == old.last_id
     row = await STATE.channel(ch.id)
     assert row is not None
