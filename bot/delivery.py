@@ -22,7 +22,7 @@ from aiogram.exceptions import (
 from aiogram.utils.backoff import Backoff, BackoffConfig
 
 from bot.session import rules_of
-from bot.texts import escape, reason_text, t
+from bot.texts import escape, is_plural, reason_text, t, tn
 from bot.times import UTC_ZONE, show
 from core.alerts import Alert, AlertBody, Alerter, AlertLines, AlertText
 
@@ -38,6 +38,8 @@ def render_alert(body: AlertBody, lang: str, tz: ZoneInfo = UTC_ZONE) -> str:
         args = {k: _value(v, lang, tz) for k, v in body.args.items()}
         if isinstance(args.get("reason"), str):  # a reason code or Telegram error name
             args["reason"] = reason_text(args["reason"], lang)
+        if is_plural(body.key):  # a count: the language's plural form for `n`
+            return tn(body.key, int(args.pop("n")), lang, **args)
         return t(body.key, lang, **args)
     if isinstance(body, AlertLines):
         return "\n".join(render_alert(line, lang, tz) for line in body.lines)

@@ -97,7 +97,7 @@ async def test_parse_all_and_status_over_1000_channels_stay_within_telegram_limi
         # One /parse all at a time: a second one says so and leaves the first alone.
         await api.send_text(adam, "/parse all")
         busy = await api.wait_for_message(ADMIN2_ID, r"already under way", timeout=30)
-        assert re.search(r"\(\d+ / 1000 channels done\)", busy.text), busy.text
+        assert re.search(r"\(channels done: \d+ of 1000\)", busy.text), busy.text
 
         done = await api.wait_for_message(ADMIN2_ID, r"^Done: 1000 channels", timeout=240)
         summary = done.text.splitlines()

@@ -75,7 +75,7 @@ async def test_a_watch_fires_once_per_matching_post_in_one_batch(db: Path) -> No
     await upsert(ch, [(1, "СРОЧНО: молния"), (2, "обычный пост"), (3, "срочно!")])
     await bus.publish(RunCompleted(ch.id, 1, 3, 3))
     assert len(sent) == 1  # one batched notification for the run
-    assert "постов: 3" in sent[0]
+    assert "3 новых подходящих поста" in sent[0]
     assert sent[0].count("https://t.me/news/1") == 2  # two watches, one post
     assert sent[0].count("https://t.me/news/3") == 1
     assert "news/2" not in sent[0]

@@ -25,7 +25,7 @@ def test_progress_and_results_render_in_both_languages(monkeypatch: pytest.Monke
     p = RunProgress("@news", fetched=500, total=1500, started=0.0, new=120)
     monkeypatch.setattr("core.parsing.time.monotonic", lambda: 10.0)
     assert render_progress(p, "en") == (
-        "⏳ @news: 500 / ~1500 messages (120 new), 50/s, ETA 20 s"
+        "⏳ @news: messages 500 / ~1500 (120 new), 50/s, ETA 20 s"
     )
     assert render_progress(p, "ru") == (
         "⏳ @news: сообщения 500 / ~1500 (новых: 120), 50/с, осталось 20 с"

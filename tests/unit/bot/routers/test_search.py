@@ -79,7 +79,7 @@ async def test_status_shows_the_index_rebuild_while_it_runs(data_bot: DataBot) -
     assert "Search index" not in idle.text
     data_bot.archive.progress = IndexProgress(450_000, 1_000_000, 30_000.0)
     (busy,) = await data_bot.tg.send("/status")
-    assert "Search index: rebuilding, 450,000 of 1,000,000 messages (45%)" in busy.text
+    assert "Search index: rebuilding, messages done: 450,000 of 1,000,000 (45%)" in busy.text
 
 
 def test_hit_times_are_shown_in_the_operators_zone() -> None:

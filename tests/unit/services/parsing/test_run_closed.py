@@ -118,7 +118,7 @@ async def test_alerts_name_the_channel_and_an_unknown_error_is_told_once(db: Pat
             result = await sched.parse_now(ch.id)
             assert result.status == "failed" and result.channel == "@news"
             shown = render_result(result, 1.0, "en")
-            assert shown == "⚠️ @news: failed (SOME_NEW_ERROR), 0 messages saved"
+            assert shown == "⚠️ @news: failed (SOME_NEW_ERROR), messages saved: 0"
         told = [s for s in sent(env) if "SOME_NEW_ERROR" in s]
         assert told == [
             "⚠️ Parsing News (@news) failed: SOME_NEW_ERROR (400). This error is told only "
