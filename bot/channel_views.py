@@ -125,7 +125,7 @@ def render_item(
     channels: ChannelsAPI, ch: Channel, page: int, lang: str, tz: ZoneInfo
 ) -> tuple[Html, InlineKeyboardMarkup]:
     """One channel's view (times in `tz`) and its buttons (pause or resume, remove,
-    comments, back)."""
+    comments, deletion alerts, back)."""
     if ch.interval_minutes:
         interval = t("channel_interval", lang, n=ch.interval_minutes)
     else:

@@ -1,4 +1,5 @@
-"""/add, /channels (paginated list, item view, pause/resume/remove, comments) and /schedule.
+"""/add, /channels (paginated list, item view, pause/resume/remove, comments,
+deletion alerts) and /schedule.
 
 The handlers only parse input, call the `channels` API (bot/api/channels.py) and
 render texts; `build_router()` makes a fresh router for each Dispatcher.

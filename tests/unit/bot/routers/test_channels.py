@@ -90,6 +90,12 @@ async def test_channels_pages_views_and_actions(tg: BotUnderTest) -> None:
     assert pause in [d for _, d in item.buttons]
     await tg.press(pause, on=item)
     assert tg.channels.channels[23].status == "paused"
+    # The deletion alert: off by default, toggled from the view (issue #15).
+    assert "Deletion alerts: off" in item.text
+    alerts = ChannelItem(action=ItemAction.DELETIONS, channel_id=23, page=2).pack()
+    (toggled,) = await tg.press(alerts, on=item)
+    assert tg.channels.channels[23].alert_deletions and "Deletion alerts: on" in toggled.text
+    assert ("🗑 Deletion alerts: on", alerts) in toggled.buttons
     ask = ChannelItem(action=ItemAction.REMOVE, channel_id=23, page=2)
     (question,) = await tg.press(ask.pack(), on=item)
     yes = ChannelItem(action=ItemAction.REMOVE_YES, channel_id=23, page=2).pack()
