@@ -5,8 +5,9 @@ The MTProto double runs in this process (its request counters are read directly)
 process with the session and every channel row stored beforehand as caught up
 (backfill done, cursor at the top message). PARSE_INTERVAL_MINUTES is `--interval`
 (1 by default, so several full rounds fit in a few minutes). Once every channel has
-had its first run (which may make one-time requests), the bench measures over `--window` seconds: channel runs finished (parse_run
-rows), MTProto requests by method, and the app process's CPU time from /proc. CPU is
+had its first run (which may make one-time requests), the bench measures over
+`--window` seconds: channel runs finished (parse_run rows), MTProto requests by
+method, and the app process's CPU time from /proc. CPU is
 normalised to the target setting: CPU seconds per full round of all channels divided
 by 300 s (one round every 5 minutes). The double's own CPU is in this process, not
 in the app's figure.
