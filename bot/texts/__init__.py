@@ -147,12 +147,21 @@ def reason_text(reason: str | None, lang: str) -> Html:
 
     Reasons come from the parser as short codes (`private`, `not_found`) or Telegram
     error names (`AuthKeyUnregistered`, `SessionRevoked`); a known one has a text
-    `reason_<snake_case>`, anything else is shown as it is (escaped).
+    `reason_<snake_case>`, anything else is shown as it is (escaped). A known code
+    with the raw error after it (`server: ValueError: Request was unsuccessful 4
+    time(s)`) is the code's text, then ` — ` and the raw error.
     """
     if not reason:
         return Html("")
-    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", reason.strip()).lower()
-    key = "reason_" + re.sub(r"[^a-z0-9]+", "_", snake).strip("_")
+    key = _reason_key(reason)
     if key in keys():
         return t(key, lang)
+    code, sep, detail = reason.partition(": ")
+    if sep and detail.strip() and _reason_key(code) in keys():
+        return Html(f"{t(_reason_key(code), lang)} — {escape(detail.strip())}")
     return escape(reason)
+
+
+def _reason_key(reason: str) -> str:
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", reason.strip()).lower()
+    return "reason_" + re.sub(r"[^a-z0-9]+", "_", snake).strip("_")

@@ -589,7 +589,8 @@ class ParseWorker:
             self._resume.add(channel_id)  # goes on as soon as a new login is ready
             await self._userbot.session_dead(d.reason)
         elif d.action == Action.BREAKER:
-            await self._quietly(self._channels.set_error(channel_id, f"transport: {d.reason}"))
+            # "server: <error>": /status words the code (reason_server), the error after it.
+            await self._quietly(self._channels.set_error(channel_id, f"server: {d.reason}"))
             await self._breaker.failure(d.reason)
             seconds = await self._retry_soon(channel_id)
             if d.alert:

@@ -288,3 +288,42 @@ async def test_a_channel_deferred_by_a_flood_wait_runs_when_the_wait_ends(db: Pa
         assert time.monotonic() - started < 4  # the wait (1 s) + 1 s, not the interval
         assert [r[0] for r in await runs(ch.id)] == ["deferred", "ok"]
         assert await stored(ch.id) == len(history(N))
+
+
+async def test_review7_r6_status_words_server_trouble_in_the_operators_language(
+    db: Path,
+) -> None:
+    """/status names a channel failing on server trouble with the translated cause (as
+    the /parse summary does), the raw error after it: never the internal
+    `transport:` prefix with Telethon's English message alone."""
+    from bot.routers.parse import _named_lines
+    from core.parsing import ChannelKind, NamedChannel
+
+    userbot = FakeUserbot()
+    userbot.client = FaultyClient(ValueError("Request was unsuccessful 4 time(s)"))
+    breaker = CircuitBreaker(threshold=5, cooldown=0.1)
+    async with running(
+        real_fetcher(refresh_window_hours=0), userbot, breaker=breaker,
+        retry_seconds=30.0, retry_max_seconds=60.0,
+    ) as env:
+        sched: ParseWorker = env["sched"]
+        ch = await news()
+        await sched.add_channel(ch.id)
+        await wait_until(lambda: _count(ch.id, "failed", 1))
+        await wait_until(lambda: _has_error(ch.id))
+        row = await Channel.get(id=ch.id)
+    named = (NamedChannel("@news", reason=row.last_error or ""),)
+    ru = [str(x) for x in _named_lines(ChannelKind.FAILING, named, 1, "ru")]
+    assert ru == [
+        "• @news: ошибка (серверы Telegram отвечали ошибкой; скоро повтор "
+        "— ValueError: Request was unsuccessful 4 time(s))"
+    ]
+    en = [str(x) for x in _named_lines(ChannelKind.FAILING, named, 1, "en")]
+    assert en == [
+        "• @news: failing (Telegram's servers kept failing; retried soon "
+        "— ValueError: Request was unsuccessful 4 time(s))"
+    ]
+
+
+async def _has_error(channel_id: int) -> bool:
+    return (await Channel.get(id=channel_id)).last_error is not None
