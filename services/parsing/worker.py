@@ -358,7 +358,10 @@ class ParseWorker:
             error: Exception = local_error(exc) or exc
             decision = decide(error)
             result.channel = self._known_label(req)
-            result.status, result.error = decision.status, error_text(exc, 200)
+            # As a run's own failure says it (ingest `_fail`): a local trouble by its
+            # cause (the summary words it: reason_db_locked), anything else as raised.
+            shown = error.cause if isinstance(error, LocalError) else error_text(exc, 200)
+            result.status, result.error = decision.status, shown
             name = await self._name(req.channel_id)
             await self._apply(req.channel_id, name, decision, error)
             self._tell_local(name)

@@ -327,3 +327,45 @@ async def test_review7_r6_status_words_server_trouble_in_the_operators_language(
 
 async def _has_error(channel_id: int) -> bool:
     return (await Channel.get(id=channel_id)).last_error is not None
+
+
+async def test_review7_r12_a_run_refused_by_a_locked_database_is_worded_not_raw(
+    db: Path,
+) -> None:
+    """The run's row cannot even be opened (another process holds the database): the
+    /parse summary line words the cause in the operator's language, not Python's
+    `OperationalError: database is locked`; the Russian alert does not decline a title."""
+    import sqlite3
+
+    userbot = FakeUserbot()
+    userbot.client = FakeClient(history(10))
+    async with running(real_fetcher(refresh_window_hours=0), userbot,
+                       local_probe_seconds=0.2) as env:
+        sched: ParseWorker = env["sched"]
+        ch = await news()
+        await sched.add_channel(ch.id)
+        await wait_until(lambda: _count(ch.id, "ok", 1))
+        original = sched._book.opened
+
+        async def locked(*args: Any) -> int:
+            raise sqlite3.OperationalError("database is locked")
+
+        sched._book.opened = locked  # type: ignore[method-assign]
+        try:
+            result = await sched.parse_now(ch.id)
+        finally:
+            sched._book.opened = original  # type: ignore[method-assign]
+        assert result.status == "failed" and result.error == "db_locked"
+        assert str(render_result(result, 0.0, "en")) == (
+            "⚠️ @news: failed (the database is locked by another process), "
+            "messages saved: 0"
+        )
+        assert str(render_result(result, 0.0, "ru")).startswith(
+            "⚠️ @news: ошибка (база данных заблокирована другим процессом)"
+        )
+        from bot.delivery import render_alert
+
+        (body,) = [a.body for a in env["alerter"].pending() if a.key.startswith("local")]
+        assert render_alert(body, "ru").startswith(
+            "💽 News (@news): сбор остановлен — база данных заблокирована другим процессом"
+        )
