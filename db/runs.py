@@ -23,6 +23,18 @@ class RunRepository:
             status=status, fetched=fetched, error=error, finished_at=datetime.now(UTC)
         )
 
+    async def record(
+        self, channel_id: int, trigger: str, status: str, fetched: int, error: str | None,
+        started_at: datetime,
+    ) -> None:
+        """A run recorded after it ended (its `running` row could not be written when it
+        began: the database was locked or the disk full): started at `started_at`,
+        finished now."""
+        await ParseRun.create(
+            channel_id=channel_id, trigger=trigger, status=status, fetched=fetched,
+            error=error, started_at=started_at, finished_at=datetime.now(UTC),
+        )
+
     async def interrupt_stale(self) -> None:
         """Runs left `running` by a crash are marked interrupted (at start)."""
         await ParseRun.filter(status="running").update(status="interrupted")

@@ -667,6 +667,13 @@ class RunBook:
         """A `running` row for a run of `ch`; its id."""
         return await self._runs.start(ch.id, trigger)
 
+    async def refused(
+        self, channel_id: int, trigger: str, started_at: datetime, error: str
+    ) -> None:
+        """A run of channel `channel_id` whose row the database refused to open (it ended
+        failed at once, nothing fetched): recorded now that it takes writes again."""
+        await self._runs.record(channel_id, trigger, RunStatus.FAILED, 0, error, started_at)
+
     async def closed(
         self, run_id: int, status: RunStatus, fetched: int, error: str | None = None
     ) -> None:

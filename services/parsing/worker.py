@@ -41,6 +41,9 @@ DROP_WAIT_SECONDS = 30.0
 MIN_FREE_BYTES = 8 * 1024 * 1024
 # Names an alert gives a channel nobody can look up any more (never its row id).
 UNKNOWN_CHANNEL = "?"
+# Runs refused a row kept to be recorded later, at most (a database refusing writes
+# for hours with 1,000 channels: the oldest are kept, the rest only logged).
+MAX_UNOPENED = 10_000
 
 
 class Session(Protocol):
@@ -151,6 +154,9 @@ class ParseWorker:
         # Runs whose row could not be closed yet (the database refused the write):
         # run id -> (status, fetched, error); written again until it lands.
         self._unclosed: dict[int, tuple[RunStatus, int, str | None]] = {}
+        # Runs whose row could not even be opened (the INSERT refused): channel id,
+        # trigger, start, error; recorded failed once the database takes writes again.
+        self._unopened: list[tuple[int, str, datetime, str]] = []
         # Channels a dead session stopped (or kept from running): run at the next login.
         self._resume: set[int] = set()
         self._told: set[str] = set()  # `Decision.once` keys already alerted
@@ -449,7 +455,13 @@ class ParseWorker:
         if isinstance(ready, RunProgress):
             return ready
         ch, client = ready
-        run_id = await self._book.opened(ch, req.trigger)
+        began = datetime.now(UTC)
+        try:
+            run_id = await self._book.opened(ch, req.trigger)
+        except Exception as exc:
+            if len(self._unopened) < MAX_UNOPENED:
+                self._unopened.append((ch.id, req.trigger, began, error_text(exc)))
+            raise
         started = time.monotonic()
         self.current = RunProgress(ch.label, started=started)
         try:
@@ -549,7 +561,8 @@ class ParseWorker:
                 self._local_trouble(local, None)
 
     async def _close_unclosed(self) -> bool:
-        """Write the run rows that could not be closed; True when none is left."""
+        """Write the run rows that could not be closed, and record the runs whose row
+        could not be opened; True when none is left."""
         for run_id, (status, fetched, error) in list(self._unclosed.items()):
             try:
                 await shielded_write(self._book.closed(run_id, status, fetched, error))
@@ -557,6 +570,18 @@ class ParseWorker:
                 log.debug("closing run %d failed again: %s", run_id, error_text(exc))
                 return False
             del self._unclosed[run_id]
+        while self._unopened:
+            channel_id, trigger, began, error = self._unopened[0]
+            try:
+                await shielded_write(self._book.refused(channel_id, trigger, began, error))
+            except Exception as exc:
+                if local_error(exc) is not None:
+                    log.debug("recording a refused run failed again: %s", error_text(exc))
+                    return False
+                # Not the database's trouble (the channel was removed meanwhile): dropped.
+                log.warning("a refused run of channel %d not recorded: %s", channel_id,
+                            error_text(exc))
+            self._unopened.pop(0)
         return True
 
     async def _apply(

@@ -369,3 +369,43 @@ async def test_review7_r12_a_run_refused_by_a_locked_database_is_worded_not_raw(
         assert render_alert(body, "ru").startswith(
             "💽 News (@news): сбор остановлен — база данных заблокирована другим процессом"
         )
+
+
+async def test_review7_r11_a_run_whose_row_was_refused_is_recorded_once_writes_work(
+    db: Path,
+) -> None:
+    """The `running` row's INSERT is what the lock refused: once the database takes
+    writes again the run is recorded failed (the error, nothing fetched), so the run
+    history shows the outage; the retry after it has its own row."""
+    import sqlite3
+
+    userbot = FakeUserbot()
+    userbot.client = FakeClient(history(10))
+    async with running(real_fetcher(refresh_window_hours=0), userbot,
+                       local_probe_seconds=0.2) as env:
+        sched: ParseWorker = env["sched"]
+        ch = await news()
+        await sched.add_channel(ch.id)
+        await wait_until(lambda: _count(ch.id, "ok", 1))
+        original = sched._book.opened
+
+        async def locked(*args: Any) -> int:
+            raise sqlite3.OperationalError("database is locked")
+
+        sched._book.opened = locked  # type: ignore[method-assign]
+        try:
+            result = await sched.parse_now(ch.id)
+        finally:
+            sched._book.opened = original  # type: ignore[method-assign]
+        assert result.status == "failed"
+        await wait_until(lambda: _count(ch.id, "ok", 2))
+        rows = await runs(ch.id)
+        assert rows == [
+            ("ok", len(history(10)), None),
+            ("failed", 0, "OperationalError: database is locked"),
+            ("ok", 0, None),
+        ]
+        failed = await ParseRun.get(channel_id=ch.id, status="failed")
+        assert failed.trigger == "manual" and failed.finished_at is not None
+        assert failed.started_at <= failed.finished_at
+        assert await ParseRun.filter(status="running").count() == 0
