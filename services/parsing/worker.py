@@ -622,9 +622,16 @@ class ParseWorker:
             await self._breaker.failure(d.reason)
             seconds = await self._retry_soon(channel_id)
             if d.alert:
+                # The breaker open: every run waits for its probe, this retry too; the
+                # alert says so instead of promising the channel's own retry time.
+                held = self._breaker.retry_in()
+                key, seconds = (
+                    ("alert_run_server_paused", held) if held > 0
+                    else ("alert_run_server", seconds)
+                )
                 self._alerter.alert(
                     f"server:{channel_id}",
-                    AlertText("alert_run_server", channel=name, error=d.reason,
+                    AlertText(key, channel=name, error=d.reason,
                               seconds=max(1, round(seconds))),
                 )
         elif d.action == Action.LOCAL:

@@ -409,3 +409,34 @@ async def test_review7_r11_a_run_whose_row_was_refused_is_recorded_once_writes_w
         assert failed.trigger == "manual" and failed.finished_at is not None
         assert failed.started_at <= failed.finished_at
         assert await ParseRun.filter(status="running").count() == 0
+
+
+async def test_review7_r7_an_open_breaker_is_not_promised_away_by_the_channel_alert(
+    db: Path,
+) -> None:
+    """The failure that opens the breaker (30 s) plans the channel's retry in 0.3 s,
+    but the run waits for the breaker's probe: the alert says so and gives the
+    breaker's time, never 'Trying again in 1 s'."""
+    userbot = FakeUserbot()
+    userbot.client = FaultyClient(ValueError("Request was unsuccessful 4 time(s)"), at=1)
+    breaker = CircuitBreaker(threshold=1, cooldown=30.0)
+    async with running(
+        real_fetcher(refresh_window_hours=0), userbot, breaker=breaker,
+        retry_seconds=0.3, retry_max_seconds=10.0,
+    ) as env:
+        sched: ParseWorker = env["sched"]
+        ch = await news()
+        await sched.add_channel(ch.id)
+        await wait_until(lambda: _count(ch.id, "failed", 1))
+
+        async def alerted() -> bool:
+            return any("News (@news) failed" in s for s in sent(env))
+
+        await wait_until(alerted)
+        (alert,) = [s for s in sent(env) if "News (@news) failed" in s]
+        assert alert == (
+            "⚠️ Parsing News (@news) failed: Telegram's servers kept failing (ValueError: "
+            "Request was unsuccessful 4 time(s)). All parsing is paused until Telegram "
+            "answers again (next check in 30 s); then this channel is tried again."
+        )
+        assert breaker.state == "open"
