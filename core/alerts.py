@@ -62,6 +62,25 @@ class AlertLines:
 AlertBody = AlertText | AlertLines | str | Callable[[str], str]
 
 
+def folded_names(names: list[str], shown: int = 5) -> AlertText | str:
+    """The first `shown` of `names` (channels' display names), then "and N more"
+    (catalogue text alert_fold_more): a folded alert stays far within Telegram's
+    4,096 characters whatever the count."""
+    if len(names) <= shown:
+        return ", ".join(names)
+    return AlertText("alert_fold_more", n=len(names) - shown, names=", ".join(names[:shown]))
+
+
+@dataclass
+class _Fold:
+    """Alerts of one kind waiting to go out as one message."""
+
+    items: list[str]
+    body_of: Callable[[list[str]], AlertBody]
+    first: float
+    timer: asyncio.TimerHandle | None = None
+
+
 @dataclass
 class Alert:
     key: str | None
@@ -72,9 +91,21 @@ class Alert:
 class Alerter:
     """Sends each alert key at most once per window; never blocks, never raises."""
 
-    def __init__(self, window_seconds: float = 600.0, max_queued: int = 1000) -> None:
+    def __init__(
+        self,
+        window_seconds: float = 600.0,
+        max_queued: int = 1000,
+        *,
+        fold_quiet: float = 5.0,
+        fold_max: float = 60.0,
+    ) -> None:
         self._window = window_seconds
         self._last: dict[str, float] = {}
+        # `fold`: a kind's alerts go out `fold_quiet` s after the last one came, at
+        # most `fold_max` s after the first.
+        self._fold_quiet = fold_quiet
+        self._fold_max = fold_max
+        self._folds: dict[str, _Fold] = {}
         self._queue: asyncio.Queue[Alert] = asyncio.Queue()
         self._max_queued = max_queued
 
@@ -92,6 +123,61 @@ class Alerter:
         log.warning("ALERT [%s] %r", key, text)
         self._put(Alert(key, text))
         return True
+
+    def fold(
+        self,
+        kind: str,
+        item: str,
+        body_of: Callable[[list[str]], AlertBody],
+        *,
+        key: str | None = None,
+    ) -> bool:
+        """Queue an alert of `kind` about `item` (a channel's display name) folded with
+        the others of that kind raised close together: one message, `body_of(items)`
+        (items in the order raised), once `fold_quiet` s pass without another (at most
+        `fold_max` s after the first). `key`: the item's own per-window key, as
+        `alert`'s; False when it was already sent in the window. Without a running
+        event loop the alert goes out at once."""
+        now = time.monotonic()
+        if key is not None:
+            last = self._last.get(key)
+            if last is not None and now - last < self._window:
+                return False
+            self._last[key] = now
+        log.warning("ALERT [%s] %s", kind, item)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._put(Alert(kind, body_of([item])))
+            return True
+        pending = self._folds.get(kind)
+        if pending is None:
+            pending = self._folds[kind] = _Fold([], body_of, now)
+        pending.items.append(item)
+        pending.body_of = body_of  # the latest word (e.g. a wait's seconds)
+        if pending.timer is not None:
+            pending.timer.cancel()
+        delay = min(self._fold_quiet, pending.first + self._fold_max - now)
+        pending.timer = loop.call_later(max(0.0, delay), self._flush, kind)
+        return True
+
+    def flush(self) -> None:
+        """Queue every folded alert now (e.g. at a stop)."""
+        for kind in list(self._folds):
+            self._flush(kind)
+
+    def _flush(self, kind: str) -> None:
+        pending = self._folds.pop(kind, None)
+        if pending is None:
+            return
+        if pending.timer is not None:
+            pending.timer.cancel()
+        try:
+            body = pending.body_of(pending.items)
+        except Exception:
+            log.exception("alert %s cannot be folded", kind)
+            return
+        self._put(Alert(kind, body))
 
     def notify(self, body: AlertBody) -> None:
         """Queue a message for every admin without the per-key window."""

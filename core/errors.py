@@ -76,6 +76,21 @@ class RateLimited(TelegramError):
         self.seconds = seconds
 
 
+class ResolveFlood(RateLimited):
+    """A flood wait on contacts.resolveUsername: a limit of the account on that method,
+    not of one channel (https://core.telegram.org/api/errors#420-flood), so every
+    further resolve waits too. `wait`: seconds until the account may resolve again;
+    `seconds` (what the channel is deferred by): `wait` plus its place among the
+    channels waiting for it times the pace (parser/resolver.py), so the waiting
+    channels do not all come due in the same second."""
+
+    code = "flood_wait"
+
+    def __init__(self, wait: int, spread: int = 0) -> None:
+        super().__init__(wait + spread)
+        self.wait = wait
+
+
 class SessionDead(TelegramError):
     """Permanent: the session can never be used again (re-login needed). `reason` names
     Telegram's error without its `Error` suffix (AuthKeyUnregistered, SessionRevoked;

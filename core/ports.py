@@ -24,6 +24,18 @@ class AlertSink(Protocol):
         """Queue a message for every admin without the per-key window."""
         ...
 
+    def fold(
+        self,
+        kind: str,
+        item: str,
+        body_of: Callable[[list[str]], AlertBody],
+        *,
+        key: str | None = None,
+    ) -> bool:
+        """Queue an alert of `kind` about `item`, folded with the others of its kind
+        raised close together into one message `body_of(items)`."""
+        ...
+
     def forget(self, key: str) -> None:
         """Let `key` be sent again at once (its problem was resolved)."""
         ...

@@ -8,6 +8,7 @@ that is stored; later runs use the stored (id, access hash) and never resolve ag
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, tzinfo
@@ -18,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 from telethon import TelegramClient, functions, types
 from telethon import errors as te
 
-from core.errors import BadLine, ChannelUnavailable, NotAChannel, TelegramError
+from core.errors import BadLine, ChannelUnavailable, NotAChannel, ResolveFlood, TelegramError
 from parser.errors import reraise
 
 __all__ = [
@@ -254,9 +255,17 @@ class ChannelResolver:
     (parser/errors.py): ChannelUnavailable(reason), NotAChannel(kind), RateLimited,
     SessionDead, TransportError, or TelegramError named after an unknown RPC error."""
 
-    def __init__(self, client: TelegramClient, *, dialogs_ttl: float = 600.0) -> None:
+    def __init__(
+        self, client: TelegramClient, *, dialogs_ttl: float = 600.0, resolve_pace: float = 3.0
+    ) -> None:
         self._client = client
         self._dialogs_ttl = dialogs_ttl
+        # A flood wait on contacts.resolveUsername holds every resolve of the account
+        # until `_resolve_until` (monotonic s); `_waiting` channels were turned away so
+        # far, each deferred `resolve_pace` s after the one before.
+        self._resolve_pace = resolve_pace
+        self._resolve_until = 0.0
+        self._waiting = 0
         self._dialogs: dict[int, Any] | None = None  # the account's channels by id
         self._dialogs_at = 0.0
 
@@ -314,11 +323,23 @@ class ChannelResolver:
             reraise(exc)
 
     async def _named(self, tg_id: int, username: str) -> Any:
-        """Channel `tg_id` as `username` resolves, None when the name is free or another's."""
+        """Channel `tg_id` as `username` resolves, None when the name is free or another's.
+
+        ResolveFlood when Telegram answers FLOOD_WAIT_X, and without asking while that
+        wait lasts: the limit is the account's on contacts.resolveUsername, and asking
+        during it lengthens it (https://core.telegram.org/api/errors#420-flood)."""
+        left = self._resolve_until - monotonic()
+        if left > 0:
+            self._waiting += 1
+            raise ResolveFlood(math.ceil(left), math.ceil(self._waiting * self._resolve_pace))
         try:
             res = await self._client(functions.contacts.ResolveUsernameRequest(username))
         except (te.UsernameNotOccupiedError, te.UsernameInvalidError):
             return None
+        except (te.FloodWaitError, te.FloodPremiumWaitError) as exc:
+            wait = int(exc.seconds or 0)
+            self._resolve_until, self._waiting = monotonic() + wait, 0
+            raise ResolveFlood(wait) from None
         if not (isinstance(res.peer, types.PeerChannel) and res.peer.channel_id == tg_id):
             return None
         return next((c for c in res.chats if c.id == tg_id), None)

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from core.alerts import AlertText
+from core.alerts import AlertText, folded_names
 from core.backoff import Backoff
 from core.channels import Channel
-from core.errors import LocalError, ProjectError, error_text, local_error
+from core.errors import LocalError, ProjectError, ResolveFlood, error_text, local_error
 from core.parsing import LocalState, RunProgress, RunStatus, Trigger
 from core.ports import AlertSink, HealthBeats, Metrics, NullMetrics
 from db.channels import ChannelStateRepository
@@ -599,6 +599,17 @@ class ParseWorker:
             until = datetime.now(UTC) + timedelta(seconds=d.seconds)
             await self._quietly(self._channels.defer(channel_id, until, d.reason))
             self.jobs.defer(channel_id, until)
+            if isinstance(error, ResolveFlood):
+                # The account's wait on resolving: one alert for all the channels it holds.
+                wait = error.wait
+                self._alerter.fold(
+                    "resolve-flood", name,
+                    lambda names: AlertText(
+                        "alert_resolve_flood", n=len(names), seconds=wait,
+                        channels=folded_names(names),
+                    ),
+                )  # fmt: skip
+                return
             if d.alert:
                 self._alerter.alert(
                     f"flood:{channel_id}",

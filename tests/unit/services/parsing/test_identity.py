@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from core.channels import AddCode
-from core.errors import ChannelUnavailable, RateLimited
+from core.errors import ChannelUnavailable, RateLimited, ResolveFlood
 from db.channels import ChannelRepository, ChannelStateRepository, aliases, find_channel
 from db.messages import MessageRepository
 from db.models import Channel as ChannelRow
@@ -299,3 +299,31 @@ async def test_a_refusal_after_the_channel_answered_is_not_repaired(env: Env) ->
     assert failed.value.answered and failed.value.progress.fetched == 100
     assert env.server.counters["contacts.resolveUsername"] == 0
     assert await msg_ids(row_id) == list(range(1, 101))
+
+
+async def test_a_flood_wait_on_resolving_holds_every_further_resolve(env: Env) -> None:
+    """FLOOD_WAIT on contacts.resolveUsername is the account's limit on that method: the
+    channels after it are deferred without asking again, spread out after the wait."""
+    chans = [env.world.add_channel(username=f"chan{i}_news", title=f"C{i}") for i in range(5)]
+    rows = []
+    for ch in chans:
+        ch.add_messages(2)
+        rows.append(await store(ch))
+    f = fetcher()
+    assert (await run(env.bob, rows[0], f)).fetched == 2
+    env.server.faults.add("contacts.resolveUsername", "FLOOD_WAIT_600", times=1)
+    env.server.counters.clear()
+    waits = []
+    for row_id in rows[1:]:
+        with pytest.raises(RunFailed) as failed:
+            await run(env.bob, row_id, f)
+        error = failed.value.error
+        assert isinstance(error, ResolveFlood), error
+        assert 598 <= error.wait <= 600
+        waits.append(error.seconds)
+    # One call met the flood; the others did not ask at all.
+    assert env.server.counters["contacts.resolveUsername"] == 1
+    assert waits[0] == 600 and waits == sorted(set(waits))
+    assert waits[-1] - waits[0] >= 3 * 2  # not all due in the same second
+    for row_id, ch in zip(rows[1:], chans[1:], strict=True):
+        assert (await row(row_id)).access_hash == ch.access_hash  # Ann's, untouched
