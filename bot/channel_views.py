@@ -107,6 +107,7 @@ def completeness_lines(ch: Channel, lang: str, tz: ZoneInfo) -> Html:
                 newest=c.newest_id,
                 newest_date=show(c.newest_date, tz) if c.newest_date else "?",
                 missing=c.missing,
+                deleted=t("channel_complete_deleted", lang, n=c.deleted) if c.deleted else "",
                 before=before,
             )
         ]

@@ -23,8 +23,10 @@ class Completeness:
     and largest id (service messages included: they take ids too), None when nothing
     is archived; `count` the messages archived; `missing` the ids between the two that
     are not archived (deleted on Telegram, or never fetched):
-    newest_id - oldest_id + 1 - count. `old_group`: messages archived from the basic
-    group the supergroup was upgraded from (None: none, or not upgraded).
+    newest_id - oldest_id + 1 - count. `deleted`: archived messages Telegram no
+    longer has (marked `deleted_at`, kept): counted in `count`, so never `missing`.
+    `old_group`: messages archived from the basic group the supergroup was upgraded
+    from (None: none, or not upgraded).
     """
 
     oldest_id: int | None
@@ -33,6 +35,7 @@ class Completeness:
     newest_date: datetime | None
     count: int
     old_group: int | None = None
+    deleted: int = 0
 
     @property
     def missing(self) -> int:

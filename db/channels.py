@@ -249,12 +249,14 @@ async def _store_access(
 
 async def completeness(channel_id: int) -> Completeness:
     """How complete row `channel_id`'s archive is (core.channels.Completeness): one
-    aggregate over its messages (the (channel, msg_id) index), the dates of the two
-    ends, and the old basic group's message count when it was upgraded from one."""
+    aggregate over its messages (the (channel, msg_id) index; those marked deleted
+    counted apart too), the dates of the two ends, and the old basic group's message
+    count when it was upgraded from one."""
     conn = connections.get("default")
     p = "?" if conn.capabilities.dialect == "sqlite" else "$1"
     rows = await conn.execute_query_dict(
-        "SELECT min(msg_id) AS lo, max(msg_id) AS hi, count(*) AS n FROM message"
+        "SELECT min(msg_id) AS lo, max(msg_id) AS hi, count(*) AS n,"
+        " count(deleted_at) AS gone FROM message"
         f" WHERE channel_id = {p}",
         [channel_id],
     )
@@ -272,6 +274,7 @@ async def completeness(channel_id: int) -> Completeness:
         dates.get(int(hi)) if hi is not None else None,
         n,
         old_count,
+        deleted=int(rows[0]["gone"] or 0),
     )
 
 

@@ -82,3 +82,35 @@ async def test_the_old_group_counts_in_the_view_export_and_stats(db: Path) -> No
         text = completeness_lines(snap, lang, UTC)
         parse_text(text, "HTML")
         assert word in text and "PEER_ID_INVALID" in text, text
+
+
+async def test_review7_r4_deleted_posts_are_told_apart_from_ids_never_archived(
+    db: Path,
+) -> None:
+    """Posts archived and then deleted on Telegram (kept, `deleted_at` set) count as
+    archived, never as missing; the detail view says how many there are."""
+    from db.models import Message
+
+    ch = await make_channel(1500000003, "gone", "Gone")
+    await upsert(ch, [(i, f"post {i}") for i in range(1, 273) if i != 100])
+    await Message.filter(channel_id=ch.id, msg_id__gt=122).update(
+        deleted_at=BASE + dt.timedelta(days=1)
+    )
+    c = await completeness(ch.id)
+    assert (c.oldest_id, c.newest_id, c.count, c.missing, c.deleted) == (1, 272, 271, 1, 150)
+    snap = await ChannelRepository().get(ch.id)
+    assert snap is not None
+    en = completeness_lines(snap, "en", UTC)
+    ru = completeness_lines(snap, "ru", UTC)
+    for text in (en, ru):
+        parse_text(text, "HTML")
+    assert (
+        "Ids missing between them: 1 · archived, later deleted on Telegram (kept, marked): 150"
+    ) in en
+    assert (
+        "Пропущено id между ними: 1 · в архиве, но позже удалено в Telegram "
+        "(сохранено с пометкой): 150"
+    ) in ru
+    await Message.filter(channel_id=ch.id).update(deleted_at=None)
+    snap = await ChannelRepository().get(ch.id)
+    assert snap is not None and "deleted" not in completeness_lines(snap, "en", UTC)
