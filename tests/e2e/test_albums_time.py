@@ -61,7 +61,7 @@ async def test_an_album_is_one_post_and_days_are_moscow_days(tmp_path: Path) -> 
         text = top.text or ""
         listed = text.splitlines()[1:]
         assert listed[0] == f"• #{album} — views: 900, reactions: 0", text
-        assert len(listed) == 3 and text.count("900 views") == 1
+        assert len(listed) == 3 and text.count("views: 900") == 1
         assert f"#{album + 1} " not in text and f"#{album + 2} " not in text
 
         # "N days" are whole Moscow days: the window that starts on the album's Moscow
