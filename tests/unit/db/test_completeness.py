@@ -105,11 +105,12 @@ async def test_review7_r4_deleted_posts_are_told_apart_from_ids_never_archived(
     for text in (en, ru):
         parse_text(text, "HTML")
     assert (
-        "Ids missing between them: 1 · archived, later deleted on Telegram (kept, marked): 150"
+        "Ids missing between them: 1 · later deleted on Telegram: 150 (kept in the archive, "
+        "marked)"
     ) in en
     assert (
-        "Пропущено id между ними: 1 · в архиве, но позже удалено в Telegram "
-        "(сохранено с пометкой): 150"
+        "Пропущено id между ними: 1 · позже удалено в Telegram: 150 "
+        "(хранятся в архиве с пометкой)"
     ) in ru
     await Message.filter(channel_id=ch.id).update(deleted_at=None)
     snap = await ChannelRepository().get(ch.id)
