@@ -293,30 +293,38 @@ class ChannelResolver:
             reraise(exc)
         raise ValueError(f"cannot resolve {ref.kind} here")
 
-    async def resolve_again(self, tg_id: int, username: str | None) -> Resolved:
+    async def resolve_again(
+        self, tg_id: int, username: str | None, *, full: bool = True
+    ) -> Resolved:
         """Channel `tg_id` resolved anew for this client's account, after Telegram refused
         its stored access hash (CHANNEL_INVALID / PEER_ID_INVALID: an access hash belongs
         to the account that received it, https://core.telegram.org/api/peers).
 
-        By `username` (contacts.resolveUsername) while it still names this channel; else
-        (no username, USERNAME_NOT_OCCUPIED, or the name is another channel's now) from
-        the account's dialogs, read once and kept `dialogs_ttl` s for the next channel.
-        Then channels.getFullChannel, as `resolve`. ChannelUnavailable: not_found (its
-        username leads elsewhere and the dialogs do not know it), private (no username
-        and not in the dialogs, ChannelForbidden, CHANNEL_PRIVATE); RateLimited,
-        SessionDead, TransportError as `resolve`.
+        From the account's dialogs first (messages.getDialogs, all pages, read once and
+        kept `dialogs_ttl` s for the next channel: a channel the account is a member of
+        is there with its access hash, https://core.telegram.org/api/peers#access-hashes);
+        else by `username` (contacts.resolveUsername, ResolveFlood while a flood wait on
+        it lasts) while it still names this channel. `full`: channels.getFullChannel
+        too, for the discussion group's id and access hash (a channel with comments);
+        without it the discussion group is left as stored. ChannelUnavailable:
+        not_found (its username leads elsewhere and the dialogs do not know it), private
+        (no username and not in the dialogs, ChannelForbidden, CHANNEL_PRIVATE);
+        RateLimited, SessionDead, TransportError as `resolve`.
         """
         try:
-            if username:
-                chat = await self._named(tg_id, username)
-                if chat is not None:
-                    return await self._finish(chat)
             chat = await self._dialog(tg_id)
+            if not isinstance(chat, types.Channel) and username:
+                chat = await self._named(tg_id, username) or chat
             if chat is None:
                 # Not among the account's channels: a private one it is not a member
                 # of, or a public one whose name no longer leads to it.
                 raise ChannelUnavailable("not_found" if username else "private")
-            return await self._finish(chat)
+            if full:
+                return await self._finish(chat)
+            if isinstance(chat, types.ChannelForbidden):
+                raise ChannelUnavailable("private")
+            title, name = chat_identity(chat) or ("", None)
+            return Resolved(chat.id, chat.access_hash or 0, title, name, _kind(chat))
         except TelegramError:
             raise
         except Exception as exc:

@@ -9,10 +9,11 @@ Two jobs, both for the fetcher (ingest.py), neither costing a request on a norma
 * `repair`: an access hash belongs to the account that received it
   (https://core.telegram.org/api/peers): after a log-in with another account every
   stored hash is refused with CHANNEL_INVALID or PEER_ID_INVALID (ChannelUnavailable
-  "invalid"). The channel is resolved again, once, by its username or from the
-  account's dialogs (parser/resolver.py `resolve_again`), the new hash is stored and the
-  run goes on; when that fails its error ends the run (the worker then disables the
-  channel, defers it on a flood wait, ...).
+  "invalid"). The channel is resolved again, once, from the account's dialogs
+  (read once for all its channels) or else by its username (parser/resolver.py
+  `resolve_again`), the new hash is stored and the run goes on; when that fails
+  its error ends the run (the worker then disables the channel, defers it on a flood
+  wait, ...).
 """
 
 from __future__ import annotations
@@ -99,7 +100,9 @@ class ChannelIdentity:
 
     async def repair(self, client: TelegramClient, ch: Channel) -> Channel:
         """Resolve `ch` again for the account of `client` and store its new access hash
-        (and its discussion group's, title, username); the fresh snapshot.
+        (and, for a channel with comments on, its discussion group's: one
+        channels.getFullChannel), title and username; the fresh snapshot. A channel the
+        account is a member of comes from its dialogs, read once for all channels.
 
         Raises the project error of the resolution (ChannelUnavailable not_found or
         private, RateLimited, SessionDead, TransportError...), or ChannelUnavailable
@@ -109,7 +112,9 @@ class ChannelIdentity:
         if resolver is None or resolver.client is not client:
             resolver = self._resolver = self._resolver_of(client)
         try:
-            found = await resolver.resolve_again(ch.tg_id, ch.username)
+            found = await resolver.resolve_again(
+                ch.tg_id, ch.username, full=ch.comments_enabled
+            )
         except TelegramError as exc:
             log.warning("channel %d: access not repaired: %s", ch.id, exc.code)
             raise

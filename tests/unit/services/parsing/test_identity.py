@@ -110,7 +110,9 @@ async def test_another_accounts_hash_is_repaired_once_and_the_run_goes_on(
     assert stored.access_hash == news.access_hash_for(env.world.account(BOB[0]))
     assert (stored.messages_count, stored.cursor, stored.status) == (180, 180, "active")
     c = env.server.counters
-    assert (c["contacts.resolveUsername"], c["channels.getFullChannel"]) == (1, 1)
+    # Not among Bob's dialogs: resolved by name; no comments, so no getFullChannel.
+    assert (c["messages.getDialogs"], c["contacts.resolveUsername"]) == (1, 1)
+    assert c["channels.getFullChannel"] == 0
     assert c["messages.getHistory"] == 1 + 2  # the refused one, then the new page and the end
     env.server.counters.clear()
     assert (await run(env.bob, row_id)).fetched == 0  # the next run needs no repair
@@ -327,3 +329,32 @@ async def test_a_flood_wait_on_resolving_holds_every_further_resolve(env: Env) -
     assert waits[-1] - waits[0] >= 3 * 2  # not all due in the same second
     for row_id, ch in zip(rows[1:], chans[1:], strict=True):
         assert (await row(row_id)).access_hash == ch.access_hash  # Ann's, untouched
+
+
+async def test_channels_in_the_dialogs_are_repaired_from_them_alone(env: Env) -> None:
+    """A re-login: the channels the account is a member of come from one dialogs read
+    (their access hash is in its chats); contacts.resolveUsername only for the others;
+    channels.getFullChannel only for a channel with comments (its discussion group)."""
+    bob = env.world.account(BOB[0])
+    assert bob is not None
+    members = [env.world.add_channel(username=f"member{i}_ch", title=f"M{i}") for i in range(4)]
+    group = env.world.add_channel(title="M0 chat", megagroup=True)
+    env.world.link_discussion(members[0], group)
+    other = env.world.add_channel(username="not_joined", title="Other")
+    for ch in members:
+        env.world.join(bob, ch)
+    rows = []
+    for ch in [*members, other]:
+        ch.add_messages(3)
+        rows.append(await store(ch))
+    await ChannelRow.filter(id=rows[0]).update(comments_enabled=True)
+    f = fetcher()
+    env.server.counters.clear()
+    for row_id, ch in zip(rows, [*members, other], strict=True):
+        assert (await run(env.bob, row_id, f)).fetched == 3
+        assert (await row(row_id)).access_hash == ch.access_hash_for(bob)
+    assert (await row(rows[0])).linked_access_hash == group.access_hash_for(bob)
+    c = env.server.counters
+    assert c["messages.getDialogs"] == 1
+    assert c["contacts.resolveUsername"] == 1  # the one Bob is not a member of
+    assert c["channels.getFullChannel"] == 1  # the one with comments
