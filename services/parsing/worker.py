@@ -13,7 +13,7 @@ import logging
 import shutil
 import time
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -26,7 +26,7 @@ from core.ports import AlertSink, HealthBeats, Metrics, NullMetrics
 from db.channels import ChannelStateRepository
 from db.database import shielded_write
 from db.runs import RunRepository
-from services.events import EventBus, RunCompleted
+from services.events import EventBus, PostsDeleted, RunCompleted
 from services.parsing.breaker import CircuitBreaker
 from services.parsing.clock_jumps import WallClockWatch
 from services.parsing.ingest import ChannelFetcher, ProgressCallback, RunBook, RunFailed
@@ -470,8 +470,11 @@ class ParseWorker:
             return await self._failed(ch, client, run_id, failed.error, failed.progress,
                                       failed.cause)
         except Exception as exc:  # a fetcher that did not say what it committed
-            committed = self.current.fetched if self.current is not None else 0
-            progress = RunProgress(ch.label, fetched=committed, status=RunStatus.FAILED)
+            # Its last progress report says what it had committed (rows, new messages,
+            # deletions marked): that much reaches the subscribers too.
+            progress = replace(self.current, status=RunStatus.FAILED) if (
+                self.current is not None
+            ) else RunProgress(ch.label, status=RunStatus.FAILED)
             return await self._failed(ch, client, run_id, local_error(exc) or exc, progress,
                                       exc)
         except asyncio.CancelledError:
@@ -481,6 +484,9 @@ class ParseWorker:
             self._unclosed[run_id] = (
                 RunStatus.INTERRUPTED, committed, "CancelledError: the app stopped mid-run"
             )
+            if self.current is not None:  # what it committed is told all the same
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(self._published(ch, self.current))
             raise
         finally:
             self._metrics.run_seconds(time.monotonic() - started)
@@ -538,12 +544,21 @@ class ParseWorker:
         return progress
 
     async def _published(self, ch: Channel, progress: RunProgress) -> None:
-        """New messages a run committed before it ended otherwise than ok are told to
-        the subscribers too (keyword watches): the next run starts above them."""
-        if self._events is None or not progress.new or not progress.first_new_id:
+        """What a run committed before it ended otherwise than ok is told to the
+        subscribers too, whatever ended it: the new messages (keyword watches: the next
+        run starts above them) and the posts it marked deleted (the deletion alert: the
+        next run no longer sees them live, so nothing else would ever tell)."""
+        if self._events is None:
             return
-        last = max(progress.top_id, progress.first_new_id)
-        await self._events.publish(RunCompleted(ch.id, progress.first_new_id, last, progress.new))
+        if progress.new and progress.first_new_id:
+            last = max(progress.top_id, progress.first_new_id)
+            await self._events.publish(
+                RunCompleted(ch.id, progress.first_new_id, last, progress.new)
+            )
+        if progress.deleted:
+            await self._events.publish(
+                PostsDeleted(ch.id, progress.deleted_ids, progress.deleted)
+            )
 
     async def _close(
         self, run_id: int, status: RunStatus, fetched: int, error: str | None = None

@@ -440,3 +440,59 @@ async def test_review7_r7_an_open_breaker_is_not_promised_away_by_the_channel_al
             "answers again (next check in 30 s); then this channel is tried again."
         )
         assert breaker.state == "open"
+
+
+class _DeletedThenFails:
+    """A fetcher whose run marks posts 3 and 5 deleted, commits post 9, then ends by
+    `fault` (a RunFailed saying what it committed, or anything raised as it is)."""
+
+    def __init__(self, fault: BaseException, *, says: bool = True) -> None:
+        self.fault, self.says = fault, says
+
+    def request_stop(self) -> None:
+        pass
+
+    async def run(self, client: Any, ch: Any, on_progress: Any = None) -> Any:
+        from core.errors import local_error
+        from core.parsing import RunProgress, RunStatus
+        from parser.errors import translate
+        from services.parsing.ingest import RunFailed
+
+        p = RunProgress(ch.label, fetched=1, status=RunStatus.RUNNING, top_id=9, new=1,
+                        first_new_id=9, deleted=2, deleted_ids=(3, 5))
+        if on_progress is not None:
+            await on_progress(p)
+        if self.says:
+            err = translate(self.fault) or local_error(self.fault) or self.fault
+            raise RunFailed(err, p, self.fault)  # type: ignore[arg-type]
+        raise self.fault
+
+
+@pytest.mark.parametrize(
+    ("fault", "says"),
+    [
+        (te.FloodWaitError(request=None, capture=30), True),  # deferred (comments' flood)
+        (ValueError("Request was unsuccessful 3 time(s)"), True),  # server trouble
+        (OSError(28, "No space left on device"), True),  # local trouble
+        (KeyError("boom"), False),  # a fetcher that did not say what it committed
+    ],
+)
+async def test_deletions_a_run_marked_reach_the_subscribers_whatever_ends_the_run(
+    db: Path, fault: BaseException, says: bool
+) -> None:
+    from services.events import PostsDeleted
+
+    userbot = FakeUserbot()
+    userbot.client = object()
+    async with running(_DeletedThenFails(fault, says=says), userbot) as env:
+        told: list[tuple[int, tuple[int, ...], int]] = []
+
+        async def on_deleted(e: PostsDeleted) -> None:
+            told.append((e.channel_id, tuple(e.ids), e.count))
+
+        env["events"].subscribe(on_deleted, PostsDeleted)
+        ch = await news()
+        result = await env["sched"].parse_now(ch.id)
+        assert result.status != "ok"
+        assert told == [(ch.id, (3, 5), 2)]
+        assert env["committed"] == [(ch.id, 9, 9, 1)]
