@@ -469,6 +469,11 @@ class ChannelStateRepository:
         ch = await ChannelModel.get_or_none(id=channel_id)
         return snapshot(ch) if ch else None
 
+    async def by_tg_id(self, tg_id: int) -> Channel | None:
+        """The stored row of Telegram channel `tg_id` (bare id), None when none is."""
+        ch = await ChannelModel.get_or_none(tg_id=tg_id)
+        return snapshot(ch) if ch else None
+
     async def channels(self, status: str | None = None) -> list[Channel]:
         """Every row (of `status` when given), by id."""
         qs = ChannelModel.all().order_by("id")

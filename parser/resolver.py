@@ -264,6 +264,9 @@ class ChannelResolver:
         # until `_resolve_until` (monotonic s); `_waiting` channels were turned away so
         # far, each deferred `resolve_pace` s after the one before.
         self._resolve_pace = resolve_pace
+        # What each username resolved to last (lower-cased name -> TL Channel): a name
+        # that leads to another stored channel repairs that one (services/parsing/identity.py).
+        self._named_to: dict[str, Any] = {}
         self._resolve_until = 0.0
         self._waiting = 0
         self._dialogs: dict[int, Any] | None = None  # the account's channels by id
@@ -348,9 +351,24 @@ class ChannelResolver:
             wait = int(exc.seconds or 0)
             self._resolve_until, self._waiting = monotonic() + wait, 0
             raise ResolveFlood(wait) from None
+        if isinstance(res.peer, types.PeerChannel):
+            holder = res.peer.channel_id
+            chat = next((c for c in res.chats if c.id == holder), None)
+            if isinstance(chat, types.Channel):
+                self._named_to[username.lower()] = chat
         if not (isinstance(res.peer, types.PeerChannel) and res.peer.channel_id == tg_id):
             return None
         return next((c for c in res.chats if c.id == tg_id), None)
+
+    def holder_of(self, username: str) -> Resolved | None:
+        """The channel `username` led to when this resolver last resolved it (another
+        channel than the one asked for, after a rename or a swap of usernames), with
+        its access hash for this account; None when it led to none."""
+        chat = self._named_to.get(username.lower())
+        if chat is None:
+            return None
+        title, name = chat_identity(chat) or ("", None)
+        return Resolved(chat.id, chat.access_hash or 0, title, name, _kind(chat))
 
     async def _dialog(self, tg_id: int) -> Any:
         """Channel `tg_id` among the account's dialogs (messages.getDialogs, all pages),

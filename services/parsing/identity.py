@@ -27,7 +27,7 @@ from telethon import TelegramClient
 from core.channels import Channel, IdentityChange
 from core.errors import ChannelUnavailable, TelegramError
 from db.database import shielded_write
-from parser.resolver import ChannelResolver, chat_identity
+from parser.resolver import ChannelResolver, Resolved, chat_identity
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,9 @@ class IdentityStore(Protocol):
         linked_access_hash: int | None = None,
     ) -> Channel | None:
         """Store a channel resolved anew; its fresh snapshot (None: the row is gone)."""
+
+    async def by_tg_id(self, tg_id: int) -> Channel | None:
+        """The stored row of Telegram channel `tg_id`, None when none is."""
 
 
 def stale_access(error: BaseException) -> bool:
@@ -98,6 +101,29 @@ class ChannelIdentity:
             )  # fmt: skip
         return change
 
+    async def _by_other_name(
+        self, resolver: ChannelResolver, ch: Channel, error: ChannelUnavailable
+    ) -> Resolved:
+        """`ch`'s username leads to another channel now: when that one is stored too
+        (two archived channels swapped usernames, or one took the other's), it is
+        repaired with what the answer gave (access hash, title, username: no request
+        of its own), and `ch` is looked for under the name that row had (`error` again
+        when there is none, or it does not lead to `ch` either)."""
+        holder = resolver.holder_of(ch.username or "")
+        other = await self._store.by_tg_id(holder.tg_id) if holder is not None else None
+        if holder is None or other is None or other.id == ch.id or other.status == "linked":
+            raise error
+        await shielded_write(
+            self._store.store_access(
+                other.id, access_hash=holder.access_hash, title=holder.title,
+                username=holder.username, linked_chat_id=None,
+            )
+        )  # fmt: skip
+        log.info("channel %d: access hash renewed from @%s's answer", other.id, ch.username)
+        if not other.username or other.username.lower() == (ch.username or "").lower():
+            raise error
+        return await resolver.resolve_again(ch.tg_id, other.username, full=ch.comments_enabled)
+
     async def repair(self, client: TelegramClient, ch: Channel) -> Channel:
         """Resolve `ch` again for the account of `client` and store its new access hash
         (and, for a channel with comments on, its discussion group's: one
@@ -112,9 +138,14 @@ class ChannelIdentity:
         if resolver is None or resolver.client is not client:
             resolver = self._resolver = self._resolver_of(client)
         try:
-            found = await resolver.resolve_again(
-                ch.tg_id, ch.username, full=ch.comments_enabled
-            )
+            try:
+                found = await resolver.resolve_again(
+                    ch.tg_id, ch.username, full=ch.comments_enabled
+                )
+            except ChannelUnavailable as exc:
+                if exc.reason != "not_found" or not ch.username:
+                    raise
+                found = await self._by_other_name(resolver, ch, exc)
         except TelegramError as exc:
             log.warning("channel %d: access not repaired: %s", ch.id, exc.code)
             raise

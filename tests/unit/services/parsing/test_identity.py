@@ -358,3 +358,30 @@ async def test_channels_in_the_dialogs_are_repaired_from_them_alone(env: Env) ->
     assert c["messages.getDialogs"] == 1
     assert c["contacts.resolveUsername"] == 1  # the one Bob is not a member of
     assert c["channels.getFullChannel"] == 1  # the one with comments
+
+
+async def test_channels_that_swapped_usernames_during_a_relogin_are_both_repaired(
+    env: Env,
+) -> None:
+    """@alpha leads to the stored Beta now: that answer repairs Beta's row, and Alpha is
+    found under the name Beta's row had (not disabled as 'no channel has this name')."""
+    bob = env.world.account(BOB[0])
+    assert bob is not None
+    alpha = env.world.add_channel(username="alpha_ch", title="Alpha")
+    beta = env.world.add_channel(username="beta_ch", title="Beta")
+    alpha.add_messages(3)
+    beta.add_messages(5)
+    a_row, b_row = await store(alpha), await store(beta)
+    alpha.set_username("tmp_name_x")
+    env.world.take_username("alpha_ch", beta)
+    env.world.take_username("beta_ch", alpha)
+    f = fetcher()
+    env.server.counters.clear()
+    assert (await run(env.bob, a_row, f)).fetched == 3
+    a, b = await row(a_row), await row(b_row)
+    assert (a.access_hash, a.username) == (alpha.access_hash_for(bob), "beta_ch")
+    assert (b.access_hash, b.username) == (beta.access_hash_for(bob), "alpha_ch")
+    assert (await run(env.bob, b_row, f)).fetched == 5  # no repair left to do
+    assert env.server.counters["contacts.resolveUsername"] == 2
+    assert await msg_ids(a_row) == alpha.ids and await msg_ids(b_row) == beta.ids
+    assert await aliases(a_row) == ["alpha_ch", "beta_ch"]
