@@ -4,8 +4,9 @@ edit.
 A re-read message (the refresh window) whose *content* changed keeps its previous
 content as a version: the text, the entities, the media kind and the media described
 by parser/content.py, minus what changes without the author editing anything (a
-poll's votes, a link preview Telegram built or refreshed, a live location's
-position, a to-do list's ticks, a story's channel renamed). Views, forwards,
+poll's votes, a link preview (Telegram builds, re-targets and drops it; the link
+typed is in the text), a live location's position, a to-do list's ticks, a story's
+channel renamed). Views, forwards,
 replies, reactions and `edit_date` are no content: a change of those alone makes no
 version. db/messages.py `store_batch` calls `changed_ids` and `SAVE_VERSIONS_*` in the
 transaction of the upsert, so a version is never lost nor written without its row.
@@ -64,9 +65,7 @@ _VOLATILE = {
     # Votes and what they reveal (the quiz's answer and solution show after voting;
     # results once the poll is closed).
     "poll": ("total_voters", "solution", "closed"),
-    # Telegram builds the preview after the post and refreshes it from the site.
-    "webpage": ("id", "display_url", "site_name", "title", "description", "type",
-                "author", "pending"),
+    # (A link preview, kind "webpage", is no content at all: see `content_key`.)
     # A live location moves by itself while it is shared.
     "geo_live": ("lat", "long", "accuracy_radius", "heading",
                  "proximity_notification_radius"),
@@ -89,6 +88,8 @@ def media_content(kind: str | None, media: Any) -> Any:
     """The part of a stored media description (JSON text or decoded) that only the
     author's edit changes: the description minus the kind's volatile keys (see the
     module's docstring)."""
+    if kind == "webpage":  # a link preview is Telegram's, never the author's
+        return None
     described = _decoded(media)
     if not isinstance(described, dict) or kind is None:
         return described
@@ -109,7 +110,13 @@ def media_content(kind: str | None, media: Any) -> Any:
 
 def content_key(text: str | None, entities: Any, kind: str | None, media: Any) -> tuple[Any, ...]:
     """What makes two versions of a message the same content: text, entities (decoded
-    JSON), media kind and `media_content`."""
+    JSON), media kind and `media_content`. A link preview is no content at all: Telegram
+    builds it after the post (pending, then built), re-targets it (its `url` is the
+    address after redirects, not the link typed), refreshes or drops it by itself; the
+    link the author wrote is in the text or a text link's entity, whose change is an
+    edit. So a post with a preview in any state, or none, is the same content."""
+    if kind == "webpage":
+        kind, media = None, None
     return (text or "", _decoded(entities) or None, kind, media_content(kind, media))
 
 
