@@ -23,6 +23,8 @@ from core.parsing import COLUMNS, MSG_ID, Row
 from core.words import message_terms
 from db.models import Message
 from db.versions import (
+    CONTENT_SEEN_PG,
+    CONTENT_SEEN_SQLITE,
     SAVE_VERSIONS_PG,
     SAVE_VERSIONS_SQLITE,
     SELECT_CONTENT_PG,
@@ -32,7 +34,9 @@ from db.versions import (
 
 __all__ = ["COLUMNS", "INDEX_PENDING", "MessageRepository", "Row", "database_size"]
 
-# What a re-read (refresh window) may change.
+# What a re-read (refresh window) may change. Not `fetched_at`: it is when the row's
+# current content was first read (set on insert, and by store_batch when an edit is
+# found), so a version's seen_at says since when the archive had that content.
 _UPDATED = (
     "text",
     "entities",
@@ -45,7 +49,6 @@ _UPDATED = (
     "media",
     "content_text",
     "action",
-    "fetched_at",
 )
 _JSON_COLS = {"entities", "reactions", "media", "fwd_from", "action"}
 _TIME_COLS = {"date", "edit_date"}
@@ -153,8 +156,10 @@ class MessageRepository:
         rows and cursor always commit together, so they take the fast path. The rows
         before them are re-reads (the refresh window): where one's content changed
         (db/versions.py `changed_ids`), the stored content is first copied into
-        message_version (seen_at its old fetched_at, replaced_at this batch's
-        fetched_at), in the same transaction. A re-read row clears `deleted_at`.
+        message_version (seen_at its old fetched_at: when that content was first
+        read; replaced_at this batch's fetched_at), and the row's fetched_at becomes
+        this batch's (its new content's first read), in the same transaction. A
+        re-read row clears `deleted_at`.
         """
         conn = self._conn()
         assert self._sql is not None
@@ -170,6 +175,9 @@ class MessageRepository:
                 if changed:
                     await tx.execute_query(
                         SAVE_VERSIONS_PG, [channel_id, changed, rows[0][-1]]
+                    )
+                    await tx.execute_query(
+                        CONTENT_SEEN_PG, [channel_id, changed, rows[0][-1]]
                     )
             if rows:
                 columns = [list(c) for c in zip(*(r[1:-1] for r in rows), strict=True)]
@@ -213,10 +221,9 @@ class MessageRepository:
                     stored = raw.execute(SELECT_CONTENT_SQLITE, (channel_id, ids)).fetchall()
                     changed = changed_ids(stored, rereads)
                     if changed:
-                        raw.execute(
-                            SAVE_VERSIONS_SQLITE,
-                            (channel_id, json.dumps(changed), str(rows[0][-1])),
-                        )
+                        seen = (channel_id, json.dumps(changed), str(rows[0][-1]))
+                        raw.execute(SAVE_VERSIONS_SQLITE, seen)
+                        raw.execute(CONTENT_SEEN_SQLITE, seen)
                 if rows:
                     # Every row of a batch shares channel_id and fetched_at.
                     payload = json.dumps(

@@ -124,6 +124,8 @@ class Message(Model):
     action: Any = fields.JSONField(null=True)
     # Folded, stemmed words of text + content_text: the SQLite full-text index's input.
     terms = fields.TextField(null=True)
+    # When the row's current content was first read (a re-read changing only views,
+    # reactions... leaves it; an edit found sets it): the next version's seen_at.
     fetched_at = fields.DatetimeField(auto_now=True)
     # When a run found the post gone (channels.getMessages answered messageEmpty); the
     # row and its versions stay.
@@ -151,7 +153,8 @@ class MessageVersion(Model):
     content_text = fields.TextField(default="")
     # Telegram's edit_date of this version (None: the original, never edited).
     edit_date = fields.DatetimeField(null=True)
-    # When this version was last read (the message's fetched_at then).
+    # When the archive first read this content (the message's fetched_at then: the
+    # first read of the row, or the run that found the edit before), up to replaced_at.
     seen_at = fields.DatetimeField()
     # When the run that found it replaced read the newer content.
     replaced_at = fields.DatetimeField()

@@ -41,8 +41,10 @@ SELECT_CONTENT_PG = (
     " FROM message WHERE channel_id = $1 AND msg_id = ANY($2::bigint[]) AND action IS NULL"
 )
 # Copies the stored rows `msg_id IN ids` into message_version before the upsert
-# overwrites them: seen_at = the row's fetched_at (when that content was last read),
-# replaced_at = this run's fetch time.
+# overwrites them: seen_at = the row's fetched_at (when that content was first read: a
+# re-read that changes no content leaves fetched_at alone), replaced_at = this run's
+# fetch time; CONTENT_SEEN_* then stamps the rows' fetched_at with it (the new content's
+# first read).
 _VERSION_COLS = (
     "channel_id, msg_id, text, entities, media_kind, media, content_text, edit_date,"
     " seen_at, replaced_at"
@@ -58,6 +60,13 @@ SAVE_VERSIONS_SQLITE = (
 SAVE_VERSIONS_PG = (
     f"INSERT INTO message_version ({_VERSION_COLS}) SELECT {_VERSION_PICK}, $3"
     " FROM message WHERE channel_id = $1 AND msg_id = ANY($2::bigint[])"
+)
+CONTENT_SEEN_SQLITE = (
+    "UPDATE message SET fetched_at = ?3"
+    " WHERE channel_id = ?1 AND msg_id IN (SELECT value FROM json_each(?2))"
+)
+CONTENT_SEEN_PG = (
+    "UPDATE message SET fetched_at = $3 WHERE channel_id = $1 AND msg_id = ANY($2::bigint[])"
 )
 
 # media_kind -> keys of its description that change without an edit by the author.

@@ -48,6 +48,8 @@ async def test_edits_on_postgres(pg_repo: MessageRepository) -> None:
     await cases.test_an_edit_keeps_the_previous_version(pg_repo)
     await _clean()
     await cases.test_entities_and_media_are_content_views_and_votes_are_not(pg_repo)
+    await _clean()
+    await cases.test_a_versions_seen_at_is_when_that_content_was_first_read(pg_repo)
 
 
 async def test_deletions_on_postgres(pg_repo: MessageRepository) -> None:

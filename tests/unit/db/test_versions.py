@@ -158,3 +158,37 @@ def test_a_link_preview_alone_is_no_edit_but_the_texts_link_is() -> None:
             types.WebPage(1, "https://x.org/", "https://x.org/", 0, title="T")
         )), NOW)],
     ) == []
+
+
+async def test_a_versions_seen_at_is_when_that_content_was_first_read(
+    repo: MessageRepository,
+) -> None:
+    """Re-read hourly (views move) before an edit: the version says the content was
+    seen from the first read on, not from the last read before the edit; the next
+    version starts where the one before was replaced."""
+    ch = await _channel()
+    hours = [NOW + timedelta(hours=h) for h in range(6)]
+    await repo.store_batch(ch.id, [message_row(ch.id, tl_message(1, "a", views=1), NOW)],
+                           cursor=1, new_rows=1)
+    for h, at in enumerate(hours[1:3], 2):  # views only
+        await repo.store_batch(
+            ch.id, [message_row(ch.id, tl_message(1, "a", views=h), at)], cursor=1, new_rows=0
+        )
+    await repo.store_batch(  # edited: read at hours[3]
+        ch.id, [message_row(ch.id, tl_message(1, "b", edit_date=hours[3]), hours[3])],
+        cursor=1, new_rows=0,
+    )
+    await repo.store_batch(  # views only
+        ch.id, [message_row(ch.id, tl_message(1, "b", views=7, edit_date=hours[3]), hours[4])],
+        cursor=1, new_rows=0,
+    )
+    await repo.store_batch(  # edited again
+        ch.id, [message_row(ch.id, tl_message(1, "c", edit_date=hours[5]), hours[5])],
+        cursor=1, new_rows=0,
+    )
+    versions = await MessageVersion.all().order_by("id").values_list(
+        "text", "seen_at", "replaced_at"
+    )
+    assert versions == [("a", NOW, hours[3]), ("b", hours[3], hours[5])]
+    # The row's fetched_at: when its current content was first read.
+    assert (await Message.get(channel_id=ch.id, msg_id=1)).fetched_at == hours[5]
