@@ -153,7 +153,8 @@ class Alerter:
         pending = self._folds.get(kind)
         if pending is None:
             pending = self._folds[kind] = _Fold([], body_of, now)
-        pending.items.append(item)
+        if item not in pending.items:  # the same channel twice in one burst: named once
+            pending.items.append(item)
         pending.body_of = body_of  # the latest word (e.g. a wait's seconds)
         if pending.timer is not None:
             pending.timer.cancel()

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import shutil
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -626,19 +626,35 @@ class ParseWorker:
                 )  # fmt: skip
                 return
             if d.alert:
-                self._alerter.alert(
-                    f"flood:{channel_id}",
-                    AlertText("alert_flood_deferred", channel=name, seconds=d.seconds),
-                )
+                wait_s = d.seconds
+
+                def deferred(names: list[str]) -> AlertText:
+                    return AlertText(
+                        "alert_flood_deferred_many", n=len(names), seconds=wait_s,
+                        channels=folded_names(names),
+                    )  # fmt: skip
+
+                self._fold(
+                    "flood", f"flood:{channel_id}", name,
+                    AlertText("alert_flood_deferred", channel=name, seconds=wait_s), deferred,
+                )  # fmt: skip
             return
         self._metrics.run_failed(d.metric)
         if d.action == Action.DISABLE:
             await self._quietly(self._channels.disable(channel_id, d.reason))
             await self.remove_channel(channel_id)
-            self._alerter.alert(
-                f"channel-disabled:{channel_id}",
-                AlertText("alert_channel_disabled", channel=name, reason=d.reason),
-            )
+            reason = d.reason
+
+            def disabled(names: list[str]) -> AlertText:
+                return AlertText(
+                    "alert_channels_disabled", n=len(names), reason=reason,
+                    channels=folded_names(names),
+                )  # fmt: skip
+
+            self._fold(
+                f"channel-disabled:{reason}", f"channel-disabled:{channel_id}", name,
+                AlertText("alert_channel_disabled", channel=name, reason=reason), disabled,
+            )  # fmt: skip
         elif d.action == Action.SESSION_DEAD:
             self._resume.add(channel_id)  # goes on as soon as a new login is ready
             await self._userbot.session_dead(d.reason)
@@ -667,6 +683,21 @@ class ParseWorker:
             await self._quietly(self._channels.set_error(channel_id, d.reason))
             if d.alert:
                 self._tell_once(d, channel_id, name)
+
+    def _fold(
+        self,
+        kind: str,
+        key: str,
+        name: str,
+        one: AlertText,
+        many: Callable[[list[str]], AlertText],
+    ) -> None:
+        """A per-channel alert (`key`: its window) folded with the others of `kind` raised
+        close together (core/alerts.py `fold`): `one` when it stays alone, else
+        `many(names)`, one message naming the count and the first channels."""
+        self._alerter.fold(
+            kind, name, lambda names: one if len(names) == 1 else many(names), key=key
+        )
 
     def _tell_once(self, d: Decision, channel_id: int, name: str) -> None:
         """An error nobody expected: told with the channel's name and the error, once

@@ -67,7 +67,8 @@ def worker(fetcher: Any, userbot: Any, **kw: Any) -> ParseWorker:
 
 
 def sent(env: dict[str, Any]) -> list[str]:
-    """The alerts queued so far, in English."""
+    """The alerts queued so far (folded ones at once), in English."""
+    env["alerter"].flush()
     return [render_alert(a.body, "en") for a in env["alerter"].pending()]
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bot.delivery import render_alert
 from core.channels import Channel as ChannelSnapshot
 from core.errors import ChannelUnavailable, RateLimited, SessionDead, TransportError
 from core.parsing import RunProgress
@@ -178,9 +179,27 @@ async def test_a_channel_enabled_again_and_disabled_again_is_told_again(
     sched: ParseWorker = env["sched"]
     env["fetcher"].errors = {gone.id: ChannelUnavailable("private")}
     assert (await sched.parse_now(gone.id)).status == "disabled"
+    assert sum("@gone was disabled" in s for s in sent(env)) == 1  # sent (not folded on)
     await Channel.filter(id=gone.id).update(status="active")  # /add enabled it again
     env["fetcher"].errors = {}
     assert (await sched.parse_now(gone.id)).status == "ok"
     env["fetcher"].errors = {gone.id: ChannelUnavailable("private")}
     assert (await sched.parse_now(gone.id)).status == "disabled"
     assert sum("@gone was disabled" in s for s in sent(env)) == 2
+
+
+async def test_a_burst_of_disabled_channels_is_one_alert(env: dict[str, Any]) -> None:
+    rows = [
+        await Channel.create(tg_id=100 + i, access_hash=1, username=f"gone{i:02d}")
+        for i in range(40)
+    ]
+    env["fetcher"].errors = {r.id: ChannelUnavailable("private") for r in rows}
+    sched: ParseWorker = env["sched"]
+    for r in rows:
+        assert (await sched.parse_now(r.id)).status == "disabled"
+    (text,) = sent(env)
+    assert text.startswith("🚫 40 channels were disabled: the channel is private")
+    assert "@gone00, @gone01, @gone02, @gone03, @gone04 and 35 more" in text
+    assert len(text) <= 4096
+    ru = [render_alert(a.body, "ru") for a in env["alerter"].pending()]
+    assert ru[0].startswith("🚫 Отключено 40 каналов") and "и ещё 35" in ru[0]
