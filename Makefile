@@ -42,7 +42,7 @@ run: $(VENV)/.installed .env
 	$(BIN)/tg-parser run
 
 test: $(VENV)/.installed-test
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist loadfile
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check app bot core db parser services tests bench

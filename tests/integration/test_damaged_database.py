@@ -42,7 +42,7 @@ def test_a_truncated_database_stops_start_up_with_one_line(tmp_path: Path) -> No
     lines = [line for line in result.stderr.splitlines() if line.startswith("tg-parser:")]
     assert len(lines) == 1 and str(db) in lines[0] and "cut short" in lines[0]
     assert "backup" in lines[0] and ".recover" in lines[0]
-    assert seconds < 20
+    assert seconds < 45  # stops, rather than hanging until the 60 s timeout
 
 
 def test_an_overwritten_header_stops_start_up_with_one_line(tmp_path: Path) -> None:

@@ -283,9 +283,9 @@ async def test_a_channel_deferred_by_a_flood_wait_runs_when_the_wait_ends(db: Pa
         result = await sched.parse_now(ch.id)
         assert result.status == "deferred" and result.deferred_seconds == 1
         client.fault = None
-        started = time.monotonic()
-        await wait_until(lambda: _count(ch.id, "ok", 1), timeout=6)
-        assert time.monotonic() - started < 4  # the wait (1 s) + 1 s, not the interval
+        # The wait is 1 s, the interval an hour: well within 30 s means "when the wait
+        # ended", not "at the next interval" (a tight bound fails on a loaded machine).
+        await wait_until(lambda: _count(ch.id, "ok", 1), timeout=30)
         assert [r[0] for r in await runs(ch.id)] == ["deferred", "ok"]
         assert await stored(ch.id) == len(history(N))
 
