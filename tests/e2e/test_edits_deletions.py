@@ -109,3 +109,46 @@ async def test_edits_and_deletions_end_to_end(tmp_path: Path) -> None:
             told = [e for e in api.transcript(chat) if e.text and "@edits)" in e.text]
             assert len(told) == 1, told
         assert await stack.app.terminate() == 0, stack.app.log()[-3000:]
+
+
+async def test_deletions_of_a_run_that_then_fails_are_still_alerted(tmp_path: Path) -> None:
+    """The deletion check comes before the comments; a flood wait on the comments defers
+    the run after post 3 was marked deleted: the alert is sent all the same (the next
+    run no longer sees post 3 live, so nothing else would ever tell)."""
+    world = World()
+    world.add_account(phone=PHONE, code=CODE)
+    ch = world.add_channel(username="chat_news", title="Chat News")
+    group = world.add_channel(title="Chat News chat", megagroup=True)
+    world.link_discussion(ch, group)
+    ch.add_messages(10)
+    async with running_stack(tmp_path, world, start=False) as stack:
+        ids = await seed(stack, [ch], comments=("chat_news",))
+        row = ids["chat_news"]
+        await stack.app.start()
+        api = stack.botapi
+        await api.wait_for_poll(timeout=60)
+        await wait_until(lambda: caught_up(stack, row, ch), "backfill", stack)
+        with db(stack) as conn:
+            conn.execute("UPDATE channel SET alert_deletions = 1 WHERE id = ?", (row,))
+        group.add_comment(9, "коммент")
+        ch.delete_message(3)
+        fault = stack.mtproto.faults.add(
+            "messages.getReplies", "FLOOD_WAIT_30", code=420, times=1
+        )
+        await api.send_text(api.users[ADMIN2_ID], "/parse @chat_news")
+        done = await api.wait_for_message(ADMIN2_ID, r"Done: ", timeout=60)
+        assert "deferred" in done.text and fault.hits == 1
+        with db(stack) as conn:
+            runs = conn.execute("SELECT status FROM parse_run ORDER BY id").fetchall()
+            marked = conn.execute(
+                "SELECT msg_id FROM message WHERE deleted_at IS NOT NULL"
+            ).fetchall()
+        assert [r[0] for r in runs] == ["ok", "deferred"] and marked == [(3,)]
+
+        def alerted() -> bool:
+            return any("posts deleted" in (e.text or "") for e in api.transcript(ADMIN2_ID))
+
+        await wait_until(alerted, "the deletion alert", stack)
+        told = [e.text for e in api.transcript(ADMIN2_ID) if "posts deleted" in (e.text or "")]
+        assert told == ["🗑 Chat News (@chat_news): posts deleted: 1\n• https://t.me/chat_news/3"]
+        await stack.app.terminate()
