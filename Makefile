@@ -42,7 +42,7 @@ run: $(VENV)/.installed .env
 	$(BIN)/tg-parser run
 
 test: $(VENV)/.installed-test
-	$(BIN)/pytest -q -n auto --dist loadfile
+	$(BIN)/pytest -q -n auto --dist loadgroup
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check app bot core db parser services tests bench
