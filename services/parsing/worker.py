@@ -89,6 +89,14 @@ class _LocalTrouble:
     probing: bool = False  # a probe passed: runs go again until one meets it again
 
 
+def _many(text_key: str, **fields: Any) -> Callable[[list[str]], AlertText]:
+    """The body of a folded alert (core/alerts.py `fold`): `text_key` with the count `n`,
+    the first channels' names (`channels`) and `fields`."""
+    return lambda names: AlertText(
+        text_key, n=len(names), channels=folded_names(names), **fields
+    )
+
+
 class ParseWorker:
     """A supervised component (`name` "scheduler"): plans, queues and runs channel
     fetches. Its hooks (add_channel, remove_channel, drop_channel, reschedule) keep the
@@ -616,27 +624,15 @@ class ParseWorker:
             self.jobs.defer(channel_id, until)
             if isinstance(error, ResolveFlood):
                 # The account's wait on resolving: one alert for all the channels it holds.
-                wait = error.wait
                 self._alerter.fold(
-                    "resolve-flood", name,
-                    lambda names: AlertText(
-                        "alert_resolve_flood", n=len(names), seconds=wait,
-                        channels=folded_names(names),
-                    ),
-                )  # fmt: skip
+                    "resolve-flood", name, _many("alert_resolve_flood", seconds=error.wait)
+                )
                 return
             if d.alert:
-                wait_s = d.seconds
-
-                def deferred(names: list[str]) -> AlertText:
-                    return AlertText(
-                        "alert_flood_deferred_many", n=len(names), seconds=wait_s,
-                        channels=folded_names(names),
-                    )  # fmt: skip
-
                 self._fold(
                     "flood", f"flood:{channel_id}", name,
-                    AlertText("alert_flood_deferred", channel=name, seconds=wait_s), deferred,
+                    AlertText("alert_flood_deferred", channel=name, seconds=d.seconds),
+                    _many("alert_flood_deferred_many", seconds=d.seconds),
                 )  # fmt: skip
             return
         self._metrics.run_failed(d.metric)
@@ -644,16 +640,10 @@ class ParseWorker:
             await self._quietly(self._channels.disable(channel_id, d.reason))
             await self.remove_channel(channel_id)
             reason = d.reason
-
-            def disabled(names: list[str]) -> AlertText:
-                return AlertText(
-                    "alert_channels_disabled", n=len(names), reason=reason,
-                    channels=folded_names(names),
-                )  # fmt: skip
-
             self._fold(
                 f"channel-disabled:{reason}", f"channel-disabled:{channel_id}", name,
-                AlertText("alert_channel_disabled", channel=name, reason=reason), disabled,
+                AlertText("alert_channel_disabled", channel=name, reason=reason),
+                _many("alert_channels_disabled", reason=reason),
             )  # fmt: skip
         elif d.action == Action.SESSION_DEAD:
             self._resume.add(channel_id)  # goes on as soon as a new login is ready
