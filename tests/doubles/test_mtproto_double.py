@@ -808,3 +808,25 @@ async def test_basic_group_migrated_to_a_supergroup(client: TelegramClient, worl
     plain = world.add_channel(username="notmigrated", megagroup=True)
     full = await client(functions.channels.GetFullChannelRequest("notmigrated"))
     assert full.full_chat.migrated_from_chat_id is None and plain.migrated_from is None
+
+
+def test_auth_key_keeps_its_leading_zero_bytes_through_a_saved_session() -> None:
+    """Once in 256 handshakes the DH secret has a leading zero byte. The double keeps the
+    key 256 bytes long, as Telegram does, so a session saved with it (a string session
+    stores 256 bytes) names the same key id when it comes back; the short form the
+    double used to keep gave another key id, and the app was answered -404."""
+    from telethon.crypto import AuthKey
+    from telethon.crypto import rsa as trsa
+
+    from tests.doubles.mtproto.crypto import DH_PRIME, auth_key_bytes
+
+    shared = pow(3, 12345, DH_PRIME) >> 8  # below 2**2040: its first byte is zero
+    key = AuthKey(auth_key_bytes(shared))
+    assert len(key.key) == 256 and key.key[0] == 0
+    saved = StringSession()
+    saved.set_dc(2, "127.0.0.1", 443)
+    saved.auth_key = key
+    assert StringSession(saved.save()).auth_key.key_id == key.key_id
+    short = AuthKey(trsa.get_byte_array(shared))  # what Telethon's client side computes
+    saved.auth_key = short
+    assert StringSession(saved.save()).auth_key.key_id != short.key_id

@@ -196,7 +196,7 @@ class Handshake:
         if not isinstance(inner, types.ClientDHInnerData) or inner.nonce != state.nonce:
             raise ValueError("bad client_DH_inner_data")
         g_b = int.from_bytes(inner.g_b, "big")
-        auth_key = AuthKey(trsa.get_byte_array(pow(g_b, state.a, DH_PRIME)))
+        auth_key = AuthKey(auth_key_bytes(pow(g_b, state.a, DH_PRIME)))
         del self._states[state.nonce]
         answer = build(
             types.DhGenOk,
@@ -205,6 +205,18 @@ class Handshake:
             new_nonce_hash1=auth_key.calc_new_nonce_hash(state.new_nonce, 1),
         )
         return answer, auth_key
+
+
+def auth_key_bytes(shared: int) -> bytes:
+    """The auth key from the DH secret g^(ab) mod dh_prime: always 2048 bits, 256 bytes
+    big-endian with its leading zero bytes, as Telegram keeps it
+    (https://core.telegram.org/mtproto/auth_key, "auth_key = pow(g, {ab}, dh_prime)";
+    a session string stores 256 bytes). Telethon's client drops leading zeros
+    (`rsa.get_byte_array`), so once in 256 handshakes its key is one byte short: its
+    new_nonce_hash1 check then fails and it makes a new key, as it does against
+    Telegram. A double keeping the short key accepted that handshake, and the session
+    saved from it (zero-padded to 256 bytes, another key id) was unknown to it: -404."""
+    return shared.to_bytes(256, "big")
 
 
 # -- MTProto 2.0 encrypted messages ------------------------------------------------
