@@ -68,6 +68,9 @@ class DatabaseSettings(BaseSettings):
         return Path(raw)
 
 
+    media_dir: Path | None = Field(
+        None, description="folder for downloaded media (default: media/ in the data folder)"
+    )
     backup_dir: Path | None = Field(
         None, description="folder for backups (default: backups/ beside the SQLite file)"
     )
@@ -82,6 +85,11 @@ class DatabaseSettings(BaseSettings):
         """Temporary files (exports being written): emptied at every start. A name of
         its own, since the data folder may be shared (a SQLite file in $HOME)."""
         return self.data_dir / "tg-parser-tmp"
+
+    @property
+    def media_path(self) -> Path:
+        """Where downloaded media goes (MEDIA_DIR, else media/ in the data folder)."""
+        return self.media_dir if self.media_dir is not None else self.data_dir / "media"
 
     @property
     def backups_path(self) -> Path | None:
@@ -173,6 +181,22 @@ class Settings(VaultSettings):
     )
     upload_limit_mb: int = Field(
         50, ge=1, le=2000, description="largest file the bot may upload, in MB (50 on Telegram)"
+    )
+    media_default: Literal["off", "photos", "all"] = Field(
+        "photos", description="media kept for new channels: off, photos or all"
+    )
+    media_max_mb: int = Field(
+        50, ge=0, le=4000, description="largest media file downloaded, in MB (0 = no cap)"
+    )
+    media_concurrency: int = Field(
+        3, ge=1, le=16, description="media files downloaded at the same time (1..16)"
+    )
+    media_parts: int = Field(
+        4, ge=1, le=8,
+        description="parts of one large file fetched at the same time (1 = one after another)",
+    )
+    min_free_disk_mb: int = Field(
+        500, ge=0, description="media downloads pause below this much free disk, in MB"
     )
     timezone: str = Field(
         "UTC",

@@ -7,7 +7,8 @@ and `core.health.HealthRegistry`); they never import app/ or bot/.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
 
 from core.alerts import AlertBody
 from core.login import AccountInfo
@@ -154,3 +155,38 @@ class NullMetrics:
 
     def breaker_open(self, is_open: bool) -> None:
         pass
+
+
+class MediaStore(Protocol):
+    """Where media files are kept (issue #16): local files by default
+    (db/media_store.py); object storage (S3-compatible) goes behind the same methods.
+
+    Keys are relative, '/'-separated names: "ab/cd/<sha256>.<ext>" for stored files,
+    "partial/<download id>" for downloads under way. A key is visible to `get`/`exists`
+    only once complete (`put` is atomic). Errors: OSError (ENOSPC for a full disk).
+    """
+
+    async def put(self, key: str, source: Path) -> None:
+        """Store the complete local file `source` under `key` (moved or copied: the
+        caller does not use `source` afterwards); atomic."""
+        ...
+
+    async def get(self, key: str) -> Path:
+        """A local file holding `key`'s bytes (the stored file itself for local
+        storage); FileNotFoundError if there is none."""
+        ...
+
+    async def exists(self, key: str) -> bool: ...
+
+    async def open_append(self, key: str) -> BinaryIO:
+        """A binary file open for appending at `key` (created empty if missing): where
+        a download writes, resuming at `size(key)` bytes."""
+        ...
+
+    async def size(self, key: str) -> int | None:
+        """Bytes stored at `key`, None if it does not exist."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Remove `key`; nothing happens if it does not exist."""
+        ...

@@ -71,6 +71,13 @@ class Channel(Model):
     # Messages of the old group the account cannot read, and why (None: none missing).
     migrated_missing = fields.IntField(null=True)
     migrated_error = fields.TextField(null=True)
+    # Media kept (core/media.py): off | photos | all; None follows MEDIA_DEFAULT (rows
+    # from before media downloads). /add stores MEDIA_DEFAULT.
+    media_mode = fields.CharField(max_length=8, null=True)
+    # The kinds kept in mode "all", comma-separated MEDIA_KINDS (None: every kind).
+    media_kinds = fields.CharField(max_length=128, null=True)
+    # Largest file kept, in MB (0: no cap; None: MEDIA_MAX_MB).
+    media_max_mb = fields.IntField(null=True)
 
     class Meta:
         table = "channel"
@@ -197,3 +204,61 @@ class Watch(Model):
 
     class Meta:
         table = "watch"
+
+
+class MediaFile(Model):
+    """A stored file, once per content: its SHA-256 names it (the storage key is
+    "ab/cd/<sha256><.ext>" under MEDIA_DIR). `tg_media_id`: the photo or document id
+    Telegram first gave it under (other ids with the same content link to this row)."""
+
+    id = fields.BigIntField(primary_key=True)
+    sha256 = fields.CharField(max_length=64, unique=True)
+    size = fields.BigIntField()
+    mime_type = fields.CharField(max_length=128, null=True)
+    tg_media_id = fields.BigIntField(null=True, db_index=True)
+    key = fields.CharField(max_length=255)
+    first_seen = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "media_file"
+
+
+class MediaDownload(Model):
+    """A message's media file: the link from the message (channel, msg_id) to its
+    stored file, and its place in the download queue until then.
+
+    status: queued | downloading | done | skipped | failed (core/media.py
+    DownloadStatus); `reason`: why skipped (too_big) or failed (Telegram's error).
+    `file_reference` is hex; `from_discussion`: the message is a comment, read from the
+    channel's discussion group (its reference is renewed there)."""
+
+    id = fields.BigIntField(primary_key=True)
+    channel: fields.ForeignKeyRelation[Channel] = fields.ForeignKeyField(
+        "tg_parser.Channel", related_name="media_downloads", on_delete=fields.CASCADE
+    )
+    msg_id = fields.BigIntField()
+    from_discussion = fields.BooleanField(default=False)
+    kind = fields.CharField(max_length=16)
+    tg_media_id = fields.BigIntField(db_index=True)
+    access_hash = fields.BigIntField()
+    file_reference = fields.CharField(max_length=512, default="")
+    dc_id = fields.IntField()
+    thumb = fields.CharField(max_length=8, null=True)
+    size = fields.BigIntField(null=True)
+    mime_type = fields.CharField(max_length=128, null=True)
+    file_name = fields.CharField(max_length=255, null=True)
+    status = fields.CharField(max_length=12, default="queued")
+    reason = fields.TextField(null=True)
+    attempts = fields.IntField(default=0)
+    next_try_at = fields.DatetimeField(null=True)
+    bytes_done = fields.BigIntField(default=0)
+    file: fields.ForeignKeyNullableRelation[MediaFile] = fields.ForeignKeyField(
+        "tg_parser.MediaFile", related_name="downloads", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "media_download"
+        unique_together = (("channel", "msg_id"),)
+        indexes = (("status", "next_try_at"),)
