@@ -96,3 +96,48 @@ class MediaCounts:
     bytes_on_disk: int = 0
     paused: str | None = None
     free_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class StoredMedia:
+    """A message's media as the archive has it (the bot sends it, /export zips it).
+
+    `channel_id`: the row id the message is stored under (a discussion group's for a
+    comment); `status`: a DownloadStatus value; `key`: the storage key once done
+    (MediaStore), else None; `size`: bytes (the stored file's once done, else what
+    Telegram announced); `reason`: why skipped or failed."""
+
+    channel_id: int
+    msg_id: int
+    kind: str
+    status: str
+    size: int | None = None
+    mime_type: str | None = None
+    file_name: str | None = None
+    key: str | None = None
+    reason: str | None = None
+
+
+_EXT_BY_MIME = {
+    "image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/gif": ".gif",
+    "video/mp4": ".mp4", "video/quicktime": ".mov", "video/webm": ".webm",
+    "audio/ogg": ".ogg", "audio/mpeg": ".mp3", "audio/mp4": ".m4a", "audio/x-wav": ".wav",
+    "application/pdf": ".pdf", "application/zip": ".zip", "application/x-tgsticker": ".tgs",
+    "text/plain": ".txt",
+}
+
+
+def extension(mime_type: str | None, file_name: str | None) -> str:
+    """A safe file extension (".jpg", "" if none): from the file name when it has a
+    short alphanumeric one, else from the MIME type."""
+    if file_name and "." in file_name:
+        ext = file_name.rsplit(".", 1)[1].lower()
+        if 0 < len(ext) <= 8 and ext.isascii() and ext.isalnum():
+            return "." + ext
+    return _EXT_BY_MIME.get((mime_type or "").lower(), "")
+
+
+def media_key(sha256: str, mime_type: str | None, file_name: str | None) -> str:
+    """The storage key of a file by its content: "ab/cd/<sha256><ext>" (ASCII, 85
+    bytes at most: safe on every file system and in every object store)."""
+    return f"{sha256[:2]}/{sha256[2:4]}/{sha256}{extension(mime_type, file_name)}"
