@@ -1,10 +1,11 @@
 """Suite-wide collection rules.
 
 With pytest-xdist (`make test`: `-n auto --dist loadgroup`) each test module runs on one
-worker, and every end-to-end module on the SAME worker, one after another: two app
-stacks (an app process with its own MTProto and Bot API doubles) started at the same
-time by two workers once left an app unable to use the session seeded for it
-(AuthKeyNotFound from its own double), which was never seen with one stack at a time.
+worker, and every end-to-end module on the SAME worker, one after another: an app
+process with its two doubles takes a core of its own, and two at once on 2 cores
+made their wall-clock waits flaky. (The AuthKeyNotFound once blamed on two stacks at
+once was the MTProto double keeping 255-byte auth keys: see
+tests/doubles/mtproto/crypto.py auth_key_bytes.)
 """
 
 from __future__ import annotations
