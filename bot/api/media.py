@@ -1,0 +1,39 @@
+"""What the bot asks about media files (issue #16).
+
+`MediaStatusAPI`: the figures /status shows (services/media/ MediaService implements it).
+`MediaFilesAPI`: a message's media and its file, for sending it from a search result or
+a watch alert (services/media_files.py MediaFilesService implements it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from core.media import MediaCounts, StoredMedia
+
+
+class MediaStatusAPI(Protocol):
+    async def counts(self) -> MediaCounts:
+        """Files by download state, the bytes stored, and why downloads pause (if so)."""
+        ...
+
+
+class MediaFilesAPI(Protocol):
+    @property
+    def upload_limit(self) -> int:
+        """The largest file (bytes) the bot may upload (UPLOAD_LIMIT_MB)."""
+        ...
+
+    async def post_media(self, channel_id: int, msg_id: int) -> StoredMedia | None:
+        """The media of message `msg_id` stored under channel row `channel_id` (a
+        discussion group's row for a comment): its download state, size, MIME type,
+        file name, storage key once done; None when the message has no file the archive
+        keeps track of (no media, a kind not downloadable, or the message is unknown)."""
+        ...
+
+    async def local_file(self, media: StoredMedia) -> Path | None:
+        """A local file holding a done media's bytes (the stored file itself for local
+        storage: also where it is on disk); None when not done or missing from the
+        store."""
+        ...
