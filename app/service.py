@@ -112,6 +112,8 @@ def build_app(settings: Settings) -> App:
         default_history=settings.history_default,
         default_interval_minutes=settings.parse_interval_minutes,
         tz=settings.zone,
+        media_default=settings.media_default,
+        media_max_mb=settings.media_max_mb,
     )
     status = StatusService(health)
     deps = BotDeps(

@@ -14,6 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from core.media import MEDIA_KINDS, MediaMode, MediaPolicy
+
+MB = 1024 * 1024
+
 
 @dataclass(frozen=True)
 class Completeness:
@@ -86,6 +90,12 @@ class Channel:
     # Messages of that old group the account cannot read, and why.
     migrated_missing: int | None = None
     migrated_error: str | None = None
+    # Media kept (core/media.py): "off" | "photos" | "all", None: MEDIA_DEFAULT;
+    # the kinds kept in mode "all" (MEDIA_KINDS order, None: every kind); the largest
+    # file in MB (0: no cap; None: MEDIA_MAX_MB). `media_policy` resolves them.
+    media_mode: str | None = None
+    media_kinds: tuple[str, ...] | None = None
+    media_max_mb: int | None = None
     # Filled by the lookup of one channel for its detail view (None: not looked up).
     completeness: Completeness | None = None
 
@@ -101,6 +111,45 @@ class Channel:
         if self.title and self.username:
             return f"{self.title} (@{self.username})"
         return self.label
+
+    def media_policy(self, defaults: MediaPolicy) -> MediaPolicy:
+        """What this channel keeps: its own media_mode / media_kinds / media_max_mb,
+        each unset one taken from `defaults` (MEDIA_DEFAULT, every kind, MEDIA_MAX_MB:
+        `default_media_policy`). The comments read through it (stored under its
+        discussion group's row) and the old basic group of an upgraded supergroup
+        follow it too."""
+        mode = defaults.mode if self.media_mode is None else MediaMode(self.media_mode)
+        kinds = defaults.kinds if self.media_kinds is None else frozenset(self.media_kinds)
+        cap = defaults.max_bytes if self.media_max_mb is None else self.media_max_mb * MB
+        return MediaPolicy(mode=mode, kinds=kinds, max_bytes=cap)
+
+
+def default_media_policy(mode: str, max_mb: int) -> MediaPolicy:
+    """The policy of a channel with no media settings of its own: `mode` MEDIA_DEFAULT
+    ("off" | "photos" | "all"), every kind, `max_mb` MEDIA_MAX_MB (0: no cap)."""
+    return MediaPolicy(mode=MediaMode(mode), kinds=None, max_bytes=max_mb * MB)
+
+
+def media_kinds_text(kinds: frozenset[str] | tuple[str, ...] | list[str] | None) -> str | None:
+    """Kinds as the `channel.media_kinds` column keeps them: comma-separated in
+    MEDIA_KINDS order; None for None or every kind. ValueError on an unknown kind."""
+    if kinds is None:
+        return None
+    unknown = set(kinds) - set(MEDIA_KINDS)
+    if unknown:
+        raise ValueError(f"unknown media kinds: {sorted(unknown)}")
+    if set(MEDIA_KINDS) <= set(kinds):
+        return None
+    return ",".join(k for k in MEDIA_KINDS if k in kinds)
+
+
+def media_kinds_of(text: str | None) -> tuple[str, ...] | None:
+    """The `channel.media_kinds` column as a tuple (MEDIA_KINDS order, unknown names
+    dropped); None: every kind."""
+    if text is None:
+        return None
+    named = set(text.split(","))
+    return tuple(k for k in MEDIA_KINDS if k in named)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Any
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
-from core.channels import Channel, Completeness, IdentityChange
+from core.channels import Channel, Completeness, IdentityChange, media_kinds_of, media_kinds_text
 from core.parsing import ChannelState
 from db.models import Channel as ChannelModel
 from db.models import ChannelAlias
@@ -73,6 +73,9 @@ def snapshot(
         migrated_from_max_id=ch.migrated_from_max_id,
         migrated_missing=ch.migrated_missing,
         migrated_error=ch.migrated_error,
+        media_mode=ch.media_mode,
+        media_kinds=media_kinds_of(ch.media_kinds),
+        media_max_mb=ch.media_max_mb,
     )
 
 
@@ -328,10 +331,12 @@ class ChannelRepository:
         linked_access_hash: int | None = None,
         history_limit: int | None,
         history_since: datetime | None,
+        media_mode: str | None = None,
     ) -> tuple[Channel, bool]:
         """Store a resolved channel; (row, created). An existing own row is not touched.
 
         A discussion group stored earlier as `linked` becomes an active channel of its own.
+        `media_mode`: what a new row keeps (MEDIA_DEFAULT; None: follow MEDIA_DEFAULT).
         """
         fields: dict[str, Any] = {
             "access_hash": access_hash,
@@ -343,6 +348,7 @@ class ChannelRepository:
             "history_mode": history_mode,
             "history_limit": history_limit,
             "history_since": history_since,
+            "media_mode": media_mode,
         }
         existing = await ChannelModel.get_or_none(tg_id=tg_id)
         if existing is not None:
@@ -429,6 +435,26 @@ class ChannelRepository:
     async def set_alert_deletions(self, channel_id: int, enabled: bool) -> bool:
         """Whether the operators are told when posts of the channel are found deleted."""
         n = await ChannelModel.filter(id=channel_id).update(alert_deletions=enabled)
+        return bool(n)
+
+    async def set_media_policy(
+        self,
+        channel_id: int,
+        mode: str | None,
+        kinds: frozenset[str] | tuple[str, ...] | list[str] | None,
+        max_mb: int | None,
+    ) -> bool:
+        """Store what one of the operator's channels keeps: `mode` "off" | "photos" |
+        "all" (None: MEDIA_DEFAULT), `kinds` kept in mode "all" (None or every kind:
+        all), `max_mb` the cap (0: none; None: MEDIA_MAX_MB). False when there is no
+        such channel; ValueError on an unknown mode or kind, or a negative cap."""
+        if mode is not None and mode not in ("off", "photos", "all"):
+            raise ValueError(f"unknown media mode: {mode!r}")
+        if max_mb is not None and max_mb < 0:
+            raise ValueError("max_mb must be >= 0")
+        n = await ChannelModel.filter(id=channel_id, status__in=OWN_STATUSES).update(
+            media_mode=mode, media_kinds=media_kinds_text(kinds), media_max_mb=max_mb
+        )
         return bool(n)
 
     async def set_history(

@@ -26,7 +26,9 @@ from core.channels import (
     HistoryChoice,
     HistoryDepth,
     PendingInvite,
+    default_media_policy,
 )
+from core.media import MediaMode, MediaPolicy
 from db.channels import OWN_STATUSES, ChannelRepository, find_channel
 from parser.errors import ChannelUnavailable, RateLimited, SessionDead, TelegramError
 from parser.resolver import (
@@ -104,7 +106,10 @@ class ChannelService:
     channels added without one; `tz`: the zone every typed day is read in (TIMEZONE);
     `default_interval_minutes`: the parse interval of channels without their own;
     `ready_timeout`: seconds /add waits for a connecting client before answering
-    "not ready".
+    "not ready"; `media_default` (MEDIA_DEFAULT: "off" | "photos" | "all"): what new
+    channels keep; `media_max_mb` (MEDIA_MAX_MB, 0: no cap): the cap of channels
+    without their own. `media_defaults` is the policy of a channel with no settings of
+    its own (`Channel.media_policy(service.media_defaults)`: a channel's effective one).
     """
 
     def __init__(
@@ -117,8 +122,11 @@ class ChannelService:
         default_interval_minutes: int = 60,
         ready_timeout: float = 5.0,
         tz: tzinfo = UTC,
+        media_default: str = "photos",
+        media_max_mb: int = 50,
     ) -> None:
         self._userbot = userbot
+        self.media_defaults: MediaPolicy = default_media_policy(media_default, media_max_mb)
         self._repo = repo
         self._hooks = hooks
         self._tz = tz
@@ -287,6 +295,7 @@ class ChannelService:
             history_mode=depth.mode,
             history_limit=depth.limit,
             history_since=depth.since,
+            media_mode=self.media_defaults.mode.value,
         )
         if not created:
             return AddResult(line, AddCode.ALREADY, row.label, channel_id=row.id, kind=row.kind)
@@ -408,6 +417,27 @@ class ChannelService:
         if ch is None:
             return None
         await self._repo.set_alert_deletions(channel_id, not ch.alert_deletions)
+        return await self._repo.get(channel_id)
+
+    async def set_media_policy(
+        self,
+        channel_id: int,
+        mode: MediaMode | str | None,
+        kinds: Iterable[str] | None = None,
+        max_mb: int | None = None,
+    ) -> Channel | None:
+        """Set what the channel keeps from now on (its comments too): `mode` "off" |
+        "photos" | "all" (None: follow MEDIA_DEFAULT), `kinds` kept in mode "all"
+        (core.media.MEDIA_KINDS values; None or every kind: all of them), `max_mb` the
+        largest file in MB (0: no cap; None: follow MEDIA_MAX_MB). Messages read from
+        then on are queued by it; rows already queued stay. The channel as it is now
+        (`ch.media_policy(self.media_defaults)`: the effective policy), or None when
+        there is no such channel. ValueError on an unknown mode or kind or a negative cap.
+        """
+        value = None if mode is None else MediaMode(mode).value
+        chosen = None if kinds is None else frozenset(kinds)
+        if not await self._repo.set_media_policy(channel_id, value, chosen, max_mb):
+            return None
         return await self._repo.get(channel_id)
 
     async def find(self, ref: str) -> Channel | None:

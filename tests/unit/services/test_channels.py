@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core.media import MEDIA_KINDS
 from db.channels import ChannelRepository
 from db.models import Channel
 from services.channels import ChannelService
@@ -131,3 +132,45 @@ async def test_typed_days_are_the_operators_days_in_timezone(db: Path) -> None:
     assert choice is not None and choice.depth.since == datetime(2026, 8, 31, 21, tzinfo=UTC)
     ch = await Channel.get(id=row_id)
     assert ch.history_since == datetime(2026, 8, 31, 21, tzinfo=UTC)
+
+
+async def test_new_channels_keep_media_default_and_the_policy_is_set_per_channel(
+    db: Path,
+) -> None:
+    from core.media import MediaMode, MediaPolicy
+    from parser.resolver import Resolved
+
+    repo = ChannelRepository()
+    svc = ChannelService(NoSession(), repo, None, media_default="all", media_max_mb=20)
+    assert svc.media_defaults == MediaPolicy(MediaMode.ALL, None, 20 * 1024 * 1024)
+    added = await svc._store("@pics", Resolved(77, 1, "Pics", "pics", "channel"), None)
+    row_id = added.channel_id
+    assert row_id is not None
+    assert (await Channel.get(id=row_id)).media_mode == "all"  # MEDIA_DEFAULT, stored
+    older = await add_channel(repo, 78, "old", "Before media")  # media_mode None
+    ch = await svc.get(older)
+    assert ch is not None and ch.media_policy(svc.media_defaults) == svc.media_defaults
+
+    ch = await svc.set_media_policy(row_id, "all", ["voice", "video"], 0)
+    assert ch is not None
+    assert (ch.media_mode, ch.media_kinds, ch.media_max_mb) == ("all", ("video", "voice"), 0)
+    policy = ch.media_policy(svc.media_defaults)
+    assert policy == MediaPolicy(MediaMode.ALL, frozenset({"video", "voice"}), 0)
+    assert policy.wants("video") and not policy.wants("photo") and not policy.too_big(10**12)
+    row = await Channel.get(id=row_id)
+    assert (row.media_mode, row.media_kinds, row.media_max_mb) == ("all", "video,voice", 0)
+
+    ch = await svc.set_media_policy(row_id, MediaMode.PHOTOS, None, None)  # follow defaults
+    assert ch is not None and ch.media_policy(svc.media_defaults) == MediaPolicy(
+        MediaMode.PHOTOS, None, 20 * 1024 * 1024
+    )
+    every = await svc.set_media_policy(row_id, "all", list(MEDIA_KINDS), 5)
+    assert every is not None and every.media_kinds is None  # every kind: stored as None
+    assert every.media_policy(svc.media_defaults).max_bytes == 5 * 1024 * 1024
+    assert await svc.set_media_policy(10**6, "off") is None  # no such channel
+    for bad in (("everything", None, None), ("all", ["gif"], None), ("all", None, -1)):
+        try:
+            await svc.set_media_policy(row_id, *bad)
+        except ValueError:
+            continue
+        raise AssertionError(f"{bad} was accepted")
