@@ -125,6 +125,25 @@ class NotAChannel(TelegramError):
         self.kind = kind
 
 
+class FileReferenceExpired(TelegramError):
+    """A media file's reference is stale (FILE_REFERENCE_EXPIRED, FILEREF_UPGRADE_NEEDED,
+    FILE_REFERENCE_EMPTY): read the message again for a fresh one and retry (#16)."""
+
+    code = "file_reference_expired"
+
+
+class MediaUnavailable(TelegramError):
+    """Telegram cannot give this media file, for good: `reason` is Telegram's error
+    name (FILE_ID_INVALID, LOCATION_INVALID, ...) or MESSAGE_DELETED / MEDIA_GONE /
+    MEDIA_CHANGED when the message, re-read, no longer has it (#16)."""
+
+    code = "media_unavailable"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class TransportError(TelegramError):
     """Network trouble: retry later (circuit breaker). `detail` names the exception."""
 

@@ -18,7 +18,9 @@ from core.errors import (
     BadLine,
     ChannelUnavailable,
     ClockSkew,
+    FileReferenceExpired,
     LoginFailed,
+    MediaUnavailable,
     NoAnswer,
     NotAChannel,
     RateLimited,
@@ -36,7 +38,9 @@ __all__ = [
     "BadLine",
     "ChannelUnavailable",
     "ClockSkew",
+    "FileReferenceExpired",
     "LoginFailed",
+    "MediaUnavailable",
     "NoAnswer",
     "NotAChannel",
     "RateLimited",
@@ -46,6 +50,7 @@ __all__ = [
     "TransportError",
     "UnknownTelegramError",
     "login_error",
+    "media_error",
     "reraise",
     "rpc_name",
     "translate",
@@ -144,6 +149,38 @@ def translate(exc: BaseException) -> TelegramError | None:
     if isinstance(exc, te.RPCError):
         return UnknownTelegramError(rpc_name(exc), exc.code or 0)
     return None
+
+
+# A media file's reference is stale: a fresh one comes with the message read again.
+_STALE_REF = (
+    te.FileReferenceExpiredError,
+    te.FileReferenceEmptyError,
+    te.FileReferenceInvalidError,
+    te.FilerefUpgradeNeededError,
+)
+
+
+def media_error(exc: BaseException) -> TelegramError | None:
+    """The project error for an exception of upload.getFile (a media download, #16).
+
+    A stale file reference (FILE_REFERENCE_EXPIRED, _EMPTY, _INVALID,
+    FILEREF_UPGRADE_NEEDED) -> FileReferenceExpired; flood waits, dead sessions and
+    network or server trouble as `translate` says; any other 400/403/404 RPC error
+    (FILE_ID_INVALID, LOCATION_INVALID, CHANNEL_PRIVATE, ...) -> MediaUnavailable with
+    Telegram's error name: this file cannot be had, retrying will not help. None for
+    what is not Telegram's (a bug, a full disk: core.errors.local_error).
+    """
+    if isinstance(exc, TelegramError):
+        return exc
+    if isinstance(exc, _STALE_REF):
+        return FileReferenceExpired(rpc_name(exc))
+    err = translate(exc)
+    if isinstance(err, UnknownTelegramError | ChannelUnavailable) and isinstance(
+        exc, te.RPCError
+    ):
+        if abs(exc.code or 0) in (400, 403, 404):
+            return MediaUnavailable(rpc_name(exc))
+    return err
 
 
 def login_error(exc: BaseException) -> LoginFailed:

@@ -116,3 +116,25 @@ def test_error_text_names_the_error_and_masks_tokens() -> None:
     token = "123456789:" + "A" * 35
     assert token not in error_text(RuntimeError(f"GET /bot{token}/getMe"))
     assert len(error_text(RuntimeError("x" * 900))) == 500
+
+
+def _rpc(code: int, name: str) -> BaseException:
+    return rpc_message_to_error(RpcError(code, name), request=None)
+
+
+def test_media_errors() -> None:
+    from core.errors import FileReferenceExpired, MediaUnavailable
+    from parser.errors import media_error
+
+    for name in ("FILE_REFERENCE_EXPIRED", "FILE_REFERENCE_EMPTY", "FILEREF_UPGRADE_NEEDED"):
+        err = media_error(_rpc(400, name))
+        assert isinstance(err, FileReferenceExpired), name
+    for code, name in ((400, "FILE_ID_INVALID"), (400, "LOCATION_INVALID"),
+                       (400, "SOME_NEW_FILE_ERROR"), (403, "CHANNEL_PRIVATE")):
+        gone = media_error(_rpc(code, name))
+        assert isinstance(gone, MediaUnavailable) and gone.reason == name
+    assert isinstance(media_error(_rpc(420, "FLOOD_WAIT_30")), RateLimited)
+    assert isinstance(media_error(_rpc(500, "INTERNAL")), ServerTrouble)
+    assert isinstance(media_error(ConnectionResetError()), TransportError)
+    assert media_error(OSError(errno.ENOSPC, "No space left on device")) is None
+    assert media_error(KeyError("bug")) is None

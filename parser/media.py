@@ -1,0 +1,297 @@
+"""Media files from Telegram (#16): where a message's file is (`media_ref`) and its
+bytes (`download`, `download_to`), with the one client of the process.
+
+Telegram serves a file in parts with `upload.getFile` (https://core.telegram.org/api/files):
+an offset divisible by 4 KB, a limit divisible by 4 KB that divides 1 MB, and no part
+crossing a 1 MB boundary. Parts here are CHUNK (512 KB, Telethon's largest request)
+at offsets divisible by CHUNK, so every rule holds; a resume from any byte starts at
+the CHUNK boundary below it and drops what it already has. Telethon's `iter_download`
+does the requests: it follows FILE_MIGRATE to the file's DC (with exported
+authorization), CDN redirects and one timeout retry. A large file is fetched by
+`parts` such streams at once (offset i * CHUNK, stride parts * CHUNK), their chunks
+written in file order, so the partial file is always a prefix of the file: resuming
+is "start at its size".
+
+Errors are the project's (parser/errors.py media_error): FileReferenceExpired (read
+the message again: `media_ref` of the fresh one), MediaUnavailable(reason),
+RateLimited(seconds), SessionDead, TransportError (retry later).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from telethon import TelegramClient
+from telethon.tl import custom, types
+
+from core.media import MediaRef
+from parser.content import describe_document
+from parser.errors import media_error
+
+log = logging.getLogger(__name__)
+
+# Bytes per getFile request: Telethon's largest (512 KB); divides 1 MB, so no part at
+# an offset divisible by it crosses a 1 MB boundary.
+CHUNK = 512 * 1024
+# Files smaller than this are fetched by one stream whatever `parts` says.
+PARALLEL_FROM = 4 * CHUNK
+# Chunks each parallel stream may hold before the writer takes them.
+_AHEAD = 2
+# Bytes re-read at a time to hash what a partial file already holds.
+_READ = 1024 * 1024
+
+
+def media_ref(obj: Any) -> MediaRef | None:
+    """The MediaRef of a message's file: `obj` is a Telethon Message, a TL
+    MessageMediaPhoto / MessageMediaDocument, or a TL Photo / Document. None when it
+    has no downloadable file (no media, a web page, a poll, PhotoEmpty, ...).
+
+    kind: parser/content.py's media_kind (photo, video, round, voice, audio, document,
+    animation, sticker); a photo's thumb is its largest size's type and size that
+    size's bytes; a document is fetched whole (thumb None, size its size).
+    """
+    if isinstance(obj, custom.Message | types.Message):
+        obj = obj.media
+    if isinstance(obj, types.MessageMediaPhoto):
+        obj = obj.photo
+    elif isinstance(obj, types.MessageMediaDocument):
+        obj = obj.document
+    if isinstance(obj, types.Photo):
+        best = _largest_size(obj)
+        if best is None:
+            return None
+        thumb, size = best
+        return MediaRef(
+            kind="photo", tg_id=obj.id, access_hash=obj.access_hash,
+            file_reference=bytes(obj.file_reference or b""), dc_id=obj.dc_id,
+            size=size, thumb=thumb, mime_type="image/jpeg",
+        )
+    if isinstance(obj, types.Document):
+        kind, meta, _ = describe_document(obj)
+        return MediaRef(
+            kind=kind, tg_id=obj.id, access_hash=obj.access_hash,
+            file_reference=bytes(obj.file_reference or b""), dc_id=obj.dc_id,
+            size=obj.size, thumb=None, mime_type=obj.mime_type or None,
+            file_name=meta.get("file_name") or None,
+        )
+    return None
+
+
+def _largest_size(photo: types.Photo) -> tuple[str, int] | None:
+    """(type, bytes) of a photo's largest downloadable size (by pixels)."""
+    best: tuple[int, str, int] | None = None
+    for s in photo.sizes or ():
+        if isinstance(s, types.PhotoSize):
+            cand = (s.w * s.h, s.type, s.size)
+        elif isinstance(s, types.PhotoSizeProgressive) and s.sizes:
+            cand = (s.w * s.h, s.type, max(s.sizes))
+        else:  # stripped, cached, path: inline thumbnails, not files
+            continue
+        if best is None or cand[0] > best[0]:
+            best = cand
+    return None if best is None else (best[1], best[2])
+
+
+def location(ref: MediaRef) -> types.InputPhotoFileLocation | types.InputDocumentFileLocation:
+    """The TL file location upload.getFile takes for `ref`."""
+    if ref.kind == "photo":
+        return types.InputPhotoFileLocation(
+            id=ref.tg_id, access_hash=ref.access_hash,
+            file_reference=ref.file_reference, thumb_size=ref.thumb or "",
+        )
+    return types.InputDocumentFileLocation(
+        id=ref.tg_id, access_hash=ref.access_hash,
+        file_reference=ref.file_reference, thumb_size=ref.thumb or "",
+    )
+
+
+async def download(
+    client: TelegramClient,
+    ref: MediaRef,
+    sink: Callable[[bytes], None],
+    *,
+    start: int = 0,
+    parts: int = 1,
+) -> int:
+    """Fetch `ref`'s bytes from byte `start` to the end and give them to `sink` in
+    file order (each call continues where the last ended). `parts` > 1: a file of a
+    known size of at least PARALLEL_FROM bytes comes in `parts` streams at once.
+
+    Returns the bytes given to `sink`. Raises the project's errors (module docstring);
+    a `sink` error (a full disk: OSError) as it is.
+    """
+    if ref.size is not None and start >= ref.size:
+        return 0
+    aligned = start - start % CHUNK
+    try:
+        if parts > 1 and ref.size is not None and ref.size - aligned >= PARALLEL_FROM:
+            return await _parallel(client, ref, sink, aligned, start - aligned, parts)
+        return await _sequential(client, ref, sink, aligned, start - aligned)
+    except OSError:
+        raise
+    except Exception as exc:
+        err = media_error(exc)
+        if err is None or err is exc:
+            raise
+        raise err from exc
+
+
+def _stream(
+    client: TelegramClient, ref: MediaRef, offset: int, stride: int
+) -> Any:
+    # file_size and limit stay None: Telethon would count its limit from byte 0 and pick
+    # its generic (re-slicing) iterator for an offset not divisible by that count.
+    return client.iter_download(
+        location(ref), offset=offset, stride=stride, request_size=CHUNK,
+        chunk_size=CHUNK, dc_id=ref.dc_id or None,
+    )
+
+
+async def _close(it: Any) -> None:
+    """Return an iterator's borrowed sender (another DC's); nothing if never started."""
+    if getattr(it, "_sender", None) is not None:
+        with contextlib.suppress(Exception):
+            await it.close()
+
+
+def _chunks_left(ref: MediaRef, aligned: int) -> int | None:
+    return None if ref.size is None else -(-(ref.size - aligned) // CHUNK)
+
+
+async def _sequential(
+    client: TelegramClient, ref: MediaRef, sink: Callable[[bytes], None], aligned: int,
+    skip: int,
+) -> int:
+    left = _chunks_left(ref, aligned)
+    given = 0
+    it = _stream(client, ref, aligned, CHUNK)
+    try:
+        while left is None or left > 0:
+            try:
+                chunk: bytes = await it.__anext__()
+            except StopAsyncIteration:
+                break
+            if skip:
+                chunk, skip = chunk[skip:], max(0, skip - len(chunk))
+            if chunk:
+                sink(chunk)
+                given += len(chunk)
+            if left is not None:
+                left -= 1
+    finally:
+        await _close(it)
+    return given
+
+
+async def _parallel(
+    client: TelegramClient, ref: MediaRef, sink: Callable[[bytes], None], aligned: int,
+    skip: int, parts: int,
+) -> int:
+    total = _chunks_left(ref, aligned)
+    assert total is not None
+    parts = min(parts, total)
+    queues: list[asyncio.Queue[bytes | BaseException]] = [
+        asyncio.Queue(_AHEAD) for _ in range(parts)
+    ]
+
+    async def produce(i: int) -> None:
+        count = len(range(i, total, parts))
+        it = _stream(client, ref, aligned + i * CHUNK, parts * CHUNK)
+        try:
+            for _ in range(count):
+                try:
+                    chunk: bytes = await it.__anext__()
+                except StopAsyncIteration:
+                    await queues[i].put(b"")
+                    return
+                await queues[i].put(chunk)
+                if len(chunk) < CHUNK:
+                    return
+        except Exception as exc:
+            await queues[i].put(exc)
+        finally:
+            await _close(it)
+
+    tasks = [asyncio.create_task(produce(i), name=f"media-part-{i}") for i in range(parts)]
+    given = 0
+    try:
+        for k in range(total):
+            item = await queues[k % parts].get()
+            if isinstance(item, BaseException):
+                raise item
+            chunk = item
+            if k == 0 and skip:
+                chunk = chunk[skip:]
+            if chunk:
+                sink(chunk)
+                given += len(chunk)
+            if len(item) < CHUNK:  # the file ended (shorter than announced)
+                break
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return given
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    """A finished download: `size` bytes in the file, `sha256` (hex) of all of them,
+    `fetched` the bytes received from Telegram by this call (resumed: fewer)."""
+
+    size: int
+    sha256: str
+    fetched: int
+
+
+def hash_prefix(path: Path) -> tuple[Any, int]:
+    """(a sha256 object fed with the file's bytes, their count); blocking: call it in
+    a thread for large files."""
+    digest = hashlib.sha256()
+    size = 0
+    with contextlib.suppress(FileNotFoundError), path.open("rb") as fh:
+        while block := fh.read(_READ):
+            digest.update(block)
+            size += len(block)
+    return digest, size
+
+
+async def download_to(
+    client: TelegramClient,
+    ref: MediaRef,
+    path: Path,
+    *,
+    parts: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> Downloaded:
+    """Fetch `ref` into the local file `path`, resuming after the bytes it already
+    holds (re-hashed first, in a thread); `progress(size so far)` after each chunk.
+
+    The file is flushed and fsync'ed before returning; errors as `download` (the bytes
+    written so far stay: the next call resumes there).
+    """
+    digest, have = await asyncio.to_thread(hash_prefix, path)
+    done = have
+    with path.open("ab") as out:
+        def sink(chunk: bytes) -> None:
+            nonlocal done
+            out.write(chunk)
+            digest.update(chunk)
+            done += len(chunk)
+            if progress is not None:
+                progress(done)
+
+        try:
+            fetched = await download(client, ref, sink, start=have, parts=parts)
+        finally:
+            out.flush()
+        await asyncio.to_thread(os.fsync, out.fileno())
+    return Downloaded(done, digest.hexdigest(), fetched)
