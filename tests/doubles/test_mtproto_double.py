@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import sys
 import time
@@ -16,6 +17,7 @@ from telethon.crypto import rsa
 from telethon.network import ConnectionTcpAbridged, ConnectionTcpIntermediate
 from telethon.sessions import StringSession
 
+from parser.content import describe_document
 from tests.doubles.mtproto import PUBLIC_KEY_PATH, MTProtoServer, World
 
 pytestmark = pytest.mark.timeout(60)
@@ -830,3 +832,166 @@ def test_auth_key_keeps_its_leading_zero_bytes_through_a_saved_session() -> None
     short = AuthKey(trsa.get_byte_array(shared))  # what Telethon's client side computes
     saved.auth_key = short
     assert StringSession(saved.save()).auth_key.key_id != short.key_id
+
+
+# -- media: upload.getFile -------------------------------------------------------------
+
+
+async def _get_file(client: TelegramClient, location: Any, offset: int, limit: int,
+                    precise: bool = False) -> bytes:
+    result = await client(
+        functions.upload.GetFileRequest(location, offset=offset, limit=limit, precise=precise)
+    )
+    return result.bytes
+
+
+async def test_download_media_of_a_photo_takes_its_largest_size(
+    client: TelegramClient, world: World
+) -> None:
+    ch = world.add_channel(username="pics", title="Pics")
+    fid = ch.add_media_post("photo", width=1280, height=960, size=300_000, text="caption")
+    (msg,) = await client.get_messages("pics", ids=[ch.last_id])
+    assert msg.photo.id == fid and msg.text == "caption"
+    largest = max(msg.photo.sizes, key=lambda s: s.w * s.h)
+    assert (largest.type, largest.w, largest.h, largest.size) == ("y", 1280, 960, 300_000)
+    data = await client.download_media(msg, file=bytes)
+    assert data == world.file_bytes(fid) and len(data) == 300_000
+    assert world.bytes_served[fid] == 300_000
+    # The smaller "m" thumb is another content, of the size the message says.
+    thumb = await client.download_media(msg, file=bytes, thumb=0)
+    assert len(thumb) == msg.photo.sizes[0].size and thumb != data[: len(thumb)]
+
+
+async def test_a_5_mb_document_in_parts_and_lazy_huge_files(
+    client: TelegramClient, world: World, server: MTProtoServer
+) -> None:
+    ch = world.add_channel(username="docs", title="Docs")
+    fid = ch.add_media_post("document", size=5 * 2**20 + 123, file_name="report.pdf")
+    (msg,) = await client.get_messages("docs", ids=[ch.last_id])
+    assert msg.file.name == "report.pdf" and msg.file.size == 5 * 2**20 + 123
+    data = await client.download_media(msg, file=bytes)
+    assert len(data) == 5 * 2**20 + 123
+    assert hashlib.sha256(data).hexdigest() == world.file_sha256(fid)
+    assert world.bytes_served[fid] == len(data)
+    assert server.counters["upload.getFile"] == world.getfile_requests[fid] > 5
+    # Every 4 KiB page differs: a part written at the wrong offset changes the hash.
+    assert data[:4096] != data[4096:8192]
+    # A 2 GB video is generated on demand: its last part is served without building it.
+    big = ch.add_media_post("video", size=2 * 2**30)
+    loc = types.InputDocumentFileLocation(
+        id=big, access_hash=world.files[big].access_hash,
+        file_reference=world.files[big].file_reference, thumb_size="",
+    )
+    tail = await _get_file(client, loc, 2 * 2**30 - 2**20, 2**20)
+    assert tail == world.file_bytes(big, 2 * 2**30 - 2**20) and len(tail) == 2**20
+    # Past the end: no bytes, no error (as Telegram).
+    assert await _get_file(client, loc, 2 * 2**30, 2**20) == b""
+
+
+async def test_getfile_part_rules(client: TelegramClient, world: World) -> None:
+    ch = world.add_channel(username="rules", title="Rules")
+    fid = ch.add_media_post("document", size=3 * 2**20)
+    stored = world.files[fid]
+    loc = types.InputDocumentFileLocation(
+        id=fid, access_hash=stored.access_hash, file_reference=stored.file_reference,
+        thumb_size="",
+    )
+    assert len(await _get_file(client, loc, 2**20, 512 * 1024)) == 512 * 1024
+    for offset, limit, precise, error in [
+        (1024, 4096, False, errors.OffsetInvalidError),  # offset not a 4 KB multiple
+        (0, 1024, False, errors.LimitInvalidError),  # limit not a 4 KB multiple
+        (0, 12 * 1024, False, errors.LimitInvalidError),  # 1 MB not a multiple of limit
+        (0, 2 * 2**20, False, errors.LimitInvalidError),  # over 1 MB
+        (2**20 - 4096, 8192, False, errors.LimitInvalidError),  # crosses a 1 MB boundary
+        (1536, 1024, True, errors.OffsetInvalidError),  # precise: 1 KB multiples
+        (2**20 - 1024, 2048, True, errors.LimitInvalidError),  # precise still one chunk
+    ]:
+        with pytest.raises(error):
+            await _get_file(client, loc, offset, limit, precise)
+    # precise: 1 KB multiples that do not divide 1 MB are fine.
+    assert await _get_file(client, loc, 3072, 3072, True) == world.file_bytes(fid, 3072, 3072)
+    assert world.bytes_served[fid] == 512 * 1024 + 3072
+
+
+async def test_file_reference_expires_and_refused_files(
+    client: TelegramClient, world: World, server: MTProtoServer
+) -> None:
+    ch = world.add_channel(username="refs", title="Refs")
+    photo = ch.add_media_post("photo")
+    photo_msg = ch.last_id
+    doc = ch.add_media_post("document", size=100_000)
+    doc_msg = ch.last_id
+    old_photo, old_doc = await client.get_messages("refs", ids=[photo_msg, doc_msg])
+    world.expire_file_reference(photo)
+    world.expire_file_reference(doc)
+    with pytest.raises(errors.FileReferenceExpiredError):
+        await client.download_media(old_photo, file=bytes)
+    # A fresh reference from channels.getMessages works.
+    server.counters.clear()
+    (fresh,) = await client.get_messages("refs", ids=[photo_msg])
+    assert server.counters["channels.getMessages"] == 1
+    assert fresh.photo.file_reference != old_photo.photo.file_reference
+    assert await client.download_media(fresh, file=bytes) == world.file_bytes(photo)
+    # History pages carry the new reference too.
+    latest = {m.id: m async for m in client.iter_messages("refs")}
+    assert latest[doc_msg].document.file_reference == world.files[doc].file_reference
+    # Telethon refreshes a document's reference by itself (channels.getMessages).
+    server.counters.clear()
+    assert await client.download_media(old_doc, file=bytes) == world.file_bytes(doc)
+    assert server.counters["channels.getMessages"] == 1
+    # A wrong access hash, then files Telegram refuses.
+    stored = world.files[doc]
+    wrong = types.InputDocumentFileLocation(
+        id=doc, access_hash=stored.access_hash ^ 1, file_reference=stored.file_reference,
+        thumb_size="",
+    )
+    with pytest.raises(errors.FileIdInvalidError):
+        await _get_file(client, wrong, 0, 4096)
+    world.refuse_file(doc, "FILE_ID_INVALID")
+    with pytest.raises(errors.FileIdInvalidError):
+        await client.download_media(latest[doc_msg], file=bytes)
+    world.refuse_file(photo, "FLOOD_WAIT_30")
+    with pytest.raises(errors.FloodWaitError):
+        await client.download_media(fresh, file=bytes)
+    world.refuse_file(doc, None)
+    assert await client.download_media(latest[doc_msg], file=bytes) == world.file_bytes(doc)
+    # Flood waits injected on upload.getFile work like on any method.
+    server.faults.add("upload.getFile", "FLOOD_WAIT_31")
+    with pytest.raises(errors.FloodWaitError) as flood:
+        await client.download_media(latest[doc_msg], file=bytes)
+    assert flood.value.seconds == 31
+
+
+async def test_media_kinds_reposts_and_twins(client: TelegramClient, world: World) -> None:
+    ch = world.add_channel(username="kinds", title="Kinds")
+    other = world.add_channel(username="kinds2", title="Kinds 2")
+    ids = {}
+    for kind in ("video", "round", "voice", "audio", "document", "animation", "sticker"):
+        ids[kind] = ch.add_media_post(kind, size=5000)
+    msgs = {m.document.id: m async for m in client.iter_messages("kinds")}
+    for kind, fid in ids.items():
+        assert describe_document(msgs[fid].document)[0] == kind, kind
+    # The same media re-posted elsewhere: one id, one access hash, the same bytes.
+    pic = ch.add_media_post("photo", content=b"\xff\xd8 tiny jpeg")
+    assert other.add_media_post("photo", media_id=pic, text="again") == pic
+    assert world.media_posts(pic) == [(ch, ch.last_id), (other, other.last_id)]
+    (again,) = await client.get_messages("kinds2", ids=[other.last_id])
+    assert again.photo.id == pic and again.text == "again"
+    assert await client.download_media(again, file=bytes) == b"\xff\xd8 tiny jpeg"
+    # Another media id with byte-identical content.
+    twin = other.add_media_post("video", same_content_as=ids["video"])
+    assert twin != ids["video"] and world.file_sha256(twin) == world.file_sha256(ids["video"])
+    with pytest.raises(ValueError):
+        other.add_media_post("video", media_id=pic)
+
+
+async def test_file_delay_delays_every_part(
+    client: TelegramClient, world: World, server: MTProtoServer
+) -> None:
+    ch = world.add_channel(username="slow", title="Slow")
+    ch.add_media_post("document", size=3 * 128 * 1024)
+    (msg,) = await client.get_messages("slow", ids=[ch.last_id])
+    server.file_delay = 0.1
+    started = time.monotonic()
+    assert len(await client.download_media(msg, file=bytes)) == 3 * 128 * 1024
+    assert time.monotonic() - started >= 0.3  # three sequential parts, 0.1 s each

@@ -792,19 +792,61 @@ def get_dialogs(call: Call) -> TLObject:
     )
 
 
+_KB = 1024
+_MB = 1024 * 1024
+
+
+def check_file_part(offset: int, limit: int, precise: bool) -> None:
+    """Telegram's rules for an upload.getFile part (core.telegram.org/api/files,
+    "Downloading files"): without `precise`, offset and limit are multiples of 4 KB and
+    1 MB is a multiple of limit; with `precise`, multiples of 1 KB and limit <= 1 MB; in
+    any case the part stays inside one 1 MB chunk of the file. OFFSET_INVALID /
+    LIMIT_INVALID otherwise."""
+    unit = _KB if precise else 4 * _KB
+    if offset < 0 or offset % unit:
+        raise RpcFail("OFFSET_INVALID")
+    if limit <= 0 or limit % unit or limit > _MB or (not precise and _MB % limit):
+        raise RpcFail("LIMIT_INVALID")
+    if offset // _MB != (offset + limit - 1) // _MB:
+        raise RpcFail("LIMIT_INVALID")
+
+
 @rpc(functions.upload.GetFileRequest)
 def get_file(call: Call) -> TLObject:
+    """A part of a photo or document. The location is InputDocumentFileLocation
+    (thumb_size "") or InputPhotoFileLocation (thumb_size: a size type of the photo);
+    an unknown id, a wrong access hash or an unknown size type: FILE_ID_INVALID /
+    LOCATION_INVALID; a stale file reference: FILE_REFERENCE_EXPIRED (an empty one:
+    FILE_REFERENCE_EMPTY); a refused file (`world.refuse_file`): its error. Past the
+    end of the file the answer has fewer bytes, or none, like Telegram's."""
     req = call.request
-    data = call.world.files.get(getattr(req.location, "id", 0))
-    if data is None:
+    loc = req.location
+    if not isinstance(loc, types.InputDocumentFileLocation | types.InputPhotoFileLocation):
         raise RpcFail("LOCATION_INVALID")
-    if req.offset < 0 or req.limit <= 0 or req.limit > 1024 * 1024:
-        raise RpcFail("LIMIT_INVALID")
+    check_file_part(req.offset, req.limit, bool(req.precise))
+    world = call.world
+    stored = world.files.get(loc.id)
+    if stored is None or stored.access_hash != loc.access_hash:
+        raise RpcFail("FILE_ID_INVALID")
+    if stored.is_photo != isinstance(loc, types.InputPhotoFileLocation):
+        raise RpcFail("LOCATION_INVALID")
+    if not loc.file_reference:
+        raise RpcFail("FILE_REFERENCE_EMPTY")
+    if loc.file_reference != stored.file_reference:
+        raise RpcFail("FILE_REFERENCE_EXPIRED")
+    if stored.refused:
+        raise RpcFail(stored.refused, stored.refused_code)
+    content = stored.content_for(loc.thumb_size or "")
+    if content is None:
+        raise RpcFail("LOCATION_INVALID")
+    data = content.read(req.offset, req.limit)
+    world.bytes_served[stored.id] += len(data)
+    world.getfile_requests[stored.id] += 1
     return build(
         types.upload.File,
-        type=build(types.storage.FileUnknown),
+        type=build(types.storage.FileJpeg if stored.is_photo else types.storage.FilePartial),
         mtime=0,
-        bytes=data[req.offset : req.offset + req.limit],
+        bytes=data,
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from telethon.tl import TLObject, types
 
+from .files import StoredFile
 from .tlbuild import RawTL, build, peer_channel, peer_user, to_timestamp
 from .world import BasicGroup, Channel, StoredMessage, User, World
 
@@ -81,70 +82,25 @@ def render_peer_chat(chat: Channel, viewer: User | None) -> Any:
 
 
 def render_media(media: Any, msg: StoredMessage, world: World, dc_id: int = 2) -> Any:
-    """A TL MessageMedia from a TL object, "photo"/"document"/"video"/"webpage" or a dict.
+    """A TL MessageMedia from a `StoredFile` (a photo or document served by
+    upload.getFile), a TL object, or "photo"/"document"/"video"/"webpage" or a dict
+    (made into a StoredFile by `World.media_from_spec` first).
 
-    Photos, documents and videos get content (`data`, or `size` deterministic bytes)
-    that `upload.getFile` serves, so `download_media` works. A photo's largest size is
-    `width` x `height` (800 x 600), a PhotoSizeProgressive with `progressive=True`; a
-    video has `duration` (s), `width`, `height` and `round`.
+    A photo has an "m" thumb and its largest size `width` x `height` of type
+    `photo_type(w, h)` ("x", "y" or "w"; a PhotoSizeProgressive with `progressive`);
+    a document carries the attributes of its kind (`document_attributes`).
     """
+    if isinstance(media, str | dict):
+        stored = world.media_from_spec(media, date=msg.date)
+        if stored is not media:
+            msg.media = media = stored
+    if isinstance(media, StoredFile):
+        return render_file(media)
     if media is None or not isinstance(media, str | dict):
         return media
     spec: dict[str, Any] = {"type": media} if isinstance(media, str) else dict(media)
-    kind = spec.get("type")
-    rnd = random.Random(msg.id)
-    file_id = rnd.getrandbits(62)
-    data: bytes = spec.get("data") or b""
-    if kind in ("photo", "document", "video"):
-        if not data:
-            data = rnd.randbytes(int(spec.get("size", 54321 if kind == "photo" else 12345)))
-        world.files[file_id] = data
-    if kind == "photo":
-        w, h = int(spec.get("width", 800)), int(spec.get("height", 600))
-        sizes: list[Any] = [build(types.PhotoSize, type="m", w=w // 4, h=h // 4, size=1)]
-        if spec.get("progressive"):
-            sizes.append(
-                build(types.PhotoSizeProgressive, type="y", w=w, h=h, sizes=[1, len(data)])
-            )
-        else:
-            sizes.append(build(types.PhotoSize, type="x", w=w, h=h, size=len(data)))
-        photo = build(
-            types.Photo,
-            id=file_id,
-            access_hash=rnd.getrandbits(62),
-            file_reference=b"\x01" * 8,
-            date=msg.date,
-            sizes=sizes,
-            dc_id=dc_id,
-        )
-        return build(types.MessageMediaPhoto, photo=photo)
-    if kind in ("document", "video"):
-        video = kind == "video"
-        name = spec.get("file_name", "clip.mp4" if video else "file.pdf")
-        attributes: list[Any] = [build(types.DocumentAttributeFilename, file_name=name)]
-        if video:
-            attributes.append(
-                build(
-                    types.DocumentAttributeVideo,
-                    duration=float(spec.get("duration", 12.0)),
-                    w=int(spec.get("width", 1280)),
-                    h=int(spec.get("height", 720)),
-                    round_message=spec.get("round") or None,
-                )
-            )
-        document = build(
-            types.Document,
-            id=file_id,
-            access_hash=rnd.getrandbits(62),
-            file_reference=b"\x01" * 8,
-            date=msg.date,
-            mime_type=spec.get("mime_type", "video/mp4" if video else "application/pdf"),
-            size=len(data),
-            dc_id=dc_id,
-            attributes=attributes,
-        )
-        return build(types.MessageMediaDocument, document=document)
-    if kind == "webpage":
+    if spec.get("type") == "webpage":
+        rnd = random.Random(msg.id)
         url = spec.get("url", "https://example.com/")
         page = build(
             types.WebPage,
@@ -159,6 +115,98 @@ def render_media(media: Any, msg: StoredMessage, world: World, dc_id: int = 2) -
         )
         return build(types.MessageMediaWebPage, webpage=page)
     raise ValueError(f"unknown media {media!r}")
+
+
+def render_file(stored: StoredFile) -> Any:
+    """MessageMediaPhoto / MessageMediaDocument of a stored file, with its current
+    file reference."""
+    if stored.is_photo:
+        w, h = stored.width or 800, stored.height or 600
+        sizes: list[Any] = []
+        for kind, thumb in stored.thumbs.items():
+            sizes.append(build(types.PhotoSize, type=kind, w=w // 4, h=h // 4, size=thumb.size))
+        largest = stored.largest_type
+        if stored.progressive:
+            sizes.append(
+                build(types.PhotoSizeProgressive, type=largest, w=w, h=h,
+                      sizes=[max(1, stored.size // 4), stored.size])
+            )
+        else:
+            sizes.append(build(types.PhotoSize, type=largest, w=w, h=h, size=stored.size))
+        photo = build(
+            types.Photo,
+            id=stored.id,
+            access_hash=stored.access_hash,
+            file_reference=stored.file_reference,
+            date=stored.date,
+            sizes=sizes,
+            dc_id=stored.dc_id,
+        )
+        return build(types.MessageMediaPhoto, photo=photo)
+    document = build(
+        types.Document,
+        id=stored.id,
+        access_hash=stored.access_hash,
+        file_reference=stored.file_reference,
+        date=stored.date,
+        mime_type=stored.mime_type,
+        size=stored.size,
+        dc_id=stored.dc_id,
+        attributes=document_attributes(stored),
+    )
+    return build(
+        types.MessageMediaDocument,
+        document=document,
+        round=stored.kind == "round" or None,
+        voice=stored.kind == "voice" or None,
+        video=stored.kind in ("video", "round") or None,
+    )
+
+
+def document_attributes(stored: StoredFile) -> list[Any]:
+    """The DocumentAttribute list Telegram gives a document of this kind, so that
+    parser/content.py describe_document (and Telethon) see that kind: video -> Video;
+    round -> Video(round_message); voice -> Audio(voice); audio -> Audio(title,
+    performer); animation -> Animated + Video; sticker -> Sticker + ImageSize; plus the
+    Filename when the file has a name."""
+    kind = stored.kind
+    attrs: list[Any] = []
+    w, h = stored.width or 0, stored.height or 0
+    if kind in ("video", "round", "animation"):
+        attrs.append(
+            build(
+                types.DocumentAttributeVideo,
+                duration=float(stored.duration or 0.0),
+                w=w,
+                h=h,
+                round_message=kind == "round" or None,
+                supports_streaming=kind == "video" or None,
+            )
+        )
+    if kind == "animation":
+        attrs.append(build(types.DocumentAttributeAnimated))
+    if kind in ("voice", "audio"):
+        attrs.append(
+            build(
+                types.DocumentAttributeAudio,
+                duration=int(stored.duration or 0),
+                voice=kind == "voice" or None,
+                title=stored.title if kind == "audio" else None,
+                performer=stored.performer if kind == "audio" else None,
+            )
+        )
+    if kind == "sticker":
+        attrs.append(build(types.DocumentAttributeImageSize, w=w, h=h))
+        attrs.append(
+            build(
+                types.DocumentAttributeSticker,
+                alt="🙂",
+                stickerset=build(types.InputStickerSetEmpty),
+            )
+        )
+    if stored.file_name:
+        attrs.append(build(types.DocumentAttributeFilename, file_name=stored.file_name))
+    return attrs
 
 
 def render_fwd(fwd: Any, msg: StoredMessage) -> Any:

@@ -330,6 +330,8 @@ class MTProtoServer:
         self.counters: Counter[str] = Counter()
         self.unknown_methods: Counter[str] = Counter()
         self.faults = Faults()
+        # Seconds added to every upload.getFile answer (a network round trip, for benches).
+        self.file_delay = 0.0
         self.auth_keys: dict[int, KeyRecord] = {}
         self.sessions: dict[tuple[int, int], _Session] = {}
         self.exported_auth: dict[bytes, int] = {}
@@ -480,9 +482,12 @@ class MTProtoServer:
                 log.info("fault: stalling %s", name)
                 return
         body = self._answer(record, msg_id, inner, name, fault)
-        if fault is not None and fault.delay > 0:
+        delay = fault.delay if fault is not None else 0.0
+        if name == "upload.getFile":
+            delay += self.file_delay
+        if delay > 0:
             loop = asyncio.get_running_loop()
-            loop.call_later(fault.delay, client.send, record, session_id, body)
+            loop.call_later(delay, client.send, record, session_id, body)
         else:
             client.send(record, session_id, body)
 

@@ -15,12 +15,14 @@ import os
 import random
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from telethon.tl import types
 
+from .files import KIND_DEFAULTS, MEDIA_KINDS, Content, StoredFile
 from .tlbuild import build, to_timestamp
 
 # edit_message: "leave the media as it is" (None removes it).
@@ -260,6 +262,7 @@ class Channel:
         ts = to_timestamp(date) if date is not None else self._default_date()
         if isinstance(from_id, User):
             from_id = from_id.id
+        media = self.world.media_from_spec(media, date=ts)
         msg = StoredMessage(
             mid,
             ts,
@@ -276,7 +279,65 @@ class Channel:
             from_id=from_id,
         )
         self._store(msg)
+        if isinstance(media, StoredFile):
+            media.posts.append((self, msg))
         return msg
+
+    def add_media_post(
+        self,
+        kind: str,
+        *,
+        size: int | None = None,
+        mime_type: str | None = None,
+        file_name: str | None = None,
+        media_id: int | None = None,
+        content: bytes | None = None,
+        same_content_as: int | None = None,
+        text: str = "",
+        width: int | None = None,
+        height: int | None = None,
+        duration: float | None = None,
+        title: str | None = None,
+        performer: str | None = None,
+        progressive: bool = False,
+        **message_fields: Any,
+    ) -> int:
+        """Post a photo or a document of `kind` (one of MEDIA_KINDS); returns its media
+        id (TL Photo.id / Document.id). The new message is `self.last_id`.
+
+        `media_id` of a file the world already has re-posts that same media (same id,
+        access hash and bytes; other arguments but `text` and message fields must be
+        left out); a new `media_id` makes a new file with that id. `size` (bytes, default
+        54321 for photos, 12345 otherwise) makes generated content (lazy: 2 GB costs
+        nothing), `content` gives explicit bytes, `same_content_as` (a media id) makes a
+        new media id with byte-identical content. `message_fields` go to `add_message`
+        (date, views, grouped_id, msg_id, ...).
+        """
+        world = self.world
+        if media_id is not None and media_id in world.files:
+            stored = world.files[media_id]
+            if stored.kind != kind:
+                raise ValueError(f"media {media_id} is a {stored.kind}, not a {kind}")
+            if any(v is not None for v in (size, mime_type, file_name, content, same_content_as)):
+                raise ValueError("a re-post takes the stored media as it is")
+        else:
+            stored = world.add_file(
+                kind,
+                size=size,
+                mime_type=mime_type,
+                file_name=file_name,
+                media_id=media_id,
+                content=content,
+                same_content_as=same_content_as,
+                width=width,
+                height=height,
+                duration=duration,
+                title=title,
+                performer=performer,
+                progressive=progressive,
+            )
+        self.add_message(text, media=stored, **message_fields)
+        return stored.id
 
     def add_service(
         self,
@@ -353,7 +414,10 @@ class Channel:
         None removes it) sets `edit_date` (default: now)."""
         msg = self._msgs[msg_id]
         if media is not _KEEP:
+            media = self.world.media_from_spec(media, date=msg.date)
             msg.media = media
+            if isinstance(media, StoredFile):
+                media.posts.append((self, msg))
         if text is not None or media is not _KEEP:
             if text is not None:
                 msg.text = text
@@ -517,8 +581,11 @@ class World:
     channels: dict[int, Channel] = field(default_factory=dict)
     # Basic groups by chat id (a separate id space from channels).
     chats: dict[int, BasicGroup] = field(default_factory=dict)
-    # Content of photos/documents by file id, served by upload.getFile.
-    files: dict[int, bytes] = field(default_factory=dict)
+    # Photos and documents by media id, served by upload.getFile (`StoredFile`).
+    files: dict[int, StoredFile] = field(default_factory=dict)
+    # Bytes upload.getFile answered per media id, and the calls answered with bytes.
+    bytes_served: Counter[int] = field(default_factory=Counter)
+    getfile_requests: Counter[int] = field(default_factory=Counter)
     # The api_ids Telegram knows (None: any); others get API_ID_INVALID on initConnection.
     api_ids: set[int] | None = None
     # True: one access hash per channel for every account (before per-account hashes).
@@ -536,6 +603,7 @@ class World:
         self._next_channel_id = 1_500_000_001
         self._next_chat_id = 700_000_001
         self._commenter: User | None = None
+        self._media_rng = random.Random()
 
     @property
     def now(self) -> int:
@@ -792,6 +860,146 @@ class World:
     def remove_qr_listener(self, listener: Callable[[QrToken], None]) -> None:
         if listener in self._qr_listeners:
             self._qr_listeners.remove(listener)
+
+    # -- media files ---------------------------------------------------------------
+
+    def add_file(
+        self,
+        kind: str,
+        *,
+        size: int | None = None,
+        mime_type: str | None = None,
+        file_name: str | None = None,
+        media_id: int | None = None,
+        content: bytes | None = None,
+        same_content_as: int | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        duration: float | None = None,
+        title: str | None = None,
+        performer: str | None = None,
+        progressive: bool = False,
+        date: int | None = None,
+    ) -> StoredFile:
+        """A new photo or document (see `Channel.add_media_post`), not yet posted."""
+        if kind not in MEDIA_KINDS:
+            raise ValueError(f"unknown media kind {kind!r}; one of {MEDIA_KINDS}")
+        if media_id is None:
+            media_id = self._new_media_id()
+        elif media_id in self.files:
+            raise ValueError(f"media id {media_id} already exists")
+        default_mime, default_name, default_size = KIND_DEFAULTS[kind]
+        if content is not None:
+            body = Content(len(content), data=bytes(content))
+        elif same_content_as is not None:
+            twin = self.files[same_content_as].content
+            body = Content(twin.size, data=twin.data, seed=twin.seed)
+        else:
+            body = Content(default_size if size is None else int(size), seed=media_id)
+        if body.size <= 0:
+            raise ValueError("a file has at least one byte")
+        if kind == "photo":
+            width, height = width or 800, height or 600
+        elif kind in ("video", "round", "animation"):
+            width, height = width or (640 if kind == "round" else 1280), height or (
+                640 if kind == "round" else 720
+            )
+            duration = 12.0 if duration is None else duration
+        elif kind in ("voice", "audio"):
+            duration = 30.0 if duration is None else duration
+        elif kind == "sticker":
+            width, height = width or 512, height or 512
+        stored = StoredFile(
+            id=media_id,
+            access_hash=self._media_rng.getrandbits(63) or 1,
+            kind=kind,
+            content=body,
+            mime_type=mime_type or default_mime,
+            file_name=file_name if file_name is not None else default_name,
+            width=width,
+            height=height,
+            duration=duration,
+            title=title,
+            performer=performer,
+            date=self.now if date is None else date,
+            file_reference=self._new_reference(),
+            progressive=progressive,
+        )
+        if kind == "photo":
+            # A smaller "m" thumb with its own bytes: Telethon and the app take the largest.
+            thumb_size = max(1, body.size // 10)
+            stored.thumbs["m"] = Content(thumb_size, seed=media_id ^ 0x6D)
+        self.files[media_id] = stored
+        return stored
+
+    def media_from_spec(self, media: Any, *, date: int | None = None) -> Any:
+        """`add_message`'s media argument as stored: "photo"/"document"/"video" or a dict
+        of those types (`{"type": "document", "file_name": ..., "mime_type": ...,
+        "size": ..., "data": b"..."}`, `{"type": "photo", "width", "height",
+        "progressive"}`, `{"type": "video", "duration", "width", "height", "round"}`)
+        become a new StoredFile; a StoredFile, TL media, webpage specs pass through."""
+        if not isinstance(media, str | dict):
+            return media
+        spec: dict[str, Any] = {"type": media} if isinstance(media, str) else dict(media)
+        kind = spec.get("type")
+        if kind not in ("photo", "document", "video", "round"):
+            return media
+        if kind == "video" and spec.get("round"):
+            kind = "round"
+        return self.add_file(
+            kind,
+            size=spec.get("size"),
+            mime_type=spec.get("mime_type"),
+            file_name=spec.get("file_name"),
+            content=spec.get("data") or None,
+            width=spec.get("width"),
+            height=spec.get("height"),
+            duration=spec.get("duration"),
+            progressive=bool(spec.get("progressive")),
+            date=date,
+        )
+
+    def expire_file_reference(self, media_id: int) -> bytes:
+        """The file reference of this media expires (upload.getFile with it answers 400
+        FILE_REFERENCE_EXPIRED); history pages and channels.getMessages carry the new
+        one, returned."""
+        stored = self.files[media_id]
+        stored.old_references.append(stored.file_reference)
+        stored.file_reference = self._new_reference()
+        for _channel, msg in stored.posts:
+            msg.raw = None
+        return stored.file_reference
+
+    def refuse_file(self, media_id: int, error: str | None = "FILE_ID_INVALID", *,
+                    code: int | None = None) -> None:
+        """upload.getFile of this media answers `error` (a Telegram error name; its code
+        from the name unless `code`) instead of bytes; None serves it again."""
+        stored = self.files[media_id]
+        stored.refused = error
+        stored.refused_code = code
+
+    def file_bytes(self, media_id: int, offset: int = 0, length: int | None = None) -> bytes:
+        """The content of a media (its largest size for a photo), or a slice of it."""
+        content = self.files[media_id].content
+        return content.read(offset, content.size - offset if length is None else length)
+
+    def file_sha256(self, media_id: int) -> str:
+        """Hex SHA-256 of a media's content (read 1 MiB at a time)."""
+        return self.files[media_id].content.sha256()
+
+    def media_posts(self, media_id: int) -> list[tuple[Channel, int]]:
+        """(channel, message id) of every post carrying this media."""
+        stored = self.files[media_id]
+        return [(c, m.id) for c, m in stored.posts if m.media is stored]
+
+    def _new_media_id(self) -> int:
+        while True:
+            media_id = self._media_rng.getrandbits(62) | (1 << 61)
+            if media_id not in self.files:
+                return media_id
+
+    def _new_reference(self) -> bytes:
+        return b"\x02" + os.urandom(20)
 
     # -- helpers -------------------------------------------------------------------
 
