@@ -16,6 +16,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramConflictError,
+    TelegramEntityTooLarge,
     TelegramForbiddenError,
     TelegramNetworkError,
     TelegramNotFound,
@@ -32,7 +33,10 @@ from aiogram.types import (
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputMediaAudio,
     InputMediaDocument,
+    InputMediaPhoto,
+    InputMediaVideo,
     Message,
 )
 
@@ -321,6 +325,106 @@ async def test_photo_media_group_and_download(double: BotAPIDouble, bot: Bot, al
     assert file.file_path is not None
     downloaded = await bot.download_file(file.file_path)
     assert downloaded is not None and downloaded.read() == b"@durov\n"
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """Just a PNG signature and IHDR: enough for Telegram (and the double) to read the
+    dimensions of an image too large to build in a test."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    ihdr = b"IHDR" + header
+    return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(header)) + ihdr + struct.pack(
+        ">I", zlib.crc32(ihdr)
+    )
+
+
+async def test_video_audio_voice_animation_uploads(
+    double: BotAPIDouble, bot: Bot, alice: User
+) -> None:
+    video = await bot.send_video(
+        alice.id, BufferedInputFile(b"\x00" * 2048, "clip.mp4"), caption="<b>clip</b>",
+        width=640, height=360, duration=7, parse_mode="HTML",
+    )
+    assert video.video is not None and video.caption == "clip"
+    assert (video.video.width, video.video.height, video.video.duration) == (640, 360, 7)
+    assert video.video.mime_type == "video/mp4" and video.video.file_name == "clip.mp4"
+    audio = await bot.send_audio(
+        alice.id, BufferedInputFile(b"ID3" + b"\x00" * 100, "song.mp3"), title="Song",
+        performer="Band", duration=180,
+    )
+    assert audio.audio is not None and (audio.audio.title, audio.audio.performer) == (
+        "Song", "Band"
+    )
+    voice = await bot.send_voice(alice.id, BufferedInputFile(b"OggS" + b"\x00" * 50, "v.ogg"))
+    assert voice.voice is not None and voice.voice.mime_type == "audio/ogg"
+    gif = await bot.send_animation(alice.id, BufferedInputFile(b"GIF89a" + b"\x00" * 9, "a.gif"))
+    assert gif.animation is not None and gif.document is not None
+    snapshot = await double.wait_for_message(alice, "clip")
+    assert snapshot.video is snapshot.media and snapshot.media is not None
+    assert snapshot.media.kind == "video" and snapshot.media.data == b"\x00" * 2048
+    assert [u.kind for u in double.uploads] == ["video", "audio", "voice", "animation"]
+    # A file_id is reusable for its kind.
+    again = await bot.send_video(alice.id, video.video.file_id)
+    assert again.video is not None and again.video.file_id == video.video.file_id
+
+
+async def test_upload_limits_like_telegram(double: BotAPIDouble, bot: Bot, alice: User) -> None:
+    # Photos: at most 10 MB, width + height <= 10000, ratio <= 20.
+    big_photo = _png(10, 10) + b"\x00" * (10 * 1024 * 1024)
+    with pytest.raises(TelegramBadRequest, match="PHOTO_SAVE_FILE_INVALID"):
+        await bot.send_photo(alice.id, BufferedInputFile(big_photo, "big.png"))
+    for width, height in ((6000, 4001), (2100, 100)):
+        with pytest.raises(TelegramBadRequest, match="PHOTO_INVALID_DIMENSIONS"):
+            await bot.send_photo(alice.id, BufferedInputFile(_png_header(width, height), "p.png"))
+    # The same bytes go as a document (any file up to 50 MB).
+    doc = await bot.send_document(alice.id, BufferedInputFile(big_photo, "big.png"))
+    assert doc.document is not None and doc.document.file_size == len(big_photo)
+    # Multipart uploads: at most 50 MB.
+    assert double.max_upload_size == 50 * 1024 * 1024
+    with pytest.raises(TelegramEntityTooLarge):
+        too_big = b"\x00" * (50 * 1024 * 1024 + 1)
+        await bot.send_video(alice.id, BufferedInputFile(too_big, "x.mp4"))
+    # Captions: at most 1024 characters after entity parsing, valid HTML.
+    ok = "<b>" + "x" * 1024 + "</b>"
+    sent = await bot.send_document(
+        alice.id, BufferedInputFile(b"1", "a.txt"), caption=ok, parse_mode="HTML"
+    )
+    assert sent.caption == "x" * 1024
+    with pytest.raises(TelegramBadRequest, match="caption is too long"):
+        await bot.send_audio(alice.id, BufferedInputFile(b"1", "a.mp3"), caption="y" * 1025)
+    with pytest.raises(TelegramBadRequest, match="can't parse entities"):
+        await bot.send_photo(
+            alice.id, BufferedInputFile(_png(2, 2), "p.png"), caption="<channel|all>",
+            parse_mode="HTML",
+        )
+
+
+async def test_media_groups_mix_like_telegram(double: BotAPIDouble, bot: Bot, alice: User) -> None:
+    mixed = await bot.send_media_group(
+        alice.id,
+        [
+            InputMediaPhoto(media=BufferedInputFile(_png(4, 4), "p.png"), caption="album"),
+            InputMediaVideo(media=BufferedInputFile(b"\x00" * 10, "v.mp4")),
+        ],
+    )
+    assert mixed[0].photo is not None and mixed[1].video is not None
+    songs = await bot.send_media_group(
+        alice.id,
+        [InputMediaAudio(media=BufferedInputFile(b"1", f"{i}.mp3")) for i in range(3)],
+    )
+    assert [m.audio is not None for m in songs] == [True] * 3
+    with pytest.raises(TelegramBadRequest, match="can't be mixed"):
+        await bot.send_media_group(
+            alice.id,
+            [
+                InputMediaDocument(media=BufferedInputFile(b"1", "a.zip")),
+                InputMediaPhoto(media=BufferedInputFile(_png(4, 4), "p.png")),
+            ],
+        )
+    with pytest.raises(TelegramBadRequest, match="2-10 items"):
+        await bot.send_media_group(
+            alice.id,
+            [InputMediaDocument(media=BufferedInputFile(b"1", f"{i}.zip")) for i in range(11)],
+        )
 
 
 # ------------------------------------------------------------------ faults

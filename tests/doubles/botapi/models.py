@@ -107,7 +107,7 @@ class UploadedFile:
     mime_type: str | None
     file_id: str
     file_unique_id: str
-    kind: str  # "document" or "photo"
+    kind: str  # "photo", "document", "video", "audio", "voice" or "animation"
     file_path: str
     width: int | None = None
     height: int | None = None
@@ -131,6 +131,29 @@ class UploadedFile:
             data["file_name"] = self.filename
         if self.mime_type:
             data["mime_type"] = self.mime_type
+        return data
+
+    def media_api(self) -> dict[str, Any]:
+        """The Bot API object of a non-photo file of its kind (Document, Video, Audio,
+        Voice, Animation); duration/width/height/title/performer from the request."""
+        data = self.document_api()
+        fields = self.fields
+
+        def number(name: str) -> int:
+            try:
+                return int(fields.get(name) or 0)
+            except (TypeError, ValueError):
+                return 0
+
+        if self.kind in ("video", "animation"):
+            data.update(width=self.width or 0, height=self.height or 0,
+                        duration=number("duration"))
+        elif self.kind in ("audio", "voice"):
+            data["duration"] = number("duration")
+            if self.kind == "audio":
+                for name in ("title", "performer"):
+                    if fields.get(name):
+                        data[name] = str(fields[name])
         return data
 
     def photo_api(self) -> list[dict[str, Any]]:
@@ -227,6 +250,31 @@ class MessageSnapshot:
     @property
     def callback_datas(self) -> list[str]:
         return [data for row in self.reply_markup for _, data in row if data is not None]
+
+    @property
+    def media(self) -> UploadedFile | None:
+        """The file the message carries (photo or any other kind: `media.kind`)."""
+        return self.photo or self.document
+
+    @property
+    def video(self) -> UploadedFile | None:
+        return self._of_kind("video")
+
+    @property
+    def audio(self) -> UploadedFile | None:
+        return self._of_kind("audio")
+
+    @property
+    def voice(self) -> UploadedFile | None:
+        return self._of_kind("voice")
+
+    @property
+    def animation(self) -> UploadedFile | None:
+        return self._of_kind("animation")
+
+    def _of_kind(self, kind: str) -> UploadedFile | None:
+        doc = self.document
+        return doc if doc is not None and doc.kind == kind else None
 
     def button(self, text: str) -> Button:
         """The button whose text equals ``text`` (AssertionError if none)."""
@@ -333,7 +381,10 @@ class StoredMessage:
             if self.entities:
                 data["entities"] = self.entities
         if self.document is not None:
-            data["document"] = self.document.document_api()
+            kind = self.document.kind
+            data[kind] = self.document.media_api()
+            if kind == "animation":  # Telegram sends an animation as both
+                data["document"] = self.document.document_api()
         if self.photo is not None:
             data["photo"] = self.photo.photo_api()
         if self.caption is not None:

@@ -56,6 +56,18 @@ MAX_COMMANDS = 100
 CALLBACK_ANSWER_TIMEOUT = 15.0  # seconds Telegram waits for answerCallbackQuery
 MAX_CAPTION = 1024
 MAX_UPLOAD = 50 * 1024 * 1024
+MAX_PHOTO = 10 * 1024 * 1024  # sendPhoto: at most 10 MB (else PHOTO_SAVE_FILE_INVALID)
+# What a bot can send, and the kind of file each method carries.
+FILE_KINDS = ("photo", "document", "video", "audio", "voice", "animation")
+# Per kind: (file_id prefix, folder of file_path, default mime type).
+_KIND_FILES = {
+    "photo": ("AgACAgIAAxkBAAI", "photos", None),
+    "document": ("BQACAgIAAxkBAAI", "documents", "application/octet-stream"),
+    "video": ("BAACAgIAAxkBAAI", "videos", "video/mp4"),
+    "audio": ("CQACAgIAAxkBAAI", "music", "audio/mpeg"),
+    "voice": ("AwACAgIAAxkBAAI", "voice", "audio/ogg"),
+    "animation": ("CgACAgIAAxkBAAI", "animations", "video/mp4"),
+}
 MAX_DOWNLOAD = 20 * 1024 * 1024
 ALL_UPDATE_TYPES = (
     "message",
@@ -144,6 +156,9 @@ INT_FIELDS = frozenset(
         "cache_time",
         "user_id",
         "max_connections",
+        "duration",
+        "width",
+        "height",
     }
 )
 BOOL_FIELDS = frozenset(
@@ -246,6 +261,14 @@ class Params:
         if value is None or value == "":
             return None
         return str(value)
+
+
+def _int_field(fields: dict[str, Any], name: str) -> int:
+    value = fields.get(name)
+    try:
+        return int(value) if value is not None else 0
+    except (TypeError, ValueError):
+        return 0
 
 
 def _normalize(data: dict[str, Any]) -> dict[str, Any]:
@@ -924,12 +947,17 @@ class BotAPIDouble:
         seq = self._file_seq
         filename = part.filename
         mime_type = part.content_type
-        if kind == "document" and filename:
+        prefix, folder, default_mime = _KIND_FILES[kind]
+        if kind != "photo" and filename:
             guessed = mimetypes.guess_type(filename)[0]
             if guessed or mime_type in (None, "application/octet-stream"):
-                mime_type = guessed or "application/octet-stream"
+                mime_type = guessed or default_mime
+        if kind != "photo" and mime_type in (None, "application/octet-stream"):
+            mime_type = default_mime
         width = height = None
         if kind == "photo":
+            if len(part.data) > MAX_PHOTO:
+                raise _bad("PHOTO_SAVE_FILE_INVALID")
             size = _image_size(part.data)
             if size is None:
                 raise _bad("IMAGE_PROCESS_FAILED")
@@ -942,11 +970,14 @@ class BotAPIDouble:
                 raise _bad("PHOTO_INVALID_DIMENSIONS")
             filename = None
             mime_type = None
+        elif kind in ("video", "animation"):
+            width = _int_field(fields, "width")
+            height = _int_field(fields, "height")
+        if kind == "voice":
+            filename = None
         ext = ""
         if filename and "." in filename:
             ext = "." + filename.rsplit(".", 1)[1]
-        folder = "photos" if kind == "photo" else "documents"
-        prefix = "AgACAgIAAxkBAAI" if kind == "photo" else "BQACAgIAAxkBAAI"
         uploaded = UploadedFile(
             data=part.data,
             filename=filename,
@@ -954,7 +985,7 @@ class BotAPIDouble:
             file_id=f"{prefix}{seq:05d}{secrets.token_urlsafe(12)}",
             file_unique_id=f"AgAD{seq:05d}",
             kind=kind,
-            file_path=f"{folder}/file_{seq}{ext if kind == 'document' else '.jpg'}",
+            file_path=f"{folder}/file_{seq}{'.jpg' if kind == 'photo' else ext}",
             width=width,
             height=height,
             fields=fields,
@@ -1256,6 +1287,10 @@ class BotAPIDouble:
             "answerCallbackQuery": self._answer_callback_query,
             "sendDocument": self._send_document,
             "sendPhoto": self._send_photo,
+            "sendVideo": self._send_video,
+            "sendAudio": self._send_audio,
+            "sendVoice": self._send_voice,
+            "sendAnimation": self._send_animation,
             "sendMediaGroup": self._send_media_group,
             "sendChatAction": self._send_chat_action,
             "setMyCommands": self._set_my_commands,
@@ -1505,6 +1540,18 @@ class BotAPIDouble:
     async def _send_photo(self, params: Params) -> dict[str, Any]:
         return await self._send_file_message(params, "photo")
 
+    async def _send_video(self, params: Params) -> dict[str, Any]:
+        return await self._send_file_message(params, "video")
+
+    async def _send_audio(self, params: Params) -> dict[str, Any]:
+        return await self._send_file_message(params, "audio")
+
+    async def _send_voice(self, params: Params) -> dict[str, Any]:
+        return await self._send_file_message(params, "voice")
+
+    async def _send_animation(self, params: Params) -> dict[str, Any]:
+        return await self._send_file_message(params, "animation")
+
     async def _send_media_group(self, params: Params) -> list[dict[str, Any]]:
         chat = self._chat(params)
         media = params.get_json("media")
@@ -1513,9 +1560,16 @@ class BotAPIDouble:
         reply_to = self._reply_target(params, chat)
         self._check_can_write(chat)
         prepared = []
+        types_in_group = {item.get("type") for item in media if isinstance(item, dict)}
+        for lonely in ("document", "audio"):
+            # Telegram: documents and audio files group only with their own kind.
+            if lonely in types_in_group and len(types_in_group) > 1:
+                raise _bad(f"{lonely} can't be mixed with other media types in an album")
         for item in media:
-            if not isinstance(item, dict) or item.get("type") not in ("document", "photo"):
-                raise _bad("media type is not supported by the Bot API double")
+            if not isinstance(item, dict) or item.get("type") not in (
+                "document", "photo", "video", "audio"
+            ):
+                raise _bad("wrong media type in the album")
             item_params = Params(params.method, _normalize(item), params.files, params.at)
             caption, entities = self._format(
                 item_params, "caption", "caption_entities", limit=MAX_CAPTION, is_caption=True
