@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from telethon import TelegramClient
-from telethon.tl import custom, types
+from telethon.tl import custom, functions, types
 
 from core.media import MediaRef
 from parser.content import describe_document
-from parser.errors import media_error
+from parser.errors import MediaUnavailable, media_error
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +240,39 @@ async def _parallel(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     return given
+
+
+async def refresh(
+    client: TelegramClient, tg_id: int, access_hash: int | None, msg_id: int,
+    *, basic_group: bool = False,
+) -> MediaRef:
+    """The file of message `msg_id` as Telegram gives it now (a fresh file reference):
+    channels.getMessages on channel `tg_id` (messages.getMessages for an old basic
+    group). Raises MediaUnavailable("MESSAGE_DELETED") when the message is gone,
+    ("MEDIA_GONE") when it no longer has a file; other errors as `download`. The
+    media id may differ from the one asked for (the media was edited)."""
+    ids = [types.InputMessageID(msg_id)]
+    request: Any
+    if basic_group:
+        request = functions.messages.GetMessagesRequest(id=ids)
+    else:
+        request = functions.channels.GetMessagesRequest(
+            channel=types.InputChannel(tg_id, access_hash or 0), id=ids
+        )
+    try:
+        answer = await client(request)
+    except Exception as exc:
+        err = media_error(exc)
+        if err is None or err is exc:
+            raise
+        raise err from exc
+    msg = next((m for m in getattr(answer, "messages", ()) if m.id == msg_id), None)
+    if msg is None or isinstance(msg, types.MessageEmpty):
+        raise MediaUnavailable("MESSAGE_DELETED")
+    ref = media_ref(msg)
+    if ref is None:
+        raise MediaUnavailable("MEDIA_GONE")
+    return ref
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from telethon import TelegramClient
 from telethon.crypto import rsa
 from telethon.sessions import StringSession
 
-from core.errors import MediaUnavailable
-from parser.media import CHUNK, download, download_to, media_ref
+from core.errors import FileReferenceExpired, MediaUnavailable
+from parser.media import CHUNK, download, download_to, media_ref, refresh
 from tests.doubles.mtproto import PUBLIC_KEY_PATH, MTProtoServer, World
 
 pytestmark = pytest.mark.timeout(60)
@@ -46,9 +46,9 @@ async def client(world: World) -> AsyncIterator[TelegramClient]:
             await c.disconnect()
 
 
-async def _post(client: TelegramClient, world: World, media: object) -> object:
-    ch = world.add_channel(username="media", title="Media")
-    ch.add_message("caption", media=media)
+async def _post(client: TelegramClient, world: World, kind: str, **kw: object) -> object:
+    ch = world.find_username("media") or world.add_channel(username="media", title="Media")
+    ch.add_media_post(kind, **kw)
     msgs = [m async for m in client.iter_messages("media", limit=1)]
     return msgs[0]
 
@@ -60,7 +60,7 @@ async def test_photo_whole(client: TelegramClient, world: World, tmp_path: Path)
     got = await download_to(client, ref, tmp_path / "p")
     want = await client.download_media(msg, file=bytes)
     assert got.size == len(want) == 54321
-    assert got.sha256 == hashlib.sha256(want).hexdigest()
+    assert got.sha256 == hashlib.sha256(want).hexdigest() == world.file_sha256(ref.tg_id)
     assert (tmp_path / "p").read_bytes() == want
 
 
@@ -68,28 +68,51 @@ async def test_photo_whole(client: TelegramClient, world: World, tmp_path: Path)
 async def test_document_parts_and_resume(
     client: TelegramClient, world: World, tmp_path: Path, parts: int
 ) -> None:
-    size = 5 * CHUNK + 12345
-    msg = await _post(client, world, {"type": "document", "size": size, "file_name": "r.pdf"})
+    size = 9 * CHUNK + 12345
+    msg = await _post(client, world, "document", size=size, file_name="r.pdf")
     ref = media_ref(msg)
     assert ref is not None and ref.kind == "document" and ref.file_name == "r.pdf"
-    want = await client.download_media(msg, file=bytes)
+    want = world.file_bytes(ref.tg_id)
     # A partial file of 1.3 chunks (not on a request boundary) resumes there.
     path = tmp_path / "d"
     path.write_bytes(want[: CHUNK + 5000])
     got = await download_to(client, ref, path, parts=parts)
     assert path.read_bytes() == want
     assert got.size == size and got.fetched == size - CHUNK - 5000
-    assert got.sha256 == hashlib.sha256(want).hexdigest()
+    assert got.sha256 == world.file_sha256(ref.tg_id)
+    # The chunk holding the resume point came again; nothing else twice.
+    assert world.bytes_served[ref.tg_id] == size - CHUNK
     # Complete: nothing more is fetched.
     again = await download_to(client, ref, path, parts=parts)
     assert again.fetched == 0 and again.sha256 == got.sha256
 
 
-async def test_unknown_file_is_unavailable(client: TelegramClient, world: World) -> None:
+@pytest.mark.parametrize("kind", ["video", "round", "voice", "audio", "animation", "sticker"])
+async def test_kinds(client: TelegramClient, world: World, tmp_path: Path, kind: str) -> None:
+    msg = await _post(client, world, kind)
+    ref = media_ref(msg)
+    assert ref is not None and ref.kind == kind
+    got = await download_to(client, ref, tmp_path / kind, parts=4)
+    assert got.sha256 == world.file_sha256(ref.tg_id)
+
+
+async def test_refused_expired_and_refreshed(client: TelegramClient, world: World) -> None:
     msg = await _post(client, world, "photo")
     ref = media_ref(msg)
     assert ref is not None
-    world.files.clear()
+    world.refuse_file(ref.tg_id, "FILE_ID_INVALID")
     with pytest.raises(MediaUnavailable) as info:
         await download(client, ref, lambda b: None)
-    assert info.value.reason == "LOCATION_INVALID"
+    assert info.value.reason == "FILE_ID_INVALID"
+    world.refuse_file(ref.tg_id, None)
+    world.expire_file_reference(ref.tg_id)
+    with pytest.raises(FileReferenceExpired):
+        await download(client, ref, lambda b: None)
+    channel = await client.get_input_entity("media")
+    fresh = await refresh(client, channel.channel_id, channel.access_hash, msg.id)
+    assert fresh.tg_id == ref.tg_id and fresh.file_reference != ref.file_reference
+    got: list[bytes] = []
+    assert await download(client, fresh, got.append) == ref.size
+    with pytest.raises(MediaUnavailable) as gone:
+        await refresh(client, channel.channel_id, channel.access_hash, 999)
+    assert gone.value.reason == "MESSAGE_DELETED"
