@@ -1,0 +1,97 @@
+"""db/media_queue.py: claiming, finishing, deferring download rows; the /status counts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from core.media import MediaRef
+from db.media_queue import MediaQueue
+from db.models import Channel, MediaDownload
+
+
+async def _channel(tg_id: int = 100) -> Channel:
+    return await Channel.create(tg_id=tg_id, access_hash=5, title="c", username=f"c{tg_id}")
+
+
+async def _row(ch: Channel, msg_id: int, media_id: int, **kw: object) -> MediaDownload:
+    values: dict[str, object] = {
+        "kind": "photo", "tg_media_id": media_id, "access_hash": 9,
+        "file_reference": b"\x01\x02".hex(), "dc_id": 2, "thumb": "y", "size": 1000,
+        "mime_type": "image/jpeg",
+    }
+    values.update(kw)
+    return await MediaDownload.create(channel=ch, msg_id=msg_id, **values)
+
+
+async def test_claim_order_due_and_one_per_media_id(db: Path) -> None:
+    q = MediaQueue()
+    ch = await _channel()
+    a = await _row(ch, 1, 11)
+    b = await _row(ch, 2, 11)  # same media as a: waits for a
+    c = await _row(ch, 3, 12, next_try_at=datetime.now(UTC) + timedelta(hours=1))
+    d = await _row(ch, 4, 13, next_try_at=datetime.now(UTC) - timedelta(seconds=1))
+    e = await _row(ch, 5, 14)
+    got = await q.claim(10, busy={14})
+    assert [r.id for r in got] == [a.id, d.id]
+    first = got[0]
+    assert first.ref == MediaRef("photo", 11, 9, b"\x01\x02", 2, 1000, "y", "image/jpeg")
+    assert first.peer.tg_id == 100 and first.peer.access_hash == 5 and first.attempts == 1
+    assert first.partial_key == f"partial/{a.id}-11"
+    counts = await q.counts()
+    assert (counts.queued, counts.downloading) == (3, 2)
+    # Done: the queued row with the same media id is done with it.
+    f = await q.add_file(sha256="f" * 64, size=1000, mime_type="image/jpeg",
+                         tg_media_id=11, key="ff/ff/x.jpg")
+    assert await q.done(a.id, 11, f.id, 1000)
+    assert (await MediaDownload.get(id=b.id)).status == "done"
+    assert (await q.stored(11)) == f
+    assert await q.claim(10, busy={14}) == []
+    del c, e
+
+
+async def test_defer_fail_skip_release_requeue_counts(db: Path) -> None:
+    q = MediaQueue()
+    ch = await _channel()
+    rows = [await _row(ch, i, 20 + i) for i in range(1, 6)]
+    got = await q.claim(5)
+    assert len(got) == 5
+    await q.defer(rows[0].id, datetime.now(UTC) + timedelta(seconds=30), "FLOOD_WAIT")
+    await q.failed(rows[1].id, "FILE_ID_INVALID")
+    await q.skipped(rows[2].id, "too_big", 10**9)
+    await q.release([rows[3].id])
+    await q.progress(rows[4].id, 4096)
+    assert await q.requeue_interrupted() == 1  # rows[4] was left downloading
+    r = {x.id: x for x in await MediaDownload.all()}
+    assert r[rows[0].id].status == "queued" and r[rows[0].id].reason == "FLOOD_WAIT"
+    assert (r[rows[1].id].status, r[rows[1].id].reason) == ("failed", "FILE_ID_INVALID")
+    assert (r[rows[2].id].status, r[rows[2].id].size) == ("skipped", 10**9)
+    assert r[rows[4].id].bytes_done == 4096
+    # Only the due rows come again (rows[0] waits 30 s).
+    assert sorted(c.id for c in await q.claim(5)) == [rows[3].id, rows[4].id]
+    # The same content under another media id is stored once.
+    f1 = await q.add_file(sha256="a" * 64, size=5, mime_type=None, tg_media_id=24, key="k1")
+    f2 = await q.add_file(sha256="a" * 64, size=5, mime_type=None, tg_media_id=25, key="k2")
+    assert f1 == f2 and f2.key == "k1"
+    assert await q.done(rows[3].id, 24, f1.id, 5)
+    assert await q.done(rows[4].id, 25, f1.id, 5)
+    # A row whose media changed meanwhile is not marked done.
+    assert not await q.done(rows[3].id, 99, f1.id, 5)
+    counts = await q.counts()
+    assert (counts.queued, counts.downloading, counts.done, counts.skipped, counts.failed) == (
+        1, 0, 2, 1, 1
+    )
+    assert (counts.files, counts.bytes_on_disk) == (1, 5)
+
+
+async def test_update_ref_and_an_edited_media(db: Path) -> None:
+    q = MediaQueue()
+    ch = await _channel()
+    row = await _row(ch, 1, 30, bytes_done=500)
+    await q.update_ref(row.id, MediaRef("photo", 30, 9, b"\xff", 4, 1000, "y"))
+    fresh = await MediaDownload.get(id=row.id)
+    assert (fresh.file_reference, fresh.dc_id, fresh.bytes_done) == ("ff", 4, 500)
+    await q.update_ref(row.id, MediaRef("video", 31, 8, b"\xee", 2, 5000, None, "video/mp4"))
+    fresh = await MediaDownload.get(id=row.id)
+    assert (fresh.tg_media_id, fresh.kind, fresh.size, fresh.bytes_done) == (31, "video", 5000, 0)
+    assert (await q.counts()).files == 0
