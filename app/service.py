@@ -28,6 +28,8 @@ from core.ports import Component
 from db.accounts import AccountRepository
 from db.channels import ChannelRepository, ChannelStateRepository
 from db.database import close_db, init_db
+from db.media_queue import MediaQueue
+from db.media_store import LocalMediaStore
 from db.messages import MessageRepository
 from db.runs import RunRepository
 from db.sqlite_engine import interrupt_running
@@ -45,6 +47,7 @@ from services.archive import ArchiveService
 from services.channels import ChannelService
 from services.deletion_alerts import DeletionNotifier
 from services.events import EventBus, PostsDeleted
+from services.media import MediaService
 from services.login import LoginService
 from services.parsing.breaker import CircuitBreaker
 from services.parsing.identity import ChannelIdentity
@@ -67,6 +70,7 @@ class App:
     userbot: Userbot
     control: ControlBot
     supervisor: Supervisor
+    media: MediaService | None = None
     components: list[Component] = field(default_factory=list)
 
 
@@ -105,6 +109,8 @@ def build_app(settings: Settings) -> App:
     )
     watches = WatchesService()
     scheduler, parse = _build_parsing(settings, userbot, health, alerter, events)
+    media = build_media(settings, userbot, alerter)
+    events.subscribe(media.on_run_completed)
     channels = ChannelService(
         userbot,
         ChannelRepository(),
@@ -139,10 +145,10 @@ def build_app(settings: Settings) -> App:
     events.subscribe(notifier.on_run_completed)
     events.subscribe(DeletionNotifier(control.notify_admins).on_posts_deleted, PostsDeleted)
     supervisor = Supervisor(health, alerter)
-    app = App(settings, health, alerter, accounts, userbot, control, supervisor)
-    # Stopped in reverse order: the scheduler finishes its batch before the userbot stops;
-    # alert delivery goes last.
-    app.components = [control.delivery, control, userbot, scheduler]
+    app = App(settings, health, alerter, accounts, userbot, control, supervisor, media)
+    # Stopped in reverse order: media downloads and the scheduler finish before the
+    # userbot stops; alert delivery goes last.
+    app.components = [control.delivery, control, userbot, scheduler, media]
     if search_index is not None:
         app.components.append(search_index)
     if settings.sqlite_path is not None and settings.backups_path is not None:
@@ -156,6 +162,23 @@ def build_app(settings: Settings) -> App:
         app.components.append(maintenance)
         status.watch_maintenance(maintenance.state)
     return app
+
+
+def build_media(settings: Settings, userbot: Userbot, alerter: Alerter) -> MediaService:
+    """The media downloader (#16): files under settings.media_path, the userbot's one
+    client, MEDIA_CONCURRENCY files at once in MEDIA_PARTS streams each, paused below
+    MIN_FREE_DISK_MB free."""
+    root = settings.media_path
+    return MediaService(
+        MediaQueue(),
+        LocalMediaStore(root),
+        userbot,
+        alerter,
+        root=root,
+        concurrency=settings.media_concurrency,
+        parts=settings.media_parts,
+        min_free_bytes=settings.min_free_disk_mb * 1024 * 1024,
+    )
 
 
 def _build_parsing(

@@ -1,0 +1,367 @@
+"""Component "media": downloads the queued media files, never in the way of text (#16).
+
+Up to `concurrency` files at once with the userbot's one client (none while it has
+no ready session); a large file in `parts` parallel streams (parser/media.py). It
+wakes when a run is committed (`RunCompleted`) and polls every `poll_seconds`.
+
+A file goes to its partial key ("partial/<row id>-<media id>") and resumes from the
+bytes there after a crash or a restart (re-hashed; the SHA-256 is computed while
+writing); once complete and its size checked it is stored under its content key
+("ab/cd/<sha256><ext>": a file becomes visible only then, atomically) and its row is
+done, with every queued row of the same media id. The same content under another
+media id keeps the one file already stored (the partial is dropped).
+
+What Telegram says decides each file alone: a stale file reference -> the message is
+read again (twice at most) for a fresh one; a flood wait -> that file waits its
+seconds; a file Telegram cannot give -> failed with the reason; network trouble ->
+retried later with a growing delay, never failed.
+
+Disk guard: with less than `min_free_bytes` free on the media folder (or on ENOSPC)
+every download pauses (the partial files stay) with one alert; the free space is
+checked again every poll, and downloads go on by themselves, saying so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from core.alerts import AlertText
+from core.errors import (
+    FileReferenceExpired,
+    MediaUnavailable,
+    RateLimited,
+    SessionDead,
+    TelegramError,
+    local_error,
+)
+from core.media import MediaCounts, MediaRef, media_key
+from core.ports import AlertSink, MediaStore
+from db.media_queue import Claimed, MediaQueue, StoredFile
+from parser.media import download, hash_prefix, refresh
+from services.events import RunCompleted
+
+log = logging.getLogger(__name__)
+
+# Fresh file references asked for one file before it is failed FILE_REFERENCE_EXPIRED.
+MAX_REFRESHES = 2
+# The free space is checked again while writing after this many bytes.
+_CHECK_EVERY = 8 * 1024 * 1024
+# Network trouble: the file waits this long times 2^(attempts - 1), at most _RETRY_CAP.
+_RETRY_BASE, _RETRY_CAP = 15.0, 3600.0
+# Why downloads wait (MediaCounts.paused).
+DISK_FULL, NO_SESSION = "disk_full", "no_session"
+
+
+class Session(Protocol):
+    """The userbot as the media service sees it (parser/userbot.py Userbot)."""
+
+    client: Any  # a connected TelegramClient, or None
+    state: str  # ready | connecting | no_session | invalid | ...
+
+
+def free_bytes(path: Path) -> int:
+    """Free bytes on the file system holding `path` (its nearest existing parent)."""
+    probe = Path(path)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return shutil.disk_usage(probe).free
+
+
+class _DiskLow(Exception):
+    """Raised from the writer when the free space went under the floor."""
+
+
+class MediaService:
+    """The supervised media downloader; `counts()` is /status's MediaStatusAPI."""
+
+    name = "media"
+
+    def __init__(
+        self,
+        queue: MediaQueue,
+        store: MediaStore,
+        session: Session,
+        alerter: AlertSink,
+        *,
+        root: Path,
+        concurrency: int = 3,
+        parts: int = 4,
+        min_free_bytes: int = 500 * 1024 * 1024,
+        poll_seconds: float = 5.0,
+        free: Callable[[Path], int] = free_bytes,
+    ) -> None:
+        self._queue = queue
+        self._store = store
+        self._session = session
+        self._alerter = alerter
+        self._root = Path(root)
+        self._concurrency = max(1, concurrency)
+        self._parts = max(1, parts)
+        self._min_free = max(0, min_free_bytes)
+        self._poll = poll_seconds
+        self._free = free
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._tasks: dict[int, tuple[asyncio.Task[None], int]] = {}
+        self.paused: str | None = None
+
+    # -- the bot's side --------------------------------------------------------------
+
+    async def counts(self) -> MediaCounts:
+        """Rows by status, stored files and their bytes, why downloads wait, and the
+        free bytes on the media folder (None if it cannot be read)."""
+        counts = await self._queue.counts()
+        try:
+            free: int | None = self._free(self._root)
+        except OSError:
+            free = None
+        return MediaCounts(
+            queued=counts.queued, downloading=counts.downloading, done=counts.done,
+            skipped=counts.skipped, failed=counts.failed, files=counts.files,
+            bytes_on_disk=counts.bytes_on_disk, paused=self.paused, free_bytes=free,
+        )
+
+    async def on_run_completed(self, event: RunCompleted) -> None:
+        """EventBus subscriber: a committed run may have queued files: look now."""
+        self.wake()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- the component ---------------------------------------------------------------
+
+    async def run(self) -> None:
+        self._stopping = False
+        requeued = await self._queue.requeue_interrupted()
+        if requeued:
+            log.info("media: %d interrupted download(s) queued again", requeued)
+        try:
+            while not self._stopping:
+                self._wake.clear()
+                await self._tick()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll)
+        finally:
+            await self._cancel_all()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def _cancel_all(self) -> None:
+        tasks = [t for t, _ in self._tasks.values()]
+        ids = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+        with contextlib.suppress(Exception):
+            await asyncio.shield(self._queue.release(ids))
+
+    async def _tick(self) -> None:
+        client = self._session.client
+        if client is None or self._session.state != "ready":
+            if self.paused != DISK_FULL:
+                self.paused = NO_SESSION
+            return
+        if not self._disk_ok():
+            return
+        self.paused = None
+        slots = self._concurrency - len(self._tasks)
+        if slots <= 0:
+            return
+        busy = {media_id for _, media_id in self._tasks.values()}
+        for row in await self._queue.claim(slots, busy):
+            task = asyncio.create_task(self._guarded(row), name=f"media-{row.id}")
+            self._tasks[row.id] = (task, row.ref.tg_id)
+
+    # -- the disk guard --------------------------------------------------------------
+
+    def _disk_ok(self) -> bool:
+        """False (paused, one alert) while the media folder has too little free space;
+        True again once it has enough (said once)."""
+        try:
+            free = self._free(self._root)
+        except OSError:
+            log.warning("media: cannot read the free space of %s", self._root, exc_info=True)
+            return True
+        if free < self._min_free:
+            self._pause_disk(free)
+            return False
+        if self.paused == DISK_FULL:
+            self.paused = None
+            log.info("media: %d MB free on %s: downloads go on", free // 2**20, self._root)
+            self._alerter.forget("media-disk")
+            self._alerter.alert(
+                "media-disk-ok",
+                AlertText("alert_media_disk_ok", where=str(self._root),
+                          free_mb=free // 2**20),
+                force=True,
+            )
+        return True
+
+    def _pause_disk(self, free: int | None) -> None:
+        if self.paused == DISK_FULL:
+            return
+        self.paused = DISK_FULL
+        free_mb = -1 if free is None else free // 2**20
+        log.warning("media: %s has %d MB free: downloads paused", self._root, free_mb)
+        self._alerter.alert(
+            "media-disk",
+            AlertText(
+                "alert_media_disk_low", where=str(self._root), free_mb=max(0, free_mb),
+                min_mb=self._min_free // 2**20,
+            ),
+        )
+
+    # -- one file --------------------------------------------------------------------
+
+    async def _guarded(self, row: Claimed) -> None:
+        try:
+            await self._one(row)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("media: download %d (message %d) failed", row.id, row.msg_id)
+            with contextlib.suppress(Exception):
+                await self._queue.defer(row.id, _later(row.attempts), "ERROR")
+        finally:
+            self._tasks.pop(row.id, None)
+            self._wake.set()
+
+    async def _one(self, row: Claimed) -> None:
+        ref = row.ref
+        # Stored meanwhile under this media id (another message, another channel).
+        stored = await self._queue.stored(ref.tg_id)
+        if stored is not None and await self._store.exists(stored.key):
+            await self._store.delete(row.partial_key)
+            await self._queue.done(row.id, ref.tg_id, stored.id, stored.size)
+            return
+        refreshes = 0
+        while True:
+            client = self._session.client
+            if client is None:
+                await self._queue.defer(row.id, None, None)
+                return
+            try:
+                sha256, size = await self._fetch(client, ref, row.partial_key)
+                break
+            except FileReferenceExpired as exc:
+                if refreshes >= MAX_REFRESHES:
+                    return await self._fail(row, "FILE_REFERENCE_EXPIRED")
+                refreshes += 1
+                log.info("media: %s for download %d: reading the message again", exc, row.id)
+                try:
+                    fresh = await refresh(
+                        client, row.peer.tg_id, row.peer.access_hash, row.msg_id,
+                        basic_group=row.peer.kind == "chat",
+                    )
+                except TelegramError as err:
+                    return await self._telegram_error(row, err)
+                await self._queue.update_ref(row.id, fresh)
+                if fresh.tg_id != ref.tg_id:  # edited: another file, claimed anew
+                    await self._store.delete(row.partial_key)
+                    await self._queue.defer(row.id, None, None)
+                    return
+                ref = fresh
+            except TelegramError as err:
+                return await self._telegram_error(row, err)
+            except _DiskLow:
+                await self._queue.defer(row.id, None, DISK_FULL)
+                return
+            except OSError as exc:
+                cause = local_error(exc, str(self._root))
+                if cause is None or cause.cause != "disk_full":
+                    raise
+                self._pause_disk(None)
+                await self._queue.defer(row.id, None, DISK_FULL)
+                return
+        await self._finish(row, ref, sha256, size)
+
+    async def _fetch(self, client: Any, ref: MediaRef, key: str) -> tuple[str, int]:
+        """Download `ref` into partial `key` from the bytes already there; (sha256 hex,
+        size) of the complete file, checked against the bytes on disk."""
+        have = await self._store.size(key) or 0
+        digest: Any = hashlib.sha256()
+        if have:
+            digest, have = await asyncio.to_thread(hash_prefix, await self._store.get(key))
+        size = have
+        unchecked = 0
+        out = await self._store.open_append(key)
+        try:
+            def sink(chunk: bytes) -> None:
+                nonlocal size, unchecked
+                out.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+                unchecked += len(chunk)
+                if unchecked >= _CHECK_EVERY:
+                    unchecked = 0
+                    with contextlib.suppress(OSError):
+                        if self._free(self._root) < self._min_free:
+                            raise _DiskLow()
+
+            try:
+                await download(client, ref, sink, start=have, parts=self._parts)
+            finally:
+                out.flush()
+            await asyncio.to_thread(os.fsync, out.fileno())
+        finally:
+            out.close()
+        on_disk = await self._store.size(key)
+        if on_disk != size:
+            raise RuntimeError(f"partial {key}: {on_disk} bytes on disk, {size} written")
+        if ref.size is not None and size != ref.size:
+            log.warning("media: %s: %d bytes, Telegram announced %d", key, size, ref.size)
+        return str(digest.hexdigest()), size
+
+    async def _finish(self, row: Claimed, ref: MediaRef, sha256: str, size: int) -> None:
+        """Make the complete partial file visible under its content key (or drop it when
+        that content is stored already) and mark the row done."""
+        existing = await self._queue.by_sha256(sha256)
+        if existing is not None and await self._store.exists(existing.key):
+            await self._store.delete(row.partial_key)
+            stored: StoredFile = existing
+        else:
+            key = media_key(sha256, ref.mime_type, ref.file_name)
+            await self._store.put(key, await self._store.get(row.partial_key))
+            stored = await self._queue.add_file(
+                sha256=sha256, size=size, mime_type=ref.mime_type, tg_media_id=ref.tg_id,
+                key=key,
+            )
+        if not await self._queue.done(row.id, ref.tg_id, stored.id, stored.size):
+            log.info("media: download %d changed meanwhile; its file is kept", row.id)
+
+    async def _fail(self, row: Claimed, reason: str) -> None:
+        log.info("media: download %d (message %d) failed: %s", row.id, row.msg_id, reason)
+        await self._store.delete(row.partial_key)
+        await self._queue.failed(row.id, reason)
+
+    async def _telegram_error(self, row: Claimed, err: TelegramError) -> None:
+        if isinstance(err, MediaUnavailable):
+            return await self._fail(row, err.reason)
+        if isinstance(err, RateLimited):
+            until = datetime.now(UTC) + timedelta(seconds=max(1, err.seconds))
+            log.info("media: download %d waits %d s (flood wait)", row.id, err.seconds)
+            return await self._queue.defer(row.id, until, "FLOOD_WAIT")
+        if isinstance(err, FileReferenceExpired):
+            return await self._fail(row, "FILE_REFERENCE_EXPIRED")
+        if isinstance(err, SessionDead):
+            return await self._queue.defer(row.id, None, None)
+        log.info("media: download %d: %s; retried later", row.id, err)
+        await self._queue.defer(row.id, _later(row.attempts), err.code.upper())
+
+
+def _later(attempts: int) -> datetime:
+    delay = min(_RETRY_CAP, _RETRY_BASE * 2 ** max(0, min(attempts, 20) - 1))
+    return datetime.now(UTC) + timedelta(seconds=delay)
