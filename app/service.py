@@ -47,8 +47,8 @@ from services.archive import ArchiveService
 from services.channels import ChannelService
 from services.deletion_alerts import DeletionNotifier
 from services.events import EventBus, PostsDeleted
-from services.media import MediaService
 from services.login import LoginService
+from services.media import MediaService
 from services.parsing.breaker import CircuitBreaker
 from services.parsing.identity import ChannelIdentity
 from services.parsing.ingest import ChannelFetcher
