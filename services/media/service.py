@@ -112,6 +112,9 @@ class MediaService:
         self._wake = asyncio.Event()
         self._stopping = False
         self._tasks: dict[int, tuple[asyncio.Task[None], int]] = {}
+        # Bytes in each running download's partial file, and what the row says.
+        self._live: dict[int, int] = {}
+        self._saved: dict[int, int] = {}
         self.paused: str | None = None
 
     # -- the bot's side --------------------------------------------------------------
@@ -147,7 +150,14 @@ class MediaService:
         try:
             while not self._stopping:
                 self._wake.clear()
-                await self._tick()
+                try:
+                    await self._tick()
+                except Exception as exc:
+                    # The database locked or its disk full: this machine's trouble,
+                    # tried again next poll (anything else is a bug: restarted).
+                    if local_error(exc) is None:
+                        raise
+                    log.warning("media: %s; trying again in %.0f s", exc, self._poll)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll)
         finally:
@@ -169,6 +179,7 @@ class MediaService:
             await asyncio.shield(self._queue.release(ids))
 
     async def _tick(self) -> None:
+        await self._save_progress()
         client = self._session.client
         if client is None or self._session.state != "ready":
             if self.paused != DISK_FULL:
@@ -184,6 +195,15 @@ class MediaService:
         for row in await self._queue.claim(slots, busy):
             task = asyncio.create_task(self._guarded(row), name=f"media-{row.id}")
             self._tasks[row.id] = (task, row.ref.tg_id)
+
+    async def _save_progress(self) -> None:
+        """bytes_done of the running downloads (at most one write each per poll)."""
+        for row_id, size in list(self._live.items()):
+            if self._saved.get(row_id) != size:
+                await self._queue.progress(row_id, size)
+                self._saved[row_id] = size
+        for row_id in set(self._saved) - set(self._live):
+            del self._saved[row_id]
 
     # -- the disk guard --------------------------------------------------------------
 
@@ -237,6 +257,8 @@ class MediaService:
                 await self._queue.defer(row.id, _later(row.attempts), "ERROR")
         finally:
             self._tasks.pop(row.id, None)
+            self._live.pop(row.id, None)
+            self._saved.pop(row.id, None)
             self._wake.set()
 
     async def _one(self, row: Claimed) -> None:
@@ -254,7 +276,7 @@ class MediaService:
                 await self._queue.defer(row.id, None, None)
                 return
             try:
-                sha256, size = await self._fetch(client, ref, row.partial_key)
+                sha256, size = await self._fetch(client, ref, row.id, row.partial_key)
                 break
             except FileReferenceExpired as exc:
                 if refreshes >= MAX_REFRESHES:
@@ -288,14 +310,16 @@ class MediaService:
                 return
         await self._finish(row, ref, sha256, size)
 
-    async def _fetch(self, client: Any, ref: MediaRef, key: str) -> tuple[str, int]:
+    async def _fetch(
+        self, client: Any, ref: MediaRef, row_id: int, key: str
+    ) -> tuple[str, int]:
         """Download `ref` into partial `key` from the bytes already there; (sha256 hex,
         size) of the complete file, checked against the bytes on disk."""
         have = await self._store.size(key) or 0
         digest: Any = hashlib.sha256()
         if have:
             digest, have = await asyncio.to_thread(hash_prefix, await self._store.get(key))
-        size = have
+        size = self._live[row_id] = have
         unchecked = 0
         out = await self._store.open_append(key)
         try:
@@ -304,6 +328,7 @@ class MediaService:
                 out.write(chunk)
                 digest.update(chunk)
                 size += len(chunk)
+                self._live[row_id] = size
                 unchecked += len(chunk)
                 if unchecked >= _CHECK_EVERY:
                     unchecked = 0

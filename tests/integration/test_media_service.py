@@ -271,3 +271,28 @@ async def test_disk_guard_pauses_once_and_resumes(stack: Stack) -> None:
     assert sum(stack.world.bytes_served[f] for f in fids) == sum(
         stack.world.files[f].size for f in fids
     )
+
+
+async def test_waits_for_a_session_and_wakes_on_a_run(stack: Stack) -> None:
+    ch = stack.world.add_channel(username="late", title="Late")
+    fid = ch.add_media_post("photo")
+    await enqueue(stack, "late")
+    session = Session(None, "no_session")
+    svc = MediaService(
+        MediaQueue(), LocalMediaStore(stack.root), session, stack.alerts, root=stack.root,
+        poll_seconds=3600, free=lambda _p: stack.free,
+    )
+    async with running(svc):
+        for _ in range(100):
+            if (await svc.counts()).paused == "no_session":
+                break
+            await asyncio.sleep(0.02)
+        assert (await svc.counts()).queued == 1
+        session.client, session.state = stack.client, "ready"
+        from services.events import RunCompleted
+
+        await svc.on_run_completed(RunCompleted(1, 1, 1, 1))  # no 1-hour poll wait
+        counts = await settled(svc, 1)
+    assert counts.done == 1 and counts.paused is None
+    assert stack.world.bytes_served[fid] == stack.world.files[fid].size
+    assert not stack.alerts.sent
