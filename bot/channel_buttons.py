@@ -38,6 +38,24 @@ class ChannelItem(CallbackData, prefix="ch"):
     page: int
 
 
+class MediaOp(StrEnum):
+    VIEW = "v"
+    MODE = "m"  # arg: off | photos | all
+    KIND = "k"  # arg: a MEDIA_KINDS value, toggled (mode all)
+    SIZE = "s"  # arg: the cap in MB (0: no cap)
+
+
+class ChannelMedia(CallbackData, prefix="ch"):
+    """A channel's media settings (`ch:md:<id>:<page>:<op>:<arg>`, 40 bytes at most
+    for a 19-digit id): `page` is the list page to go back to."""
+
+    tag: Literal["md"] = "md"
+    channel_id: int
+    page: int
+    op: MediaOp
+    arg: str = ""
+
+
 class JoinInvite(CallbackData, prefix="ch"):
     """Join one invite of an /add batch."""
 

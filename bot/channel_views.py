@@ -10,14 +10,17 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.add_report import depth_label
 from bot.api.channels import ChannelsAPI
-from bot.channel_buttons import ChannelItem, ChannelPage, ItemAction
+from bot.channel_buttons import ChannelItem, ChannelMedia, ChannelPage, ItemAction, MediaOp
 from bot.keyboards import button, pager_row, pages_of
 from bot.labels import BUTTON_WIDTH, channel_name, shorten
 from bot.texts import Html, html_join, plain, reason_text, t, tn
 from bot.times import show
 from core.channels import Channel
+from core.media import MEDIA_KINDS, MediaMode, MediaPolicy
 
 PAGE_SIZE = 10
+MEDIA_CAPS_MB = (10, 50, 200)  # the size cap presets (and MEDIA_MAX_MB, and no cap)
+MB = 1024 * 1024
 VIEW_WIDTH = 240
 KINDS = ("channel", "megagroup", "gigagroup", "chat")
 
@@ -126,7 +129,8 @@ def render_item(
     channels: ChannelsAPI, ch: Channel, page: int, lang: str, tz: ZoneInfo
 ) -> tuple[Html, InlineKeyboardMarkup]:
     """One channel's view (times in `tz`) and its buttons (pause or resume, remove,
-    comments, deletion alerts, back)."""
+    comments, deletion alerts, media, back)."""
+    policy = ch.media_policy(channels.media_defaults)
     if ch.interval_minutes:
         interval = t("channel_interval", lang, n=ch.interval_minutes)
     else:
@@ -147,6 +151,7 @@ def render_item(
             t("channel_on" if ch.comments_enabled else "channel_off", lang),
             t("channel_deletions", lang,
               state=t("channel_on" if ch.alert_deletions else "channel_off", lang)),
+            t("channel_media", lang, policy=media_policy_text(policy, lang)),
         ]),
         complete=completeness_lines(ch, lang, tz),
         error=_error(ch, 200, lang),
@@ -166,7 +171,99 @@ def render_item(
         rows.append([button(plain(key, lang), item(ItemAction.COMMENTS))])
     deletions = "channel_btn_deletions_on" if ch.alert_deletions else "channel_btn_deletions_off"
     rows.append([button(plain(deletions, lang), item(ItemAction.DELETIONS))])
+    media = ChannelMedia(channel_id=ch.id, page=page, op=MediaOp.VIEW).pack()
+    current = policy.mode.value
+    mode = plain(f"channel_media_short_{current}", lang)
+    rows.append([button(plain("channel_btn_media", lang, mode=mode), media)])
     rows.append([button(plain("channels_back", lang), ChannelPage(page=page).pack())])
+    return text, InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def _cap(max_bytes: int, lang: str) -> Html:
+    if not max_bytes:
+        return t("channel_media_any_size", lang)
+    return t("channel_media_upto", lang, n=_mb(max_bytes))
+
+
+def _mb(max_bytes: int) -> int | float:
+    mb = max_bytes / MB
+    return int(mb) if mb == int(mb) else round(mb, 1)
+
+
+def media_policy_text(policy: MediaPolicy, lang: str) -> Html:
+    """What a channel keeps, in words: "photos only, up to 50 MB"."""
+    if policy.mode is MediaMode.OFF:
+        return t("channel_media_off", lang)
+    cap = _cap(policy.max_bytes, lang)
+    if policy.mode is MediaMode.PHOTOS:
+        return t("channel_media_photos", lang, cap=cap)
+    kinds = policy.kinds
+    if kinds is None or set(MEDIA_KINDS) <= kinds:
+        return t("channel_media_all", lang, cap=cap)
+    if not kinds:
+        return t("channel_media_none_ticked", lang)
+    names = html_join(", ", (t(f"media_kinds_{k}", lang) for k in MEDIA_KINDS if k in kinds))
+    return t("channel_media_some", lang, kinds=names, cap=cap)
+
+
+def media_caps(defaults: MediaPolicy) -> list[int]:
+    """The cap buttons, in MB: the presets, MEDIA_MAX_MB when it is none of them, and
+    0 (no cap) last."""
+    default = defaults.max_bytes // MB
+    caps = sorted({*MEDIA_CAPS_MB, *([default] if default else [])})
+    return [*caps, 0]
+
+
+def render_media(
+    channels: ChannelsAPI, ch: Channel, page: int, lang: str
+) -> tuple[Html, InlineKeyboardMarkup]:
+    """A channel's media settings: the mode (off, photos, all), the kinds kept in mode
+    all, the size cap; the current choices ticked. At most 3 + 8 + 5 + 1 buttons."""
+    defaults = channels.media_defaults
+    policy = ch.media_policy(defaults)
+    text = t(
+        "channel_media_view",
+        lang,
+        label=channel_name(ch.title, ch.username, lang, width=VIEW_WIDTH),
+        policy=media_policy_text(policy, lang),
+    )
+
+    def op(kind: MediaOp, arg: str) -> str:
+        return ChannelMedia(channel_id=ch.id, page=page, op=kind, arg=arg).pack()
+
+    def ticked(on: bool, label: str) -> str:
+        return f"✅ {label}" if on else label
+
+    modes = []
+    for mode in MediaMode:
+        value = mode.value
+        label = plain(f"channel_media_btn_{value}", lang)
+        modes.append(button(ticked(policy.mode is mode, label), op(MediaOp.MODE, value)))
+    rows = [modes]
+    if policy.mode is MediaMode.ALL:
+        kept = set(MEDIA_KINDS) if policy.kinds is None else policy.kinds
+        kinds = []
+        for k in MEDIA_KINDS:
+            label = plain(f"media_kinds_{k}", lang)
+            label = label[:1].upper() + label[1:]
+            kinds.append(button(f"{'✅' if k in kept else '⬜'} {label}", op(MediaOp.KIND, k)))
+        rows += [kinds[i : i + 4] for i in range(0, len(kinds), 4)]
+    if policy.mode is not MediaMode.OFF:
+        cap_mb = policy.max_bytes // MB if policy.max_bytes else 0
+        rows.append([
+            button(
+                ticked(
+                    n == cap_mb,
+                    plain("channel_media_btn_mb", lang, n=n)
+                    if n
+                    else plain("channel_media_btn_nocap", lang),
+                ),
+                op(MediaOp.SIZE, str(n)),
+            )
+            for n in media_caps(defaults)
+        ])
+    back = ChannelItem(action=ItemAction.VIEW, channel_id=ch.id, page=page).pack()
+    rows.append([button(plain("channel_media_back", lang), back)])
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
 
 

@@ -19,8 +19,10 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
+from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.backoff import Backoff, BackoffConfig
 
+from bot.media_send import media_buttons
 from bot.session import rules_of
 from bot.texts import escape, is_plural, reason_text, t, tn
 from bot.times import UTC_ZONE, show
@@ -46,6 +48,13 @@ def render_alert(body: AlertBody, lang: str, tz: ZoneInfo = UTC_ZONE) -> str:
     if isinstance(body, str):
         return escape(body)
     return body(lang)
+
+
+def alert_markup(body: AlertBody) -> InlineKeyboardMarkup | None:
+    """The 📎 buttons of an alert naming posts with media (AlertLines.posts), else None."""
+    if isinstance(body, AlertLines) and body.posts:
+        return InlineKeyboardMarkup(inline_keyboard=media_buttons(list(body.posts)))
+    return None
 
 
 def _value(value: Any, lang: str, tz: ZoneInfo) -> Any:
@@ -147,7 +156,9 @@ class AlertDelivery:
             try:
                 # The session may be retrying an outage for minutes: a stop ends it.
                 sent = await self._until_stopped(
-                    self._bot.send_message(admin, text, parse_mode="HTML")
+                    self._bot.send_message(
+                        admin, text, parse_mode="HTML", reply_markup=alert_markup(alert.body)
+                    )
                 )
                 if sent is not None:
                     self.delivered += 1

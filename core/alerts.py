@@ -41,18 +41,29 @@ class AlertText:
 
 
 class AlertLines:
-    """Several catalogue texts sent as one message, one a line (a list of hits, ...)."""
+    """Several catalogue texts sent as one message, one a line (a list of hits, ...).
 
-    __slots__ = ("lines",)
+    `posts`: (number shown in the lines, channel row, msg_id) of the posts whose media
+    the operator may ask for: the message gets a 📎 button for each (bot/media_send.py).
+    """
 
-    def __init__(self, lines: tuple[AlertText, ...]) -> None:
+    __slots__ = ("lines", "posts")
+
+    def __init__(
+        self, lines: tuple[AlertText, ...], posts: tuple[tuple[int, int, int], ...] = ()
+    ) -> None:
         self.lines = lines
+        self.posts = posts
 
     def __repr__(self) -> str:
-        return f"AlertLines({self.lines!r})"
+        return f"AlertLines({self.lines!r}{f', posts={self.posts!r}' if self.posts else ''})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, AlertLines) and self.lines == other.lines
+        return (
+            isinstance(other, AlertLines)
+            and self.lines == other.lines
+            and self.posts == other.posts
+        )
 
     __hash__ = None  # type: ignore[assignment]
 

@@ -105,7 +105,8 @@ class StoredMedia:
     `channel_id`: the row id the message is stored under (a discussion group's for a
     comment); `status`: a DownloadStatus value; `key`: the storage key once done
     (MediaStore), else None; `size`: bytes (the stored file's once done, else what
-    Telegram announced); `reason`: why skipped or failed."""
+    Telegram announced); `reason`: why skipped or failed; `width`/`height`: pixels
+    of a photo or video as the message describes it (None when unknown)."""
 
     channel_id: int
     msg_id: int
@@ -116,6 +117,8 @@ class StoredMedia:
     file_name: str | None = None
     key: str | None = None
     reason: str | None = None
+    width: int | None = None
+    height: int | None = None
 
 
 _EXT_BY_MIME = {

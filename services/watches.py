@@ -14,7 +14,7 @@ import logging
 import re
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from core.alerts import AlertBody, AlertLines, AlertText
@@ -27,7 +27,9 @@ from core.archive import (
     WatchPage,
 )
 from core.channels import Channel, post_link
+from core.media import StoredMedia
 from core.words import BadQuery, SearchQuery, fold_yo, message_terms
+from db import media_files
 from db import watches as watches_db
 from db.channels import find_channel, get_channel
 from services.events import RunCompleted
@@ -160,16 +162,34 @@ class WatchesService:
         return await watches_db.remove_watch(watch_id)
 
 
-def watch_alert(hits: list[WatchHit], more: int) -> AlertLines:
-    """The alert for `hits` (and `more` hits not listed), one catalogue text a line."""
+def watch_alert(
+    hits: list[WatchHit], more: int, media: Mapping[int, StoredMedia] | None = None
+) -> AlertLines:
+    """The alert for `hits` (and `more` hits not listed), one catalogue text a line.
+    A hit whose post has media (`media`: message row id -> its media) is numbered
+    "📎 N" and the alert carries (N, channel row, msg_id) for its 📎 N button."""
     lines = [AlertText("watch_alert_title", n=len(hits) + more)]
-    lines += [
-        AlertText("watch_alert_line", pattern=h.pattern, channel=h.channel, link=h.link)
-        for h in hits
-    ]
+    posts: list[tuple[int, int, int]] = []
+    for h in hits:
+        m = (media or {}).get(h.message_id)
+        if m is None:
+            lines.append(
+                AlertText("watch_alert_line", pattern=h.pattern, channel=h.channel, link=h.link)
+            )
+            continue
+        posts.append((len(posts) + 1, m.channel_id, m.msg_id))
+        lines.append(
+            AlertText(
+                "watch_alert_line_media",
+                pattern=h.pattern,
+                channel=h.channel,
+                link=h.link,
+                number=len(posts),
+            )
+        )
     if more:
         lines.append(AlertText("watch_alert_more", n=more))
-    return AlertLines(tuple(lines))
+    return AlertLines(tuple(lines), tuple(posts))
 
 
 class WatchNotifier:
@@ -236,7 +256,18 @@ class WatchNotifier:
         batch, self._held = self._held, []
         self._sent_at.append(now)
         shown = batch[: self._max_hits]
-        await self._notify(watch_alert(shown, len(batch) - len(shown)))
+        media = await self._media_of(shown)
+        await self._notify(watch_alert(shown, len(batch) - len(shown), media))
+
+    @staticmethod
+    async def _media_of(hits: list[WatchHit]) -> Mapping[int, StoredMedia]:
+        """The hits' media (those with a recorded download); none when the lookup fails:
+        an alert without 📎 buttons beats no alert."""
+        try:
+            return await media_files.media_by_message([h.message_id for h in hits])
+        except Exception:
+            log.exception("media of watch hits not looked up")
+            return {}
 
     async def _send_later(self, delay: float) -> None:
         # Held hits must not wait for the next hit, which may never come.

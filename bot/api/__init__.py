@@ -4,6 +4,7 @@ Handlers receive each API as its own typed workflow-data key, named like the fie
 `BotDeps` (`async def cmd_add(message: Message, channels: ChannelsAPI, lang: str)`);
 app/service.py builds one `BotDeps` and bot/component.py's ControlBot hands it to the
 Dispatcher.
+`media` and `media_status` may be None (the app built without media downloads).
 Besides the APIs, `tz: ZoneInfo` (the TIMEZONE setting) is a workflow-data key: every
 time a handler shows or reads goes through bot/times.py in that zone.
 """
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo
 from bot.api.archive import ArchiveAPI
 from bot.api.channels import ChannelsAPI
 from bot.api.login import LoginAPI
+from bot.api.media import MediaFilesAPI, MediaStatusAPI
 from bot.api.parsing import ParsingAPI
 from bot.api.status import StatusAPI
 from bot.api.watches import WatchesAPI
@@ -32,6 +34,9 @@ class BotDeps:
     admin_ids: frozenset[int]
     default_lang: str
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    # Media downloads (#16): None while the app runs without them (handlers say so).
+    media: MediaFilesAPI | None = None
+    media_status: MediaStatusAPI | None = None
 
     def workflow_data(self) -> dict[str, object]:
         """One Dispatcher workflow-data key per API, and `tz` (the operators' zone)."""
@@ -43,4 +48,6 @@ class BotDeps:
             "watches": self.watches,
             "status": self.status,
             "tz": self.tz,
+            "media": self.media,
+            "media_status": self.media_status,
         }

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Protocol
 
 from core.channels import AddResult, Channel, HistoryChoice, HistoryDepth, PendingInvite
+from core.media import MediaMode, MediaPolicy
 
 
 class ChannelsAPI(Protocol):
@@ -19,6 +20,11 @@ class ChannelsAPI(Protocol):
     @property
     def default_interval(self) -> int:
         """The parse interval (minutes) of channels without their own."""
+
+    @property
+    def media_defaults(self) -> MediaPolicy:
+        """The media policy of channels without settings of their own (MEDIA_DEFAULT,
+        every kind, MEDIA_MAX_MB)."""
 
     async def add_lines(self, text: str) -> list[AddResult]: ...
 
@@ -51,6 +57,18 @@ class ChannelsAPI(Protocol):
     async def toggle_comments(self, channel_id: int) -> Channel | None: ...
 
     async def toggle_deletion_alerts(self, channel_id: int) -> Channel | None: ...
+
+    async def set_media_policy(
+        self,
+        channel_id: int,
+        mode: MediaMode | str | None,
+        kinds: Iterable[str] | None = None,
+        max_mb: int | None = None,
+    ) -> Channel | None:
+        """Set all three: `mode` (None: MEDIA_DEFAULT), `kinds` kept in mode all (None:
+        every kind), `max_mb` (0: no cap; None: MEDIA_MAX_MB); the channel as it is now,
+        None when it is gone."""
+        ...
 
     async def find(self, ref: str) -> Channel | None: ...
 

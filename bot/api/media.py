@@ -7,6 +7,7 @@ a watch alert (services/media_files.py MediaFilesService implements it).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -30,6 +31,11 @@ class MediaFilesAPI(Protocol):
         discussion group's row for a comment): its download state, size, MIME type,
         file name, storage key once done; None when the message has no file the archive
         keeps track of (no media, a kind not downloadable, or the message is unknown)."""
+        ...
+
+    async def media_by_message(self, message_ids: Sequence[int]) -> dict[int, StoredMedia]:
+        """message row id (SearchHit.message_id, WatchHit.message_id) -> its media, for
+        the messages that have a file the archive keeps track of."""
         ...
 
     async def local_file(self, media: StoredMedia) -> Path | None:

@@ -12,7 +12,18 @@ from aiogram import Router
 
 from bot.api import BotDeps
 from bot.dialogues import DialogueMiddleware
-from bot.routers import account, channels, common, export, login, parse, search, stats, watch
+from bot.routers import (
+    account,
+    channels,
+    common,
+    export,
+    login,
+    media,
+    parse,
+    search,
+    stats,
+    watch,
+)
 from bot.status import StatusPage, StatusSection
 
 
@@ -31,6 +42,7 @@ def build_root_router() -> Router:
     root.include_router(search.build_router())
     root.include_router(stats.build_router())
     root.include_router(watch.build_router())
+    root.include_router(media.build_router())
     root.include_router(common.build_router())
     return root
 
@@ -45,6 +57,7 @@ def build_status_page(deps: BotDeps, transport: StatusSection) -> StatusPage:
         (
             functools.partial(parse.status_section, deps.parsing, tz=deps.tz),
             functools.partial(search.status_section, deps.archive),
+            functools.partial(media.status_section, deps.media_status),
         ),
         transport,
         deps.tz,

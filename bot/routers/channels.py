@@ -23,17 +23,20 @@ from bot.add_report import depth_label, history_keyboard, invites_message, rende
 from bot.api.channels import ChannelsAPI
 from bot.channel_buttons import (
     ChannelItem,
+    ChannelMedia,
     ChannelPage,
     HistoryPick,
     InviteBatch,
     ItemAction,
     JoinInvite,
+    MediaOp,
 )
-from bot.channel_views import remove_question, render_item, render_page
+from bot.channel_views import media_caps, remove_question, render_item, render_media, render_page
 from bot.labels import duration, echo
 from bot.texts import Html, html_join, t, tn
 from bot.times import show
-from core.channels import AddCode, AddResult, HistoryChoice
+from core.channels import AddCode, AddResult, Channel, HistoryChoice
+from core.media import MEDIA_KINDS, MediaMode
 
 MAX_MINUTES = 7 * 24 * 60
 
@@ -55,6 +58,7 @@ def build_router() -> Router:
     router.message.register(cmd_channels, Command("channels"))
     router.callback_query.register(cb_page, ChannelPage.filter())
     router.callback_query.register(cb_item, ChannelItem.filter())
+    router.callback_query.register(cb_media, ChannelMedia.filter())
     router.message.register(cmd_schedule, Command("schedule"))
     return router
 
@@ -301,6 +305,46 @@ async def cb_item(
         await _edit_page(msg, channels, page, t("channel_gone", lang), lang, tz)
         return
     await _edit(msg, *render_item(channels, fresh, page, lang, tz))
+
+
+async def _apply_media(channels: ChannelsAPI, ch: Channel, op: MediaOp, arg: str) -> None:
+    """One press of the media settings: set the mode, toggle a kind, or set the cap;
+    the other two settings stay as they are (a stale or forged argument changes
+    nothing)."""
+    if op is MediaOp.MODE and arg in {m.value for m in MediaMode}:
+        await channels.set_media_policy(ch.id, arg, ch.media_kinds, ch.media_max_mb)
+    elif op is MediaOp.KIND and arg in MEDIA_KINDS:
+        kept = ch.media_policy(channels.media_defaults).kinds
+        chosen = set(MEDIA_KINDS if kept is None else kept) ^ {arg}
+        await channels.set_media_policy(ch.id, MediaMode.ALL, chosen, ch.media_max_mb)
+    elif op is MediaOp.SIZE and arg.isascii() and arg.isdigit():
+        cap = int(arg)
+        if cap in media_caps(channels.media_defaults):
+            await channels.set_media_policy(ch.id, ch.media_mode, ch.media_kinds, cap)
+
+
+async def cb_media(
+    query: CallbackQuery,
+    callback_data: ChannelMedia,
+    channels: ChannelsAPI,
+    lang: str,
+    tz: ZoneInfo,
+) -> None:
+    """A channel's media settings: what it keeps (off, photos, all and which kinds)
+    and the largest file; each press saves and redraws them."""
+    await query.answer()
+    msg = query.message
+    if not isinstance(msg, Message):
+        return
+    page = callback_data.page
+    ch = await channels.get(callback_data.channel_id)
+    if ch is not None and callback_data.op is not MediaOp.VIEW:
+        await _apply_media(channels, ch, callback_data.op, callback_data.arg)
+        ch = await channels.get(ch.id)
+    if ch is None:  # removed meanwhile
+        await _edit_page(msg, channels, page, t("channel_gone", lang), lang, tz)
+        return
+    await _edit(msg, *render_media(channels, ch, page, lang))
 
 
 # -- /schedule -----------------------------------------------------------------------

@@ -11,6 +11,7 @@ rebuilt in the background, the page says how many messages are not searchable ye
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
 from aiogram import Router
@@ -21,10 +22,13 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from babel.numbers import format_decimal
 
 from bot.api.archive import ArchiveAPI
+from bot.api.media import MediaFilesAPI
 from bot.labels import echo
+from bot.media_send import media_buttons
 from bot.texts import Html, escape, plain, t, tn
 from bot.times import show
 from core.archive import HL_END, HL_START, SearchPage
+from core.media import StoredMedia
 
 PER_PAGE = 5
 
@@ -50,8 +54,16 @@ def render_snippet(snippet: str) -> Html:
 
 
 def render_page(
-    q: str, page: SearchPage, page_no: int, nonce: str, lang: str, tz: ZoneInfo
+    q: str,
+    page: SearchPage,
+    page_no: int,
+    nonce: str,
+    lang: str,
+    tz: ZoneInfo,
+    media: Mapping[int, StoredMedia] | None = None,
 ) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The page's text and buttons: 📎 N for each hit with media (`media`: message row
+    id -> its media), then the pager."""
     pages = max(1, -(-page.total // PER_PAGE))
     total = format_decimal(page.total, locale=lang)  # as /status writes numbers
     lines = [
@@ -72,13 +84,27 @@ def render_page(
                 link=hit.link,
             )
         )
+    posts = [
+        (n, m.channel_id, m.msg_id)
+        for n, hit in enumerate(page.hits, page_no * PER_PAGE + 1)
+        if (m := (media or {}).get(hit.message_id)) is not None
+    ]
+    rows = media_buttons(posts)
     buttons = []
     for key, target in (("btn_prev", page_no - 1), ("btn_next", page_no + 1)):
         if 0 <= target < pages:
             data = SearchPager(nonce=nonce, page=target).pack()
             buttons.append(InlineKeyboardButton(text=plain(key, lang), callback_data=data))
-    markup = InlineKeyboardMarkup(inline_keyboard=[buttons]) if buttons else None
+    if buttons:
+        rows.append(buttons)
+    markup = InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
     return "\n".join(lines), markup
+
+
+async def _media_of(page: SearchPage, media: MediaFilesAPI | None) -> Mapping[int, StoredMedia]:
+    if media is None or not page.hits:
+        return {}
+    return await media.media_by_message([h.message_id for h in page.hits])
 
 
 async def status_section(archive: ArchiveAPI, lang: str) -> str:
@@ -111,6 +137,7 @@ async def cmd_search(
     archive: ArchiveAPI,
     lang: str,
     tz: ZoneInfo,
+    media: MediaFilesAPI | None = None,
 ) -> None:
     q = (command.args or "").strip()
     if not q:
@@ -128,7 +155,7 @@ async def cmd_search(
     # The query lives in the operator's FSM data (no state is set): callback data holds
     # only the nonce and the page, and stale buttons of an older search say so.
     await state.update_data(search_q=q, search_nonce=nonce)
-    text, markup = render_page(q, page, 0, nonce, lang, tz)
+    text, markup = render_page(q, page, 0, nonce, lang, tz, await _media_of(page, media))
     await message.answer(text, reply_markup=markup, disable_web_page_preview=True)
 
 
@@ -139,6 +166,7 @@ async def on_search_page(
     archive: ArchiveAPI,
     lang: str,
     tz: ZoneInfo,
+    media: MediaFilesAPI | None = None,
 ) -> None:
     data = await state.get_data()
     if data.get("search_nonce") != callback_data.nonce or not isinstance(query.message, Message):
@@ -147,7 +175,8 @@ async def on_search_page(
     q = data["search_q"]
     page_no = callback_data.page
     nonce = callback_data.nonce
-    page = await archive.search(q, page_no, PER_PAGE)
-    text, markup = render_page(q, page, page_no, nonce, lang, tz)
     await query.answer()
+    page = await archive.search(q, page_no, PER_PAGE)
+    found = await _media_of(page, media)
+    text, markup = render_page(q, page, page_no, nonce, lang, tz, found)
     await query.message.edit_text(text, reply_markup=markup, disable_web_page_preview=True)

@@ -13,6 +13,7 @@ import re
 from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -35,7 +36,7 @@ from aiogram.types import (
 from bot.component import ControlBot
 from core.health import HealthRegistry
 from tests.doubles.botapi import BotAPIDouble
-from tests.doubles.botapi.server import MAX_TEXT, Params
+from tests.doubles.botapi.server import MAX_CAPTION, MAX_TEXT, MAX_UPLOAD, Params
 from tests.unit.bot.fakes import FakeChannels, FakeStatus, make_deps
 
 ADMIN = 100
@@ -100,6 +101,7 @@ class RecordingSession(BaseSession):
         }
         name = method.__api_method__
         self._check(name, data)
+        self._check_files(name, files)
         result = self._result(method, data)
         if isinstance(result, Message):  # as aiogram's own sessions do: it can be edited
             result = result.as_(bot)
@@ -113,8 +115,25 @@ class RecordingSession(BaseSession):
         params = Params(name, data, {}, 0.0)
         if name in ("sendMessage", "editMessageText"):
             _RULES._format(params, "text", "entities", limit=MAX_TEXT, is_caption=False)
+        elif "caption" in data:
+            _RULES._format(
+                params, "caption", "caption_entities", limit=MAX_CAPTION, is_caption=True
+            )
         if "reply_markup" in data:
             _RULES._markup(params)
+
+    @staticmethod
+    def _check_files(name: str, files: dict[str, Any]) -> None:
+        """Uploads Telegram refuses: a file over the Bot API's 50 MB, a photo over 10 MB."""
+        for value in files.values():
+            path = getattr(value, "path", None)
+            if path is None:
+                continue
+            size = Path(path).stat().st_size
+            if size > MAX_UPLOAD:
+                raise AssertionError(f"{name}: {size} bytes: Request Entity Too Large")
+            if name == "sendPhoto" and size > 10 * 1024 * 1024:
+                raise AssertionError(f"sendPhoto: {size} bytes: PHOTO_INVALID_DIMENSIONS")
 
     def _result(self, method: TelegramMethod[Any], data: dict[str, Any]) -> Any:
         name = method.__api_method__

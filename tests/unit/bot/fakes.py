@@ -6,9 +6,10 @@ records its calls so a test can check what a handler asked for.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,7 @@ from core.channels import (
 )
 from core.health import HealthRegistry
 from core.login import AccountStatus, SessionState
+from core.media import MEDIA_KINDS, MediaCounts, MediaMode, MediaPolicy, StoredMedia
 from core.parsing import BreakerState, ParseStatus
 from core.status import ComponentStatus, StatusReport
 
@@ -42,6 +44,7 @@ class FakeChannels:
     calls: list[tuple[str, Any]] = field(default_factory=list)
     default_history: HistoryDepth = field(default_factory=HistoryDepth)
     default_interval: int = 60
+    media_defaults: MediaPolicy = field(default_factory=MediaPolicy)
 
     def add(self, **fields: Any) -> Channel:
         n = len(self.channels) + 1
@@ -136,6 +139,23 @@ class FakeChannels:
             await self._set("deletions", channel_id, alert_deletions=not ch.alert_deletions)
         return self.channels.get(channel_id)
 
+    async def set_media_policy(
+        self,
+        channel_id: int,
+        mode: MediaMode | str | None,
+        kinds: Iterable[str] | None = None,
+        max_mb: int | None = None,
+    ) -> Channel | None:
+        """As services/channels.py stores them: every kind is None (all)."""
+        chosen = None if kinds is None else tuple(k for k in MEDIA_KINDS if k in set(kinds))
+        if chosen is not None and len(chosen) == len(MEDIA_KINDS):
+            chosen = None
+        value = None if mode is None else MediaMode(mode).value
+        self.calls.append(("media", (channel_id, value, chosen, max_mb)))
+        await self._set("media_set", channel_id, media_mode=value, media_kinds=chosen,
+                        media_max_mb=max_mb)
+        return self.channels.get(channel_id)
+
     async def find(self, ref: str) -> Channel | None:
         name = ref.removeprefix("@").lower()
         return next((c for c in self.channels.values() if (c.username or "") == name), None)
@@ -183,6 +203,47 @@ class FakeParsing:
             messages=0,
             db_size=None,
         )
+
+
+@dataclass
+class FakeMediaStatus:
+    """MediaStatusAPI: the counts a test sets."""
+
+    figures: MediaCounts = field(default_factory=MediaCounts)
+
+    async def counts(self) -> MediaCounts:
+        return self.figures
+
+
+@dataclass
+class FakeMediaFiles:
+    """MediaFilesAPI over a dict (channel row, msg_id) -> (media, message row id), files
+    on local disk under their key in `root`."""
+
+    root: Path
+    upload_limit: int = 50 * 1024 * 1024
+    posts: dict[tuple[int, int], tuple[StoredMedia, int]] = field(default_factory=dict)
+
+    def add(self, media: StoredMedia, message_id: int = 0, data: bytes | None = None) -> None:
+        self.posts[(media.channel_id, media.msg_id)] = (media, message_id)
+        if data is not None and media.key is not None:
+            path = self.root / media.key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+
+    async def post_media(self, channel_id: int, msg_id: int) -> StoredMedia | None:
+        found = self.posts.get((channel_id, msg_id))
+        return found[0] if found else None
+
+    async def media_by_message(self, message_ids: Sequence[int]) -> dict[int, StoredMedia]:
+        wanted = set(message_ids)
+        return {mid: m for m, mid in self.posts.values() if mid in wanted}
+
+    async def local_file(self, media: StoredMedia) -> Path | None:
+        if media.status != "done" or media.key is None:
+            return None
+        path = self.root / media.key
+        return path if path.exists() else None
 
 
 class NoArchive:

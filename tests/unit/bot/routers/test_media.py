@@ -1,0 +1,269 @@
+"""Media in the bot (#16), real Updates through the real Dispatcher: the media choice of
+/channels, the 📎 buttons of /search and keyword alerts, sending a post's file (or
+saying why not), the media lines of /status."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
+
+from bot.channel_buttons import ChannelItem, ChannelMedia, ItemAction, MediaOp
+from bot.component import ControlBot
+from bot.delivery import alert_markup, render_alert
+from bot.media_send import MediaSend
+from core.archive import HL_END, HL_START, SearchHit, WatchHit
+from core.health import HealthRegistry
+from core.media import MediaCounts, MediaPolicy, StoredMedia
+from services.watches import watch_alert
+from tests.unit.bot.archive_fakes import FakeArchive, FakeWatches, channel
+from tests.unit.bot.conftest import ADMIN, TOKEN, BotUnderTest, RecordingSession, Updates
+from tests.unit.bot.fakes import (
+    FakeChannels,
+    FakeMediaFiles,
+    FakeMediaStatus,
+    FakeStatus,
+    make_deps,
+)
+
+MB = 1024 * 1024
+HOSTILE = '<b>&amp; "Q" </i> שלום ' + "Канал «Новости» " * 20
+
+
+@dataclass
+class MediaBot:
+    tg: BotUnderTest
+    archive: FakeArchive
+    files: FakeMediaFiles
+    status: FakeMediaStatus
+
+
+@pytest.fixture
+async def media_bot(tmp_path: Path) -> AsyncIterator[MediaBot]:
+    session = RecordingSession()
+    bot = Bot(TOKEN, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+    health = HealthRegistry()
+    channels = [channel(1), channel(2, username=None, title=HOSTILE)]
+    archive = FakeArchive(tmp_path, channels=channels)
+    files = FakeMediaFiles(tmp_path / "media", upload_limit=20 * MB)
+    status = FakeMediaStatus()
+    fake_channels = FakeChannels()
+    deps = replace(
+        make_deps({ADMIN}, channels=fake_channels, status=FakeStatus(health)),
+        archive=archive,
+        watches=FakeWatches(channels=channels),
+        media=files,
+        media_status=status,
+    )
+    control = ControlBot(bot, deps, health=health)
+    yield MediaBot(BotUnderTest(control, bot, session, Updates(), fake_channels, health),
+                   archive, files, status)
+
+
+def _sparse(path: Path, size: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        f.truncate(size)
+
+
+def _done(msg_id: int, kind: str, size: int, key: str, **extra: object) -> StoredMedia:
+    return StoredMedia(1, msg_id, kind, "done", size=size, key=key, **extra)  # type: ignore[arg-type]
+
+
+# -- /channels ---------------------------------------------------------------------
+
+
+async def test_the_media_choice_round_trip(tg: BotUnderTest) -> None:
+    ch = tg.channels.add(title="News", username="news", media_mode="photos")
+    (view,) = await tg.press(ChannelItem(action=ItemAction.VIEW, channel_id=ch.id, page=0).pack())
+    assert "Media: photos only, files up to 50 MB" in view.text
+    media_data = ChannelMedia(channel_id=ch.id, page=0, op=MediaOp.VIEW).pack()
+    assert ("🖼 Media: photos", media_data) in view.buttons
+    (settings,) = await tg.press(media_data, on=view)
+    labels = [text for text, _ in settings.buttons]
+    assert "✅ Photos" in labels and "✅ 50 MB" in labels and "No cap" in labels
+    assert not any("Videos" in x for x in labels)  # kinds only in mode all
+
+    def press(op: MediaOp, arg: str) -> str:
+        return ChannelMedia(channel_id=ch.id, page=0, op=op, arg=arg).pack()
+
+    (all_kinds,) = await tg.press(press(MediaOp.MODE, "all"), on=settings)
+    assert "every kind, files up to 50 MB" in all_kinds.text
+    assert "✅ Videos" in [x for x, _ in all_kinds.buttons]
+    (no_video,) = await tg.press(press(MediaOp.KIND, "video"), on=all_kinds)
+    assert "⬜ Videos" in [x for x, _ in no_video.buttons]
+    assert "photos, round videos, voice messages, audio, documents, GIFs, stickers" in (
+        no_video.text
+    )
+    (capped,) = await tg.press(press(MediaOp.SIZE, "200"), on=no_video)
+    assert "files up to 200 MB" in capped.text
+    (free,) = await tg.press(press(MediaOp.SIZE, "0"), on=capped)
+    assert "files of any size" in free.text and "✅ No cap" in [x for x, _ in free.buttons]
+    # A forged cap or kind changes nothing.
+    calls = len(tg.channels.calls)
+    await tg.press(press(MediaOp.SIZE, "12345"), on=free)
+    await tg.press(press(MediaOp.KIND, "pdf"), on=free)
+    assert len(tg.channels.calls) == calls
+    stored = tg.channels.channels[ch.id]
+    assert (stored.media_mode, stored.media_max_mb) == ("all", 0)
+    assert stored.media_kinds is not None and "video" not in stored.media_kinds
+    (off,) = await tg.press(press(MediaOp.MODE, "off"), on=free)
+    assert "Media: not downloaded" not in off.text and "not downloaded" in off.text
+    (back,) = await tg.press(ChannelItem(action=ItemAction.VIEW, channel_id=ch.id, page=0).pack())
+    assert "Media: not downloaded" in back.text
+    # The kinds chosen stay for when "all" is picked again.
+    assert tg.channels.channels[ch.id].media_kinds == stored.media_kinds
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+async def test_a_thousand_channels_stay_within_telegram_limits(
+    tg: BotUnderTest, lang: str
+) -> None:
+    tg.updates.lang = lang
+    tg.channels.media_defaults = MediaPolicy(max_bytes=75 * MB)  # MEDIA_MAX_MB=75
+    for i in range(1000):
+        tg.channels.add(title=HOSTILE + str(i), username=f"c{i}" if i % 2 else None,
+                        media_mode="all", media_kinds=("photo", "voice", "sticker"),
+                        media_max_mb=None)
+    await tg.send("/channels")  # the session refuses what Telegram refuses
+    (view,) = await tg.press(ChannelItem(action=ItemAction.VIEW, channel_id=1000, page=99).pack())
+    media = ChannelMedia(channel_id=1000, page=99, op=MediaOp.VIEW).pack()
+    assert media in [d for _, d in view.buttons]
+    (settings,) = await tg.press(media, on=view)
+    caps = [x for x, _ in settings.buttons if "MB" in x or "МБ" in x]
+    assert len(caps) == 4 and any("75" in x for x in caps)  # 10, 50, 75, 200
+    assert len(settings.buttons) <= 100
+    assert all(len(d.encode()) <= 64 for _, d in settings.buttons)
+
+
+# -- sending a post's media --------------------------------------------------------
+
+
+async def _press_media(mb: MediaBot, channel_id: int, msg_id: int) -> list:  # type: ignore[type-arg]
+    return await mb.tg.press(MediaSend(channel_id=channel_id, msg_id=msg_id).pack())
+
+
+async def test_a_photo_goes_as_a_photo_with_its_caption(media_bot: MediaBot) -> None:
+    media_bot.files.add(_done(5, "photo", 1000, "ab/cd/p.jpg", width=800, height=600),
+                        data=b"\xff" * 1000)
+    (sent,) = await _press_media(media_bot, 1, 5)
+    assert sent.method == "sendPhoto"
+    assert sent.params["caption"] == "C1 · @c1 · https://t.me/c1/5"
+
+
+async def test_a_big_or_odd_photo_goes_as_a_document(media_bot: MediaBot) -> None:
+    big = _done(6, "photo", 11 * MB, "ab/cd/big.jpg")
+    _sparse(media_bot.files.root / "ab/cd/big.jpg", 11 * MB)
+    media_bot.files.add(big)
+    (sent,) = await _press_media(media_bot, 1, 6)
+    assert sent.method == "sendDocument"
+    thin = _done(7, "photo", 1000, "ab/cd/thin.jpg", width=5000, height=200)
+    media_bot.files.add(thin, data=b"x" * 1000)
+    (sent,) = await _press_media(media_bot, 1, 7)
+    assert sent.method == "sendDocument"
+    # A comment's media: the discussion group has no link of its own here; a long title.
+    doc = StoredMedia(2, 8, "document", "done", size=10, key="ab/cd/d.pdf",
+                      file_name="отчёт/2026:\x07.pdf")
+    media_bot.files.add(doc, data=b"%PDF-1.4 x")
+    (sent,) = await _press_media(media_bot, 2, 8)
+    assert sent.method == "sendDocument" and len(sent.params["caption"]) <= 1024
+
+
+async def test_a_file_over_the_upload_limit_is_named_by_its_path(media_bot: MediaBot) -> None:
+    video = _done(9, "video", 30 * MB, "ef/01/v.mp4")
+    _sparse(media_bot.files.root / "ef/01/v.mp4", 30 * MB)
+    media_bot.files.add(video)
+    (sent,) = await _press_media(media_bot, 1, 9)
+    assert sent.method == "sendMessage"
+    assert str(media_bot.files.root / "ef/01/v.mp4") in sent.text
+    assert "30 MB" in sent.text and "(20 MB)" in sent.text
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+async def test_files_not_there_are_explained(media_bot: MediaBot, lang: str) -> None:
+    media_bot.tg.updates.lang = lang
+    f = media_bot.files
+    f.add(StoredMedia(1, 20, "video", "queued", size=5 * MB))
+    f.add(StoredMedia(1, 21, "video", "skipped", size=300 * MB, reason="too_big"))
+    f.add(StoredMedia(1, 22, "document", "failed", reason="FILE_ID_INVALID"))
+    f.add(StoredMedia(1, 23, "voice", "failed", reason="SOMETHING_<NEW>"))
+    f.add(_done(24, "audio", 10, "gone/x.mp3"))  # done, but not on disk any more
+    texts = [(await _press_media(media_bot, 1, n))[0].text for n in (20, 21, 22, 23, 24, 25)]
+    if lang == "en":
+        assert "not downloaded yet" in texts[0]
+        assert "300 MB" in texts[1] and "size cap" in texts[1]
+        assert "Telegram no longer gives this file" in texts[2]
+        assert "SOMETHING_&lt;NEW&gt;" in texts[3]
+        assert "no longer on disk" in texts[4]
+        assert "no file" in texts[5]
+    else:
+        assert "ещё не скачан" in texts[0]
+        assert "300 МБ" in texts[1]
+        assert "Telegram больше не отдаёт этот файл" in texts[2]
+        assert "SOMETHING_&lt;NEW&gt;" in texts[3]
+
+
+# -- /search and keyword alerts ------------------------------------------------------
+
+
+async def test_search_hits_with_media_get_a_button(media_bot: MediaBot) -> None:
+    when = datetime(2026, 3, 1, tzinfo=UTC)
+    media_bot.archive.hits = [
+        SearchHit(100 + i, "@c1", i, when, f"{HL_START}x{HL_END}", f"https://t.me/c1/{i}")
+        for i in range(1, 8)
+    ]
+    media_bot.files.add(_done(2, "photo", 10, "aa/bb/2.jpg"), message_id=102, data=b"x" * 10)
+    media_bot.files.add(StoredMedia(1, 7, "video", "queued"), message_id=107)
+    (page,) = await media_bot.tg.send("/search x")
+    media_buttons = [(x, d) for x, d in page.buttons if x.startswith("📎")]
+    assert media_buttons == [("📎 2", MediaSend(channel_id=1, msg_id=2).pack())]
+    nxt = next(d for x, d in page.buttons if not x.startswith("📎"))
+    (second,) = await media_bot.tg.press(nxt, on=page)
+    assert ("📎 7", MediaSend(channel_id=1, msg_id=7).pack()) in second.buttons
+    (photo,) = await media_bot.tg.press(MediaSend(channel_id=1, msg_id=2).pack(), on=page)
+    assert photo.method == "sendPhoto"
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_a_watch_alert_numbers_the_posts_with_media(lang: str) -> None:
+    hits = [
+        WatchHit(1, "нефть", 100 + i, "@c1" if i else HOSTILE, f"https://t.me/c1/{i}", "")
+        for i in range(20)
+    ]
+    media = {100 + i: StoredMedia(9, i, "photo", "queued") for i in range(0, 20, 2)}
+    body = watch_alert(hits, 5, media)
+    text = render_alert(body, lang)
+    assert text.count("📎") == 10 and "📎 10" in text
+    markup = alert_markup(body)
+    assert markup is not None
+    datas = [b.callback_data for row in markup.inline_keyboard for b in row]
+    assert len(datas) == 10 and datas[0] == MediaSend(channel_id=9, msg_id=0).pack()
+    assert alert_markup(watch_alert(hits[:1], 0, {})) is None
+
+
+# -- /status -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+async def test_status_shows_the_media_figures(media_bot: MediaBot, lang: str) -> None:
+    media_bot.tg.updates.lang = lang
+    media_bot.status.figures = MediaCounts(
+        queued=1200, downloading=3, done=45_000, skipped=7, failed=2, files=44_000,
+        bytes_on_disk=3 * 1024 * MB + 300 * MB, paused="disk_full", free_bytes=120 * MB,
+    )
+    (status,) = await media_bot.tg.send("/status")
+    if lang == "en":
+        assert "queued 1,200, downloading 3, downloaded 45,000, skipped 7, failed 2" in status.text
+        assert "Media on disk: 3.3 GB, stored files: 44,000" in status.text
+        assert "disk is almost full (free: 120 MB)" in status.text
+    else:
+        assert "в очереди 1\xa0200" in status.text and "3,3 ГБ" in status.text
+        assert "свободно 120 МБ" in status.text
+    media_bot.status.figures = MediaCounts(paused="something_else", free_bytes=None)
+    (status,) = await media_bot.tg.send("/status")
+    assert "something_else" in status.text
