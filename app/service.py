@@ -49,6 +49,7 @@ from services.deletion_alerts import DeletionNotifier
 from services.events import EventBus, PostsDeleted
 from services.login import LoginService
 from services.media import MediaService
+from services.media_files import MediaFilesService
 from services.parsing.breaker import CircuitBreaker
 from services.parsing.identity import ChannelIdentity
 from services.parsing.ingest import ChannelFetcher
@@ -132,6 +133,8 @@ def build_app(settings: Settings) -> App:
         admin_ids=frozenset(settings.admin_ids),
         default_lang=settings.default_language,
         tz=settings.zone,
+        media=MediaFilesService(LocalMediaStore(settings.media_path), settings.upload_limit_mb),
+        media_status=media,
     )
     # Alerts leave through their own queue and task (control.delivery): a caller
     # never waits for Telegram.
