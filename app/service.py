@@ -24,6 +24,7 @@ from app.supervisor import Supervisor
 from bot.api import BotDeps
 from bot.component import ControlBot, build_bot
 from core.alerts import Alerter, AlertText
+from core.channels import default_media_policy
 from core.ports import Component
 from db.accounts import AccountRepository
 from db.channels import ChannelRepository, ChannelStateRepository
@@ -200,6 +201,7 @@ def _build_parsing(
         wait_time=settings.fetch_wait_seconds,
         metrics=metrics,
         identity=ChannelIdentity(channels),
+        media_defaults=default_media_policy(settings.media_default, settings.media_max_mb),
     )
     breaker = CircuitBreaker()
 

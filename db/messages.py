@@ -21,6 +21,7 @@ from tortoise.transactions import in_transaction
 
 from core.parsing import COLUMNS, MSG_ID, Row
 from core.words import message_terms
+from db.media import MediaBatch, enqueue_pg, enqueue_sqlite
 from db.models import Message
 from db.versions import (
     CONTENT_SEEN_PG,
@@ -147,9 +148,16 @@ class MessageRepository:
     # -- the hot path -------------------------------------------------------------------
 
     async def store_batch(
-        self, channel_id: int, rows: list[Row], cursor: int, new_rows: int
+        self,
+        channel_id: int,
+        rows: list[Row],
+        cursor: int,
+        new_rows: int,
+        media: MediaBatch | None = None,
     ) -> None:
-        """Upsert `rows` and move the channel's cursor to `cursor`, in one transaction.
+        """Upsert `rows` and move the channel's cursor to `cursor`, in one transaction;
+        `media`: the files of these messages to queue for download, in the same
+        transaction (db/media.py: one statement; None or no refs: none).
 
         `rows` are in ascending msg_id order; `new_rows` counts the rows above the
         previous cursor (the last `new_rows` of them): those cannot exist yet, because
@@ -165,7 +173,7 @@ class MessageRepository:
         assert self._sql is not None
         rereads = rows[: len(rows) - new_rows] if new_rows < len(rows) else []
         if self._dialect == "sqlite":
-            await self._store_sqlite(conn, channel_id, rows, cursor, new_rows, rereads)
+            await self._store_sqlite(conn, channel_id, rows, cursor, new_rows, rereads, media)
             return
         async with in_transaction("default") as tx:
             if rereads:
@@ -182,6 +190,8 @@ class MessageRepository:
             if rows:
                 columns = [list(c) for c in zip(*(r[1:-1] for r in rows), strict=True)]
                 await tx.execute_query(self._sql, [rows[0][0], rows[0][-1], *columns])
+                if media is not None:
+                    await enqueue_pg(tx, channel_id, media, rows[0][-1])
             await tx.execute_query(
                 "UPDATE channel SET cursor = GREATEST(cursor, $1), "
                 "messages_count = messages_count + $2 WHERE id = $3",
@@ -196,6 +206,7 @@ class MessageRepository:
         cursor: int,
         new_rows: int,
         rereads: list[Row],
+        media: MediaBatch | None = None,
     ) -> None:
         """The whole transaction in ONE hop to aiosqlite's thread, under Tortoise's lock.
 
@@ -236,6 +247,8 @@ class MessageRepository:
                         default=datetime.timestamp,  # a C call per datetime
                     )
                     raw.execute(sql, (rows[0][0], str(rows[0][-1]), payload))
+                    if media is not None:
+                        enqueue_sqlite(raw, channel_id, media, str(rows[0][-1]))
                 for index_sql in INDEX_PENDING:
                     raw.execute(index_sql)
                 raw.execute(

@@ -17,9 +17,12 @@ from typing import Any
 from telethon import TelegramClient
 from telethon.tl import functions
 
-from core.parsing import Row
+from core.media import MediaPolicy, MediaRef
+from core.parsing import COLUMNS, Row
 from core.ports import Metrics
-from parser.history import BATCH, NOT_CONTENT, message_row
+from parser.history import BATCH, NOT_CONTENT, message_row, wanted_ref
+
+_KIND = COLUMNS.index("media_kind")
 
 
 @dataclass(frozen=True)
@@ -74,9 +77,12 @@ async def comment_batches(
     now: datetime,
     metrics: Metrics,
     wait_time: float = 0.0,
-) -> AsyncGenerator[list[Row], None]:
-    """The comments of post `post_id` above id `after`, oldest first, as rows of at most
-    BATCH stored under the discussion group's row id `group_row`.
+    media: MediaPolicy | None = None,
+) -> AsyncGenerator[tuple[list[Row], list[tuple[int, MediaRef]]], None]:
+    """The comments of post `post_id` above id `after`, oldest first, as batches of at
+    most BATCH `(rows, files)` stored under the discussion group's row id `group_row`;
+    `files`: (msg_id, MediaRef) of the comments whose file `media` (the channel's
+    policy; None: none) keeps.
 
     Ascending, so a crash between batches never skips older comments; reading stops at
     `newest` (the thread's newest comment: no request for the empty page after it).
@@ -84,16 +90,22 @@ async def comment_batches(
     propagate untranslated.
     """
     rows: list[Row] = []
+    files: list[tuple[int, MediaRef]] = []
     metrics.request("messages.getReplies")
     async for c in client.iter_messages(
         peer, reply_to=post_id, min_id=after, reverse=True, wait_time=wait_time
     ):
         if not isinstance(c, NOT_CONTENT):
-            rows.append(message_row(group_row, c, now, comment_of=post_id))
+            row = message_row(group_row, c, now, comment_of=post_id)
+            rows.append(row)
+            if media is not None and row[_KIND] is not None:
+                ref = wanted_ref(media, c, row[_KIND])
+                if ref is not None:
+                    files.append((c.id, ref))
             if len(rows) >= BATCH:
-                yield rows
-                rows = []
+                yield rows, files
+                rows, files = [], []
         if newest and c.id >= newest:
             break
     if rows:
-        yield rows
+        yield rows, files

@@ -21,9 +21,11 @@ from typing import Any
 from telethon import TelegramClient
 from telethon.tl import functions, types
 
+from core.media import MediaPolicy, MediaRef
 from core.parsing import Row
 from core.ports import Metrics
 from parser.content import Peers, describe_action, describe_fwd, describe_media, page_peers
+from parser.media import media_ref
 
 # Messages per `messages.getHistory` page (Telegram's maximum `limit` is 100:
 # https://core.telegram.org/method/messages.getHistory).
@@ -270,3 +272,10 @@ def message_row(
         None,
         now,
     )
+
+
+def wanted_ref(policy: MediaPolicy, m: Any, kind: str) -> MediaRef | None:
+    """The file of Telethon message `m` (parser/media.py `media_ref`) when `policy` keeps
+    its kind `kind` (the row's media_kind, not None: callers check it first, so text
+    messages never reach this); None otherwise."""
+    return media_ref(m.media) if policy.wants(kind) else None

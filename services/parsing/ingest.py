@@ -23,10 +23,12 @@ from telethon.tl import types
 
 from core.channels import Channel
 from core.errors import LocalError, ProjectError, ServerTrouble, local_error
-from core.parsing import MSG_ID, REPLIES, Row, RunProgress, RunStatus
+from core.media import MediaMode, MediaPolicy, MediaRef
+from core.parsing import COLUMNS, MSG_ID, REPLIES, Row, RunProgress, RunStatus
 from core.ports import Metrics, NullMetrics
 from db.channels import ChannelStateRepository
 from db.database import shielded_write
+from db.media import MediaBatch
 from db.runs import RunRepository
 from parser import history, migrated
 from parser.comments import comment_batches, discussion_group, needs_reading
@@ -42,6 +44,9 @@ BATCH = history.BATCH
 GROUP_KINDS = ("megagroup", "gigagroup")
 # Most rows one write transaction takes when pages queue up behind a slow disk.
 MAX_TX_ROWS = 1000
+MEDIA_KIND = COLUMNS.index("media_kind")
+# The media policy of a fetcher not told one (settings' defaults: photos, 50 MB).
+DEFAULT_MEDIA = MediaPolicy()
 
 ProgressCallback = Callable[[RunProgress], Awaitable[None]]
 
@@ -75,10 +80,16 @@ class MessageStore(DeletionStore, Protocol):
     """The message table as a run writes it (db/messages.py MessageRepository)."""
 
     async def store_batch(
-        self, channel_id: int, rows: list[Row], cursor: int, new_rows: int
+        self,
+        channel_id: int,
+        rows: list[Row],
+        cursor: int,
+        new_rows: int,
+        media: MediaBatch | None = None,
     ) -> None:
         """Upsert `rows` and move the channel's cursor up to `cursor` (a message id) in one
-        transaction; `new_rows`: how many rows lie above the old cursor (added to the count)."""
+        transaction; `new_rows`: how many rows lie above the old cursor (added to the count);
+        `media`: their files to queue for download in the same transaction (db/media.py)."""
 
     async def refresh_from_id(self, channel_id: int, since: datetime) -> int | None:
         """The oldest stored post id dated at or after `since` (UTC), or None when none is."""
@@ -139,7 +150,10 @@ class StartPoint:
     history_before: bool | None = None
 
 
-Queued = list[Row] | BaseException | None
+# A message's file to queue: (msg_id, where it is on Telegram).
+Files = list[tuple[int, MediaRef]]
+# What the producer hands the writer: rows with the files among them, an error, the end.
+Queued = tuple[list[Row], Files] | BaseException | None
 
 
 @dataclass
@@ -164,6 +178,8 @@ class _Run:
     cap: int | None = None  # most rows the depth lets this run read (`last:N`)
     chat: Any = None  # the channel as the first history answer lists it (title, username)
     answered: bool = False  # a history answer came (the access hash was accepted)
+    # What the channel keeps of media (its comments and old basic group too); None: none.
+    media: MediaPolicy | None = None
 
 
 class ChannelFetcher:
@@ -174,6 +190,10 @@ class ChannelFetcher:
     `pipeline_depth`: pages of BATCH the producer may hold ahead of the writer;
     `identity`: keeps the channel's title and username as the history answers give them
     and repairs a refused access hash (services/parsing/identity.py); None: neither.
+    `media_defaults`: the media policy of channels without their own (MEDIA_DEFAULT,
+    MEDIA_MAX_MB: core.channels `default_media_policy`); a run queues the files its
+    channel's policy (`Channel.media_policy`) keeps with the messages, its comments' and
+    its old basic group's included; None: no run queues any.
     """
 
     def __init__(
@@ -186,8 +206,10 @@ class ChannelFetcher:
         pipeline_depth: int = 10,
         metrics: Metrics | None = None,
         identity: ChannelIdentity | None = None,
+        media_defaults: MediaPolicy | None = DEFAULT_MEDIA,
     ) -> None:
         self._identity = identity
+        self._media_defaults = media_defaults
         self._messages = messages
         self._channels = channels
         self._refresh = timedelta(hours=refresh_window_hours)
@@ -258,6 +280,7 @@ class ChannelFetcher:
             datetime.now(UTC).replace(microsecond=0),
             asyncio.Queue(self._depth),
             ch.cursor,
+            media=self._media_policy(ch),
         )
         peer = types.InputPeerChannel(ch.tg_id, ch.access_hash or 0)
         try:
@@ -265,6 +288,14 @@ class ChannelFetcher:
         except RunFailed as failed:
             failed.answered = run.answered
             raise
+
+    def _media_policy(self, ch: Channel) -> MediaPolicy | None:
+        """What a run of `ch` queues (from the snapshot the run was given: no query);
+        None when nothing."""
+        if self._media_defaults is None:
+            return None
+        policy = ch.media_policy(self._media_defaults)
+        return None if policy.mode == MediaMode.OFF else policy
 
     async def _attempt(
         self,
@@ -430,17 +461,18 @@ class ChannelFetcher:
                     if title and title != old.title:  # the old group's own name
                         await self._channels.set_title(old.id, title)
                         old = replace(old, title=title)
-                    rows = [
-                        history.message_row(old.id, m, run.now, peers=peers)
-                        for m in page
-                        if not isinstance(m, history.NOT_CONTENT)
-                    ]
+                    rows: list[Row] = []
+                    files: Files = []
+                    for m in page:
+                        if not isinstance(m, history.NOT_CONTENT):
+                            rows.append(history.message_row(old.id, m, run.now, peers=peers))
+                            _file_of(run.media, m, rows[-1], files)
                     if rows:
                         new_rows = sum(1 for r in rows if r[MSG_ID] > cursor)
                         cursor = max(cursor, rows[-1][MSG_ID])
-                        await shielded_write(
-                            self._messages.store_batch(old.id, rows, cursor, new_rows)
-                        )
+                        await shielded_write(self._messages.store_batch(
+                            old.id, rows, cursor, new_rows, _batch(run.media, files)
+                        ))  # fmt: skip
                         run.progress.migrated += len(rows)
                         run.progress.fetched += len(rows)
                         self._metrics.stored(len(rows))
@@ -486,6 +518,8 @@ class ChannelFetcher:
             run.window_from = min_id
             caught_up_at = await self._messages.newest_live_id(ch.id)
         batch: list[Row] = []
+        files: Files = []
+        media = run.media
         pages = history.history_pages(
             client, peer, min_id, None, stopping=lambda: self._stopping,
             metrics=self._metrics, wait_time=self._wait_time,
@@ -504,16 +538,19 @@ class ChannelFetcher:
                     batch.append(row)
                     if row[REPLIES] and ch.comments_enabled:  # comments to read
                         run.commented.append((m.id, m.replies.max_id))
+                    if media is not None and row[MEDIA_KIND] is not None:  # text: no call
+                        _file_of(media, m, row, files)
                 if len(batch) >= BATCH:
-                    await run.queue.put(batch)
-                    batch = []
+                    await run.queue.put((batch, files))
+                    batch, files = [], []
                 if self._stopping:
                     break
         if batch:
-            await run.queue.put(batch)
+            await run.queue.put((batch, files))
 
-    async def _next_rows(self, run: _Run) -> list[Row] | None:
-        """The next rows to write, or None at the end; raises what the producer hit.
+    async def _next_rows(self, run: _Run) -> tuple[list[Row], Files] | None:
+        """The next rows to write and the files among them, or None at the end; raises
+        what the producer hit.
 
         Pages that queued up while the last transaction ran go into the next one
         together: fewer commits (and FTS segments) when the network is faster than the
@@ -524,21 +561,23 @@ class ChannelFetcher:
             return None
         if isinstance(item, BaseException):
             self._fail(run.progress, item)
-        assert isinstance(item, list)
-        while len(item) < MAX_TX_ROWS and not run.queue.empty():
+        assert isinstance(item, tuple)
+        rows, files = item
+        while len(rows) < MAX_TX_ROWS and not run.queue.empty():
             nxt = run.queue.get_nowait()
-            if not isinstance(nxt, list):
+            if not isinstance(nxt, tuple):
                 run.held.append(nxt)
                 break
-            item = item + nxt
-        return item
+            rows, files = rows + nxt[0], files + nxt[1] if nxt[1] else files
+        return rows, files
 
     async def _write(self, run: _Run, on_progress: ProgressCallback | None) -> bool:
         """Write what the producer queues, each batch with the cursor, until the end,
         an error (raised as RunFailed) or a stop request (after the batch in hand: then
         True, the run was interrupted)."""
         ch, progress = run.ch, run.progress
-        while (rows := await self._next_rows(run)) is not None:
+        while (item := await self._next_rows(run)) is not None:
+            rows, files = item
             last = rows[-1][MSG_ID]
             new_rows = sum(1 for r in rows if r[MSG_ID] > run.cursor)
             if new_rows < len(rows) and run.window_from is not None:  # re-reads only
@@ -546,7 +585,11 @@ class ChannelFetcher:
             first_new = next((r[MSG_ID] for r in rows if r[MSG_ID] > run.cursor), 0)
             cursor, top_id = max(run.cursor, last), max(run.top_id, last)
             # Never cancelled half-way: a torn write poisons the connection.
-            await shielded_write(self._messages.store_batch(ch.id, rows, cursor, new_rows))
+            await shielded_write(
+                self._messages.store_batch(
+                    ch.id, rows, cursor, new_rows, _batch(run.media, files)
+                )
+            )
             # Committed: only now does the run count these rows.
             run.cursor, run.top_id = cursor, top_id
             progress.new += new_rows
@@ -638,14 +681,38 @@ class ChannelFetcher:
             batches = comment_batches(
                 client, peer, post_id, group_row=disc, after=after, newest=newest,
                 now=run.now, metrics=self._metrics, wait_time=self._wait_time,
+                media=run.media,
             )
             async with contextlib.aclosing(batches):
-                async for rows in batches:
-                    await shielded_write(self._messages.store_batch(disc, rows, 0, len(rows)))
+                async for rows, files in batches:
+                    # Comments follow the channel's policy (stored under the group's row).
+                    media = _batch(run.media, files, from_discussion=True)
+                    await shielded_write(
+                        self._messages.store_batch(disc, rows, 0, len(rows), media)
+                    )
                     stored += len(rows)
                     run.progress.comments = stored  # committed, should a later one fail
                     self._metrics.stored(len(rows))
         return stored
+
+
+def _file_of(media: MediaPolicy | None, m: Any, row: Row, files: Files) -> None:
+    """Add message `m`'s file to `files` when `media` keeps its kind (`row`: its row)."""
+    kind = row[MEDIA_KIND]
+    if media is not None and kind is not None:
+        ref = history.wanted_ref(media, m, kind)
+        if ref is not None:
+            files.append((m.id, ref))
+
+
+def _batch(
+    media: MediaPolicy | None, files: Files, *, from_discussion: bool = False
+) -> MediaBatch | None:
+    """The files of a batch to queue with it (None: none, so stores without media are
+    called as before)."""
+    if media is None or not files:
+        return None
+    return MediaBatch(files, media, from_discussion)
 
 
 class RunBook:

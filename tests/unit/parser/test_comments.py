@@ -8,10 +8,12 @@ from typing import Any
 
 from telethon.tl import types
 
+from core.media import MediaMode, MediaPolicy
 from core.parsing import COLUMNS
 from core.ports import NullMetrics
 from parser.comments import comment_batches, needs_reading
 from tests.unit.message_fixtures import NOW, tl_message
+from tests.unit.parser.test_media_ref import photo
 
 
 def test_a_thread_read_up_to_its_newest_comment_costs_no_request() -> None:
@@ -46,15 +48,17 @@ async def test_a_thread_is_stored_with_its_events_and_forwards() -> None:
             action=types.MessageActionPinMessage(),
             reply_to=types.MessageReplyHeader(reply_to_msg_id=11),
         ),
-        tl_message(14, "переслано", fwd_from=fwd),
+        tl_message(14, "переслано", fwd_from=fwd, media=types.MessageMediaPhoto(photo=photo())),
         tl_message(15, "после последнего известного"),
     ]
     client = ThreadClient(thread)
     batches = comment_batches(
         client, "peer", 5, group_row=3, after=10, newest=14, now=NOW,  # type: ignore[arg-type]
-        metrics=NullMetrics(),
+        metrics=NullMetrics(), media=MediaPolicy(MediaMode.PHOTOS),
     )
-    rows = [dict(zip(COLUMNS, r, strict=True)) for b in [b async for b in batches] for r in b]
+    got = [b async for b in batches]
+    rows = [dict(zip(COLUMNS, r, strict=True)) for b, _ in got for r in b]
+    assert [(i, f.tg_id, f.thumb) for _, files in got for i, f in files] == [(14, 5, "y")]
     assert client.asked["reply_to"] == 5 and client.asked["reverse"] is True
     assert [r["msg_id"] for r in rows] == [11, 13, 14]  # stops at the newest, 14
     assert all(r["channel_id"] == 3 and r["comment_of"] == 5 for r in rows)

@@ -1,0 +1,174 @@
+"""The media download queue, enqueue side: a batch's media files become `media_download`
+rows in the transaction that stores the batch's messages (db/messages.py store_batch).
+
+One row per (channel row, msg_id), written by ONE `INSERT ... ON CONFLICT (channel_id,
+msg_id) DO UPDATE` per batch (SQLite: over a JSON array; PostgreSQL: over one array per
+column), the way messages are. What each row becomes:
+
+- new: `done` at once with that file when a file is stored under the same Telegram
+  media id (`media_file.tg_media_id`, or a `done` row with that id): the same picture
+  re-posted in ten channels is downloaded once (also over the cap: nothing is
+  fetched); else `skipped` (reason "too_big", the size kept) over the policy's cap;
+  else `queued`.
+- read again (the refresh window), same media id, not done: the location (file
+  reference, access hash, DC) is the fresh one; a queued or skipped row is decided again
+  (the cap, a stored file); a failed one becomes done only through a stored file; one being
+  downloaded keeps its status. A done row is not touched.
+- read again with another media id (the media was edited), whatever its status:
+  decided as new with the new location (bytes_done 0, attempts 0, no file, no reason).
+
+The db/media_queue.py side (claiming, marking done/failed) is the downloader's.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from core.media import DownloadStatus, MediaPolicy, MediaRef
+
+QUEUED, DONE, SKIPPED = DownloadStatus.QUEUED, DownloadStatus.DONE, DownloadStatus.SKIPPED
+TOO_BIG = "too_big"
+
+
+@dataclass(frozen=True)
+class MediaBatch:
+    """The files of one batch of messages to queue: `refs` (msg_id, MediaRef) of the
+    messages whose kind `policy` wants (the caller filters by `policy.wants`: this
+    module applies the cap); `from_discussion`: the messages are comments, stored under
+    the discussion group's row (their policy is the parent channel's)."""
+
+    refs: Sequence[tuple[int, MediaRef]]
+    policy: MediaPolicy
+    from_discussion: bool = False
+
+
+# The per-row values, in order (SQLite: one JSON array per row; PostgreSQL: one array
+# per value), with their PostgreSQL types.
+_VALUES = (
+    ("msg_id", "bigint"), ("kind", "text"), ("tg", "bigint"), ("hash", "bigint"),
+    ("ref", "text"), ("dc", "int"), ("thumb", "text"), ("size", "bigint"),
+    ("mime", "text"), ("name", "text"), ("big", "boolean"),
+)  # fmt: skip
+_COLUMNS = (
+    "channel_id, msg_id, from_discussion, kind, tg_media_id, access_hash, file_reference,"
+    " dc_id, thumb, size, mime_type, file_name, status, reason, attempts, bytes_done,"
+    " file_id, created_at, updated_at"
+)
+_T = "media_download"
+# Another media id than the stored one: the media was edited.
+_EDITED = f"{_T}.tg_media_id <> excluded.tg_media_id"
+# The rows whose state the fresh decision (excluded's status, reason, file) replaces.
+_DECIDED = (
+    f"({_EDITED} OR {_T}.status IN ('{QUEUED}', '{SKIPPED}')"
+    f" OR ({_T}.status = 'failed' AND excluded.status = '{DONE}'))"
+)
+_CONFLICT = (
+    "ON CONFLICT (channel_id, msg_id) DO UPDATE SET "
+    + ", ".join(
+        [f"{c} = excluded.{c}" for c in (
+            "kind", "tg_media_id", "access_hash", "file_reference", "dc_id", "thumb",
+            "size", "mime_type", "file_name", "updated_at",
+        )]
+        + [f"{c} = CASE WHEN {_DECIDED} THEN excluded.{c} ELSE {_T}.{c} END"
+           for c in ("status", "reason", "file_id")]
+        + [f"{c} = CASE WHEN {_EDITED} THEN {v} ELSE {_T}.{c} END"
+           for c, v in (("bytes_done", "0"), ("attempts", "0"), ("next_try_at", "NULL"))]
+    )
+    + f" WHERE {_T}.status <> '{DONE}' OR {_EDITED}"
+)  # fmt: skip
+
+
+def _decided(src: str, twin: str) -> str:
+    """status, reason and file_id of a row as new, given `twin` (the file of a done row
+    with the same media id, or NULL) and `src`.big (over the cap)."""
+    return (
+        f"CASE WHEN {twin} IS NOT NULL THEN '{DONE}' WHEN {src}.big THEN '{SKIPPED}'"
+        f" ELSE '{QUEUED}' END, CASE WHEN {twin} IS NULL AND {src}.big THEN '{TOO_BIG}' END,"
+        f" 0, 0, {twin}"
+    )
+
+
+def _twin(tg: str) -> str:
+    """The stored file of Telegram media id `tg`: the file first stored under it, else
+    the file of a done row with it (another id with the same content); NULL: none."""
+    return (
+        f"COALESCE((SELECT f.id FROM media_file f WHERE f.tg_media_id = {tg} LIMIT 1),"
+        f" (SELECT d.file_id FROM {_T} d WHERE d.tg_media_id = {tg}"
+        f" AND d.status = '{DONE}' AND d.file_id IS NOT NULL LIMIT 1))"
+    )
+
+
+def _sqlite_sql() -> str:
+    # ?1 channel_id, ?2 from_discussion, ?3 now, ?4 a JSON array of rows (_VALUES).
+    def pick(i: int) -> str:
+        if sqlite3.sqlite_version_info >= (3, 38):
+            return f"value ->> {i}"
+        return f"json_extract(value, '$[{i}]')"
+
+    cols = ", ".join(f"{pick(i)} AS {name}" for i, (name, _) in enumerate(_VALUES))
+    return (
+        f"INSERT INTO {_T} ({_COLUMNS}) "
+        f"SELECT ?1, v.msg_id, ?2, v.kind, v.tg, v.hash, v.ref, v.dc, v.thumb, v.size,"
+        f" v.mime, v.name, {_decided('v', 'v.twin')}, ?3, ?3 "
+        f"FROM (SELECT {cols}, {_twin(pick(2))} AS twin FROM json_each(?4)) AS v "
+        f"WHERE true {_CONFLICT}"
+    )
+
+
+def _pg_sql() -> str:
+    # $1 channel_id, $2 from_discussion, $3 now, then one array per _VALUES entry.
+    arrays = ", ".join(f"${i}::{t}[]" for i, (_, t) in enumerate(_VALUES, 4))
+    names = ", ".join(name for name, _ in _VALUES)
+    return (
+        f"INSERT INTO {_T} ({_COLUMNS}) "
+        f"SELECT $1, v.msg_id, $2, v.kind, v.tg, v.hash, v.ref, v.dc, v.thumb, v.size,"
+        f" v.mime, v.name, {_decided('v', 'v.twin')}, $3, $3 "
+        f"FROM (SELECT u.*, {_twin('u.tg')} AS twin"
+        f" FROM unnest({arrays}) AS u({names})) AS v "
+        f"{_CONFLICT}"
+    )
+
+
+ENQUEUE_SQLITE = _sqlite_sql()
+ENQUEUE_PG = _pg_sql()
+
+
+def _cut(text: str | None, most: int) -> str | None:
+    return text[:most] if text else None
+
+
+def _values(batch: MediaBatch) -> list[tuple[Any, ...]]:
+    """One tuple per ref, in _VALUES order; texts cut to their columns' widths
+    (db/models.py MediaDownload: a longer value would fail the batch on PostgreSQL)."""
+    policy = batch.policy
+    return [
+        (
+            msg_id, ref.kind[:16], ref.tg_id, ref.access_hash,
+            ref.file_reference.hex()[:512], ref.dc_id, _cut(ref.thumb, 8), ref.size,
+            _cut(ref.mime_type, 128), _cut(ref.file_name, 255), policy.too_big(ref.size),
+        )
+        for msg_id, ref in batch.refs
+    ]  # fmt: skip
+
+
+def enqueue_sqlite(raw: sqlite3.Connection, channel_id: int, batch: MediaBatch, now: str) -> None:
+    """Queue `batch` under channel row `channel_id` on the raw sqlite3 connection, inside
+    the caller's transaction (db/messages.py store_batch's); `now`: the batch's fetch
+    time as the messages store it."""
+    if not batch.refs:
+        return
+    payload = json.dumps(_values(batch), ensure_ascii=False, separators=(",", ":"))
+    raw.execute(ENQUEUE_SQLITE, (channel_id, int(batch.from_discussion), now, payload))
+
+
+async def enqueue_pg(tx: Any, channel_id: int, batch: MediaBatch, now: Any) -> None:
+    """Queue `batch` under channel row `channel_id` in the caller's transaction `tx`
+    (PostgreSQL); `now`: the batch's fetch time (a datetime)."""
+    if not batch.refs:
+        return
+    columns = [list(c) for c in zip(*_values(batch), strict=True)]
+    await tx.execute_query(ENQUEUE_PG, [channel_id, batch.from_discussion, now, *columns])
