@@ -11,9 +11,11 @@ column), the way messages are. What each row becomes:
   fetched); else `skipped` (reason "too_big", the size kept) over the policy's cap;
   else `queued`.
 - read again (the refresh window), same media id, not done: the location (file
-  reference, access hash, DC) is the fresh one; a queued or skipped row is decided again
-  (the cap, a stored file); a failed one becomes done only through a stored file; one being
-  downloaded keeps its status. A done row is not touched.
+  reference, access hash, DC) is the fresh one; a skipped row is decided again (the
+  cap may have changed), a queued one too when it is now done (a stored file) or
+  skipped (else it keeps its wait: next_try_at, reason); a failed one becomes done only
+  through a stored file; one being downloaded keeps its status. A done row is not
+  touched.
 - read again with another media id (the media was edited), whatever its status:
   decided as new with the new location (bytes_done 0, attempts 0, no file, no reason).
 
@@ -61,9 +63,13 @@ _COLUMNS = (
 _T = "media_download"
 # Another media id than the stored one: the media was edited.
 _EDITED = f"{_T}.tg_media_id <> excluded.tg_media_id"
-# The rows whose state the fresh decision (excluded's status, reason, file) replaces.
+# The rows whose state the fresh decision (excluded's status, reason, file) replaces:
+# edited media; a skipped row (the cap may have changed); a queued one that is now
+# done (a stored file) or skipped (a lower cap), else it keeps its wait (next_try_at,
+# reason: a flood wait's); a failed one only when now done.
 _DECIDED = (
-    f"({_EDITED} OR {_T}.status IN ('{QUEUED}', '{SKIPPED}')"
+    f"({_EDITED} OR {_T}.status = '{SKIPPED}'"
+    f" OR ({_T}.status = '{QUEUED}' AND excluded.status <> '{QUEUED}')"
     f" OR ({_T}.status = 'failed' AND excluded.status = '{DONE}'))"
 )
 _CONFLICT = (

@@ -111,6 +111,15 @@ async def test_new_files_are_queued_skipped_over_the_cap_or_linked_at_once(
     # Over the cap but already stored: linked, nothing to fetch.
     await store(repo, c, [photo_post(9, 500, size=9_000_000)])
     assert (await queue(c))[9]["status"] == "done"
+    # Names and types longer than their columns are cut, not refused (PostgreSQL).
+    long_doc = types.Document(
+        id=602, access_hash=1, file_reference=b"d", date=NOW, mime_type="x/" + "y" * 200,
+        size=10, dc_id=1, attributes=[types.DocumentAttributeFilename("я" * 300 + ".pdf")],
+    )  # fmt: skip
+    doc_post = tl_message(12, "", media=types.MessageMediaDocument(document=long_doc))
+    await store(repo, c, [doc_post])
+    row = (await queue(c))[12]
+    assert (row["file_name"], len(row["mime_type"])) == ("я" * 255, 128)
     # No cap: never too big.
     await store(repo, c, [video_post(11, 601, 10**11)], MediaPolicy(MediaMode.ALL, None, 0))
     assert (await queue(c))[11]["status"] == "queued"
@@ -127,6 +136,7 @@ async def test_a_re_read_refreshes_the_location_and_edited_media_is_queued_again
         status="failed", reason="FILE_REFERENCE_EXPIRED", attempts=3
     )
     await MediaDownload.filter(channel_id=a, msg_id=5).update(status="downloading", bytes_done=10)
+    await MediaDownload.filter(channel_id=a, msg_id=1).update(next_try_at=NOW, reason="FLOOD_WAIT")
     before = await queue(a)
 
     # The refresh window reads them again with fresh file references; the cap grew.
@@ -136,6 +146,7 @@ async def test_a_re_read_refreshes_the_location_and_edited_media_is_queued_again
     await store(repo, a, again, MediaPolicy(MediaMode.ALL, None, 0), new=False)
     rows = await queue(a)
     assert (rows[1]["status"], rows[1]["file_reference"]) == ("queued", b"new".hex())
+    assert (rows[1]["next_try_at"], rows[1]["reason"]) == (NOW, "FLOOD_WAIT")  # still waits
     assert rows[2] == before[2]  # done: untouched
     assert (rows[3]["status"], rows[3]["reason"], rows[3]["attempts"]) == (
         "failed", "FILE_REFERENCE_EXPIRED", 3
