@@ -2,7 +2,8 @@
 
     python -m tests.doubles.mtproto --port 0 --ready-file /tmp/port \\
         --account +15550000001:12345[:password] --channel big:100000 \\
-        [--scenario scenario.json | --scenario pkg.module:build | --scenario file.py:build]
+        [--scenario scenario.json | --scenario pkg.module:build | --scenario file.py:build] \\
+        [--file-delay 0.05] [--stats-file stats.json]
 
 The ready file receives the listening port once the server accepts connections.
 `--channel NAME:N[:SIZE]` creates public channel @NAME with N messages (texts of SIZE
@@ -12,7 +13,10 @@ characters; default "Message <id>"). A JSON scenario:
      "channels": [{"username": "news", "title": "News", "messages": 1000,
                    "private": false, "invite_hash": null, "megagroup": false}]}
 
-A Python scenario is a callable taking the World and filling it.
+A Python scenario is a callable taking the World and filling it (media posts:
+`channel.add_media_post(...)`). `--file-delay S` delays every upload.getFile answer by
+S seconds (`server.file_delay`); `--stats-file` gets, when the server stops, JSON
+`{"counters": {method: n}, "bytes_served": {media_id: bytes}, "getfile_requests": ...}`.
 """
 
 from __future__ import annotations
@@ -54,6 +58,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--clock-offset", type=float, default=0.0, help="seconds the server's clock is ahead"
     )
+    parser.add_argument(
+        "--file-delay", type=float, default=0.0, help="seconds added to each upload.getFile"
+    )
+    parser.add_argument("--stats-file", type=Path, help="write counters here on stop (JSON)")
     parser.add_argument("--log-level", default="WARNING")
     return parser.parse_args(argv)
 
@@ -134,6 +142,7 @@ async def serve(args: argparse.Namespace) -> None:
         gzip_responses=args.gzip,
         clock_offset=args.clock_offset,
     )
+    server.file_delay = args.file_delay
     await server.start()
     print(f"MTProto double listening on {server.host}:{server.port}", flush=True)
     if args.ready_file is not None:
@@ -149,6 +158,13 @@ async def serve(args: argparse.Namespace) -> None:
         await stop.wait()
     finally:
         await server.stop()
+        if args.stats_file is not None:
+            stats = {
+                "counters": dict(server.counters),
+                "bytes_served": {str(k): v for k, v in world.bytes_served.items()},
+                "getfile_requests": {str(k): v for k, v in world.getfile_requests.items()},
+            }
+            args.stats_file.write_text(json.dumps(stats))
         if server.unknown_methods:
             print(f"unimplemented methods: {dict(server.unknown_methods)}", file=sys.stderr)
 
