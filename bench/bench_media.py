@@ -17,8 +17,12 @@ once, with cryptg.
 2. Memory: a fresh client process downloads a 64 MB file, then a 2 GB one
    (`--big-gb`), both with parts=--parts to disk; VmHWM (peak RSS) after each. Flat:
    the 2 GB peak within 20 MB of the 64 MB peak. The double's own VmHWM is given too.
-3. P2 bot latency while media downloads: needs the app's media service (services/media)
-   wired into the app; see `--latency` (skipped, and said so, when absent).
+3. The app as a process (the e2e harness plumbing, Bot API double in this process)
+   with MEDIA_DEFAULT=all, MEDIA_MAX_MB=0: `--samples` /status + /channels round trips
+   idle, then `/add @mediabig` (64 MB + the big video) and the same while its media
+   service downloads (P2 <= 250 ms p99), RTT `--app-rtt`; the app's RSS (polled and
+   VmHWM) from before /add to the end of the downloads. Skipped, and said so, when the
+   tree has no media service (services/media wired in app/service.py).
 
     .venv/bin/python bench/bench_media.py [--rtt 0,0.03] [--files 4] [--size-mb 8]
         [--rounds 3] [--parts 4] [--concurrency 3] [--big-gb 2] [--json out.json]
@@ -41,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+BENCH_DIR = str(REPO_ROOT / "bench")
 PHONE, CODE = "+15550000001", "12345"
 CHANNEL = "mediabench"
 BIG_CHANNEL = "mediabig"
@@ -121,7 +126,9 @@ async def _throughput(port: int, args: argparse.Namespace, tmp: Path) -> dict[st
 
         async def app_one(msg: Any, parts: int) -> None:
             path = tmp / f"app-{msg.id}"
-            result = await download_to(client, media_ref(msg), path, parts=parts)
+            ref = media_ref(msg)
+            assert ref is not None
+            result = await download_to(client, ref, path, parts=parts)
             if result.sha256 != expected[msg.id] or result.size != msg.document.size:
                 raise SystemExit(f"app download of {msg.id} differs from plain Telethon's")
             path.unlink()
@@ -177,7 +184,9 @@ async def _memory(port: int, args: argparse.Namespace, tmp: Path) -> dict[str, A
         for label, msg in zip(("small", "big"), msgs, strict=True):
             path = tmp / f"mem-{label}"
             t0 = time.perf_counter()
-            result = await download_to(client, media_ref(msg), path, parts=args.parts)
+            ref = media_ref(msg)
+            assert ref is not None
+            result = await download_to(client, ref, path, parts=args.parts)
             elapsed = time.perf_counter() - t0
             if result.size != msg.document.size:
                 raise SystemExit(f"{label}: got {result.size} bytes of {msg.document.size}")
@@ -217,6 +226,125 @@ def run_worker(kind: str, port: int, args: argparse.Namespace, tmp: Path) -> dic
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+# -- phase 3: the app process (bot latency and RSS while its media service downloads) ----
+
+
+def app_has_media_service() -> str | None:
+    """None when the app runs a media service; else why this phase cannot run."""
+    service = REPO_ROOT / "app" / "service.py"
+    if not (REPO_ROOT / "services" / "media").is_dir():
+        return "services/media (the media service) is not on this tree"
+    if "media" not in service.read_text().lower():
+        return "app/service.py does not start a media service"
+    return None
+
+
+def _dir_bytes(root: Path) -> int:
+    total = 0
+    for dirpath, _dirs, names in os.walk(root):
+        for name in names:
+            try:
+                total += os.stat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def _queue(db_path: Path) -> dict[str, int]:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(db_path, timeout=10) as conn:
+            rows = conn.execute(
+                "SELECT status, COUNT(*) FROM media_download GROUP BY status"
+            ).fetchall()
+    except sqlite3.Error:
+        return {}
+    return {str(k): int(v) for k, v in rows}
+
+
+async def _app_phase(port: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    if BENCH_DIR not in sys.path:
+        sys.path.insert(0, BENCH_DIR)
+    from _stack import ADMIN2_ID, bot_and_app, login, percentile, seed_db, start_app
+
+    media_dir = tmp / "app-media"
+    session, user_id, _ = await login(port)
+    async with bot_and_app(
+        tmp / "app", port, MEDIA_DEFAULT="all", MEDIA_MAX_MB="0", MEDIA_DIR=str(media_dir),
+        MEDIA_PARTS=str(args.parts), MEDIA_CONCURRENCY=str(args.concurrency),
+    ) as stack:
+        await seed_db(stack.env, session, user_id, [])
+        pid = await start_app(stack)
+        api = stack.botapi
+        await asyncio.sleep(2)  # the userbot connects
+
+        async def round_trip(command: str) -> float:
+            mark = api.mark()
+            incoming = await api.send_text(api.users[ADMIN2_ID], command)
+            reply = await api.wait_for_message(ADMIN2_ID, None, after=mark, timeout=30)
+            return incoming.latency_to(reply)
+
+        idle: list[float] = []
+        for _ in range(args.samples):
+            for command in ("/status", "/channels"):
+                idle.append(await round_trip(command))
+                await asyncio.sleep(0.05)
+        rss_before = (status_kb(pid, "VmRSS") or 0) / 1024
+        hwm_before = (status_kb(pid, "VmHWM") or 0) / 1024
+        t0 = time.monotonic()
+        await api.send_text(api.users[ADMIN2_ID], f"/add @{BIG_CHANNEL} all")
+
+        def busy() -> bool:
+            q = _queue(stack.app.db_path)
+            return q.get("downloading", 0) > 0 or (q.get("queued", 0) > 0 and sum(q.values()) > 0)
+
+        while not busy():
+            if time.monotonic() - t0 > 120 or not stack.app.alive():
+                raise SystemExit(f"no media download started:\n{stack.app.log()[-3000:]}")
+            await asyncio.sleep(0.2)
+        disk0 = _dir_bytes(media_dir)
+        loaded: list[float] = []
+        peak_rss = rss_before
+        for _ in range(args.samples):
+            for command in ("/status", "/channels"):
+                latency = await round_trip(command)
+                if not busy():
+                    break
+                loaded.append(latency)
+                peak_rss = max(peak_rss, (status_kb(pid, "VmRSS") or 0) / 1024)
+                await asyncio.sleep(0.05)
+        disk1 = _dir_bytes(media_dir)
+        while busy() and time.monotonic() - t0 < args.app_timeout:
+            peak_rss = max(peak_rss, (status_kb(pid, "VmRSS") or 0) / 1024)
+            await asyncio.sleep(0.2)
+        elapsed = time.monotonic() - t0
+        queue = _queue(stack.app.db_path)
+        hwm_after = (status_kb(pid, "VmHWM") or 0) / 1024
+        await stack.app.terminate()
+
+    def stats(values: list[float]) -> dict[str, Any]:
+        return {
+            "n": len(values),
+            "p50_ms": percentile(values, 50) * 1000 if values else None,
+            "p99_ms": percentile(values, 99) * 1000 if values else None,
+            "max_ms": max(values) * 1000 if values else None,
+        }
+
+    return {
+        "idle": stats(idle),
+        "downloading": stats(loaded),
+        "media_mb_written_during_samples": (disk1 - disk0) / MB,
+        "queue_at_end": queue,
+        "seconds_from_add_to_done": elapsed,
+        "media_mb_on_disk": _dir_bytes(media_dir) / MB,
+        "rss_before_mb": rss_before,
+        "polled_peak_rss_mb": peak_rss,
+        "vmhwm_before_mb": hwm_before,
+        "vmhwm_after_mb": hwm_after,
+    }
+
+
 # -- driver -----------------------------------------------------------------------------
 
 
@@ -234,6 +362,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=3)
     parser.add_argument("--big-gb", type=float, default=2.0)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-app", action="store_true", help="no phase 3 (app process)")
+    parser.add_argument("--samples", type=int, default=30, help="phase 3 command pairs")
+    parser.add_argument("--app-rtt", type=float, default=0.03, help="phase 3 RTT (s)")
+    parser.add_argument("--app-timeout", type=float, default=600.0)
     parser.add_argument("--json", help="also write the figures to this JSON file")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -268,6 +400,18 @@ def main() -> None:
                     "before": before,
                     "after": (status_kb(server.pid, "VmHWM") or 0) / 1024,
                 }
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+        missing = None if args.skip_app else app_has_media_service()
+        if args.skip_app:
+            results["app"] = {"skipped": "--skip-app"}
+        elif missing is not None:
+            results["app"] = {"skipped": missing}
+        else:
+            server, port = start_double(tmp, args.app_rtt, env)
+            try:
+                results["app"] = asyncio.run(_app_phase(port, args, tmp))
             finally:
                 server.terminate()
                 server.wait(timeout=30)
@@ -306,6 +450,32 @@ def main() -> None:
             f"growth small -> big: {m['big']['vmhwm_mb'] - m['small']['vmhwm_mb']:+.1f} MB "
             f"(signed in: {m['signed_in_rss_mb']:.1f} MB); the double's VmHWM "
             f"{m['double_vmhwm_mb']['before']:.1f} -> {m['double_vmhwm_mb']['after']:.1f} MB"
+        )
+    app = results["app"]
+    print()
+    if "skipped" in app:
+        print(f"phase 3 (app process) not measured: {app['skipped']}")
+    else:
+        print(
+            f"the app process downloading @{BIG_CHANNEL} (64 MB + {args.big_gb:g} GB, "
+            f"RTT {args.app_rtt * 1000:.0f} ms, MEDIA_PARTS={args.parts}, "
+            f"MEDIA_CONCURRENCY={args.concurrency}): bot reply latency, /status and /channels"
+        )
+        print("| state | samples | p50 ms | p99 ms | max ms |")
+        print("|---|---|---|---|---|")
+        for state in ("idle", "downloading"):
+            row = app[state]
+            figures = " | ".join(
+                f"{row[k]:.1f}" if row[k] is not None else "n/a"
+                for k in ("p50_ms", "p99_ms", "max_ms")
+            )
+            print(f"| {state} | {row['n']} | {figures} |")
+        print(
+            f"media written during the samples: {app['media_mb_written_during_samples']:.0f} MB;"
+            f" queue at the end {app['queue_at_end']}, {app['media_mb_on_disk']:.0f} MB on "
+            f"disk after {app['seconds_from_add_to_done']:.0f} s; app RSS before /add "
+            f"{app['rss_before_mb']:.0f} MB, polled peak {app['polled_peak_rss_mb']:.0f} MB, "
+            f"VmHWM {app['vmhwm_before_mb']:.0f} -> {app['vmhwm_after_mb']:.0f} MB"
         )
     print()
     print(f"command: {command}")
