@@ -354,7 +354,9 @@ def _med(values: list[float]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--rtt", default="0,0.03", help="seconds per getFile answer, a list")
+    parser.add_argument(
+        "--rtt", default="0,0.03", help='phase 1 RTTs (s per getFile answer); "" skips it'
+    )
     parser.add_argument("--files", type=int, default=4)
     parser.add_argument("--size-mb", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
@@ -384,7 +386,7 @@ def main() -> None:
     results: dict[str, Any] = {"command": command, "throughput": {}}
     with tempfile.TemporaryDirectory(dir=REPO_ROOT / "bench") as tmp_name:
         tmp = Path(tmp_name)
-        for rtt in (float(r) for r in args.rtt.split(",")):
+        for rtt in (float(r) for r in args.rtt.split(",") if r.strip()):
             server, port = start_double(tmp, rtt, env)
             try:
                 results["throughput"][str(rtt)] = run_worker("throughput", port, args, tmp)
