@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import sys
 import time
@@ -634,6 +635,13 @@ async def test_unknown_method_is_loud(client: TelegramClient, server: MTProtoSer
 
 async def test_cli_process(tmp_path: Path) -> None:
     ready = tmp_path / "port"
+    stats = tmp_path / "stats.json"
+    scenario = tmp_path / "media.py"
+    scenario.write_text(
+        "def fill(world):\n"
+        "    ch = world.add_channel(username='climedia', title='Media')\n"
+        "    ch.add_media_post('document', size=300_000)\n"
+    )
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -646,6 +654,12 @@ async def test_cli_process(tmp_path: Path) -> None:
         "clichan:500",
         "--account",
         f"{PHONE}:{CODE}",
+        "--scenario",
+        f"{scenario}:fill",
+        "--file-delay",
+        "0.01",
+        "--stats-file",
+        str(stats),
         cwd=REPO_ROOT,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
     )
@@ -659,11 +673,16 @@ async def test_cli_process(tmp_path: Path) -> None:
             await login(c)
             ids = [m.id async for m in c.iter_messages("clichan", wait_time=0)]
             assert ids == list(range(500, 0, -1))
+            (post,) = await c.get_messages("climedia", ids=[1])
+            assert len(await c.download_media(post, file=bytes)) == 300_000
         finally:
             await c.disconnect()
     finally:
         proc.terminate()
         assert await asyncio.wait_for(proc.wait(), 10) == 0
+    counted = json.loads(stats.read_text())
+    assert counted["bytes_served"] == {str(post.document.id): 300_000}
+    assert counted["counters"]["upload.getFile"] == 3  # 128 KB parts
 
 
 def _uid(world: World, phone: str) -> int:
