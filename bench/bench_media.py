@@ -384,7 +384,7 @@ def main() -> None:
         "BENCH_BIG": str(int(args.big_gb * 1024) * MB),
     }
     results: dict[str, Any] = {"command": command, "throughput": {}}
-    with tempfile.TemporaryDirectory(dir=REPO_ROOT / "bench") as tmp_name:
+    with tempfile.TemporaryDirectory(prefix="bench-media-") as tmp_name:
         tmp = Path(tmp_name)
         for rtt in (float(r) for r in args.rtt.split(",") if r.strip()):
             server, port = start_double(tmp, rtt, env)
