@@ -107,7 +107,8 @@ def build_app(settings: Settings) -> App:
     # itself) is built in the background once, after the start.
     search_index = SearchIndexRebuild()
     archive = ArchiveService(
-        settings.upload_limit_mb, work_dir=settings.work_dir, index=search_index
+        settings.upload_limit_mb, work_dir=settings.work_dir, index=search_index,
+        media_store=LocalMediaStore(settings.media_path),
     )
     watches = WatchesService()
     scheduler, parse = _build_parsing(settings, userbot, health, alerter, events)

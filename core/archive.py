@@ -58,6 +58,11 @@ class ExportResult:
     files: tuple[Path, ...]
     parts: bool
     limit_mb: int = 0
+    # The posts' media (#16), when asked for: files listed, zipped, in how many parts
+    # (`files` ends with the media list and the media zip parts).
+    media_listed: int = 0
+    media_zipped: int = 0
+    media_parts: int = 0
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from core.archive import (
     StatsReport,
 )
 from core.channels import Channel
+from core.ports import MediaStore
 from core.words import SearchQuery
 from db import search as search_db
 from db import stats as stats_db
@@ -37,7 +38,8 @@ class ArchiveService:
 
     `upload_limit_mb`: the largest file the bot may upload (MiB); bigger exports are
     cut into zip parts of at most that size. Exports are written under a fresh
-    temporary folder in `work_dir` (the system's default when None).
+    temporary folder in `work_dir` (the system's default when None). `media_store`:
+    where downloaded media is (MEDIA_DIR), for exports that add the posts' media.
     """
 
     def __init__(
@@ -45,8 +47,10 @@ class ArchiveService:
         upload_limit_mb: int,
         work_dir: Path | None = None,
         index: SearchIndexRebuild | None = None,
+        media_store: MediaStore | None = None,
     ) -> None:
         self.limit_bytes = upload_limit_mb * 1024 * 1024
+        self._media_store = media_store
         self._work_dir = work_dir
         self._exporting = asyncio.Lock()
         self._index = index
@@ -88,12 +92,15 @@ class ArchiveService:
         comments: bool = False,
         tz: tzinfo = UTC,
         versions: bool = False,
+        media: str = "",
     ) -> ExportResult:
         """Export `channel`'s messages (None: every channel) posted in [since, until)
         that match `keyword` (search syntax; an album whole) to files named
         `<channel>-<UTC stamp>`; with `comments`, a channel's export also holds the
         comments of its discussion group; with `versions`, each row lists the earlier
-        versions of an edited message; times are written in `tz`.
+        versions of an edited message; times are written in `tz`; `media` "zip" adds
+        the posts' media files as zip parts within the limit and their list, "paths"
+        the list alone (where each file is on disk, or why it is not there).
 
         `progress` is awaited with the rows written so far every 50,000 rows. The
         caller uploads `files` and then calls `cleanup`. Raises OSError when the disk
@@ -108,7 +115,8 @@ class ArchiveService:
         )
         try:
             result = await export_messages(
-                query, fmt, out_dir, f"{name}-{stamp}", self.limit_bytes, progress
+                query, fmt, out_dir, f"{name}-{stamp}", self.limit_bytes, progress,
+                media=media, store=self._media_store,
             )
         except BaseException:
             await asyncio.to_thread(shutil.rmtree, out_dir, True)

@@ -51,10 +51,12 @@ class ArchiveAPI(Protocol):
         comments: bool = False,
         tz: tzinfo = UTC,
         versions: bool = False,
+        media: str = "",
     ) -> ExportResult:
         """Write the export (None: every channel) of [since, until), with the comments
         of a channel's discussion group when `comments`, the earlier versions of edited
-        posts when `versions`, times in `tz`; upload
+        posts when `versions`, times in `tz`; `media` "zip": the posts' media files as
+        zip parts and their list, "paths": the list alone; upload
         `result.files`, then call `cleanup(result)`."""
         ...
 

@@ -1,5 +1,6 @@
 """/export: one channel or all, CSV (comma or semicolon) / JSONL / XLSX, optional period,
-keyword, comments and time zone."""
+keyword, comments, time zone, and the posts' media (`media`: zip parts within the upload
+limit and a list; `media:paths`: the list of where each file is on disk)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,11 @@ WITH_COMMENT_WORDS = frozenset({"комментариями", "коммента�
 # Option words: each row also lists the post's earlier versions (edits kept).
 VERSION_WORDS = frozenset({"versions", "+versions", "версии", "+версии"})
 WITH_VERSION_WORDS = frozenset({"версиями", "versions"})
+# Option words: the posts' media as zip parts (and their list), or only the list of
+# where each file is on disk.
+MEDIA_WORDS = frozenset({"media", "+media", "медиа", "+медиа"})
+MEDIA_PATH_WORDS = frozenset({"media:paths", "медиа:пути"})
+WITH_MEDIA_WORDS = frozenset({"медиа", "media"})
 TZ_PREFIX = "tz:"
 PERIODS = (0, 30, 7)  # days; 0 = all time
 MENU_PAGE = 10
@@ -80,6 +86,7 @@ class ExportArgs:
     comments: bool = False
     tz: ZoneInfo | None = None  # the `tz:` option (None: not given; tz:local = the bot's)
     versions: bool = False  # the `versions` option: earlier versions of edited posts
+    media: str = ""  # "zip" (`media`), "paths" (`media:paths`), "" (none)
 
 
 class BadZone(ValueError):
@@ -206,6 +213,7 @@ def parse_export_args(text: str, local: ZoneInfo = _UTC) -> ExportArgs:
     fmt_word = ""
     comments = False
     versions = False
+    media = ""
     zone: ZoneInfo | None = None
     dates: dict[str, str] = {}
     words: list[str] = []
@@ -237,6 +245,13 @@ def parse_export_args(text: str, local: ZoneInfo = _UTC) -> ExportArgs:
             comments = True
         elif low in VERSION_WORDS:
             versions = True
+        elif low in MEDIA_WORDS:
+            media = media or "zip"
+        elif low in MEDIA_PATH_WORDS:
+            media = "paths"
+        elif low in ("с", "with") and nxt in WITH_MEDIA_WORDS:
+            media = media or "zip"
+            i += 1
         elif low in ("с", "with") and nxt in WITH_COMMENT_WORDS | COMMENT_WORDS:
             comments = True
             i += 1
@@ -267,6 +282,7 @@ def parse_export_args(text: str, local: ZoneInfo = _UTC) -> ExportArgs:
         comments,
         zone,
         versions,
+        media,
     )
 
 
@@ -277,6 +293,8 @@ def _is_option(token: str) -> bool:
         _format_word(token) is not None
         or low in COMMENT_WORDS
         or low in VERSION_WORDS
+        or low in MEDIA_WORDS
+        or low in MEDIA_PATH_WORDS
         or low.startswith(TZ_PREFIX)
         or _garbled(token) is not None
     )
@@ -406,6 +424,7 @@ async def cmd_export(
         comments=args.comments,
         tz=args.tz or _UTC,
         versions=args.versions,
+        media=args.media,
     )
 
 
@@ -489,6 +508,7 @@ async def _run_export(
     comments: bool = False,
     tz: ZoneInfo = _UTC,
     versions: bool = False,
+    media: str = "",
 ) -> None:
     what = export_name(channel, lang) if channel else t("export_all_channels", lang)
     # One export at a time (the service's rule), its upload included.
@@ -503,9 +523,10 @@ async def _run_export(
         async def progress(n: int) -> None:
             await live.show(t("export_progress", lang, what=what, fmt=shown, n=n))
 
+        kwargs = {"media": media} if media else {}
         result = await archive.export(
             channel, fmt, since, until, keyword, progress, comments=comments, tz=tz,
-            versions=versions,
+            versions=versions, **kwargs,
         )
         try:
             total = len(result.files)
@@ -518,7 +539,28 @@ async def _run_export(
             await archive.cleanup(result)
     # The final word comes once the lock is free: an operator who reads "done" and
     # asks for the next export at once is not told one is still running.
-    await live.finish(_done_text(result, lang))
+    done = [_done_text(result, lang), *_media_text(result, media, lang)]
+    await live.finish(html_join("\n", done))
+
+
+def _media_text(result: ExportResult, media: str, lang: str) -> list[Html]:
+    """What the export's media added (nothing when not asked for or no rows)."""
+    if not media or result.rows == 0:
+        return []
+    if not result.media_listed:
+        return [t("export_media_none", lang)]
+    if media == "paths":
+        return [t("export_media_listed", lang, listed=result.media_listed)]
+    return [
+        t(
+            "export_media_zipped",
+            lang,
+            listed=result.media_listed,
+            zipped=result.media_zipped,
+            parts=result.media_parts,
+            limit=result.limit_mb,
+        )
+    ]
 
 
 def _done_text(result: ExportResult, lang: str) -> Html:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
 from core.archive import ExportFormat, ExportQuery, ExportResult
+from core.ports import MediaStore
 from db.export import comment_parents, iter_records
 from db.versions import versions_of
 from services.export.match import keyword_match
+from services.export.media import MediaCollector, finish_media
 from services.export.parts import PartWriter, finish, part_budget
 
 # Called with the number of rows written so far.
@@ -29,6 +32,9 @@ async def export_messages(
     progress: ProgressCallback | None = None,
     progress_every: int = 50_000,
     chunk: int = 2000,
+    *,
+    media: str = "",
+    store: MediaStore | None = None,
 ) -> ExportResult:
     """Write the messages `query` selects under `out_dir` as `fmt`.
 
@@ -40,6 +46,10 @@ async def export_messages(
     ~20-60 us of CPU), so the event loop stays free for the bot and the scheduler.
     Raises OSError when the disk refuses; files already written stay in `out_dir`
     (the caller owns and removes it).
+
+    `media` "zip" or "paths" (with the `store` the files are in) adds the posts' media:
+    the list `<basename>.media.tsv` and, for "zip", the zip parts
+    `<basename>.media.partNNN.zip` (services/export/media.py), after the rows' files.
     """
     await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
     match = keyword_match(query.keyword)
@@ -48,10 +58,13 @@ async def export_messages(
         fmt, out_dir, basename, part_budget(limit_bytes), query.tz, parents, query.versions
     )
     rows = 0
+    collector = MediaCollector(out_dir, store) if media and store is not None else None
     try:
         async for records in iter_records(query, chunk, match):
             if not records:
                 continue
+            if collector is not None:
+                await collector.add(records)
             if query.versions:  # one query per chunk (and chat in it)
                 found = await versions_of((r["chat_row"], r["msg_id"]) for r in records)
                 if found:
@@ -66,6 +79,18 @@ async def export_messages(
     finally:
         # Closing an .xlsx assembles the whole file: off the event loop.
         await asyncio.to_thread(parts.close)
-    return await asyncio.to_thread(
+        if collector is not None:
+            collector.close()
+    result = await asyncio.to_thread(
         finish, parts.paths, rows, out_dir, basename, fmt, limit_bytes, parts.ends
+    )
+    if collector is None:
+        return result
+    added = await finish_media(collector, media, out_dir, basename, limit_bytes)
+    return replace(
+        result,
+        files=result.files + added.files,
+        media_listed=added.listed,
+        media_zipped=added.zipped,
+        media_parts=added.parts,
     )

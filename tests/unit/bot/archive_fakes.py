@@ -80,9 +80,12 @@ class FakeArchive:
         comments: bool = False,
         tz: tzinfo = UTC,
         versions: bool = False,
+        media: str = "",
     ) -> ExportResult:
         if versions:
             self.calls.append(("export_versions", True))
+        if media:
+            self.calls.append(("export_media", media))
         self.calls.append(
             ("export", (channel.id if channel else None, fmt, since, until, keyword))
         )
@@ -91,6 +94,11 @@ class FakeArchive:
             return ExportResult(0, (), False, 50)
         path = self.out_dir / f"x.{fmt.suffix}"
         path.write_text("row\n" * self.rows)
+        if media:
+            listing = self.out_dir / "x.media.tsv"
+            listing.write_text("channel\tmsg_id\n")
+            zipped = 2 if media == "zip" else 0
+            return ExportResult(self.rows, (path, listing), False, 50, 3, zipped, zipped // 2)
         return ExportResult(self.rows, (path,), False, 50)
 
     async def cleanup(self, result: ExportResult) -> None:

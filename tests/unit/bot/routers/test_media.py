@@ -17,6 +17,7 @@ from bot.channel_buttons import ChannelItem, ChannelMedia, ItemAction, MediaOp
 from bot.component import ControlBot
 from bot.delivery import alert_markup, render_alert
 from bot.media_send import MediaSend
+from bot.routers.export import parse_export_args
 from core.archive import HL_END, HL_START, SearchHit, WatchHit
 from core.health import HealthRegistry
 from core.media import MediaCounts, MediaPolicy, StoredMedia
@@ -267,3 +268,32 @@ async def test_status_shows_the_media_figures(media_bot: MediaBot, lang: str) ->
     media_bot.status.figures = MediaCounts(paused="something_else", free_bytes=None)
     (status,) = await media_bot.tg.send("/status")
     assert "something_else" in status.text
+
+
+# -- /export -------------------------------------------------------------------------
+
+
+def test_export_media_words() -> None:
+    assert parse_export_args("@c1 csv media").media == "zip"
+    assert parse_export_args("all с медиа нефть").media == "zip"
+    assert parse_export_args("all с медиа нефть").keyword == "нефть"
+    assert parse_export_args("media:paths").media == "paths"
+    assert parse_export_args("@c1 медиа:пути").channel == "@c1"
+    assert parse_export_args("@c1 xlsx").media == ""
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+async def test_export_with_media_uploads_the_list_and_says_what_it_holds(
+    media_bot: MediaBot, lang: str
+) -> None:
+    media_bot.tg.updates.lang = lang
+    media_bot.archive.rows = 5
+    sent = await media_bot.tg.send("/export @c1 csv media")
+    assert ("export_media", "zip") in media_bot.archive.calls
+    docs = [s for s in sent if s.method == "sendDocument"]
+    assert len(docs) == 2
+    final = sent[-1].text
+    assert ("zipped: 2" in final) if lang == "en" else ("в архивах: 2" in final)
+    sent = await media_bot.tg.send("/export @c1 media:paths")
+    assert ("export_media", "paths") in media_bot.archive.calls
+    assert ".media.tsv" in sent[-1].text
