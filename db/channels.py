@@ -21,7 +21,9 @@ from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from core.channels import Channel, Completeness, IdentityChange, media_kinds_of, media_kinds_text
+from core.media import MediaPolicy
 from core.parsing import ChannelState
+from db.media import apply_policy
 from db.models import Channel as ChannelModel
 from db.models import ChannelAlias
 from db.models import Message as MessageModel
@@ -456,6 +458,20 @@ class ChannelRepository:
             media_mode=mode, media_kinds=media_kinds_text(kinds), media_max_mb=max_mb
         )
         return bool(n)
+
+    async def apply_media_policy(self, ch: Channel, policy: MediaPolicy) -> tuple[int, int, int]:
+        """Channel `ch`'s new media `policy` applied to its files not fetched yet (its
+        own rows, its old basic group's, its comments under the discussion group's
+        row): db/media.py `apply_policy`; (dropped, skipped, queued again)."""
+        own = [ch.id]
+        old = await migrated_row_id(ch.id)
+        if old is not None:
+            own.append(old)
+        comments: list[int] = []
+        if ch.linked_chat_id:
+            group = await ChannelModel.get_or_none(tg_id=ch.linked_chat_id)
+            comments = [group.id] if group is not None else []
+        return await apply_policy(own, comments, policy)
 
     async def set_history(
         self, channel_id: int, mode: str, limit: int | None, since: datetime | None

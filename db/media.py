@@ -30,7 +30,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.media import DownloadStatus, MediaPolicy, MediaRef
+from tortoise.expressions import Q
+
+from core.media import MEDIA_KINDS, DownloadStatus, MediaPolicy, MediaRef
+from db.models import MediaDownload
 
 QUEUED, DONE, SKIPPED = DownloadStatus.QUEUED, DownloadStatus.DONE, DownloadStatus.SKIPPED
 TOO_BIG = "too_big"
@@ -178,3 +181,38 @@ async def enqueue_pg(tx: Any, channel_id: int, batch: MediaBatch, now: Any) -> N
         return
     columns = [list(c) for c in zip(*_values(batch), strict=True)]
     await tx.execute_query(ENQUEUE_PG, [channel_id, batch.from_discussion, now, *columns])
+
+
+async def apply_policy(
+    own: Sequence[int], comments: Sequence[int], policy: MediaPolicy
+) -> tuple[int, int, int]:
+    """A channel's new policy applied to its rows not fetched yet: `own` row ids (the
+    channel's, its old basic group's: every row), `comments` (its discussion group's:
+    the rows read as comments). Queued and skipped "too_big" rows of kinds `policy` no
+    longer keeps are dropped (mode off: all), queued rows over its cap become skipped
+    "too_big",
+    skipped "too_big" rows under it are queued again. Rows being downloaded, done or
+    failed stay. (dropped, skipped, queued again)."""
+    if not own and not comments:
+        return 0, 0, 0
+    mine = Q(channel_id__in=list(own)) | Q(channel_id__in=list(comments), from_discussion=True)
+    rows = MediaDownload.filter(mine)
+    unwanted = [k for k in MEDIA_KINDS if not policy.wants(k)]
+    dropped = 0
+    if unwanted:
+        dropped = await rows.filter(
+            Q(status=QUEUED) | Q(status=SKIPPED, reason=TOO_BIG), kind__in=unwanted
+        ).delete()
+    skipped = again = 0
+    if policy.max_bytes:
+        skipped = await MediaDownload.filter(
+            mine, status=QUEUED, size__gt=policy.max_bytes
+        ).update(status=SKIPPED, reason=TOO_BIG)
+        again = await MediaDownload.filter(
+            mine, status=SKIPPED, reason=TOO_BIG, size__lte=policy.max_bytes
+        ).update(status=QUEUED, reason=None)
+    else:
+        again = await MediaDownload.filter(mine, status=SKIPPED, reason=TOO_BIG).update(
+            status=QUEUED, reason=None
+        )
+    return dropped, skipped, again

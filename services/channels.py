@@ -430,7 +430,10 @@ class ChannelService:
         "photos" | "all" (None: follow MEDIA_DEFAULT), `kinds` kept in mode "all"
         (core.media.MEDIA_KINDS values; None or every kind: all of them), `max_mb` the
         largest file in MB (0: no cap; None: follow MEDIA_MAX_MB). Messages read from
-        then on are queued by it; rows already queued stay. The channel as it is now
+        then on are queued by it; files queued and not fetched yet follow it at once
+        (kinds no longer kept are dropped, files over the cap skipped, files skipped as
+        too big queued again when under it; its comments' and old basic group's too);
+        older messages already archived are not queued. The channel as it is now
         (`ch.media_policy(self.media_defaults)`: the effective policy), or None when
         there is no such channel. ValueError on an unknown mode or kind or a negative cap.
         """
@@ -438,7 +441,10 @@ class ChannelService:
         chosen = None if kinds is None else frozenset(kinds)
         if not await self._repo.set_media_policy(channel_id, value, chosen, max_mb):
             return None
-        return await self._repo.get(channel_id)
+        ch = await self._repo.get(channel_id)
+        if ch is not None:
+            await self._repo.apply_media_policy(ch, ch.media_policy(self.media_defaults))
+        return ch
 
     async def find(self, ref: str) -> Channel | None:
         """The stored channel `ref` names (@username, t.me link, Telegram or row id, title:

@@ -40,3 +40,5 @@ async def test_media_queue_on_postgres(pg_repo: MessageRepository) -> None:
     await cases.test_new_files_are_queued_skipped_over_the_cap_or_linked_at_once(pg_repo)
     await _clean()
     await cases.test_a_re_read_refreshes_the_location_and_edited_media_is_queued_again(pg_repo)
+    await _clean()
+    await cases.test_a_new_policy_applies_to_the_files_not_fetched_yet(pg_repo)

@@ -185,3 +185,39 @@ async def test_no_refs_no_rows(db: Path, repo: MessageRepository) -> None:
     rows = [message_row(a, photo_post(3, 5), NOW)]
     await repo.store_batch(a, rows, 3, 1)  # no media batch: nothing queued
     assert await MediaDownload.filter(channel_id=a).count() == 0
+
+
+async def test_a_new_policy_applies_to_the_files_not_fetched_yet(
+    repo: MessageRepository,
+) -> None:
+    from db.channels import ChannelRepository
+    from services.channels import ChannelService
+    from tests.unit.services.test_channels import NoSession
+
+    group = await Channel.create(tg_id=900, title="chat", status="linked", kind="megagroup")
+    old = await Channel.create(tg_id=-901, title="old", status="linked", kind="chat")
+    a = int((await Channel.create(
+        tg_id=1, title="a", linked_chat_id=900, migrated_from_chat_id=901,
+    )).id)  # fmt: skip
+    await store(repo, a, [photo_post(1, 500), video_post(2, 600, 5_000), video_post(3, 601, 10**7),
+                          photo_post(4, 502)])  # fmt: skip
+    await finish(a, 4)
+    await store(repo, group.id, [video_post(7, 700, 5_000)], discussion=True)
+    await store(repo, group.id, [video_post(8, 701, 5_000)])  # the group's own post
+    await store(repo, old.id, [video_post(5, 800, 5_000)])
+    svc = ChannelService(NoSession(), ChannelRepository(), None, media_max_mb=50)
+
+    await svc.set_media_policy(a, "photos")
+    assert {m: r["status"] for m, r in (await queue(a)).items()} == {1: "queued", 4: "done"}
+    assert list(await queue(group.id)) == [8]  # comments follow the channel, not the rest
+    assert await queue(old.id) == {}
+    await store(repo, a, [video_post(2, 600, 5_000), video_post(3, 601, 10**7)], CAP, new=False)
+    assert {m: r["status"] for m, r in (await queue(a)).items()} == {
+        1: "queued", 2: "queued", 3: "skipped", 4: "done"
+    }
+    await svc.set_media_policy(a, "all", None, 0)  # no cap: the big one is queued again
+    assert (await queue(a))[3]["status"] == "queued"
+    await svc.set_media_policy(a, "all", None, 1)  # 1 MB
+    assert ((await queue(a))[3]["status"], (await queue(a))[3]["reason"]) == ("skipped", "too_big")
+    await svc.set_media_policy(a, "off")
+    assert {m: r["status"] for m, r in (await queue(a)).items()} == {4: "done"}
