@@ -114,6 +114,7 @@ def build_app(settings: Settings) -> App:
     scheduler, parse = _build_parsing(settings, userbot, health, alerter, events)
     media = build_media(settings, userbot, alerter)
     events.subscribe(media.on_run_completed)
+    userbot.on_state(media.session_state)
     channels = ChannelService(
         userbot,
         ChannelRepository(),

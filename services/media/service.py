@@ -137,6 +137,10 @@ class MediaService:
         """EventBus subscriber: a committed run may have queued files: look now."""
         self.wake()
 
+    async def session_state(self, state: str) -> None:
+        """The userbot's state listener: a session ready (or gone) is looked at now."""
+        self.wake()
+
     def wake(self) -> None:
         self._wake.set()
 
@@ -180,12 +184,11 @@ class MediaService:
 
     async def _tick(self) -> None:
         await self._save_progress()
+        if not self._disk_ok():
+            return
         client = self._session.client
         if client is None or self._session.state != "ready":
-            if self.paused != DISK_FULL:
-                self.paused = NO_SESSION
-            return
-        if not self._disk_ok():
+            self.paused = NO_SESSION
             return
         self.paused = None
         slots = self._concurrency - len(self._tasks)
