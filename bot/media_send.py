@@ -83,6 +83,9 @@ def status_text(media: StoredMedia | None, lang: str) -> Html | None:
         return t("media_none", lang)
     kind = kind_word(media.kind, lang)
     if media.status in (DownloadStatus.QUEUED, DownloadStatus.DOWNLOADING):
+        if media.reason:  # deferred: a flood wait, network trouble
+            reason = failure_reason(media.reason, lang)
+            return t("media_not_yet_retry", lang, kind=kind, reason=reason)
         return t("media_not_yet", lang, kind=kind)
     if media.status == DownloadStatus.SKIPPED:
         if media.reason == "too_big":

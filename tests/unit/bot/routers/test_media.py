@@ -4,6 +4,7 @@ saying why not), the media lines of /status."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from aiogram.client.default import DefaultBotProperties
 from bot.channel_buttons import ChannelItem, ChannelMedia, ItemAction, MediaOp
 from bot.component import ControlBot
 from bot.delivery import alert_markup, render_alert
-from bot.media_send import MediaSend
+from bot.media_send import MediaSend, failure_reason, status_text
 from bot.routers.export import parse_export_args
 from core.archive import HL_END, HL_START, SearchHit, WatchHit
 from core.health import HealthRegistry
@@ -297,3 +298,19 @@ async def test_export_with_media_uploads_the_list_and_says_what_it_holds(
     sent = await media_bot.tg.send("/export @c1 media:paths")
     assert ("export_media", "paths") in media_bot.archive.calls
     assert ".media.tsv" in sent[-1].text
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_every_reason_the_downloader_gives_reads_in_the_operators_language(lang: str) -> None:
+    reasons = (
+        "FILE_ID_INVALID", "LOCATION_INVALID", "CHANNEL_PRIVATE", "FILE_REFERENCE_EXPIRED",
+        "FILE_REFERENCE_EMPTY", "MESSAGE_DELETED", "MEDIA_GONE", "MEDIA_CHANGED",
+        "FLOOD_WAIT", "TRANSPORT", "ERROR",
+    )
+    for reason in reasons:
+        text = failure_reason(reason, lang)
+        assert reason not in text, (lang, reason)
+        if lang == "ru":
+            assert not re.search(r"[A-Za-z]{3,}", text.replace("Telegram", "")), text
+    waiting = status_text(StoredMedia(1, 1, "video", "queued", reason="FLOOD_WAIT"), lang)
+    assert waiting is not None and "FLOOD_WAIT" not in waiting
