@@ -21,13 +21,23 @@ from core.media import StoredMedia
 # SQLite's bound-parameter limit is 999 in older builds: stay well within it.
 _BATCH = 500
 
-_SELECT = (
+_COLUMNS = (
     "SELECT d.channel_id, d.msg_id, d.kind, d.status, d.size, d.mime_type, d.file_name,"
     " d.reason, f.key AS file_key, f.size AS file_size, f.mime_type AS file_mime,"
     " m.media AS media, m.id AS message_id"
-    " FROM media_download d"
+)
+# By download: the media_download (channel, msg_id) index finds the rows.
+_SELECT = (
+    f"{_COLUMNS} FROM media_download d"
     " LEFT JOIN media_file f ON f.id = d.file_id"
     " LEFT JOIN message m ON m.channel_id = d.channel_id AND m.msg_id = d.msg_id"
+)
+# By message row id: the message drives (a LEFT JOIN from media_download would read
+# every download first).
+_BY_MESSAGE = (
+    f"{_COLUMNS} FROM message m"
+    " JOIN media_download d ON d.channel_id = m.channel_id AND d.msg_id = m.msg_id"
+    " LEFT JOIN media_file f ON f.id = d.file_id"
 )
 
 
@@ -87,7 +97,7 @@ async def media_by_message(message_ids: Sequence[int]) -> dict[int, StoredMedia]
     ids = list(dict.fromkeys(message_ids))
     for i in range(0, len(ids), _BATCH):
         part = ids[i : i + _BATCH]
-        sql = f"{_SELECT} WHERE m.id IN ({_marks(dialect, 1, len(part))})"
+        sql = f"{_BY_MESSAGE} WHERE m.id IN ({_marks(dialect, 1, len(part))})"
         for r in await conn.execute_query_dict(sql, part):
             out[int(r["message_id"])] = _stored(r)
     return out

@@ -20,10 +20,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.parsing import COLUMNS
+from db import media_files
 from db.channels import ChannelStateRepository, find_channel
 from db.database import close_db, init_db
 from db.messages import MessageRepository
-from db.models import Channel, Message
+from db.models import Channel, MediaDownload, MediaFile, Message
 from db.search import search_messages
 from db.stats import channel_stats
 from parser.history import message_row
@@ -354,3 +355,23 @@ async def test_postgres_and_the_python_matcher_agree_on_random_queries(
             differ.append((raw, sorted(set(server) ^ set(local))[:5]))
     assert checked > 400
     assert differ == [], (len(differ), differ[:10])
+
+
+async def test_a_posts_media_is_found_on_postgres(pg_repo: MessageRepository) -> None:
+    ch = await Channel.create(tg_id=778, access_hash=1, username="pics")
+    rows = [message_row(ch.id, tl_message(i, f"post {i}"), NOW) for i in range(1, 4)]
+    await pg_repo.store_batch(ch.id, rows, cursor=3, new_rows=3)
+    await Message.filter(channel_id=ch.id, msg_id=1).update(media={"width": 800, "height": 600})
+    f = await MediaFile.create(sha256="cd" * 32, size=9, mime_type="image/jpeg", key="cd/cd/x.jpg")
+    common = {"channel": ch, "access_hash": 1, "dc_id": 2}
+    await MediaDownload.create(msg_id=1, kind="photo", tg_media_id=1, status="done", file=f,
+                               **common)
+    await MediaDownload.create(msg_id=3, kind="video", tg_media_id=3, status="failed",
+                               reason="FILE_ID_INVALID", **common)
+    photo = await media_files.post_media(ch.id, 1)
+    assert photo is not None and (photo.key, photo.size, photo.width) == ("cd/cd/x.jpg", 9, 800)
+    ids = {m.msg_id: m.id for m in await Message.filter(channel_id=ch.id)}
+    found = await media_files.media_by_message(list(ids.values()))
+    assert {m.msg_id for m in found.values()} == {1, 3}
+    posts = await media_files.media_of_posts([(ch.id, 3), (ch.id, 2), (ch.id, 1)])
+    assert [(m.msg_id, m.status) for m in posts] == [(3, "failed"), (1, "done")]
