@@ -357,16 +357,23 @@ class MediaService:
         """Make the complete partial file visible under its content key (or drop it when
         that content is stored already) and mark the row done."""
         existing = await self._queue.by_sha256(sha256)
-        if existing is not None and await self._store.exists(existing.key):
-            await self._store.delete(row.partial_key)
+        partial = await self._store.get(row.partial_key)
+        if existing is not None:
             stored: StoredFile = existing
+            if await self._store.exists(existing.key):
+                await self._store.delete(row.partial_key)
+            else:  # its file went missing from the folder: this is it again
+                await self._store.put(existing.key, partial)
         else:
             key = media_key(sha256, ref.mime_type, ref.file_name)
-            await self._store.put(key, await self._store.get(row.partial_key))
+            await self._store.put(key, partial)
             stored = await self._queue.add_file(
                 sha256=sha256, size=size, mime_type=ref.mime_type, tg_media_id=ref.tg_id,
                 key=key,
             )
+            if stored.key != key and await self._store.exists(stored.key):
+                # The same bytes were stored meanwhile under another name: one file.
+                await self._store.delete(key)
         if not await self._queue.done(row.id, ref.tg_id, stored.id, stored.size):
             log.info("media: download %d changed meanwhile; its file is kept", row.id)
 

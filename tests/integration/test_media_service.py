@@ -105,7 +105,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
 
 
 async def enqueue(stack: Stack, username: str) -> list[MediaDownload]:
-    """Queue every media post of channel `username` as the enqueue side does."""
+    """Queue the media posts of channel `username` not queued yet (as db/media.py does)."""
     entity = await stack.client.get_entity(username)
     row, _ = await Channel.get_or_create(
         tg_id=entity.id, defaults={"access_hash": entity.access_hash, "title": username,
@@ -114,7 +114,7 @@ async def enqueue(stack: Stack, username: str) -> list[MediaDownload]:
     out = []
     async for msg in stack.client.iter_messages(username):
         ref = media_ref(msg)
-        if ref is None:
+        if ref is None or await MediaDownload.exists(channel=row, msg_id=msg.id):
             continue
         out.append(await MediaDownload.create(
             channel=row, msg_id=msg.id, kind=ref.kind, tg_media_id=ref.tg_id,
@@ -296,3 +296,21 @@ async def test_waits_for_a_session_and_wakes_on_a_run(stack: Stack) -> None:
     assert counts.done == 1 and counts.paused is None
     assert stack.world.bytes_served[fid] == stack.world.files[fid].size
     assert not stack.alerts.sent
+
+
+async def test_a_stored_file_lost_from_the_folder_comes_back(stack: Stack) -> None:
+    ch = stack.world.add_channel(username="lost", title="Lost")
+    fid = ch.add_media_post("document", file_name="a.pdf", mime_type="application/pdf")
+    await enqueue(stack, "lost")
+    svc = stack.service()
+    async with running(svc):
+        await settled(svc, 1)
+        stored = await MediaFile.get(sha256=stack.world.file_sha256(fid))
+        (stack.root / stored.key).unlink()  # someone cleaned the folder by hand
+        twin = ch.add_media_post("document", same_content_as=fid, file_name="b.bin")
+        row = (await enqueue(stack, "lost"))[0]
+        assert row.tg_media_id == twin
+        svc.wake()
+        counts = await settled(svc, 2)
+    assert counts.done == 2 and counts.files == 1
+    assert on_disk(stack.root) == {stored.key: stored.size}
