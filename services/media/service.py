@@ -67,6 +67,9 @@ class Session(Protocol):
     client: Any  # a connected TelegramClient, or None
     state: str  # ready | connecting | no_session | invalid | ...
 
+    async def session_dead(self, reason: str) -> None:
+        """Stop using the session for good and alert once (idempotent)."""
+
 
 def free_bytes(path: Path) -> int:
     """Free bytes on the file system holding `path` (its nearest existing parent)."""
@@ -392,7 +395,9 @@ class MediaService:
         if isinstance(err, FileReferenceExpired):
             return await self._fail(row, "FILE_REFERENCE_EXPIRED")
         if isinstance(err, SessionDead):
-            return await self._queue.defer(row.id, None, None)
+            await self._queue.defer(row.id, None, None)
+            await self._session.session_dead(err.reason)
+            return
         log.info("media: download %d: %s; retried later", row.id, err)
         await self._queue.defer(row.id, _later(row.attempts), err.code.upper())
 

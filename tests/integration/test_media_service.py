@@ -37,6 +37,11 @@ rsa.add_key(PUBLIC_KEY_PATH.read_text(), old=False)
 class Session:
     client: Any
     state: str = "ready"
+    dead: list[str] = field(default_factory=list)
+
+    async def session_dead(self, reason: str) -> None:
+        self.dead.append(reason)
+        self.client, self.state = None, "invalid"
 
 
 @dataclass
@@ -314,3 +319,23 @@ async def test_a_stored_file_lost_from_the_folder_comes_back(stack: Stack) -> No
         counts = await settled(svc, 2)
     assert counts.done == 2 and counts.files == 1
     assert on_disk(stack.root) == {stored.key: stored.size}
+
+
+async def test_a_dead_session_stops_downloads_and_is_reported(stack: Stack) -> None:
+    ch = stack.world.add_channel(username="dead", title="Dead")
+    ch.add_media_post("photo")
+    await enqueue(stack, "dead")
+    stack.server.faults.add("upload.getFile", "AUTH_KEY_UNREGISTERED", code=401)
+    session = Session(stack.client)
+    svc = MediaService(
+        MediaQueue(), LocalMediaStore(stack.root), session, stack.alerts, root=stack.root,
+        poll_seconds=0.05, free=lambda _p: stack.free,
+    )
+    async with running(svc):
+        for _ in range(500):
+            counts = await svc.counts()
+            if session.dead and counts.paused == "no_session" and not counts.downloading:
+                break
+            await asyncio.sleep(0.02)
+    assert session.dead == ["AuthKeyUnregistered"]
+    assert (counts.queued, counts.failed, counts.paused) == (1, 0, "no_session")
