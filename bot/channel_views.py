@@ -45,7 +45,9 @@ def _error(ch: Channel, width: int, lang: str) -> str:
     return t("channels_error", lang, error=reason_text(shorten(err, width), lang)) if err else ""
 
 
-def _page_line(ch: Channel, next_run: datetime | None, lang: str, tz: ZoneInfo) -> Html:
+def _page_line(
+    ch: Channel, next_run: datetime | None, lang: str, tz: ZoneInfo, media: MediaPolicy
+) -> Html:
     comments = ""
     if ch.comments_count is not None and (ch.comments_enabled or ch.comments_count):
         comments = t("channels_comments", lang, n=ch.comments_count)
@@ -57,9 +59,15 @@ def _page_line(ch: Channel, next_run: datetime | None, lang: str, tz: ZoneInfo) 
         count=ch.messages_count,
         last=when(ch.last_run_at, lang, tz),
         next=when(next_run, lang, tz),
+        media=t("channels_media", lang, mode=_media_short(ch.media_policy(media), lang)),
         comments=comments,
         error=_error(ch, 100, lang),
     )
+
+
+def _media_short(policy: MediaPolicy, lang: str) -> str:
+    current = policy.mode.value
+    return plain(f"channel_media_short_{current}", lang)
 
 
 async def render_page(
@@ -77,7 +85,7 @@ async def render_page(
     lines = [t("channels_title", lang, total=total, page=page + 1, pages=pages)]
     buttons: list[list[InlineKeyboardButton]] = []
     for ch in rows:
-        lines.append(_page_line(ch, _next_run(ch, next_runs), lang, tz))
+        lines.append(_page_line(ch, _next_run(ch, next_runs), lang, tz, channels.media_defaults))
         name = channel_name(ch.title, ch.username, lang, width=BUTTON_WIDTH)
         data = ChannelItem(action=ItemAction.VIEW, channel_id=ch.id, page=page).pack()
         buttons.append([button(f"{icon(ch.status)} {name}", data)])
@@ -172,8 +180,7 @@ def render_item(
     deletions = "channel_btn_deletions_on" if ch.alert_deletions else "channel_btn_deletions_off"
     rows.append([button(plain(deletions, lang), item(ItemAction.DELETIONS))])
     media = ChannelMedia(channel_id=ch.id, page=page, op=MediaOp.VIEW).pack()
-    current = policy.mode.value
-    mode = plain(f"channel_media_short_{current}", lang)
+    mode = _media_short(policy, lang)
     rows.append([button(plain("channel_btn_media", lang, mode=mode), media)])
     rows.append([button(plain("channels_back", lang), ChannelPage(page=page).pack())])
     return text, InlineKeyboardMarkup(inline_keyboard=rows)

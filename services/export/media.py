@@ -53,7 +53,13 @@ class MediaExport:
 
 
 def _field(value: object) -> str:
-    return " ".join(str(value).split()) if value is not None else ""
+    """One TSV field: tabs and line breaks become spaces (a path keeps its spaces)."""
+    if value is None:
+        return ""
+    return str(value).translate(_TSV_SAFE)
+
+
+_TSV_SAFE = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
 
 
 def channel_folder(record: Any) -> str:
