@@ -76,6 +76,14 @@ class ExportPick(CallbackData, prefix="expf"):
     days: int
 
 
+class ExportMediaPick(CallbackData, prefix="expm"):
+    """Export `channel_id` (None: all) of all time as CSV with the posts' media:
+    `media` "zip" (the files as zip parts and their list) or "paths" (the list)."""
+
+    channel_id: int | None = None
+    media: str
+
+
 @dataclass(frozen=True)
 class ExportArgs:
     channel: str | None  # None = all channels
@@ -325,6 +333,7 @@ def build_router() -> Router:
     router.callback_query.register(on_export_page, ExportMenuPage.filter())
     router.callback_query.register(on_export_channel, ExportChannel.filter())
     router.callback_query.register(on_export_format, ExportPick.filter())
+    router.callback_query.register(on_export_media, ExportMediaPick.filter())
     return router
 
 
@@ -455,6 +464,11 @@ def _format_keyboard(channel_id: int | None, lang: str) -> InlineKeyboardMarkup:
             pick = ExportPick(channel_id=channel_id, fmt=fmt, days=days)
             row.append(button(f"{fmt.value.upper()} · {period}", pick.pack()))
         rows.append(row)
+    rows.append([
+        button(plain(f"export_btn_media_{media}", lang),
+               ExportMediaPick(channel_id=channel_id, media=media).pack())
+        for media in ("zip", "paths")
+    ])
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
@@ -493,6 +507,24 @@ async def on_export_format(
     since = datetime.now(UTC) - timedelta(days=days) if days else None
     fmt = callback_data.fmt
     await _run_export(query.message, archive, lang, channel, fmt, since, None, None)
+
+
+async def on_export_media(
+    query: CallbackQuery, callback_data: ExportMediaPick, archive: ArchiveAPI, lang: str
+) -> None:
+    await query.answer()
+    if not isinstance(query.message, Message) or callback_data.media not in ("zip", "paths"):
+        return
+    channel = None
+    if callback_data.channel_id is not None:
+        channel = await archive.get_channel(callback_data.channel_id)
+        if channel is None:
+            await query.message.answer(t("export_channel_gone", lang))
+            return
+    await _run_export(
+        query.message, archive, lang, channel, ExportFormat.CSV, None, None, None,
+        media=callback_data.media,
+    )
 
 
 async def _run_export(

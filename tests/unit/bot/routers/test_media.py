@@ -18,7 +18,7 @@ from bot.channel_buttons import ChannelItem, ChannelMedia, ItemAction, MediaOp
 from bot.component import ControlBot
 from bot.delivery import alert_markup, render_alert
 from bot.media_send import MediaSend, failure_reason, status_text
-from bot.routers.export import parse_export_args
+from bot.routers.export import ExportMediaPick, parse_export_args
 from core.archive import HL_END, HL_START, SearchHit, WatchHit
 from core.health import HealthRegistry
 from core.media import MediaCounts, MediaPolicy, StoredMedia
@@ -315,3 +315,19 @@ def test_every_reason_the_downloader_gives_reads_in_the_operators_language(lang:
             assert not re.search(r"[A-Za-z]{3,}", text.replace("Telegram", "")), text
     waiting = status_text(StoredMedia(1, 1, "video", "queued", reason="FLOOD_WAIT"), lang)
     assert waiting is not None and "FLOOD_WAIT" not in waiting
+
+
+async def test_export_media_buttons(media_bot: MediaBot) -> None:
+    tg, archive = media_bot.tg, media_bot.archive
+    archive.rows = 4
+    (menu,) = await tg.send("/export")
+    (formats,) = await tg.press(dict(menu.buttons)["C1 · @c1"], on=menu)
+    media = dict(formats.buttons)["📎 CSV + media files"]
+    assert ExportMediaPick.unpack(media) == ExportMediaPick(channel_id=1, media="zip")
+    assert all(len(d.encode()) <= 64 for _, d in formats.buttons)
+    sent = await tg.press(media, on=formats)
+    assert [s.method for s in sent].count("sendDocument") == 2
+    assert ("export_media", "zip") in archive.calls
+    paths = dict(formats.buttons)["📎 CSV + where the files are"]
+    await tg.press(paths, on=formats)
+    assert ("export_media", "paths") in archive.calls
