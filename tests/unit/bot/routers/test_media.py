@@ -200,7 +200,7 @@ async def test_files_not_there_are_explained(media_bot: MediaBot, lang: str) -> 
     if lang == "en":
         assert "not downloaded yet" in texts[0]
         assert "300 MB" in texts[1] and "size cap" in texts[1]
-        assert "Telegram no longer gives this file" in texts[2]
+        assert "Telegram no longer serves this file" in texts[2]
         assert "SOMETHING_&lt;NEW&gt;" in texts[3]
         assert "no longer on disk" in texts[4]
         assert "no file" in texts[5]
