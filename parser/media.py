@@ -22,12 +22,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import inspect
 import logging
-import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from telethon import TelegramClient
 from telethon.tl import custom, functions, types
@@ -47,6 +47,16 @@ PARALLEL_FROM = 4 * CHUNK
 _AHEAD = 2
 # Bytes re-read at a time to hash what a partial file already holds.
 _READ = 1024 * 1024
+
+
+# Where `download` puts the bytes: a function or a coroutine function of each chunk.
+Sink = Callable[[bytes], Awaitable[None] | None]
+
+
+async def _give(sink: Sink, chunk: bytes) -> None:
+    result = sink(chunk)
+    if inspect.isawaitable(result):
+        await result
 
 
 def media_ref(obj: Any) -> MediaRef | None:
@@ -116,7 +126,7 @@ def location(ref: MediaRef) -> types.InputPhotoFileLocation | types.InputDocumen
 async def download(
     client: TelegramClient,
     ref: MediaRef,
-    sink: Callable[[bytes], None],
+    sink: Sink,
     *,
     start: int = 0,
     parts: int = 1,
@@ -125,6 +135,7 @@ async def download(
     file order (each call continues where the last ended). `parts` > 1: a file of a
     known size of at least PARALLEL_FROM bytes comes in `parts` streams at once.
 
+    `sink(chunk)` may be a coroutine function (awaited before the next chunk is taken).
     Returns the bytes given to `sink`. Raises the project's errors (module docstring);
     a `sink` error (a full disk: OSError) as it is.
     """
@@ -167,7 +178,7 @@ def _chunks_left(ref: MediaRef, aligned: int) -> int | None:
 
 
 async def _sequential(
-    client: TelegramClient, ref: MediaRef, sink: Callable[[bytes], None], aligned: int,
+    client: TelegramClient, ref: MediaRef, sink: Sink, aligned: int,
     skip: int,
 ) -> int:
     left = _chunks_left(ref, aligned)
@@ -182,7 +193,7 @@ async def _sequential(
             if skip:
                 chunk, skip = chunk[skip:], max(0, skip - len(chunk))
             if chunk:
-                sink(chunk)
+                await _give(sink, chunk)
                 given += len(chunk)
             if left is not None:
                 left -= 1
@@ -192,7 +203,7 @@ async def _sequential(
 
 
 async def _parallel(
-    client: TelegramClient, ref: MediaRef, sink: Callable[[bytes], None], aligned: int,
+    client: TelegramClient, ref: MediaRef, sink: Sink, aligned: int,
     skip: int, parts: int,
 ) -> int:
     total = _chunks_left(ref, aligned)
@@ -231,7 +242,7 @@ async def _parallel(
             if k == 0 and skip:
                 chunk = chunk[skip:]
             if chunk:
-                sink(chunk)
+                await _give(sink, chunk)
                 given += len(chunk)
             if len(item) < CHUNK:  # the file ended (shorter than announced)
                 break
@@ -297,34 +308,63 @@ def hash_prefix(path: Path) -> tuple[Any, int]:
     return digest, size
 
 
+class FileSink:
+    """A `download` sink writing to `out` (a file open for appending) and hashing, in a
+    worker thread one chunk behind the network: the event loop only receives. `digest`
+    already holds the file's first `size` bytes; `check(size)` runs in the thread
+    after each write (it may raise to stop the download). Call `drain()` before reading
+    `size`/`digest` or closing `out`."""
+
+    def __init__(
+        self, out: BinaryIO, digest: Any, size: int,
+        check: Callable[[int], None] | None = None,
+    ) -> None:
+        self.out, self.digest, self.size = out, digest, size
+        self._check = check
+        self._pending: asyncio.Future[None] | None = None
+
+    def _write(self, chunk: bytes) -> None:
+        self.out.write(chunk)
+        self.digest.update(chunk)  # hashlib releases the GIL for large data
+        self.size += len(chunk)
+        if self._check is not None:
+            self._check(self.size)
+
+    async def __call__(self, chunk: bytes) -> None:
+        await self.drain()
+        self._pending = asyncio.get_running_loop().run_in_executor(None, self._write, chunk)
+
+    async def drain(self) -> None:
+        """Wait for the chunk being written; its error (OSError, `check`'s) raised."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            try:
+                await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                # Cancelled while the thread writes: let it end before the file closes.
+                await asyncio.wait([pending])
+                raise
+
+
 async def download_to(
     client: TelegramClient,
     ref: MediaRef,
     path: Path,
     *,
     parts: int = 1,
-    progress: Callable[[int], None] | None = None,
 ) -> Downloaded:
     """Fetch `ref` into the local file `path`, resuming after the bytes it already
-    holds (re-hashed first, in a thread); `progress(size so far)` after each chunk.
+    holds (re-hashed first, in a thread).
 
-    The file is flushed and fsync'ed before returning; errors as `download` (the bytes
-    written so far stay: the next call resumes there).
+    The file is flushed, not fsync'ed (the store's `put` makes a finished file durable;
+    a partial file's bytes lost to a power cut are fetched again); errors as `download`
+    (the bytes written so far stay: the next call resumes there).
     """
     digest, have = await asyncio.to_thread(hash_prefix, path)
-    done = have
     with path.open("ab") as out:
-        def sink(chunk: bytes) -> None:
-            nonlocal done
-            out.write(chunk)
-            digest.update(chunk)
-            done += len(chunk)
-            if progress is not None:
-                progress(done)
-
+        sink = FileSink(out, digest, have)
         try:
             fetched = await download(client, ref, sink, start=have, parts=parts)
         finally:
-            out.flush()
-        await asyncio.to_thread(os.fsync, out.fileno())
-    return Downloaded(done, digest.hexdigest(), fetched)
+            await sink.drain()
+    return Downloaded(sink.size, digest.hexdigest(), fetched)

@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import os
 import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -46,7 +45,7 @@ from core.errors import (
 from core.media import MediaCounts, MediaRef, media_key
 from core.ports import AlertSink, MediaStore
 from db.media_queue import Claimed, MediaQueue, StoredFile
-from parser.media import download, hash_prefix, refresh
+from parser.media import FileSink, download, hash_prefix, refresh
 from services.events import RunCompleted
 
 log = logging.getLogger(__name__)
@@ -325,30 +324,28 @@ class MediaService:
         digest: Any = hashlib.sha256()
         if have:
             digest, have = await asyncio.to_thread(hash_prefix, await self._store.get(key))
-        size = self._live[row_id] = have
-        unchecked = 0
-        out = await self._store.open_append(key)
-        try:
-            def sink(chunk: bytes) -> None:
-                nonlocal size, unchecked
-                out.write(chunk)
-                digest.update(chunk)
-                size += len(chunk)
-                self._live[row_id] = size
-                unchecked += len(chunk)
-                if unchecked >= _CHECK_EVERY:
-                    unchecked = 0
-                    with contextlib.suppress(OSError):
-                        if self._free(self._root) < self._min_free:
-                            raise _DiskLow()
+        self._live[row_id] = have
+        checked = have
 
+        def check(size: int) -> None:  # in the writer's thread, after each chunk
+            nonlocal checked
+            self._live[row_id] = size
+            if size - checked >= _CHECK_EVERY:
+                checked = size
+                with contextlib.suppress(OSError):
+                    if self._free(self._root) < self._min_free:
+                        raise _DiskLow()
+
+        out = await self._store.open_append(key)
+        sink = FileSink(out, digest, have, check)
+        try:
             try:
                 await download(client, ref, sink, start=have, parts=self._parts)
             finally:
-                out.flush()
-            await asyncio.to_thread(os.fsync, out.fileno())
+                await sink.drain()
         finally:
-            out.close()
+            out.close()  # flushed; fsync'ed by the store's put once complete
+        size = sink.size
         on_disk = await self._store.size(key)
         if on_disk != size:
             raise RuntimeError(f"partial {key}: {on_disk} bytes on disk, {size} written")
