@@ -58,69 +58,58 @@ def partial_bytes(media: Path) -> int:
     return sum(p.stat().st_size for p in folder.iterdir()) if folder.exists() else 0
 
 
-async def test_kill_9_mid_file_resumes_from_the_bytes_on_disk(tmp_path: Path) -> None:
+def statuses(stack: Stack) -> list[str]:
+    return [status for status, _, _ in downloads(stack)]
+
+
+async def test_full_disk_pause_then_kill_9_mid_file_resumes(tmp_path: Path) -> None:
+    """One stack, three starts: (1) less free space than MIN_FREE_DISK_MB: nothing is
+    fetched, one alert; (2) room again: the photos come, the video is killed (-9)
+    mid-file; (3) the restart resumes it from the bytes on disk."""
     world = World()
     world.add_account(phone=PHONE, code=CODE)
     ch = world.add_channel(username="films", title="Films")
+    pics = [ch.add_media_post("photo") for _ in range(2)]
     size = 48 * CHUNK + 1234
-    fid = ch.add_media_post("video", size=size, file_name="film.mp4")
-    media = tmp_path / "media"
-    async with running_stack(
-        tmp_path, world, start=False, MEDIA_DIR=str(media), MEDIA_DEFAULT="off"
-    ) as stack:
-        ids = await seed_caught_up(stack, [ch])
-        await queue_posts(stack, ch, ids["films"])
-        stack.mtproto.file_delay = 0.1  # ~20 MB/s with 4 parts: killed mid-file
-        await stack.app.start()
-        await wait_until(lambda: partial_bytes(media) >= 8 * CHUNK, "a partial file", stack)
-        await stack.app.kill()
-        kept = partial_bytes(media)
-        assert kept < size and downloads(stack)[0][0] == "downloading"
-        served_before = world.bytes_served[fid]
-        stack.mtproto.file_delay = 0.0
-        await stack.app.start()
-        await wait_until(lambda: downloads(stack)[0][0] == "done", "the download", stack)
-        key = downloads(stack)[0][2]
-        assert key is not None
-        path = media / key
-        assert hashlib.sha256(path.read_bytes()).hexdigest() == world.file_sha256(fid)
-        assert partial_bytes(media) == 0
-        # About one file, not two: after the restart only what was not on disk came
-        # (from the 512 KB boundary below it), and before it no more than was in flight.
-        assert world.bytes_served[fid] - served_before <= size - kept + CHUNK
-        assert world.bytes_served[fid] <= size + 16 * CHUNK
-
-
-async def test_a_full_disk_pauses_downloads_with_one_alert(tmp_path: Path) -> None:
-    world = World()
-    world.add_account(phone=PHONE, code=CODE)
-    ch = world.add_channel(username="pics", title="Pics")
-    fids = [ch.add_media_post("photo") for _ in range(3)]
+    film = ch.add_media_post("video", size=size, file_name="film.mp4")
     media = tmp_path / "media"
     async with running_stack(
         tmp_path, world, start=False, MEDIA_DIR=str(media), MEDIA_DEFAULT="off",
         MIN_FREE_DISK_MB=str(10**9),  # a petabyte: never free
     ) as stack:
         ids = await seed_caught_up(stack, [ch])
-        await queue_posts(stack, ch, ids["pics"])
-        await stack.app.start()
+        await queue_posts(stack, ch, ids["films"])
         api = stack.botapi
-        await api.wait_for_poll(timeout=60)
+        # (1) The disk guard: one alert (en and ru admins), nothing fetched.
+        await stack.app.start()
         alert = await api.wait_for_message(ADMIN2_ID, r"Media downloads are paused", timeout=30)
         assert str(media) in alert.text and "MIN_FREE_DISK_MB" in alert.text
         await api.wait_for_message(ADMIN_ID, r"Media downloads are paused", timeout=5)
-        assert [s for s, _, _ in downloads(stack)] == ["queued"] * 3
-        assert sum(world.bytes_served[f] for f in fids) == 0
+        assert statuses(stack) == ["queued"] * 3
+        assert sum(world.bytes_served[f] for f in (*pics, film)) == 0
         await stack.app.terminate()
-        # Space again (the floor lowered): the files come, the one alert stays one.
+        # (2) Room again; the video comes slowly (~20 MB/s) and is killed mid-file.
         stack.app.env["MIN_FREE_DISK_MB"] = "0"
+        stack.mtproto.file_delay = 0.1
         await stack.app.start()
-        await wait_until(
-            lambda: [s for s, _, _ in downloads(stack)] == ["done"] * 3, "downloads", stack
-        )
-        paused = [
-            m for m in api.transcript(ADMIN2_ID) if "Media downloads are paused" in m.text
-        ]
+        await wait_until(lambda: partial_bytes(media) >= 8 * CHUNK, "a partial file", stack)
+        await stack.app.kill()
+        kept = partial_bytes(media)
+        assert 0 < kept < size and statuses(stack)[2] == "downloading"
+        served_before = world.bytes_served[film]
+        # (3) The restart resumes from the bytes on disk.
+        stack.mtproto.file_delay = 0.0
+        await stack.app.start()
+        await wait_until(lambda: statuses(stack) == ["done"] * 3, "the downloads", stack)
+        for fid, (_, media_id, key) in zip((*pics, film), downloads(stack), strict=True):
+            assert media_id == fid and key is not None
+            data = (media / key).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == world.file_sha256(fid)
+        assert partial_bytes(media) == 0
+        # About one file, not two: after the restart only what was not on disk came
+        # (from the 512 KB boundary below it), and before it no more than was in flight.
+        assert world.bytes_served[film] - served_before <= size - kept + CHUNK
+        assert world.bytes_served[film] <= size + 16 * CHUNK
+        assert all(world.bytes_served[p] == world.files[p].size for p in pics)
+        paused = [m for m in api.transcript(ADMIN2_ID) if "Media downloads are" in m.text]
         assert len(paused) == 1
-        files = {k: (media / k).stat().st_size for _, _, k in downloads(stack) if k}
-        assert sorted(files.values()) == sorted(world.files[f].size for f in fids)
