@@ -19,9 +19,10 @@ once, with cryptg.
    the 2 GB peak within 20 MB of the 64 MB peak. The double's own VmHWM is given too.
 3. The app as a process (the e2e harness plumbing, Bot API double in this process)
    with MEDIA_DEFAULT=all, MEDIA_MAX_MB=0: `--samples` /status + /channels round trips
-   idle, then `/add @mediabig` (64 MB + the big video) and the same while its media
-   service downloads (P2 <= 250 ms p99), RTT `--app-rtt`; the app's RSS (polled and
-   VmHWM) from before /add to the end of the downloads. Skipped, and said so, when the
+   idle, then `/add @mediabig` (64 MB + the big video) and, every ~0.25 s from the
+   first download to the last byte, /status or /channels while its media service
+   downloads (P2 <= 250 ms p99), RTT `--app-rtt`; the app's RSS (polled and VmHWM)
+   from before /add to the end of the downloads. Skipped, and said so, when the
    tree has no media service (services/media wired in app/service.py).
 
     .venv/bin/python bench/bench_media.py [--rtt 0,0.03] [--files 4] [--size-mb 8]
@@ -125,13 +126,15 @@ async def _throughput(port: int, args: argparse.Namespace, tmp: Path) -> dict[st
         expected: dict[int, str] = {}
 
         async def app_one(msg: Any, parts: int) -> None:
-            path = tmp / f"app-{msg.id}"
             ref = media_ref(msg)
             assert ref is not None
-            result = await download_to(client, ref, path, parts=parts)
+            result = await download_to(client, ref, tmp / f"app-{msg.id}", parts=parts)
             if result.sha256 != expected[msg.id] or result.size != msg.document.size:
                 raise SystemExit(f"app download of {msg.id} differs from plain Telethon's")
-            path.unlink()
+
+        def clean() -> None:  # not timed, like the plain files' removal
+            for path in tmp.glob("app-*"):
+                path.unlink()
 
         async def bounded(msg: Any, sem: asyncio.Semaphore) -> None:
             async with sem:
@@ -151,13 +154,16 @@ async def _throughput(port: int, args: argparse.Namespace, tmp: Path) -> dict[st
             for msg in msgs:
                 await app_one(msg, 1)
             rates["app parts=1"].append(total / (time.perf_counter() - t0) / MB)
+            clean()
             t0 = time.perf_counter()
             for msg in msgs:
                 await app_one(msg, args.parts)
             rates[f"app parts={args.parts}"].append(total / (time.perf_counter() - t0) / MB)
+            clean()
             t0 = time.perf_counter()
             await asyncio.gather(*(bounded(m, sem) for m in msgs))
             rates[modes[3]].append(total / (time.perf_counter() - t0) / MB)
+            clean()
     plain = rates["plain"]
     return {
         "bytes_per_round": total,
@@ -251,16 +257,27 @@ def _dir_bytes(root: Path) -> int:
 
 
 def _queue(db_path: Path) -> dict[str, int]:
+    """media_download rows by status; read only once the app has stopped (an outside
+    reader while the app runs can delete its WAL: /work/notes/h1-found.md)."""
     import sqlite3
 
     try:
-        with sqlite3.connect(db_path, timeout=10) as conn:
+        conn = sqlite3.connect(db_path, timeout=10)
+        try:
             rows = conn.execute(
                 "SELECT status, COUNT(*) FROM media_download GROUP BY status"
             ).fetchall()
+        finally:
+            conn.close()
     except sqlite3.Error:
         return {}
     return {str(k): int(v) for k, v in rows}
+
+
+def _media_files(media_dir: Path) -> tuple[int, int]:
+    """(bytes of complete files, bytes of partial files) under the app's MEDIA_DIR."""
+    partial = _dir_bytes(media_dir / "partial")
+    return _dir_bytes(media_dir) - partial, partial
 
 
 async def _app_phase(port: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
@@ -285,19 +302,21 @@ async def _app_phase(port: int, args: argparse.Namespace, tmp: Path) -> dict[str
             reply = await api.wait_for_message(ADMIN2_ID, None, after=mark, timeout=30)
             return incoming.latency_to(reply)
 
+        commands = ("/status", "/channels")
         idle: list[float] = []
-        for _ in range(args.samples):
-            for command in ("/status", "/channels"):
-                idle.append(await round_trip(command))
-                await asyncio.sleep(0.05)
+        for i in range(2 * args.samples):
+            idle.append(await round_trip(commands[i % 2]))
+            await asyncio.sleep(0.25)
         rss_before = (status_kb(pid, "VmRSS") or 0) / 1024
         hwm_before = (status_kb(pid, "VmHWM") or 0) / 1024
         t0 = time.monotonic()
         await api.send_text(api.users[ADMIN2_ID], f"/add @{BIG_CHANNEL} all")
 
-        def busy() -> bool:
-            q = _queue(stack.app.db_path)
-            return q.get("downloading", 0) > 0 or (q.get("queued", 0) > 0 and sum(q.values()) > 0)
+        expected = 64 * MB + int(args.big_gb * 1024) * MB
+
+        def busy() -> bool:  # from the disk: the app's database is left alone
+            done, partial = _media_files(media_dir)
+            return done < expected and (done > 0 or partial > 0)
 
         while not busy():
             if time.monotonic() - t0 > 120 or not stack.app.alive():
@@ -305,23 +324,29 @@ async def _app_phase(port: int, args: argparse.Namespace, tmp: Path) -> dict[str
             await asyncio.sleep(0.2)
         disk0 = _dir_bytes(media_dir)
         loaded: list[float] = []
+        trace: list[tuple[float, str, float, float]] = []  # (s since /add, cmd, ms, MB)
         peak_rss = rss_before
-        for _ in range(args.samples):
-            for command in ("/status", "/channels"):
-                latency = await round_trip(command)
-                if not busy():
-                    break
-                loaded.append(latency)
-                peak_rss = max(peak_rss, (status_kb(pid, "VmRSS") or 0) / 1024)
-                await asyncio.sleep(0.05)
+        # Samples all along the downloads (every ~0.25 s until the queue is empty), so the
+        # start of each file, its end (hash, fsync, rename) and the steady state all count.
+        while busy() and len(loaded) < args.max_samples:
+            command = commands[len(loaded) % 2]
+            latency = await round_trip(command)
+            if not busy():
+                break
+            loaded.append(latency)
+            trace.append((round(time.monotonic() - t0, 2), command,
+                          round(latency * 1000, 1), round(_dir_bytes(media_dir) / MB)))
+            peak_rss = max(peak_rss, (status_kb(pid, "VmRSS") or 0) / 1024)
+            await asyncio.sleep(0.25)
         disk1 = _dir_bytes(media_dir)
         while busy() and time.monotonic() - t0 < args.app_timeout:
             peak_rss = max(peak_rss, (status_kb(pid, "VmRSS") or 0) / 1024)
             await asyncio.sleep(0.2)
         elapsed = time.monotonic() - t0
-        queue = _queue(stack.app.db_path)
         hwm_after = (status_kb(pid, "VmHWM") or 0) / 1024
+        await asyncio.sleep(2)  # the last row marked done
         await stack.app.terminate()
+        queue = _queue(stack.app.db_path)
 
     def stats(values: list[float]) -> dict[str, Any]:
         return {
@@ -334,6 +359,7 @@ async def _app_phase(port: int, args: argparse.Namespace, tmp: Path) -> dict[str
     return {
         "idle": stats(idle),
         "downloading": stats(loaded),
+        "trace": trace,
         "media_mb_written_during_samples": (disk1 - disk0) / MB,
         "queue_at_end": queue,
         "seconds_from_add_to_done": elapsed,
@@ -365,7 +391,10 @@ def main() -> None:
     parser.add_argument("--big-gb", type=float, default=2.0)
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-app", action="store_true", help="no phase 3 (app process)")
-    parser.add_argument("--samples", type=int, default=30, help="phase 3 command pairs")
+    parser.add_argument("--samples", type=int, default=30, help="phase 3 idle command pairs")
+    parser.add_argument(
+        "--max-samples", type=int, default=1000, help="phase 3 cap on samples while downloading"
+    )
     parser.add_argument("--app-rtt", type=float, default=0.03, help="phase 3 RTT (s)")
     parser.add_argument("--app-timeout", type=float, default=600.0)
     parser.add_argument("--json", help="also write the figures to this JSON file")
@@ -473,7 +502,7 @@ def main() -> None:
             )
             print(f"| {state} | {row['n']} | {figures} |")
         print(
-            f"media written during the samples: {app['media_mb_written_during_samples']:.0f} MB;"
+            f"media written while sampling: {app['media_mb_written_during_samples']:.0f} MB;"
             f" queue at the end {app['queue_at_end']}, {app['media_mb_on_disk']:.0f} MB on "
             f"disk after {app['seconds_from_add_to_done']:.0f} s; app RSS before /add "
             f"{app['rss_before_mb']:.0f} MB, polled peak {app['polled_peak_rss_mb']:.0f} MB, "
