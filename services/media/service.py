@@ -56,6 +56,8 @@ MAX_REFRESHES = 2
 _CHECK_EVERY = 8 * 1024 * 1024
 # Network trouble: the file waits this long times 2^(attempts - 1), at most _RETRY_CAP.
 _RETRY_BASE, _RETRY_CAP = 15.0, 3600.0
+# Answers to reading a message again that a re-resolved channel row cures: retried.
+_PEER_STALE = frozenset({"CHANNEL_INVALID", "PEER_ID_INVALID"})
 # Why downloads wait (MediaCounts.paused).
 DISK_FULL, NO_SESSION = "disk_full", "no_session"
 
@@ -293,6 +295,13 @@ class MediaService:
                         client, row.peer.tg_id, row.peer.access_hash, row.msg_id,
                         basic_group=row.peer.kind == "chat",
                     )
+                except MediaUnavailable as err:
+                    if err.reason not in _PEER_STALE:
+                        return await self._fail(row, err.reason)
+                    # The channel's access hash is stale: the parse worker resolves it
+                    # again (the channel row); read the message then.
+                    log.info("media: download %d: %s; retried later", row.id, err.reason)
+                    return await self._queue.defer(row.id, _later(row.attempts), err.reason)
                 except TelegramError as err:
                     return await self._telegram_error(row, err)
                 await self._queue.update_ref(row.id, fresh)

@@ -339,3 +339,20 @@ async def test_a_dead_session_stops_downloads_and_is_reported(stack: Stack) -> N
             await asyncio.sleep(0.02)
     assert session.dead == ["AuthKeyUnregistered"]
     assert (counts.queued, counts.failed, counts.paused) == (1, 0, "no_session")
+
+
+async def test_a_stale_channel_hash_on_refresh_is_retried_not_failed(stack: Stack) -> None:
+    ch = stack.world.add_channel(username="stale", title="Stale")
+    fid = ch.add_media_post("photo")
+    await enqueue(stack, "stale")
+    stack.world.expire_file_reference(fid)
+    stack.server.faults.add("channels.getMessages", "CHANNEL_INVALID")
+    svc = stack.service()
+    async with running(svc):
+        for _ in range(500):
+            row = await MediaDownload.get(tg_media_id=fid)
+            if row.reason == "CHANNEL_INVALID":
+                break
+            await asyncio.sleep(0.02)
+    assert (row.status, row.reason) == ("queued", "CHANNEL_INVALID")
+    assert row.next_try_at is not None and row.next_try_at > datetime.now(UTC)
