@@ -201,9 +201,10 @@ class MediaQueue:
         await MediaDownload.filter(id=row_id).update(**values, updated_at=_now())
 
     async def failed(self, row_id: int, reason: str) -> None:
-        """Row `row_id` failed for good: `reason` is Telegram's error name
-        (FILE_ID_INVALID, MESSAGE_DELETED, ...)."""
-        await MediaDownload.filter(id=row_id).update(
+        """Row `row_id`, being downloaded, failed for good: `reason` is Telegram's error
+        name (FILE_ID_INVALID, MESSAGE_DELETED, ...). Nothing changes when the row was
+        re-queued meanwhile (its message's media edited: another file)."""
+        await MediaDownload.filter(id=row_id, status=DOWNLOADING).update(
             status=FAILED, reason=reason[:500], next_try_at=None, updated_at=_now()
         )
 
