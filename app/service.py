@@ -175,12 +175,14 @@ def build_media(settings: Settings, userbot: Userbot, alerter: Alerter) -> Media
     client, MEDIA_CONCURRENCY files at once in MEDIA_PARTS streams each, paused below
     MIN_FREE_DISK_MB free."""
     root = settings.media_path
+    store = LocalMediaStore(root)
     return MediaService(
         MediaQueue(),
-        LocalMediaStore(root),
+        store,
         userbot,
         alerter,
         root=root,
+        partials=store.partial_keys,
         concurrency=settings.media_concurrency,
         parts=settings.media_parts,
         min_free_bytes=settings.min_free_disk_mb * 1024 * 1024,

@@ -241,6 +241,13 @@ class MediaQueue:
                 status=QUEUED
             )
 
+    async def partial_keys_in_use(self) -> set[str]:
+        """The partial keys of the rows still to download (queued or downloading)."""
+        rows = await MediaDownload.filter(status__in=(QUEUED, DOWNLOADING)).values_list(
+            "id", "tg_media_id"
+        )
+        return {f"partial/{row_id}-{media_id}" for row_id, media_id in rows}
+
     async def counts(self) -> MediaCounts:
         """Rows by status, stored files and the bytes they take (each content once)."""
         by: dict[str, int] = dict.fromkeys((QUEUED, DOWNLOADING, DONE, SKIPPED, FAILED), 0)

@@ -77,6 +77,13 @@ class LocalMediaStore:
         except FileNotFoundError:
             return None
 
+    async def partial_keys(self) -> list[str]:
+        """The keys under "partial/" (downloads under way or left behind)."""
+        folder = self.root / "partial"
+        if not folder.is_dir():
+            return []
+        return sorted(f"partial/{p.name}" for p in folder.iterdir() if p.is_file())
+
     async def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.path(key).unlink()

@@ -28,7 +28,7 @@ import contextlib
 import hashlib
 import logging
 import shutil
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -102,6 +102,7 @@ class MediaService:
         min_free_bytes: int = 500 * 1024 * 1024,
         poll_seconds: float = 5.0,
         free: Callable[[Path], int] = free_bytes,
+        partials: Callable[[], Awaitable[list[str]]] | None = None,
     ) -> None:
         self._queue = queue
         self._store = store
@@ -113,6 +114,7 @@ class MediaService:
         self._min_free = max(0, min_free_bytes)
         self._poll = poll_seconds
         self._free = free
+        self._partials = partials
         self._wake = asyncio.Event()
         self._stopping = False
         self._tasks: dict[int, tuple[asyncio.Task[None], int]] = {}
@@ -155,6 +157,7 @@ class MediaService:
         requeued = await self._queue.requeue_interrupted()
         if requeued:
             log.info("media: %d interrupted download(s) queued again", requeued)
+        await self._drop_orphans()
         try:
             while not self._stopping:
                 self._wake.clear()
@@ -170,6 +173,18 @@ class MediaService:
                     await asyncio.wait_for(self._wake.wait(), self._poll)
         finally:
             await self._cancel_all()
+
+    async def _drop_orphans(self) -> None:
+        """Partial files no row will resume (its channel removed, its message's media
+        edited since) are deleted at start; `partials` lists them (None: not done)."""
+        if self._partials is None:
+            return
+        in_use = await self._queue.partial_keys_in_use()
+        orphans = [k for k in await self._partials() if k not in in_use]
+        for key in orphans:
+            await self._store.delete(key)
+        if orphans:
+            log.info("media: %d partial file(s) nobody will resume deleted", len(orphans))
 
     async def stop(self) -> None:
         self._stopping = True

@@ -356,3 +356,27 @@ async def test_a_stale_channel_hash_on_refresh_is_retried_not_failed(stack: Stac
             await asyncio.sleep(0.02)
     assert (row.status, row.reason) == ("queued", "CHANNEL_INVALID")
     assert row.next_try_at is not None and row.next_try_at > datetime.now(UTC)
+
+
+async def test_partial_files_nobody_resumes_are_dropped_at_start(stack: Stack) -> None:
+    ch = stack.world.add_channel(username="orph", title="Orphans")
+    fid = ch.add_media_post("photo")
+    (row,) = await enqueue(stack, "orph")
+    store = LocalMediaStore(stack.root)
+    (stack.root / "partial").mkdir(parents=True)
+    keep = stack.root / "partial" / f"{row.id}-{fid}"
+    keep.write_bytes(b"")  # resumed (empty)
+    gone = [stack.root / "partial" / "999-5", stack.root / "partial" / f"{row.id}-1"]
+    for p in gone:
+        p.write_bytes(b"x" * 10)
+    assert await store.partial_keys() == sorted(f"partial/{p.name}" for p in [keep, *gone])
+    svc = MediaService(
+        MediaQueue(), store, Session(None, "no_session"), stack.alerts, root=stack.root,
+        poll_seconds=0.05, free=lambda _p: stack.free, partials=store.partial_keys,
+    )
+    async with running(svc):
+        for _ in range(500):
+            if not any(p.exists() for p in gone):
+                break
+            await asyncio.sleep(0.02)
+    assert keep.exists() and not any(p.exists() for p in gone)
