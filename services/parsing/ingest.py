@@ -465,8 +465,10 @@ class ChannelFetcher:
                     files: Files = []
                     for m in page:
                         if not isinstance(m, history.NOT_CONTENT):
-                            rows.append(history.message_row(old.id, m, run.now, peers=peers))
-                            _file_of(run.media, m, rows[-1], files)
+                            row = history.message_row(old.id, m, run.now, peers=peers)
+                            rows.append(row)
+                            if row[MEDIA_KIND] is not None:
+                                _file_of(run.media, m, row, files)
                     if rows:
                         new_rows = sum(1 for r in rows if r[MSG_ID] > cursor)
                         cursor = max(cursor, rows[-1][MSG_ID])
