@@ -28,6 +28,7 @@ import contextlib
 import hashlib
 import logging
 import shutil
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,6 +57,8 @@ MAX_REFRESHES = 2
 _CHECK_EVERY = 8 * 1024 * 1024
 # Network trouble: the file waits this long times 2^(attempts - 1), at most _RETRY_CAP.
 _RETRY_BASE, _RETRY_CAP = 15.0, 3600.0
+# After ENOSPC, downloads wait for this much more free space (or disk_retry_seconds).
+_ENOSPC_MARGIN = 64 * 1024 * 1024
 # Answers to reading a message again that a re-resolved channel row cures: retried.
 _PEER_STALE = frozenset({"CHANNEL_INVALID", "PEER_ID_INVALID"})
 # Why downloads wait (MediaCounts.paused).
@@ -103,6 +106,7 @@ class MediaService:
         poll_seconds: float = 5.0,
         free: Callable[[Path], int] = free_bytes,
         partials: Callable[[], Awaitable[list[str]]] | None = None,
+        disk_retry_seconds: float = 60.0,
     ) -> None:
         self._queue = queue
         self._store = store
@@ -115,6 +119,10 @@ class MediaService:
         self._poll = poll_seconds
         self._free = free
         self._partials = partials
+        self._disk_retry = disk_retry_seconds
+        self._disk_alerted = False  # the pause alert is out; its "go on" not yet
+        self._enospc_free: int | None = None  # free bytes when a write met ENOSPC
+        self._retry_at = 0.0
         self._wake = asyncio.Event()
         self._stopping = False
         self._tasks: dict[int, tuple[asyncio.Task[None], int]] = {}
@@ -230,38 +238,76 @@ class MediaService:
     # -- the disk guard --------------------------------------------------------------
 
     def _disk_ok(self) -> bool:
-        """False (paused, one alert) while the media folder has too little free space;
-        True again once it has enough (said once)."""
+        """False (paused) while the media folder has less than `min_free_bytes` free,
+        or, after a write met a full disk (ENOSPC: a quota, a probe that says more than
+        there is), until `disk_retry_seconds` have passed or the free space has grown by
+        _ENOSPC_MARGIN. One alert for the pause; one when downloads go on for real
+        (the space is there, or a file was stored again)."""
         try:
-            free = self._free(self._root)
+            free: int | None = self._free(self._root)
         except OSError:
             log.warning("media: cannot read the free space of %s", self._root, exc_info=True)
-            return True
-        if free < self._min_free:
+            free = None
+        if free is not None and free < self._min_free:
             self._pause_disk(free)
             return False
-        if self.paused == DISK_FULL:
+        if self.paused != DISK_FULL:
+            return True
+        grown = (
+            free is not None and self._enospc_free is not None
+            and free >= self._enospc_free + _ENOSPC_MARGIN
+        )
+        if self._enospc_free is None or grown:
             self.paused = None
-            log.info("media: %d MB free on %s: downloads go on", free // 2**20, self._root)
-            self._alerter.forget("media-disk")
-            self._alerter.alert(
-                "media-disk-ok",
-                AlertText("alert_media_disk_ok", where=str(self._root),
-                          free_mb=free // 2**20),
-                force=True,
-            )
+            self._enospc_free = None
+            if free is not None:
+                self._disk_cleared(free)
+            return True
+        if time.monotonic() < self._retry_at:
+            return False
+        # A try after ENOSPC: said only once a file is stored again.
+        self.paused = None
+        log.info("media: trying downloads again on %s after a full disk", self._root)
         return True
 
-    def _pause_disk(self, free: int | None) -> None:
+    def _disk_cleared(self, free: int | None = None) -> None:
+        """Downloads go on: said once per pause."""
+        if not self._disk_alerted:
+            return
+        self._disk_alerted = False
+        self._enospc_free = None
+        if free is None:
+            with contextlib.suppress(OSError):
+                free = self._free(self._root)
+        free_mb = 0 if free is None else free // 2**20
+        log.info("media: %d MB free on %s: downloads go on", free_mb, self._root)
+        self._alerter.forget("media-disk")
+        self._alerter.alert(
+            "media-disk-ok",
+            AlertText("alert_media_disk_ok", where=str(self._root), free_mb=free_mb),
+            force=True,
+        )
+
+    def _pause_disk(self, free: int | None, *, enospc: bool = False) -> None:
+        if enospc:
+            self._retry_at = time.monotonic() + self._disk_retry
+            with contextlib.suppress(OSError):
+                self._enospc_free = self._free(self._root)
+            if self._enospc_free is None:
+                self._enospc_free = 0
+            free = self._enospc_free
         if self.paused == DISK_FULL:
             return
         self.paused = DISK_FULL
-        free_mb = -1 if free is None else free // 2**20
+        if self._disk_alerted:  # a try after ENOSPC met it again: already told
+            return
+        self._disk_alerted = True
+        free_mb = 0 if free is None else free // 2**20
         log.warning("media: %s has %d MB free: downloads paused", self._root, free_mb)
         self._alerter.alert(
             "media-disk",
             AlertText(
-                "alert_media_disk_low", where=str(self._root), free_mb=max(0, free_mb),
+                "alert_media_disk_low", where=str(self._root), free_mb=free_mb,
                 min_mb=self._min_free // 2**20,
             ),
         )
@@ -328,14 +374,14 @@ class MediaService:
             except TelegramError as err:
                 return await self._telegram_error(row, err)
             except _DiskLow:
-                await self._queue.defer(row.id, None, DISK_FULL)
+                await self._queue.defer(row.id, None, "DISK_FULL")
                 return
             except OSError as exc:
                 cause = local_error(exc, str(self._root))
                 if cause is None or cause.cause != "disk_full":
                     raise
-                self._pause_disk(None)
-                await self._queue.defer(row.id, None, DISK_FULL)
+                self._pause_disk(None, enospc=True)
+                await self._queue.defer(row.id, None, "DISK_FULL")
                 return
         await self._finish(row, ref, sha256, size)
 
@@ -398,6 +444,8 @@ class MediaService:
             if stored.key != key and await self._store.exists(stored.key):
                 # The same bytes were stored meanwhile under another name: one file.
                 await self._store.delete(key)
+        if self._disk_alerted and self.paused is None:
+            self._disk_cleared()
         if not await self._queue.done(row.id, ref.tg_id, stored.id, stored.size):
             log.info("media: download %d changed meanwhile; its file is kept", row.id)
 

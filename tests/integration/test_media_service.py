@@ -380,3 +380,50 @@ async def test_partial_files_nobody_resumes_are_dropped_at_start(stack: Stack) -
                 break
             await asyncio.sleep(0.02)
     assert keep.exists() and not any(p.exists() for p in gone)
+
+
+class FullDisk(LocalMediaStore):
+    """Writes to partial files fail with ENOSPC after `room` bytes, while `full`."""
+
+    def __init__(self, root: Path, room: int) -> None:
+        super().__init__(root)
+        self.room, self.full = room, True
+
+    async def open_append(self, key: str) -> Any:
+        fh = await super().open_append(key)
+        store, write = self, fh.write
+
+        def limited(data: bytes) -> int:
+            import errno
+
+            if store.full and fh.tell() + len(data) > store.room:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return write(data)
+
+        fh.write = limited
+        return fh
+
+
+async def test_enospc_while_writing_pauses_once_and_resumes(stack: Stack) -> None:
+    ch = stack.world.add_channel(username="enospc", title="Full")
+    fid = ch.add_media_post("document", size=8 * CHUNK)
+    await enqueue(stack, "enospc")
+    store = FullDisk(stack.root, room=3 * CHUNK)
+    svc = MediaService(
+        MediaQueue(), store, Session(stack.client), stack.alerts, root=stack.root,
+        poll_seconds=0.05, free=lambda _p: stack.free, parts=1, disk_retry_seconds=0.2,
+    )
+    async with running(svc):
+        for _ in range(500):
+            row = await MediaDownload.get(tg_media_id=fid)
+            if row.reason == "DISK_FULL":
+                break
+            await asyncio.sleep(0.02)
+        assert row.status == "queued"
+        assert await store.size(f"partial/{row.id}-{fid}") == 3 * CHUNK
+        store.full = False
+        counts = await settled(svc, 1)
+    assert counts.done == 1
+    assert [k for k, _ in stack.alerts.sent] == ["media-disk", "media-disk-ok"]
+    f = await MediaFile.get(sha256=stack.world.file_sha256(fid))
+    assert (stack.root / f.key).stat().st_size == 8 * CHUNK
