@@ -41,6 +41,8 @@ from core.errors import (
     RateLimited,
     SessionDead,
     TelegramError,
+    TransportError,
+    UnknownTelegramError,
     local_error,
 )
 from core.media import MediaCounts, MediaRef, media_key
@@ -468,7 +470,13 @@ class MediaService:
             await self._session.session_dead(err.reason)
             return
         log.info("media: download %d: %s; retried later", row.id, err)
-        await self._queue.defer(row.id, _later(row.attempts), err.code.upper())
+        if isinstance(err, TransportError):  # network, Telegram's 500s, no answer, clock
+            reason = "TRANSPORT"
+        elif isinstance(err, UnknownTelegramError):
+            reason = err.name
+        else:
+            reason = err.code.upper()
+        await self._queue.defer(row.id, _later(row.attempts), reason)
 
 
 def _later(attempts: int) -> datetime:
