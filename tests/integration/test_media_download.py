@@ -116,3 +116,14 @@ async def test_refused_expired_and_refreshed(client: TelegramClient, world: Worl
     with pytest.raises(MediaUnavailable) as gone:
         await refresh(client, channel.channel_id, channel.access_hash, 999)
     assert gone.value.reason == "MESSAGE_DELETED"
+
+
+async def test_a_progressive_and_a_large_photo(
+    client: TelegramClient, world: World, tmp_path: Path
+) -> None:
+    for i, kw in enumerate(({"progressive": True}, {"width": 2560, "height": 1440})):
+        msg = await _post(client, world, "photo", **kw)
+        ref = media_ref(msg)
+        assert ref is not None and ref.thumb == ("x", "w")[i]
+        got = await download_to(client, ref, tmp_path / f"p{i}")
+        assert got.sha256 == world.file_sha256(ref.tg_id) and got.size == ref.size
