@@ -53,10 +53,21 @@ _READ = 1024 * 1024
 Sink = Callable[[bytes], Awaitable[None] | None]
 
 
+class _SinkFailed(Exception):
+    """What the sink raised (a full disk...), carried past the error translation."""
+
+    def __init__(self, exc: Exception) -> None:
+        super().__init__(str(exc))
+        self.exc = exc
+
+
 async def _give(sink: Sink, chunk: bytes) -> None:
-    result = sink(chunk)
-    if inspect.isawaitable(result):
-        await result
+    try:
+        result = sink(chunk)
+        if inspect.isawaitable(result):
+            await result
+    except Exception as exc:
+        raise _SinkFailed(exc) from exc
 
 
 def media_ref(obj: Any) -> MediaRef | None:
@@ -146,8 +157,8 @@ async def download(
         if parts > 1 and ref.size is not None and ref.size - aligned >= PARALLEL_FROM:
             return await _parallel(client, ref, sink, aligned, start - aligned, parts)
         return await _sequential(client, ref, sink, aligned, start - aligned)
-    except OSError:
-        raise
+    except _SinkFailed as failed:
+        raise failed.exc from None
     except Exception as exc:
         err = media_error(exc)
         if err is None or err is exc:
