@@ -92,6 +92,15 @@ def start_double(workdir: Path, rtt: float, env_extra: dict[str, str]) -> tuple[
     return proc, int(ready.read_text())
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (Linux /proc), 0.0 when unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def status_kb(pid: int | str, key: str) -> int | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -103,6 +112,12 @@ def status_kb(pid: int | str, key: str) -> int | None:
 
 
 # -- client workers (own process each) -------------------------------------------------
+
+
+def _remove_downloads(tmp: Path) -> None:
+    for pattern in ("app-*", "plain-*"):
+        for path in tmp.glob(pattern):
+            path.unlink()
 
 
 def _sha256(path: Path) -> str:
@@ -132,42 +147,53 @@ async def _throughput(port: int, args: argparse.Namespace, tmp: Path) -> dict[st
             if result.sha256 != expected[msg.id] or result.size != msg.document.size:
                 raise SystemExit(f"app download of {msg.id} differs from plain Telethon's")
 
-        def clean() -> None:  # not timed, like the plain files' removal
-            for path in tmp.glob("app-*"):
-                path.unlink()
-
         async def bounded(msg: Any, sem: asyncio.Semaphore) -> None:
             async with sem:
                 await app_one(msg, 1)
 
-        for _ in range(args.rounds):
-            sem = asyncio.Semaphore(args.concurrency)
-            t0 = time.perf_counter()
+        async def plain_all() -> None:
             for msg in msgs:
                 await client.download_media(msg, file=str(tmp / f"plain-{msg.id}"))
-            rates["plain"].append(total / (time.perf_counter() - t0) / MB)
-            for msg in msgs:  # not timed: the reference hashes
-                path = tmp / f"plain-{msg.id}"
-                expected[msg.id] = _sha256(path)
-                path.unlink()
-            t0 = time.perf_counter()
+
+        async def app_seq(parts: int) -> None:
             for msg in msgs:
-                await app_one(msg, 1)
-            rates["app parts=1"].append(total / (time.perf_counter() - t0) / MB)
-            clean()
-            t0 = time.perf_counter()
-            for msg in msgs:
-                await app_one(msg, args.parts)
-            rates[f"app parts={args.parts}"].append(total / (time.perf_counter() - t0) / MB)
-            clean()
-            t0 = time.perf_counter()
+                await app_one(msg, parts)
+
+        async def app_concurrent() -> None:
+            sem = asyncio.Semaphore(args.concurrency)
             await asyncio.gather(*(bounded(m, sem) for m in msgs))
-            rates[modes[3]].append(total / (time.perf_counter() - t0) / MB)
-            clean()
+
+        # The reference hashes, from plain Telethon's files (a warm-up, not timed).
+        await plain_all()
+        for msg in msgs:
+            path = tmp / f"plain-{msg.id}"
+            expected[msg.id] = _sha256(path)
+            path.unlink()
+        jobs = {
+            "plain": plain_all,
+            "app parts=1": lambda: app_seq(1),
+            f"app parts={args.parts}": lambda: app_seq(args.parts),
+            modes[3]: app_concurrent,
+        }
+        cpu: dict[str, list[float]] = {m: [] for m in modes}
+        server_cpu: dict[str, list[float]] = {m: [] for m in modes}
+        for round_no in range(args.rounds):
+            # Each round starts with another mode, so no mode always runs first.
+            order = modes[round_no % len(modes):] + modes[: round_no % len(modes)]
+            for mode in order:
+                s0 = cpu_seconds(args.server_pid)
+                c0, t0 = time.process_time(), time.perf_counter()
+                await jobs[mode]()
+                rates[mode].append(total / (time.perf_counter() - t0) / MB)
+                cpu[mode].append(time.process_time() - c0)
+                server_cpu[mode].append(cpu_seconds(args.server_pid) - s0)
+                _remove_downloads(tmp)
     plain = rates["plain"]
     return {
         "bytes_per_round": total,
         "rates": rates,
+        "client_cpu_s": cpu,
+        "server_cpu_s": server_cpu,
         "ratio app1/plain": [a / p for a, p in zip(rates["app parts=1"], plain, strict=True)],
         "ratio parts/plain": [
             a / p for a, p in zip(rates[f"app parts={args.parts}"], plain, strict=True)
@@ -219,9 +245,12 @@ def worker_main(args: argparse.Namespace) -> None:
     print(json.dumps(asyncio.run(job(args.port, args, tmp))))
 
 
-def run_worker(kind: str, port: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+def run_worker(
+    kind: str, port: int, args: argparse.Namespace, tmp: Path, server_pid: int
+) -> dict[str, Any]:
     cmd = [
         sys.executable, str(Path(__file__).resolve()), "--worker", kind, "--port", str(port),
+        "--server-pid", str(server_pid),
         "--tmp", str(tmp), "--rounds", str(args.rounds), "--parts", str(args.parts),
         "--concurrency", str(args.concurrency),
     ]
@@ -400,6 +429,7 @@ def main() -> None:
     parser.add_argument("--json", help="also write the figures to this JSON file")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--server-pid", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--tmp", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -418,7 +448,9 @@ def main() -> None:
         for rtt in (float(r) for r in args.rtt.split(",") if r.strip()):
             server, port = start_double(tmp, rtt, env)
             try:
-                results["throughput"][str(rtt)] = run_worker("throughput", port, args, tmp)
+                results["throughput"][str(rtt)] = run_worker(
+                    "throughput", port, args, tmp, server.pid
+                )
             finally:
                 server.terminate()
                 server.wait(timeout=30)
@@ -426,7 +458,7 @@ def main() -> None:
             server, port = start_double(tmp, 0.0, env)
             try:
                 before = (status_kb(server.pid, "VmHWM") or 0) / 1024
-                results["memory"] = run_worker("memory", port, args, tmp)
+                results["memory"] = run_worker("memory", port, args, tmp, server.pid)
                 results["memory"]["double_vmhwm_mb"] = {
                     "before": before,
                     "after": (status_kb(server.pid, "VmHWM") or 0) / 1024,
@@ -452,8 +484,11 @@ def main() -> None:
         f"rounds, MTProto double and client in separate processes, {os.cpu_count()} CPUs"
     )
     print()
-    print("| RTT per getFile | mode | MB/s (median) | rounds (MB/s) | vs plain (median) |")
-    print("|---|---|---|---|---|")
+    print(
+        "| RTT per getFile | mode | MB/s (median) | rounds (MB/s) | vs plain (median) "
+        "| client CPU s/GB | double CPU s/GB |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for rtt, r in results["throughput"].items():
         ratios = {
             "plain": None,
@@ -461,12 +496,15 @@ def main() -> None:
             f"app parts={args.parts}": r["ratio parts/plain"],
             f"app {args.concurrency} files at once": r["ratio concurrent/plain"],
         }
+        per_gb = 1024 * MB / r["bytes_per_round"]
         for mode, values in r["rates"].items():
             ratio = ratios.get(mode)
             print(
                 f"| {float(rtt) * 1000:.0f} ms | {mode} | {_med(values):.1f} "
                 f"| {', '.join(f'{v:.1f}' for v in values)} "
-                f"| {'-' if ratio is None else f'{_med(ratio):.2f}'} |"
+                f"| {'-' if ratio is None else f'{_med(ratio):.2f}'} "
+                f"| {_med(r['client_cpu_s'][mode]) * per_gb:.1f} "
+                f"| {_med(r['server_cpu_s'][mode]) * per_gb:.1f} |"
             )
     if "memory" in results:
         m = results["memory"]
