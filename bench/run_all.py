@@ -1,4 +1,4 @@
-"""Run every benchmark of issue 7 and regenerate bench/RESULTS.md.
+"""Run every benchmark of issue 7 (and P6 of #16) and regenerate bench/RESULTS.md.
 
 Each bench runs as its own process, one after another (the machine's cores are
 shared by the app, the doubles and the bench). Raw outputs go to bench/out/<name>.txt;
@@ -59,6 +59,7 @@ BENCHES = [
         ["bench/bench_export.py", "--messages", "1000000", "--queries", "300"],
         False,
     ),
+    Bench("p6", "P6 media download", ["bench/bench_media.py"], True),
 ]
 
 
@@ -252,6 +253,58 @@ def rows() -> list[tuple[str, str, str, str]]:
                     "n/a",
                 )
             )
+    out += p6_rows(_json("p6"))
+    return out
+
+
+def p6_rows(p6: dict | None) -> list[tuple[str, str, str, str]]:  # type: ignore[type-arg]
+    """The P6 lines of the table from bench_media.py's JSON."""
+    if not p6:
+        return []
+    import statistics
+
+    out: list[tuple[str, str, str, str]] = []
+    for rtt, r in p6.get("throughput", {}).items():
+        rates = {mode: statistics.median(v) for mode, v in r["rates"].items()}
+        one = statistics.median(r["ratio app1/plain"])
+        parts_mode = next(m for m in rates if m.startswith("app parts=") and m != "app parts=1")
+        par = statistics.median(r["ratio parts/plain"])
+        label = f"RTT {float(rtt) * 1000:.0f} ms"
+        out.append((
+            f"P6 media, one file at a time, app / plain download_media ({label})",
+            f"{rates['app parts=1']:.1f} vs {rates['plain']:.1f} MB/s, ratio {one:.2f}",
+            ">= 0.9", _yes(one >= 0.9),
+        ))
+        out.append((
+            f"P6 media, {parts_mode} / plain sequential ({label})",
+            f"{rates[parts_mode]:.1f} vs {rates['plain']:.1f} MB/s, x{par:.2f}",
+            ">= 2x", _yes(par >= 2),
+        ))
+    mem = p6.get("memory")
+    if mem:
+        growth = mem["big"]["vmhwm_mb"] - mem["small"]["vmhwm_mb"]
+        out.append((
+            "P6 downloader peak RSS, 64 MB file then 2 GB file",
+            f"{mem['small']['vmhwm_mb']:.0f} -> {mem['big']['vmhwm_mb']:.0f} MB "
+            f"({growth:+.1f} MB)", "flat (within 20 MB)", _yes(growth <= 20),
+        ))
+    app = p6.get("app", {})
+    if "downloading" in app:
+        p99 = app["downloading"]["p99_ms"]
+        growth = app["polled_peak_rss_mb"] - app["rss_before_mb"]
+        out.append((
+            "P2 /status + /channels while the app downloads 2.1 GB of media",
+            f"p50 {app['downloading']['p50_ms']:.0f} ms, p99 {p99:.0f} ms "
+            f"(n={app['downloading']['n']}; idle p99 {app['idle']['p99_ms']:.0f} ms)",
+            "p99 <= 250 ms", _yes(p99 <= 250),
+        ))
+        out.append((
+            "P6 app peak RSS while downloading 2.1 GB",
+            f"{app['rss_before_mb']:.0f} -> {app['polled_peak_rss_mb']:.0f} MB "
+            f"({growth:+.0f} MB)", "flat (within 20 MB)", _yes(growth <= 20),
+        ))
+    elif app.get("skipped"):
+        out.append(("P2 while media downloads", f"not measured: {app['skipped']}", "", "n/a"))
     return out
 
 
@@ -281,7 +334,7 @@ def write_results(reused: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--reuse", action="store_true", help="keep existing bench/out outputs")
-    parser.add_argument("--only", help="comma-separated keys (p1..p5) to run")
+    parser.add_argument("--only", help="comma-separated keys (p1..p6) to run")
     parser.add_argument("--report-only", action="store_true", help="only rewrite RESULTS.md")
     args = parser.parse_args()
     only = set(args.only.split(",")) if args.only else {b.key for b in BENCHES}
