@@ -927,6 +927,10 @@ async def test_getfile_part_rules(client: TelegramClient, world: World) -> None:
     ]:
         with pytest.raises(error):
             await _get_file(client, loc, offset, limit, precise)
+    # Any slice of the generated content agrees with the whole.
+    whole = world.file_bytes(fid)
+    assert len(whole) == 3 * 2**20 and whole[5000:13000] == world.file_bytes(fid, 5000, 8000)
+    assert world.file_bytes(fid, 3 * 2**20 - 10, 100) == whole[-10:]
     # precise: 1 KB multiples that do not divide 1 MB are fine.
     assert await _get_file(client, loc, 3072, 3072, True) == world.file_bytes(fid, 3072, 3072)
     assert world.bytes_served[fid] == 512 * 1024 + 3072
