@@ -978,8 +978,8 @@ async def test_file_reference_expires_and_refused_files(
         await client.download_media(fresh, file=bytes)
     world.refuse_file(doc, None)
     assert await client.download_media(latest[doc_msg], file=bytes) == world.file_bytes(doc)
-    # Flood waits injected on upload.getFile work like on any method.
-    server.faults.add("upload.getFile", "FLOOD_WAIT_31")
+    # Flood waits injected on upload.getFile work like on any method (here: one file).
+    server.faults.add("upload.getFile", "FLOOD_WAIT_31", when=lambda req: req.location.id == doc)
     with pytest.raises(errors.FloodWaitError) as flood:
         await client.download_media(latest[doc_msg], file=bytes)
     assert flood.value.seconds == 31
