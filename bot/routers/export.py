@@ -5,6 +5,7 @@ limit and a list; `media:paths`: the list of where each file is on disk)."""
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -116,6 +117,15 @@ class GarbledOption(ValueError):
         self.fix = fix
 
 
+class BadMediaOption(ValueError):
+    """A media option misspelt after its colon (`media:path`, `медиа:путь`, `media=paths`,
+    `media:`): `value` as the operator wrote it; the bot names the two forms there are."""
+
+    def __init__(self, value: str) -> None:
+        super().__init__(value)
+        self.value = value
+
+
 class TwiceGiven(ValueError):
     """One option given twice with different values (`csv xlsx`, `to X to Y`): `first`
     and `second` as the operator wrote them; nothing is guessed."""
@@ -195,7 +205,21 @@ def _garbled(token: str) -> str | None:
     low = bare.lower()
     if low.lstrip(".") in FORMATS or low in COMMENT_WORDS or low in VERSION_WORDS:
         return low.lstrip(".")
+    if low in MEDIA_WORDS or low in MEDIA_PATH_WORDS:
+        return low
     return None
+
+
+# `media:` / `медиа=` followed by anything: meant as the media option. (A hyphen is not
+# taken: "медиа-холдинг" is a word one searches for.)
+_MEDIA_NEAR = re.compile(r"^\+?(?:media|медиа)[:=]")
+
+
+def _media_near_miss(token: str) -> bool:
+    """Whether `token` is a misspelt media option (`media:path`, `медиа:путь`, `media:`,
+    `media=paths`); `media:paths,` is a garbled option instead (see `_garbled`)."""
+    low = token.lower()
+    return _MEDIA_NEAR.match(low) is not None and low.rstrip(_STRAY) not in MEDIA_PATH_WORDS
 
 
 def parse_export_args(text: str, local: ZoneInfo = _UTC) -> ExportArgs:
@@ -207,7 +231,8 @@ def parse_export_args(text: str, local: ZoneInfo = _UTC) -> ExportArgs:
     word inside "quotes" is always a search word (`"csv"` searches for csv). A first
     word that is an option means every channel.
     Raises BadFormat for a word naming another file format (pdf, txt, ...) before any
-    search word; GarbledOption for an option with stray punctuation (`csv,`); TwiceGiven
+    search word; GarbledOption for an option with stray punctuation (`csv,`, `media,`);
+    BadMediaOption for a misspelt media option (`media:path`, `медиа:путь`); TwiceGiven
     for two formats or two `from`/`to` days that differ; BadDate for a day that is no
     YYYY-MM-DD; ReversedDates when `from` is after `to`; BadZone for a `tz:` naming no
     zone (or nothing). Days are read in the `tz:` zone when given, else in `local` (the
@@ -275,6 +300,8 @@ def parse_export_args(text: str, local: ZoneInfo = _UTC) -> ExportArgs:
                 raise TwiceGiven(f"{dates[key]}", f"{day}")
             dates[key] = day
             i += 1
+        elif _media_near_miss(tok):
+            raise BadMediaOption(tok)
         elif (fix := _garbled(tok)) is not None:
             raise GarbledOption(tok, fix)
         else:
@@ -305,6 +332,7 @@ def _is_option(token: str) -> bool:
         or low in MEDIA_PATH_WORDS
         or low.startswith(TZ_PREFIX)
         or _garbled(token) is not None
+        or _media_near_miss(token)
     )
 
 
@@ -402,6 +430,9 @@ async def cmd_export(
         return
     except GarbledOption as exc:
         await message.answer(t("export_garbled", lang, value=echo(exc.value), fix=echo(exc.fix)))
+        return
+    except BadMediaOption as exc:
+        await message.answer(t("export_bad_media", lang, value=echo(exc.value)))
         return
     except TwiceGiven as exc:
         text = t("export_twice", lang, first=echo(exc.first), second=echo(exc.second))

@@ -18,7 +18,12 @@ from bot.channel_buttons import ChannelItem, ChannelMedia, ItemAction, MediaOp
 from bot.component import ControlBot
 from bot.delivery import alert_markup, render_alert
 from bot.media_send import MediaSend, failure_reason, status_text
-from bot.routers.export import ExportMediaPick, parse_export_args
+from bot.routers.export import (
+    BadMediaOption,
+    ExportMediaPick,
+    GarbledOption,
+    parse_export_args,
+)
 from core.archive import HL_END, HL_START, SearchHit, WatchHit
 from core.health import HealthRegistry
 from core.media import MediaCounts, MediaPolicy, StoredMedia
@@ -282,6 +287,30 @@ def test_export_media_words() -> None:
     assert parse_export_args("media:paths").media == "paths"
     assert parse_export_args("@c1 медиа:пути").channel == "@c1"
     assert parse_export_args("@c1 xlsx").media == ""
+    assert parse_export_args("@c1 медиа-холдинг").keyword == "медиа-холдинг"  # a word
+    assert parse_export_args('@c1 "media:path"').media == ""  # quoted: searched for
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+async def test_a_mistyped_media_option_is_answered_with_its_spelling(
+    media_bot: MediaBot, lang: str
+) -> None:
+    media_bot.tg.updates.lang = lang
+    media, paths = ("media", "media:paths") if lang == "en" else ("медиа", "медиа:пути")
+    for typo in ("media:path", "медиа:путь", "media:", "media=paths", "media:zip"):
+        with pytest.raises(BadMediaOption):
+            parse_export_args(f"@c1 нефть {typo}")
+        (answer,) = await media_bot.tg.send(f"/export @c1 {typo}")
+        assert f"<code>{media}</code>" in answer.text and f"<code>{paths}</code>" in answer.text
+        (answer,) = await media_bot.tg.send(f"/export {typo}")  # no channel named first
+        assert f"<code>{paths}</code>" in answer.text
+    for typo, fix in (("media,", "media"), ("медиа.", "медиа"), ("media:paths,", "media:paths")):
+        with pytest.raises(GarbledOption) as garbled:
+            parse_export_args(f"@c1 {typo}")
+        assert garbled.value.fix == fix
+        (answer,) = await media_bot.tg.send(f"/export @c1 {typo}")
+        assert f"<code>{fix}</code>" in answer.text
+    assert not [c for c in media_bot.archive.calls if c[0].startswith("export")]
 
 
 @pytest.mark.parametrize("lang", ["en", "ru"])
