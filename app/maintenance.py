@@ -117,7 +117,7 @@ class ArchiveMaintenance:
     async def back_up(self) -> BackupResult | None:
         """One automatic backup, then the oldest beyond the kept count are removed."""
         try:
-            result = await backup(self._db, backup_dir=self._dir)
+            result = await backup(self._db, backup_dir=self._dir, open_elsewhere=True)
         except Exception as exc:  # disk full, damaged file: say so, try again later
             self.state.backup_error = f"{type(exc).__name__}: {exc}"[:300]
             # A retry within the hour, not at once: the cause may take a while to clear.

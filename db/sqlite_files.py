@@ -151,14 +151,23 @@ async def backup(
     dest: Path | None = None,
     *,
     backup_dir: Path | None = None,
+    open_elsewhere: bool = False,
 ) -> BackupResult:
     """A consistent copy of the live archive `src` (the bot may keep writing meanwhile).
 
     `dest` defaults to `<backup_dir>/tg_parser-YYYYmmdd-HHMMSS.sqlite3`. The copy is
     written to `dest.partial` and renamed once complete and checked. Raises
-    DatabaseDamaged when `src` is unreadable and OSError when the disk is full.
+    DatabaseDamaged when `src` is unreadable (sqlite3.DatabaseError when it fails
+    while being copied) and OSError when the disk is full.
+
+    `open_elsewhere`: this process has `src` open through SQLite (the app's own
+    backups). The file is then read only through SQLite: closing any other descriptor
+    of it would drop every POSIX lock the process holds on it, and the next process to
+    close the database would take the app's WAL for unused and delete it under the app
+    (its later commits lost; https://www.sqlite.org/howtocorrupt.html, 2.2).
     """
-    check_file(src, backup_dir)
+    if not open_elsewhere:
+        check_file(src, backup_dir)
     if dest is None:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         dest = (backup_dir or default_backup_dir(src)) / f"{BACKUP_PREFIX}{stamp}{BACKUP_SUFFIX}"

@@ -146,3 +146,37 @@ async def test_backups_are_pruned_to_the_newest(tmp_path: Path) -> None:
     ]
     assert (backups / "notes.txt").exists()
     assert not list(backups.glob("*.partial"))
+
+
+def _other_process(db: Path, sql: str) -> str:
+    import subprocess
+    import sys
+
+    code = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+        f"print(c.execute({sql!r}).fetchone()[0]); c.close()"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(db)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+async def test_the_apps_own_backup_keeps_its_wal_safe_from_other_processes(
+    tmp_path: Path,
+) -> None:
+    """The app backs up the archive it has open. Closing any descriptor of the file in
+    the app's process drops SQLite's locks there; the next process to close the
+    database then deletes the WAL the app still writes to, and those commits are lost."""
+    db = tmp_path / "a.sqlite3"
+    _archive(db, rows=10)
+    live = sqlite3.connect(db)  # the app's connection, open throughout
+    live.execute("INSERT INTO message (channel, text) VALUES (1, 'before')")
+    live.commit()
+    await backup(db, open_elsewhere=True)
+    _other_process(db, "SELECT count(*) FROM message")  # a reader comes and goes
+    live.execute("INSERT INTO message (channel, text) VALUES (1, 'after')")
+    live.commit()
+    assert (tmp_path / "a.sqlite3-wal").exists()
+    seen = _other_process(db, "SELECT count(*) FROM message WHERE text = 'after'")
+    live.close()
+    assert seen == "1"
