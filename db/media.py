@@ -25,11 +25,13 @@ The db/media_queue.py side (claiming, marking done/failed) is the downloader's.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.expressions import Q
 
 from core.media import MEDIA_KINDS, DownloadStatus, MediaPolicy, MediaRef
@@ -37,6 +39,17 @@ from db.models import MediaDownload
 
 QUEUED, DONE, SKIPPED = DownloadStatus.QUEUED, DownloadStatus.DONE, DownloadStatus.SKIPPED
 TOO_BIG = "too_big"
+# Errors of the data (a value the database refuses), not of the database: the batch's
+# messages are committed without their files rather than the run failing on them. A
+# full disk or a locked database (sqlite3.OperationalError, asyncpg's resource errors)
+# still fails the batch, as it does for the messages alone.
+_SQLITE_REFUSED = (
+    sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError,
+    sqlite3.ProgrammingError, ValueError, TypeError, OverflowError,
+)  # fmt: skip
+_PG_REFUSED = (IntegrityError, OperationalError, ValueError, TypeError, OverflowError)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -151,7 +164,8 @@ ENQUEUE_PG = _pg_sql()
 
 
 def _cut(text: str | None, most: int) -> str | None:
-    return text[:most] if text else None
+    """`text` within `most` characters, without NUL (PostgreSQL's text refuses it)."""
+    return text.replace("\x00", "")[:most] or None if text else None
 
 
 def _values(batch: MediaBatch) -> list[tuple[Any, ...]]:
@@ -171,20 +185,43 @@ def _values(batch: MediaBatch) -> list[tuple[Any, ...]]:
 def enqueue_sqlite(raw: sqlite3.Connection, channel_id: int, batch: MediaBatch, now: str) -> None:
     """Queue `batch` under channel row `channel_id` on the raw sqlite3 connection, inside
     the caller's transaction (db/messages.py store_batch's); `now`: the batch's fetch
-    time as the messages store it."""
+    time as the messages store it. Values the database refuses are logged and the
+    files left out (a savepoint): the messages are never lost to their files."""
     if not batch.refs:
         return
-    payload = json.dumps(_values(batch), ensure_ascii=False, separators=(",", ":"))
-    raw.execute(ENQUEUE_SQLITE, (channel_id, int(batch.from_discussion), now, payload))
+    raw.execute("SAVEPOINT media_enqueue")
+    try:
+        payload = json.dumps(_values(batch), ensure_ascii=False, separators=(",", ":"))
+        raw.execute(ENQUEUE_SQLITE, (channel_id, int(batch.from_discussion), now, payload))
+    except _SQLITE_REFUSED:
+        raw.execute("ROLLBACK TO media_enqueue")
+        _refused(channel_id, batch)
+    raw.execute("RELEASE media_enqueue")
 
 
 async def enqueue_pg(tx: Any, channel_id: int, batch: MediaBatch, now: Any) -> None:
     """Queue `batch` under channel row `channel_id` in the caller's transaction `tx`
-    (PostgreSQL); `now`: the batch's fetch time (a datetime)."""
+    (PostgreSQL); `now`: the batch's fetch time (a datetime). Values the database
+    refuses are logged and the files left out (a savepoint), as `enqueue_sqlite`."""
     if not batch.refs:
         return
-    columns = [list(c) for c in zip(*_values(batch), strict=True)]
-    await tx.execute_query(ENQUEUE_PG, [channel_id, batch.from_discussion, now, *columns])
+    await tx.execute_query("SAVEPOINT media_enqueue")
+    try:
+        columns = [list(c) for c in zip(*_values(batch), strict=True)]
+        await tx.execute_query(ENQUEUE_PG, [channel_id, batch.from_discussion, now, *columns])
+    except _PG_REFUSED:
+        await tx.execute_query("ROLLBACK TO SAVEPOINT media_enqueue")
+        _refused(channel_id, batch)
+    await tx.execute_query("RELEASE SAVEPOINT media_enqueue")
+
+
+def _refused(channel_id: int, batch: MediaBatch) -> None:
+    """Log a batch of files the database refused (their messages are stored)."""
+    ids = [msg_id for msg_id, _ in batch.refs]
+    log.exception(
+        "the files of %d messages of channel row %d (ids %d..%d) were not queued",
+        len(ids), channel_id, min(ids), max(ids),
+    )  # fmt: skip
 
 
 async def apply_policy(

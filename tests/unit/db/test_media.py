@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from telethon.tl import custom, types
 
 from core.media import MediaMode, MediaPolicy, MediaRef
@@ -221,3 +222,23 @@ async def test_a_new_policy_applies_to_the_files_not_fetched_yet(
     assert ((await queue(a))[3]["status"], (await queue(a))[3]["reason"]) == ("skipped", "too_big")
     await svc.set_media_policy(a, "off")
     assert {m: r["status"] for m, r in (await queue(a)).items()} == {4: "done"}
+
+
+async def test_files_the_database_refuses_never_cost_the_messages(
+    repo: MessageRepository, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import db.media
+
+    a = await channel(1)
+    broken = (  # a NOT NULL column left NULL: sqlite3.IntegrityError
+        "INSERT INTO media_download (channel_id, msg_id) SELECT ?1, NULL"
+        " WHERE ?2 IS NOT NULL AND ?3 IS NOT NULL AND ?4 IS NOT NULL"
+    )
+    monkeypatch.setattr(db.media, "ENQUEUE_SQLITE", broken)
+    await store(repo, a, [tl_message(1, "text"), photo_post(2, 500)])
+    assert await queue(a) == {}
+    assert (await Channel.get(id=a)).messages_count == 2 and (await Channel.get(id=a)).cursor == 2
+    assert "the files of 1 messages of channel row" in caplog.text
+    monkeypatch.undo()
+    await store(repo, a, [photo_post(3, 501)])  # the connection is fine afterwards
+    assert list(await queue(a)) == [3]
