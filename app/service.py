@@ -109,6 +109,7 @@ def build_app(settings: Settings) -> App:
     archive = ArchiveService(
         settings.upload_limit_mb, work_dir=settings.work_dir, index=search_index,
         media_store=LocalMediaStore(settings.media_path),
+        min_free_bytes=settings.min_free_disk_mb * 1024 * 1024,
     )
     watches = WatchesService()
     scheduler, parse = _build_parsing(settings, userbot, health, alerter, events)

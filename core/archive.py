@@ -63,6 +63,27 @@ class ExportResult:
     media_listed: int = 0
     media_zipped: int = 0
     media_parts: int = 0
+    # The media zip parts are built one at a time while they are uploaded (ArchiveAPI
+    # media_parts): `media_plan` the folder of their plans, `media_part_bytes` what each
+    # part will take on disk (bytes, at most the upload limit).
+    media_plan: Path | None = None
+    media_part_bytes: tuple[int, ...] = ()
+
+
+class NoRoomForPart(ProjectError):
+    """Media zip part `part` (1-based) of `parts` was not written: the disk of `folder`
+    (absolute) has `free` bytes free, the part needs `needed` (its size plus the
+    MIN_FREE_DISK_MB kept free). Nothing of the part is left on disk."""
+
+    code = "no_room_for_part"
+
+    def __init__(self, folder: Path, part: int, parts: int, needed: int, free: int) -> None:
+        super().__init__(f"{folder}: part {part}/{parts} needs {needed} bytes, {free} free")
+        self.folder = folder
+        self.part = part
+        self.parts = parts
+        self.needed = needed
+        self.free = free
 
 
 @dataclass(frozen=True)

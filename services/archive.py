@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from pathlib import Path
@@ -30,6 +30,7 @@ from db import search as search_db
 from db import stats as stats_db
 from db.channels import channel_page, find_channel, get_channel
 from services.export import ProgressCallback, export_messages
+from services.export.media import zip_parts
 from services.search_index import SearchIndexRebuild
 
 
@@ -39,7 +40,8 @@ class ArchiveService:
     `upload_limit_mb`: the largest file the bot may upload (MiB); bigger exports are
     cut into zip parts of at most that size. Exports are written under a fresh
     temporary folder in `work_dir` (the system's default when None). `media_store`:
-    where downloaded media is (MEDIA_DIR), for exports that add the posts' media.
+    where downloaded media is (MEDIA_DIR), for exports that add the posts' media;
+    `min_free_bytes`: the room (MIN_FREE_DISK_MB) a media zip part must leave free.
     """
 
     def __init__(
@@ -48,8 +50,10 @@ class ArchiveService:
         work_dir: Path | None = None,
         index: SearchIndexRebuild | None = None,
         media_store: MediaStore | None = None,
+        min_free_bytes: int = 0,
     ) -> None:
         self.limit_bytes = upload_limit_mb * 1024 * 1024
+        self._min_free = min_free_bytes
         self._media_store = media_store
         self._work_dir = work_dir
         self._exporting = asyncio.Lock()
@@ -124,6 +128,16 @@ class ArchiveService:
         if not result.files:  # nothing to upload: nothing to clean up later either
             await asyncio.to_thread(shutil.rmtree, out_dir, True)
         return result
+
+    async def media_parts(self, result: ExportResult) -> AsyncGenerator[Path, None]:
+        """The export's media zip parts, each built when asked for and deleted when the
+        next is asked for (or the iteration stops): upload each before asking for the
+        next. Raises core.archive.NoRoomForPart when the work folder's disk has no room
+        for a part (keeping `min_free_bytes` free); nothing of that part is left."""
+        if result.media_plan is None:
+            return
+        async for path in zip_parts(result.media_plan, result.media_part_bytes, self._min_free):
+            yield path
 
     async def cleanup(self, result: ExportResult) -> None:
         """Remove an export's files and their folder."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, tzinfo
+from pathlib import Path
 from typing import Protocol
 
 from core.archive import (
@@ -58,6 +59,13 @@ class ArchiveAPI(Protocol):
         posts when `versions`, times in `tz`; `media` "zip": the posts' media files as
         zip parts and their list, "paths": the list alone; upload
         `result.files`, then call `cleanup(result)`."""
+        ...
+
+    def media_parts(self, result: ExportResult) -> AsyncGenerator[Path, None]:
+        """The export's media zip parts (`result.media_parts` of them), each built when
+        asked for and deleted when the next one is: upload each before asking for the
+        next (`async with aclosing(...)`). Raises core.archive.NoRoomForPart when the
+        disk has no room for the next part."""
         ...
 
     async def cleanup(self, result: ExportResult) -> None:

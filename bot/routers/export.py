@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -22,7 +23,7 @@ from bot.labels import BUTTON_WIDTH, LIST_WIDTH, channel_name, echo
 from bot.live import LiveMessage
 from bot.texts import Html, html_join, plain, t, tn
 from bot.times import day_end, read_day
-from core.archive import ExportFormat, ExportResult
+from core.archive import ExportFormat, ExportResult, NoRoomForPart
 from core.channels import Channel
 from core.words import SearchQuery
 
@@ -591,6 +592,7 @@ async def _run_export(
             channel, fmt, since, until, keyword, progress, comments=comments, tz=tz,
             versions=versions, **kwargs,
         )
+        no_room: NoRoomForPart | None = None
         try:
             total = len(result.files)
             for i, path in enumerate(result.files, 1):
@@ -598,12 +600,56 @@ async def _run_export(
                 await message.answer_document(
                     FSInputFile(path, filename=path.name), caption=caption
                 )
+            no_room = await _send_media_parts(message, archive, result, live, lang)
         finally:
             await archive.cleanup(result)
     # The final word comes once the lock is free: an operator who reads "done" and
     # asks for the next export at once is not told one is still running.
     done = [_done_text(result, lang), *_media_text(result, media, lang)]
+    if no_room is not None:
+        done.append(_no_room_text(no_room, lang))
     await live.finish(html_join("\n", done))
+
+
+async def _send_media_parts(
+    message: Message, archive: ArchiveAPI, result: ExportResult, live: LiveMessage, lang: str
+) -> NoRoomForPart | None:
+    """Upload the media zip parts as they are built, one at a time (each deleted once
+    sent); the parts left when the disk has no room for the next are not sent (the
+    rows and the list are, already): that refusal is returned."""
+    total = result.media_parts
+    try:
+        async with aclosing(archive.media_parts(result)) as parts:
+            i = 0
+            async for path in parts:
+                i += 1
+                await live.show(t("export_media_uploading", lang, i=i, total=total))
+                caption = t("export_media_part_caption", lang, i=i, total=total)
+                await message.answer_document(
+                    FSInputFile(path, filename=path.name), caption=caption
+                )
+    except NoRoomForPart as exc:
+        log.warning("export: media part %d of %d not written: %s", exc.part, exc.parts, exc)
+        return exc
+    return None
+
+
+def _no_room_text(exc: NoRoomForPart, lang: str) -> Html:
+    return t(
+        "export_media_no_room",
+        lang,
+        part=exc.part,
+        parts=exc.parts,
+        sent=exc.part - 1,
+        folder=str(exc.folder),
+        needed=_mb_up(exc.needed),
+        free=exc.free // (1024 * 1024),
+    )
+
+
+def _mb_up(size: int) -> int:
+    """Bytes as whole MB, rounded up (room one needs)."""
+    return -(-size // (1024 * 1024))
 
 
 def _media_text(result: ExportResult, media: str, lang: str) -> list[Html]:

@@ -48,8 +48,9 @@ async def export_messages(
     (the caller owns and removes it).
 
     `media` "zip" or "paths" (with the `store` the files are in) adds the posts' media:
-    the list `<basename>.media.tsv` and, for "zip", the zip parts
-    `<basename>.media.partNNN.zip` (services/export/media.py), after the rows' files.
+    the list `<basename>.media.tsv` after the rows' files and, for "zip", the plan of the
+    zip parts `<basename>.media.partNNN.zip` (`media_plan`, `media_part_bytes`), built
+    one at a time by services/export/media.py `zip_parts` while they are uploaded.
     """
     await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
     match = keyword_match(query.keyword)
@@ -93,4 +94,6 @@ async def export_messages(
         media_listed=added.listed,
         media_zipped=added.zipped,
         media_parts=added.parts,
+        media_plan=added.plan,
+        media_part_bytes=added.part_bytes,
     )

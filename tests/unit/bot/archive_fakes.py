@@ -5,7 +5,7 @@ Each records its calls; a test sets what they answer.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
@@ -21,6 +21,7 @@ from core.archive import (
     ExportFormat,
     ExportResult,
     IndexProgress,
+    NoRoomForPart,
     PatternProblem,
     SearchHit,
     SearchPage,
@@ -32,6 +33,8 @@ from core.archive import (
 )
 from core.channels import Channel
 from core.words import SearchQuery
+
+MB = 1024 * 1024
 
 
 def channel(n: int, **fields: Any) -> Channel:
@@ -51,6 +54,8 @@ class FakeArchive:
     busy: bool = False
     unindexed: int = 0  # what search pages say is not searchable yet
     progress: IndexProgress | None = None  # the search index rebuild /status shows
+    media_zip_parts: int = 1  # the media zip parts an export with "media" makes
+    room_for: int | None = None  # media parts written before the disk is full
 
     @asynccontextmanager
     async def export_slot(self) -> AsyncIterator[bool]:
@@ -98,8 +103,30 @@ class FakeArchive:
             listing = self.out_dir / "x.media.tsv"
             listing.write_text("channel\tmsg_id\n")
             zipped = 2 if media == "zip" else 0
-            return ExportResult(self.rows, (path, listing), False, 50, 3, zipped, zipped // 2)
+            parts = self.media_zip_parts if media == "zip" else 0
+            return ExportResult(self.rows, (path, listing), False, 50, 3, zipped, parts)
         return ExportResult(self.rows, (path,), False, 50)
+
+    def media_parts(self, result: ExportResult) -> AsyncGenerator[Path, None]:
+        """`result.media_parts` parts, each written when asked for and deleted when the
+        next is (as the service does); after `room_for` parts the disk is full."""
+
+        async def parts() -> AsyncGenerator[Path, None]:
+            for i in range(1, result.media_parts + 1):
+                if self.room_for is not None and i > self.room_for:
+                    raise NoRoomForPart(
+                        self.out_dir / "<tmp & co>", i, result.media_parts, 60 * MB, 3 * MB
+                    )
+                path = self.out_dir / f"x.media.part{i:03d}.zip"
+                path.write_bytes(b"PK" + bytes(10))
+                self.calls.append(("media_part", i))
+                try:
+                    yield path
+                finally:
+                    path.unlink()
+                    self.calls.append(("media_part_deleted", i))
+
+        return parts()
 
     async def cleanup(self, result: ExportResult) -> None:
         self.calls.append(("cleanup", result.rows))

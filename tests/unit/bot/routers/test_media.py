@@ -8,6 +8,7 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from html import escape as html_escape
 from pathlib import Path
 
 import pytest
@@ -322,12 +323,48 @@ async def test_export_with_media_uploads_the_list_and_says_what_it_holds(
     sent = await media_bot.tg.send("/export @c1 csv media")
     assert ("export_media", "zip") in media_bot.archive.calls
     docs = [s for s in sent if s.method == "sendDocument"]
-    assert len(docs) == 2
+    assert len(docs) == 3  # the rows, the list, the one media part
     final = sent[-1].text
     assert ("zipped: 2" in final) if lang == "en" else ("в архивах: 2" in final)
     sent = await media_bot.tg.send("/export @c1 media:paths")
     assert ("export_media", "paths") in media_bot.archive.calls
     assert ".media.tsv" in sent[-1].text
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+async def test_media_parts_go_one_at_a_time_and_a_full_disk_is_said(
+    media_bot: MediaBot, lang: str
+) -> None:
+    tg, archive = media_bot.tg, media_bot.archive
+    tg.updates.lang = lang
+    archive.rows, archive.media_zip_parts = 5, 3
+    sent = await tg.send("/export @c1 media")
+    docs = [s for s in sent if s.method == "sendDocument"]
+    assert len(docs) == 5
+    captions = [d.params.get("caption") for d in docs[2:]]
+    assert captions == (
+        [f"Media files, part {i} of 3" for i in (1, 2, 3)]
+        if lang == "en"
+        else [f"Медиафайлы, часть {i} из 3" for i in (1, 2, 3)]
+    )
+    # Each part is built after the one before was sent and deleted.
+    steps = [c for c in archive.calls if c[0].startswith("media_part")]
+    assert steps == [(k, i) for i in (1, 2, 3) for k in ("media_part", "media_part_deleted")]
+    # The disk has room for one part only: the rows, the list and part 1 are sent, then
+    # the operator reads why the rest was not, with the folder (escaped) and the room.
+    archive.calls.clear()
+    archive.room_for = 1
+    sent = await tg.send("/export @c1 media")
+    assert [s.method for s in sent].count("sendDocument") == 3
+    final = sent[-1].text
+    assert html_escape(str(archive.out_dir / "<tmp & co>")) in final
+    if lang == "en":
+        assert "Media part 2 of 3 was not sent" in final and "3 MB free" in final
+        assert "needs 60 MB" in final and "<code>media:paths</code>" in final
+    else:
+        assert "Часть 2 из 3 с медиафайлами не отправлена" in final and "свободно 3 МБ" in final
+        assert "нужно 60 МБ" in final and "<code>медиа:пути</code>" in final
+    assert ("media_part_deleted", 1) in archive.calls and ("cleanup", 5) in archive.calls
 
 
 @pytest.mark.parametrize("lang", ["en", "ru"])
@@ -355,7 +392,7 @@ async def test_export_media_buttons(media_bot: MediaBot) -> None:
     assert ExportMediaPick.unpack(media) == ExportMediaPick(channel_id=1, media="zip")
     assert all(len(d.encode()) <= 64 for _, d in formats.buttons)
     sent = await tg.press(media, on=formats)
-    assert [s.method for s in sent].count("sendDocument") == 2
+    assert [s.method for s in sent].count("sendDocument") == 3  # rows, list, 1 part
     assert ("export_media", "zip") in archive.calls
     paths = dict(formats.buttons)["📎 CSV + where the files are"]
     await tg.press(paths, on=formats)

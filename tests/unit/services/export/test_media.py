@@ -4,13 +4,18 @@ safe names, and the list of where every file is (or why it is not there)."""
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import zipfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-from core.archive import ExportFormat, ExportQuery
+import pytest
+
+from core.archive import ExportFormat, ExportQuery, NoRoomForPart
 from core.file_names import MAX_NAME_BYTES, media_file_name, safe_name
 from db.models import Channel, MediaDownload, MediaFile, Message
 from services.export import export_messages
+from services.export.media import zip_parts
 from tests.unit.export_fixtures import BASE
 
 KB = 1024
@@ -65,15 +70,20 @@ async def test_media_zip_parts_within_the_limit(db: Path, tmp_path: Path) -> Non
     )  # type: ignore[arg-type]
     assert result.rows == 8 and result.media_listed == 7
     names = [p.name for p in result.files]
-    assert names[0] == "x.csv" and names[1] == "x.media.tsv"
-    parts = [p for p in result.files if ".media.part" in p.name]
-    assert len(parts) == result.media_parts >= 2 and result.media_zipped == 4  # 4: too big
+    assert names == ["x.csv", "x.media.tsv"]  # the media parts come one at a time
+    assert result.media_parts >= 2 and result.media_zipped == 4  # 4: too big
+    assert not list(out.glob("*.zip"))
+    assert result.media_plan is not None
     inside: list[str] = []
-    for part in parts:
+    seen: list[str] = []
+    async for part in zip_parts(result.media_plan, result.media_part_bytes):
+        assert [p.name for p in out.glob("*.media.part*.zip")] == [part.name]  # one at a time
+        seen.append(part.name)
         assert part.stat().st_size <= LIMIT
         with zipfile.ZipFile(part) as zf:
             assert zf.testzip() is None
             inside += zf.namelist()
+    assert len(seen) == result.media_parts and not list(out.glob("*.zip"))
     folder = "Новости_Срочно 1001"
     assert f"{folder}/1_Отчёт за март.pdf" in inside and f"{folder}/2_photo.jpg" in inside
     for name in inside:
@@ -82,11 +92,53 @@ async def test_media_zip_parts_within_the_limit(db: Path, tmp_path: Path) -> Non
     listing = (out / "x.media.tsv").read_text(encoding="utf-8").splitlines()
     assert listing[0].split("\t") == ["channel", "msg_id", "kind", "status", "size", "where"]
     rows = {r.split("\t")[1]: r.split("\t") for r in listing[1:]}
-    assert rows["4"][5] == str(root / "04/04/4.bin")  # over a part: named by its path
+    # Over a part: named by its absolute path (the reader knows no working directory).
+    assert rows["4"][5] == str((root / "04/04/4.bin").resolve())
     assert rows["6"][3:] == ["skipped", "10", "too_big"]
     assert rows["7"][5] == "FILE_ID_INVALID"
     assert rows["1"][5] == f"x.media.part001.zip:{folder}/1_Отчёт за март.pdf"
     assert not (out / ".media-spill.tsv").exists()
+
+
+async def test_a_part_without_room_is_not_written(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "media"
+    await _seed(root)
+    out = tmp_path / "work" / "export-1"
+    result = await export_messages(
+        ExportQuery(), ExportFormat.CSV, out, "x", LIMIT, media="zip", store=DirStore(root)
+    )  # type: ignore[arg-type]
+    assert result.media_plan is not None and len(result.media_part_bytes) >= 2
+    first = result.media_part_bytes[0]
+    # Room for the first part and MIN_FREE_DISK_MB (1 MB here), then less.
+    room = iter([first + 1024 * KB, 10 * KB, 10 * KB])
+    parts = zip_parts(result.media_plan, result.media_part_bytes, 1024 * KB, lambda _: next(room))
+    sent = [p.name async for p in _upto(parts, 1)]
+    with pytest.raises(NoRoomForPart) as no_room:
+        await anext(parts)
+    err = no_room.value
+    assert (err.part, err.parts) == (2, len(result.media_part_bytes))
+    assert err.folder == (tmp_path / "work").resolve() and err.free == 10 * KB
+    assert err.needed == result.media_part_bytes[1] + 1024 * KB
+    assert sent == ["x.media.part001.zip"] and not list(out.glob("*.zip"))  # nothing left
+    # The disk fills while a part is written (a quota, a disk the probe overstates).
+    import services.export.media as media_mod
+
+    def full(plan: Path, dest: Path) -> None:
+        dest.write_bytes(b"PK" * 100)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(media_mod, "_zip_planned", full)
+    with pytest.raises(NoRoomForPart) as no_room:
+        await anext(zip_parts(result.media_plan, result.media_part_bytes))
+    assert no_room.value.part == 1 and not list(out.glob("*.zip"))
+
+
+async def _upto(parts: AsyncIterator[Path], n: int) -> AsyncIterator[Path]:
+    """The first `n` of `parts`, without closing it (the next is asked for later)."""
+    for _ in range(n):
+        yield await anext(parts)
 
 
 async def test_media_paths_only(db: Path, tmp_path: Path) -> None:
