@@ -137,7 +137,9 @@ def build_app(settings: Settings) -> App:
         admin_ids=frozenset(settings.admin_ids),
         default_lang=settings.default_language,
         tz=settings.zone,
-        media=MediaFilesService(LocalMediaStore(settings.media_path), settings.upload_limit_mb),
+        media=MediaFilesService(
+            LocalMediaStore(settings.media_path), settings.upload_limit_mb, settings.media_path
+        ),
         media_status=media,
     )
     # Alerts leave through their own queue and task (control.delivery): a caller

@@ -27,7 +27,7 @@ from bot.keyboards import button
 from bot.labels import shorten
 from bot.texts import Html, t
 from core.file_names import media_file_name
-from core.media import MEDIA_KINDS, DownloadStatus, StoredMedia
+from core.media import MEDIA_KINDS, DownloadStatus, MediaCounts, StoredMedia
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +77,21 @@ def failure_reason(reason: str | None, lang: str) -> Html:
         return t("media_reason_other", lang, reason=shorten(reason or "?", 200))
 
 
-def status_text(media: StoredMedia | None, lang: str) -> Html | None:
-    """What the bot says instead of a file that is not downloaded (None: it is)."""
+def status_text(
+    media: StoredMedia | None,
+    lang: str,
+    pause: MediaCounts | None = None,
+    folder: Path | None = None,
+) -> Html | None:
+    """What the bot says instead of a file that is not downloaded (None: it is).
+    `pause`: the downloader's state (its `paused` reason and the free bytes) when
+    downloads wait as a whole; `folder`: the media folder (absolute) named then."""
     if media is None:
         return t("media_none", lang)
     kind = kind_word(media.kind, lang)
     if media.status in (DownloadStatus.QUEUED, DownloadStatus.DOWNLOADING):
+        if pause is not None and pause.paused:
+            return _paused_text(kind, pause, folder, lang)
         if media.reason:  # deferred: a flood wait, network trouble
             reason = failure_reason(media.reason, lang)
             return t("media_not_yet_retry", lang, kind=kind, reason=reason)
@@ -96,6 +105,18 @@ def status_text(media: StoredMedia | None, lang: str) -> Html | None:
     if media.status != DownloadStatus.DONE:
         return t("media_not_yet", lang, kind=kind)
     return None
+
+
+def _paused_text(kind: Html, pause: MediaCounts, folder: Path | None, lang: str) -> Html:
+    """Why a queued file waits while downloads are paused as a whole: a full disk
+    (the folder, its free space, the fix), no session (log in), else the reason."""
+    if pause.paused == "disk_full":
+        free = megabytes(pause.free_bytes) if pause.free_bytes is not None else "?"
+        where = str(folder) if folder is not None else "MEDIA_DIR"
+        return t("media_paused_disk_full", lang, kind=kind, folder=where, free=free)
+    if pause.paused == "no_session":
+        return t("media_paused_no_session", lang, kind=kind)
+    return t("media_paused", lang, kind=kind, reason=shorten(pause.paused or "?", 100))
 
 
 def _photo_fits(media: StoredMedia, size: int) -> bool:
@@ -134,10 +155,12 @@ async def send_post_media(
     files: MediaFilesAPI,
     caption: Html,
     lang: str,
+    pause: MediaCounts | None = None,
 ) -> None:
     """Send the operator at `chat_id` the post's file with `caption` (valid HTML of at
-    most 1,024 characters), or a text saying why not."""
-    text = status_text(media, lang)
+    most 1,024 characters), or a text saying why not (`pause`: the downloader's state,
+    for a file that waits because downloads are paused)."""
+    text = status_text(media, lang, pause, files.folder)
     if text is not None or media is None:
         await bot.send_message(chat_id, text or t("media_none", lang))
         return
@@ -173,5 +196,5 @@ def _on_disk(media: StoredMedia, size: int, limit: int, path: Path, lang: str) -
         kind=kind_word(media.kind, lang),
         size=megabytes(size),
         limit=limit // MB,
-        path=str(path),
+        path=str(path),  # absolute (MediaFilesAPI.local_file); escaped by t()
     )

@@ -3,6 +3,7 @@ download state and its stored file, to send it from a search result or a watch a
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,11 +15,19 @@ from db import media_files
 class MediaFilesService:
     """`store`: where the files are (core.ports.MediaStore; db/media_store.py's
     LocalMediaStore over MEDIA_DIR); `upload_limit_mb`: the largest file the bot may
-    upload (UPLOAD_LIMIT_MB, MiB)."""
+    upload (UPLOAD_LIMIT_MB, MiB); `folder`: the media folder (MEDIA_DIR), named when
+    downloads wait for disk space (made absolute here)."""
 
-    def __init__(self, store: MediaStore, upload_limit_mb: int) -> None:
+    def __init__(
+        self, store: MediaStore, upload_limit_mb: int, folder: Path | None = None
+    ) -> None:
         self._store = store
         self._limit = upload_limit_mb * 1024 * 1024
+        self._folder = folder.resolve() if folder is not None else None
+
+    @property
+    def folder(self) -> Path | None:
+        return self._folder
 
     @property
     def upload_limit(self) -> int:
@@ -34,6 +43,8 @@ class MediaFilesService:
         if media.status != DownloadStatus.DONE or media.key is None:
             return None
         try:
-            return await self._store.get(media.key)
+            path = await self._store.get(media.key)
         except FileNotFoundError:
             return None
+        # Absolute: the operator reads it in Telegram, far from the app's working folder.
+        return await asyncio.to_thread(path.resolve)

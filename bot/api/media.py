@@ -26,6 +26,11 @@ class MediaFilesAPI(Protocol):
         """The largest file (bytes) the bot may upload (UPLOAD_LIMIT_MB)."""
         ...
 
+    @property
+    def folder(self) -> Path | None:
+        """The media folder (MEDIA_DIR), absolute; None when unknown."""
+        ...
+
     async def post_media(self, channel_id: int, msg_id: int) -> StoredMedia | None:
         """The media of message `msg_id` stored under channel row `channel_id` (a
         discussion group's row for a comment): its download state, size, MIME type,
@@ -40,6 +45,6 @@ class MediaFilesAPI(Protocol):
 
     async def local_file(self, media: StoredMedia) -> Path | None:
         """A local file holding a done media's bytes (the stored file itself for local
-        storage: also where it is on disk); None when not done or missing from the
-        store."""
+        storage: also where it is on disk, as an absolute path); None when not done or
+        missing from the store."""
         ...

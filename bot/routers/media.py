@@ -12,7 +12,7 @@ from bot.labels import channel_name
 from bot.media_send import CAPTION_NAME_WIDTH, MB, MediaSend, send_post_media
 from bot.texts import Html, html_join, t
 from core.channels import post_link
-from core.media import MediaCounts
+from core.media import DownloadStatus, MediaCounts
 
 GB = 1024 * MB
 
@@ -44,6 +44,7 @@ async def on_media(
     archive: ArchiveAPI,
     lang: str,
     media: MediaFilesAPI | None = None,
+    media_status: MediaStatusAPI | None = None,
 ) -> None:
     """📎 pressed: the press is answered at once (an upload takes a while), then the
     file or the text saying why there is none."""
@@ -54,7 +55,11 @@ async def on_media(
         return
     found = await media.post_media(callback_data.channel_id, callback_data.msg_id)
     caption = await _caption(archive, callback_data.channel_id, callback_data.msg_id, lang)
-    await send_post_media(bot, chat_id, found, media, caption, lang)
+    pause = None
+    waiting = (DownloadStatus.QUEUED, DownloadStatus.DOWNLOADING)
+    if found is not None and found.status in waiting and media_status is not None:
+        pause = await media_status.counts()  # downloads paused as a whole: say why
+    await send_post_media(bot, chat_id, found, media, caption, lang, pause)
 
 
 def data_size(size: int, lang: str) -> Html:

@@ -239,11 +239,15 @@ class FakeMediaFiles:
         wanted = set(message_ids)
         return {mid: m for m, mid in self.posts.values() if mid in wanted}
 
+    @property
+    def folder(self) -> Path:
+        return self.root.resolve()
+
     async def local_file(self, media: StoredMedia) -> Path | None:
         if media.status != "done" or media.key is None:
             return None
         path = self.root / media.key
-        return path if path.exists() else None
+        return path.resolve() if path.exists() else None
 
 
 class NoArchive:

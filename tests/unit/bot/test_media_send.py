@@ -86,4 +86,4 @@ async def test_over_the_upload_limit_the_path_is_named(
     await send_post_media(bot, ADMIN, media, files, t("media_caption_gone", "ru", msg_id=9), "ru")
     assert double.uploads == []
     (entry,) = double.transcript(ADMIN)
-    assert str(path) in (entry.text or "") and "30 МБ" in (entry.text or "")
+    assert str(path.resolve()) in (entry.text or "") and "30 МБ" in (entry.text or "")
