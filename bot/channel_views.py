@@ -66,8 +66,20 @@ def _page_line(
 
 
 def _media_short(policy: MediaPolicy, lang: str) -> str:
-    current = policy.mode.value
-    return plain(f"channel_media_short_{current}", lang)
+    """What a channel keeps, in a few words (plain text): "off", "photos", "all", the
+    kinds kept ("videos, voice messages") or, when more than half are, "all but
+    stickers": at most 4 kinds named, so a page of 10 channels stays short."""
+    if policy.mode is not MediaMode.ALL:
+        return plain(f"channel_media_short_{policy.mode.value}", lang)
+    kept = [k for k in MEDIA_KINDS if policy.kinds is None or k in policy.kinds]
+    if len(kept) == len(MEDIA_KINDS):
+        return plain("channel_media_short_all", lang)
+    if not kept:
+        return plain("channel_media_short_off", lang)
+    if len(kept) <= len(MEDIA_KINDS) // 2:
+        return ", ".join(plain(f"media_kinds_{k}", lang) for k in kept)
+    left_out = ", ".join(plain(f"media_kinds_but_{k}", lang) for k in MEDIA_KINDS if k not in kept)
+    return plain("channel_media_short_all_but", lang, kinds=left_out)
 
 
 async def render_page(
@@ -181,7 +193,8 @@ def render_item(
     rows.append([button(plain(deletions, lang), item(ItemAction.DELETIONS))])
     media = ChannelMedia(channel_id=ch.id, page=page, op=MediaOp.VIEW).pack()
     mode = _media_short(policy, lang)
-    rows.append([button(plain("channel_btn_media", lang, mode=mode), media)])
+    label = shorten(plain("channel_btn_media", lang, mode=mode), BUTTON_WIDTH)
+    rows.append([button(label, media)])
     rows.append([button(plain("channels_back", lang), ChannelPage(page=page).pack())])
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 from app import health
 from app.maintenance import ArchiveMaintenance
 from bot.component import ControlBot
+from bot.delivery import AlertDelivery
 from bot.session import CONFLICT
 from bot.texts import keys
 from parser.userbot import Userbot
+from services.media.service import MediaService
 from services.parsing.worker import ParseWorker
+from services.search_index import SearchIndexRebuild
 
 
 def test_every_component_and_state_has_a_text() -> None:
@@ -17,5 +20,6 @@ def test_every_component_and_state_has_a_text() -> None:
         CONFLICT,
     }
     names = {c.name for c in (ControlBot, Userbot, ParseWorker, ArchiveMaintenance)}
+    names |= {MediaService.name, AlertDelivery.name, SearchIndexRebuild.name}
     missing = {f"status_state_{s}" for s in states} | {f"status_component_{n}" for n in names}
     assert missing - keys() == set()

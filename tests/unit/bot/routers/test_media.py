@@ -121,11 +121,24 @@ async def test_the_media_choice_round_trip(tg: BotUnderTest) -> None:
     assert (stored.media_mode, stored.media_max_mb) == ("all", 0)
     assert stored.media_kinds is not None and "video" not in stored.media_kinds
     (off,) = await tg.press(press(MediaOp.MODE, "off"), on=free)
-    assert "Media: not downloaded" not in off.text and "not downloaded" in off.text
+    assert "Now: no files are downloaded" in off.text
     (back,) = await tg.press(ChannelItem(action=ItemAction.VIEW, channel_id=ch.id, page=0).pack())
-    assert "Media: not downloaded" in back.text
+    assert "Media: no files are downloaded" in back.text
     # The kinds chosen stay for when "all" is picked again.
     assert tg.channels.channels[ch.id].media_kinds == stored.media_kinds
+
+
+async def test_the_russian_media_view_reads_as_russian(tg: BotUnderTest) -> None:
+    tg.updates.lang = "ru"
+    ch = tg.channels.add(title="Новости", username="news", media_mode="off")
+    (view,) = await tg.press(ChannelMedia(channel_id=ch.id, page=0, op=MediaOp.VIEW).pack())
+    assert "Сейчас: файлы не скачиваются" in view.text  # was "Сейчас сохраняются: не ..."
+    some = tg.channels.add(title="Видео", username="v", media_mode="all",
+                           media_kinds=("video", "voice"), media_max_mb=None)
+    (view,) = await tg.press(ChannelMedia(channel_id=some.id, page=0, op=MediaOp.VIEW).pack())
+    assert "Сейчас: видео, голосовые; файлы до 50 МБ" in view.text
+    (page,) = await tg.send("/channels")
+    assert " · медиа: выкл" in page.text and " · медиа: видео, голосовые" in page.text
 
 
 @pytest.mark.parametrize("lang", ["en", "ru"])
@@ -134,12 +147,27 @@ async def test_a_thousand_channels_stay_within_telegram_limits(
 ) -> None:
     tg.updates.lang = lang
     tg.channels.media_defaults = MediaPolicy(max_bytes=75 * MB)  # MEDIA_MAX_MB=75
+    # The longest lists of kinds: four kept, or all but three.
+    kinds = [("photo", "voice", "sticker"), ("round", "voice", "document", "sticker"),
+             ("photo", "video", "audio", "animation", "voice"), ()]
     for i in range(1000):
         tg.channels.add(title=HOSTILE + str(i), username=f"c{i}" if i % 2 else None,
-                        media_mode="all", media_kinds=("photo", "voice", "sticker"),
-                        media_max_mb=None)
+                        media_mode="all", media_kinds=kinds[i % 4], media_max_mb=None,
+                        comments_enabled=True, comments_count=123_456_789,
+                        last_error="FLOOD_WAIT_X " + "ошибка <b> " * 50)
     (page,) = await tg.send("/channels")  # the session refuses what Telegram refuses
-    assert page.text.count(" · media: all" if lang == "en" else " · медиа: всё") == 10
+    if lang == "en":
+        assert page.text.count(" · media: photos, voice messages, stickers") == 3
+        assert " · media: round videos, voice messages, documents, stickers" in page.text
+        assert " · media: all but round videos, documents, stickers" in page.text
+        assert page.text.count(" · media: off") == 2 and " · media: all\n" not in page.text
+    else:
+        assert page.text.count(" · медиа: фото, голосовые, стикеры") == 3
+        assert " · медиа: всё, кроме видеосообщений, документов, стикеров" in page.text
+        assert page.text.count(" · медиа: выкл") == 2
+    (view,) = await tg.press(ChannelItem(action=ItemAction.VIEW, channel_id=2, page=0).pack())
+    label = next(x for x, _ in view.buttons if x.startswith("🖼"))
+    assert len(label) <= 48 and label.startswith("🖼 Media: round" if lang == "en" else "🖼 Медиа: ")
     (view,) = await tg.press(ChannelItem(action=ItemAction.VIEW, channel_id=1000, page=99).pack())
     media = ChannelMedia(channel_id=1000, page=99, op=MediaOp.VIEW).pack()
     assert media in [d for _, d in view.buttons]
@@ -314,7 +342,9 @@ async def test_status_shows_the_media_figures(media_bot: MediaBot, lang: str) ->
         assert "Media on disk: 3.3 GB, stored files: 44,000" in status.text
         assert "disk is almost full (free: 120 MB)" in status.text
     else:
-        assert "в очереди 1\xa0200" in status.text and "3,3 ГБ" in status.text
+        assert "Медиафайлы: в очереди — 1\xa0200, скачивается — 3, скачано — 45\xa0000, " \
+               "пропущено — 7, с ошибкой — 2" in status.text
+        assert "3,3 ГБ" in status.text
         assert "свободно 120 МБ" in status.text
     media_bot.status.figures = MediaCounts(paused="something_else", free_bytes=None)
     (status,) = await media_bot.tg.send("/status")
