@@ -88,8 +88,11 @@ class DatabaseSettings(BaseSettings):
 
     @property
     def media_path(self) -> Path:
-        """Where downloaded media goes (MEDIA_DIR, else media/ in the data folder)."""
-        return self.media_dir if self.media_dir is not None else self.data_dir / "media"
+        """Where downloaded media goes (MEDIA_DIR, else media/ in the data folder), as
+        an absolute path (`~` expanded): what the bot and the export list show must
+        make sense without knowing the app's working folder."""
+        path = self.media_dir if self.media_dir is not None else self.data_dir / "media"
+        return path.expanduser().resolve()
 
     @property
     def backups_path(self) -> Path | None:

@@ -44,6 +44,16 @@ def test_complete_configuration_loads(env: dict[str, str]) -> None:
     assert TOKEN in settings.secret_values() and HASH in settings.secret_values()
 
 
+def test_the_media_folder_is_absolute(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "sqlite://data/db.sqlite3")  # relative, as documented
+    assert load(Settings).media_path == (tmp_path / "data" / "media").resolve()
+    monkeypatch.setenv("MEDIA_DIR", "~/tg-media")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert load(Settings).media_path == (tmp_path / "home" / "tg-media").resolve()
+
+
 def test_missing_bot_token_is_one_line_naming_it(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

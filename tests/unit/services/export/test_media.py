@@ -161,3 +161,35 @@ def test_names_are_readable_and_safe() -> None:
     assert safe_name("a\u202eb\x00c") == "ab_c"
     assert media_file_name(5, "voice", None, "audio/ogg") == "5_voice.ogg"
     assert media_file_name(5, "document", "README", "text/plain") == "5_README.txt"
+
+
+async def test_the_service_builds_each_part_when_asked_and_keeps_the_room(
+    db: Path, tmp_path: Path
+) -> None:
+    from services.archive import ArchiveService
+
+    root = tmp_path / "media"
+    await _seed(root)
+    work = tmp_path / "work"
+    work.mkdir()
+    store = DirStore(root)
+    # MIN_FREE_DISK_MB larger than any disk: the rows and the list come, no part.
+    greedy = ArchiveService(1, work_dir=work, media_store=store, min_free_bytes=1 << 60)  # type: ignore[arg-type]
+    result = await greedy.export(None, ExportFormat.CSV, media="zip")
+    assert [p.name.split(".", 1)[1] for p in result.files] == ["csv", "media.tsv"]
+    assert result.media_parts == 1 and all(p.exists() for p in result.files)
+    with pytest.raises(NoRoomForPart) as no_room:
+        async for _ in greedy.media_parts(result):
+            pass
+    assert no_room.value.folder == work.resolve() and no_room.value.needed > 1 << 60
+    await greedy.cleanup(result)
+    assert list(work.iterdir()) == []
+    fine = ArchiveService(1, work_dir=work, media_store=store)  # type: ignore[arg-type]
+    result = await fine.export(None, ExportFormat.CSV, media="zip")
+    names = []
+    async for part in fine.media_parts(result):
+        with zipfile.ZipFile(part) as zf:
+            names += zf.namelist()
+    assert len(names) == 5
+    await fine.cleanup(result)
+    assert list(work.iterdir()) == []
