@@ -393,6 +393,11 @@ class MediaService:
         """Download `ref` into partial `key` from the bytes already there; (sha256 hex,
         size) of the complete file, checked against the bytes on disk."""
         have = await self._store.size(key) or 0
+        if ref.size is not None and have > ref.size:  # not this file's prefix: again
+            log.warning("media: %s holds %d bytes of a %d-byte file; fetched again",
+                        key, have, ref.size)
+            await self._store.delete(key)
+            have = 0
         digest: Any = hashlib.sha256()
         if have:
             digest, have = await asyncio.to_thread(hash_prefix, await self._store.get(key))

@@ -427,3 +427,17 @@ async def test_enospc_while_writing_pauses_once_and_resumes(stack: Stack) -> Non
     assert [k for k, _ in stack.alerts.sent] == ["media-disk", "media-disk-ok"]
     f = await MediaFile.get(sha256=stack.world.file_sha256(fid))
     assert (stack.root / f.key).stat().st_size == 8 * CHUNK
+
+
+async def test_a_partial_file_longer_than_the_file_is_fetched_again(stack: Stack) -> None:
+    ch = stack.world.add_channel(username="longer", title="Longer")
+    fid = ch.add_media_post("voice")
+    (row,) = await enqueue(stack, "longer")
+    partial = stack.root / "partial" / f"{row.id}-{fid}"
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(b"\0" * (stack.world.files[fid].size + 1))
+    svc = stack.service()
+    async with running(svc):
+        await settled(svc, 1)
+    f = await MediaFile.get(sha256=stack.world.file_sha256(fid))
+    assert (stack.root / f.key).stat().st_size == stack.world.files[fid].size
