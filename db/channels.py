@@ -462,7 +462,7 @@ class ChannelRepository:
     async def apply_media_policy(self, ch: Channel, policy: MediaPolicy) -> tuple[int, int, int]:
         """Channel `ch`'s new media `policy` applied to its files not fetched yet (its
         own rows, its old basic group's, its comments under the discussion group's
-        row): db/media.py `apply_policy`; (dropped, skipped, queued again)."""
+        row): db/media.py `apply_policy`; (not kept, skipped too_big, queued again)."""
         own = [ch.id]
         old = await migrated_row_id(ch.id)
         if old is not None:

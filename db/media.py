@@ -16,8 +16,12 @@ column), the way messages are. What each row becomes:
   skipped (else it keeps its wait: next_try_at, reason); a failed one becomes done only
   through a stored file; one being downloaded keeps its status. A done row is not
   touched.
-- read again with another media id (the media was edited), whatever its status:
-  decided as new with the new location (bytes_done 0, attempts 0, no file, no reason).
+- read again with another media id (the media was edited): decided as new with the
+  new location (bytes_done 0, attempts 0, no file, no reason); a row being downloaded
+  keeps its status (its reason/file_id say the decision: the downloader applies it when
+  it sees the row names another media id, db/media_queue.py `changed`).
+- a failed row read again with a fresh file reference, failed for a reason that may
+  pass (RETRY_ON_REREAD: FILE_REFERENCE_EXPIRED, CHANNEL_PRIVATE, ...): queued again.
 
 The db/media_queue.py side (claiming, marking done/failed) is the downloader's.
 """
@@ -38,7 +42,18 @@ from core.media import MEDIA_KINDS, DownloadStatus, MediaPolicy, MediaRef
 from db.models import MediaDownload
 
 QUEUED, DONE, SKIPPED = DownloadStatus.QUEUED, DownloadStatus.DONE, DownloadStatus.SKIPPED
+DOWNLOADING = DownloadStatus.DOWNLOADING
 TOO_BIG = "too_big"
+# Skipped because the channel's policy no longer keeps the kind (mode off, photos only,
+# a kind unticked): kept with its location, queued again when the kind is kept again.
+NOT_KEPT = "not_kept"
+# Failed reasons a fresh file reference (a re-read of the message) may cure: such a row
+# is queued again by a re-read bringing another file reference than the row's.
+RETRY_ON_REREAD = (
+    "FILE_REFERENCE_EXPIRED", "FILE_REFERENCE_INVALID", "FILE_REFERENCE_EMPTY",
+    "FILEREF_UPGRADE_NEEDED", "MESSAGE_DELETED", "MEDIA_GONE", "CHANNEL_PRIVATE",
+    "CHANNEL_INVALID", "PEER_ID_INVALID", "SIZE_MISMATCH",
+)  # fmt: skip
 # Errors of the data (a value the database refuses), not of the database: the batch's
 # messages are committed without their files rather than the run failing on them. A
 # full disk or a locked database (sqlite3.OperationalError, asyncpg's resource errors)
@@ -82,11 +97,22 @@ _EDITED = f"{_T}.tg_media_id <> excluded.tg_media_id"
 # The rows whose state the fresh decision (excluded's status, reason, file) replaces:
 # edited media; a skipped row (the cap may have changed); a queued one that is now
 # done (a stored file) or skipped (a lower cap), else it keeps its wait (next_try_at,
-# reason: a flood wait's); a failed one only when now done.
+# reason: a flood wait's); a failed one when now done, or when it failed for a reason
+# a fresh file reference may cure (RETRY_ON_REREAD) and this re-read brings one.
+_RETRYABLE = ", ".join(f"'{r}'" for r in RETRY_ON_REREAD)
 _DECIDED = (
     f"({_EDITED} OR {_T}.status = '{SKIPPED}'"
     f" OR ({_T}.status = '{QUEUED}' AND excluded.status <> '{QUEUED}')"
-    f" OR ({_T}.status = 'failed' AND excluded.status = '{DONE}'))"
+    f" OR ({_T}.status = 'failed' AND (excluded.status = '{DONE}'"
+    f" OR ({_T}.reason IN ({_RETRYABLE})"
+    f" AND excluded.file_reference <> {_T}.file_reference))))"
+)
+# A row being downloaded keeps its status even when its media was edited: the
+# downloader finishes it only while it names the media it fetches (db/media_queue.py
+# `changed` then makes it what reason/file_id, decided here, say). One download a row.
+_STATUS = (
+    f"CASE WHEN {_T}.status = '{DOWNLOADING}' THEN {_T}.status"
+    f" WHEN {_DECIDED} THEN excluded.status ELSE {_T}.status END"
 )
 _CONFLICT = (
     "ON CONFLICT (channel_id, msg_id) DO UPDATE SET "
@@ -95,8 +121,9 @@ _CONFLICT = (
             "kind", "tg_media_id", "access_hash", "file_reference", "dc_id", "thumb",
             "size", "mime_type", "file_name", "updated_at",
         )]
+        + [f"status = {_STATUS}"]
         + [f"{c} = CASE WHEN {_DECIDED} THEN excluded.{c} ELSE {_T}.{c} END"
-           for c in ("status", "reason", "file_id")]
+           for c in ("reason", "file_id")]
         + [f"{c} = CASE WHEN {_EDITED} THEN {v} ELSE {_T}.{c} END"
            for c, v in (("bytes_done", "0"), ("attempts", "0"), ("next_try_at", "NULL"))]
     )
@@ -230,20 +257,26 @@ async def apply_policy(
     """A channel's new policy applied to its rows not fetched yet: `own` row ids (the
     channel's, its old basic group's: every row), `comments` (its discussion group's:
     the rows read as comments). Queued and skipped "too_big" rows of kinds `policy` no
-    longer keeps are dropped (mode off: all), queued rows over its cap become skipped
-    "too_big",
-    skipped "too_big" rows under it are queued again. Rows being downloaded, done or
-    failed stay. (dropped, skipped, queued again)."""
+    longer keeps become skipped "not_kept" (never deleted: kept with their location),
+    and skipped "not_kept" rows of kinds it keeps are queued again (a stale file
+    reference is refreshed by the downloader); queued rows over its cap become skipped
+    "too_big", skipped "too_big" rows under it are queued again. Rows being downloaded,
+    done or failed stay. (set aside as not kept, skipped too_big, queued again: a row
+    back from not kept and then over the cap is counted in both)."""
     if not own and not comments:
         return 0, 0, 0
     mine = Q(channel_id__in=list(own)) | Q(channel_id__in=list(comments), from_discussion=True)
-    rows = MediaDownload.filter(mine)
     unwanted = [k for k in MEDIA_KINDS if not policy.wants(k)]
-    dropped = 0
+    wanted = [k for k in MEDIA_KINDS if policy.wants(k)]
+    set_aside = back = 0
     if unwanted:
-        dropped = await rows.filter(
-            Q(status=QUEUED) | Q(status=SKIPPED, reason=TOO_BIG), kind__in=unwanted
-        ).delete()
+        set_aside = await MediaDownload.filter(
+            mine, Q(status=QUEUED) | Q(status=SKIPPED, reason=TOO_BIG), kind__in=unwanted
+        ).update(status=SKIPPED, reason=NOT_KEPT, next_try_at=None)
+    if wanted:
+        back = await MediaDownload.filter(
+            mine, status=SKIPPED, reason=NOT_KEPT, kind__in=wanted
+        ).update(status=QUEUED, reason=None, next_try_at=None)
     skipped = again = 0
     if policy.max_bytes:
         skipped = await MediaDownload.filter(
@@ -256,4 +289,4 @@ async def apply_policy(
         again = await MediaDownload.filter(mine, status=SKIPPED, reason=TOO_BIG).update(
             status=QUEUED, reason=None
         )
-    return dropped, skipped, again
+    return set_aside, skipped, back + again

@@ -200,24 +200,79 @@ class MediaQueue:
             values["size"] = size
         await MediaDownload.filter(id=row_id).update(**values, updated_at=_now())
 
-    async def failed(self, row_id: int, reason: str) -> None:
-        """Row `row_id`, being downloaded, failed for good: `reason` is Telegram's error
-        name (FILE_ID_INVALID, MESSAGE_DELETED, ...). Nothing changes when the row was
-        re-queued meanwhile (its message's media edited: another file)."""
-        await MediaDownload.filter(id=row_id, status=DOWNLOADING).update(
+    async def failed(self, row_id: int, reason: str, tg_media_id: int | None = None) -> bool:
+        """Row `row_id`, being downloaded (for media `tg_media_id`, when given), failed
+        for good: `reason` is Telegram's error name (FILE_ID_INVALID, MESSAGE_DELETED,
+        ...). False when the row no longer is that download (its message's media was
+        edited meanwhile: it goes back to the queue for the new file, `changed`)."""
+        rows = MediaDownload.filter(id=row_id, status=DOWNLOADING)
+        if tg_media_id is not None:
+            rows = rows.filter(tg_media_id=tg_media_id)
+        got = await rows.update(
             status=FAILED, reason=reason[:500], next_try_at=None, updated_at=_now()
         )
+        if not got and tg_media_id is not None:
+            await self.changed(row_id, tg_media_id)
+        return bool(got)
 
-    async def defer(self, row_id: int, until: datetime | None, reason: str | None = None) -> None:
+    async def defer(
+        self, row_id: int, until: datetime | None, reason: str | None = None,
+        tg_media_id: int | None = None,
+    ) -> bool:
         """Row `row_id` back to queued, not before `until` (None: at once); `reason`
-        says why it waits (FLOOD_WAIT, network...), shown until it is done."""
-        await MediaDownload.filter(id=row_id, status=DOWNLOADING).update(
+        says why it waits (FLOOD_WAIT, network...), shown until it is done. With
+        `tg_media_id`: only while the row is that media's download (else `changed`)."""
+        rows = MediaDownload.filter(id=row_id, status=DOWNLOADING)
+        if tg_media_id is not None:
+            rows = rows.filter(tg_media_id=tg_media_id)
+        got = await rows.update(
             status=QUEUED, next_try_at=until, reason=reason, updated_at=_now()
         )
+        if not got and tg_media_id is not None:
+            await self.changed(row_id, tg_media_id)
+        return bool(got)
 
-    async def progress(self, row_id: int, bytes_done: int) -> None:
-        """Bytes of row `row_id`'s file on disk so far."""
-        await MediaDownload.filter(id=row_id).update(bytes_done=bytes_done)
+    async def current(self, row_id: int, tg_media_id: int) -> bool:
+        """Row `row_id` is still being downloaded for media `tg_media_id`."""
+        return await MediaDownload.exists(
+            id=row_id, status=DOWNLOADING, tg_media_id=tg_media_id
+        )
+
+    async def changed(self, row_id: int, old_media_id: int) -> bool:
+        """Row `row_id`, being downloaded for `old_media_id`, names another media id now
+        (the enqueue recorded an edited media; db/media.py leaves its status alone):
+        it becomes what the enqueue decided for the new file -- done when `file_id`
+        is set (stored already), skipped when its reason is too_big, else queued at
+        once (bytes_done 0). False: the row is not such a row."""
+        row = await MediaDownload.get_or_none(id=row_id, status=DOWNLOADING)
+        if row is None or row.tg_media_id == old_media_id:
+            return False
+        file_id = row.file_id  # type: ignore[attr-defined]  # Tortoise's FK column
+        values: dict[str, object]
+        if file_id is not None:
+            values = {"status": DONE, "bytes_done": row.size or 0, "reason": None}
+        elif row.reason == "too_big":
+            values = {"status": SKIPPED, "bytes_done": 0}
+        else:
+            values = {"status": QUEUED, "bytes_done": 0, "reason": None}
+        got = await MediaDownload.filter(
+            id=row_id, status=DOWNLOADING, tg_media_id=row.tg_media_id
+        ).update(**values, next_try_at=None, updated_at=_now())
+        return bool(got)
+
+    async def progress(self, row_id: int, bytes_done: int, tg_media_id: int | None = None) -> None:
+        """Bytes of row `row_id`'s file on disk so far (while it names `tg_media_id`)."""
+        rows = MediaDownload.filter(id=row_id)
+        if tg_media_id is not None:
+            rows = rows.filter(tg_media_id=tg_media_id)
+        await rows.update(bytes_done=bytes_done)
+
+    async def unused_file(self, file_id: int) -> bool:
+        """Delete `media_file` row `file_id` when no download links to it; True if so
+        (the caller deletes the stored file)."""
+        if await MediaDownload.exists(file_id=file_id):
+            return False
+        return bool(await MediaFile.filter(id=file_id).delete())
 
     async def update_ref(self, row_id: int, ref: MediaRef) -> None:
         """Store a fresh location of row `row_id`'s file (read again from its message);
@@ -235,11 +290,16 @@ class MediaQueue:
         await MediaDownload.filter(id=row_id).update(**values, updated_at=_now())
 
     async def release(self, row_ids: Collection[int]) -> None:
-        """Rows being downloaded when the service stops go back to queued at once."""
-        if row_ids:
-            await MediaDownload.filter(id__in=list(row_ids), status=DOWNLOADING).update(
-                status=QUEUED
-            )
+        """Rows being downloaded when the service stops go back to queued at once (a
+        row whose media was edited meanwhile: as `changed` decides)."""
+        for row_id in row_ids:
+            row = await MediaDownload.get_or_none(id=row_id, status=DOWNLOADING)
+            if row is None:
+                continue
+            if row.file_id is not None or row.reason == "too_big":  # type: ignore[attr-defined]
+                await self.changed(row_id, -1)
+            else:
+                await MediaDownload.filter(id=row_id, status=DOWNLOADING).update(status=QUEUED)
 
     async def partial_keys_in_use(self) -> set[str]:
         """The partial keys of the rows still to download (queued or downloading)."""

@@ -134,6 +134,11 @@ def location(ref: MediaRef) -> types.InputPhotoFileLocation | types.InputDocumen
     )
 
 
+class PartialMismatch(Exception):
+    """The bytes already held before the resume point are not the file's (`download`'s
+    `verify` said so): the partial file is not this file's prefix."""
+
+
 async def download(
     client: TelegramClient,
     ref: MediaRef,
@@ -141,24 +146,36 @@ async def download(
     *,
     start: int = 0,
     parts: int = 1,
+    verify: Callable[[int, bytes], bool] | None = None,
 ) -> int:
     """Fetch `ref`'s bytes from byte `start` to the end and give them to `sink` in
     file order (each call continues where the last ended). `parts` > 1: a file of a
     known size of at least PARALLEL_FROM bytes comes in `parts` streams at once.
 
+    `verify(offset, data)` (a resume, `start` > 0): the bytes from `offset` to `start`
+    as Telegram gives them now (the CHUNK holding byte `start - 1`, fetched anyway or
+    one more at a CHUNK boundary), to compare with what the caller holds there; False
+    raises PartialMismatch before anything is given to `sink` (also for a `start` at
+    or past the announced size: the last CHUNK is fetched to check the file's end).
+
     `sink(chunk)` may be a coroutine function (awaited before the next chunk is taken).
     Returns the bytes given to `sink`. Raises the project's errors (module docstring);
     a `sink` error (a full disk: OSError) as it is.
     """
-    if ref.size is not None and start >= ref.size:
+    if ref.size is not None and start >= ref.size and (verify is None or start > ref.size):
         return 0
     aligned = start - start % CHUNK
+    if verify is not None and start > 0:
+        aligned = (start - 1) - (start - 1) % CHUNK  # the overlap is never empty
+    check = None if verify is None or start <= 0 else _Overlap(verify, aligned, start)
     try:
         if parts > 1 and ref.size is not None and ref.size - aligned >= PARALLEL_FROM:
-            return await _parallel(client, ref, sink, aligned, start - aligned, parts)
-        return await _sequential(client, ref, sink, aligned, start - aligned)
+            return await _parallel(client, ref, sink, aligned, start - aligned, parts, check)
+        return await _sequential(client, ref, sink, aligned, start - aligned, check)
     except _SinkFailed as failed:
         raise failed.exc from None
+    except PartialMismatch:
+        raise
     except Exception as exc:
         err = media_error(exc)
         if err is None or err is exc:
@@ -188,9 +205,29 @@ def _chunks_left(ref: MediaRef, aligned: int) -> int | None:
     return None if ref.size is None else -(-(ref.size - aligned) // CHUNK)
 
 
+class _Overlap:
+    """Collects the re-fetched bytes before the resume point and asks `verify` once."""
+
+    def __init__(self, verify: Callable[[int, bytes], bool], offset: int, start: int) -> None:
+        self.verify, self.offset, self.want = verify, offset, start - offset
+        self.got = bytearray()
+        self.done = False
+
+    def feed(self, head: bytes, end: bool = False) -> None:
+        """`head`: re-fetched bytes before the resume point; `end`: no more will come
+        (the file ended before it: a mismatch unless all were had)."""
+        if self.done:
+            return
+        self.got += head
+        if len(self.got) >= self.want or end:
+            self.done = True
+            if len(self.got) != self.want or not self.verify(self.offset, bytes(self.got)):
+                raise PartialMismatch(f"bytes {self.offset}..{self.offset + self.want}")
+
+
 async def _sequential(
     client: TelegramClient, ref: MediaRef, sink: Sink, aligned: int,
-    skip: int,
+    skip: int, check: _Overlap | None = None,
 ) -> int:
     left = _chunks_left(ref, aligned)
     given = 0
@@ -202,6 +239,8 @@ async def _sequential(
             except StopAsyncIteration:
                 break
             if skip:
+                if check is not None:
+                    check.feed(chunk[:skip])
                 chunk, skip = chunk[skip:], max(0, skip - len(chunk))
             if chunk:
                 await _give(sink, chunk)
@@ -210,12 +249,14 @@ async def _sequential(
                 left -= 1
     finally:
         await _close(it)
+    if check is not None:
+        check.feed(b"", end=True)
     return given
 
 
 async def _parallel(
     client: TelegramClient, ref: MediaRef, sink: Sink, aligned: int,
-    skip: int, parts: int,
+    skip: int, parts: int, check: _Overlap | None = None,
 ) -> int:
     total = _chunks_left(ref, aligned)
     assert total is not None
@@ -251,6 +292,8 @@ async def _parallel(
                 raise item
             chunk = item
             if k == 0 and skip:
+                if check is not None:
+                    check.feed(chunk[:skip], end=True)
                 chunk = chunk[skip:]
             if chunk:
                 await _give(sink, chunk)
@@ -261,6 +304,8 @@ async def _parallel(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+    if check is not None:
+        check.feed(b"", end=True)
     return given
 
 

@@ -431,7 +431,8 @@ class ChannelService:
         (core.media.MEDIA_KINDS values; None or every kind: all of them), `max_mb` the
         largest file in MB (0: no cap; None: follow MEDIA_MAX_MB). Messages read from
         then on are queued by it; files queued and not fetched yet follow it at once
-        (kinds no longer kept are dropped, files over the cap skipped, files skipped as
+        (kinds no longer kept are set aside as skipped "not_kept" and queued again when
+        kept again, files over the cap skipped, files skipped as
         too big queued again when under it; its comments' and old basic group's too);
         older messages already archived are not queued. The channel as it is now
         (`ch.media_policy(self.media_defaults)`: the effective policy), or None when

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import logging
 import shutil
@@ -48,12 +49,13 @@ from core.errors import (
 from core.media import MediaCounts, MediaRef, media_key
 from core.ports import AlertSink, MediaStore
 from db.media_queue import Claimed, MediaQueue, StoredFile
-from parser.media import FileSink, download, hash_prefix, refresh
+from parser.media import FileSink, PartialMismatch, download, hash_prefix, refresh
 from services.events import RunCompleted
 
 log = logging.getLogger(__name__)
 
-# Fresh file references asked for one file before it is failed FILE_REFERENCE_EXPIRED.
+# Fresh file references asked for one file in a row, with no byte received in between,
+# before it is failed FILE_REFERENCE_EXPIRED (a byte received starts the count again).
 MAX_REFRESHES = 2
 # The free space is checked again while writing after this many bytes.
 _CHECK_EVERY = 8 * 1024 * 1024
@@ -64,7 +66,12 @@ _ENOSPC_MARGIN = 64 * 1024 * 1024
 # Answers to reading a message again that a re-resolved channel row cures: retried.
 _PEER_STALE = frozenset({"CHANNEL_INVALID", "PEER_ID_INVALID"})
 # Why downloads wait (MediaCounts.paused).
-DISK_FULL, NO_SESSION = "disk_full", "no_session"
+DISK_FULL, NO_SESSION, MEDIA_DIR = "disk_full", "no_session", "media_dir"
+# OS errors saying the media folder cannot be used at all (not a full disk): downloads
+# pause, with one alert naming the folder, until a write test there works again.
+_DIR_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EROFS, errno.EISDIR})
+# The longest wait between two tries after ENOSPC (each try that meets it doubles it).
+_DISK_RETRY_CAP = 3600.0
 
 
 class Session(Protocol):
@@ -87,6 +94,10 @@ def free_bytes(path: Path) -> int:
 
 class _DiskLow(Exception):
     """Raised from the writer when the free space went under the floor."""
+
+
+class _SizeMismatch(Exception):
+    """The complete download is not the size Telegram announced for the file."""
 
 
 class MediaService:
@@ -125,6 +136,9 @@ class MediaService:
         self._disk_alerted = False  # the pause alert is out; its "go on" not yet
         self._enospc_free: int | None = None  # free bytes when a write met ENOSPC
         self._retry_at = 0.0
+        self._retry_wait = disk_retry_seconds  # doubled by each try meeting ENOSPC
+        self._dir_error: str | None = None  # the media folder cannot be written: why
+        self._dir_retry_at = 0.0
         self._wake = asyncio.Event()
         self._stopping = False
         self._tasks: dict[int, tuple[asyncio.Task[None], int]] = {}
@@ -164,6 +178,7 @@ class MediaService:
 
     async def run(self) -> None:
         self._stopping = False
+        await self._dir_ok(force=True)
         requeued = await self._queue.requeue_interrupted()
         if requeued:
             log.info("media: %d interrupted download(s) queued again", requeued)
@@ -213,6 +228,8 @@ class MediaService:
 
     async def _tick(self) -> None:
         await self._save_progress()
+        if not await self._dir_ok():
+            return
         if not self._disk_ok():
             return
         client = self._session.client
@@ -232,10 +249,52 @@ class MediaService:
         """bytes_done of the running downloads (at most one write each per poll)."""
         for row_id, size in list(self._live.items()):
             if self._saved.get(row_id) != size:
-                await self._queue.progress(row_id, size)
+                entry = self._tasks.get(row_id)
+                await self._queue.progress(row_id, size, None if entry is None else entry[1])
                 self._saved[row_id] = size
         for row_id in set(self._saved) - set(self._live):
             del self._saved[row_id]
+
+    # -- the media folder ------------------------------------------------------------
+
+    async def _dir_ok(self, *, force: bool = False) -> bool:
+        """False (paused MEDIA_DIR) while the media folder cannot be written; tried again
+        (a small file written and deleted) every `disk_retry_seconds`, and at start
+        (`force`). One alert for the pause, one when downloads go on."""
+        if not force and self._dir_error is None:
+            return True
+        if not force and time.monotonic() < self._dir_retry_at:
+            self.paused = MEDIA_DIR
+            return False
+        try:
+            await asyncio.to_thread(probe_media_dir, self._root)
+        except OSError as exc:
+            self._pause_dir(exc)
+            return False
+        if self._dir_error is not None:
+            self._dir_error = None
+            self.paused = None
+            log.info("media: %s can be written again: downloads go on", self._root)
+            self._alerter.forget("media-dir")
+            self._alerter.alert(
+                "media-dir-ok", AlertText("alert_media_dir_ok", where=str(self._root)),
+                force=True,
+            )
+        return True
+
+    def _pause_dir(self, exc: OSError) -> None:
+        """Downloads wait: the media folder cannot be used (`exc`); alerted once."""
+        self._dir_retry_at = time.monotonic() + self._disk_retry
+        self.paused = MEDIA_DIR
+        if self._dir_error is not None:
+            return
+        self._dir_error = describe_os_error(exc)
+        log.warning("media: %s cannot be used (%s): downloads paused",
+                    self._root, self._dir_error)
+        self._alerter.alert(
+            "media-dir",
+            AlertText("alert_media_dir", where=str(self._root), error=self._dir_error),
+        )
 
     # -- the disk guard --------------------------------------------------------------
 
@@ -274,6 +333,7 @@ class MediaService:
 
     def _disk_cleared(self, free: int | None = None) -> None:
         """Downloads go on: said once per pause."""
+        self._retry_wait = self._disk_retry
         if not self._disk_alerted:
             return
         self._disk_alerted = False
@@ -290,9 +350,17 @@ class MediaService:
             force=True,
         )
 
-    def _pause_disk(self, free: int | None, *, enospc: bool = False) -> None:
-        if enospc:
-            self._retry_at = time.monotonic() + self._disk_retry
+    def _pause_disk(self, free: int | None, *, enospc: OSError | None = None) -> None:
+        """Downloads wait for room: `free` bytes under the floor, or a write met
+        `enospc` (ENOSPC/EDQUOT): then no download starts again before a wait that
+        doubles with each try meeting it again (disk_retry_seconds up to an hour),
+        unless the free space grows by _ENOSPC_MARGIN. One alert per pause, naming
+        the folder, the real free space and, after ENOSPC, the error."""
+        if enospc is not None:
+            if self.paused != DISK_FULL:  # one wait per pause, not one per download
+                wait = self._retry_wait
+                self._retry_wait = min(_DISK_RETRY_CAP, self._retry_wait * 2)
+                self._retry_at = time.monotonic() + wait
             with contextlib.suppress(OSError):
                 self._enospc_free = self._free(self._root)
             if self._enospc_free is None:
@@ -305,6 +373,21 @@ class MediaService:
             return
         self._disk_alerted = True
         free_mb = 0 if free is None else free // 2**20
+        if enospc is not None and (free is None or free >= self._min_free):
+            # The disk says there is room, the write said there is not: a quota, no
+            # inodes left, or MIN_FREE_DISK_MB too low for this disk.
+            error = describe_os_error(enospc)
+            log.warning("media: writing to %s failed (%s) with %d MB free: downloads "
+                        "paused", self._root, error, free_mb)
+            self._alerter.alert(
+                "media-disk",
+                AlertText(
+                    "alert_media_disk_error", where=str(self._root), free_mb=free_mb,
+                    error=error, min_mb=self._min_free // 2**20,
+                    retry_s=int(self._retry_at - time.monotonic() + 0.5),
+                ),
+            )
+            return
         log.warning("media: %s has %d MB free: downloads paused", self._root, free_mb)
         self._alerter.alert(
             "media-disk",
@@ -321,10 +404,20 @@ class MediaService:
             await self._one(row)
         except asyncio.CancelledError:
             raise
+        except OSError as exc:
+            if exc.errno not in _DIR_ERRNOS:
+                log.exception("media: download %d (message %d) failed", row.id, row.msg_id)
+                reason = "ERROR"
+            else:  # the media folder: paused until it can be written
+                self._pause_dir(exc)
+                reason = "MEDIA_DIR"
+            with contextlib.suppress(Exception):
+                await self._queue.defer(row.id, None if reason == "MEDIA_DIR" else
+                                        _later(row.attempts), reason, row.ref.tg_id)
         except Exception:
             log.exception("media: download %d (message %d) failed", row.id, row.msg_id)
             with contextlib.suppress(Exception):
-                await self._queue.defer(row.id, _later(row.attempts), "ERROR")
+                await self._queue.defer(row.id, _later(row.attempts), "ERROR", row.ref.tg_id)
         finally:
             self._tasks.pop(row.id, None)
             self._live.pop(row.id, None)
@@ -339,18 +432,34 @@ class MediaService:
             await self._store.delete(row.partial_key)
             await self._queue.done(row.id, ref.tg_id, stored.id, stored.size)
             return
-        refreshes = 0
+        refreshes, mark, restarted = 0, -1, False
         while True:
             client = self._session.client
             if client is None:
-                await self._queue.defer(row.id, None, None)
+                await self._defer(row, ref, None, None)
                 return
             try:
                 sha256, size = await self._fetch(client, ref, row.id, row.partial_key)
                 break
+            except PartialMismatch as exc:
+                # Not this file's prefix (damaged, another file's): started over.
+                log.warning("media: download %d: the partial file's %s differ from "
+                            "Telegram's; fetched again from byte 0", row.id, exc)
+                await self._store.delete(row.partial_key)
+                continue
+            except _SizeMismatch as exc:
+                await self._store.delete(row.partial_key)
+                if restarted:
+                    return await self._fail(row, "SIZE_MISMATCH", ref)
+                restarted = True
+                log.warning("media: download %d: %s; fetched again from byte 0", row.id, exc)
+                continue
             except FileReferenceExpired as exc:
+                got = self._live.get(row.id, 0)
+                if got > mark:  # bytes came in since the last refresh: count anew
+                    refreshes, mark = 0, got
                 if refreshes >= MAX_REFRESHES:
-                    return await self._fail(row, "FILE_REFERENCE_EXPIRED")
+                    return await self._fail(row, "FILE_REFERENCE_EXPIRED", ref)
                 refreshes += 1
                 log.info("media: %s for download %d: reading the message again", exc, row.id)
                 try:
@@ -360,32 +469,43 @@ class MediaService:
                     )
                 except MediaUnavailable as err:
                     if err.reason not in _PEER_STALE:
-                        return await self._fail(row, err.reason)
+                        return await self._fail(row, err.reason, ref)
                     # The channel's access hash is stale: the parse worker resolves it
                     # again (the channel row); read the message then.
                     log.info("media: download %d: %s; retried later", row.id, err.reason)
-                    return await self._queue.defer(row.id, _later(row.attempts), err.reason)
+                    return await self._defer(row, ref, _later(row.attempts), err.reason)
                 except TelegramError as err:
-                    return await self._telegram_error(row, err)
+                    return await self._telegram_error(row, err, ref)
+                if not await self._queue.current(row.id, ref.tg_id):
+                    # The enqueue recorded an edited media meanwhile: that one is next.
+                    await self._store.delete(row.partial_key)
+                    await self._queue.changed(row.id, ref.tg_id)
+                    return
                 await self._queue.update_ref(row.id, fresh)
                 if fresh.tg_id != ref.tg_id:  # edited: another file, claimed anew
                     await self._store.delete(row.partial_key)
-                    await self._queue.defer(row.id, None, None)
+                    await self._queue.changed(row.id, ref.tg_id)
                     return
                 ref = fresh
             except TelegramError as err:
-                return await self._telegram_error(row, err)
+                return await self._telegram_error(row, err, ref)
             except _DiskLow:
-                await self._queue.defer(row.id, None, "DISK_FULL")
+                await self._defer(row, ref, None, "DISK_FULL")
                 return
             except OSError as exc:
                 cause = local_error(exc, str(self._root))
                 if cause is None or cause.cause != "disk_full":
                     raise
-                self._pause_disk(None, enospc=True)
-                await self._queue.defer(row.id, None, "DISK_FULL")
+                self._pause_disk(None, enospc=exc)
+                await self._defer(row, ref, None, "DISK_FULL")
                 return
         await self._finish(row, ref, sha256, size)
+
+    async def _defer(
+        self, row: Claimed, ref: MediaRef, until: datetime | None, reason: str | None
+    ) -> None:
+        """Back to the queue (a row whose media was edited meanwhile: for the new one)."""
+        await self._queue.defer(row.id, until, reason, ref.tg_id)
 
     async def _fetch(
         self, client: Any, ref: MediaRef, row_id: int, key: str
@@ -413,11 +533,22 @@ class MediaService:
                     if self._free(self._root) < self._min_free:
                         raise _DiskLow()
 
+        path = await self._store.get(key) if have else None
+
+        def verify(offset: int, data: bytes) -> bool:  # the bytes before the resume point
+            assert path is not None
+            with path.open("rb") as fh:
+                fh.seek(offset)
+                return fh.read(len(data) + 1) == data
+
         out = await self._store.open_append(key)
         sink = FileSink(out, digest, have, check)
         try:
             try:
-                await download(client, ref, sink, start=have, parts=self._parts)
+                await download(
+                    client, ref, sink, start=have, parts=self._parts,
+                    verify=verify if have else None,
+                )
             finally:
                 await sink.drain()
         finally:
@@ -427,12 +558,19 @@ class MediaService:
         if on_disk != size:
             raise RuntimeError(f"partial {key}: {on_disk} bytes on disk, {size} written")
         if ref.size is not None and size != ref.size:
-            log.warning("media: %s: %d bytes, Telegram announced %d", key, size, ref.size)
+            raise _SizeMismatch(f"{key}: {size} bytes, Telegram announced {ref.size}")
         return str(digest.hexdigest()), size
 
     async def _finish(self, row: Claimed, ref: MediaRef, sha256: str, size: int) -> None:
         """Make the complete partial file visible under its content key (or drop it when
-        that content is stored already) and mark the row done."""
+        that content is stored already) and mark the row done. A row whose media was
+        edited meanwhile goes back to the queue for the new one; this file is dropped."""
+        if not await self._queue.current(row.id, ref.tg_id):
+            log.info("media: download %d: its message's media was edited; fetching "
+                     "the new one", row.id)
+            await self._store.delete(row.partial_key)
+            await self._queue.changed(row.id, ref.tg_id)
+            return
         existing = await self._queue.by_sha256(sha256)
         partial = await self._store.get(row.partial_key)
         if existing is not None:
@@ -454,24 +592,27 @@ class MediaService:
         if self._disk_alerted and self.paused is None:
             self._disk_cleared()
         if not await self._queue.done(row.id, ref.tg_id, stored.id, stored.size):
-            log.info("media: download %d changed meanwhile; its file is kept", row.id)
+            log.info("media: download %d changed meanwhile; fetching its new media", row.id)
+            await self._queue.changed(row.id, ref.tg_id)
+            if existing is None and await self._queue.unused_file(stored.id):
+                await self._store.delete(stored.key)
 
-    async def _fail(self, row: Claimed, reason: str) -> None:
+    async def _fail(self, row: Claimed, reason: str, ref: MediaRef) -> None:
         log.info("media: download %d (message %d) failed: %s", row.id, row.msg_id, reason)
         await self._store.delete(row.partial_key)
-        await self._queue.failed(row.id, reason)
+        await self._queue.failed(row.id, reason, ref.tg_id)
 
-    async def _telegram_error(self, row: Claimed, err: TelegramError) -> None:
+    async def _telegram_error(self, row: Claimed, err: TelegramError, ref: MediaRef) -> None:
         if isinstance(err, MediaUnavailable):
-            return await self._fail(row, err.reason)
+            return await self._fail(row, err.reason, ref)
         if isinstance(err, RateLimited):
             until = datetime.now(UTC) + timedelta(seconds=max(1, err.seconds))
             log.info("media: download %d waits %d s (flood wait)", row.id, err.seconds)
-            return await self._queue.defer(row.id, until, "FLOOD_WAIT")
+            return await self._defer(row, ref, until, "FLOOD_WAIT")
         if isinstance(err, FileReferenceExpired):
-            return await self._fail(row, "FILE_REFERENCE_EXPIRED")
+            return await self._fail(row, "FILE_REFERENCE_EXPIRED", ref)
         if isinstance(err, SessionDead):
-            await self._queue.defer(row.id, None, None)
+            await self._defer(row, ref, None, None)
             await self._session.session_dead(err.reason)
             return
         log.info("media: download %d: %s; retried later", row.id, err)
@@ -481,9 +622,36 @@ class MediaService:
             reason = err.name
         else:
             reason = err.code.upper()
-        await self._queue.defer(row.id, _later(row.attempts), reason)
+        await self._defer(row, ref, _later(row.attempts), reason)
 
 
 def _later(attempts: int) -> datetime:
     delay = min(_RETRY_CAP, _RETRY_BASE * 2 ** max(0, min(attempts, 20) - 1))
     return datetime.now(UTC) + timedelta(seconds=delay)
+
+
+def describe_os_error(exc: OSError) -> str:
+    """`exc` in words for an operator: the system's text and errno name, and the path
+    it names ("Permission denied (EACCES): /srv/media/partial/1-2")."""
+    name = errno.errorcode.get(exc.errno or 0)
+    text = exc.strerror or str(exc) or type(exc).__name__
+    if name:
+        text = f"{text} ({name})"
+    if exc.filename:
+        text = f"{text}: {exc.filename}"
+    return text
+
+
+def probe_media_dir(root: Path) -> None:
+    """Make `root` (and its "partial" folder) if missing and write, read and delete a
+    small file there; OSError when it cannot be used (blocking: call in a thread)."""
+    partial = Path(root) / "partial"
+    partial.mkdir(parents=True, exist_ok=True)
+    probe = Path(root) / ".write-test"
+    try:
+        with probe.open("wb") as fh:
+            fh.write(b"tg-parser")
+            fh.flush()
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            probe.unlink()

@@ -441,3 +441,202 @@ async def test_a_partial_file_longer_than_the_file_is_fetched_again(stack: Stack
         await settled(svc, 1)
     f = await MediaFile.get(sha256=stack.world.file_sha256(fid))
     assert (stack.root / f.key).stat().st_size == stack.world.files[fid].size
+
+
+class CountingFullDisk(FullDisk):
+    """FullDisk that counts the downloads started (each opens its partial file)."""
+
+    def __init__(self, root: Path, room: int) -> None:
+        super().__init__(root, room)
+        self.opens = 0
+
+    async def open_append(self, key: str) -> Any:
+        self.opens += 1
+        return await super().open_append(key)
+
+
+@pytest.mark.parametrize("floor_mb", [100, 0])
+async def test_enospc_with_room_shown_waits_a_growing_while_and_says_why(
+    stack: Stack, floor_mb: int
+) -> None:
+    # A quota (EDQUOT), no inodes, or MIN_FREE_DISK_MB=0 on a full disk: the write
+    # fails though the free space looks fine. One alert naming the folder, the error
+    # and the real free space; tries spaced by a wait that doubles, never a loop.
+    ch = stack.world.add_channel(username="quota", title="Quota")
+    fids = [ch.add_media_post("document", size=3 * CHUNK) for _ in range(3)]
+    await enqueue(stack, "quota")
+    stack.free = 0 if floor_mb == 0 else 10**12
+    store = CountingFullDisk(stack.root, room=1000)
+    svc = MediaService(
+        MediaQueue(), store, Session(stack.client), stack.alerts, root=stack.root,
+        poll_seconds=0.01, free=lambda _p: stack.free, parts=1,
+        min_free_bytes=floor_mb * 2**20, disk_retry_seconds=0.3,
+    )
+    async with running(svc):
+        for _ in range(500):
+            if store.opens >= 3 * 3:  # three tries of the three files at most
+                break
+            await asyncio.sleep(0.02)
+        for _ in range(500):  # the last try over
+            counts = await svc.counts()
+            if counts.paused == "disk_full" and not counts.downloading:
+                break
+            await asyncio.sleep(0.02)
+    assert store.opens >= 3 * 3
+    assert counts.paused == "disk_full" and counts.done == 0
+    # Each try after the first waited longer than the one before (0.3, 0.6, 1.2 s).
+    assert svc._retry_wait >= 0.3 * 2**3
+    assert [k for k, _ in stack.alerts.sent] == ["media-disk"]
+    text = stack.alerts.sent[0][1]
+    assert text.key == "alert_media_disk_error"
+    assert text.args["where"] == str(stack.root)
+    assert text.args["free_mb"] == stack.free // 2**20
+    assert "ENOSPC" in text.args["error"]
+    assert sum(stack.world.bytes_served[f] for f in fids) <= store.opens * 2 * CHUNK
+
+
+async def test_a_damaged_partial_file_is_fetched_again(stack: Stack) -> None:
+    ch = stack.world.add_channel(username="damaged", title="Damaged")
+    size = 3 * CHUNK + 100
+    wrong = ch.add_media_post("document", size=size)  # a partial of wrong bytes
+    tail = ch.add_media_post("document", size=size)  # right head, wrong tail
+    whole = ch.add_media_post("document", size=size)  # complete, last byte wrong
+    rows = {r.tg_media_id: r for r in await enqueue(stack, "damaged")}
+    (stack.root / "partial").mkdir(parents=True)
+    w = stack.world
+    partial = {f: stack.root / "partial" / f"{rows[f].id}-{f}" for f in rows}
+    partial[wrong].write_bytes(b"\x01" * CHUNK)
+    partial[tail].write_bytes(w.files[tail].content.read(0, CHUNK) + b"\x01" * 1000)
+    partial[whole].write_bytes(w.files[whole].content.read(0, size - 1) + b"\x00")
+    svc = stack.service(parts=1)
+    async with running(svc):
+        counts = await settled(svc, 3)
+    assert counts.done == 3
+    for fid in rows:
+        row = await MediaDownload.get(id=rows[fid].id).prefetch_related("file")
+        assert row.file is not None and row.file.sha256 == w.file_sha256(fid)
+        assert (stack.root / row.file.key).read_bytes() == w.files[fid].content.read(0, size)
+
+
+async def test_a_file_of_another_size_than_announced_is_never_done(stack: Stack) -> None:
+    ch = stack.world.add_channel(username="sized", title="Sized")
+    fid = ch.add_media_post("document", size=2 * CHUNK)
+    (row,) = await enqueue(stack, "sized")
+    await MediaDownload.filter(id=row.id).update(size=2 * CHUNK + 10)
+    svc = stack.service(parts=1)
+    async with running(svc):
+        counts = await settled(svc, 1)
+    got = await MediaDownload.get(id=row.id)
+    assert (got.status, got.reason, counts.files) == ("failed", "SIZE_MISMATCH", 0)
+    assert on_disk(stack.root) == {}
+    assert stack.world.bytes_served[fid] == 2 * 2 * CHUNK  # fetched again once
+
+
+async def test_a_long_download_outlives_many_expired_references(stack: Stack) -> None:
+    # Each refresh is followed by progress: the count of refreshes starts again.
+    ch = stack.world.add_channel(username="slow", title="Slow")
+    size = 12 * CHUNK
+    fid = ch.add_media_post("video", size=size)
+    (row,) = await enqueue(stack, "slow")
+    stack.server.file_delay = 0.02
+    svc = stack.service(parts=1)
+    partial = stack.root / "partial" / f"{row.id}-{fid}"
+    expired = 0
+    async with running(svc):
+        for at in (2, 5, 8):
+            for _ in range(1000):
+                if partial.exists() and partial.stat().st_size >= at * CHUNK:
+                    break
+                await asyncio.sleep(0.005)
+            stack.world.expire_file_reference(fid)
+            expired += 1
+        counts = await settled(svc, 1)
+    assert expired == 3
+    got = await MediaDownload.get(id=row.id).prefetch_related("file")
+    assert (got.status, counts.done) == ("done", 1)
+    assert got.file is not None and got.file.sha256 == stack.world.file_sha256(fid)
+    assert stack.world.bytes_served[fid] <= size + 3 * CHUNK
+
+
+async def test_media_edited_while_downloading_is_one_download_of_the_new_file(
+    stack: Stack,
+) -> None:
+    import sqlite3
+
+    from core.media import MediaMode, MediaPolicy
+    from db.media import MediaBatch, enqueue_sqlite
+
+    ch = stack.world.add_channel(username="edited", title="Edited")
+    old = ch.add_media_post("document", size=16 * CHUNK, file_name="old.pdf")
+    msg_id = ch.last_id
+    (row,) = await enqueue(stack, "edited")
+    stack.server.file_delay = 0.02
+    svc = stack.service(parts=1)
+    partial = stack.root / "partial" / f"{row.id}-{old}"
+    most_tasks = 0
+    async with running(svc):
+        for _ in range(1000):
+            if partial.exists() and partial.stat().st_size >= 2 * CHUNK:
+                break
+            await asyncio.sleep(0.005)
+        new_file = stack.world.add_file("document", size=2 * CHUNK, file_name="new.pdf")
+        new = new_file.id
+        ch.edit_message(msg_id, media=new_file)
+        fresh = media_ref(await stack.client.get_messages("edited", ids=msg_id))
+        assert fresh is not None and fresh.tg_id != old
+        raw = sqlite3.connect(stack.root.parent / "db.sqlite3")
+        try:  # a refresh-window re-read, through the enqueue's own SQL
+            enqueue_sqlite(raw, row.channel_id,  # type: ignore[attr-defined]
+                           MediaBatch([(msg_id, fresh)], MediaPolicy(MediaMode.ALL, None, 0)),
+                           "2026-12-01 00:00:00+00:00")
+            raw.commit()
+        finally:
+            raw.close()
+        assert (await MediaDownload.get(id=row.id)).status == "downloading"
+        for _ in range(600):
+            most_tasks = max(most_tasks, len(svc._tasks))
+            got = await MediaDownload.get(id=row.id)
+            if got.status == "done":
+                break
+            await asyncio.sleep(0.02)
+    got = await MediaDownload.get(id=row.id).prefetch_related("file")
+    assert most_tasks == 1
+    assert got.status == "done" and got.tg_media_id == new
+    assert got.file is not None and got.file.sha256 == stack.world.file_sha256(new)
+    assert await MediaFile.all().count() == 1
+    assert on_disk(stack.root) == {got.file.key: 2 * CHUNK}
+    assert not list((stack.root / "partial").glob("*"))
+    assert stack.world.bytes_served[new] == 2 * CHUNK
+
+
+async def test_a_media_folder_that_cannot_be_written_pauses_with_one_alert(
+    stack: Stack,
+) -> None:
+    ch = stack.world.add_channel(username="nodir", title="No dir")
+    fid = ch.add_media_post("photo")
+    (row,) = await enqueue(stack, "nodir")
+    blocker = stack.root.parent / "blocker"
+    blocker.write_bytes(b"not a folder")
+    root = blocker / "media"
+    svc = MediaService(
+        MediaQueue(), LocalMediaStore(root), Session(stack.client), stack.alerts,
+        root=root, poll_seconds=0.02, free=lambda _p: stack.free, disk_retry_seconds=0.2,
+    )
+    async with running(svc):
+        for _ in range(200):
+            if (await svc.counts()).paused == "media_dir":
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.5)  # several tries of the folder
+        counts = await svc.counts()
+        assert counts.paused == "media_dir" and counts.queued == 1
+        assert [k for k, _ in stack.alerts.sent] == ["media-dir"]
+        text = stack.alerts.sent[0][1]
+        assert text.key == "alert_media_dir" and text.args["where"] == str(root)
+        assert "ENOTDIR" in text.args["error"]
+        assert stack.world.bytes_served[fid] == 0
+        blocker.unlink()  # the disk mounted, the folder fixed
+        counts = await settled(svc, 1)
+    assert counts.done == 1 and counts.paused is None
+    assert [k for k, _ in stack.alerts.sent] == ["media-dir", "media-dir-ok"]
+    assert (await MediaDownload.get(id=row.id)).status == "done"

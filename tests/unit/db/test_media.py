@@ -149,10 +149,19 @@ async def test_a_re_read_refreshes_the_location_and_edited_media_is_queued_again
     assert (rows[1]["status"], rows[1]["file_reference"]) == ("queued", b"new".hex())
     assert (rows[1]["next_try_at"], rows[1]["reason"]) == (NOW, "FLOOD_WAIT")  # still waits
     assert rows[2] == before[2]  # done: untouched
-    assert (rows[3]["status"], rows[3]["reason"], rows[3]["attempts"]) == (
-        "failed", "FILE_REFERENCE_EXPIRED", 3
+    # Failed for a stale reference: a fresh one queues it again (once per re-read).
+    assert (rows[3]["status"], rows[3]["reason"], rows[3]["attempts"]) == ("queued", None, 3)
+    assert rows[3]["file_reference"] == b"new".hex()
+    await MediaDownload.filter(channel_id=a, msg_id=3).update(
+        status="failed", reason="FILE_REFERENCE_EXPIRED"
     )
-    assert rows[3]["file_reference"] == b"new".hex()  # a retry gets the fresh one
+    await store(repo, a, [photo_post(3, 502, ref=b"new")], new=False)  # the same one
+    assert (await queue(a))[3]["status"] == "failed"
+    await MediaDownload.filter(channel_id=a, msg_id=3).update(reason="FILE_ID_INVALID")
+    await store(repo, a, [photo_post(3, 502, ref=b"new2")], new=False)  # would not help
+    assert ((await queue(a))[3]["status"], (await queue(a))[3]["reason"]) == (
+        "failed", "FILE_ID_INVALID"
+    )
     assert (rows[4]["status"], rows[4]["reason"]) == ("queued", None)  # no cap now
     assert (rows[5]["status"], rows[5]["bytes_done"]) == ("downloading", 10)
     assert rows[5]["file_reference"] == b"new".hex()
@@ -164,14 +173,15 @@ async def test_a_re_read_refreshes_the_location_and_edited_media_is_queued_again
     await store(repo, a, [photo_post(3, 502, ref=b"newer")], new=False)
     assert ((await queue(a))[3]["status"], (await queue(a))[3]["file_id"]) == ("done", twin_file)
 
-    # Edited media (another id), whatever the row was: queued again from scratch.
+    # Edited media (another id): queued again from scratch; a row being downloaded
+    # keeps its status (the downloader re-queues it when it sees the new media id).
     edited = [photo_post(2, 777, ref=b"e"), photo_post(5, 778, ref=b"e")]
     await store(repo, a, edited, new=False)
     rows = await queue(a)
-    for msg_id, media_id in ((2, 777), (5, 778)):
+    for msg_id, media_id, status in ((2, 777, "queued"), (5, 778, "downloading")):
         row = rows[msg_id]
         assert (row["status"], row["tg_media_id"], row["file_id"], row["bytes_done"]) == (
-            "queued", media_id, None, 0
+            status, media_id, None, 0
         )
         assert (row["attempts"], row["reason"], row["file_reference"]) == (0, None, b"e".hex())
     assert await MediaFile.filter(id=file_id).exists()  # the old file stays stored
@@ -208,10 +218,24 @@ async def test_a_new_policy_applies_to_the_files_not_fetched_yet(
     await store(repo, old.id, [video_post(5, 800, 5_000)])
     svc = ChannelService(NoSession(), ChannelRepository(), None, media_max_mb=50)
 
-    await svc.set_media_policy(a, "photos")
-    assert {m: r["status"] for m, r in (await queue(a)).items()} == {1: "queued", 4: "done"}
-    assert list(await queue(group.id)) == [8]  # comments follow the channel, not the rest
-    assert await queue(old.id) == {}
+    def state(rows: dict[int, dict[str, Any]]) -> dict[int, tuple[str, str | None]]:
+        return {m: (r["status"], r["reason"]) for m, r in rows.items()}
+
+    await svc.set_media_policy(a, "photos")  # videos set aside, never deleted
+    aside = ("skipped", "not_kept")
+    assert state(await queue(a)) == {
+        1: ("queued", None), 2: aside, 3: aside, 4: ("done", None)
+    }
+    assert state(await queue(group.id)) == {7: aside, 8: ("queued", None)}  # comments only
+    assert state(await queue(old.id)) == {5: aside}
+    await svc.set_media_policy(a, "all")  # back as they were (the cap: 50 MB)
+    assert state(await queue(a)) == {
+        1: ("queued", None), 2: ("queued", None), 3: ("queued", None), 4: ("done", None)
+    }
+    assert state(await queue(group.id)) == {7: ("queued", None), 8: ("queued", None)}
+    assert state(await queue(old.id)) == {5: ("queued", None)}
+    await svc.set_media_policy(a, "all", ["photo"])  # unticked: set aside again
+    assert state(await queue(a))[2] == aside
     await store(repo, a, [video_post(2, 600, 5_000), video_post(3, 601, 10**7)], CAP, new=False)
     assert {m: r["status"] for m, r in (await queue(a)).items()} == {
         1: "queued", 2: "queued", 3: "skipped", 4: "done"
@@ -221,7 +245,11 @@ async def test_a_new_policy_applies_to_the_files_not_fetched_yet(
     await svc.set_media_policy(a, "all", None, 1)  # 1 MB
     assert ((await queue(a))[3]["status"], (await queue(a))[3]["reason"]) == ("skipped", "too_big")
     await svc.set_media_policy(a, "off")
-    assert {m: r["status"] for m, r in (await queue(a)).items()} == {4: "done"}
+    assert state(await queue(a)) == {1: aside, 2: aside, 3: aside, 4: ("done", None)}
+    await svc.set_media_policy(a, "all", None, 1)  # back: the big one over the cap
+    assert state(await queue(a)) == {
+        1: ("queued", None), 2: ("queued", None), 3: ("skipped", "too_big"), 4: ("done", None)
+    }
 
 
 async def test_files_the_database_refuses_never_cost_the_messages(
