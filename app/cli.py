@@ -60,6 +60,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     settings = load(Settings)
     print("✓ configuration is complete")
     _print_summary(settings)
+    problem = media_dir_problem(settings.media_path)
+    if problem is not None:
+        print(f"✗ {problem}", file=sys.stderr)
+        return 2
     if getattr(args, "online", False):
         return asyncio.run(_check_online(settings))
     return 0
@@ -74,6 +78,41 @@ def _print_summary(settings: Settings) -> None:
         print(f"  custom DC: {settings.telegram_dc}")
     if settings.telegram_proxy:
         print("  proxy: configured")
+
+
+def media_dir_problem(path: Path) -> str | None:
+    """Why the media folder `path` (absolute) cannot be used, with the fix, or None;
+    prints where it is and its free space when it can. Makes nothing: a missing
+    folder is checked by its nearest existing parent (it is made at the first run)."""
+    import errno
+    import os
+
+    from services.media.service import describe_os_error
+
+    fix = (
+        "make it a folder the user running tg-parser can write to (check the mount, "
+        "the owner and the permissions), or set MEDIA_DIR to one"
+    )
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        if not probe.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(probe))
+        if probe == path:
+            test = path / ".write-test"
+            try:
+                test.write_bytes(b"tg-parser")
+            finally:
+                test.unlink(missing_ok=True)
+        elif not os.access(probe, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(probe))
+        free = shutil.disk_usage(probe).free // 2**20
+    except OSError as exc:
+        return f"media folder {path} cannot be used ({describe_os_error(exc)}): {fix}"
+    made = "" if probe == path else f", made at the first run under {probe}"
+    print(f"  media folder: {path} ({free} MB free{made})")
+    return None
 
 
 ONLINE_TIMEOUT = 20.0

@@ -126,3 +126,20 @@ def test_check_names_keygen_by_a_path_that_runs(tmp_path: Path) -> None:
         command.split(), cwd=tmp_path, env=clean_env(tmp_path), capture_output=True, text=True
     )
     assert made.returncode == 0 and Fernet(made.stdout.strip().encode())
+
+
+def test_check_reports_a_media_folder_that_cannot_be_used(tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder")
+    values = {**full_env(tmp_path), "MEDIA_DIR": str(blocker / "media")}
+    result = _run(tmp_path, clean_env(tmp_path, **values), "check")
+    assert result.returncode == 2
+    assert f"media folder {blocker / 'media'} cannot be used" in result.stderr
+    assert "ENOTDIR" in result.stderr and "MEDIA_DIR" in result.stderr
+    values["MEDIA_DIR"] = "~/tg-media"
+    env = clean_env(tmp_path, **values)
+    home = Path(env.get("HOME", str(Path.home())))
+    result = _run(tmp_path, env, "check")
+    assert result.returncode == 0, result.stderr
+    assert f"media folder: {home / 'tg-media'}" in result.stdout
+    assert not (tmp_path / "~").exists() and not (home / "tg-media").exists()
