@@ -45,6 +45,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+async def _plan_without_seqscan(sql: str) -> list[dict[str, object]]:
+    """EXPLAIN `sql` with sequential scans off, both on ONE pooled connection (a bare
+    SET went to whichever connection the pool gave, and EXPLAIN often to another)."""
+    from tortoise.transactions import in_transaction
+
+    async with in_transaction() as tx:
+        await tx.execute_query("SET LOCAL enable_seqscan = off")
+        return await tx.execute_query_dict(sql)
+
+
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
     pytest.importorskip("asyncpg")
@@ -229,8 +239,7 @@ async def test_stemmed_search_on_postgres(pg_repo: MessageRepository) -> None:
         "SELECT indexdef FROM pg_indexes WHERE indexname = 'message_terms_fts_idx'"
     )
     assert "to_tsvector('tgp_search'" in idx[0]["indexdef"]
-    await conn.execute_query("SET enable_seqscan = off")
-    plan = await conn.execute_query_dict(
+    plan = await _plan_without_seqscan(
         f"EXPLAIN SELECT count(*) FROM message m WHERE {PG_DOCUMENT}"
         " @@ to_tsquery('tgp_search', 'москва')"
     )
@@ -264,8 +273,7 @@ async def test_the_search_index_is_built_concurrently_after_the_start(
     assert await SearchIndexRebuild(poll_seconds=0.01).build_index() is True
     assert await pg_index_ready() is True
     assert await build_pg_index() is False  # nothing to do
-    await conn.execute_query("SET enable_seqscan = off")
-    plan = await conn.execute_query_dict(
+    plan = await _plan_without_seqscan(
         f"EXPLAIN SELECT count(*) FROM message m WHERE {PG_DOCUMENT}"
         " @@ to_tsquery('tgp_search', 'москва')"
     )
@@ -358,7 +366,7 @@ async def test_postgres_and_the_python_matcher_agree_on_random_queries(
 
 
 async def test_a_posts_media_is_found_on_postgres(pg_repo: MessageRepository) -> None:
-    ch = await Channel.create(tg_id=778, access_hash=1, username="pics")
+    ch = await Channel.create(tg_id=782, access_hash=1, username="pics")
     rows = [message_row(ch.id, tl_message(i, f"post {i}"), NOW) for i in range(1, 4)]
     await pg_repo.store_batch(ch.id, rows, cursor=3, new_rows=3)
     await Message.filter(channel_id=ch.id, msg_id=1).update(media={"width": 800, "height": 600})
