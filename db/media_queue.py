@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.functions import Count, Sum
 from tortoise.transactions import in_transaction
 
 from core.media import DownloadStatus, MediaCounts, MediaRef
+from db.media import RETRY_ON_REREAD
 from db.models import Channel, MediaDownload, MediaFile
 
 QUEUED, DOWNLOADING = DownloadStatus.QUEUED.value, DownloadStatus.DOWNLOADING.value
@@ -302,10 +304,12 @@ class MediaQueue:
                 await MediaDownload.filter(id=row_id, status=DOWNLOADING).update(status=QUEUED)
 
     async def partial_keys_in_use(self) -> set[str]:
-        """The partial keys of the rows still to download (queued or downloading)."""
-        rows = await MediaDownload.filter(status__in=(QUEUED, DOWNLOADING)).values_list(
-            "id", "tg_media_id"
-        )
+        """The partial keys of the rows still to download (queued or downloading), and
+        of the failed ones a re-read may queue again (db/media.py RETRY_ON_REREAD)."""
+        rows = await MediaDownload.filter(
+            Q(status__in=(QUEUED, DOWNLOADING))
+            | Q(status=FAILED, reason__in=RETRY_ON_REREAD)
+        ).values_list("id", "tg_media_id")
         return {f"partial/{row_id}-{media_id}" for row_id, media_id in rows}
 
     async def counts(self) -> MediaCounts:

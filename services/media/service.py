@@ -48,6 +48,7 @@ from core.errors import (
 )
 from core.media import MediaCounts, MediaRef, media_key
 from core.ports import AlertSink, MediaStore
+from db.media import RETRY_ON_REREAD
 from db.media_queue import Claimed, MediaQueue, StoredFile
 from parser.media import FileSink, PartialMismatch, download, hash_prefix, refresh
 from services.events import RunCompleted
@@ -598,8 +599,11 @@ class MediaService:
                 await self._store.delete(stored.key)
 
     async def _fail(self, row: Claimed, reason: str, ref: MediaRef) -> None:
+        """Failed for good; its partial file stays when a re-read of the post may queue
+        it again (db/media.py RETRY_ON_REREAD: a stale reference...): it resumes."""
         log.info("media: download %d (message %d) failed: %s", row.id, row.msg_id, reason)
-        await self._store.delete(row.partial_key)
+        if reason not in RETRY_ON_REREAD:
+            await self._store.delete(row.partial_key)
         await self._queue.failed(row.id, reason, ref.tg_id)
 
     async def _telegram_error(self, row: Claimed, err: TelegramError, ref: MediaRef) -> None:

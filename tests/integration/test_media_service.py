@@ -640,3 +640,52 @@ async def test_a_media_folder_that_cannot_be_written_pauses_with_one_alert(
     assert counts.done == 1 and counts.paused is None
     assert [k for k, _ in stack.alerts.sent] == ["media-dir", "media-dir-ok"]
     assert (await MediaDownload.get(id=row.id)).status == "done"
+
+
+async def test_a_file_failed_for_a_stale_reference_resumes_after_a_re_read(
+    stack: Stack,
+) -> None:
+    import sqlite3
+
+    from core.media import MediaMode, MediaPolicy
+    from db.media import MediaBatch, enqueue_sqlite
+
+    ch = stack.world.add_channel(username="stuck", title="Stuck")
+    size = 6 * CHUNK
+    fid = ch.add_media_post("document", size=size)
+    msg_id = ch.last_id
+    (row,) = await enqueue(stack, "stuck")
+    # From byte 2 * CHUNK on, every reference is refused (no progress between refreshes).
+    fault = stack.server.faults.add(
+        "upload.getFile", "FILE_REFERENCE_EXPIRED", times=None,
+        when=lambda req: req.location.id == fid and req.offset >= 2 * CHUNK,
+    )
+    svc = stack.service(parts=1)
+    async with running(svc):
+        await settled(svc, 1)
+    got = await MediaDownload.get(id=row.id)
+    assert (got.status, got.reason) == ("failed", "FILE_REFERENCE_EXPIRED")
+    partial = stack.root / "partial" / f"{row.id}-{fid}"
+    assert partial.stat().st_size == 2 * CHUNK  # kept for a later try
+    stack.server.faults.remove(fault)
+    stack.world.expire_file_reference(fid)
+    fresh = media_ref(await stack.client.get_messages("stuck", ids=msg_id))
+    assert fresh is not None
+    raw = sqlite3.connect(stack.root.parent / "db.sqlite3")
+    try:  # the refresh window reads the post again: a fresh reference
+        enqueue_sqlite(raw, row.channel_id,  # type: ignore[attr-defined]
+                       MediaBatch([(msg_id, fresh)], MediaPolicy(MediaMode.ALL, None, 0)),
+                       "2026-12-01 00:00:00+00:00")
+        raw.commit()
+    finally:
+        raw.close()
+    assert (await MediaDownload.get(id=row.id)).status == "queued"
+    served = stack.world.bytes_served[fid]
+    svc = stack.service(parts=1, partials=LocalMediaStore(stack.root).partial_keys)
+    async with running(svc):
+        counts = await settled(svc, 1)
+    done = await MediaDownload.get(id=row.id).prefetch_related("file")
+    assert counts.done == 1 and done.file is not None
+    assert done.file.sha256 == stack.world.file_sha256(fid)
+    # Resumed: the part holding the resume point again, then the rest.
+    assert stack.world.bytes_served[fid] - served == size - CHUNK
