@@ -9,6 +9,7 @@ import re
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from aiogram import Router
@@ -523,18 +524,30 @@ async def on_export_channel(
     )
 
 
+async def _picked_channel(
+    message: Message, archive: ArchiveAPI, channel_id: int | None, lang: str
+) -> Channel | Literal[False] | None:
+    """The channel an export button names (None: all channels); False, with the
+    operator told, when it has been removed since the buttons were sent."""
+    if channel_id is None:
+        return None
+    channel = await archive.get_channel(channel_id)
+    if channel is None:
+        await message.answer(t("export_channel_gone", lang))
+        return False
+    return channel
+
+
 async def on_export_format(
     query: CallbackQuery, callback_data: ExportPick, archive: ArchiveAPI, lang: str
 ) -> None:
     await query.answer()
     if not isinstance(query.message, Message):
         return
-    channel = None
-    if callback_data.channel_id is not None:
-        channel = await archive.get_channel(callback_data.channel_id)
-        if channel is None:
-            await query.message.answer(t("export_channel_gone", lang))
-            return
+    picked = await _picked_channel(query.message, archive, callback_data.channel_id, lang)
+    if picked is False:
+        return
+    channel = picked
     days = callback_data.days
     since = datetime.now(UTC) - timedelta(days=days) if days else None
     fmt = callback_data.fmt
@@ -547,12 +560,10 @@ async def on_export_media(
     await query.answer()
     if not isinstance(query.message, Message) or callback_data.media not in ("zip", "paths"):
         return
-    channel = None
-    if callback_data.channel_id is not None:
-        channel = await archive.get_channel(callback_data.channel_id)
-        if channel is None:
-            await query.message.answer(t("export_channel_gone", lang))
-            return
+    picked = await _picked_channel(query.message, archive, callback_data.channel_id, lang)
+    if picked is False:
+        return
+    channel = picked
     await _run_export(
         query.message, archive, lang, channel, ExportFormat.CSV, None, None, None,
         media=callback_data.media,
