@@ -89,8 +89,12 @@ class MediaQueue:
     """The downloader's side of `media_download` and `media_file`."""
 
     async def requeue_interrupted(self) -> int:
-        """Rows left `downloading` (a crash, a kill) go back to `queued`; how many."""
-        return int(await MediaDownload.filter(status=DOWNLOADING).update(status=QUEUED))
+        """Rows left `downloading` (a crash, a kill) go back to `queued` (one whose
+        media was edited meanwhile: what the enqueue decided, as `changed`); how many."""
+        left = MediaDownload.filter(status=DOWNLOADING)
+        n = await left.filter(file_id__isnull=False).update(status=DONE, reason=None)
+        n += await left.filter(reason="too_big").update(status=SKIPPED)
+        return int(n + await left.update(status=QUEUED))
 
     async def claim(self, limit: int, busy: Collection[int] = ()) -> list[Claimed]:
         """Up to `limit` due queued rows (next_try_at null or past), oldest id first,
@@ -179,8 +183,8 @@ class MediaQueue:
 
     async def done(self, row_id: int, tg_media_id: int, file_id: int, size: int) -> bool:
         """Row `row_id` done with stored file `file_id`, and every queued row with the
-        same media id too; False (nothing changed) when the row no longer is this
-        media id's download (the message's media was edited and it was re-queued)."""
+        same media id too; False when the row no longer is this media id's download
+        (the message's media was edited: `changed` makes it the new media's)."""
         async with in_transaction("default"):
             got = await MediaDownload.filter(
                 id=row_id, tg_media_id=tg_media_id, status=DOWNLOADING
@@ -193,6 +197,8 @@ class MediaQueue:
                     status=DONE, file_id=file_id, bytes_done=size, reason=None,
                     next_try_at=None, updated_at=_now(),
                 )
+        if not got:
+            await self.changed(row_id, tg_media_id)
         return bool(got)
 
     async def skipped(self, row_id: int, reason: str, size: int | None = None) -> None:

@@ -95,3 +95,37 @@ async def test_update_ref_and_an_edited_media(db: Path) -> None:
     fresh = await MediaDownload.get(id=row.id)
     assert (fresh.tg_media_id, fresh.kind, fresh.size, fresh.bytes_done) == (31, "video", 5000, 0)
     assert (await q.counts()).files == 0
+
+
+async def test_a_row_edited_while_downloading_becomes_what_the_enqueue_decided(
+    db: Path,
+) -> None:
+    q = MediaQueue()
+    ch = await _channel()
+    rows = [await _row(ch, i, 40 + i) for i in range(1, 7)]
+    assert len(await q.claim(6)) == 6
+    f = await q.add_file(sha256="e" * 64, size=1000, mime_type="image/jpeg",
+                         tg_media_id=99, key="ee/ee/x.jpg")
+    # The enqueue recorded edited media on rows being downloaded (status kept):
+    await MediaDownload.filter(id=rows[0].id).update(tg_media_id=90)  # plain
+    await MediaDownload.filter(id=rows[1].id).update(tg_media_id=99, file_id=f.id)  # stored
+    await MediaDownload.filter(id=rows[2].id).update(tg_media_id=91, reason="too_big")
+    await MediaDownload.filter(id=rows[3].id).update(tg_media_id=92)
+    await MediaDownload.filter(id=rows[4].id).update(tg_media_id=93)
+    # The old downloads' ends apply to nothing of the new media's row.
+    assert not await q.done(rows[0].id, 41, f.id, 1000)
+    assert not await q.failed(rows[1].id, "FILE_ID_INVALID", 42)
+    assert not await q.defer(rows[2].id, None, "FLOOD_WAIT", 43)
+    await q.progress(rows[3].id, 4096, 44)
+    assert not await q.current(rows[3].id, 44) and await q.current(rows[5].id, 46)
+    assert await q.changed(rows[3].id, 44)
+    got = {r.id: r for r in await MediaDownload.all()}
+    assert (got[rows[0].id].status, got[rows[0].id].tg_media_id) == ("queued", 90)
+    assert (got[rows[1].id].status, got[rows[1].id].file_id) == ("done", f.id)
+    assert (got[rows[2].id].status, got[rows[2].id].reason) == ("skipped", "too_big")
+    assert (got[rows[3].id].status, got[rows[3].id].bytes_done) == ("queued", 0)
+    # A crash while rows[4] (edited) and rows[5] were downloading: both queued again.
+    assert await q.requeue_interrupted() == 2
+    assert {r.status for r in await MediaDownload.filter(id__in=[rows[4].id, rows[5].id])} == {
+        "queued"
+    }
