@@ -147,7 +147,9 @@ class MediaQueue:
         ]
 
     async def stored(self, tg_media_id: int) -> StoredFile | None:
-        """The stored file a done row with this media id links to, if any."""
+        """The stored file a done row with this media id links to, else the file first
+        stored under it (a crash between storing a file and marking its row done), if
+        any."""
         row = (
             await MediaDownload.filter(
                 tg_media_id=tg_media_id, status=DONE, file_id__isnull=False
@@ -155,10 +157,10 @@ class MediaQueue:
             .first()
             .prefetch_related("file")
         )
-        if row is None or row.file is None:
-            return None
-        f = row.file
-        return StoredFile(f.id, f.key, f.size)
+        f = row.file if row is not None else None
+        if f is None:
+            f = await MediaFile.filter(tg_media_id=tg_media_id).first()
+        return None if f is None else StoredFile(f.id, f.key, f.size)
 
     async def by_sha256(self, sha256: str) -> StoredFile | None:
         """The stored file with this content, if any."""

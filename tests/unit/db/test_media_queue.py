@@ -129,3 +129,13 @@ async def test_a_row_edited_while_downloading_becomes_what_the_enqueue_decided(
     assert {r.status for r in await MediaDownload.filter(id__in=[rows[4].id, rows[5].id])} == {
         "queued"
     }
+
+
+async def test_a_file_stored_before_a_crash_marked_its_row_done_is_found(db: Path) -> None:
+    q = MediaQueue()
+    ch = await _channel()
+    await _row(ch, 1, 77)
+    assert await q.stored(77) is None
+    f = await q.add_file(sha256="7" * 64, size=1000, mime_type="image/jpeg",
+                         tg_media_id=77, key="77/77/x.jpg")
+    assert await q.stored(77) == f  # no row done with it yet: not fetched again
