@@ -109,14 +109,15 @@ def status_text(
 
 def _paused_text(kind: Html, pause: MediaCounts, folder: Path | None, lang: str) -> Html:
     """Why a queued file waits while downloads are paused as a whole: a full disk
-    (the folder, its free space, the fix), no session (log in), else the reason."""
+    (the folder, its free space, the fix), no session (log in), else the reason in
+    words (an unusable media folder: "media_dir")."""
     if pause.paused == "disk_full":
         free = megabytes(pause.free_bytes) if pause.free_bytes is not None else "?"
         where = str(folder) if folder is not None else "MEDIA_DIR"
         return t("media_paused_disk_full", lang, kind=kind, folder=where, free=free)
     if pause.paused == "no_session":
         return t("media_paused_no_session", lang, kind=kind)
-    return t("media_paused", lang, kind=kind, reason=shorten(pause.paused or "?", 100))
+    return t("media_paused", lang, kind=kind, reason=failure_reason(pause.paused, lang))
 
 
 def _photo_fits(media: StoredMedia, size: int) -> bool:

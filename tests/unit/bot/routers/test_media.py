@@ -261,6 +261,12 @@ async def test_a_file_waiting_for_paused_downloads_says_why(
     media_bot.status.figures = MediaCounts(queued=1, paused="no_session")
     (login,) = await _press_media(media_bot, 1, 30)
     assert "/login" in login.text
+    media_bot.status.figures = MediaCounts(queued=1, paused="media_dir")
+    (folder_pause,) = await _press_media(media_bot, 1, 30)
+    assert "media_dir" not in folder_pause.text
+    assert ("media folder cannot be written" in folder_pause.text) if lang == "en" else (
+        "в папку медиафайлов нельзя записывать" in folder_pause.text
+    )
     # Room again, the file not tried since: the stored reason, in words.
     media_bot.status.figures = MediaCounts(queued=1)
     (later,) = await _press_media(media_bot, 1, 30)
