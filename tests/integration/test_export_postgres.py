@@ -15,12 +15,11 @@ from core.archive import ExportFormat, ExportQuery
 from db.database import close_db, init_db
 from db.models import Message
 from services.export import export_messages
-from tests.integration.test_postgres import postgres_url  # noqa: F401 (the fixture)
 from tests.unit.export_fixtures import BASE, read_back
 from tests.unit.services.export.test_columns import FWD_DATE, _seed
 
 
-async def test_export_on_postgres(postgres_url: str, tmp_path: Path) -> None:  # noqa: F811
+async def test_export_on_postgres(postgres_url: str, tmp_path: Path) -> None:
     await init_db(postgres_url)
     try:
         news, _ = await _seed()

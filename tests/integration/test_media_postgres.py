@@ -7,32 +7,15 @@ skipped, saying why, where there are no server binaries.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
-from db.database import close_db, init_db
 from db.messages import MessageRepository
-from tests.integration.test_postgres import postgres_url  # noqa: F401 (the fixture)
+from tests.integration.pg import truncate
 from tests.unit.db import test_media as cases
 
 
-@pytest.fixture
-async def pg_repo(postgres_url: str) -> AsyncIterator[MessageRepository]:  # noqa: F811
-    await init_db(postgres_url)
-    try:
-        yield MessageRepository()
-    finally:
-        await close_db()
-
-
 async def _clean() -> None:
-    from tortoise import connections
-
-    await connections.get("default").execute_script(
-        "TRUNCATE media_download, media_file, message_version, message, channel"
-        " RESTART IDENTITY CASCADE"
-    )
+    await truncate("media_download", "media_file", "message_version", "message", "channel")
 
 
 async def test_media_queue_on_postgres(pg_repo: MessageRepository) -> None:

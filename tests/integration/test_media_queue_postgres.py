@@ -8,31 +8,21 @@ skipped, saying why, where there are no server binaries.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from db.database import close_db, init_db
-from tests.integration.test_postgres import postgres_url  # noqa: F401 (the fixture)
+from tests.integration.pg import truncate
 from tests.unit.db import test_media_queue as cases
 
 
 @pytest.fixture
-async def pg(postgres_url: str) -> AsyncIterator[None]:  # noqa: F811
-    await init_db(postgres_url)
-    try:
-        yield
-    finally:
-        await close_db()
+async def pg(pg_repo: object) -> None:
+    """The app's schema on the module's cluster (the queue needs no repository)."""
 
 
 async def _clean() -> None:
-    from tortoise import connections
-
-    await connections.get("default").execute_script(
-        "TRUNCATE media_download, media_file, channel RESTART IDENTITY CASCADE"
-    )
+    await truncate("media_download", "media_file", "channel")
 
 
 async def test_media_queue_cases_on_postgres(pg: None) -> None:

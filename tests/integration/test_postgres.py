@@ -6,23 +6,12 @@ Starts a throwaway PostgreSQL cluster on 127.0.0.1 from the machine's server bin
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
-
-import pytest
 
 from core.parsing import COLUMNS
 from db import media_files
 from db.channels import ChannelStateRepository, find_channel
-from db.database import close_db, init_db
 from db.messages import MessageRepository
 from db.models import Channel, MediaDownload, MediaFile, Message
 from db.search import search_messages
@@ -33,18 +22,6 @@ from tests.unit.message_fixtures import assert_stored_as_rows, full_message, tl_
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
-def _server_bin() -> Path | None:
-    debian = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))  # newest version last
-    found = debian[-1] if debian else shutil.which("initdb")
-    return Path(found).parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def _plan_without_seqscan(sql: str) -> list[dict[str, object]]:
     """EXPLAIN `sql` with sequential scans off, both on ONE pooled connection (a bare
     SET went to whichever connection the pool gave, and EXPLAIN often to another)."""
@@ -53,71 +30,6 @@ async def _plan_without_seqscan(sql: str) -> list[dict[str, object]]:
     async with in_transaction() as tx:
         await tx.execute_query("SET LOCAL enable_seqscan = off")
         return await tx.execute_query_dict(sql)
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    pytest.importorskip("asyncpg")
-    bindir = _server_bin()
-    if bindir is None or not (bindir / "pg_ctl").exists():
-        pytest.skip("no PostgreSQL server binaries on this machine")
-    as_user: list[str] = []
-    root = Path(tempfile.mkdtemp(prefix="tgp-pg-"))
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        if shutil.which("runuser") is None:
-            pytest.skip("running as root without runuser")
-        try:
-            shutil.chown(root, user="postgres")
-        except (LookupError, OSError):
-            pytest.skip("running as root and there is no postgres user")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    data, port = root / "data", _free_port()
-    try:
-        subprocess.run(
-            [*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        subprocess.run(
-            [
-                *as_user,
-                str(bindir / "pg_ctl"),
-                "-D",
-                str(data),
-                "-w",
-                "-l",
-                str(root / "log"),
-                "-o",
-                f"-p {port} -k {root} -c listen_addresses=127.0.0.1",
-                "start",
-            ],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.skip(f"could not start a PostgreSQL server: {exc}")
-    try:
-        yield f"postgres://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(
-            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-        shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture
-async def pg_repo(postgres_url: str) -> AsyncIterator[MessageRepository]:
-    await init_db(postgres_url)
-    try:
-        yield MessageRepository()
-    finally:
-        await close_db()
 
 
 async def test_batches_upserts_cursor_and_search_on_postgres(pg_repo: MessageRepository) -> None:

@@ -8,39 +8,22 @@ skipped, saying why, where there are no server binaries.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-
 from core.archive import ExportFormat, ExportQuery
-from db.database import close_db, init_db
 from db.messages import MessageRepository
 from db.models import Channel
 from parser.history import message_row
 from services.export import export_messages
-from tests.integration.test_postgres import postgres_url  # noqa: F401 (the fixture)
+from tests.integration.pg import truncate
 from tests.unit.db import test_versions as cases
 from tests.unit.db.test_versions import LATER
 from tests.unit.export_fixtures import read_back
 from tests.unit.message_fixtures import NOW, tl_message
 
 
-@pytest.fixture
-async def pg_repo(postgres_url: str) -> AsyncIterator[MessageRepository]:  # noqa: F811
-    await init_db(postgres_url)
-    try:
-        yield MessageRepository()
-    finally:
-        await close_db()
-
-
 async def _clean() -> None:
-    from tortoise import connections
-
-    await connections.get("default").execute_script(
-        "TRUNCATE message_version, message, channel RESTART IDENTITY CASCADE"
-    )
+    await truncate("message_version", "message", "channel")
 
 
 async def test_edits_on_postgres(pg_repo: MessageRepository) -> None:
