@@ -97,25 +97,20 @@ class MediaQueue:
         return int(n + await left.update(status=QUEUED))
 
     async def claim(self, limit: int, busy: Collection[int] = ()) -> list[Claimed]:
-        """Up to `limit` due queued rows (next_try_at null or past), oldest id first,
-        marked downloading (attempts + 1): at most one per media id, none whose media
-        id is in `busy` (in flight)."""
+        """Up to `limit` due queued rows (next_try_at null or past), oldest id first
+        whether tried before or not (a retry whose wait is over is not starved by a
+        backlog of new rows), marked downloading (attempts + 1, the previous try's
+        reason cleared: a row being downloaded shows no old failure): at most one per
+        media id, none whose media id is in `busy` (in flight)."""
         if limit <= 0:
             return []
         now = _now()
-        rows = (
-            await MediaDownload.filter(status=QUEUED)
-            .filter(next_try_at__isnull=True)
-            .order_by("id")
-            .limit(_CLAIM_WINDOW)
+        due = MediaDownload.filter(
+            Q(next_try_at__isnull=True) | Q(next_try_at__lte=now), status=QUEUED
         )
-        if len(rows) < _CLAIM_WINDOW:
-            rows += await (
-                MediaDownload.filter(status=QUEUED, next_try_at__lte=now)
-                .order_by("id")
-                .limit(_CLAIM_WINDOW)
-            )
-            rows.sort(key=lambda r: r.id)
+        if busy:
+            due = due.exclude(tg_media_id__in=list(busy))
+        rows = await due.order_by("id").limit(_CLAIM_WINDOW)
         taken: list[MediaDownload] = []
         seen = set(busy)
         for row in rows:
@@ -125,7 +120,7 @@ class MediaQueue:
             # Conditional: a row changed since it was read (re-queued by a re-read) is
             # claimed as it is now, next time.
             got = await MediaDownload.filter(id=row.id, status=QUEUED).update(
-                status=DOWNLOADING, attempts=row.attempts + 1, updated_at=now
+                status=DOWNLOADING, attempts=row.attempts + 1, reason=None, updated_at=now
             )
             if got:
                 row.attempts += 1

@@ -139,3 +139,27 @@ async def test_a_file_stored_before_a_crash_marked_its_row_done_is_found(db: Pat
     f = await q.add_file(sha256="7" * 64, size=1000, mime_type="image/jpeg",
                          tg_media_id=77, key="77/77/x.jpg")
     assert await q.stored(77) == f  # no row done with it yet: not fetched again
+
+
+async def test_due_retries_are_claimed_by_age_behind_a_backlog_and_lose_their_reason(
+    db: Path,
+) -> None:
+    """A retry whose wait is over is claimed before newer never-tried rows, however many
+    of those are queued (#16 review16b E); claiming clears the last try's reason (G2)."""
+    q = MediaQueue()
+    ch = await _channel()
+    retry = await _row(ch, 1, 1, next_try_at=datetime.now(UTC) - timedelta(seconds=1),
+                       reason="FLOOD_WAIT", attempts=1)
+    for i in range(2, 260):  # more than the claim window of fresh rows, all newer
+        await _row(ch, i, i)
+    got = await q.claim(1)
+    assert [r.id for r in got] == [retry.id]
+    row = await MediaDownload.get(id=retry.id)
+    assert (row.status, row.reason, row.attempts) == ("downloading", None, 2)
+    # Rows of a media id in flight do not fill the window: the next one is claimed.
+    for i in range(300, 500):
+        await _row(ch, i, 7)
+    await MediaDownload.filter(msg_id__gte=2, msg_id__lt=260).delete()
+    assert [r.msg_id for r in await q.claim(1, busy={7})] == []
+    await _row(ch, 600, 8)
+    assert [r.msg_id for r in await q.claim(1, busy={7})] == [600]
