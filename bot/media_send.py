@@ -27,7 +27,7 @@ from bot.keyboards import button
 from bot.labels import shorten
 from bot.texts import Html, t
 from core.file_names import media_file_name
-from core.media import MEDIA_KINDS, DownloadStatus, MediaCounts, StoredMedia
+from core.media import MEDIA_KINDS, DownloadStatus, MediaPause, StoredMedia
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def failure_reason(reason: str | None, lang: str) -> Html:
 def status_text(
     media: StoredMedia | None,
     lang: str,
-    pause: MediaCounts | None = None,
+    pause: MediaPause | None = None,
     folder: Path | None = None,
 ) -> Html | None:
     """What the bot says instead of a file that is not downloaded (None: it is).
@@ -107,7 +107,7 @@ def status_text(
     return None
 
 
-def _paused_text(kind: Html, pause: MediaCounts, folder: Path | None, lang: str) -> Html:
+def _paused_text(kind: Html, pause: MediaPause, folder: Path | None, lang: str) -> Html:
     """Why a queued file waits while downloads are paused as a whole: a full disk
     (the folder, its free space, the fix), no session (log in), else the reason in
     words (an unusable media folder: "media_dir")."""
@@ -156,7 +156,7 @@ async def send_post_media(
     files: MediaFilesAPI,
     caption: Html,
     lang: str,
-    pause: MediaCounts | None = None,
+    pause: MediaPause | None = None,
 ) -> None:
     """Send the operator at `chat_id` the post's file with `caption` (valid HTML of at
     most 1,024 characters), or a text saying why not (`pause`: the downloader's state,

@@ -99,6 +99,16 @@ class MediaCounts:
 
 
 @dataclass(frozen=True)
+class MediaPause:
+    """Why downloads wait as a whole (`paused`: "disk_full", "no_session", "media_dir";
+    None: they run) and the free bytes on the media folder (None: not read): what 📎
+    needs, without /status's counts."""
+
+    paused: str | None = None
+    free_bytes: int | None = None
+
+
+@dataclass(frozen=True)
 class StoredMedia:
     """A message's media as the archive has it (the bot sends it, /export zips it).
 

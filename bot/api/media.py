@@ -11,12 +11,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from core.media import MediaCounts, StoredMedia
+from core.media import MediaCounts, MediaPause, StoredMedia
 
 
 class MediaStatusAPI(Protocol):
     async def counts(self) -> MediaCounts:
         """Files by download state, the bytes stored, and why downloads pause (if so)."""
+        ...
+
+    async def pause(self) -> MediaPause:
+        """Only whether (and why) downloads pause, and the free bytes: no counting."""
         ...
 
 

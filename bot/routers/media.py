@@ -58,7 +58,7 @@ async def on_media(
     pause = None
     waiting = (DownloadStatus.QUEUED, DownloadStatus.DOWNLOADING)
     if found is not None and found.status in waiting and media_status is not None:
-        pause = await media_status.counts()  # downloads paused as a whole: say why
+        pause = await media_status.pause()  # downloads paused as a whole: say why
     await send_post_media(bot, chat_id, found, media, caption, lang, pause)
 
 

@@ -46,7 +46,7 @@ from core.errors import (
     UnknownTelegramError,
     local_error,
 )
-from core.media import MediaCounts, MediaRef, media_key
+from core.media import MediaCounts, MediaPause, MediaRef, media_key
 from core.ports import AlertSink, MediaStore
 from db.media import RETRY_ON_REREAD
 from db.media_queue import Claimed, MediaQueue, StoredFile
@@ -163,6 +163,14 @@ class MediaService:
             skipped=counts.skipped, failed=counts.failed, files=counts.files,
             bytes_on_disk=counts.bytes_on_disk, paused=self.paused, free_bytes=free,
         )
+
+    async def pause(self) -> MediaPause:
+        """Why downloads wait (None: they run) and the free bytes, without counts()."""
+        try:
+            free: int | None = self._free(self._root)
+        except OSError:
+            free = None
+        return MediaPause(paused=self.paused, free_bytes=free)
 
     async def on_run_completed(self, event: RunCompleted) -> None:
         """EventBus subscriber: a committed run may have queued files: look now."""

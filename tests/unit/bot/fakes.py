@@ -24,7 +24,7 @@ from core.channels import (
 )
 from core.health import HealthRegistry
 from core.login import AccountStatus, SessionState
-from core.media import MEDIA_KINDS, MediaCounts, MediaMode, MediaPolicy, StoredMedia
+from core.media import MEDIA_KINDS, MediaCounts, MediaMode, MediaPause, MediaPolicy, StoredMedia
 from core.parsing import BreakerState, ParseStatus
 from core.status import ComponentStatus, StatusReport
 
@@ -210,9 +210,14 @@ class FakeMediaStatus:
     """MediaStatusAPI: the counts a test sets."""
 
     figures: MediaCounts = field(default_factory=MediaCounts)
+    counted: int = 0  # counts() calls: a 📎 press must not need them
 
     async def counts(self) -> MediaCounts:
+        self.counted += 1
         return self.figures
+
+    async def pause(self) -> MediaPause:
+        return MediaPause(self.figures.paused, self.figures.free_bytes)
 
 
 @dataclass
