@@ -122,6 +122,8 @@ async def test_the_media_choice_round_trip(tg: BotUnderTest) -> None:
     assert stored.media_kinds is not None and "video" not in stored.media_kinds
     (off,) = await tg.press(press(MediaOp.MODE, "off"), on=free)
     assert "Now: no files are downloaded" in off.text
+    assert "posts read from now on" in off.text and "files not downloaded yet" in off.text
+    assert "set aside (not deleted)" in off.text and "queued again" in off.text
     (back,) = await tg.press(ChannelItem(action=ItemAction.VIEW, channel_id=ch.id, page=0).pack())
     assert "Media: no files are downloaded" in back.text
     # The kinds chosen stay for when "all" is picked again.
@@ -139,6 +141,10 @@ async def test_the_russian_media_view_reads_as_russian(tg: BotUnderTest) -> None
     assert "Сейчас: видео, голосовые; файлы до 50 МБ" in view.text
     (page,) = await tg.send("/channels")
     assert " · медиа: выкл" in page.text and " · медиа: видео, голосовые" in page.text
+    # The view says a change also reaches the files not downloaded yet (set aside, or
+    # queued again), not only the posts read from now on.
+    assert "прочитанные с этого момента" in view.text and "ещё не скачаны" in view.text
+    assert "откладываются (не удаляются)" in view.text and "в очередь" in view.text
 
 
 @pytest.mark.parametrize("lang", ["en", "ru"])
@@ -271,9 +277,62 @@ async def test_a_file_waiting_for_paused_downloads_says_why(
     media_bot.status.figures = MediaCounts(queued=1)
     (later,) = await _press_media(media_bot, 1, 30)
     assert "DISK_FULL" not in later.text and "disk_full" not in later.text
-    assert ("disk of the media folder" in later.text) if lang == "en" else (
-        "диск с папкой медиафайлов" in later.text
+    assert ("disk of the media folder is full" in later.text) if lang == "en" else (
+        "на диске с папкой медиафайлов закончилось место" in later.text
     )
+    # Only the pause was asked for, not /status's counts (a GROUP BY over every row).
+    assert media_bot.status.counted == 0
+
+
+# Every reason the app stores on a row that waits (services/media/service.py: _defer,
+# _guarded, _telegram_error) and on a failed one (_fail, parser/errors.py media_error).
+WAIT_REASONS = (
+    "FLOOD_WAIT", "TRANSPORT", "SERVER", "NO_ANSWER", "TIMEOUT", "CLOCK_SKEW",
+    "CHANNEL_UNAVAILABLE", "NOT_CHANNEL", "TELEGRAM_ERROR", "UNKNOWN_RPC", "CHANNEL_INVALID",
+    "PEER_ID_INVALID", "DISK_FULL", "MEDIA_DIR", "ERROR",
+)  # fmt: skip
+FAIL_REASONS = (
+    "SIZE_MISMATCH", "FILE_REFERENCE_EXPIRED", "FILE_REFERENCE_EMPTY", "MESSAGE_DELETED",
+    "MEDIA_GONE", "MEDIA_CHANGED", "FILE_ID_INVALID", "LOCATION_INVALID", "CHANNEL_PRIVATE",
+    "CHANNEL_INVALID", "PEER_ID_INVALID",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+async def test_every_stored_reason_is_said_in_words_once_with_the_retry_once(
+    media_bot: MediaBot, lang: str
+) -> None:
+    media_bot.tg.updates.lang = lang
+    rows = [("queued", r) for r in WAIT_REASONS] + [("failed", r) for r in FAIL_REASONS]
+    for n, (status, reason) in enumerate(rows, start=100):
+        media_bot.files.add(StoredMedia(1, n, "video", status, size=5 * MB, reason=reason))
+    retry = "tried again" if lang == "en" else "повторится"
+    for n, (status, reason) in enumerate(rows, start=100):
+        (sent,) = await _press_media(media_bot, 1, n)
+        text = sent.text
+        assert reason not in text and "_" not in text, (reason, text)
+        assert "Telegram's answer" not in text and "ответ Telegram" not in text, text
+        assert not re.search(r"\([^)]*\(", text), text  # no brackets inside brackets
+        assert text.lower().count(retry) == (1 if status == "queued" else 0), text
+        assert "go on by themselves" not in text and "продолжится" not in text, text
+        if lang == "ru":
+            assert not re.search(r"[A-Za-z]{3,}", text.replace("Telegram", "")), text
+    # Paused for an unusable folder: the cause once, that it goes on by itself once.
+    media_bot.status.figures = MediaCounts(queued=1, paused="media_dir")
+    (paused,) = await _press_media(media_bot, 1, 100)
+    goes_on = "go on by themselves" if lang == "en" else "продолжится"
+    assert paused.text.count(goes_on) == 1 and retry not in paused.text.lower(), paused.text
+    assert media_bot.status.counted == 0
+
+
+def test_the_russian_texts_say_downloading_media_one_way() -> None:
+    """"загрузка" also means upload: downloading media is "скачивание медиафайлов"."""
+    locales = Path(__file__).parents[4] / "bot/locales/ru/LC_MESSAGES"
+    for name in ("media.po", "downloads.po", "base.po"):
+        text = (locales / name).read_text(encoding="utf-8")
+        strings = " ".join(re.findall(r'^(?:msgstr )?"(.*)"$', text, flags=re.M))
+        assert not re.search(r"[Зз]агрузк[аиу] (медиа|продолж)|загрузчик", strings), name
+        assert not re.search(r"[Сс]качивани[ея] медиа(?!файл)", strings), name
 
 
 async def test_paths_are_absolute_whatever_the_media_folder(
