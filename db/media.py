@@ -37,6 +37,7 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
 
 from core.media import MEDIA_KINDS, DownloadStatus, MediaPolicy, MediaRef
 from db.models import MediaDownload
@@ -260,33 +261,61 @@ async def apply_policy(
     longer keeps become skipped "not_kept" (never deleted: kept with their location),
     and skipped "not_kept" rows of kinds it keeps are queued again (a stale file
     reference is refreshed by the downloader); queued rows over its cap become skipped
-    "too_big", skipped "too_big" rows under it are queued again. Rows being downloaded,
-    done or failed stay. (set aside as not kept, skipped too_big, queued again: a row
-    back from not kept and then over the cap is counted in both)."""
-    if not own and not comments:
-        return 0, 0, 0
-    mine = Q(channel_id__in=list(own)) | Q(channel_id__in=list(comments), from_discussion=True)
+    "too_big", skipped "too_big" rows under it are queued again. A row being
+    downloaded that the policy no longer keeps gets the reason ("not_kept", "too_big")
+    with its status: the downloader stops it at its next chunk (or at its end) without
+    storing it, and any end of it (a flood wait, a stop, a crash) makes it skipped with
+    that reason, never queued (db/media_queue.py); kept again, the reason is cleared.
+    Done and failed rows stay. (set aside as not kept, skipped too_big, queued again:
+    a row back from not kept and then over the cap is counted in both.)
+
+    One transaction; each UPDATE filters one group of rows by channel row id (the
+    (channel_id, msg_id) index), not an OR of the two groups (a scan of every queued
+    row of every channel)."""
+    groups = []
+    if own:
+        groups.append(Q(channel_id__in=list(own)))
+    if comments:
+        groups.append(Q(channel_id__in=list(comments), from_discussion=True))
     unwanted = [k for k in MEDIA_KINDS if not policy.wants(k)]
     wanted = [k for k in MEDIA_KINDS if policy.wants(k)]
-    set_aside = back = 0
-    if unwanted:
-        set_aside = await MediaDownload.filter(
-            mine, Q(status=QUEUED) | Q(status=SKIPPED, reason=TOO_BIG), kind__in=unwanted
-        ).update(status=SKIPPED, reason=NOT_KEPT, next_try_at=None)
-    if wanted:
-        back = await MediaDownload.filter(
-            mine, status=SKIPPED, reason=NOT_KEPT, kind__in=wanted
-        ).update(status=QUEUED, reason=None, next_try_at=None)
-    skipped = again = 0
-    if policy.max_bytes:
-        skipped = await MediaDownload.filter(
-            mine, status=QUEUED, size__gt=policy.max_bytes
-        ).update(status=SKIPPED, reason=TOO_BIG)
-        again = await MediaDownload.filter(
-            mine, status=SKIPPED, reason=TOO_BIG, size__lte=policy.max_bytes
-        ).update(status=QUEUED, reason=None)
-    else:
-        again = await MediaDownload.filter(mine, status=SKIPPED, reason=TOO_BIG).update(
-            status=QUEUED, reason=None
-        )
-    return set_aside, skipped, back + again
+    cap = policy.max_bytes
+    set_aside = skipped = again = 0
+    async with in_transaction("default"):
+        for mine in groups:
+            rows = MediaDownload.filter(mine)
+            if unwanted:
+                set_aside += await rows.filter(
+                    Q(status=QUEUED) | Q(status=SKIPPED, reason=TOO_BIG), kind__in=unwanted
+                ).update(status=SKIPPED, reason=NOT_KEPT, next_try_at=None)
+                set_aside += await rows.filter(
+                    Q(reason__isnull=True) | Q(reason=TOO_BIG),
+                    status=DOWNLOADING, file_id__isnull=True, kind__in=unwanted,
+                ).update(reason=NOT_KEPT)
+            if wanted:
+                again += await rows.filter(
+                    status=SKIPPED, reason=NOT_KEPT, kind__in=wanted
+                ).update(status=QUEUED, reason=None, next_try_at=None)
+                await rows.filter(status=DOWNLOADING, reason=NOT_KEPT, kind__in=wanted).update(
+                    reason=None
+                )
+            if cap:
+                skipped += await rows.filter(status=QUEUED, size__gt=cap).update(
+                    status=SKIPPED, reason=TOO_BIG
+                )
+                skipped += await rows.filter(
+                    status=DOWNLOADING, reason__isnull=True, file_id__isnull=True,
+                    size__gt=cap,
+                ).update(reason=TOO_BIG)
+                again += await rows.filter(
+                    status=SKIPPED, reason=TOO_BIG, size__lte=cap
+                ).update(status=QUEUED, reason=None)
+                await rows.filter(status=DOWNLOADING, reason=TOO_BIG, size__lte=cap).update(
+                    reason=None
+                )
+            else:
+                again += await rows.filter(status=SKIPPED, reason=TOO_BIG).update(
+                    status=QUEUED, reason=None
+                )
+                await rows.filter(status=DOWNLOADING, reason=TOO_BIG).update(reason=None)
+    return set_aside, skipped, again

@@ -20,7 +20,7 @@ from tortoise.functions import Count, Sum
 from tortoise.transactions import in_transaction
 
 from core.media import DownloadStatus, MediaCounts, MediaRef
-from db.media import RETRY_ON_REREAD
+from db.media import NOT_KEPT, RETRY_ON_REREAD, TOO_BIG
 from db.models import Channel, MediaDownload, MediaFile
 
 QUEUED, DOWNLOADING = DownloadStatus.QUEUED.value, DownloadStatus.DOWNLOADING.value
@@ -30,6 +30,10 @@ DONE, SKIPPED, FAILED = (
 # Queued rows looked at per claim, at most (rows of a media id already in flight are
 # passed over).
 _CLAIM_WINDOW = 200
+# The reasons a row being downloaded carries when it is no longer wanted (the channel's
+# policy changed, db/media.py apply_policy; an edited media over the cap): it is not
+# stored, and every end of its download makes it skipped with that reason.
+SET_ASIDE = (NOT_KEPT, TOO_BIG)
 
 
 @dataclass(frozen=True)
@@ -90,10 +94,11 @@ class MediaQueue:
 
     async def requeue_interrupted(self) -> int:
         """Rows left `downloading` (a crash, a kill) go back to `queued` (one whose
-        media was edited meanwhile: what the enqueue decided, as `changed`); how many."""
+        media was edited meanwhile: what the enqueue decided, as `changed`; one set
+        aside meanwhile, SET_ASIDE: skipped); how many."""
         left = MediaDownload.filter(status=DOWNLOADING)
         n = await left.filter(file_id__isnull=False).update(status=DONE, reason=None)
-        n += await left.filter(reason="too_big").update(status=SKIPPED)
+        n += await left.filter(reason__in=SET_ASIDE).update(status=SKIPPED, bytes_done=0)
         return int(n + await left.update(status=QUEUED))
 
     async def claim(self, limit: int, busy: Collection[int] = ()) -> list[Claimed]:
@@ -230,6 +235,10 @@ class MediaQueue:
         rows = MediaDownload.filter(id=row_id, status=DOWNLOADING)
         if tg_media_id is not None:
             rows = rows.filter(tg_media_id=tg_media_id)
+        if await rows.filter(reason__in=SET_ASIDE).update(
+            status=SKIPPED, next_try_at=None, bytes_done=0, updated_at=_now()
+        ):  # set aside while it was downloaded: not queued again
+            return True
         got = await rows.update(
             status=QUEUED, next_try_at=until, reason=reason, updated_at=_now()
         )
@@ -238,25 +247,38 @@ class MediaQueue:
         return bool(got)
 
     async def current(self, row_id: int, tg_media_id: int) -> bool:
-        """Row `row_id` is still being downloaded for media `tg_media_id`."""
-        return await MediaDownload.exists(
-            id=row_id, status=DOWNLOADING, tg_media_id=tg_media_id
-        )
+        """Row `row_id` is still being downloaded for media `tg_media_id` and still
+        wanted (not set aside meanwhile: SET_ASIDE)."""
+        return await MediaDownload.filter(
+            Q(reason__isnull=True) | ~Q(reason__in=SET_ASIDE),
+            id=row_id, status=DOWNLOADING, tg_media_id=tg_media_id,
+        ).exists()
+
+    async def set_aside(self, row_ids: Collection[int]) -> set[int]:
+        """Which of the rows `row_ids` (being downloaded) were set aside meanwhile
+        (SET_ASIDE: the channel's policy no longer keeps them): their downloads stop."""
+        if not row_ids:
+            return set()
+        got = await MediaDownload.filter(
+            id__in=list(row_ids), status=DOWNLOADING, reason__in=SET_ASIDE
+        ).values_list("id", flat=True)
+        return {int(i) for i in got}  # type: ignore[call-overload]
 
     async def changed(self, row_id: int, old_media_id: int) -> bool:
         """Row `row_id`, being downloaded for `old_media_id`, names another media id now
         (the enqueue recorded an edited media; db/media.py leaves its status alone):
         it becomes what the enqueue decided for the new file -- done when `file_id`
         is set (stored already), skipped when its reason is too_big, else queued at
-        once (bytes_done 0). False: the row is not such a row."""
+        once (bytes_done 0). A row set aside meanwhile (SET_ASIDE, the same media id)
+        becomes skipped with its reason. False: the row is not such a row."""
         row = await MediaDownload.get_or_none(id=row_id, status=DOWNLOADING)
-        if row is None or row.tg_media_id == old_media_id:
+        if row is None or (row.tg_media_id == old_media_id and row.reason not in SET_ASIDE):
             return False
         file_id = row.file_id  # type: ignore[attr-defined]  # Tortoise's FK column
         values: dict[str, object]
         if file_id is not None:
             values = {"status": DONE, "bytes_done": row.size or 0, "reason": None}
-        elif row.reason == "too_big":
+        elif row.reason in SET_ASIDE:
             values = {"status": SKIPPED, "bytes_done": 0}
         else:
             values = {"status": QUEUED, "bytes_done": 0, "reason": None}
@@ -301,7 +323,7 @@ class MediaQueue:
             row = await MediaDownload.get_or_none(id=row_id, status=DOWNLOADING)
             if row is None:
                 continue
-            if row.file_id is not None or row.reason == "too_big":  # type: ignore[attr-defined]
+            if row.file_id is not None or row.reason in SET_ASIDE:  # type: ignore[attr-defined]
                 await self.changed(row_id, -1)
             else:
                 await MediaDownload.filter(id=row_id, status=DOWNLOADING).update(status=QUEUED)

@@ -97,6 +97,11 @@ class _DiskLow(Exception):
     """Raised from the writer when the free space went under the floor."""
 
 
+class _SetAside(Exception):
+    """Raised from the writer when the row was set aside (the channel's policy no longer
+    keeps it) while it was downloaded."""
+
+
 class _SizeMismatch(Exception):
     """The complete download is not the size Telegram announced for the file."""
 
@@ -146,6 +151,8 @@ class MediaService:
         # Bytes in each running download's partial file, and what the row says.
         self._live: dict[int, int] = {}
         self._saved: dict[int, int] = {}
+        # Running downloads set aside by a policy change: stopped at their next chunk.
+        self._aside: set[int] = set()
         self.paused: str | None = None
 
     # -- the bot's side --------------------------------------------------------------
@@ -255,7 +262,9 @@ class MediaService:
             self._tasks[row.id] = (task, row.ref.tg_id)
 
     async def _save_progress(self) -> None:
-        """bytes_done of the running downloads (at most one write each per poll)."""
+        """bytes_done of the running downloads (at most one write each per poll); the
+        ones set aside meanwhile (db/media_queue.py SET_ASIDE) stop at their next chunk."""
+        self._aside = await self._queue.set_aside(list(self._tasks)) if self._tasks else set()
         for row_id, size in list(self._live.items()):
             if self._saved.get(row_id) != size:
                 entry = self._tasks.get(row_id)
@@ -501,6 +510,13 @@ class MediaService:
             except _DiskLow:
                 await self._defer(row, ref, None, "DISK_FULL")
                 return
+            except _SetAside:
+                # Off / an unticked kind / a lower cap: not stored, not queued again;
+                # its partial goes (the room it took is what the operator wants back).
+                log.info("media: download %d set aside by the channel's choice", row.id)
+                await self._store.delete(row.partial_key)
+                await self._queue.changed(row.id, ref.tg_id)
+                return
             except OSError as exc:
                 cause = local_error(exc, str(self._root))
                 if cause is None or cause.cause != "disk_full":
@@ -536,6 +552,8 @@ class MediaService:
         def check(size: int) -> None:  # in the writer's thread, after each chunk
             nonlocal checked
             self._live[row_id] = size
+            if row_id in self._aside:
+                raise _SetAside()
             if size - checked >= _CHECK_EVERY:
                 checked = size
                 with contextlib.suppress(OSError):
@@ -575,8 +593,8 @@ class MediaService:
         that content is stored already) and mark the row done. A row whose media was
         edited meanwhile goes back to the queue for the new one; this file is dropped."""
         if not await self._queue.current(row.id, ref.tg_id):
-            log.info("media: download %d: its message's media was edited; fetching "
-                     "the new one", row.id)
+            log.info("media: download %d: its message's media was edited or set aside; "
+                     "not stored", row.id)
             await self._store.delete(row.partial_key)
             await self._queue.changed(row.id, ref.tg_id)
             return

@@ -689,3 +689,58 @@ async def test_a_file_failed_for_a_stale_reference_resumes_after_a_re_read(
     assert done.file.sha256 == stack.world.file_sha256(fid)
     # Resumed: the part holding the resume point again, then the rest.
     assert stack.world.bytes_served[fid] - served == size - CHUNK
+
+
+async def test_off_stops_a_running_download_and_no_interruption_queues_it_again(
+    stack: Stack,
+) -> None:
+    """#16 review16b A2: "Off" while files download stops them at their next chunk (not
+    stored, skipped not_kept, partial dropped); a row set aside while downloading and
+    then deferred (flood wait), released (stop) or left at a crash is skipped, not
+    queued; kept again, it is queued."""
+    from core.media import MediaMode, MediaPolicy
+    from db.media import apply_policy
+
+    ch = stack.world.add_channel(username="offnow", title="Off now")
+    fid = ch.add_media_post("document", size=40 * CHUNK)
+    (row,) = await enqueue(stack, "offnow")
+    stack.server.file_delay = 0.05
+    svc = stack.service(parts=1)
+    async with running(svc):
+        for _ in range(400):
+            if (await MediaDownload.get(id=row.id)).bytes_done >= 2 * CHUNK:
+                break
+            await asyncio.sleep(0.02)
+        channel_id = row.channel_id  # type: ignore[attr-defined]
+        assert await apply_policy([channel_id], [], MediaPolicy(MediaMode.OFF, None, 0)) == (
+            1, 0, 0)
+        counts = await settled(svc, 1)
+    got = await MediaDownload.get(id=row.id)
+    assert (got.status, got.reason) == ("skipped", "not_kept")
+    assert counts.files == 0 and not (stack.root / "partial" / f"{row.id}-{fid}").exists()
+    assert stack.world.bytes_served[fid] < 20 * CHUNK  # stopped, not fetched to its end
+    # The three other ends of a download of a row set aside meanwhile.
+    q = MediaQueue()
+    policy_all = MediaPolicy(MediaMode.ALL, None, 0)
+    for end in ("defer", "release", "crash"):
+        await apply_policy([channel_id], [], policy_all)
+        assert [c.id for c in await q.claim(1)] == [row.id]
+        await apply_policy([channel_id], [], MediaPolicy(MediaMode.OFF, None, 0))
+        assert (await MediaDownload.get(id=row.id)).status == "downloading"
+        if end == "defer":
+            await q.defer(row.id, None, "FLOOD_WAIT", fid)
+        elif end == "release":
+            await q.release([row.id])
+        else:
+            await q.requeue_interrupted()
+        got = await MediaDownload.get(id=row.id)
+        assert (end, got.status, got.reason) == (end, "skipped", "not_kept")
+        assert await q.claim(1) == []
+    # A lower cap does the same to a running download over it.
+    await apply_policy([channel_id], [], policy_all)
+    assert [c.id for c in await q.claim(1)] == [row.id]
+    assert await apply_policy([channel_id], [], MediaPolicy(MediaMode.ALL, None, CHUNK)) == (
+        0, 1, 0)
+    await q.release([row.id])
+    got = await MediaDownload.get(id=row.id)
+    assert (got.status, got.reason) == ("skipped", "too_big")
