@@ -20,12 +20,19 @@ from typing import Any
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramEntityTooLarge
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import FSInputFile, InlineKeyboardButton
+from aiogram.types import (
+    FSInputFile,
+    InlineKeyboardButton,
+    InputMediaAudio,
+    InputMediaDocument,
+    InputMediaPhoto,
+    InputMediaVideo,
+)
 
 from bot.api.media import MediaFilesAPI
 from bot.keyboards import button
 from bot.labels import shorten
-from bot.texts import Html, t
+from bot.texts import Html, html_join, t
 from core.file_names import media_file_name
 from core.media import MEDIA_KINDS, DownloadStatus, MediaPause, StoredMedia
 
@@ -199,3 +206,103 @@ def _on_disk(media: StoredMedia, size: int, limit: int, path: Path, lang: str) -
         limit=limit // MB,
         path=str(path),  # absolute (MediaFilesAPI.local_file); escaped by t()
     )
+
+
+ALBUM_MAX = 10  # sendMediaGroup: 2-10 items
+ALBUM_TEXT_MAX = 3900  # the "not sent" message stays within 4,096 characters
+
+_AlbumItem = tuple[StoredMedia, Path, int]
+
+
+def _album_part(media: StoredMedia, size: int) -> str | None:
+    """Which album a file may go in: photos and videos together, documents alone, audio
+    alone; None: a kind sendMediaGroup does not take (voice, GIF, sticker)."""
+    if media.kind == "photo":
+        return "visual" if _photo_fits(media, size) else "document"
+    if media.kind in ("video", "round"):
+        return "visual"
+    if media.kind in ("document", "audio"):
+        return media.kind
+    return None
+
+
+def _input_media(media: StoredMedia, path: Path, size: int, caption: Html | None) -> Any:
+    name = media_file_name(media.msg_id, media.kind, media.file_name, media.mime_type)
+    file = FSInputFile(path, filename=name)
+    part = _album_part(media, size)
+    if part == "visual":
+        cls = InputMediaPhoto if media.kind == "photo" else InputMediaVideo
+        return cls(media=file, caption=caption)
+    if part == "audio":
+        return InputMediaAudio(media=file, caption=caption)
+    return InputMediaDocument(media=file, caption=caption)
+
+
+async def send_album(
+    bot: Bot,
+    chat_id: int,
+    items: list[StoredMedia],
+    files: MediaFilesAPI,
+    caption: Html,
+    lang: str,
+    pause: MediaPause | None = None,
+) -> None:
+    """📎 of an album post: the album's downloaded files within the upload limit as
+    albums of at most 10 (Telegram's mixing rules), the caption on the first; a kind
+    no album takes, or a group of one, goes as `send_post_media` sends it; then one
+    message naming each file not sent and why (not downloaded yet, too big: its path)."""
+    parts: dict[str, list[StoredMedia]] = {"visual": [], "document": [], "audio": []}
+    singles: list[StoredMedia] = []
+    local: dict[int, tuple[Path, int]] = {}
+    left: list[tuple[int, Html]] = []
+    for n, media in enumerate(items, start=1):
+        text = status_text(media, lang, pause, files.folder)
+        if text is not None:
+            left.append((n, text))
+            continue
+        path = await files.local_file(media)
+        if path is None:
+            left.append((n, t("media_missing", lang, kind=kind_word(media.kind, lang))))
+            continue
+        size = media.size if media.size is not None else path.stat().st_size
+        if size > files.upload_limit:
+            left.append((n, _on_disk(media, size, files.upload_limit, path, lang)))
+            continue
+        local[media.msg_id] = (path, size)
+        part = _album_part(media, size)
+        (parts[part] if part else singles).append(media)
+    first = True
+    for group in parts.values():
+        for i in range(0, len(group), ALBUM_MAX):
+            chunk = group[i : i + ALBUM_MAX]
+            if len(chunk) == 1:
+                singles.append(chunk[0])
+                continue
+            album = [
+                _input_media(m, *local[m.msg_id], caption if first and j == 0 else None)
+                for j, m in enumerate(chunk)
+            ]
+            try:
+                await bot.send_media_group(chat_id, album)
+            except (TelegramEntityTooLarge, TelegramBadRequest) as exc:
+                log.info("album refused (%s): its files sent one by one", exc)
+                singles.extend(chunk)
+                continue
+            first = False
+    for media in sorted(singles, key=lambda m: m.msg_id):
+        await send_post_media(bot, chat_id, media, files, caption, lang)
+    if left:
+        await bot.send_message(chat_id, _album_left(left, len(items), lang))
+
+
+def _album_left(left: list[tuple[int, Html]], total: int, lang: str) -> Html:
+    lines = [t("media_album_left", lang, sent=total - len(left), total=total)]
+    length = len(lines[0])
+    for shown, (n, text) in enumerate(left):
+        line = t("media_album_item", lang, n=n, text=text)
+        if length + len(line) > ALBUM_TEXT_MAX:
+            lines.append(t("media_album_more", lang, n=len(left) - shown))
+            break
+        lines.append(line)
+        length += len(line) + 1
+    return html_join("\n", lines)

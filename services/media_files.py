@@ -9,7 +9,7 @@ from pathlib import Path
 
 from core.media import DownloadStatus, StoredMedia
 from core.ports import MediaStore
-from db import media_files
+from db import albums, media_files
 
 
 class MediaFilesService:
@@ -38,6 +38,12 @@ class MediaFilesService:
 
     async def media_by_message(self, message_ids: Sequence[int]) -> dict[int, StoredMedia]:
         return await media_files.media_by_message(message_ids)
+
+    async def album_media(self, channel_id: int, msg_id: int) -> list[StoredMedia]:
+        posts = await albums.album_posts(channel_id, msg_id)
+        if len(posts) < 2:
+            return []
+        return await media_files.media_of_posts((channel_id, m) for m in posts)
 
     async def local_file(self, media: StoredMedia) -> Path | None:
         if media.status != DownloadStatus.DONE or media.key is None:

@@ -47,6 +47,11 @@ class MediaFilesAPI(Protocol):
         the messages that have a file the archive keeps track of."""
         ...
 
+    async def album_media(self, channel_id: int, msg_id: int) -> list[StoredMedia]:
+        """The media of every message of the album `msg_id` belongs to (same chat, same
+        grouped_id), in message order; [] when the message is in no album."""
+        ...
+
     async def local_file(self, media: StoredMedia) -> Path | None:
         """A local file holding a done media's bytes (the stored file itself for local
         storage: also where it is on disk, as an absolute path); None when not done or

@@ -9,7 +9,7 @@ from babel.numbers import format_decimal
 from bot.api.archive import ArchiveAPI
 from bot.api.media import MediaFilesAPI, MediaStatusAPI
 from bot.labels import channel_name
-from bot.media_send import CAPTION_NAME_WIDTH, MB, MediaSend, send_post_media
+from bot.media_send import CAPTION_NAME_WIDTH, MB, MediaSend, send_album, send_post_media
 from bot.texts import Html, html_join, t
 from core.channels import post_link
 from core.media import DownloadStatus, MediaCounts
@@ -55,10 +55,15 @@ async def on_media(
         return
     found = await media.post_media(callback_data.channel_id, callback_data.msg_id)
     caption = await _caption(archive, callback_data.channel_id, callback_data.msg_id, lang)
+    album = await media.album_media(callback_data.channel_id, callback_data.msg_id)
     pause = None
     waiting = (DownloadStatus.QUEUED, DownloadStatus.DOWNLOADING)
-    if found is not None and found.status in waiting and media_status is not None:
+    asked = album or ([found] if found is not None else [])
+    if media_status is not None and any(m.status in waiting for m in asked):
         pause = await media_status.pause()  # downloads paused as a whole: say why
+    if len(album) >= 2:  # an album post: its files, not only this message's
+        await send_album(bot, chat_id, album, media, caption, lang, pause)
+        return
     await send_post_media(bot, chat_id, found, media, caption, lang, pause)
 
 

@@ -228,6 +228,7 @@ class FakeMediaFiles:
     root: Path
     upload_limit: int = 50 * 1024 * 1024
     posts: dict[tuple[int, int], tuple[StoredMedia, int]] = field(default_factory=dict)
+    albums: list[tuple[int, list[int]]] = field(default_factory=list)  # (channel, msg_ids)
 
     def add(self, media: StoredMedia, message_id: int = 0, data: bytes | None = None) -> None:
         self.posts[(media.channel_id, media.msg_id)] = (media, message_id)
@@ -243,6 +244,12 @@ class FakeMediaFiles:
     async def media_by_message(self, message_ids: Sequence[int]) -> dict[int, StoredMedia]:
         wanted = set(message_ids)
         return {mid: m for m, mid in self.posts.values() if mid in wanted}
+
+    async def album_media(self, channel_id: int, msg_id: int) -> list[StoredMedia]:
+        for ch, ids in self.albums:
+            if ch == channel_id and msg_id in ids:
+                return [self.posts[(ch, m)][0] for m in ids if (ch, m) in self.posts]
+        return []
 
     @property
     def folder(self) -> Path:

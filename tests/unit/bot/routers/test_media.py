@@ -4,6 +4,7 @@ saying why not), the media lines of /status."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -538,3 +539,58 @@ async def test_export_media_buttons(media_bot: MediaBot) -> None:
     paths = dict(formats.buttons)["📎 CSV + where the files are"]
     await tg.press(paths, on=formats)
     assert ("export_media", "paths") in archive.calls
+
+
+# -- albums ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+async def test_an_album_post_sends_the_albums_files(media_bot: MediaBot, lang: str) -> None:
+    media_bot.tg.updates.lang = lang
+    f = media_bot.files
+    # 12 photos and a video (two albums: 10 + 3), a document (alone: sendDocument), one
+    # photo not downloaded yet, one video over the upload limit (named by its path).
+    ids = list(range(40, 56))
+    for n in ids[:12]:
+        f.add(_done(n, "photo", 1000, f"al/{n}.jpg", width=800, height=600), data=b"\xff" * 1000)
+    f.add(_done(52, "video", 2000, "al/52.mp4"), data=b"\x00" * 2000)
+    f.add(_done(53, "document", 10, "al/53.pdf", file_name="a<b>.pdf"), data=b"%PDF-1.4 x")
+    f.add(StoredMedia(1, 54, "photo", "queued", size=5000))
+    big = _done(55, "video", 30 * MB, "al/55 <&>.mp4")
+    _sparse(f.root / "al/55 <&>.mp4", 30 * MB)
+    f.add(big)
+    f.albums.append((1, ids))
+    sent = await _press_media(media_bot, 1, 44)  # any member's 📎: the whole album
+    methods = [s.method for s in sent]
+    assert methods == ["sendMediaGroup", "sendMediaGroup", "sendDocument", "sendMessage"]
+    first, second = (json.loads(s.params["media"]) for s in sent[:2])
+    assert len(first) == 10 and len(second) == 3 and second[-1]["type"] == "video"
+    assert first[0]["caption"] == "C1 · @c1 · https://t.me/c1/44"
+    assert all("caption" not in m for m in first[1:] + second)
+    rest = sent[-1].text
+    assert len(rest) <= 4096
+    assert ("14 of 16 files were sent" in rest) if lang == "en" else (
+        "отправлено файлов: 14 из 16" in rest
+    )
+    assert "15. " in rest and "16. " in rest
+    assert html_escape(str((f.root / "al/55 <&>.mp4").resolve()), quote=False) in rest
+    assert ("not downloaded yet" in rest) if lang == "en" else ("ещё не скачан" in rest)
+    # A message in no album: its own file only.
+    f.add(_done(60, "photo", 1000, "al/60.jpg", width=8, height=6), data=b"\xff" * 1000)
+    (one,) = await _press_media(media_bot, 1, 60)
+    assert one.method == "sendPhoto"
+
+
+async def test_a_long_list_of_album_files_not_sent_stays_within_a_message(
+    media_bot: MediaBot, tmp_path: Path
+) -> None:
+    f = media_bot.files
+    f.root = tmp_path.joinpath(*["deep <&> dir " * 15] * 3)
+    for n in range(1, 11):
+        big = _done(n, "document", 30 * MB, f"{'x' * 200}/{n}.bin")
+        _sparse(f.root / big.key, 30 * MB)  # type: ignore[operator]
+        f.add(big)
+    f.albums.append((1, list(range(1, 11))))
+    (rest,) = await _press_media(media_bot, 1, 1)
+    assert rest.method == "sendMessage" and len(rest.text) <= 4096
+    assert "0 of 10 files were sent" in rest.text and "more (all of them via /export)" in rest.text
