@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,11 @@ from core.file_names import media_file_name
 from core.media import MEDIA_KINDS, DownloadStatus, MediaPause, StoredMedia
 
 log = logging.getLogger(__name__)
+
+# Why a row is set aside (db/media.py TOO_BIG, NOT_KEPT): also on a row still being
+# downloaded when the channel's choice changed (its download stops, nothing stored).
+TOO_BIG = "too_big"
+NOT_KEPT = "not_kept"
 
 MB = 1024 * 1024
 PHOTO_MAX_BYTES = 10 * MB  # sendPhoto's limit
@@ -96,6 +102,9 @@ def status_text(
     if media is None:
         return t("media_none", lang)
     kind = kind_word(media.kind, lang)
+    if media.status == DownloadStatus.DOWNLOADING and media.reason in (TOO_BIG, NOT_KEPT):
+        # Set aside by the channel's choice while it downloads: it stops, not stored.
+        media = replace(media, status=DownloadStatus.SKIPPED)
     if media.status in (DownloadStatus.QUEUED, DownloadStatus.DOWNLOADING):
         if pause is not None and pause.paused:
             return _paused_text(kind, pause, folder, lang)
@@ -104,7 +113,7 @@ def status_text(
             return t("media_not_yet_retry", lang, kind=kind, reason=reason)
         return t("media_not_yet", lang, kind=kind)
     if media.status == DownloadStatus.SKIPPED:
-        if media.reason == "too_big":
+        if media.reason == TOO_BIG:
             return t("media_skipped_too_big", lang, kind=kind, size=megabytes(media.size))
         return t("media_skipped", lang, kind=kind)
     if media.status == DownloadStatus.FAILED:

@@ -318,6 +318,17 @@ async def test_every_stored_reason_is_said_in_words_once_with_the_retry_once(
         assert "go on by themselves" not in text and "продолжится" not in text, text
         if lang == "ru":
             assert not re.search(r"[A-Za-z]{3,}", text.replace("Telegram", "")), text
+    # Set aside by the channel's choice while it downloads (reason kept on the running
+    # row): it reads as skipped, never as a code or a retry.
+    media_bot.files.add(StoredMedia(1, 90, "video", "downloading", size=300 * MB,
+                                    reason="too_big"))
+    media_bot.files.add(StoredMedia(1, 91, "video", "downloading", size=5 * MB,
+                                    reason="not_kept"))
+    big, unwanted = [(await _press_media(media_bot, 1, n))[0].text for n in (90, 91)]
+    assert ("300 MB" in big) if lang == "en" else ("300 МБ" in big)
+    for text in (big, unwanted):
+        assert "_" not in text and retry not in text.lower(), text
+        assert "Telegram's answer" not in text and "ответ Telegram" not in text, text
     # Paused for an unusable folder: the cause once, that it goes on by itself once.
     media_bot.status.figures = MediaCounts(queued=1, paused="media_dir")
     (paused,) = await _press_media(media_bot, 1, 100)
