@@ -270,3 +270,37 @@ async def test_files_the_database_refuses_never_cost_the_messages(
     monkeypatch.undo()
     await store(repo, a, [photo_post(3, 501)])  # the connection is fine afterwards
     assert list(await queue(a)) == [3]
+
+
+async def test_apply_policy_updates_use_the_channel_index_in_one_transaction(
+    db: Path,
+) -> None:
+    """#16 review16b C: every UPDATE of a policy change filters by channel row through
+    the (channel_id, msg_id) index, not an OR that SQLite plans over the status index
+    (a scan of every queued row of every channel); all of them in one transaction."""
+    from tortoise import Tortoise
+
+    from db.media import apply_policy
+
+    ch = await Channel.create(tg_id=1, access_hash=1, title="c", username="c")
+    await MediaDownload.create(
+        channel=ch, msg_id=1, kind="video", tg_media_id=1, access_hash=1, file_reference="",
+        dc_id=2, size=10,
+    )
+    conn = Tortoise.get_connection("default")._connection  # the aiosqlite connection
+    seen: list[str] = []
+    await conn.set_trace_callback(seen.append)
+    try:
+        await apply_policy([ch.id], [], MediaPolicy(MediaMode.OFF, None, 5))
+        await apply_policy([ch.id], [ch.id], MediaPolicy(MediaMode.ALL, None, 0))
+    finally:
+        await conn.set_trace_callback(None)
+    updates = [s for s in seen if s.lstrip().upper().startswith("UPDATE")]
+    assert updates
+    for sql in updates:
+        plan = " | ".join(str(r[-1]) for r in await conn.execute_fetchall(
+            "EXPLAIN QUERY PLAN " + sql))
+        assert "channel_id" in plan and "status" not in plan.split("INDEX")[-1], (sql, plan)
+    # One transaction per call: BEGIN before the first UPDATE, COMMIT after the last.
+    begins = [i for i, s in enumerate(seen) if s.strip().upper().startswith("BEGIN")]
+    assert begins and begins[0] < seen.index(updates[0])
