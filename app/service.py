@@ -12,6 +12,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from app.health import HealthRegistry, HealthServer
@@ -189,6 +190,7 @@ def build_media(settings: Settings, userbot: Userbot, alerter: Alerter) -> Media
         concurrency=settings.media_concurrency,
         parts=settings.media_parts,
         min_free_bytes=settings.min_free_disk_mb * 1024 * 1024,
+        keep_failed_partials=timedelta(hours=settings.refresh_window_hours),
     )
 
 

@@ -55,6 +55,13 @@ RETRY_ON_REREAD = (
     "FILEREF_UPGRADE_NEEDED", "MESSAGE_DELETED", "MEDIA_GONE", "CHANNEL_PRIVATE",
     "CHANNEL_INVALID", "PEER_ID_INVALID", "SIZE_MISMATCH",
 )  # fmt: skip
+# Of those, the reasons a re-read can cure (a stale reference, a channel to find again):
+# only these keep a failed row's partial file, to resume from (a deleted post or a
+# media removed by an edit is never queued again for the same file: its partial goes).
+KEEP_PARTIAL = (
+    "FILE_REFERENCE_EXPIRED", "FILE_REFERENCE_INVALID", "FILE_REFERENCE_EMPTY",
+    "FILEREF_UPGRADE_NEEDED", "CHANNEL_PRIVATE", "CHANNEL_INVALID", "PEER_ID_INVALID",
+)  # fmt: skip
 # Errors of the data (a value the database refuses), not of the database: the batch's
 # messages are committed without their files rather than the run failing on them. A
 # full disk or a locked database (sqlite3.OperationalError, asyncpg's resource errors)

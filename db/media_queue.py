@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
@@ -20,7 +20,7 @@ from tortoise.functions import Count, Sum
 from tortoise.transactions import in_transaction
 
 from core.media import DownloadStatus, MediaCounts, MediaRef
-from db.media import NOT_KEPT, RETRY_ON_REREAD, TOO_BIG
+from db.media import KEEP_PARTIAL, NOT_KEPT, TOO_BIG
 from db.models import Channel, MediaDownload, MediaFile
 
 QUEUED, DOWNLOADING = DownloadStatus.QUEUED.value, DownloadStatus.DOWNLOADING.value
@@ -328,12 +328,15 @@ class MediaQueue:
             else:
                 await MediaDownload.filter(id=row_id, status=DOWNLOADING).update(status=QUEUED)
 
-    async def partial_keys_in_use(self) -> set[str]:
+    async def partial_keys_in_use(self, keep_failed: timedelta = timedelta(hours=24)) -> set[str]:
         """The partial keys of the rows still to download (queued or downloading), and
-        of the failed ones a re-read may queue again (db/media.py RETRY_ON_REREAD)."""
+        of the failed ones a re-read may still queue again: failed for a reason a
+        re-read can cure (db/media.py KEEP_PARTIAL) less than `keep_failed` (the refresh
+        window) ago -- a post the refresh window still re-reads. Not those of rows set
+        aside (skipped not_kept: kept again, the file starts from byte 0)."""
         rows = await MediaDownload.filter(
             Q(status__in=(QUEUED, DOWNLOADING))
-            | Q(status=FAILED, reason__in=RETRY_ON_REREAD)
+            | Q(status=FAILED, reason__in=KEEP_PARTIAL, updated_at__gte=_now() - keep_failed)
         ).values_list("id", "tg_media_id")
         return {f"partial/{row_id}-{media_id}" for row_id, media_id in rows}
 

@@ -48,7 +48,7 @@ from core.errors import (
 )
 from core.media import MediaCounts, MediaPause, MediaRef, media_key
 from core.ports import AlertSink, MediaStore
-from db.media import RETRY_ON_REREAD
+from db.media import KEEP_PARTIAL
 from db.media_queue import Claimed, MediaQueue, StoredFile
 from parser.media import FileSink, PartialMismatch, download, hash_prefix, refresh
 from services.events import RunCompleted
@@ -126,6 +126,8 @@ class MediaService:
         free: Callable[[Path], int] = free_bytes,
         partials: Callable[[], Awaitable[list[str]]] | None = None,
         disk_retry_seconds: float = 60.0,
+        keep_failed_partials: timedelta = timedelta(hours=24),
+        sweep_seconds: float = 3600.0,
     ) -> None:
         self._queue = queue
         self._store = store
@@ -138,6 +140,11 @@ class MediaService:
         self._poll = poll_seconds
         self._free = free
         self._partials = partials
+        # A failed row's partial is kept while a re-read may cure it (the refresh
+        # window); orphans are looked for at start and every `sweep_seconds`.
+        self._keep_failed = keep_failed_partials
+        self._sweep_every = sweep_seconds
+        self._swept_at = 0.0
         self._disk_retry = disk_retry_seconds
         self._disk_alerted = False  # the pause alert is out; its "go on" not yet
         self._enospc_free: int | None = None  # free bytes when a write met ENOSPC
@@ -203,6 +210,8 @@ class MediaService:
             while not self._stopping:
                 self._wake.clear()
                 try:
+                    if time.monotonic() - self._swept_at >= self._sweep_every:
+                        await self._drop_orphans()
                     await self._tick()
                 except Exception as exc:
                     # The database locked or its disk full: this machine's trouble,
@@ -217,11 +226,17 @@ class MediaService:
 
     async def _drop_orphans(self) -> None:
         """Partial files no row will resume (its channel removed, its message's media
-        edited since) are deleted at start; `partials` lists them (None: not done)."""
+        edited since, its post deleted, failed longer ago than the refresh window, set
+        aside) are deleted at start and every `sweep_seconds`; `partials` lists them
+        (None: not done). Listed before the rows are read: a partial made meanwhile is
+        a running download's, left alone too."""
+        self._swept_at = time.monotonic()
         if self._partials is None:
             return
-        in_use = await self._queue.partial_keys_in_use()
-        orphans = [k for k in await self._partials() if k not in in_use]
+        keys = await self._partials()
+        in_use = await self._queue.partial_keys_in_use(self._keep_failed)
+        in_use |= {f"partial/{row_id}-{media_id}" for row_id, (_, media_id) in self._tasks.items()}
+        orphans = [k for k in keys if k not in in_use]
         for key in orphans:
             await self._store.delete(key)
         if orphans:
@@ -625,10 +640,11 @@ class MediaService:
                 await self._store.delete(stored.key)
 
     async def _fail(self, row: Claimed, reason: str, ref: MediaRef) -> None:
-        """Failed for good; its partial file stays when a re-read of the post may queue
-        it again (db/media.py RETRY_ON_REREAD: a stale reference...): it resumes."""
+        """Failed for good; its partial file stays when a re-read of the post may cure
+        it (db/media.py KEEP_PARTIAL: a stale reference...): it resumes then. It goes
+        at a sweep once the refresh window is over (`keep_failed_partials`)."""
         log.info("media: download %d (message %d) failed: %s", row.id, row.msg_id, reason)
-        if reason not in RETRY_ON_REREAD:
+        if reason not in KEEP_PARTIAL:
             await self._store.delete(row.partial_key)
         await self._queue.failed(row.id, reason, ref.tg_id)
 

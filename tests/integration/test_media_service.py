@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -744,3 +744,40 @@ async def test_off_stops_a_running_download_and_no_interruption_queues_it_again(
     await q.release([row.id])
     got = await MediaDownload.get(id=row.id)
     assert (got.status, got.reason) == ("skipped", "too_big")
+
+
+async def test_a_deleted_posts_partial_file_is_not_kept(stack: Stack) -> None:
+    """#16 review16b A: a post deleted while its file downloads: failed MESSAGE_DELETED
+    and its partial file deleted (no re-read ever resumes it); a partial of a row failed
+    for a stale reference is kept only within the refresh window (the sweep)."""
+    ch = stack.world.add_channel(username="delmid", title="Deleted mid-file")
+    fid = ch.add_media_post("document", size=40 * CHUNK)
+    msg_id = ch.last_id
+    (row,) = await enqueue(stack, "delmid")
+    stack.server.file_delay = 0.05
+    svc = stack.service(parts=1)
+    partial = stack.root / "partial" / f"{row.id}-{fid}"
+    async with running(svc):
+        for _ in range(400):
+            if (await MediaDownload.get(id=row.id)).bytes_done >= 2 * CHUNK:
+                break
+            await asyncio.sleep(0.02)
+        ch.delete_message(msg_id)
+        stack.world.expire_file_reference(fid)
+        await settled(svc, 1)
+    got = await MediaDownload.get(id=row.id)
+    assert (got.status, got.reason) == ("failed", "MESSAGE_DELETED")
+    assert not partial.exists()
+    # A stale-reference failure's partial: kept within the window, swept after it.
+    partial.write_bytes(b"x" * CHUNK)
+    await MediaDownload.filter(id=row.id).update(reason="FILE_REFERENCE_EXPIRED")
+    store = LocalMediaStore(stack.root)
+    for keep, exists in ((timedelta(hours=24), True), (timedelta(0), False)):
+        svc = MediaService(
+            MediaQueue(), store, Session(None, "no_session"), stack.alerts,
+            root=stack.root, poll_seconds=0.05, free=lambda _p: stack.free,
+            partials=store.partial_keys, keep_failed_partials=keep,
+        )
+        async with running(svc):
+            await asyncio.sleep(0.3)
+        assert partial.exists() == exists, keep

@@ -163,3 +163,23 @@ async def test_due_retries_are_claimed_by_age_behind_a_backlog_and_lose_their_re
     assert [r.msg_id for r in await q.claim(1, busy={7})] == []
     await _row(ch, 600, 8)
     assert [r.msg_id for r in await q.claim(1, busy={7})] == [600]
+
+
+async def test_partials_kept_only_for_curable_recent_failures(db: Path) -> None:
+    """#16 review16b A: a failed row's partial is in use only when a re-read may cure it
+    (a stale reference, not a deleted post) and only within the refresh window; a row
+    set aside (skipped not_kept) keeps none (kept again, it starts over)."""
+    q = MediaQueue()
+    ch = await _channel()
+    old = datetime.now(UTC) - timedelta(hours=30)
+    rows = {
+        "queued": await _row(ch, 1, 1),
+        "stale": await _row(ch, 2, 2, status="failed", reason="FILE_REFERENCE_EXPIRED"),
+        "deleted": await _row(ch, 3, 3, status="failed", reason="MESSAGE_DELETED"),
+        "gone": await _row(ch, 4, 4, status="failed", reason="MEDIA_GONE"),
+        "old": await _row(ch, 5, 5, status="failed", reason="CHANNEL_PRIVATE"),
+        "aside": await _row(ch, 6, 6, status="skipped", reason="not_kept"),
+    }
+    await MediaDownload.filter(id=rows["old"].id).update(updated_at=old)
+    keys = await q.partial_keys_in_use(timedelta(hours=24))
+    assert keys == {f"partial/{rows[n].id}-{rows[n].tg_media_id}" for n in ("queued", "stale")}
