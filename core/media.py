@@ -84,7 +84,8 @@ class MediaRef:
 @dataclass(frozen=True)
 class MediaCounts:
     """/status: files by state and the bytes the stored files take (`bytes_on_disk`:
-    the sum of the stored files' sizes, each content once). `paused`: why downloads
+    the sum of the stored files' sizes, each content once, plus the bytes of the
+    partial files on disk: downloads under way or kept to resume). `paused`: why downloads
     wait ("disk_full", "no_session"...; None: running)."""
 
     queued: int = 0

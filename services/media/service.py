@@ -165,9 +165,15 @@ class MediaService:
     # -- the bot's side --------------------------------------------------------------
 
     async def counts(self) -> MediaCounts:
-        """Rows by status, stored files and their bytes, why downloads wait, and the
-        free bytes on the media folder (None if it cannot be read)."""
+        """Rows by status, stored files and their bytes (with the partial files'), why
+        downloads wait, and the free bytes on the media folder (None if it cannot be
+        read)."""
         counts = await self._queue.counts()
+        partial = 0
+        if self._partials is not None:
+            with contextlib.suppress(OSError):
+                for key in await self._partials():
+                    partial += await self._store.size(key) or 0
         try:
             free: int | None = self._free(self._root)
         except OSError:
@@ -175,7 +181,8 @@ class MediaService:
         return MediaCounts(
             queued=counts.queued, downloading=counts.downloading, done=counts.done,
             skipped=counts.skipped, failed=counts.failed, files=counts.files,
-            bytes_on_disk=counts.bytes_on_disk, paused=self.paused, free_bytes=free,
+            bytes_on_disk=counts.bytes_on_disk + partial, paused=self.paused,
+            free_bytes=free,
         )
 
     async def pause(self) -> MediaPause:

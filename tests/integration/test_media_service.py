@@ -781,3 +781,18 @@ async def test_a_deleted_posts_partial_file_is_not_kept(stack: Stack) -> None:
         async with running(svc):
             await asyncio.sleep(0.3)
         assert partial.exists() == exists, keep
+
+
+async def test_status_bytes_on_disk_count_partial_files(stack: Stack) -> None:
+    """#16 review16b A: /status's bytes on disk include the partial files' bytes."""
+    ch = stack.world.add_channel(username="partb", title="Partial bytes")
+    fid = ch.add_media_post("document", size=4 * CHUNK)
+    (row,) = await enqueue(stack, "partb")
+    (stack.root / "partial").mkdir(parents=True)
+    (stack.root / "partial" / f"{row.id}-{fid}").write_bytes(b"x" * CHUNK)
+    store = LocalMediaStore(stack.root)
+    svc = MediaService(
+        MediaQueue(), store, Session(None, "no_session"), stack.alerts, root=stack.root,
+        poll_seconds=0.05, free=lambda _p: stack.free, partials=store.partial_keys,
+    )
+    assert (await svc.counts()).bytes_on_disk == CHUNK
