@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 from telethon import TelegramClient
 from telethon.crypto import rsa
-from telethon.sessions import StringSession
 
 from core.errors import FileReferenceExpired, MediaUnavailable
 from parser.media import CHUNK, download, download_to, media_ref, refresh
-from tests.doubles.mtproto import PUBLIC_KEY_PATH, MTProtoServer, World
+from tests.doubles.mtproto import PUBLIC_KEY_PATH, MTProtoServer, World, signed_in_client
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -31,19 +30,10 @@ def world() -> World:
 
 @pytest.fixture
 async def client(world: World) -> AsyncIterator[TelegramClient]:
-    async with MTProtoServer(world, host="127.0.0.1", port=0) as server:
-        c = TelegramClient(
-            StringSession(), api_id=1, api_hash="x" * 32, receive_updates=False,
-            flood_sleep_threshold=0, retry_delay=0.1,
-        )
-        c.session.set_dc(server.dc_id, server.host, server.port)
-        await c.connect()
-        await c.send_code_request(PHONE)
-        await c.sign_in(PHONE, CODE)
-        try:
-            yield c
-        finally:
-            await c.disconnect()
+    async with MTProtoServer(world, host="127.0.0.1", port=0) as server, signed_in_client(
+        server.port, PHONE, CODE, dc_id=server.dc_id, flood_sleep_threshold=0, retry_delay=0.1
+    ) as (c, _):
+        yield c
 
 
 async def _post(client: TelegramClient, world: World, kind: str, **kw: object) -> object:

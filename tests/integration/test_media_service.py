@@ -16,16 +16,15 @@ from typing import Any
 import pytest
 from telethon import TelegramClient
 from telethon.crypto import rsa
-from telethon.sessions import StringSession
 
-from core.media import MediaCounts
+from core.media import MediaCounts, MediaMode, MediaPolicy, MediaRef
 from db.database import close_db, init_db
 from db.media_queue import MediaQueue
 from db.media_store import LocalMediaStore
 from db.models import Channel, MediaDownload, MediaFile
 from parser.media import CHUNK, media_ref
 from services.media import MediaService
-from tests.doubles.mtproto import PUBLIC_KEY_PATH, MTProtoServer, World
+from tests.doubles.mtproto import PUBLIC_KEY_PATH, MTProtoServer, World, signed_in_client
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -92,21 +91,31 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     world.add_account(phone=PHONE, code=CODE, first_name="Ann", username="ann_test")
     await init_db(f"sqlite://{tmp_path / 'db.sqlite3'}")
     try:
-        async with MTProtoServer(world, host="127.0.0.1", port=0) as server:
-            c = TelegramClient(
-                StringSession(), api_id=1, api_hash="x" * 32, receive_updates=False,
-                flood_sleep_threshold=0, retry_delay=0.1,
-            )
-            c.session.set_dc(server.dc_id, server.host, server.port)
-            await c.connect()
-            await c.send_code_request(PHONE)
-            await c.sign_in(PHONE, CODE)
-            try:
-                yield Stack(world, server, c, tmp_path / "media")
-            finally:
-                await c.disconnect()
+        async with MTProtoServer(world, host="127.0.0.1", port=0) as server, signed_in_client(
+            server.port, PHONE, CODE, dc_id=server.dc_id, flood_sleep_threshold=0,
+            retry_delay=0.1,
+        ) as (c, _):
+            yield Stack(world, server, c, tmp_path / "media")
     finally:
         await close_db()
+
+
+def reread(stack: Stack, channel_id: int, msg_id: int, fresh: MediaRef) -> None:
+    """What a refresh-window re-read of post `msg_id` writes, through the enqueue's own
+    SQL: its media's location as just read (`fresh`), every kind kept, no cap."""
+    import sqlite3
+
+    from db.media import MediaBatch, enqueue_sqlite
+
+    raw = sqlite3.connect(stack.root.parent / "db.sqlite3")
+    try:
+        enqueue_sqlite(
+            raw, channel_id, MediaBatch([(msg_id, fresh)], MediaPolicy(MediaMode.ALL, None, 0)),
+            "2026-12-01 00:00:00+00:00",
+        )
+        raw.commit()
+    finally:
+        raw.close()
 
 
 async def enqueue(stack: Stack, username: str) -> list[MediaDownload]:
@@ -561,10 +570,7 @@ async def test_a_long_download_outlives_many_expired_references(stack: Stack) ->
 async def test_media_edited_while_downloading_is_one_download_of_the_new_file(
     stack: Stack,
 ) -> None:
-    import sqlite3
 
-    from core.media import MediaMode, MediaPolicy
-    from db.media import MediaBatch, enqueue_sqlite
 
     ch = stack.world.add_channel(username="edited", title="Edited")
     old = ch.add_media_post("document", size=16 * CHUNK, file_name="old.pdf")
@@ -584,14 +590,7 @@ async def test_media_edited_while_downloading_is_one_download_of_the_new_file(
         ch.edit_message(msg_id, media=new_file)
         fresh = media_ref(await stack.client.get_messages("edited", ids=msg_id))
         assert fresh is not None and fresh.tg_id != old
-        raw = sqlite3.connect(stack.root.parent / "db.sqlite3")
-        try:  # a refresh-window re-read, through the enqueue's own SQL
-            enqueue_sqlite(raw, row.channel_id,  # type: ignore[attr-defined]
-                           MediaBatch([(msg_id, fresh)], MediaPolicy(MediaMode.ALL, None, 0)),
-                           "2026-12-01 00:00:00+00:00")
-            raw.commit()
-        finally:
-            raw.close()
+        reread(stack, row.channel_id, msg_id, fresh)  # type: ignore[attr-defined]
         assert (await MediaDownload.get(id=row.id)).status == "downloading"
         for _ in range(600):
             most_tasks = max(most_tasks, len(svc._tasks))
@@ -645,10 +644,7 @@ async def test_a_media_folder_that_cannot_be_written_pauses_with_one_alert(
 async def test_a_file_failed_for_a_stale_reference_resumes_after_a_re_read(
     stack: Stack,
 ) -> None:
-    import sqlite3
 
-    from core.media import MediaMode, MediaPolicy
-    from db.media import MediaBatch, enqueue_sqlite
 
     ch = stack.world.add_channel(username="stuck", title="Stuck")
     size = 6 * CHUNK
@@ -671,14 +667,7 @@ async def test_a_file_failed_for_a_stale_reference_resumes_after_a_re_read(
     stack.world.expire_file_reference(fid)
     fresh = media_ref(await stack.client.get_messages("stuck", ids=msg_id))
     assert fresh is not None
-    raw = sqlite3.connect(stack.root.parent / "db.sqlite3")
-    try:  # the refresh window reads the post again: a fresh reference
-        enqueue_sqlite(raw, row.channel_id,  # type: ignore[attr-defined]
-                       MediaBatch([(msg_id, fresh)], MediaPolicy(MediaMode.ALL, None, 0)),
-                       "2026-12-01 00:00:00+00:00")
-        raw.commit()
-    finally:
-        raw.close()
+    reread(stack, row.channel_id, msg_id, fresh)  # type: ignore[attr-defined]
     assert (await MediaDownload.get(id=row.id)).status == "queued"
     served = stack.world.bytes_served[fid]
     svc = stack.service(parts=1, partials=LocalMediaStore(stack.root).partial_keys)
