@@ -7,6 +7,7 @@ settings class they need, so `migrate` works without a bot token.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import unquote
@@ -16,6 +17,7 @@ from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core.analytics import BadAges, parse_ages
 from core.errors import ProjectError
 
 DEFAULT_DATABASE_URL = "sqlite://data/tg_parser.sqlite3"
@@ -170,6 +172,16 @@ class Settings(VaultSettings):
     refresh_window_hours: int = Field(
         24, ge=0, le=720, description="recent posts re-read on each run (hours, 0 disables)"
     )
+    snapshot_ages: str = Field(
+        "1h,24h,7d,30d",
+        description="ages after posting at which each post's views, forwards and replies are "
+        "read into its series (m, h, d or w; comma-separated; empty = none)",
+    )
+    subscribers_interval_minutes: int = Field(
+        60, ge=0, le=7 * 24 * 60,
+        description="each channel's subscriber count is read at most this often (minutes, "
+        "0 = never)",
+    )
     history_default: str = Field(
         "all", description="history on add: all, a number of last messages, or a YYYY-MM-DD date"
     )
@@ -219,6 +231,23 @@ class Settings(VaultSettings):
         24, ge=0, le=24 * 30, description="hours between automatic backups (0 = none)"
     )
     backup_keep: int = Field(7, ge=1, le=1000, description="automatic backups kept (newest)")
+
+    @field_validator("snapshot_ages")
+    @classmethod
+    def _check_ages(cls, value: str) -> str:
+        try:
+            parse_ages(value)
+        except BadAges as exc:
+            raise ValueError(
+                f"{exc.detail!r} is no age: write numbers with m, h, d or w (at most a "
+                "year), comma-separated, e.g. 1h,24h,7d,30d"
+            ) from None
+        return value
+
+    @property
+    def snapshot_age_list(self) -> tuple[timedelta, ...]:
+        """SNAPSHOT_AGES parsed: ascending ages (core.analytics `parse_ages`)."""
+        return parse_ages(self.snapshot_ages)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise import connections
@@ -21,6 +21,8 @@ from tortoise.transactions import in_transaction
 
 from core.parsing import COLUMNS, MSG_ID, Row
 from core.words import message_terms
+from db.counters import snapshot_pg, snapshot_sqlite
+from db.links import links_pg, links_sqlite
 from db.media import MediaBatch, enqueue_pg, enqueue_sqlite
 from db.models import Message
 from db.versions import (
@@ -134,9 +136,18 @@ def _upsert_sql(dialect: str) -> str:
 class MessageRepository:
     """The only place that writes fetched messages (and moves the cursor with them)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, snapshot_horizon: timedelta | None = None) -> None:
+        """`snapshot_horizon`: messages younger than this get their counters kept as a
+        series (db/counters.py; the largest SNAPSHOT_AGES plus the refresh window);
+        None: no series."""
         self._sql: str | None = None
         self._dialect = "sqlite"
+        self._horizon = snapshot_horizon
+
+    def _young_since(self) -> datetime | None:
+        if self._horizon is None:
+            return None
+        return datetime.now(UTC) - self._horizon
 
     def _conn(self) -> Any:
         conn = connections.get("default")
@@ -175,7 +186,9 @@ class MessageRepository:
         if self._dialect == "sqlite":
             await self._store_sqlite(conn, channel_id, rows, cursor, new_rows, rereads, media)
             return
+        young_since = self._young_since()
         async with in_transaction("default") as tx:
+            changed: list[int] = []
             if rereads:
                 ids = [r[MSG_ID] for r in rereads]
                 _, stored = await tx.execute_query(SELECT_CONTENT_PG, [channel_id, ids])
@@ -188,8 +201,10 @@ class MessageRepository:
                         CONTENT_SEEN_PG, [channel_id, changed, rows[0][-1]]
                     )
             if rows:
+                await snapshot_pg(tx, channel_id, rows, rows[0][-1], young_since)
                 columns = [list(c) for c in zip(*(r[1:-1] for r in rows), strict=True)]
                 await tx.execute_query(self._sql, [rows[0][0], rows[0][-1], *columns])
+                await links_pg(tx, channel_id, rows, changed)
                 if media is not None:
                     await enqueue_pg(tx, channel_id, media, rows[0][-1])
             await tx.execute_query(
@@ -223,10 +238,12 @@ class MessageRepository:
         """
         sql = self._sql
         assert sql is not None
+        young_since = self._young_since()
 
         def write(raw: sqlite3.Connection) -> None:
             raw.execute("BEGIN")
             try:
+                changed: list[int] = []
                 if rereads:  # never on the path of new rows
                     ids = json.dumps([r[MSG_ID] for r in rereads])
                     stored = raw.execute(SELECT_CONTENT_SQLITE, (channel_id, ids)).fetchall()
@@ -236,6 +253,7 @@ class MessageRepository:
                         raw.execute(SAVE_VERSIONS_SQLITE, seen)
                         raw.execute(CONTENT_SEEN_SQLITE, seen)
                 if rows:
+                    snapshot_sqlite(raw, channel_id, rows, str(rows[0][-1]), young_since)
                     # Every row of a batch shares channel_id and fetched_at.
                     payload = json.dumps(
                         [
@@ -247,6 +265,7 @@ class MessageRepository:
                         default=datetime.timestamp,  # a C call per datetime
                     )
                     raw.execute(sql, (rows[0][0], str(rows[0][-1]), payload))
+                    links_sqlite(raw, channel_id, rows, changed)
                     if media is not None:
                         enqueue_sqlite(raw, channel_id, media, str(rows[0][-1]))
                 for index_sql in INDEX_PENDING:

@@ -262,3 +262,82 @@ class MediaDownload(Model):
         table = "media_download"
         unique_together = (("channel", "msg_id"),)
         indexes = (("status", "next_try_at"),)
+
+
+class CounterSnapshot(Model):
+    """A post's counters as read at `taken_at`: one row each time a read found them
+    changed (the first read of a post young enough to follow included), and one at
+    each configured age past posting (SNAPSHOT_AGES, read with messages.getMessagesViews).
+
+    `age_mark`: the configured age in seconds this read was made for; NULL for a read
+    with the post's history (its first read or a re-read of the refresh window).
+    `reactions`: the total of all reactions; NULL when the read gives none
+    (getMessagesViews does not). The message row keeps the latest values."""
+
+    id = fields.BigIntField(primary_key=True)
+    channel: fields.ForeignKeyRelation[Channel] = fields.ForeignKeyField(
+        "tg_parser.Channel", related_name="counter_snapshots", on_delete=fields.CASCADE
+    )
+    msg_id = fields.BigIntField()
+    taken_at = fields.DatetimeField()
+    age_mark = fields.IntField(null=True)
+    views = fields.IntField(null=True)
+    forwards = fields.IntField(null=True)
+    replies = fields.IntField(null=True)
+    reactions = fields.IntField(null=True)
+
+    class Meta:
+        table = "counter_snapshot"
+        indexes = (("channel_id", "msg_id", "taken_at"),)
+
+
+class SubscriberSnapshot(Model):
+    """A channel's subscriber count (channels.getFullChannel `participants_count`) at
+    `taken_at`; at most one per SUBSCRIBERS_INTERVAL_MINUTES per channel."""
+
+    id = fields.BigIntField(primary_key=True)
+    channel: fields.ForeignKeyRelation[Channel] = fields.ForeignKeyField(
+        "tg_parser.Channel", related_name="subscriber_snapshots", on_delete=fields.CASCADE
+    )
+    taken_at = fields.DatetimeField()
+    subscribers = fields.BigIntField()
+
+    class Meta:
+        table = "subscriber_snapshot"
+        indexes = (("channel_id", "taken_at"),)
+
+
+class MessageLink(Model):
+    """An edge of the repost and mention graph: message (channel, msg_id) forwards from
+    (`kind` "forward") or mentions (`kind` "mention": an @name or a t.me link) the
+    channel `target`: "id:<channel id>" when Telegram gave its id (a forward, a
+    t.me/c/ link), else "@<username>" in lower case. `target_title` and
+    `target_username` name it as the message had them; `date` is the message's date."""
+
+    id = fields.BigIntField(primary_key=True)
+    channel: fields.ForeignKeyRelation[Channel] = fields.ForeignKeyField(
+        "tg_parser.Channel", related_name="links", on_delete=fields.CASCADE
+    )
+    msg_id = fields.BigIntField()
+    date = fields.DatetimeField()
+    kind = fields.CharField(max_length=8)
+    target = fields.CharField(max_length=72)
+    target_tg_id = fields.BigIntField(null=True)
+    target_username = fields.CharField(max_length=64, null=True)
+    target_title = fields.CharField(max_length=256, null=True)
+
+    class Meta:
+        table = "message_link"
+        unique_together = (("channel", "msg_id", "kind", "target"),)
+        indexes = (("target", "channel_id"),)
+
+
+class JobMark(Model):
+    """Where a background job over the archive stands (`value`: its own meaning, for
+    example the highest message row id a backfill has done)."""
+
+    name = fields.CharField(max_length=32, primary_key=True)
+    value = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "job_mark"
