@@ -4,7 +4,8 @@ Handlers receive each API as its own typed workflow-data key, named like the fie
 `BotDeps` (`async def cmd_add(message: Message, channels: ChannelsAPI, lang: str)`);
 app/service.py builds one `BotDeps` and bot/component.py's ControlBot hands it to the
 Dispatcher.
-`media` and `media_status` may be None (the app built without media downloads).
+`media` and `media_status` may be None (the app built without media downloads);
+`analytics` and `series_export` (#17) may be None too.
 Besides the APIs, `tz: ZoneInfo` (the TIMEZONE setting) is a workflow-data key: every
 time a handler shows or reads goes through bot/times.py in that zone.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from bot.api.analytics import AnalyticsAPI, SeriesExportAPI
 from bot.api.archive import ArchiveAPI
 from bot.api.channels import ChannelsAPI
 from bot.api.login import LoginAPI
@@ -37,6 +39,9 @@ class BotDeps:
     # Media downloads (#16): None while the app runs without them (handlers say so).
     media: MediaFilesAPI | None = None
     media_status: MediaStatusAPI | None = None
+    # Channel analytics (#17): None until app/service.py wires them (handlers say so).
+    analytics: AnalyticsAPI | None = None
+    series_export: SeriesExportAPI | None = None
 
     def workflow_data(self) -> dict[str, object]:
         """One Dispatcher workflow-data key per API, and `tz` (the operators' zone)."""
@@ -50,4 +55,6 @@ class BotDeps:
             "tz": self.tz,
             "media": self.media,
             "media_status": self.media_status,
+            "analytics": self.analytics,
+            "series_export": self.series_export,
         }
