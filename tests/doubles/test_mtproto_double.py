@@ -1018,3 +1018,44 @@ async def test_file_delay_delays_every_part(
     started = time.monotonic()
     assert len(await client.download_media(msg, file=bytes)) == 3 * 128 * 1024
     assert time.monotonic() - started >= 0.3  # three sequential parts, 0.1 s each
+
+
+async def test_get_messages_views_and_subscribers(
+    client: TelegramClient, world: World, server: MTProtoServer
+) -> None:
+    ch = world.add_channel(username="viewschan", title="Views", participants_count=1000)
+    group = world.add_channel(title="Talk", megagroup=True, username="viewstalk")
+    first = ch.add_message("one", views=10, forwards=2)
+    second = ch.add_message("two")
+    pin = ch.add_service("pin_message", reply_to=first.id)
+    world.set_counters(ch, second.id, views=7, forwards=1, replies=3, reactions={"👍": 4})
+    talk = group.add_message("group message")
+    peer = await client.get_input_entity("viewschan")
+    server.counters.clear()
+
+    async def views(p: Any, ids: list[int], increment: bool = False) -> list[Any]:
+        r = await client(functions.messages.GetMessagesViewsRequest(p, ids, increment))
+        return list(r.views)
+
+    got = await views(peer, [first.id, second.id, pin.id, 999])
+    assert [(v.views, v.forwards) for v in got] == [(10, 2), (7, 1), (None, None), (None, None)]
+    assert got[0].replies is None and got[1].replies.replies == 3
+    # increment=True counts one view per account, increment=False only reads.
+    assert (await views(peer, [first.id], increment=True))[0].views == 11
+    assert (await views(peer, [first.id], increment=True))[0].views == 11
+    assert (await views(peer, [first.id]))[0].views == 11
+    # History pages carry the counters set.
+    msg = await client.get_messages("viewschan", ids=second.id)
+    assert (msg.views, msg.forwards, msg.replies.replies) == (7, 1, 3)
+    assert msg.reactions.results[0].count == 4
+    # A megagroup's messages have no views; more than 100 ids are refused.
+    assert (await views(await client.get_input_entity("viewstalk"), [talk.id]))[0].views is None
+    with pytest.raises(errors.LimitInvalidError):
+        await views(peer, list(range(1, 102)))
+    assert server.counters["messages.getMessagesViews"] == 6
+    # The subscriber count changes and channels.getFullChannel answers it.
+    full = await client(functions.channels.GetFullChannelRequest(peer))
+    assert full.full_chat.participants_count == 1000 == ch.subscribers
+    ch.subscribers = 1042
+    full = await client(functions.channels.GetFullChannelRequest(peer))
+    assert full.full_chat.participants_count == 1042

@@ -266,6 +266,27 @@ def render_service(channel: Channel, msg: StoredMessage) -> Any:
     )
 
 
+def render_replies(channel: Channel, msg: StoredMessage) -> Any:
+    """A broadcast post's MessageReplies: its comments in the linked discussion group,
+    or the count set by `World.set_counters(replies=N)`; None when it has neither."""
+    group = channel.linked
+    if group is None:
+        if msg.replies is None:
+            return None
+        # TL: `comments` goes with the discussion group's `channel_id`.
+        return build(types.MessageReplies, replies=msg.replies, replies_pts=channel.pts)
+    root = group.thread_root(msg.id)
+    thread = group.thread_ids(root) if root is not None else []
+    return build(
+        types.MessageReplies,
+        replies=len(thread) if msg.replies is None else msg.replies,
+        replies_pts=group.pts,
+        comments=True,
+        channel_id=group.id,
+        max_id=thread[-1] if thread else None,
+    )
+
+
 def render_message(channel: Channel, msg: StoredMessage) -> Any:
     if msg.action is not None:
         return render_service(channel, msg)
@@ -284,18 +305,8 @@ def render_message(channel: Channel, msg: StoredMessage) -> Any:
     fwd_from = render_fwd(msg.fwd_from, msg)
     from_id = peer_user(msg.from_id) if msg.from_id is not None else None
     linked = channel.linked
-    if channel.broadcast and linked is not None:
-        group = linked
-        root = group.thread_root(msg.id)
-        thread = group.thread_ids(root) if root is not None else []
-        replies = build(
-            types.MessageReplies,
-            replies=len(thread),
-            replies_pts=group.pts,
-            comments=True,
-            channel_id=group.id,
-            max_id=thread[-1] if thread else None,
-        )
+    if channel.broadcast and (linked is not None or msg.replies is not None):
+        replies = render_replies(channel, msg)
     elif msg.discussion_of is not None and linked is not None:
         post = linked.get(msg.discussion_of)
         from_id = peer_channel(linked.id)
@@ -368,6 +379,7 @@ def _is_plain(channel: Channel, msg: StoredMessage) -> bool:
         and msg.edit_date is None
         and msg.discussion_of is None
         and msg.action is None
+        and msg.replies is None
     )
 
 

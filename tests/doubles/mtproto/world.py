@@ -102,6 +102,11 @@ class StoredMessage:
     discussion_of: int | None = None
     # A service message's TL MessageAction (a pin, a new title, ...); None: a message.
     action: Any = None
+    # The comment count to show instead of the linked group's thread length
+    # (`World.set_counters(..., replies=N)`); None: counted from the discussion group.
+    replies: int | None = None
+    # Users whose messages.getMessagesViews(increment=True) counted a view already.
+    viewers: set[int] | None = None
     raw: bytes | None = None
 
 
@@ -232,6 +237,16 @@ class Channel:
         if self.participants_count is not None:
             return self.participants_count
         return len(self.members)
+
+    @property
+    def subscribers(self) -> int:
+        """The subscriber count channels.getFullChannel answers (`participants_count`);
+        settable at any time (`channel.subscribers = 1500`) so a series changes."""
+        return self.member_count
+
+    @subscribers.setter
+    def subscribers(self, count: int | None) -> None:
+        self.participants_count = count
 
     def can_read(self, user: User | None) -> bool:
         if not self.private:
@@ -771,6 +786,33 @@ class World:
     def leave(self, who: User | str, channel: Channel) -> None:
         user = who if isinstance(who, User) else self._require_account(who)
         channel.members.discard(user.id)
+
+    def set_counters(
+        self,
+        channel: Channel,
+        msg_id: int,
+        *,
+        views: int | None = None,
+        forwards: int | None = None,
+        replies: int | None = None,
+        reactions: dict[str, int] | None = None,
+    ) -> StoredMessage:
+        """Set a post's counters as Telegram would count them later on (None: left as
+        they are). History pages, channels.getMessages and messages.getMessagesViews
+        answer them from now on. `replies` overrides the comment count (a broadcast
+        post then carries MessageReplies(replies=N), with comments=True and the linked
+        group's id when it has one); `reactions={"👍": 5}`. No edit_date, no pts."""
+        msg = channel.message(msg_id)
+        if views is not None:
+            msg.views = views
+        if forwards is not None:
+            msg.forwards = forwards
+        if replies is not None:
+            msg.replies = replies
+        if reactions is not None:
+            msg.reactions = reactions
+        msg.raw = None
+        return msg
 
     def find_username(self, username: str) -> User | Channel | None:
         name = username.lower()
