@@ -1,0 +1,158 @@
+"""The repost and mention graph's edges of one message (issue #17): which channels a
+message forwards from or points at. Plain Python on stored values; db/links.py writes
+what this finds, in the ingest transaction, so the common case (no forward, no '@',
+no '/') must cost next to nothing.
+
+What counts, and why:
+- a forward whose source is a channel (the row's `fwd_from` JSON, parser/content.py
+  `describe_fwd`: `from_type` "channel"): target "id:<its id>", its username and
+  title as the message named them. Forwards from users, hidden users and basic groups
+  are not channel edges.
+- an @name in the text (not inside an e-mail address; 4-32 characters, a letter
+  first: Telegram's username rule, 4 for the auctioned short names), and the links
+  t.me/<name>[/post], t.me/s/<name>, telegram.me / telegram.dog, tg://resolve?domain=
+  in the text or in a text_url entity: target "@<name>" in lower case;
+- t.me/c/<id>/<post> and tg://privatepost?channel=<id> (a private channel's post by
+  id): target "id:<id>".
+Not: invites (t.me/joinchat/..., t.me/+...: they name no channel), Telegram's own
+paths (addstickers, share, proxy, ...: `RESERVED`), names ending in "bot" (only bots
+may take those: https://core.telegram.org/bots/features#botfather), the channel itself
+(its id or any of its usernames), comments and service messages. An @name may still
+name a user: Telegram's text does not say which (the bot's Add says so when asked).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.analytics import Link, LinkKind
+from core.parsing import COLUMNS, Row
+
+_TEXT = COLUMNS.index("text")
+_ENTITIES = COLUMNS.index("entities")
+_FWD = COLUMNS.index("fwd_from")
+_COMMENT_OF = COLUMNS.index("comment_of")
+_ACTION = COLUMNS.index("action")
+
+# Path words t.me uses for itself (https://core.telegram.org/api/links): never a channel.
+RESERVED = frozenset(
+    {
+        "joinchat", "addstickers", "addemoji", "addtheme", "addlist", "share", "proxy",
+        "socks", "setlanguage", "login", "confirmphone", "invoice", "contact",
+        "giftcode", "boost", "premium_offer", "premium_multigift", "msg", "msg_url",
+        "nft", "stars", "stars_topup", "iv", "bg", "m", "s", "c", "a", "k", "z",
+    }
+)
+_NAME = r"[A-Za-z][A-Za-z0-9_]{3,31}(?![A-Za-z0-9_])"
+_MENTION = re.compile(rf"(?<![\w@.+-])@({_NAME})")
+_URL = re.compile(
+    r"(?<![\w.@-])(?:https?://)?(?:www\.)?(?:t|telegram)\.(?:me|dog)/"
+    rf"(?:(?:s/)?({_NAME})|c/([0-9]{{1,19}})(?![0-9]))"
+    rf"|tg://resolve\?(?:[^ #]*&)?domain=({_NAME})"
+    r"|tg://privatepost\?(?:[^ #]*&)?channel=([0-9]{1,19})(?![0-9])",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class LinkOwner:
+    """The channel a message belongs to, so it never links to itself: its Telegram id
+    and its usernames (current and earlier ones, lower case)."""
+
+    tg_id: int | None = None
+    usernames: frozenset[str] = field(default_factory=frozenset)
+
+
+NO_OWNER = LinkOwner()
+
+
+def may_link(row: Row) -> bool:
+    """Whether `row` can have links at all: the cheap test run on every ingested row
+    (a few C-level substring checks; False for a plain post without a forward)."""
+    if row[_FWD] is not None:
+        return row[_COMMENT_OF] is None
+    text = row[_TEXT]
+    if text and ("@" in text or "/" in text):
+        return row[_COMMENT_OF] is None and row[_ACTION] is None
+    ents = row[_ENTITIES]
+    return bool(ents) and "TextUrl" in ents and row[_COMMENT_OF] is None
+
+
+def extract_links(row: Row, owner: LinkOwner = NO_OWNER) -> list[Link]:
+    """The links of a stored message row (`core.parsing.COLUMNS` order), each target once
+    per kind, in the order found; [] for comments and service messages."""
+    if row[_COMMENT_OF] is not None or row[_ACTION] is not None or not may_link(row):
+        return []
+    return links_of(row[_TEXT], row[_ENTITIES], row[_FWD], owner)
+
+
+def links_of(
+    text: str | None, entities: Any, fwd_from: Any, owner: LinkOwner = NO_OWNER
+) -> list[Link]:
+    """The links of a message's text, entities (JSON text or its list:
+    [[type, offset, length, url?], ...]) and forward header (JSON text or dict)."""
+    found: dict[tuple[LinkKind, str], Link] = {}
+    if fwd_from is not None:
+        fwd = json.loads(fwd_from) if isinstance(fwd_from, str) else fwd_from
+        link = _forward(fwd, owner)
+        if link is not None:
+            found[(link.kind, link.target)] = link
+    if text and ("@" in text or "/" in text):
+        _scan(text, owner, found)
+    if entities and (not isinstance(entities, str) or "TextUrl" in entities):
+        for url in _text_urls(entities):
+            _scan(url, owner, found)
+    return list(found.values())
+
+
+def _forward(fwd: Any, owner: LinkOwner) -> Link | None:
+    if not isinstance(fwd, dict) or fwd.get("from_type") != "channel":
+        return None
+    tg_id = fwd.get("from_id")
+    if not isinstance(tg_id, int) or tg_id == owner.tg_id:
+        return None
+    username = fwd.get("username") or None
+    if username is not None and username.lower() in owner.usernames:
+        return None
+    return Link(
+        LinkKind.FORWARD, f"id:{tg_id}", tg_id=tg_id, username=username,
+        title=fwd.get("title") or None,
+    )
+
+
+def _text_urls(entities: Any) -> Iterable[str]:
+    items = json.loads(entities) if isinstance(entities, str) else entities
+    for e in items or ():
+        if isinstance(e, list) and len(e) > 3 and e[0] == "TextUrl" and isinstance(e[3], str):
+            yield e[3]
+
+
+def _scan(text: str, owner: LinkOwner, found: dict[tuple[LinkKind, str], Link]) -> None:
+    names: list[str] = []
+    ids: list[int] = []
+    if "@" in text:
+        names.extend(_MENTION.findall(text))
+    if "/" in text:
+        for m in _URL.finditer(text):
+            name, cid, domain, pid = m.groups()
+            if name or domain:
+                names.append(name or domain)
+            else:
+                ids.append(int(cid or pid))
+    for name in names:
+        key = name.lower()
+        if key in RESERVED or key.endswith("bot") or key in owner.usernames:
+            continue
+        target = f"@{key}"
+        if (LinkKind.MENTION, target) not in found:
+            found[(LinkKind.MENTION, target)] = Link(LinkKind.MENTION, target, username=name)
+    for tg_id in ids:
+        if tg_id == owner.tg_id or tg_id == 0:
+            continue
+        target = f"id:{tg_id}"
+        if (LinkKind.MENTION, target) not in found:
+            found[(LinkKind.MENTION, target)] = Link(LinkKind.MENTION, target, tg_id=tg_id)
