@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from telethon.tl import types
 
 from db.links import LinkRepository
@@ -25,6 +26,10 @@ def _fwd(channel_id: int) -> types.MessageFwdHeader:
 
 def _dated(row: tuple[object, ...], date: object) -> tuple[object, ...]:
     return (*row[:2], date, *row[3:])
+
+
+async def _no_links(*args: object) -> None:
+    return None
 
 
 async def _links(channel_id: int) -> list[tuple[int, str, str]]:
@@ -75,7 +80,7 @@ async def test_store_batch_writes_the_links_and_an_edit_replaces_them(
 
 
 async def test_backfill_covers_the_rows_stored_before_and_stops_at_its_end(
-    repo: MessageRepository, monkeypatch: object
+    repo: MessageRepository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import db.messages
 
@@ -84,9 +89,10 @@ async def test_backfill_covers_the_rows_stored_before_and_stops_at_its_end(
         message_row(ch.id, tl_message(i, f"post {i} @chan_{i:02d}"), NOW) for i in range(1, 8)
     ]
     # An archive stored before the hook existed: no links written.
-    monkeypatch.setattr(db.messages, "links_sqlite", lambda *a: None)  # type: ignore[attr-defined]
+    monkeypatch.setattr(db.messages, "links_sqlite", lambda *a: None)
+    monkeypatch.setattr(db.messages, "links_pg", _no_links)
     await repo.store_batch(ch.id, old, cursor=7, new_rows=7)
-    monkeypatch.undo()  # type: ignore[attr-defined]
+    monkeypatch.undo()
     assert await MessageLink.all().count() == 0
 
     links = LinkRepository()
