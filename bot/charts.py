@@ -1,10 +1,14 @@
-"""Charts rendered without a display (matplotlib Agg). CPU-bound: call via to_thread."""
+"""Charts rendered without a display (matplotlib Agg). CPU-bound: call via to_thread.
+
+The old per-day posts chart (`stats_chart`) and the #17 analytics charts (growth,
+heatmap, metrics table, a post's views curve), all PNG bytes."""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from core.archive import StatsReport
 
@@ -67,3 +71,194 @@ def render_chart(
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
+
+
+# ---------------------------------------------------------------- /stats (#17)
+#
+# Phone-readable: 1200 px wide (7.5 in at 160 dpi; Telegram shows photos up to 1280 px
+# on their long side), text at 15-20 pt (a phone shows the image ~390 CSS px wide: a
+# 16 pt label is then ~11 CSS px). Every label arrives translated (bot/locales).
+
+_DPI = 160
+_WIDTH_IN = 7.5
+_BASE_PT = 15
+_TITLE_PT = 19
+_BLUE = "#2b6cb0"
+_RED = "#c53030"
+
+
+def _figure(height_in: float) -> Any:
+    """A Figure (not pyplot: no global state, safe in a worker thread)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(_WIDTH_IN, height_in), dpi=_DPI)
+    return fig
+
+
+def _png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _short_number(value: float, _pos: object = None) -> str:
+    """Axis ticks: 950, 12.5k, 3.2M (the digits a phone screen has room for)."""
+    for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= div:
+            return f"{value / div:.3g}{unit}"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.3g}"
+
+
+def _style_axes(ax: Any) -> None:
+    from matplotlib.ticker import FuncFormatter
+
+    ax.tick_params(labelsize=_BASE_PT - 2)
+    ax.grid(True, alpha=0.3)
+    ax.yaxis.set_major_formatter(FuncFormatter(_short_number))
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def _date_axis(ax: Any) -> None:
+    """Dates in digits only (31.12, 14:00, 2026): no month names, which matplotlib
+    writes in English whatever the operator reads."""
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    locator = AutoDateLocator(maxticks=6)  # type: ignore[no-untyped-call]
+    formatter = ConciseDateFormatter(  # type: ignore[no-untyped-call]
+        locator,
+        formats=["%Y", "%m.%Y", "%d.%m", "%H:%M", "%H:%M", "%S.%f"],
+        zero_formats=["", "%Y", "%d.%m", "%d.%m", "%H:%M", "%H:%M"],
+        offset_formats=["", "%Y", "%m.%Y", "%d.%m.%Y", "%d.%m.%Y", "%d.%m.%Y %H:%M"],
+    )
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(formatter)
+
+
+def growth_chart(
+    title: str,
+    points: Sequence[tuple[datetime, int]],
+    ylabel: str,
+    note: str = "",
+) -> bytes:
+    """A PNG: subscribers over time, a step line through `points` (wall-clock times in
+    the operators' zone, oldest first; at least one). `note` (e.g. "+1 234 (+5.6 %)")
+    is printed under the title."""
+    fig = _figure(5.0)
+    ax = fig.add_subplot()
+    xs = [p[0].replace(tzinfo=None) for p in points]
+    ys = [p[1] for p in points]
+    if len(xs) == 1:  # one count: a dot, the axis a day around it
+        ax.plot(xs, ys, "o", color=_BLUE, markersize=9)
+        ax.set_xlim(xs[0] - timedelta(hours=12), xs[0] + timedelta(hours=12))
+    else:
+        ax.step(xs, ys, where="post", color=_BLUE, linewidth=3)
+        ax.fill_between(xs, ys, min(ys), step="post", color=_BLUE, alpha=0.12)
+    _date_axis(ax)
+    _style_axes(ax)
+    ax.set_ylabel(ylabel, fontsize=_BASE_PT)
+    ax.set_title(title, fontsize=_TITLE_PT, loc="left", pad=30 if note else 12)
+    if note:
+        ax.text(0, 1.02, note, transform=ax.transAxes, fontsize=_BASE_PT, color="#444")
+    low, high = min(ys), max(ys)
+    spread = max(high - low, max(1, high) * 0.01)
+    ax.set_ylim(low - spread * 0.1, high + spread * 0.1)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def heatmap_chart(
+    title: str,
+    grid: Sequence[Sequence[int]],
+    weekdays: Sequence[str],
+    hours_label: str,
+    best: Sequence[tuple[int, int]] = (),
+) -> bytes:
+    """A PNG: posts by weekday (rows, `weekdays` their names, Monday first) and hour
+    (24 columns, the operators' zone); each cell holds its count, darker = more posts;
+    the cells in `best` ((weekday, hour) pairs) are outlined."""
+    from matplotlib.patches import Rectangle
+
+    fig = _figure(4.6)
+    ax = fig.add_subplot()
+    data = [list(row) + [0] * (24 - len(row)) for row in grid] or [[0] * 24] * 7
+    top = max(max(row) for row in data)
+    ax.imshow(data, cmap="Blues", aspect="auto", vmin=0, vmax=max(top, 1))
+    ax.set_yticks(range(len(weekdays)), list(weekdays), fontsize=_BASE_PT - 1)
+    ax.set_xticks(range(0, 24, 3), [str(h) for h in range(0, 24, 3)], fontsize=_BASE_PT - 2)
+    ax.set_xlabel(hours_label, fontsize=_BASE_PT - 1)
+    for d, row in enumerate(data):
+        for h, n in enumerate(row):
+            if n:
+                color = "white" if n > top * 0.55 else "#1a202c"
+                ax.text(h, d, str(n), ha="center", va="center", fontsize=9, color=color)
+    for d, h in best:
+        ax.add_patch(
+            Rectangle((h - 0.5, d - 0.5), 1, 1, fill=False, edgecolor=_RED, linewidth=2.5)
+        )
+    for side in ("top", "right", "left", "bottom"):
+        ax.spines[side].set_visible(False)
+    ax.set_title(title, fontsize=_TITLE_PT, loc="left")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def table_chart(title: str, rows: Sequence[tuple[str, str]], footer: str = "") -> bytes:
+    """A PNG: a two-column table (label, value), one metric a row, big type; `footer`
+    (e.g. whose days these are) in small type under it."""
+    height = 1.3 + 0.52 * len(rows) + (0.4 if footer else 0)
+    fig = _figure(height)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_axis_off()
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, height)
+    y = height - 0.55
+    ax.text(0.04, y, title, fontsize=_TITLE_PT, fontweight="bold", va="center")
+    y -= 0.75
+    for i, (label, value) in enumerate(rows):
+        if i % 2 == 0:
+            ax.axhspan(y - 0.26, y + 0.26, xmin=0.02, xmax=0.98, color="#edf2f7")
+        ax.text(0.05, y, label, fontsize=_BASE_PT + 1, va="center", color="#2d3748")
+        ax.text(0.95, y, value, fontsize=_BASE_PT + 2, va="center", ha="right",
+                fontweight="bold", color="#1a202c")  # fmt: skip
+        y -= 0.52
+    if footer:
+        ax.text(0.05, y + 0.05, footer, fontsize=_BASE_PT - 4, va="center", color="#718096")
+    return _png(fig)
+
+
+def curve_chart(
+    title: str,
+    points: Sequence[tuple[datetime, int]],
+    ylabel: str,
+    milestones: Sequence[tuple[datetime, int, str]] = (),
+    posted: datetime | None = None,
+) -> bytes:
+    """A PNG: a post's views over time (wall-clock times in the operators' zone, oldest
+    first; at least one point), the reads at configured ages (`milestones`: time, views,
+    label like "24h") marked and labelled, the posting time (`posted`) as the start."""
+    fig = _figure(5.0)
+    ax = fig.add_subplot()
+    xs = [p[0].replace(tzinfo=None) for p in points]
+    ys = [p[1] for p in points]
+    if posted is not None and (not xs or posted.replace(tzinfo=None) < xs[0]):
+        xs.insert(0, posted.replace(tzinfo=None))
+        ys.insert(0, 0)
+    ax.plot(xs, ys, color=_BLUE, linewidth=3, marker="o", markersize=5)
+    for at, views, label in milestones:
+        x = at.replace(tzinfo=None)
+        ax.plot([x], [views], "o", color=_RED, markersize=11, zorder=3)
+        ax.annotate(label, (x, views), textcoords="offset points", xytext=(0, 12),
+                    ha="center", fontsize=_BASE_PT - 1, color=_RED, fontweight="bold")  # fmt: skip
+    if len(xs) == 1:
+        ax.set_xlim(xs[0] - timedelta(hours=1), xs[0] + timedelta(hours=1))
+    _date_axis(ax)
+    _style_axes(ax)
+    ax.set_ylim(bottom=0, top=max(max(ys), 1) * 1.15)
+    ax.set_ylabel(ylabel, fontsize=_BASE_PT)
+    ax.set_title(title, fontsize=_TITLE_PT, loc="left")
+    fig.tight_layout()
+    return _png(fig)
