@@ -1,23 +1,32 @@
-"""/stats <channel> [days]: a chart of posts and median views per day, week or month,
-and the top posts."""
+"""/stats <channel> [days]: the channel's analytics (#17) as an album of charts (subscriber
+growth, posting heatmap, metrics table) and a text of metrics and top posts;
+/stats <post link>: that post's views over time. Without analytics wired (tests, older
+builds), /stats <channel> draws the posts-per-day chart and the top posts."""
 
 from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
-from aiogram.types import BufferedInputFile, Message
+from aiogram.types import BufferedInputFile, InputMediaPhoto, Message
 from aiogram.utils.chat_action import ChatActionSender
+from babel.dates import get_day_names
+from babel.numbers import format_decimal
 
+from bot.api.analytics import AnalyticsAPI
 from bot.api.archive import ArchiveAPI
-from bot.charts import stats_chart
-from bot.labels import LIST_WIDTH, channel_name, echo
-from bot.texts import html_join, plain, t, tn
-from bot.times import zone_label
+from bot.charts import curve_chart, growth_chart, heatmap_chart, stats_chart, table_chart
+from bot.labels import LIST_WIDTH, channel_name, echo, shorten
+from bot.texts import Html, html_join, plain, t, tn
+from bot.times import in_zone, show, zone_label
+from core.analytics import ChannelMetrics, PostCurve, RankedPost
 from core.archive import StatsReport, StatsUnit
+from core.channels import Channel, post_link
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 3650
@@ -55,10 +64,15 @@ async def cmd_stats(
     bot: Bot,
     lang: str,
     tz: ZoneInfo,
+    analytics: AnalyticsAPI | None = None,
 ) -> None:
-    """The chart's days are the operators' (`tz`): `/stats @c 7` is today and the six
+    """The period's days are the operators' (`tz`): `/stats @c 7` is today and the six
     days before it there; an album counts once."""
     parts = (command.args or "").split()
+    post = parse_post_link(parts[0]) if len(parts) == 1 and analytics is not None else None
+    if post is not None and analytics is not None:
+        await _post_curve(message, post, archive, analytics, bot, lang, tz)
+        return
     # Days in ASCII digits ("²" is a digit to str.isdigit() that int() refuses).
     if not parts or len(parts) > 2 or (len(parts) == 2 and not _DAYS.fullmatch(parts[1])):
         await message.answer(t("stats_usage", lang))
@@ -68,9 +82,10 @@ async def cmd_stats(
     if channel is None:
         await message.answer(t("channel_not_found", lang, ref=echo(parts[0])))
         return
-    name = channel_name(
-        channel.title, channel.username, lang, comments_of=channel.comments_of, width=LIST_WIDTH
-    )
+    name = _name(channel, lang)
+    if analytics is not None:
+        await _channel_analytics(message, channel, name, days, analytics, bot, lang, tz)
+        return
     # Drawing takes a moment: the operator sees "sending a photo" meanwhile. Leaving the
     # block waits for the action request in flight, so it always precedes the photo.
     async with ChatActionSender.upload_photo(bot=bot, chat_id=message.chat.id):
@@ -88,6 +103,12 @@ async def cmd_stats(
         caption = html_join("\n", [caption, t("stats_deleted", lang, n=st.deleted)])
     await message.answer_photo(BufferedInputFile(png, filename="stats.png"), caption=caption)
     await _send_top(message, st, lang)
+
+
+def _name(channel: Channel, lang: str) -> str:
+    return channel_name(
+        channel.title, channel.username, lang, comments_of=channel.comments_of, width=LIST_WIDTH
+    )
 
 
 async def _send_top(message: Message, st: StatsReport, lang: str) -> None:
@@ -112,3 +133,309 @@ async def _send_top(message: Message, st: StatsReport, lang: str) -> None:
             )
     if lines:
         await message.answer("\n".join(lines), disable_web_page_preview=True)
+
+
+# ---------------------------------------------------------------- analytics (#17)
+
+# A post link: https://t.me/name/123, t.me/s/name/123, t.me/c/<id>/123 (a topic's
+# t.me/c/<id>/<topic>/123 too), telegram.me/..., @name/123; ?single, ?comment=... ignored.
+_POST_LINK = re.compile(
+    r"(?:(?:https?://)?(?:www\.)?(?:t|telegram)\.me/(?:s/)?|@)"
+    r"(?:c/(?P<cid>[0-9]{1,19})|(?P<name>[A-Za-z][A-Za-z0-9_]{1,31}))"
+    r"(?:/[0-9]{1,10})?/(?P<msg>[0-9]{1,10})/?(?:[?#].*)?",
+    re.IGNORECASE,
+)
+TOP_TEXT_WIDTH = 60  # a top post's first words
+_MARKS_SHOWN = 8  # milestones listed in a curve's caption
+
+
+@dataclass(frozen=True)
+class PostRef:
+    """A post an operator linked: `channel` as find_channel reads it, `msg_id`."""
+
+    channel: str
+    msg_id: int
+
+
+def parse_post_link(text: str) -> PostRef | None:
+    """`https://t.me/name/123`, `t.me/s/name/123`, `t.me/c/1234567/123` (a topic's
+    `t.me/c/1234567/5/123` too), `@name/123` -> the post; None for anything else (a
+    channel reference)."""
+    m = _POST_LINK.fullmatch(text.strip())
+    if m is None:
+        return None
+    msg_id = int(m.group("msg"))
+    if msg_id <= 0:
+        return None
+    cid = m.group("cid")
+    # The private form goes on as a t.me/c/ link: find_channel then never takes the
+    # digits for a row id.
+    ref = f"https://t.me/c/{cid}/{msg_id}" if cid else f"@{m.group('name')}"
+    return PostRef(ref, msg_id)
+
+
+def number(value: float, lang: str) -> str:
+    """12 345 / 12,345; a fraction to one decimal (4,3 / 4.3)."""
+    fmt = "#,##0" if float(value).is_integer() or abs(value) >= 100 else "#,##0.#"
+    return format_decimal(round(value, 1), format=fmt, locale=lang)
+
+
+def percent(share: float, lang: str, *, signed: bool = False) -> str:
+    """A share (0.104) as "10.4%" / "10,4 %"; `signed`: "+4.2%"."""
+    value = format_decimal(share * 100, format="#,##0.0#" if abs(share) < 0.01 else "#,##0.0",
+                           locale=lang)  # fmt: skip
+    if signed and share >= 0:
+        value = "+" + value
+    return plain("stats_pct", lang, value=value)
+
+
+def _dash(value: str | None) -> str:
+    return "—" if value is None else value
+
+
+def growth_text(m: ChannelMetrics, lang: str) -> str | None:
+    """ "+1,234 (+5.6%)", "−12 (−0.1%)"; None without two counts."""
+    if m.growth is None:
+        return None
+    n = ("+" if m.growth >= 0 else "") + number(m.growth, lang)
+    return f"{n} ({percent(m.growth_pct, lang, signed=True)})" if m.growth_pct is not None else n
+
+
+def weekday_names(lang: str) -> list[str]:
+    """Monday first, abbreviated in `lang` (Mon / пн)."""
+    names = get_day_names("abbreviated", locale=lang)
+    return [str(names[i]) for i in range(7)]
+
+
+def metric_rows(m: ChannelMetrics, lang: str) -> list[tuple[str, str]]:
+    """(label, value) per metric, in the operator's language; "—" where there is
+    nothing to compute from."""
+    days = weekday_names(lang)
+    reach = number(m.reach, lang) if m.reach is not None else None
+    ads = None
+    if m.posts:
+        share = percent(m.ad_share or 0.0, lang)
+        ads = plain("stats_ads_value", lang, ads=m.ad_posts, posts=m.posts, pct=share)
+    rows = [
+        ("stats_m_posts", number(m.posts, lang)),
+        ("stats_m_per_day", number(m.posts_per_day, lang)),
+        ("stats_m_reach", reach),
+        ("stats_m_err", percent(m.err, lang) if m.err is not None else None),
+        ("stats_m_er", percent(m.er, lang) if m.er is not None else None),
+        (
+            "stats_m_subscribers",
+            number(m.subscribers, lang) if m.subscribers is not None else None,
+        ),
+        ("stats_m_growth", growth_text(m, lang)),
+        ("stats_m_best_hours", ", ".join(f"{h}:00" for h in m.best_hours[:3]) or None),
+        ("stats_m_best_days", ", ".join(days[d] for d in m.best_weekdays[:3]) or None),
+        ("stats_m_ads", ads),
+    ]
+    return [(plain(key, lang), _dash(value)) for key, value in rows]
+
+
+@dataclass(frozen=True)
+class Charts:
+    """The album's PNGs, in the order they are sent (None: nothing to draw)."""
+
+    growth: bytes | None
+    heatmap: bytes | None
+    table: bytes
+
+    def photos(self) -> list[tuple[str, bytes]]:
+        named = (("growth", self.growth), ("heatmap", self.heatmap), ("metrics", self.table))
+        return [(name, png) for name, png in named if png is not None]
+
+
+def draw_charts(m: ChannelMetrics, name: str, days: int, lang: str, tz: ZoneInfo) -> Charts:
+    """The album's charts (CPU-bound: call via to_thread). No growth chart without a
+    subscriber count, no heatmap without posts."""
+    period = _period_plain(days, lang)
+    growth = None
+    if m.subscriber_series:
+        points = [(in_zone(p.taken_at, tz), p.subscribers) for p in m.subscriber_series]
+        growth = growth_chart(
+            f"{plain('stats_growth_title', lang)} · {shorten(name, 40)}",
+            points,
+            plain("stats_growth_axis", lang),
+            note=" · ".join(x for x in (growth_text(m, lang), period) if x),
+        )
+    heatmap = None
+    if m.posts and m.heatmap:
+        best = [(d, h) for d in m.best_weekdays[:1] for h in m.best_hours[:3]]
+        heatmap = heatmap_chart(
+            plain("stats_heatmap_title", lang),
+            m.heatmap,
+            weekday_names(lang),
+            plain("stats_hour_axis", lang, zone=zone_label(tz)),
+            best=best,
+        )
+    table = table_chart(
+        plain("stats_table_title", lang, channel=shorten(name, 40), period=period),
+        metric_rows(m, lang),
+        footer=zone_label(tz),
+    )
+    return Charts(growth, heatmap, table)
+
+
+def _period_plain(days: int, lang: str) -> str:
+    """ "30 days" / "30 дней" as plain text (a chart label)."""
+    return str(tn("stats_period", days, lang))
+
+
+def metrics_text(m: ChannelMetrics, name: str, days: int, lang: str, tz: ZoneInfo) -> Html:
+    """The metrics and the top posts as one HTML message (at most 4,096 characters:
+    five posts a list, their text cut to TOP_TEXT_WIDTH)."""
+    period = tn("stats_period", days, lang)
+    lines: list[str] = [t("stats_text_head", lang, channel=name, period=period)]
+    lines += [t("stats_text_line", lang, label=lb, value=v) for lb, v in metric_rows(m, lang)]
+    for head, posts in (
+        ("stats_top_views_head", m.top_by_views),
+        ("stats_top_er_head", m.top_by_er),
+    ):
+        if posts:
+            lines += ["", t(head, lang)]
+            lines += [_post_line(p, lang, tz) for p in posts[:5]]
+    lines += ["", t("stats_text_defs", lang)]
+    return html_join("\n", [Html(x) for x in lines])
+
+
+def _post_line(p: RankedPost, lang: str, tz: ZoneInfo) -> Html:
+    values = {
+        "msg_id": p.msg_id,
+        "date": show(p.date, tz, zone=False),
+        "views": _dash(number(p.views, lang) if p.views is not None else None),
+        "er": _dash(percent(p.er, lang) if p.er is not None else None),
+        "text": shorten(p.text, TOP_TEXT_WIDTH) or "…",
+    }
+    if p.link:
+        return t("stats_post_line", lang, link=p.link, **values)
+    return t("stats_post_line_plain", lang, **values)
+
+
+async def _channel_analytics(
+    message: Message,
+    channel: Channel,
+    name: str,
+    days: int,
+    analytics: AnalyticsAPI,
+    bot: Bot,
+    lang: str,
+    tz: ZoneInfo,
+) -> None:
+    async with ChatActionSender.upload_photo(bot=bot, chat_id=message.chat.id):
+        m = await analytics.metrics(channel, days, tz)
+        charts = None
+        if m.posts or m.subscriber_series:
+            charts = await asyncio.to_thread(draw_charts, m, name, days, lang, tz)
+    period = tn("stats_period", days, lang)
+    if charts is None:
+        await message.answer(t("stats_nothing", lang, channel=name, period=period))
+        return
+    caption = t("stats_album_caption", lang, channel=name, period=period, zone=zone_label(tz))
+    await send_photos(message, charts.photos(), caption)
+    await message.answer(metrics_text(m, name, days, lang, tz), disable_web_page_preview=True)
+
+
+async def send_photos(message: Message, photos: Sequence[tuple[str, bytes]], caption: str) -> None:
+    """One photo as a photo, 2-10 as one album (sendMediaGroup), the caption on the first."""
+    if len(photos) == 1:
+        name, png = photos[0]
+        await message.answer_photo(BufferedInputFile(png, f"{name}.png"), caption=caption)
+        return
+    media = [
+        InputMediaPhoto(
+            media=BufferedInputFile(png, f"{name}.png"), caption=caption if i == 0 else None
+        )
+        for i, (name, png) in enumerate(photos[:10])
+    ]
+    await message.answer_media_group(media)  # type: ignore[arg-type]
+
+
+def age_text(seconds: float, lang: str) -> str:
+    """A configured age as the operator reads it: "45 min", "24 h" / "24 ч" (hours up
+    to two days), "7 d" / "7 дн."."""
+    whole = int(seconds)
+    if whole % 86400 == 0 and whole >= 2 * 86400:
+        return plain("stats_age_d", lang, n=whole // 86400)
+    if whole % 3600 == 0:
+        return plain("stats_age_h", lang, n=whole // 3600)
+    return plain("stats_age_m", lang, n=whole // 60)
+
+
+def draw_curve(curve: PostCurve, lang: str, tz: ZoneInfo) -> bytes | None:
+    """The post's views curve (CPU-bound: call via to_thread); None without a read
+    that gave views."""
+    read = [p for p in curve.points if p.views is not None]
+    if not read:
+        return None
+    points = [(in_zone(p.taken_at, tz), int(p.views or 0)) for p in read]
+    marks = [
+        (in_zone(p.taken_at, tz), int(p.views or 0), age_text(p.age_mark.total_seconds(), lang))
+        for p in read
+        if p.age_mark is not None
+    ]
+    return curve_chart(
+        plain("stats_post_title", lang, msg_id=curve.msg_id),
+        points,
+        plain("stats_views_axis", lang),
+        milestones=marks,
+        posted=in_zone(curve.date, tz),
+    )
+
+
+def curve_caption(curve: PostCurve, name: str, link: str | None, lang: str, tz: ZoneInfo) -> Html:
+    """Channel, post (linked), its date, its latest views and the views at each age."""
+    views = [p.views for p in curve.points if p.views is not None]
+    values = {
+        "channel": name,
+        "msg_id": curve.msg_id,
+        "date": show(curve.date, tz),
+        "views": number(views[-1], lang) if views else "—",
+    }
+    head = (
+        t("stats_post_caption", lang, link=link, **values)
+        if link
+        else t("stats_post_caption_plain", lang, **values)
+    )
+    marks = [
+        f"{age_text(p.age_mark.total_seconds(), lang)}: {number(p.views, lang)}"
+        for p in curve.points
+        if p.age_mark is not None and p.views is not None
+    ][:_MARKS_SHOWN]
+    if not marks:
+        return head
+    return html_join("\n", [head, t("stats_post_marks", lang, marks=", ".join(marks))])
+
+
+async def _post_curve(
+    message: Message,
+    post: PostRef,
+    archive: ArchiveAPI,
+    analytics: AnalyticsAPI,
+    bot: Bot,
+    lang: str,
+    tz: ZoneInfo,
+) -> None:
+    channel = await archive.find_channel(post.channel)
+    if channel is None:
+        await message.answer(t("channel_not_found", lang, ref=echo(post.channel)))
+        return
+    name = _name(channel, lang)
+    async with ChatActionSender.upload_photo(bot=bot, chat_id=message.chat.id):
+        curve = await analytics.post_curve(channel.id, post.msg_id)
+        png = await asyncio.to_thread(draw_curve, curve, lang, tz) if curve else None
+    if curve is None:
+        ref = f"{post.channel.removeprefix('https://')} #{post.msg_id}"
+        await message.answer(t("stats_post_unknown", lang, ref=echo(ref)))
+        return
+    if png is None:
+        await message.answer(t("stats_post_no_reads", lang, channel=name, msg_id=curve.msg_id))
+        return
+    link = (
+        post_link(channel.username, channel.tg_id, curve.msg_id)
+        if channel.kind != "chat"
+        else None
+    )
+    caption = curve_caption(curve, name, link, lang, tz)
+    await message.answer_photo(BufferedInputFile(png, "views.png"), caption=caption)
