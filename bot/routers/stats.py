@@ -357,7 +357,7 @@ def age_text(seconds: float, lang: str) -> str:
     to two days), "7 d" / "7 дн."."""
     whole = int(seconds)
     if whole % 86400 == 0 and whole >= 2 * 86400:
-        return plain("stats_age_d", lang, n=whole // 86400)
+        return str(tn("stats_age_d", whole // 86400, lang))
     if whole % 3600 == 0:
         return plain("stats_age_h", lang, n=whole // 3600)
     return plain("stats_age_m", lang, n=whole // 60)

@@ -203,8 +203,8 @@ async def test_a_post_link_shows_its_views_curve_with_the_ages_marked(
     assert stats_bot.analytics.calls == [("post_curve", (1, 5))]
     caption = str(photo.params["caption"])
     marks = {
-        "en": "1 h: 500, 24 h: 4,500, 7 d: 5,000",
-        "ru": "1 ч: 500, 24 ч: 4\xa0500, 7 дн.: 5\xa0000",
+        "en": "1 h: 500, 24 h: 4,500, 7 days: 5,000",
+        "ru": "1 ч: 500, 24 ч: 4\xa0500, 7 дней: 5\xa0000",
     }
     assert marks[lang] in caption and 'href="https://t.me/c1/5"' in caption
 
