@@ -12,6 +12,7 @@ import re
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import IO, Any
@@ -195,18 +196,35 @@ class XlsxWriter:
     The hyperlinks wait in two deflated temporary files beside `path` until close.
     """
 
-    def __init__(self, path: Path, tz: tzinfo = UTC, versions: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        tz: tzinfo = UTC,
+        versions: bool = False,
+        *,
+        columns: Sequence[str] | None = None,
+        time_columns: Collection[str] = TIME_COLUMNS,
+        sheet: str = "messages",
+    ) -> None:
+        """`columns`: another table's columns (the series export), none of them JSON,
+        `time_columns` among them named with the zone, "link" a hyperlink; the sheet
+        then is `sheet`. None: the messages' COLUMNS."""
         self._zip = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED)
         for name, xml in _XLSX_STATIC.items():
             self._zip.writestr(name, _XML_HEAD + xml)
         self._sheet = self._zip.open("xl/worksheets/sheet1.xml", "w")
         self._sheet.write(_SHEET_HEAD.encode())
-        columns = (*COLUMNS, VERSIONS_COLUMN) if versions else COLUMNS
+        self._sheet_name = sheet
+        if columns is None:
+            columns = (*COLUMNS, VERSIONS_COLUMN) if versions else COLUMNS
+            self._json_cols: tuple[int, ...] = tuple(COLUMNS.index(c) for c in JSON_COLUMNS) + (
+                (len(COLUMNS),) if versions else ()
+            )
+            self._link_cols = frozenset(COLUMNS.index(c) for c in LINK_COLUMNS)
+        else:
+            self._json_cols = ()
+            self._link_cols = frozenset(i for i, c in enumerate(columns) if c == "link")
         self._letters = _column_letters(len(columns))
-        self._json_cols = tuple(COLUMNS.index(c) for c in JSON_COLUMNS) + (
-            (len(COLUMNS),) if versions else ()
-        )
-        self._link_cols = frozenset(COLUMNS.index(c) for c in LINK_COLUMNS)
         self._links = _Spool(path.parent)  # <hyperlink> elements
         self._rels = _Spool(path.parent)  # their relationships
         self._n_links = 0
@@ -214,7 +232,7 @@ class XlsxWriter:
         self._flushed_at = 0  # the file's size after the last write that grew it
         self._pending = 0  # sheet bytes given to the compressor since then
         zone = zone_name(tz)
-        header = [f"{c} ({zone})" if c in TIME_COLUMNS else c for c in columns]
+        header = [f"{c} ({zone})" if c in time_columns else c for c in columns]
         self._append(header, style=3)
 
     def _link(self, ref: str, url: str) -> bool:
@@ -271,11 +289,11 @@ class XlsxWriter:
         self._pending += len(data)
 
     def write(self, row: ExportRow) -> None:
-        """One sheet row in `COLUMNS` order; times (aware datetimes) as date cells of
-        their wall time, links as hyperlinks while the sheet has room for them, ints and
-        floats as numbers (ints beyond 2**53 as text), longer texts cut to XLSX_CELL_MAX
-        characters with the cut marked (`cut_cell`), characters XML 1.0 cannot carry
-        dropped."""
+        """One sheet row in the columns' order (`COLUMNS` unless others were given):
+        times (aware datetimes) as date cells of their wall time, links as hyperlinks
+        while the sheet has room for them, ints and floats as numbers (ints beyond 2**53
+        as text), longer texts cut to XLSX_CELL_MAX characters with the cut marked
+        (`cut_cell`), characters XML 1.0 cannot carry dropped."""
         values = list(row.values())  # COLUMNS order
         for i in self._json_cols:
             values[i] = cell(values[i])
@@ -321,9 +339,9 @@ class XlsxWriter:
         self._zip.writestr(
             "xl/workbook.xml",
             f'{_XML_HEAD}<workbook xmlns="{_NS_MAIN}" xmlns:r="{_NS_REL}">'
-            '<sheets><sheet name="messages" sheetId="1" r:id="rId1"/></sheets>'
+            f'<sheets><sheet name="{self._sheet_name}" sheetId="1" r:id="rId1"/></sheets>'
             '<definedNames><definedName name="_xlnm._FilterDatabase" localSheetId="0"'
-            f' hidden="1">messages!$A$1:${self._letters[-1]}${self._row}</definedName>'
-            "</definedNames></workbook>",
+            f' hidden="1">{self._sheet_name}!$A$1:${self._letters[-1]}${self._row}'
+            "</definedName></definedNames></workbook>",
         )
         self._zip.close()
