@@ -4,6 +4,7 @@ limit and a list; `media:paths`: the list of where each file is on disk)."""
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 from contextlib import aclosing
@@ -18,6 +19,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, FSInputFile, InlineKeyboardMarkup, Message
 
+from bot.api.analytics import SeriesExportAPI, SeriesKind
 from bot.api.archive import ArchiveAPI
 from bot.keyboards import button, pager_row, pages_of
 from bot.labels import BUTTON_WIDTH, LIST_WIDTH, channel_name, echo
@@ -49,6 +51,15 @@ WITH_VERSION_WORDS = frozenset({"версиями", "versions"})
 MEDIA_WORDS = frozenset({"media", "+media", "медиа", "+медиа"})
 MEDIA_PATH_WORDS = frozenset({"media:paths", "медиа:пути"})
 WITH_MEDIA_WORDS = frozenset({"медиа", "media"})
+# Option words (#17): instead of messages, a channel's series: its posts' counters over
+# time (counter snapshots) or its subscriber counts.
+SERIES_WORDS = {
+    "counters": SeriesKind.COUNTERS,
+    "счётчики": SeriesKind.COUNTERS,
+    "счетчики": SeriesKind.COUNTERS,
+    "subscribers": SeriesKind.SUBSCRIBERS,
+    "подписчики": SeriesKind.SUBSCRIBERS,
+}
 TZ_PREFIX = "tz:"
 PERIODS = (0, 30, 7)  # days; 0 = all time
 MENU_PAGE = 10
@@ -87,6 +98,14 @@ class ExportMediaPick(CallbackData, prefix="expm"):
     media: str
 
 
+class ExportSeriesPick(CallbackData, prefix="exps"):
+    """Export channel `channel_id`'s `kind` series of all time as `fmt` (#17)."""
+
+    channel_id: int
+    kind: SeriesKind
+    fmt: ExportFormat
+
+
 @dataclass(frozen=True)
 class ExportArgs:
     channel: str | None  # None = all channels
@@ -98,6 +117,7 @@ class ExportArgs:
     tz: ZoneInfo | None = None  # the `tz:` option (None: not given; tz:local = the bot's)
     versions: bool = False  # the `versions` option: earlier versions of edited posts
     media: str = ""  # "zip" (`media`), "paths" (`media:paths`), "" (none)
+    series: SeriesKind | None = None  # `counters` / `subscribers`: a series, not messages
 
 
 class BadZone(ValueError):
@@ -207,9 +227,20 @@ def _garbled(token: str) -> str | None:
     low = bare.lower()
     if low.lstrip(".") in FORMATS or low in COMMENT_WORDS or low in VERSION_WORDS:
         return low.lstrip(".")
-    if low in MEDIA_WORDS or low in MEDIA_PATH_WORDS:
+    if low in MEDIA_WORDS or low in MEDIA_PATH_WORDS or low in SERIES_WORDS:
         return low
     return None
+
+
+def _series_near_miss(token: str) -> str | None:
+    """The series word `token` misspells (`subscriber`, `подписчки`, `counter`), or
+    None. Only words of 6 letters or more, that close (difflib ratio >= 0.88): "counts"
+    or "подписка" stay search words."""
+    low = token.lower()
+    if len(low) < 6 or low in SERIES_WORDS:
+        return None
+    near = difflib.get_close_matches(low, SERIES_WORDS, n=1, cutoff=0.88)
+    return near[0] if near else None
 
 
 # `media:` / `медиа=` followed by anything: meant as the media option. (A hyphen is not
@@ -234,7 +265,8 @@ def parse_export_args(text: str, local: ZoneInfo = _UTC) -> ExportArgs:
     word that is an option means every channel.
     Raises BadFormat for a word naming another file format (pdf, txt, ...) before any
     search word; GarbledOption for an option with stray punctuation (`csv,`, `media,`);
-    BadMediaOption for a misspelt media option (`media:path`, `медиа:путь`); TwiceGiven
+    BadMediaOption for a misspelt media option (`media:path`, `медиа:путь`); a series
+    word misspelt before any search word (`subscriber`) is a GarbledOption; TwiceGiven
     for two formats or two `from`/`to` days that differ; BadDate for a day that is no
     YYYY-MM-DD; ReversedDates when `from` is after `to`; BadZone for a `tz:` naming no
     zone (or nothing). Days are read in the `tz:` zone when given, else in `local` (the
@@ -249,6 +281,8 @@ def parse_export_args(text: str, local: ZoneInfo = _UTC) -> ExportArgs:
     comments = False
     versions = False
     media = ""
+    series: SeriesKind | None = None
+    series_word = ""
     zone: ZoneInfo | None = None
     dates: dict[str, str] = {}
     words: list[str] = []
@@ -284,6 +318,10 @@ def parse_export_args(text: str, local: ZoneInfo = _UTC) -> ExportArgs:
             media = media or "zip"
         elif low in MEDIA_PATH_WORDS:
             media = "paths"
+        elif low in SERIES_WORDS:
+            if series is not None and SERIES_WORDS[low] is not series:
+                raise TwiceGiven(series_word, tok)
+            series, series_word = SERIES_WORDS[low], tok
         elif low in ("с", "with") and nxt in WITH_MEDIA_WORDS:
             media = media or "zip"
             i += 1
@@ -306,6 +344,8 @@ def parse_export_args(text: str, local: ZoneInfo = _UTC) -> ExportArgs:
             raise BadMediaOption(tok)
         elif (fix := _garbled(tok)) is not None:
             raise GarbledOption(tok, fix)
+        elif not words and (near := _series_near_miss(tok)) is not None:
+            raise GarbledOption(tok, near)
         else:
             words.append(tok)
         i += 1
@@ -320,6 +360,7 @@ def parse_export_args(text: str, local: ZoneInfo = _UTC) -> ExportArgs:
         zone,
         versions,
         media,
+        series,
     )
 
 
@@ -332,6 +373,7 @@ def _is_option(token: str) -> bool:
         or low in VERSION_WORDS
         or low in MEDIA_WORDS
         or low in MEDIA_PATH_WORDS
+        or low in SERIES_WORDS
         or low.startswith(TZ_PREFIX)
         or _garbled(token) is not None
         or _media_near_miss(token)
@@ -364,6 +406,7 @@ def build_router() -> Router:
     router.callback_query.register(on_export_channel, ExportChannel.filter())
     router.callback_query.register(on_export_format, ExportPick.filter())
     router.callback_query.register(on_export_media, ExportMediaPick.filter())
+    router.callback_query.register(on_export_series, ExportSeriesPick.filter())
     return router
 
 
@@ -405,6 +448,7 @@ async def cmd_export(
     archive: ArchiveAPI,
     lang: str,
     tz: ZoneInfo = _UTC,
+    series_export: SeriesExportAPI | None = None,
 ) -> None:
     """`/export ...` (see parse_export_args); `tz` is the bot's TIMEZONE, the zone the
     days are read in unless a `tz:` option names another."""
@@ -443,6 +487,9 @@ async def cmd_export(
     except BadFormat as exc:
         formats = html_join(", ", FORMATS)
         await message.answer(t("export_bad_format", lang, value=echo(exc.value), formats=formats))
+        return
+    if args.series is not None:
+        await _series_command(message, archive, series_export, args, lang)
         return
     if args.keyword:
         # The words have /search's syntax: an unusable query (only -exclusions, ...)
@@ -484,7 +531,9 @@ async def on_export_page(
             raise
 
 
-def _format_keyboard(channel_id: int | None, lang: str) -> InlineKeyboardMarkup:
+def _format_keyboard(
+    channel_id: int | None, lang: str, series: bool = False
+) -> InlineKeyboardMarkup:
     rows = []
     for fmt in ExportFormat:
         row = []
@@ -502,11 +551,22 @@ def _format_keyboard(channel_id: int | None, lang: str) -> InlineKeyboardMarkup:
                ExportMediaPick(channel_id=channel_id, media=media).pack())
         for media in ("zip", "paths")
     ])
+    if series and channel_id is not None:  # a channel's series (#17): all time
+        for kind in SeriesKind:
+            rows.append([
+                button(plain(f"export_btn_series_{kind.value}", lang, fmt=fmt.value.upper()),
+                       ExportSeriesPick(channel_id=channel_id, kind=kind, fmt=fmt).pack())
+                for fmt in (ExportFormat.CSV, ExportFormat.XLSX)
+            ])
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 async def on_export_channel(
-    query: CallbackQuery, callback_data: ExportChannel, archive: ArchiveAPI, lang: str
+    query: CallbackQuery,
+    callback_data: ExportChannel,
+    archive: ArchiveAPI,
+    lang: str,
+    series_export: SeriesExportAPI | None = None,
 ) -> None:
     await query.answer()
     target = callback_data.channel_id
@@ -519,9 +579,8 @@ async def on_export_channel(
             await query.message.answer(t("export_channel_gone", lang))
             return
         what = export_name(channel, lang)
-    await query.message.answer(
-        t("export_pick_format", lang, what=what), reply_markup=_format_keyboard(target, lang)
-    )
+    kb = _format_keyboard(target, lang, series=series_export is not None)
+    await query.message.answer(t("export_pick_format", lang, what=what), reply_markup=kb)
 
 
 async def _picked_channel(
@@ -690,3 +749,108 @@ def _done_text(result: ExportResult, lang: str) -> Html:
         n, parts = result.rows, len(result.files)
         return t("export_done_parts", lang, n=n, parts=parts, limit=result.limit_mb)
     return tn("export_done", result.rows, lang)
+
+
+# ---------------------------------------------------------------- series (#17)
+
+
+async def _series_command(
+    message: Message,
+    archive: ArchiveAPI,
+    series_export: SeriesExportAPI | None,
+    args: ExportArgs,
+    lang: str,
+) -> None:
+    """`/export @channel counters|subscribers [format] [tz:] [from] [to]`."""
+    assert args.series is not None
+    if series_export is None:
+        await message.answer(t("export_series_off", lang))
+        return
+    extra = [
+        word
+        for word, given in (
+            (plain("export_word_comments", lang), args.comments),
+            (plain("export_word_versions", lang), args.versions),
+            (plain("export_word_media", lang), bool(args.media)),
+            (args.keyword or "", bool(args.keyword)),
+        )
+        if given
+    ]
+    if extra:
+        await message.answer(t("export_series_alone", lang, value=echo(extra[0])))
+        return
+    if args.channel is None:
+        await message.answer(t("export_series_channel", lang))
+        return
+    channel = await archive.find_channel(args.channel)
+    if channel is None:
+        await message.answer(t("channel_not_found", lang, ref=echo(args.channel)))
+        return
+    await _run_series(
+        message, archive, series_export, lang, channel, args.series, args.fmt,
+        args.since, args.until, args.tz or _UTC,
+    )  # fmt: skip
+
+
+async def on_export_series(
+    query: CallbackQuery,
+    callback_data: ExportSeriesPick,
+    archive: ArchiveAPI,
+    lang: str,
+    series_export: SeriesExportAPI | None = None,
+) -> None:
+    await query.answer()
+    if not isinstance(query.message, Message):
+        return
+    if series_export is None:
+        await query.message.answer(t("export_series_off", lang))
+        return
+    picked = await _picked_channel(query.message, archive, callback_data.channel_id, lang)
+    if not picked:
+        return
+    await _run_series(
+        query.message, archive, series_export, lang, picked, callback_data.kind,
+        callback_data.fmt, None, None, _UTC,
+    )  # fmt: skip
+
+
+async def _run_series(
+    message: Message,
+    archive: ArchiveAPI,
+    series_export: SeriesExportAPI,
+    lang: str,
+    channel: Channel,
+    kind: SeriesKind,
+    fmt: ExportFormat,
+    since: datetime | None,
+    until: datetime | None,
+    tz: ZoneInfo,
+) -> None:
+    """Write and upload the series; one export at a time, as for messages."""
+    what = export_name(channel, lang)
+    series = t(f"export_series_{kind.value}", lang)
+    async with archive.export_slot() as free:
+        if not free:
+            await message.answer(t("export_busy", lang))
+            return
+        status = await message.answer(
+            t("export_series_started", lang, what=what, series=series, fmt=fmt.value.upper())
+        )
+        result = await series_export.export_series(channel, kind, fmt, since, until, tz)
+        try:
+            total = len(result.files)
+            for i, path in enumerate(result.files, 1):
+                caption = t("export_part_caption", lang, i=i, total=total) if total > 1 else None
+                await message.answer_document(
+                    FSInputFile(path, filename=path.name), caption=caption
+                )
+        finally:
+            await series_export.cleanup(result)
+    if result.rows == 0:
+        done = t("export_series_empty", lang, series=series)
+    elif result.parts:
+        done = t("export_done_parts_rows", lang, n=result.rows, parts=len(result.files),
+                 limit=result.limit_mb)  # fmt: skip
+    else:
+        done = tn("export_series_done", result.rows, lang)
+    await LiveMessage(status).finish(done)
