@@ -244,3 +244,44 @@ def test_charts_are_phone_readable_and_the_text_fits_with_long_titles() -> None:
         width, height = _png_size(png)
         assert width >= 1080 and width + height <= 10000 and width / height <= 20
     assert len(metrics_text(m, "Канал " * 10, 30, "ru", ZoneInfo("UTC"))) <= 4096
+
+
+# ------------------------------------------------- through the Bot API double
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+async def test_the_album_passes_telegrams_rules_over_http(tmp_path: Path, lang: str) -> None:
+    """The real aiogram polling the Bot API double: the charts go up as one media group
+    Telegram accepts (2-10 photos, each <= 10 MB, sides within its limits, a caption it
+    parses), readable on a phone (>= 1080 px wide), then the metrics text."""
+    from tests.doubles.botapi import BotAPIDouble
+
+    async with BotAPIDouble(token=TOKEN) as double:
+        double.add_user(ADMIN, "Olga", language_code=lang)
+        bot = double.make_bot(default=DefaultBotProperties(parse_mode="HTML"))
+        health = HealthRegistry()
+        channels = [channel(1, title="Новости <дня> & всё")]
+        deps = replace(
+            make_deps({ADMIN}, status=FakeStatus(health), tz=ZoneInfo("Europe/Moscow")),
+            archive=FakeArchive(tmp_path, channels=channels),
+            watches=FakeWatches(channels=channels),
+            analytics=FakeAnalytics(),
+        )
+        control = ControlBot(bot, deps, health=health)
+        try:
+            async with double.polling(control.dp, bot):
+                await double.send_text(ADMIN, "/stats @c1 30")
+                await double.wait_for_request("sendMessage", timeout=20)
+        finally:
+            await bot.session.close()
+        photos = [u for u in double.uploads if u.kind == "photo"]
+        assert len(photos) == 3
+        for photo in photos:
+            assert photo.width is not None and photo.height is not None
+            assert photo.width >= 1080 and photo.size <= 10 * 1024 * 1024
+        shown = double.transcript(ADMIN)
+        album = [e.current for e in shown if e.current.media_group_id]
+        assert len(album) == 3 and len({m.media_group_id for m in album}) == 1
+        assert album[0].caption is not None and "Новости <дня> & всё" in album[0].caption
+        head = {"en": "last 30 days", "ru": "за 30 дней"}[lang]
+        assert head in (shown[-1].current.text or "")
