@@ -27,6 +27,8 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from core.analytics import Link, LinkKind
@@ -156,3 +158,36 @@ def _scan(text: str, owner: LinkOwner, found: dict[tuple[LinkKind, str], Link]) 
         target = f"id:{tg_id}"
         if (LinkKind.MENTION, target) not in found:
             found[(LinkKind.MENTION, target)] = Link(LinkKind.MENTION, target, tg_id=tg_id)
+
+
+@dataclass(frozen=True)
+class GraphTarget:
+    """A channel the archive's channels point at, summed over them: `target` as in
+    `Link` ("id:<id>" or "@name"), how many of their posts forward from it and
+    mention it, and how many archived channels do (`sources`)."""
+
+    target: str
+    username: str | None
+    title: str | None
+    tg_id: int | None
+    forwards: int
+    mentions: int
+    sources: int
+
+    @property
+    def weight(self) -> int:
+        return self.forwards + self.mentions
+
+
+@dataclass(frozen=True)
+class GraphExport:
+    """/graph's files (`gexf` for Gephi, `csv` the edge list; remove them with
+    GraphAPI.cleanup), the graph's size, the period's start (None: the whole archive)
+    and the most linked targets that are not archived, most linked first."""
+
+    gexf: Path
+    csv: Path
+    nodes: int
+    edges: int
+    since: datetime | None
+    top: tuple[GraphTarget, ...] = ()
