@@ -49,6 +49,7 @@ from services.archive import ArchiveService
 from services.channels import ChannelService
 from services.deletion_alerts import DeletionNotifier
 from services.events import EventBus, PostsDeleted
+from services.graph import GraphService, LinksBackfill
 from services.login import LoginService
 from services.media import MediaService
 from services.media_files import MediaFilesService
@@ -142,6 +143,7 @@ def build_app(settings: Settings) -> App:
             LocalMediaStore(settings.media_path), settings.upload_limit_mb, settings.media_path
         ),
         media_status=media,
+        graph=GraphService(settings.work_dir),
     )
     # Alerts leave through their own queue and task (control.delivery): a caller
     # never waits for Telegram.
@@ -161,6 +163,8 @@ def build_app(settings: Settings) -> App:
     app.components = [control.delivery, control, userbot, scheduler, media]
     if search_index is not None:
         app.components.append(search_index)
+    # The graph's links of the messages stored before #17, in the background (#17).
+    app.components.append(LinksBackfill())
     if settings.sqlite_path is not None and settings.backups_path is not None:
         maintenance = ArchiveMaintenance(
             settings.sqlite_path,

@@ -56,6 +56,7 @@ COMMANDS = (
     "export",
     "search",
     "stats",
+    "graph",
     "watch",
     "watches",
     "unwatch",

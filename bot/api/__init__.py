@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from bot.api.analytics import AnalyticsAPI, SeriesExportAPI
 from bot.api.archive import ArchiveAPI
 from bot.api.channels import ChannelsAPI
+from bot.api.graph import GraphAPI
 from bot.api.login import LoginAPI
 from bot.api.media import MediaFilesAPI, MediaStatusAPI
 from bot.api.parsing import ParsingAPI
@@ -42,6 +43,7 @@ class BotDeps:
     # Channel analytics (#17): None until app/service.py wires them (handlers say so).
     analytics: AnalyticsAPI | None = None
     series_export: SeriesExportAPI | None = None
+    graph: GraphAPI | None = None
 
     def workflow_data(self) -> dict[str, object]:
         """One Dispatcher workflow-data key per API, and `tz` (the operators' zone)."""
@@ -57,4 +59,5 @@ class BotDeps:
             "media_status": self.media_status,
             "analytics": self.analytics,
             "series_export": self.series_export,
+            "graph": self.graph,
         }

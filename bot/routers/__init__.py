@@ -17,6 +17,7 @@ from bot.routers import (
     channels,
     common,
     export,
+    graph,
     login,
     media,
     parse,
@@ -41,6 +42,7 @@ def build_root_router() -> Router:
     root.include_router(parse.build_router())
     root.include_router(search.build_router())
     root.include_router(stats.build_router())
+    root.include_router(graph.build_router())
     root.include_router(watch.build_router())
     root.include_router(media.build_router())
     root.include_router(common.build_router())
