@@ -99,8 +99,10 @@ def _figure(height_in: float) -> Any:
 
 
 def _png(fig: Any) -> bytes:
+    """The figure as PNG bytes. zlib level 1: a third of the time of the default (6)
+    for ~20% more bytes (~100 KB a chart, far under a photo's 10 MB)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format="png", pil_kwargs={"compress_level": 1})
     return buf.getvalue()
 
 
@@ -166,7 +168,8 @@ def growth_chart(
     low, high = min(ys), max(ys)
     spread = max(high - low, max(1, high) * 0.01)
     ax.set_ylim(low - spread * 0.1, high + spread * 0.1)
-    fig.tight_layout()
+    # Fixed margins, not tight_layout(): that measures every label (~0.3 s a chart).
+    fig.subplots_adjust(left=0.15, right=0.97, top=0.83 if note else 0.88, bottom=0.13)
     return _png(fig)
 
 
@@ -202,7 +205,7 @@ def heatmap_chart(
     for side in ("top", "right", "left", "bottom"):
         ax.spines[side].set_visible(False)
     ax.set_title(title, fontsize=_TITLE_PT, loc="left")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.08, right=0.99, top=0.89, bottom=0.14)
     return _png(fig)
 
 
@@ -255,10 +258,12 @@ def curve_chart(
                     ha="center", fontsize=_BASE_PT - 1, color=_RED, fontweight="bold")  # fmt: skip
     if len(xs) == 1:
         ax.set_xlim(xs[0] - timedelta(hours=1), xs[0] + timedelta(hours=1))
+    else:  # room for the last milestone's label inside the picture
+        ax.margins(x=0.08)
     _date_axis(ax)
     _style_axes(ax)
     ax.set_ylim(bottom=0, top=max(max(ys), 1) * 1.15)
     ax.set_ylabel(ylabel, fontsize=_BASE_PT)
     ax.set_title(title, fontsize=_TITLE_PT, loc="left")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.14, right=0.97, top=0.88, bottom=0.13)
     return _png(fig)
