@@ -4,8 +4,9 @@ read) or its subscriber counts (`subscriber_snapshot`), as CSV, CSV with semicol
 JSONL or XLSX, cut into zip parts within the upload limit like the messages' export
 (services/export/parts.py `finish`).
 
-Rows are read in chunks (db/counters.py `iter_counter_rows` / `iter_subscriber_rows`,
-keyset pagination) and written as they come, so memory stays flat.
+Rows are read in chunks (db/counters.py CounterRepository `iter_counter_rows` /
+`iter_subscriber_rows`, keyset pagination) and written as they come, so memory stays
+flat. Counter rows come in the order they were taken.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Protocol
 
-from core.analytics import age_label
+from core.analytics import CounterPoint, SubscriberPoint, age_label
 from core.archive import ExportFormat, ExportResult
 from core.channels import Channel, post_link
 from services.export import xlsx
@@ -31,11 +32,11 @@ from services.export.writers import defuse
 # The files' columns. `age`: the configured age (SNAPSHOT_AGES, e.g. "24h") a read was
 # made for, empty for a read with the post's history; `age_seconds` the same in seconds.
 COUNTER_COLUMNS = (
-    "channel", "msg_id", "post_date", "taken_at", "age", "age_seconds",
+    "channel", "msg_id", "taken_at", "age", "age_seconds",
     "views", "forwards", "replies", "reactions", "link",
 )  # fmt: skip
 SUBSCRIBER_COLUMNS = ("channel", "taken_at", "subscribers", "change")
-_TIME_COLUMNS = frozenset({"post_date", "taken_at"})
+_TIME_COLUMNS = frozenset({"taken_at"})
 
 # A row source: (channel row id, since, until, chunk) -> lists of rows (mappings or
 # objects with the named fields), in the order they are written.
@@ -183,13 +184,11 @@ def counter_values(row: Any, name: str, channel: Channel, tz: tzinfo) -> list[An
     """One counter snapshot as COUNTER_COLUMNS values, times in `tz`."""
     msg_id = int(_field(row, "msg_id"))
     age = _seconds(_field(row, "age_mark"))
-    post_date = _utc(_field(row, "post_date"))
     taken = _utc(_field(row, "taken_at"))
     link = post_link(channel.username, channel.tg_id, msg_id) if channel.kind != "chat" else None
     return [
         name,
         msg_id,
-        post_date.astimezone(tz) if post_date else None,
         taken.astimezone(tz) if taken else None,
         age_label(timedelta(seconds=age)) if age else None,
         age,
@@ -245,32 +244,73 @@ async def write_series(
     )
 
 
-def _db_source(name: str) -> RowSource:
-    """db/counters.py's `name` row iterator, looked up when first used (H1 writes it
-    in the same issue: no import-time dependency on its landing first)."""
+class SeriesSource(Protocol):
+    """Where the series' rows are (db/counters.py CounterRepository): every snapshot
+    taken in [since, until), in the order taken, `batch` rows a query."""
 
-    async def rows(
+    def iter_counter_rows(
+        self, channel_id: int, since: datetime, until: datetime, *, batch: int = ...
+    ) -> AsyncIterator[tuple[int, CounterPoint]]: ...
+
+    def iter_subscriber_rows(
+        self, channel_id: int, since: datetime, until: datetime, *, batch: int = ...
+    ) -> AsyncIterator[SubscriberPoint]: ...
+
+
+# An unbounded period's ends (the rows' taken_at always lies between).
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def repository_sources(repo: SeriesSource) -> tuple[RowSource, RowSource]:
+    """The counter and subscriber row sources over `repo`, in chunks of `chunk` rows."""
+
+    async def counters(
         channel_id: int, since: datetime | None, until: datetime | None, chunk: int
     ) -> AsyncIterator[list[Any]]:
-        from db import counters
+        rows: list[dict[str, Any]] = []
+        async for msg_id, p in repo.iter_counter_rows(
+            channel_id, since or _EARLIEST, until or _LATEST, batch=chunk
+        ):
+            rows.append({
+                "msg_id": msg_id, "taken_at": p.taken_at, "age_mark": p.age_mark,
+                "views": p.views, "forwards": p.forwards, "replies": p.replies,
+                "reactions": p.reactions,
+            })  # fmt: skip
+            if len(rows) >= chunk:
+                yield rows
+                rows = []
+        if rows:
+            yield rows
 
-        source: RowSource = getattr(counters, name)
-        async for found in source(channel_id, since, until, chunk):
-            yield found
+    async def subscribers(
+        channel_id: int, since: datetime | None, until: datetime | None, chunk: int
+    ) -> AsyncIterator[list[Any]]:
+        rows: list[SubscriberPoint] = []
+        async for p in repo.iter_subscriber_rows(
+            channel_id, since or _EARLIEST, until or _LATEST, batch=chunk
+        ):
+            rows.append(p)
+            if len(rows) >= chunk:
+                yield rows
+                rows = []
+        if rows:
+            yield rows
 
-    return rows
+    return counters, subscribers
 
 
 class SeriesExportService:
     """bot.api.analytics.SeriesExportAPI: the series of one channel as files under a
     fresh temporary folder in `work_dir` (the system's default when None), cut within
-    `upload_limit_mb` MiB. `counter_rows` / `subscriber_rows`: where the rows come from
-    (db/counters.py by default)."""
+    `upload_limit_mb` MiB. The rows come from `source` (db/counters.py
+    CounterRepository), or from `counter_rows` / `subscriber_rows` (tests)."""
 
     def __init__(
         self,
         upload_limit_mb: int,
         work_dir: Path | None = None,
+        source: SeriesSource | None = None,
         *,
         counter_rows: RowSource | None = None,
         subscriber_rows: RowSource | None = None,
@@ -278,10 +318,11 @@ class SeriesExportService:
     ) -> None:
         self.limit_bytes = upload_limit_mb * 1024 * 1024
         self._work_dir = work_dir
-        self._sources = {
-            "counters": counter_rows or _db_source("iter_counter_rows"),
-            "subscribers": subscriber_rows or _db_source("iter_subscriber_rows"),
-        }
+        if source is not None:
+            counter_rows, subscriber_rows = repository_sources(source)
+        if counter_rows is None or subscriber_rows is None:
+            raise ValueError("a SeriesExportService needs a source of rows")
+        self._sources = {"counters": counter_rows, "subscribers": subscriber_rows}
         self._chunk = chunk
 
     async def export_series(

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.analytics import SubscriberPoint
+from core.analytics import CounterPoint, SubscriberPoint
 from core.archive import ExportFormat
 from core.channels import Channel
 from services.export.series import COUNTER_COLUMNS, SeriesExportService
@@ -24,15 +24,15 @@ CHANNEL = Channel(id=3, tg_id=1555, username="news", title="News")
 def _counter_rows(n: int) -> list[dict[str, Any]]:
     """Post 10 read 3 times (a history read, then at 1h and 24h), then posts 11.. once."""
     rows: list[dict[str, Any]] = [
-        {"msg_id": 10, "post_date": T0, "taken_at": T0 + timedelta(minutes=5),
+        {"msg_id": 10, "taken_at": T0 + timedelta(minutes=5),
          "age_mark": None, "views": 40, "forwards": 1, "replies": 0, "reactions": 3},
-        {"msg_id": 10, "post_date": T0, "taken_at": T0 + timedelta(hours=1, minutes=2),
+        {"msg_id": 10, "taken_at": T0 + timedelta(hours=1, minutes=2),
          "age_mark": 3600, "views": 500, "forwards": 2, "replies": 1, "reactions": None},
-        {"msg_id": 10, "post_date": T0, "taken_at": T0 + timedelta(hours=24, minutes=1),
+        {"msg_id": 10, "taken_at": T0 + timedelta(hours=24, minutes=1),
          "age_mark": 86400, "views": 4500, "forwards": 9, "replies": 4, "reactions": None},
     ]  # fmt: skip
     for i in range(n - 3):
-        rows.append({"msg_id": 11 + i, "post_date": T0, "taken_at": T0 + timedelta(days=2),
+        rows.append({"msg_id": 11 + i, "taken_at": T0 + timedelta(days=2),
                      "age_mark": None, "views": i, "forwards": 0, "replies": 0,
                      "reactions": 0})  # fmt: skip
     return rows
@@ -114,3 +114,39 @@ async def test_nothing_no_file_and_over_the_limit_zip_parts(tmp_path: Path) -> N
                 json.loads(line)
                 lines += 1
     assert lines == 40_000
+
+
+class _Repo:
+    """CounterRepository's two iterators (db/counters.py), over lists."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[datetime, datetime, int]] = []
+
+    async def iter_counter_rows(
+        self, channel_id: int, since: datetime, until: datetime, *, batch: int = 2000
+    ) -> AsyncIterator[tuple[int, CounterPoint]]:
+        self.asked.append((since, until, batch))
+        for i in range(5):
+            yield 10 + i, CounterPoint(T0 + timedelta(hours=i), 100 * i, i, 0, None,
+                                       timedelta(hours=1) if i == 1 else None)  # fmt: skip
+
+    async def iter_subscriber_rows(
+        self, channel_id: int, since: datetime, until: datetime, *, batch: int = 2000
+    ) -> AsyncIterator[SubscriberPoint]:
+        for h in range(3):
+            yield SubscriberPoint(T0 + timedelta(hours=h), 50 - h)
+
+
+async def test_rows_from_the_counter_repository(tmp_path: Path) -> None:
+    repo = _Repo()
+    svc = SeriesExportService(50, tmp_path, repo, chunk=2)
+    result = await svc.export_series(CHANNEL, "counters", ExportFormat.CSV)
+    since, until, batch = repo.asked[0]
+    assert since < T0 < until and batch == 2  # unbounded: the whole series
+    with open(result.files[0], encoding="utf-8-sig", newline="") as fh:
+        table = list(csv.DictReader(fh))
+    assert [r["msg_id"] for r in table] == ["10", "11", "12", "13", "14"]
+    assert table[1]["age"] == "1h" and table[1]["views"] == "100" and table[1]["reactions"] == ""
+    result = await svc.export_series(CHANNEL, "subscribers", ExportFormat.CSV)
+    with open(result.files[0], encoding="utf-8-sig", newline="") as fh:
+        assert [r["change"] for r in csv.DictReader(fh)] == ["", "-1", "-1"]
