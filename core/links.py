@@ -51,13 +51,23 @@ RESERVED = frozenset(
 )
 _NAME = r"[A-Za-z][A-Za-z0-9_]{3,31}(?![A-Za-z0-9_])"
 _MENTION = re.compile(rf"(?<![\w@.+-])@({_NAME})")
+# Anchored on the "t" of t.me / telegram.me (the regex engine then skips to each "t"
+# or "T" instead of trying every position): not inside a longer host (bit.me), but
+# after "www." or a scheme's "//".
 _URL = re.compile(
-    r"(?<![\w.@-])(?:https?://)?(?:www\.)?(?:t|telegram)\.(?:me|dog)/"
-    rf"(?:(?:s/)?({_NAME})|c/([0-9]{{1,19}})(?![0-9]))"
-    rf"|tg://resolve\?(?:[^ #]*&)?domain=({_NAME})"
-    r"|tg://privatepost\?(?:[^ #]*&)?channel=([0-9]{1,19})(?![0-9])",
+    r"t(?:(?<=www\.t)|(?<![\w.@-]t))(?:elegram)?\.(?:me|dog)/"
+    rf"(?:(?:s/)?({_NAME})|c/([0-9]{{1,19}})(?![0-9]))",
     re.IGNORECASE,
 )
+_TG = re.compile(
+    rf"tg://(?:resolve\?(?:[^ #]*&)?domain=({_NAME})"
+    r"|privatepost\?(?:[^ #]*&)?channel=([0-9]{1,19})(?![0-9]))",
+    re.IGNORECASE,
+)
+_FORWARD, _MENTION_KIND = LinkKind.FORWARD.value, LinkKind.MENTION.value
+
+# A link as the hot path keeps it: (kind, target, tg_id, username, title).
+LinkCells = tuple[str, str, int | None, str | None, str | None]
 
 
 @dataclass(frozen=True)
@@ -87,9 +97,15 @@ def may_link(row: Row) -> bool:
 def extract_links(row: Row, owner: LinkOwner = NO_OWNER) -> list[Link]:
     """The links of a stored message row (`core.parsing.COLUMNS` order), each target once
     per kind, in the order found; [] for comments and service messages."""
+    return [_link(c) for c in row_cells(row, owner)]
+
+
+def row_cells(row: Row, owner: LinkOwner = NO_OWNER) -> list[LinkCells]:
+    """`extract_links` as plain tuples (kind, target, tg_id, username, title): what
+    the ingest hook writes, without an object per link."""
     if row[_COMMENT_OF] is not None or row[_ACTION] is not None or not may_link(row):
         return []
-    return links_of(row[_TEXT], row[_ENTITIES], row[_FWD], owner)
+    return cells_of(row[_TEXT], row[_ENTITIES], row[_FWD], owner)
 
 
 def links_of(
@@ -97,12 +113,23 @@ def links_of(
 ) -> list[Link]:
     """The links of a message's text, entities (JSON text or its list:
     [[type, offset, length, url?], ...]) and forward header (JSON text or dict)."""
-    found: dict[tuple[LinkKind, str], Link] = {}
+    return [_link(c) for c in cells_of(text, entities, fwd_from, owner)]
+
+
+def _link(c: LinkCells) -> Link:
+    return Link(LinkKind(c[0]), c[1], c[2], c[3], c[4])
+
+
+def cells_of(
+    text: str | None, entities: Any, fwd_from: Any, owner: LinkOwner = NO_OWNER
+) -> list[LinkCells]:
+    """`links_of` as plain tuples (see `row_cells`)."""
+    found: dict[tuple[str, str], LinkCells] = {}
     if fwd_from is not None:
         fwd = json.loads(fwd_from) if isinstance(fwd_from, str) else fwd_from
-        link = _forward(fwd, owner)
-        if link is not None:
-            found[(link.kind, link.target)] = link
+        cells = _forward(fwd, owner)
+        if cells is not None:
+            found[(_FORWARD, cells[1])] = cells
     if text and ("@" in text or "/" in text):
         _scan(text, owner, found)
     if entities and (not isinstance(entities, str) or "TextUrl" in entities):
@@ -111,7 +138,7 @@ def links_of(
     return list(found.values())
 
 
-def _forward(fwd: Any, owner: LinkOwner) -> Link | None:
+def _forward(fwd: Any, owner: LinkOwner) -> LinkCells | None:
     if not isinstance(fwd, dict) or fwd.get("from_type") != "channel":
         return None
     tg_id = fwd.get("from_id")
@@ -120,10 +147,7 @@ def _forward(fwd: Any, owner: LinkOwner) -> Link | None:
     username = fwd.get("username") or None
     if username is not None and username.lower() in owner.usernames:
         return None
-    return Link(
-        LinkKind.FORWARD, f"id:{tg_id}", tg_id=tg_id, username=username,
-        title=fwd.get("title") or None,
-    )
+    return (_FORWARD, f"id:{tg_id}", tg_id, username, fwd.get("title") or None)
 
 
 def _text_urls(entities: Any) -> Iterable[str]:
@@ -133,31 +157,37 @@ def _text_urls(entities: Any) -> Iterable[str]:
             yield e[3]
 
 
-def _scan(text: str, owner: LinkOwner, found: dict[tuple[LinkKind, str], Link]) -> None:
+def _scan(text: str, owner: LinkOwner, found: dict[tuple[str, str], LinkCells]) -> None:
     names: list[str] = []
-    ids: list[int] = []
+    ids: list[str] = []
     if "@" in text:
         names.extend(_MENTION.findall(text))
     if "/" in text:
-        for m in _URL.finditer(text):
-            name, cid, domain, pid = m.groups()
-            if name or domain:
-                names.append(name or domain)
+        for name, cid in _URL.findall(text):
+            if name:
+                names.append(name)
             else:
-                ids.append(int(cid or pid))
+                ids.append(cid)
+        if "://" in text:
+            for name, cid in _TG.findall(text):
+                if name:
+                    names.append(name)
+                else:
+                    ids.append(cid)
     for name in names:
         key = name.lower()
         if key in RESERVED or key.endswith("bot") or key in owner.usernames:
             continue
-        target = f"@{key}"
-        if (LinkKind.MENTION, target) not in found:
-            found[(LinkKind.MENTION, target)] = Link(LinkKind.MENTION, target, username=name)
-    for tg_id in ids:
+        target = "@" + key
+        if (_MENTION_KIND, target) not in found:
+            found[(_MENTION_KIND, target)] = (_MENTION_KIND, target, None, name, None)
+    for digits in ids:
+        tg_id = int(digits)
         if tg_id == owner.tg_id or tg_id == 0:
             continue
-        target = f"id:{tg_id}"
-        if (LinkKind.MENTION, target) not in found:
-            found[(LinkKind.MENTION, target)] = Link(LinkKind.MENTION, target, tg_id=tg_id)
+        target = "id:" + digits.lstrip("0")
+        if (_MENTION_KIND, target) not in found:
+            found[(_MENTION_KIND, target)] = (_MENTION_KIND, target, tg_id, None, None)
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from typing import Any
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
-from core.analytics import GraphEdge, Link, LinkKind
-from core.links import LinkOwner, extract_links, links_of, may_link
+from core.analytics import GraphEdge, LinkKind
+from core.links import LinkCells, LinkOwner, cells_of, may_link, row_cells
 from core.parsing import COLUMNS, MSG_ID, Row
 
 _DATE = COLUMNS.index("date")
@@ -38,12 +38,26 @@ _USERNAME_MAX, _TITLE_MAX = 64, 256
 BACKFILL_MARK = "links_backfill"
 BACKFILL_END = "links_backfill_end"
 
+
+
+def _pick(i: int) -> str:
+    # `->>` (SQLite 3.38+) is json_extract without its path parsing.
+    if sqlite3.sqlite_version_info >= (3, 38):
+        return f"value ->> {i}"
+    return f"json_extract(value, '$[{i}]')"
+
+
+# One statement per batch over a JSON array of rows (see db/messages.py: an
+# executemany steps once per row, each step giving the GIL back and forth).
 _INSERT_SQLITE = (
     "INSERT INTO message_link (channel_id, msg_id, date, kind, target, target_tg_id,"
     " target_username, target_title)"
-    " SELECT ?1, json_extract(value, '$[0]'), json_extract(value, '$[1]'),"
-    " json_extract(value, '$[2]'), json_extract(value, '$[3]'),"
-    " json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]')"
+    # The date: a Unix time from store_batch's rows (json.dumps turns a datetime into
+    # one in C), stored the way db/messages.py stores times; a text from the backfill,
+    # which reads it as stored.
+    f" SELECT ?1, {_pick(0)}, CASE typeof({_pick(1)}) WHEN 'text' THEN {_pick(1)}"
+    f" ELSE strftime('{_SQLITE_TIME}', {_pick(1)}, 'unixepoch') END,"
+    f" {', '.join(_pick(i) for i in range(2, 7))}"
     " FROM json_each(?2) WHERE true"
     " ON CONFLICT (channel_id, msg_id, kind, target) DO NOTHING"
 )
@@ -78,16 +92,17 @@ def _sqlite_time(value: Any) -> str:
     return value.astimezone(UTC).strftime(_SQLITE_TIME)  # type: ignore[no-any-return]
 
 
-def _cells(msg_id: int, date: Any, link: Link) -> tuple[Any, ...]:
-    return (
-        msg_id,
-        date,
-        link.kind.value,
-        link.target,
-        link.tg_id,
-        link.username[:_USERNAME_MAX] if link.username else None,
-        link.title[:_TITLE_MAX] if link.title else None,
-    )
+def _json(cells: list[tuple[Any, ...]]) -> str:
+    return json.dumps(cells, ensure_ascii=False, default=datetime.timestamp)
+
+
+def _cells(msg_id: int, date: Any, c: LinkCells) -> tuple[Any, ...]:
+    kind, target, tg_id, username, title = c
+    if username is not None and len(username) > _USERNAME_MAX:
+        username = username[:_USERNAME_MAX]
+    if title is not None and len(title) > _TITLE_MAX:
+        title = title[:_TITLE_MAX]
+    return (msg_id, date, kind, target, tg_id, username, title)
 
 
 # -- the ingest hooks ----------------------------------------------------------------
@@ -106,12 +121,12 @@ def links_sqlite(
     aliases = [a for (a,) in raw.execute(_ALIASES.format(p="?"), (channel_id,))]
     owner = _owner(tg_id, [username, *aliases])
     cells = [
-        _cells(r[MSG_ID], _sqlite_time(r[_DATE]), link)
+        _cells(r[MSG_ID], r[_DATE], c)
         for r in candidates
-        for link in extract_links(r, owner)
+        for c in row_cells(r, owner)
     ]
     if cells:
-        raw.execute(_INSERT_SQLITE, (channel_id, json.dumps(cells, ensure_ascii=False)))
+        raw.execute(_INSERT_SQLITE, (channel_id, _json(cells)))
 
 
 async def links_pg(tx: Any, channel_id: int, rows: list[Row], changed: list[int]) -> None:
@@ -126,9 +141,9 @@ async def links_pg(tx: Any, channel_id: int, rows: list[Row], changed: list[int]
     first = dict(found[0]) if found else {"tg_id": None, "username": None}
     owner = _owner(first["tg_id"], [first["username"], *(a["username"] for a in aliases)])
     cells = [
-        (channel_id, *_cells(r[MSG_ID], r[_DATE], link))
+        (channel_id, *_cells(r[MSG_ID], r[_DATE], c))
         for r in candidates
-        for link in extract_links(r, owner)
+        for c in row_cells(r, owner)
     ]
     if cells:
         await tx.execute_query(_INSERT_PG, [list(c) for c in zip(*cells, strict=True)])
@@ -191,12 +206,12 @@ class LinkRepository:
                 try:
                     found = raw.execute(_CANDIDATES.format(a="?", b="?"), (done, upto)).fetchall()
                     owners = _OwnerCache(lambda cid: _sqlite_owner(raw, cid))
-                    cells = _backfill_cells(found, owners, _sqlite_time)
+                    cells = _backfill_cells(found, owners)
                     by_channel: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
                     for c in cells:
                         by_channel[c[0]].append(c[1:])
                     for cid, items in by_channel.items():
-                        raw.execute(_INSERT_SQLITE, (cid, json.dumps(items, ensure_ascii=False)))
+                        raw.execute(_INSERT_SQLITE, (cid, _json(items)))
                     raw.execute(
                         "INSERT INTO job_mark (name, value) VALUES (?, ?) ON CONFLICT (name)"
                         " DO UPDATE SET value = excluded.value",
@@ -218,7 +233,7 @@ class LinkRepository:
             for cid in {r["channel_id"] for r in found}:
                 cache[cid] = await _pg_owner(tx, cid)
             cells = _backfill_cells(
-                [tuple(r.values()) for r in found], _OwnerCache(cache.__getitem__), lambda d: d
+                [tuple(r.values()) for r in found], _OwnerCache(cache.__getitem__)
             )
             if cells:
                 await tx.execute_query(_INSERT_PG, [list(c) for c in zip(*cells, strict=True)])
@@ -384,15 +399,13 @@ async def _pg_owner(tx: Any, channel_id: int) -> LinkOwner:
     return _owner(first["tg_id"], [first["username"], *(a["username"] for a in aliases)])
 
 
-def _backfill_cells(
-    found: list[tuple[Any, ...]], owners: _OwnerCache, when: Any
-) -> list[tuple[Any, ...]]:
+def _backfill_cells(found: list[tuple[Any, ...]], owners: _OwnerCache) -> list[tuple[Any, ...]]:
     """(channel_id, msg_id, date, kind, target, tg_id, username, title) of the links of
     backfill rows (id, channel_id, msg_id, date, text, entities, fwd_from)."""
     cells = []
     for _, cid, msg_id, date, text, entities, fwd in found:
-        for link in links_of(text, entities, fwd, owners(cid)):
-            cells.append((cid, *_cells(msg_id, when(date), link)))
+        for c in cells_of(text, entities, fwd, owners(cid)):
+            cells.append((cid, *_cells(msg_id, date, c)))
     return cells
 
 
