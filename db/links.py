@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -75,11 +74,21 @@ _INSERT_PG = (
     " ON CONFLICT (channel_id, msg_id, kind, target) DO NOTHING"
 )
 _DELETE_PG = "DELETE FROM message_link WHERE channel_id = $1 AND msg_id = ANY($2::bigint[])"
-_OWNER = "SELECT tg_id, username FROM channel WHERE id = {p}"
-_ALIASES = "SELECT username FROM channel_alias WHERE channel_id = {p}"
+# The channel's id and every username it has had (space-separated: usernames have none).
+_OWNER = (
+    "SELECT tg_id, username, (SELECT {agg}(username, ' ') FROM channel_alias"
+    " WHERE channel_id = {p}) AS aliases FROM channel WHERE id = {p}"
+)
+_OWNER_SQLITE = _OWNER.format(agg="group_concat", p="?1")
+_OWNER_PG = _OWNER.format(agg="string_agg", p="$1")
 
 
-def _owner(tg_id: Any, names: Iterable[Any]) -> LinkOwner:
+def _owner(found: Any) -> LinkOwner:
+    """The LinkOwner of an _OWNER row (tg_id, username, aliases); None: no channel."""
+    if found is None:
+        return LinkOwner()
+    tg_id, username, aliases = found
+    names = [username, *(aliases or "").split()]
     return LinkOwner(
         int(tg_id) if tg_id is not None else None,
         frozenset(str(n).lower() for n in names if n),
@@ -117,9 +126,7 @@ def links_sqlite(
     candidates = [r for r in rows if may_link(r)]
     if not candidates:
         return
-    tg_id, username = raw.execute(_OWNER.format(p="?"), (channel_id,)).fetchone() or (None, None)
-    aliases = [a for (a,) in raw.execute(_ALIASES.format(p="?"), (channel_id,))]
-    owner = _owner(tg_id, [username, *aliases])
+    owner = _sqlite_owner(raw, channel_id)
     cells = [
         _cells(r[MSG_ID], r[_DATE], c)
         for r in candidates
@@ -136,10 +143,7 @@ async def links_pg(tx: Any, channel_id: int, rows: list[Row], changed: list[int]
     candidates = [r for r in rows if may_link(r)]
     if not candidates:
         return
-    _, found = await tx.execute_query(_OWNER.format(p="$1"), [channel_id])
-    _, aliases = await tx.execute_query(_ALIASES.format(p="$1"), [channel_id])
-    first = dict(found[0]) if found else {"tg_id": None, "username": None}
-    owner = _owner(first["tg_id"], [first["username"], *(a["username"] for a in aliases)])
+    owner = await _pg_owner(tx, channel_id)
     cells = [
         (channel_id, *_cells(r[MSG_ID], r[_DATE], c))
         for r in candidates
@@ -387,16 +391,12 @@ class _OwnerCache:
 
 
 def _sqlite_owner(raw: sqlite3.Connection, channel_id: int) -> LinkOwner:
-    tg_id, username = raw.execute(_OWNER.format(p="?"), (channel_id,)).fetchone() or (None, None)
-    aliases = [a for (a,) in raw.execute(_ALIASES.format(p="?"), (channel_id,))]
-    return _owner(tg_id, [username, *aliases])
+    return _owner(raw.execute(_OWNER_SQLITE, (channel_id,)).fetchone())
 
 
 async def _pg_owner(tx: Any, channel_id: int) -> LinkOwner:
-    _, found = await tx.execute_query(_OWNER.format(p="$1"), [channel_id])
-    _, aliases = await tx.execute_query(_ALIASES.format(p="$1"), [channel_id])
-    first = dict(found[0]) if found else {"tg_id": None, "username": None}
-    return _owner(first["tg_id"], [first["username"], *(a["username"] for a in aliases)])
+    _, found = await tx.execute_query(_OWNER_PG, [channel_id])
+    return _owner(tuple(found[0].values()) if found else None)
 
 
 def _backfill_cells(found: list[tuple[Any, ...]], owners: _OwnerCache) -> list[tuple[Any, ...]]:
