@@ -50,7 +50,7 @@ RESERVED = frozenset(
     }
 )
 _NAME = r"[A-Za-z][A-Za-z0-9_]{3,31}(?![A-Za-z0-9_])"
-_MENTION = re.compile(rf"(?<![\w@.+-])@({_NAME})")
+_MENTION = re.compile(rf"(?<![\w@./+-])@({_NAME})")  # not in an e-mail or URL path
 # Anchored on the "t" of t.me / telegram.me (the regex engine then skips to each "t"
 # or "T" instead of trying every position): not inside a longer host (bit.me), but
 # after "www." or a scheme's "//".

@@ -23,7 +23,7 @@ def _targets(text: str, entities: object = None, fwd: object = None) -> list[str
     [
         ("read @Durov_Channel today", ["mention:@durov_channel"]),
         ("(@abcd), @abc too short, @1digit", ["mention:@abcd"]),
-        ("mail me: ann@example.com", []),
+        ("mail me: ann@example.com, read medium.com/@some_author", []),
         ("t.me/telegram and https://t.me/telegram/123", ["mention:@telegram"]),
         ("https://telegram.me/s/some_chan/5 telegram.dog/other_chan", [
             "mention:@some_chan", "mention:@other_chan"]),
