@@ -29,6 +29,7 @@ from core.channels import default_media_policy
 from core.ports import Component
 from db.accounts import AccountRepository
 from db.channels import ChannelRepository, ChannelStateRepository
+from db.counters import CounterRepository
 from db.database import close_db, init_db
 from db.media_queue import MediaQueue
 from db.media_store import LocalMediaStore
@@ -47,6 +48,7 @@ from parser.client import UserbotConfig
 from parser.userbot import Userbot
 from services.archive import ArchiveService
 from services.channels import ChannelService
+from services.counters import CountersService
 from services.deletion_alerts import DeletionNotifier
 from services.events import EventBus, PostsDeleted
 from services.graph import GraphService, LinksBackfill
@@ -128,6 +130,9 @@ def build_app(settings: Settings) -> App:
         media_default=settings.media_default,
         media_max_mb=settings.media_max_mb,
     )
+    counters = build_counters(settings, userbot)
+    userbot.on_state(counters.session_state)
+    events.subscribe(counters.on_run_completed)
     status = StatusService(health)
     deps = BotDeps(
         channels=channels,
@@ -160,7 +165,7 @@ def build_app(settings: Settings) -> App:
     app = App(settings, health, alerter, accounts, userbot, control, supervisor, media)
     # Stopped in reverse order: media downloads and the scheduler finish before the
     # userbot stops; alert delivery goes last.
-    app.components = [control.delivery, control, userbot, scheduler, media]
+    app.components = [control.delivery, control, userbot, scheduler, media, counters]
     if search_index is not None:
         app.components.append(search_index)
     # The graph's links of the messages stored before #17, in the background (#17).
@@ -198,6 +203,28 @@ def build_media(settings: Settings, userbot: Userbot, alerter: Alerter) -> Media
     )
 
 
+def snapshot_horizon(settings: Settings) -> timedelta | None:
+    """How young a post must be for its history reads to go into its counter series
+    (#17): the largest SNAPSHOT_AGES plus the refresh window; None when both are 0."""
+    ages = settings.snapshot_age_list
+    horizon = (ages[-1] if ages else timedelta(0)) + timedelta(
+        hours=settings.refresh_window_hours
+    )
+    return horizon if horizon > timedelta(0) else None
+
+
+def build_counters(settings: Settings, userbot: Userbot) -> CountersService:
+    """The counters job (#17): age snapshots (SNAPSHOT_AGES) and subscriber counts
+    (SUBSCRIBERS_INTERVAL_MINUTES, 0 = never) with the userbot's one client."""
+    minutes = settings.subscribers_interval_minutes
+    return CountersService(
+        CounterRepository(),
+        userbot,
+        ages=settings.snapshot_age_list,
+        subscribers_interval=timedelta(minutes=minutes) if minutes else None,
+    )
+
+
 def _build_parsing(
     settings: Settings,
     userbot: Userbot,
@@ -208,7 +235,7 @@ def _build_parsing(
     """Fetcher, breaker and the run worker; /parse and the /status section for the bot."""
     channels, metrics = ChannelStateRepository(), PrometheusMetrics()
     fetcher = ChannelFetcher(
-        MessageRepository(),
+        MessageRepository(snapshot_horizon=snapshot_horizon(settings)),
         channels,
         refresh_window_hours=settings.refresh_window_hours,
         wait_time=settings.fetch_wait_seconds,

@@ -1,0 +1,201 @@
+"""Component "counters": posts' counters at fixed ages and channels' subscriber counts
+(#17), read with the userbot's one client.
+
+Every `poll_seconds` (and when woken), with a ready session:
+1. for each configured age (SNAPSHOT_AGES), the posts of the active broadcast channels
+   that reached it less than `due_window(age)` ago (db/counters.py: max(age / 4,
+   15 min)) and have no snapshot for it yet are read with messages.getMessagesViews,
+   100 ids a request (parser/counters.py), and recorded with age_mark = the age (the
+   message rows keep the latest values). A post missed beyond its window is skipped;
+2. each active broadcast channel whose latest subscriber count is older than
+   `subscribers_interval` gets one channels.getFullChannel.
+
+What Telegram says: a flood wait defers the whole job by its seconds; a channel it
+refuses (private, banned, another error of its own) is skipped this round, logged; a
+dead session is reported to the userbot (which alerts); network trouble: the next poll
+tries again. Posts read by the history (the refresh window) get their snapshots there
+(db/counters.py snapshot hooks), not here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from core.analytics import age_label
+from core.errors import (
+    ChannelUnavailable,
+    RateLimited,
+    SessionDead,
+    TransportError,
+    UnknownTelegramError,
+    local_error,
+)
+from db.counters import CounterRepository, Followed
+from parser.counters import read_subscribers, read_views
+from services.events import RunCompleted
+
+log = logging.getLogger(__name__)
+
+# Posts Telegram answered without counters (deleted meanwhile) are not asked again for
+# the same age by this process; the set is emptied past this size.
+_MISSING_CAP = 100_000
+
+
+class Session(Protocol):
+    """The userbot as this service sees it (parser/userbot.py Userbot)."""
+
+    client: Any  # a connected TelegramClient, or None
+    state: str  # ready | connecting | no_session | invalid | ...
+
+    async def session_dead(self, reason: str) -> None: ...
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class CountersService:
+    """The supervised counters job; `tick()` is one round (tests call it directly)."""
+
+    name = "counters"
+
+    def __init__(
+        self,
+        repo: CounterRepository,
+        session: Session,
+        *,
+        ages: Sequence[timedelta],
+        subscribers_interval: timedelta | None,
+        poll_seconds: float = 60.0,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._repo = repo
+        self._session = session
+        self._ages = tuple(sorted(ages))
+        self._interval = subscribers_interval
+        self._poll = poll_seconds
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._resume_at = 0.0  # time.monotonic() before which a flood wait holds us
+        self._missing: set[tuple[int, int, int]] = set()
+        # Requests sent, by Telegram method name (for /status and the bench).
+        self.requests: dict[str, int] = {"messages.getMessagesViews": 0,
+                                          "channels.getFullChannel": 0}
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def on_run_completed(self, event: RunCompleted) -> None:
+        """EventBus subscriber: a committed run may have stored posts now due."""
+        self.wake()
+
+    async def session_state(self, state: str) -> None:
+        """The userbot's state listener: a session ready is used at once."""
+        self.wake()
+
+    async def run(self) -> None:
+        self._stopping = False
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self.tick()
+            except Exception as exc:
+                # The database locked or its disk full: tried again next poll (anything
+                # else is a bug: the supervisor restarts the component).
+                if local_error(exc) is None:
+                    raise
+                log.warning("counters: %s; trying again in %.0f s", exc, self._poll)
+            wait = self._poll
+            held = self._resume_at - time.monotonic()
+            if held > 0:
+                wait = max(wait, held)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def tick(self) -> None:
+        """One round: the due age snapshots, then the due subscriber counts."""
+        if time.monotonic() < self._resume_at:
+            return
+        client = self._session.client
+        if client is None or self._session.state != "ready":
+            return
+        if not self._ages and self._interval is None:
+            return
+        channels = {c.id: c for c in await self._repo.followed_channels()}
+        if not channels:
+            return
+        skipped: set[int] = set()
+        try:
+            for age in self._ages:
+                await self._ages_round(client, channels, age, skipped)
+            if self._interval is not None:
+                await self._subscribers_round(client, channels, skipped)
+        except RateLimited as exc:
+            self._resume_at = time.monotonic() + max(1, exc.seconds)
+            log.info("counters: Telegram asks to wait %d s; the job waits", exc.seconds)
+        except SessionDead as exc:
+            await self._session.session_dead(exc.reason)
+        except TransportError as exc:
+            log.warning("counters: %s; trying again next round", exc)
+
+    async def _ages_round(
+        self, client: Any, channels: dict[int, Followed], age: timedelta, skipped: set[int]
+    ) -> None:
+        mark = int(age.total_seconds())
+        due = await self._repo.due_posts(list(channels), age, self._clock())
+        for channel_id, ids in due.items():
+            if channel_id in skipped:
+                continue
+            ids = [i for i in ids if (channel_id, i, mark) not in self._missing]
+            if not ids:
+                continue
+            ch = channels[channel_id]
+            self.requests["messages.getMessagesViews"] += -(-len(ids) // 100)
+            try:
+                counters = await read_views(client, (ch.tg_id, ch.access_hash), ids)
+            except (ChannelUnavailable, UnknownTelegramError) as exc:
+                self._skip(ch, exc, skipped)
+                continue
+            missing = set(ids) - set(counters)
+            if missing:
+                if len(self._missing) > _MISSING_CAP:
+                    self._missing.clear()
+                self._missing.update((channel_id, i, mark) for i in missing)
+            await self._repo.record_age(channel_id, age, self._clock(), counters)
+            log.debug(
+                "counters: %s: %d post(s) at %s", ch.label, len(counters), age_label(age)
+            )
+
+    async def _subscribers_round(
+        self, client: Any, channels: dict[int, Followed], skipped: set[int]
+    ) -> None:
+        assert self._interval is not None
+        due = await self._repo.subscribers_due(list(channels), self._interval, self._clock())
+        for channel_id in due:
+            if channel_id in skipped:
+                continue
+            ch = channels[channel_id]
+            self.requests["channels.getFullChannel"] += 1
+            try:
+                count = await read_subscribers(client, (ch.tg_id, ch.access_hash))
+            except (ChannelUnavailable, UnknownTelegramError) as exc:
+                self._skip(ch, exc, skipped)
+                continue
+            if count is not None:
+                await self._repo.record_subscribers(channel_id, count, self._clock())
+
+    @staticmethod
+    def _skip(ch: Followed, exc: Exception, skipped: set[int]) -> None:
+        skipped.add(ch.id)
+        log.info("counters: %s skipped this round: %s", ch.label, exc)

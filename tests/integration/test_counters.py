@@ -1,0 +1,193 @@
+"""Counters over time (#17) on a migrated SQLite archive with the real Telethon against
+the MTProto double: the history-read snapshot hooks of store_batch, the counters job's
+age snapshots (messages.getMessagesViews, 100 ids a request, the due window), the
+subscriber series, a flood wait deferring the job, and the repository's readers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from telethon.crypto import rsa
+
+from core.parsing import COLUMNS, Row
+from db.counters import CounterRepository
+from db.database import close_db, init_db
+from db.messages import MessageRepository
+from db.models import Channel, CounterSnapshot, Message
+from services.counters import CountersService
+from tests.doubles.mtproto import PUBLIC_KEY_PATH, MTProtoServer, World, signed_in_client
+from tests.doubles.mtproto.world import Channel as WorldChannel
+
+pytestmark = pytest.mark.timeout(60)
+
+PHONE, CODE = "+15550000001", "12345"
+HOUR = timedelta(hours=1)
+rsa.add_key(PUBLIC_KEY_PATH.read_text(), old=False)
+
+
+@dataclass
+class Session:
+    client: Any
+    state: str = "ready"
+    dead: list[str] = field(default_factory=list)
+
+    async def session_dead(self, reason: str) -> None:
+        self.dead.append(reason)
+
+
+def row(channel_id: int, msg_id: int, date: datetime, fetched_at: datetime, *,
+        views: int | None = 0, forwards: int | None = 0, replies: int | None = None,
+        reactions: dict[str, int] | None = None, comment_of: int | None = None,
+        action: str | None = None) -> Row:
+    values: dict[str, Any] = dict.fromkeys(COLUMNS)
+    values.update(
+        channel_id=channel_id, msg_id=msg_id, date=date, text=f"post {msg_id}",
+        views=views, forwards=forwards, replies=replies,
+        reactions=json.dumps(reactions) if reactions else None, comment_of=comment_of,
+        content_text="", action=action, fetched_at=fetched_at,
+    )
+    return tuple(values[c] for c in COLUMNS)
+
+
+def rows_of(channel_id: int, chan: WorldChannel, fetched_at: datetime) -> list[Row]:
+    out = []
+    for i in chan.ids:
+        m = chan.message(i)
+        out.append(row(channel_id, i, datetime.fromtimestamp(m.date, UTC), fetched_at,
+                       views=m.views or 0, forwards=m.forwards or 0, reactions=m.reactions))
+    return out
+
+
+@pytest.fixture
+async def archive(tmp_path: Path) -> AsyncIterator[None]:
+    await init_db(f"sqlite://{tmp_path / 'tg.sqlite3'}")
+    try:
+        yield
+    finally:
+        await close_db()
+
+
+async def snapshots(channel_id: int, msg_id: int | None = None) -> list[tuple[Any, ...]]:
+    q = CounterSnapshot.filter(channel_id=channel_id)
+    if msg_id is not None:
+        q = q.filter(msg_id=msg_id)
+    return list(
+        await q.order_by("id").values_list("msg_id", "age_mark", "views", "forwards",
+                                           "replies", "reactions")
+    )
+
+
+async def test_history_reads_keep_a_snapshot_when_counters_change(archive: None) -> None:
+    ch = await Channel.create(tg_id=1, access_hash=1, username="news", title="News")
+    now = datetime.now(UTC).replace(microsecond=0)
+    repo = MessageRepository(snapshot_horizon=timedelta(days=2))
+    young, old = now - HOUR, now - timedelta(days=3)
+    first = [
+        row(ch.id, 1, old, now, views=5),
+        row(ch.id, 2, young, now, views=10, reactions={"👍": 2, "🔥": 1}),
+        row(ch.id, 3, young, now, views=None, forwards=None),  # no counters (a group's)
+        row(ch.id, 4, young, now, action='{"type":"pin"}'),  # a service message
+        row(ch.id, 5, young, now, views=7, comment_of=2),  # a comment
+    ]
+    await repo.store_batch(ch.id, first, 5, 5)
+    assert await snapshots(ch.id) == [(2, None, 10, 0, None, 3)]
+    # Read again unchanged: nothing; views or reactions changed: one row each.
+    later = now + timedelta(minutes=5)
+    await repo.store_batch(ch.id, [row(ch.id, 2, young, later, views=10,
+                                       reactions={"👍": 2, "🔥": 1})], 5, 0)
+    assert len(await snapshots(ch.id)) == 1
+    await repo.store_batch(ch.id, [row(ch.id, 2, young, later, views=12,
+                                       reactions={"👍": 2, "🔥": 1})], 5, 0)
+    await repo.store_batch(ch.id, [row(ch.id, 2, young, later, views=12,
+                                       reactions={"👍": 3, "🔥": 1})], 5, 0)
+    assert [s[2:] for s in await snapshots(ch.id)] == [
+        (10, 0, None, 3), (12, 0, None, 3), (12, 0, None, 4)
+    ]
+    # No horizon: no series.
+    await MessageRepository().store_batch(ch.id, [row(ch.id, 2, young, later, views=99)], 5, 0)
+    assert len(await snapshots(ch.id)) == 3
+    curve = await CounterRepository().post_curve(ch.id, 2)
+    assert curve is not None and curve.text == "post 2" and curve.date == young
+    assert [p.views for p in curve.points] == [10, 12, 12]
+    assert await CounterRepository().post_curve(ch.id, 404) is None
+
+
+async def test_age_snapshots_subscribers_and_a_flood_wait(archive: None) -> None:
+    world = World()
+    world.add_account(phone=PHONE, code=CODE)
+    news: WorldChannel = world.add_channel(username="news", title="News", participants_count=500)
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    ts = t0.timestamp()
+    day_old = news.add_message("a day old", date=ts - 25 * 3600, views=300)
+    missed = news.add_message("two hours old", date=ts - 2 * 3600, views=50)
+    # 150 posts that reached 1 h a minute ago: two getMessagesViews requests.
+    batch = news.add_messages(150, start_date=ts - 3660, interval=0.1, views=20)
+    deleted = news.add_message("deleted later", date=ts - 3650, views=1)
+    fresh = news.add_message("fresh", date=ts - 60, views=2)
+    ch = await Channel.create(tg_id=news.id, access_hash=news.access_hash, username="news",
+                              title="News")
+    await MessageRepository().store_batch(ch.id, rows_of(ch.id, news, t0), news.last_id,
+                                          len(news))
+    news.delete_message(deleted.id)
+    for i in batch:
+        world.set_counters(news, i, views=40, forwards=3)
+    world.set_counters(news, day_old.id, views=900, forwards=12, replies=4)
+
+    clock = [t0]
+    async with MTProtoServer(world) as server, signed_in_client(
+        server.port, PHONE, CODE, flood_sleep_threshold=0
+    ) as (
+        client, _me
+    ):
+        repo = CounterRepository()
+        service = CountersService(
+            repo, Session(client), ages=(HOUR, 24 * HOUR), subscribers_interval=HOUR,
+            clock=lambda: clock[0],
+        )
+        server.counters.clear()
+        await service.tick()
+        # 1 h: the 150 + the deleted one in 2 requests; 24 h: 1 request; 1 getFullChannel.
+        assert server.counters["messages.getMessagesViews"] == 3
+        assert server.counters["channels.getFullChannel"] == 1
+        hour = {s[0]: s for s in await snapshots(ch.id) if s[1] == 3600}
+        assert sorted(hour) == batch  # not the missed one, not the deleted one, not fresh
+        assert hour[batch[0]][2:] == (40, 3, None, None)
+        day = [s for s in await snapshots(ch.id) if s[1] == 86400]
+        assert day == [(day_old.id, 86400, 900, 12, 4, None)]
+        stored = await Message.get(channel_id=ch.id, msg_id=day_old.id)
+        assert (stored.views, stored.forwards, stored.replies) == (900, 12, 4)
+        assert missed.id not in hour and fresh.id not in hour
+
+        # Nothing due: no request at all (the deleted post is not asked again).
+        server.counters.clear()
+        await service.tick()
+        assert sum(server.counters.values()) == 0
+
+        # An hour on: the subscriber count is read again; the series grows.
+        news.subscribers = 520
+        clock[0] = t0 + HOUR + timedelta(seconds=1)
+        await service.tick()
+        series = await repo.subscriber_series(ch.id, t0 - HOUR, clock[0] + HOUR)
+        assert [p.subscribers for p in series] == [500, 520]
+        assert series[0].taken_at == t0
+
+        # A flood wait defers the whole job: no request until it is over.
+        news.subscribers = 530
+        clock[0] += HOUR
+        server.faults.add("channels.getFullChannel", "FLOOD_WAIT_30")
+        server.counters.clear()
+        await service.tick()
+        await service.tick()
+        assert server.counters["channels.getFullChannel"] == 1
+        assert len(await repo.subscriber_series(ch.id, t0 - HOUR, clock[0] + HOUR)) == 2
+
+        # The export's iterators.
+        points = [p async for p in repo.iter_counter_rows(ch.id, t0 - HOUR, t0 + HOUR,
+                                                          batch=40)]
+        assert len(points) == 151 and points[0][1].age_mark == HOUR
