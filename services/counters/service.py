@@ -2,11 +2,14 @@
 (#17), read with the userbot's one client.
 
 Every `poll_seconds` (and when woken), with a ready session:
-1. for each configured age (SNAPSHOT_AGES), the posts of the active broadcast channels
-   that reached it less than `due_window(age)` ago (db/counters.py: max(age / 4,
+1. the posts of the active broadcast channels that reached a configured age
+   (SNAPSHOT_AGES) less than `due_window(age)` ago (db/counters.py: max(age / 4,
    15 min)) and have no snapshot for it yet are read with messages.getMessagesViews,
-   100 ids a request (parser/counters.py), and recorded with age_mark = the age (the
-   message rows keep the latest values). A post missed beyond its window is skipped;
+   all ages of a channel together, 100 ids a request (parser/counters.py), and
+   recorded with age_mark = the age each is due for (the message rows keep the latest
+   values). A channel waits until one of its due posts is past its hold (min(window /
+   2, 1 h): 7.5 min for 1 h) or 100 are due, so posts due close together share a
+   request. A post missed beyond its window is skipped;
 2. each active broadcast channel whose latest subscriber count is older than
    `subscribers_interval` gets one channels.getFullChannel.
 
@@ -36,8 +39,8 @@ from core.errors import (
     UnknownTelegramError,
     local_error,
 )
-from db.counters import CounterRepository, Followed
-from parser.counters import read_subscribers, read_views
+from db.counters import CounterRepository, Followed, hold
+from parser.counters import VIEWS_PER_REQUEST, read_subscribers, read_views
 from services.events import RunCompleted
 
 log = logging.getLogger(__name__)
@@ -72,7 +75,7 @@ class CountersService:
         *,
         ages: Sequence[timedelta],
         subscribers_interval: timedelta | None,
-        poll_seconds: float = 60.0,
+        poll_seconds: float = 300.0,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._repo = repo
@@ -137,8 +140,8 @@ class CountersService:
             return
         skipped: set[int] = set()
         try:
-            for age in self._ages:
-                await self._ages_round(client, channels, age, skipped)
+            if self._ages:
+                await self._ages_round(client, channels, skipped)
             if self._interval is not None:
                 await self._subscribers_round(client, channels, skipped)
         except RateLimited as exc:
@@ -150,32 +153,49 @@ class CountersService:
             log.warning("counters: %s; trying again next round", exc)
 
     async def _ages_round(
-        self, client: Any, channels: dict[int, Followed], age: timedelta, skipped: set[int]
+        self, client: Any, channels: dict[int, Followed], skipped: set[int]
     ) -> None:
-        mark = int(age.total_seconds())
-        due = await self._repo.due_posts(list(channels), age, self._clock())
-        for channel_id, ids in due.items():
+        """Every channel's posts due at any age, read together: one getMessagesViews per
+        100 ids per channel, each post recorded under the age it is due for. A channel
+        is read once one of its due posts is past its hold (db/counters.py `hold`) or
+        100 are due; then all its due posts go."""
+        now = self._clock()
+        due: dict[int, dict[int, timedelta]] = {}
+        ripe: set[int] = set()
+        for age in self._ages:
+            mark = int(age.total_seconds())
+            found = await self._repo.due_posts(list(channels), age, now)
+            for channel_id, posts in found.items():
+                for i, date in posts.items():
+                    if (channel_id, i, mark) in self._missing:
+                        continue
+                    due.setdefault(channel_id, {})[i] = age
+                    if now - date >= age + hold(age):
+                        ripe.add(channel_id)
+        for channel_id, ages in due.items():
             if channel_id in skipped:
                 continue
-            ids = [i for i in ids if (channel_id, i, mark) not in self._missing]
-            if not ids:
+            if channel_id not in ripe and len(ages) < VIEWS_PER_REQUEST:
                 continue
             ch = channels[channel_id]
-            self.requests["messages.getMessagesViews"] += -(-len(ids) // 100)
+            self.requests["messages.getMessagesViews"] += -(-len(ages) // VIEWS_PER_REQUEST)
             try:
-                counters = await read_views(client, (ch.tg_id, ch.access_hash), ids)
+                counters = await read_views(client, (ch.tg_id, ch.access_hash), list(ages))
             except (ChannelUnavailable, UnknownTelegramError) as exc:
                 self._skip(ch, exc, skipped)
                 continue
-            missing = set(ids) - set(counters)
+            missing = set(ages) - set(counters)
             if missing:
                 if len(self._missing) > _MISSING_CAP:
                     self._missing.clear()
-                self._missing.update((channel_id, i, mark) for i in missing)
-            await self._repo.record_age(channel_id, age, self._clock(), counters)
-            log.debug(
-                "counters: %s: %d post(s) at %s", ch.label, len(counters), age_label(age)
-            )
+                self._missing.update(
+                    (channel_id, i, int(ages[i].total_seconds())) for i in missing
+                )
+            taken = self._clock()
+            for age in sorted(set(ages.values())):
+                part = {i: c for i, c in counters.items() if ages[i] == age}
+                await self._repo.record_age(channel_id, age, taken, part)
+                log.debug("counters: %s: %d post(s) at %s", ch.label, len(part), age_label(age))
 
     async def _subscribers_round(
         self, client: Any, channels: dict[int, Followed], skipped: set[int]

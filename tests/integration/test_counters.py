@@ -130,10 +130,16 @@ async def test_age_snapshots_subscribers_and_a_flood_wait(archive: None) -> None
     batch = news.add_messages(150, start_date=ts - 3660, interval=0.1, views=20)
     deleted = news.add_message("deleted later", date=ts - 3650, views=1)
     fresh = news.add_message("fresh", date=ts - 60, views=2)
+    # A lone post 2 min past 1 h waits for its hold (7.5 min) to share a request.
+    quiet: WorldChannel = world.add_channel(username="quiet", title="Quiet")
+    lone = quiet.add_message("lone", date=ts - 3720, views=8)
     ch = await Channel.create(tg_id=news.id, access_hash=news.access_hash, username="news",
                               title="News")
+    q = await Channel.create(tg_id=quiet.id, access_hash=quiet.access_hash, username="quiet",
+                             title="Quiet")
     await MessageRepository().store_batch(ch.id, rows_of(ch.id, news, t0), news.last_id,
                                           len(news))
+    await MessageRepository().store_batch(q.id, rows_of(q.id, quiet, t0), quiet.last_id, 1)
     news.delete_message(deleted.id)
     for i in batch:
         world.set_counters(news, i, views=40, forwards=3)
@@ -152,9 +158,11 @@ async def test_age_snapshots_subscribers_and_a_flood_wait(archive: None) -> None
         )
         server.counters.clear()
         await service.tick()
-        # 1 h: the 150 + the deleted one in 2 requests; 24 h: 1 request; 1 getFullChannel.
-        assert server.counters["messages.getMessagesViews"] == 3
-        assert server.counters["channels.getFullChannel"] == 1
+        # Due at 1 h: the 150 + the deleted one; at 24 h: one post. All ages of a channel
+        # go together: 152 ids in 2 requests; and 1 getFullChannel.
+        assert server.counters["messages.getMessagesViews"] == 2
+        assert server.counters["channels.getFullChannel"] == 2  # news and quiet
+        assert await snapshots(q.id) == []  # the lone post waits
         hour = {s[0]: s for s in await snapshots(ch.id) if s[1] == 3600}
         assert sorted(hour) == batch  # not the missed one, not the deleted one, not fresh
         assert hour[batch[0]][2:] == (40, 3, None, None)
@@ -164,10 +172,14 @@ async def test_age_snapshots_subscribers_and_a_flood_wait(archive: None) -> None
         assert (stored.views, stored.forwards, stored.replies) == (900, 12, 4)
         assert missed.id not in hour and fresh.id not in hour
 
-        # Nothing due: no request at all (the deleted post is not asked again).
+        # Nothing ripe: no request at all (the deleted post is not asked again).
         server.counters.clear()
         await service.tick()
         assert sum(server.counters.values()) == 0
+        clock[0] = t0 + timedelta(minutes=6)  # the lone post 8 min past 1 h
+        await service.tick()
+        assert server.counters["messages.getMessagesViews"] == 1
+        assert await snapshots(q.id) == [(lone.id, 3600, 8, 0, None, None)]
 
         # An hour on: the subscriber count is read again; the series grows.
         news.subscribers = 520
@@ -175,6 +187,7 @@ async def test_age_snapshots_subscribers_and_a_flood_wait(archive: None) -> None
         await service.tick()
         series = await repo.subscriber_series(ch.id, t0 - HOUR, clock[0] + HOUR)
         assert [p.subscribers for p in series] == [500, 520]
+        assert server.counters["channels.getFullChannel"] == 2  # news and quiet again
         assert series[0].taken_at == t0
 
         # A flood wait defers the whole job: no request until it is over.

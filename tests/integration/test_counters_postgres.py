@@ -1,0 +1,26 @@
+"""Counters over time (#17) on PostgreSQL: the same cases as test_counters.py over
+asyncpg (the snapshot hooks' arrays and jsonb, the job's queries, the readers).
+
+Starts a throwaway PostgreSQL cluster (tests/integration/conftest.py); skipped, saying
+why, where there are no server binaries.
+"""
+
+from __future__ import annotations
+
+from db.messages import MessageRepository
+from tests.integration import test_counters as cases
+from tests.integration.pg import truncate
+
+
+async def _clean() -> None:
+    await truncate("counter_snapshot", "subscriber_snapshot", "message", "channel")
+
+
+async def test_history_snapshots_on_postgres(pg_repo: MessageRepository) -> None:
+    await _clean()
+    await cases.test_history_reads_keep_a_snapshot_when_counters_change(None)
+
+
+async def test_age_snapshots_and_subscribers_on_postgres(pg_repo: MessageRepository) -> None:
+    await _clean()
+    await cases.test_age_snapshots_subscribers_and_a_flood_wait(None)
