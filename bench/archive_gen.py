@@ -1,0 +1,478 @@
+"""Generate a big archive straight into SQLite or PostgreSQL (issue #17's /stats bench;
+reusable by later benches).
+
+The schema is the app's (its migrations run first); then rows go in by bulk insert
+(sqlite3 executemany / asyncpg COPY), not through the ingest path:
+
+- `channels` broadcast channels with Zipf-like sizes (channel k holds ~1/sqrt(k) of the
+  messages), each with a subscriber count that grows over the span;
+- `messages` messages over the last `days` days up to `--until`, day by day, the
+  channels interleaved as a live archive stores them (so one channel's rows are spread
+  over the whole table): Russian (70 %) and English texts of 5..60 words, 8 % of posts
+  albums of 2..6 items (one grouped_id, the caption on the first, the views repeated on
+  every item as Telegram does), 1 % service events (a pin), 1 % deleted since, 5 % ads
+  (an erid token, «Реклама. ООО ...», #ad...), views growing with the channel's
+  subscribers (log-normal), forwards, replies, reactions JSON ({emoji: count});
+- `subscriber_snapshot` every `--subs-hours` hours per channel;
+- `counter_snapshot` for the posts of the last 30 days: one row per configured age
+  reached (1h, 24h, 7d, 30d), as the counters job leaves them.
+
+Deterministic for a seed. Prints a JSON summary (rows, seconds, size).
+
+    .venv/bin/python bench/archive_gen.py --url sqlite:///tmp/arch.sqlite3 --messages 1000000
+    .venv/bin/python bench/archive_gen.py --url postgres://postgres@127.0.0.1:5432/arch \\
+        --messages 10000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import random
+import sqlite3
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+SYL_RU = "ка ло ми но ра ст пр ви де ти ль на ре ко по то ма бо гу зе вы ры мо ско".split()
+SYL_EN = "ta le mi no ra st pr vi de ti on an re co po to ma bo gu ze".split()
+STOP_RU = ["в", "и", "на", "с", "по", "к", "не", "что", "это", "для"]
+STOP_EN = ["the", "a", "of", "to", "in", "and", "for", "is", "on", "with"]
+ADS = [
+    "Реклама. ООО «{w}», ИНН 77{n:08d}",
+    "erid: 2Vtzq{n:06d}",
+    "#реклама",
+    "На правах рекламы",
+    "#ad",
+    "Sponsored",
+    "https://example.com/promo?erid=LjN8K{n:05d}",
+]
+EMOJI = ["👍", "❤", "🔥", "😁", "😢", "👎", "🤔"]
+# Messages a post takes on average: 8 % albums of 2..6 items, 1 % service rows.
+ITEMS_PER_POST = 1.255
+AGES = (3600, 86400, 7 * 86400, 30 * 86400)
+MESSAGE_COLUMNS = (
+    "channel_id",
+    "msg_id",
+    "date",
+    "text",
+    "entities",
+    "views",
+    "forwards",
+    "replies",
+    "reactions",
+    "media_kind",
+    "grouped_id",
+    "content_text",
+    "action",
+    "fetched_at",
+    "deleted_at",
+)
+
+
+@dataclass
+class ChannelPlan:
+    row_id: int
+    tg_id: int
+    username: str
+    title: str
+    rate: float  # posts a day
+    subs0: int  # subscribers at the span's start
+    subs1: int  # at its end
+    next_msg: int = 1
+
+
+def _vocab(rng: random.Random, syl: list[str], size: int) -> list[str]:
+    out: set[str] = set()
+    while len(out) < size:
+        out.add("".join(rng.choice(syl) for _ in range(rng.randint(2, 4))))
+    return sorted(out)
+
+
+class Texts:
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.ru = _vocab(rng, SYL_RU, 3000) + STOP_RU * 40
+        self.en = _vocab(rng, SYL_EN, 2000) + STOP_EN * 40
+
+    def text(self) -> str:
+        rng = self.rng
+        words = rng.choices(self.ru if rng.random() < 0.7 else self.en, k=rng.randint(5, 60))
+        return " ".join(words).capitalize() + "."
+
+
+def plan_channels(
+    rng: random.Random, n_channels: int, messages: int, days: int
+) -> list[ChannelPlan]:
+    weights = [1 / math.sqrt(k + 1) for k in range(n_channels)]
+    total = sum(weights)
+    out = []
+    for k, w in enumerate(weights):
+        subs1 = int(rng.lognormvariate(math.log(20000), 1.2)) + 500
+        out.append(
+            ChannelPlan(
+                k + 1,
+                1_000_000_000 + k,
+                f"bench_chan{k}",
+                f"Канал {k}",
+                messages * w / total / days / ITEMS_PER_POST,
+                int(subs1 * rng.uniform(0.5, 0.95)),
+                subs1,
+            )
+        )
+    return out
+
+
+def _iso(d: datetime) -> str:
+    """A time as Tortoise stores it in SQLite (ISO, UTC offset)."""
+    return d.isoformat(sep=" ")
+
+
+def message_rows(
+    rng: random.Random, chans: list[ChannelPlan], messages: int, days: int, until: datetime
+) -> Iterator[tuple[Any, ...]]:
+    """Rows in MESSAGE_COLUMNS order (datetimes as datetime), oldest day first."""
+    texts = Texts(rng)
+    start = until - timedelta(days=days)
+    made = 0
+    group = 10**15
+    for day in range(days):
+        day_start = start + timedelta(days=day)
+        frac = (day + 0.5) / days
+        for ch in chans:
+            want = ch.rate
+            n = int(want) + (1 if rng.random() < want - int(want) else 0)
+            if n == 0:
+                continue
+            subs = ch.subs0 + (ch.subs1 - ch.subs0) * frac
+            stamps = sorted(rng.uniform(0, 86400) for _ in range(n))
+            for sec in stamps:
+                when = (day_start + timedelta(seconds=int(sec))).replace(microsecond=0)
+                if when >= until:
+                    continue
+                age_days = (until - when).total_seconds() / 86400
+                grow = min(1.0, 0.35 + age_days / 3)  # views still come in the first days
+                views = int(subs * 0.25 * grow * rng.lognormvariate(0, 0.5))
+                r = rng.random()
+                items = rng.randint(2, 6) if r < 0.08 else 1
+                service = 0.08 <= r < 0.09
+                deleted = _iso(when + timedelta(days=1)) if 0.09 <= r < 0.10 else None
+                text = texts.text()
+                if rng.random() < 0.05:
+                    ad = rng.choice(ADS).format(w=rng.choice(texts.ru), n=rng.randrange(10**5))
+                    text = f"{ad}\n{text}" if rng.random() < 0.5 else f"{text}\n\n{ad}"
+                entities = None
+                if rng.random() < 0.02:
+                    entities = json.dumps(
+                        [
+                            [
+                                "TextUrl",
+                                0,
+                                5,
+                                f"https://shop.example/?erid=Kra{rng.randrange(10**6)}",
+                            ]
+                        ]
+                    )
+                    text = "Жми " + text
+                reactions = None
+                if rng.random() < 0.7 and views:
+                    reactions = json.dumps(
+                        {
+                            e: max(1, int(views * rng.uniform(0.0005, 0.01)))
+                            for e in rng.sample(EMOJI, rng.randint(1, 4))
+                        },
+                        ensure_ascii=False,
+                    )
+                forwards = int(views * rng.uniform(0, 0.01))
+                replies = int(views * rng.uniform(0, 0.003)) if ch.row_id % 3 else None
+                if service:
+                    yield (
+                        ch.row_id,
+                        ch.next_msg,
+                        when,
+                        "",
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        "",
+                        json.dumps({"type": "pin"}),
+                        when,
+                        None,
+                    )
+                    ch.next_msg += 1
+                    made += 1
+                    continue
+                grouped = None
+                if items > 1:
+                    group += 1
+                    grouped = group
+                for i in range(items):
+                    yield (
+                        ch.row_id,
+                        ch.next_msg,
+                        when,
+                        text if i == 0 else "",
+                        entities if i == 0 else None,
+                        views,
+                        forwards,
+                        replies if i == 0 else None,
+                        reactions if i == 0 else None,
+                        "photo" if items > 1 or rng.random() < 0.3 else None,
+                        grouped,
+                        "",
+                        None,
+                        when,
+                        deleted,
+                    )
+                    ch.next_msg += 1
+                    made += 1
+                if made >= messages:
+                    return
+
+
+def subscriber_rows(
+    rng: random.Random, chans: list[ChannelPlan], days: int, until: datetime, hours: int
+) -> Iterator[tuple[Any, ...]]:
+    start = until - timedelta(days=days)
+    steps = days * 24 // hours
+    for ch in chans:
+        for s in range(steps + 1):
+            frac = s / steps
+            subs = int((ch.subs0 + (ch.subs1 - ch.subs0) * frac) * rng.uniform(0.998, 1.002))
+            yield ch.row_id, start + timedelta(hours=s * hours), subs
+
+
+def _curve_rows(row: tuple[Any, ...], until: datetime) -> list[tuple[Any, ...]]:
+    ch, msg, when, views = row[0], row[1], row[2], row[5]
+    if views is None or until - when > timedelta(days=31):
+        return []
+    out = []
+    for age in AGES:
+        at = when + timedelta(seconds=age)
+        if at > until:
+            break
+        share = min(1.0, 0.2 + age / (3 * 86400))
+        out.append((ch, msg, at, age, int(views * share), row[6], row[7], None))
+    return out
+
+
+CURVE_COLUMNS = (
+    "channel_id",
+    "msg_id",
+    "taken_at",
+    "age_mark",
+    "views",
+    "forwards",
+    "replies",
+    "reactions",
+)
+
+
+async def _migrate(url: str) -> None:
+    from db.database import close_db, init_db
+
+    await init_db(url)
+    await close_db()
+
+
+def _sqlite_path(url: str) -> str:
+    return url.removeprefix("sqlite://")
+
+
+def generate_sqlite(args: argparse.Namespace, until: datetime) -> dict[str, Any]:
+    rng = random.Random(args.seed)
+    chans = plan_channels(rng, args.channels, args.messages, args.days)
+    conn = sqlite3.connect(_sqlite_path(args.url))
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.execute("PRAGMA cache_size=-262144")
+    now = _iso(until)
+    conn.executemany(
+        "INSERT INTO channel (id, tg_id, username, title, kind, status, cursor, history_mode,"
+        " backfill_done, comments_enabled, messages_count, added_at, alert_deletions)"
+        " VALUES (?, ?, ?, ?, 'channel', 'active', 0, 'all', 1, 0, 0, ?, 0)",
+        [(c.row_id, c.tg_id, c.username, c.title, now) for c in chans],
+    )
+    ins = (
+        f"INSERT INTO message ({', '.join(MESSAGE_COLUMNS)})"
+        f" VALUES ({', '.join('?' * len(MESSAGE_COLUMNS))})"
+    )
+    ins_curve = (
+        f"INSERT INTO counter_snapshot ({', '.join(CURVE_COLUMNS)})"
+        f" VALUES ({', '.join('?' * len(CURVE_COLUMNS))})"
+    )
+    n = curves = 0
+    batch: list[tuple[Any, ...]] = []
+    cbatch: list[tuple[Any, ...]] = []
+
+    def flush() -> None:
+        conn.executemany(ins, batch)
+        conn.executemany(ins_curve, cbatch)
+        conn.commit()
+        batch.clear()
+        cbatch.clear()
+
+    for row in message_rows(rng, chans, args.messages, args.days, until):
+        r = list(row)
+        for i in (2, 13):
+            r[i] = _iso(r[i])
+        batch.append(tuple(r))
+        for c in _curve_rows(row, until):
+            cbatch.append((c[0], c[1], _iso(c[2]), *c[3:]))
+        n += 1
+        if len(batch) >= 20_000:
+            curves += len(cbatch)
+            flush()
+            if n % 1_000_000 < 20_000:
+                print(f"... {n} messages", file=sys.stderr, flush=True)
+    curves += len(cbatch)
+    flush()
+    subs = [
+        (c, _iso(t), s)
+        for c, t, s in subscriber_rows(rng, chans, args.days, until, args.subs_hours)
+    ]
+    conn.executemany(
+        "INSERT INTO subscriber_snapshot (channel_id, taken_at, subscribers) VALUES (?, ?, ?)",
+        subs,
+    )
+    conn.execute(
+        "UPDATE channel SET messages_count = (SELECT count(*) FROM message m"
+        " WHERE m.channel_id = channel.id)"
+    )
+    conn.commit()
+    conn.execute("ANALYZE")
+    conn.commit()
+    conn.close()
+    return {"messages": n, "counter_snapshots": curves, "subscriber_snapshots": len(subs)}
+
+
+async def generate_pg(args: argparse.Namespace, until: datetime) -> dict[str, Any]:
+    import asyncpg
+
+    rng = random.Random(args.seed)
+    chans = plan_channels(rng, args.channels, args.messages, args.days)
+    conn = await asyncpg.connect(args.url)
+    try:
+        await conn.copy_records_to_table(
+            "channel",
+            records=[
+                (
+                    c.row_id,
+                    c.tg_id,
+                    c.username,
+                    c.title,
+                    "channel",
+                    "active",
+                    0,
+                    "all",
+                    True,
+                    False,
+                    0,
+                    until,
+                    False,
+                )
+                for c in chans
+            ],
+            columns=[
+                "id",
+                "tg_id",
+                "username",
+                "title",
+                "kind",
+                "status",
+                "cursor",
+                "history_mode",
+                "backfill_done",
+                "comments_enabled",
+                "messages_count",
+                "added_at",
+                "alert_deletions",
+            ],
+        )
+        n = curves = 0
+        batch: list[tuple[Any, ...]] = []
+        cbatch: list[tuple[Any, ...]] = []
+
+        async def flush() -> None:
+            await conn.copy_records_to_table("message", records=batch, columns=MESSAGE_COLUMNS)
+            await conn.copy_records_to_table(
+                "counter_snapshot", records=cbatch, columns=CURVE_COLUMNS
+            )
+            batch.clear()
+            cbatch.clear()
+
+        for row in message_rows(rng, chans, args.messages, args.days, until):
+            r = list(row)
+            if r[14] is not None:
+                r[14] = datetime.fromisoformat(r[14])
+            batch.append(tuple(r))
+            cbatch.extend(_curve_rows(row, until))
+            n += 1
+            if len(batch) >= 50_000:
+                curves += len(cbatch)
+                await flush()
+                if n % 1_000_000 < 50_000:
+                    print(f"... {n} messages", file=sys.stderr, flush=True)
+        curves += len(cbatch)
+        await flush()
+        subs = list(subscriber_rows(rng, chans, args.days, until, args.subs_hours))
+        await conn.copy_records_to_table(
+            "subscriber_snapshot",
+            records=subs,
+            columns=["channel_id", "taken_at", "subscribers"],
+        )
+        for table in ("channel", "message", "counter_snapshot", "subscriber_snapshot"):
+            await conn.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                f" (SELECT max(id) FROM {table}))"
+            )
+        await conn.execute(
+            "UPDATE channel SET messages_count = (SELECT count(*) FROM message m"
+            " WHERE m.channel_id = channel.id)"
+        )
+        await conn.execute("VACUUM ANALYZE")
+    finally:
+        await conn.close()
+    return {"messages": n, "counter_snapshots": curves, "subscriber_snapshots": len(subs)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    ap.add_argument("--url", required=True, help="sqlite:///path or postgres://... (empty)")
+    ap.add_argument("--messages", type=int, default=1_000_000)
+    ap.add_argument("--channels", type=int, default=100)
+    ap.add_argument("--days", type=int, default=730)
+    ap.add_argument("--subs-hours", type=int, default=6)
+    ap.add_argument("--until", default="2026-11-30T00:00:00+00:00")
+    ap.add_argument("--seed", type=int, default=17)
+    args = ap.parse_args()
+    until = datetime.fromisoformat(args.until).astimezone(UTC)
+    t0 = time.perf_counter()
+    asyncio.run(_migrate(args.url))
+    if args.url.startswith("sqlite://"):
+        out = generate_sqlite(args, until)
+        out["bytes"] = Path(_sqlite_path(args.url)).stat().st_size
+    else:
+        out = asyncio.run(generate_pg(args, until))
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    out["until"] = until.isoformat()
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

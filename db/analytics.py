@@ -1,0 +1,416 @@
+"""The metric queries of /stats (issue #17), SQLite and PostgreSQL: SQL aggregates over a
+channel's messages of a period, read from the covering index of migration 0010
+(`message_metrics`); Python sees one row per UTC hour with posts, not one per post.
+
+Posts as /stats counts them (README "Times and statistics"): an album (one grouped_id)
+is ONE post, its views, forwards, replies and reactions the largest of its items'
+(Telegram repeats an album's views on every item); service events (rows with an
+`action`) and posts found deleted since are no posts. A supergroup upgraded from a
+basic group counts the old group's rows too (`channel_ids`).
+
+The reactions of a row: the sum of the counts of its reactions JSON ({emoji: count}),
+0 when NULL.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+
+from tortoise import connections
+
+from core.ads import is_ad
+from core.analytics import SubscriberPoint
+
+# Posts younger than this are not "reached" yet: no reach, ER or best hours from them.
+MATURE = timedelta(hours=24)
+TOP = 5
+CLASSIFY_BATCH = 2000
+
+
+@dataclass(frozen=True)
+class PostRow:
+    """One post of a top list (album folded): `channel_id` the row it is stored under."""
+
+    channel_id: int
+    msg_id: int
+    date: datetime
+    views: int | None
+    er: float | None
+    text: str = ""
+
+
+@dataclass
+class Cell:
+    """One (weekday, hour) of the operators' zone: posts published then; of those older
+    than 24 h with views: their count and views sum; of those with views > 0: the count
+    and the sum of their ER."""
+
+    posts: int = 0
+    reached: int = 0
+    views: int = 0
+    rated: int = 0
+    er_sum: float = 0.0
+
+
+@dataclass
+class PostsAggregate:
+    """The period's posts: `cells[(weekday, hour)]` (Monday 0; hours in the zone asked),
+    `ad_posts` (core.ads.is_ad; an album is an ad when one of its items is), the top
+    posts by views (any age, views > 0) and by ER (older than 24 h, views > 0)."""
+
+    cells: dict[tuple[int, int], Cell] = field(default_factory=dict)
+    ad_posts: int = 0
+    top_by_views: list[PostRow] = field(default_factory=list)
+    top_by_er: list[PostRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SubscriberSummary:
+    """Subscriber snapshots of a period: `mean` over the period's snapshots, else the
+    latest count before it (None without any); `first` / `last` in the period."""
+
+    mean: float | None
+    first: SubscriberPoint | None
+    last: SubscriberPoint | None
+
+
+def _dialect() -> str:
+    return str(connections.get("default").capabilities.dialect)
+
+
+class _Params:
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+        self.values: list[Any] = []
+
+    def __call__(self, value: Any) -> str:
+        if isinstance(value, datetime):
+            value = value.astimezone(UTC)
+            if self.dialect == "sqlite":
+                # Tortoise stores "YYYY-MM-DD HH:MM:SS+00:00": compare as text.
+                value = value.strftime("%Y-%m-%d %H:%M:%S")
+        self.values.append(value)
+        # Numbered both ways (SQLite's ?NNN): a value may be used anywhere, and again.
+        return f"?{len(self.values)}" if self.dialect == "sqlite" else f"${len(self.values)}"
+
+
+def parse_time(value: Any) -> datetime:
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def offset_spans(tz: tzinfo, since: datetime, until: datetime) -> list[tuple[datetime, int]]:
+    """The zone's UTC offsets over [since, until): (from when, offset seconds), the first
+    from `since`; a new item at each change (daylight saving), found to the minute."""
+
+    def off(t: datetime) -> int:
+        delta = t.astimezone(tz).utcoffset()
+        return int(delta.total_seconds()) if delta is not None else 0
+
+    spans = [(since, off(since))]
+    t = since
+    step = timedelta(hours=6)
+    while t < until:
+        nxt = min(t + step, until)
+        if off(nxt) != spans[-1][1]:
+            lo, hi = t, nxt  # off(lo) == current, off(hi) changed
+            while hi - lo > timedelta(minutes=1):
+                mid = lo + (hi - lo) / 2
+                if off(mid) == spans[-1][1]:
+                    lo = mid
+                else:
+                    hi = mid
+            hi = hi.replace(second=0, microsecond=0)
+            spans.append((hi, off(hi)))
+        t = nxt
+    return spans
+
+
+def _in(p: _Params, ids: list[int]) -> str:
+    return ", ".join(p(i) for i in ids)
+
+
+def _reactions_total(value: Any) -> int:
+    """The sum of a reactions JSON's counts ({emoji: count}, text or decoded); 0 for None."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return 0
+    if not isinstance(value, dict):
+        return 0
+    return sum(v for v in value.values() if isinstance(v, int) and not isinstance(v, bool))
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return value
+
+
+async def classify(channel_ids: list[int], since: datetime, until: datetime) -> int:
+    """Fill `ad` and `reactions_n` (migration 0010) of the rows of `channel_ids` dated in
+    [since, until) that have none yet (new rows, rows changed since): `ad` by
+    core.ads.is_ad, -1 for a service event or a post deleted since. Returns how many
+    rows it classified. Batches of CLASSIFY_BATCH rows, each its own transaction."""
+    conn = connections.get("default")
+    dialect = _dialect()
+    done = 0
+    while True:
+        p = _Params(dialect)
+        rows = await conn.execute_query_dict(
+            "SELECT id, text, entities, reactions, action, deleted_at FROM message"
+            f" WHERE channel_id IN ({_in(p, channel_ids)}) AND date >= {p(since)}"
+            f" AND date < {p(until)} AND ad IS NULL LIMIT {CLASSIFY_BATCH}",
+            p.values,
+        )
+        if not rows:
+            return done
+        values = [
+            [
+                -1
+                if r["action"] is not None or r["deleted_at"] is not None
+                else int(is_ad(r["text"], _json_value(r["entities"]))),
+                _reactions_total(r["reactions"]),
+                int(r["id"]),
+            ]
+            for r in rows
+        ]
+        marks = ("?", "?", "?") if dialect == "sqlite" else ("$1", "$2", "$3")
+        await conn.execute_many(
+            f"UPDATE message SET ad = {marks[0]}, reactions_n = {marks[1]} WHERE id = {marks[2]}",
+            values,
+        )
+        done += len(rows)
+        if len(rows) < CLASSIFY_BATCH:
+            return done
+
+
+def bucket_seconds(spans: list[tuple[datetime, int]]) -> int:
+    """The widest UTC bucket (an hour, 10 or 1 minute) whose bounds are local hour
+    bounds for every offset of `spans` (India's +5:30 needs 10 minutes, Nepal's +5:45
+    one)."""
+    for width in (3600, 600, 60):
+        if all(offset % width == 0 for _, offset in spans):
+            return width
+    return 60
+
+
+def _bucket_sql(dialect: str, width: int, column: str) -> str:
+    if dialect == "sqlite":
+        # "YYYY-MM-DD HH" / "YYYY-MM-DD HH:M" / "YYYY-MM-DD HH:MM" of the stored text.
+        return f"substr({column}, 1, {dict([(3600, 13), (600, 15), (60, 16)])[width]})"
+    return f"(CAST(EXTRACT(EPOCH FROM {column}) AS BIGINT) / {width})"
+
+
+def _bucket_start(dialect: str, width: int, key: Any) -> datetime:
+    if dialect == "sqlite":
+        text = str(key)
+        text += {13: ":00", 15: "0", 16: ""}[len(text)]
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    return datetime.fromtimestamp(int(key) * width, UTC)
+
+
+async def posts_aggregate(
+    channel_ids: list[int], since: datetime, until: datetime, now: datetime, tz: tzinfo
+) -> PostsAggregate:
+    """The posts of rows `channel_ids` dated in [since, until), aggregated by weekday and
+    hour in `tz`, their ads, and the top posts; "older than 24 h" is as of `now`.
+
+    Classifies the period's unclassified rows first (`classify`). Then ONE statement
+    reads the covering index `message_metrics`: singles as they are, albums folded by
+    grouped_id; the posts go into UTC buckets (an hour, or 10 / 1 minute for zones off
+    the hour), which Python turns into the zone's (weekday, hour), daylight saving
+    included; the two tops come in the same answer."""
+    await classify(channel_ids, since, until)
+    dialect = _dialect()
+    spans = offset_spans(tz, since, until)
+    width = bucket_seconds(spans)
+    p = _Params(dialect)
+    real = "REAL" if dialect == "sqlite" else "DOUBLE PRECISION"
+
+    where = (
+        f"m.channel_id IN ({_in(p, channel_ids)}) AND m.date >= {p(since)}"
+        f" AND m.date < {p(until)} AND m.ad >= 0"
+    )
+    mature = p(now - MATURE)
+    hint = " INDEXED BY message_metrics" if dialect == "sqlite" else ""
+    acts = (
+        "COALESCE({f}m.forwards{e}, 0) + COALESCE({f}m.replies{e}, 0)"
+        " + COALESCE({f}m.reactions_n{e}, 0)"
+    )
+    sql = f"""
+WITH rated AS (
+  SELECT m.channel_id AS ch, m.msg_id AS msg, m.date AS date, m.views AS views,
+         {acts.format(f="", e="")} AS acts, m.ad AS ad,
+         {_bucket_sql(dialect, width, "m.date")} AS b,
+         CASE WHEN m.date < {mature} AND m.views IS NOT NULL THEN 1 ELSE 0 END AS old
+  FROM message m{hint} WHERE {where} AND m.grouped_id IS NULL
+  UNION ALL
+  SELECT m.channel_id, MIN(m.msg_id), MIN(m.date), MAX(m.views),
+         {acts.format(f="MAX(", e=")")}, MAX(m.ad),
+         {_bucket_sql(dialect, width, "MIN(m.date)")},
+         CASE WHEN MIN(m.date) < {mature} AND MAX(m.views) IS NOT NULL THEN 1 ELSE 0 END
+  FROM message m{hint} WHERE {where} AND m.grouped_id IS NOT NULL
+  GROUP BY m.channel_id, m.grouped_id
+)
+SELECT 'c' AS part, b, COUNT(*) AS n, SUM(old) AS reached,
+       SUM(CASE WHEN old = 1 THEN views ELSE 0 END) AS views,
+       SUM(CASE WHEN old = 1 AND views > 0 THEN 1 ELSE 0 END) AS rated,
+       SUM(CASE WHEN old = 1 AND views > 0 THEN CAST(acts AS {real}) / views ELSE 0 END) AS er,
+       SUM(CASE WHEN ad = 1 THEN 1 ELSE 0 END) AS ads,
+       NULL AS ch, NULL AS msg, NULL AS date
+FROM rated GROUP BY b
+UNION ALL
+SELECT * FROM (
+  SELECT 'v', NULL, NULL, NULL, views, NULL,
+         CASE WHEN old = 1 AND views > 0 THEN CAST(acts AS {real}) / views END, NULL,
+         ch, msg, date
+  FROM rated WHERE views > 0 ORDER BY views DESC, msg DESC LIMIT {TOP}
+) tv
+UNION ALL
+SELECT * FROM (
+  SELECT 'e', NULL, NULL, NULL, views, NULL, CAST(acts AS {real}) / views, NULL, ch, msg, date
+  FROM rated WHERE old = 1 AND views > 0
+  ORDER BY CAST(acts AS {real}) / views DESC, views DESC, msg DESC LIMIT {TOP}
+) te
+"""
+    if dialect == "postgres":
+        sql = (
+            sql.replace("NULL AS ch", "CAST(NULL AS BIGINT) AS ch")
+            .replace("'c' AS part, b,", "'c' AS part, CAST(b AS TEXT) AS b,")
+            .replace("SELECT 'v', NULL,", "SELECT 'v', CAST(NULL AS TEXT),")
+            .replace("SELECT 'e', NULL,", "SELECT 'e', CAST(NULL AS TEXT),")
+        )
+    rows = await connections.get("default").execute_query_dict(sql, p.values)
+    out = PostsAggregate()
+    for r in rows:
+        if r["part"] == "c":
+            local = _bucket_start(dialect, width, r["b"]).astimezone(tz)
+            cell = out.cells.setdefault((local.weekday(), local.hour), Cell())
+            cell.posts += int(r["n"])
+            cell.reached += int(r["reached"] or 0)
+            cell.views += int(r["views"] or 0)
+            cell.rated += int(r["rated"] or 0)
+            cell.er_sum += float(r["er"] or 0.0)
+            out.ad_posts += int(r["ads"] or 0)
+        else:
+            post = PostRow(
+                int(r["ch"]),
+                int(r["msg"]),
+                parse_time(r["date"]),
+                None if r["views"] is None else int(r["views"]),
+                None if r["er"] is None else float(r["er"]),
+            )
+            (out.top_by_views if r["part"] == "v" else out.top_by_er).append(post)
+    out.top_by_views.sort(key=lambda x: (x.views or 0, x.msg_id), reverse=True)
+    out.top_by_er.sort(key=lambda x: (x.er or 0.0, x.views or 0, x.msg_id), reverse=True)
+    texts = await _texts({(x.channel_id, x.msg_id) for x in out.top_by_views + out.top_by_er})
+    out.top_by_views = [_with_text(x, texts) for x in out.top_by_views]
+    out.top_by_er = [_with_text(x, texts) for x in out.top_by_er]
+    return out
+
+
+def _with_text(post: PostRow, texts: dict[tuple[int, int], str]) -> PostRow:
+    return PostRow(
+        post.channel_id,
+        post.msg_id,
+        post.date,
+        post.views,
+        post.er,
+        texts.get((post.channel_id, post.msg_id), ""),
+    )
+
+
+async def _texts(keys: set[tuple[int, int]]) -> dict[tuple[int, int], str]:
+    """The caption of each post (channel row, first msg_id): its own text, else (an
+    album) the first item's text that is not empty (album items have close ids)."""
+    out: dict[tuple[int, int], str] = {}
+    conn = connections.get("default")
+    dialect = _dialect()
+    for ch, msg in keys:
+        p = _Params(dialect)
+        rows = await conn.execute_query_dict(
+            f"SELECT msg_id, grouped_id, text FROM message WHERE channel_id = {p(ch)}"
+            f" AND msg_id >= {p(msg)} AND msg_id <= {p(msg + 20)} ORDER BY msg_id",
+            p.values,
+        )
+        if not rows:
+            continue
+        group = rows[0]["grouped_id"]
+        items = [rows[0]] if group is None else [r for r in rows if r["grouped_id"] == group]
+        out[ch, msg] = next((str(r["text"]) for r in items if r["text"]), "")
+    return out
+
+
+async def subscriber_summary(
+    channel_id: int, since: datetime, until: datetime
+) -> SubscriberSummary:
+    """Mean, first and last subscriber counts of channel row `channel_id` taken in
+    [since, until); without any there, the latest count before `since` is the mean."""
+    dialect = _dialect()
+    conn = connections.get("default")
+    p = _Params(dialect)
+    ch, lo, hi = p(channel_id), p(since), p(until)
+    agg = await conn.execute_query_dict(
+        f"SELECT AVG(CAST(subscribers AS {'REAL' if dialect == 'sqlite' else 'DOUBLE PRECISION'}))"
+        f" AS mean, COUNT(*) AS n FROM subscriber_snapshot"
+        f" WHERE channel_id = {ch} AND taken_at >= {lo} AND taken_at < {hi}",
+        p.values,
+    )
+    if not agg or not agg[0]["n"]:
+        before = await subscriber_before(channel_id, since)
+        return SubscriberSummary(float(before.subscribers) if before else None, None, None)
+    ends = []
+    for order in ("ASC", "DESC"):
+        p = _Params(dialect)
+        r = await conn.execute_query_dict(
+            f"SELECT taken_at, subscribers FROM subscriber_snapshot"
+            f" WHERE channel_id = {p(channel_id)} AND taken_at >= {p(since)}"
+            f" AND taken_at < {p(until)} ORDER BY taken_at {order} LIMIT 1",
+            p.values,
+        )
+        ends.append(SubscriberPoint(parse_time(r[0]["taken_at"]), int(r[0]["subscribers"])))
+    return SubscriberSummary(float(agg[0]["mean"]), ends[0], ends[1])
+
+
+async def subscriber_before(channel_id: int, since: datetime) -> SubscriberPoint | None:
+    """The latest subscriber count of channel row `channel_id` taken before `since`."""
+    p = _Params(_dialect())
+    rows = await connections.get("default").execute_query_dict(
+        f"SELECT taken_at, subscribers FROM subscriber_snapshot WHERE channel_id = {p(channel_id)}"
+        f" AND taken_at < {p(since)} ORDER BY taken_at DESC LIMIT 1",
+        p.values,
+    )
+    return (
+        SubscriberPoint(parse_time(rows[0]["taken_at"]), int(rows[0]["subscribers"]))
+        if rows
+        else None
+    )
+
+
+async def subscriber_series(
+    channel_id: int, since: datetime, until: datetime, points: int | None = 1000
+) -> list[SubscriberPoint]:
+    """The subscriber counts of channel row `channel_id` taken in [since, until), oldest
+    first; more than `points` of them are thinned evenly to about `points` (the first and
+    the last kept). None: all."""
+    dialect = _dialect()
+    p = _Params(dialect)
+    rows = await connections.get("default").execute_query_dict(
+        f"SELECT taken_at, subscribers FROM subscriber_snapshot WHERE channel_id = {p(channel_id)}"
+        f" AND taken_at >= {p(since)} AND taken_at < {p(until)} ORDER BY taken_at",
+        p.values,
+    )
+    series = [SubscriberPoint(parse_time(r["taken_at"]), int(r["subscribers"])) for r in rows]
+    if points is None or len(series) <= points:
+        return series
+    step = len(series) / (points - 1)
+    picked = [series[min(len(series) - 1, int(i * step))] for i in range(points - 1)]
+    return [*picked, series[-1]]
