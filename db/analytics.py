@@ -241,6 +241,9 @@ async def posts_aggregate(
     )
     mature = p(now - MATURE)
     hint = " INDEXED BY message_metrics" if dialect == "sqlite" else ""
+    # Typed NULLs: PostgreSQL types a subquery's bare NULL as text.
+    null_int, null_text = "CAST(NULL AS BIGINT)", "CAST(NULL AS TEXT)"
+    null_time = "CAST(NULL AS TEXT)" if dialect == "sqlite" else "CAST(NULL AS TIMESTAMPTZ)"
     acts = (
         "COALESCE({f}m.forwards{e}, 0) + COALESCE({f}m.replies{e}, 0)"
         " + COALESCE({f}m.reactions_n{e}, 0)"
@@ -260,34 +263,28 @@ WITH rated AS (
   FROM message m{hint} WHERE {where} AND m.grouped_id IS NOT NULL
   GROUP BY m.channel_id, m.grouped_id
 )
-SELECT 'c' AS part, b, COUNT(*) AS n, SUM(old) AS reached,
+SELECT 'c' AS part, CAST(b AS TEXT) AS b, COUNT(*) AS n, SUM(old) AS reached,
        SUM(CASE WHEN old = 1 THEN views ELSE 0 END) AS views,
        SUM(CASE WHEN old = 1 AND views > 0 THEN 1 ELSE 0 END) AS rated,
        SUM(CASE WHEN old = 1 AND views > 0 THEN CAST(acts AS {real}) / views ELSE 0 END) AS er,
        SUM(CASE WHEN ad = 1 THEN 1 ELSE 0 END) AS ads,
-       NULL AS ch, NULL AS msg, NULL AS date
+       {null_int} AS ch, {null_int} AS msg, {null_time} AS date
 FROM rated GROUP BY b
 UNION ALL
 SELECT * FROM (
-  SELECT 'v', NULL, NULL, NULL, views, NULL,
-         CASE WHEN old = 1 AND views > 0 THEN CAST(acts AS {real}) / views END, NULL,
+  SELECT 'v', {null_text}, {null_int}, {null_int}, views, {null_int},
+         CASE WHEN old = 1 AND views > 0 THEN CAST(acts AS {real}) / views END, {null_int},
          ch, msg, date
   FROM rated WHERE views > 0 ORDER BY views DESC, msg DESC LIMIT {TOP}
 ) tv
 UNION ALL
 SELECT * FROM (
-  SELECT 'e', NULL, NULL, NULL, views, NULL, CAST(acts AS {real}) / views, NULL, ch, msg, date
+  SELECT 'e', {null_text}, {null_int}, {null_int}, views, {null_int},
+         CAST(acts AS {real}) / views, {null_int}, ch, msg, date
   FROM rated WHERE old = 1 AND views > 0
   ORDER BY CAST(acts AS {real}) / views DESC, views DESC, msg DESC LIMIT {TOP}
 ) te
 """
-    if dialect == "postgres":
-        sql = (
-            sql.replace("NULL AS ch", "CAST(NULL AS BIGINT) AS ch")
-            .replace("'c' AS part, b,", "'c' AS part, CAST(b AS TEXT) AS b,")
-            .replace("SELECT 'v', NULL,", "SELECT 'v', CAST(NULL AS TEXT),")
-            .replace("SELECT 'e', NULL,", "SELECT 'e', CAST(NULL AS TEXT),")
-        )
     rows = await connections.get("default").execute_query_dict(sql, p.values)
     out = PostsAggregate()
     for r in rows:

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.api.analytics import AnalyticsAPI
 from core.analytics import PostCurve, SubscriberPoint
 from core.channels import Channel
 from db.channels import get_channel
@@ -187,3 +188,8 @@ class _Curves:
     async def post_curve(self, channel_id: int, msg_id: int) -> PostCurve | None:
         self.asked.append((channel_id, msg_id))
         return PostCurve(channel_id, msg_id, NOW, "", ())
+
+
+def test_the_service_is_the_bots_analytics_api() -> None:
+    api: AnalyticsAPI = AnalyticsService()  # mypy checks the Protocol
+    assert api is not None

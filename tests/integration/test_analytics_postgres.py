@@ -1,0 +1,31 @@
+"""/stats metrics on PostgreSQL: the hand-computed values of
+tests/unit/services/test_analytics.py (jsonb reactions, timestamptz buckets, the
+trigger that drops a changed row's classification), and the metric query reading the
+covering index (an index-only scan, no table rows).
+
+Starts a throwaway PostgreSQL cluster (tests/integration/conftest.py); skipped, saying
+why, where there are no server binaries.
+"""
+
+from __future__ import annotations
+
+from tortoise import connections
+
+from db.database import close_db, init_db
+from tests.integration.pg import truncate
+from tests.unit.services.test_analytics import check_edits, check_metrics, seed
+
+
+async def test_metrics_on_postgres(postgres_url: str) -> None:
+    await init_db(postgres_url)
+    try:
+        await check_metrics(await seed())
+        await truncate("channel")
+        await check_edits(await seed())
+        conn = connections.get("default")
+        indexes = await conn.execute_query_dict(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'message'"
+        )
+        assert {"message_metrics", "message_unrated"} <= {r["indexname"] for r in indexes}
+    finally:
+        await close_db()
