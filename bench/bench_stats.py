@@ -1,0 +1,150 @@
+"""/stats metric query time on a big archive (issue #17: <= 1 s at p99 on 10 million
+messages, SQLite and PostgreSQL).
+
+1. The archive: `--url` names one bench/archive_gen.py made (or any archive); without
+   it, one of `--messages` messages is generated into a temporary SQLite file.
+2. The app's migrations run on it (0010 builds the metrics index: timed).
+3. The sampled channels' posts are classified once (ads, reactions totals: what the
+   first /stats of a channel does after the upgrade; timed, rows per second).
+4. `--queries` calls of services.analytics.AnalyticsService.metrics (what /stats
+   computes before drawing: the posts aggregate, the tops with their texts, the
+   subscriber summary and series) for random (channel, days) pairs over the sampled
+   channels, days from `--days`; p50/p99/max overall and per days value, and the
+   biggest channel at each days value (the worst case).
+
+    .venv/bin/python bench/bench_stats.py                      # 200k messages, SQLite
+    .venv/bin/python bench/archive_gen.py --url sqlite:///tmp/a10m.sqlite3 --messages 10000000
+    .venv/bin/python bench/bench_stats.py --url sqlite:///tmp/a10m.sqlite3
+    .venv/bin/python bench/bench_stats.py --url postgres://postgres@127.0.0.1:5432/a10m
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+
+
+def summary(values: list[float]) -> dict[str, Any]:
+    return {
+        "n": len(values),
+        "p50_ms": round(statistics.median(values) * 1000, 1),
+        "p99_ms": round(pct(values, 0.99) * 1000, 1),
+        "max_ms": round(max(values) * 1000, 1),
+    }
+
+
+async def bench(args: argparse.Namespace, url: str) -> dict[str, Any]:
+    from db import analytics as adb
+    from db.channels import get_channel
+    from db.database import close_db, init_db
+    from db.models import Channel as ChannelModel
+    from services.analytics import AnalyticsService, period
+
+    out: dict[str, Any] = {"url": url.split("@")[-1]}
+    t0 = time.perf_counter()
+    await init_db(url)  # migration 0010 when the archive predates it
+    out["migrate_s"] = round(time.perf_counter() - t0, 1)
+    try:
+        rows = await ChannelModel.all().order_by("-messages_count").values("id", "messages_count")
+        out["messages"] = sum(int(r["messages_count"]) for r in rows)
+        rng = random.Random(args.seed)
+        ids = [int(r["id"]) for r in rows]
+        sample = ids[:3] + rng.sample(ids[3:], min(len(ids) - 3, max(0, args.channels - 3)))
+        biggest = ids[0]
+        out["biggest_channel_messages"] = int(rows[0]["messages_count"])
+        tz = ZoneInfo(args.tz)
+        now = datetime.fromisoformat(args.now).astimezone(UTC) if args.now else datetime.now(UTC)
+        days = [int(d) for d in args.days.split(",")]
+        longest, _ = period(max(days), tz, now)
+        t0 = time.perf_counter()
+        classified = 0
+        for cid in sample:
+            classified += await adb.classify([cid], longest, now + timedelta(seconds=1))
+        spent = time.perf_counter() - t0
+        out["classify_once"] = {
+            "rows": classified,
+            "seconds": round(spent, 1),
+            "rows_per_s": round(classified / spent) if spent else None,
+        }
+        service = AnalyticsService(clock=lambda: now)
+        channels = {cid: await get_channel(cid) for cid in sample}
+
+        async def one(cid: int, d: int) -> float:
+            ch = channels[cid]
+            assert ch is not None
+            t = time.perf_counter()
+            await service.metrics(ch, d, tz)
+            return time.perf_counter() - t
+
+        await one(biggest, max(days))  # warm the caches once, like a running app
+        times: list[float] = []
+        per_days: dict[int, list[float]] = {d: [] for d in days}
+        for _ in range(args.queries):
+            cid, d = rng.choice(sample), rng.choice(days)
+            spent = await one(cid, d)
+            times.append(spent)
+            per_days[d].append(spent)
+        out["all"] = summary(times)
+        out["by_days"] = {str(d): summary(v) for d, v in per_days.items() if v}
+        worst: dict[str, Any] = {}
+        for d in days:
+            runs = [await one(biggest, d) for _ in range(args.worst_runs)]
+            m = await service.metrics(channels[biggest], d, tz)  # type: ignore[arg-type]
+            worst[str(d)] = {**summary(runs), "posts": m.posts}
+        out["biggest_channel"] = worst
+    finally:
+        await close_db()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--url", help="an archive (sqlite:///path or postgres://...)")
+    ap.add_argument("--messages", type=int, default=200_000, help="without --url")
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--channels", type=int, default=20, help="channels sampled")
+    ap.add_argument("--days", default="7,30,90,365")
+    ap.add_argument("--worst-runs", type=int, default=5)
+    ap.add_argument("--tz", default="Europe/Moscow")
+    ap.add_argument("--now", default="2026-11-30T00:00:00+00:00", help="archive_gen's --until")
+    ap.add_argument("--seed", type=int, default=17)
+    args = ap.parse_args()
+    url = args.url
+    tmp = None
+    if url is None:
+        tmp = tempfile.TemporaryDirectory(prefix="bench-stats-")
+        url = f"sqlite://{tmp.name}/archive.sqlite3"
+        gen = subprocess.run(
+            [sys.executable, str(REPO_ROOT / "bench" / "archive_gen.py"), "--url", url,
+             "--messages", str(args.messages), "--until", args.now],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        print("generated:", gen.stdout.strip(), file=sys.stderr)
+    try:
+        print(json.dumps(asyncio.run(bench(args, url)), indent=1))
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()
