@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 def pct(values: list[float], q: float) -> float:
     s = sorted(values)
-    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
 
 
 def summary(values: list[float]) -> dict[str, Any]:
@@ -117,7 +117,9 @@ async def bench(args: argparse.Namespace, url: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     ap.add_argument("--url", help="an archive (sqlite:///path or postgres://...)")
     ap.add_argument("--messages", type=int, default=200_000, help="without --url")
     ap.add_argument("--queries", type=int, default=200)
