@@ -8,7 +8,7 @@ machine's server binaries).
    - a refresh run (services/parsing/ingest.py ChannelFetcher, REFRESH_WINDOW_HOURS=24,
      nothing new): messages.getHistory pages re-reading the window;
    - the counters job (services/counters) over one simulated day, one round every
-     `--poll` seconds (its default 300), SNAPSHOT_AGES 1h,24h,7d,30d,
+     `--poll` seconds (its default 300), SNAPSHOT_AGES `--ages` (1h,24h,7d,30d),
      SUBSCRIBERS_INTERVAL_MINUTES 60: messages.getMessagesViews requests and ids per
      request, channels.getFullChannel requests. Posts of the simulated day are dated
      ahead of the real clock (the job's clock is simulated; the double does not care).
@@ -18,7 +18,7 @@ machine's server binaries).
    PostgreSQL: pg_total_relation_size).
 
     .venv/bin/python bench/bench_counters.py [--rates 24,100,1000] [--poll 300]
-        [--rows 200000] [--pg] [--json out.json]
+        [--ages 1h,24h,7d,30d] [--rows 200000] [--pg] [--json out.json]
 """
 
 from __future__ import annotations
@@ -69,9 +69,12 @@ class _Session:
         raise RuntimeError(reason)
 
 
-async def requests_per_rate(rate: int, poll: float, db_url: str) -> dict[str, Any]:
+async def requests_per_rate(
+    rate: int, poll: float, db_url: str, ages: tuple[timedelta, ...] = AGES
+) -> dict[str, Any]:
     """One channel posting `rate` posts a day: a refresh run's getHistory pages, and the
     counters job's requests over a simulated day."""
+    from core.analytics import age_label
     from db.channels import ChannelStateRepository
     from db.counters import CounterRepository
     from db.database import close_db, init_db
@@ -121,7 +124,7 @@ async def requests_per_rate(rate: int, poll: float, db_url: str) -> dict[str, An
             await Channel.filter(id=row.id).update(status="paused")  # only B in the job
             clock = [now]
             service = CountersService(
-                CounterRepository(), _Session(client), ages=AGES,
+                CounterRepository(), _Session(client), ages=ages,
                 subscribers_interval=timedelta(minutes=60), clock=lambda: clock[0],
             )
             from db.models import CounterSnapshot
@@ -138,6 +141,7 @@ async def requests_per_rate(rate: int, poll: float, db_url: str) -> dict[str, An
             ids_read = await CounterSnapshot.filter(channel_id=jrow.id).count() - backlog
             views_requests = server.counters["messages.getMessagesViews"]
             return {
+                "ages": ",".join(age_label(a) for a in ages),
                 "posts_per_day": rate,
                 "refresh_window_posts": rate,
                 "refresh_getHistory": refresh.get("messages.getHistory", 0),
@@ -257,6 +261,7 @@ async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rates", default="24,100,1000")
     ap.add_argument("--poll", type=float, default=300.0)
+    ap.add_argument("--ages", default="1h,24h,7d,30d", help="SNAPSHOT_AGES of the job")
     ap.add_argument("--rows", type=int, default=200_000)
     ap.add_argument("--pg", action="store_true", help="storage on PostgreSQL too")
     ap.add_argument("--json", type=Path)
@@ -264,11 +269,14 @@ async def main() -> None:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
+    from core.analytics import parse_ages
+
+    ages = parse_ages(args.ages)
     results: dict[str, Any] = {"requests": [], "storage": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for rate in (int(r) for r in args.rates.split(",")):
             path = Path(tmp) / f"req-{rate}.sqlite3"
-            res = await requests_per_rate(rate, args.poll, f"sqlite://{path}")
+            res = await requests_per_rate(rate, args.poll, f"sqlite://{path}", ages)
             results["requests"].append(res)
             print(json.dumps(res), flush=True)
         path = Path(tmp) / "store.sqlite3"
