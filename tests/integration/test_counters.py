@@ -204,3 +204,36 @@ async def test_age_snapshots_subscribers_and_a_flood_wait(archive: None) -> None
         points = [p async for p in repo.iter_counter_rows(ch.id, t0 - HOUR, t0 + HOUR,
                                                           batch=40)]
         assert len(points) == 151 and points[0][1].age_mark == HOUR
+
+
+async def test_a_refused_channel_is_skipped_and_a_dead_session_reported(archive: None) -> None:
+    world = World()
+    world.add_account(phone=PHONE, code=CODE)
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    chans: dict[str, tuple[WorldChannel, int]] = {}
+    for name in ("closed", "open"):
+        chan = world.add_channel(username=name, title=name, participants_count=10)
+        chan.add_message("a day old", date=t0.timestamp() - 25 * 3600, views=5)
+        row_ = await Channel.create(tg_id=chan.id, access_hash=chan.access_hash, username=name,
+                                    title=name)
+        await MessageRepository().store_batch(row_.id, rows_of(row_.id, chan, t0), 1, 1)
+        chans[name] = (chan, row_.id)
+    closed, closed_id = chans["closed"]
+    closed.username, closed.private = None, True  # now private; the account is no member
+    async with MTProtoServer(world) as server, signed_in_client(
+        server.port, PHONE, CODE, flood_sleep_threshold=0
+    ) as (client, _me):
+        session = Session(client)
+        service = CountersService(CounterRepository(), session, ages=(24 * HOUR,),
+                                  subscribers_interval=HOUR, clock=lambda: t0)
+        await service.tick()
+        # CHANNEL_PRIVATE: the closed channel is skipped this round (its subscriber
+        # count too); the open one is read.
+        assert await snapshots(closed_id) == []
+        assert [s[:3] for s in await snapshots(chans["open"][1])] == [(1, 86400, 5)]
+        assert server.counters["channels.getFullChannel"] == 1
+        # A revoked session: reported to the userbot, nothing recorded.
+        world.revoke_sessions(PHONE)
+        await service.tick()
+        assert session.dead == ["AuthKeyUnregistered"]
+        assert await snapshots(closed_id) == []
