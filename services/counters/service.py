@@ -88,9 +88,6 @@ class CountersService:
         self._stopping = False
         self._resume_at = 0.0  # time.monotonic() before which a flood wait holds us
         self._missing: set[tuple[int, int, int]] = set()
-        # Requests sent, by Telegram method name (for /status and the bench).
-        self.requests: dict[str, int] = {"messages.getMessagesViews": 0,
-                                          "channels.getFullChannel": 0}
 
     def wake(self) -> None:
         self._wake.set()
@@ -178,7 +175,6 @@ class CountersService:
             if channel_id not in ripe and len(ages) < VIEWS_PER_REQUEST:
                 continue
             ch = channels[channel_id]
-            self.requests["messages.getMessagesViews"] += -(-len(ages) // VIEWS_PER_REQUEST)
             try:
                 counters = await read_views(client, (ch.tg_id, ch.access_hash), list(ages))
             except (ChannelUnavailable, UnknownTelegramError) as exc:
@@ -206,7 +202,6 @@ class CountersService:
             if channel_id in skipped:
                 continue
             ch = channels[channel_id]
-            self.requests["channels.getFullChannel"] += 1
             try:
                 count = await read_subscribers(client, (ch.tg_id, ch.access_hash))
             except (ChannelUnavailable, UnknownTelegramError) as exc:
