@@ -46,6 +46,7 @@ from db.sqlite_files import (
 from db.vault import SessionVault
 from parser.client import UserbotConfig
 from parser.userbot import Userbot
+from services.analytics import AnalyticsService
 from services.archive import ArchiveService
 from services.channels import ChannelService
 from services.counters import CountersService
@@ -149,6 +150,7 @@ def build_app(settings: Settings) -> App:
         ),
         media_status=media,
         graph=GraphService(settings.work_dir),
+        analytics=AnalyticsService(),
     )
     # Alerts leave through their own queue and task (control.delivery): a caller
     # never waits for Telegram.

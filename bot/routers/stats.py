@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, Router
@@ -84,7 +84,7 @@ async def cmd_stats(
         return
     name = _name(channel, lang)
     if analytics is not None:
-        await _channel_analytics(message, channel, name, days, analytics, bot, lang, tz)
+        await _channel_analytics(message, channel, name, days, archive, analytics, bot, lang, tz)
         return
     # Drawing takes a moment: the operator sees "sending a photo" meanwhile. Leaving the
     # block waits for the action request in flight, so it always precedes the photo.
@@ -94,6 +94,14 @@ async def cmd_stats(
     if png is None:
         await message.answer(empty_text(name, days, lang))
         return
+    caption = _caption(st, name, days, lang, tz)
+    await message.answer_photo(BufferedInputFile(png, filename="stats.png"), caption=caption)
+    await _send_top(message, st, lang)
+
+
+def _caption(st: StatsReport, name: str, days: int, lang: str, tz: ZoneInfo) -> Html:
+    """ "Pics · @pics: 3 posts in 7 days, by day, Europe/Moscow (UTC+03:00)" and the
+    posts of the period deleted since, when there are."""
     by = t(f"stats_by_{st.unit.value}", lang)
     if zone_label(tz) != "UTC":  # whose days: ", by day, Europe/Moscow (UTC+03:00)"
         by = html_join(", ", [by, zone_label(tz)])
@@ -101,8 +109,7 @@ async def cmd_stats(
     caption = tn("stats_caption", st.posts, lang, channel=name, period=period, by=by)
     if st.deleted:
         caption = html_join("\n", [caption, t("stats_deleted", lang, n=st.deleted)])
-    await message.answer_photo(BufferedInputFile(png, filename="stats.png"), caption=caption)
-    await _send_top(message, st, lang)
+    return caption
 
 
 def _name(channel: Channel, lang: str) -> str:
@@ -241,9 +248,15 @@ class Charts:
     growth: bytes | None
     heatmap: bytes | None
     table: bytes
+    posts: bytes | None = None  # posts and median views per day, week or month
 
     def photos(self) -> list[tuple[str, bytes]]:
-        named = (("growth", self.growth), ("heatmap", self.heatmap), ("metrics", self.table))
+        named = (
+            ("growth", self.growth),
+            ("posts", self.posts),
+            ("heatmap", self.heatmap),
+            ("metrics", self.table),
+        )
         return [(name, png) for name, png in named if png is not None]
 
 
@@ -318,22 +331,27 @@ async def _channel_analytics(
     channel: Channel,
     name: str,
     days: int,
+    archive: ArchiveAPI,
     analytics: AnalyticsAPI,
     bot: Bot,
     lang: str,
     tz: ZoneInfo,
 ) -> None:
+    """The album: subscriber growth, posts per day/week/month (with the median views),
+    the weekday x hour heatmap, the metrics table; its caption the posts chart's (posts
+    in the period, by what, the zone, deleted posts); then the metrics text."""
     async with ChatActionSender.upload_photo(bot=bot, chat_id=message.chat.id):
+        st = await archive.stats(channel, days, tz)
         m = await analytics.metrics(channel, days, tz)
         charts = None
-        if m.posts or m.subscriber_series:
+        if st.buckets or m.posts or m.subscriber_series:
             charts = await asyncio.to_thread(draw_charts, m, name, days, lang, tz)
-    period = tn("stats_period", days, lang)
+            if st.buckets:
+                charts = replace(charts, posts=await draw(st, name, lang))
     if charts is None:
-        await message.answer(t("stats_nothing", lang, channel=name, period=period))
+        await message.answer(empty_text(name, days, lang))
         return
-    caption = t("stats_album_caption", lang, channel=name, period=period, zone=zone_label(tz))
-    await send_photos(message, charts.photos(), caption)
+    await send_photos(message, charts.photos(), _caption(st, name, days, lang, tz))
     await message.answer(metrics_text(m, name, days, lang, tz), disable_web_page_preview=True)
 
 

@@ -59,9 +59,9 @@ async def test_an_album_is_one_post_and_days_are_moscow_days(tmp_path: Path) -> 
         album = pics.ids[1]
         # The album once, at its first item, with its views (not three times 900).
         text = top.text or ""
-        listed = text.splitlines()[1:]
-        assert listed[0] == f"• #{album} — views: 900, reactions: 0", text
-        assert len(listed) == 3 and text.count("views: 900") == 1
+        listed = text.split("Top by views", 1)[1].split("\n\n")[0].splitlines()[1:]
+        assert listed[0].startswith(f"• #{album} ") and "👁 900 ·" in listed[0], text
+        assert len(listed) == 3 and "\n".join(listed).count("👁 900") == 1
         assert f"#{album + 1} " not in text and f"#{album + 2} " not in text
 
         # "N days" are whole Moscow days: the window that starts on the album's Moscow

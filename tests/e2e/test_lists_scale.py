@@ -274,7 +274,7 @@ async def _check_stats_and_formats(stack: Stack, en: object) -> None:
     assert photo.caption == "Статистика · @stats_chan: 40 posts in 365 days, by week"
     methods = [(r.method, r.params.get("action")) for r in api.requests[before:]]
     action = methods.index(("sendChatAction", "upload_photo"))
-    assert action < methods.index(("sendPhoto", None))
+    assert action < methods.index(("sendMediaGroup", None))  # the charts' album
     assert api.uploads[-1].data.startswith(b"\x89PNG")
 
 

@@ -25,9 +25,10 @@ from core.analytics import (
     RankedPost,
     SubscriberPoint,
 )
+from core.archive import StatsReport
 from core.channels import Channel
 from core.health import HealthRegistry
-from tests.unit.bot.archive_fakes import FakeArchive, FakeWatches, channel
+from tests.unit.bot.archive_fakes import FakeArchive, FakeWatches, channel, report
 from tests.unit.bot.conftest import (
     ADMIN,
     TOKEN,
@@ -115,6 +116,7 @@ class FakeAnalytics:
 class StatsBot:
     tg: BotUnderTest
     analytics: FakeAnalytics
+    archive: FakeArchive
 
 
 @pytest.fixture
@@ -124,16 +126,16 @@ async def stats_bot(tmp_path: Path, zone: ZoneInfo) -> AsyncIterator[StatsBot]:
     health = HealthRegistry()
     channels = [channel(1), channel(2)]
     analytics = FakeAnalytics()
+    archive = FakeArchive(tmp_path, channels=channels, report=report(views=10))
     deps = replace(
         make_deps({ADMIN}, status=FakeStatus(health), tz=zone),
-        archive=FakeArchive(tmp_path, channels=channels),
+        archive=archive,
         watches=FakeWatches(channels=channels),
         analytics=analytics,
     )
     control = ControlBot(bot, deps, health=health)
-    yield StatsBot(
-        BotUnderTest(control, bot, session, Updates(), FakeChannels(), health), analytics
-    )
+    tg = BotUnderTest(control, bot, session, Updates(), FakeChannels(), health)
+    yield StatsBot(tg, analytics, archive)
 
 
 def _shown(sent: list[Sent]) -> list[Sent]:
@@ -155,7 +157,7 @@ async def test_an_album_of_three_charts_then_the_metrics_and_top_posts(
     assert [s.method for s in sent] == ["sendMediaGroup", "sendMessage"]
     assert stats_bot.analytics.calls == [("metrics", (1, 7, ZoneInfo("UTC")))]
     items = _album(sent[0])
-    assert [i["type"] for i in items] == ["photo"] * 3
+    assert [i["type"] for i in items] == ["photo"] * 4  # growth, posts, heatmap, table
     assert items[0]["caption"] and all(not i.get("caption") for i in items[1:])
     text = sent[1].text
     reach, err, growth = {
@@ -176,7 +178,7 @@ async def test_no_subscriber_counts_no_growth_chart(stats_bot: StatsBot) -> None
     )
     sent = _shown(await stats_bot.tg.send("/stats @c1"))
     assert [s.method for s in sent] == ["sendMediaGroup", "sendMessage"]
-    assert len(_album(sent[0])) == 2  # heatmap and table
+    assert len(_album(sent[0])) == 3  # posts, heatmap and table
     assert "Subscribers: <b>—</b>" in sent[1].text
 
 
@@ -185,12 +187,14 @@ async def test_subscribers_without_posts_and_nothing_at_all(stats_bot: StatsBot)
              "ad_posts": 0, "ad_share": None, "top_by_views": (), "top_by_er": (),
              "best_hours": (), "best_weekdays": ()}  # fmt: skip
     stats_bot.analytics.result = metrics(**empty)
+    stats_bot.archive.report = StatsReport("@c1", (), (), ())
     sent = _shown(await stats_bot.tg.send("/stats @c1"))
     assert len(_album(sent[0])) == 2  # growth and table
+    assert sent[0].params["media"]  # the caption: 0 posts
     stats_bot.analytics.result = metrics(**empty, subscriber_series=(), subscribers=None,
                                          growth=None, growth_pct=None)  # fmt: skip
     (only,) = _shown(await stats_bot.tg.send("/stats @c1 3"))
-    assert only.method == "sendMessage" and "nothing to show" in only.text
+    assert only.method == "sendMessage" and "no stored posts" in only.text
 
 
 @pytest.mark.parametrize("lang", ["en", "ru"])
@@ -263,7 +267,7 @@ async def test_the_album_passes_telegrams_rules_over_http(tmp_path: Path, lang: 
         channels = [channel(1, title="Новости <дня> & всё")]
         deps = replace(
             make_deps({ADMIN}, status=FakeStatus(health), tz=ZoneInfo("Europe/Moscow")),
-            archive=FakeArchive(tmp_path, channels=channels),
+            archive=FakeArchive(tmp_path, channels=channels, report=report(views=10)),
             watches=FakeWatches(channels=channels),
             analytics=FakeAnalytics(),
         )
@@ -275,13 +279,13 @@ async def test_the_album_passes_telegrams_rules_over_http(tmp_path: Path, lang: 
         finally:
             await bot.session.close()
         photos = [u for u in double.uploads if u.kind == "photo"]
-        assert len(photos) == 3
+        assert len(photos) == 4
         for photo in photos:
             assert photo.width is not None and photo.height is not None
             assert photo.width >= 1080 and photo.size <= 10 * 1024 * 1024
         shown = double.transcript(ADMIN)
         album = [e.current for e in shown if e.current.media_group_id]
-        assert len(album) == 3 and len({m.media_group_id for m in album}) == 1
+        assert len(album) == 4 and len({m.media_group_id for m in album}) == 1
         assert album[0].caption is not None and "Новости <дня> & всё" in album[0].caption
         head = {"en": "last 30 days", "ru": "за 30 дней"}[lang]
         assert head in (shown[-1].current.text or "")

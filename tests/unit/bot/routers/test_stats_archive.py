@@ -1,0 +1,78 @@
+"""/stats over a real archive (#17): the real AnalyticsService and ArchiveService on a
+SQLite database seeded like tests/unit/services/test_analytics.py, fed through the real
+Dispatcher: the album and the figures the operator reads, against the values computed
+by hand there (reach 670/5, ERR 134/1100, growth +200 of 1000, 3 ads of 7 posts...)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
+
+from bot.component import ControlBot
+from core.archive import StatsReport
+from core.channels import Channel
+from core.health import HealthRegistry
+from services.analytics import AnalyticsService
+from services.archive import ArchiveService
+from tests.unit.bot.conftest import ADMIN, TOKEN, BotUnderTest, RecordingSession, Updates
+from tests.unit.bot.fakes import FakeChannels, FakeStatus, make_deps
+from tests.unit.services.test_analytics import NOW, seed
+
+MSK = ZoneInfo("Europe/Moscow")
+
+
+class _Archive(ArchiveService):
+    """The real archive service, its clock pinned to the seed's NOW."""
+
+    async def stats(  # type: ignore[override]
+        self, channel: Channel, days: int, tz: tzinfo = UTC, now: datetime | None = None
+    ) -> StatsReport:
+        return await super().stats(channel, days, tz, now=NOW)
+
+
+def _bot(tmp_path: Path) -> BotUnderTest:
+    session = RecordingSession()
+    bot = Bot(TOKEN, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+    health = HealthRegistry()
+    deps = replace(
+        make_deps({ADMIN}, status=FakeStatus(health), tz=MSK),
+        archive=_Archive(50, work_dir=tmp_path),
+        analytics=AnalyticsService(clock=lambda: NOW),
+    )
+    control = ControlBot(bot, deps, health=health)
+    return BotUnderTest(control, bot, session, Updates(lang="ru"), FakeChannels(), health)
+
+
+async def test_the_operator_reads_the_hand_computed_metrics(db: Path, tmp_path: Path) -> None:
+    await seed()
+    tg = _bot(tmp_path)
+    sent = [s for s in await tg.send("/stats @chan 7") if s.method != "sendChatAction"]
+    assert [s.method for s in sent] == ["sendMediaGroup", "sendMessage"]
+    album = json.loads(sent[0].params["media"])
+    assert len(album) == 4  # growth, posts per day, heatmap, table
+    # The caption counts the posts as a reader sees them (deleted ones included).
+    assert album[0]["caption"].startswith("Chan · @chan: 8 постов за 7 дней, по дням")
+    text = sent[1].text
+    for line in (
+        "Постов: <b>7</b>",
+        "Постов в день: <b>1</b>",
+        "Средний охват: <b>134</b>",  # 670 / 5
+        "ERR: <b>12,2\xa0%</b>",  # 134 / 1100
+        "Подписчики: <b>1\xa0200</b>",
+        "Прирост: <b>+200 (+20,0\xa0%)</b>",  # 1000 -> 1200
+        "Лучшие часы: <b>10:00</b>",
+        "Лучшие дни: <b>—</b>",  # no weekday has 3 posts older than 24 h
+        "Рекламные посты: <b>3 из 7 (42,9\xa0%)</b>",
+    ):
+        assert line in text, line
+    # ER: the mean of 0.1, 0.05, 7/210, 4/60 = 6.25 %, to one decimal (half to even)
+    assert "ER: <b>6,2\xa0%</b>" in text
+    # The album is one post, linked by its first item; the top by views starts with 11.
+    assert '<a href="https://t.me/chan/12">#12</a>' in text
+    assert text.index("#11</a>") < text.index("#12</a>")
