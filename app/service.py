@@ -52,6 +52,7 @@ from services.channels import ChannelService
 from services.counters import CountersService
 from services.deletion_alerts import DeletionNotifier
 from services.events import EventBus, PostsDeleted
+from services.export.series import SeriesExportService
 from services.graph import GraphService, LinksBackfill
 from services.login import LoginService
 from services.media import MediaService
@@ -150,7 +151,11 @@ def build_app(settings: Settings) -> App:
         ),
         media_status=media,
         graph=GraphService(settings.work_dir),
-        analytics=AnalyticsService(),
+        # Both read the counter series through a CounterRepository (stateless).
+        analytics=AnalyticsService(curves=CounterRepository()),
+        series_export=SeriesExportService(
+            settings.upload_limit_mb, work_dir=settings.work_dir, source=CounterRepository()
+        ),
     )
     # Alerts leave through their own queue and task (control.delivery): a caller
     # never waits for Telegram.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,8 +18,11 @@ from bot.component import ControlBot
 from core.archive import StatsReport
 from core.channels import Channel
 from core.health import HealthRegistry
+from db.counters import CounterRepository
+from db.models import CounterSnapshot, SubscriberSnapshot
 from services.analytics import AnalyticsService
 from services.archive import ArchiveService
+from services.export.series import SeriesExportService
 from tests.unit.bot.conftest import ADMIN, TOKEN, BotUnderTest, RecordingSession, Updates
 from tests.unit.bot.fakes import FakeChannels, FakeStatus, make_deps
 from tests.unit.services.test_analytics import NOW, seed
@@ -43,7 +46,8 @@ def _bot(tmp_path: Path) -> BotUnderTest:
     deps = replace(
         make_deps({ADMIN}, status=FakeStatus(health), tz=MSK),
         archive=_Archive(50, work_dir=tmp_path),
-        analytics=AnalyticsService(clock=lambda: NOW),
+        analytics=AnalyticsService(curves=CounterRepository(), clock=lambda: NOW),
+        series_export=SeriesExportService(50, tmp_path, CounterRepository()),
     )
     control = ControlBot(bot, deps, health=health)
     return BotUnderTest(control, bot, session, Updates(lang="ru"), FakeChannels(), health)
@@ -76,3 +80,33 @@ async def test_the_operator_reads_the_hand_computed_metrics(db: Path, tmp_path: 
     # The album is one post, linked by its first item; the top by views starts with 11.
     assert '<a href="https://t.me/chan/12">#12</a>' in text
     assert text.index("#11</a>") < text.index("#12</a>")
+
+
+async def test_a_posts_curve_and_the_series_files_from_the_stored_snapshots(
+    db: Path, tmp_path: Path
+) -> None:
+    """Snapshots as the counters job stores them (db/counters.py): the album item's link
+    shows the album's curve (its first item's), the ages in the caption; /export gives
+    the series back row for row."""
+    ch = await seed()
+    posted = datetime(2026, 3, 6, 9, tzinfo=UTC)  # the album 12-14
+    for minutes, views, mark in ((5, 20, None), (62, 120, 3600), (1441, 200, 86400)):
+        await CounterSnapshot.create(
+            channel_id=ch.id, msg_id=12, taken_at=posted + timedelta(minutes=minutes),
+            age_mark=mark, views=views, forwards=1, replies=0, reactions=None,
+        )  # fmt: skip
+    tg = _bot(tmp_path)
+    (photo,) = [
+        s for s in await tg.send("/stats https://t.me/chan/14") if s.method != "sendChatAction"
+    ]
+    assert photo.method == "sendPhoto"
+    caption = str(photo.params["caption"])
+    assert "По возрасту поста: 1 ч: 120, 24 ч: 200." in caption, caption
+    assert 'href="https://t.me/chan/12"' in caption and "👁 200" in caption
+
+    sent = await tg.send("/export @chan счётчики csv tz:Europe/Moscow")
+    assert [s.method for s in sent] == ["sendMessage", "sendDocument", "editMessageText"]
+    assert "Готово: 3 строки." in sent[-1].text
+    sent = await tg.send("/export @chan подписчики")
+    assert "Готово: 4 строки." in sent[-1].text
+    assert await SubscriberSnapshot.filter(channel_id=ch.id).count() == 4
