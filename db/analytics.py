@@ -232,24 +232,63 @@ async def posts_aggregate(
     dialect = _dialect()
     spans = offset_spans(tz, since, until)
     width = bucket_seconds(spans)
-    p = _Params(dialect)
-    real = "REAL" if dialect == "sqlite" else "DOUBLE PRECISION"
+    cells = await _cells(dialect, width, channel_ids, since, until, now)
+    out = PostsAggregate()
+    for r in cells:
+        local = _bucket_start(dialect, width, r["b"]).astimezone(tz)
+        cell = out.cells.setdefault((local.weekday(), local.hour), Cell())
+        cell.posts += int(r["n"])
+        cell.reached += int(r["reached"] or 0)
+        cell.views += int(r["views"] or 0)
+        cell.rated += int(r["rated"] or 0)
+        cell.er_sum += float(r["er"] or 0.0)
+        out.ad_posts += int(r["ads"] or 0)
+    # The top posts are in the buckets with the largest maxima: read those buckets'
+    # posts alone (a few rows each) instead of ranking every post of the period.
+    chosen: set[Any] = set()
+    for key in ("vmax", "emax"):
+        ranked = sorted((r for r in cells if r[key] is not None), key=lambda r: -float(r[key]))
+        if ranked:
+            floor = float(ranked[min(TOP, len(ranked)) - 1][key])
+            chosen |= {r["b"] for r in ranked if float(r[key]) >= floor}
+    posts: list[PostRow] = []
+    for b in sorted(chosen, key=str):
+        start = _bucket_start(dialect, width, b)
+        lo, hi = max(since, start), min(until, start + timedelta(seconds=width))
+        posts += await _posts(dialect, channel_ids, lo, hi, now)
+    by_views = [x for x in posts if x.views]
+    by_views.sort(key=lambda x: (x.views or 0, x.msg_id), reverse=True)
+    by_er = [x for x in posts if x.er is not None]
+    by_er.sort(key=lambda x: (x.er or 0.0, x.views or 0, x.msg_id), reverse=True)
+    out.top_by_views, out.top_by_er = by_views[:TOP], by_er[:TOP]
+    texts = await _texts({(x.channel_id, x.msg_id) for x in out.top_by_views + out.top_by_er})
+    out.top_by_views = [_with_text(x, texts) for x in out.top_by_views]
+    out.top_by_er = [_with_text(x, texts) for x in out.top_by_er]
+    return out
 
+
+def _rated_sql(
+    dialect: str,
+    p: _Params,
+    channel_ids: list[int],
+    since: datetime,
+    until: datetime,
+    now: datetime,
+    width: int,
+) -> str:
+    """The posts of the period (singles as they are, albums folded), with their UTC
+    bucket `b` and `old` (1: older than 24 h with views), from `message_metrics`."""
     where = (
         f"m.channel_id IN ({_in(p, channel_ids)}) AND m.date >= {p(since)}"
         f" AND m.date < {p(until)} AND m.ad >= 0"
     )
     mature = p(now - MATURE)
     hint = " INDEXED BY message_metrics" if dialect == "sqlite" else ""
-    # Typed NULLs: PostgreSQL types a subquery's bare NULL as text.
-    null_int, null_text = "CAST(NULL AS BIGINT)", "CAST(NULL AS TEXT)"
-    null_time = "CAST(NULL AS TEXT)" if dialect == "sqlite" else "CAST(NULL AS TIMESTAMPTZ)"
     acts = (
         "COALESCE({f}m.forwards{e}, 0) + COALESCE({f}m.replies{e}, 0)"
         " + COALESCE({f}m.reactions_n{e}, 0)"
     )
-    sql = f"""
-WITH rated AS (
+    return f"""
   SELECT m.channel_id AS ch, m.msg_id AS msg, m.date AS date, m.views AS views,
          {acts.format(f="", e="")} AS acts, m.ad AS ad,
          {_bucket_sql(dialect, width, "m.date")} AS b,
@@ -262,56 +301,56 @@ WITH rated AS (
          CASE WHEN MIN(m.date) < {mature} AND MAX(m.views) IS NOT NULL THEN 1 ELSE 0 END
   FROM message m{hint} WHERE {where} AND m.grouped_id IS NOT NULL
   GROUP BY m.channel_id, m.grouped_id
-)
-SELECT 'c' AS part, CAST(b AS TEXT) AS b, COUNT(*) AS n, SUM(old) AS reached,
+"""
+
+
+async def _cells(
+    dialect: str,
+    width: int,
+    channel_ids: list[int],
+    since: datetime,
+    until: datetime,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """One row per UTC bucket with posts: n, reached, views (sum over reached), rated,
+    er (sum), ads, vmax (the largest views), emax (the largest ER of a rated post)."""
+    p = _Params(dialect)
+    real = "REAL" if dialect == "sqlite" else "DOUBLE PRECISION"
+    er = f"CASE WHEN old = 1 AND views > 0 THEN CAST(acts AS {real}) / views END"
+    sql = f"""
+SELECT CAST(b AS TEXT) AS b, COUNT(*) AS n, SUM(old) AS reached,
        SUM(CASE WHEN old = 1 THEN views ELSE 0 END) AS views,
        SUM(CASE WHEN old = 1 AND views > 0 THEN 1 ELSE 0 END) AS rated,
-       SUM(CASE WHEN old = 1 AND views > 0 THEN CAST(acts AS {real}) / views ELSE 0 END) AS er,
-       SUM(CASE WHEN ad = 1 THEN 1 ELSE 0 END) AS ads,
-       {null_int} AS ch, {null_int} AS msg, {null_time} AS date
-FROM rated GROUP BY b
-UNION ALL
-SELECT * FROM (
-  SELECT 'v', {null_text}, {null_int}, {null_int}, views, {null_int},
-         CASE WHEN old = 1 AND views > 0 THEN CAST(acts AS {real}) / views END, {null_int},
-         ch, msg, date
-  FROM rated WHERE views > 0 ORDER BY views DESC, msg DESC LIMIT {TOP}
-) tv
-UNION ALL
-SELECT * FROM (
-  SELECT 'e', {null_text}, {null_int}, {null_int}, views, {null_int},
-         CAST(acts AS {real}) / views, {null_int}, ch, msg, date
-  FROM rated WHERE old = 1 AND views > 0
-  ORDER BY CAST(acts AS {real}) / views DESC, views DESC, msg DESC LIMIT {TOP}
-) te
+       SUM({er}) AS er, SUM(CASE WHEN ad = 1 THEN 1 ELSE 0 END) AS ads,
+       MAX(CASE WHEN views > 0 THEN views END) AS vmax, MAX({er}) AS emax
+FROM ({_rated_sql(dialect, p, channel_ids, since, until, now, width)}) rated GROUP BY b
+"""
+    return list(await connections.get("default").execute_query_dict(sql, p.values))
+
+
+async def _posts(
+    dialect: str, channel_ids: list[int], since: datetime, until: datetime, now: datetime
+) -> list[PostRow]:
+    """The posts of a short span (one bucket) with their views and ER (None unless
+    older than 24 h with views > 0)."""
+    p = _Params(dialect)
+    real = "REAL" if dialect == "sqlite" else "DOUBLE PRECISION"
+    sql = f"""
+SELECT ch, msg, date, views,
+       CASE WHEN old = 1 AND views > 0 THEN CAST(acts AS {real}) / views END AS er
+FROM ({_rated_sql(dialect, p, channel_ids, since, until, now, 3600)}) rated
 """
     rows = await connections.get("default").execute_query_dict(sql, p.values)
-    out = PostsAggregate()
-    for r in rows:
-        if r["part"] == "c":
-            local = _bucket_start(dialect, width, r["b"]).astimezone(tz)
-            cell = out.cells.setdefault((local.weekday(), local.hour), Cell())
-            cell.posts += int(r["n"])
-            cell.reached += int(r["reached"] or 0)
-            cell.views += int(r["views"] or 0)
-            cell.rated += int(r["rated"] or 0)
-            cell.er_sum += float(r["er"] or 0.0)
-            out.ad_posts += int(r["ads"] or 0)
-        else:
-            post = PostRow(
-                int(r["ch"]),
-                int(r["msg"]),
-                parse_time(r["date"]),
-                None if r["views"] is None else int(r["views"]),
-                None if r["er"] is None else float(r["er"]),
-            )
-            (out.top_by_views if r["part"] == "v" else out.top_by_er).append(post)
-    out.top_by_views.sort(key=lambda x: (x.views or 0, x.msg_id), reverse=True)
-    out.top_by_er.sort(key=lambda x: (x.er or 0.0, x.views or 0, x.msg_id), reverse=True)
-    texts = await _texts({(x.channel_id, x.msg_id) for x in out.top_by_views + out.top_by_er})
-    out.top_by_views = [_with_text(x, texts) for x in out.top_by_views]
-    out.top_by_er = [_with_text(x, texts) for x in out.top_by_er]
-    return out
+    return [
+        PostRow(
+            int(r["ch"]),
+            int(r["msg"]),
+            parse_time(r["date"]),
+            None if r["views"] is None else int(r["views"]),
+            None if r["er"] is None else float(r["er"]),
+        )
+        for r in rows
+    ]
 
 
 def _with_text(post: PostRow, texts: dict[tuple[int, int], str]) -> PostRow:
