@@ -341,8 +341,10 @@ async def _channel_analytics(
     the weekday x hour heatmap, the metrics table; its caption the posts chart's (posts
     in the period, by what, the zone, deleted posts); then the metrics text."""
     async with ChatActionSender.upload_photo(bot=bot, chat_id=message.chat.id):
-        st = await archive.stats(channel, days, tz)
-        m = await analytics.metrics(channel, days, tz)
+        # Both queries at once (PostgreSQL runs them side by side; SQLite in turn).
+        st, m = await asyncio.gather(
+            archive.stats(channel, days, tz), analytics.metrics(channel, days, tz)
+        )
         charts = None
         if st.buckets or m.posts or m.subscriber_series:
             charts = await asyncio.to_thread(draw_charts, m, name, days, lang, tz)
