@@ -29,7 +29,7 @@ from core.channels import default_media_policy
 from core.ports import Component
 from db.accounts import AccountRepository
 from db.channels import ChannelRepository, ChannelStateRepository
-from db.counters import CounterRepository
+from db.counters import CounterRepository, split_ages
 from db.database import close_db, init_db
 from db.media_queue import MediaQueue
 from db.media_store import LocalMediaStore
@@ -220,14 +220,29 @@ def snapshot_horizon(settings: Settings) -> timedelta | None:
     return horizon if horizon > timedelta(0) else None
 
 
+def message_repository(settings: Settings) -> MessageRepository:
+    """The runs' message store, keeping the counter series (#17): posts younger than
+    the snapshot horizon, the SNAPSHOT_AGES shorter than the refresh window marked on
+    the runs' reads (no request of their own)."""
+    window = timedelta(hours=settings.refresh_window_hours)
+    history, _ = split_ages(settings.snapshot_age_list, window)
+    return MessageRepository(
+        snapshot_horizon=snapshot_horizon(settings), history_ages=history, refresh_window=window
+    )
+
+
 def build_counters(settings: Settings, userbot: Userbot) -> CountersService:
-    """The counters job (#17): age snapshots (SNAPSHOT_AGES) and subscriber counts
-    (SUBSCRIBERS_INTERVAL_MINUTES, 0 = never) with the userbot's one client."""
+    """The counters job (#17): age snapshots at the SNAPSHOT_AGES of at least the
+    refresh window (the shorter ones come with the runs' reads: `message_repository`)
+    and subscriber counts (SUBSCRIBERS_INTERVAL_MINUTES, 0 = never) with the userbot's
+    one client."""
     minutes = settings.subscribers_interval_minutes
+    window = timedelta(hours=settings.refresh_window_hours)
+    _, ages = split_ages(settings.snapshot_age_list, window)
     return CountersService(
         CounterRepository(),
         userbot,
-        ages=settings.snapshot_age_list,
+        ages=ages,
         subscribers_interval=timedelta(minutes=minutes) if minutes else None,
     )
 
@@ -242,7 +257,7 @@ def _build_parsing(
     """Fetcher, breaker and the run worker; /parse and the /status section for the bot."""
     channels, metrics = ChannelStateRepository(), PrometheusMetrics()
     fetcher = ChannelFetcher(
-        MessageRepository(snapshot_horizon=snapshot_horizon(settings)),
+        message_repository(settings),
         channels,
         refresh_window_hours=settings.refresh_window_hours,
         wait_time=settings.fetch_wait_seconds,

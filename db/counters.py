@@ -4,14 +4,18 @@
 Written two ways:
 - with the messages they belong to: `store_batch` (db/messages.py) calls
   `snapshot_sqlite` / `snapshot_pg` in its transaction, BEFORE the upsert (they compare
-  the stored counters with the new ones). A row is written for each message of `rows`
-  dated at or after `young_since` (None: none) that is new, or whose views, forwards,
-  replies or reactions total differ from the stored row's; `taken_at` is the batch's
-  fetched_at; `age_mark` NULL. Comments, service messages and messages without any
-  counter (a group's) get none.
+  the stored counters with the new ones). Of the messages of `rows` dated at or after
+  `young_since` (None: none), comments, service messages and messages without any
+  counter (a group's) excepted, `taken_at` being the batch's fetched_at:
+  - one read at an age in [A, A's end) of an in-window age A (`HistoryMarks`: the
+    SNAPSHOT_AGES shorter than the refresh window; A's end = min(2 A, the window))
+    whose post has no snapshot with age_mark A yet gets a row with age_mark = A, even
+    when its counters did not change (the largest such A when several apply);
+  - any other gets a row with age_mark NULL when it is new, or when its views,
+    forwards, replies or reactions total differ from the stored row's.
 - by the counters job (services/counters/): `CounterRepository.record_age` (a snapshot
-  at a configured age, read with messages.getMessagesViews: no reactions) and
-  `record_subscribers`.
+  at a configured age of at least the refresh window, read with
+  messages.getMessagesViews: no reactions) and `record_subscribers`.
 
 The reactions total of a row is the sum of its reactions JSON's values (emoji -> count),
 None when it has none.
@@ -47,23 +51,62 @@ _Counts = tuple[int | None, int | None, int | None, int | None]
 _INSERT_SQLITE = (
     "INSERT INTO counter_snapshot"
     " (channel_id, msg_id, taken_at, age_mark, views, forwards, replies, reactions)"
-    " VALUES (?, ?, ?, NULL, ?, ?, ?, ?)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _STORED_SQLITE = (
     "SELECT msg_id, views, forwards, replies, reactions FROM message"
     " WHERE channel_id = ? AND msg_id IN (SELECT value FROM json_each(?))"
 )
+# By the (channel_id, msg_id, taken_at) index: a post has a few snapshots.
+_MARKED_SQLITE = (
+    "SELECT msg_id, age_mark FROM counter_snapshot"
+    " WHERE channel_id = ? AND msg_id IN (SELECT value FROM json_each(?))"
+    " AND age_mark IN (SELECT value FROM json_each(?))"
+)
 _STORED_PG = (
     "SELECT msg_id, views, forwards, replies, reactions::text AS reactions FROM message"
     " WHERE channel_id = $1 AND msg_id = ANY($2::bigint[])"
 )
+_MARKED_PG = (
+    "SELECT msg_id, age_mark FROM counter_snapshot"
+    " WHERE channel_id = $1 AND msg_id = ANY($2::bigint[]) AND age_mark = ANY($3::int[])"
+)
 _INSERT_PG = (
     "INSERT INTO counter_snapshot"
     " (channel_id, msg_id, taken_at, age_mark, views, forwards, replies, reactions)"
-    " SELECT $1, u.msg_id, $2, NULL, u.views, u.forwards, u.replies, u.reactions"
-    " FROM unnest($3::bigint[], $4::int[], $5::int[], $6::int[], $7::int[])"
-    " AS u(msg_id, views, forwards, replies, reactions)"
+    " SELECT $1, u.msg_id, $2, u.age_mark, u.views, u.forwards, u.replies, u.reactions"
+    " FROM unnest($3::bigint[], $4::int[], $5::int[], $6::int[], $7::int[], $8::int[])"
+    " AS u(msg_id, age_mark, views, forwards, replies, reactions)"
 )
+
+# (age A in seconds, the end of its span in seconds): a history read at an age in
+# [A, end) may carry the mark A.
+Span = tuple[int, int]
+
+
+def split_ages(
+    ages: Sequence[timedelta], window: timedelta
+) -> tuple[tuple[timedelta, ...], tuple[timedelta, ...]]:
+    """(the ages the history reads mark, the ages the counters job reads): the ages
+    shorter than the refresh `window` come with the runs' reads of the window, the
+    others from messages.getMessagesViews; every age goes to the job when the window is
+    0. Both ascending."""
+    ordered = sorted(ages)
+    return (
+        tuple(a for a in ordered if a < window),
+        tuple(a for a in ordered if a >= window),
+    )
+
+
+def history_spans(ages: Sequence[timedelta], window: timedelta) -> tuple[Span, ...]:
+    """The spans of the in-window ages (A < `window`): (A, min(2 A, window)) in whole
+    seconds, largest A first (the order the hooks pick a mark in)."""
+    history, _ = split_ages(ages, window)
+    win = int(window.total_seconds())
+    return tuple(
+        (int(a.total_seconds()), min(2 * int(a.total_seconds()), win))
+        for a in reversed(history)
+    )
 
 
 def reactions_total(value: Any) -> int | None:
@@ -104,17 +147,42 @@ def _followed(rows: list[Row], young_since: datetime | None) -> list[Row]:
     return out
 
 
-def _changed(rows: list[Row], stored: Iterable[Any]) -> list[tuple[int, _Counts]]:
-    """(msg_id, counts) of the rows that are new or whose counts differ from the stored
-    row's (`stored`: (msg_id, views, forwards, replies, reactions JSON) rows)."""
+def _candidates(
+    rows: list[Row], taken_at: datetime, spans: Sequence[Span]
+) -> dict[int, list[int]]:
+    """msg_id -> the marks (seconds, largest first) whose span holds the row's age at
+    `taken_at`; rows with none are left out."""
+    out: dict[int, list[int]] = {}
+    if not spans:
+        return out
+    for r in rows:
+        age = (taken_at - _aware(_as_datetime(r[_DATE]))).total_seconds()
+        marks = [a for a, end in spans if a <= age < end]
+        if marks:
+            out[int(r[MSG_ID])] = marks
+    return out
+
+
+def _snapshots(
+    rows: list[Row],
+    stored: Iterable[Any],
+    candidates: dict[int, list[int]],
+    marked: Iterable[Any],
+) -> list[tuple[int, int | None, _Counts]]:
+    """(msg_id, age_mark, counts) of the rows to snapshot: a row read within the span of
+    a mark its post lacks (`marked`: its (msg_id, age_mark) snapshots) gets the largest
+    such mark, changed or not; any other one when it is new or its counts differ from
+    the stored row's (`stored`: (msg_id, views, forwards, replies, reactions JSON))."""
     old: dict[int, _Counts] = {
         int(s[0]): (s[1], s[2], s[3], reactions_total(s[4])) for s in stored
     }
-    out = []
+    have = {(int(m), int(a)) for m, a in marked}
+    out: list[tuple[int, int | None, _Counts]] = []
     for r in rows:
-        counts = _counts(r)
-        if old.get(int(r[MSG_ID])) != counts:
-            out.append((int(r[MSG_ID]), counts))
+        msg_id, counts = int(r[MSG_ID]), _counts(r)
+        mark = next((a for a in candidates.get(msg_id, ()) if (msg_id, a) not in have), None)
+        if mark is not None or old.get(msg_id) != counts:
+            out.append((msg_id, mark, counts))
     return out
 
 
@@ -122,42 +190,70 @@ def snapshot_sqlite(
     raw: sqlite3.Connection,
     channel_id: int,
     rows: list[Row],
-    taken_at: str,
+    taken_at: datetime,
     young_since: datetime | None,
+    spans: Sequence[Span] = (),
 ) -> None:
     """SQLite side of the contract above (inside the caller's transaction): one SELECT
-    of the stored counters, one executemany of the new snapshot rows."""
+    of the stored counters, one of the marks taken (only when a row is read within a
+    span of `spans`, `history_spans`), one executemany of the new snapshot rows."""
     followed = _followed(rows, young_since)
     if not followed:
         return
     ids = json.dumps([int(r[MSG_ID]) for r in followed])
     stored = raw.execute(_STORED_SQLITE, (channel_id, ids)).fetchall()
-    changed = _changed(followed, stored)
-    if changed:
+    taken = _aware(_as_datetime(taken_at))
+    candidates = _candidates(followed, taken, spans)
+    marked: list[Any] = []
+    if candidates:
+        marks = json.dumps(sorted({a for c in candidates.values() for a in c}))
+        marked = raw.execute(
+            _MARKED_SQLITE, (channel_id, json.dumps(list(candidates)), marks)
+        ).fetchall()
+    new = _snapshots(followed, stored, candidates, marked)
+    if new:
         raw.executemany(
-            _INSERT_SQLITE, [(channel_id, msg_id, taken_at, *c) for msg_id, c in changed]
+            _INSERT_SQLITE,
+            [(channel_id, msg_id, str(taken_at), mark, *c) for msg_id, mark, c in new],
         )
 
 
 async def snapshot_pg(
-    tx: Any, channel_id: int, rows: list[Row], taken_at: datetime, young_since: datetime | None
+    tx: Any,
+    channel_id: int,
+    rows: list[Row],
+    taken_at: datetime,
+    young_since: datetime | None,
+    spans: Sequence[Span] = (),
 ) -> None:
     """PostgreSQL side of the contract above (inside the caller's transaction): one
-    SELECT, one INSERT over arrays."""
+    SELECT of the stored counters, one of the marks taken (only when a row is read
+    within a span), one INSERT over arrays."""
     followed = _followed(rows, young_since)
     if not followed:
         return
     ids = [int(r[MSG_ID]) for r in followed]
     _, stored = await tx.execute_query(_STORED_PG, [channel_id, ids])
-    changed = _changed(
+    candidates = _candidates(followed, _aware(taken_at), spans)
+    marked: list[Any] = []
+    if candidates:
+        marks = sorted({a for c in candidates.values() for a in c})
+        _, found = await tx.execute_query(_MARKED_PG, [channel_id, list(candidates), marks])
+        marked = [(f["msg_id"], f["age_mark"]) for f in found]
+    new = _snapshots(
         followed,
         ((s["msg_id"], s["views"], s["forwards"], s["replies"], s["reactions"]) for s in stored),
+        candidates,
+        marked,
     )
-    if changed:
-        cols = list(zip(*(c for _, c in changed), strict=True))
+    if new:
+        cols = list(zip(*(c for _, _, c in new), strict=True))
         await tx.execute_query(
             _INSERT_PG,
-            [channel_id, taken_at, [m for m, _ in changed], *(list(c) for c in cols)],
+            [
+                channel_id, taken_at, [m for m, _, _ in new], [a for _, a, _ in new],
+                *(list(c) for c in cols),
+            ],
         )
 
 

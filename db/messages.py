@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ from tortoise.transactions import in_transaction
 
 from core.parsing import COLUMNS, MSG_ID, Row
 from core.words import message_terms
-from db.counters import snapshot_pg, snapshot_sqlite
+from db.counters import history_spans, snapshot_pg, snapshot_sqlite
 from db.links import links_pg, links_sqlite
 from db.media import MediaBatch, enqueue_pg, enqueue_sqlite
 from db.models import Message
@@ -136,13 +137,22 @@ def _upsert_sql(dialect: str) -> str:
 class MessageRepository:
     """The only place that writes fetched messages (and moves the cursor with them)."""
 
-    def __init__(self, *, snapshot_horizon: timedelta | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        snapshot_horizon: timedelta | None = None,
+        history_ages: Sequence[timedelta] = (),
+        refresh_window: timedelta = timedelta(0),
+    ) -> None:
         """`snapshot_horizon`: messages younger than this get their counters kept as a
         series (db/counters.py; the largest SNAPSHOT_AGES plus the refresh window);
-        None: no series."""
+        None: no series. `history_ages`: the SNAPSHOT_AGES shorter than
+        `refresh_window` (REFRESH_WINDOW_HOURS), marked on the reads of the history
+        (db/counters.py `history_spans`); longer ones are ignored."""
         self._sql: str | None = None
         self._dialect = "sqlite"
         self._horizon = snapshot_horizon
+        self._spans = history_spans(history_ages, refresh_window)
 
     def _young_since(self) -> datetime | None:
         if self._horizon is None:
@@ -201,7 +211,9 @@ class MessageRepository:
                         CONTENT_SEEN_PG, [channel_id, changed, rows[0][-1]]
                     )
             if rows:
-                await snapshot_pg(tx, channel_id, rows, rows[0][-1], young_since)
+                await snapshot_pg(
+                    tx, channel_id, rows, rows[0][-1], young_since, self._spans
+                )
                 columns = [list(c) for c in zip(*(r[1:-1] for r in rows), strict=True)]
                 await tx.execute_query(self._sql, [rows[0][0], rows[0][-1], *columns])
                 await links_pg(tx, channel_id, rows, changed)
@@ -253,7 +265,9 @@ class MessageRepository:
                         raw.execute(SAVE_VERSIONS_SQLITE, seen)
                         raw.execute(CONTENT_SEEN_SQLITE, seen)
                 if rows:
-                    snapshot_sqlite(raw, channel_id, rows, str(rows[0][-1]), young_since)
+                    snapshot_sqlite(
+                        raw, channel_id, rows, rows[0][-1], young_since, self._spans
+                    )
                     # Every row of a batch shares channel_id and fetched_at.
                     payload = json.dumps(
                         [

@@ -2,22 +2,24 @@
 (#17), read with the userbot's one client.
 
 Every `poll_seconds` (and when woken), with a ready session:
-1. the posts of the active broadcast channels that reached a configured age
-   (SNAPSHOT_AGES) less than `due_window(age)` ago (db/counters.py: max(age / 4,
-   15 min)) and have no snapshot for it yet are read with messages.getMessagesViews,
-   all ages of a channel together, 100 ids a request (parser/counters.py), and
-   recorded with age_mark = the age each is due for (the message rows keep the latest
-   values). A channel waits until one of its due posts is past its hold (min(window /
-   2, 1 h): 7.5 min for 1 h) or 100 are due, so posts due close together share a
-   request. A post missed beyond its window is skipped;
+1. the posts of the active broadcast channels that reached one of its `ages` less than
+   `due_window(age)` ago (db/counters.py: max(age / 4, 15 min)) and have no snapshot
+   for it yet are read with messages.getMessagesViews, all ages of a channel together,
+   100 ids a request (parser/counters.py), and recorded with age_mark = the age each is
+   due for (the message rows keep the latest values). A channel waits until one of its
+   due posts is past its hold (min(window / 2, 1 h): 1 h for 24 h) or 100 are due, so
+   posts due close together share a request. A post missed beyond its window is
+   skipped. `ages` are the SNAPSHOT_AGES of at least the refresh window (all of them
+   when the window is 0; app/service.py): the shorter ones are marked on the runs'
+   reads of the window at no request (db/counters.py snapshot hooks);
 2. each active broadcast channel whose latest subscriber count is older than
    `subscribers_interval` gets one channels.getFullChannel.
 
 What Telegram says: a flood wait defers the whole job by its seconds; a channel it
 refuses (private, banned, another error of its own) is skipped this round, logged; a
 dead session is reported to the userbot (which alerts); network trouble: the next poll
-tries again. Posts read by the history (the refresh window) get their snapshots there
-(db/counters.py snapshot hooks), not here.
+tries again. The snapshots of the history reads (the refresh window) are written with
+the posts (db/counters.py snapshot hooks), not here.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """Counters over time (#17) on a migrated SQLite archive with the real Telethon against
-the MTProto double: the history-read snapshot hooks of store_batch, the counters job's
-age snapshots (messages.getMessagesViews, 100 ids a request, the due window), the
-subscriber series, a flood wait deferring the job, and the repository's readers."""
+the MTProto double: the history-read snapshot hooks of store_batch (changed counters;
+the ages shorter than the refresh window marked on a read within [A, 2 A)), the
+counters job's age snapshots (messages.getMessagesViews, 100 ids a request, the due
+window), the subscriber series, a flood wait deferring the job, and the repository's
+readers."""
 
 from __future__ import annotations
 
@@ -16,11 +18,13 @@ import pytest
 from telethon.crypto import rsa
 
 from core.parsing import COLUMNS, Row
-from db.counters import CounterRepository
+from db.channels import ChannelStateRepository
+from db.counters import CounterRepository, split_ages
 from db.database import close_db, init_db
 from db.messages import MessageRepository
 from db.models import Channel, CounterSnapshot, Message
 from services.counters import CountersService
+from services.parsing.ingest import ChannelFetcher
 from tests.doubles.mtproto import PUBLIC_KEY_PATH, MTProtoServer, World, signed_in_client
 from tests.doubles.mtproto.world import Channel as WorldChannel
 
@@ -116,6 +120,98 @@ async def test_history_reads_keep_a_snapshot_when_counters_change(archive: None)
     assert curve is not None and curve.text == "post 2" and curve.date == young
     assert [p.views for p in curve.points] == [10, 12, 12]
     assert await CounterRepository().post_curve(ch.id, 404) is None
+
+
+async def test_history_reads_mark_the_ages_shorter_than_the_window(archive: None) -> None:
+    ch = await Channel.create(tg_id=1, access_hash=1, username="news", title="News")
+    t = datetime.now(UTC).replace(microsecond=0)
+    minutes = [65, 150, 210, 45]  # ages at the first read
+    dates = {i: t - timedelta(minutes=m) for i, m in enumerate(minutes, 1)}
+    # Ages 1 h and 3 h are in the 4 h window (spans [1 h, 2 h) and [3 h, 4 h)); 8 h is not.
+    repo = MessageRepository(snapshot_horizon=timedelta(hours=12),
+                             history_ages=(HOUR, 3 * HOUR, 8 * HOUR), refresh_window=4 * HOUR)
+
+    async def read(at: datetime, views: dict[int, int], new: int = 0) -> None:
+        await repo.store_batch(ch.id, [row(ch.id, i, dates[i], at, views=v)
+                                       for i, v in sorted(views.items())], 4, new)
+
+    await read(t, {1: 10, 2: 20, 3: 30, 4: 40}, new=4)
+    # First reads: at 65 min the 1 h mark, at 210 min the 3 h one; 150 min (past
+    # [1 h, 2 h), below 3 h) and 45 min: a plain row.
+    assert [s[:3] for s in await snapshots(ch.id)] == [
+        (1, 3600, 10), (2, None, 20), (3, 10800, 30), (4, None, 40)
+    ]
+    # 20 min on, nothing changed: post 4 (now 65 min old) gets its 1 h mark; post 1 has
+    # it, post 2 (170 min) is in no span, post 3 (230 min) past the window: nothing.
+    await read(t + timedelta(minutes=20), {1: 10, 2: 20, 3: 30, 4: 40})
+    assert [s[:3] for s in (await snapshots(ch.id))[4:]] == [(4, 3600, 40)]
+    # A change within a span already marked: a plain row, as outside any span.
+    await read(t + timedelta(minutes=30), {1: 11, 4: 41})
+    assert [s[:3] for s in (await snapshots(ch.id))[5:]] == [(1, None, 11), (4, None, 41)]
+    # The largest age when several spans hold the read (1 h: [1 h, 2 h), 90 min:
+    # [90 min, 3 h)).
+    both = MessageRepository(snapshot_horizon=timedelta(hours=12),
+                             history_ages=(HOUR, 90 * timedelta(minutes=1)),
+                             refresh_window=4 * HOUR)
+    when = t - timedelta(minutes=100)
+    await both.store_batch(ch.id, [row(ch.id, 5, when, t, views=5)], 5, 1)
+    assert [s[:3] for s in await snapshots(ch.id, 5)] == [(5, 5400, 5)]
+    # Which ages go where: shorter than the window to the history reads, the others to
+    # the counters job (all of them without a window).
+    ages = (HOUR, 24 * HOUR, 7 * 24 * HOUR)
+    assert split_ages(ages, 24 * HOUR) == ((HOUR,), (24 * HOUR, 7 * 24 * HOUR))
+    assert split_ages(ages, timedelta(0)) == ((), ages)
+
+
+async def test_the_1h_mark_comes_with_a_run_the_24h_one_from_getmessagesviews(
+    archive: None,
+) -> None:
+    world = World()
+    world.add_account(phone=PHONE, code=CODE)
+    news = world.add_channel(username="news", title="News", participants_count=500)
+    ts = datetime.now(UTC).timestamp()
+    day_old = news.add_message("a day old", date=ts - 25 * 3600, views=300)
+    late = news.add_message("two hours ten", date=ts - 2 * 3600 - 600, views=50)
+    hour = news.add_message("an hour old", date=ts - 3900, views=100, reactions={"👍": 5})
+    fresh = news.add_message("fresh", date=ts - 300, views=3)
+    window = 24 * HOUR
+    history, job = split_ages((HOUR, 24 * HOUR), window)
+    async with MTProtoServer(world) as server, signed_in_client(
+        server.port, PHONE, CODE, flood_sleep_threshold=0
+    ) as (client, _me):
+        state = ChannelStateRepository()
+        row_ = await Channel.create(tg_id=news.id, access_hash=news.access_hash,
+                                    username="news", title="News")
+        fetcher = ChannelFetcher(
+            MessageRepository(snapshot_horizon=window + 24 * HOUR, history_ages=history,
+                              refresh_window=window),
+            state, refresh_window_hours=24,
+        )
+        ch = await state.channel(row_.id)
+        assert ch is not None
+        server.counters.clear()
+        await fetcher.run(client, ch)
+        # The run's read of the post 65 min old is its 1 h mark (with its reactions:
+        # a history read has them); no getMessagesViews.
+        assert server.counters["messages.getMessagesViews"] == 0
+        assert [s for s in await snapshots(row_.id) if s[1] is not None] == [
+            (hour.id, 3600, 100, 0, None, 5)
+        ]
+        plain = {s[0] for s in await snapshots(row_.id) if s[1] is None}
+        assert plain == {day_old.id, late.id, fresh.id}
+        # The job reads the 24 h age only: one getMessagesViews for the day-old post.
+        service = CountersService(CounterRepository(), Session(client), ages=job,
+                                  subscribers_interval=None)
+        await service.tick()
+        assert server.counters["messages.getMessagesViews"] == 1
+        marks = {(s[0], s[1]) for s in await snapshots(row_.id) if s[1] is not None}
+        assert marks == {(hour.id, 3600), (day_old.id, 86400)}
+        # The next run re-reads the window: unchanged, nothing marked twice.
+        ch = await state.channel(row_.id)
+        assert ch is not None
+        before = len(await snapshots(row_.id))
+        await fetcher.run(client, ch)
+        assert len(await snapshots(row_.id)) == before
 
 
 async def test_age_snapshots_subscribers_and_a_flood_wait(archive: None) -> None:

@@ -24,3 +24,13 @@ async def test_history_snapshots_on_postgres(pg_repo: MessageRepository) -> None
 async def test_age_snapshots_and_subscribers_on_postgres(pg_repo: MessageRepository) -> None:
     await _clean()
     await cases.test_age_snapshots_subscribers_and_a_flood_wait(None)
+
+
+async def test_history_marks_on_postgres(pg_repo: MessageRepository) -> None:
+    await _clean()
+    await cases.test_history_reads_mark_the_ages_shorter_than_the_window(None)
+
+
+async def test_history_and_job_marks_on_postgres(pg_repo: MessageRepository) -> None:
+    await _clean()
+    await cases.test_the_1h_mark_comes_with_a_run_the_24h_one_from_getmessagesviews(None)
