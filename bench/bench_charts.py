@@ -1,5 +1,6 @@
-"""/stats drawing cost (#17): the album's three charts (subscriber growth over a month
-of hourly counts, the 7 x 24 posting heatmap, the metrics table) and a post's views
+"""/stats drawing cost (#17): the album's four charts (subscriber growth over a month
+of hourly counts, posts and median views per day, the 7 x 24 posting heatmap, the
+metrics table) and a post's views
 curve, drawn by bot/routers/stats.py exactly as the bot does, p50/p99 over N rounds,
 and the PNGs' sizes. The metric queries are bench_stats.py's; a /stats reply is the
 query plus this.
@@ -16,6 +17,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.charts import stats_chart
 from bot.routers.stats import draw_charts, draw_curve
 from core.analytics import (
     ChannelMetrics,
@@ -24,6 +26,7 @@ from core.analytics import (
     RankedPost,
     SubscriberPoint,
 )
+from core.archive import Bucket, DayStat, StatsReport, StatsUnit
 
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
 
@@ -45,6 +48,15 @@ def _metrics(rng: random.Random) -> ChannelMetrics:
         best_hours=(9, 18, 21), best_weekdays=(2, 4), top_by_views=top, top_by_er=top,
         subscriber_series=series,
     )  # fmt: skip
+
+
+def _report(rng: random.Random) -> StatsReport:
+    """30 days of posts, for the posts and median views chart."""
+    first = (NOW - timedelta(days=29)).date()
+    days = tuple(DayStat(first + timedelta(days=i), rng.randint(20, 60), 12_000.0)
+                 for i in range(30))  # fmt: skip
+    buckets = tuple(Bucket(d.day, d.posts, rng.uniform(8_000, 15_000)) for d in days)
+    return StatsReport("@news", days, (), (), StatsUnit.DAY, buckets)
 
 
 def _curve() -> PostCurve:
@@ -72,7 +84,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(17)
     tz = ZoneInfo("Europe/Moscow")
-    m, curve = _metrics(rng), _curve()
+    m, curve, report = _metrics(rng), _curve(), _report(rng)
     t0 = time.perf_counter()
     charts = draw_charts(m, "Новости дня · @news", 30, args.lang, tz)  # imports matplotlib
     first = time.perf_counter() - t0
@@ -82,6 +94,7 @@ def main() -> None:
     for _ in range(args.rounds):
         t0, c0 = time.perf_counter(), time.process_time()
         charts = draw_charts(m, "Новости дня · @news", 30, args.lang, tz)
+        stats_chart(report, "Новости дня · @news", "posts", "median views")
         album.append(time.perf_counter() - t0)
         album_cpu.append(time.process_time() - c0)
         t0 = time.perf_counter()
@@ -90,7 +103,7 @@ def main() -> None:
     sizes = {name: len(data) for name, data in charts.photos()}
     print(f"first album (matplotlib import included): {first:.2f} s")
     print(
-        f"album of 3 charts: p50 {statistics.median(album):.3f} s, p99 {_pct(album, 0.99):.3f} s"
+        f"album of 4 charts: p50 {statistics.median(album):.3f} s, p99 {_pct(album, 0.99):.3f} s"
     )
     # CPU seconds: what the drawing costs on an idle core (wall time grows with the load).
     print(f"album CPU time: p50 {statistics.median(album_cpu):.3f} s, "
