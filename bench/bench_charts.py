@@ -1,9 +1,8 @@
 """/stats drawing cost (#17): the album's four charts (subscriber growth over a month
 of hourly counts, posts and median views per day, the 7 x 24 posting heatmap, the
-metrics table) and a post's views
-curve, drawn by bot/routers/stats.py exactly as the bot does, p50/p99 over N rounds,
-and the PNGs' sizes. The metric queries are bench_stats.py's; a /stats reply is the
-query plus this.
+metrics table) and a post's views curve, drawn by bot/routers/stats.py exactly as the
+bot does, p50/p99 over N rounds, and the PNGs' sizes. The metric queries are
+bench_stats.py's; a /stats reply is the queries plus this.
 
     .venv/bin/python bench/bench_charts.py [--rounds 20] [--lang ru]
 """
