@@ -39,6 +39,7 @@ async def test_no_per_row_insert_trigger(repo: MessageRepository) -> None:
         "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
     )
     assert [t["name"] for t in triggers] == [
+        "message_ad_stale",  # migration 0010: on UPDATE of text, reactions... (#17)
         "message_fts_ad",
         "message_fts_au",
         "message_terms_stale",
