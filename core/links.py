@@ -11,14 +11,17 @@ What counts, and why:
 - an @name in the text (not inside an e-mail address; 4-32 characters, a letter
   first: Telegram's username rule, 4 for the auctioned short names), and the links
   t.me/<name>[/post], t.me/s/<name>, telegram.me / telegram.dog, tg://resolve?domain=
-  in the text or in a text_url entity: target "@<name>" in lower case;
-- t.me/c/<id>/<post> and tg://privatepost?channel=<id> (a private channel's post by
-  id): target "id:<id>".
+  and t.me/boost/<name> (a channel's boost link) in the text or in a text_url entity:
+  target "@<name>" in lower case;
+- t.me/c/<id>/<post>, t.me/boost?c=<id> and tg://privatepost?channel=<id> (a private
+  channel by id): target "id:<id>".
 Not: invites (t.me/joinchat/..., t.me/+...: they name no channel), Telegram's own
 paths (addstickers, share, proxy, ...: `RESERVED`), names ending in "bot" (only bots
-may take those: https://core.telegram.org/bots/features#botfather), the channel itself
-(its id or any of its usernames), comments and service messages. An @name may still
-name a user: Telegram's text does not say which (the bot's Add says so when asked).
+may take those: https://core.telegram.org/bots/features#botfather) and Telegram's own
+bots without that suffix (@BotFather, the inline bots @gif, @wiki, ...: `KNOWN_BOTS`),
+a "t.me/" inside another URL's path (example.com/t.me/name), the channel itself (its
+id or any of its usernames), comments and service messages. An @name may still name a
+user: Telegram's text does not say which (the bot's Add says so when asked).
 """
 
 from __future__ import annotations
@@ -49,14 +52,25 @@ RESERVED = frozenset(
         "nft", "stars", "stars_topup", "iv", "bg", "m", "s", "c", "a", "k", "z",
     }
 )
+# Telegram's own bots whose names do not end in "bot" (@BotFather and the inline bots
+# of https://telegram.org/blog/inline-bots and later): mentioned often, never channels.
+# The 3-letter ones (@gif, @vid, @pic) are below `_NAME`'s 4 and listed for the record.
+KNOWN_BOTS = frozenset(
+    {
+        "botfather", "gif", "vid", "pic", "bing", "wiki", "imdb", "bold", "vote", "like",
+        "sticker", "stickers", "youtube", "foursquare", "gamee", "telegraph", "wallet",
+    }
+)
 _NAME = r"[A-Za-z][A-Za-z0-9_]{3,31}(?![A-Za-z0-9_])"
 _MENTION = re.compile(rf"(?<![\w@./+-])@({_NAME})")  # not in an e-mail or URL path
 # Anchored on the "t" of t.me / telegram.me (the regex engine then skips to each "t"
-# or "T" instead of trying every position): not inside a longer host (bit.me), but
-# after "www." or a scheme's "//".
+# or "T" instead of trying every position): not inside a longer host (bit.me), nor
+# after a single "/" (another URL's path: example.com/t.me/name), but after "www.", a
+# scheme's "//" or a space.
 _URL = re.compile(
-    r"t(?:(?<=www\.t)|(?<![\w.@-]t))(?:elegram)?\.(?:me|dog)/"
-    rf"(?:(?:s/)?({_NAME})|c/([0-9]{{1,19}})(?![0-9]))",
+    r"t(?:(?<=www\.t)|(?<![\w.@-]t)(?<![^/]/t))(?:elegram)?\.(?:me|dog)/"
+    # The id form first: t.me/boost?c=<id> would otherwise match the name "boost".
+    rf"(?:(?:c/|boost\?c=)([0-9]{{1,19}})(?![0-9])|(?:s/|boost/)?({_NAME}))",
     re.IGNORECASE,
 )
 _TG = re.compile(
@@ -163,7 +177,7 @@ def _scan(text: str, owner: LinkOwner, found: dict[tuple[str, str], LinkCells]) 
     if "@" in text:
         names.extend(_MENTION.findall(text))
     if "/" in text:
-        for name, cid in _URL.findall(text):
+        for cid, name in _URL.findall(text):
             if name:
                 names.append(name)
             else:
@@ -176,7 +190,12 @@ def _scan(text: str, owner: LinkOwner, found: dict[tuple[str, str], LinkCells]) 
                     ids.append(cid)
     for name in names:
         key = name.lower()
-        if key in RESERVED or key.endswith("bot") or key in owner.usernames:
+        if (
+            key in RESERVED
+            or key.endswith("bot")
+            or key in KNOWN_BOTS
+            or key in owner.usernames
+        ):
             continue
         target = "@" + key
         if (_MENTION_KIND, target) not in found:

@@ -32,8 +32,16 @@ def _targets(text: str, entities: object = None, fwd: object = None) -> list[str
         ("tg://resolve?domain=deep_link&post=4 tg://privatepost?channel=42&post=1", [
             "mention:@deep_link", "mention:id:42"]),
         ("t.me/joinchat/AAAA t.me/+AbCdEf t.me/addstickers/pack t.me/share/url?x", []),
-        ("t.me/proxy?server=1 t.me/addlist/xyz t.me/boost/chan", []),
+        ("t.me/proxy?server=1 t.me/addlist/xyz t.me/boost", []),
+        # A boost link names its channel, by name or (a private one) by id.
+        ("https://t.me/boost/durov and t.me/boost?c=1234567", [
+            "mention:@durov", "mention:id:1234567"]),
         ("ask @support_bot or t.me/NewsBot", []),
+        # Telegram's own bots without the "bot" suffix.
+        ("made with @BotFather, found via @wiki and @imdb, t.me/Stickers", []),
+        # "t.me/" inside another URL's path names nothing; after a scheme it does.
+        ("https://example.com/path/t.me/foo_bar and example.org/t.me/c/12345", []),
+        ("https://example.com/go?u=https://t.me/real_one", ["mention:@real_one"]),
         ("bit.me/looks_alike not-t.me/fake_name", []),
         ("@news @Old_News t.me/news/1 t.me/c/777/1", []),
         ("no links here at all", []),
