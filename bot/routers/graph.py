@@ -46,14 +46,17 @@ def build_router() -> Router:
 
 def parse_args(args: str | None) -> tuple[str | None, int | None] | None:
     """(channel reference or None, days or None) of `/graph [channel] [days]`; None
-    when they are not that. A lone number is days (a channel is never all digits in
-    /graph: use @name or a link)."""
+    when they are not that, also for days outside 1..MAX_DAYS (the usage says the
+    range rather than a silently different period). A lone number is days (a channel
+    is never all digits in /graph: use @name or a link)."""
     parts = (args or "").split()
     if len(parts) > 2:
         return None
     days: int | None = None
     if parts and _DAYS.fullmatch(parts[-1]):
-        days = max(1, min(int(parts.pop()), MAX_DAYS))
+        days = int(parts.pop())
+        if not 1 <= days <= MAX_DAYS:
+            return None
     if len(parts) > 1 or (parts and _DAYS.fullmatch(parts[0])):
         return None
     return (parts[0] if parts else None), days
@@ -104,7 +107,7 @@ async def cmd_graph(
 ) -> None:
     parsed = parse_args(command.args)
     if parsed is None:
-        await message.answer(t("graph_usage", lang))
+        await message.answer(t("graph_usage", lang, max_days=MAX_DAYS))
         return
     if graph is None:
         await message.answer(t("graph_unavailable", lang))

@@ -65,7 +65,10 @@ def test_parse_args() -> None:
     assert parse_args("@c1") == ("@c1", None)
     assert parse_args("@c1 7") == ("@c1", 7)
     assert parse_args("30") == (None, 30)
-    assert parse_args("99999") == (None, 3650)
+    assert parse_args("3650") == (None, 3650)
+    # Out of range: the usage (which gives the range), not a silently other period.
+    assert parse_args("99999") is None
+    assert parse_args("@c1 0") is None
     assert parse_args("@c1 7 x") is None
     assert parse_args("@c1 @c2") is None
     assert parse_args("@c1 ²") is None
@@ -102,6 +105,8 @@ async def test_whole_archive_empty_usage_and_unknown_channel(
     assert _methods(sent) == ["sendMessage"] and "no reposts" in sent[-1].text
     (usage,) = await data_bot.tg.send("/graph @c1 7 8")
     assert "/graph" in usage.text
+    (usage,) = await data_bot.tg.send("/graph @c1 99999")  # out of range: not clamped
+    assert "from 1 to 3650" in usage.text
     sent = await data_bot.tg.send("/graph @nope")
     assert "@nope" in sent[-1].text and len(fake.calls) == 1
 
