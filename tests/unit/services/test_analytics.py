@@ -112,6 +112,43 @@ async def check_metrics(ch: Channel) -> None:
     )
 
 
+async def seed_best() -> Channel:
+    """Channel @best for best hours / weekdays: several keys qualify with different
+    means, others fall short of MIN_POSTS (3) posts older than 24 h with views read.
+    Times are MSK (UTC+3); `msk(day, hour)` is that local time in UTC."""
+    ch = await ChannelModel.create(tg_id=7654321, username="best", title="Best")
+
+    def msk(day: int, hour: int) -> dt.datetime:
+        return at(day, hour - 3)
+
+    posts = [
+        # (local day, local hour, views): 03-04 is a Wednesday (weekday 2).
+        (4, 10, 100), (5, 10, 200), (6, 10, 300),  # hour 10: 3 posts, mean 200
+        (4, 18, 400), (5, 18, 500), (6, 18, 600), (7, 18, 100),  # hour 18: 4, mean 400
+        (4, 21, 5000), (5, 21, 5000),  # hour 21: 2 posts, mean 5000: too few
+        (7, 21, None),  # views never read: no post of hour 21's (it would make 3)
+        (10, 10, 10000),  # Tue, 5 h old at NOW: too young for any mean
+    ]
+    for msg_id, (day, hour, views) in enumerate(posts, 1):
+        await Message.create(
+            channel=ch, msg_id=msg_id, date=msk(day, hour), views=views, text="x"
+        )
+    found = await get_channel(ch.id)
+    assert found is not None
+    return found
+
+
+async def check_best(ch: Channel) -> None:
+    m = await AnalyticsService(clock=lambda: NOW).metrics(ch, 7, MSK)
+    # Hours: 18 (mean 1600 / 4 = 400) before 10 (600 / 3 = 200); 21 has only 2 posts
+    # with views older than 24 h (mean 5000), 10's young post (10000) is not counted.
+    assert m.best_hours == (18, 10)
+    # Weekdays: Thu (3) 200 + 500 + 5000 = 5700 / 3 = 1900 before Wed (2) 100 + 400 +
+    # 5000 = 5500 / 3 ~ 1833; Fri (300, 600) and Sat (100; the unread post) are short of
+    # 3, Tue has only the young post.
+    assert m.best_weekdays == (3, 2)
+
+
 async def check_edits(ch: Channel) -> None:
     """A post edited into an ad, reactions changed, a post deleted: the next metrics see
     it (the stored classification is dropped by the change)."""
@@ -129,6 +166,10 @@ async def check_edits(ch: Channel) -> None:
 
 async def test_metrics_against_hand_computed_values(db: Path) -> None:
     await check_metrics(await seed())
+
+
+async def test_best_hours_and_weekdays_rank_the_qualifying_keys(db: Path) -> None:
+    await check_best(await seed_best())
 
 
 async def test_a_change_is_seen_by_the_next_metrics_and_albums_curves(db: Path) -> None:
