@@ -15,7 +15,8 @@ Written two ways:
     forwards, replies or reactions total differ from the stored row's.
 - by the counters job (services/counters/): `CounterRepository.record_age` (a snapshot
   at a configured age of at least the refresh window, read with
-  messages.getMessagesViews: no reactions) and `record_subscribers`.
+  messages.getMessagesViews and messages.getMessagesReactions) and
+  `record_subscribers`.
 
 The reactions total of a row is the sum of its reactions JSON's values (emoji -> count),
 None when it has none.
@@ -30,12 +31,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tortoise import connections
+from tortoise.exceptions import IntegrityError
 from tortoise.functions import Max
 from tortoise.transactions import in_transaction
 
 from core.analytics import CounterPoint, PostCurve, SubscriberPoint
 from core.parsing import COLUMNS, MSG_ID, Row
-from db.models import Channel, CounterSnapshot, Message, SubscriberSnapshot
+from db.models import Channel, CounterSnapshot, JobMark, Message, SubscriberSnapshot
 
 _DATE = COLUMNS.index("date")
 _VIEWS = COLUMNS.index("views")
@@ -44,6 +47,10 @@ _REPLIES = COLUMNS.index("replies")
 _REACTIONS = COLUMNS.index("reactions")
 _COMMENT_OF = COLUMNS.index("comment_of")
 _ACTION = COLUMNS.index("action")
+
+# What the counters job read of a post: (views, forwards, replies, reactions dict emoji
+# or "custom:<doc id>" -> count; {} when it has none; None when not read).
+Counts = tuple[int | None, int | None, int | None, dict[str, int] | None]
 
 # (views, forwards, replies, reactions total)
 _Counts = tuple[int | None, int | None, int | None, int | None]
@@ -63,6 +70,16 @@ _MARKED_SQLITE = (
     " WHERE channel_id = ? AND msg_id IN (SELECT value FROM json_each(?))"
     " AND age_mark IN (SELECT value FROM json_each(?))"
 )
+# The posts of some channels dated in (oldest, newest] without a snapshot of one age: the
+# message (channel_id, date) index for the range, an anti-join on counter_snapshot's
+# (channel_id, msg_id, taken_at) index for the marks (a post has a few snapshots).
+_DUE_SQL = (
+    "SELECT m.channel_id, m.msg_id, m.date FROM message m"
+    " WHERE m.channel_id IN ({channels}) AND m.date > {oldest} AND m.date <= {newest}"
+    " AND m.comment_of IS NULL AND m.deleted_at IS NULL AND m.action IS NULL"
+    " AND NOT EXISTS (SELECT 1 FROM counter_snapshot s WHERE s.channel_id = m.channel_id"
+    " AND s.msg_id = m.msg_id AND s.age_mark = {mark})"
+)
 _STORED_PG = (
     "SELECT msg_id, views, forwards, replies, reactions::text AS reactions FROM message"
     " WHERE channel_id = $1 AND msg_id = ANY($2::bigint[])"
@@ -78,6 +95,9 @@ _INSERT_PG = (
     " FROM unnest($3::bigint[], $4::int[], $5::int[], $6::int[], $7::int[], $8::int[])"
     " AS u(msg_id, age_mark, views, forwards, replies, reactions)"
 )
+
+# job_mark name of the end of the counters job's flood wait.
+_RESUME = "counters_resume"
 
 # (age A in seconds, the end of its span in seconds): a history read at an age in
 # [A, end) may carry the mark A.
@@ -311,33 +331,33 @@ class CounterRepository:
     ) -> dict[int, dict[int, datetime]]:
         """channel row id -> {msg_id: date} of its posts that reached `age` less than
         `due_window(age)` ago and have no snapshot for that age yet (not comments, not
-        service messages, not deleted). Found by the (channel_id, date) index."""
+        service messages, not deleted). One query: the (channel_id, date) index for the
+        range, an anti-join (NOT EXISTS) on counter_snapshot's (channel_id, msg_id,
+        taken_at) index for the snapshots taken."""
         if not channel_ids:
             return {}
         newest = now - age
         oldest = newest - due_window(age)
-        rows = await Message.filter(
-            channel_id__in=list(channel_ids),
-            date__gt=oldest,
-            date__lte=newest,
-            comment_of=None,
-            deleted_at=None,
-            action__isnull=True,
-        ).values_list("channel_id", "msg_id", "date")
-        if not rows:
-            return {}
-        mark = int(age.total_seconds())
-        done = set(
-            await CounterSnapshot.filter(
-                channel_id__in=list({int(c) for c, _, _ in rows}),
-                msg_id__in=list({int(m) for _, m, _ in rows}),
-                age_mark=mark,
-            ).values_list("channel_id", "msg_id")
+        conn = connections.get("default")
+        sqlite = conn.capabilities.dialect == "sqlite"
+
+        def param(n: int) -> str:
+            return f"?{n}" if sqlite else f"${n}"
+
+        values: list[Any] = [_db_time(oldest, sqlite), _db_time(newest, sqlite),
+                             int(age.total_seconds())]
+        listed = ", ".join(param(4 + i) for i in range(len(channel_ids)))
+        values.extend(int(c) for c in channel_ids)
+        rows = await conn.execute_query_dict(
+            _DUE_SQL.format(channels=listed, oldest=param(1), newest=param(2),
+                            mark=param(3)),
+            values,
         )
         out: dict[int, dict[int, datetime]] = {}
-        for channel_id, msg_id, date in rows:
-            if (channel_id, msg_id) not in done:
-                out.setdefault(int(channel_id), {})[int(msg_id)] = _aware(_as_datetime(date))
+        for r in rows:
+            out.setdefault(int(r["channel_id"]), {})[int(r["msg_id"])] = _aware(
+                _as_datetime(r["date"])
+            )
         return out
 
     async def record_age(
@@ -345,29 +365,44 @@ class CounterRepository:
         channel_id: int,
         age: timedelta,
         taken_at: datetime,
-        counters: dict[int, tuple[int | None, int | None, int | None]],
-    ) -> None:
-        """One snapshot per post read at configured `age` (age_mark = its seconds,
-        reactions NULL: getMessagesViews gives none), and the message rows' views,
-        forwards and replies set to these latest values; one transaction."""
+        counters: dict[int, Counts],
+    ) -> bool:
+        """One snapshot per post read at configured `age` (age_mark = its seconds; the
+        reactions total of `counters`' reactions dict, None when Telegram gave none),
+        and the message rows' views, forwards, replies (and reactions JSON, when read)
+        set to these latest values; one transaction. `counters`: msg_id -> (views,
+        forwards, replies, reactions dict emoji or "custom:<doc id>" -> count, or None).
+        False (nothing written) when the channel was removed meanwhile."""
         if not counters:
-            return
+            return True
         mark = int(age.total_seconds())
-        async with in_transaction("default"):
-            await CounterSnapshot.bulk_create(
-                [
-                    CounterSnapshot(
-                        channel_id=channel_id, msg_id=msg_id, taken_at=taken_at, age_mark=mark,
-                        views=v, forwards=f, replies=r, reactions=None,
-                    )
-                    for msg_id, (v, f, r) in counters.items()
-                ]
-            )
-            for msg_id, (v, f, r) in counters.items():
-                fields: dict[str, Any] = {"views": v, "forwards": f}
-                if r is not None:
-                    fields["replies"] = r
-                await Message.filter(channel_id=channel_id, msg_id=msg_id).update(**fields)
+        try:
+            async with in_transaction("default"):
+                if not await Channel.exists(id=channel_id):
+                    return False
+                await CounterSnapshot.bulk_create(
+                    [
+                        CounterSnapshot(
+                            channel_id=channel_id, msg_id=msg_id, taken_at=taken_at,
+                            age_mark=mark, views=v, forwards=f, replies=r,
+                            reactions=reactions_total(x) if x is not None else None,
+                        )
+                        for msg_id, (v, f, r, x) in counters.items()
+                    ]
+                )
+                for msg_id, (v, f, r, x) in counters.items():
+                    fields: dict[str, Any] = {"views": v, "forwards": f}
+                    if r is not None:
+                        fields["replies"] = r
+                    if x is not None:
+                        fields["reactions"] = x or None
+                    await Message.filter(channel_id=channel_id, msg_id=msg_id).update(**fields)
+        except IntegrityError:
+            # Removed between the check and the insert (PostgreSQL: another connection).
+            if await Channel.exists(id=channel_id):
+                raise
+            return False
+        return True
 
     async def subscribers_due(
         self, channel_ids: Sequence[int], interval: timedelta, now: datetime
@@ -389,10 +424,33 @@ class CounterRepository:
                 out.append(cid)
         return out
 
-    async def record_subscribers(self, channel_id: int, count: int, taken_at: datetime) -> None:
-        await SubscriberSnapshot.create(
-            channel_id=channel_id, taken_at=taken_at, subscribers=count
-        )
+    async def record_subscribers(self, channel_id: int, count: int, taken_at: datetime) -> bool:
+        """One subscriber count; False (nothing written) when the channel was removed
+        meanwhile."""
+        try:
+            async with in_transaction("default"):
+                if not await Channel.exists(id=channel_id):
+                    return False
+                await SubscriberSnapshot.create(
+                    channel_id=channel_id, taken_at=taken_at, subscribers=count
+                )
+        except IntegrityError:
+            if await Channel.exists(id=channel_id):
+                raise
+            return False
+        return True
+
+    async def resume_at(self) -> datetime | None:
+        """When a flood wait Telegram asked of the counters job ends (job_mark
+        "counters_resume", unix seconds); None when none was stored."""
+        mark = await JobMark.filter(name=_RESUME).first()
+        return datetime.fromtimestamp(mark.value, UTC) if mark and mark.value else None
+
+    async def set_resume_at(self, when: datetime) -> None:
+        """Store the end of a flood wait (whole seconds, rounded up) so that a restart
+        keeps it."""
+        value = int(when.timestamp()) + (1 if when.microsecond else 0)
+        await JobMark.update_or_create(defaults={"value": value}, name=_RESUME)
 
     # -- readers (analytics, export) ----------------------------------------------------
 
@@ -481,6 +539,16 @@ def _point(r: dict[str, Any]) -> CounterPoint:
         reactions=r["reactions"],
         age_mark=timedelta(seconds=int(mark)) if mark is not None else None,
     )
+
+
+def _db_time(value: datetime, sqlite: bool) -> Any:
+    """A bound for a date column: SQLite compares Tortoise's text form
+    ("YYYY-MM-DD HH:MM:SS+00:00"; posts' dates are whole seconds, so the bound is
+    truncated to its second), PostgreSQL the aware datetime."""
+    value = value.astimezone(UTC)
+    if sqlite:
+        return str(value.replace(microsecond=0))
+    return value
 
 
 def _as_datetime(value: Any) -> datetime:

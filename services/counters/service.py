@@ -4,8 +4,9 @@
 Every `poll_seconds` (and when woken), with a ready session:
 1. the posts of the active broadcast channels that reached one of its `ages` less than
    `due_window(age)` ago (db/counters.py: max(age / 4, 15 min)) and have no snapshot
-   for it yet are read with messages.getMessagesViews, all ages of a channel together,
-   100 ids a request (parser/counters.py), and recorded with age_mark = the age each is
+   for it yet are read with messages.getMessagesViews and messages.getMessagesReactions,
+   all ages of a channel together, 100 ids a request each (parser/counters.py), and
+   recorded with age_mark = the age each is
    due for (the message rows keep the latest values). A channel waits until one of its
    due posts is past its hold (min(window / 2, 1 h): 1 h for 24 h) or 100 are due, so
    posts due close together share a request. A post missed beyond its window is
@@ -15,7 +16,10 @@ Every `poll_seconds` (and when woken), with a ready session:
 2. each active broadcast channel whose latest subscriber count is older than
    `subscribers_interval` gets one channels.getFullChannel.
 
-What Telegram says: a flood wait defers the whole job by its seconds; a channel it
+What Telegram says: a flood wait defers the whole job by its seconds (the chunks read
+before it are recorded; the end of the wait is stored in job_mark, so a restart keeps
+it); a channel removed by the operator during a round is left out (nothing recorded,
+logged); a channel it
 refuses (private, banned, another error of its own) is skipped this round, logged; a
 dead session is reported to the userbot (which alerts); network trouble: the next poll
 tries again. The snapshots of the history reads (the refresh window) are written with
@@ -27,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -42,7 +45,7 @@ from core.errors import (
     local_error,
 )
 from db.counters import CounterRepository, Followed, hold
-from parser.counters import VIEWS_PER_REQUEST, read_subscribers, read_views
+from parser.counters import VIEWS_PER_REQUEST, Counts, read_subscribers, read_views
 from services.events import RunCompleted
 
 log = logging.getLogger(__name__)
@@ -88,7 +91,10 @@ class CountersService:
         self._clock = clock
         self._wake = asyncio.Event()
         self._stopping = False
-        self._resume_at = 0.0  # time.monotonic() before which a flood wait holds us
+        # The clock's time before which a flood wait holds us (stored in job_mark so a
+        # restart keeps it; loaded at the first round).
+        self._resume_at: datetime | None = None
+        self._resume_loaded = False
         self._missing: set[tuple[int, int, int]] = set()
 
     def wake(self) -> None:
@@ -115,9 +121,10 @@ class CountersService:
                     raise
                 log.warning("counters: %s; trying again in %.0f s", exc, self._poll)
             wait = self._poll
-            held = self._resume_at - time.monotonic()
-            if held > 0:
-                wait = max(wait, held)
+            if self._resume_at is not None:
+                held = (self._resume_at - self._clock()).total_seconds()
+                if held > 0:
+                    wait = max(wait, held)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
 
@@ -127,7 +134,10 @@ class CountersService:
 
     async def tick(self) -> None:
         """One round: the due age snapshots, then the due subscriber counts."""
-        if time.monotonic() < self._resume_at:
+        if not self._resume_loaded:
+            self._resume_at = await self._repo.resume_at()
+            self._resume_loaded = True
+        if self._resume_at is not None and self._clock() < self._resume_at:
             return
         client = self._session.client
         if client is None or self._session.state != "ready":
@@ -144,7 +154,8 @@ class CountersService:
             if self._interval is not None:
                 await self._subscribers_round(client, channels, skipped)
         except RateLimited as exc:
-            self._resume_at = time.monotonic() + max(1, exc.seconds)
+            self._resume_at = self._clock() + timedelta(seconds=max(1, exc.seconds))
+            await self._repo.set_resume_at(self._resume_at)
             log.info("counters: Telegram asks to wait %d s; the job waits", exc.seconds)
         except SessionDead as exc:
             await self._session.session_dead(exc.reason)
@@ -177,23 +188,40 @@ class CountersService:
             if channel_id not in ripe and len(ages) < VIEWS_PER_REQUEST:
                 continue
             ch = channels[channel_id]
+            counters: dict[int, Counts] = {}
             try:
-                counters = await read_views(client, (ch.tg_id, ch.access_hash), list(ages))
+                await read_views(client, (ch.tg_id, ch.access_hash), list(ages), counters)
             except (ChannelUnavailable, UnknownTelegramError) as exc:
                 self._skip(ch, exc, skipped)
                 continue
+            except RateLimited:
+                # The chunks read before the flood wait are kept (not asked again).
+                await self._record(ch, ages, counters, complete=False)
+                raise
+            await self._record(ch, ages, counters, complete=True)
+
+    async def _record(
+        self, ch: Followed, ages: dict[int, timedelta], counters: dict[int, Counts],
+        *, complete: bool,
+    ) -> None:
+        """Record what was read of `ch`'s due posts (`ages`: msg_id -> the age each is
+        due for); when the read was `complete`, the posts Telegram answered nothing for
+        are not asked again for that age by this process."""
+        if complete:
             missing = set(ages) - set(counters)
             if missing:
                 if len(self._missing) > _MISSING_CAP:
                     self._missing.clear()
-                self._missing.update(
-                    (channel_id, i, int(ages[i].total_seconds())) for i in missing
-                )
-            taken = self._clock()
-            for age in sorted(set(ages.values())):
-                part = {i: c for i, c in counters.items() if ages[i] == age}
-                await self._repo.record_age(channel_id, age, taken, part)
-                log.debug("counters: %s: %d post(s) at %s", ch.label, len(part), age_label(age))
+                self._missing.update((ch.id, i, int(ages[i].total_seconds())) for i in missing)
+        taken = self._clock()
+        for age in sorted(set(ages.values())):
+            part = {i: c for i, c in counters.items() if ages[i] == age}
+            if not part:
+                continue
+            if not await self._repo.record_age(ch.id, age, taken, part):
+                log.info("counters: %s was removed meanwhile; nothing recorded", ch.label)
+                return
+            log.debug("counters: %s: %d post(s) at %s", ch.label, len(part), age_label(age))
 
     async def _subscribers_round(
         self, client: Any, channels: dict[int, Followed], skipped: set[int]
@@ -209,8 +237,10 @@ class CountersService:
             except (ChannelUnavailable, UnknownTelegramError) as exc:
                 self._skip(ch, exc, skipped)
                 continue
-            if count is not None:
-                await self._repo.record_subscribers(channel_id, count, self._clock())
+            if count is not None and not await self._repo.record_subscribers(
+                channel_id, count, self._clock()
+            ):
+                log.info("counters: %s was removed meanwhile; nothing recorded", ch.label)
 
     @staticmethod
     def _skip(ch: Followed, exc: Exception, skipped: set[int]) -> None:

@@ -333,3 +333,145 @@ async def test_a_refused_channel_is_skipped_and_a_dead_session_reported(archive:
         await service.tick()
         assert session.dead == ["AuthKeyUnregistered"]
         assert await snapshots(closed_id) == []
+
+
+async def test_reactions_at_the_jobs_ages_and_a_flood_wait_on_a_later_chunk(
+    archive: None,
+) -> None:
+    """getMessagesReactions next to getMessagesViews (per 100 ids): the age snapshot has
+    the reactions total, the message row the reactions JSON (emoji or "custom:<doc id>"
+    -> count, as the history reads write it). A flood wait on the second chunk keeps
+    the first chunk's reads (recorded, not asked again), and the hold survives a
+    restart (job_mark)."""
+    world = World()
+    world.add_account(phone=PHONE, code=CODE)
+    news = world.add_channel(username="news", title="News", participants_count=500)
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    ts = t0.timestamp()
+    posts = news.add_messages(150, start_date=ts - 25 * 3600, interval=0.1, views=10)
+    ch = await Channel.create(tg_id=news.id, access_hash=news.access_hash, username="news",
+                              title="News")
+    await MessageRepository().store_batch(ch.id, rows_of(ch.id, news, t0), news.last_id,
+                                          len(news))
+    world.set_counters(news, posts[0], views=900, reactions={"👍": 7, "custom:5123": 2})
+    world.set_counters(news, posts[120], views=800, reactions={"🔥": 1})
+    clock = [t0]
+    async with MTProtoServer(world) as server, signed_in_client(
+        server.port, PHONE, CODE, flood_sleep_threshold=0
+    ) as (client, _me):
+        repo = CounterRepository()
+
+        def service() -> CountersService:
+            return CountersService(repo, Session(client), ages=(24 * HOUR,),
+                                   subscribers_interval=None, clock=lambda: clock[0])
+
+        first = service()
+        server.counters.clear()
+        # The second chunk's views answer FLOOD_WAIT_60.
+        server.faults.add("messages.getMessagesViews", "FLOOD_WAIT_60",
+                          when=lambda req: posts[120] in req.id)
+        await first.tick()
+        assert server.counters["messages.getMessagesViews"] == 2
+        assert server.counters["messages.getMessagesReactions"] == 1
+        day = {s[0]: s for s in await snapshots(ch.id) if s[1] == 86400}
+        assert sorted(day) == posts[:100]  # the first chunk, recorded
+        assert day[posts[0]][2:] == (900, 0, None, 9)
+        assert day[posts[1]][2:] == (10, 0, None, None)
+        stored = await Message.get(channel_id=ch.id, msg_id=posts[0])
+        assert (stored.views, stored.reactions) == (900, {"👍": 7, "custom:5123": 2})
+        # Held: this process, and a restarted one, ask nothing before the wait is over.
+        server.counters.clear()
+        await first.tick()
+        await service().tick()
+        assert sum(server.counters.values()) == 0
+        # Over: only the second chunk is asked.
+        clock[0] = t0 + timedelta(seconds=61)
+        await service().tick()
+        assert server.counters["messages.getMessagesViews"] == 1
+        assert server.counters["messages.getMessagesReactions"] == 1
+        day = {s[0]: s for s in await snapshots(ch.id) if s[1] == 86400}
+        assert sorted(day) == posts
+        assert day[posts[120]][2:] == (800, 0, None, 1)
+        assert len(await snapshots(ch.id)) == 150  # nothing twice
+
+
+async def test_only_active_broadcast_channels_posts_are_read(archive: None) -> None:
+    """Paused and disabled channels, a megagroup (a discussion group archived as its own
+    chat) and the comments of a channel's discussion group are not read by the job,
+    though all have posts due."""
+    world = World()
+    world.add_account(phone=PHONE, code=CODE)
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    day_ago = t0 - timedelta(hours=25)
+    read: dict[str, int] = {}
+    for name, kind, status in (("live", "channel", "active"), ("paused", "channel", "paused"),
+                               ("off", "channel", "disabled"), ("chat", "megagroup", "active"),
+                               ("talk", "megagroup", "active")):
+        chan = world.add_channel(username=name, title=name, participants_count=10,
+                                 megagroup=kind == "megagroup")
+        chan.add_message("post", date=day_ago.timestamp(), views=5)
+        row_ = await Channel.create(tg_id=chan.id, access_hash=chan.access_hash,
+                                    username=name, title=name, kind=kind, status=status)
+        await MessageRepository().store_batch(
+            row_.id, [row(row_.id, 1, day_ago, t0, views=5)], 1, 1
+        )
+        read[name] = row_.id
+    # The live channel's comments (read through its discussion group): not posts.
+    await MessageRepository().store_batch(read["live"], [
+        row(read["live"], 50, day_ago, t0, views=None, comment_of=1)
+    ], 50, 1)
+    async with MTProtoServer(world) as server, signed_in_client(
+        server.port, PHONE, CODE, flood_sleep_threshold=0
+    ) as (client, _me):
+        server.counters.clear()
+        service = CountersService(CounterRepository(), Session(client), ages=(24 * HOUR,),
+                                  subscribers_interval=HOUR, clock=lambda: t0)
+        await service.tick()
+        assert server.counters["messages.getMessagesViews"] == 1
+        assert server.counters["messages.getMessagesReactions"] == 1
+        assert server.counters["channels.getFullChannel"] == 1
+        assert await snapshots(read["live"]) == [(1, 86400, 5, 0, None, None)]
+        for name in ("paused", "off", "chat", "talk"):
+            assert await snapshots(read[name]) == []
+
+
+async def test_a_channel_removed_during_a_round_is_left_out(archive: None) -> None:
+    """/remove while the job reads the channel: nothing recorded for it, no error (the
+    component goes on); the other channel is recorded."""
+    world = World()
+    world.add_account(phone=PHONE, code=CODE)
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    day_ago = t0 - timedelta(hours=25)
+    ids = {}
+    for name in ("gone", "kept"):
+        chan = world.add_channel(username=name, title=name, participants_count=10)
+        chan.add_message("post", date=day_ago.timestamp(), views=5)
+        row_ = await Channel.create(tg_id=chan.id, access_hash=chan.access_hash,
+                                    username=name, title=name)
+        await MessageRepository().store_batch(row_.id, [row(row_.id, 1, day_ago, t0)], 1, 1)
+        ids[name] = row_.id
+
+    class Removing(CounterRepository):
+        """Removes "gone" once the round has listed the channels (as /remove would)."""
+
+        async def followed_channels(self) -> Any:
+            found = await super().followed_channels()
+            await Channel.filter(id=ids["gone"]).delete()
+            return found
+
+    async with MTProtoServer(world) as server, signed_in_client(
+        server.port, PHONE, CODE, flood_sleep_threshold=0
+    ) as (client, _me):
+        service = CountersService(Removing(), Session(client), ages=(24 * HOUR,),
+                                  subscribers_interval=HOUR, clock=lambda: t0)
+        await service.tick()
+        assert server.counters["channels.getFullChannel"] == 2
+    assert await CounterSnapshot.filter(channel_id=ids["gone"]).count() == 0
+    assert [s[:2] for s in await snapshots(ids["kept"])] == [(1, 86400)]
+    assert await CounterRepository().subscriber_series(
+        ids["kept"], t0 - HOUR, t0 + HOUR
+    ) != []
+    # Directly: the writes of a removed channel answer False.
+    repo = CounterRepository()
+    assert await repo.record_age(ids["gone"], 24 * HOUR, t0, {1: (5, 0, None, None)}) is False
+    assert await repo.record_subscribers(ids["gone"], 10, t0) is False

@@ -13,7 +13,7 @@ from tests.integration.pg import truncate
 
 
 async def _clean() -> None:
-    await truncate("counter_snapshot", "subscriber_snapshot", "message", "channel")
+    await truncate("counter_snapshot", "subscriber_snapshot", "message", "channel", "job_mark")
 
 
 async def test_history_snapshots_on_postgres(pg_repo: MessageRepository) -> None:
@@ -34,3 +34,13 @@ async def test_history_marks_on_postgres(pg_repo: MessageRepository) -> None:
 async def test_history_and_job_marks_on_postgres(pg_repo: MessageRepository) -> None:
     await _clean()
     await cases.test_the_1h_mark_comes_with_a_run_the_24h_one_from_getmessagesviews(None)
+
+
+async def test_job_reactions_and_flood_hold_on_postgres(pg_repo: MessageRepository) -> None:
+    await _clean()
+    await cases.test_reactions_at_the_jobs_ages_and_a_flood_wait_on_a_later_chunk(None)
+
+
+async def test_removed_channel_on_postgres(pg_repo: MessageRepository) -> None:
+    await _clean()
+    await cases.test_a_channel_removed_during_a_round_is_left_out(None)

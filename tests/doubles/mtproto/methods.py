@@ -752,6 +752,59 @@ def get_messages_views(call: Call) -> TLObject:
     return build(types.messages.MessageViews, views=views, chats=_chats(call, channel), users=[])
 
 
+def _reactions_of(msg: Any) -> TLObject:
+    """The post's messageReactions: `msg.reactions` keys are emoji, or "custom:<doc id>"
+    for a custom emoji (as parser/history.py stores them)."""
+    results = []
+    for key, count in (msg.reactions or {}).items():
+        if key.startswith("custom:"):
+            reaction = build(types.ReactionCustomEmoji, document_id=int(key.split(":", 1)[1]))
+        else:
+            reaction = build(types.ReactionEmoji, emoticon=key)
+        results.append(build(types.ReactionCount, reaction=reaction, count=count))
+    return build(types.MessageReactions, results=results)
+
+
+@rpc(functions.messages.GetMessagesReactionsRequest)
+def get_messages_reactions(call: Call) -> TLObject:
+    """The reactions of messages (core.telegram.org/method/messages.getMessagesReactions):
+    Updates with one updateMessageReactions per asked id that is a message (empty
+    results when it has none); a missing, deleted or service message gets none. At most
+    100 ids like getMessagesViews (LIMIT_INVALID beyond: Telegram documents no limit,
+    clients send 100). Errors: no ids MESSAGE_IDS_EMPTY, a peer that is not a channel or
+    chat PEER_ID_INVALID, a channel as `messages.getHistory` refuses it."""
+    call.require_user()
+    req = call.request
+    peer = req.peer
+    ids = list(req.id)
+    if not ids:
+        raise RpcFail("MESSAGE_IDS_EMPTY")
+    if len(ids) > MAX_VIEWS_IDS:
+        raise RpcFail("LIMIT_INVALID")
+    channel: Channel
+    if isinstance(peer, types.InputPeerChat):
+        channel = _basic_group(call, peer.chat_id)
+    elif isinstance(peer, types.InputPeerChannel):
+        channel = _channel(call, peer)
+    else:
+        raise RpcFail("PEER_ID_INVALID")
+    updates = []
+    for msg_id in dict.fromkeys(ids):
+        msg = channel.get(msg_id)
+        if msg is None or msg.action is not None:
+            continue
+        updates.append(
+            build(
+                types.UpdateMessageReactions,
+                peer=channel.peer, msg_id=msg_id, reactions=_reactions_of(msg),
+            )
+        )
+    return build(
+        types.Updates, updates=updates, users=[], chats=_chats(call, channel),
+        date=_now(call), seq=0,
+    )
+
+
 @rpc(functions.messages.GetMessagesRequest)
 def get_messages(call: Call) -> TLObject:
     call.require_user()

@@ -798,7 +798,8 @@ class World:
         reactions: dict[str, int] | None = None,
     ) -> StoredMessage:
         """Set a post's counters as Telegram would count them later on (None: left as
-        they are). History pages, channels.getMessages and messages.getMessagesViews
+        they are). History pages, channels.getMessages, messages.getMessagesViews and
+        messages.getMessagesReactions (`reactions`)
         answer them from now on. `replies` overrides the comment count (a broadcast
         post then carries MessageReplies(replies=N), with comments=True and the linked
         group's id when it has one); `reactions={"👍": 5}`. No edit_date, no pts."""
