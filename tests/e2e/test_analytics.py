@@ -1,23 +1,29 @@
 """Channel analytics end to end (#17): the app as a process parses a channel of the
-MTProto double whose posts are dated in the past, so the configured ages (SNAPSHOT_AGES
-default 1h,24h,7d,30d; REFRESH_WINDOW_HOURS 24) are reached without waiting: a post
-1 h 08 min old gets its 1 h snapshot from the run's read (an age shorter than the
-window: no request of its own; it has the reactions only a history read gives), a
-day-old post its 24 h one from messages.getMessagesViews, a post 2 h 10 min old no
-1 h snapshot (read past [1 h, 2 h)); every other young post has the snapshot of its
-history read; the subscriber count read with channels.getFullChannel extends the
-series the archive had. One stack."""
+MTProto double (SNAPSHOT_AGES default 1h,24h,7d,30d; REFRESH_WINDOW_HOURS 24) and keeps
+one post's curve across its marks while its counters change in between: the first
+history read (50 min old: a plain snapshot), the 1 h mark from a run's read at 65 min
+(an age shorter than the window: no request of its own, with the reactions a history
+read gives), the 24 h mark from the counters job's messages.getMessagesViews and
+messages.getMessagesReactions (the post is past the window: no run reads it again).
+The subscriber series grows between two job rounds (channels.getFullChannel).
+
+Time is moved forward for the post, not waited for: the post's date is set back in the
+double and in the archive alike (as if the minutes had passed), the latest subscriber
+count's taken_at likewise; a /parse run that stores a new post wakes the job
+(RunCompleted). One stack."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.doubles.mtproto import World
-from tests.e2e.harness import running_stack
-from tests.e2e.seeded import CODE, PHONE, caught_up, db, seed, wait_until
+from tests.doubles.mtproto.world import Channel
+from tests.e2e.harness import Stack, running_stack
+from tests.e2e.seeded import CODE, PHONE, caught_up, db, parse, seed, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -26,54 +32,83 @@ def _sqlite_time(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S+00:00")
 
 
-async def test_a_posts_curve_has_its_snapshots_at_the_right_ages_and_the_series_grows(
-    tmp_path: Path,
-) -> None:
+def _age_by(stack: Stack, chan: Channel, row_id: int, msg_id: int, by: timedelta) -> None:
+    """`by` passes for the post: its date set back in the double, then in the archive."""
+    msg = chan.message(msg_id)
+    msg.date -= int(by.total_seconds())
+    msg.raw = None
+    with db(stack) as conn:
+        conn.execute(
+            "UPDATE message SET date = ? WHERE channel_id = ? AND msg_id = ?",
+            (_sqlite_time(datetime.fromtimestamp(msg.date, UTC)), row_id, msg_id),
+        )
+
+
+async def test_a_posts_curve_across_its_marks_and_a_growing_series(tmp_path: Path) -> None:
     world = World()
     world.add_account(phone=PHONE, code=CODE)
     chan = world.add_channel(username="stats", title="Stats", participants_count=1000)
-    now = datetime.now(UTC)
-    ts = now.timestamp()
-    day_old = chan.add_message("a day old", date=ts - 25 * 3600, views=300, forwards=4)
-    late = chan.add_message("two hours old", date=ts - 2 * 3600 - 600, views=120)
-    hour = chan.add_message("an hour old", date=ts - 4080, views=100, reactions={"👍": 5})
+    ts = datetime.now(UTC).timestamp()
+    post = chan.add_message("the curve", date=ts - 3000, views=100, reactions={"👍": 5})
     fresh = chan.add_message("fresh", date=ts - 300, views=3)
     async with running_stack(tmp_path, world, start=False) as stack:
         row_id = (await seed(stack, [chan]))["stats"]
-        with db(stack) as conn:  # the count an earlier run of the archive kept
-            conn.execute(
-                "INSERT INTO subscriber_snapshot (channel_id, taken_at, subscribers)"
-                " VALUES (?, ?, 900)", (row_id, _sqlite_time(now - timedelta(hours=2))),
-            )  # fmt: skip
         await stack.app.start()
+        await stack.botapi.wait_for_poll(timeout=60)
         await wait_until(lambda: caught_up(stack, row_id, chan), "the channel parsed", stack)
 
-        def snaps() -> list[tuple[int, int | None, int | None, int | None]]:
+        def curve() -> list[tuple[int | None, int | None, int | None]]:
             with db(stack) as conn:
                 return conn.execute(
-                    "SELECT msg_id, age_mark, views, reactions FROM counter_snapshot"
-                    " WHERE channel_id = ? ORDER BY id", (row_id,),
+                    "SELECT age_mark, views, reactions FROM counter_snapshot"
+                    " WHERE channel_id = ? AND msg_id = ? ORDER BY id", (row_id, post.id),
                 ).fetchall()  # fmt: skip
 
         def subscribers() -> list[int]:
             with db(stack) as conn:
                 return [r[0] for r in conn.execute(
                     "SELECT subscribers FROM subscriber_snapshot WHERE channel_id = ?"
-                    " ORDER BY taken_at", (row_id,),
+                    " ORDER BY id", (row_id,),
                 )]  # fmt: skip
 
-        def aged() -> set[tuple[int, int]]:
-            return {(m, a) for m, a, _, _ in snaps() if a is not None}
+        await wait_until(lambda: subscribers() == [1000], "the subscriber count", stack, 30)
+        # The first read, 50 min old: no mark yet.
+        assert curve() == [(None, 100, 5)]
 
-        await wait_until(lambda: len(aged()) == 2, "the age snapshots", stack, timeout=30)
-        await wait_until(lambda: len(subscribers()) == 2, "the subscriber count", stack, 30)
-        assert aged() == {(hour.id, 3600), (day_old.id, 86400)}
-        history = {m: (v, r) for m, a, v, r in snaps() if a is None}
-        assert history == {day_old.id: (300, None), late.id: (120, None), fresh.id: (3, None)}
-        age_rows = {m: (v, r) for m, a, v, r in snaps() if a is not None}
-        # The 1 h one from the run's read (its reactions), the 24 h one from
-        # getMessagesViews (none).
-        assert age_rows == {hour.id: (100, 5), day_old.id: (300, None)}
-        assert subscribers() == [900, 1000]
-        # One request, for the day-old post alone.
+        # 15 minutes on, 50 more views: the run's read at 65 min is the 1 h mark.
+        world.set_counters(chan, post.id, views=150)
+        _age_by(stack, chan, row_id, post.id, timedelta(minutes=15))
+        await parse(stack, "@stats")
+        assert curve() == [(None, 100, 5), (3600, 150, 5)]
+
+        # A day on (25 h 05 min old, past the window and the 24 h mark's hold): more
+        # views and reactions, and more subscribers; the job reads them.
+        world.set_counters(chan, post.id, views=400, reactions={"👍": 9, "🔥": 2})
+        chan.subscribers = 1200
+        _age_by(stack, chan, row_id, post.id, timedelta(hours=24))
+        with db(stack) as conn:  # the latest count an hour older
+            conn.execute(
+                "UPDATE subscriber_snapshot SET taken_at = ? WHERE channel_id = ?",
+                (_sqlite_time(datetime.now(UTC) - timedelta(hours=1)), row_id),
+            )
+        chan.add_message("a new post", date=datetime.now(UTC).timestamp(), views=1)
+        stack.mtproto.counters.clear()
+        await parse(stack, "@stats")  # its RunCompleted (a new post) wakes the job
+        await wait_until(lambda: len(curve()) == 3, "the 24 h mark", stack, timeout=30)
+        await wait_until(lambda: len(subscribers()) == 2, "the second count", stack, 30)
+        assert curve() == [(None, 100, 5), (3600, 150, 5), (86400, 400, 11)]
+        assert subscribers() == [1000, 1200]
+        with db(stack) as conn:
+            views, reactions = conn.execute(
+                "SELECT views, reactions FROM message WHERE channel_id = ? AND msg_id = ?",
+                (row_id, post.id),
+            ).fetchone()
+        assert (views, json.loads(reactions)) == (400, {"👍": 9, "🔥": 2})
+        # One request of each for the one post due; the fresh post has no mark.
         assert stack.mtproto.counters["messages.getMessagesViews"] == 1
+        assert stack.mtproto.counters["messages.getMessagesReactions"] == 1
+        with db(stack) as conn:
+            assert conn.execute(
+                "SELECT COUNT(*) FROM counter_snapshot WHERE msg_id = ? AND age_mark"
+                " IS NOT NULL", (fresh.id,),
+            ).fetchone() == (0,)  # fmt: skip
