@@ -15,17 +15,21 @@ REFRESH_WINDOW_HOURS 24, SNAPSHOT_AGES 1h,24h,7d,30d, SUBSCRIBERS_INTERVAL_MINUT
      read's time: the ages shorter than the window are marked there; the requests of
      such a run are those measured above) and the counters job (services/counters)
      every `--poll` seconds (its default 300) reading the other ages: its
-     messages.getMessagesViews and channels.getFullChannel requests, per refresh
+     messages.getMessagesViews, messages.getMessagesReactions (one each per 100 due
+     posts) and channels.getFullChannel requests, per refresh
      interval (mean and largest) and a day, and the age snapshots each way. Posts of
      the simulated day are dated ahead of the real clock (the double does not care).
-2. Storage per snapshot: `--rows` counter_snapshot rows (and a tenth as many
+2. The job's due-post scan (`--scan channels,posts a day,days`): database time of one
+   round's `due_posts` over every job age on a steady archive (every post past an age
+   already has that age's snapshot), SQLite (and PostgreSQL with --pg).
+3. Storage per snapshot: `--rows` counter_snapshot rows (and a tenth as many
    subscriber_snapshot rows) written the app's way; bytes of the table and its indexes
    per row (SQLite: pages of the table and its index by dbstat, or the file's growth;
    PostgreSQL: pg_total_relation_size).
 
     .venv/bin/python bench/bench_counters.py [--rates 24,100,1000] [--interval 60]
-        [--window 24] [--poll 300] [--ages 1h,24h,7d,30d] [--rows 200000] [--pg]
-        [--json out.json]
+        [--window 24] [--poll 300] [--ages 1h,24h,7d,30d] [--rows 200000]
+        [--scan 100,100,40] [--pg] [--json out.json]
 """
 
 from __future__ import annotations
@@ -173,6 +177,7 @@ async def requests_per_rate(
             before = await marks()
             server.counters.clear()
             views: list[int] = []  # getMessagesViews per refresh interval
+            reacts: list[int] = []  # getMessagesReactions per refresh interval
             full: list[int] = []
             step_s, every = int(poll), int(interval.total_seconds())
             for t in range(step_s, DAY + 1, step_s):
@@ -180,12 +185,15 @@ async def requests_per_rate(
                 if t // every != (t - step_s) // every:  # a run (then the woken job)
                     await run_at(clock[0])
                     views.append(0)
+                    reacts.append(0)
                     full.append(0)
                 v0 = server.counters["messages.getMessagesViews"]
+                r0 = server.counters["messages.getMessagesReactions"]
                 f0 = server.counters["channels.getFullChannel"]
                 await service.tick()
                 if views:
                     views[-1] += server.counters["messages.getMessagesViews"] - v0
+                    reacts[-1] += server.counters["messages.getMessagesReactions"] - r0
                     full[-1] += server.counters["channels.getFullChannel"] - f0
             after = await marks()
             made = {a: after.get(a, 0) - before.get(a, 0) for a in after}
@@ -202,9 +210,12 @@ async def requests_per_rate(
                 "getMessagesViews_per_refresh": round(sum(views) / len(views), 2),
                 "getMessagesViews_per_refresh_max": max(views),
                 "target_getMessagesViews_per_refresh": -(-in_window // 100),
+                "getMessagesReactions_per_refresh": round(sum(reacts) / len(reacts), 2),
+                "getMessagesReactions_per_refresh_max": max(reacts),
                 "getFullChannel_per_refresh": round(sum(full) / len(full), 2),
                 "refreshes": len(views),
                 "day_getMessagesViews": sum(views),
+                "day_getMessagesReactions": sum(reacts),
                 "day_age_snapshots_history": {
                     age_label(a): made.get(int(a.total_seconds()), 0) for a in history_ages
                 },
@@ -274,6 +285,90 @@ async def storage(db_url: str, rows: int, sqlite_path: Path | None) -> dict[str,
         await close_db()
 
 
+async def due_scan(
+    db_url: str, channels: int, per_day: int, days: int, ages: tuple[timedelta, ...],
+    rounds: int = 5,
+) -> dict[str, Any]:
+    """Database time of the counters job's due-post scan (db/counters.py `due_posts`,
+    every age of `ages`, one round) on `channels` channels of `per_day` posts a day over
+    `days` days, every post past an age already holding that age's snapshot (a steady
+    archive: almost nothing due). Milliseconds per round, median and largest of
+    `rounds`."""
+    import time
+
+    from tortoise import connections
+
+    from db.counters import CounterRepository
+    from db.database import close_db, init_db
+    from db.messages import MessageRepository
+    from db.models import Channel, CounterSnapshot
+
+    await init_db(db_url)
+    try:
+        now = datetime.now(UTC).replace(microsecond=0)
+        step = DAY / per_day
+        ids = []
+        marks = []
+        for c in range(channels):
+            ch = await Channel.create(tg_id=10_000 + c, access_hash=1, username=f"c{c}",
+                                      title=f"C{c}")
+            ids.append(ch.id)
+            total = per_day * days
+            rows = []
+            for i in range(total):
+                date = now - timedelta(seconds=(total - i) * step)
+                values = _row_values(ch.id, i + 1, date, now)
+                rows.append(values)
+                for age in ages:
+                    if now - date >= age:
+                        marks.append(CounterSnapshot(
+                            channel_id=ch.id, msg_id=i + 1, taken_at=date + age,
+                            age_mark=int(age.total_seconds()), views=1, forwards=0,
+                        ))
+            for start in range(0, len(rows), 5000):
+                await MessageRepository().store_batch(
+                    ch.id, rows[start : start + 5000], start + 5000, 0
+                )
+            for start in range(0, len(marks), 5000):
+                await CounterSnapshot.bulk_create(marks[start : start + 5000])
+            marks = []
+        conn = connections.get("default")
+        if conn.capabilities.dialect == "postgres":
+            for table in ("message", "counter_snapshot"):
+                await conn.execute_script(f"VACUUM ANALYZE {table}")
+        else:
+            await conn.execute_script("ANALYZE")
+        repo = CounterRepository()
+        times = []
+        due = 0
+        for _ in range(rounds):
+            t = time.perf_counter()
+            due = 0
+            for age in ages:
+                found = await repo.due_posts(ids, age, now)
+                due += sum(len(v) for v in found.values())
+            times.append((time.perf_counter() - t) * 1000)
+        times.sort()
+        _, count = await conn.execute_query("SELECT COUNT(*) AS n FROM message")
+        return {
+            "channels": channels, "messages": int(count[0]["n"]), "due": due,
+            "ms_per_round_median": round(times[len(times) // 2], 1),
+            "ms_per_round_max": round(times[-1], 1),
+        }
+    finally:
+        await close_db()
+
+
+def _row_values(channel_id: int, msg_id: int, date: datetime, fetched_at: datetime
+                ) -> tuple[Any, ...]:
+    from core.parsing import COLUMNS
+
+    values: dict[str, Any] = dict.fromkeys(COLUMNS)
+    values.update(channel_id=channel_id, msg_id=msg_id, date=date, text=f"post {msg_id}",
+                  views=1, forwards=0, content_text="", fetched_at=fetched_at)
+    return tuple(values[c] for c in COLUMNS)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -318,13 +413,16 @@ class _Postgres:
 def _table(rows: list[dict[str, Any]]) -> str:
     """The per-refresh figures as the README's table."""
     out = [
-        "| posts a day | getHistory | getMessagesViews (largest) | target | getFullChannel |",
-        "|---|---|---|---|---|",
+        "| posts a day | getHistory | getMessagesViews (largest) | getMessagesReactions"
+        " (largest) | target | getFullChannel |",
+        "|---|---|---|---|---|---|",
     ]
     for r in rows:
         out.append(
             f"| {r['posts_per_day']:,} | {r['refresh_getHistory']} "
             f"| {r['getMessagesViews_per_refresh']} ({r['getMessagesViews_per_refresh_max']}) "
+            f"| {r['getMessagesReactions_per_refresh']} "
+            f"({r['getMessagesReactions_per_refresh_max']}) "
             f"| <= {r['target_getMessagesViews_per_refresh']} "
             f"| {r['getFullChannel_per_refresh']} |"
         )
@@ -340,35 +438,53 @@ async def main() -> None:
     ap.add_argument("--ages", default="1h,24h,7d,30d", help="SNAPSHOT_AGES")
     ap.add_argument("--rows", type=int, default=200_000, help="storage rows (0: skip)")
     ap.add_argument("--pg", action="store_true", help="storage on PostgreSQL too")
+    ap.add_argument("--scan", default="100,100,40",
+                    help="due scan: channels,posts a day,days (empty: skip)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     import logging
 
     logging.basicConfig(level=logging.WARNING)
     from core.analytics import parse_ages
+    from db.counters import split_ages
 
     ages = parse_ages(args.ages)
     interval, window = timedelta(minutes=args.interval), timedelta(hours=args.window)
-    results: dict[str, Any] = {"requests": [], "storage": {}}
+    results: dict[str, Any] = {"requests": [], "storage": {}, "due_scan": {}}
+    scan: tuple[int, int, int] | None = None
+    if args.scan:
+        c, per_day, days = (int(x) for x in args.scan.split(","))
+        scan = (c, per_day, days)
+    _, job_ages = split_ages(ages, window)
     with tempfile.TemporaryDirectory() as tmp:
-        for rate in (int(r) for r in args.rates.split(",")):
+        if scan:
+            path = Path(tmp) / "scan.sqlite3"
+            results["due_scan"]["sqlite"] = await due_scan(f"sqlite://{path}", *scan, job_ages)
+            print("due scan sqlite", json.dumps(results["due_scan"]["sqlite"]), flush=True)
+        for rate in (int(r) for r in args.rates.split(",") if r):
             path = Path(tmp) / f"req-{rate}.sqlite3"
             res = await requests_per_rate(
                 rate, args.poll, f"sqlite://{path}", ages, interval, window
             )
             results["requests"].append(res)
             print(json.dumps(res), flush=True)
-        print(_table(results["requests"]), flush=True)
+        if results["requests"]:
+            print(_table(results["requests"]), flush=True)
         if args.rows:
             path = Path(tmp) / "store.sqlite3"
             results["storage"]["sqlite"] = await storage(f"sqlite://{path}", args.rows, path)
             print("sqlite", json.dumps(results["storage"]["sqlite"]), flush=True)
-    if args.pg and args.rows:
+    if args.pg and (args.rows or scan):
         pg = _Postgres()
         try:
             url = pg.start()
-            results["storage"]["postgres"] = await storage(url, args.rows, None)
-            print("postgres", json.dumps(results["storage"]["postgres"]), flush=True)
+            if args.rows:
+                results["storage"]["postgres"] = await storage(url, args.rows, None)
+                print("postgres", json.dumps(results["storage"]["postgres"]), flush=True)
+            if scan:
+                results["due_scan"]["postgres"] = await due_scan(url, *scan, job_ages)
+                print("due scan postgres", json.dumps(results["due_scan"]["postgres"]),
+                      flush=True)
         finally:
             pg.stop()
     if args.json:
