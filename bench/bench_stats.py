@@ -124,9 +124,79 @@ async def bench(args: argparse.Namespace, url: str) -> dict[str, Any]:
             m = await service.metrics(channels[biggest], d, tz)  # type: ignore[arg-type]
             worst[str(d)] = {**summary(runs, list(cpu)), "posts": m.posts}
         out["biggest_channel"] = worst
+        if args.reply:
+            out["reply"] = await bench_reply(args, channels, sample, biggest, days, tz, now, service)
     finally:
         await close_db()
     return out
+
+
+async def bench_reply(
+    args: argparse.Namespace,
+    channels: dict[int, Any],
+    sample: list[int],
+    biggest: int,
+    days: list[int],
+    tz: ZoneInfo,
+    now: datetime,
+    service: Any,
+) -> dict[str, Any]:
+    """The whole /stats <channel> reply up to the album's upload: bot.routers.stats.
+    prepare (the posts/median-views query of services.archive and the metrics query,
+    side by side, then the four charts), as cmd_stats runs it; CPU time is the
+    process's (the SQLite thread and the drawing threads included; PostgreSQL's server
+    is another process). Parts: `archive_stats` the old query alone, `draw` the charts
+    alone (from the last answer)."""
+    from bot.routers.stats import prepare
+    from services.archive import ArchiveService
+
+    class _Archive:  # services.archive.ArchiveService as the bot calls it, at `now`
+        def __init__(self) -> None:
+            self._svc = ArchiveService(upload_limit_mb=50)
+
+        async def stats(self, channel: Any, d: int, zone: Any) -> Any:
+            return await self._svc.stats(channel, d, zone, now=now)
+
+    archive = _Archive()
+    rng = random.Random(args.seed + 1)
+    lang = args.lang
+
+    async def one(cid: int, d: int) -> tuple[float, float]:
+        ch = channels[cid]
+        t, c = time.perf_counter(), time.process_time()
+        await prepare(ch, ch.label, d, archive, service, lang, tz)  # type: ignore[arg-type]
+        return time.perf_counter() - t, time.process_time() - c
+
+    await one(biggest, max(days))  # warm: matplotlib's import, the caches
+    wall: list[float] = []
+    cpu: list[float] = []
+    for _ in range(args.replies):
+        w, c = await one(rng.choice(sample), rng.choice(days))
+        wall.append(w)
+        cpu.append(c)
+    res: dict[str, Any] = {"all": summary(wall, cpu)}
+    worst: dict[str, Any] = {}
+    for d in days:
+        runs = [await one(biggest, d) for _ in range(args.worst_runs)]
+        worst[str(d)] = summary([w for w, _ in runs], [c for _, c in runs])
+    res["biggest_channel"] = worst
+    # The parts, biggest channel, longest period.
+    d = max(days)
+    ch = channels[biggest]
+    parts: dict[str, Any] = {}
+    for name, call in (
+        ("archive_stats", lambda: archive.stats(ch, d, tz)),
+        ("metrics", lambda: service.metrics(ch, d, tz)),
+    ):
+        w_, c_ = [], []
+        for _ in range(args.worst_runs):
+            t, c = time.perf_counter(), time.process_time()
+            await call()
+            w_.append(time.perf_counter() - t)
+            c_.append(time.process_time() - c)
+        parts[name] = summary(w_, c_)
+    res[f"biggest_channel_{d}d_parts"] = parts
+    return res
 
 
 def main() -> None:
@@ -142,6 +212,11 @@ def main() -> None:
     ap.add_argument("--tz", default="Europe/Moscow")
     ap.add_argument("--now", default="2026-11-30T00:00:00+00:00", help="archive_gen's --until")
     ap.add_argument("--seed", type=int, default=17)
+    ap.add_argument("--replies", type=int, default=100,
+                    help="whole /stats replies (queries + charts) over random channels")
+    ap.add_argument("--no-reply", dest="reply", action="store_false",
+                    help="time the metric query alone")
+    ap.add_argument("--lang", default="ru", help="the charts' language")
     args = ap.parse_args()
     url = args.url
     tmp = None

@@ -341,20 +341,35 @@ async def _channel_analytics(
     the weekday x hour heatmap, the metrics table; its caption the posts chart's (posts
     in the period, by what, the zone, deleted posts); then the metrics text."""
     async with ChatActionSender.upload_photo(bot=bot, chat_id=message.chat.id):
-        # Both queries at once (PostgreSQL runs them side by side; SQLite in turn).
-        st, m = await asyncio.gather(
-            archive.stats(channel, days, tz), analytics.metrics(channel, days, tz)
-        )
-        charts = None
-        if st.buckets or m.posts or m.subscriber_series:
-            charts = await asyncio.to_thread(draw_charts, m, name, days, lang, tz)
-            if st.buckets:
-                charts = replace(charts, posts=await draw(st, name, lang))
+        st, m, charts = await prepare(channel, name, days, archive, analytics, lang, tz)
     if charts is None:
         await message.answer(empty_text(name, days, lang))
         return
     await send_photos(message, charts.photos(), _caption(st, name, days, lang, tz))
     await message.answer(metrics_text(m, name, days, lang, tz), disable_web_page_preview=True)
+
+
+async def prepare(
+    channel: Channel,
+    name: str,
+    days: int,
+    archive: ArchiveAPI,
+    analytics: AnalyticsAPI,
+    lang: str,
+    tz: ZoneInfo,
+) -> tuple[StatsReport, ChannelMetrics, Charts | None]:
+    """Everything /stats <channel> does before it sends (bench/bench_stats.py times it):
+    the two queries and the album's charts (None: nothing to draw)."""
+    # Both queries at once (PostgreSQL runs them side by side; SQLite in turn).
+    st, m = await asyncio.gather(
+        archive.stats(channel, days, tz), analytics.metrics(channel, days, tz)
+    )
+    charts = None
+    if st.buckets or m.posts or m.subscriber_series:
+        charts = await asyncio.to_thread(draw_charts, m, name, days, lang, tz)
+        if st.buckets:
+            charts = replace(charts, posts=await draw(st, name, lang))
+    return st, m, charts
 
 
 async def send_photos(message: Message, photos: Sequence[tuple[str, bytes]], caption: str) -> None:
