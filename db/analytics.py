@@ -81,7 +81,7 @@ def _dialect() -> str:
     return str(connections.get("default").capabilities.dialect)
 
 
-class _Params:
+class Params:
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
         self.values: list[Any] = []
@@ -129,7 +129,7 @@ def offset_spans(tz: tzinfo, since: datetime, until: datetime) -> list[tuple[dat
     return spans
 
 
-def _in(p: _Params, ids: list[int]) -> str:
+def in_list(p: Params, ids: list[int]) -> str:
     return ", ".join(p(i) for i in ids)
 
 
@@ -163,14 +163,14 @@ async def classify(channel_ids: list[int], since: datetime, until: datetime) -> 
     dialect = _dialect()
     done = 0
     while True:
-        p = _Params(dialect)
+        p = Params(dialect)
         rows = await conn.execute_query_dict(
             "SELECT id, text, entities, reactions, action, deleted_at FROM message"
             # The partial index of the unclassified rows: empty once they are done
             # (planners misjudge how many there are, and PostgreSQL needs the ORDER BY
             # to keep off a sequential scan).
             f"{' INDEXED BY message_unrated' if dialect == 'sqlite' else ''}"
-            f" WHERE channel_id IN ({_in(p, channel_ids)}) AND date >= {p(since)}"
+            f" WHERE channel_id IN ({in_list(p, channel_ids)}) AND date >= {p(since)}"
             f" AND date < {p(until)} AND ad IS NULL"
             f" ORDER BY channel_id, date LIMIT {CLASSIFY_BATCH}",
             p.values,
@@ -207,14 +207,14 @@ def bucket_seconds(spans: list[tuple[datetime, int]]) -> int:
     return 60
 
 
-def _bucket_sql(dialect: str, width: int, column: str) -> str:
+def bucket_sql(dialect: str, width: int, column: str) -> str:
     if dialect == "sqlite":
         # "YYYY-MM-DD HH" / "YYYY-MM-DD HH:M" / "YYYY-MM-DD HH:MM" of the stored text.
         return f"substr({column}, 1, {dict([(3600, 13), (600, 15), (60, 16)])[width]})"
     return f"(CAST(EXTRACT(EPOCH FROM {column}) AS BIGINT) / {width})"
 
 
-def _bucket_start(dialect: str, width: int, key: Any) -> datetime:
+def bucket_start(dialect: str, width: int, key: Any) -> datetime:
     if dialect == "sqlite":
         text = str(key)
         text += {13: ":00", 15: "0", 16: ""}[len(text)]
@@ -240,7 +240,7 @@ async def posts_aggregate(
     cells = await _cells(dialect, width, channel_ids, since, until, now)
     out = PostsAggregate()
     for r in cells:
-        local = _bucket_start(dialect, width, r["b"]).astimezone(tz)
+        local = bucket_start(dialect, width, r["b"]).astimezone(tz)
         cell = out.cells.setdefault((local.weekday(), local.hour), Cell())
         cell.posts += int(r["n"])
         cell.reached += int(r["reached"] or 0)
@@ -258,7 +258,7 @@ async def posts_aggregate(
             chosen |= {r["b"] for r in ranked if float(r[key]) >= floor}
     posts: list[PostRow] = []
     for b in sorted(chosen, key=str):
-        start = _bucket_start(dialect, width, b)
+        start = bucket_start(dialect, width, b)
         lo, hi = max(since, start), min(until, start + timedelta(seconds=width))
         posts += await _posts(dialect, channel_ids, lo, hi, now)
     by_views = [x for x in posts if x.views]
@@ -266,7 +266,7 @@ async def posts_aggregate(
     by_er = [x for x in posts if x.er is not None]
     by_er.sort(key=lambda x: (x.er or 0.0, x.views or 0, x.msg_id), reverse=True)
     out.top_by_views, out.top_by_er = by_views[:TOP], by_er[:TOP]
-    texts = await _texts({(x.channel_id, x.msg_id) for x in out.top_by_views + out.top_by_er})
+    texts = await post_texts({(x.channel_id, x.msg_id) for x in out.top_by_views + out.top_by_er})
     out.top_by_views = [_with_text(x, texts) for x in out.top_by_views]
     out.top_by_er = [_with_text(x, texts) for x in out.top_by_er]
     return out
@@ -274,7 +274,7 @@ async def posts_aggregate(
 
 def _rated_sql(
     dialect: str,
-    p: _Params,
+    p: Params,
     channel_ids: list[int],
     since: datetime,
     until: datetime,
@@ -284,7 +284,7 @@ def _rated_sql(
     """The posts of the period (singles as they are, albums folded), with their UTC
     bucket `b` and `old` (1: older than 24 h with views), from `message_metrics`."""
     where = (
-        f"m.channel_id IN ({_in(p, channel_ids)}) AND m.date >= {p(since)}"
+        f"m.channel_id IN ({in_list(p, channel_ids)}) AND m.date >= {p(since)}"
         f" AND m.date < {p(until)} AND m.ad >= 0"
     )
     mature = p(now - MATURE)
@@ -296,13 +296,13 @@ def _rated_sql(
     return f"""
   SELECT m.channel_id AS ch, m.msg_id AS msg, m.date AS date, m.views AS views,
          {acts.format(f="", e="")} AS acts, m.ad AS ad,
-         {_bucket_sql(dialect, width, "m.date")} AS b,
+         {bucket_sql(dialect, width, "m.date")} AS b,
          CASE WHEN m.date < {mature} AND m.views IS NOT NULL THEN 1 ELSE 0 END AS old
   FROM message m{hint} WHERE {where} AND m.grouped_id IS NULL
   UNION ALL
   SELECT m.channel_id, MIN(m.msg_id), MIN(m.date), MAX(m.views),
          {acts.format(f="MAX(", e=")")}, MAX(m.ad),
-         {_bucket_sql(dialect, width, "MIN(m.date)")},
+         {bucket_sql(dialect, width, "MIN(m.date)")},
          CASE WHEN MIN(m.date) < {mature} AND MAX(m.views) IS NOT NULL THEN 1 ELSE 0 END
   FROM message m{hint} WHERE {where} AND m.grouped_id IS NOT NULL
   GROUP BY m.channel_id, m.grouped_id
@@ -319,7 +319,7 @@ async def _cells(
 ) -> list[dict[str, Any]]:
     """One row per UTC bucket with posts: n, reached, views (sum over reached), rated,
     er (sum), ads, vmax (the largest views), emax (the largest ER of a rated post)."""
-    p = _Params(dialect)
+    p = Params(dialect)
     real = "REAL" if dialect == "sqlite" else "DOUBLE PRECISION"
     er = f"CASE WHEN old = 1 AND views > 0 THEN CAST(acts AS {real}) / views END"
     sql = f"""
@@ -338,7 +338,7 @@ async def _posts(
 ) -> list[PostRow]:
     """The posts of a short span (one bucket) with their views and ER (None unless
     older than 24 h with views > 0)."""
-    p = _Params(dialect)
+    p = Params(dialect)
     real = "REAL" if dialect == "sqlite" else "DOUBLE PRECISION"
     sql = f"""
 SELECT ch, msg, date, views,
@@ -369,14 +369,14 @@ def _with_text(post: PostRow, texts: dict[tuple[int, int], str]) -> PostRow:
     )
 
 
-async def _texts(keys: set[tuple[int, int]]) -> dict[tuple[int, int], str]:
+async def post_texts(keys: set[tuple[int, int]]) -> dict[tuple[int, int], str]:
     """The caption of each post (channel row, first msg_id): its own text, else (an
     album) the first item's text that is not empty (album items have close ids)."""
     out: dict[tuple[int, int], str] = {}
     conn = connections.get("default")
     dialect = _dialect()
     for ch, msg in keys:
-        p = _Params(dialect)
+        p = Params(dialect)
         rows = await conn.execute_query_dict(
             f"SELECT msg_id, grouped_id, text FROM message WHERE channel_id = {p(ch)}"
             f" AND msg_id >= {p(msg)} AND msg_id <= {p(msg + 20)} ORDER BY msg_id",
@@ -397,7 +397,7 @@ async def subscriber_summary(
     [since, until); without any there, the latest count before `since` is the mean."""
     dialect = _dialect()
     conn = connections.get("default")
-    p = _Params(dialect)
+    p = Params(dialect)
     ch, lo, hi = p(channel_id), p(since), p(until)
     agg = await conn.execute_query_dict(
         f"SELECT AVG(CAST(subscribers AS {'REAL' if dialect == 'sqlite' else 'DOUBLE PRECISION'}))"
@@ -410,7 +410,7 @@ async def subscriber_summary(
         return SubscriberSummary(float(before.subscribers) if before else None, None, None)
     ends = []
     for order in ("ASC", "DESC"):
-        p = _Params(dialect)
+        p = Params(dialect)
         r = await conn.execute_query_dict(
             f"SELECT taken_at, subscribers FROM subscriber_snapshot"
             f" WHERE channel_id = {p(channel_id)} AND taken_at >= {p(since)}"
@@ -423,7 +423,7 @@ async def subscriber_summary(
 
 async def subscriber_before(channel_id: int, since: datetime) -> SubscriberPoint | None:
     """The latest subscriber count of channel row `channel_id` taken before `since`."""
-    p = _Params(_dialect())
+    p = Params(_dialect())
     rows = await connections.get("default").execute_query_dict(
         f"SELECT taken_at, subscribers FROM subscriber_snapshot WHERE channel_id = {p(channel_id)}"
         f" AND taken_at < {p(since)} ORDER BY taken_at DESC LIMIT 1",
@@ -443,7 +443,7 @@ async def subscriber_series(
     first; more than `points` of them are thinned evenly to about `points` (the first and
     the last kept). None: all."""
     dialect = _dialect()
-    p = _Params(dialect)
+    p = Params(dialect)
     rows = await connections.get("default").execute_query_dict(
         f"SELECT taken_at, subscribers FROM subscriber_snapshot WHERE channel_id = {p(channel_id)}"
         f" AND taken_at >= {p(since)} AND taken_at < {p(until)} ORDER BY taken_at",
