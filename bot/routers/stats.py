@@ -359,17 +359,26 @@ async def prepare(
     tz: ZoneInfo,
 ) -> tuple[StatsReport, ChannelMetrics, Charts | None]:
     """Everything /stats <channel> does before it sends (bench/bench_stats.py times it):
-    the two queries and the album's charts (None: nothing to draw)."""
-    # Both queries at once (PostgreSQL runs them side by side; SQLite in turn).
-    st, m = await asyncio.gather(
-        archive.stats(channel, days, tz), analytics.metrics(channel, days, tz)
-    )
-    charts = None
-    if st.buckets or m.posts or m.subscriber_series:
+    the two queries and the album's charts (None: nothing to draw).
+
+    The queries run at once (PostgreSQL side by side; SQLite's one connection in turn)
+    and each answer's charts are drawn as soon as it is in, while the other query runs
+    (the database works outside the GIL: on two cores the drawing and the query overlap)."""
+
+    async def posts() -> tuple[StatsReport, bytes | None]:
+        st = await archive.stats(channel, days, tz)
+        return st, (await draw(st, name, lang) if st.buckets else None)
+
+    async def album() -> tuple[ChannelMetrics, Charts | None]:
+        m = await analytics.metrics(channel, days, tz)
+        if not (m.posts or m.subscriber_series):
+            return m, None
+        return m, await asyncio.to_thread(draw_charts, m, name, days, lang, tz)
+
+    (st, png), (m, charts) = await asyncio.gather(posts(), album())
+    if charts is None and png is not None:  # posts, none of them counted by the metrics
         charts = await asyncio.to_thread(draw_charts, m, name, days, lang, tz)
-        if st.buckets:
-            charts = replace(charts, posts=await draw(st, name, lang))
-    return st, m, charts
+    return st, m, replace(charts, posts=png) if charts is not None else None
 
 
 async def send_photos(message: Message, photos: Sequence[tuple[str, bytes]], caption: str) -> None:
