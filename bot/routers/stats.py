@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, Router
@@ -260,35 +261,57 @@ class Charts:
         return [(name, png) for name, png in named if png is not None]
 
 
-def draw_charts(m: ChannelMetrics, name: str, days: int, lang: str, tz: ZoneInfo) -> Charts:
-    """The album's charts (CPU-bound: call via to_thread). No growth chart without a
-    subscriber count, no heatmap without posts."""
+def chart_jobs(
+    m: ChannelMetrics, name: str, days: int, lang: str, tz: ZoneInfo
+) -> dict[str, Callable[[], bytes]]:
+    """The album's charts to draw, by Charts field: "growth" (none without a subscriber
+    count), "heatmap" (none without posts), "table". Each is CPU-bound (call via
+    to_thread); each draws its own Figure, so they may run in threads at once."""
     period = _period_plain(days, lang)
-    growth = None
+    jobs: dict[str, Callable[[], bytes]] = {}
     if m.subscriber_series:
         points = [(in_zone(p.taken_at, tz), p.subscribers) for p in m.subscriber_series]
-        growth = growth_chart(
+        jobs["growth"] = partial(
+            growth_chart,
             f"{plain('stats_growth_title', lang)} · {shorten(name, 40)}",
             points,
             plain("stats_growth_axis", lang),
             note=" · ".join(x for x in (growth_text(m, lang), period) if x),
         )
-    heatmap = None
     if m.posts and m.heatmap:
         best = [(d, h) for d in m.best_weekdays[:1] for h in m.best_hours[:3]]
-        heatmap = heatmap_chart(
+        jobs["heatmap"] = partial(
+            heatmap_chart,
             plain("stats_heatmap_title", lang),
             m.heatmap,
             weekday_names(lang),
             plain("stats_hour_axis", lang, zone=zone_label(tz)),
             best=best,
         )
-    table = table_chart(
+    jobs["table"] = partial(
+        table_chart,
         plain("stats_table_title", lang, channel=shorten(name, 40), period=period),
         metric_rows(m, lang),
         footer=zone_label(tz),
     )
-    return Charts(growth, heatmap, table)
+    return jobs
+
+
+def draw_charts(m: ChannelMetrics, name: str, days: int, lang: str, tz: ZoneInfo) -> Charts:
+    """The album's charts (CPU-bound: call via to_thread). No growth chart without a
+    subscriber count, no heatmap without posts."""
+    pngs = {k: job() for k, job in chart_jobs(m, name, days, lang, tz).items()}
+    return Charts(pngs.get("growth"), pngs.get("heatmap"), pngs["table"])
+
+
+async def draw_charts_at_once(
+    m: ChannelMetrics, name: str, days: int, lang: str, tz: ZoneInfo
+) -> Charts:
+    """draw_charts with each chart in its own worker thread: matplotlib holds the GIL
+    most of the time, but the PNG encoding (Pillow, zlib) does not."""
+    jobs = chart_jobs(m, name, days, lang, tz)
+    pngs = dict(zip(jobs, await asyncio.gather(*map(asyncio.to_thread, jobs.values())), strict=True))
+    return Charts(pngs.get("growth"), pngs.get("heatmap"), pngs["table"])
 
 
 def _period_plain(days: int, lang: str) -> str:
@@ -373,11 +396,11 @@ async def prepare(
         m = await analytics.metrics(channel, days, tz)
         if not (m.posts or m.subscriber_series):
             return m, None
-        return m, await asyncio.to_thread(draw_charts, m, name, days, lang, tz)
+        return m, await draw_charts_at_once(m, name, days, lang, tz)
 
     (st, png), (m, charts) = await asyncio.gather(posts(), album())
     if charts is None and png is not None:  # posts, none of them counted by the metrics
-        charts = await asyncio.to_thread(draw_charts, m, name, days, lang, tz)
+        charts = await draw_charts_at_once(m, name, days, lang, tz)
     return st, m, replace(charts, posts=png) if charts is not None else None
 
 
