@@ -125,7 +125,9 @@ async def bench(args: argparse.Namespace, url: str) -> dict[str, Any]:
             worst[str(d)] = {**summary(runs, list(cpu)), "posts": m.posts}
         out["biggest_channel"] = worst
         if args.reply:
-            out["reply"] = await bench_reply(args, channels, sample, biggest, days, tz, now, service)
+            out["reply"] = await bench_reply(
+                args, channels, sample, biggest, days, tz, now, service
+            )
     finally:
         await close_db()
     return out
@@ -212,10 +214,15 @@ def main() -> None:
     ap.add_argument("--tz", default="Europe/Moscow")
     ap.add_argument("--now", default="2026-11-30T00:00:00+00:00", help="archive_gen's --until")
     ap.add_argument("--seed", type=int, default=17)
-    ap.add_argument("--replies", type=int, default=100,
-                    help="whole /stats replies (queries + charts) over random channels")
-    ap.add_argument("--no-reply", dest="reply", action="store_false",
-                    help="time the metric query alone")
+    ap.add_argument(
+        "--replies",
+        type=int,
+        default=100,
+        help="whole /stats replies (queries + charts) over random channels",
+    )
+    ap.add_argument(
+        "--no-reply", dest="reply", action="store_false", help="time the metric query alone"
+    )
     ap.add_argument("--lang", default="ru", help="the charts' language")
     args = ap.parse_args()
     url = args.url

@@ -87,7 +87,9 @@ def _posts_sql(dialect: str, p: Any, channel_ids: list[int], since: datetime,
         f"channel_id IN ({adb.in_list(p, channel_ids)}) AND date >= {p(since)}"
         f" AND date < {p(until)}"
     )
-    cols = f"channel_id AS ch, grouped_id AS g, msg_id AS msg, date AS d, views AS v, reactions_n AS r"
+    cols = (
+        "channel_id AS ch, grouped_id AS g, msg_id AS msg, date AS d, views AS v, reactions_n AS r"
+    )
     parts = (
         f"SELECT {cols}, 0 AS dead FROM message{hint} WHERE {where} AND ad >= 0",
         f"SELECT {cols}, 1 AS dead FROM message{hint} WHERE {where} AND ad = -1"

@@ -310,7 +310,9 @@ async def draw_charts_at_once(
     """draw_charts with each chart in its own worker thread: matplotlib holds the GIL
     most of the time, but the PNG encoding (Pillow, zlib) does not."""
     jobs = chart_jobs(m, name, days, lang, tz)
-    pngs = dict(zip(jobs, await asyncio.gather(*map(asyncio.to_thread, jobs.values())), strict=True))
+    pngs = dict(
+        zip(jobs, await asyncio.gather(*map(asyncio.to_thread, jobs.values())), strict=True)
+    )
     return Charts(pngs.get("growth"), pngs.get("heatmap"), pngs["table"])
 
 
