@@ -90,6 +90,20 @@ _BLUE = "#2b6cb0"
 _RED = "#c53030"
 
 
+def load() -> None:
+    """Import matplotlib and the modules the charts use (~1 s the first time, nothing
+    after). Call it (via to_thread) before drawing in several threads at once: a first
+    import of matplotlib in two threads at once fails (a circular import error)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.backends.backend_agg
+    import matplotlib.dates
+    import matplotlib.figure
+    import matplotlib.patches
+    import matplotlib.ticker
+
+
 def _figure(height_in: float) -> Any:
     """A Figure (not pyplot: no global state, safe in a worker thread)."""
     import matplotlib

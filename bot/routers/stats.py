@@ -22,6 +22,7 @@ from babel.numbers import format_decimal
 from bot.api.analytics import AnalyticsAPI
 from bot.api.archive import ArchiveAPI
 from bot.charts import curve_chart, growth_chart, heatmap_chart, stats_chart, table_chart
+from bot.charts import load as load_charts
 from bot.labels import LIST_WIDTH, channel_name, echo, shorten
 from bot.texts import Html, html_join, plain, t, tn
 from bot.times import in_zone, show, zone_label
@@ -390,17 +391,27 @@ async def prepare(
     and each answer's charts are drawn as soon as it is in, while the other query runs
     (the database works outside the GIL: on two cores the drawing and the query overlap)."""
 
+    # matplotlib's first import (~1 s) while the queries run, before any drawing thread.
+    loaded = asyncio.ensure_future(asyncio.to_thread(load_charts))
+
     async def posts() -> tuple[StatsReport, bytes | None]:
         st = await archive.stats(channel, days, tz)
-        return st, (await draw(st, name, lang) if st.buckets else None)
+        if not st.buckets:
+            return st, None
+        await loaded
+        return st, await draw(st, name, lang)
 
     async def album() -> tuple[ChannelMetrics, Charts | None]:
         m = await analytics.metrics(channel, days, tz)
         if not (m.posts or m.subscriber_series):
             return m, None
+        await loaded
         return m, await draw_charts_at_once(m, name, days, lang, tz)
 
-    (st, png), (m, charts) = await asyncio.gather(posts(), album())
+    try:
+        (st, png), (m, charts) = await asyncio.gather(posts(), album())
+    finally:
+        await loaded
     if charts is None and png is not None:  # posts, none of them counted by the metrics
         charts = await draw_charts_at_once(m, name, days, lang, tz)
     return st, m, replace(charts, posts=png) if charts is not None else None
