@@ -489,44 +489,17 @@ class CounterRepository:
     ) -> AsyncIterator[tuple[int, CounterPoint]]:
         """(msg_id, point) of every counter snapshot of the channel with
         since <= taken_at < until, by row id (taken order), `batch` rows a query."""
-        last = 0
-        while True:
-            rows = (
-                await CounterSnapshot.filter(
-                    channel_id=channel_id, taken_at__gte=since, taken_at__lt=until, id__gt=last
-                )
-                .order_by("id")
-                .limit(batch)
-                .values(
-                    "id", "msg_id", "taken_at", "views", "forwards", "replies", "reactions",
-                    "age_mark",
-                )
-            )
-            for r in rows:
-                yield int(r["msg_id"]), _point(r)
-            if len(rows) < batch:
-                return
-            last = int(rows[-1]["id"])
+        fields = ("msg_id", "taken_at", "views", "forwards", "replies", "reactions", "age_mark")
+        async for r in _by_id(CounterSnapshot, channel_id, since, until, batch, fields):
+            yield int(r["msg_id"]), _point(r)
 
     async def iter_subscriber_rows(
         self, channel_id: int, since: datetime, until: datetime, *, batch: int = 2000
     ) -> AsyncIterator[SubscriberPoint]:
         """The channel's subscriber counts with since <= taken_at < until, oldest first."""
-        last = 0
-        while True:
-            rows = (
-                await SubscriberSnapshot.filter(
-                    channel_id=channel_id, taken_at__gte=since, taken_at__lt=until, id__gt=last
-                )
-                .order_by("id")
-                .limit(batch)
-                .values("id", "taken_at", "subscribers")
-            )
-            for r in rows:
-                yield SubscriberPoint(_aware(r["taken_at"]), int(r["subscribers"]))
-            if len(rows) < batch:
-                return
-            last = int(rows[-1]["id"])
+        fields = ("taken_at", "subscribers")
+        async for r in _by_id(SubscriberSnapshot, channel_id, since, until, batch, fields):
+            yield SubscriberPoint(_aware(r["taken_at"]), int(r["subscribers"]))
 
 
 def _point(r: dict[str, Any]) -> CounterPoint:
@@ -555,3 +528,30 @@ def _as_datetime(value: Any) -> datetime:
     if isinstance(value, datetime):
         return value
     return datetime.fromisoformat(str(value))
+
+
+async def _by_id(
+    model: type[CounterSnapshot] | type[SubscriberSnapshot],
+    channel_id: int,
+    since: datetime,
+    until: datetime,
+    batch: int,
+    fields: Sequence[str],
+) -> AsyncIterator[dict[str, Any]]:
+    """The channel's rows of `model` with since <= taken_at < until as dicts of `fields`,
+    by row id (taken order), `batch` rows a query (keyset pages: never all in memory)."""
+    last = 0
+    while True:
+        rows = (
+            await model.filter(
+                channel_id=channel_id, taken_at__gte=since, taken_at__lt=until, id__gt=last
+            )
+            .order_by("id")
+            .limit(batch)
+            .values("id", *fields)
+        )
+        for r in rows:
+            yield r
+        if len(rows) < batch:
+            return
+        last = int(rows[-1]["id"])

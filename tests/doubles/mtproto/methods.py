@@ -703,6 +703,23 @@ def get_channel_messages(call: Call) -> TLObject:
 MAX_VIEWS_IDS = 100
 
 
+def _counted(call: Call) -> tuple[Channel, list[int]]:
+    """The chat and ids of a getMessagesViews / getMessagesReactions request. Errors: no
+    ids MESSAGE_IDS_EMPTY, more than 100 LIMIT_INVALID, a peer that is not a channel or
+    chat PEER_ID_INVALID, a channel as `messages.getHistory` refuses it."""
+    peer = call.request.peer
+    ids = list(call.request.id)
+    if not ids:
+        raise RpcFail("MESSAGE_IDS_EMPTY")
+    if len(ids) > MAX_VIEWS_IDS:
+        raise RpcFail("LIMIT_INVALID")
+    if isinstance(peer, types.InputPeerChat):
+        return _basic_group(call, peer.chat_id), ids
+    if isinstance(peer, types.InputPeerChannel):
+        return _channel(call, peer), ids
+    raise RpcFail("PEER_ID_INVALID")
+
+
 @rpc(functions.messages.GetMessagesViewsRequest)
 def get_messages_views(call: Call) -> TLObject:
     """The views, forwards and replies of posts, one `messageViews` per id in the order
@@ -715,19 +732,7 @@ def get_messages_views(call: Call) -> TLObject:
     or chat PEER_ID_INVALID, a channel as `messages.getHistory` refuses it."""
     user = call.require_user()
     req = call.request
-    peer = req.peer
-    ids = list(req.id)
-    if not ids:
-        raise RpcFail("MESSAGE_IDS_EMPTY")
-    if len(ids) > MAX_VIEWS_IDS:
-        raise RpcFail("LIMIT_INVALID")
-    channel: Channel
-    if isinstance(peer, types.InputPeerChat):
-        channel = _basic_group(call, peer.chat_id)
-    elif isinstance(peer, types.InputPeerChannel):
-        channel = _channel(call, peer)
-    else:
-        raise RpcFail("PEER_ID_INVALID")
+    channel, ids = _counted(call)
     views: list[TLObject] = []
     for msg_id in ids:
         msg = channel.get(msg_id)
@@ -774,20 +779,7 @@ def get_messages_reactions(call: Call) -> TLObject:
     clients send 100). Errors: no ids MESSAGE_IDS_EMPTY, a peer that is not a channel or
     chat PEER_ID_INVALID, a channel as `messages.getHistory` refuses it."""
     call.require_user()
-    req = call.request
-    peer = req.peer
-    ids = list(req.id)
-    if not ids:
-        raise RpcFail("MESSAGE_IDS_EMPTY")
-    if len(ids) > MAX_VIEWS_IDS:
-        raise RpcFail("LIMIT_INVALID")
-    channel: Channel
-    if isinstance(peer, types.InputPeerChat):
-        channel = _basic_group(call, peer.chat_id)
-    elif isinstance(peer, types.InputPeerChannel):
-        channel = _channel(call, peer)
-    else:
-        raise RpcFail("PEER_ID_INVALID")
+    channel, ids = _counted(call)
     updates = []
     for msg_id in dict.fromkeys(ids):
         msg = channel.get(msg_id)
