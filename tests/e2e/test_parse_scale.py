@@ -23,6 +23,11 @@ from tests.e2e.seeded import CODE, PHONE, parse, seed_caught_up
 LONG_TITLE = ('<b>&"Канал «Новости» 🎉 ' * 6)[:128]
 SENT = ("sendMessage", "editMessageText")
 
+# The counters job (#17) reads 1,000 channels' subscriber counts at start: not what
+# these tests are about, and ~30 s of the serial e2e chain. tests/e2e/test_analytics.py
+# covers the job.
+NO_COUNTERS = {"SUBSCRIBERS_INTERVAL_MINUTES": "0", "SNAPSHOT_AGES": ""}
+
 
 def refused(api: BotAPIDouble) -> list[Any]:
     return [(r.method, r.status, r.params.get("text", "")[:80]) for r in api.requests
@@ -82,7 +87,7 @@ async def test_parse_all_and_status_over_1000_channels_stay_within_telegram_limi
     tmp_path: Path,
 ) -> None:
     world, channels, trouble, paused = build_world()
-    async with running_stack(tmp_path, world, start=False) as stack:
+    async with running_stack(tmp_path, world, start=False, **NO_COUNTERS) as stack:
         inject_trouble(stack, trouble)
         await seed_caught_up(stack, channels + paused, paused=tuple(paused))
         await stack.app.start()
