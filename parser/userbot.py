@@ -36,8 +36,8 @@ PAUSED, INVALID = "paused", "invalid"
 class Userbot:
     """Owns the client: connect from the stored session, adopt a fresh login, pause on death.
 
-    `state` is no_session | connecting | ready | paused (the vault cannot open the
-    session) | invalid (Telegram revoked it: 401 AUTH_KEY_UNREGISTERED, SESSION_REVOKED,
+    `state` is connecting (also before the stored session is read) | no_session | ready |
+    paused (the vault cannot open the session) | invalid (Telegram revoked it: 401 AUTH_KEY_UNREGISTERED, SESSION_REVOKED,
     ..., https://core.telegram.org/api/errors#401-unauthorized); `reason` says why.
     The session string comes from and goes to `accounts` (core.ports.SessionStore).
     """
@@ -61,7 +61,10 @@ class Userbot:
         self._health = health
         self._alerter = alerter
         self.client: TelegramClient | None = None
-        self.state = NO_SESSION
+        # Until run() has looked at the stored session we do not know there is none:
+        # a command that arrives meanwhile waits for the client instead of being told
+        # to /login (the bot polls before this component's first step).
+        self.state = CONNECTING
         self.reason: str | None = None
         self.me: Any = None
         self.stored_name: str | None = None  # the stored account's name, while connecting
