@@ -37,8 +37,9 @@ class Userbot:
     """Owns the client: connect from the stored session, adopt a fresh login, pause on death.
 
     `state` is connecting (also before the stored session is read) | no_session | ready |
-    paused (the vault cannot open the session) | invalid (Telegram revoked it: 401 AUTH_KEY_UNREGISTERED, SESSION_REVOKED,
-    ..., https://core.telegram.org/api/errors#401-unauthorized); `reason` says why.
+    paused (the vault cannot open the session) | invalid (Telegram revoked it: 401
+    AUTH_KEY_UNREGISTERED, SESSION_REVOKED, ...,
+    https://core.telegram.org/api/errors#401-unauthorized); `reason` says why.
     The session string comes from and goes to `accounts` (core.ports.SessionStore).
     """
 

@@ -20,7 +20,6 @@ from core.redaction import REDACTOR
 from db.database import close_db, init_db
 from db.messages import MessageRepository
 
-
 _migrated: list[Path] = []  # this worker's freshly migrated database, once made
 
 
