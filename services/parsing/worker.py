@@ -343,6 +343,7 @@ class ParseWorker:
         request gets an answer now, while scheduled runs wait for the next login.
         """
         given_up = ("invalid", "no_session") if manual else ("invalid",)
+        pause = 0.05  # a session about to be ready (the start) is met at once; then 1 s
         while not self._stopping:
             # An operator's /parse is itself the probe of a local trouble.
             if self.local is not None and not manual:
@@ -357,7 +358,8 @@ class ParseWorker:
                 return client
             if self._userbot.state in given_up:
                 return None
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(pause)
+            pause = min(1.0, pause * 2)
         return None
 
     async def _handle(self, req: _Request) -> None:
