@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from services.counters import CountersService
 from services.parsing.ingest import ChannelFetcher
 from tests.doubles.mtproto import PUBLIC_KEY_PATH, MTProtoServer, World, signed_in_client
 from tests.doubles.mtproto.world import Channel as WorldChannel
+from tests.doubles.sessions import FakeSession as Session
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -34,15 +34,6 @@ PHONE, CODE = "+15550000001", "12345"
 HOUR = timedelta(hours=1)
 rsa.add_key(PUBLIC_KEY_PATH.read_text(), old=False)
 
-
-@dataclass
-class Session:
-    client: Any
-    state: str = "ready"
-    dead: list[str] = field(default_factory=list)
-
-    async def session_dead(self, reason: str) -> None:
-        self.dead.append(reason)
 
 
 def row(channel_id: int, msg_id: int, date: datetime, fetched_at: datetime, *,

@@ -25,22 +25,13 @@ from db.models import Channel, MediaDownload, MediaFile
 from parser.media import CHUNK, media_ref
 from services.media import MediaService
 from tests.doubles.mtproto import PUBLIC_KEY_PATH, MTProtoServer, World, signed_in_client
+from tests.doubles.sessions import FakeSession as Session
 
 pytestmark = pytest.mark.timeout(60)
 
 PHONE, CODE = "+15550000001", "12345"
 rsa.add_key(PUBLIC_KEY_PATH.read_text(), old=False)
 
-
-@dataclass
-class Session:
-    client: Any
-    state: str = "ready"
-    dead: list[str] = field(default_factory=list)
-
-    async def session_dead(self, reason: str) -> None:
-        self.dead.append(reason)
-        self.client, self.state = None, "invalid"
 
 
 @dataclass
