@@ -407,8 +407,9 @@ class CounterRepository:
     async def subscribers_due(
         self, channel_ids: Sequence[int], interval: timedelta, now: datetime
     ) -> list[int]:
-        """The channels (row ids, in the given order) whose latest subscriber count is
-        older than `interval`, or that have none."""
+        """The channels (row ids) whose latest subscriber count is older than
+        `interval`, or that have none: those with none first (in the given order), then
+        the oldest count first."""
         if not channel_ids:
             return []
         latest = dict(
@@ -417,12 +418,14 @@ class CounterRepository:
             .annotate(last=Max("taken_at"))
             .values_list("channel_id", "last")
         )
-        out = []
+        never, old = [], []
         for cid in channel_ids:
             last = latest.get(cid)
-            if last is None or now - _aware(_as_datetime(last)) >= interval:
-                out.append(cid)
-        return out
+            if last is None:
+                never.append(cid)
+            elif now - (when := _aware(_as_datetime(last))) >= interval:
+                old.append((when, cid))
+        return never + [cid for _, cid in sorted(old)]
 
     async def record_subscribers(self, channel_id: int, count: int, taken_at: datetime) -> bool:
         """One subscriber count; False (nothing written) when the channel was removed

@@ -14,7 +14,15 @@ Every `poll_seconds` (and when woken), with a ready session:
    when the window is 0; app/service.py): the shorter ones are marked on the runs'
    reads of the window at no request (db/counters.py snapshot hooks);
 2. each active broadcast channel whose latest subscriber count is older than
-   `subscribers_interval` gets one channels.getFullChannel.
+   `subscribers_interval` (or that has none) gets one channels.getFullChannel, those
+   never read first, then the oldest count first. The reads are paced at N (the
+   channels followed) per interval: a round may read what accrued since the last one
+   (N x elapsed / interval), at most ceil(N x poll / interval) at once (at least
+   `_FEW`: so few are no burst), that many at start. So a first start or a restart
+   after a long stop spreads the N reads over the interval (1,000 channels, 60 min,
+   5 min polls: 84 a round) instead of sending N at once, and in steady state each
+   channel is read once an interval (a count younger than the interval is never read
+   again).
 
 What Telegram says: a flood wait defers the whole job by its seconds (the chunks read
 before it are recorded; the end of the wait is stored in job_mark, so a restart keeps
@@ -31,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -53,6 +62,8 @@ log = logging.getLogger(__name__)
 # Posts Telegram answered without counters (deleted meanwhile) are not asked again for
 # the same age by this process; the set is emptied past this size.
 _MISSING_CAP = 100_000
+# Subscriber reads a round may always make at once (more are paced: tick()).
+_FEW = 10
 
 
 class Session(Protocol):
@@ -96,6 +107,9 @@ class CountersService:
         self._resume_at: datetime | None = None
         self._resume_loaded = False
         self._missing: set[tuple[int, int, int]] = set()
+        # The subscriber reads this process may make now, and when that was counted.
+        self._budget: float | None = None
+        self._budget_at: datetime | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -227,10 +241,16 @@ class CountersService:
         self, client: Any, channels: dict[int, Followed], skipped: set[int]
     ) -> None:
         assert self._interval is not None
-        due = await self._repo.subscribers_due(list(channels), self._interval, self._clock())
+        now = self._clock()
+        budget = self._refill(len(channels), now)
+        due = await self._repo.subscribers_due(list(channels), self._interval, now)
         for channel_id in due:
             if channel_id in skipped:
                 continue
+            if budget < 1:
+                break
+            budget -= 1
+            self._budget = budget
             ch = channels[channel_id]
             try:
                 count = await read_subscribers(client, (ch.tg_id, ch.access_hash))
@@ -241,6 +261,21 @@ class CountersService:
                 channel_id, count, self._clock()
             ):
                 log.info("counters: %s was removed meanwhile; nothing recorded", ch.label)
+
+    def _refill(self, channels: int, now: datetime) -> float:
+        """The subscriber reads allowed now: `channels` per interval accrued since the
+        last count, at most ceil(channels x poll / interval) (at least `_FEW`); that
+        many the first time."""
+        assert self._interval is not None
+        per_second = channels / self._interval.total_seconds()
+        cap = max(_FEW, math.ceil(per_second * self._poll))
+        if self._budget is None or self._budget_at is None:
+            budget = float(cap)
+        else:
+            elapsed = max(0.0, (now - self._budget_at).total_seconds())
+            budget = min(float(cap), self._budget + per_second * elapsed)
+        self._budget, self._budget_at = budget, now
+        return budget
 
     @staticmethod
     def _skip(ch: Followed, exc: Exception, skipped: set[int]) -> None:

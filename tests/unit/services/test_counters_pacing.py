@@ -1,0 +1,157 @@
+"""The counters job's subscriber reads are paced (services/counters/service.py): 1,000
+channels are read over the interval, never all at once, at a first start and at a
+restart after a long stop alike; in steady state each channel once an interval. The
+repository and the reads are fakes (the MTProto side: tests/integration/test_counters.py)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from typing import Any
+
+import pytest
+
+from core.errors import RateLimited
+from db.counters import Followed
+from services.counters import service as counters_service
+from services.counters.service import CountersService
+from tests.doubles.sessions import FakeSession
+
+T0 = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
+INTERVAL = timedelta(minutes=60)
+POLL = 300.0
+CHANNELS = 1000
+CAP = math.ceil(CHANNELS * POLL / INTERVAL.total_seconds())  # 84 a round
+
+
+class Repo:
+    """CounterRepository's job side over a dict of subscriber reads."""
+
+    def __init__(self, n: int) -> None:
+        self.channels = [Followed(i, 1000 + i, 1, f"@c{i}") for i in range(1, n + 1)]
+        self.reads: dict[int, list[datetime]] = {c.id: [] for c in self.channels}
+        self.resume: datetime | None = None
+
+    async def followed_channels(self) -> list[Followed]:
+        return self.channels
+
+    async def subscribers_due(
+        self, ids: Sequence[int], interval: timedelta, now: datetime
+    ) -> list[int]:
+        never = [c for c in ids if not self.reads[c]]
+        old = sorted(
+            (self.reads[c][-1], c)
+            for c in ids
+            if self.reads[c] and now - self.reads[c][-1] >= interval
+        )
+        return never + [c for _, c in old]
+
+    async def record_subscribers(self, channel_id: int, count: int, taken_at: datetime) -> bool:
+        self.reads[channel_id].append(taken_at)
+        return True
+
+    async def resume_at(self) -> datetime | None:
+        return self.resume
+
+    async def set_resume_at(self, when: datetime) -> None:
+        self.resume = when
+
+
+@pytest.fixture
+def asked(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The channels.getFullChannel reads, as (tg_id, access_hash); a tg_id in `flood`
+    answers a flood wait."""
+    calls: list[Any] = []
+
+    async def read_subscribers(client: Any, peer: tuple[int, int | None]) -> int:
+        calls.append(peer)
+        if peer[0] in flood:
+            flood.discard(peer[0])
+            raise RateLimited(120)
+        return 10
+
+    flood: set[int] = set()
+    calls.append(flood)
+    monkeypatch.setattr(counters_service, "read_subscribers", read_subscribers)
+    return calls
+
+
+def job(repo: Repo, clock: list[datetime]) -> CountersService:
+    return CountersService(
+        repo,  # type: ignore[arg-type]
+        FakeSession(object()),
+        ages=(),
+        subscribers_interval=INTERVAL,
+        poll_seconds=POLL,
+        clock=lambda: clock[0],
+    )
+
+
+async def rounds(
+    service: CountersService, clock: list[datetime], n: int, every: float = POLL
+) -> list[int]:
+    """`n` rounds `every` seconds apart from the clock's time; the reads of each."""
+    repo = service._repo
+    assert isinstance(repo, Repo)
+    counts = []
+    for _ in range(n):
+        before = sum(len(r) for r in repo.reads.values())
+        await service.tick()
+        counts.append(sum(len(r) for r in repo.reads.values()) - before)
+        clock[0] += timedelta(seconds=every)
+    return counts
+
+
+async def test_a_first_start_spreads_the_reads_over_the_interval(asked: list[Any]) -> None:
+    repo, clock = Repo(CHANNELS), [T0]
+    service = job(repo, clock)
+    first = await rounds(service, clock, 12)
+    # 84 a round at most (83.3 accrue a round), never 1,000 at once: all read within
+    # the interval (12 rounds: 55 min), each once.
+    assert first[0] == CAP and max(first) == CAP and min(first) >= CAP - 1
+    assert sum(first) == CHANNELS
+    assert all(len(r) == 1 for r in repo.reads.values())
+    # Rounds woken in between (a run completed) read no faster: 60 rounds 5 s apart
+    # (5 min) read what 5 min allow.
+    more = await rounds(service, clock, 60, every=5)
+    assert sum(more) <= CAP
+    # Steady state, three more hours: every channel once an interval (a read never
+    # younger than the interval before it, never more than two polls later).
+    await rounds(service, clock, 36)
+    for reads in repo.reads.values():
+        gaps = [b - a for a, b in pairwise(reads)]
+        assert len(reads) >= 4
+        assert all(INTERVAL <= g <= INTERVAL + timedelta(seconds=2 * POLL) for g in gaps)
+
+
+async def test_a_restart_after_a_long_stop_does_not_burst(asked: list[Any]) -> None:
+    repo, clock = Repo(CHANNELS), [T0]
+    await rounds(job(repo, clock), clock, 12)
+    # Stopped three hours: every count is stale. The new process reads 84 a round at
+    # most, oldest first, all within the interval again.
+    clock[0] += timedelta(hours=3)
+    again = await rounds(job(repo, clock), clock, 12)
+    assert max(again) == CAP and sum(again) == CHANNELS
+    assert all(len(r) == 2 for r in repo.reads.values())
+
+
+async def test_a_few_channels_are_read_at_once_and_a_flood_wait_holds(
+    asked: list[Any],
+) -> None:
+    flood = asked.pop(0)
+    repo, clock = Repo(3), [T0]
+    service = job(repo, clock)
+    # A few channels are no burst: all three at once.
+    assert await rounds(service, clock, 1, every=INTERVAL.total_seconds()) == [3]
+    # An interval on, the second answers a flood wait: the job holds 120 s (stored),
+    # a restarted one too; the first one's read is kept.
+    flood.add(1002)
+    assert await rounds(service, clock, 1, every=60) == [1]
+    assert repo.resume == T0 + INTERVAL + timedelta(seconds=120)
+    assert await rounds(service, clock, 1) == [0]
+    assert await rounds(job(repo, [T0 + INTERVAL + timedelta(seconds=90)]), clock, 1) == [0]
+    clock[0] = repo.resume
+    assert await rounds(service, clock, 1) == [2]
+    assert [len(r) for r in repo.reads.values()] == [2, 2, 2]
