@@ -489,12 +489,32 @@ class CounterRepository:
 
     async def iter_counter_rows(
         self, channel_id: int, since: datetime, until: datetime, *, batch: int = 2000
-    ) -> AsyncIterator[tuple[int, CounterPoint]]:
-        """(msg_id, point) of every counter snapshot of the channel with
-        since <= taken_at < until, by row id (taken order), `batch` rows a query."""
+    ) -> AsyncIterator[tuple[int, datetime | None, CounterPoint]]:
+        """(msg_id, the post's date, point) of every counter snapshot of the channel
+        with since <= taken_at < until, by row id (taken order), `batch` rows a query
+        and one query for their posts' dates (None: the post is no longer archived)."""
         fields = ("msg_id", "taken_at", "views", "forwards", "replies", "reactions", "age_mark")
+        page: list[dict[str, Any]] = []
+
+        async def flush() -> AsyncIterator[tuple[int, datetime | None, CounterPoint]]:
+            ids = {int(r["msg_id"]) for r in page}
+            dates = dict(
+                await Message.filter(channel_id=channel_id, msg_id__in=ids, comment_of=None)
+                .values_list("msg_id", "date")
+            )
+            for r in page:
+                date = dates.get(r["msg_id"])
+                yield int(r["msg_id"]), _aware(date) if date else None, _point(r)
+            page.clear()
+
         async for r in _by_id(CounterSnapshot, channel_id, since, until, batch, fields):
-            yield int(r["msg_id"]), _point(r)
+            page.append(r)
+            if len(page) >= batch:
+                async for out in flush():
+                    yield out
+        if page:
+            async for out in flush():
+                yield out
 
     async def iter_subscriber_rows(
         self, channel_id: int, since: datetime, until: datetime, *, batch: int = 2000

@@ -1,8 +1,8 @@
 """The analytics series as files (#17): a channel's counter snapshots (table
 `counter_snapshot`: a post's views, forwards, replies and reactions each time they were
-read) or its subscriber counts (`subscriber_snapshot`), as CSV, CSV with semicolons,
-JSONL or XLSX, cut into zip parts within the upload limit like the messages' export
-(services/export/parts.py `finish`).
+read, with the post's date) or its subscriber counts (`subscriber_snapshot`), as CSV,
+CSV with semicolons, JSONL or XLSX, cut into zip parts within the upload limit like the
+messages' export (services/export/parts.py `finish`).
 
 Rows are read in chunks (db/counters.py CounterRepository `iter_counter_rows` /
 `iter_subscriber_rows`, keyset pagination) and written as they come, so memory stays
@@ -29,14 +29,16 @@ from services.export import xlsx
 from services.export.parts import PART_MARGIN, finish
 from services.export.writers import defuse
 
-# The files' columns. `age`: the configured age (SNAPSHOT_AGES, e.g. "24h") a read was
-# made for, empty for a read with the post's history; `age_seconds` the same in seconds.
+# The files' columns. `posted_at`: the post's date (empty when it is no longer
+# archived), so taken_at - posted_at is its age at the read; `age`: the configured age
+# (SNAPSHOT_AGES, e.g. "24h") a read was made for, empty for a read with the post's
+# history; `age_seconds` the same in seconds.
 COUNTER_COLUMNS = (
-    "channel", "msg_id", "taken_at", "age", "age_seconds",
+    "channel", "msg_id", "posted_at", "taken_at", "age", "age_seconds",
     "views", "forwards", "replies", "reactions", "link",
 )  # fmt: skip
 SUBSCRIBER_COLUMNS = ("channel", "taken_at", "subscribers", "change")
-_TIME_COLUMNS = frozenset({"taken_at"})
+_TIME_COLUMNS = frozenset({"posted_at", "taken_at"})
 
 # A row source: (channel row id, since, until, chunk) -> lists of rows (mappings or
 # objects with the named fields), in the order they are written.
@@ -185,10 +187,12 @@ def counter_values(row: Any, name: str, channel: Channel, tz: tzinfo) -> list[An
     msg_id = int(_field(row, "msg_id"))
     age = _seconds(_field(row, "age_mark"))
     taken = _utc(_field(row, "taken_at"))
+    posted = _utc(_field(row, "posted_at"))
     link = post_link(channel.username, channel.tg_id, msg_id) if channel.kind != "chat" else None
     return [
         name,
         msg_id,
+        posted.astimezone(tz) if posted else None,
         taken.astimezone(tz) if taken else None,
         age_label(timedelta(seconds=age)) if age else None,
         age,
@@ -250,7 +254,7 @@ class SeriesSource(Protocol):
 
     def iter_counter_rows(
         self, channel_id: int, since: datetime, until: datetime, *, batch: int = ...
-    ) -> AsyncIterator[tuple[int, CounterPoint]]: ...
+    ) -> AsyncIterator[tuple[int, datetime | None, CounterPoint]]: ...
 
     def iter_subscriber_rows(
         self, channel_id: int, since: datetime, until: datetime, *, batch: int = ...
@@ -269,11 +273,12 @@ def repository_sources(repo: SeriesSource) -> tuple[RowSource, RowSource]:
         channel_id: int, since: datetime | None, until: datetime | None, chunk: int
     ) -> AsyncIterator[list[Any]]:
         rows: list[dict[str, Any]] = []
-        async for msg_id, p in repo.iter_counter_rows(
+        async for msg_id, posted, p in repo.iter_counter_rows(
             channel_id, since or _EARLIEST, until or _LATEST, batch=chunk
         ):
             rows.append({
-                "msg_id": msg_id, "taken_at": p.taken_at, "age_mark": p.age_mark,
+                "msg_id": msg_id, "posted_at": posted, "taken_at": p.taken_at,
+                "age_mark": p.age_mark,
                 "views": p.views, "forwards": p.forwards, "replies": p.replies,
                 "reactions": p.reactions,
             })  # fmt: skip

@@ -290,7 +290,11 @@ async def test_age_snapshots_subscribers_and_a_flood_wait(archive: None) -> None
         # The export's iterators.
         points = [p async for p in repo.iter_counter_rows(ch.id, t0 - HOUR, t0 + HOUR,
                                                           batch=40)]
-        assert len(points) == 151 and points[0][1].age_mark == HOUR
+        assert len(points) == 151 and points[0][2].age_mark == HOUR
+        # With each post's date (for its age at the read); a post no longer archived: None.
+        posted = {i: d for i, d, _ in points}
+        assert posted[day_old.id] == datetime.fromtimestamp(int(ts) - 25 * 3600, UTC)
+        assert posted[batch[0]] == datetime.fromtimestamp(int(ts - 3660), UTC)
 
 
 async def test_a_refused_channel_is_skipped_and_a_dead_session_reported(archive: None) -> None:

@@ -24,7 +24,7 @@ CHANNEL = Channel(id=3, tg_id=1555, username="news", title="News")
 def _counter_rows(n: int) -> list[dict[str, Any]]:
     """Post 10 read 3 times (a history read, then at 1h and 24h), then posts 11.. once."""
     rows: list[dict[str, Any]] = [
-        {"msg_id": 10, "taken_at": T0 + timedelta(minutes=5),
+        {"msg_id": 10, "posted_at": T0, "taken_at": T0 + timedelta(minutes=5),
          "age_mark": None, "views": 40, "forwards": 1, "replies": 0, "reactions": 3},
         {"msg_id": 10, "taken_at": T0 + timedelta(hours=1, minutes=2),
          "age_mark": 3600, "views": 500, "forwards": 2, "replies": 1, "reactions": None},
@@ -75,6 +75,8 @@ async def test_counters_as_csv_in_the_asked_zone(tmp_path: Path) -> None:
         dict(zip(table[0], table[2], strict=True)),
     )
     assert first["taken_at"] == "2026-11-01T12:05:00+03:00" and first["age"] == ""
+    # The post's date in the same zone: its age at each read is taken_at - posted_at.
+    assert first["posted_at"] == "2026-11-01T12:00:00+03:00"
     assert at_1h["age"] == "1h" and at_1h["age_seconds"] == "3600" and at_1h["views"] == "500"
     assert at_1h["reactions"] == "" and at_1h["link"] == "https://t.me/news/10"
     assert dict(zip(table[0], table[3], strict=True))["age"] == "1d"
@@ -124,10 +126,11 @@ class _Repo:
 
     async def iter_counter_rows(
         self, channel_id: int, since: datetime, until: datetime, *, batch: int = 2000
-    ) -> AsyncIterator[tuple[int, CounterPoint]]:
+    ) -> AsyncIterator[tuple[int, datetime | None, CounterPoint]]:
         self.asked.append((since, until, batch))
         for i in range(5):
-            yield 10 + i, CounterPoint(T0 + timedelta(hours=i), 100 * i, i, 0, None,
+            posted = T0 - timedelta(hours=1) if i < 4 else None  # post 14: no longer archived
+            yield 10 + i, posted, CounterPoint(T0 + timedelta(hours=i), 100 * i, i, 0, None,
                                        timedelta(hours=1) if i == 1 else None)  # fmt: skip
 
     async def iter_subscriber_rows(
@@ -147,6 +150,7 @@ async def test_rows_from_the_counter_repository(tmp_path: Path) -> None:
         table = list(csv.DictReader(fh))
     assert [r["msg_id"] for r in table] == ["10", "11", "12", "13", "14"]
     assert table[1]["age"] == "1h" and table[1]["views"] == "100" and table[1]["reactions"] == ""
+    assert table[1]["posted_at"] == "2026-11-01T08:00:00+00:00" and table[4]["posted_at"] == ""
     result = await svc.export_series(CHANNEL, "subscribers", ExportFormat.CSV)
     with open(result.files[0], encoding="utf-8-sig", newline="") as fh:
         assert [r["change"] for r in csv.DictReader(fh)] == ["", "-1", "-1"]
