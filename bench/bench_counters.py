@@ -21,7 +21,10 @@ REFRESH_WINDOW_HOURS 24, SNAPSHOT_AGES 1h,24h,7d,30d, SUBSCRIBERS_INTERVAL_MINUT
      the simulated day are dated ahead of the real clock (the double does not care).
 2. The job's due-post scan (`--scan channels,posts a day,days`): database time of one
    round's `due_posts` over every job age on a steady archive (every post past an age
-   already has that age's snapshot), SQLite (and PostgreSQL with --pg).
+   already has that age's snapshot), SQLite (and PostgreSQL with --pg), without and
+   with counter_snapshot's (channel_id, msg_id, age_mark) index on the same data
+   (migration 0011 `counter_snapshot_due`: dropped for the "without" figures), each
+   with the engine's plan of one scan.
 3. Storage per snapshot: `--rows` counter_snapshot rows (and a tenth as many
    subscriber_snapshot rows) written the app's way; bytes of the table and its indexes
    per row (SQLite: pages of the table and its index by dbstat, or the file's growth;
@@ -339,24 +342,67 @@ async def due_scan(
         else:
             await conn.execute_script("ANALYZE")
         repo = CounterRepository()
-        times = []
-        due = 0
-        for _ in range(rounds):
-            t = time.perf_counter()
+        pg = conn.capabilities.dialect == "postgres"
+
+        async def measure() -> dict[str, Any]:
+            times = []
             due = 0
-            for age in ages:
-                found = await repo.due_posts(ids, age, now)
-                due += sum(len(v) for v in found.values())
-            times.append((time.perf_counter() - t) * 1000)
-        times.sort()
+            for _ in range(rounds):
+                t = time.perf_counter()
+                due = 0
+                for age in ages:
+                    found = await repo.due_posts(ids, age, now)
+                    due += sum(len(v) for v in found.values())
+                times.append((time.perf_counter() - t) * 1000)
+            times.sort()
+            return {
+                "due": due, "ms_per_round_median": round(times[len(times) // 2], 1),
+                "ms_per_round_max": round(times[-1], 1),
+                "plan": await _due_plan(conn, ids, ages[-1], now, pg),
+            }
+
         _, count = await conn.execute_query("SELECT COUNT(*) AS n FROM message")
-        return {
-            "channels": channels, "messages": int(count[0]["n"]), "due": due,
-            "ms_per_round_median": round(times[len(times) // 2], 1),
-            "ms_per_round_max": round(times[-1], 1),
-        }
+        out: dict[str, Any] = {"channels": channels, "messages": int(count[0]["n"])}
+        exists = (
+            "SELECT 1 FROM pg_indexes WHERE indexname = 'counter_snapshot_due'" if pg
+            else "SELECT 1 FROM sqlite_master WHERE name = 'counter_snapshot_due'"
+        )
+        if (await conn.execute_query(exists))[1]:
+            out["with_index"] = await measure()
+            await conn.execute_script("DROP INDEX counter_snapshot_due")
+            await conn.execute_script("VACUUM ANALYZE counter_snapshot" if pg else "ANALYZE")
+            out["without_index"] = await measure()
+        else:
+            out["without_index"] = await measure()
+            await conn.execute_script(
+                "CREATE INDEX counter_snapshot_due ON counter_snapshot"
+                " (channel_id, msg_id, age_mark)"
+            )
+            await conn.execute_script("VACUUM ANALYZE counter_snapshot" if pg else "ANALYZE")
+            out["with_index"] = await measure()
+        return out
     finally:
         await close_db()
+
+
+async def _due_plan(
+    conn: Any, ids: list[int], age: timedelta, now: datetime, pg: bool
+) -> list[str]:
+    """The plan of one due scan (db/counters.py _DUE_SQL) as the engine explains it."""
+    from db.counters import _DUE_SQL, _db_time, due_window
+
+    newest = now - age
+    oldest = newest - due_window(age)
+    values: list[Any] = [_db_time(oldest, not pg), _db_time(newest, not pg),
+                         int(age.total_seconds()), *ids]
+    p = (lambda n: f"${n}") if pg else (lambda n: f"?{n}")
+    sql = _DUE_SQL.format(channels=", ".join(p(4 + i) for i in range(len(ids))),
+                          oldest=p(1), newest=p(2), mark=p(3))
+    if pg:
+        rows = await conn.execute_query_dict("EXPLAIN (ANALYZE, BUFFERS) " + sql, values)
+        return [r["QUERY PLAN"] for r in rows]
+    rows = await conn.execute_query_dict("EXPLAIN QUERY PLAN " + sql, values)
+    return [str(r["detail"]) for r in rows]
 
 
 def _row_values(channel_id: int, msg_id: int, date: datetime, fetched_at: datetime
@@ -460,7 +506,7 @@ async def main() -> None:
         if scan:
             path = Path(tmp) / "scan.sqlite3"
             results["due_scan"]["sqlite"] = await due_scan(f"sqlite://{path}", *scan, job_ages)
-            print("due scan sqlite", json.dumps(results["due_scan"]["sqlite"]), flush=True)
+            print("due scan sqlite", json.dumps(results["due_scan"]["sqlite"], indent=1), flush=True)
         for rate in (int(r) for r in args.rates.split(",") if r):
             path = Path(tmp) / f"req-{rate}.sqlite3"
             res = await requests_per_rate(
@@ -483,7 +529,7 @@ async def main() -> None:
                 print("postgres", json.dumps(results["storage"]["postgres"]), flush=True)
             if scan:
                 results["due_scan"]["postgres"] = await due_scan(url, *scan, job_ages)
-                print("due scan postgres", json.dumps(results["due_scan"]["postgres"]),
+                print("due scan postgres", json.dumps(results["due_scan"]["postgres"], indent=1),
                       flush=True)
         finally:
             pg.stop()

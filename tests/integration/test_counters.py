@@ -470,3 +470,28 @@ async def test_a_channel_removed_during_a_round_is_left_out(archive: None) -> No
     repo = CounterRepository()
     assert await repo.record_age(ids["gone"], 24 * HOUR, t0, {1: (5, 0, None, None)}) is False
     assert await repo.record_subscribers(ids["gone"], 10, t0) is False
+
+
+async def test_the_due_scan_reads_an_index_only(archive: None) -> None:
+    """Migration 0011: the due scan's NOT EXISTS is answered from counter_snapshot_due
+    (channel_id, msg_id, age_mark), no snapshot row read (PostgreSQL: with sequential
+    scans off, as its planner picks them on a near empty table)."""
+    from tortoise.transactions import in_transaction
+
+    from db.counters import _DUE_SQL
+
+    async with in_transaction("default") as tx:
+        sqlite = tx.capabilities.dialect == "sqlite"
+        p = (lambda n: f"?{n}") if sqlite else (lambda n: f"${n}")
+        sql = _DUE_SQL.format(channels=p(4), oldest=p(1), newest=p(2), mark=p(3))
+        t = datetime(2026, 1, 1, tzinfo=UTC)
+        values: list[Any] = [str(t) if sqlite else t, str(t) if sqlite else t, 86400, 1]
+        if sqlite:
+            plan = [r["detail"] for r in
+                    await tx.execute_query_dict("EXPLAIN QUERY PLAN " + sql, values)]
+            assert any("COVERING INDEX counter_snapshot_due" in d for d in plan), plan
+        else:
+            await tx.execute_script("SET LOCAL enable_seqscan = off")
+            await tx.execute_script("SET LOCAL enable_hashjoin = off")
+            plan = [r["QUERY PLAN"] for r in await tx.execute_query_dict("EXPLAIN " + sql, values)]
+            assert any("Index Only Scan using counter_snapshot_due" in d for d in plan), plan

@@ -44,3 +44,7 @@ async def test_job_reactions_and_flood_hold_on_postgres(pg_repo: MessageReposito
 async def test_removed_channel_on_postgres(pg_repo: MessageRepository) -> None:
     await _clean()
     await cases.test_a_channel_removed_during_a_round_is_left_out(None)
+
+
+async def test_due_scan_index_on_postgres(pg_repo: MessageRepository) -> None:
+    await cases.test_the_due_scan_reads_an_index_only(None)
