@@ -1,5 +1,6 @@
 """What /add answers: one compact report per batch, the invites to confirm, and one
-history question for the channels the batch added.
+history question for the channels the batch added (`answer_add`: for /add and for
+/graph's Add button alike).
 
 However many lines come in, the report is one message: lines are grouped by outcome,
 each group counted and named by its first few entries ("…and N more").
@@ -11,14 +12,15 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardMarkup, Message
 
+from bot.api.channels import ChannelsAPI
 from bot.channel_buttons import HistoryPick, InviteBatch, JoinInvite
 from bot.keyboards import button
 from bot.labels import SHORT_WIDTH, duration, shorten
 from bot.texts import Html, html_join, plain, t, tn
 from bot.times import day_start, show_day, today
-from core.channels import AddResult, PendingInvite
+from core.channels import AddCode, AddResult, PendingInvite
 
 MESSAGE_LIMIT = 4096
 # Outcomes in the order the report lists them.
@@ -126,3 +128,54 @@ def history_keyboard(
         [button(depth_label("since", None, since, lang, tz), pick("since", day.isoformat()))],
     ]
     return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+async def answer_add(
+    message: Message,
+    channels: ChannelsAPI,
+    results: Sequence[AddResult],
+    lang: str,
+    tz: ZoneInfo,
+) -> None:
+    """Answer an add batch's `results` in `message`'s chat: "no session" when none was
+    tried for want of one, else the report, the invites to confirm and the history
+    question."""
+    if all(r.code is AddCode.NOT_READY for r in results):
+        await message.answer(t("add_not_ready", lang))
+        return
+    await message.answer(render_add_report(results, lang))
+    await ask_invites(message, channels, [r.token for r in results if r.token], lang)
+    await ask_history(message, channels, results, lang, tz)
+
+
+async def ask_invites(
+    message: Message, channels: ChannelsAPI, tokens: list[str], lang: str
+) -> None:
+    if not tokens:
+        return
+    batch = channels.invite_batch(tokens)
+    text, kb = invites_message(batch, channels.pending_invites(batch), lang)
+    await message.answer(text, reply_markup=kb)
+
+
+async def ask_history(
+    message: Message,
+    channels: ChannelsAPI,
+    results: Sequence[AddResult],
+    lang: str,
+    tz: ZoneInfo,
+) -> None:
+    """One question for every channel of the batch added without a depth of its own."""
+    fresh = [
+        r for r in results if r.code is AddCode.ADDED and not r.history_given and r.channel_id
+    ]
+    if not fresh:
+        return
+    batch = channels.history_batch([r.channel_id for r in fresh if r.channel_id])
+    d = channels.default_history
+    default = depth_label(d.mode, d.limit, d.since, lang, tz)
+    if len(fresh) == 1:
+        text = t("add_history_ask", lang, label=fresh[0].label, default=default)
+    else:
+        text = tn("add_history_ask_many", len(fresh), lang, default=default)
+    await message.answer(text, reply_markup=history_keyboard(batch, default, lang, tz))

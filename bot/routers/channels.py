@@ -19,7 +19,13 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.chat_action import ChatActionSender
 
-from bot.add_report import depth_label, history_keyboard, invites_message, render_add_report
+from bot.add_report import (
+    answer_add,
+    ask_history,
+    depth_label,
+    invites_message,
+    render_add_report,
+)
 from bot.api.channels import ChannelsAPI
 from bot.channel_buttons import (
     ChannelItem,
@@ -35,7 +41,7 @@ from bot.channel_views import media_caps, remove_question, render_item, render_m
 from bot.labels import duration, echo
 from bot.texts import Html, html_join, t, tn
 from bot.times import show
-from core.channels import AddCode, AddResult, Channel, HistoryChoice
+from core.channels import Channel, HistoryChoice
 from core.media import MEDIA_KINDS, MediaMode
 
 MAX_MINUTES = 7 * 24 * 60
@@ -75,41 +81,7 @@ async def _do_add(
     if not results:
         await message.answer(t("add_prompt", lang))
         return
-    if all(r.code is AddCode.NOT_READY for r in results):
-        await message.answer(t("add_not_ready", lang))
-        return
-    await message.answer(render_add_report(results, lang))
-    await _ask_invites(message, channels, [r.token for r in results if r.token], lang)
-    await _ask_history(message, channels, results, lang, tz)
-
-
-async def _ask_invites(
-    message: Message, channels: ChannelsAPI, tokens: list[str], lang: str
-) -> None:
-    if not tokens:
-        return
-    batch = channels.invite_batch(tokens)
-    text, kb = invites_message(batch, channels.pending_invites(batch), lang)
-    await message.answer(text, reply_markup=kb)
-
-
-async def _ask_history(
-    message: Message, channels: ChannelsAPI, results: list[AddResult], lang: str, tz: ZoneInfo
-) -> None:
-    """One question for every channel of the batch added without a depth of its own."""
-    fresh = [
-        r for r in results if r.code is AddCode.ADDED and not r.history_given and r.channel_id
-    ]
-    if not fresh:
-        return
-    batch = channels.history_batch([r.channel_id for r in fresh if r.channel_id])
-    d = channels.default_history
-    default = depth_label(d.mode, d.limit, d.since, lang, tz)
-    if len(fresh) == 1:
-        text = t("add_history_ask", lang, label=fresh[0].label, default=default)
-    else:
-        text = tn("add_history_ask_many", len(fresh), lang, default=default)
-    await message.answer(text, reply_markup=history_keyboard(batch, default, lang, tz))
+    await answer_add(message, channels, results, lang, tz)
 
 
 async def cmd_add(
@@ -157,7 +129,7 @@ async def cb_join(
         return
     r = await channels.join(callback_data.token)
     await msg.answer(t(f"add_r_{r.code}", lang, label=r.label, left=duration(r.seconds, lang)))
-    await _ask_history(msg, channels, [r], lang, tz)
+    await ask_history(msg, channels, [r], lang, tz)
     pending = channels.pending_invites(callback_data.batch)
     if pending:
         await _edit(msg, *invites_message(callback_data.batch, pending, lang))
@@ -187,7 +159,7 @@ async def cb_join_batch(
     await _edit(msg, tn("add_invites_joining", len(pending), lang), None)
     results = await channels.join_batch(batch)
     await msg.answer(render_add_report(results, lang))
-    await _ask_history(msg, channels, results, lang, tz)
+    await ask_history(msg, channels, results, lang, tz)
 
 
 async def cb_history(
@@ -248,9 +220,7 @@ async def _edit_page(
     await _edit(msg, html_join("\n\n", [head, text]) if head else text, kb)
 
 
-async def cmd_channels(
-    message: Message, channels: ChannelsAPI, lang: str, tz: ZoneInfo
-) -> None:
+async def cmd_channels(message: Message, channels: ChannelsAPI, lang: str, tz: ZoneInfo) -> None:
     text, kb = await render_page(channels, 0, lang, tz)
     await message.answer(text, reply_markup=kb)
 

@@ -13,14 +13,13 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, FSInputFile, InlineKeyboardMarkup, Message
 from aiogram.utils.chat_action import ChatActionSender
 
-from bot.add_report import depth_label, history_keyboard, render_add_report
+from bot.add_report import answer_add
 from bot.api.archive import ArchiveAPI
 from bot.api.channels import ChannelsAPI
 from bot.api.graph import GraphAPI
 from bot.keyboards import button
 from bot.labels import LIST_WIDTH, channel_name, echo, shorten
 from bot.texts import Html, html_join, plain, t, tn
-from core.channels import AddCode
 from core.links import GraphTarget
 
 MAX_DAYS = 3650
@@ -166,18 +165,5 @@ async def cb_add(
     if not isinstance(msg, Message):
         return
     results = await channels.add_lines(f"@{callback_data.name}")
-    if not results:
-        return
-    if all(r.code is AddCode.NOT_READY for r in results):
-        await msg.answer(t("add_not_ready", lang))
-        return
-    await msg.answer(render_add_report(results, lang))
-    fresh = [r for r in results if r.code is AddCode.ADDED and not r.history_given]
-    ids = [r.channel_id for r in fresh if r.channel_id]
-    if not ids:
-        return
-    batch = channels.history_batch(ids)
-    d = channels.default_history
-    default = depth_label(d.mode, d.limit, d.since, lang, tz)
-    text = t("add_history_ask", lang, label=fresh[0].label, default=default)
-    await msg.answer(text, reply_markup=history_keyboard(batch, default, lang, tz))
+    if results:
+        await answer_add(msg, channels, results, lang, tz)
