@@ -134,6 +134,7 @@ def build_app(settings: Settings) -> App:
     )
     counters = build_counters(settings, userbot)
     userbot.on_state(counters.session_state)
+    parse.watch_counters(counters.state)
     events.subscribe(counters.on_run_completed)
     status = StatusService(health)
     deps = BotDeps(

@@ -227,6 +227,22 @@ class NextRun:
 
 
 @dataclass(frozen=True)
+class CountersState:
+    """The counters job (#17, services/counters) for /status: its last round (None: none
+    yet) and what it read there (`posts`: age snapshots; `subscribers`: counts), the
+    subscriber counts due but not read yet (paced over the interval), when the next
+    count is read (None: no channel; the next round when some are waiting), and the
+    end of a flood wait that holds the job (None: none)."""
+
+    last_round: datetime | None = None
+    posts: int = 0
+    subscribers: int = 0
+    waiting: int = 0
+    next_subscribers: datetime | None = None
+    held_until: datetime | None = None
+
+
+@dataclass(frozen=True)
 class ParseStatus:
     """The parsing part of /status. Without a usable session (`ready` False) there is no
     connection to report: `next_runs` is empty and `queued` 0."""
@@ -243,3 +259,4 @@ class ParseStatus:
     queued: int = 0
     batch: BatchProgress | None = None
     local: LocalState | None = None  # disk full, database locked: runs wait
+    counters: CountersState | None = None  # None: the counters job is off

@@ -406,12 +406,13 @@ class CounterRepository:
 
     async def subscribers_due(
         self, channel_ids: Sequence[int], interval: timedelta, now: datetime
-    ) -> list[int]:
-        """The channels (row ids) whose latest subscriber count is older than
+    ) -> tuple[list[int], datetime | None]:
+        """(the channels (row ids) whose latest subscriber count is older than
         `interval`, or that have none: those with none first (in the given order), then
-        the oldest count first."""
+        the oldest count first; when the first of the others becomes due, None when
+        there is no other)."""
         if not channel_ids:
-            return []
+            return [], None
         latest = dict(
             await SubscriberSnapshot.filter(channel_id__in=list(channel_ids))
             .group_by("channel_id")
@@ -419,13 +420,16 @@ class CounterRepository:
             .values_list("channel_id", "last")
         )
         never, old = [], []
+        soonest: datetime | None = None
         for cid in channel_ids:
             last = latest.get(cid)
             if last is None:
                 never.append(cid)
             elif now - (when := _aware(_as_datetime(last))) >= interval:
                 old.append((when, cid))
-        return never + [cid for _, cid in sorted(old)]
+            elif soonest is None or when + interval < soonest:
+                soonest = when + interval
+        return never + [cid for _, cid in sorted(old)], soonest
 
     async def record_subscribers(self, channel_id: int, count: int, taken_at: datetime) -> bool:
         """One subscriber count; False (nothing written) when the channel was removed

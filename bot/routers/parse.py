@@ -9,6 +9,7 @@ channel), summaries and /status name only the first few channels of each kind
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from aiogram import Router
@@ -24,6 +25,7 @@ from core.parsing import (
     BatchProgress,
     BreakerState,
     ChannelKind,
+    CountersState,
     LocalState,
     NamedChannel,
     ParseStatus,
@@ -286,6 +288,27 @@ def _local_line(local: LocalState, lang: str) -> Html:
     )
 
 
+def counters_lines(c: CountersState, lang: str, tz: ZoneInfo) -> list[Html]:
+    """The counters job (#17): its last round and what it read, when the next
+    subscriber count is read (how many wait for the pace), a flood wait holding it."""
+    if c.last_round is None:
+        lines = [t("status_counters_none", lang)]
+    else:
+        read = html_join(", ", [tn("status_counters_posts", c.posts, lang),
+                                tn("status_counters_subscribers", c.subscribers, lang)])
+        lines = [t("status_counters", lang, when=show(c.last_round, tz), read=read)]
+    if c.held_until is not None:
+        left = max(0, int((c.held_until - datetime.now(UTC)).total_seconds()))
+        lines.append(t("status_counters_held", lang, left=duration(left, lang)))
+    elif c.next_subscribers is not None:
+        when = show(c.next_subscribers, tz)
+        if c.waiting:
+            lines.append(tn("status_counters_waiting", c.waiting, lang, when=when))
+        else:
+            lines.append(t("status_counters_next", lang, when=when))
+    return lines
+
+
 async def status_section(api: ParsingAPI, lang: str, tz: ZoneInfo = UTC_ZONE) -> Html:
     """The parsing part of /status: connection, channels by kind, runs, storage; the
     next runs' times in `tz`.
@@ -315,4 +338,6 @@ async def status_section(api: ParsingAPI, lang: str, tz: ZoneInfo = UTC_ZONE) ->
     if data.db_size is not None:
         lines.append(t("status_parsing_db", lang, size=round(data.db_size / 1e6, 1)))
     lines.extend(_next_run_lines(data, lang, tz))
+    if data.counters is not None:
+        lines.extend(counters_lines(data.counters, lang, tz))
     return html_join("\n", lines)

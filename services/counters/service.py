@@ -53,6 +53,7 @@ from core.errors import (
     UnknownTelegramError,
     local_error,
 )
+from core.parsing import CountersState
 from db.counters import CounterRepository, Followed, hold
 from parser.counters import VIEWS_PER_REQUEST, Counts, read_subscribers, read_views
 from services.events import RunCompleted
@@ -110,6 +111,10 @@ class CountersService:
         # The subscriber reads this process may make now, and when that was counted.
         self._budget: float | None = None
         self._budget_at: datetime | None = None
+        # What /status shows (`state`): the last round and what it read.
+        self._round_at: datetime | None = None
+        self._posts = self._subscribers = self._waiting = 0
+        self._next_subscribers: datetime | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -146,6 +151,17 @@ class CountersService:
         self._stopping = True
         self._wake.set()
 
+    def state(self) -> CountersState | None:
+        """The job for /status; None when it reads nothing (no ages, no interval)."""
+        if not self._ages and self._interval is None:
+            return None
+        held = self._resume_at
+        return CountersState(
+            last_round=self._round_at, posts=self._posts, subscribers=self._subscribers,
+            waiting=self._waiting, next_subscribers=self._next_subscribers,
+            held_until=held if held is not None and held > self._clock() else None,
+        )
+
     async def tick(self) -> None:
         """One round: the due age snapshots, then the due subscriber counts."""
         if not self._resume_loaded:
@@ -162,6 +178,7 @@ class CountersService:
         if not channels:
             return
         skipped: set[int] = set()
+        self._posts = self._subscribers = 0
         try:
             if self._ages:
                 await self._ages_round(client, channels, skipped)
@@ -175,6 +192,8 @@ class CountersService:
             await self._session.session_dead(exc.reason)
         except TransportError as exc:
             log.warning("counters: %s; trying again next round", exc)
+        finally:
+            self._round_at = self._clock()
 
     async def _ages_round(
         self, client: Any, channels: dict[int, Followed], skipped: set[int]
@@ -235,6 +254,7 @@ class CountersService:
             if not await self._repo.record_age(ch.id, age, taken, part):
                 log.info("counters: %s was removed meanwhile; nothing recorded", ch.label)
                 return
+            self._posts += len(part)
             log.debug("counters: %s: %d post(s) at %s", ch.label, len(part), age_label(age))
 
     async def _subscribers_round(
@@ -243,24 +263,41 @@ class CountersService:
         assert self._interval is not None
         now = self._clock()
         budget = self._refill(len(channels), now)
-        due = await self._repo.subscribers_due(list(channels), self._interval, now)
+        due, soonest = await self._repo.subscribers_due(list(channels), self._interval, now)
+        self._waiting = len(due)
+        # When the next count is read (/status): the first one to come due; with some
+        # left waiting for the pace, the next round that may read one.
+        self._next_subscribers = soonest
+        per_second = len(channels) / self._interval.total_seconds()
+        first: datetime | None = None
         for channel_id in due:
             if channel_id in skipped:
+                self._waiting -= 1
                 continue
             if budget < 1:
+                wait = max(self._poll, (1 - budget) / per_second)
+                self._next_subscribers = now + timedelta(seconds=wait)
                 break
             budget -= 1
             self._budget = budget
+            self._waiting -= 1
             ch = channels[channel_id]
             try:
                 count = await read_subscribers(client, (ch.tg_id, ch.access_hash))
             except (ChannelUnavailable, UnknownTelegramError) as exc:
                 self._skip(ch, exc, skipped)
                 continue
-            if count is not None and not await self._repo.record_subscribers(
-                channel_id, count, self._clock()
-            ):
+            if count is None:
+                continue
+            taken = self._clock()
+            if await self._repo.record_subscribers(channel_id, count, taken):
+                self._subscribers += 1
+                first = first or taken
+            else:
                 log.info("counters: %s was removed meanwhile; nothing recorded", ch.label)
+        if not self._waiting and first is not None:
+            again = first + self._interval
+            self._next_subscribers = min(soonest, again) if soonest else again
 
     def _refill(self, channels: int, now: datetime) -> float:
         """The subscriber reads allowed now: `channels` per interval accrued since the

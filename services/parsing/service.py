@@ -16,6 +16,7 @@ from core.parsing import (
     BatchProgress,
     ChannelKind,
     ChannelState,
+    CountersState,
     NamedChannel,
     NextRun,
     ParseStatus,
@@ -30,6 +31,8 @@ from services.parsing.worker import NotReady, ParseWorker, Session
 log = logging.getLogger(__name__)
 
 BatchCallback = Callable[[BatchProgress], Awaitable[None]]
+# The counters job's state for /status (services/counters CountersService.state).
+CountersView = Callable[[], CountersState | None]
 # What `/parse` takes for every active channel.
 ALL = ("all", "*", "все")
 
@@ -89,6 +92,11 @@ class ParseService:
         self._userbot = userbot
         self._db_path = db_path
         self.batch: BatchProgress | None = None
+        self._counters: CountersView | None = None
+
+    def watch_counters(self, view: CountersView) -> None:
+        """Show the counters job's state in /status (app/service.py wires it)."""
+        self._counters = view
 
     async def targets(self, target: str) -> list[Channel]:
         """Active channels for `all` (`*`, `все`), else the one channel `target` names
@@ -188,4 +196,5 @@ class ParseService:
             queued=self.worker.queued if ready else 0,
             batch=self.batch,
             local=self.worker.local_state(),
+            counters=self._counters() if self._counters is not None else None,
         )

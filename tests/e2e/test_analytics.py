@@ -22,7 +22,7 @@ import pytest
 
 from tests.doubles.mtproto import World
 from tests.doubles.mtproto.world import Channel
-from tests.e2e.harness import Stack, running_stack
+from tests.e2e.harness import ADMIN2_ID, Stack, running_stack
 from tests.e2e.seeded import CODE, PHONE, caught_up, db, parse, seed, wait_until
 
 pytestmark = pytest.mark.timeout(120)
@@ -112,3 +112,8 @@ async def test_a_posts_curve_across_its_marks_and_a_growing_series(tmp_path: Pat
                 "SELECT COUNT(*) FROM counter_snapshot WHERE msg_id = ? AND age_mark"
                 " IS NOT NULL", (fresh.id,),
             ).fetchone() == (0,)  # fmt: skip
+        # /status shows the job: its last round and when the next count is read.
+        api = stack.botapi
+        await api.send_text(api.users[ADMIN2_ID], "/status")
+        status = await api.wait_for_message(ADMIN2_ID, r"Counters over time: last round")
+        assert "Subscribers: next read" in status.text

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from core.errors import RateLimited
+from core.parsing import CountersState
 from db.counters import Followed
 from services.counters import service as counters_service
 from services.counters.service import CountersService
@@ -39,14 +40,12 @@ class Repo:
 
     async def subscribers_due(
         self, ids: Sequence[int], interval: timedelta, now: datetime
-    ) -> list[int]:
+    ) -> tuple[list[int], datetime | None]:
         never = [c for c in ids if not self.reads[c]]
-        old = sorted(
-            (self.reads[c][-1], c)
-            for c in ids
-            if self.reads[c] and now - self.reads[c][-1] >= interval
-        )
-        return never + [c for _, c in old]
+        old = sorted((self.reads[c][-1], c) for c in ids if self.reads[c])
+        due = [c for when, c in old if now - when >= interval]
+        later = [when + interval for when, _ in old if now - when < interval]
+        return never + due, min(later, default=None)
 
     async def record_subscribers(self, channel_id: int, count: int, taken_at: datetime) -> bool:
         self.reads[channel_id].append(taken_at)
@@ -107,12 +106,22 @@ async def rounds(
 async def test_a_first_start_spreads_the_reads_over_the_interval(asked: list[Any]) -> None:
     repo, clock = Repo(CHANNELS), [T0]
     service = job(repo, clock)
-    first = await rounds(service, clock, 12)
+    assert service.state() == CountersState()  # no round yet
+    await rounds(service, clock, 1)
+    # /status: the round, what it read, how many wait for the pace and the next round.
+    assert service.state() == CountersState(
+        T0, posts=0, subscribers=CAP, waiting=CHANNELS - CAP,
+        next_subscribers=T0 + timedelta(seconds=POLL),
+    )
+    first = [CAP, *await rounds(service, clock, 11)]
     # 84 a round at most (83.3 accrue a round), never 1,000 at once: all read within
     # the interval (12 rounds: 55 min), each once.
     assert first[0] == CAP and max(first) == CAP and min(first) >= CAP - 1
     assert sum(first) == CHANNELS
     assert all(len(r) == 1 for r in repo.reads.values())
+    state = service.state()
+    assert state is not None and state.waiting == 0
+    assert state.next_subscribers == T0 + INTERVAL  # the first one read
     # Rounds woken in between (a run completed) read no faster: 60 rounds 5 s apart
     # (5 min) read what 5 min allow.
     more = await rounds(service, clock, 60, every=5)
@@ -150,6 +159,8 @@ async def test_a_few_channels_are_read_at_once_and_a_flood_wait_holds(
     flood.add(1002)
     assert await rounds(service, clock, 1, every=60) == [1]
     assert repo.resume == T0 + INTERVAL + timedelta(seconds=120)
+    state = service.state()
+    assert state is not None and state.held_until == repo.resume
     assert await rounds(service, clock, 1) == [0]
     assert await rounds(job(repo, [T0 + INTERVAL + timedelta(seconds=90)]), clock, 1) == [0]
     clock[0] = repo.resume

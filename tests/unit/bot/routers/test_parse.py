@@ -13,10 +13,10 @@ from aiogram.client.default import DefaultBotProperties
 
 from bot.api.parsing import BatchCallback
 from bot.component import ControlBot
-from bot.routers.parse import render_progress, render_result
+from bot.routers.parse import counters_lines, render_progress, render_result
 from core.channels import Channel
 from core.health import HealthRegistry
-from core.parsing import BatchProgress, ParseStatus, RunProgress, RunStatus
+from core.parsing import BatchProgress, CountersState, ParseStatus, RunProgress, RunStatus
 from tests.unit.bot.conftest import ADMIN, TOKEN, BotUnderTest, RecordingSession, Updates
 from tests.unit.bot.fakes import FakeChannels, make_deps
 
@@ -40,6 +40,36 @@ def test_progress_and_results_render_in_both_languages(monkeypatch: pytest.Monke
     )
     q: Any = RunProgress("<b>", fetched=3, new=3, status=RunStatus.OK)
     assert render_result(q, 2.0, "en") == "✅ &lt;b&gt;: 3 new messages in 2 s"
+
+
+def test_the_counters_job_lines_in_both_languages() -> None:
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    msk = ZoneInfo("Europe/Moscow")
+    at = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
+    paced = CountersState(at, posts=152, subscribers=84, waiting=916,
+                          next_subscribers=at + timedelta(minutes=5))
+    assert counters_lines(paced, "en", msk) == [
+        "Counters over time: last round 2026-12-01 09:00 MSK, read 152 posts,"
+        " subscribers of 84 channels",
+        "Subscribers: 916 channels wait their turn (spread over the interval), next read"
+        " 2026-12-01 09:05 MSK",
+    ]
+    assert counters_lines(paced, "ru", msk) == [
+        "Счётчики во времени: последний обход 2026-12-01 09:00 MSK, прочитано: 152 поста,"
+        " подписчики 84 каналов",
+        "Подписчики: 916 каналов ждут очереди (чтения распределены по интервалу), следующее"
+        " чтение 2026-12-01 09:05 MSK",
+    ]
+    steady = CountersState(at, posts=1, subscribers=1, next_subscribers=at + timedelta(hours=1))
+    assert counters_lines(steady, "ru", msk)[1] == (
+        "Подписчики: следующее чтение 2026-12-01 10:00 MSK"
+    )
+    held = CountersState(None, held_until=datetime.now(UTC) + timedelta(seconds=90))
+    en = counters_lines(held, "en", msk)
+    assert en[0] == "Counters over time: no round yet"
+    assert en[1].startswith("Counters over time: Telegram asked to wait, 8") and "s left" in en[1]
 
 
 def test_a_result_counts_new_messages_apart_from_re_read_ones() -> None:
