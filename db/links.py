@@ -23,7 +23,7 @@ from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from core.analytics import GraphEdge, LinkKind
-from core.links import LinkCells, LinkOwner, cells_of, may_link, row_cells
+from core.links import RULES_VERSION, LinkCells, LinkOwner, cells_of, may_link, row_cells
 from core.parsing import COLUMNS, MSG_ID, Row
 
 _DATE = COLUMNS.index("date")
@@ -31,11 +31,14 @@ _SQLITE_TIME = "%Y-%m-%d %H:%M:%S+00:00"  # how db/messages.py stores times in S
 # Column sizes of message_link (db/models.py MessageLink).
 _USERNAME_MAX, _TITLE_MAX = 64, 256
 
-# JobMark names of the backfill: the highest message row id done, and the highest row
-# id it has to do (the archive's top when it first ran: rows above were written with
-# their links by store_batch).
+# JobMark names of the backfill: the highest message row id done, the highest row id
+# it has to do (the archive's top when it started: rows above were written with their
+# links by store_batch), and the link rules' version it started under (core/links.py
+# RULES_VERSION; none stored: 1, the rules before the version was kept). A newer
+# version starts it again from the first row, up to the archive's top then.
 BACKFILL_MARK = "links_backfill"
 BACKFILL_END = "links_backfill_end"
+BACKFILL_RULES = "links_backfill_rules"
 
 
 
@@ -165,15 +168,34 @@ _CANDIDATES = (
 )
 
 
+# The link rows of the posts of a row id range (the backfill compares them with what
+# the rules find now): the message primary key for the range, message_link's unique
+# key for each post.
+_STORED = (
+    "SELECT l.id, l.channel_id, l.msg_id, l.kind, l.target FROM message m"
+    " JOIN message_link l ON l.channel_id = m.channel_id AND l.msg_id = m.msg_id"
+    " WHERE m.id > {a} AND m.id <= {b} AND m.comment_of IS NULL"
+)
+
+
 @dataclass(frozen=True)
 class BackfillStep:
     """One backfill transaction: the message row ids it covered (`done` is the new
-    mark), the rows that linked and the link rows written."""
+    mark), the rows that linked, the link rows written and those deleted (stored under
+    older rules, which the current ones no longer find)."""
 
     done: int
     end: int
     messages: int
     links: int
+    dropped: int = 0
+
+
+def _stale(stored: list[tuple[Any, ...]], cells: list[tuple[Any, ...]]) -> list[int]:
+    """The ids of `stored` link rows (id, channel_id, msg_id, kind, target) that are not
+    among `cells` (channel_id, msg_id, date, kind, target, ...)."""
+    found = {(c[0], c[1], c[3], c[4]) for c in cells}
+    return [int(r[0]) for r in stored if (r[1], r[2], r[3], r[4]) not in found]
 
 
 class LinkRepository:
@@ -183,34 +205,47 @@ class LinkRepository:
 
     async def backfill_bounds(self) -> tuple[int, int]:
         """(done, end): the highest message row id the backfill has done and the highest
-        it has to do. The first call fixes `end` at the archive's top row id."""
+        it has to do. The first call, and the first under newer link rules
+        (RULES_VERSION), fix `end` at the archive's top row id and start from 0."""
         conn = connections.get("default")
-        p1, p2 = ("?", "?") if _sqlite(conn) else ("$1", "$2")
+        p = ("?", "?", "?") if _sqlite(conn) else ("$1", "$2", "$3")
         rows = await conn.execute_query_dict(
-            f"SELECT name, value FROM job_mark WHERE name IN ({p1}, {p2})",
-            [BACKFILL_MARK, BACKFILL_END],
+            f"SELECT name, value FROM job_mark WHERE name IN ({', '.join(p)})",
+            [BACKFILL_MARK, BACKFILL_END, BACKFILL_RULES],
         )
         marks = {r["name"]: int(r["value"]) for r in rows}
-        if BACKFILL_END not in marks:
+        rules = marks.get(BACKFILL_RULES, 1 if BACKFILL_END in marks else 0)
+        if BACKFILL_END not in marks or rules < RULES_VERSION:
             top = await conn.execute_query_dict("SELECT COALESCE(MAX(id), 0) AS top FROM message")
-            marks[BACKFILL_END] = int(top[0]["top"])
-            await _set_mark(conn, BACKFILL_END, marks[BACKFILL_END])
+            marks[BACKFILL_END], marks[BACKFILL_MARK] = int(top[0]["top"]), 0
+            async with in_transaction("default") as tx:
+                for name in (BACKFILL_END, BACKFILL_MARK):
+                    await _set_mark(tx, name, marks[name])
+                await _set_mark(tx, BACKFILL_RULES, RULES_VERSION)
         return marks.get(BACKFILL_MARK, 0), marks[BACKFILL_END]
 
     async def backfill(self, done: int, end: int, span: int) -> BackfillStep:
-        """Write the links of message rows `done` < id <= min(done + span, end) and move
+        """Write the links of message rows `done` < id <= min(done + span, end), delete
+        their link rows the rules no longer find (stored under older rules), and move
         the mark there, in ONE transaction (SQLite: one hop to its thread, under
         Tortoise's lock, so no ingest batch can change a row in between)."""
         upto = min(done + max(1, span), end)
         conn = connections.get("default")
         if _sqlite(conn):
 
-            def work(raw: sqlite3.Connection) -> tuple[int, int]:
+            def work(raw: sqlite3.Connection) -> tuple[int, int, int]:
                 raw.execute("BEGIN IMMEDIATE")
                 try:
                     found = raw.execute(_CANDIDATES.format(a="?", b="?"), (done, upto)).fetchall()
                     owners = _OwnerCache(lambda cid: _sqlite_owner(raw, cid))
                     cells = _backfill_cells(found, owners)
+                    stored = raw.execute(_STORED.format(a="?", b="?"), (done, upto)).fetchall()
+                    stale = _stale(stored, cells)
+                    if stale:
+                        raw.execute(
+                            "DELETE FROM message_link WHERE id IN (SELECT value FROM"
+                            " json_each(?))", (json.dumps(stale),),
+                        )  # fmt: skip
                     by_channel: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
                     for c in cells:
                         by_channel[c[0]].append(c[1:])
@@ -225,11 +260,11 @@ class LinkRepository:
                     raw.execute("ROLLBACK")
                     raise
                 raw.execute("COMMIT")
-                return len(found), len(cells)
+                return len(found), len(cells), len(stale)
 
             async with conn.acquire_connection() as aconn:
-                messages, links = await aconn._execute(work, aconn._conn)
-            return BackfillStep(upto, end, messages, links)
+                messages, links, dropped = await aconn._execute(work, aconn._conn)
+            return BackfillStep(upto, end, messages, links, dropped)
 
         async with in_transaction("default") as tx:
             _, found = await tx.execute_query(_CANDIDATES.format(a="$1", b="$2"), [done, upto])
@@ -239,6 +274,12 @@ class LinkRepository:
             cells = _backfill_cells(
                 [tuple(r.values()) for r in found], _OwnerCache(cache.__getitem__)
             )
+            _, stored = await tx.execute_query(_STORED.format(a="$1", b="$2"), [done, upto])
+            stale = _stale([tuple(r.values()) for r in stored], cells)
+            if stale:
+                await tx.execute_query(
+                    "DELETE FROM message_link WHERE id = ANY($1::bigint[])", [stale]
+                )
             if cells:
                 await tx.execute_query(_INSERT_PG, [list(c) for c in zip(*cells, strict=True)])
             await tx.execute_query(
@@ -246,7 +287,7 @@ class LinkRepository:
                 " DO UPDATE SET value = excluded.value",
                 [BACKFILL_MARK, upto],
             )
-        return BackfillStep(upto, end, len(found), len(cells))
+        return BackfillStep(upto, end, len(found), len(cells), len(stale))
 
     # -- the graph
 

@@ -208,7 +208,10 @@ class GraphService:
 
 
 class LinksBackfill:
-    """Component "links_backfill": the links of messages stored before this version.
+    """Component "links_backfill": the links of messages stored before this version,
+    and, when the link rules changed since (core/links.py RULES_VERSION), the whole
+    archive again: the links the rules now find added, those they no longer find
+    deleted.
 
     `span` message row ids per transaction to start with; the span is then resized so a
     transaction holds the database about `target_seconds` (200-50,000 ids). Between
@@ -249,12 +252,12 @@ class LinksBackfill:
         if done >= end:
             return 0
         log.info("links backfill: message rows %d to %d", done + 1, end)
-        written, last_log = 0, self._clock()
+        written, dropped, last_log = 0, 0, self._clock()
         while done < end and not self._stop.is_set():
             started = self._clock()
             step = await self._links.backfill(done, end, self._span)
             took = self._clock() - started
-            done, written = step.done, written + step.links
+            done, written, dropped = step.done, written + step.links, dropped + step.dropped
             if took > self._target:
                 self._span = max(200, self._span // 2)
             elif took < self._target / 4:
@@ -267,5 +270,8 @@ class LinksBackfill:
             except TimeoutError:
                 pass
         if done >= end:
-            log.info("links backfill: done, %d links written", written)
+            log.info(
+                "links backfill: done, %d links written, %d no longer links deleted",
+                written, dropped,
+            )
         return written

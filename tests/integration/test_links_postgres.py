@@ -25,4 +25,8 @@ async def test_links_on_postgres(
         pg_repo, monkeypatch
     )
     await _clean()
+    await cases.test_newer_rules_run_the_backfill_again_and_drop_what_they_no_longer_find(
+        pg_repo
+    )
+    await _clean()
     await cases.test_edges_merge_names_count_albums_once_and_follow_the_period(pg_repo)

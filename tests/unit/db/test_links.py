@@ -9,9 +9,10 @@ from datetime import timedelta
 import pytest
 from telethon.tl import types
 
+from core.links import RULES_VERSION
 from db.links import LinkRepository
 from db.messages import MessageRepository
-from db.models import Channel, ChannelAlias, JobMark, MessageLink
+from db.models import Channel, ChannelAlias, JobMark, Message, MessageLink
 from parser.history import message_row
 from tests.unit.message_fixtures import NOW, tl_message
 
@@ -113,6 +114,46 @@ async def test_backfill_covers_the_rows_stored_before_and_stops_at_its_end(
     # Run again: nothing doubles.
     await links.backfill(0, end, span=100)
     assert await MessageLink.filter(channel_id=ch.id).count() == 8
+
+
+async def test_newer_rules_run_the_backfill_again_and_drop_what_they_no_longer_find(
+    repo: MessageRepository,
+) -> None:
+    """An archive backfilled under the rules before RULES_VERSION (no rules mark) keeps
+    mentions those rules found and these do not (a bot, a name inside another URL):
+    the backfill starts again from the first row, deletes them (by row id range) and
+    keeps the rest; done once per version."""
+    ch = await Channel.create(tg_id=777, access_hash=1, username="news")
+    rows = [
+        message_row(ch.id, tl_message(1, "via @real_chan and @helper_bot"), NOW),
+        message_row(ch.id, tl_message(2, "see example.com/t.me/not_a_link"), NOW),
+        message_row(ch.id, tl_message(3, "plain"), NOW),
+        message_row(ch.id, tl_message(4, "", fwd_from=_fwd(555)), NOW),
+    ]
+    await repo.store_batch(ch.id, rows, cursor=4, new_rows=4)
+    # What the old rules stored besides (target_username as they named it).
+    for msg_id, target in ((1, "@helper_bot"), (2, "@not_a_link"), (3, "@plain_gone")):
+        await MessageLink.create(channel_id=ch.id, msg_id=msg_id, date=NOW, kind="mention",
+                                 target=target)  # fmt: skip
+    links = LinkRepository()
+    last = await Message.filter(channel_id=ch.id).order_by("-id").first()
+    assert last is not None
+    top = int(last.id)
+    await JobMark.create(name="links_backfill", value=top)
+    await JobMark.create(name="links_backfill_end", value=top)
+    assert await links.backfill_bounds() == (0, top)
+    assert (await JobMark.get(name="links_backfill_rules")).value == RULES_VERSION
+    done, dropped = 0, 0
+    while done < top:
+        step = await links.backfill(done, top, span=1)
+        done, dropped = step.done, dropped + step.dropped
+    assert dropped == 3
+    assert await _links(ch.id) == [
+        (1, "mention", "@real_chan"),
+        (4, "forward", "id:555"),
+    ]
+    # Once per version.
+    assert await links.backfill_bounds() == (top, top)
 
 
 async def test_edges_merge_names_count_albums_once_and_follow_the_period(
