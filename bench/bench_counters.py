@@ -290,13 +290,14 @@ async def storage(db_url: str, rows: int, sqlite_path: Path | None) -> dict[str,
 
 async def due_scan(
     db_url: str, channels: int, per_day: int, days: int, ages: tuple[timedelta, ...],
-    rounds: int = 5,
+    rounds: int = 5, pairs: int = 3,
 ) -> dict[str, Any]:
     """Database time of the counters job's due-post scan (db/counters.py `due_posts`,
     every age of `ages`, one round) on `channels` channels of `per_day` posts a day over
     `days` days, every post past an age already holding that age's snapshot (a steady
     archive: almost nothing due). Milliseconds per round, median and largest of
-    `rounds`."""
+    `rounds`, without and with counter_snapshot_due, `pairs` times each alternately
+    (each side's medians, sorted)."""
     import time
 
     from tortoise import connections
@@ -346,18 +347,24 @@ async def due_scan(
 
         async def measure() -> dict[str, Any]:
             times = []
+            per_age: dict[str, list[float]] = {}
             due = 0
             for _ in range(rounds):
                 t = time.perf_counter()
                 due = 0
                 for age in ages:
+                    a = time.perf_counter()
                     found = await repo.due_posts(ids, age, now)
+                    per_age.setdefault(str(age), []).append((time.perf_counter() - a) * 1000)
                     due += sum(len(v) for v in found.values())
                 times.append((time.perf_counter() - t) * 1000)
             times.sort()
             return {
                 "due": due, "ms_per_round_median": round(times[len(times) // 2], 1),
                 "ms_per_round_max": round(times[-1], 1),
+                "ms_per_age_median": {
+                    k: round(sorted(v)[len(v) // 2], 1) for k, v in per_age.items()
+                },
                 "plan": await _due_plan(conn, ids, ages[-1], now, pg),
             }
 
@@ -367,19 +374,31 @@ async def due_scan(
             "SELECT 1 FROM pg_indexes WHERE indexname = 'counter_snapshot_due'" if pg
             else "SELECT 1 FROM sqlite_master WHERE name = 'counter_snapshot_due'"
         )
-        if (await conn.execute_query(exists))[1]:
-            out["with_index"] = await measure()
-            await conn.execute_script("DROP INDEX counter_snapshot_due")
-            await conn.execute_script("VACUUM ANALYZE counter_snapshot" if pg else "ANALYZE")
-            out["without_index"] = await measure()
-        else:
-            out["without_index"] = await measure()
-            await conn.execute_script(
-                "CREATE INDEX counter_snapshot_due ON counter_snapshot"
-                " (channel_id, msg_id, age_mark)"
-            )
-            await conn.execute_script("VACUUM ANALYZE counter_snapshot" if pg else "ANALYZE")
-            out["with_index"] = await measure()
+        analyze = "VACUUM ANALYZE counter_snapshot" if pg else "ANALYZE"
+        # Without and with the index on the same data, in alternating pairs (so neither
+        # side has all the warm caches).
+        runs: dict[str, list[dict[str, Any]]] = {"without_index": [], "with_index": []}
+        for _ in range(pairs):
+            for key in ("without_index", "with_index"):
+                have = bool((await conn.execute_query(exists))[1])
+                if key == "with_index" and not have:
+                    await conn.execute_script(
+                        "CREATE INDEX counter_snapshot_due ON counter_snapshot"
+                        " (channel_id, msg_id, age_mark)"
+                    )
+                    await conn.execute_script(analyze)
+                elif key == "without_index" and have:
+                    await conn.execute_script("DROP INDEX counter_snapshot_due")
+                    await conn.execute_script(analyze)
+                runs[key].append(await measure())
+        for key, found in runs.items():
+            out[key] = {
+                "due": found[-1]["due"],
+                "ms_per_round_median": sorted(r["ms_per_round_median"] for r in found),
+                "ms_per_round_max": max(r["ms_per_round_max"] for r in found),
+                "ms_per_age_median": [r["ms_per_age_median"] for r in found],
+                "plan": found[-1]["plan"],
+            }
         return out
     finally:
         await close_db()
@@ -486,6 +505,8 @@ async def main() -> None:
     ap.add_argument("--pg", action="store_true", help="storage on PostgreSQL too")
     ap.add_argument("--scan", default="100,100,40",
                     help="due scan: channels,posts a day,days (empty: skip)")
+    ap.add_argument("--scan-sqlite", default="yes", choices=("yes", "no"),
+                    help="the due scan on SQLite too (no: PostgreSQL only, with --pg)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     import logging
@@ -503,10 +524,11 @@ async def main() -> None:
         scan = (c, per_day, days)
     _, job_ages = split_ages(ages, window)
     with tempfile.TemporaryDirectory() as tmp:
-        if scan:
+        if scan and args.scan_sqlite == "yes":
             path = Path(tmp) / "scan.sqlite3"
             results["due_scan"]["sqlite"] = await due_scan(f"sqlite://{path}", *scan, job_ages)
-            print("due scan sqlite", json.dumps(results["due_scan"]["sqlite"], indent=1), flush=True)
+            print("due scan sqlite", json.dumps(results["due_scan"]["sqlite"], indent=1),
+                  flush=True)
         for rate in (int(r) for r in args.rates.split(",") if r):
             path = Path(tmp) / f"req-{rate}.sqlite3"
             res = await requests_per_rate(
