@@ -131,10 +131,7 @@ def history_keyboard(
 
 
 async def answer_add(
-    message: Message,
-    channels: ChannelsAPI,
-    results: Sequence[AddResult],
-    lang: str,
+    message: Message, channels: ChannelsAPI, results: Sequence[AddResult], lang: str,
     tz: ZoneInfo,
 ) -> None:
     """Answer an add batch's `results` in `message`'s chat: "no session" when none was
@@ -159,10 +156,7 @@ async def ask_invites(
 
 
 async def ask_history(
-    message: Message,
-    channels: ChannelsAPI,
-    results: Sequence[AddResult],
-    lang: str,
+    message: Message, channels: ChannelsAPI, results: Sequence[AddResult], lang: str,
     tz: ZoneInfo,
 ) -> None:
     """One question for every channel of the batch added without a depth of its own."""
