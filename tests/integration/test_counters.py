@@ -249,6 +249,9 @@ async def test_age_snapshots_subscribers_and_a_flood_wait(archive: None) -> None
         # go together: 152 ids in 2 requests; and 1 getFullChannel.
         assert server.counters["messages.getMessagesViews"] == 2
         assert server.counters["channels.getFullChannel"] == 2  # news and quiet
+        # Read now: none due, the first due again an interval on.
+        assert await repo.subscribers_due([ch.id, q.id], HOUR, t0) == ([], t0 + HOUR)
+        assert await repo.subscribers_due([ch.id, q.id], HOUR, t0 + HOUR) == ([ch.id, q.id], None)
         assert await snapshots(q.id) == []  # the lone post waits
         hour = {s[0]: s for s in await snapshots(ch.id) if s[1] == 3600}
         assert sorted(hour) == batch  # not the missed one, not the deleted one, not fresh
