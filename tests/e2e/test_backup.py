@@ -54,7 +54,7 @@ async def test_a_backup_during_a_backfill_has_rows_that_match_its_cursor(tmp_pat
 async def test_a_database_lost_beside_its_backups_is_told_to_the_admins(tmp_path: Path) -> None:
     """The data folder held an archive (backups are there) but the database file is gone:
     the log says so at start, and each admin gets one alert once the bot is up."""
-    async with running_stack(tmp_path, start=False) as stack:
+    async with running_stack(tmp_path, start=False, fresh_db=True) as stack:
         backups = stack.app.data_dir / "backups"
         backups.mkdir(parents=True)
         latest = backups / "tg_parser-20260102-030405.sqlite3"

@@ -39,7 +39,8 @@ async def _healthz(port: int, want: int) -> dict[str, Any]:
 
 async def test_healthz_200_with_component_states(tmp_path: Path) -> None:
     port = _free_port()
-    async with running_stack(tmp_path, HEALTH_PORT=str(port)) as stack:
+    # The app migrates a database from nothing here (the other stacks start migrated).
+    async with running_stack(tmp_path, fresh_db=True, HEALTH_PORT=str(port)) as stack:
         body = await _healthz(port, 200)
         assert body["healthy"] is True
         assert body["components"]["bot"]["state"] == "running"
