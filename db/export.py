@@ -54,10 +54,14 @@ def _placeholder(dialect: str, n: int) -> str:
     return "?" if dialect == "sqlite" else f"${n}"
 
 
-def _sql_time(dialect: str, value: datetime) -> Any:
+def sql_time(dialect: str, value: datetime) -> Any:
+    """`value` as a query parameter compared with a stored datetime column: on SQLite
+    the text Tortoise writes, str() of the UTC datetime ("YYYY-MM-DD HH:MM:SS+00:00",
+    with ".ffffff" before the zone when there are microseconds), which sorts as the
+    instants do; on PostgreSQL the aware datetime. (Cut to the second, a bound left
+    out the rows of its own second that carry microseconds.)"""
     value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    # Tortoise stores SQLite datetimes as "YYYY-MM-DD HH:MM:SS+00:00": compare as text.
-    return value.strftime("%Y-%m-%d %H:%M:%S") if dialect == "sqlite" else value
+    return str(value) if dialect == "sqlite" else value
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -140,9 +144,9 @@ async def _scan(
                 )
             w.clauses.append(own)
         if query.since is not None:
-            w.clauses.append(f"m.date >= {w.arg(_sql_time(dialect, query.since))}")
+            w.clauses.append(f"m.date >= {w.arg(sql_time(dialect, query.since))}")
         if query.until is not None:
-            w.clauses.append(f"m.date < {w.arg(_sql_time(dialect, query.until))}")
+            w.clauses.append(f"m.date < {w.arg(sql_time(dialect, query.until))}")
         if albums_only:
             w.clauses.append("m.grouped_id IS NOT NULL")
         limit = w.arg(chunk)
