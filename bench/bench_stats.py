@@ -7,12 +7,14 @@ messages, SQLite and PostgreSQL).
 3. The sampled channels' posts are classified once (ads, reactions totals: what the
    first /stats of a channel does after the upgrade; timed, rows per second).
 4. `--queries` calls of services.analytics.AnalyticsService.metrics (what /stats
-   computes before drawing: the posts aggregate, the tops with their texts, the
-   subscriber summary and series) for random (channel, days) pairs over the sampled
-   channels, days from `--days`; p50/p99/max overall and per days value, and the
-   biggest channel at each days value (the worst case). With SQLite the queries run in
-   this process (aiosqlite's thread): `cpu_*` is their CPU time, a figure that does not
-   grow when other jobs share the machine, unlike the wall time.
+   computes before drawing: the posts aggregate with the posts chart's data, the tops
+   with their texts, the subscriber summary and series) for random (channel, days)
+   pairs over the sampled channels, days from `--days`; p50/p99/max overall and per
+   days value, and the biggest channel at each days value (the worst case). With
+   SQLite the queries run in this process (aiosqlite's thread): `cpu_*` is their CPU
+   time, a figure that does not grow when other jobs share the machine, unlike the
+   wall time.
+5. `--replies` whole replies (bench_reply: the query and the four charts).
 
     .venv/bin/python bench/bench_stats.py                      # 200k messages, SQLite
     .venv/bin/python bench/archive_gen.py --url sqlite:///tmp/a10m.sqlite3 --messages 10000000
@@ -144,29 +146,20 @@ async def bench_reply(
     service: Any,
 ) -> dict[str, Any]:
     """The whole /stats <channel> reply up to the album's upload: bot.routers.stats.
-    prepare (the posts/median-views query of services.archive and the metrics query,
-    side by side, then the four charts), as cmd_stats runs it; CPU time is the
-    process's (the SQLite thread and the drawing threads included; PostgreSQL's server
-    is another process). Parts: `archive_stats` the old query alone, `draw` the charts
-    alone (from the last answer)."""
-    from bot.routers.stats import prepare
-    from services.archive import ArchiveService
+    prepare (the metrics query, which brings the posts chart's data too, then the four
+    charts, each in its own thread), as cmd_stats runs it; CPU time is the process's
+    (the SQLite thread and the drawing threads included; PostgreSQL's server is another
+    process). Parts, biggest channel, longest period: `metrics` the query alone, `draw`
+    the charts alone (from its answer)."""
+    from bot.routers.stats import draw_charts_at_once, prepare
 
-    class _Archive:  # services.archive.ArchiveService as the bot calls it, at `now`
-        def __init__(self) -> None:
-            self._svc = ArchiveService(upload_limit_mb=50)
-
-        async def stats(self, channel: Any, d: int, zone: Any) -> Any:
-            return await self._svc.stats(channel, d, zone, now=now)
-
-    archive = _Archive()
     rng = random.Random(args.seed + 1)
     lang = args.lang
 
     async def one(cid: int, d: int) -> tuple[float, float]:
         ch = channels[cid]
         t, c = time.perf_counter(), time.process_time()
-        await prepare(ch, ch.label, d, archive, service, lang, tz)  # type: ignore[arg-type]
+        await prepare(ch, ch.label, d, service, lang, tz)
         return time.perf_counter() - t, time.process_time() - c
 
     await one(biggest, max(days))  # warm: matplotlib's import, the caches
@@ -182,13 +175,13 @@ async def bench_reply(
         runs = [await one(biggest, d) for _ in range(args.worst_runs)]
         worst[str(d)] = summary([w for w, _ in runs], [c for _, c in runs])
     res["biggest_channel"] = worst
-    # The parts, biggest channel, longest period.
     d = max(days)
     ch = channels[biggest]
+    m = await service.metrics(ch, d, tz)
     parts: dict[str, Any] = {}
     for name, call in (
-        ("archive_stats", lambda: archive.stats(ch, d, tz)),
         ("metrics", lambda: service.metrics(ch, d, tz)),
+        ("draw", lambda: draw_charts_at_once(m, ch.label, d, lang, tz)),
     ):
         w_, c_ = [], []
         for _ in range(args.worst_runs):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from core.archive import Bucket, StatsUnit
 from core.errors import ProjectError
 
 _AGE = re.compile(r"([0-9]{1,6})\s*([mhdw])")
@@ -152,6 +153,12 @@ class ChannelMetrics:
     top_by_views: tuple[RankedPost, ...] = ()
     top_by_er: tuple[RankedPost, ...] = ()
     subscriber_series: tuple[SubscriberPoint, ...] = ()
+    # The posts chart: posts and their median views per day, week or month (`unit`),
+    # from the first post of the period to its end, empty buckets as zero; `deleted`:
+    # the period's posts found deleted since (not in `posts` or the chart).
+    chart: tuple[Bucket, ...] = ()
+    chart_unit: StatsUnit = StatsUnit.DAY
+    deleted: int = 0
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ The reactions of a row: the sum of the counts of its reactions JSON ({emoji: cou
 
 from __future__ import annotations
 
+import heapq
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from tortoise import connections
@@ -65,6 +66,12 @@ class PostsAggregate:
     ad_posts: int = 0
     top_by_views: list[PostRow] = field(default_factory=list)
     top_by_er: list[PostRow] = field(default_factory=list)
+    # The posts chart's data: posts per day of the zone asked and the views of that
+    # day's posts that have views (for the medians); posts of the period found deleted
+    # since (no posts: not counted anywhere else).
+    day_posts: dict[date, int] = field(default_factory=dict)
+    day_views: dict[date, list[int]] = field(default_factory=dict)
+    deleted: int = 0
 
 
 @dataclass(frozen=True)
@@ -241,8 +248,16 @@ async def posts_aggregate(
     out = PostsAggregate()
     for r in cells:
         local = bucket_start(dialect, width, r["b"]).astimezone(tz)
+        out.deleted += int(r["dead"] or 0)
+        n = int(r["n"] or 0)
+        if not n:  # deleted posts alone
+            continue
+        day = local.date()
+        out.day_posts[day] = out.day_posts.get(day, 0) + n
+        if r["vs"]:
+            out.day_views.setdefault(day, []).extend(map(int, str(r["vs"]).split(",")))
         cell = out.cells.setdefault((local.weekday(), local.hour), Cell())
-        cell.posts += int(r["n"])
+        cell.posts += n
         cell.reached += int(r["reached"] or 0)
         cell.views += int(r["views"] or 0)
         cell.rated += int(r["rated"] or 0)
@@ -252,10 +267,10 @@ async def posts_aggregate(
     # posts alone (a few rows each) instead of ranking every post of the period.
     chosen: set[Any] = set()
     for key in ("vmax", "emax"):
-        ranked = sorted((r for r in cells if r[key] is not None), key=lambda r: -float(r[key]))
+        ranked = heapq.nlargest(TOP, (float(r[key]) for r in cells if r[key] is not None))
         if ranked:
-            floor = float(ranked[min(TOP, len(ranked)) - 1][key])
-            chosen |= {r["b"] for r in ranked if float(r[key]) >= floor}
+            floor = ranked[-1]
+            chosen |= {r["b"] for r in cells if r[key] is not None and float(r[key]) >= floor}
     posts: list[PostRow] = []
     for b in sorted(chosen, key=str):
         start = bucket_start(dialect, width, b)
@@ -317,18 +332,74 @@ async def _cells(
     until: datetime,
     now: datetime,
 ) -> list[dict[str, Any]]:
-    """One row per UTC bucket with posts: n, reached, views (sum over reached), rated,
-    er (sum), ads, vmax (the largest views), emax (the largest ER of a rated post)."""
+    """One row per UTC bucket with posts: n (posts), reached, views (sum over reached),
+    rated, er (sum), ads, vmax (the largest views), emax (the largest ER of a rated
+    post), vs (the views of its posts that have views, "12,40,7": the posts chart's
+    medians), dead (posts found deleted since: no posts, counted apart).
+
+    ONE statement over the covering index: each part sums per bucket as it reads the
+    index (singles older than 24 h, younger singles, deleted singles, albums folded),
+    then the parts' rows (a few per bucket) are summed. Splitting the singles at
+    now - 24 h keeps "older than 24 h" out of the per-row expressions; a deleted
+    single's `action` (not in the index) is read for `ad = -1` rows alone."""
     p = Params(dialect)
+    ids = in_list(p, channel_ids)
+    lo, hi = p(since), p(until)
+    mature = now - MATURE
+    cut = p(min(max(mature, since), until))  # singles before it are older than 24 h
+    old_at = p(mature)
+    hint = " INDEXED BY message_metrics" if dialect == "sqlite" else ""
     real = "REAL" if dialect == "sqlite" else "DOUBLE PRECISION"
-    er = f"CASE WHEN old = 1 AND views > 0 THEN CAST(acts AS {real}) / views END"
+    text = "" if dialect == "sqlite" else "::text"
+
+    def concat(col: str) -> str:
+        return f"group_concat({col})" if dialect == "sqlite" else f"string_agg({col}{text}, ',')"
+
+    acts = "COALESCE(forwards, 0) + COALESCE(replies, 0) + COALESCE(reactions_n, 0)"
+    er = f"CAST({acts} AS {real}) / NULLIF(views, 0)"
+    where = f"FROM message{hint} WHERE channel_id IN ({ids})"
+    b = bucket_sql(dialect, width, "date")
+    positive = "SUM(CASE WHEN views > 0 THEN 1 ELSE 0 END)"
+    singles = f"""
+  SELECT {b} AS b, COUNT(*) AS n, COUNT(views) AS reached, SUM(views) AS views,
+         {positive} AS rated, SUM({er}) AS er, SUM(ad) AS ads,
+         NULLIF(MAX(views), 0) AS vmax, MAX({er}) AS emax, {concat("views")} AS vs, 0 AS dead
+  {where} AND date >= {lo} AND date < {cut} AND ad >= 0 AND grouped_id IS NULL GROUP BY {b}
+  UNION ALL
+  SELECT {b}, COUNT(*), 0, 0, 0, NULL, SUM(ad), NULLIF(MAX(views), 0), NULL,
+         {concat("views")}, 0
+  {where} AND date >= {cut} AND date < {hi} AND ad >= 0 AND grouped_id IS NULL GROUP BY {b}
+  UNION ALL
+  SELECT {b}, 0, 0, 0, 0, NULL, 0, NULL, NULL, NULL, COUNT(*)
+  {where} AND date >= {lo} AND date < {hi} AND ad = -1 AND grouped_id IS NULL
+      AND action IS NULL GROUP BY {b}"""
+    # An album: its items' largest counters, each (the living items': an item deleted alone
+    # leaves the album a post); deleted when no item is living (`ad` -1 for all).
+    live = "CASE WHEN ad >= 0 THEN {} END"
+    counters = ("forwards", "replies", "reactions_n")
+    album = f"""
+    SELECT {bucket_sql(dialect, width, "MIN(date)")} AS b, MIN(date) AS d, MAX(ad) AS ad,
+           MAX({live.format("views")}) AS views,
+           {" + ".join(f"COALESCE(MAX({live.format(c)}), 0)" for c in counters)} AS acts
+    {where} AND date >= {lo} AND date < {hi} AND grouped_id IS NOT NULL
+        AND (ad >= 0 OR (ad = -1 AND action IS NULL))
+    GROUP BY channel_id, grouped_id"""
+    old = f"(ad >= 0 AND d < {old_at} AND views IS NOT NULL)"
+    a_er = f"CASE WHEN {old} AND views > 0 THEN CAST(acts AS {real}) / views END"
+    albums = f"""
+  SELECT b, SUM(CASE WHEN ad >= 0 THEN 1 ELSE 0 END), SUM(CASE WHEN {old} THEN 1 ELSE 0 END),
+         SUM(CASE WHEN {old} THEN views ELSE 0 END),
+         SUM(CASE WHEN {old} AND views > 0 THEN 1 ELSE 0 END), SUM({a_er}),
+         SUM(CASE WHEN ad = 1 THEN 1 ELSE 0 END), NULLIF(MAX(views), 0), MAX({a_er}),
+         {concat("views")}, SUM(CASE WHEN ad = -1 THEN 1 ELSE 0 END)
+  FROM ({album}) a GROUP BY b"""
     sql = f"""
-SELECT CAST(b AS TEXT) AS b, COUNT(*) AS n, SUM(old) AS reached,
-       SUM(CASE WHEN old = 1 THEN views ELSE 0 END) AS views,
-       SUM(CASE WHEN old = 1 AND views > 0 THEN 1 ELSE 0 END) AS rated,
-       SUM({er}) AS er, SUM(CASE WHEN ad = 1 THEN 1 ELSE 0 END) AS ads,
-       MAX(CASE WHEN views > 0 THEN views END) AS vmax, MAX({er}) AS emax
-FROM ({_rated_sql(dialect, p, channel_ids, since, until, now, width)}) rated GROUP BY b
+SELECT CAST(b AS TEXT) AS b, SUM(n) AS n, SUM(reached) AS reached, SUM(views) AS views,
+       SUM(rated) AS rated, SUM(er) AS er, SUM(ads) AS ads, MAX(vmax) AS vmax,
+       MAX(emax) AS emax, {concat("vs") if dialect == "sqlite" else "string_agg(vs, ',')"} AS vs,
+       SUM(dead) AS dead
+FROM ({singles}
+  UNION ALL{albums}) parts GROUP BY b
 """
     return list(await connections.get("default").execute_query_dict(sql, p.values))
 

@@ -11,10 +11,12 @@ from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Protocol
 
 from core.analytics import ChannelMetrics, PostCurve, RankedPost, SubscriberPoint
+from core.archive import Bucket, StatsUnit
 from core.channels import Channel, post_link
 from db import analytics as db
 from db.albums import album_posts
 from db.channels import migrated_row_id
+from db.stats import bucket_unit, make_buckets
 
 # An hour or weekday is "best" only with at least this many posts older than 24 h.
 MIN_POSTS = 3
@@ -100,6 +102,18 @@ class AnalyticsService:
                 post_link(channel.username, channel.tg_id, p.msg_id) if own else None,
             )
 
+        # The posts chart: from the period's first post to its end (before it the
+        # archive does not know what was posted).
+        chart: tuple[Bucket, ...] = ()
+        unit = StatsUnit.DAY
+        if agg.day_posts:
+            first = min(agg.day_posts)
+            last = max(
+                max(agg.day_posts), (until - timedelta(microseconds=1)).astimezone(tz).date()
+            )
+            unit = bucket_unit((last - first).days + 1)
+            chart = tuple(make_buckets(agg.day_posts, agg.day_views, first, last, unit))
+
         return ChannelMetrics(
             days=days,
             until=until,
@@ -119,6 +133,9 @@ class AnalyticsService:
             top_by_views=tuple(ranked(p) for p in agg.top_by_views),
             top_by_er=tuple(ranked(p) for p in agg.top_by_er),
             subscriber_series=tuple(series),
+            chart=chart,
+            chart_unit=unit,
+            deleted=agg.deleted,
         )
 
     async def post_curve(self, channel_id: int, msg_id: int) -> PostCurve | None:

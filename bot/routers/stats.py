@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from zoneinfo import ZoneInfo
 
@@ -21,7 +21,14 @@ from babel.numbers import format_decimal
 
 from bot.api.analytics import AnalyticsAPI
 from bot.api.archive import ArchiveAPI
-from bot.charts import curve_chart, growth_chart, heatmap_chart, stats_chart, table_chart
+from bot.charts import (
+    curve_chart,
+    growth_chart,
+    heatmap_chart,
+    render_chart,
+    stats_chart,
+    table_chart,
+)
 from bot.charts import load as load_charts
 from bot.labels import LIST_WIDTH, channel_name, echo, shorten
 from bot.texts import Html, html_join, plain, t, tn
@@ -86,7 +93,7 @@ async def cmd_stats(
         return
     name = _name(channel, lang)
     if analytics is not None:
-        await _channel_analytics(message, channel, name, days, archive, analytics, bot, lang, tz)
+        await _channel_analytics(message, channel, name, days, analytics, bot, lang, tz)
         return
     # Drawing takes a moment: the operator sees "sending a photo" meanwhile. Leaving the
     # block waits for the action request in flight, so it always precedes the photo.
@@ -224,7 +231,13 @@ def metric_rows(m: ChannelMetrics, lang: str) -> list[tuple[str, str]]:
     ads = None
     if m.posts:
         share = percent(m.ad_share or 0.0, lang)
-        ads = plain("stats_ads_value", lang, ads=m.ad_posts, posts=m.posts, pct=share)
+        ads = plain(
+            "stats_ads_value",
+            lang,
+            ads=number(m.ad_posts, lang),
+            posts=number(m.posts, lang),
+            pct=share,
+        )
     rows = [
         ("stats_m_posts", number(m.posts, lang)),
         ("stats_m_per_day", number(m.posts_per_day, lang)),
@@ -266,7 +279,7 @@ def chart_jobs(
     m: ChannelMetrics, name: str, days: int, lang: str, tz: ZoneInfo
 ) -> dict[str, Callable[[], bytes]]:
     """The album's charts to draw, by Charts field: "growth" (none without a subscriber
-    count), "heatmap" (none without posts), "table". Each is CPU-bound (call via
+    count), "posts" and "heatmap" (none without posts), "table". Each is CPU-bound (call via
     to_thread); each draws its own Figure, so they may run in threads at once."""
     period = _period_plain(days, lang)
     jobs: dict[str, Callable[[], bytes]] = {}
@@ -289,6 +302,17 @@ def chart_jobs(
             plain("stats_hour_axis", lang, zone=zone_label(tz)),
             best=best,
         )
+    if m.chart:
+        jobs["posts"] = partial(
+            render_chart,
+            name,
+            [b.start for b in m.chart],
+            [b.posts for b in m.chart],
+            [b.median_views for b in m.chart],
+            m.chart_unit,
+            plain(_POSTS_LABEL[m.chart_unit], lang),
+            plain("stats_views_label", lang),
+        )
     jobs["table"] = partial(
         table_chart,
         plain("stats_table_title", lang, channel=shorten(name, 40), period=period),
@@ -302,7 +326,7 @@ def draw_charts(m: ChannelMetrics, name: str, days: int, lang: str, tz: ZoneInfo
     """The album's charts (CPU-bound: call via to_thread). No growth chart without a
     subscriber count, no heatmap without posts."""
     pngs = {k: job() for k, job in chart_jobs(m, name, days, lang, tz).items()}
-    return Charts(pngs.get("growth"), pngs.get("heatmap"), pngs["table"])
+    return Charts(pngs.get("growth"), pngs.get("heatmap"), pngs["table"], pngs.get("posts"))
 
 
 async def draw_charts_at_once(
@@ -314,7 +338,7 @@ async def draw_charts_at_once(
     pngs = dict(
         zip(jobs, await asyncio.gather(*map(asyncio.to_thread, jobs.values())), strict=True)
     )
-    return Charts(pngs.get("growth"), pngs.get("heatmap"), pngs["table"])
+    return Charts(pngs.get("growth"), pngs.get("heatmap"), pngs["table"], pngs.get("posts"))
 
 
 def _period_plain(days: int, lang: str) -> str:
@@ -357,64 +381,57 @@ async def _channel_analytics(
     channel: Channel,
     name: str,
     days: int,
-    archive: ArchiveAPI,
     analytics: AnalyticsAPI,
     bot: Bot,
     lang: str,
     tz: ZoneInfo,
 ) -> None:
     """The album: subscriber growth, posts per day/week/month (with the median views),
-    the weekday x hour heatmap, the metrics table; its caption the posts chart's (posts
-    in the period, by what, the zone, deleted posts); then the metrics text."""
+    the weekday x hour heatmap, the metrics table; its caption the posts chart's (the
+    period's posts as the table counts them, by what, the zone, the posts deleted since
+    apart); then the metrics text."""
     async with ChatActionSender.upload_photo(bot=bot, chat_id=message.chat.id):
-        st, m, charts = await prepare(channel, name, days, archive, analytics, lang, tz)
+        m, charts = await prepare(channel, name, days, analytics, lang, tz)
     if charts is None:
         await message.answer(empty_text(name, days, lang))
         return
-    await send_photos(message, charts.photos(), _caption(st, name, days, lang, tz))
+    await send_photos(message, charts.photos(), album_caption(m, name, days, lang, tz))
     await message.answer(metrics_text(m, name, days, lang, tz), disable_web_page_preview=True)
+
+
+def album_caption(m: ChannelMetrics, name: str, days: int, lang: str, tz: ZoneInfo) -> Html:
+    """ "Pics · @pics: 3 posts in 7 days, by day, Europe/Moscow (UTC+03:00)": the posts
+    the metrics table counts; the period's posts deleted since, not counted, apart."""
+    by = t(f"stats_by_{m.chart_unit.value}", lang)
+    if zone_label(tz) != "UTC":  # whose days: ", by day, Europe/Moscow (UTC+03:00)"
+        by = html_join(", ", [by, zone_label(tz)])
+    period = tn("stats_period", days, lang)
+    caption = tn("stats_caption", m.posts, lang, channel=name, period=period, by=by)
+    if m.deleted:
+        caption = html_join("\n", [caption, t("stats_deleted_apart", lang, n=m.deleted)])
+    return caption
 
 
 async def prepare(
     channel: Channel,
     name: str,
     days: int,
-    archive: ArchiveAPI,
     analytics: AnalyticsAPI,
     lang: str,
     tz: ZoneInfo,
-) -> tuple[StatsReport, ChannelMetrics, Charts | None]:
+) -> tuple[ChannelMetrics, Charts | None]:
     """Everything /stats <channel> does before it sends (bench/bench_stats.py times it):
-    the two queries and the album's charts (None: nothing to draw).
-
-    The queries run at once (PostgreSQL side by side; SQLite's one connection in turn)
-    and each answer's charts are drawn as soon as it is in, while the other query runs
-    (the database works outside the GIL: on two cores the drawing and the query overlap)."""
-
-    # matplotlib's first import (~1 s) while the queries run, before any drawing thread.
+    ONE metrics query (the posts chart's data comes in it) and the album's charts, each
+    drawn in its own worker thread (None: nothing to draw)."""
+    # matplotlib's first import (~1 s) while the query runs, before any drawing thread.
     loaded = asyncio.ensure_future(asyncio.to_thread(load_charts))
-
-    async def posts() -> tuple[StatsReport, bytes | None]:
-        st = await archive.stats(channel, days, tz)
-        if not st.buckets:
-            return st, None
-        await loaded
-        return st, await draw(st, name, lang)
-
-    async def album() -> tuple[ChannelMetrics, Charts | None]:
-        m = await analytics.metrics(channel, days, tz)
-        if not (m.posts or m.subscriber_series):
-            return m, None
-        await loaded
-        return m, await draw_charts_at_once(m, name, days, lang, tz)
-
     try:
-        (st, png), (m, charts) = await asyncio.gather(posts(), album())
+        m = await analytics.metrics(channel, days, tz)
     finally:
         await loaded
-    if charts is None and png is not None:  # posts, none of them counted by the metrics
-        charts = await draw_charts_at_once(m, name, days, lang, tz)
-    return st, m, replace(charts, posts=png) if charts is not None else None
+    if not (m.posts or m.subscriber_series):
+        return m, None
+    return m, await draw_charts_at_once(m, name, days, lang, tz)
 
 
 async def send_photos(message: Message, photos: Sequence[tuple[str, bytes]], caption: str) -> None:

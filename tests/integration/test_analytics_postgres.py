@@ -1,6 +1,7 @@
 """/stats metrics on PostgreSQL: the hand-computed values of
 tests/unit/services/test_analytics.py (jsonb reactions, timestamptz buckets, the
-trigger that drops a changed row's classification), and the metric query reading the
+trigger that drops a changed row's classification, the posts chart's medians and
+deleted posts from the same statement), and the metric query reading the
 covering index (an index-only scan, no table rows).
 
 Starts a throwaway PostgreSQL cluster (tests/integration/conftest.py); skipped, saying
@@ -13,7 +14,13 @@ from tortoise import connections
 
 from db.database import close_db, init_db
 from tests.integration.pg import truncate
-from tests.unit.services.test_analytics import check_edits, check_metrics, seed
+from tests.unit.services.test_analytics import (
+    check_best,
+    check_edits,
+    check_metrics,
+    seed,
+    seed_best,
+)
 
 
 async def test_metrics_on_postgres(postgres_url: str) -> None:
@@ -22,6 +29,7 @@ async def test_metrics_on_postgres(postgres_url: str) -> None:
         await check_metrics(await seed())
         await truncate("channel")
         await check_edits(await seed())
+        await check_best(await seed_best())  # the chart's medians of several views a day
         conn = connections.get("default")
         indexes = await conn.execute_query_dict(
             "SELECT indexname FROM pg_indexes WHERE tablename = 'message'"

@@ -13,6 +13,7 @@ import pytest
 
 from bot.api.analytics import AnalyticsAPI
 from core.analytics import PostCurve, SubscriberPoint
+from core.archive import StatsUnit
 from core.channels import Channel
 from db.channels import get_channel
 from db.models import Channel as ChannelModel
@@ -103,6 +104,20 @@ async def check_metrics(ch: Channel) -> None:
     assert album.er == pytest.approx(7 / 210)
     assert album.date == at(6, 9)
     assert [p.msg_id for p in m.top_by_er] == [10, 20, 11, 12]
+    # The posts chart, by MSK day from the first post to today: the posts the table
+    # counts and their median views (the album once, at 210; 19 has no views; 18 is
+    # young but posted); 16, deleted, is counted apart, in no bar.
+    assert m.chart_unit == StatsUnit.DAY
+    assert [(b.start, b.posts, b.median_views) for b in m.chart] == [
+        (dt.date(2026, 3, 4), 1, 100),
+        (dt.date(2026, 3, 5), 1, 300),
+        (dt.date(2026, 3, 6), 1, 210),
+        (dt.date(2026, 3, 7), 0, None),
+        (dt.date(2026, 3, 8), 1, 0),
+        (dt.date(2026, 3, 9), 2, 60),
+        (dt.date(2026, 3, 10), 1, 40),
+    ]
+    assert sum(b.posts for b in m.chart) == m.posts and m.deleted == 1
     assert m.top_by_er[0].er == pytest.approx(0.1)
     assert m.subscriber_series == (
         SubscriberPoint(at(3, 12), 900),  # the latest count before the period
@@ -123,16 +138,20 @@ async def seed_best() -> Channel:
 
     posts = [
         # (local day, local hour, views): 03-04 is a Wednesday (weekday 2).
-        (4, 10, 100), (5, 10, 200), (6, 10, 300),  # hour 10: 3 posts, mean 200
-        (4, 18, 400), (5, 18, 500), (6, 18, 600), (7, 18, 100),  # hour 18: 4, mean 400
-        (4, 21, 5000), (5, 21, 5000),  # hour 21: 2 posts, mean 5000: too few
+        (4, 10, 100),
+        (5, 10, 200),
+        (6, 10, 300),  # hour 10: 3 posts, mean 200
+        (4, 18, 400),
+        (5, 18, 500),
+        (6, 18, 600),
+        (7, 18, 100),  # hour 18: 4, mean 400
+        (4, 21, 5000),
+        (5, 21, 5000),  # hour 21: 2 posts, mean 5000: too few
         (7, 21, None),  # views never read: no post of hour 21's (it would make 3)
         (10, 10, 10000),  # Tue, 5 h old at NOW: too young for any mean
     ]
     for msg_id, (day, hour, views) in enumerate(posts, 1):
-        await Message.create(
-            channel=ch, msg_id=msg_id, date=msk(day, hour), views=views, text="x"
-        )
+        await Message.create(channel=ch, msg_id=msg_id, date=msk(day, hour), views=views, text="x")
     found = await get_channel(ch.id)
     assert found is not None
     return found
@@ -147,6 +166,12 @@ async def check_best(ch: Channel) -> None:
     # 5000 = 5500 / 3 ~ 1833; Fri (300, 600) and Sat (100; the unread post) are short of
     # 3, Tue has only the young post.
     assert m.best_weekdays == (3, 2)
+    # Medians of several views a day (MSK days): 4th 100/400/5000, 5th 200/500/5000,
+    # 6th 300/600 (even: the mean of the middle two), 7th 100 (and one unread).
+    assert [(b.start.day, b.posts, b.median_views) for b in m.chart] == [
+        (4, 3, 400), (5, 3, 500), (6, 2, 450), (7, 2, 100), (8, 0, None), (9, 0, None),
+        (10, 1, 10000),
+    ]  # fmt: skip
 
 
 async def check_edits(ch: Channel) -> None:

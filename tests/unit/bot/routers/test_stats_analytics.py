@@ -25,7 +25,7 @@ from core.analytics import (
     RankedPost,
     SubscriberPoint,
 )
-from core.archive import StatsReport
+from core.archive import Bucket
 from core.channels import Channel
 from core.health import HealthRegistry
 from tests.unit.bot.archive_fakes import FakeArchive, FakeWatches, channel, report
@@ -70,6 +70,14 @@ def metrics(**kw: Any) -> ChannelMetrics:
         "subscriber_series": (
             SubscriberPoint(NOW - timedelta(days=20), 11655),
             SubscriberPoint(NOW - timedelta(days=1), 12000),
+        ),
+        "chart": tuple(
+            Bucket(
+                NOW.date() - timedelta(days=29 - i),
+                3 if i == 27 else 0,
+                1500.0 if i == 27 else None,
+            )
+            for i in range(30)
         ),
     }
     return ChannelMetrics(**{**base, **kw})
@@ -159,6 +167,10 @@ async def test_an_album_of_three_charts_then_the_metrics_and_top_posts(
     items = _album(sent[0])
     assert [i["type"] for i in items] == ["photo"] * 4  # growth, posts, heatmap, table
     assert items[0]["caption"] and all(not i.get("caption") for i in items[1:])
+    # The caption counts the posts the table counts (B2): 3; none deleted.
+    caption = items[0]["caption"]
+    assert {"en": ": 3 posts in 7 days", "ru": ": 3 поста за 7 дней"}[lang] in caption
+    assert "\n" not in caption
     text = sent[1].text
     reach, err, growth = {
         "en": ("1,234", "10.4%", "+345 (+3.0%)"),
@@ -170,6 +182,15 @@ async def test_an_album_of_three_charts_then_the_metrics_and_top_posts(
     assert "Новости &lt;b&gt;дня&lt;/b&gt; &amp; прочее" in text
     assert 'href="https://t.me/c1/7"' in text
     assert len(text) <= 4096
+
+
+async def test_posts_deleted_since_are_counted_apart_in_the_caption(stats_bot: StatsBot) -> None:
+    stats_bot.analytics.result = metrics(deleted=2)
+    sent = _shown(await stats_bot.tg.send("/stats @c1 7"))
+    caption = _album(sent[0])[0]["caption"]
+    assert caption.startswith("@c1: 3 posts in 7 days") or ": 3 posts in 7 days" in caption
+    assert caption.endswith("\nDeleted since, not counted: 2")
+    assert "Posts: <b>3</b>" in sent[1].text
 
 
 async def test_no_subscriber_counts_no_growth_chart(stats_bot: StatsBot) -> None:
@@ -185,9 +206,8 @@ async def test_no_subscriber_counts_no_growth_chart(stats_bot: StatsBot) -> None
 async def test_subscribers_without_posts_and_nothing_at_all(stats_bot: StatsBot) -> None:
     empty = {"posts": 0, "posts_per_day": 0.0, "reach": None, "er": None, "err": None,
              "ad_posts": 0, "ad_share": None, "top_by_views": (), "top_by_er": (),
-             "best_hours": (), "best_weekdays": ()}  # fmt: skip
+             "best_hours": (), "best_weekdays": (), "chart": ()}  # fmt: skip
     stats_bot.analytics.result = metrics(**empty)
-    stats_bot.archive.report = StatsReport("@c1", (), (), ())
     sent = _shown(await stats_bot.tg.send("/stats @c1"))
     assert len(_album(sent[0])) == 2  # growth and table
     assert sent[0].params["media"]  # the caption: 0 posts

@@ -60,8 +60,10 @@ async def test_the_operator_reads_the_hand_computed_metrics(db: Path, tmp_path: 
     assert [s.method for s in sent] == ["sendMediaGroup", "sendMessage"]
     album = json.loads(sent[0].params["media"])
     assert len(album) == 4  # growth, posts per day, heatmap, table
-    # The caption counts the posts as a reader sees them (deleted ones included).
-    assert album[0]["caption"].startswith("Chan · @chan: 8 постов за 7 дней, по дням")
+    # The caption counts the posts the table counts (7); the deleted one apart.
+    caption = album[0]["caption"]
+    assert caption.startswith("Chan · @chan: 7 постов за 7 дней, по дням")
+    assert caption.endswith("\nУдалённые позже не в счёте: 1")
     text = sent[1].text
     for line in (
         "Постов: <b>7</b>",
