@@ -39,7 +39,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+# `--worker ROOT`: this file serves replies with the code of another checkout (--versus).
+sys.path.insert(0, sys.argv[sys.argv.index("--worker") + 1] if "--worker" in sys.argv
+                else str(REPO_ROOT))  # fmt: skip
 
 
 def pct(values: list[float], q: float) -> float:
@@ -194,6 +196,126 @@ async def bench_reply(
     return res
 
 
+async def worker(root: str, url: str, now_text: str, tz_name: str, lang: str) -> None:
+    """--versus: one side of the A/B. Imports the checkout at `root` (its own
+    bot.routers.stats.prepare, whatever its signature), then answers lines
+    `{"cid": .., "d": ..}` on stdin with the reply's `{"wall": .., "cpu": ..}`."""
+    import inspect
+
+    from bot.routers.stats import prepare
+    from db.channels import get_channel
+    from db.database import close_db, init_db
+    from services.analytics import AnalyticsService
+
+    await init_db(url)
+    tz = ZoneInfo(tz_name)
+    now = datetime.fromisoformat(now_text).astimezone(UTC)
+    service = AnalyticsService(clock=lambda: now)
+    old = "archive" in inspect.signature(prepare).parameters  # before: two queries
+    archive: Any = None
+    if old:
+        from services.archive import ArchiveService
+
+        class _Archive:
+            def __init__(self) -> None:
+                self._svc = ArchiveService(upload_limit_mb=50)
+
+            async def stats(self, channel: Any, d: int, zone: Any) -> Any:
+                return await self._svc.stats(channel, d, zone, now=now)
+
+        archive = _Archive()
+    loop = asyncio.get_running_loop()
+    try:
+        while line := await loop.run_in_executor(None, sys.stdin.readline):
+            ask = json.loads(line)
+            ch = await get_channel(int(ask["cid"]))
+            assert ch is not None
+            t, c = time.perf_counter(), time.process_time()
+            if old:
+                await prepare(ch, ch.label, ask["d"], archive, service, lang, tz)  # type: ignore[call-arg]
+            else:
+                await prepare(ch, ch.label, ask["d"], service, lang, tz)  # type: ignore[call-arg, arg-type]
+            out = {"wall": time.perf_counter() - t, "cpu": time.process_time() - c}
+            print(json.dumps(out), flush=True)
+    finally:
+        await close_db()
+
+
+def versus(args: argparse.Namespace, url: str) -> dict[str, Any]:
+    """Whole replies of two checkouts side by side: `--versus DIR` (before) and this one
+    (after), each a process of its own (its own imports, its own SQLite connection),
+    asked the same (channel, days) in turn, the order alternating, so that both see the
+    same load. `--replies` random pairs over the `--channels` biggest... sampled
+    channels, then `--worst-runs` of the biggest channel at each days value."""
+    import sqlite3
+
+    def spawn(root: str) -> subprocess.Popen[str]:
+        py = Path(root) / ".venv" / "bin" / "python"
+        return subprocess.Popen(
+            [str(py if py.exists() else sys.executable), __file__, "--worker", root, "--url", url,
+             "--now", args.now, "--tz", args.tz, "--lang", args.lang],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(f"file:{url.split('://', 1)[1]}?mode=ro", uri=True)
+        rows = conn.execute("SELECT id FROM channel ORDER BY messages_count DESC").fetchall()
+        conn.close()
+        ids = [int(r[0]) for r in rows]
+    else:
+        ids = asyncio.run(_pg_ids(url))
+    rng = random.Random(args.seed)
+    sample = ids[:3] + rng.sample(ids[3:], min(len(ids) - 3, max(0, args.channels - 3)))
+    days = [int(d) for d in args.days.split(",")]
+    sides = {"before": spawn(args.versus), "after": spawn(str(REPO_ROOT))}
+
+    def ask(side: str, cid: int, d: int) -> tuple[float, float]:
+        proc = sides[side]
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps({"cid": cid, "d": d}) + "\n")
+        proc.stdin.flush()
+        got = json.loads(proc.stdout.readline())
+        return float(got["wall"]), float(got["cpu"])
+
+    def pair(cid: int, d: int, i: int) -> dict[str, tuple[float, float]]:
+        order = ("before", "after") if i % 2 == 0 else ("after", "before")
+        return {side: ask(side, cid, d) for side in order}
+
+    try:
+        for side in sides:  # warm: imports, caches
+            ask(side, ids[0], max(days))
+        out: dict[str, Any] = {"versus": args.versus, "url": url.split("@")[-1]}
+        runs = [pair(rng.choice(sample), rng.choice(days), i) for i in range(args.replies)]
+        out["all"] = {
+            side: summary([r[side][0] for r in runs], [r[side][1] for r in runs]) for side in sides
+        }
+        worst: dict[str, Any] = {}
+        for d in days:
+            got = [pair(ids[0], d, i) for i in range(args.worst_runs)]
+            worst[str(d)] = {
+                side: summary([r[side][0] for r in got], [r[side][1] for r in got])
+                for side in sides
+            }
+        out["biggest_channel"] = worst
+        return out
+    finally:
+        for proc in sides.values():
+            assert proc.stdin is not None
+            proc.stdin.close()
+            proc.wait(timeout=60)
+
+
+async def _pg_ids(url: str) -> list[int]:
+    import asyncpg  # type: ignore[import-untyped]
+
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch("SELECT id FROM channel ORDER BY messages_count DESC")
+        return [int(r["id"]) for r in rows]
+    finally:
+        await conn.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -217,8 +339,20 @@ def main() -> None:
         "--no-reply", dest="reply", action="store_false", help="time the metric query alone"
     )
     ap.add_argument("--lang", default="ru", help="the charts' language")
+    ap.add_argument(
+        "--versus",
+        metavar="DIR",
+        help="another checkout (its .venv): time its replies and this one's side by side",
+    )
+    ap.add_argument("--worker", metavar="DIR", help=argparse.SUPPRESS)
     args = ap.parse_args()
     url = args.url
+    if args.worker:
+        asyncio.run(worker(args.worker, url, args.now, args.tz, args.lang))
+        return
+    if args.versus:
+        print(json.dumps(versus(args, url), indent=1))
+        return
     tmp = None
     if url is None:
         tmp = tempfile.TemporaryDirectory(prefix="bench-stats-")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 import json
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
@@ -246,8 +247,13 @@ async def posts_aggregate(
     width = bucket_seconds(spans)
     cells = await _cells(dialect, width, channel_ids, since, until, now)
     out = PostsAggregate()
+    # The zone's offset at a bucket's start, from `spans` (no tz lookup per row).
+    starts = [t for t, _ in spans]
+    offsets = [timedelta(seconds=o) for _, o in spans]
+    views: dict[date, list[str]] = {}
     for r in cells:
-        local = bucket_start(dialect, width, r["b"]).astimezone(tz)
+        utc = bucket_start(dialect, width, r["b"])
+        local = utc.replace(tzinfo=None) + offsets[max(0, bisect_right(starts, utc) - 1)]
         out.deleted += int(r["dead"] or 0)
         n = int(r["n"] or 0)
         if not n:  # deleted posts alone
@@ -255,7 +261,7 @@ async def posts_aggregate(
         day = local.date()
         out.day_posts[day] = out.day_posts.get(day, 0) + n
         if r["vs"]:
-            out.day_views.setdefault(day, []).extend(map(int, str(r["vs"]).split(",")))
+            views.setdefault(day, []).append(str(r["vs"]))
         cell = out.cells.setdefault((local.weekday(), local.hour), Cell())
         cell.posts += n
         cell.reached += int(r["reached"] or 0)
@@ -263,6 +269,7 @@ async def posts_aggregate(
         cell.rated += int(r["rated"] or 0)
         cell.er_sum += float(r["er"] or 0.0)
         out.ad_posts += int(r["ads"] or 0)
+    out.day_views = {day: list(map(int, ",".join(v).split(","))) for day, v in views.items()}
     # The top posts are in the buckets with the largest maxima: read those buckets'
     # posts alone (a few rows each) instead of ranking every post of the period.
     chosen: set[Any] = set()
