@@ -201,7 +201,7 @@ def _sqlite_time(when: datetime) -> str:
 @dataclass
 class Hand:
     posts: list[Post]
-    period_posts: int  # the caption's count: deleted posts too
+    period_posts: int  # the period's posts with the deleted (the caption gives them apart)
     per_day: Fraction
     reach: Fraction
     err: Fraction
@@ -419,13 +419,13 @@ async def test_every_metric_of_stats_equals_the_hand_computation(tmp_path: Path)
         caption = album.caption or ""
         if lang == "en":
             assert caption == (
-                f"Metrics Daily · @{NAME}: {h.period_posts} posts in {DAYS} days, by day,"
-                " Europe/Moscow (UTC+03:00)\nDeleted since: 1"
+                f"Metrics Daily · @{NAME}: {len(h.posts)} posts in {DAYS} days, by day,"
+                " Europe/Moscow (UTC+03:00)\nDeleted since, not counted: 1"
             ), caption
         else:
             assert caption == (
-                f"Metrics Daily · @{NAME}: {h.period_posts} постов за {DAYS} дней, по дням,"
-                " Europe/Moscow (UTC+03:00)\nИз них позже удалено: 1"
+                f"Metrics Daily · @{NAME}: {len(h.posts)} постов за {DAYS} дней, по дням,"
+                " Europe/Moscow (UTC+03:00)\nУдалённые позже не в счёте: 1"
             ), caption
         group = [s for s in api.transcript(album.chat_id)
                  if s.current.media_group_id == album.media_group_id]  # fmt: skip
