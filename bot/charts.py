@@ -77,9 +77,9 @@ def _png(fig: Any) -> bytes:
     from PIL import Image
 
     canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    rgba = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw",
-                            "RGBA", 0, 1)  # fmt: skip
+    canvas.draw()  # type: ignore[no-untyped-call]
+    pixels = canvas.buffer_rgba()  # type: ignore[no-untyped-call]
+    rgba = Image.frombuffer("RGBA", canvas.get_width_height(), pixels, "raw", "RGBA", 0, 1)
     return _pil_png(rgba.convert("RGB"))
 
 
