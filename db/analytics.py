@@ -367,6 +367,29 @@ async def _cells(
     where = f"FROM message{hint} WHERE channel_id IN ({ids})"
     b = bucket_sql(dialect, width, "date")
     positive = "SUM(CASE WHEN views > 0 THEN 1 ELSE 0 END)"
+    # Deleted posts: `ad = -1` rows (from the index) that are no service event (`action`,
+    # from the table: for those rows alone). SQLite reads `action` lazily, row by row;
+    # PostgreSQL would read the whole period's table rows for it (a bitmap heap scan),
+    # so there the `ad = -1` rows are taken from the index first, then looked up.
+    dead_cte = ""
+    if dialect == "sqlite":
+
+        def dead_where(cond: str) -> str:
+            return (
+                f"{where} AND date >= {lo} AND date < {hi} AND ad = -1 AND {cond}"
+                " AND action IS NULL"
+            )
+
+    else:
+        dead_cte = f"""WITH gone AS MATERIALIZED (
+  SELECT channel_id, msg_id, grouped_id, date
+  {where} AND date >= {lo} AND date < {hi} AND ad = -1),
+dead AS (SELECT g.channel_id, g.grouped_id, g.date FROM gone g JOIN message x
+  ON x.channel_id = g.channel_id AND x.msg_id = g.msg_id WHERE x.action IS NULL)"""
+
+        def dead_where(cond: str) -> str:
+            return f"FROM dead WHERE {cond}"
+
     singles = f"""
   SELECT {b} AS b, COUNT(*) AS n, COUNT(views) AS reached, SUM(views) AS views,
          {positive} AS rated, SUM({er}) AS er, SUM(ad) AS ads,
@@ -378,19 +401,21 @@ async def _cells(
   {where} AND date >= {cut} AND date < {hi} AND ad >= 0 AND grouped_id IS NULL GROUP BY {b}
   UNION ALL
   SELECT {b}, 0, 0, 0, 0, NULL, 0, NULL, NULL, NULL, COUNT(*)
-  {where} AND date >= {lo} AND date < {hi} AND ad = -1 AND grouped_id IS NULL
-      AND action IS NULL GROUP BY {b}"""
+  {dead_where("grouped_id IS NULL")} GROUP BY {b}"""
     # An album: its items' largest counters, each (the living items': an item deleted alone
     # leaves the album a post); deleted when no item is living (`ad` -1 for all).
     live = "CASE WHEN ad >= 0 THEN {} END"
     counters = ("forwards", "replies", "reactions_n")
+    items = f"""SELECT channel_id, grouped_id, date, ad, views, {", ".join(counters)}
+      {where} AND date >= {lo} AND date < {hi} AND grouped_id IS NOT NULL AND ad >= 0
+      UNION ALL
+      SELECT channel_id, grouped_id, date, -1, NULL, NULL, NULL, NULL
+      {dead_where("grouped_id IS NOT NULL")}"""
     album = f"""
     SELECT {bucket_sql(dialect, width, "MIN(date)")} AS b, MIN(date) AS d, MAX(ad) AS ad,
            MAX({live.format("views")}) AS views,
            {" + ".join(f"COALESCE(MAX({live.format(c)}), 0)" for c in counters)} AS acts
-    {where} AND date >= {lo} AND date < {hi} AND grouped_id IS NOT NULL
-        AND (ad >= 0 OR (ad = -1 AND action IS NULL))
-    GROUP BY channel_id, grouped_id"""
+    FROM ({items}) i GROUP BY channel_id, grouped_id"""
     old = f"(ad >= 0 AND d < {old_at} AND views IS NOT NULL)"
     a_er = f"CASE WHEN {old} AND views > 0 THEN CAST(acts AS {real}) / views END"
     albums = f"""
@@ -400,7 +425,7 @@ async def _cells(
          SUM(CASE WHEN ad = 1 THEN 1 ELSE 0 END), NULLIF(MAX(views), 0), MAX({a_er}),
          {concat("views")}, SUM(CASE WHEN ad = -1 THEN 1 ELSE 0 END)
   FROM ({album}) a GROUP BY b"""
-    sql = f"""
+    sql = f"""{dead_cte}
 SELECT CAST(b AS TEXT) AS b, SUM(n) AS n, SUM(reached) AS reached, SUM(views) AS views,
        SUM(rated) AS rated, SUM(er) AS er, SUM(ads) AS ads, MAX(vmax) AS vmax,
        MAX(emax) AS emax, {concat("vs") if dialect == "sqlite" else "string_agg(vs, ',')"} AS vs,
