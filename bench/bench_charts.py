@@ -100,7 +100,7 @@ def main() -> None:
         png = draw_curve(curve, args.lang, tz)
         post.append(time.perf_counter() - t0)
     sizes = {name: len(data) for name, data in charts.photos()}
-    print(f"first album (matplotlib import included): {first:.2f} s")
+    print(f"first album (imports and fonts included): {first:.2f} s")
     print(
         f"album of 4 charts: p50 {statistics.median(album):.3f} s, p99 {_pct(album, 0.99):.3f} s"
     )
