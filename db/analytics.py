@@ -25,6 +25,7 @@ from tortoise import connections
 
 from core.ads import is_ad
 from core.analytics import SubscriberPoint
+from db.export import sql_time
 
 # Posts younger than this are not "reached" yet: no reach, ER or best hours from them.
 MATURE = timedelta(hours=24)
@@ -96,10 +97,8 @@ class Params:
 
     def __call__(self, value: Any) -> str:
         if isinstance(value, datetime):
-            value = value.astimezone(UTC)
-            if self.dialect == "sqlite":
-                # Tortoise stores "YYYY-MM-DD HH:MM:SS+00:00": compare as text.
-                value = value.strftime("%Y-%m-%d %H:%M:%S")
+            # SQLite compares as text: the very text Tortoise writes (microseconds kept).
+            value = sql_time(self.dialect, value)
         self.values.append(value)
         # Numbered both ways (SQLite's ?NNN): a value may be used anywhere, and again.
         return f"?{len(self.values)}" if self.dialect == "sqlite" else f"${len(self.values)}"

@@ -6,8 +6,9 @@ import datetime as dt
 from pathlib import Path
 
 from core.archive import ExportQuery
+from db import analytics
 from db.export import iter_records, sql_time
-from db.models import Message
+from db.models import Message, SubscriberSnapshot
 from tests.unit.export_fixtures import make_channel
 
 AT = dt.datetime(2026, 3, 1, 12, 0, 5, 500_000, tzinfo=dt.UTC)  # half past a second
@@ -35,3 +36,23 @@ async def test_a_bound_inside_a_second_keeps_the_rows_before_it(db: Path) -> Non
     assert await found(AT - dt.timedelta(seconds=1), AT + dt.timedelta(milliseconds=100)) == [1]
     assert await found(AT, AT + dt.timedelta(seconds=1)) == [1]  # since is inclusive
     assert await found(AT + dt.timedelta(microseconds=1), AT + dt.timedelta(seconds=2)) == [2]
+
+
+async def test_analytics_bounds_keep_the_rows_of_their_own_second(db: Path) -> None:
+    # /stats: a count taken in the same second as `until` (before it) is in the period.
+    channel = await make_channel(-1002, "subs", "Subs")
+    whole = AT.replace(microsecond=0)
+    for n, at in enumerate(
+        (whole - dt.timedelta(microseconds=1), whole, AT, AT + dt.timedelta(seconds=1))
+    ):
+        await SubscriberSnapshot.create(channel=channel, taken_at=at, subscribers=n)
+
+    async def series(since: dt.datetime, until: dt.datetime) -> list[int]:
+        return [p.subscribers for p in await analytics.subscriber_series(channel.id, since, until)]
+
+    assert await series(whole, AT + dt.timedelta(milliseconds=10)) == [1, 2]
+    assert await series(AT + dt.timedelta(microseconds=1), AT + dt.timedelta(seconds=2)) == [3]
+    summary = await analytics.subscriber_summary(
+        channel.id, whole - dt.timedelta(days=1), AT + dt.timedelta(microseconds=1)
+    )
+    assert summary.last is not None and summary.last.subscribers == 2
