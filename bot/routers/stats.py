@@ -83,10 +83,12 @@ async def cmd_stats(
         await _post_curve(message, post, archive, analytics, bot, lang, tz)
         return
     # Days in ASCII digits ("²" is a digit to str.isdigit() that int() refuses).
-    if not parts or len(parts) > 2 or (len(parts) == 2 and not _DAYS.fullmatch(parts[1])):
-        await message.answer(t("stats_usage", lang))
+    # Days outside 1..MAX_DAYS answer the usage (it gives the range), as /graph does.
+    ok = len(parts) == 1 or (len(parts) == 2 and _DAYS.fullmatch(parts[1]) is not None)
+    days = int(parts[1]) if ok and len(parts) == 2 else DEFAULT_DAYS
+    if not ok or not 1 <= days <= MAX_DAYS:
+        await message.answer(t("stats_usage", lang, default=DEFAULT_DAYS, max_days=MAX_DAYS))
         return
-    days = max(1, min(int(parts[1]), MAX_DAYS)) if len(parts) == 2 else DEFAULT_DAYS
     channel = await archive.find_channel(parts[0])
     if channel is None:
         await message.answer(t("channel_not_found", lang, ref=echo(parts[0])))
@@ -196,6 +198,13 @@ def number(value: float, lang: str) -> str:
     return format_decimal(round(value, 1), format=fmt, locale=lang)
 
 
+def rate(value: float, lang: str) -> str:
+    """A per-day rate as `number`, but under 0.05 and above 0 "<0.1" / "<0,1" (not 0)."""
+    if 0 < value and round(value, 1) == 0:
+        return "<" + number(0.1, lang)
+    return number(value, lang)
+
+
 def percent(share: float, lang: str, *, signed: bool = False) -> str:
     """A share (0.104) as "10.4%" / "10,4 %"; `signed`: "+4.2%"."""
     value = format_decimal(share * 100, format="#,##0.0#" if abs(share) < 0.01 else "#,##0.0",
@@ -240,7 +249,7 @@ def metric_rows(m: ChannelMetrics, lang: str) -> list[tuple[str, str]]:
         )
     rows = [
         ("stats_m_posts", number(m.posts, lang)),
-        ("stats_m_per_day", number(m.posts_per_day, lang)),
+        ("stats_m_per_day", rate(m.posts_per_day, lang)),
         ("stats_m_reach", reach),
         ("stats_m_err", percent(m.err, lang) if m.err is not None else None),
         ("stats_m_er", percent(m.er, lang) if m.er is not None else None),

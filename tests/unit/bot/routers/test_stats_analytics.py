@@ -309,3 +309,13 @@ async def test_the_album_passes_telegrams_rules_over_http(tmp_path: Path, lang: 
         assert album[0].caption is not None and "Новости <дня> & всё" in album[0].caption
         head = {"en": "last 30 days", "ru": "за 30 дней"}[lang]
         assert head in (shown[-1].current.text or "")
+
+
+@pytest.mark.parametrize(("lang", "shown"), [("en", "&lt;0.1"), ("ru", "&lt;0,1")])
+def test_a_small_posting_rate_is_not_shown_as_zero(lang: str, shown: str) -> None:
+    # #17 review B5: 17 posts in 3,650 days showed "Posts per day: 0".
+    text = metrics_text(metrics(posts=17, posts_per_day=17 / 3650, days=3650), "C", 3650, lang,
+                        ZoneInfo("UTC"))  # fmt: skip
+    label = "Posts per day" if lang == "en" else "Постов в день"
+    assert f"{label}: <b>{shown}</b>" in text
+    assert "0,1" in metrics_text(metrics(posts_per_day=0.06), "C", 30, "ru", ZoneInfo("UTC"))
