@@ -106,7 +106,7 @@ async def test_export_search_stats_watch_end_to_end(tmp_path: Path) -> None:
         assert page2.kind == "edited"
 
         # Stats: a PNG photo and the top posts.
-        await api.send_text(en, "/stats @other 36500")
+        await api.send_text(en, "/stats @other 3650")
         await api.wait_for_message(ADMIN2_ID, r"Top by views", timeout=30)
         photos = [u for u in api.uploads if u.kind == "photo"]
         assert photos and photos[-1].data.startswith(b"\x89PNG")

@@ -174,7 +174,7 @@ async def test_identity_over_time(tmp_path: Path) -> None:
         assert holders == 1
 
         # /stats and /export by a former username; links use the current one.
-        await api.send_text(api.users[ADMIN2_ID], "/stats @rival 36500")
+        await api.send_text(api.users[ADMIN2_ID], "/stats @rival 3650")
         stats = await api.wait_for_message(ADMIN2_ID, r"@tech: ", timeout=30)
         assert "@tech: 16 posts" in (stats.text or ""), stats.text
         rows = await export_csv(stack, "/export @rival csv")
