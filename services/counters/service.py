@@ -22,16 +22,23 @@ Every `poll_seconds` (and when woken), with a ready session:
    after a long stop spreads the N reads over the interval (1,000 channels, 60 min,
    5 min polls: 84 a round) instead of sending N at once, and in steady state each
    channel is read once an interval (a count younger than the interval is never read
-   again).
+   again). A channel asked that gave no count (refused, or no participants_count) is
+   not asked again before the interval passes either (kept in memory), so it cannot
+   stay at the head of the queue and take the budget every round.
+
+Woken by a completed run, the job runs at most one extra round per 30 s
+(`run_debounce`); a session becoming ready wakes it at once. The pacing budget lives in
+memory: a new process starts with a full one (84 reads at 1,000 channels), which the
+supervisor's restart backoff bounds.
 
 What Telegram says: a flood wait defers the whole job by its seconds (the chunks read
 before it are recorded; the end of the wait is stored in job_mark, so a restart keeps
 it); a channel removed by the operator during a round is left out (nothing recorded,
-logged); a channel it
-refuses (private, banned, another error of its own) is skipped this round, logged; a
-dead session is reported to the userbot (which alerts); network trouble: the next poll
-tries again. The snapshots of the history reads (the refresh window) are written with
-the posts (db/counters.py snapshot hooks), not here.
+logged); a channel it refuses (private, banned, another error of its own) is skipped
+this round, logged at INFO once an interval; a dead session is reported to the
+userbot (which alerts); network trouble: the next poll tries again. The snapshots of
+the history reads (the refresh window) are written with the posts (db/counters.py
+snapshot hooks), not here.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -65,6 +73,12 @@ log = logging.getLogger(__name__)
 _MISSING_CAP = 100_000
 # Subscriber reads a round may always make at once (more are paced: tick()).
 _FEW = 10
+# A completed run wakes the job for at most one extra round per this many seconds (a
+# run completes every few seconds at 1,000 channels).
+_RUN_DEBOUNCE = 30.0
+# How often a channel Telegram keeps refusing is logged at INFO without a subscriber
+# interval (with one: once an interval).
+_REFUSED_LOG = timedelta(hours=1)
 
 
 class Session(Protocol):
@@ -94,6 +108,7 @@ class CountersService:
         subscribers_interval: timedelta | None,
         poll_seconds: float = 300.0,
         clock: Callable[[], datetime] = _utcnow,
+        run_debounce: float = _RUN_DEBOUNCE,
     ) -> None:
         self._repo = repo
         self._session = session
@@ -103,6 +118,18 @@ class CountersService:
         self._clock = clock
         self._wake = asyncio.Event()
         self._stopping = False
+        # Woken by a completed run only (debounced: run()), and when the last round began
+        # (time.monotonic()).
+        self._run_debounce = run_debounce
+        self._urgent = False
+        self._tick_started: float | None = None
+        # Subscriber reads that got no count (refused, or no participants_count): the
+        # channel is not asked again before the interval passes, as if it had been read,
+        # so it cannot stay at the head of the queue and starve the others (row id ->
+        # when asked).
+        self._tried: dict[int, datetime] = {}
+        # When a refused channel was last logged at INFO (once an interval; row id).
+        self._refused_logged: dict[int, datetime] = {}
         # The clock's time before which a flood wait holds us (stored in job_mark so a
         # restart keeps it; loaded at the first round).
         self._resume_at: datetime | None = None
@@ -117,20 +144,35 @@ class CountersService:
         self._next_subscribers: datetime | None = None
 
     def wake(self) -> None:
+        self._urgent = True
         self._wake.set()
 
     async def on_run_completed(self, event: RunCompleted) -> None:
-        """EventBus subscriber: a committed run may have stored posts now due."""
-        self.wake()
+        """EventBus subscriber: a committed run may have stored posts now due (one extra
+        round per `run_debounce` seconds at most: run())."""
+        self._wake.set()
 
     async def session_state(self, state: str) -> None:
         """The userbot's state listener: a session ready is used at once."""
         self.wake()
 
+    async def _debounce(self) -> None:
+        """Woken by completed runs only: wait until `run_debounce` seconds have passed
+        since the last round began (a session ready or stop() ends the wait)."""
+        while not self._urgent and not self._stopping and self._tick_started is not None:
+            left = self._tick_started + self._run_debounce - time.monotonic()
+            if left <= 0:
+                return
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), left)
+
     async def run(self) -> None:
         self._stopping = False
         while not self._stopping:
             self._wake.clear()
+            self._urgent = False
+            self._tick_started = time.monotonic()
             try:
                 await self.tick()
             except Exception as exc:
@@ -146,6 +188,7 @@ class CountersService:
                     wait = max(wait, held)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
+                await self._debounce()
 
     async def stop(self) -> None:
         self._stopping = True
@@ -178,7 +221,7 @@ class CountersService:
         if not channels:
             return
         skipped: set[int] = set()
-        self._posts = self._subscribers = 0
+        self._posts = self._subscribers = self._waiting = 0
         try:
             if self._ages:
                 await self._ages_round(client, channels, skipped)
@@ -264,6 +307,13 @@ class CountersService:
         now = self._clock()
         budget = self._refill(len(channels), now)
         due, soonest = await self._repo.subscribers_due(list(channels), self._interval, now)
+        # Asked within the interval and got no count: treated as read until it passes.
+        for cid, when in list(self._tried.items()):
+            if cid not in channels or now - when >= self._interval:
+                del self._tried[cid]
+            elif soonest is None or when + self._interval < soonest:
+                soonest = when + self._interval
+        due = [cid for cid in due if cid not in self._tried]
         self._waiting = len(due)
         # When the next count is read (/status): the first one to come due; with some
         # left waiting for the pace, the next round that may read one.
@@ -285,9 +335,11 @@ class CountersService:
             try:
                 count = await read_subscribers(client, (ch.tg_id, ch.access_hash))
             except (ChannelUnavailable, UnknownTelegramError) as exc:
+                self._tried[channel_id] = self._clock()
                 self._skip(ch, exc, skipped)
                 continue
             if count is None:
+                self._tried[channel_id] = self._clock()
                 continue
             taken = self._clock()
             if await self._repo.record_subscribers(channel_id, count, taken):
@@ -314,7 +366,18 @@ class CountersService:
         self._budget, self._budget_at = budget, now
         return budget
 
-    @staticmethod
-    def _skip(ch: Followed, exc: Exception, skipped: set[int]) -> None:
+    def _skip(self, ch: Followed, exc: Exception, skipped: set[int]) -> None:
+        """Leave `ch` out of this round; logged at INFO once an interval (a channel
+        Telegram keeps refusing would log every round), DEBUG otherwise."""
         skipped.add(ch.id)
-        log.info("counters: %s skipped this round: %s", ch.label, exc)
+        now = self._clock()
+        every = self._interval or _REFUSED_LOG
+        last = self._refused_logged.get(ch.id)
+        if last is not None and now - last < every:
+            log.debug("counters: %s skipped this round: %s", ch.label, exc)
+            return
+        if len(self._refused_logged) > _MISSING_CAP:
+            self._refused_logged.clear()
+        self._refused_logged[ch.id] = now
+        log.info("counters: %s skipped this round (logged once per %s): %s",
+                 ch.label, age_label(every), exc)

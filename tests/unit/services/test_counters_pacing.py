@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from core.errors import RateLimited
+from core.errors import ChannelUnavailable, RateLimited
 from core.parsing import CountersState
 from db.counters import Followed
 from services.counters import service as counters_service
@@ -64,15 +64,21 @@ def asked(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     answers a flood wait."""
     calls: list[Any] = []
 
-    async def read_subscribers(client: Any, peer: tuple[int, int | None]) -> int:
+    async def read_subscribers(client: Any, peer: tuple[int, int | None]) -> int | None:
         calls.append(peer)
         if peer[0] in flood:
             flood.discard(peer[0])
             raise RateLimited(120)
+        if peer[0] in refused:
+            raise ChannelUnavailable("CHANNEL_PRIVATE")
+        if peer[0] in unanswered:
+            return None
         return 10
 
     flood: set[int] = set()
-    calls.append(flood)
+    refused: set[int] = set()
+    unanswered: set[int] = set()
+    calls.extend([flood, refused, unanswered])
     monkeypatch.setattr(counters_service, "read_subscribers", read_subscribers)
     return calls
 
@@ -150,6 +156,7 @@ async def test_a_few_channels_are_read_at_once_and_a_flood_wait_holds(
     asked: list[Any],
 ) -> None:
     flood = asked.pop(0)
+    del asked[:2]
     repo, clock = Repo(3), [T0]
     service = job(repo, clock)
     # A few channels are no burst: all three at once.
@@ -166,3 +173,96 @@ async def test_a_few_channels_are_read_at_once_and_a_flood_wait_holds(
     clock[0] = repo.resume
     assert await rounds(service, clock, 1) == [2]
     assert [len(r) for r in repo.reads.values()] == [2, 2, 2]
+
+
+@pytest.mark.parametrize("kind", ["refused", "no count"])
+async def test_channels_without_a_count_do_not_starve_the_others(
+    asked: list[Any], kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """100 of 1,000 channels refused (never read, so at the head of the queue every
+    round), or one answering no participants_count: each is asked once an interval, as
+    if read, and every other channel is still read once an interval."""
+    _, refused, unanswered = asked[:3]
+    bad = set(range(1001, 1101)) if kind == "refused" else {1001}
+    (refused if kind == "refused" else unanswered).update(bad)
+    repo, clock = Repo(CHANNELS), [T0]
+    service = job(repo, clock)
+    caplog.set_level("INFO", logger=counters_service.__name__)
+    await rounds(service, clock, 12 * 4)  # four hours
+    tries = [p[0] for p in asked[3:]]
+    for c in repo.channels:
+        if c.tg_id in bad:
+            assert not repo.reads[c.id]
+            assert 4 <= tries.count(c.tg_id) <= 5  # once an interval
+            continue
+        reads = repo.reads[c.id]
+        assert len(reads) >= 4
+        gaps = [b - a for a, b in pairwise(reads)]
+        assert all(INTERVAL <= g <= INTERVAL + timedelta(seconds=2 * POLL) for g in gaps)
+    state = service.state()
+    assert state is not None and state.waiting <= CAP
+    # A refused channel is logged once an interval, not every round.
+    if kind == "refused":
+        logged = [r for r in caplog.records if "@c1 " in r.getMessage()]
+        assert 4 <= len(logged) <= 5
+
+
+async def test_a_round_ended_by_a_flood_wait_shows_no_stale_waiting(
+    asked: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ages round answered a flood wait, so the subscriber round did not run: /status
+    shows no "waiting" left from the round before."""
+    repo, clock = Repo(CHANNELS), [T0]
+    service = job(repo, clock)
+    await rounds(service, clock, 1)
+    state = service.state()
+    assert state is not None and state.waiting == CHANNELS - CAP
+
+    async def due_posts(ids: Sequence[int], age: timedelta, now: datetime) -> Any:
+        return {1: {5: now - timedelta(days=1)}}
+
+    async def read_views(*args: Any) -> None:
+        raise RateLimited(120)
+
+    monkeypatch.setattr(repo, "due_posts", due_posts, raising=False)
+    monkeypatch.setattr(counters_service, "read_views", read_views)
+    service._ages = (timedelta(hours=1),)
+    await service.tick()
+    state = service.state()
+    assert state is not None and state.held_until is not None
+    assert state.waiting == 0
+
+
+async def test_completed_runs_wake_at_most_one_round_per_debounce(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A completed run wakes the job, but no sooner than `run_debounce` seconds after
+    the last round began; a session becoming ready wakes it at once."""
+    import asyncio
+
+    service = CountersService(
+        Repo(1),  # type: ignore[arg-type]
+        FakeSession(object()), ages=(), subscribers_interval=INTERVAL,
+        poll_seconds=3600, run_debounce=3600,
+    )
+    ticks: list[int] = []
+
+    async def tick() -> None:
+        ticks.append(1)
+
+    monkeypatch.setattr(service, "tick", tick)
+    task = asyncio.create_task(service.run())
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert len(ticks) == 1
+    for _ in range(10):
+        await service.on_run_completed(None)  # type: ignore[arg-type]
+        for _ in range(5):
+            await asyncio.sleep(0)
+    assert len(ticks) == 1
+    await service.session_state("ready")
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert len(ticks) == 2
+    await service.stop()
+    await asyncio.wait_for(task, 5)
