@@ -33,7 +33,6 @@ from typing import Any
 
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
-from tortoise.functions import Max
 from tortoise.transactions import in_transaction
 
 from core.analytics import CounterPoint, PostCurve, SubscriberPoint
@@ -64,21 +63,29 @@ _STORED_SQLITE = (
     "SELECT msg_id, views, forwards, replies, reactions FROM message"
     " WHERE channel_id = ? AND msg_id IN (SELECT value FROM json_each(?))"
 )
-# By the (channel_id, msg_id, taken_at) index: a post has a few snapshots.
+# By the counter_snapshot_due (channel_id, msg_id, age_mark) index (migration 0011),
+# covering: a post has a few snapshots.
 _MARKED_SQLITE = (
     "SELECT msg_id, age_mark FROM counter_snapshot"
     " WHERE channel_id = ? AND msg_id IN (SELECT value FROM json_each(?))"
     " AND age_mark IN (SELECT value FROM json_each(?))"
 )
 # The posts of some channels dated in (oldest, newest] without a snapshot of one age: the
-# message (channel_id, date) index for the range, an anti-join on counter_snapshot's
-# (channel_id, msg_id, taken_at) index for the marks (a post has a few snapshots).
+# message (channel_id, date) index for the range, an anti-join answered from the covering
+# counter_snapshot_due (channel_id, msg_id, age_mark) index (migration 0011).
 _DUE_SQL = (
     "SELECT m.channel_id, m.msg_id, m.date FROM message m"
     " WHERE m.channel_id IN ({channels}) AND m.date > {oldest} AND m.date <= {newest}"
     " AND m.comment_of IS NULL AND m.deleted_at IS NULL AND m.action IS NULL"
     " AND NOT EXISTS (SELECT 1 FROM counter_snapshot s WHERE s.channel_id = m.channel_id"
     " AND s.msg_id = m.msg_id AND s.age_mark = {mark})"
+)
+# Each channel's latest subscriber count: one descent of the (channel_id, taken_at) index
+# per channel (a GROUP BY ... MAX reads every count ever taken on SQLite: 2 s at 1,000
+# channels x a year of hourly counts; bench/bench_counters.py --due).
+_LATEST_SUBSCRIBERS_SQL = (
+    "SELECT c.id AS channel_id, (SELECT MAX(s.taken_at) FROM subscriber_snapshot s"
+    " WHERE s.channel_id = c.id) AS last FROM channel c WHERE c.id IN ({channels})"
 )
 _STORED_PG = (
     "SELECT msg_id, views, forwards, replies, reactions::text AS reactions FROM message"
@@ -332,8 +339,8 @@ class CounterRepository:
         """channel row id -> {msg_id: date} of its posts that reached `age` less than
         `due_window(age)` ago and have no snapshot for that age yet (not comments, not
         service messages, not deleted). One query: the (channel_id, date) index for the
-        range, an anti-join (NOT EXISTS) on counter_snapshot's (channel_id, msg_id,
-        taken_at) index for the snapshots taken."""
+        range, an anti-join (NOT EXISTS) answered from the covering counter_snapshot_due
+        (channel_id, msg_id, age_mark) index (migration 0011) for the snapshots taken."""
         if not channel_ids:
             return {}
         newest = now - age
@@ -410,15 +417,17 @@ class CounterRepository:
         """(the channels (row ids) whose latest subscriber count is older than
         `interval`, or that have none: those with none first (in the given order), then
         the oldest count first; when the first of the others becomes due, None when
-        there is no other)."""
+        there is no other). Each channel's latest count by a correlated MAX on the
+        (channel_id, taken_at) index (_LATEST_SUBSCRIBERS_SQL)."""
         if not channel_ids:
             return [], None
-        latest = dict(
-            await SubscriberSnapshot.filter(channel_id__in=list(channel_ids))
-            .group_by("channel_id")
-            .annotate(last=Max("taken_at"))
-            .values_list("channel_id", "last")
+        conn = connections.get("default")
+        sqlite = conn.capabilities.dialect == "sqlite"
+        listed = ", ".join(f"?{n}" if sqlite else f"${n}" for n in range(1, len(channel_ids) + 1))
+        rows = await conn.execute_query_dict(
+            _LATEST_SUBSCRIBERS_SQL.format(channels=listed), [int(c) for c in channel_ids]
         )
+        latest = {int(r["channel_id"]): r["last"] for r in rows if r["last"] is not None}
         never, old = [], []
         soonest: datetime | None = None
         for cid in channel_ids:
