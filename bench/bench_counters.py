@@ -25,14 +25,18 @@ REFRESH_WINDOW_HOURS 24, SNAPSHOT_AGES 1h,24h,7d,30d, SUBSCRIBERS_INTERVAL_MINUT
    with counter_snapshot's (channel_id, msg_id, age_mark) index on the same data
    (migration 0011 `counter_snapshot_due`: dropped for the "without" figures), each
    with the engine's plan of one scan.
-3. Storage per snapshot: `--rows` counter_snapshot rows (and a tenth as many
+3. The job's subscriber due query (`--subs channels,days`: hourly counts; 1,000 x 365 is
+   8.76M rows): database time of one `subscribers_due` (each channel's latest count),
+   the GROUP BY ... MAX of before B1 and the per-channel correlated MAX of now, on the
+   same data, median and largest of 5, SQLite (and PostgreSQL with --pg).
+4. Storage per snapshot: `--rows` counter_snapshot rows (and a tenth as many
    subscriber_snapshot rows) written the app's way; bytes of the table and its indexes
    per row (SQLite: pages of the table and its index by dbstat, or the file's growth;
    PostgreSQL: pg_total_relation_size).
 
     .venv/bin/python bench/bench_counters.py [--rates 24,100,1000] [--interval 60]
         [--window 24] [--poll 300] [--ages 1h,24h,7d,30d] [--rows 200000]
-        [--scan 100,100,40] [--pg] [--json out.json]
+        [--scan 100,100,40] [--subs 1000,365] [--pg] [--json out.json]
 """
 
 from __future__ import annotations
@@ -404,6 +408,78 @@ async def due_scan(
         await close_db()
 
 
+async def subscribers_due_time(db_url: str, channels: int, days: int) -> dict[str, Any]:
+    """Milliseconds of one `subscribers_due` over `channels` channels with an hourly
+    count for `days` days: the GROUP BY ... MAX query it ran before (B1) and the
+    correlated per-channel MAX it runs now, alternately, 5 each (median, largest)."""
+    import time
+
+    from tortoise import connections
+    from tortoise.functions import Max
+
+    from db.counters import CounterRepository
+    from db.database import close_db, init_db
+    from db.models import Channel, SubscriberSnapshot
+
+    await init_db(db_url)
+    try:
+        conn = connections.get("default")
+        pg = conn.capabilities.dialect == "postgres"
+        await Channel.bulk_create([
+            Channel(tg_id=50_000 + c, access_hash=1, username=f"s{c}", title=f"S{c}")
+            for c in range(channels)
+        ])
+        ids = [c.id for c in await Channel.all().order_by("id")]
+        hours = days * 24
+        t0 = datetime(2026, 1, 1, tzinfo=UTC)
+        build = time.perf_counter()
+        if pg:
+            await conn.execute_script(
+                "INSERT INTO subscriber_snapshot (channel_id, taken_at, subscribers)"
+                f" SELECT c.id, TIMESTAMPTZ '{t0.isoformat()}' + h * INTERVAL '1 hour', 1000"
+                f" FROM channel c, generate_series(0, {hours - 1}) h;"
+                " VACUUM ANALYZE subscriber_snapshot"
+            )
+        else:
+            await conn.execute_script(
+                f"WITH RECURSIVE h(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM h WHERE i < "
+                f"{hours - 1}) INSERT INTO subscriber_snapshot (channel_id, taken_at,"
+                " subscribers) SELECT c.id, strftime('%Y-%m-%d %H:%M:%S+00:00', "
+                f"'{t0.strftime('%Y-%m-%d %H:%M:%S')}', '+' || h.i || ' hours'), 1000"
+                " FROM channel c, h; ANALYZE"
+            )
+        built = time.perf_counter() - build
+        repo = CounterRepository()
+        now = t0 + timedelta(hours=hours)
+
+        async def before() -> Any:
+            return dict(
+                await SubscriberSnapshot.filter(channel_id__in=ids)
+                .group_by("channel_id")
+                .annotate(last=Max("taken_at"))
+                .values_list("channel_id", "last")
+            )
+
+        async def after() -> Any:
+            return await repo.subscribers_due(ids, HOUR, now)
+
+        times: dict[str, list[float]] = {"group_by_max": [], "per_channel_max": []}
+        for _ in range(5):
+            for key, fn in (("group_by_max", before), ("per_channel_max", after)):
+                t = time.perf_counter()
+                await fn()
+                times[key].append((time.perf_counter() - t) * 1000)
+        due, _ = await after()
+        assert len(due) == channels, len(due)
+        return {
+            "channels": channels, "rows": channels * hours, "build_s": round(built, 1),
+            **{k: {"ms_median": round(sorted(v)[2], 1), "ms_max": round(max(v), 1)}
+               for k, v in times.items()},
+        }
+    finally:
+        await close_db()
+
+
 async def _due_plan(
     conn: Any, ids: list[int], age: timedelta, now: datetime, pg: bool
 ) -> list[str]:
@@ -507,6 +583,9 @@ async def main() -> None:
                     help="due scan: channels,posts a day,days (empty: skip)")
     ap.add_argument("--scan-sqlite", default="yes", choices=("yes", "no"),
                     help="the due scan on SQLite too (no: PostgreSQL only, with --pg)")
+    ap.add_argument("--subs", default="",
+                    help="subscriber due query: channels,days of hourly counts (e.g."
+                         " 1000,365; empty: skip)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     import logging
@@ -517,13 +596,21 @@ async def main() -> None:
 
     ages = parse_ages(args.ages)
     interval, window = timedelta(minutes=args.interval), timedelta(hours=args.window)
-    results: dict[str, Any] = {"requests": [], "storage": {}, "due_scan": {}}
+    results: dict[str, Any] = {"requests": [], "storage": {}, "due_scan": {}, "subs_due": {}}
+    subs = tuple(int(x) for x in args.subs.split(",")) if args.subs else None
     scan: tuple[int, int, int] | None = None
     if args.scan:
         c, per_day, days = (int(x) for x in args.scan.split(","))
         scan = (c, per_day, days)
     _, job_ages = split_ages(ages, window)
     with tempfile.TemporaryDirectory() as tmp:
+        if subs:
+            path = Path(tmp) / "subs.sqlite3"
+            results["subs_due"]["sqlite"] = await subscribers_due_time(
+                f"sqlite://{path}", *subs
+            )
+            print("subscribers due sqlite", json.dumps(results["subs_due"]["sqlite"]),
+                  flush=True)
         if scan and args.scan_sqlite == "yes":
             path = Path(tmp) / "scan.sqlite3"
             results["due_scan"]["sqlite"] = await due_scan(f"sqlite://{path}", *scan, job_ages)
@@ -542,10 +629,14 @@ async def main() -> None:
             path = Path(tmp) / "store.sqlite3"
             results["storage"]["sqlite"] = await storage(f"sqlite://{path}", args.rows, path)
             print("sqlite", json.dumps(results["storage"]["sqlite"]), flush=True)
-    if args.pg and (args.rows or scan):
+    if args.pg and (args.rows or scan or subs):
         pg = _Postgres()
         try:
             url = pg.start()
+            if subs:
+                results["subs_due"]["postgres"] = await subscribers_due_time(url, *subs)
+                print("subscribers due postgres", json.dumps(results["subs_due"]["postgres"]),
+                      flush=True)
             if args.rows:
                 results["storage"]["postgres"] = await storage(url, args.rows, None)
                 print("postgres", json.dumps(results["storage"]["postgres"]), flush=True)
