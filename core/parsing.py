@@ -229,10 +229,11 @@ class NextRun:
 @dataclass(frozen=True)
 class CountersState:
     """The counters job (#17, services/counters) for /status: its last round (None: none
-    yet) and what it read there (`posts`: age snapshots; `subscribers`: counts), the
-    subscriber counts due but not read yet (paced over the interval), when the next
-    count is read (None: no channel; the next round when some are waiting), and the
-    end of a flood wait that holds the job (None: none)."""
+    yet), what it read since it started (`since`: its first round; `posts`: age
+    snapshots; `subscribers`: counts), when the last subscriber count was taken (None:
+    none since start), the subscriber counts due but not read yet (paced over the
+    interval), when the next count is read (None: no channel; the next round when some
+    are waiting), and the end of a flood wait that holds the job (None: none)."""
 
     last_round: datetime | None = None
     posts: int = 0
@@ -240,6 +241,8 @@ class CountersState:
     waiting: int = 0
     next_subscribers: datetime | None = None
     held_until: datetime | None = None
+    since: datetime | None = None
+    last_count: datetime | None = None
 
 
 @dataclass(frozen=True)

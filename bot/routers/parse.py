@@ -289,23 +289,37 @@ def _local_line(local: LocalState, lang: str) -> Html:
 
 
 def counters_lines(c: CountersState, lang: str, tz: ZoneInfo) -> list[Html]:
-    """The counters job (#17): its last round and what it read, when the next
-    subscriber count is read (how many wait for the pace), a flood wait holding it."""
+    """The counters job (#17): its last round and what it read since it started (zero
+    parts left out), then the subscriber counts: the last one taken, how many wait for
+    the pace and when the next is taken; or a flood wait holding the job."""
     if c.last_round is None:
         lines = [t("status_counters_none", lang)]
     else:
-        read = html_join(", ", [tn("status_counters_posts", c.posts, lang),
-                                tn("status_counters_subscribers", c.subscribers, lang)])
-        lines = [t("status_counters", lang, when=show(c.last_round, tz), read=read)]
+        when = show(c.last_round, tz)
+        since = show(c.since or c.last_round, tz)
+        parts = []
+        if c.posts:
+            parts.append(tn("status_counters_posts", c.posts, lang))
+        if c.subscribers:
+            parts.append(tn("status_counters_subscribers", c.subscribers, lang))
+        if parts:
+            read = html_join(", ", parts)
+            lines = [t("status_counters", lang, when=when, since=since, read=read)]
+        else:
+            lines = [t("status_counters_nothing", lang, when=when, since=since)]
     if c.held_until is not None:
         left = max(0, int((c.held_until - datetime.now(UTC)).total_seconds()))
         lines.append(t("status_counters_held", lang, left=duration(left, lang)))
-    elif c.next_subscribers is not None:
-        when = show(c.next_subscribers, tz)
-        if c.waiting:
-            lines.append(tn("status_counters_waiting", c.waiting, lang, when=when))
-        else:
-            lines.append(t("status_counters_next", lang, when=when))
+        return lines
+    subs: list[Html] = []
+    if c.last_count is not None:
+        subs.append(t("status_counters_last_count", lang, when=show(c.last_count, tz)))
+    if c.waiting:
+        subs.append(tn("status_counters_waiting", c.waiting, lang))
+    if c.next_subscribers is not None:
+        subs.append(t("status_counters_next", lang, when=show(c.next_subscribers, tz)))
+    if subs:
+        lines.append(t("status_counters_subscribers_line", lang, parts=html_join("; ", subs)))
     return lines
 
 

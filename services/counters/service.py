@@ -138,9 +138,12 @@ class CountersService:
         # The subscriber reads this process may make now, and when that was counted.
         self._budget: float | None = None
         self._budget_at: datetime | None = None
-        # What /status shows (`state`): the last round and what it read.
+        # What /status shows (`state`): the last round, what the job read since its
+        # first round, the last subscriber count taken.
         self._round_at: datetime | None = None
+        self._since: datetime | None = None
         self._posts = self._subscribers = self._waiting = 0
+        self._last_count: datetime | None = None
         self._next_subscribers: datetime | None = None
 
     def wake(self) -> None:
@@ -203,6 +206,8 @@ class CountersService:
             last_round=self._round_at, posts=self._posts, subscribers=self._subscribers,
             waiting=self._waiting, next_subscribers=self._next_subscribers,
             held_until=held if held is not None and held > self._clock() else None,
+            since=self._since,
+            last_count=self._last_count,
         )
 
     async def tick(self) -> None:
@@ -221,7 +226,9 @@ class CountersService:
         if not channels:
             return
         skipped: set[int] = set()
-        self._posts = self._subscribers = self._waiting = 0
+        self._waiting = 0
+        if self._since is None:
+            self._since = self._clock()
         try:
             if self._ages:
                 await self._ages_round(client, channels, skipped)
@@ -344,6 +351,7 @@ class CountersService:
             taken = self._clock()
             if await self._repo.record_subscribers(channel_id, count, taken):
                 self._subscribers += 1
+                self._last_count = taken
                 first = first or taken
             else:
                 log.info("counters: %s was removed meanwhile; nothing recorded", ch.label)

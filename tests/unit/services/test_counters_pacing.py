@@ -114,10 +114,11 @@ async def test_a_first_start_spreads_the_reads_over_the_interval(asked: list[Any
     service = job(repo, clock)
     assert service.state() == CountersState()  # no round yet
     await rounds(service, clock, 1)
-    # /status: the round, what it read, how many wait for the pace and the next round.
+    # /status: the round, what the job read since it started, the last count, how many
+    # wait for the pace and the next round.
     assert service.state() == CountersState(
         T0, posts=0, subscribers=CAP, waiting=CHANNELS - CAP,
-        next_subscribers=T0 + timedelta(seconds=POLL),
+        next_subscribers=T0 + timedelta(seconds=POLL), since=T0, last_count=T0,
     )
     first = [CAP, *await rounds(service, clock, 11)]
     # 84 a round at most (83.3 accrue a round), never 1,000 at once: all read within
@@ -128,6 +129,9 @@ async def test_a_first_start_spreads_the_reads_over_the_interval(asked: list[Any
     state = service.state()
     assert state is not None and state.waiting == 0
     assert state.next_subscribers == T0 + INTERVAL  # the first one read
+    # What the job read since its first round (not the last round's only).
+    assert (state.since, state.subscribers) == (T0, CHANNELS)
+    assert state.last_count == T0 + timedelta(seconds=11 * POLL)
     # Rounds woken in between (a run completed) read no faster: 60 rounds 5 s apart
     # (5 min) read what 5 min allow.
     more = await rounds(service, clock, 60, every=5)

@@ -48,24 +48,37 @@ def test_the_counters_job_lines_in_both_languages() -> None:
 
     msk = ZoneInfo("Europe/Moscow")
     at = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
+    start = at - timedelta(hours=2)
     paced = CountersState(at, posts=152, subscribers=84, waiting=916,
-                          next_subscribers=at + timedelta(minutes=5))
+                          next_subscribers=at + timedelta(minutes=5), since=start,
+                          last_count=at)
     assert counters_lines(paced, "en", msk) == [
-        "Counters over time: last round 2026-12-01 09:00 MSK, read 152 posts,"
-        " subscribers of 84 channels",
-        "Subscribers: 916 channels wait their turn (spread over the interval), next read"
-        " 2026-12-01 09:05 MSK",
+        "Counters over time: last round 2026-12-01 09:00 MSK; since 2026-12-01 07:00 MSK"
+        " read counters of 152 posts, subscribers of 84 channels",
+        "Subscribers: last count 2026-12-01 09:00 MSK; 916 channels wait their turn"
+        " (counts are spread over the interval); next count 2026-12-01 09:05 MSK",
     ]
     assert counters_lines(paced, "ru", msk) == [
-        "Счётчики во времени: последний обход 2026-12-01 09:00 MSK, прочитано: 152 поста,"
-        " подписчики 84 каналов",
-        "Подписчики: 916 каналов ждут очереди (чтения распределены по интервалу), следующее"
-        " чтение 2026-12-01 09:05 MSK",
+        "Счётчики во времени: последний обход 2026-12-01 09:00 MSK; с 2026-12-01 07:00 MSK"
+        " прочитано: счётчики 152 постов, подписчики 84 каналов",
+        "Подписчики: последний замер 2026-12-01 09:00 MSK; 916 каналов ждут своей очереди"
+        " (замеры распределены по интервалу); следующий замер 2026-12-01 09:05 MSK",
     ]
-    steady = CountersState(at, posts=1, subscribers=1, next_subscribers=at + timedelta(hours=1))
-    assert counters_lines(steady, "ru", msk)[1] == (
-        "Подписчики: следующее чтение 2026-12-01 10:00 MSK"
-    )
+    # The last round read nothing, the ones before did: what the job read since it
+    # started is shown, and a zero part is left out.
+    steady = CountersState(at, posts=0, subscribers=21, since=start, last_count=start,
+                           next_subscribers=at + timedelta(hours=1))
+    assert counters_lines(steady, "ru", msk) == [
+        "Счётчики во времени: последний обход 2026-12-01 09:00 MSK; с 2026-12-01 07:00 MSK"
+        " прочитано: подписчики 21 канала",
+        "Подписчики: последний замер 2026-12-01 07:00 MSK; следующий замер"
+        " 2026-12-01 10:00 MSK",
+    ]
+    idle = CountersState(at, since=at)
+    assert counters_lines(idle, "en", msk) == [
+        "Counters over time: last round 2026-12-01 09:00 MSK; nothing read since"
+        " 2026-12-01 09:00 MSK",
+    ]
     held = CountersState(None, held_until=datetime.now(UTC) + timedelta(seconds=90))
     en = counters_lines(held, "en", msk)
     assert en[0] == "Counters over time: no round yet"
