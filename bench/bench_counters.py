@@ -437,9 +437,9 @@ async def subscribers_due_time(db_url: str, channels: int, days: int) -> dict[st
             await conn.execute_script(
                 "INSERT INTO subscriber_snapshot (channel_id, taken_at, subscribers)"
                 f" SELECT c.id, TIMESTAMPTZ '{t0.isoformat()}' + h * INTERVAL '1 hour', 1000"
-                f" FROM channel c, generate_series(0, {hours - 1}) h;"
-                " VACUUM ANALYZE subscriber_snapshot"
+                f" FROM channel c, generate_series(0, {hours - 1}) h"
             )
+            await conn.execute_script("VACUUM ANALYZE subscriber_snapshot")
         else:
             await conn.execute_script(
                 f"WITH RECURSIVE h(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM h WHERE i < "
@@ -582,7 +582,8 @@ async def main() -> None:
     ap.add_argument("--scan", default="100,100,40",
                     help="due scan: channels,posts a day,days (empty: skip)")
     ap.add_argument("--scan-sqlite", default="yes", choices=("yes", "no"),
-                    help="the due scan on SQLite too (no: PostgreSQL only, with --pg)")
+                    help="the due scans (--scan, --subs) on SQLite too (no: PostgreSQL only,"
+                         " with --pg)")
     ap.add_argument("--subs", default="",
                     help="subscriber due query: channels,days of hourly counts (e.g."
                          " 1000,365; empty: skip)")
@@ -604,7 +605,7 @@ async def main() -> None:
         scan = (c, per_day, days)
     _, job_ages = split_ages(ages, window)
     with tempfile.TemporaryDirectory() as tmp:
-        if subs:
+        if subs and args.scan_sqlite == "yes":
             path = Path(tmp) / "subs.sqlite3"
             results["subs_due"]["sqlite"] = await subscribers_due_time(
                 f"sqlite://{path}", *subs
