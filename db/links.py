@@ -181,8 +181,8 @@ _STORED = (
 @dataclass(frozen=True)
 class BackfillStep:
     """One backfill transaction: the message row ids it covered (`done` is the new
-    mark), the rows that linked, the link rows written and those deleted (stored under
-    older rules, which the current ones no longer find)."""
+    mark), the rows that linked, the link rows inserted (not those already stored) and
+    those deleted (stored under older rules, which the current ones no longer find)."""
 
     done: int
     end: int
@@ -249,8 +249,9 @@ class LinkRepository:
                     by_channel: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
                     for c in cells:
                         by_channel[c[0]].append(c[1:])
+                    written = 0  # rows inserted (those already stored are not)
                     for cid, items in by_channel.items():
-                        raw.execute(_INSERT_SQLITE, (cid, _json(items)))
+                        written += raw.execute(_INSERT_SQLITE, (cid, _json(items))).rowcount
                     raw.execute(
                         "INSERT INTO job_mark (name, value) VALUES (?, ?) ON CONFLICT (name)"
                         " DO UPDATE SET value = excluded.value",
@@ -260,7 +261,7 @@ class LinkRepository:
                     raw.execute("ROLLBACK")
                     raise
                 raw.execute("COMMIT")
-                return len(found), len(cells), len(stale)
+                return len(found), written, len(stale)
 
             async with conn.acquire_connection() as aconn:
                 messages, links, dropped = await aconn._execute(work, aconn._conn)
@@ -280,14 +281,18 @@ class LinkRepository:
                 await tx.execute_query(
                     "DELETE FROM message_link WHERE id = ANY($1::bigint[])", [stale]
                 )
+            written = 0  # rows inserted (those already stored are not)
             if cells:
-                await tx.execute_query(_INSERT_PG, [list(c) for c in zip(*cells, strict=True)])
+                # (execute_query's count of an INSERT is the status's oid field: 0)
+                written = len(await tx.execute_query_dict(
+                    _INSERT_PG + " RETURNING 1", [list(c) for c in zip(*cells, strict=True)]
+                ))
             await tx.execute_query(
                 "INSERT INTO job_mark (name, value) VALUES ($1, $2) ON CONFLICT (name)"
                 " DO UPDATE SET value = excluded.value",
                 [BACKFILL_MARK, upto],
             )
-        return BackfillStep(upto, end, len(found), len(cells), len(stale))
+        return BackfillStep(upto, end, len(found), written, len(stale))
 
     # -- the graph
 

@@ -271,7 +271,7 @@ class LinksBackfill:
                 pass
         if done >= end:
             log.info(
-                "links backfill: done, %d links written, %d no longer links deleted",
+                "links backfill: done, %d new links written, %d no longer links deleted",
                 written, dropped,
             )
         return written

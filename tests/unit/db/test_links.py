@@ -111,9 +111,10 @@ async def test_backfill_covers_the_rows_stored_before_and_stops_at_its_end(
     assert await MessageLink.filter(channel_id=ch.id).count() == 8
     assert (await JobMark.get(name="links_backfill")).value == end
     assert await links.backfill_bounds() == (end, end)
-    # Run again: nothing doubles.
-    await links.backfill(0, end, span=100)
+    # Run again: nothing doubles, and the step says it wrote nothing (C3).
+    again = await links.backfill(0, end, span=100)
     assert await MessageLink.filter(channel_id=ch.id).count() == 8
+    assert again.links == 0
 
 
 async def test_newer_rules_run_the_backfill_again_and_drop_what_they_no_longer_find(
