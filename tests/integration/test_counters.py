@@ -290,7 +290,10 @@ async def test_age_snapshots_subscribers_and_a_flood_wait(archive: None) -> None
         assert server.counters["channels.getFullChannel"] == 1
         assert len(await repo.subscriber_series(ch.id, t0 - HOUR, clock[0] + HOUR)) == 2
 
-        # The export's iterators.
+        # The export's iterators (one post's row removed: no longer archived).
+        gone = batch[1]
+        await Message.filter(channel_id=ch.id, msg_id=gone).delete()
+        assert not await Message.exists(channel_id=ch.id, msg_id=gone)
         points = [p async for p in repo.iter_counter_rows(ch.id, t0 - HOUR, t0 + HOUR,
                                                           batch=40)]
         assert len(points) == 151 and points[0][2].age_mark == HOUR
@@ -298,6 +301,7 @@ async def test_age_snapshots_subscribers_and_a_flood_wait(archive: None) -> None
         posted = {i: d for i, d, _ in points}
         assert posted[day_old.id] == datetime.fromtimestamp(int(ts) - 25 * 3600, UTC)
         assert posted[batch[0]] == datetime.fromtimestamp(int(ts - 3660), UTC)
+        assert gone in posted and posted[gone] is None
 
 
 async def test_a_refused_channel_is_skipped_and_a_dead_session_reported(archive: None) -> None:
