@@ -23,10 +23,6 @@ from tests.e2e.seeded import CODE, PHONE, parse, seed_caught_up
 LONG_TITLE = ('<b>&"Канал «Новости» 🎉 ' * 6)[:128]
 SENT = ("sendMessage", "editMessageText")
 
-# The counters job (#17) reads 1,000 channels' subscriber counts at start: not what
-# these tests are about, and ~30 s of the serial e2e chain. tests/e2e/test_analytics.py
-# covers the job.
-NO_COUNTERS = {"SUBSCRIBERS_INTERVAL_MINUTES": "0", "SNAPSHOT_AGES": ""}
 
 
 def refused(api: BotAPIDouble) -> list[Any]:
@@ -87,7 +83,10 @@ async def test_parse_all_and_status_over_1000_channels_stay_within_telegram_limi
     tmp_path: Path,
 ) -> None:
     world, channels, trouble, paused = build_world()
-    async with running_stack(tmp_path, world, start=False, **NO_COUNTERS) as stack:
+    # With the counters job (#17) at its defaults: paced, it reads 84 of the 1,000
+    # channels' subscriber counts a round (the first at start), the rest wait their
+    # turn; /status shows it.
+    async with running_stack(tmp_path, world, start=False) as stack:
         inject_trouble(stack, trouble)
         await seed_caught_up(stack, channels + paused, paused=tuple(paused))
         await stack.app.start()
@@ -135,10 +134,19 @@ async def test_parse_all_and_status_over_1000_channels_stay_within_telegram_limi
         assert status.text.count("…and 17 more") == 4, status.text
         assert status.text.count("Account:") == 1 and "Account: Ann" in status.text
         assert "Telegram connection: ok" in status.text and "Next runs:" in status.text
+        # The counters job at 1,000 channels: one message within Telegram's limit, with
+        # its lines (the Bot API double refuses a longer one: refused() below).
+        assert len(status.text) < 4096, len(status.text)
+        assert "Counters over time: last round" in status.text, status.text
+        assert re.search(r"Subscribers: .*\d+ channels wait their turn", status.text), (
+            status.text
+        )
+        assert "counters and subscribers: running" in status.text, status.text
         await api.send_text(api.users[ADMIN_ID], "/status")
         ru = await api.wait_for_message(ADMIN_ID, r"Каналы \(1020\)", timeout=30)
         assert "с ошибками — 20, отложены — 20, отключены — 20, на паузе — 20" in ru.text
         assert ru.text.count("…и ещё 17") == 4 and "планировщик: работает" in ru.text
+        assert len(ru.text) < 4096 and "ждут своей очереди" in ru.text, ru.text
         assert refused(api) == []
         assert await stack.app.terminate() == 0, stack.app.log()[-3000:]
 
@@ -176,6 +184,14 @@ async def test_new_and_re_read_counts_then_a_session_revoked_part_way(tmp_path: 
         status = await api.wait_for_message(ADMIN2_ID, r"Channels \(40\)", timeout=30)
         assert status.text.count("Account:") == 1 and "Account: Ann" in status.text
         assert "Telegram connection: ok" in status.text and "Next runs:" in status.text
+        # The counters job at 1,000 channels: one message within Telegram's limit, with
+        # its lines (the Bot API double refuses a longer one: refused() below).
+        assert len(status.text) < 4096, len(status.text)
+        assert "Counters over time: last round" in status.text, status.text
+        assert re.search(r"Subscribers: .*\d+ channels wait their turn", status.text), (
+            status.text
+        )
+        assert "counters and subscribers: running" in status.text, status.text
 
         stack.mtproto.faults.add("messages.getHistory", None, times=None, when=revoke_on_victim)
         text = await parse(stack, "all")
