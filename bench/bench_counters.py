@@ -634,13 +634,14 @@ async def main() -> None:
         pg = _Postgres()
         try:
             url = pg.start()
+            # Storage first: the cluster is shared, and the other parts leave rows.
+            if args.rows:
+                results["storage"]["postgres"] = await storage(url, args.rows, None)
+                print("postgres", json.dumps(results["storage"]["postgres"]), flush=True)
             if subs:
                 results["subs_due"]["postgres"] = await subscribers_due_time(url, *subs)
                 print("subscribers due postgres", json.dumps(results["subs_due"]["postgres"]),
                       flush=True)
-            if args.rows:
-                results["storage"]["postgres"] = await storage(url, args.rows, None)
-                print("postgres", json.dumps(results["storage"]["postgres"]), flush=True)
             if scan:
                 results["due_scan"]["postgres"] = await due_scan(url, *scan, job_ages)
                 print("due scan postgres", json.dumps(results["due_scan"]["postgres"], indent=1),
