@@ -26,10 +26,12 @@ Every `poll_seconds` (and when woken), with a ready session:
    not asked again before the interval passes either (kept in memory), so it cannot
    stay at the head of the queue and take the budget every round.
 
-Woken by a completed run, the job runs at most one extra round per 30 s
-(`run_debounce`); a session becoming ready wakes it at once. The pacing budget lives in
-memory: a new process starts with a full one (84 reads at 1,000 channels), which the
-supervisor's restart backoff bounds.
+Woken by a completed run, the job runs an extra round no sooner than 10 times the last
+round's duration after it ended (at most 30 s, `run_debounce`), so run-woken rounds
+take at most about a tenth of the time however often runs complete; a session
+becoming ready wakes it at once. The pacing budget lives in memory: a new process
+starts with a full one (84 reads at 1,000 channels), which the supervisor's restart
+backoff bounds.
 
 What Telegram says: a flood wait defers the whole job by its seconds (the chunks read
 before it are recorded; the end of the wait is stored in job_mark, so a restart keeps
@@ -73,9 +75,12 @@ log = logging.getLogger(__name__)
 _MISSING_CAP = 100_000
 # Subscriber reads a round may always make at once (more are paced: tick()).
 _FEW = 10
-# A completed run wakes the job for at most one extra round per this many seconds (a
-# run completes every few seconds at 1,000 channels).
+# A completed run wakes the job for an extra round no sooner than _RUN_SHARE times the
+# last round's duration after it ended (so rounds woken by runs take at most about a
+# tenth of the time: a run completes every few seconds at 1,000 channels), and never
+# later than this many seconds.
 _RUN_DEBOUNCE = 30.0
+_RUN_SHARE = 10.0
 # How often a channel Telegram keeps refusing is logged at INFO without a subscriber
 # interval (with one: once an interval).
 _REFUSED_LOG = timedelta(hours=1)
@@ -109,6 +114,7 @@ class CountersService:
         poll_seconds: float = 300.0,
         clock: Callable[[], datetime] = _utcnow,
         run_debounce: float = _RUN_DEBOUNCE,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._repo = repo
         self._session = session
@@ -118,11 +124,13 @@ class CountersService:
         self._clock = clock
         self._wake = asyncio.Event()
         self._stopping = False
-        # Woken by a completed run only (debounced: run()), and when the last round began
-        # (time.monotonic()).
+        # Woken by a completed run only (debounced: run()); when the last round ended and
+        # how long it took (`monotonic` seconds).
         self._run_debounce = run_debounce
+        self._monotonic = monotonic
         self._urgent = False
-        self._tick_started: float | None = None
+        self._round_end: float | None = None
+        self._round_took = 0.0
         # Subscriber reads that got no count (refused, or no participants_count): the
         # channel is not asked again before the interval passes, as if it had been read,
         # so it cannot stay at the head of the queue and starve the others (row id ->
@@ -160,10 +168,12 @@ class CountersService:
         self.wake()
 
     async def _debounce(self) -> None:
-        """Woken by completed runs only: wait until `run_debounce` seconds have passed
-        since the last round began (a session ready or stop() ends the wait)."""
-        while not self._urgent and not self._stopping and self._tick_started is not None:
-            left = self._tick_started + self._run_debounce - time.monotonic()
+        """Woken by completed runs only: wait until _RUN_SHARE times the last round's
+        duration (at most `run_debounce` seconds) has passed since it ended (a session
+        ready or stop() ends the wait)."""
+        while not self._urgent and not self._stopping and self._round_end is not None:
+            pause = min(self._run_debounce, _RUN_SHARE * self._round_took)
+            left = self._round_end + pause - self._monotonic()
             if left <= 0:
                 return
             self._wake.clear()
@@ -175,7 +185,7 @@ class CountersService:
         while not self._stopping:
             self._wake.clear()
             self._urgent = False
-            self._tick_started = time.monotonic()
+            began = self._monotonic()
             try:
                 await self.tick()
             except Exception as exc:
@@ -184,6 +194,8 @@ class CountersService:
                 if local_error(exc) is None:
                     raise
                 log.warning("counters: %s; trying again in %.0f s", exc, self._poll)
+            self._round_end = self._monotonic()
+            self._round_took = self._round_end - began
             wait = self._poll
             if self._resume_at is not None:
                 held = (self._resume_at - self._clock()).total_seconds()

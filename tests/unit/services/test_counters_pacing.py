@@ -237,36 +237,44 @@ async def test_a_round_ended_by_a_flood_wait_shows_no_stale_waiting(
     assert state.waiting == 0
 
 
-async def test_completed_runs_wake_at_most_one_round_per_debounce(
+async def test_completed_runs_wake_a_round_no_sooner_than_ten_times_the_last_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A completed run wakes the job, but no sooner than `run_debounce` seconds after
-    the last round began; a session becoming ready wakes it at once."""
+    """Rounds take 1 s (a fake monotonic clock): runs completing right after one do not
+    wake another for 10 s; a session becoming ready wakes it at once; past the pause a
+    run wakes it again."""
     import asyncio
 
+    now = [0.0]
     service = CountersService(
         Repo(1),  # type: ignore[arg-type]
         FakeSession(object()), ages=(), subscribers_interval=INTERVAL,
-        poll_seconds=3600, run_debounce=3600,
+        poll_seconds=3600, monotonic=lambda: now[0],
     )
     ticks: list[int] = []
 
     async def tick() -> None:
         ticks.append(1)
+        now[0] += 1.0
+
+    async def settle() -> None:
+        for _ in range(20):
+            await asyncio.sleep(0)
 
     monkeypatch.setattr(service, "tick", tick)
     task = asyncio.create_task(service.run())
-    for _ in range(20):
-        await asyncio.sleep(0)
+    await settle()
     assert len(ticks) == 1
     for _ in range(10):
         await service.on_run_completed(None)  # type: ignore[arg-type]
-        for _ in range(5):
-            await asyncio.sleep(0)
+        await settle()
     assert len(ticks) == 1
     await service.session_state("ready")
-    for _ in range(20):
-        await asyncio.sleep(0)
+    await settle()
     assert len(ticks) == 2
+    now[0] += 11.0
+    await service.on_run_completed(None)  # type: ignore[arg-type]
+    await settle()
+    assert len(ticks) == 3
     await service.stop()
     await asyncio.wait_for(task, 5)
