@@ -113,14 +113,21 @@ async def cmd_stats(
 def _caption(st: StatsReport, name: str, days: int, lang: str, tz: ZoneInfo) -> Html:
     """ "Pics · @pics: 3 posts in 7 days, by day, Europe/Moscow (UTC+03:00)" and the
     posts of the period deleted since, when there are."""
-    by = t(f"stats_by_{st.unit.value}", lang)
+    deleted = t("stats_deleted", lang, n=st.deleted) if st.deleted else None
+    return _period_caption(st.posts, st.unit.value, deleted, name, days, lang, tz)
+
+
+def _period_caption(
+    posts: int, unit: str, deleted: Html | None, name: str, days: int, lang: str, tz: ZoneInfo
+) -> Html:
+    """The caption's first line (posts, period, `unit` of the chart's bars, whose days),
+    then `deleted` when given."""
+    by = t(f"stats_by_{unit}", lang)
     if zone_label(tz) != "UTC":  # whose days: ", by day, Europe/Moscow (UTC+03:00)"
         by = html_join(", ", [by, zone_label(tz)])
     period = tn("stats_period", days, lang)
-    caption = tn("stats_caption", st.posts, lang, channel=name, period=period, by=by)
-    if st.deleted:
-        caption = html_join("\n", [caption, t("stats_deleted", lang, n=st.deleted)])
-    return caption
+    caption = tn("stats_caption", posts, lang, channel=name, period=period, by=by)
+    return caption if deleted is None else html_join("\n", [caption, deleted])
 
 
 def _name(channel: Channel, lang: str) -> str:
@@ -411,14 +418,8 @@ async def _channel_analytics(
 def album_caption(m: ChannelMetrics, name: str, days: int, lang: str, tz: ZoneInfo) -> Html:
     """ "Pics · @pics: 3 posts in 7 days, by day, Europe/Moscow (UTC+03:00)": the posts
     the metrics table counts; the period's posts deleted since, not counted, apart."""
-    by = t(f"stats_by_{m.chart_unit.value}", lang)
-    if zone_label(tz) != "UTC":  # whose days: ", by day, Europe/Moscow (UTC+03:00)"
-        by = html_join(", ", [by, zone_label(tz)])
-    period = tn("stats_period", days, lang)
-    caption = tn("stats_caption", m.posts, lang, channel=name, period=period, by=by)
-    if m.deleted:
-        caption = html_join("\n", [caption, t("stats_deleted_apart", lang, n=m.deleted)])
-    return caption
+    deleted = t("stats_deleted_apart", lang, n=m.deleted) if m.deleted else None
+    return _period_caption(m.posts, m.chart_unit.value, deleted, name, days, lang, tz)
 
 
 async def prepare(
