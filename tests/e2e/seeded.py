@@ -44,6 +44,15 @@ def db(stack: Stack) -> sqlite3.Connection:
     return sqlite3.connect(stack.app.db_path, timeout=10)
 
 
+def subscriber_counts(stack: Stack, channel_row: int) -> list[int]:
+    """The channel's stored subscriber counts, oldest first."""
+    with db(stack) as conn:
+        return [r[0] for r in conn.execute(
+            "SELECT subscribers FROM subscriber_snapshot WHERE channel_id = ?"
+            " ORDER BY taken_at, id", (channel_row,),
+        )]  # fmt: skip
+
+
 def stored(stack: Stack, channel_row: int) -> list[tuple[int, str]]:
     with db(stack) as conn:
         return conn.execute(

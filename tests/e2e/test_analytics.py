@@ -23,7 +23,16 @@ import pytest
 from tests.doubles.mtproto import World
 from tests.doubles.mtproto.world import Channel
 from tests.e2e.harness import ADMIN2_ID, Stack, running_stack
-from tests.e2e.seeded import CODE, PHONE, caught_up, db, parse, seed, wait_until
+from tests.e2e.seeded import (
+    CODE,
+    PHONE,
+    caught_up,
+    db,
+    parse,
+    seed,
+    subscriber_counts,
+    wait_until,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -65,11 +74,7 @@ async def test_a_posts_curve_across_its_marks_and_a_growing_series(tmp_path: Pat
                 ).fetchall()  # fmt: skip
 
         def subscribers() -> list[int]:
-            with db(stack) as conn:
-                return [r[0] for r in conn.execute(
-                    "SELECT subscribers FROM subscriber_snapshot WHERE channel_id = ?"
-                    " ORDER BY id", (row_id,),
-                )]  # fmt: skip
+            return subscriber_counts(stack, row_id)
 
         await wait_until(lambda: subscribers() == [1000], "the subscriber count", stack, 30)
         # The first read, 50 min old: no mark yet.

@@ -35,7 +35,16 @@ from tests.doubles.botapi.models import MessageSnapshot
 from tests.doubles.mtproto import World
 from tests.doubles.mtproto.world import Channel
 from tests.e2e.harness import ADMIN2_ID, ADMIN_ID, running_stack
-from tests.e2e.seeded import CODE, PHONE, caught_up, db, parse, seed, wait_until
+from tests.e2e.seeded import (
+    CODE,
+    PHONE,
+    caught_up,
+    db,
+    parse,
+    seed,
+    subscriber_counts,
+    wait_until,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -361,11 +370,7 @@ async def test_every_metric_of_stats_equals_the_hand_computation(tmp_path: Path)
         await parse(stack, f"@{NAME}")  # re-reads the last 24 h: Z is found deleted
 
         def counts() -> list[int]:
-            with db(stack) as conn:
-                return [r[0] for r in conn.execute(
-                    "SELECT subscribers FROM subscriber_snapshot WHERE channel_id = ?"
-                    " ORDER BY taken_at", (row_id,),
-                )]  # fmt: skip
+            return subscriber_counts(stack, row_id)
 
         await wait_until(lambda: len(counts()) == 3, "the counters job's count", stack, 30)
         assert counts() == [5000, 9000, 10000]
