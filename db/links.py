@@ -25,6 +25,7 @@ from tortoise.transactions import in_transaction
 from core.analytics import GraphEdge, LinkKind
 from core.links import RULES_VERSION, LinkCells, LinkOwner, cells_of, may_link, row_cells
 from core.parsing import COLUMNS, MSG_ID, Row
+from db.export import sql_time
 
 _DATE = COLUMNS.index("date")
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S+00:00"  # how db/messages.py stores times in SQLite
@@ -96,12 +97,6 @@ def _owner(found: Any) -> LinkOwner:
         int(tg_id) if tg_id is not None else None,
         frozenset(str(n).lower() for n in names if n),
     )
-
-
-def _sqlite_time(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return value.astimezone(UTC).strftime(_SQLITE_TIME)  # type: ignore[no-any-return]
 
 
 def _json(cells: list[tuple[Any, ...]]) -> str:
@@ -333,7 +328,7 @@ class LinkRepository:
             return "?" if sqlite else f"${len(params)}"
 
         if since is not None:
-            where.append(f"l.date >= {param(_sqlite_time(since) if sqlite else since)}")
+            where.append(f"l.date >= {param(sql_time('sqlite' if sqlite else 'postgres', since))}")
         if channel_id is not None:
             own = param(channel_id)  # placeholders in the order of the text (SQLite)
             marks = ", ".join(param(t) for t in names.targets_of(channel_id))

@@ -204,6 +204,11 @@ async def test_edges_merge_names_count_albums_once_and_follow_the_period(
     assert {(e.source_id, e.target) for e in recent} == {
         (a.id, "id:300"), (a.id, "id:200"), (b.id, "id:100"), (b.id, "id:300")
     }
+    # The bound is an instant, not its second: a link half a second before it is out.
+    assert early.microsecond == 0
+    assert "@gamma_chan" in {e.target for e in await links.edges(since=early)}
+    later = await links.edges(since=early + timedelta(microseconds=500_000))
+    assert "@gamma_chan" not in {e.target for e in later}
     # One channel: its own edges and those to it.
     of_b = await links.edges(channel_id=b.id)
     assert {(e.source_id, e.target, e.weight) for e in of_b} == {
