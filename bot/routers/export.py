@@ -240,7 +240,21 @@ def _series_near_miss(token: str) -> str | None:
     if len(low) < 6 or low in SERIES_WORDS:
         return None
     near = difflib.get_close_matches(low, SERIES_WORDS, n=1, cutoff=0.88)
-    return near[0] if near else None
+    if near:
+        return near[0]
+    # Two neighbouring letters swapped (`countres`): difflib rates it lower (0.875).
+    return next((w for w in SERIES_WORDS if _swapped(low, w)), None)
+
+
+def _swapped(a: str, b: str) -> bool:
+    """Whether `a` is `b` with one pair of neighbouring letters swapped."""
+    if len(a) != len(b):
+        return False
+    diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+    if len(diff) != 2 or diff[1] != diff[0] + 1:
+        return False
+    i, j = diff
+    return a[i] == b[j] and a[j] == b[i]
 
 
 # `media:` / `медиа=` followed by anything: meant as the media option. (A hyphen is not

@@ -94,7 +94,8 @@ def test_series_words() -> None:
     assert parse_export_args("@news счётчики").series is SeriesKind.COUNTERS
     assert parse_export_args("@news Подписчики csv;").series is SeriesKind.SUBSCRIBERS
     for typo, meant in (("subscriber", "subscribers"), ("подписчки", "подписчики"),
-                        ("counter", "counters"), ("subscribers,", "subscribers")):  # fmt: skip
+                        ("counter", "counters"), ("subscribers,", "subscribers"),
+                        ("countres", "counters"), ("счётчкии", "счётчики")):  # fmt: skip
         with pytest.raises(GarbledOption) as exc:
             parse_export_args(f"@news {typo}")
         assert exc.value.fix == meant
