@@ -105,7 +105,8 @@ async def test_2fa_login_then_status_alive_one_connection_no_leaks(tmp_path: Pat
             p.read_bytes() for p in stack.app.data_dir.iterdir() if p.name.startswith("tg.sqlite3")
         )
         for secret in (CODE, PASSWORD, session, API_HASH, BOT_TOKEN, key):
-            assert not _holds(log_text.encode(), secret), f"secret leaked into the log: {secret[:4]}…"
+            leaked = _holds(log_text.encode(), secret)
+            assert not leaked, f"secret leaked into the log: {secret[:4]}…"
             assert not _holds(db_bytes, secret), f"secret stored in clear: {secret[:4]}…"
 
         # A restart reuses the stored session and asks nothing.
