@@ -64,6 +64,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     if problem is not None:
         print(f"✗ {problem}", file=sys.stderr)
         return 2
+    if settings.media_url:
+        ok, line = asyncio.run(_check_media_storage(settings))
+        mark = {True: "✓", False: "✗", None: "?"}[ok]
+        print(f"{mark} {line}", file=sys.stdout if ok is not False else sys.stderr)
+        if ok is False:
+            return 2
     if getattr(args, "online", False):
         return asyncio.run(_check_online(settings))
     return 0
@@ -116,6 +122,39 @@ def media_dir_problem(path: Path) -> str | None:
 
 
 ONLINE_TIMEOUT = 20.0
+
+# What `check` says of each MediaStorageError cause.
+_STORAGE_SAYS = {
+    "unreachable": "cannot be reached",
+    "no_bucket": "has no such bucket",
+    "denied": "refused the credentials",
+    "region": "says the bucket is in another region",
+}
+
+
+async def _check_media_storage(settings: Settings) -> tuple[bool | None, str]:
+    """MEDIA_URL's bucket answers and takes, gives back and deletes a test object:
+    (True, ...); a missing bucket, refused credentials, another region: (False, the
+    cause and the fix); not reachable: (None, ...), since the network may come back
+    (media waits on the local disk meanwhile)."""
+    from app.service import build_media_store
+    from core.errors import MediaStorageError
+    from db.s3_media_store import S3MediaStore, fix_for
+
+    store = build_media_store(settings, attempts=1, timeout=ONLINE_TIMEOUT / 2)
+    assert isinstance(store, S3MediaStore)
+    try:
+        await asyncio.wait_for(store.check(), ONLINE_TIMEOUT)
+    except MediaStorageError as exc:
+        says = _STORAGE_SAYS.get(exc.cause, "refused a test object")
+        ok = None if exc.cause == "unreachable" else False
+        return ok, f"media storage {exc.where} {says} ({exc}): {fix_for(exc)}"
+    except TimeoutError:
+        fix = fix_for(MediaStorageError("unreachable", store.where))
+        return None, f"media storage {store.where} did not answer in time: {fix}"
+    finally:
+        await store.close()
+    return True, f"media storage: {store.where} (bucket reachable, a test object written)"
 
 
 async def _check_bot_token(settings: Settings) -> tuple[bool | None, str]:

@@ -26,6 +26,7 @@ from bot.api import BotDeps
 from bot.component import ControlBot, build_bot
 from core.alerts import Alerter, AlertText
 from core.channels import default_media_policy
+from core.media import parse_media_url
 from core.ports import Component
 from db.accounts import AccountRepository
 from db.channels import ChannelRepository, ChannelStateRepository
@@ -35,6 +36,7 @@ from db.media_queue import MediaQueue
 from db.media_store import LocalMediaStore
 from db.messages import MessageRepository
 from db.runs import RunRepository
+from db.s3_media_store import S3MediaStore
 from db.sqlite_engine import interrupt_running
 from db.sqlite_files import (
     DatabaseDamaged,
@@ -79,6 +81,7 @@ class App:
     control: ControlBot
     supervisor: Supervisor
     media: MediaService | None = None
+    media_store: LocalMediaStore | S3MediaStore | None = None
     components: list[Component] = field(default_factory=list)
 
 
@@ -112,14 +115,15 @@ def build_app(settings: Settings) -> App:
     # migration 0006 gets them in the background; PostgreSQL's index (over the text
     # itself) is built in the background once, after the start.
     search_index = SearchIndexRebuild()
+    store = build_media_store(settings)
     archive = ArchiveService(
         settings.upload_limit_mb, work_dir=settings.work_dir, index=search_index,
-        media_store=LocalMediaStore(settings.media_path),
+        media_store=store,
         min_free_bytes=settings.min_free_disk_mb * 1024 * 1024,
     )
     watches = WatchesService()
     scheduler, parse = _build_parsing(settings, userbot, health, alerter, events)
-    media = build_media(settings, userbot, alerter)
+    media = build_media(settings, userbot, alerter, store)
     events.subscribe(media.on_run_completed)
     userbot.on_state(media.session_state)
     channels = ChannelService(
@@ -147,9 +151,7 @@ def build_app(settings: Settings) -> App:
         admin_ids=frozenset(settings.admin_ids),
         default_lang=settings.default_language,
         tz=settings.zone,
-        media=MediaFilesService(
-            LocalMediaStore(settings.media_path), settings.upload_limit_mb, settings.media_path
-        ),
+        media=MediaFilesService(store, settings.upload_limit_mb, settings.media_path),
         media_status=media,
         graph=GraphService(settings.work_dir),
         # Both read the counter series through a CounterRepository (stateless).
@@ -170,7 +172,7 @@ def build_app(settings: Settings) -> App:
     events.subscribe(notifier.on_run_completed)
     events.subscribe(DeletionNotifier(control.notify_admins).on_posts_deleted, PostsDeleted)
     supervisor = Supervisor(health, alerter)
-    app = App(settings, health, alerter, accounts, userbot, control, supervisor, media)
+    app = App(settings, health, alerter, accounts, userbot, control, supervisor, media, store)
     # Stopped in reverse order: media downloads and the scheduler finish before the
     # userbot stops; alert delivery goes last.
     app.components = [control.delivery, control, userbot, scheduler, media, counters]
@@ -191,12 +193,41 @@ def build_app(settings: Settings) -> App:
     return app
 
 
-def build_media(settings: Settings, userbot: Userbot, alerter: Alerter) -> MediaService:
-    """The media downloader (#16): files under settings.media_path, the userbot's one
-    client, MEDIA_CONCURRENCY files at once in MEDIA_PARTS streams each, paused below
-    MIN_FREE_DISK_MB free."""
+def build_media_store(
+    settings: Settings, *, attempts: int = 3, timeout: float = 20.0
+) -> LocalMediaStore | S3MediaStore:
+    """Where media files are kept: MEDIA_URL's bucket (#18; partial downloads and the
+    MEDIA_CACHE_MB cache of local copies under settings.media_path; `attempts` per
+    request, `timeout` seconds to connect and per read), else the folder
+    settings.media_path."""
+    if not settings.media_url:
+        return LocalMediaStore(settings.media_path)
+    bucket, prefix = parse_media_url(settings.media_url)
+    secret = settings.aws_secret_access_key
+    return S3MediaStore(
+        bucket, prefix, settings.media_path,
+        endpoint_url=settings.media_s3_endpoint,
+        region=settings.media_region,
+        access_key=settings.aws_access_key_id,
+        secret_key=secret.get_secret_value() if secret is not None else None,
+        cache_bytes=settings.media_cache_mb * 1024 * 1024,
+        attempts=attempts,
+        timeout=timeout,
+    )
+
+
+def build_media(
+    settings: Settings,
+    userbot: Userbot,
+    alerter: Alerter,
+    store: LocalMediaStore | S3MediaStore | None = None,
+) -> MediaService:
+    """The media downloader (#16): files in `store` (build_media_store's by default;
+    partial ones under settings.media_path), the userbot's one client, MEDIA_CONCURRENCY
+    files at once in MEDIA_PARTS streams each, paused below MIN_FREE_DISK_MB free."""
     root = settings.media_path
-    store = LocalMediaStore(root)
+    if store is None:
+        store = build_media_store(settings)
     return MediaService(
         MediaQueue(),
         store,
@@ -411,6 +442,8 @@ async def _run_until_stopped(
         # not (a write cut short poisons the connection).
         stack.push_async_callback(_bounded_close, "bot", app.control.close)
         stack.push_async_callback(_bounded_close, "userbot", app.userbot.close)
+        if isinstance(app.media_store, S3MediaStore):
+            stack.push_async_callback(_bounded_close, "media storage", app.media_store.close)
         for comp in app.components:
             app.supervisor.add(comp)
         if settings.health_port:

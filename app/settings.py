@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.analytics import BadAges, parse_ages
 from core.errors import ProjectError
+from core.media import parse_media_url
 
 DEFAULT_DATABASE_URL = "sqlite://data/tg_parser.sqlite3"
 DEFAULT_BOT_API_URL = "https://api.telegram.org"
@@ -73,9 +74,56 @@ class DatabaseSettings(BaseSettings):
     media_dir: Path | None = Field(
         None, description="folder for downloaded media (default: media/ in the data folder)"
     )
+    media_url: str | None = Field(
+        None,
+        description="s3://bucket/prefix to keep media on S3-compatible storage "
+        "(unset: MEDIA_DIR on the local disk)",
+    )
+    media_s3_endpoint: str | None = Field(
+        None,
+        description="the S3 endpoint URL of MinIO or another S3-compatible server, e.g. "
+        "http://127.0.0.1:9000 (unset: AWS)",
+    )
+    aws_access_key_id: str | None = Field(
+        None, description="the access key id for MEDIA_URL (unset: the AWS library's own search)"
+    )
+    aws_secret_access_key: SecretStr | None = Field(
+        None, description="the secret access key for MEDIA_URL"
+    )
+    aws_region: str | None = Field(None, description="the bucket's region, e.g. eu-central-1")
+    aws_default_region: str | None = Field(
+        None, description="the region when AWS_REGION is unset"
+    )
+    media_cache_mb: int = Field(
+        1024, ge=0,
+        description="local copies of stored media kept for sending and exports with "
+        "MEDIA_URL, in MB",
+    )
     backup_dir: Path | None = Field(
         None, description="folder for backups (default: backups/ beside the SQLite file)"
     )
+
+    @field_validator("media_url")
+    @classmethod
+    def _check_media_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        parse_media_url(value)
+        return value
+
+    @field_validator("media_s3_endpoint")
+    @classmethod
+    def _check_endpoint(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @property
+    def media_region(self) -> str | None:
+        """AWS_REGION, else AWS_DEFAULT_REGION (None: the library's default)."""
+        return self.aws_region or self.aws_default_region
 
     @property
     def data_dir(self) -> Path:
@@ -349,6 +397,8 @@ class Settings(VaultSettings):
     def secret_values(self) -> list[str]:
         """Every secret this process knows, for log redaction."""
         values = [self.bot_token.get_secret_value(), self.telegram_api_hash.get_secret_value()]
+        if self.aws_secret_access_key is not None:
+            values.append(self.aws_secret_access_key.get_secret_value())
         values += [k.get_secret_value() for k in self.session_keys]
         if self.telegram_proxy and "@" in self.telegram_proxy:
             creds = self.telegram_proxy.split("://", 1)[1].rsplit("@", 1)[0]

@@ -239,6 +239,24 @@ class LocalError(ProjectError):
         self.where = where
 
 
+class MediaStorageError(ProjectError):
+    """Object storage (MEDIA_URL=s3://...) refused a request or could not be reached:
+    the local file it concerned is kept and the request is tried again later.
+
+    `cause`: unreachable (network, DNS, timeouts, the server's 5xx) | no_bucket | denied
+    (bad credentials or no permission) | region (the bucket lives in another region) |
+    error (anything else the server refused); `where`: "s3://bucket/prefix" (with the
+    endpoint when one is set); `detail`: the library's words, known secrets masked.
+    """
+
+    code = "media_storage"
+
+    def __init__(self, cause: str, where: str, detail: str = "") -> None:
+        super().__init__(REDACTOR.redact(detail) or cause)
+        self.cause = cause
+        self.where = where
+
+
 # SQLite's and PostgreSQL's words for a full disk or a held lock, in what they raise
 # (sqlite3.OperationalError, Tortoise's OperationalError wrapping it, asyncpg's
 # DiskFullError "could not extend file ...: No space left on device").

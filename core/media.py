@@ -101,9 +101,9 @@ class MediaCounts:
 
 @dataclass(frozen=True)
 class MediaPause:
-    """Why downloads wait as a whole (`paused`: "disk_full", "no_session", "media_dir";
-    None: they run) and the free bytes on the media folder (None: not read): what 📎
-    needs, without /status's counts."""
+    """Why downloads wait as a whole (`paused`: "disk_full", "no_session", "media_dir",
+    "storage" (MEDIA_URL's object storage failed); None: they run) and the free bytes
+    on the media folder (None: not read): what 📎 needs, without /status's counts."""
 
     paused: str | None = None
     free_bytes: int | None = None
@@ -155,3 +155,17 @@ def media_key(sha256: str, mime_type: str | None, file_name: str | None) -> str:
     """The storage key of a file by its content: "ab/cd/<sha256><ext>" (ASCII, 85
     bytes at most: safe on every file system and in every object store)."""
     return f"{sha256[:2]}/{sha256[2:4]}/{sha256}{extension(mime_type, file_name)}"
+
+
+def parse_media_url(url: str) -> tuple[str, str]:
+    """(bucket, prefix) of "s3://bucket/prefix" (prefix without surrounding slashes,
+    "" for none); ValueError for anything else."""
+    if not url.startswith("s3://"):
+        raise ValueError("must start with s3://")
+    bucket, _, prefix = url[len("s3://") :].partition("/")
+    if not (3 <= len(bucket) <= 63) or not all(c.isalnum() or c in ".-_" for c in bucket):
+        raise ValueError("the bucket name must be 3-63 letters, digits, dots or hyphens")
+    prefix = prefix.strip("/")
+    if any(p in ("", ".", "..") for p in prefix.split("/")) and prefix:
+        raise ValueError("the prefix must be folder names separated by single slashes")
+    return bucket, prefix

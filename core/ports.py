@@ -159,11 +159,13 @@ class NullMetrics:
 
 class MediaStore(Protocol):
     """Where media files are kept (issue #16): local files by default
-    (db/media_store.py); object storage (S3-compatible) goes behind the same methods.
+    (db/media_store.py), or S3-compatible object storage (db/s3_media_store.py, #18:
+    partial downloads stay on the local disk there, `get` gives a local copy).
 
     Keys are relative, '/'-separated names: "ab/cd/<sha256>.<ext>" for stored files,
     "partial/<download id>" for downloads under way. A key is visible to `get`/`exists`
-    only once complete (`put` is atomic). Errors: OSError (ENOSPC for a full disk).
+    only once complete (`put` is atomic). Errors: OSError (ENOSPC for a full disk);
+    core.errors.MediaStorageError when object storage fails (the local file is kept).
     """
 
     async def put(self, key: str, source: Path) -> None:

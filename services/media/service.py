@@ -19,6 +19,13 @@ retried later with a growing delay, never failed.
 Disk guard: with less than `min_free_bytes` free on the media folder (or on ENOSPC)
 every download pauses (the partial files stay) with one alert; the free space is
 checked again every poll, and downloads go on by themselves, saying so.
+
+Object storage (MEDIA_URL=s3://..., db/s3_media_store.py): when it fails (the network,
+a bucket gone, refused credentials: core.errors.MediaStorageError) the file stays on
+the local disk, its row waits, and every download pauses with one alert naming the
+cause; they are tried again after a wait that doubles with each failure in a row
+(`disk_retry_seconds` up to an hour), and the alert that they go on comes once a file
+is stored again.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from typing import Any, Protocol
 from core.alerts import AlertText
 from core.errors import (
     FileReferenceExpired,
+    MediaStorageError,
     MediaUnavailable,
     RateLimited,
     SessionDead,
@@ -67,7 +75,7 @@ _ENOSPC_MARGIN = 64 * 1024 * 1024
 # Answers to reading a message again that a re-resolved channel row cures: retried.
 _PEER_STALE = frozenset({"CHANNEL_INVALID", "PEER_ID_INVALID"})
 # Why downloads wait (MediaCounts.paused).
-DISK_FULL, NO_SESSION, MEDIA_DIR = "disk_full", "no_session", "media_dir"
+DISK_FULL, NO_SESSION, MEDIA_DIR, STORAGE = "disk_full", "no_session", "media_dir", "storage"
 # OS errors saying the media folder cannot be used at all (not a full disk): downloads
 # pause, with one alert naming the folder, until a write test there works again.
 _DIR_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EROFS, errno.EISDIR})
@@ -152,6 +160,10 @@ class MediaService:
         self._retry_wait = disk_retry_seconds  # doubled by each try meeting ENOSPC
         self._dir_error: str | None = None  # the media folder cannot be written: why
         self._dir_retry_at = 0.0
+        self._storage_paused = False  # the object storage failed: waiting to try again
+        self._storage_alerted: str | None = None  # where, while its alert is out
+        self._storage_retry_at = 0.0
+        self._storage_wait = disk_retry_seconds  # doubled by each failure in a row
         self._wake = asyncio.Event()
         self._stopping = False
         self._tasks: dict[int, tuple[asyncio.Task[None], int]] = {}
@@ -270,6 +282,8 @@ class MediaService:
             return
         if not self._disk_ok():
             return
+        if not self._storage_ok():
+            return
         client = self._session.client
         if client is None or self._session.state != "ready":
             self.paused = NO_SESSION
@@ -334,6 +348,57 @@ class MediaService:
         self._alerter.alert(
             "media-dir",
             AlertText("alert_media_dir", where=str(self._root), error=self._dir_error),
+        )
+
+    # -- the object storage ----------------------------------------------------------
+
+    def _storage_ok(self) -> bool:
+        """False (paused STORAGE) after the object storage failed, until its wait is
+        over; then downloads are tried again (said once a file is stored again)."""
+        if not self._storage_paused:
+            return True
+        if time.monotonic() < self._storage_retry_at:
+            self.paused = STORAGE
+            return False
+        self._storage_paused = False
+        self.paused = None
+        log.info("media: trying the media storage again")
+        return True
+
+    def _pause_storage(self, exc: MediaStorageError) -> None:
+        """Downloads wait: the object storage failed (`exc`); the next try after a wait
+        that doubles with each failure in a row (disk_retry_seconds up to an hour). One
+        alert per outage, naming the storage, the cause and the fix."""
+        if not self._storage_paused:  # one wait per pause, not one per download
+            wait = self._storage_wait
+            self._storage_wait = min(_DISK_RETRY_CAP, self._storage_wait * 2)
+            self._storage_retry_at = time.monotonic() + wait
+            self._storage_paused = True
+        self.paused = STORAGE
+        if self._storage_alerted is not None:
+            return
+        self._storage_alerted = exc.where
+        log.warning("media: the media storage %s failed (%s: %s): downloads paused, the "
+                    "files wait on the local disk", exc.where, exc.cause, exc)
+        self._alerter.alert(
+            "media-storage",
+            AlertText(
+                f"alert_media_storage_{exc.cause}", where=exc.where, error=str(exc),
+                retry_s=int(self._storage_retry_at - time.monotonic() + 0.5),
+            ),
+        )
+
+    def _storage_stored(self) -> None:
+        """A file reached the storage: the waits start short again; the alert that
+        downloads go on, once per outage."""
+        self._storage_wait = self._disk_retry
+        where, self._storage_alerted = self._storage_alerted, None
+        if where is None:
+            return
+        log.info("media: the media storage %s works again: downloads go on", where)
+        self._alerter.forget("media-storage")
+        self._alerter.alert(
+            "media-storage-ok", AlertText("alert_media_storage_ok", where=where), force=True
         )
 
     # -- the disk guard --------------------------------------------------------------
@@ -444,6 +509,12 @@ class MediaService:
             await self._one(row)
         except asyncio.CancelledError:
             raise
+        except MediaStorageError as exc:
+            # The file stays on the local disk (its partial), the row waits for the
+            # storage: tried again with every other download once the pause is over.
+            self._pause_storage(exc)
+            with contextlib.suppress(Exception):
+                await self._queue.defer(row.id, None, "STORAGE", row.ref.tg_id)
         except OSError as exc:
             if exc.errno not in _DIR_ERRNOS:
                 log.exception("media: download %d (message %d) failed", row.id, row.msg_id)
@@ -640,6 +711,7 @@ class MediaService:
                 await self._store.delete(key)
         if self._disk_alerted and self.paused is None:
             self._disk_cleared()
+        self._storage_stored()
         if not await self._queue.done(row.id, ref.tg_id, stored.id, stored.size):
             log.info("media: download %d changed meanwhile; fetching its new media", row.id)
             await self._queue.changed(row.id, ref.tg_id)
