@@ -137,7 +137,7 @@ async def _check_media_storage(settings: Settings) -> tuple[bool | None, str]:
     (True, ...); a missing bucket, refused credentials, another region: (False, the
     cause and the fix); not reachable: (None, ...), since the network may come back
     (media waits on the local disk meanwhile)."""
-    from app.service import build_media_store
+    from app.media_storage import build_media_store
     from core.errors import MediaStorageError
     from db.s3_media_store import S3MediaStore, fix_for
 

@@ -23,8 +23,10 @@ def setup_logging(level: str, secrets: Iterable[str] = ()) -> RedactingFilter:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # These log request parameters (queries, URLs with the token) at DEBUG.
-    for noisy in ("tortoise", "tortoise.db_client", "aiosqlite", "asyncio"):
+    # These log request parameters (queries, URLs with the token; S3 requests with their
+    # signed headers and whole bodies) at DEBUG.
+    for noisy in ("tortoise", "tortoise.db_client", "aiosqlite", "asyncio", "botocore",
+                  "aiobotocore"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     return REDACTOR

@@ -19,6 +19,7 @@ from app.health import HealthRegistry, HealthServer
 from app.instance_lock import InstanceLock
 from app.logging_setup import setup_logging
 from app.maintenance import ArchiveMaintenance
+from app.media_storage import build_media_store
 from app.metrics import PrometheusMetrics
 from app.settings import Settings
 from app.supervisor import Supervisor
@@ -26,7 +27,6 @@ from bot.api import BotDeps
 from bot.component import ControlBot, build_bot
 from core.alerts import Alerter, AlertText
 from core.channels import default_media_policy
-from core.media import parse_media_url
 from core.ports import Component
 from db.accounts import AccountRepository
 from db.channels import ChannelRepository, ChannelStateRepository
@@ -191,29 +191,6 @@ def build_app(settings: Settings) -> App:
         app.components.append(maintenance)
         status.watch_maintenance(maintenance.state)
     return app
-
-
-def build_media_store(
-    settings: Settings, *, attempts: int = 3, timeout: float = 20.0
-) -> LocalMediaStore | S3MediaStore:
-    """Where media files are kept: MEDIA_URL's bucket (#18; partial downloads and the
-    MEDIA_CACHE_MB cache of local copies under settings.media_path; `attempts` per
-    request, `timeout` seconds to connect and per read), else the folder
-    settings.media_path."""
-    if not settings.media_url:
-        return LocalMediaStore(settings.media_path)
-    bucket, prefix = parse_media_url(settings.media_url)
-    secret = settings.aws_secret_access_key
-    return S3MediaStore(
-        bucket, prefix, settings.media_path,
-        endpoint_url=settings.media_s3_endpoint,
-        region=settings.media_region,
-        access_key=settings.aws_access_key_id,
-        secret_key=secret.get_secret_value() if secret is not None else None,
-        cache_bytes=settings.media_cache_mb * 1024 * 1024,
-        attempts=attempts,
-        timeout=timeout,
-    )
 
 
 def build_media(

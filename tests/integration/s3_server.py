@@ -67,7 +67,11 @@ def new_store(endpoint: str, root: Path, bucket: str, prefix: str = "arch/v1",
 
 async def create_bucket(store: S3MediaStore) -> None:
     client = await store._s3()
-    await client.create_bucket(Bucket=store.bucket)
+    region = store._region or "us-east-1"
+    where = {} if region == "us-east-1" else {
+        "CreateBucketConfiguration": {"LocationConstraint": region}
+    }
+    await client.create_bucket(Bucket=store.bucket, **where)
 
 
 async def object_names(store: S3MediaStore) -> list[str]:
