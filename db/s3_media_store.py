@@ -179,16 +179,21 @@ class S3MediaStore:
                         read_timeout=self._timeout,
                         retries={"max_attempts": self._attempts, "mode": "standard"},
                         s3={"addressing_style": "path"} if self.endpoint_url else None,
+                        # Checksums only where S3 requires them: the default trailing
+                        # CRC32 (aws-chunked) is refused by some S3-compatible servers.
+                        request_checksum_calculation="when_required",
+                        response_checksum_validation="when_required",
                     )
-                    cm = get_session().create_client(
-                        "s3",
-                        endpoint_url=self.endpoint_url,
-                        region_name=self._region,
-                        aws_access_key_id=self._access_key,
-                        aws_secret_access_key=self._secret_key,
-                        config=config,
-                    )
-                    self._client = await cm.__aenter__()
+                    with self._translate():
+                        cm = get_session().create_client(
+                            "s3",
+                            endpoint_url=self.endpoint_url,
+                            region_name=self._region,
+                            aws_access_key_id=self._access_key,
+                            aws_secret_access_key=self._secret_key,
+                            config=config,
+                        )
+                        self._client = await cm.__aenter__()
                     self._client_cm = cm
         return self._client
 
@@ -261,7 +266,7 @@ class S3MediaStore:
             # day is the backstop: README); bounded, the storage may be what failed.
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(
-                    self._call("abort_multipart_upload", Key=name, UploadId=upload_id), 5
+                    self._call("abort_multipart_upload", Key=name, UploadId=upload_id), 2
                 )
             raise
 
