@@ -238,13 +238,17 @@ class CountersService:
         if not channels:
             return
         skipped: set[int] = set()
-        self._waiting = 0
+        counted = False
         if self._since is None:
             self._since = self._clock()
+        # /status reads `_waiting` while a round runs: the last round's figure stands
+        # until the subscriber round sets its own, and is cleared only when no
+        # subscriber round ran (an ages round ended by a flood wait).
         try:
             if self._ages:
                 await self._ages_round(client, channels, skipped)
             if self._interval is not None:
+                counted = True
                 await self._subscribers_round(client, channels, skipped)
         except RateLimited as exc:
             self._resume_at = self._clock() + timedelta(seconds=max(1, exc.seconds))
@@ -255,6 +259,8 @@ class CountersService:
         except TransportError as exc:
             log.warning("counters: %s; trying again next round", exc)
         finally:
+            if not counted:
+                self._waiting = 0
             self._round_at = self._clock()
 
     async def _ages_round(

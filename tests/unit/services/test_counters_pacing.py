@@ -5,6 +5,7 @@ repository and the reads are fakes (the MTProto side: tests/integration/test_cou
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -235,6 +236,33 @@ async def test_a_round_ended_by_a_flood_wait_shows_no_stale_waiting(
     state = service.state()
     assert state is not None and state.held_until is not None
     assert state.waiting == 0
+
+
+async def test_status_during_the_ages_round_shows_the_last_rounds_waiting(
+    asked: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/status asked while a round reads its age snapshots (long at 1,000 channels)
+    still shows how many channels wait for their subscriber count, not none."""
+    repo, clock = Repo(CHANNELS), [T0]
+    service = job(repo, clock)
+    await rounds(service, clock, 1)
+    reading, release = asyncio.Event(), asyncio.Event()
+
+    async def due_posts(ids: Sequence[int], age: timedelta, now: datetime) -> Any:
+        reading.set()
+        await release.wait()
+        return {}
+
+    monkeypatch.setattr(repo, "due_posts", due_posts, raising=False)
+    service._ages = (timedelta(hours=1),)
+    tick = asyncio.create_task(service.tick())
+    await asyncio.wait_for(reading.wait(), 5)
+    state = service.state()
+    assert state is not None and state.waiting == CHANNELS - CAP
+    release.set()
+    await tick
+    state = service.state()
+    assert state is not None and state.waiting == CHANNELS - 2 * CAP + 1  # 83 more read
 
 
 async def test_completed_runs_wake_a_round_no_sooner_than_ten_times_the_last_one(
