@@ -22,6 +22,14 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         # The same settings Tortoise derives from the URL, on a client that survives
         # cancelled bulk writes (see db/sqlite_engine.py).
         connection = {**expand_db_url(url), "engine": "db.sqlite_engine"}
+    elif url.startswith("postgres://"):
+        # JIT off: with fresh statistics PostgreSQL compiled /stats's statement over a
+        # big channel's year for 0.5 s and ran it for 0.35 s (bench/RESULTS.md #17);
+        # the app's statements are short or I/O-bound, where JIT only costs.
+        expanded = expand_db_url(url)
+        settings = {**expanded["credentials"].get("server_settings", {}), "jit": "off"}
+        expanded["credentials"] = {**expanded["credentials"], "server_settings": settings}
+        connection = expanded
     return {
         "connections": {"default": connection},
         "apps": {

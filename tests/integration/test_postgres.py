@@ -6,8 +6,11 @@ Starts a throwaway PostgreSQL cluster on 127.0.0.1 from the machine's server bin
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
+
+from tortoise import connections
 
 from core.parsing import COLUMNS
 from db import media_files
@@ -295,3 +298,11 @@ async def test_a_posts_media_is_found_on_postgres(pg_repo: MessageRepository) ->
     assert {m.msg_id for m in found.values()} == {1, 3}
     posts = await media_files.media_of_posts([(ch.id, 3), (ch.id, 2), (ch.id, 1)])
     assert [(m.msg_id, m.status) for m in posts] == [(3, "failed"), (1, "done")]
+
+
+async def test_the_apps_connections_run_without_jit(pg_repo: MessageRepository) -> None:
+    """JIT compilation cost a big channel's /stats 0.5 s (db/config.py): every pooled
+    connection has it off."""
+    conn = connections.get("default")
+    rows = await asyncio.gather(*(conn.execute_query_dict("SHOW jit") for _ in range(3)))
+    assert {r[0]["jit"] for r in rows} == {"off"}
