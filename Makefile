@@ -6,14 +6,16 @@ BIN := $(VENV)/bin
 .PHONY: run test lint clean FORCE
 
 # A Python older than 3.11 is refused before a .venv is made; a .venv that no longer
-# runs (made by an older Python, or moved) is made again.
+# runs (made by an older Python, or moved) or is not a virtualenv (its creation cut
+# short: no pyvenv.cfg, pip would install into the system's Python) is made again.
 $(VENV)/pyvenv.cfg: FORCE
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || { \
 	    echo "tg-parser needs Python 3.11 or newer; '$(PYTHON)' is $$($(PYTHON) -V 2>&1)."; \
 	    echo "Install it and run: make run PYTHON=python3.11"; exit 1; }
-	@if ! $(BIN)/python -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
+	@if [ ! -f $(VENV)/pyvenv.cfg ] || ! $(BIN)/python -c \
+	    'import sys; sys.exit(0 if sys.version_info >= (3, 11) and sys.prefix != sys.base_prefix else 1)' \
 	    2>/dev/null; then if [ -e $(VENV) ]; then \
-	    echo "Recreating $(VENV): its Python does not run 3.11+"; fi; \
+	    echo "Recreating $(VENV): not a working Python 3.11+ virtualenv"; fi; \
 	    rm -rf $(VENV) && $(PYTHON) -m venv $(VENV) && \
 	    $(BIN)/python -m pip install --quiet --upgrade pip; fi
 
