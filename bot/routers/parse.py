@@ -189,18 +189,20 @@ async def cmd_parse(
     if not command.args:
         await message.answer(t("parse_usage", lang))
         return
-    if not parsing.ready():
-        await message.answer(t("parse_not_ready", lang))
-        return
     target = command.args.strip()
     whole = target.lower() in ALL
     if whole and parsing.batch is not None:  # one /parse all at a time
         await message.answer(_busy(parsing.batch, lang))
         return
+    # What to run is looked up first (the archive alone): a channel that is not there
+    # is answered so whatever the session's state, never "not connected".
     targets = await parsing.targets(target)
     if not targets:
         key = "parse_no_channels" if whole else "parse_not_found"
         await message.answer(t(key, lang, target=echo(target)))
+        return
+    if not parsing.ready():
+        await message.answer(t("parse_not_ready", lang))
         return
     if len(targets) > 1:
         first = await message.answer(tn("parse_batch_queued", len(targets), lang))

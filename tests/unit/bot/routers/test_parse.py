@@ -162,6 +162,10 @@ async def test_parse_answers_usage_not_ready_and_not_found(
     parsing.connected = False
     (offline,) = await tg.send("/parse @news")
     assert "not connected" in offline.text
+    # A channel that is not there is answered so even while the session is away: the
+    # cause is the input, not the connection.
+    (missing,) = await tg.send("/parse @nope")
+    assert missing.text == "No such channel among the added ones: @nope"
     assert parsing.ran == []
 
 
