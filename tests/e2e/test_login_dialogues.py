@@ -28,7 +28,7 @@ COMMANDS = [
     ("/status", r"Account: not logged in"),
     ("/add", r"^Send channels, one per line"),
     ("/channels", r"^No channels yet"),
-    ("/parse all", r"^The Telegram account is not connected"),
+    ("/parse all", r"^No active channels"),  # looked up before the session
     ("/export", r"^Export:"),
     ("/search x", r"^Nothing found"),
     ("/login", r"^Send the phone number"),
