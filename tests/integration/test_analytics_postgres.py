@@ -4,7 +4,7 @@ trigger that drops a changed row's classification, the posts chart's medians and
 deleted posts from the same statement), and the metric query reading the
 covering index (an index-only scan, no table rows).
 
-Starts a throwaway PostgreSQL cluster (tests/integration/conftest.py); skipped, saying
+Runs on a throwaway PostgreSQL database (tests/integration/conftest.py); skipped, saying
 why, where there are no server binaries.
 """
 

@@ -1,7 +1,7 @@
 """Counters over time (#17) on PostgreSQL: the same cases as test_counters.py over
 asyncpg (the snapshot hooks' arrays and jsonb, the job's queries, the readers).
 
-Starts a throwaway PostgreSQL cluster (tests/integration/conftest.py); skipped, saying
+Runs on a throwaway PostgreSQL database (tests/integration/conftest.py); skipped, saying
 why, where there are no server binaries.
 """
 

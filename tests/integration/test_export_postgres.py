@@ -2,7 +2,7 @@
 jsonb values, timestamptz), comments, the keyword filter (no stored terms there: the
 text is stemmed in Python) and a whole album.
 
-Starts a throwaway PostgreSQL cluster (tests/integration/test_postgres.py's fixture);
+Runs on a throwaway PostgreSQL database (tests/integration/conftest.py);
 skipped, saying why, where there are no server binaries.
 """
 

@@ -1,7 +1,7 @@
 """The media download queue written with the messages on PostgreSQL (issue #16): the
 cases of tests/unit/db/test_media.py over asyncpg (arrays, booleans, the upsert).
 
-Starts a throwaway PostgreSQL cluster (tests/integration/test_postgres.py's fixture);
+Runs on a throwaway PostgreSQL database (tests/integration/conftest.py);
 skipped, saying why, where there are no server binaries.
 """
 

@@ -2,7 +2,7 @@
 tests/unit/db/test_media_queue.py over asyncpg (claims, the done fan-out, counts with
 their aggregates).
 
-Starts a throwaway PostgreSQL cluster (tests/integration/test_postgres.py's fixture);
+Runs on a throwaway PostgreSQL database (tests/integration/conftest.py);
 skipped, saying why, where there are no server binaries.
 """
 

@@ -1,6 +1,6 @@
 """The PostgreSQL path: migrations, the batch+cursor write, upserts and search.
 
-Starts a throwaway PostgreSQL cluster on 127.0.0.1 from the machine's server binaries
+Runs on a throwaway PostgreSQL database on 127.0.0.1 from the machine's server binaries
 (Debian's postgresql package); skipped, saying why, where there are none.
 """
 

@@ -2,7 +2,7 @@
 cases as tests/unit/db/test_versions.py over asyncpg (arrays, jsonb, timestamptz), plus
 an export with the `deleted` column and the versions.
 
-Starts a throwaway PostgreSQL cluster (tests/integration/test_postgres.py's fixture);
+Runs on a throwaway PostgreSQL database (tests/integration/conftest.py);
 skipped, saying why, where there are no server binaries.
 """
 
