@@ -70,7 +70,9 @@ class ChannelScheduleHooks(Protocol):
 class UserbotPort(Protocol):
     """The part of parser/userbot.py's Userbot adding channels needs."""
 
-    state: str  # no_session | invalid | paused | connecting | ready | ...
+    @property
+    def state(self) -> str:
+        """no_session | invalid | paused | connecting | ready | ..."""
 
     async def wait_ready(self, timeout: float | None = None) -> Any:
         """The connected Telethon client; TimeoutError after `timeout` s."""

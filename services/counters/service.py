@@ -89,8 +89,12 @@ _REFUSED_LOG = timedelta(hours=1)
 class Session(Protocol):
     """The userbot as this service sees it (parser/userbot.py Userbot)."""
 
-    client: Any  # a connected TelegramClient, or None
-    state: str  # ready | connecting | no_session | invalid | ...
+    @property
+    def client(self) -> Any:
+        """A connected TelegramClient, or None."""
+    @property
+    def state(self) -> str:
+        """ready | connecting | no_session | invalid | ..."""
 
     async def session_dead(self, reason: str) -> None: ...
 

@@ -86,8 +86,12 @@ _DISK_RETRY_CAP = 3600.0
 class Session(Protocol):
     """The userbot as the media service sees it (parser/userbot.py Userbot)."""
 
-    client: Any  # a connected TelegramClient, or None
-    state: str  # ready | connecting | no_session | invalid | ...
+    @property
+    def client(self) -> Any:
+        """A connected TelegramClient, or None."""
+    @property
+    def state(self) -> str:
+        """ready | connecting | no_session | invalid | ..."""
 
     async def session_dead(self, reason: str) -> None:
         """Stop using the session for good and alert once (idempotent)."""

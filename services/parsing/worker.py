@@ -49,9 +49,15 @@ MAX_UNOPENED = 10_000
 class Session(Protocol):
     """The userbot as the worker sees it (parser/userbot.py Userbot)."""
 
-    client: Any  # a connected TelegramClient, or None
-    state: str  # ready | connecting | no_session | invalid | ...
-    reason: str | None  # why the session is not usable (AuthKeyUnregistered, ...)
+    @property
+    def client(self) -> Any:
+        """A connected TelegramClient, or None."""
+    @property
+    def state(self) -> str:
+        """ready | connecting | no_session | invalid | ..."""
+    @property
+    def reason(self) -> str | None:
+        """Why the session is not usable (AuthKeyUnregistered, ...)."""
 
     async def session_dead(self, reason: str) -> None:
         """Stop using the session for good (state `invalid`, `reason` e.g.

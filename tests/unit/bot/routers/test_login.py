@@ -16,7 +16,9 @@ from bot.component import ControlBot
 from core.errors import LoginFailed
 from core.health import HealthRegistry
 from core.login import (
+    AccountState,
     AccountStatus,
+    AccountView,
     CodeSent,
     LoginCode,
     LoginDone,
@@ -94,8 +96,12 @@ class FakeLogin:
     async def logout_target(self) -> LogoutTarget:
         return LogoutTarget(self.has_session, "Ann (@ann)")
 
-    async def logout(self) -> None:
+    async def logout(self, account_id: int | None = None) -> None:
         self.logged_out += 1
+
+    async def accounts(self) -> list[AccountView]:
+        state = AccountState.READY if self.has_session else AccountState.LOGGED_OUT
+        return [AccountView(1, "Ann (@ann)", state, has_session=self.has_session)]
 
 
 @pytest.fixture
