@@ -48,6 +48,7 @@ from db.sqlite_files import (
 from db.vault import SessionVault
 from parser.client import UserbotConfig
 from parser.pool import AccountPool
+from services.accounts import AccountDeaths
 from services.analytics import AnalyticsService
 from services.archive import ArchiveService
 from services.channels import ChannelService
@@ -105,6 +106,8 @@ def build_app(settings: Settings) -> App:
     accounts = AccountRepository(vault)
     userbot = AccountPool(userbot_config(settings), accounts, health, alerter)
     login = LoginService(userbot, accounts)
+    # A dead account's channels go to the others, with one alert (#18).
+    userbot.on_account_dead = AccountDeaths(userbot, accounts, alerter)
     bot = build_bot(
         settings.bot_token.get_secret_value(), settings.bot_api_url, settings.telegram_proxy
     )

@@ -118,6 +118,10 @@ class AccountBook(Protocol):
         """Store (encrypted) or clear the account's own proxy."""
         ...
 
+    async def held_counts(self) -> dict[int, int]:
+        """account id -> channels it holds."""
+        ...
+
 
 class SecretValue(Protocol):
     """A secret that does not show in repr (pydantic's SecretStr)."""

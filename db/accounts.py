@@ -220,3 +220,25 @@ class AccountSession:
 
 
 __all__ = ["AccountInfo", "AccountRepository", "AccountSession", "VaultError"]
+
+
+async def move_channels(
+    dead: int, targets: dict[int, int], limit: int
+) -> tuple[int, int]:
+    """Give account `dead`'s public channels (those with a username) to the accounts
+    `targets` (account id -> channels it holds now), the least loaded first, none past
+    `limit` channels; private ones stay (only a member can read them). Returns
+    (moved, stuck)."""
+    rows = await Channel.filter(account_id=dead, status__in=_HELD_STATUSES).order_by("id")
+    load = dict(targets)
+    moved = stuck = 0
+    for row in rows:
+        free = [a for a, n in load.items() if n < limit]
+        if not row.username or not free:
+            stuck += 1
+            continue
+        target = min(free, key=lambda a: (load[a], a))
+        load[target] += 1
+        await Channel.filter(id=row.id).update(account_id=target)
+        moved += 1
+    return moved, stuck

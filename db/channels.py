@@ -51,6 +51,8 @@ def snapshot(
         title=ch.title,
         access_hash=ch.access_hash,
         kind=ch.kind,
+        account_id=ch.account_id,
+        hash_account_id=ch.hash_account_id,
         status=ch.status,
         disabled_reason=ch.disabled_reason,
         messages_count=ch.messages_count,
@@ -334,8 +336,10 @@ class ChannelRepository:
         history_limit: int | None,
         history_since: datetime | None,
         media_mode: str | None = None,
+        account_id: int | None = None,
     ) -> tuple[Channel, bool]:
         """Store a resolved channel; (row, created). An existing own row is not touched.
+        `account_id`: the account that resolved it, which reads it (its access hash).
 
         A discussion group stored earlier as `linked` becomes an active channel of its own.
         `media_mode`: what a new row keeps (MEDIA_DEFAULT; None: follow MEDIA_DEFAULT).
@@ -352,6 +356,8 @@ class ChannelRepository:
             "history_since": history_since,
             "media_mode": media_mode,
         }
+        if account_id is not None:
+            fields.update(account_id=account_id, hash_account_id=account_id)
         existing = await ChannelModel.get_or_none(tg_id=tg_id)
         if existing is not None:
             if existing.status in OWN_STATUSES:

@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 
 DeathListener = Callable[[Userbot, str], Awaitable[None]]
 
+# Channels and supergroups one (non-Premium) account may be in: Telegram answers
+# CHANNELS_TOO_MUCH past it (https://core.telegram.org/api/errors; 1000 with Premium).
+CHANNEL_LIMIT = 500
+
 
 class AccountPool:
     """Every account's Userbot, run side by side in this process (one event loop).
@@ -102,6 +106,42 @@ class AccountPool:
             if bot.client is client and client is not None:
                 return bot
         return None
+
+    def usable(self) -> list[Userbot]:
+        """The ready accounts that no flood wait holds back."""
+        return [b for b in self.ready() if not b.flooded()]
+
+    async def least_loaded(self, exclude: int | None = None) -> Userbot | None:
+        """The usable account holding the fewest channels, below CHANNEL_LIMIT; None
+        when every usable one is full (or there is none)."""
+        held = await self._book.held_counts()
+        room = [
+            b for b in self.usable()
+            if b.account_id != exclude and held.get(b.account_id or 0, 0) < CHANNEL_LIMIT
+        ]  # fmt: skip
+        return min(room, key=lambda b: (held.get(b.account_id or 0, 0), b.account_id or 0),
+                   default=None)
+
+    async def reader_for(
+        self, account_id: int | None, public: bool
+    ) -> tuple[Userbot | None, bool]:
+        """Who reads a channel held by `account_id` now, and whether to wait for it.
+
+        Its own account while usable. Else, for a public channel (one with a username:
+        any account can resolve it) the least loaded usable account; a private one only
+        its own account (Telegram answers CHANNEL_PRIVATE to a non-member). `(None,
+        True)`: its account is connecting, wait; `(None, False)`: nobody can now.
+        """
+        own = self._bots.get(account_id) if account_id is not None else self.primary
+        if own is not None and own.state == READY and own.client is not None:
+            if not own.flooded():
+                return own, False
+        if public or account_id is None:
+            other = await self.least_loaded(exclude=own.account_id if own else None)
+            if other is not None:
+                return other, False
+        waiting = own is not None and own.state == CONNECTING and not own.flooded()
+        return None, waiting
 
     # -- a Userbot to the services -------------------------------------------------------
 

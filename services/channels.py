@@ -140,6 +140,10 @@ class ChannelService:
         self._invite_batches: OrderedDict[str, list[Any]] = OrderedDict()
         self._history_batches: OrderedDict[str, list[Any]] = OrderedDict()
         self._lock = asyncio.Lock()  # one /add at a time: resolution shares one client
+        # The account the current /add resolves with (several accounts), and whether
+        # every account was full.
+        self._account: int | None = None
+        self._full = False
 
     # -- adding ----------------------------------------------------------------------
 
@@ -151,6 +155,16 @@ class ChannelService:
             client = await self._userbot.wait_ready(timeout=self._ready_timeout)
         except TimeoutError:
             return None
+        self._account = None
+        least_loaded = getattr(self._userbot, "least_loaded", None)
+        if least_loaded is not None:
+            # Several accounts (parser/pool.py): the least loaded one with room among
+            # its 500 channels resolves, joins and then reads what is added.
+            bot = await least_loaded()
+            if bot is None:
+                self._full = True
+                return ChannelResolver(client)
+            client, self._account = bot.client, bot.account_id
         return ChannelResolver(client)
 
     async def add_lines(self, text: str) -> list[AddResult]:
@@ -166,6 +180,7 @@ class ChannelService:
             bad = [(line, p) for line, p in parsed if isinstance(p, BadLine)]
             return [AddResult(line, AddCode(p.code)) for line, p in bad]
         async with self._lock:
+            self._full = False
             resolver = await self._resolver()
             return await self._add_parsed(resolver, parsed)
 
@@ -186,6 +201,9 @@ class ChannelService:
             seen.add(key)
             if resolver is None:
                 results.append(AddResult(line, AddCode.NOT_READY, p.ref.label))
+            elif self._full:
+                # Every account is in CHANNELS_TOO_MUCH territory (500 channels each).
+                results.append(AddResult(line, AddCode.TOO_MANY, p.ref.label))
             elif flood_until > time.monotonic() and p.ref.kind == "username":
                 left = int(flood_until - time.monotonic()) + 1
                 results.append(AddResult(line, AddCode.FLOOD, p.ref.label, seconds=left))
@@ -244,9 +262,12 @@ class ChannelService:
         if invite is None:
             return AddResult("", AddCode.INVITE_GONE)
         async with self._lock:
+            self._full = False
             resolver = await self._resolver()
             if resolver is None:
                 return AddResult("", AddCode.NOT_READY, invite.title)
+            if self._full:
+                return AddResult("", AddCode.TOO_MANY, invite.title)
             try:
                 resolved = await resolver.join_invite(invite.hash)
             except BaseException as exc:
@@ -298,6 +319,7 @@ class ChannelService:
             history_limit=depth.limit,
             history_since=depth.since,
             media_mode=self.media_defaults.mode.value,
+            account_id=self._account,
         )
         if not created:
             return AddResult(line, AddCode.ALREADY, row.label, channel_id=row.id, kind=row.kind)

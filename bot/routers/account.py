@@ -150,7 +150,9 @@ def _state_text(view: AccountView, lang: str, tz: ZoneInfo) -> Html:
 def _proxy_text(view: AccountView, lang: str) -> Html:
     if view.proxy is None:
         return t("accounts_proxy_default", lang)
-    return t("accounts_proxy_own", lang, address=_short(view.proxy))
+    host, _, port = view.proxy.rpartition(":")
+    address = view.proxy if not host else f"{_short(host, NAME_CHARS - 8)}:{port}"
+    return t("accounts_proxy_own", lang, address=address)
 
 
 def accounts_page(

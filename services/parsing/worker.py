@@ -20,7 +20,14 @@ from typing import Any, Protocol
 from core.alerts import AlertText, folded_names
 from core.backoff import Backoff
 from core.channels import Channel
-from core.errors import LocalError, ProjectError, ResolveFlood, error_text, local_error
+from core.errors import (
+    LocalError,
+    ProjectError,
+    RateLimited,
+    ResolveFlood,
+    error_text,
+    local_error,
+)
 from core.parsing import LocalState, RunProgress, RunStatus, Trigger
 from core.ports import AlertSink, HealthBeats, Metrics, NullMetrics
 from db.channels import ChannelStateRepository
@@ -174,6 +181,7 @@ class ParseWorker:
         # Channels a dead session stopped (or kept from running): run at the next login.
         self._resume: set[int] = set()
         self._told: set[str] = set()  # `Decision.once` keys already alerted
+        self._run_client: Any = None  # the client of the run whose failure is applied
         breaker.on_change(self._on_breaker)
         health.add_probe("breaker", breaker.probe)
 
@@ -342,11 +350,26 @@ class ParseWorker:
         self._fetcher.request_stop()
         self._queue.put_nowait(_Request(0, "stop"))  # wakes an idle worker at once
 
-    async def _wait_usable(self, manual: bool = False) -> Any:
+    async def _reader(self, ch: Channel | None) -> tuple[Any, bool]:
+        """The client to read `ch` with now and whether to wait for one: with several
+        accounts (parser/pool.py `reader_for`) the channel's own account, or another
+        that can read it while its own is flood-waited or gone; else the one session."""
+        reader_for = getattr(self._userbot, "reader_for", None)
+        if reader_for is not None and ch is not None:
+            bot, wait = await reader_for(ch.account_id, bool(ch.username))
+            return (bot.client if bot is not None else None), wait
+        client = self._userbot.client
+        if client is not None and self._userbot.state == "ready":
+            return client, False
+        return None, True
+
+    async def _wait_usable(self, manual: bool = False, ch: Channel | None = None) -> Any:
         """The client, once the session is ready and the breaker lets a run through.
 
         None once the session is dead, or, for a /parse, logged out: an operator's
-        request gets an answer now, while scheduled runs wait for the next login.
+        request gets an answer now, while scheduled runs wait for the next login. With
+        several accounts, None too when no account can read `ch` now (its own is
+        flood-waited or gone and it is private).
         """
         given_up = ("invalid", "no_session") if manual else ("invalid",)
         pause = 0.05  # a session about to be ready (the start) is met at once; then 1 s
@@ -359,10 +382,10 @@ class ParseWorker:
             if not self._breaker.allow():
                 await asyncio.sleep(min(1.0, self._breaker.retry_in() or 1.0))
                 continue
-            client = self._userbot.client
-            if client is not None and self._userbot.state == "ready":
+            client, wait = await self._reader(ch)
+            if client is not None:
                 return client
-            if self._userbot.state in given_up:
+            if self._userbot.state in given_up or (not wait and self._userbot.state == "ready"):
                 return None
             await asyncio.sleep(pause)
             pause = min(1.0, pause * 2)
@@ -434,10 +457,13 @@ class ParseWorker:
         if ch.deferred_until is not None and ch.deferred_until > now:
             left = int((ch.deferred_until - now).total_seconds())
             return RunProgress(ch.label, status=RunStatus.DEFERRED, deferred_seconds=left)
-        client = await self._wait_usable(manual=req.trigger == Trigger.MANUAL)
+        client = await self._wait_usable(manual=req.trigger == Trigger.MANUAL, ch=ch)
         if client is None:
-            # Not this channel's trouble: the session died (or the app is stopping).
+            # Not this channel's trouble: the session died (or the app is stopping), or
+            # no account that can read it is usable now.
             reason = "stopping" if self._stopping else self._userbot.state
+            if reason == "ready":
+                reason = "no_reader"
             if not self._stopping and req.trigger == Trigger.SCHEDULE:
                 self._resume.add(ch.id)  # runs as soon as a session is ready again
             return RunProgress(ch.label, status=RunStatus.NOT_RUN, error=reason)
@@ -555,9 +581,32 @@ class ParseWorker:
         progress.status = decision.status
         if decision.action == Action.DEFER:
             progress.deferred_seconds = decision.seconds
+            if await self._handed_over(ch, client, error, decision.seconds):
+                return progress
+        self._run_client = client
         await self._apply(ch.id, ch.display_name, decision, error)
         self._tell_local(ch.display_name)  # a write after the run met it, if any
         return progress
+
+    async def _handed_over(
+        self, ch: Channel, client: Any, error: Exception, seconds: float
+    ) -> bool:
+        """A flood wait of the account that read `ch`: the account is noted flood-waited
+        (its other channels go to other accounts meanwhile, parser/pool.py) and, when
+        another account can read `ch` now, it runs again at once instead of waiting."""
+        bot_of = getattr(self._userbot, "bot_of", None)
+        bot = bot_of(client) if bot_of is not None else None
+        if bot is None or not isinstance(error, RateLimited):
+            return False
+        bot.flood_waited(seconds)
+        other, _ = await self._reader(ch)
+        if other is None or other is client:
+            return False
+        log.info("channel %s: account %s flood-waited %d s; another account reads it",
+                 ch.display_name, bot.account_id, seconds)
+        self._metrics.flood_wait()
+        await self._tick(ch.id)
+        return True
 
     async def _published(self, ch: Channel, progress: RunProgress) -> None:
         """What a run committed before it ended otherwise than ok is told to the
@@ -655,7 +704,11 @@ class ParseWorker:
             )  # fmt: skip
         elif d.action == Action.SESSION_DEAD:
             self._resume.add(channel_id)  # goes on as soon as a new login is ready
-            await self._userbot.session_dead(d.reason)
+            if getattr(self._userbot, "bot_of", None) is not None:
+                # Several accounts: the one whose client the run used died.
+                await self._userbot.session_dead(d.reason, self._run_client)  # type: ignore[call-arg]
+            else:
+                await self._userbot.session_dead(d.reason)
         elif d.action == Action.BREAKER:
             # "server: <error>": /status words the code (reason_server), the error after it.
             await self._quietly(self._channels.set_error(channel_id, f"server: {d.reason}"))
