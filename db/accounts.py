@@ -223,18 +223,24 @@ __all__ = ["AccountInfo", "AccountRepository", "AccountSession", "VaultError"]
 
 
 async def move_channels(
-    dead: int, targets: dict[int, int], limit: int
+    dead: int,
+    targets: dict[int, int],
+    limit: int,
+    members: dict[int, set[int]] | None = None,
 ) -> tuple[int, int]:
-    """Give account `dead`'s public channels (those with a username) to the accounts
-    `targets` (account id -> channels it holds now), the least loaded first, none past
-    `limit` channels; private ones stay (only a member can read them). Returns
-    (moved, stuck)."""
+    """Give account `dead`'s channels to the accounts `targets` (account id -> channels
+    it holds now), the least loaded first, none past `limit` channels: a public one
+    (with a username) to any, a private one only to an account `members` says is in it
+    (account id -> Telegram channel ids). Returns (moved, stuck: left with `dead`)."""
     rows = await Channel.filter(account_id=dead, status__in=_HELD_STATUSES).order_by("id")
     load = dict(targets)
     moved = stuck = 0
     for row in rows:
-        free = [a for a, n in load.items() if n < limit]
-        if not row.username or not free:
+        free = [
+            a for a, n in load.items()
+            if n < limit and (row.username or row.tg_id in (members or {}).get(a, ()))
+        ]  # fmt: skip
+        if not free:
             stuck += 1
             continue
         target = min(free, key=lambda a: (load[a], a))

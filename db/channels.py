@@ -564,6 +564,10 @@ class ChannelStateRepository:
     async def set_next_run(self, channel_id: int, when: datetime | None) -> None:
         await ChannelModel.filter(id=channel_id).update(next_run_at=when)
 
+    async def set_hash_account(self, channel_id: int, account_id: int) -> None:
+        """The stored access hash is account `account_id`'s (it just read with it)."""
+        await ChannelModel.filter(id=channel_id).update(hash_account_id=account_id)
+
     async def set_identity(
         self, channel_id: int, title: str, username: str | None
     ) -> IdentityChange | None:

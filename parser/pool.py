@@ -33,7 +33,7 @@ from parser.userbot import CONNECTING, INVALID, NO_SESSION, PAUSED, READY, Userb
 
 log = logging.getLogger(__name__)
 
-DeathListener = Callable[[Userbot, str], Awaitable[None]]
+DeathListener = Callable[[Userbot, str | None], Awaitable[None]]
 
 # Channels and supergroups one (non-Premium) account may be in: Telegram answers
 # CHANNELS_TOO_MUCH past it (https://core.telegram.org/api/errors; 1000 with Premium).
@@ -45,8 +45,8 @@ class AccountPool:
 
     `state` is connecting until the stored accounts were read, then the primary
     account's (no_session without any). `on_account_dead(bot, reason)`, when set, is
-    told of an account Telegram revoked instead of the per-account alert (the channel
-    service moves its channels and alerts once).
+    told of an account Telegram revoked instead of the per-account alert, and of one
+    logged out (reason None): services/accounts.py moves its channels (and alerts once).
     """
 
     name = "userbot"
@@ -246,6 +246,11 @@ class AccountPool:
         if task is not None:
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(task, 5.0)
+        if self.on_account_dead is not None:
+            try:
+                await self.on_account_dead(bot, None)
+            except Exception:
+                log.exception("moving a logged-out account's channels failed")
         await self._on_bot_state(NO_SESSION)
 
     async def set_proxy(self, account_id: int, url: str | None) -> None:

@@ -4,9 +4,11 @@
 banned or deactivated account (401 AUTH_KEY_UNREGISTERED, SESSION_REVOKED,
 USER_DEACTIVATED(_BAN): https://core.telegram.org/api/errors#401-unauthorized) gives its
 public channels to the other accounts, the least loaded first and none past Telegram's
-500-channel limit; its private ones stay (only a member can read them, and the other
-accounts are not). The operators get one alert naming the account and both counts. With
-no other account it is the one session's alert, as before.
+500-channel limit; its private ones go only to another account that is a member (seen
+in that account's dialogs, read once each; Telegram answers CHANNEL_PRIVATE to anyone
+else), the rest stay. The operators get one alert naming the account and both counts.
+With no other account it is the one session's alert, as before. A /logout moves them
+the same way, without an alert.
 """
 
 from __future__ import annotations
@@ -33,19 +35,27 @@ class AccountDeaths:
         self._accounts = accounts
         self._alerter = alerter
 
-    async def __call__(self, bot: Userbot, reason: str) -> None:
+    async def __call__(self, bot: Userbot, reason: str | None) -> None:
+        """Account `bot` died (`reason`: the 401's name) or logged out (None)."""
         others = [
             b for b in self._pool.bots()
             if b is not bot and b.state in (READY, CONNECTING) and b.account_id is not None
         ]  # fmt: skip
         if not others or bot.account_id is None:
-            self._alerter.alert(
-                f"session-dead:{bot.account_id}", AlertText("alert_session_dead", reason=reason)
-            )
+            if reason is not None:
+                self._alerter.alert(
+                    f"session-dead:{bot.account_id}",
+                    AlertText("alert_session_dead", reason=reason),
+                )
             return
         held = await self._accounts.held_counts()
         targets = {b.account_id: held.get(b.account_id, 0) for b in others if b.account_id}
-        moved, stuck = await move_channels(bot.account_id, targets, CHANNEL_LIMIT)
+        members = {b.account_id: await _channel_ids(b) for b in others if b.account_id}
+        moved, stuck = await move_channels(bot.account_id, targets, CHANNEL_LIMIT, members)
+        if reason is None:
+            log.info("account %d logged out: %d channel(s) moved, %d could not be",
+                     bot.account_id, moved, stuck)
+            return
         name = account_name(bot.me) if bot.me is not None else (bot.stored_name or "?")
         log.warning(
             "account %d died (%s): %d channel(s) moved, %d could not be",
@@ -55,3 +65,17 @@ class AccountDeaths:
             f"account-dead:{bot.account_id}",
             AlertText("alert_account_dead", name=name, reason=reason, moved=moved, stuck=stuck),
         )
+
+
+async def _channel_ids(bot: Userbot) -> set[int]:
+    """The channels account `bot` is a member of (its dialogs: messages.getDialogs);
+    empty when it cannot say now (not connected, a flood wait, ...)."""
+    client = bot.client
+    if client is None or bot.state != READY:
+        return set()
+    try:
+        dialogs = await client.get_dialogs(limit=None)
+    except Exception as exc:
+        log.warning("account %s: dialogs not read: %s", bot.account_id, type(exc).__name__)
+        return set()
+    return {d.entity.id for d in dialogs if d.is_channel}

@@ -155,17 +155,24 @@ class ChannelService:
             client = await self._userbot.wait_ready(timeout=self._ready_timeout)
         except TimeoutError:
             return None
-        self._account = None
+        return await self._pick(ChannelResolver(client))
+
+    async def _pick(self, resolver: ChannelResolver) -> ChannelResolver:
+        """With several accounts (parser/pool.py), a resolver of the least loaded one
+        with room among its 500 channels: it resolves or joins what a line adds, then
+        reads it (`_account`); `_full` when every one is full. Else `resolver`."""
+        self._account, self._full = None, False
         least_loaded = getattr(self._userbot, "least_loaded", None)
-        if least_loaded is not None:
-            # Several accounts (parser/pool.py): the least loaded one with room among
-            # its 500 channels resolves, joins and then reads what is added.
-            bot = await least_loaded()
-            if bot is None:
-                self._full = True
-                return ChannelResolver(client)
-            client, self._account = bot.client, bot.account_id
-        return ChannelResolver(client)
+        if least_loaded is None:
+            return resolver
+        bot = await least_loaded()
+        if bot is None or bot.client is None:
+            self._full = bot is None
+            return resolver
+        self._account = bot.account_id
+        if resolver.client is bot.client:
+            return resolver
+        return ChannelResolver(bot.client)
 
     async def add_lines(self, text: str) -> list[AddResult]:
         """Every line's outcome, in order, however many lines there are. A line naming
@@ -180,7 +187,6 @@ class ChannelService:
             bad = [(line, p) for line, p in parsed if isinstance(p, BadLine)]
             return [AddResult(line, AddCode(p.code)) for line, p in bad]
         async with self._lock:
-            self._full = False
             resolver = await self._resolver()
             return await self._add_parsed(resolver, parsed)
 
@@ -201,13 +207,14 @@ class ChannelService:
             seen.add(key)
             if resolver is None:
                 results.append(AddResult(line, AddCode.NOT_READY, p.ref.label))
-            elif self._full:
-                # Every account is in CHANNELS_TOO_MUCH territory (500 channels each).
-                results.append(AddResult(line, AddCode.TOO_MANY, p.ref.label))
             elif flood_until > time.monotonic() and p.ref.kind == "username":
                 left = int(flood_until - time.monotonic()) + 1
                 results.append(AddResult(line, AddCode.FLOOD, p.ref.label, seconds=left))
             else:
+                resolver = await self._pick(resolver)  # the least loaded, line by line
+                if self._full:
+                    results.append(AddResult(line, AddCode.TOO_MANY, p.ref.label))
+                    continue
                 res = await self._add_one(resolver, line, p.ref, p.history)
                 if res.code is AddCode.FLOOD and p.ref.kind == "username":
                     flood_until = time.monotonic() + res.seconds
@@ -262,7 +269,6 @@ class ChannelService:
         if invite is None:
             return AddResult("", AddCode.INVITE_GONE)
         async with self._lock:
-            self._full = False
             resolver = await self._resolver()
             if resolver is None:
                 return AddResult("", AddCode.NOT_READY, invite.title)

@@ -182,6 +182,7 @@ class ParseWorker:
         self._resume: set[int] = set()
         self._told: set[str] = set()  # `Decision.once` keys already alerted
         self._run_client: Any = None  # the client of the run whose failure is applied
+        self._again: set[int] = set()  # handed over after a flood wait: run again now
         breaker.on_change(self._on_breaker)
         health.add_probe("breaker", breaker.probe)
 
@@ -396,6 +397,13 @@ class ParseWorker:
         result = RunProgress(self._known_label(req), status=RunStatus.FAILED)
         try:
             result = await self._run_one(req)
+            if req.channel_id in self._again:
+                # Handed over to another account after a flood wait: read by it now,
+                # and the request's outcome is that run's.
+                self._again.discard(req.channel_id)
+                self._running = None
+                self._run_ended.set()
+                result = await self._run_one(req)
         except Exception as exc:
             # Before a run row was opened (reading the channel, opening the row): no
             # row to close; the decision is carried out all the same.
@@ -497,6 +505,10 @@ class ParseWorker:
         if isinstance(ready, RunProgress):
             return ready
         ch, client = ready
+        reader = self._account_of(client)
+        if reader is not None and ch.hash_account_id not in (None, reader):
+            # Another account's access hash is never sent: resolved again first.
+            ch = await self._fetcher.renew_access(client, ch)
         began = datetime.now(UTC)
         try:
             run_id = await self._book.opened(ch, req.trigger)
@@ -532,6 +544,8 @@ class ParseWorker:
             raise
         finally:
             self._metrics.run_seconds(time.monotonic() - started)
+        if reader is not None and ch.hash_account_id != reader:
+            await self._quietly(self._channels.set_hash_account(ch.id, reader))
         try:
             return await self._succeeded(ch, run_id, result)
         except Exception as exc:
@@ -588,6 +602,12 @@ class ParseWorker:
         self._tell_local(ch.display_name)  # a write after the run met it, if any
         return progress
 
+    def _account_of(self, client: Any) -> int | None:
+        """The account row whose client `client` is (several accounts), else None."""
+        bot_of = getattr(self._userbot, "bot_of", None)
+        bot = bot_of(client) if bot_of is not None else None
+        return bot.account_id if bot is not None else None
+
     async def _handed_over(
         self, ch: Channel, client: Any, error: Exception, seconds: float
     ) -> bool:
@@ -605,7 +625,7 @@ class ParseWorker:
         log.info("channel %s: account %s flood-waited %d s; another account reads it",
                  ch.display_name, bot.account_id, seconds)
         self._metrics.flood_wait()
-        await self._tick(ch.id)
+        self._again.add(ch.id)  # `_handle` runs it again at once
         return True
 
     async def _published(self, ch: Channel, progress: RunProgress) -> None:
