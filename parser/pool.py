@@ -25,6 +25,7 @@ from telethon import TelegramClient
 from core.alerts import AlertText
 from core.errors import VaultError
 from core.ports import AccountBook, AlertSink, HealthBeats
+from core.proxy import parse_proxy
 from core.redaction import add_secret
 from parser.client import UserbotConfig, new_client
 from parser.clock_skew import set_time_offset
@@ -256,6 +257,7 @@ class AccountPool:
     async def set_proxy(self, account_id: int, url: str | None) -> None:
         """Store account `account_id`'s own proxy (None: back to the default) and
         connect through it from now on."""
+        _hide(url)
         await self._book.set_proxy(account_id, url)
         bot = self._bots.get(account_id)
         if bot is not None:
@@ -274,8 +276,7 @@ class AccountPool:
             proxy = await self._book.proxy(account_id)
         except VaultError as exc:
             held = str(exc)
-        if proxy:
-            add_secret(proxy)
+        _hide(proxy)
         bot = Userbot(
             self._config_with(proxy),
             self._book.bound(account_id),
@@ -376,3 +377,13 @@ class AccountPool:
         )  # fmt: skip
         probe["accounts"] = {str(b.account_id): b.state for b in self.bots()}
         return probe
+
+
+def _hide(url: str | None) -> None:
+    """Keep a proxy URL, its password and its MTProxy secret out of the logs."""
+    if not url:
+        return
+    add_secret(url)
+    with contextlib.suppress(ValueError):
+        for secret in parse_proxy(url).secrets:
+            add_secret(secret)

@@ -76,19 +76,28 @@ async def cmd_logout(message: Message, login: LoginAPI, lang: str) -> None:
     )
 
 
+async def _picked(
+    query: CallbackQuery, login: LoginAPI, account_id: int
+) -> tuple[Message | None, AccountView | None]:
+    """A button naming an account pressed: answered at once; the message it is on and
+    the account (None when gone)."""
+    with contextlib.suppress(TelegramAPIError):
+        await query.answer()
+    view = await login.account(account_id)
+    return (query.message if isinstance(query.message, Message) else None), view
+
+
 async def on_logout_pick(
     query: CallbackQuery, callback_data: LogoutPick, login: LoginAPI, lang: str
 ) -> None:
-    with contextlib.suppress(TelegramAPIError):
-        await query.answer()
-    view = await login.account(callback_data.account)
-    if not isinstance(query.message, Message):
+    message, view = await _picked(query, login, callback_data.account)
+    if message is None:
         return
     with contextlib.suppress(TelegramAPIError):
         if view is None or not view.has_session:
-            await query.message.edit_text(t("logout_none", lang))
+            await message.edit_text(t("logout_none", lang))
             return
-        await query.message.edit_text(
+        await message.edit_text(
             t("logout_confirm_one", lang, name=view.name),
             reply_markup=logout_account_confirm(lang, view.id),
         )
@@ -206,17 +215,15 @@ async def on_proxy_button(
     lang: str,
     state: FSMContext,
 ) -> None:
-    with contextlib.suppress(TelegramAPIError):
-        await query.answer()
-    view = await login.account(callback_data.account)
-    if not isinstance(query.message, Message):
+    message, view = await _picked(query, login, callback_data.account)
+    if message is None:
         return
     if view is None:
-        await query.message.answer(t("proxy_err_gone", lang))
+        await message.answer(t("proxy_err_gone", lang))
         return
     await state.set_state(ProxyStates.link)
     await state.update_data(proxy_account=view.id)
-    await query.message.answer(
+    await message.answer(
         t("proxy_ask", lang, name=view.name, current=_proxy_text(view, lang))
     )
 

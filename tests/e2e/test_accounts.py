@@ -115,7 +115,9 @@ async def test_two_accounts_share_channels_cover_a_flood_wait_and_a_death(
         assert re.search(r"2 of its channels moved", alert.text or ""), alert.text
         assert set(_readers(stack).values()) == {bob_row}
         await api.send_text(adam, "/status")
-        await api.wait_for_message(ADMIN2_ID, r"Status", timeout=15)
+        status = await api.wait_for_message(ADMIN2_ID, r"Accounts: 2", timeout=15)
+        assert "• Bob: ready, 4 channels" in (status.text or ""), status.text
+        assert "• Ann: revoked" in (status.text or ""), status.text
         alerts = [
             m for m in api.transcript(ADMIN2_ID) if "no longer usable" in (m.text or "")
         ]

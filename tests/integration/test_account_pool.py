@@ -1,0 +1,92 @@
+"""The account pool in-process against the MTProto double (#18): one client per account,
+each account's own proxy (a SOCKS5 double in between for one, not the other), who
+reads a channel while an account is flood-waited, and a logout of one account only."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from app.health import HealthRegistry
+from core.alerts import Alerter
+from db.accounts import AccountRepository
+from db.database import close_db, init_db
+from db.vault import SessionVault
+from parser.client import UserbotConfig
+from parser.pool import AccountPool
+from parser.userbot import READY
+from tests.doubles.mtproto import PUBLIC_KEY_PATH, MTProtoServer, World, signed_in_client
+from tests.doubles.socks5 import Socks5Proxy
+
+ANN, BOB = ("+15550000001", "12345"), ("+15550000002", "54321")
+
+
+async def _until(cond: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+async def test_each_account_its_own_client_and_proxy(tmp_path: Path) -> None:
+    from telethon.sessions import StringSession
+
+    world = World()
+    world.add_account(phone=ANN[0], code=ANN[1], first_name="Ann")
+    world.add_account(phone=BOB[0], code=BOB[1], first_name="Bob")
+    await init_db(f"sqlite://{tmp_path / 'db.sqlite3'}")
+    async with MTProtoServer(world) as server, Socks5Proxy("user", "p@ss") as socks:
+        repo = AccountRepository(SessionVault([SessionVault.generate_key()]))
+        rows = {}
+        for phone, code in (ANN, BOB):
+            async with signed_in_client(server.port, phone, code) as (client, me):
+                session = StringSession.save(client.session)
+            info = await repo.save_session(
+                session, phone=phone, user_id=me.id, display_name=me.first_name, username=None
+            )
+            rows[phone] = info.id
+        config = UserbotConfig(
+            1, SecretStr("x" * 32), telegram_server_key=PUBLIC_KEY_PATH,
+            dc=(server.dc_id, server.host, server.port), flood_sleep_threshold=5,
+        )  # fmt: skip
+        pool = AccountPool(config, repo, HealthRegistry(), Alerter(600))
+        task = asyncio.create_task(pool.run())
+        try:
+            await _until(lambda: len(pool.ready()) == 2)
+            ann, bob = pool.bot(rows[ANN[0]]), pool.bot(rows[BOB[0]])
+            assert ann is not None and bob is not None and ann.client is not bob.client
+            assert socks.destinations == []  # no proxy yet
+            bob_client = bob.client
+
+            # Ann's own proxy: she reconnects through it; Bob keeps his connection.
+            url = f"socks5://user:p%40ss@{socks.host}:{socks.port}"
+            await pool.set_proxy(ann.account_id or 0, url)
+            await _until(lambda: ann.state == READY and ann.client is not None)
+            assert socks.auth_attempts == [("user", "p@ss")]
+            assert socks.destinations == [(server.host, server.port)]
+            assert bob.client is bob_client
+            assert await repo.proxy(ann.account_id or 0) == url
+
+            # Ann flood-waited: a public channel of hers is read by Bob, a private one
+            # by nobody until the wait ends.
+            ann.flood_waited(600)
+            assert await pool.reader_for(ann.account_id, public=True) == (bob, False)
+            assert await pool.reader_for(ann.account_id, public=False) == (None, False)
+            assert await pool.reader_for(bob.account_id, public=False) == (bob, False)
+
+            # Bob logs out: only he does.
+            await pool.logout(bob.account_id)
+            assert server.counters["auth.logOut"] == 1
+            assert [b.account_id for b in pool.bots()] == [ann.account_id]
+            assert await repo.load_session_of(bob.account_id or 0) is None
+            assert await repo.load_session_of(ann.account_id or 0) is not None
+            assert ann.state == READY
+        finally:
+            await pool.stop()
+            await task
+            await pool.close()
+            await close_db()
