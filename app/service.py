@@ -107,7 +107,9 @@ def build_app(settings: Settings) -> App:
     userbot = AccountPool(userbot_config(settings), accounts, health, alerter)
     login = LoginService(userbot, accounts)
     # A dead account's channels go to the others, with one alert (#18).
-    userbot.on_account_dead = AccountDeaths(userbot, accounts, alerter)
+    deaths = AccountDeaths(userbot, accounts, alerter)
+    userbot.on_account_dead = deaths
+    userbot.on_account_added = deaths.adopt_orphans
     bot = build_bot(
         settings.bot_token.get_secret_value(), settings.bot_api_url, settings.telegram_proxy
     )

@@ -76,6 +76,9 @@ class AccountPool:
         self._stopping = False
         self._idle = ConnectionTracker(config.connection_alert_seconds)
         self.on_account_dead: DeathListener | None = None
+        # Told of an account a login brought (services/accounts.py: channels of gone
+        # accounts go to it).
+        self.on_account_added: Callable[[Userbot], Awaitable[None]] | None = None
         health.add_probe("session", self._probe)
 
     # -- the accounts ------------------------------------------------------------------
@@ -219,6 +222,11 @@ class AccountPool:
             bot = await self._new_bot(account_id)
         await bot.adopt(client, me, phone)
         self._start(bot)
+        if self.on_account_added is not None:
+            try:
+                await self.on_account_added(bot)
+            except Exception:
+                log.exception("giving channels to a new account failed")
         return account_id
 
     async def session_dead(self, reason: str, client: Any = None) -> None:

@@ -48,10 +48,7 @@ class AccountDeaths:
                     AlertText("alert_session_dead", reason=reason),
                 )
             return
-        held = await self._accounts.held_counts()
-        targets = {b.account_id: held.get(b.account_id, 0) for b in others if b.account_id}
-        members = {b.account_id: await _channel_ids(b) for b in others if b.account_id}
-        moved, stuck = await move_channels(bot.account_id, targets, CHANNEL_LIMIT, members)
+        moved, stuck = await self._move(bot.account_id, others)
         if reason is None:
             log.info("account %d logged out: %d channel(s) moved, %d could not be",
                      bot.account_id, moved, stuck)
@@ -65,6 +62,23 @@ class AccountDeaths:
             f"account-dead:{bot.account_id}",
             AlertText("alert_account_dead", name=name, reason=reason, moved=moved, stuck=stuck),
         )
+
+
+    async def _move(self, gone: int, others: list[Userbot]) -> tuple[int, int]:
+        held = await self._accounts.held_counts()
+        targets = {b.account_id: held.get(b.account_id, 0) for b in others if b.account_id}
+        members = {b.account_id: await _channel_ids(b) for b in others if b.account_id}
+        return await move_channels(gone, targets, CHANNEL_LIMIT, members)
+
+    async def adopt_orphans(self, bot: Userbot) -> None:
+        """A new account logged in (AccountPool.on_account_added): the channels still
+        held by accounts that are gone (logged out, revoked) while no other could take
+        them go to it now, private ones only if it is a member."""
+        live = {b.account_id for b in self._pool.bots() if b.state in (READY, CONNECTING)}
+        for gone in sorted(set(await self._accounts.held_counts()) - live):
+            moved, stuck = await self._move(gone, [bot])
+            log.info("account %d's channels: %d moved to account %s, %d stay",
+                     gone, moved, bot.account_id, stuck)
 
 
 async def _channel_ids(bot: Userbot) -> set[int]:

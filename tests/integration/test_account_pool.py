@@ -1,6 +1,7 @@
 """The account pool in-process against the MTProto double (#18): one client per account,
 each account's own proxy (a SOCKS5 double in between for one, not the other), who
-reads a channel while an account is flood-waited, and a logout of one account only."""
+reads a channel while an account is flood-waited, and a logout of one account only:
+its channels go to the other, a private one only if that one is a member (its dialogs)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ from app.health import HealthRegistry
 from core.alerts import Alerter
 from db.accounts import AccountRepository
 from db.database import close_db, init_db
+from db.models import Channel
 from db.vault import SessionVault
 from parser.client import UserbotConfig
 from parser.pool import AccountPool
 from parser.userbot import READY
+from services.accounts import AccountDeaths
 from tests.doubles.mtproto import PUBLIC_KEY_PATH, MTProtoServer, World, signed_in_client
 from tests.doubles.socks5 import Socks5Proxy
 
@@ -36,8 +39,14 @@ async def test_each_account_its_own_client_and_proxy(tmp_path: Path) -> None:
     from telethon.sessions import StringSession
 
     world = World()
-    world.add_account(phone=ANN[0], code=ANN[1], first_name="Ann")
-    world.add_account(phone=BOB[0], code=BOB[1], first_name="Bob")
+    ann_user = world.add_account(phone=ANN[0], code=ANN[1], first_name="Ann")
+    bob_user = world.add_account(phone=BOB[0], code=BOB[1], first_name="Bob")
+    public = world.add_channel(username="news", title="News")
+    shared = world.add_channel(title="Shared", private=True, invite_hash="shared1")
+    own = world.add_channel(title="Own", private=True, invite_hash="own1")
+    world.join(ann_user, shared)
+    for ch in (public, shared, own):
+        world.join(bob_user, ch)
     await init_db(f"sqlite://{tmp_path / 'db.sqlite3'}")
     async with MTProtoServer(world) as server, Socks5Proxy("user", "p@ss") as socks:
         repo = AccountRepository(SessionVault([SessionVault.generate_key()]))
@@ -53,7 +62,12 @@ async def test_each_account_its_own_client_and_proxy(tmp_path: Path) -> None:
             1, SecretStr("x" * 32), telegram_server_key=PUBLIC_KEY_PATH,
             dc=(server.dc_id, server.host, server.port), flood_sleep_threshold=5,
         )  # fmt: skip
-        pool = AccountPool(config, repo, HealthRegistry(), Alerter(600))
+        alerter = Alerter(600)
+        pool = AccountPool(config, repo, HealthRegistry(), alerter)
+        pool.on_account_dead = AccountDeaths(pool, repo, alerter)
+        for ch in (public, shared, own):
+            await Channel.create(tg_id=ch.id, username=ch.username, title=ch.title,
+                                 account_id=rows[BOB[0]])
         task = asyncio.create_task(pool.run())
         try:
             await _until(lambda: len(pool.ready()) == 2)
@@ -78,10 +92,16 @@ async def test_each_account_its_own_client_and_proxy(tmp_path: Path) -> None:
             assert await pool.reader_for(ann.account_id, public=False) == (None, False)
             assert await pool.reader_for(bob.account_id, public=False) == (bob, False)
 
-            # Bob logs out: only he does.
+            # Bob logs out: only he does. His public channel and the private one Ann is
+            # in go to her; the one she is not in stays his. No alert: he logged out.
             await pool.logout(bob.account_id)
             assert server.counters["auth.logOut"] == 1
             assert [b.account_id for b in pool.bots()] == [ann.account_id]
+            held = dict(await Channel.all().values_list("title", "account_id"))
+            assert held == {"News": ann.account_id, "Shared": ann.account_id,
+                            "Own": bob.account_id}
+            assert server.counters["messages.getDialogs"] >= 1
+            assert alerter.pending() == []
             assert await repo.load_session_of(bob.account_id or 0) is None
             assert await repo.load_session_of(ann.account_id or 0) is not None
             assert ann.state == READY
