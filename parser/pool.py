@@ -104,6 +104,13 @@ class AccountPool:
                     return bot
         return bots[0] if bots else None
 
+    def client_of(self, account_id: int | None) -> TelegramClient | None:
+        """The client of account `account_id` while it is ready, else None."""
+        bot = self._bots.get(account_id) if account_id is not None else None
+        if bot is None or bot.state != READY:
+            return None
+        return bot.client
+
     def bot_of(self, client: Any) -> Userbot | None:
         """The account whose client `client` is."""
         for bot in self._bots.values():
