@@ -76,6 +76,7 @@ class AccountPool:
         self._stopping = False
         self._idle = ConnectionTracker(config.connection_alert_seconds)
         self.on_account_dead: DeathListener | None = None
+        self._full: set[int] = set()  # answered CHANNELS_TOO_MUCH (`mark_full`)
         # Told of an account a login brought (services/accounts.py: channels of gone
         # accounts go to it).
         self.on_account_added: Callable[[Userbot], Awaitable[None]] | None = None
@@ -122,13 +123,20 @@ class AccountPool:
         """The ready accounts that no flood wait holds back."""
         return [b for b in self.ready() if not b.flooded()]
 
+    def mark_full(self, account_id: int) -> None:
+        """Telegram answered account `account_id` CHANNELS_TOO_MUCH (it is in 500
+        channels, counting those not archived here): no more joins for it while this
+        process runs."""
+        self._full.add(account_id)
+
     async def least_loaded(self, exclude: int | None = None) -> Userbot | None:
-        """The usable account holding the fewest channels, below CHANNEL_LIMIT; None
-        when every usable one is full (or there is none)."""
+        """The usable account holding the fewest channels, below CHANNEL_LIMIT and not
+        marked full; None when every usable one is full (or there is none)."""
         held = await self._book.held_counts()
         room = [
             b for b in self.usable()
-            if b.account_id != exclude and held.get(b.account_id or 0, 0) < CHANNEL_LIMIT
+            if b.account_id != exclude and b.account_id not in self._full
+            and held.get(b.account_id or 0, 0) < CHANNEL_LIMIT
         ]  # fmt: skip
         return min(room, key=lambda b: (held.get(b.account_id or 0, 0), b.account_id or 0),
                    default=None)

@@ -274,11 +274,25 @@ class ChannelService:
                 return AddResult("", AddCode.NOT_READY, invite.title)
             if self._full:
                 return AddResult("", AddCode.TOO_MANY, invite.title)
-            try:
-                resolved = await resolver.join_invite(invite.hash)
-            except BaseException as exc:
-                return self._failure("", invite.title, exc)
-            return await self._store("", resolved, invite.history)
+            while True:
+                try:
+                    resolved = await resolver.join_invite(invite.hash)
+                except ChannelUnavailable as exc:
+                    # CHANNELS_TOO_MUCH: this account is in 500 channels (ours or not):
+                    # the next account with room joins instead.
+                    mark_full = getattr(self._userbot, "mark_full", None)
+                    if exc.reason != "too_many_channels" or mark_full is None:
+                        return self._failure("", invite.title, exc)
+                    if self._account is None:
+                        return self._failure("", invite.title, exc)
+                    mark_full(self._account)
+                    resolver = await self._pick(resolver)
+                    if self._full or self._account is None:
+                        return AddResult("", AddCode.TOO_MANY, invite.title)
+                    continue
+                except BaseException as exc:
+                    return self._failure("", invite.title, exc)
+                return await self._store("", resolved, invite.history)
 
     def invite_batch(self, tokens: list[str]) -> str:
         """A key for the invites of one /add, for the buttons that join or skip them all."""

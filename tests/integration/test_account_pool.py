@@ -14,7 +14,9 @@ from pydantic import SecretStr
 
 from app.health import HealthRegistry
 from core.alerts import Alerter
+from core.channels import AddCode
 from db.accounts import AccountRepository
+from db.channels import ChannelRepository
 from db.database import close_db, init_db
 from db.models import Channel
 from db.vault import SessionVault
@@ -22,6 +24,7 @@ from parser.client import UserbotConfig
 from parser.pool import AccountPool
 from parser.userbot import READY
 from services.accounts import AccountDeaths
+from services.channels import ChannelService
 from tests.doubles.mtproto import PUBLIC_KEY_PATH, MTProtoServer, World, signed_in_client
 from tests.doubles.socks5 import Socks5Proxy
 
@@ -45,6 +48,8 @@ async def test_each_account_its_own_client_and_proxy(tmp_path: Path) -> None:
     shared = world.add_channel(title="Shared", private=True, invite_hash="shared1")
     own = world.add_channel(title="Own", private=True, invite_hash="own1")
     world.join(ann_user, shared)
+    club = world.add_channel(title="Club", private=True, invite_hash="ClubInvite1234")
+    world.add_channel(username="daily", title="Daily")
     for ch in (public, shared, own):
         world.join(bob_user, ch)
     await init_db(f"sqlite://{tmp_path / 'db.sqlite3'}")
@@ -92,6 +97,23 @@ async def test_each_account_its_own_client_and_proxy(tmp_path: Path) -> None:
             assert await pool.reader_for(ann.account_id, public=False) == (None, False)
             assert await pool.reader_for(bob.account_id, public=False) == (bob, False)
 
+            # /add: the least loaded account (Ann: Bob holds 3) resolves and then reads a
+            # public channel; joining an invite she is refused (CHANNELS_TOO_MUCH: in
+            # 500 channels, not all of them archived here), Bob joins instead.
+            ann.flood_until = 0.0
+            channels = ChannelService(pool, ChannelRepository(), None)
+            (added,) = await channels.add_lines("@daily last:1")
+            assert added.code is AddCode.ADDED
+            assert (await Channel.get(username="daily")).account_id == ann.account_id
+            server.faults.add("messages.importChatInvite", "CHANNELS_TOO_MUCH", user=ann_user.id)
+            (invite,) = await channels.add_lines("https://t.me/+ClubInvite1234 last:1")
+            assert invite.code is AddCode.INVITE and invite.token is not None
+            joined = await channels.join(invite.token)
+            assert joined.code is AddCode.ADDED, joined
+            assert (await Channel.get(tg_id=club.id)).account_id == bob.account_id
+            assert bob_user.id in club.members and ann_user.id not in club.members
+            await Channel.filter(username="daily").delete()
+
             # Bob logs out: only he does. His public channel and the private one Ann is
             # in go to her; the one she is not in stays his. No alert: he logged out.
             await pool.logout(bob.account_id)
@@ -99,7 +121,7 @@ async def test_each_account_its_own_client_and_proxy(tmp_path: Path) -> None:
             assert [b.account_id for b in pool.bots()] == [ann.account_id]
             held = dict(await Channel.all().values_list("title", "account_id"))
             assert held == {"News": ann.account_id, "Shared": ann.account_id,
-                            "Own": bob.account_id}
+                            "Own": bob.account_id, "Club": bob.account_id}
             assert server.counters["messages.getDialogs"] >= 1
             assert alerter.pending() == []
             assert await repo.load_session_of(bob.account_id or 0) is None
