@@ -383,15 +383,23 @@ class ChannelRepository:
         username: str | None,
         linked_chat_id: int | None,
         linked_access_hash: int | None = None,
+        account_id: int | None = None,
     ) -> Channel | None:
         """A channel /add named again: the access hash just resolved (the account's
         own), its discussion group's, the title and username are stored, and a
-        disabled channel is active again. The fresh snapshot (None: row gone)."""
-        return await _store_access(
+        disabled channel is active again; `account_id`: the account that resolved it
+        reads it from now on. The fresh snapshot (None: row gone)."""
+        fresh = await _store_access(
             channel_id, access_hash=access_hash, title=title, username=username,
             linked_chat_id=linked_chat_id, linked_access_hash=linked_access_hash,
             enable=True,
         )  # fmt: skip
+        if fresh is None or account_id is None:
+            return fresh
+        await ChannelModel.filter(id=channel_id).update(
+            account_id=account_id, hash_account_id=account_id
+        )
+        return replace(fresh, account_id=account_id, hash_account_id=account_id)
 
     async def page(self, page: int, size: int = PAGE_SIZE) -> tuple[list[Channel], int]:
         """One page (0-based) of the operator's channels and the total count."""

@@ -76,7 +76,6 @@ class AccountPool:
         self._stopping = False
         self._idle = ConnectionTracker(config.connection_alert_seconds)
         self.on_account_dead: DeathListener | None = None
-        self._full: set[int] = set()  # answered CHANNELS_TOO_MUCH (`mark_full`)
         # Told of an account a login brought (services/accounts.py: channels of gone
         # accounts go to it).
         self.on_account_added: Callable[[Userbot], Awaitable[None]] | None = None
@@ -123,44 +122,53 @@ class AccountPool:
         """The ready accounts that no flood wait holds back."""
         return [b for b in self.ready() if not b.flooded()]
 
-    def mark_full(self, account_id: int) -> None:
-        """Telegram answered account `account_id` CHANNELS_TOO_MUCH (it is in 500
-        channels, counting those not archived here): no more joins for it while this
-        process runs."""
-        self._full.add(account_id)
-
-    async def least_loaded(self, exclude: int | None = None) -> Userbot | None:
-        """The usable account holding the fewest channels, below CHANNEL_LIMIT and not
-        marked full; None when every usable one is full (or there is none)."""
+    async def least_loaded(
+        self,
+        exclude: int | None = None,
+        *,
+        skip: frozenset[int] = frozenset(),
+        flooded_too: bool = False,
+    ) -> Userbot | None:
+        """The usable account holding the fewest channels, below CHANNEL_LIMIT, neither
+        `exclude` nor in `skip`; None when every usable one is full (or there is none).
+        `flooded_too`: a flood-waited account counts too, after every other (a flood
+        wait is per method: /add resolves with another method than history reads)."""
         held = await self._book.held_counts()
         room = [
-            b for b in self.usable()
-            if b.account_id != exclude and b.account_id not in self._full
+            b for b in (self.ready() if flooded_too else self.usable())
+            if b.account_id != exclude and b.account_id not in skip
             and held.get(b.account_id or 0, 0) < CHANNEL_LIMIT
         ]  # fmt: skip
-        return min(room, key=lambda b: (held.get(b.account_id or 0, 0), b.account_id or 0),
-                   default=None)
+        return min(
+            room,
+            key=lambda b: (b.flooded(), held.get(b.account_id or 0, 0), b.account_id or 0),
+            default=None,
+        )
 
     async def reader_for(
         self, account_id: int | None, public: bool
     ) -> tuple[Userbot | None, bool]:
         """Who reads a channel held by `account_id` now, and whether to wait for it.
 
-        Its own account while usable. Else, for a public channel (one with a username:
-        any account can resolve it) the least loaded usable account; a private one only
-        its own account (Telegram answers CHANNEL_PRIVATE to a non-member). `(None,
-        True)`: its account is connecting, wait; `(None, False)`: nobody can now.
+        Its own account while usable. While it is flood-waited or gone: for a public
+        channel (one with a username: any account can resolve it) the least loaded
+        usable account; a private one only its own account (Telegram answers
+        CHANNEL_PRIVATE to a non-member; a dead account's members are found when its
+        channels move, services/accounts.py). A flood-waited account nobody can stand
+        in for still reads (as one account does: the flood wait defers that channel).
+        `(None, True)`: its account is connecting, wait; `(None, False)`: nobody can.
         """
         own = self._bots.get(account_id) if account_id is not None else self.primary
-        if own is not None and own.state == READY and own.client is not None:
-            if not own.flooded():
-                return own, False
+        own_ready = own is not None and own.state == READY and own.client is not None
+        if own_ready and own is not None and not own.flooded():
+            return own, False
         if public or account_id is None:
             other = await self.least_loaded(exclude=own.account_id if own else None)
             if other is not None:
                 return other, False
-        waiting = own is not None and own.state == CONNECTING and not own.flooded()
-        return None, waiting
+        if own_ready:
+            return own, False
+        return None, own is not None and own.state == CONNECTING
 
     # -- a Userbot to the services -------------------------------------------------------
 

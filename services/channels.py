@@ -157,15 +157,18 @@ class ChannelService:
             return None
         return await self._pick(ChannelResolver(client))
 
-    async def _pick(self, resolver: ChannelResolver) -> ChannelResolver:
+    async def _pick(
+        self, resolver: ChannelResolver, skip: frozenset[int] = frozenset()
+    ) -> ChannelResolver:
         """With several accounts (parser/pool.py), a resolver of the least loaded one
-        with room among its 500 channels: it resolves or joins what a line adds, then
-        reads it (`_account`); `_full` when every one is full. Else `resolver`."""
+        with room among its 500 channels (not one of `skip`): it resolves or joins what
+        a line adds, then reads it (`_account`); `_full` when every one is full. Else
+        `resolver`."""
         self._account, self._full = None, False
         least_loaded = getattr(self._userbot, "least_loaded", None)
         if least_loaded is None:
             return resolver
-        bot = await least_loaded()
+        bot = await least_loaded(skip=skip, flooded_too=True)
         if bot is None or bot.client is None:
             self._full = bot is None
             return resolver
@@ -274,21 +277,19 @@ class ChannelService:
                 return AddResult("", AddCode.NOT_READY, invite.title)
             if self._full:
                 return AddResult("", AddCode.TOO_MANY, invite.title)
+            refused: frozenset[int] = frozenset()
             while True:
                 try:
                     resolved = await resolver.join_invite(invite.hash)
                 except ChannelUnavailable as exc:
                     # CHANNELS_TOO_MUCH: this account is in 500 channels (ours or not):
                     # the next account with room joins instead.
-                    mark_full = getattr(self._userbot, "mark_full", None)
-                    if exc.reason != "too_many_channels" or mark_full is None:
+                    if exc.reason != "too_many_channels" or self._account is None:
                         return self._failure("", invite.title, exc)
+                    refused |= {self._account}
+                    resolver = await self._pick(resolver, refused)
                     if self._account is None:
                         return self._failure("", invite.title, exc)
-                    mark_full(self._account)
-                    resolver = await self._pick(resolver)
-                    if self._full or self._account is None:
-                        return AddResult("", AddCode.TOO_MANY, invite.title)
                     continue
                 except BaseException as exc:
                     return self._failure("", invite.title, exc)
@@ -363,6 +364,7 @@ class ChannelService:
         row = await self._repo.renew(
             known.id, access_hash=r.access_hash, title=r.title, username=r.username,
             linked_chat_id=r.linked_chat_id, linked_access_hash=r.linked_access_hash,
+            account_id=self._account,
         )  # fmt: skip
         row = row or known
         code = AddCode.ALREADY

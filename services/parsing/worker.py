@@ -472,13 +472,6 @@ class ParseWorker:
             reason = "stopping" if self._stopping else self._userbot.state
             if reason == "ready":
                 reason = "no_reader"
-                until = self._flood_end(ch)
-                if until is not None:
-                    # A private channel of a flood-waited account: when the wait ends.
-                    self.jobs.defer(ch.id, until)
-                    left = int((until - datetime.now(UTC)).total_seconds())
-                    return RunProgress(ch.label, status=RunStatus.DEFERRED,
-                                       deferred_seconds=max(1, left))
             if not self._stopping and req.trigger == Trigger.SCHEDULE:
                 self._resume.add(ch.id)  # runs as soon as a session is ready again
             return RunProgress(ch.label, status=RunStatus.NOT_RUN, error=reason)
@@ -608,15 +601,6 @@ class ParseWorker:
         await self._apply(ch.id, ch.display_name, decision, error)
         self._tell_local(ch.display_name)  # a write after the run met it, if any
         return progress
-
-    def _flood_end(self, ch: Channel) -> datetime | None:
-        """When the flood wait of `ch`'s own account ends (several accounts); None when
-        it is not flood-waited."""
-        bot_by_id = getattr(self._userbot, "bot", None)
-        bot = bot_by_id(ch.account_id) if bot_by_id is not None and ch.account_id else None
-        if bot is None or not bot.flooded():
-            return None
-        return datetime.fromtimestamp(bot.flood_until, UTC)
 
     def _account_of(self, client: Any) -> int | None:
         """The account row whose client `client` is (several accounts), else None."""

@@ -90,12 +90,16 @@ async def test_each_account_its_own_client_and_proxy(tmp_path: Path) -> None:
             assert bob.client is bob_client
             assert await repo.proxy(ann.account_id or 0) == url
 
-            # Ann flood-waited: a public channel of hers is read by Bob, a private one
-            # by nobody until the wait ends.
+            # Ann flood-waited: a public channel of hers is read by Bob; a private one
+            # still by her (Bob is no member: her run defers it as one account does).
             ann.flood_waited(600)
             assert await pool.reader_for(ann.account_id, public=True) == (bob, False)
-            assert await pool.reader_for(ann.account_id, public=False) == (None, False)
+            assert await pool.reader_for(ann.account_id, public=False) == (ann, False)
             assert await pool.reader_for(bob.account_id, public=False) == (bob, False)
+            # Bob flood-waited too: nobody stands in for anybody.
+            bob.flood_waited(600)
+            assert await pool.reader_for(ann.account_id, public=True) == (ann, False)
+            bob.flood_until = 0.0
 
             # /add: the least loaded account (Ann: Bob holds 3) resolves and then reads a
             # public channel; joining an invite she is refused (CHANNELS_TOO_MUCH: in
