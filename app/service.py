@@ -47,7 +47,8 @@ from db.sqlite_files import (
 )
 from db.vault import SessionVault
 from parser.client import UserbotConfig
-from parser.userbot import Userbot
+from parser.pool import AccountPool
+from services.accounts import AccountDeaths
 from services.analytics import AnalyticsService
 from services.archive import ArchiveService
 from services.channels import ChannelService
@@ -77,7 +78,7 @@ class App:
     health: HealthRegistry
     alerter: Alerter
     accounts: AccountRepository
-    userbot: Userbot
+    userbot: AccountPool
     control: ControlBot
     supervisor: Supervisor
     media: MediaService | None = None
@@ -103,8 +104,12 @@ def build_app(settings: Settings) -> App:
     alerter = Alerter(settings.alert_window_seconds)
     vault = SessionVault([k.get_secret_value() for k in settings.session_keys])
     accounts = AccountRepository(vault)
-    userbot = Userbot(userbot_config(settings), accounts, health, alerter)
+    userbot = AccountPool(userbot_config(settings), accounts, health, alerter)
     login = LoginService(userbot, accounts)
+    # A dead account's channels go to the others, with one alert (#18).
+    deaths = AccountDeaths(userbot, accounts, alerter)
+    userbot.on_account_dead = deaths
+    userbot.on_account_added = deaths.adopt_orphans
     bot = build_bot(
         settings.bot_token.get_secret_value(), settings.bot_api_url, settings.telegram_proxy
     )
@@ -195,7 +200,7 @@ def build_app(settings: Settings) -> App:
 
 def build_media(
     settings: Settings,
-    userbot: Userbot,
+    userbot: AccountPool,
     alerter: Alerter,
     store: LocalMediaStore | S3MediaStore | None = None,
 ) -> MediaService:
@@ -240,7 +245,7 @@ def message_repository(settings: Settings) -> MessageRepository:
     )
 
 
-def build_counters(settings: Settings, userbot: Userbot) -> CountersService:
+def build_counters(settings: Settings, userbot: AccountPool) -> CountersService:
     """The counters job (#17): age snapshots at the SNAPSHOT_AGES of at least the
     refresh window (the shorter ones come with the runs' reads: `message_repository`)
     and subscriber counts (SUBSCRIBERS_INTERVAL_MINUTES, 0 = never) with the userbot's
@@ -258,7 +263,7 @@ def build_counters(settings: Settings, userbot: Userbot) -> CountersService:
 
 def _build_parsing(
     settings: Settings,
-    userbot: Userbot,
+    userbot: AccountPool,
     health: HealthRegistry,
     alerter: Alerter,
     events: EventBus,

@@ -49,6 +49,7 @@ COMMANDS = (
     "cancel",
     "login",
     "logout",
+    "accounts",
     "parse",
     "add",
     "channels",

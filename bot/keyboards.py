@@ -82,3 +82,34 @@ def pager_row(
     if page + 2 < pages:
         row.append(button(f"{pages} ⏭", data(pages - 1)))
     return row
+
+
+class LogoutPick(CallbackData, prefix="lopick"):
+    """The account /logout should end, picked among several."""
+
+    account: int
+
+
+class LogoutAccount(CallbackData, prefix="loacc"):
+    """The answer to «Log this account out?» when there are several: `yes` or `no`."""
+
+    answer: str
+    account: int
+
+
+class AccountPage(CallbackData, prefix="accpg"):
+    """A page of /accounts (0-based)."""
+
+    page: int
+
+
+class AccountProxy(CallbackData, prefix="accpx"):
+    """«Proxy» of an account in /accounts: the operator sends its proxy next."""
+
+    account: int
+
+
+def logout_account_confirm(lang: str, account: int) -> InlineKeyboardMarkup:
+    yes = button(plain("logout_yes", lang), LogoutAccount(answer="yes", account=account).pack())
+    no = button(plain("logout_no", lang), LogoutAccount(answer="no", account=account).pack())
+    return InlineKeyboardMarkup(inline_keyboard=[[yes, no]])

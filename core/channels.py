@@ -58,6 +58,9 @@ class Channel:
     title: str = ""
     access_hash: int | None = None
     kind: str = "channel"
+    # The account that reads it (#18; None: none given yet) and whose hash is stored.
+    account_id: int | None = None
+    hash_account_id: int | None = None
     # active | paused | disabled (the operator's channels) | linked (a discussion group
     # the fetcher stored on its own to key comments)
     status: str = "active"

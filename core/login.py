@@ -7,6 +7,7 @@ them (bot/routers/login.py, bot/errors.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from core.alerts import AlertText
@@ -149,3 +150,32 @@ class LogoutTarget:
 
     has_session: bool
     name: str
+
+
+class AccountState(StrEnum):
+    """An account as /accounts shows it (`account_state_<value>` texts)."""
+
+    READY = "ready"
+    CONNECTING = "connecting"
+    FLOOD = "flood"  # flood-waited (FLOOD_WAIT_X beyond the sleep threshold) until ...
+    PAUSED = "paused"  # its stored secrets cannot be opened
+    REVOKED = "revoked"  # Telegram ended the session (401: revoked, banned, ...)
+    LOGGED_OUT = "logged_out"
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """One account for /accounts, /logout and /status. `name`: 'First Last (@user)'
+    (else its phone, else '#<id>'); `flood_until`: when its flood wait ends (UTC);
+    `proxy`: its own proxy's host:port (None: the default; '?' when it cannot be
+    decrypted); `channels`: channels it holds; `reason`: why it is not ready; `has_session`: a
+    session is stored (/logout can end it)."""
+
+    id: int
+    name: str
+    state: AccountState
+    channels: int = 0
+    proxy: str | None = None
+    flood_until: datetime | None = None
+    reason: str | None = None
+    has_session: bool = True

@@ -95,6 +95,34 @@ class SessionStore(Protocol):
         ...
 
 
+class AccountBook(Protocol):
+    """Every stored account (db/accounts.py AccountRepository), for the account pool."""
+
+    async def accounts(self) -> list[AccountInfo]:
+        """Every stored account, oldest first."""
+        ...
+
+    def bound(self, account_id: int) -> SessionStore:
+        """Account `account_id`'s own session store."""
+        ...
+
+    async def claim(self, user_id: int | None) -> int:
+        """The row id of Telegram user `user_id` (its own, or a new one)."""
+        ...
+
+    async def proxy(self, account_id: int) -> str | None:
+        """The account's own proxy URL (None: the default); VaultError if unreadable."""
+        ...
+
+    async def set_proxy(self, account_id: int, url: str | None) -> None:
+        """Store (encrypted) or clear the account's own proxy."""
+        ...
+
+    async def held_counts(self) -> dict[int, int]:
+        """account id -> channels it holds."""
+        ...
+
+
 class SecretValue(Protocol):
     """A secret that does not show in repr (pydantic's SecretStr)."""
 

@@ -51,6 +51,8 @@ def snapshot(
         title=ch.title,
         access_hash=ch.access_hash,
         kind=ch.kind,
+        account_id=ch.account_id,
+        hash_account_id=ch.hash_account_id,
         status=ch.status,
         disabled_reason=ch.disabled_reason,
         messages_count=ch.messages_count,
@@ -334,8 +336,10 @@ class ChannelRepository:
         history_limit: int | None,
         history_since: datetime | None,
         media_mode: str | None = None,
+        account_id: int | None = None,
     ) -> tuple[Channel, bool]:
         """Store a resolved channel; (row, created). An existing own row is not touched.
+        `account_id`: the account that resolved it, which reads it (its access hash).
 
         A discussion group stored earlier as `linked` becomes an active channel of its own.
         `media_mode`: what a new row keeps (MEDIA_DEFAULT; None: follow MEDIA_DEFAULT).
@@ -352,6 +356,8 @@ class ChannelRepository:
             "history_since": history_since,
             "media_mode": media_mode,
         }
+        if account_id is not None:
+            fields.update(account_id=account_id, hash_account_id=account_id)
         existing = await ChannelModel.get_or_none(tg_id=tg_id)
         if existing is not None:
             if existing.status in OWN_STATUSES:
@@ -377,15 +383,23 @@ class ChannelRepository:
         username: str | None,
         linked_chat_id: int | None,
         linked_access_hash: int | None = None,
+        account_id: int | None = None,
     ) -> Channel | None:
         """A channel /add named again: the access hash just resolved (the account's
         own), its discussion group's, the title and username are stored, and a
-        disabled channel is active again. The fresh snapshot (None: row gone)."""
-        return await _store_access(
+        disabled channel is active again; `account_id`: the account that resolved it
+        reads it from now on. The fresh snapshot (None: row gone)."""
+        fresh = await _store_access(
             channel_id, access_hash=access_hash, title=title, username=username,
             linked_chat_id=linked_chat_id, linked_access_hash=linked_access_hash,
             enable=True,
         )  # fmt: skip
+        if fresh is None or account_id is None:
+            return fresh
+        await ChannelModel.filter(id=channel_id).update(
+            account_id=account_id, hash_account_id=account_id
+        )
+        return replace(fresh, account_id=account_id, hash_account_id=account_id)
 
     async def page(self, page: int, size: int = PAGE_SIZE) -> tuple[list[Channel], int]:
         """One page (0-based) of the operator's channels and the total count."""
@@ -557,6 +571,10 @@ class ChannelStateRepository:
 
     async def set_next_run(self, channel_id: int, when: datetime | None) -> None:
         await ChannelModel.filter(id=channel_id).update(next_run_at=when)
+
+    async def set_hash_account(self, channel_id: int, account_id: int) -> None:
+        """The stored access hash is account `account_id`'s (it just read with it)."""
+        await ChannelModel.filter(id=channel_id).update(hash_account_id=account_id)
 
     async def set_identity(
         self, channel_id: int, title: str, username: str | None

@@ -292,6 +292,7 @@ class Followed:
     tg_id: int
     access_hash: int | None
     label: str
+    account_id: int | None = None  # whose access hash it is (#18; None: not known)
 
 
 def _aware(value: datetime) -> datetime:
@@ -323,12 +324,16 @@ class CounterRepository:
         rows = (
             await Channel.filter(status="active", kind="channel")
             .order_by("id")
-            .values("id", "tg_id", "access_hash", "username", "title")
+            .values(
+                "id", "tg_id", "access_hash", "username", "title", "hash_account_id",
+                "account_id",
+            )
         )
         return [
             Followed(
                 int(r["id"]), int(r["tg_id"]), r["access_hash"],
                 f"@{r['username']}" if r["username"] else (r["title"] or str(r["tg_id"])),
+                r["hash_account_id"] or r["account_id"],
             )
             for r in rows
         ]

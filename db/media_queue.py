@@ -45,6 +45,8 @@ class Peer:
     tg_id: int
     access_hash: int | None
     kind: str
+    # The account whose access hash it is (#18; None: not known).
+    account_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,7 @@ class MediaQueue:
         if not taken:
             return []
         peers = {
-            c.id: Peer(c.tg_id, c.access_hash, c.kind)
+            c.id: Peer(c.tg_id, c.access_hash, c.kind, c.hash_account_id or c.account_id)
             for c in await Channel.filter(id__in={_channel_id(r) for r in taken})
         }
         return [

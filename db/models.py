@@ -9,11 +9,13 @@ from tortoise.models import Model
 
 
 class Account(Model):
-    """The Telegram user account the userbot runs as, with its encrypted session."""
+    """A Telegram user account the userbot runs as, with its encrypted session and
+    proxy; one row per Telegram user (`user_id` unique: a new login of the same user
+    refreshes its row)."""
 
     id = fields.IntField(primary_key=True)
     phone = fields.CharField(max_length=32, null=True)
-    user_id = fields.BigIntField(null=True)
+    user_id = fields.BigIntField(null=True, unique=True)
     display_name = fields.CharField(max_length=256, null=True)
     username = fields.CharField(max_length=64, null=True)
     # Fernet token over "<row id>|<StringSession>"; never logged, never shown.
@@ -21,6 +23,9 @@ class Account(Model):
     # active | revoked | logged_out
     status = fields.CharField(max_length=16, default="logged_out")
     status_reason = fields.TextField(null=True)
+    # Fernet token over "account-proxy:<row id>|<proxy URL>" (core/proxy.py); None: the
+    # default TELEGRAM_PROXY. Holds a password: never logged, shown as host:port only.
+    proxy_ciphertext = fields.TextField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -49,6 +54,10 @@ class Channel(Model):
     history_since = fields.DatetimeField(null=True)
     backfill_done = fields.BooleanField(default=False)
     top_message_id = fields.BigIntField(null=True)
+    # The account that reads this channel (#18; None: not given to one yet) and the one
+    # whose access hash is stored (None: stored before #18, of whichever account).
+    account_id = fields.IntField(null=True, db_index=True)
+    hash_account_id = fields.IntField(null=True)
     interval_minutes = fields.IntField(null=True)
     comments_enabled = fields.BooleanField(default=False)
     linked_chat_id = fields.BigIntField(null=True)

@@ -28,18 +28,18 @@ class SessionVault:
     def generate_key() -> str:
         return Fernet.generate_key().decode()
 
-    def encrypt(self, row_id: int, plaintext: str) -> str:
+    def encrypt(self, row_id: int | str, plaintext: str) -> str:
         payload = f"{row_id}|{plaintext}".encode()
         return self._fernet.encrypt(payload).decode()
 
-    def decrypt(self, row_id: int, token: str) -> str:
+    def decrypt(self, row_id: int | str, token: str) -> str:
         payload = self._open(token)
         prefix, sep, plaintext = payload.partition("|")
         if not sep or prefix != str(row_id):
             raise VaultError(f"the stored session does not belong to row {row_id}")
         return plaintext
 
-    def rotate(self, row_id: int, token: str) -> str:
+    def rotate(self, row_id: int | str, token: str) -> str:
         """Re-encrypt with the first key, after checking the row binding."""
         self.decrypt(row_id, token)
         return self._fernet.rotate(token.encode()).decode()

@@ -7,13 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-from telethon import TelegramClient
+from telethon import TelegramClient, connection
 from telethon.crypto import rsa
 from telethon.sessions import StringSession
 
 from core.ports import SecretValue
+from core.proxy import MTPROXY, parse_proxy
 
 _keys_loaded: set[Path] = set()
 
@@ -23,7 +23,8 @@ class UserbotConfig:
     """What the userbot needs to reach Telegram (app/service.py builds it from Settings).
 
     `telegram_api_id`/`telegram_api_hash`: the app's credentials (my.telegram.org);
-    `telegram_proxy`: a socks5/socks4/http proxy URL or None; `telegram_server_key`: an
+    `telegram_proxy`: a socks5/socks4/http proxy URL or an MTProxy link
+    (core/proxy.py), or None; `telegram_server_key`: an
     extra RSA public key (PEM file) and `dc`: (dc id, host, port) of a test server, for
     a Telegram other than the real one; `flood_sleep_threshold`: flood waits up to this
     many seconds are slept through by Telethon (FLOOD_WAIT_X,
@@ -59,11 +60,13 @@ def new_client(s: UserbotConfig, session: str | None = None) -> TelegramClient:
     if s.dc and not session:
         dc_id, host, port = s.dc
         string_session.set_dc(dc_id, host, port)
+    conn, proxy = client_proxy(s.telegram_proxy)
     client = TelegramClient(
         string_session,
         s.telegram_api_id,
         s.telegram_api_hash.get_secret_value(),
-        proxy=_proxy(s.telegram_proxy),
+        connection=conn,
+        proxy=proxy,
         flood_sleep_threshold=s.flood_sleep_threshold,
         receive_updates=False,
         request_retries=3,
@@ -76,24 +79,34 @@ def new_client(s: UserbotConfig, session: str | None = None) -> TelegramClient:
     return client
 
 
-def _proxy(url: str | None) -> dict[str, Any] | None:
-    """Telethon's proxy dict (python-socks keywords) for a `TELEGRAM_PROXY` URL.
+def client_proxy(url: str | None) -> tuple[type[connection.Connection], Any]:
+    """Telethon's connection class and `proxy` argument for a proxy URL or MTProxy link
+    (core/proxy.py `parse_proxy`; ValueError (BadProxy) when it is not one).
 
-    Reserved characters in the user name or password can only be written
-    percent-encoded in a URL (`p%40ss` for `p@ss`); they are decoded here, as the bot's
-    aiohttp-socks session decodes them (python_socks.parse_proxy_url).
+    SOCKS/HTTP: the default transport and python-socks keywords (the user name and
+    password decoded from their percent-encoding, as the bot's aiohttp-socks session
+    decodes them). MTProxy: `ConnectionTcpMTProxyRandomizedIntermediate` and
+    `(host, port, secret)`; it speaks plain and `dd` secrets alike.
     """
     if not url:
-        return None
-    parts = urlsplit(url)
-    if parts.hostname is None or parts.port is None:
-        raise ValueError("a proxy URL needs a host and a port")
+        return connection.ConnectionTcpFull, None
+    spec = parse_proxy(url)
+    if spec.kind == MTPROXY:
+        return (
+            connection.ConnectionTcpMTProxyRandomizedIntermediate,
+            (spec.host, spec.port, spec.secret),
+        )
     proxy: dict[str, Any] = {
-        "proxy_type": parts.scheme,
-        "addr": parts.hostname,
-        "port": parts.port,
+        "proxy_type": spec.kind,
+        "addr": spec.host,
+        "port": spec.port,
         "rdns": True,
     }
-    if parts.username is not None:
-        proxy.update(username=unquote(parts.username), password=unquote(parts.password or ""))
-    return proxy
+    if spec.username is not None:
+        proxy.update(username=spec.username, password=spec.password or "")
+    return connection.ConnectionTcpFull, proxy
+
+
+def _proxy(url: str | None) -> Any:
+    """Telethon's `proxy` argument alone for `url` (see `client_proxy`)."""
+    return client_proxy(url)[1]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -56,8 +57,15 @@ class Userbot:
         skew_watch: SkewWatch | None = None,
         correct_clock: bool = True,
         open_timeout: float = 60.0,
+        account_id: int | None = None,
+        probe: bool = True,
     ) -> None:
         self._config = config
+        # The account row it runs (AccountPool's bots); None: whichever is stored.
+        self.account_id = account_id
+        # Wall-clock time (time.time()) until which Telegram flood-waits this account
+        # beyond the sleep threshold (FLOOD_WAIT_X); 0: none known.
+        self.flood_until = 0.0
         self._accounts = accounts
         self._health = health
         self._alerter = alerter
@@ -82,8 +90,12 @@ class Userbot:
         self._stopping = False
         self._listeners: list[Callable[[str], Awaitable[None]]] = []
         self._dead_seen = False  # set synchronously: concurrent callers alert once
+        # Told of a death instead of the alert (AccountPool: one alert with the channels
+        # that moved).
+        self.on_dead: Callable[[Userbot, str], Awaitable[None]] | None = None
         self._skew.on_sighting = self._wake.set
-        health.add_probe("session", self._probe)
+        if probe:
+            health.add_probe("session", self._probe)
 
     @property
     def config(self) -> UserbotConfig:
@@ -97,6 +109,39 @@ class Userbot:
         the last measured one when there is no client."""
         live = get_time_offset(self.client) if self.client is not None else None
         return live if live is not None else self.time_offset
+
+    def _key(self, key: str) -> str:
+        """An alert key of this account's (the pool's bots alert apart)."""
+        return key if self.account_id is None else f"{key}:{self.account_id}"
+
+    def flood_waited(self, seconds: float) -> None:
+        """Telegram answered this account FLOOD_WAIT_`seconds`: noted until then."""
+        self.flood_until = max(self.flood_until, time.time() + seconds)
+
+    def flooded(self) -> bool:
+        """Whether a flood wait of this account is still running."""
+        return self.flood_until > time.time()
+
+    async def reconfigure(self, config: UserbotConfig) -> None:
+        """Use `config` (another proxy) from now on: the client is dropped and the
+        stored session connects again through it."""
+        self._config = config
+        client, self.client = self.client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await client.disconnect()
+        if self.state != INVALID:
+            self.connection = ConnectionTracker(config.connection_alert_seconds)
+            await self._set_state(CONNECTING)
+        self._wake.set()
+
+    async def hold(self, reason: str) -> None:
+        """Keep this account paused (its stored secrets cannot be opened): `reason`."""
+        await self._set_state(PAUSED, reason)
+
+    def probe(self) -> dict[str, Any]:
+        """The health probe of this account's session (the `session` probe's fields)."""
+        return self._probe()
 
     def _probe(self) -> dict[str, Any]:
         conn = self.connection
@@ -170,7 +215,7 @@ class Userbot:
         self.client, self.me = client, me
         if old is not None and old is not client:
             await old.disconnect()
-        self._alerter.forget("session-dead")
+        self._alerter.forget(self._key("session-dead"))
         self._dead_seen = False
         await self._set_state(READY)
         self._wake.set()
@@ -191,7 +236,12 @@ class Userbot:
                 await client.disconnect()
             except Exception:
                 log.debug("disconnect after session loss failed", exc_info=True)
-        self._alerter.alert("session-dead", AlertText("alert_session_dead", reason=reason))
+        if self.on_dead is not None:
+            await self.on_dead(self, reason)
+        else:
+            self._alerter.alert(
+                self._key("session-dead"), AlertText("alert_session_dead", reason=reason)
+            )
 
     async def check(self, timeout: float = 5.0) -> None:
         """Ask Telegram who we are; a dead session is noticed here too.
@@ -277,8 +327,10 @@ class Userbot:
         if me is not None:
             self.me = me
         if self.connection.succeeded():
-            self._alerter.forget("userbot-connecting")
-            self._alerter.alert("userbot-connected", AlertText("alert_userbot_connected"))
+            self._alerter.forget(self._key("userbot-connecting"))
+            self._alerter.alert(
+                self._key("userbot-connected"), AlertText("alert_userbot_connected")
+            )
         await self._set_state(READY)
         return 5.0
 
@@ -287,7 +339,7 @@ class Userbot:
             session = await self._accounts.load_session()
         except VaultError as exc:
             await self._set_state(PAUSED, str(exc))
-            self._alerter.alert("vault", AlertText("alert_vault", error=str(exc)))
+            self._alerter.alert(self._key("vault"), AlertText("alert_vault", error=str(exc)))
             return None
         if session is None:
             if self.state != NO_SESSION:
@@ -337,7 +389,7 @@ class Userbot:
         await self._set_state(CONNECTING, trouble.english())
         if self.connection.should_alert():
             self._alerter.alert(
-                "userbot-connecting",
+                self._key("userbot-connecting"),
                 AlertText(
                     "alert_userbot_connecting",
                     minutes=max(1, round(self.connection.lasting() / 60)),

@@ -70,7 +70,9 @@ class ChannelScheduleHooks(Protocol):
 class UserbotPort(Protocol):
     """The part of parser/userbot.py's Userbot adding channels needs."""
 
-    state: str  # no_session | invalid | paused | connecting | ready | ...
+    @property
+    def state(self) -> str:
+        """no_session | invalid | paused | connecting | ready | ..."""
 
     async def wait_ready(self, timeout: float | None = None) -> Any:
         """The connected Telethon client; TimeoutError after `timeout` s."""
@@ -138,6 +140,10 @@ class ChannelService:
         self._invite_batches: OrderedDict[str, list[Any]] = OrderedDict()
         self._history_batches: OrderedDict[str, list[Any]] = OrderedDict()
         self._lock = asyncio.Lock()  # one /add at a time: resolution shares one client
+        # The account the current /add resolves with (several accounts), and whether
+        # every account was full.
+        self._account: int | None = None
+        self._full = False
 
     # -- adding ----------------------------------------------------------------------
 
@@ -149,7 +155,27 @@ class ChannelService:
             client = await self._userbot.wait_ready(timeout=self._ready_timeout)
         except TimeoutError:
             return None
-        return ChannelResolver(client)
+        return await self._pick(ChannelResolver(client))
+
+    async def _pick(
+        self, resolver: ChannelResolver, skip: frozenset[int] = frozenset()
+    ) -> ChannelResolver:
+        """With several accounts (parser/pool.py), a resolver of the least loaded one
+        with room among its 500 channels (not one of `skip`): it resolves or joins what
+        a line adds, then reads it (`_account`); `_full` when every one is full. Else
+        `resolver`."""
+        self._account, self._full = None, False
+        least_loaded = getattr(self._userbot, "least_loaded", None)
+        if least_loaded is None:
+            return resolver
+        bot = await least_loaded(skip=skip, flooded_too=True)
+        if bot is None or bot.client is None:
+            self._full = bot is None
+            return resolver
+        self._account = bot.account_id
+        if resolver.client is bot.client:
+            return resolver
+        return ChannelResolver(bot.client)
 
     async def add_lines(self, text: str) -> list[AddResult]:
         """Every line's outcome, in order, however many lines there are. A line naming
@@ -188,6 +214,10 @@ class ChannelService:
                 left = int(flood_until - time.monotonic()) + 1
                 results.append(AddResult(line, AddCode.FLOOD, p.ref.label, seconds=left))
             else:
+                resolver = await self._pick(resolver)  # the least loaded, line by line
+                if self._full:
+                    results.append(AddResult(line, AddCode.TOO_MANY, p.ref.label))
+                    continue
                 res = await self._add_one(resolver, line, p.ref, p.history)
                 if res.code is AddCode.FLOOD and p.ref.kind == "username":
                     flood_until = time.monotonic() + res.seconds
@@ -245,11 +275,25 @@ class ChannelService:
             resolver = await self._resolver()
             if resolver is None:
                 return AddResult("", AddCode.NOT_READY, invite.title)
-            try:
-                resolved = await resolver.join_invite(invite.hash)
-            except BaseException as exc:
-                return self._failure("", invite.title, exc)
-            return await self._store("", resolved, invite.history)
+            if self._full:
+                return AddResult("", AddCode.TOO_MANY, invite.title)
+            refused: frozenset[int] = frozenset()
+            while True:
+                try:
+                    resolved = await resolver.join_invite(invite.hash)
+                except ChannelUnavailable as exc:
+                    # CHANNELS_TOO_MUCH: this account is in 500 channels (ours or not):
+                    # the next account with room joins instead.
+                    if exc.reason != "too_many_channels" or self._account is None:
+                        return self._failure("", invite.title, exc)
+                    refused |= {self._account}
+                    resolver = await self._pick(resolver, refused)
+                    if self._account is None:
+                        return self._failure("", invite.title, exc)
+                    continue
+                except BaseException as exc:
+                    return self._failure("", invite.title, exc)
+                return await self._store("", resolved, invite.history)
 
     def invite_batch(self, tokens: list[str]) -> str:
         """A key for the invites of one /add, for the buttons that join or skip them all."""
@@ -296,6 +340,7 @@ class ChannelService:
             history_limit=depth.limit,
             history_since=depth.since,
             media_mode=self.media_defaults.mode.value,
+            account_id=self._account,
         )
         if not created:
             return AddResult(line, AddCode.ALREADY, row.label, channel_id=row.id, kind=row.kind)
@@ -319,6 +364,7 @@ class ChannelService:
         row = await self._repo.renew(
             known.id, access_hash=r.access_hash, title=r.title, username=r.username,
             linked_chat_id=r.linked_chat_id, linked_access_hash=r.linked_access_hash,
+            account_id=self._account,
         )  # fmt: skip
         row = row or known
         code = AddCode.ALREADY

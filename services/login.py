@@ -15,12 +15,15 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Protocol
 
-from core.errors import LoginFailed
+from core.errors import LoginFailed, VaultError
 from core.login import (
     AccountInfo,
+    AccountState,
     AccountStatus,
+    AccountView,
     CodeSent,
     LoginCode,
     LoginDone,
@@ -31,10 +34,13 @@ from core.login import (
     SessionState,
     TypedCode,
 )
+from core.proxy import ProxySpec, is_none_word, parse_proxy
+from core.redaction import add_secret
 from parser.client import account_name
 from parser.errors import login_error
 from parser.login import LoginClient, QrOffer, SignedIn
-from parser.userbot import Userbot
+from parser.pool import AccountPool
+from parser.userbot import CONNECTING, INVALID, PAUSED, READY, Userbot
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +53,19 @@ QrShow = Callable[[QrToken], Awaitable[None]]
 
 
 class AccountStore(Protocol):
-    """The stored account (db/accounts.py AccountRepository)."""
+    """The stored accounts (db/accounts.py AccountRepository)."""
 
     async def current(self) -> AccountInfo | None:
         """The stored account (the first row, whatever its status), or None when none is."""
+
+    async def accounts(self) -> list[AccountInfo]:
+        """Every stored account, oldest first."""
+
+    async def proxy(self, account_id: int) -> str | None:
+        """The account's own proxy URL; VaultError when it cannot be decrypted."""
+
+    async def held_counts(self) -> dict[int, int]:
+        """account id -> channels it holds."""
 
 
 def normalise_phone(raw: str) -> str:
@@ -81,7 +96,7 @@ def parse_code(raw: str) -> TypedCode:
     return TypedCode(digits, digits == text)
 
 
-def account_status(userbot: Userbot, login_by: str | None) -> AccountStatus:
+def account_status(userbot: Userbot | AccountPool, login_by: str | None) -> AccountStatus:
     """The account part of /status from the userbot's state (no Telegram call)."""
     state = SessionState(userbot.state)
     conn = userbot.connection
@@ -114,7 +129,7 @@ class LoginService:
 
     def __init__(
         self,
-        userbot: Userbot,
+        userbot: AccountPool,
         accounts: AccountStore,
         *,
         max_attempts: int = 3,
@@ -330,20 +345,100 @@ class LoginService:
         return account_status(self._userbot, self.owner_name if self.owner is not None else None)
 
     async def logout_target(self) -> LogoutTarget:
-        """What /logout would end: whether there is a session, and the account's name."""
-        info = await self._accounts.current()
-        has = self._userbot.client is not None or (info is not None and info.has_session)
-        if self._userbot.me is not None:
-            name = account_name(self._userbot.me)
-        else:
-            name = (info.display_name if info is not None else None) or "?"
-        return LogoutTarget(has, name)
+        """What /logout would end with one account: whether there is a session, and the
+        account's name."""
+        views = [v for v in await self.accounts() if v.has_session]
+        if not views:
+            return LogoutTarget(False, "?")
+        return LogoutTarget(True, views[0].name)
 
-    async def logout(self) -> None:
-        """Log out on Telegram's side (auth.logOut) and wipe the stored session, if
-        there is one."""
-        if (await self.logout_target()).has_session:
-            await self._userbot.logout()
+    async def logout(self, account_id: int | None = None) -> None:
+        """Log account `account_id` (default: the only one) out on Telegram's side
+        (auth.logOut) and wipe its stored session; the other accounts go on."""
+        views = [v for v in await self.accounts() if v.has_session]
+        if account_id is None:
+            if views:
+                await self._userbot.logout(views[0].id)
+            return
+        if any(v.id == account_id for v in views):
+            await self._userbot.logout(account_id)
+
+    # -- several accounts ----------------------------------------------------------------
+
+    async def accounts(self) -> list[AccountView]:
+        """Every stored account with its state, proxy and channels held, oldest first."""
+        held = await self._accounts.held_counts()
+        views = []
+        for info in await self._accounts.accounts():
+            try:
+                url = await self._accounts.proxy(info.id)
+                proxy = parse_proxy(url).address if url else None
+            except (VaultError, ValueError):
+                proxy = "?"
+            bot = self._userbot.bot(info.id)
+            state, reason, until = _state_of(info, bot)
+            name = _name_of(info, bot)
+            views.append(
+                AccountView(
+                    info.id, name, state, held.get(info.id, 0), proxy, until, reason,
+                    has_session=info.has_session or bot is not None,
+                )
+            )
+        return views
+
+    async def account(self, account_id: int) -> AccountView | None:
+        return next((v for v in await self.accounts() if v.id == account_id), None)
+
+    async def set_proxy(self, account_id: int, text: str) -> ProxySpec | None:
+        """Give account `account_id` the proxy `text` names (a socks5/socks4/http URL or
+        an MTProxy link, core/proxy.py), or clear it ("none": the default proxy again);
+        the proxy set (None: cleared). BadProxy(reason) when `text` is not one;
+        LookupError when there is no such account."""
+        if await self.account(account_id) is None:
+            raise LookupError(account_id)
+        if is_none_word(text):
+            await self._userbot.set_proxy(account_id, None)
+            return None
+        spec = parse_proxy(text)
+        for secret in spec.secrets:
+            add_secret(secret)
+        await self._userbot.set_proxy(account_id, spec.url)
+        return spec
+
+    async def statuses(self) -> list[AccountView]:
+        """/status's accounts: asks Telegram who each ready one is first (2 s at most)."""
+        await self._userbot.check(timeout=2.0)
+        return await self.accounts()
+
+
+def _name_of(info: AccountInfo, bot: Userbot | None) -> str:
+    if bot is not None and bot.me is not None and bot.state == READY:
+        return account_name(bot.me)
+    name = info.display_name or ""
+    if info.username:
+        name = f"{name} (@{info.username})" if name else f"@{info.username}"
+    return name or info.phone or f"#{info.id}"
+
+
+def _state_of(
+    info: AccountInfo, bot: Userbot | None
+) -> tuple[AccountState, str | None, datetime | None]:
+    """The account's state for /accounts, why it is not ready, and its flood wait's end."""
+    if bot is None:
+        if info.status == "revoked":
+            return AccountState.REVOKED, info.status_reason, None
+        return AccountState.LOGGED_OUT, None, None
+    if bot.state == INVALID:
+        return AccountState.REVOKED, bot.reason, None
+    if bot.state == PAUSED:
+        return AccountState.PAUSED, bot.reason, None
+    if bot.flooded():
+        return AccountState.FLOOD, None, datetime.fromtimestamp(bot.flood_until, UTC)
+    if bot.state == READY:
+        return AccountState.READY, None, None
+    if bot.state == CONNECTING:
+        return AccountState.CONNECTING, bot.reason, None
+    return AccountState.LOGGED_OUT, None, None
 
 
 def _token(offer: QrOffer) -> QrToken:

@@ -7,11 +7,12 @@ Implemented by services/login.py `LoginService`. Failures are `LoginFailed`
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from core.errors import LoginFailed
 from core.login import (
     AccountStatus,
+    AccountView,
     CodeSent,
     LoginDone,
     LoginStep,
@@ -66,4 +67,22 @@ class LoginAPI(Protocol):
 
     async def logout_target(self) -> LogoutTarget: ...
 
-    async def logout(self) -> None: ...
+    async def logout(self, account_id: int | None = None) -> None:
+        """Log account `account_id` (default: the only one) out; the others go on."""
+        ...
+
+    async def accounts(self) -> list[AccountView]:
+        """Every stored account with its state, proxy and channels held."""
+        ...
+
+    async def account(self, account_id: int) -> AccountView | None: ...
+
+    async def set_proxy(self, account_id: int, text: str) -> Any:
+        """Set the account's proxy from the operator's `text` ("none" clears it): the
+        proxy set (`.address`, `.kind`), or None when cleared. BadProxy(reason) for a
+        text that is not one; LookupError when the account is gone."""
+        ...
+
+    async def statuses(self) -> list[AccountView]:
+        """/status's accounts (each ready one asked who it is first)."""
+        ...

@@ -1,21 +1,39 @@
-"""/logout and the account part of /status (the login service says what there is)."""
+"""/accounts, /logout and the account part of /status (the login service says what
+there is). /accounts lists the accounts 10 a page with a «Proxy» button each: the
+operator then sends the account's proxy (or "none") as the next message."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from zoneinfo import ZoneInfo
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, Message
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.api.login import LoginAPI
 from bot.delivery import render_alert
-from bot.keyboards import LogoutAnswer, logout_confirm
-from bot.texts import reason_text, t, tn
-from core.login import AccountStatus, SessionState
+from bot.keyboards import (
+    AccountPage,
+    AccountProxy,
+    LogoutAccount,
+    LogoutAnswer,
+    LogoutPick,
+    button,
+    logout_account_confirm,
+    logout_confirm,
+    pager_row,
+    pages_of,
+)
+from bot.texts import Html, html_join, plain, reason_text, t, tn
+from bot.times import UTC_ZONE, in_zone
+from core.login import AccountState, AccountStatus, AccountView, SessionState
+from core.proxy import BadProxy
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +44,81 @@ CLOCK_WARN_SECONDS = 10
 # -- /logout -----------------------------------------------------------------------------
 
 
+# Accounts per /accounts page and per /logout question; names and proxies are cut
+# to this many characters, so a page stays far below Telegram's 4,096.
+PAGE_SIZE = 10
+NAME_CHARS = 64
+# /status names this many accounts, then points to /accounts.
+STATUS_ACCOUNTS = 10
+
+
+def _short(text: str, limit: int = NAME_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 async def cmd_logout(message: Message, login: LoginAPI, lang: str) -> None:
-    target = await login.logout_target()
-    if not target.has_session:
+    views = [v for v in await login.accounts() if v.has_session]
+    if not views:
         await message.answer(t("logout_none", lang))
         return
+    if len(views) == 1:  # nothing to choose: asked as with one account
+        await message.answer(
+            t("logout_confirm", lang, name=views[0].name), reply_markup=logout_confirm(lang)
+        )
+        return
+    rows = [
+        [button(_short(f"{i}. {v.name}", 40), LogoutPick(account=v.id).pack())]
+        for i, v in enumerate(views[:PAGE_SIZE * 9], 1)
+    ]
     await message.answer(
-        t("logout_confirm", lang, name=target.name), reply_markup=logout_confirm(lang)
+        t("logout_pick", lang, n=len(views)),
+        reply_markup=InlineKeyboardMarkup(inline_keyboard=rows),
     )
+
+
+async def _picked(
+    query: CallbackQuery, login: LoginAPI, account_id: int
+) -> tuple[Message | None, AccountView | None]:
+    """A button naming an account pressed: answered at once; the message it is on and
+    the account (None when gone)."""
+    with contextlib.suppress(TelegramAPIError):
+        await query.answer()
+    view = await login.account(account_id)
+    return (query.message if isinstance(query.message, Message) else None), view
+
+
+async def on_logout_pick(
+    query: CallbackQuery, callback_data: LogoutPick, login: LoginAPI, lang: str
+) -> None:
+    message, view = await _picked(query, login, callback_data.account)
+    if message is None:
+        return
+    with contextlib.suppress(TelegramAPIError):
+        if view is None or not view.has_session:
+            await message.edit_text(t("logout_none", lang))
+            return
+        await message.edit_text(
+            t("logout_confirm_one", lang, name=view.name),
+            reply_markup=logout_account_confirm(lang, view.id),
+        )
+
+
+async def on_logout_account(
+    query: CallbackQuery,
+    callback_data: LogoutAccount,
+    login: LoginAPI,
+    lang: str,
+    dialogue_lock: asyncio.Lock,
+) -> None:
+    with contextlib.suppress(TelegramAPIError):
+        await query.answer()
+    yes = callback_data.answer == "yes"
+    async with dialogue_lock:  # a double tap on «Yes» logs out once
+        if yes:
+            await login.logout(callback_data.account)
+    if isinstance(query.message, Message):
+        with contextlib.suppress(TelegramAPIError):
+            await query.message.edit_text(t("logout_done_one" if yes else "logout_kept", lang))
 
 
 async def on_logout_answer(
@@ -54,11 +139,135 @@ async def on_logout_answer(
             await query.message.edit_text(t("logout_done" if yes else "logout_kept", lang))
 
 
+# -- /accounts ----------------------------------------------------------------------------
+
+
+class ProxyStates(StatesGroup):
+    link = State()  # waiting for the proxy of the account in the FSM data
+
+
+def _state_text(view: AccountView, lang: str, tz: ZoneInfo) -> Html:
+    if view.state is AccountState.FLOOD and view.flood_until is not None:
+        until = in_zone(view.flood_until, tz).strftime("%H:%M")
+        return t("account_state_flood", lang, time=until)
+    if view.state in (AccountState.REVOKED, AccountState.PAUSED) and view.reason:
+        return t(f"account_state_{view.state.value}_why", lang,
+                 reason=reason_text(_short(view.reason), lang))
+    return t(f"account_state_{view.state.value}", lang)
+
+
+def _proxy_text(view: AccountView, lang: str) -> Html:
+    if view.proxy is None:
+        return t("accounts_proxy_default", lang)
+    host, _, port = view.proxy.rpartition(":")
+    address = view.proxy if not host else f"{_short(host, NAME_CHARS - 8)}:{port}"
+    return t("accounts_proxy_own", lang, address=address)
+
+
+def accounts_page(
+    views: list[AccountView], page: int, lang: str, tz: ZoneInfo = UTC_ZONE
+) -> tuple[Html, InlineKeyboardMarkup | None]:
+    """Page `page` (0-based, clamped) of /accounts: its text and buttons."""
+    if not views:
+        return t("accounts_none", lang), None
+    pages = pages_of(len(views), PAGE_SIZE)
+    page = min(max(page, 0), pages - 1)
+    first = page * PAGE_SIZE
+    lines = [tn("accounts_title", len(views), lang, page=page + 1, pages=pages)]
+    rows = []
+    for i, view in enumerate(views[first:first + PAGE_SIZE], first + 1):
+        lines.append(
+            t("accounts_line", lang, i=i, name=_short(view.name),
+              state=_state_text(view, lang, tz), proxy=_proxy_text(view, lang),
+              channels=tn("accounts_channels", view.channels, lang))
+        )  # fmt: skip
+        rows.append([button(
+            plain("accounts_btn_proxy", lang, i=i, name=_short(view.name, 32)),
+            AccountProxy(account=view.id).pack(),
+        )])  # fmt: skip
+    lines.append(t("accounts_footer", lang))
+    nav = pager_row(lambda n: AccountPage(page=n).pack(), page, pages, lang)
+    if nav:
+        rows.append(nav)
+    return html_join("\n\n", lines), InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+async def cmd_accounts(message: Message, login: LoginAPI, lang: str, tz: ZoneInfo) -> None:
+    text, markup = accounts_page(await login.accounts(), 0, lang, tz)
+    await message.answer(text, reply_markup=markup)
+
+
+async def on_accounts_page(
+    query: CallbackQuery, callback_data: AccountPage, login: LoginAPI, lang: str, tz: ZoneInfo
+) -> None:
+    with contextlib.suppress(TelegramAPIError):
+        await query.answer()
+    text, markup = accounts_page(await login.accounts(), callback_data.page, lang, tz)
+    if isinstance(query.message, Message):
+        with contextlib.suppress(TelegramAPIError):
+            await query.message.edit_text(text, reply_markup=markup)
+
+
+async def on_proxy_button(
+    query: CallbackQuery,
+    callback_data: AccountProxy,
+    login: LoginAPI,
+    lang: str,
+    state: FSMContext,
+) -> None:
+    message, view = await _picked(query, login, callback_data.account)
+    if message is None:
+        return
+    if view is None:
+        await message.answer(t("proxy_err_gone", lang))
+        return
+    await state.set_state(ProxyStates.link)
+    await state.update_data(proxy_account=view.id)
+    await message.answer(
+        t("proxy_ask", lang, name=view.name, current=_proxy_text(view, lang))
+    )
+
+
+async def on_proxy_link(
+    message: Message, login: LoginAPI, lang: str, state: FSMContext
+) -> None:
+    data = await state.get_data()
+    account_id = int(data.get("proxy_account", 0))
+    text = message.text or ""
+    if "@" in text or "secret=" in text.lower():
+        # It may hold a password or a secret: not left in the chat.
+        with contextlib.suppress(TelegramAPIError):
+            await message.delete()
+    try:
+        spec = await login.set_proxy(account_id, text)
+    except BadProxy as exc:
+        await message.answer(t(f"proxy_err_{exc.reason}", lang))
+        return  # still waiting for a proxy: the next message is tried again
+    except LookupError:
+        await state.clear()
+        await message.answer(t("proxy_err_gone", lang))
+        return
+    await state.clear()
+    view = await login.account(account_id)
+    name = view.name if view is not None else f"#{account_id}"
+    if spec is None:
+        await message.answer(t("proxy_cleared", lang, name=name))
+    else:
+        kind = "MTProxy" if spec.kind == "mtproxy" else spec.kind.upper()
+        await message.answer(t("proxy_set", lang, name=name, address=spec.address, kind=kind))
+
+
 def build_router() -> Router:
-    """/logout's router (a new one per call: one per Dispatcher)."""
+    """/accounts' and /logout's router (a new one per call: one per Dispatcher)."""
     router = Router(name="account")
     router.message.register(cmd_logout, Command("logout"))
     router.callback_query.register(on_logout_answer, LogoutAnswer.filter())
+    router.callback_query.register(on_logout_pick, LogoutPick.filter())
+    router.callback_query.register(on_logout_account, LogoutAccount.filter())
+    router.message.register(cmd_accounts, Command("accounts"))
+    router.callback_query.register(on_accounts_page, AccountPage.filter())
+    router.callback_query.register(on_proxy_button, AccountProxy.filter())
+    router.message.register(on_proxy_link, ProxyStates.link, F.text, ~F.text.startswith("/"))
     return router
 
 
@@ -95,6 +304,26 @@ def account_section(status: AccountStatus, lang: str) -> str:
     return "\n".join(lines)
 
 
+def accounts_section(views: list[AccountView], lang: str) -> str:
+    """/status's list of accounts, when there are several: each with its state and
+    channels held; the first STATUS_ACCOUNTS, then how many more /accounts shows."""
+    lines = [tn("status_accounts", len(views), lang)]
+    for view in views[:STATUS_ACCOUNTS]:
+        lines.append(
+            t("status_account_item", lang, name=_short(view.name),
+              state=_state_text(view, lang, UTC_ZONE),
+              channels=tn("accounts_channels", view.channels, lang))
+        )  # fmt: skip
+    if len(views) > STATUS_ACCOUNTS:
+        lines.append(tn("status_accounts_more", len(views) - STATUS_ACCOUNTS, lang))
+    return "\n".join(lines)
+
+
 async def status_section(login: LoginAPI, lang: str) -> str:
-    """The account part of /status, asked of the login service."""
-    return account_section(await login.status(), lang)
+    """The account part of /status, asked of the login service; every account listed
+    when there are several."""
+    section = account_section(await login.status(), lang)
+    views = [v for v in await login.accounts() if v.has_session]
+    if len(views) > 1:
+        section += "\n" + accounts_section(views, lang)
+    return section

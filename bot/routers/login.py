@@ -51,14 +51,11 @@ log = logging.getLogger(__name__)
 
 
 async def _begin(d: Dialogue) -> bool:
-    """Start the operator's login unless another one runs or an account works already."""
+    """Start the operator's login unless another one runs. A login adds an account (or
+    refreshes the same Telegram user's): the accounts that work go on."""
     busy = d.login.busy_for(d.user.id)
     if busy is not None:
         await d.say(t("login_busy", d.lang, name=busy))
-        return False
-    name = d.login.signed_in_as()
-    if name is not None:
-        await d.say(t("login_already", d.lang, name=name))
         return False
     await d.login.cancel(d.user.id)  # a fresh start for the same operator
     await d.forget()

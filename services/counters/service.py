@@ -89,8 +89,12 @@ _REFUSED_LOG = timedelta(hours=1)
 class Session(Protocol):
     """The userbot as this service sees it (parser/userbot.py Userbot)."""
 
-    client: Any  # a connected TelegramClient, or None
-    state: str  # ready | connecting | no_session | invalid | ...
+    @property
+    def client(self) -> Any:
+        """A connected TelegramClient, or None."""
+    @property
+    def state(self) -> str:
+        """ready | connecting | no_session | invalid | ..."""
 
     async def session_dead(self, reason: str) -> None: ...
 
@@ -222,6 +226,13 @@ class CountersService:
             last_count=self._last_count,
         )
 
+    def _client_for(self, ch: Followed, default: Any) -> Any:
+        """The client of the account whose access hash `ch` holds, while it is ready
+        (several accounts, parser/pool.py); else `default`, the one session's."""
+        client_of = getattr(self._session, "client_of", None)
+        own = client_of(ch.account_id) if client_of is not None else None
+        return own if own is not None else default
+
     async def tick(self) -> None:
         """One round: the due age snapshots, then the due subscriber counts."""
         if not self._resume_loaded:
@@ -291,7 +302,10 @@ class CountersService:
             ch = channels[channel_id]
             counters: dict[int, Counts] = {}
             try:
-                await read_views(client, (ch.tg_id, ch.access_hash), list(ages), counters)
+                await read_views(
+                    self._client_for(ch, client), (ch.tg_id, ch.access_hash), list(ages),
+                    counters,
+                )
             except (ChannelUnavailable, UnknownTelegramError) as exc:
                 self._skip(ch, exc, skipped)
                 continue
@@ -358,7 +372,9 @@ class CountersService:
             self._waiting -= 1
             ch = channels[channel_id]
             try:
-                count = await read_subscribers(client, (ch.tg_id, ch.access_hash))
+                count = await read_subscribers(
+                    self._client_for(ch, client), (ch.tg_id, ch.access_hash)
+                )
             except (ChannelUnavailable, UnknownTelegramError) as exc:
                 self._tried[channel_id] = self._clock()
                 self._skip(ch, exc, skipped)

@@ -86,8 +86,12 @@ _DISK_RETRY_CAP = 3600.0
 class Session(Protocol):
     """The userbot as the media service sees it (parser/userbot.py Userbot)."""
 
-    client: Any  # a connected TelegramClient, or None
-    state: str  # ready | connecting | no_session | invalid | ...
+    @property
+    def client(self) -> Any:
+        """A connected TelegramClient, or None."""
+    @property
+    def state(self) -> str:
+        """ready | connecting | no_session | invalid | ..."""
 
     async def session_dead(self, reason: str) -> None:
         """Stop using the session for good and alert once (idempotent)."""
@@ -535,6 +539,14 @@ class MediaService:
             self._saved.pop(row.id, None)
             self._wake.set()
 
+    def _client_for(self, account_id: int | None) -> Any:
+        """The client to download with: that of the account whose access hash the
+        channel row holds, while it is ready (several accounts, parser/pool.py); else
+        the one session's."""
+        client_of = getattr(self._session, "client_of", None)
+        own = client_of(account_id) if client_of is not None else None
+        return own if own is not None else self._session.client
+
     async def _one(self, row: Claimed) -> None:
         ref = row.ref
         # Stored meanwhile under this media id (another message, another channel).
@@ -545,7 +557,7 @@ class MediaService:
             return
         refreshes, mark, restarted = 0, -1, False
         while True:
-            client = self._session.client
+            client = self._client_for(row.peer.account_id)
             if client is None:
                 await self._defer(row, ref, None, None)
                 return

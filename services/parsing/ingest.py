@@ -267,6 +267,14 @@ class ChannelFetcher:
         result.first_new_id = done.first_new_id or result.first_new_id
         return result
 
+    async def renew_access(self, client: TelegramClient, ch: Channel) -> Channel:
+        """`ch` resolved again for the account of `client` before it reads it (the stored
+        access hash is another account's: https://core.telegram.org/api/peers); the fresh
+        snapshot. Raises what the resolution raises (services/parsing/identity.py)."""
+        if self._identity is None:
+            return ch
+        return await self._identity.repair(client, ch)
+
     async def _run(
         self,
         client: TelegramClient,

@@ -20,7 +20,14 @@ from typing import Any, Protocol
 from core.alerts import AlertText, folded_names
 from core.backoff import Backoff
 from core.channels import Channel
-from core.errors import LocalError, ProjectError, ResolveFlood, error_text, local_error
+from core.errors import (
+    LocalError,
+    ProjectError,
+    RateLimited,
+    ResolveFlood,
+    error_text,
+    local_error,
+)
 from core.parsing import LocalState, RunProgress, RunStatus, Trigger
 from core.ports import AlertSink, HealthBeats, Metrics, NullMetrics
 from db.channels import ChannelStateRepository
@@ -49,9 +56,15 @@ MAX_UNOPENED = 10_000
 class Session(Protocol):
     """The userbot as the worker sees it (parser/userbot.py Userbot)."""
 
-    client: Any  # a connected TelegramClient, or None
-    state: str  # ready | connecting | no_session | invalid | ...
-    reason: str | None  # why the session is not usable (AuthKeyUnregistered, ...)
+    @property
+    def client(self) -> Any:
+        """A connected TelegramClient, or None."""
+    @property
+    def state(self) -> str:
+        """ready | connecting | no_session | invalid | ..."""
+    @property
+    def reason(self) -> str | None:
+        """Why the session is not usable (AuthKeyUnregistered, ...)."""
 
     async def session_dead(self, reason: str) -> None:
         """Stop using the session for good (state `invalid`, `reason` e.g.
@@ -168,6 +181,8 @@ class ParseWorker:
         # Channels a dead session stopped (or kept from running): run at the next login.
         self._resume: set[int] = set()
         self._told: set[str] = set()  # `Decision.once` keys already alerted
+        self._run_client: Any = None  # the client of the run whose failure is applied
+        self._again: set[int] = set()  # handed over after a flood wait: run again now
         breaker.on_change(self._on_breaker)
         health.add_probe("breaker", breaker.probe)
 
@@ -336,11 +351,26 @@ class ParseWorker:
         self._fetcher.request_stop()
         self._queue.put_nowait(_Request(0, "stop"))  # wakes an idle worker at once
 
-    async def _wait_usable(self, manual: bool = False) -> Any:
+    async def _reader(self, ch: Channel | None) -> tuple[Any, bool]:
+        """The client to read `ch` with now and whether to wait for one: with several
+        accounts (parser/pool.py `reader_for`) the channel's own account, or another
+        that can read it while its own is flood-waited or gone; else the one session."""
+        reader_for = getattr(self._userbot, "reader_for", None)
+        if reader_for is not None and ch is not None:
+            bot, wait = await reader_for(ch.account_id, bool(ch.username))
+            return (bot.client if bot is not None else None), wait
+        client = self._userbot.client
+        if client is not None and self._userbot.state == "ready":
+            return client, False
+        return None, True
+
+    async def _wait_usable(self, manual: bool = False, ch: Channel | None = None) -> Any:
         """The client, once the session is ready and the breaker lets a run through.
 
         None once the session is dead, or, for a /parse, logged out: an operator's
-        request gets an answer now, while scheduled runs wait for the next login.
+        request gets an answer now, while scheduled runs wait for the next login. With
+        several accounts, None too when no account can read `ch` now (its own is
+        flood-waited or gone and it is private).
         """
         given_up = ("invalid", "no_session") if manual else ("invalid",)
         pause = 0.05  # a session about to be ready (the start) is met at once; then 1 s
@@ -353,10 +383,10 @@ class ParseWorker:
             if not self._breaker.allow():
                 await asyncio.sleep(min(1.0, self._breaker.retry_in() or 1.0))
                 continue
-            client = self._userbot.client
-            if client is not None and self._userbot.state == "ready":
+            client, wait = await self._reader(ch)
+            if client is not None:
                 return client
-            if self._userbot.state in given_up:
+            if self._userbot.state in given_up or (not wait and self._userbot.state == "ready"):
                 return None
             await asyncio.sleep(pause)
             pause = min(1.0, pause * 2)
@@ -367,6 +397,13 @@ class ParseWorker:
         result = RunProgress(self._known_label(req), status=RunStatus.FAILED)
         try:
             result = await self._run_one(req)
+            if req.channel_id in self._again:
+                # Handed over to another account after a flood wait: read by it now,
+                # and the request's outcome is that run's.
+                self._again.discard(req.channel_id)
+                self._running = None
+                self._run_ended.set()
+                result = await self._run_one(req)
         except Exception as exc:
             # Before a run row was opened (reading the channel, opening the row): no
             # row to close; the decision is carried out all the same.
@@ -428,10 +465,13 @@ class ParseWorker:
         if ch.deferred_until is not None and ch.deferred_until > now:
             left = int((ch.deferred_until - now).total_seconds())
             return RunProgress(ch.label, status=RunStatus.DEFERRED, deferred_seconds=left)
-        client = await self._wait_usable(manual=req.trigger == Trigger.MANUAL)
+        client = await self._wait_usable(manual=req.trigger == Trigger.MANUAL, ch=ch)
         if client is None:
-            # Not this channel's trouble: the session died (or the app is stopping).
+            # Not this channel's trouble: the session died (or the app is stopping), or
+            # no account that can read it is usable now.
             reason = "stopping" if self._stopping else self._userbot.state
+            if reason == "ready":
+                reason = "no_reader"
             if not self._stopping and req.trigger == Trigger.SCHEDULE:
                 self._resume.add(ch.id)  # runs as soon as a session is ready again
             return RunProgress(ch.label, status=RunStatus.NOT_RUN, error=reason)
@@ -465,6 +505,10 @@ class ParseWorker:
         if isinstance(ready, RunProgress):
             return ready
         ch, client = ready
+        reader = self._account_of(client)
+        if reader is not None and ch.hash_account_id not in (None, reader):
+            # Another account's access hash is never sent: resolved again first.
+            ch = await self._fetcher.renew_access(client, ch)
         began = datetime.now(UTC)
         try:
             run_id = await self._book.opened(ch, req.trigger)
@@ -500,6 +544,8 @@ class ParseWorker:
             raise
         finally:
             self._metrics.run_seconds(time.monotonic() - started)
+        if reader is not None and ch.hash_account_id != reader:
+            await self._quietly(self._channels.set_hash_account(ch.id, reader))
         try:
             return await self._succeeded(ch, run_id, result)
         except Exception as exc:
@@ -549,9 +595,38 @@ class ParseWorker:
         progress.status = decision.status
         if decision.action == Action.DEFER:
             progress.deferred_seconds = decision.seconds
+            if await self._handed_over(ch, client, error, decision.seconds):
+                return progress
+        self._run_client = client
         await self._apply(ch.id, ch.display_name, decision, error)
         self._tell_local(ch.display_name)  # a write after the run met it, if any
         return progress
+
+    def _account_of(self, client: Any) -> int | None:
+        """The account row whose client `client` is (several accounts), else None."""
+        bot_of = getattr(self._userbot, "bot_of", None)
+        bot = bot_of(client) if bot_of is not None else None
+        return bot.account_id if bot is not None else None
+
+    async def _handed_over(
+        self, ch: Channel, client: Any, error: Exception, seconds: float
+    ) -> bool:
+        """A flood wait of the account that read `ch`: the account is noted flood-waited
+        (its other channels go to other accounts meanwhile, parser/pool.py) and, when
+        another account can read `ch` now, it runs again at once instead of waiting."""
+        bot_of = getattr(self._userbot, "bot_of", None)
+        bot = bot_of(client) if bot_of is not None else None
+        if bot is None or not isinstance(error, RateLimited):
+            return False
+        bot.flood_waited(seconds)
+        other, _ = await self._reader(ch)
+        if other is None or other is client:
+            return False
+        log.info("channel %s: account %s flood-waited %d s; another account reads it",
+                 ch.display_name, bot.account_id, seconds)
+        self._metrics.flood_wait()
+        self._again.add(ch.id)  # `_handle` runs it again at once
+        return True
 
     async def _published(self, ch: Channel, progress: RunProgress) -> None:
         """What a run committed before it ended otherwise than ok is told to the
@@ -649,7 +724,11 @@ class ParseWorker:
             )  # fmt: skip
         elif d.action == Action.SESSION_DEAD:
             self._resume.add(channel_id)  # goes on as soon as a new login is ready
-            await self._userbot.session_dead(d.reason)
+            if getattr(self._userbot, "bot_of", None) is not None:
+                # Several accounts: the one whose client the run used died.
+                await self._userbot.session_dead(d.reason, self._run_client)  # type: ignore[call-arg]
+            else:
+                await self._userbot.session_dead(d.reason)
         elif d.action == Action.BREAKER:
             # "server: <error>": /status words the code (reason_server), the error after it.
             await self._quietly(self._channels.set_error(channel_id, f"server: {d.reason}"))

@@ -306,3 +306,27 @@ async def test_the_apps_connections_run_without_jit(pg_repo: MessageRepository) 
     conn = connections.get("default")
     rows = await asyncio.gather(*(conn.execute_query_dict("SHOW jit") for _ in range(3)))
     assert {r[0]["jit"] for r in rows} == {"off"}
+
+
+async def test_several_accounts_on_postgres(pg_repo: MessageRepository) -> None:
+    """#18 on PostgreSQL: one row per Telegram user (0012's unique index), proxies
+    bound to their row, channels held counted per account and a dead one's moved."""
+    from db.accounts import AccountRepository, move_channels
+    from db.vault import SessionVault
+
+    repo = AccountRepository(SessionVault([SessionVault.generate_key()]))
+    ids = []
+    for user_id in (11, 22, 11):
+        info = await repo.save_session(
+            f"s{user_id}", phone=None, user_id=user_id, display_name=None, username=None
+        )
+        ids.append(info.id)
+    ann, bob, again = ids
+    assert again == ann and len(await repo.accounts()) == 2
+    await repo.set_proxy(bob, "http://u:p@proxy.local:3128")
+    assert await repo.proxy(bob) == "http://u:p@proxy.local:3128"
+    for n, name in enumerate(("pa", "pb", None)):
+        await Channel.create(tg_id=9100 + n, username=name, account_id=ann)
+    assert await repo.held_counts() == {ann: 3}
+    assert await move_channels(ann, {bob: 0}, 500, {bob: {9102}}) == (3, 0)
+    assert await repo.held_counts() == {bob: 3}

@@ -53,6 +53,7 @@ class Fault:
     delay: float = 0.0
     code: int | None = None
     hits: int = 0
+    user: int | None = None  # only requests of this logged-in user (None: anyone's)
 
     @property
     def exhausted(self) -> bool:
@@ -65,7 +66,8 @@ class Faults:
     `error` is an RPC error message ("FLOOD_WAIT_30", "CHANNEL_PRIVATE", ...),
     "DROP" (close the TCP connection when the request arrives), "STALL" (never
     answer it) or None with `delay` (answer normally, late). `method` is a TL name
-    such as "messages.getHistory" or "*" for any; `times=None` means forever.
+    such as "messages.getHistory" or "*" for any; `times=None` means forever; `user`:
+    only the requests of that account (a user id: per-account flood waits, #18).
     """
 
     def __init__(self) -> None:
@@ -80,8 +82,9 @@ class Faults:
         when: Callable[[Any], bool] | None = None,
         delay: float = 0.0,
         code: int | None = None,
+        user: int | None = None,
     ) -> Fault:
-        fault = Fault(method, error, times, when, delay, code)
+        fault = Fault(method, error, times, when, delay, code, user=user)
         self._faults.append(fault)
         return fault
 
@@ -95,10 +98,13 @@ class Faults:
     def __len__(self) -> int:
         return len(self._faults)
 
-    def match(self, method: str, request: Any) -> Fault | None:
-        """The first live fault for this request (its use is counted), or None."""
+    def match(self, method: str, request: Any, user_id: int | None = None) -> Fault | None:
+        """The first live fault for this request of user `user_id` (its use is
+        counted), or None."""
         for fault in self._faults:
             if fault.exhausted or fault.method not in (method, "*"):
+                continue
+            if fault.user is not None and fault.user != user_id:
                 continue
             if fault.when is not None and not fault.when(request):
                 continue

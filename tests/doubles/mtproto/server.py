@@ -328,6 +328,8 @@ class MTProtoServer:
         self._advertised_host = advertised_host
         self.key_store_path = Path(key_store_path) if key_store_path else None
         self.counters: Counter[str] = Counter()
+        # RPC errors answered: "messages.getHistory CHANNEL_INVALID" -> count.
+        self.errors: Counter[str] = Counter()
         self.unknown_methods: Counter[str] = Counter()
         self.faults = Faults()
         # Seconds added to every upload.getFile answer (a network round trip, for benches).
@@ -472,7 +474,7 @@ class MTProtoServer:
             inner = inner.query
         name = method_name(inner)
         self.counters[name] += 1
-        fault = self.faults.match(name, inner)
+        fault = self.faults.match(name, inner, record.user_id)
         if fault is not None:
             if fault.error == DROP:
                 log.info("fault: dropping connection on %s", name)
@@ -508,6 +510,7 @@ class MTProtoServer:
             payload = serialize_result(handler(call))
         except RpcFail as error:
             log.debug("%s -> %d %s", name, error.code, error.message)
+            self.errors[f"{name} {error.message}"] += 1
             return _rpc_error(msg_id, error)
         except Exception:
             log.exception("MTProto double: %s failed", name)

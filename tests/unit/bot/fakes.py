@@ -23,7 +23,7 @@ from core.channels import (
     PendingInvite,
 )
 from core.health import HealthRegistry
-from core.login import AccountStatus, SessionState
+from core.login import AccountStatus, AccountView, SessionState
 from core.media import MEDIA_KINDS, MediaCounts, MediaMode, MediaPause, MediaPolicy, StoredMedia
 from core.parsing import BreakerState, ParseStatus
 from core.status import ComponentStatus, StatusReport
@@ -185,8 +185,13 @@ class FakeLogin:
 
     account: AccountStatus = field(default_factory=lambda: AccountStatus(SessionState.NO_SESSION))
 
+    views: list[AccountView] = field(default_factory=list)
+
     async def status(self) -> AccountStatus:
         return self.account
+
+    async def accounts(self) -> list[AccountView]:
+        return list(self.views)
 
 
 @dataclass

@@ -306,3 +306,38 @@ async def test_completed_runs_wake_a_round_no_sooner_than_ten_times_the_last_one
     assert len(ticks) == 3
     await service.stop()
     await asyncio.wait_for(task, 5)
+
+
+async def test_each_channel_is_read_with_the_account_its_hash_belongs_to(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Several accounts (#18): an access hash is the account's own, so a channel's
+    subscribers are asked with that account's client; one whose account is not ready
+    (or not known) with the primary one."""
+    primary, bob = object(), object()
+    clients: list[tuple[int, Any]] = []
+
+    async def read_subscribers(client: Any, peer: tuple[int, int | None]) -> int | None:
+        clients.append((peer[0], client))
+        return 10
+
+    monkeypatch.setattr(counters_service, "read_subscribers", read_subscribers)
+
+    class Pool(FakeSession):
+        def client_of(self, account_id: int | None) -> Any:
+            return {2: bob}.get(account_id or 0)
+
+    repo = Repo(0)
+    repo.channels = [
+        Followed(1, 1001, 1, "@a", account_id=1),  # account 1 not ready: the primary
+        Followed(2, 1002, 1, "@b", account_id=2),
+        Followed(3, 1003, 1, "@c"),
+    ]
+    repo.reads = {c.id: [] for c in repo.channels}
+    service = CountersService(
+        repo,  # type: ignore[arg-type]
+        Pool(primary), ages=(), subscribers_interval=INTERVAL, poll_seconds=POLL,
+        clock=lambda: T0,
+    )
+    await service.tick()
+    assert sorted(clients, key=lambda c: c[0]) == [(1001, primary), (1002, bob), (1003, primary)]

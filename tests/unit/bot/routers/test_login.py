@@ -16,7 +16,9 @@ from bot.component import ControlBot
 from core.errors import LoginFailed
 from core.health import HealthRegistry
 from core.login import (
+    AccountState,
     AccountStatus,
+    AccountView,
     CodeSent,
     LoginCode,
     LoginDone,
@@ -39,6 +41,8 @@ class FakeLogin:
     codes: list[str] = field(default_factory=list)
     logged_out: int = 0
     has_session: bool = True
+    more: list[AccountView] = field(default_factory=list)  # accounts besides Ann
+    ended: list[int | None] = field(default_factory=list)  # logout()'s account ids
 
     def busy_for(self, operator: int) -> str | None:
         return None
@@ -94,8 +98,17 @@ class FakeLogin:
     async def logout_target(self) -> LogoutTarget:
         return LogoutTarget(self.has_session, "Ann (@ann)")
 
-    async def logout(self) -> None:
+    async def logout(self, account_id: int | None = None) -> None:
         self.logged_out += 1
+        self.ended.append(account_id)
+
+    async def accounts(self) -> list[AccountView]:
+        state = AccountState.READY if self.has_session else AccountState.LOGGED_OUT
+        ann = AccountView(1, "Ann (@ann)", state, has_session=self.has_session)
+        return [ann, *self.more]
+
+    async def account(self, account_id: int) -> AccountView | None:
+        return next((v for v in await self.accounts() if v.id == account_id), None)
 
 
 @pytest.fixture
@@ -172,3 +185,19 @@ async def test_logout_asks_then_logs_out_once(tg: BotUnderTest, login: FakeLogin
     login.has_session = False
     (none,) = await tg.send("/logout")
     assert none.buttons == []
+
+
+async def test_logout_with_several_accounts_asks_which_and_ends_only_that(
+    tg: BotUnderTest, login: FakeLogin
+) -> None:
+    login.more = [AccountView(7, "Bob <b>", AccountState.READY, channels=3)]
+    (ask,) = await tg.send("/logout")
+    assert "2 accounts" in ask.text
+    assert [data for _, data in ask.buttons] == ["lopick:1", "lopick:7"]
+    assert ask.buttons[1][0] == "2. Bob <b>"  # a button shows text as it is
+    (confirm,) = await tg.press("lopick:7", on=ask)
+    assert confirm.method == "editMessageText" and "Bob &lt;b&gt;" in confirm.text
+    assert [data for _, data in confirm.buttons] == ["loacc:yes:7", "loacc:no:7"]
+    (done,) = await tg.press("loacc:yes:7", on=confirm)
+    assert done.text.startswith("Logged out.") and "other accounts go on" in done.text
+    assert login.ended == [7]

@@ -1,0 +1,420 @@
+"""The accounts of this process: one Userbot (one Telethon client) per stored account.
+
+`AccountPool` is the supervised component "userbot". It starts a Userbot for every
+account with a session, adds one when a login brings a new Telegram user (a login of
+a user already stored refreshes that account's row and client), logs one out, and
+gives each its own proxy (core/proxy.py; the default is TELEGRAM_PROXY).
+
+To the services that know one session (the parse worker, /add, media, counters) it
+looks like a Userbot: `state`, `client`, `me`, `wait_ready()` are the primary
+account's, the first ready one (lowest row id), so with one account everything is as
+before. `bots()`, `bot(id)` and `ready()` give the accounts one by one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+from telethon import TelegramClient
+
+from core.alerts import AlertText
+from core.errors import VaultError
+from core.ports import AccountBook, AlertSink, HealthBeats
+from core.proxy import parse_proxy
+from core.redaction import add_secret
+from parser.client import UserbotConfig, new_client
+from parser.clock_skew import set_time_offset
+from parser.connection import ConnectionTracker
+from parser.userbot import CONNECTING, INVALID, NO_SESSION, PAUSED, READY, Userbot
+
+log = logging.getLogger(__name__)
+
+DeathListener = Callable[[Userbot, str | None], Awaitable[None]]
+
+# Channels and supergroups one (non-Premium) account may be in: Telegram answers
+# CHANNELS_TOO_MUCH past it (https://core.telegram.org/api/errors; 1000 with Premium).
+CHANNEL_LIMIT = 500
+
+
+class AccountPool:
+    """Every account's Userbot, run side by side in this process (one event loop).
+
+    `state` is connecting until the stored accounts were read, then the primary
+    account's (no_session without any). `on_account_dead(bot, reason)`, when set, is
+    told of an account Telegram revoked instead of the per-account alert, and of one
+    logged out (reason None): services/accounts.py moves its channels (and alerts once).
+    """
+
+    name = "userbot"
+
+    def __init__(
+        self,
+        config: UserbotConfig,
+        book: AccountBook,
+        health: HealthBeats,
+        alerter: AlertSink,
+        *,
+        open_timeout: float = 60.0,
+    ) -> None:
+        self._config = config
+        self._book = book
+        self._health = health
+        self._alerter = alerter
+        self._open_timeout = open_timeout
+        self._bots: dict[int, Userbot] = {}
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._listeners: list[Callable[[str], Awaitable[None]]] = []
+        self._loaded = False
+        self._ready = asyncio.Event()
+        self._changed = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._idle = ConnectionTracker(config.connection_alert_seconds)
+        self.on_account_dead: DeathListener | None = None
+        # Told of an account a login brought (services/accounts.py: channels of gone
+        # accounts go to it).
+        self.on_account_added: Callable[[Userbot], Awaitable[None]] | None = None
+        health.add_probe("session", self._probe)
+
+    # -- the accounts ------------------------------------------------------------------
+
+    def bots(self) -> list[Userbot]:
+        """Every account's Userbot, by account row id."""
+        return [self._bots[k] for k in sorted(self._bots)]
+
+    def bot(self, account_id: int) -> Userbot | None:
+        return self._bots.get(account_id)
+
+    def ready(self) -> list[Userbot]:
+        """The accounts whose client works now, by account row id."""
+        return [b for b in self.bots() if b.state == READY and b.client is not None]
+
+    @property
+    def primary(self) -> Userbot | None:
+        """The first ready account; else the first one still trying; else the first."""
+        bots = self.bots()
+        for wanted in ((READY,), (CONNECTING, PAUSED), (INVALID,)):
+            for bot in bots:
+                if bot.state in wanted:
+                    return bot
+        return bots[0] if bots else None
+
+    def client_of(self, account_id: int | None) -> TelegramClient | None:
+        """The client of account `account_id` while it is ready, else None."""
+        bot = self._bots.get(account_id) if account_id is not None else None
+        if bot is None or bot.state != READY:
+            return None
+        return bot.client
+
+    def bot_of(self, client: Any) -> Userbot | None:
+        """The account whose client `client` is."""
+        for bot in self._bots.values():
+            if bot.client is client and client is not None:
+                return bot
+        return None
+
+    def usable(self) -> list[Userbot]:
+        """The ready accounts that no flood wait holds back."""
+        return [b for b in self.ready() if not b.flooded()]
+
+    async def least_loaded(
+        self,
+        exclude: int | None = None,
+        *,
+        skip: frozenset[int] = frozenset(),
+        flooded_too: bool = False,
+    ) -> Userbot | None:
+        """The usable account holding the fewest channels, below CHANNEL_LIMIT, neither
+        `exclude` nor in `skip`; None when every usable one is full (or there is none).
+        `flooded_too`: a flood-waited account counts too, after every other (a flood
+        wait is per method: /add resolves with another method than history reads)."""
+        held = await self._book.held_counts()
+        room = [
+            b for b in (self.ready() if flooded_too else self.usable())
+            if b.account_id != exclude and b.account_id not in skip
+            and held.get(b.account_id or 0, 0) < CHANNEL_LIMIT
+        ]  # fmt: skip
+        return min(
+            room,
+            key=lambda b: (b.flooded(), held.get(b.account_id or 0, 0), b.account_id or 0),
+            default=None,
+        )
+
+    async def reader_for(
+        self, account_id: int | None, public: bool
+    ) -> tuple[Userbot | None, bool]:
+        """Who reads a channel held by `account_id` now, and whether to wait for it.
+
+        Its own account while usable. While it is flood-waited or gone: for a public
+        channel (one with a username: any account can resolve it) the least loaded
+        usable account; a private one only its own account (Telegram answers
+        CHANNEL_PRIVATE to a non-member; a dead account's members are found when its
+        channels move, services/accounts.py). A flood-waited account nobody can stand
+        in for still reads (as one account does: the flood wait defers that channel).
+        `(None, True)`: its account is connecting, wait; `(None, False)`: nobody can.
+        """
+        own = self._bots.get(account_id) if account_id is not None else self.primary
+        own_ready = own is not None and own.state == READY and own.client is not None
+        if own_ready and own is not None and not own.flooded():
+            return own, False
+        if public or account_id is None:
+            other = await self.least_loaded(exclude=own.account_id if own else None)
+            if other is not None:
+                return other, False
+        if own_ready:
+            return own, False
+        return None, own is not None and own.state == CONNECTING
+
+    # -- a Userbot to the services -------------------------------------------------------
+
+    @property
+    def config(self) -> UserbotConfig:
+        """The default settings (TELEGRAM_PROXY); a login connects with these."""
+        return self._config
+
+    @property
+    def state(self) -> str:
+        if not self._loaded:
+            return CONNECTING
+        bot = self.primary
+        return bot.state if bot is not None else NO_SESSION
+
+    @property
+    def reason(self) -> str | None:
+        bot = self.primary
+        return bot.reason if bot is not None else None
+
+    @property
+    def client(self) -> TelegramClient | None:
+        bot = self.primary
+        return bot.client if bot is not None else None
+
+    @property
+    def me(self) -> Any:
+        bot = self.primary
+        return bot.me if bot is not None else None
+
+    @property
+    def stored_name(self) -> str | None:
+        bot = self.primary
+        return bot.stored_name if bot is not None else None
+
+    @property
+    def connection(self) -> ConnectionTracker:
+        bot = self.primary
+        return bot.connection if bot is not None else self._idle
+
+    @property
+    def clock_offset(self) -> int | None:
+        for bot in self.bots():
+            if bot.clock_offset is not None:
+                return bot.clock_offset
+        return None
+
+    def new_client(self, session: str | None = None) -> TelegramClient:
+        """A client with the default settings (a login's), on Telegram's clock when an
+        offset was measured."""
+        client = new_client(self._config, session)
+        offset = self.clock_offset
+        if offset:
+            set_time_offset(client, offset)
+        return client
+
+    def on_state(self, listener: Callable[[str], Awaitable[None]]) -> None:
+        """Call `listener(state)` (the pool's `state`) whenever an account's changes."""
+        self._listeners.append(listener)
+
+    async def wait_ready(self, timeout: float | None = None) -> TelegramClient:
+        """The primary account's client once one is ready; TimeoutError after `timeout`."""
+        await asyncio.wait_for(self._ready.wait(), timeout)
+        client = self.client
+        assert client is not None
+        return client
+
+    async def adopt(self, client: TelegramClient, me: Any, phone: str | None) -> int:
+        """Take over a freshly signed-in client: the account of Telegram user `me.id`
+        (a new row for a new user, the same row for a user already stored); its row id."""
+        account_id = await self._book.claim(me.id)
+        bot = self._bots.get(account_id)
+        if bot is None:
+            bot = await self._new_bot(account_id)
+        await bot.adopt(client, me, phone)
+        self._start(bot)
+        if self.on_account_added is not None:
+            try:
+                await self.on_account_added(bot)
+            except Exception:
+                log.exception("giving channels to a new account failed")
+        return account_id
+
+    async def session_dead(self, reason: str, client: Any = None) -> None:
+        """The account of `client` (default: the primary) is dead for good."""
+        bot = self.bot_of(client) if client is not None else self.primary
+        if bot is not None:
+            await bot.session_dead(reason)
+
+    async def check(self, timeout: float = 5.0) -> None:
+        """Ask Telegram who every ready account is (at once); dead ones are noticed."""
+        await asyncio.gather(*(b.check(timeout) for b in self.ready()))
+
+    async def logout(self, account_id: int | None = None) -> None:
+        """Log account `account_id` (default: the primary) out on Telegram's side and
+        wipe its stored session; the others go on."""
+        bot = self._bots.get(account_id) if account_id is not None else self.primary
+        if bot is None:
+            if account_id is not None:
+                await self._book.bound(account_id).wipe_session()
+            return
+        assert bot.account_id is not None
+        self._bots.pop(bot.account_id, None)
+        task = self._tasks.pop(bot.account_id, None)
+        await bot.stop()
+        await bot.logout()
+        if task is not None:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(task, 5.0)
+        if self.on_account_dead is not None:
+            try:
+                await self.on_account_dead(bot, None)
+            except Exception:
+                log.exception("moving a logged-out account's channels failed")
+        await self._on_bot_state(NO_SESSION)
+
+    async def set_proxy(self, account_id: int, url: str | None) -> None:
+        """Store account `account_id`'s own proxy (None: back to the default) and
+        connect through it from now on."""
+        _hide(url)
+        await self._book.set_proxy(account_id, url)
+        bot = self._bots.get(account_id)
+        if bot is not None:
+            await bot.reconfigure(self._config_with(url))
+
+    def _config_with(self, proxy: str | None) -> UserbotConfig:
+        return replace(self._config, telegram_proxy=proxy or self._config.telegram_proxy)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def _new_bot(self, account_id: int) -> Userbot:
+        """A Userbot for account `account_id`, through its own proxy; held paused when
+        that proxy cannot be decrypted (fail closed: it may be there to hide the host)."""
+        proxy, held = None, None
+        try:
+            proxy = await self._book.proxy(account_id)
+        except VaultError as exc:
+            held = str(exc)
+        _hide(proxy)
+        bot = Userbot(
+            self._config_with(proxy),
+            self._book.bound(account_id),
+            self._health,
+            self._alerter,
+            open_timeout=self._open_timeout,
+            account_id=account_id,
+            probe=False,
+        )
+        bot.on_dead = self._bot_died
+        bot.on_state(lambda state: self._on_bot_state(state))
+        self._bots[account_id] = bot
+        if held is not None:
+            await bot.hold(held)
+            self._alerter.alert(f"vault:{account_id}", AlertText("alert_vault", error=held))
+        return bot
+
+    async def _bot_died(self, bot: Userbot, reason: str) -> None:
+        if self.on_account_dead is not None:
+            await self.on_account_dead(bot, reason)
+            return
+        self._alerter.alert(
+            f"session-dead:{bot.account_id}", AlertText("alert_session_dead", reason=reason)
+        )
+
+    async def _on_bot_state(self, _state: str) -> None:
+        if any(b.state == READY for b in self._bots.values()):
+            self._ready.set()
+        else:
+            self._ready.clear()
+        self._changed.set()
+        state = self.state
+        for listener in self._listeners:
+            try:
+                await listener(state)
+            except Exception:
+                log.exception("userbot state listener failed")
+
+    def _start(self, bot: Userbot) -> None:
+        assert bot.account_id is not None
+        task = self._tasks.get(bot.account_id)
+        if (task is None or task.done()) and bot.state != PAUSED and not self._stopping:
+            self._tasks[bot.account_id] = asyncio.create_task(
+                bot.run(), name=f"userbot-{bot.account_id}"
+            )
+
+    async def _load(self) -> None:
+        for info in await self._book.accounts():
+            if info.has_session and info.status == "active" and info.id not in self._bots:
+                bot = await self._new_bot(info.id)
+                self._start(bot)
+        self._loaded = True
+        await self._on_bot_state(self.state)
+
+    async def run(self) -> None:
+        """Start every stored account's Userbot and keep them running until `stop()`;
+        one that fails is started again (logged), the others go on."""
+        try:
+            await self._load()
+            while not self._stopping:
+                self._health.beat(self.name)
+                for account_id, task in list(self._tasks.items()):
+                    if task.done() and not task.cancelled() and task.exception() is not None:
+                        log.error(
+                            "account %d's userbot failed: %r; starting it again",
+                            account_id, task.exception(),
+                        )
+                        bot = self._bots.get(account_id)
+                        if bot is not None:
+                            self._start(bot)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), 5.0)
+                self._wake.clear()
+        finally:
+            for bot in self._bots.values():
+                await bot.stop()
+            tasks = list(self._tasks.values())
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        for bot in self._bots.values():
+            await bot.stop()
+
+    async def close(self) -> None:
+        """Disconnect every client."""
+        for bot in self._bots.values():
+            with contextlib.suppress(Exception):
+                await bot.close()
+
+    def _probe(self) -> dict[str, Any]:
+        bot = self.primary
+        probe: dict[str, Any] = (
+            bot.probe() if bot is not None
+            else {"state": self.state, "reason": None, "healthy": True, "clock_offset": None}
+        )  # fmt: skip
+        probe["accounts"] = {str(b.account_id): b.state for b in self.bots()}
+        return probe
+
+
+def _hide(url: str | None) -> None:
+    """Keep a proxy URL, its password and its MTProxy secret out of the logs."""
+    if not url:
+        return
+    add_secret(url)
+    with contextlib.suppress(ValueError):
+        for secret in parse_proxy(url).secrets:
+            add_secret(secret)
