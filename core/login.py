@@ -104,6 +104,11 @@ class SessionState(StrEnum):
     READY = "ready"
     PAUSED = "paused"
     INVALID = "invalid"
+    # PostgreSQL with several processes (#18): another process holds the account's
+    # lease (its session is open there; this one takes over if that one dies) ...
+    STANDBY = "standby"
+    # ... or this process runs only the bot (`run --no-parser`): workers open it.
+    ELSEWHERE = "elsewhere"
 
 
 @dataclass(frozen=True, eq=False)

@@ -143,7 +143,7 @@ class ChannelService:
 
     async def _resolver(self) -> ChannelResolver | None:
         # Only a connecting client is worth waiting for; no session means /login first.
-        if self._userbot.state in ("no_session", "invalid", "paused"):
+        if self._userbot.state in ("no_session", "invalid", "paused", "standby", "elsewhere"):
             return None
         try:
             client = await self._userbot.wait_ready(timeout=self._ready_timeout)
