@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from db.database import asyncpg_dsn
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 # Kinds of lease (`lease.kind`); the key is the row id of that account or channel.
 ACCOUNT, CHANNEL = "account", "channel"
 # Worker rows whose heartbeat is older than this are deleted (a process killed long ago).
-FORGET_WORKERS_AFTER = "1 day"
+FORGET_WORKERS_AFTER = timedelta(days=1)
 
 
 @dataclass(frozen=True)
