@@ -385,7 +385,9 @@ class Userbot:
         add_secret(session)
         info = await self._accounts.current()
         self.stored_name = (info.display_name or info.username) if info is not None else None
-        if not await self._take_account(info.id if info is not None else None):
+        if self._leases is not None and not await self._take_account(
+            info.id if info is not None else None
+        ):
             return None
         return self.new_client(session)
 

@@ -460,11 +460,11 @@ class ParseWorker:
     async def _take_lease(self, ch: Channel, req: _Request) -> RunProgress | None:
         """Take the channel's run lease (with leases: PostgreSQL, several processes);
         None when held, else the outcome: `elsewhere`, naming the process that runs it.
-        A scheduled tick of a channel another process has run and planned later since
-        is not run now: its job moves to that plan."""
+        A scheduled tick of a backfilled channel another process has run and planned
+        later since is not run now: its job moves to that plan."""
         if self._leases is None:
             return None
-        if req.trigger == Trigger.SCHEDULE and ch.next_run_at is not None:
+        if req.trigger == Trigger.SCHEDULE and ch.backfill_done and ch.next_run_at is not None:
             planned = ch.next_run_at
             if planned > datetime.now(UTC) + PLANNED_ELSEWHERE_SLACK:
                 self.jobs.add(ch, first=planned)
