@@ -14,30 +14,15 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
-from app.health import HealthRegistry
-from core.alerts import Alerter
-from core.backoff import Backoff
-from parser.connection import ConnectionTracker
 from parser.userbot import CONNECTING, READY, Userbot
 from tests.account_status import login_status_section as status_section
-from tests.doubles.mtproto import PUBLIC_KEY_PATH, MTProtoServer, World, signed_in_client
+from tests.doubles.mtproto import MTProtoServer, World, signed_in_client
+from tests.integration.double_userbot import double_userbot
 
 pytestmark = pytest.mark.timeout(60)
 
 PHONE, CODE = "+15550000001", "12345"
-
-
-class StoredSession:
-    def __init__(self, session: str) -> None:
-        self.session = session
-
-    async def load_session(self) -> str:
-        return self.session
-
-    async def current(self) -> Any:
-        return SimpleNamespace(display_name="Ann", username=None)
 
 
 @pytest.fixture
@@ -56,19 +41,7 @@ async def skewed() -> AsyncIterator[tuple[MTProtoServer, str]]:
 
 
 def _userbot(server: MTProtoServer, session: str, **kwargs: Any) -> Userbot:
-    settings: Any = SimpleNamespace(
-        telegram_server_key=PUBLIC_KEY_PATH,
-        dc=(server.dc_id, server.host, server.port),
-        telegram_api_id=1,
-        telegram_api_hash=SecretStr("x" * 32),
-        telegram_proxy=None,
-        flood_sleep_threshold=5,
-    )
-    tracker = ConnectionTracker(180, Backoff(base=0.05, cap=0.2))
-    return Userbot(
-        settings, StoredSession(session), HealthRegistry(), Alerter(600),  # type: ignore[arg-type]
-        tracker=tracker, **kwargs,
-    )
+    return double_userbot(server, session, **kwargs)
 
 
 async def _until(cond: Callable[[], bool], timeout: float = 20.0) -> None:

@@ -10,21 +10,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
-from app.health import HealthRegistry
-from core.alerts import Alerter
-from core.backoff import Backoff
 from db.database import MIGRATION_LOCK_ID, apply_migrations, asyncpg_dsn, close_db, init_db
 from db.leases import ACCOUNT, CHANNEL, LeaseStore
-from parser.connection import ConnectionTracker
 from parser.userbot import READY, STANDBY, Userbot
 from services.leases import LeaseKeeper, worker_id
-from tests.doubles.mtproto import PUBLIC_KEY_PATH, MTProtoServer, World, signed_in_client
+from tests.doubles.mtproto import MTProtoServer, World, signed_in_client
+from tests.integration.double_userbot import double_userbot
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -186,31 +181,8 @@ async def test_migrations_of_processes_starting_together_wait_for_each_other(
 # -- the userbot under its account's lease --------------------------------------------
 
 
-class StoredSession:
-    def __init__(self, session: str) -> None:
-        self.session = session
-
-    async def load_session(self) -> str:
-        return self.session
-
-    async def current(self) -> Any:
-        return SimpleNamespace(id=1, display_name="Ann", username=None)
-
-
 def _userbot(server: MTProtoServer, session: str, keeper: LeaseKeeper) -> Userbot:
-    settings: Any = SimpleNamespace(
-        telegram_server_key=PUBLIC_KEY_PATH,
-        dc=(server.dc_id, server.host, server.port),
-        telegram_api_id=1,
-        telegram_api_hash=SecretStr("x" * 32),
-        telegram_proxy=None,
-        flood_sleep_threshold=5,
-    )
-    tracker = ConnectionTracker(180, Backoff(base=0.05, cap=0.2))
-    return Userbot(
-        settings, StoredSession(session), HealthRegistry(), Alerter(600),  # type: ignore[arg-type]
-        tracker=tracker, leases=keeper,
-    )
+    return double_userbot(server, session, leases=keeper)
 
 
 async def test_a_session_opens_only_under_its_lease_and_moves_when_it_is_lost(

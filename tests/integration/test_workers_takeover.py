@@ -56,7 +56,7 @@ async def _seed(url: str, keys: str, server: MTProtoServer, channel: Any) -> int
 
 
 async def _spawn(env: dict[str, str], log: Path, *args: str) -> asyncio.subprocess.Process:
-    out = open(log, "ab")  # noqa: SIM115 - the child writes it
+    out = open(log, "ab")
     try:
         return await asyncio.create_subprocess_exec(
             sys.executable, "-m", "app.cli", *args, cwd=str(ROOT), env=env,
