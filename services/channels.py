@@ -151,6 +151,13 @@ class ChannelService:
             return None
         return ChannelResolver(client)
 
+    def _not_ready(self) -> AddCode:
+        """Why nothing can be resolved here: no usable session, or (#18) the session
+        is open in another process (a worker) while this one runs the bot."""
+        if self._userbot.state in ("standby", "elsewhere"):
+            return AddCode.ELSEWHERE
+        return AddCode.NOT_READY
+
     async def add_lines(self, text: str) -> list[AddResult]:
         """Every line's outcome, in order, however many lines there are. A line naming
         a channel an earlier line of the batch named is not asked about again."""
@@ -183,7 +190,7 @@ class ChannelService:
                 continue
             seen.add(key)
             if resolver is None:
-                results.append(AddResult(line, AddCode.NOT_READY, p.ref.label))
+                results.append(AddResult(line, self._not_ready(), p.ref.label))
             elif flood_until > time.monotonic() and p.ref.kind == "username":
                 left = int(flood_until - time.monotonic()) + 1
                 results.append(AddResult(line, AddCode.FLOOD, p.ref.label, seconds=left))
@@ -244,7 +251,7 @@ class ChannelService:
         async with self._lock:
             resolver = await self._resolver()
             if resolver is None:
-                return AddResult("", AddCode.NOT_READY, invite.title)
+                return AddResult("", self._not_ready(), invite.title)
             try:
                 resolved = await resolver.join_invite(invite.hash)
             except BaseException as exc:
