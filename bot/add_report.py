@@ -134,9 +134,9 @@ async def answer_add(
     message: Message, channels: ChannelsAPI, results: Sequence[AddResult], lang: str,
     tz: ZoneInfo,
 ) -> None:
-    """Answer an add batch's `results` in `message`'s chat: "no session" (or "open in another process") when none was
-    tried for want of one, else the report, the invites to confirm and the history
-    question."""
+    """Answer an add batch's `results` in `message`'s chat: "no session" (or "open in
+    another process") when none was tried for want of one, else the report, the
+    invites to confirm and the history question."""
     for code in (AddCode.NOT_READY, AddCode.ELSEWHERE):
         if all(r.code is code for r in results):
             await message.answer(t(f"add_{code}", lang))
