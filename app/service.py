@@ -200,10 +200,9 @@ def build_app(settings: Settings, role: str = ALL) -> App:
     app = App(settings, health, alerter, accounts, userbot, control, supervisor, media, store)
     app.leases = keeper
     # Stopped in reverse order: media downloads and the scheduler finish before the
-    # userbot stops; alert delivery goes last but for the leases (given back once
-    # what they cover has stopped).
-    app.components = [keeper] if keeper is not None else []
-    app.components.append(control.delivery)
+    # userbot stops; alert delivery goes last. The lease keeper is no component: it
+    # outlasts them all (_run_until_stopped).
+    app.components = [control.delivery]
     if role != WORKER:
         app.components.append(control)  # the one getUpdates poller of the database
     if role != BOT:
@@ -454,6 +453,11 @@ async def _run_until_stopped(
         if lost_archive is not None:
             # Queued now, delivered once the bot is up (alerts leave through the bot).
             app.alerter.alert("archive-lost", lost_archive)
+        if app.leases is not None:
+            # Closed after the userbot's client (LIFO): its account lease goes back
+            # only once the session is closed here.
+            stack.push_async_callback(app.leases.close)
+            app.leases.start()
         # Network closes are bounded so SIGTERM still ends within seconds; close_db is
         # not (a write cut short poisons the connection).
         stack.push_async_callback(_bounded_close, "bot", app.control.close)

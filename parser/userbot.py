@@ -328,13 +328,6 @@ class Userbot:
                         await asyncio.wait_for(self._wake.wait(), wait)
         finally:
             self._skew.uninstall()
-            if self._leases is not None:
-                # The lease goes back only once the client is closed.
-                client, self.client = self.client, None
-                if client is not None:
-                    with contextlib.suppress(Exception):
-                        await client.disconnect()
-                await self._release_account()
 
     async def _connect(self) -> float:
         """One connection attempt (the stored session, or the client that lost its
@@ -501,6 +494,10 @@ class Userbot:
         self._wake.set()
 
     async def close(self) -> None:
-        """Disconnect the client, if any; Telethon's errors propagate."""
+        """Disconnect the client, if any, then give the account's lease back (once the
+        client is closed); Telethon's errors propagate."""
         if self.client is not None:
             await self.client.disconnect()
+        # Not reached when the disconnect failed or was cut short: the lease keeper
+        # then closes it (LeaseLost) before giving the lease back.
+        await self._release_account()

@@ -52,8 +52,10 @@ class _Held:
 
 
 class LeaseKeeper:
-    """A supervised component (`name` "leases") implementing core.ports.LeaseGate over a
-    LeaseStore (PostgreSQL). `role`: all | worker | bot, shown in /status."""
+    """core.ports.LeaseGate over a LeaseStore (PostgreSQL): `start()` it before the
+    components that take leases, `close()` it after they stopped and the userbot's
+    client is closed. `role`: all | worker | bot, shown in /status; its state is the
+    health component `leases`."""
 
     name = "leases"
 
@@ -75,9 +77,13 @@ class LeaseKeeper:
         self.retry_seconds = self.period
         self._held: dict[HeldLease, _Held] = {}
         self._wake = asyncio.Event()
+        self._closing = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self.registered = asyncio.Event()
         self.lost: list[HeldLease] = []  # leases given up for want of a renewal
+        if health is not None:
+            health.set(self.name, "starting")
 
     @property
     def holder_id(self) -> str:
@@ -140,29 +146,52 @@ class LeaseKeeper:
     def _valid_until(self, start: float) -> float:
         return start + self.seconds - self.margin
 
+    def start(self) -> None:
+        """Run the keeper in its own task, restarted after a failure, until `close()`.
+
+        It lives outside the supervisor on purpose: it must outlast every component
+        whose work its leases cover (the supervisor cancels what is left at its
+        deadline) and stop only once the userbot's client is closed."""
+        self._task = asyncio.create_task(self._keep(), name=self.name)
+
+    async def _keep(self) -> None:
+        attempt = 0
+        while not self._stopping:
+            try:
+                await self.run()
+            except Exception:
+                attempt += 1
+                log.exception("the lease keeper failed (attempt %d): restarting", attempt)
+                if self._health is not None:
+                    self._health.set(self.name, "restarting", "see the log")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), min(self.period * attempt, 30))
+
+    async def close(self) -> None:
+        """Stop renewing and give every lease back (what is still held is stopped
+        first: its `on_lost`); wait for the task, at most LEASE_SECONDS."""
+        self._stopping = True
+        self._closing.set()
+        self._wake.set()
+        task = self._task
+        if task is None:
+            return
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(task), self.seconds)
+        if not task.done():
+            task.cancel()
+
     async def run(self) -> None:
         """Register this process, then renew its leases every LEASE_SECONDS/3 until
-        stopped; leases it could not renew in time are given up (`on_lost`). Once
-        stopped it goes on renewing what the other components still hold, until they
-        have given it back (at most LEASE_SECONDS), then deletes its rows; leases
-        still held then, or when cancelled, are left to expire (what they cover may
-        still be running)."""
-        await self._register()
-        next_beat = self._clock()
-        drain_until: float | None = None
-        clean = False
+        closed; leases it could not renew in time are given up (`on_lost`). However it
+        ends (closed, failed, cancelled), what is still held is stopped first
+        (`on_lost`), then given back: nothing stays open here unrenewed."""
         try:
-            while True:
-                if self._stopping:
-                    if not self._held:
-                        break
-                    if drain_until is None:
-                        drain_until = self._clock() + self.seconds
-                    elif self._clock() >= drain_until:
-                        log.warning(
-                            "%d lease(s) still held at the stop: left to expire", len(self._held)
-                        )
-                        break
+            await self._register()
+            if self._health is not None:
+                self._health.set(self.name, "running")
+            next_beat = self._clock()
+            while not self._stopping:
                 if self._clock() >= next_beat:
                     start = self._clock()
                     next_beat = start + self.period
@@ -174,18 +203,28 @@ class LeaseKeeper:
                 if self._held:
                     earliest = min(h.deadline for h in self._held.values())
                     wait = min(wait, earliest - self._clock())
-                if drain_until is not None:
-                    wait = min(wait, drain_until - self._clock())
                 self._wake.clear()
-                if wait > 0:
+                if wait > 0 and not self._stopping:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), wait)
-            clean = not self._held
         finally:
-            self._held.clear()
-            if clean:
-                await self._release_all()
-            await self._store.close()
+            await self._end()
+
+    async def _end(self) -> None:
+        held, self._held = list(self._held.items()), {}
+        for lease, entry in held:
+            log.warning(
+                "the %s %s lease is still held at the end: stopping its work",
+                lease.kind, lease.key,
+            )
+            try:
+                await asyncio.wait_for(entry.on_lost(), self.margin)
+            except BaseException:
+                log.exception("stopping the work of a %s lease failed", lease.kind)
+        await self._release_all()
+        await self._store.close()
+        if self._health is not None and self._stopping:
+            self._health.set(self.name, "stopped")
 
     async def _register(self) -> None:
         pause = 0.5
@@ -236,7 +275,8 @@ class LeaseKeeper:
             del self._held[lease]
             self.lost.append(lease)
             log.warning(
-                "the %s %s lease could not be renewed in time: given up here", *lease_parts(lease)
+                "the %s %s lease could not be renewed in time: given up here",
+                lease.kind, lease.key,
             )
             try:
                 await asyncio.wait_for(entry.on_lost(), self.margin)
@@ -248,16 +288,6 @@ class LeaseKeeper:
             await asyncio.wait_for(self._store.release_all(), self.period)
         except Exception as exc:
             log.warning("could not give back this process's leases: %s", _error(exc))
-
-    async def stop(self) -> None:
-        """Make `run()` return once the other components gave their leases back (see
-        `run`): add the keeper to the supervisor first, so it is asked to stop last."""
-        self._stopping = True
-        self._wake.set()
-
-
-def lease_parts(lease: HeldLease) -> tuple[str, str]:
-    return lease.kind, lease.key
 
 
 def _error(exc: BaseException) -> str:

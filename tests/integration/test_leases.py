@@ -108,7 +108,7 @@ async def test_a_lease_not_renewed_is_given_up_here_before_it_expires_there(
     """The database stops answering the heartbeat (it hangs): on_lost runs while the
     row is still live, before anyone else could take it; then another takes it."""
     keeper = LeaseKeeper(_store(postgres_url, seconds=2, host="a"), "worker")
-    task = asyncio.create_task(keeper.run())
+    keeper.start()
     other = _store(postgres_url, host="b")
     lost: list[bool] = []
 
@@ -132,34 +132,35 @@ async def test_a_lease_not_renewed_is_given_up_here_before_it_expires_there(
         await asyncio.sleep(1.0)
         assert await other.take(CHANNEL, "5")
     finally:
-        await keeper.stop()
-        await asyncio.wait_for(task, 10)
+        await keeper.close()
         await other.close()
 
 
-async def test_a_stopped_keeper_gives_back_its_leases_and_its_row(
+async def test_a_closed_keeper_stops_what_it_still_holds_then_gives_it_back(
     postgres_url: str, pg: Any
 ) -> None:
     keeper = LeaseKeeper(_store(postgres_url, seconds=2), "all")
-    task = asyncio.create_task(keeper.run())
+    keeper.start()
     await asyncio.wait_for(keeper.registered.wait(), 10)
+    stopped: list[tuple[str, int]] = []
 
-    async def nothing() -> None:
-        return None
+    def on_lost(kind: str) -> Callable[[], Any]:
+        async def lost() -> None:  # the work is stopped while its row still holds it
+            stopped.append((kind, await pg.fetchval("SELECT count(*) FROM lease")))
 
-    assert await keeper.take(ACCOUNT, "1", nothing)
-    assert await keeper.take(CHANNEL, "3", nothing)
+        return lost
+
+    assert await keeper.take(ACCOUNT, "1", on_lost("account"))
+    assert await keeper.take(CHANNEL, "3", on_lost("channel"))
     (worker,) = await keeper.workers()
     assert worker.accounts == ("1",) and worker.channels == ("3",)
     assert worker.alive and worker.this and worker.role == "all"
-    await keeper.stop()
-    await asyncio.sleep(0.3)
-    assert not task.done()  # waits for the components to give their leases back
-    await keeper.release(ACCOUNT, "1")
-    await keeper.release(CHANNEL, "3")
-    await asyncio.wait_for(task, 5)
+    await keeper.release(CHANNEL, "3")  # its run ended
+    await keeper.close()
+    assert stopped == [("account", 1)]
     assert await pg.fetchval("SELECT count(*) FROM lease") == 0
     assert await pg.fetchval("SELECT count(*) FROM worker") == 0
+    assert not await keeper.take(ACCOUNT, "1", on_lost("account"))  # closed: no more
 
 
 async def test_migrations_of_processes_starting_together_wait_for_each_other(
@@ -202,7 +203,9 @@ async def test_a_session_opens_only_under_its_lease_and_moves_when_it_is_lost(
             LeaseKeeper(_store(postgres_url, seconds=2, host=h), "worker") for h in ("a", "b")
         ]
         bots = [_userbot(server, session, k) for k in keepers]
-        tasks = [asyncio.create_task(x.run()) for x in (*keepers, *bots)]
+        for k in keepers:
+            k.start()
+        tasks = [asyncio.create_task(x.run()) for x in bots]
         try:
             await _until(lambda: {b.state for b in bots} == {READY, STANDBY})
             first = next(b for b in bots if b.state == READY)
@@ -225,8 +228,8 @@ async def test_a_session_opens_only_under_its_lease_and_moves_when_it_is_lost(
         finally:
             for b in bots:
                 await b.stop()
-            for k in keepers:
-                await k.stop()
             await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 15)
             for b in bots:
                 await b.close()
+            for k in keepers:
+                await k.close()
