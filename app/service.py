@@ -401,7 +401,8 @@ async def _start_and_run(
         print(f"tg-parser: {exc}; refusing to start a second instance", flush=True)
         return 3
     try:
-        _clear_work_dir(settings.work_dir)
+        if role != WORKER:  # the bot's exports: a worker on its machine leaves them be
+            _clear_work_dir(settings.work_dir)
         lost = _check_database_file(settings)
     except DatabaseDamaged as exc:
         log.error("%s", exc)
