@@ -213,14 +213,7 @@ class LeaseKeeper:
     async def _end(self) -> None:
         held, self._held = list(self._held.items()), {}
         for lease, entry in held:
-            log.warning(
-                "the %s %s lease is still held at the end: stopping its work",
-                lease.kind, lease.key,
-            )
-            try:
-                await asyncio.wait_for(entry.on_lost(), self.margin)
-            except BaseException:
-                log.exception("stopping the work of a %s lease failed", lease.kind)
+            await self._stop_work(lease, entry, "is still held at the end")
         await self._release_all()
         await self._store.close()
         if self._health is not None and self._stopping:
@@ -274,14 +267,15 @@ class LeaseKeeper:
                 continue
             del self._held[lease]
             self.lost.append(lease)
-            log.warning(
-                "the %s %s lease could not be renewed in time: given up here",
-                lease.kind, lease.key,
-            )
-            try:
-                await asyncio.wait_for(entry.on_lost(), self.margin)
-            except Exception:
-                log.exception("stopping the work of a lost %s lease failed", lease.kind)
+            await self._stop_work(lease, entry, "could not be renewed in time: given up here")
+
+    async def _stop_work(self, lease: HeldLease, entry: _Held, why: str) -> None:
+        """Stop what `lease` covers (its on_lost, within LEASE_SECONDS/6)."""
+        log.warning("the %s %s lease %s: stopping its work", lease.kind, lease.key, why)
+        try:
+            await asyncio.wait_for(entry.on_lost(), self.margin)
+        except Exception:
+            log.exception("stopping the work of the %s %s lease failed", lease.kind, lease.key)
 
     async def _release_all(self) -> None:
         try:

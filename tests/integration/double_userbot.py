@@ -1,7 +1,11 @@
-"""A real Userbot (parser/userbot.py) on a stored session, against the MTProto double."""
+"""A real Userbot (parser/userbot.py) on a stored session, against the MTProto double,
+and `until` to wait for what it does."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -44,3 +48,11 @@ def double_userbot(server: MTProtoServer, session: str, **kwargs: Any) -> Userbo
         settings, StoredSession(session), HealthRegistry(), Alerter(600),  # type: ignore[arg-type]
         tracker=tracker, **kwargs,
     )
+
+
+async def until(cond: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Wait until `cond()` is true, looking every 20 ms; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)

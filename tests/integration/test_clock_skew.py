@@ -8,8 +8,7 @@ the difference from the dropped answers, reports it, and corrects the client's o
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -19,6 +18,7 @@ from parser.userbot import CONNECTING, READY, Userbot
 from tests.account_status import login_status_section as status_section
 from tests.doubles.mtproto import MTProtoServer, World, signed_in_client
 from tests.integration.double_userbot import double_userbot
+from tests.integration.double_userbot import until as _until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -42,13 +42,6 @@ async def skewed() -> AsyncIterator[tuple[MTProtoServer, str]]:
 
 def _userbot(server: MTProtoServer, session: str, **kwargs: Any) -> Userbot:
     return double_userbot(server, session, **kwargs)
-
-
-async def _until(cond: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.02)
 
 
 async def _status(userbot: Userbot, lang: str) -> str:

@@ -26,6 +26,7 @@ from tests.doubles.botapi import BotAPIDouble
 from tests.doubles.mtproto import MTProtoServer, World, signed_in_client
 from tests.e2e.harness import ADMIN_ID, BOT_TOKEN, ROOT, app_env
 from tests.integration.double_userbot import double_userbot
+from tests.integration.double_userbot import until as _until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -49,13 +50,6 @@ async def pg(postgres_url: str) -> AsyncIterator[Any]:
 
 def _store(url: str, seconds: int = 2, host: str = "box") -> LeaseStore:
     return LeaseStore(url, worker_id(host), seconds)
-
-
-async def _until(cond: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.02)
 
 
 async def test_one_holder_at_a_time_by_the_database_clock(postgres_url: str, pg: Any) -> None:
