@@ -1,4 +1,4 @@
-"""`tg-parser` command line: run, check, keygen, rotate-key, migrate, backup."""
+"""`tg-parser` command line: run, worker, check, keygen, rotate-key, migrate, backup."""
 
 from __future__ import annotations
 
@@ -25,13 +25,34 @@ def _fail(message: str) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    no_parser = bool(getattr(args, "no_parser", False))
+    return _run_role("bot" if no_parser else "all", "run --no-parser" if no_parser else None)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    return _run_role("worker", "worker")
+
+
+def _run_role(role: str, needs_postgres: str | None) -> int:
+    """Run a process of `role` (app/service.py ALL, BOT, WORKER); `needs_postgres`:
+    the command as typed when it shares the work with other processes, which only
+    PostgreSQL allows (exit 2 on SQLite, naming DATABASE_URL)."""
     try:
         settings = load(Settings)
     except ConfigError as exc:
         return _fail(str(exc))
+    if needs_postgres is not None and settings.database_url.startswith("sqlite://"):
+        print(
+            f"tg-parser: `{needs_postgres}` shares the work with other processes through "
+            f"PostgreSQL, and DATABASE_URL is SQLite ({settings.database_url}): set "
+            "DATABASE_URL=postgres://user:pass@host:5432/db (the same for the bot and "
+            "every worker), or use `tg-parser run` alone",
+            file=sys.stderr,
+        )
+        return 2
     from app.service import run_service
 
-    return asyncio.run(run_service(settings))
+    return asyncio.run(run_service(settings, role))
 
 
 def command_name() -> str:
@@ -306,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for name, fn, help_text in (
         ("run", cmd_run, "run the bot, the parser and the scheduler"),
+        ("worker", cmd_worker, "run only the parser side (PostgreSQL; beside a bot)"),
         ("check", cmd_check, "validate the configuration"),
         ("keygen", cmd_keygen, "print a new encryption key for SESSION_KEYS"),
         ("rotate-key", cmd_rotate_key, "re-encrypt stored sessions with the first key"),
@@ -316,6 +338,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(fn=fn)
         if name == "backup":
             p.add_argument("path", nargs="?", help="a file or folder (default: BACKUP_DIR)")
+        if name == "run":
+            p.add_argument(
+                "--no-parser",
+                action="store_true",
+                help="run only the bot: `tg-parser worker` processes parse (PostgreSQL)",
+            )
         if name == "check":
             p.add_argument(
                 "--online",

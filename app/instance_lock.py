@@ -1,5 +1,8 @@
-"""One running instance per database: two processes on one Telegram session get the
-auth key killed by Telegram (AUTH_KEY_DUPLICATED)."""
+"""One bot per database: on SQLite one process in all (two processes on one Telegram
+session get the auth key killed by Telegram, AUTH_KEY_DUPLICATED); on PostgreSQL one
+process polling the bot's updates (two getUpdates pollers of one token get 409
+Conflict), while `tg-parser worker` processes take none (their Telegram sessions are
+kept apart by leases: services/leases.py)."""
 
 from __future__ import annotations
 
@@ -26,13 +29,17 @@ class InstanceLock:
 
     PG_LOCK_ID = 0x7470_6172  # "tpar"
 
-    def __init__(self, database_url: str, sqlite_path: Path | None) -> None:
+    def __init__(self, database_url: str, sqlite_path: Path | None, *, take: bool = True) -> None:
+        """`take=False`: acquire() and release() do nothing (a worker process)."""
+        self._take = take
         self._url = database_url
         self._sqlite_path = sqlite_path
         self._fd: int | None = None
         self._pg: Any = None
 
     async def acquire(self) -> None:
+        if not self._take:
+            return
         if self._url.startswith("sqlite://"):
             path = self._sqlite_path or Path("data/memory")
             lock_path = path.with_name(path.name + ".lock")
@@ -56,7 +63,10 @@ class InstanceLock:
         if not await self._pg.fetchval("SELECT pg_try_advisory_lock($1)", self.PG_LOCK_ID):
             await self._pg.close()
             self._pg = None
-            raise AlreadyRunning("another tg-parser is already running on this PostgreSQL DB")
+            raise AlreadyRunning(
+                "another tg-parser bot is already running on this PostgreSQL DB (one bot "
+                "per database: start more with `tg-parser worker`, which runs no bot)"
+            )
 
     async def release(self) -> None:
         if self._fd is not None:

@@ -32,6 +32,7 @@ from db.accounts import AccountRepository
 from db.channels import ChannelRepository, ChannelStateRepository
 from db.counters import CounterRepository, split_ages
 from db.database import close_db, init_db
+from db.leases import LeaseStore
 from db.media_queue import MediaQueue
 from db.media_store import LocalMediaStore
 from db.messages import MessageRepository
@@ -57,6 +58,7 @@ from services.deletion_alerts import DeletionNotifier
 from services.events import EventBus, PostsDeleted
 from services.export.series import SeriesExportService
 from services.graph import GraphService, LinksBackfill
+from services.leases import LeaseKeeper, worker_id
 from services.login import LoginService
 from services.media import MediaService
 from services.media_files import MediaFilesService
@@ -72,6 +74,14 @@ from services.watches import WatchesService, WatchNotifier
 log = logging.getLogger(__name__)
 
 
+# What a process runs (#18): `all` the bot and the parser (`tg-parser run`), `bot` only
+# the bot (`run --no-parser`), `worker` only the parser side (`tg-parser worker`).
+ALL, BOT, WORKER = "all", "bot", "worker"
+
+
+_ROLE_NAMES = {ALL: "bot and parser", BOT: "bot only", WORKER: "parser worker"}
+
+
 @dataclass
 class App:
     settings: Settings
@@ -84,6 +94,7 @@ class App:
     media: MediaService | None = None
     media_store: LocalMediaStore | S3MediaStore | None = None
     components: list[Component] = field(default_factory=list)
+    leases: LeaseKeeper | None = None
 
 
 def userbot_config(settings: Settings) -> UserbotConfig:
@@ -99,12 +110,26 @@ def userbot_config(settings: Settings) -> UserbotConfig:
     )
 
 
-def build_app(settings: Settings) -> App:
+def build_leases(settings: Settings, role: str, health: HealthRegistry) -> LeaseKeeper | None:
+    """The lease keeper of this process on PostgreSQL (LEASE_SECONDS); None on SQLite,
+    where one process owns everything (app/instance_lock.py)."""
+    if settings.database_url.startswith("sqlite://"):
+        return None
+    store = LeaseStore(settings.database_url, worker_id(), settings.lease_seconds)
+    return LeaseKeeper(store, role, health)
+
+
+def build_app(settings: Settings, role: str = ALL) -> App:
+    """Every part of a process of `role` (ALL, BOT, WORKER), wired; nothing started."""
     health = HealthRegistry()
     alerter = Alerter(settings.alert_window_seconds)
     vault = SessionVault([k.get_secret_value() for k in settings.session_keys])
     accounts = AccountRepository(vault)
-    userbot = AccountPool(userbot_config(settings), accounts, health, alerter)
+    keeper = build_leases(settings, role, health)
+    userbot = AccountPool(
+        userbot_config(settings), accounts, health, alerter,
+        leases=keeper, elsewhere=role == BOT,
+    )
     login = LoginService(userbot, accounts)
     # A dead account's channels go to the others, with one alert (#18).
     deaths = AccountDeaths(userbot, accounts, alerter)
@@ -127,7 +152,7 @@ def build_app(settings: Settings) -> App:
         min_free_bytes=settings.min_free_disk_mb * 1024 * 1024,
     )
     watches = WatchesService()
-    scheduler, parse = _build_parsing(settings, userbot, health, alerter, events)
+    scheduler, parse = _build_parsing(settings, userbot, health, alerter, events, keeper)
     media = build_media(settings, userbot, alerter, store)
     events.subscribe(media.on_run_completed)
     userbot.on_state(media.session_state)
@@ -145,7 +170,7 @@ def build_app(settings: Settings) -> App:
     userbot.on_state(counters.session_state)
     parse.watch_counters(counters.state)
     events.subscribe(counters.on_run_completed)
-    status = StatusService(health)
+    status = StatusService(health, workers=keeper.workers if keeper is not None else None)
     deps = BotDeps(
         channels=channels,
         parsing=parse,
@@ -178,13 +203,23 @@ def build_app(settings: Settings) -> App:
     events.subscribe(DeletionNotifier(control.notify_admins).on_posts_deleted, PostsDeleted)
     supervisor = Supervisor(health, alerter)
     app = App(settings, health, alerter, accounts, userbot, control, supervisor, media, store)
+    app.leases = keeper
     # Stopped in reverse order: media downloads and the scheduler finish before the
-    # userbot stops; alert delivery goes last.
-    app.components = [control.delivery, control, userbot, scheduler, media, counters]
-    if search_index is not None:
-        app.components.append(search_index)
-    # The graph's links of the messages stored before #17, in the background (#17).
-    app.components.append(LinksBackfill())
+    # userbot stops; alert delivery goes last. The lease keeper is no component: it
+    # outlasts them all (_run_until_stopped).
+    app.components = [control.delivery]
+    if role != WORKER:
+        app.components.append(control)  # the one getUpdates poller of the database
+    # The accounts are listed in every role; a bot-only one opens no client (#18).
+    app.components.append(userbot)
+    if role != BOT:
+        app.components.extend([scheduler, media, counters])
+    if role != WORKER:
+        # Jobs over the whole archive, once per database: where the bot runs.
+        if search_index is not None:
+            app.components.append(search_index)
+        # The graph's links of the messages stored before #17, in the background (#17).
+        app.components.append(LinksBackfill())
     if settings.sqlite_path is not None and settings.backups_path is not None:
         maintenance = ArchiveMaintenance(
             settings.sqlite_path,
@@ -267,6 +302,7 @@ def _build_parsing(
     health: HealthRegistry,
     alerter: Alerter,
     events: EventBus,
+    leases: LeaseKeeper | None = None,
 ) -> tuple[ParseWorker, ParseService]:
     """Fetcher, breaker and the run worker; /parse and the /status section for the bot."""
     channels, metrics = ChannelStateRepository(), PrometheusMetrics()
@@ -296,6 +332,7 @@ def _build_parsing(
         retry_seconds=settings.parse_retry_seconds,
         retry_max_seconds=settings.parse_retry_max_seconds,
         local_probe_seconds=settings.local_probe_seconds,
+        leases=leases,
     )
     # After a new login the channels a dead session stopped go on at once.
     userbot.on_state(worker.session_state)
@@ -315,7 +352,8 @@ async def _bounded_close(
         log.exception("error while closing %s", name)
 
 
-async def run_service(settings: Settings) -> int:
+async def run_service(settings: Settings, role: str = ALL) -> int:
+    """Run a process of `role` (ALL, BOT, WORKER) until SIGTERM/SIGINT; the exit code."""
     setup_logging(settings.log_level, settings.secret_values())
     stop_event = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -347,7 +385,7 @@ async def run_service(settings: Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
     try:
-        return await _start_and_run(settings, stop_event, started)
+        return await _start_and_run(settings, stop_event, started, role)
     except asyncio.CancelledError:
         if not stop_event.is_set():
             raise
@@ -357,9 +395,10 @@ async def run_service(settings: Settings) -> int:
 
 
 async def _start_and_run(
-    settings: Settings, stop_event: asyncio.Event, started: Callable[[], None]
+    settings: Settings, stop_event: asyncio.Event, started: Callable[[], None], role: str
 ) -> int:
-    lock = InstanceLock(settings.database_url, settings.sqlite_path)
+    # One bot (one getUpdates poller) per database; workers take no instance lock.
+    lock = InstanceLock(settings.database_url, settings.sqlite_path, take=role != WORKER)
     from app.instance_lock import AlreadyRunning
 
     try:
@@ -369,14 +408,15 @@ async def _start_and_run(
         print(f"tg-parser: {exc}; refusing to start a second instance", flush=True)
         return 3
     try:
-        _clear_work_dir(settings.work_dir)
+        if role != WORKER:  # the bot's exports: a worker on its machine leaves them be
+            _clear_work_dir(settings.work_dir)
         lost = _check_database_file(settings)
     except DatabaseDamaged as exc:
         log.error("%s", exc)
         print(f"tg-parser: {exc}", file=sys.stderr, flush=True)
         await lock.release()
         return 4
-    await _run_until_stopped(settings, lock, stop_event, started, lost)
+    await _run_until_stopped(settings, lock, stop_event, started, lost, role)
     log.info("tg-parser stopped")
     return 0
 
@@ -411,15 +451,21 @@ async def _run_until_stopped(
     stop_event: asyncio.Event,
     started: Callable[[], None],
     lost_archive: AlertText | None = None,
+    role: str = ALL,
 ) -> None:
     async with AsyncExitStack() as stack:
         stack.push_async_callback(lock.release)
         stack.push_async_callback(close_db)  # before init_db: it may be cut short
         await init_db(settings.database_url)
-        app = build_app(settings)
+        app = build_app(settings, role)
         if lost_archive is not None:
             # Queued now, delivered once the bot is up (alerts leave through the bot).
             app.alerter.alert("archive-lost", lost_archive)
+        if app.leases is not None:
+            # Closed after the userbot's client (LIFO): its account lease goes back
+            # only once the session is closed here.
+            stack.push_async_callback(app.leases.close)
+            app.leases.start()
         # Network closes are bounded so SIGTERM still ends within seconds; close_db is
         # not (a write cut short poisons the connection).
         stack.push_async_callback(_bounded_close, "bot", app.control.close)
@@ -439,6 +485,6 @@ async def _run_until_stopped(
         gc.freeze()
         app.supervisor.start()
         started()
-        log.info("tg-parser started (pid %d)", os.getpid())
+        log.info("tg-parser started (pid %d, %s)", os.getpid(), _ROLE_NAMES[role])
         await stop_event.wait()
         await app.supervisor.stop(settings.shutdown_timeout)

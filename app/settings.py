@@ -279,6 +279,11 @@ class Settings(VaultSettings):
         24, ge=0, le=24 * 30, description="hours between automatic backups (0 = none)"
     )
     backup_keep: int = Field(7, ge=1, le=1000, description="automatic backups kept (newest)")
+    lease_seconds: int = Field(
+        30, ge=2, le=600,
+        description="seconds a worker's lease on an account or a channel run lasts without "
+        "a heartbeat (PostgreSQL; 2..600): a dead worker's work is taken over after it",
+    )
 
     @field_validator("snapshot_ages")
     @classmethod

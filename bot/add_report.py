@@ -27,7 +27,7 @@ MESSAGE_LIMIT = 4096
 ORDER = (
     "added", "reenabled", "refreshed", "already", "duplicate", "invite", "not_found",
     "private", "not_channel", "too_many", "invite_invalid", "garbage", "bad_option",
-    "flood", "not_ready", "session_dead", "error",
+    "flood", "not_ready", "elsewhere", "session_dead", "error",
 )  # fmt: skip
 INVITE_BUTTONS = 10
 
@@ -134,12 +134,13 @@ async def answer_add(
     message: Message, channels: ChannelsAPI, results: Sequence[AddResult], lang: str,
     tz: ZoneInfo,
 ) -> None:
-    """Answer an add batch's `results` in `message`'s chat: "no session" when none was
-    tried for want of one, else the report, the invites to confirm and the history
-    question."""
-    if all(r.code is AddCode.NOT_READY for r in results):
-        await message.answer(t("add_not_ready", lang))
-        return
+    """Answer an add batch's `results` in `message`'s chat: "no session" (or "open in
+    another process") when none was tried for want of one, else the report, the
+    invites to confirm and the history question."""
+    for code in (AddCode.NOT_READY, AddCode.ELSEWHERE):
+        if all(r.code is code for r in results):
+            await message.answer(t(f"add_{code}", lang))
+            return
     await message.answer(render_add_report(results, lang))
     await ask_invites(message, channels, [r.token for r in results if r.token], lang)
     await ask_history(message, channels, results, lang, tz)

@@ -11,9 +11,16 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from bot.api.status import StatusAPI
+from bot.labels import duration, shorten
 from bot.texts import Html, html_join, keys, t
 from bot.times import UTC_ZONE, show
-from core.status import BackupStatus, StatusReport
+from core.status import BackupStatus, StatusReport, WorkerStatus
+
+# /status names this many processes at most (the rest are counted), and this many
+# account ids of each: a bounded section at any number of workers and leases.
+WORKERS_SHOWN = 10
+ACCOUNTS_SHOWN = 5
+WHERE_MAX = 60  # characters of a host/pid
 
 # One feature's part of /status in the operator's language ("" shows nothing).
 StatusSection = Callable[[str], Awaitable[str]]
@@ -45,6 +52,7 @@ class StatusPage:
         if report.backup is not None:
             lines.append(backup_lines(report.backup, lang, self.tz))
         lines.extend(component_lines(report, lang))
+        lines.extend(worker_lines(report, lang))
         return Html("\n".join(lines))
 
 
@@ -74,6 +82,40 @@ def component_lines(report: StatusReport, lang: str) -> list[str]:
         state = _word("status_state_", comp.state, lang)
         lines.append(t("status_component", lang, name=name, state=state, extra=extra))
     return lines
+
+
+def worker_lines(report: StatusReport, lang: str) -> list[str]:
+    """The processes sharing a PostgreSQL database (#18): host/pid, role, the accounts
+    and channel runs each holds, its last heartbeat; none on SQLite. At most
+    WORKERS_SHOWN lines and ACCOUNTS_SHOWN account ids each (then counted)."""
+    if report.workers_error:
+        return [t("status_workers_error", lang, error=report.workers_error)]
+    workers = report.workers
+    if not workers:
+        return []
+    lines: list[str] = [t("status_workers", lang, n=len(workers))]
+    for worker in workers[:WORKERS_SHOWN]:
+        lines.append(_worker_line(worker, lang))
+    if len(workers) > WORKERS_SHOWN:
+        lines.append(t("status_workers_more", lang, n=len(workers) - WORKERS_SHOWN))
+    return lines
+
+
+def _worker_line(worker: WorkerStatus, lang: str) -> Html:
+    where = shorten(worker.where, WHERE_MAX)
+    role = _word("status_role_", worker.role, lang)
+    age = duration(worker.heartbeat_age, lang)
+    if not worker.alive:
+        return t("status_worker_dead", lang, where=where, role=role, age=age)
+    shown = [f"#{a}" for a in worker.accounts[:ACCOUNTS_SHOWN]]
+    if len(worker.accounts) > ACCOUNTS_SHOWN:
+        shown.append(f"+{len(worker.accounts) - ACCOUNTS_SHOWN}")
+    accounts = ", ".join(shown) if shown else t("status_worker_none", lang)
+    this = t("status_worker_this", lang) if worker.this else ""
+    return t(
+        "status_worker", lang, where=where, role=role, this=this, accounts=accounts,
+        runs=len(worker.channels), age=age,
+    )
 
 
 def _word(prefix: str, value: str, lang: str) -> str:

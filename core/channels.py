@@ -219,6 +219,7 @@ class AddCode(StrEnum):
     BAD_OPTION = "bad_option"
     FLOOD = "flood"  # Telegram's flood wait: `seconds` to wait
     NOT_READY = "not_ready"  # no usable session
+    ELSEWHERE = "elsewhere"  # the session is open in another process (a worker, #18)
     SESSION_DEAD = "session_dead"
     ERROR = "error"
 

@@ -105,6 +105,11 @@ class SessionState(StrEnum):
     READY = "ready"
     PAUSED = "paused"
     INVALID = "invalid"
+    # PostgreSQL with several processes (#18): another process holds the account's
+    # lease (its session is open there; this one takes over if that one dies) ...
+    STANDBY = "standby"
+    # ... or this process runs only the bot (`run --no-parser`): workers open it.
+    ELSEWHERE = "elsewhere"
 
 
 @dataclass(frozen=True, eq=False)
@@ -161,6 +166,9 @@ class AccountState(StrEnum):
     PAUSED = "paused"  # its stored secrets cannot be opened
     REVOKED = "revoked"  # Telegram ended the session (401: revoked, banned, ...)
     LOGGED_OUT = "logged_out"
+    # PostgreSQL, several processes (#18): its client is open in another process (a
+    # worker holds its lease); `reason` names that process (host/pid) when known.
+    ELSEWHERE = "elsewhere"
 
 
 @dataclass(frozen=True)

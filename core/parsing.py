@@ -55,6 +55,7 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     INTERRUPTED = "interrupted"  # stopped between batches (stop, pause, logout)
     NOT_RUN = "not_run"  # no usable session (or the app is stopping)
+    ELSEWHERE = "elsewhere"  # another process runs this channel now (its lease, #18)
 
 
 class Trigger(StrEnum):

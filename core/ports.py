@@ -6,7 +6,7 @@ and `core.health.HealthRegistry`); they never import app/ or bot/.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -60,6 +60,31 @@ class Component(Protocol):
     async def run(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+# Called when a lease is given up locally (it could not be renewed in time): stop
+# what it covers at once. Its errors are logged, not raised.
+LeaseLost = Callable[[], Awaitable[None]]
+
+
+class LeaseGate(Protocol):
+    """Leases of work shared between processes (services/leases.py): `kind` "account"
+    (that account's Telegram client may be open here) or "channel" (that channel's run
+    may go on here), `key` the row id as text. On SQLite one process owns everything
+    and there is no gate (None)."""
+
+    retry_seconds: float  # how often a process without a lease asks again
+
+    async def take(self, kind: str, key: str, on_lost: LeaseLost) -> bool:
+        """True once this process holds the lease (renewed in the background until
+        released; `on_lost` is awaited when a renewal failed, before it can expire);
+        False when another process holds it or the database cannot be asked."""
+
+    async def release(self, kind: str, key: str) -> None:
+        """Give the lease back (never raises)."""
+
+    async def holder(self, kind: str, key: str) -> str | None:
+        """Who holds the lease now ("host/pid"), None when free or not known."""
 
 
 class SessionStore(Protocol):

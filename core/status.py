@@ -28,6 +28,25 @@ class BackupStatus:
 
 
 @dataclass(frozen=True)
+class WorkerStatus:
+    """One process sharing a PostgreSQL database (#18, services/leases.py): `where` is
+    host/pid, `role` all | worker | bot, `accounts` and `channels` the row ids of the
+    accounts and channel runs it holds leases on, `heartbeat_age` seconds since its
+    last heartbeat (the database's clock), `alive` whether that is within LEASE_SECONDS."""
+
+    where: str
+    role: str
+    accounts: tuple[str, ...]
+    channels: tuple[str, ...]
+    heartbeat_age: float
+    alive: bool
+    this: bool = False  # the process answering
+
+
+@dataclass(frozen=True)
 class StatusReport:
     components: tuple[ComponentStatus, ...]
     backup: BackupStatus | None = None  # None: no maintenance (PostgreSQL, no backups)
+    # The processes sharing the database (PostgreSQL); None on SQLite (one process).
+    workers: tuple[WorkerStatus, ...] | None = None
+    workers_error: str | None = None  # why they could not be read

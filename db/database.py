@@ -24,9 +24,34 @@ def _progress(event: str, app_label: str, name: str) -> None:
         log.info("database: applying migration %s (a big archive can take a while)", name)
 
 
+# pg_advisory_lock id that serialises migrations of processes starting together.
+MIGRATION_LOCK_ID = 0x7470_6D67  # "tpmg"
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    """A postgres:// (postgresql://, asyncpg://) DATABASE_URL as asyncpg's DSN."""
+    return "postgresql://" + database_url.split("://", 1)[1]
+
+
 async def apply_migrations(database_url: str) -> None:
-    """Apply every pending migration (Tortoise's built-in migrations)."""
-    await migrate_api(config=tortoise_config(database_url), progress=_progress)
+    """Apply every pending migration (Tortoise's built-in migrations).
+
+    On PostgreSQL several processes may start together (the bot and its workers): the
+    first to take the advisory lock MIGRATION_LOCK_ID migrates, the others wait for it
+    and then find nothing left to do.
+    """
+    if database_url.startswith("sqlite://"):
+        await migrate_api(config=tortoise_config(database_url), progress=_progress)
+        return
+    import asyncpg
+
+    lock = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        await lock.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_ID)
+        await migrate_api(config=tortoise_config(database_url), progress=_progress)
+    finally:
+        # Closing the session releases its advisory locks, even after a failure.
+        await lock.close()
 
 
 async def init_db(database_url: str, *, migrate: bool = True) -> None:

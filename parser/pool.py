@@ -24,13 +24,22 @@ from telethon import TelegramClient
 
 from core.alerts import AlertText
 from core.errors import VaultError
-from core.ports import AccountBook, AlertSink, HealthBeats
+from core.ports import AccountBook, AlertSink, HealthBeats, LeaseGate
 from core.proxy import parse_proxy
 from core.redaction import add_secret
 from parser.client import UserbotConfig, new_client
 from parser.clock_skew import set_time_offset
 from parser.connection import ConnectionTracker
-from parser.userbot import CONNECTING, INVALID, NO_SESSION, PAUSED, READY, Userbot
+from parser.userbot import (
+    CONNECTING,
+    ELSEWHERE,
+    INVALID,
+    NO_SESSION,
+    PAUSED,
+    READY,
+    STANDBY,
+    Userbot,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +69,14 @@ class AccountPool:
         alerter: AlertSink,
         *,
         open_timeout: float = 60.0,
+        leases: LeaseGate | None = None,
+        elsewhere: bool = False,
     ) -> None:
         self._config = config
+        # PostgreSQL, several processes (#18): each account's client is open only where
+        # its lease is held (parser/userbot.py); `elsewhere`: a bot-only process.
+        self._leases = leases
+        self._elsewhere = elsewhere
         self._book = book
         self._health = health
         self._alerter = alerter
@@ -159,6 +174,8 @@ class AccountPool:
         `(None, True)`: its account is connecting, wait; `(None, False)`: nobody can.
         """
         own = self._bots.get(account_id) if account_id is not None else self.primary
+        if own is not None and own.state in (STANDBY, ELSEWHERE):
+            return None, False  # its account's client is open in another process
         own_ready = own is not None and own.state == READY and own.client is not None
         if own_ready and own is not None and not own.flooded():
             return own, False
@@ -169,6 +186,14 @@ class AccountPool:
         if own_ready:
             return own, False
         return None, own is not None and own.state == CONNECTING
+
+    def held_elsewhere(self, account_id: int | None) -> str | None:
+        """The process (host/pid; "?" when not known) whose lease holds the client of
+        account `account_id` (default: the primary) when it is not this one (#18)."""
+        bot = self._bots.get(account_id) if account_id is not None else self.primary
+        if bot is None or bot.state not in (STANDBY, ELSEWHERE):
+            return None
+        return bot.reason or "?"
 
     # -- a Userbot to the services -------------------------------------------------------
 
@@ -316,6 +341,8 @@ class AccountPool:
             open_timeout=self._open_timeout,
             account_id=account_id,
             probe=False,
+            leases=self._leases,
+            elsewhere=self._elsewhere,
         )
         bot.on_dead = self._bot_died
         bot.on_state(lambda state: self._on_bot_state(state))
@@ -348,6 +375,8 @@ class AccountPool:
 
     def _start(self, bot: Userbot) -> None:
         assert bot.account_id is not None
+        if self._elsewhere:
+            return  # a bot-only process: the workers open the clients
         task = self._tasks.get(bot.account_id)
         if (task is None or task.done()) and bot.state != PAUSED and not self._stopping:
             self._tasks[bot.account_id] = asyncio.create_task(
@@ -361,6 +390,32 @@ class AccountPool:
                 self._start(bot)
         self._loaded = True
         await self._on_bot_state(self.state)
+
+    async def _sync(self) -> None:
+        """Several processes on one database (#18): an account a login in another
+        process added is started here; one logged out or revoked there is closed here
+        (a logout's auth.logOut is sent from here when this process has its client)."""
+        infos = {info.id: info for info in await self._book.accounts()}
+        for info in infos.values():
+            if info.has_session and info.status == "active" and info.id not in self._bots:
+                self._start(await self._new_bot(info.id))
+        changed = False
+        for account_id, bot in list(self._bots.items()):
+            row = infos.get(account_id)
+            if row is not None and row.has_session and row.status == "active":
+                continue
+            changed = True
+            self._bots.pop(account_id, None)
+            task = self._tasks.pop(account_id, None)
+            if row is not None and row.status == "logged_out" and bot.client is not None:
+                await bot.logout()
+            await bot.stop()
+            if task is not None:
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait_for(task, 5.0)
+            await bot.close()
+        if changed:
+            await self._on_bot_state(self.state)
 
     async def run(self) -> None:
         """Start every stored account's Userbot and keep them running until `stop()`;
@@ -381,6 +436,11 @@ class AccountPool:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), 5.0)
                 self._wake.clear()
+                if (self._leases is not None or self._elsewhere) and not self._stopping:
+                    try:
+                        await self._sync()
+                    except Exception:
+                        log.exception("reading the accounts other processes changed failed")
         finally:
             for bot in self._bots.values():
                 await bot.stop()

@@ -19,7 +19,7 @@ from telethon.sessions import StringSession
 
 from core.alerts import AlertText
 from core.errors import VaultError
-from core.ports import AlertSink, HealthBeats, SessionStore
+from core.ports import AlertSink, HealthBeats, LeaseGate, SessionStore
 from core.redaction import add_secret
 from parser import clock_skew
 from parser.client import UserbotConfig, new_client
@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 # The values of `Userbot.state` (core.login.SessionState).
 NO_SESSION, CONNECTING, READY = "no_session", "connecting", "ready"
 PAUSED, INVALID = "paused", "invalid"
+STANDBY, ELSEWHERE = "standby", "elsewhere"
+# The lease (core.ports.LeaseGate) that lets this process open an account's client.
+ACCOUNT_LEASE = "account"
 
 
 class Userbot:
@@ -40,8 +43,16 @@ class Userbot:
     `state` is connecting (also before the stored session is read) | no_session | ready |
     paused (the vault cannot open the session) | invalid (Telegram revoked it: 401
     AUTH_KEY_UNREGISTERED, SESSION_REVOKED, ...,
-    https://core.telegram.org/api/errors#401-unauthorized); `reason` says why.
+    https://core.telegram.org/api/errors#401-unauthorized) | standby (another process
+    holds the account's lease; `reason` names it) | elsewhere (`elsewhere=True`: this
+    process runs only the bot, workers open the session); `reason` says why.
     The session string comes from and goes to `accounts` (core.ports.SessionStore).
+
+    With `leases` (PostgreSQL, several processes) the client is open only while this
+    process holds the account's lease: without it the userbot waits as standby and
+    asks again every `leases.retry_seconds`; a lease lost (not renewed in time) closes
+    the client at once, so one session is never open in two processes
+    (AUTH_KEY_DUPLICATED, https://core.telegram.org/api/errors#406-not-acceptable).
     """
 
     name = "userbot"
@@ -59,6 +70,8 @@ class Userbot:
         open_timeout: float = 60.0,
         account_id: int | None = None,
         probe: bool = True,
+        leases: LeaseGate | None = None,
+        elsewhere: bool = False,
     ) -> None:
         self._config = config
         # The account row it runs (AccountPool's bots); None: whichever is stored.
@@ -66,6 +79,10 @@ class Userbot:
         # Wall-clock time (time.time()) until which Telegram flood-waits this account
         # beyond the sleep threshold (FLOOD_WAIT_X); 0: none known.
         self.flood_until = 0.0
+        self._leases = leases
+        self._elsewhere = elsewhere
+        self._account_key: str | None = None  # the account whose lease is held
+        self._opening: TelegramClient | None = None  # a client being connected
         self._accounts = accounts
         self._health = health
         self._alerter = alerter
@@ -73,7 +90,7 @@ class Userbot:
         # Until run() has looked at the stored session we do not know there is none:
         # a command that arrives meanwhile waits for the client instead of being told
         # to /login (the bot polls before this component's first step).
-        self.state = CONNECTING
+        self.state = ELSEWHERE if elsewhere else CONNECTING
         self.reason: str | None = None
         self.me: Any = None
         self.stored_name: str | None = None  # the stored account's name, while connecting
@@ -205,12 +222,21 @@ class Userbot:
         return self.client
 
     async def adopt(self, client: TelegramClient, me: Any, phone: str | None) -> None:
-        """Take over a freshly signed-in client and store its session at once."""
+        """Take over a freshly signed-in client and store its session at once.
+
+        With leases (or `elsewhere`) the login's client is closed BEFORE the session is
+        stored (another process may open it as soon as it is): the session is then
+        opened like a stored one, where the account's lease is held."""
         session = self.session_string(client)
         name = " ".join(p for p in (me.first_name, me.last_name) if p) or None
+        if self._leases is not None or self._elsewhere:
+            await client.disconnect()
         await self._accounts.save_session(
             session, phone=phone, user_id=me.id, display_name=name, username=me.username
         )
+        if self._leases is not None or self._elsewhere:
+            await self._adopted_elsewhere(me)
+            return
         old = self.client
         self.client, self.me = client, me
         if old is not None and old is not client:
@@ -219,6 +245,53 @@ class Userbot:
         self._dead_seen = False
         await self._set_state(READY)
         self._wake.set()
+
+    async def _adopted_elsewhere(self, me: Any) -> None:
+        """After a login stored with leases: the run loop opens it once the lease is
+        held; in a bot-only process the workers do."""
+        old, self.client = self.client, None
+        if old is not None:
+            with contextlib.suppress(Exception):
+                await old.disconnect()
+        await self._release_account()
+        self.me = me
+        self._alerter.forget("session-dead")
+        self._dead_seen = False
+        await self._set_state(ELSEWHERE if self._elsewhere else CONNECTING)
+        self._wake.set()
+
+    async def _release_account(self) -> None:
+        key, self._account_key = self._account_key, None
+        if key is not None and self._leases is not None:
+            await self._leases.release(ACCOUNT_LEASE, key)
+
+    async def _account_lost(self) -> None:
+        """The account's lease could not be renewed in time (core.ports.LeaseLost):
+        close the client now, before another process may take the lease."""
+        self._account_key = None
+        clients = {c for c in (self.client, self._opening) if c is not None}
+        self.client = None
+        for client in clients:
+            with contextlib.suppress(Exception):
+                await client.disconnect()
+        await self._set_state(STANDBY, "lease lost")
+        self._wake.set()
+
+    async def _take_account(self, account_id: int | None) -> bool:
+        """Whether this process may open the account's client (always, without
+        leases); standby, naming the holder, when another process holds it."""
+        if self._leases is None:
+            return True
+        key = str(account_id or 0)
+        if self._account_key is not None and self._account_key != key:
+            await self._release_account()  # another account row now
+        if not await self._leases.take(ACCOUNT_LEASE, key, self._account_lost):
+            holder = await self._leases.holder(ACCOUNT_LEASE, key) or "?"
+            if (self.state, self.reason) != (STANDBY, holder):
+                await self._set_state(STANDBY, holder)
+            return False
+        self._account_key = key
+        return True
 
     async def session_dead(self, reason: str) -> None:
         """A permanent 401/406: stop using the session, keep its ciphertext, alert once.
@@ -236,6 +309,7 @@ class Userbot:
                 await client.disconnect()
             except Exception:
                 log.debug("disconnect after session loss failed", exc_info=True)
+        await self._release_account()
         if self.on_dead is not None:
             await self.on_dead(self, reason)
         else:
@@ -275,6 +349,7 @@ class Userbot:
             except Exception as exc:
                 log.warning("log_out on Telegram's side failed: %s", type(exc).__name__)
                 await client.disconnect()
+        await self._release_account()
         await self._accounts.wipe_session()
         self._dead_seen = False
         await self._set_state(NO_SESSION)
@@ -311,13 +386,20 @@ class Userbot:
         if client is None:
             client = await self._stored_client()
             if client is None:
-                return 5.0
+                return min(5.0, self._leases.retry_seconds) if self._leases else 5.0
         await self._set_state(CONNECTING, self.reason if self.state == CONNECTING else None)
         self.connection.begin()
+        self._opening = client
         try:
             me = await self._open(client)
         except Exception as exc:
             return await self._open_failed(client, exc)
+        finally:
+            self._opening = None
+        if self._leases is not None and self._account_key is None:
+            with contextlib.suppress(Exception):
+                await client.disconnect()  # the lease was lost while connecting
+            return 0.0
         if client is not self.client and self.client is not None:
             await client.disconnect()  # a login adopted another client meanwhile
             return 5.0
@@ -348,6 +430,10 @@ class Userbot:
         add_secret(session)
         info = await self._accounts.current()
         self.stored_name = (info.display_name or info.username) if info is not None else None
+        if self._leases is not None and not await self._take_account(
+            info.id if info is not None else None
+        ):
+            return None
         return self.new_client(session)
 
     async def _authorized(self, client: TelegramClient) -> bool:
@@ -460,6 +546,10 @@ class Userbot:
         self._wake.set()
 
     async def close(self) -> None:
-        """Disconnect the client, if any; Telethon's errors propagate."""
+        """Disconnect the client, if any, then give the account's lease back (once the
+        client is closed); Telethon's errors propagate."""
         if self.client is not None:
             await self.client.disconnect()
+        # Not reached when the disconnect failed or was cut short: the lease keeper
+        # then closes it (LeaseLost) before giving the lease back.
+        await self._release_account()

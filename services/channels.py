@@ -149,7 +149,7 @@ class ChannelService:
 
     async def _resolver(self) -> ChannelResolver | None:
         # Only a connecting client is worth waiting for; no session means /login first.
-        if self._userbot.state in ("no_session", "invalid", "paused"):
+        if self._userbot.state in ("no_session", "invalid", "paused", "standby", "elsewhere"):
             return None
         try:
             client = await self._userbot.wait_ready(timeout=self._ready_timeout)
@@ -176,6 +176,13 @@ class ChannelService:
         if resolver.client is bot.client:
             return resolver
         return ChannelResolver(bot.client)
+
+    def _not_ready(self) -> AddCode:
+        """Why nothing can be resolved here: no usable session, or (#18) the session
+        is open in another process (a worker) while this one runs the bot."""
+        if self._userbot.state in ("standby", "elsewhere"):
+            return AddCode.ELSEWHERE
+        return AddCode.NOT_READY
 
     async def add_lines(self, text: str) -> list[AddResult]:
         """Every line's outcome, in order, however many lines there are. A line naming
@@ -209,7 +216,7 @@ class ChannelService:
                 continue
             seen.add(key)
             if resolver is None:
-                results.append(AddResult(line, AddCode.NOT_READY, p.ref.label))
+                results.append(AddResult(line, self._not_ready(), p.ref.label))
             elif flood_until > time.monotonic() and p.ref.kind == "username":
                 left = int(flood_until - time.monotonic()) + 1
                 results.append(AddResult(line, AddCode.FLOOD, p.ref.label, seconds=left))
@@ -274,7 +281,7 @@ class ChannelService:
         async with self._lock:
             resolver = await self._resolver()
             if resolver is None:
-                return AddResult("", AddCode.NOT_READY, invite.title)
+                return AddResult("", self._not_ready(), invite.title)
             if self._full:
                 return AddResult("", AddCode.TOO_MANY, invite.title)
             refused: frozenset[int] = frozenset()

@@ -40,7 +40,7 @@ from parser.client import account_name
 from parser.errors import login_error
 from parser.login import LoginClient, QrOffer, SignedIn
 from parser.pool import AccountPool
-from parser.userbot import CONNECTING, INVALID, PAUSED, READY, Userbot
+from parser.userbot import CONNECTING, ELSEWHERE, INVALID, PAUSED, READY, STANDBY, Userbot
 
 log = logging.getLogger(__name__)
 
@@ -438,6 +438,8 @@ def _state_of(
         return AccountState.READY, None, None
     if bot.state == CONNECTING:
         return AccountState.CONNECTING, bot.reason, None
+    if bot.state in (STANDBY, ELSEWHERE):
+        return AccountState.ELSEWHERE, bot.reason, None
     return AccountState.LOGGED_OUT, None, None
 
 

@@ -150,6 +150,8 @@ def _state_text(view: AccountView, lang: str, tz: ZoneInfo) -> Html:
     if view.state is AccountState.FLOOD and view.flood_until is not None:
         until = in_zone(view.flood_until, tz).strftime("%H:%M")
         return t("account_state_flood", lang, time=until)
+    if view.state is AccountState.ELSEWHERE and view.reason:
+        return t("account_state_elsewhere_why", lang, holder=_short(view.reason))
     if view.state in (AccountState.REVOKED, AccountState.PAUSED) and view.reason:
         return t(f"account_state_{view.state.value}_why", lang,
                  reason=reason_text(_short(view.reason), lang))

@@ -45,6 +45,7 @@ OUTCOMES = (
     RunStatus.DEFERRED,
     RunStatus.DISABLED,
     RunStatus.INTERRUPTED,
+    RunStatus.ELSEWHERE,
     RunStatus.NOT_RUN,
 )
 # The kinds /status names channels of, in order.
@@ -96,6 +97,8 @@ def _result_line(p: RunProgress, seconds: float, lang: str) -> Html:
         return t("parse_result_disabled", lang, channel=channel, reason=reason)
     if p.status == "interrupted":
         return t("parse_result_interrupted", lang, channel=channel, fetched=p.fetched)
+    if p.status == "elsewhere":
+        return t("parse_result_elsewhere", lang, channel=channel, holder=p.error or "?")
     return t("parse_result_failed", lang, channel=channel, reason=reason, fetched=p.fetched)
 
 

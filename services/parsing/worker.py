@@ -29,7 +29,7 @@ from core.errors import (
     local_error,
 )
 from core.parsing import LocalState, RunProgress, RunStatus, Trigger
-from core.ports import AlertSink, HealthBeats, Metrics, NullMetrics
+from core.ports import AlertSink, HealthBeats, LeaseGate, Metrics, NullMetrics
 from db.channels import ChannelStateRepository
 from db.database import shielded_write
 from db.runs import RunRepository
@@ -48,6 +48,11 @@ DROP_WAIT_SECONDS = 30.0
 MIN_FREE_BYTES = 8 * 1024 * 1024
 # Names an alert gives a channel nobody can look up any more (never its row id).
 UNKNOWN_CHANNEL = "?"
+# The lease (core.ports.LeaseGate) a process holds while it runs a channel (#18).
+CHANNEL_LEASE = "channel"
+# A scheduled tick finds the channel planned later than this by another process (it ran
+# there meanwhile): not run now, its job follows that plan.
+PLANNED_ELSEWHERE_SLACK = timedelta(minutes=1)
 # Runs refused a row kept to be recorded later, at most (a database refusing writes
 # for hours with 1,000 channels: the oldest are kept, the rest only logged).
 MAX_UNOPENED = 10_000
@@ -137,8 +142,12 @@ class ParseWorker:
         retry_seconds: float = 30.0,
         retry_max_seconds: float = 900.0,
         local_probe_seconds: float = 30.0,
+        leases: LeaseGate | None = None,
     ) -> None:
         self._channels = channels
+        # PostgreSQL with several processes: a channel runs only where its lease is held.
+        self._leases = leases
+        self._leased: int | None = None  # the channel whose run lease is held
         self._runs = runs
         self._book = RunBook(runs, channels, events)
         self._fetcher = fetcher
@@ -364,6 +373,14 @@ class ParseWorker:
             return client, False
         return None, True
 
+    def _held_elsewhere(self, ch: Channel | None) -> str | None:
+        """The process holding the client of `ch`'s account when not this one (#18)."""
+        held_elsewhere = getattr(self._userbot, "held_elsewhere", None)
+        if held_elsewhere is None or ch is None:
+            return None
+        holder: str | None = held_elsewhere(ch.account_id)
+        return holder
+
     async def _wait_usable(self, manual: bool = False, ch: Channel | None = None) -> Any:
         """The client, once the session is ready and the breaker lets a run through.
 
@@ -386,6 +403,8 @@ class ParseWorker:
             client, wait = await self._reader(ch)
             if client is not None:
                 return client
+            if self._held_elsewhere(ch) is not None:
+                return None
             if self._userbot.state in given_up or (not wait and self._userbot.state == "ready"):
                 return None
             await asyncio.sleep(pause)
@@ -421,6 +440,7 @@ class ParseWorker:
         finally:
             self.current = None
             self._running = None
+            await self._release_lease()
             self._run_ended.set()
             if req.done is not None and not req.done.done():
                 req.done.set_result(result)
@@ -466,6 +486,10 @@ class ParseWorker:
             left = int((ch.deferred_until - now).total_seconds())
             return RunProgress(ch.label, status=RunStatus.DEFERRED, deferred_seconds=left)
         client = await self._wait_usable(manual=req.trigger == Trigger.MANUAL, ch=ch)
+        holder = self._held_elsewhere(ch) if client is None else None
+        if holder is not None:
+            # Its account's client is open in another process (#18): read there.
+            return RunProgress(ch.label, status=RunStatus.ELSEWHERE, error=holder)
         if client is None:
             # Not this channel's trouble: the session died (or the app is stopping), or
             # no account that can read it is usable now.
@@ -482,7 +506,41 @@ class ParseWorker:
         ch = await self._channels.channel(req.channel_id)
         if ch is None or ch.status != "active" or ch.id in self._dropped:
             return self._not_runnable(ch, req.channel_id)
+        elsewhere = await self._take_lease(ch, req)
+        if elsewhere is not None:
+            return elsewhere
         return ch, client
+
+    async def _take_lease(self, ch: Channel, req: _Request) -> RunProgress | None:
+        """Take the channel's run lease (with leases: PostgreSQL, several processes);
+        None when held, else the outcome: `elsewhere`, naming the process that runs it.
+        A scheduled tick of a backfilled channel another process has run and planned
+        later since is not run now: its job moves to that plan."""
+        if self._leases is None:
+            return None
+        if req.trigger == Trigger.SCHEDULE and ch.backfill_done and ch.next_run_at is not None:
+            planned = ch.next_run_at
+            if planned > datetime.now(UTC) + PLANNED_ELSEWHERE_SLACK:
+                self.jobs.add(ch, first=planned)
+                return RunProgress(ch.label, status=RunStatus.ELSEWHERE, error="planned")
+        key = str(ch.id)
+        if not await self._leases.take(CHANNEL_LEASE, key, self._lease_lost):
+            holder = await self._leases.holder(CHANNEL_LEASE, key)
+            return RunProgress(ch.label, status=RunStatus.ELSEWHERE, error=holder or "?")
+        self._leased = ch.id
+        return None
+
+    async def _lease_lost(self) -> None:
+        """The run's lease could not be renewed in time (core.ports.LeaseLost): the run
+        stops after its current batch (a late batch is harmless: rows are upserted by
+        channel and message id, the cursor only grows)."""
+        self._leased = None
+        self._fetcher.request_stop()
+
+    async def _release_lease(self) -> None:
+        channel_id, self._leased = self._leased, None
+        if channel_id is not None and self._leases is not None:
+            await self._leases.release(CHANNEL_LEASE, str(channel_id))
 
     def _progress_of(self, ch: Channel, req: _Request) -> ProgressCallback:
         async def progress(p: RunProgress) -> None:

@@ -8,36 +8,21 @@ the difference from the dropped answers, reports it, and corrects the client's o
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
-from app.health import HealthRegistry
-from core.alerts import Alerter
-from core.backoff import Backoff
-from parser.connection import ConnectionTracker
 from parser.userbot import CONNECTING, READY, Userbot
 from tests.account_status import login_status_section as status_section
-from tests.doubles.mtproto import PUBLIC_KEY_PATH, MTProtoServer, World, signed_in_client
+from tests.doubles.mtproto import MTProtoServer, World, signed_in_client
+from tests.integration.double_userbot import double_userbot
+from tests.integration.double_userbot import until as _until
 
 pytestmark = pytest.mark.timeout(60)
 
 PHONE, CODE = "+15550000001", "12345"
-
-
-class StoredSession:
-    def __init__(self, session: str) -> None:
-        self.session = session
-
-    async def load_session(self) -> str:
-        return self.session
-
-    async def current(self) -> Any:
-        return SimpleNamespace(display_name="Ann", username=None)
 
 
 @pytest.fixture
@@ -56,26 +41,7 @@ async def skewed() -> AsyncIterator[tuple[MTProtoServer, str]]:
 
 
 def _userbot(server: MTProtoServer, session: str, **kwargs: Any) -> Userbot:
-    settings: Any = SimpleNamespace(
-        telegram_server_key=PUBLIC_KEY_PATH,
-        dc=(server.dc_id, server.host, server.port),
-        telegram_api_id=1,
-        telegram_api_hash=SecretStr("x" * 32),
-        telegram_proxy=None,
-        flood_sleep_threshold=5,
-    )
-    tracker = ConnectionTracker(180, Backoff(base=0.05, cap=0.2))
-    return Userbot(
-        settings, StoredSession(session), HealthRegistry(), Alerter(600),  # type: ignore[arg-type]
-        tracker=tracker, **kwargs,
-    )
-
-
-async def _until(cond: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.02)
+    return double_userbot(server, session, **kwargs)
 
 
 async def _status(userbot: Userbot, lang: str) -> str:

@@ -16,7 +16,8 @@ characters; default "Message <id>"). A JSON scenario:
 A Python scenario is a callable taking the World and filling it (media posts:
 `channel.add_media_post(...)`). `--file-delay S` delays every upload.getFile answer by
 S seconds (`server.file_delay`); `--stats-file` gets, when the server stops, JSON
-`{"counters": {method: n}, "bytes_served": {media_id: bytes}, "getfile_requests": ...}`.
+`{"counters": {method: n}, "bytes_served": {media_id: bytes}, "getfile_requests": ...,
+"peak_live_per_key": the most connections one auth key had live at once}`.
 """
 
 from __future__ import annotations
@@ -163,6 +164,7 @@ async def serve(args: argparse.Namespace) -> None:
                 "counters": dict(server.counters),
                 "bytes_served": {str(k): v for k, v in world.bytes_served.items()},
                 "getfile_requests": {str(k): v for k, v in world.getfile_requests.items()},
+                "peak_live_per_key": server.peak_live_per_key,
             }
             args.stats_file.write_text(json.dumps(stats))
         if server.unknown_methods:

@@ -132,6 +132,7 @@ class _Client:
         if not self.closed:
             self.closed = True
             self.writer.close()
+        self.server.key_closed(self)
 
     def write(self, data: bytes) -> None:
         if not self.closed:
@@ -156,6 +157,7 @@ class _Client:
         except ValueError as exc:
             log.warning("dropping undecryptable message: %s", exc)
             return
+        self.server.key_used(self, key_id)
         session_key = (key_id, message.session_id)
         session = self.server.sessions.get(session_key)
         if session is None:
@@ -338,6 +340,11 @@ class MTProtoServer:
         self.sessions: dict[tuple[int, int], _Session] = {}
         self.exported_auth: dict[bytes, int] = {}
         self.total_connections = 0
+        # Live connections per auth key (Telegram kills a key used from two places at
+        # once: AUTH_KEY_DUPLICATED): the peak any key reached, and each key's peak.
+        self.live_by_key: dict[int, set[_Client]] = {}
+        self.peak_live_per_key = 0
+        self.key_peaks: Counter[int] = Counter()
         self._clients: set[_Client] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
@@ -390,6 +397,27 @@ class MTProtoServer:
         if self._advertised_host:
             return self._advertised_host
         return "127.0.0.1" if self.host in ("0.0.0.0", "", "localhost") else self.host
+
+    def key_used(self, client: _Client, key_id: int) -> None:
+        """`client` sent a message under `key_id`: it is one of the key's live
+        connections until it closes."""
+        live = self.live_by_key.setdefault(key_id, set())
+        if client in live or client.closed:
+            return
+        live.add(client)
+        self.key_peaks[key_id] = max(self.key_peaks[key_id], len(live))
+        if len(live) > self.peak_live_per_key:
+            self.peak_live_per_key = len(live)
+            if len(live) > 1:
+                log.warning("auth key %016x is live on %d connections", key_id, len(live))
+
+    def key_closed(self, client: _Client) -> None:
+        for key_id in client.sessions:
+            self.live_by_key.get(key_id, set()).discard(client)
+
+    def live_connections(self, key_id: int) -> int:
+        """Connections open right now that used `key_id`."""
+        return len(self.live_by_key.get(key_id, ()))
 
     def drop_connections(self) -> int:
         """Close every client TCP connection (clients see a network failure)."""

@@ -193,3 +193,26 @@ def test_timezone_works_without_the_system_tz_database(env: dict[str, str]) -> N
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "3:00:00"
+
+
+@pytest.mark.parametrize("value", ["1", "601", "thirty"])
+def test_lease_seconds_out_of_bounds_is_named(env: dict[str, str], value: str) -> None:
+    os.environ["LEASE_SECONDS"] = value
+    try:
+        with pytest.raises(ConfigError, match="LEASE_SECONDS"):
+            load(Settings)
+    finally:
+        del os.environ["LEASE_SECONDS"]
+    assert load(Settings).lease_seconds == 30
+
+
+@pytest.mark.parametrize("argv", [["worker"], ["run", "--no-parser"]])
+def test_worker_and_bot_only_refuse_sqlite_naming_database_url(
+    env: dict[str, str], argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from app.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "DATABASE_URL" in err and "postgres://" in err and env["DATABASE_URL"] in err
+    assert err.count("\n") == 1

@@ -77,6 +77,15 @@ async def test_service_manages_channels_through_the_hooks(db: Path) -> None:
     ]
 
 
+async def test_a_process_without_the_account_says_it_is_open_elsewhere(db: Path) -> None:
+    """#18: the bot-only process (or one standing by) cannot resolve: not 'log in'."""
+    for state in ("elsewhere", "standby"):
+        session = NoSession()
+        session.state = state
+        svc = ChannelService(session, ChannelRepository(), None)
+        assert [r.code for r in await svc.add_lines("@news\n@other")] == ["elsewhere"] * 2
+
+
 async def test_service_without_scheduler_or_session(db: Path) -> None:
     svc = ChannelService(NoSession(), ChannelRepository(), None)
     results = await svc.add_lines("@news\n!!!\n@news sometime")

@@ -54,6 +54,17 @@ async def test_not_ready_says_so(tg: BotUnderTest) -> None:
     assert "/login" in sent[-1].text
 
 
+async def test_open_elsewhere_says_so(tg: BotUnderTest) -> None:
+    tg.channels.add_answers = [AddResult("@a", AddCode.ELSEWHERE, "@a")]
+    sent = await tg.send("/add @a")
+    assert "open in another process" in sent[-1].text and "/login" not in sent[-1].text
+    tg.channels.add_answers = [
+        AddResult("@a", AddCode.ELSEWHERE, "@a"), AddResult("@b", AddCode.ADDED, "@b")
+    ]
+    sent = await tg.send("/add @a\n@b")
+    assert "1 not checked: the account is open in another process" in sent[-1].text
+
+
 async def test_invites_are_asked_and_joined(tg: BotUnderTest) -> None:
     tg.channels.invites = {"tok1": HOSTILE, "tok2": "Second"}
     tg.channels.add_answers = [
