@@ -63,9 +63,9 @@ def asyncpg_url(database_url: str) -> str:
 class BusStore:
     """The bus's statements (each one autocommit) on the app's PostgreSQL connection."""
 
-    async def _rows(self, sql: str, *values: Any) -> list[Any]:
-        _, rows = await connections.get("default").execute_query(sql, list(values))
-        return list(rows)
+    async def _rows(self, sql: str, *values: Any) -> list[dict[str, Any]]:
+        # execute_query_dict: execute_query drops the rows of INSERT/UPDATE ... RETURNING.
+        return await connections.get("default").execute_query_dict(sql, list(values))
 
     async def post(self, recipient: str, kind: str, payload: Any) -> int:
         """Insert a message; its id. The trigger notifies the recipients."""
@@ -101,7 +101,7 @@ class BusStore:
             return set()
         rows = await self._rows(
             "UPDATE bus_message SET heartbeat_at = now() WHERE id = ANY($1::bigint[])"
-            " AND claimed_by = $2 AND answered_at IS NULL RETURNING id",
+            " AND claimed_by = $2 RETURNING id",
             list(ids), holder,
         )  # fmt: skip
         return {int(r["id"]) for r in rows}

@@ -200,11 +200,16 @@ class Bus:
                     " until it is back", self.poll_seconds)
         self._signal()  # the run loop reconnects now
 
-    async def changed(self, timeout: float | None = None) -> None:
-        """Return at the next notification, or after `timeout` (poll_seconds) at most."""
-        wake = self._wake
+    def mark(self) -> asyncio.Event:
+        """Taken BEFORE reading the table: `changed(mark)` then also returns for a
+        notification that came during the read (none is missed)."""
+        return self._wake
+
+    async def changed(self, mark: asyncio.Event, timeout: float | None = None) -> None:
+        """Return at the first notification since `mark` was taken, or after `timeout`
+        (poll_seconds) at most."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), self.poll_seconds if timeout is None else timeout)
+            await asyncio.wait_for(mark.wait(), self.poll_seconds if timeout is None else timeout)
 
     # -- the bot's side -------------------------------------------------------------
 
@@ -237,6 +242,7 @@ class Bus:
         holder: str | None = None
         quiet_since = time.monotonic()  # no claim or progress change since
         while True:
+            mark = self.mark()
             try:
                 m = await self.store.get(message_id)
                 if m is not None and (m.claimed_by, m.progress) != (holder, seen):
@@ -255,7 +261,7 @@ class Bus:
             except Exception as exc:
                 log.info("bus: request %d: cannot read its state (%s)", message_id,
                          error_text(exc))
-                await self.changed()
+                await self.changed(mark)
                 continue
             if m is None:  # pruned: only after keep_seconds, i.e. never while waited for
                 raise NoWorker(kind)
@@ -273,7 +279,7 @@ class Bus:
                 if isinstance(m.answer, dict) and "bus_error" in m.answer:
                     raise HandlerFailed(str(m.answer["bus_error"]))
                 return m.answer
-            await self.changed()
+            await self.changed(mark)
 
     async def broadcast(self, kind: str, payload: Any, *, wait: float = 0.0) -> list[str]:
         """Tell every worker (and every one that starts later and has not read the table
@@ -284,6 +290,7 @@ class Bus:
         deadline = time.monotonic() + wait
         behind: list[str] = []
         while wait > 0:
+            mark = self.mark()
             try:
                 behind = await self.store.behind(message_id, WORKER, self.lease_seconds)
             except Exception as exc:
@@ -295,7 +302,7 @@ class Bus:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            await self.changed(min(left, self.poll_seconds))
+            await self.changed(mark, min(left, self.poll_seconds))
         return behind
 
     # -- the workers' side ----------------------------------------------------------
@@ -328,6 +335,7 @@ class Bus:
             await self._answer(req.id, answer)
         finally:
             self._handling.pop(req.id, None)
+            self._signal()  # a free place: claim what waits at once
 
     async def _answer(self, message_id: int, answer: Any) -> None:
         """Write the answer until it lands (the connection may die under it); once."""
@@ -442,6 +450,7 @@ class Bus:
         attempt, next_try = 0, 0.0
         try:
             while not self._stop.is_set():
+                wake = self.mark()
                 if not self.listener.connected and time.monotonic() >= next_try:
                     attempt += 1
                     if await self._listen(attempt):
@@ -457,7 +466,6 @@ class Bus:
                         self.ready.set()
                 if self._health is not None:
                     self._health.beat(self.name)
-                wake = self._wake
                 stop = asyncio.ensure_future(self._stop.wait())
                 woken = asyncio.ensure_future(wake.wait())
                 try:
