@@ -106,6 +106,7 @@ class AlertForwarder:
         self._bus = bus
         self._alerter = alerter
         self._stop = asyncio.Event()
+        self._waiting: asyncio.Future[Alert] | None = None
         self.forwarded = 0
 
     async def run(self) -> None:
@@ -133,19 +134,21 @@ class AlertForwarder:
                 break
 
     async def _next(self) -> Alert | None:
-        """The next alert, or None once stopped."""
-        taken = asyncio.ensure_future(self._alerter.next())
-        stopped = asyncio.ensure_future(self._stop.wait())
+        """The next alert, or None once stopped (stop() cancels the wait)."""
+        self._waiting = asyncio.ensure_future(self._alerter.next())
         try:
-            await asyncio.wait({taken, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            return await self._waiting
+        except asyncio.CancelledError:
+            if self._stop.is_set():
+                return None
+            raise
         finally:
-            stopped.cancel()
-            if not taken.done():
-                taken.cancel()
-        return taken.result() if taken.done() and not taken.cancelled() else None
+            self._waiting = None
 
     async def stop(self) -> None:
         self._stop.set()
+        if self._waiting is not None:
+            self._waiting.cancel()
 
 
 def receive_alerts(bus: Bus, alerter: Alerter) -> None:

@@ -22,6 +22,7 @@ from core.parsing import (
     NextRun,
     ParseStatus,
     RunProgress,
+    RunStatus,
 )
 from db.channels import ChannelStateRepository, find_channel
 from db.messages import database_size
@@ -224,11 +225,16 @@ class ParseService(BatchRuns):
         """Run one channel (row id) through the worker's queue: its outcome, or NotRun
         without a usable session."""
         try:
-            return await self.worker.parse_now(channel_id, progress)
+            result = await self.worker.parse_now(channel_id, progress)
         except NotReady as exc:
-            # The session is gone (revoked, logged out): its state and reason.
-            state = str(exc)
-            return NotRun(state, None if state == "stopping" else self._userbot.reason)
+            return self._not_run(str(exc))
+        if result.status == RunStatus.NOT_RUN:  # the session went while it waited
+            return self._not_run(result.error or self._userbot.state)
+        return result
+
+    def _not_run(self, state: str) -> NotRun:
+        # The session is gone (revoked, logged out): its state and reason.
+        return NotRun(state, None if state == "stopping" else self._userbot.reason)
 
     async def status(self, sample: int = KEPT) -> ParseStatus:
         """Counts by kind, the first `sample` channels of each kind but ok, and what runs.
