@@ -218,12 +218,15 @@ class BusStore:
         return int(rows[0]["n"])
 
     async def prune(self, keep_seconds: float) -> int:
-        """Delete answered messages and broadcasts older than `keep_seconds`, and
-        consumers not seen for as long; how many messages went."""
+        """Delete the messages older than `keep_seconds` but those a live worker still
+        holds (a long run the bot waits for), and the consumers not seen for as long; how many
+        messages went. A request whose sender died unanswered goes too: no worker starts
+        it hours late."""
         rows = await self._rows(
             """DELETE FROM bus_message WHERE created_at < now() - make_interval(secs => $1)
-            AND (answered_at IS NOT NULL OR recipient = $2) RETURNING id""",
-            float(keep_seconds), WORKERS,
+            AND (answered_at IS NOT NULL OR claimed_by IS NULL
+                 OR heartbeat_at < now() - make_interval(secs => $1)) RETURNING id""",
+            float(keep_seconds),
         )  # fmt: skip
         await self._rows(
             "DELETE FROM bus_consumer WHERE seen_at < now() - make_interval(secs => $1)",

@@ -68,7 +68,8 @@ Progress = Callable[[Any], Awaitable[None]]
 class Request:
     """A claimed request as a worker's handler sees it: `kind`, `payload` (JSON), and
     `report(progress)`, which stores the newest progress for the sender (at most every
-    PROGRESS_SECONDS; the last one always lands before the answer)."""
+    PROGRESS_SECONDS; one still waiting for its turn when the answer is ready is
+    dropped: the answer carries the final state, and never waits for the pace)."""
 
     def __init__(self, bus: Bus, message: Message) -> None:
         self.id = message.id
@@ -79,6 +80,7 @@ class Request:
         self._has_pending = False
         self._last = -float("inf")
         self._flusher: asyncio.Task[None] | None = None
+        self._writing = False
 
     async def report(self, progress: Any) -> None:
         self._pending, self._has_pending = progress, True
@@ -93,19 +95,28 @@ class Request:
                     await asyncio.sleep(wait)
                 value, self._has_pending = self._pending, False
                 self._last = time.monotonic()
+                self._writing = True
                 try:
                     await self._bus.store.report(self._bus.holder, self.id, value)
                 except Exception as exc:  # the next report or the answer says more
                     log.info("bus: progress of request %d not stored: %s", self.id,
                              error_text(exc))
+                finally:
+                    self._writing = False
         finally:
             self._flusher = None
 
     async def settle(self) -> None:
-        """Let the progress being written land first (the answer comes after it)."""
-        if self._flusher is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self._flusher)
+        """Before the answer: a progress being written lands first; one waiting for
+        its turn is dropped."""
+        flusher = self._flusher
+        if flusher is None:
+            return
+        if not self._writing:
+            flusher.cancel()
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await flusher
+        self._flusher = None
 
 
 class Bus:

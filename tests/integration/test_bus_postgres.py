@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from tortoise import connections
 
+from app.bus_roles import bot_side, worker_side
 from bot.delivery import render_alert
 from bot.routers.parse import render_live, render_summary
 from core.alerts import Alerter, AlertLines, AlertText
@@ -30,13 +31,7 @@ from db.models import Channel
 from services.bus import Bus, BusUnavailable, NoWorker, Request
 from services.bus_alerts import AlertForwarder, decode_alert, encode_alert, receive_alerts
 from services.parsing.breaker import CircuitBreaker
-from services.parsing.remote import (
-    RemoteParseService,
-    RemoteScheduleHooks,
-    progress_json,
-    progress_of,
-    register_worker_handlers,
-)
+from services.parsing.remote import RemoteParseService, progress_json, progress_of
 from services.parsing.service import ParseService
 from tests.doubles.botapi.formatting import parse_text
 from tests.integration.pg import truncate
@@ -243,48 +238,54 @@ async def test_broadcasts_reach_every_live_worker_in_order(pg: str) -> None:
 
 
 async def test_parse_and_schedule_from_the_bot_run_on_a_worker(pg: str) -> None:
-    """The bot process's /parse reaches the worker's ParseWorker; its live progress and
-    the summary read as in one process; pause and interval changes reach its jobs."""
-    userbot = FakeUserbot()
-    sched = worker(_Fetcher(), userbot)
-    runner = asyncio.create_task(sched.run())
-    await sched.started.wait()
+    """Both roles wired as app/bus_roles.py does: the bot process's /parse reaches the
+    worker's ParseWorker, the live progress and the summary read as in one process,
+    pause and interval changes reach its jobs, and its alerts reach the bot's queue."""
+    userbot, worker_alerter, bot_alerter = FakeUserbot(), Alerter(600), Alerter(600)
+    sched = worker(_Fetcher(), userbot, alerter=worker_alerter)
     local = ParseService(sched, ChannelStateRepository(), CircuitBreaker(), userbot)
+    side = bot_side(pg, bot_alerter, HealthRegistry(), **FAST)
+    parts = [sched, *worker_side(pg, local, worker_alerter, HealthRegistry(), **FAST), side.bus]
+    tasks = [asyncio.create_task(c.run()) for c in parts]
+    await sched.started.wait()
+    for part in (parts[1], side.bus):
+        assert isinstance(part, Bus)
+        await asyncio.wait_for(part.ready.wait(), 10)
     try:
-        async with (
-            running(pg, "worker", setup=lambda b: register_worker_handlers(b, local)),
-            running(pg, "bot") as bot,
-        ):
-            channels = [
-                await Channel.create(tg_id=100 + i, access_hash=1, title=f"Ch {i} <&>")
-                for i in range(3)
-            ]
-            api = RemoteParseService(bot, ChannelStateRepository())
-            lives: list[str] = []
+        channels = [
+            await Channel.create(tg_id=100 + i, access_hash=1, title=f"Ch {i} <&>")
+            for i in range(3)
+        ]
+        api = side.parsing
+        lives: list[str] = []
 
-            async def on_progress(batch: BatchProgress) -> None:
-                lives.append(parse_text(render_live(batch, "en"), "HTML")[0])
+        async def on_progress(batch: BatchProgress) -> None:
+            lives.append(parse_text(render_live(batch, "en"), "HTML")[0])
 
-            batch = await api.run_batch(await api.targets("all"), on_progress, exclusive=True)
-            assert batch is not None and batch.outcomes == {RunStatus.OK: 3}
-            assert batch.new == 30 and batch.reread == 120
-            assert any("Ch 1 <&>: messages 25 / ~50 (10 new)" in s for s in lives), lives
-            summary = parse_text(render_summary(batch, "en"), "HTML")[0]
-            assert summary.startswith("Done: 3 channels in ")
+        batch = await api.run_batch(await api.targets("all"), on_progress, exclusive=True)
+        assert batch is not None and batch.outcomes == {RunStatus.OK: 3}
+        assert batch.new == 30 and batch.reread == 120
+        assert any("Ch 1 <&>: messages 25 / ~50 (10 new)" in s for s in lives), lives
+        summary = parse_text(render_summary(batch, "en"), "HTML")[0]
+        assert summary.startswith("Done: 3 channels in ")
 
-            hooks = RemoteScheduleHooks(bot, drop_wait=5)
-            await hooks.add_channel(channels[0].id)
-            await hooks.drop_channel(channels[1].id)  # returns once the worker applied it
-            planned = {c for c, _ in sched.next_runs()}
-            assert channels[0].id in planned and channels[1].id not in planned
+        await side.hooks.add_channel(channels[0].id)
+        await side.hooks.drop_channel(channels[1].id)  # returns once the worker applied it
+        planned = {c for c, _ in sched.next_runs()}
+        assert channels[0].id in planned and channels[1].id not in planned
 
-            # A worker without a usable session takes no /parse: no worker can run it.
-            userbot.client, userbot.state, userbot.reason = None, "invalid", "AuthKeyUnregistered"
-            got = await api.run_batch([await _snapshot(channels[2].id)])
-            assert got is not None and got.stopped == "no_worker"  # not ready: not claimed
+        worker_alerter.alert("breaker", AlertText("alert_breaker_open", error="x", seconds=5))
+        got = await asyncio.wait_for(bot_alerter.next(), 10)
+        assert got.body == AlertText("alert_breaker_open", error="x", seconds=5)
+
+        # A worker without a usable session takes no /parse: no worker can run it.
+        userbot.client, userbot.state, userbot.reason = None, "invalid", "AuthKeyUnregistered"
+        got_batch = await api.run_batch([await _snapshot(channels[2].id)])
+        assert got_batch is not None and got_batch.stopped == "no_worker"
     finally:
-        await sched.stop()
-        await runner
+        for part in reversed(parts):
+            await part.stop()
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
 
 
 async def _snapshot(channel_id: int) -> Any:
