@@ -8,7 +8,7 @@ in place of the bot's alert delivery. `tg-parser run` (one process) needs neithe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from core.alerts import Alerter
 from core.ports import Component, HealthBeats
@@ -33,13 +33,22 @@ class BotSide:
     hooks: RemoteScheduleHooks
 
 
+@dataclass(frozen=True)
+class BusTimes:
+    """The Bus's times: `lease_seconds` is LEASE_SECONDS; the others' defaults suit
+    production (a poll every 3 s, a request waits 15 s for a worker)."""
+
+    lease_seconds: float = 30.0
+    poll_seconds: float = 3.0
+    claim_seconds: float = 15.0
+
+
 def bot_side(
-    database_url: str, alerter: Alerter, health: HealthBeats, **times: float
+    database_url: str, alerter: Alerter, health: HealthBeats, times: BusTimes = BusTimes()
 ) -> BotSide:
     """The bot process's end: /parse and schedule changes go to the workers, their alerts
-    come into `alerter` (delivered by the bot's AlertDelivery as any other). `times`:
-    the Bus's (lease_seconds = LEASE_SECONDS, poll_seconds, claim_seconds)."""
-    bus = Bus(database_url, "bot", health=health, **times)
+    come into `alerter` (delivered by the bot's AlertDelivery as any other)."""
+    bus = Bus(database_url, "bot", health=health, **asdict(times))
     receive_alerts(bus, alerter)
     parsing = RemoteParseService(bus, ChannelStateRepository())
     return BotSide(bus, parsing, RemoteScheduleHooks(bus))
@@ -50,11 +59,11 @@ def worker_side(
     parse: ParseService,
     alerter: Alerter,
     health: HealthBeats,
-    **times: float,
+    times: BusTimes = BusTimes(),
 ) -> list[Component]:
     """A worker's end: serves the bot's requests on `parse` (its ParseService over its
     ParseWorker) and forwards `alerter`'s alerts to the bot. Components to supervise
-    (the Bus first); `times` as bot_side's."""
-    bus = Bus(database_url, "worker", health=health, **times)
+    (the Bus first)."""
+    bus = Bus(database_url, "worker", health=health, **asdict(times))
     register_worker_handlers(bus, parse)
     return [bus, AlertForwarder(bus, alerter)]

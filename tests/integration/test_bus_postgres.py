@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from tortoise import connections
 
-from app.bus_roles import bot_side, worker_side
+from app.bus_roles import BusTimes, bot_side, worker_side
 from bot.delivery import render_alert
 from bot.routers.parse import render_live, render_summary
 from core.alerts import Alerter, AlertLines, AlertText
@@ -244,8 +244,9 @@ async def test_parse_and_schedule_from_the_bot_run_on_a_worker(pg: str) -> None:
     userbot, worker_alerter, bot_alerter = FakeUserbot(), Alerter(600), Alerter(600)
     sched = worker(_Fetcher(), userbot, alerter=worker_alerter)
     local = ParseService(sched, ChannelStateRepository(), CircuitBreaker(), userbot)
-    side = bot_side(pg, bot_alerter, HealthRegistry(), **FAST)
-    parts = [sched, *worker_side(pg, local, worker_alerter, HealthRegistry(), **FAST), side.bus]
+    times = BusTimes(**FAST)
+    side = bot_side(pg, bot_alerter, HealthRegistry(), times)
+    parts = [sched, *worker_side(pg, local, worker_alerter, HealthRegistry(), times), side.bus]
     tasks = [asyncio.create_task(c.run()) for c in parts]
     await sched.started.wait()
     for part in (parts[1], side.bus):
