@@ -80,7 +80,7 @@ class Request:
         self._has_pending = False
         self._last = -float("inf")
         self._flusher: asyncio.Task[None] | None = None
-        self._writing = False
+        self._pacing = False  # the newest progress waits for its turn
 
     async def report(self, progress: Any) -> None:
         self._pending, self._has_pending = progress, True
@@ -92,17 +92,18 @@ class Request:
             while self._has_pending:
                 wait = self._last + self._bus.progress_seconds - time.monotonic()
                 if wait > 0:
-                    await asyncio.sleep(wait)
+                    self._pacing = True
+                    try:
+                        await asyncio.sleep(wait)
+                    finally:
+                        self._pacing = False
                 value, self._has_pending = self._pending, False
                 self._last = time.monotonic()
-                self._writing = True
                 try:
                     await self._bus.store.report(self._bus.holder, self.id, value)
                 except Exception as exc:  # the next report or the answer says more
                     log.info("bus: progress of request %d not stored: %s", self.id,
                              error_text(exc))
-                finally:
-                    self._writing = False
         finally:
             self._flusher = None
 
@@ -112,7 +113,7 @@ class Request:
         flusher = self._flusher
         if flusher is None:
             return
-        if not self._writing:
+        if self._pacing:
             flusher.cancel()
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await flusher

@@ -22,7 +22,7 @@ from typing import Any
 from core.channels import Channel
 from core.parsing import BreakerState, ParseStatus, RunProgress, RunStatus
 from db.channels import ChannelStateRepository
-from services.bus import Bus, BusUnavailable, NoWorker, Request
+from services.bus import Bus, BusUnavailable, HandlerFailed, NoWorker, Request
 from services.parsing.service import BatchRuns, NotRun, ParseService, Progress, channel_counts
 from services.parsing.worker import DROP_WAIT_SECONDS
 
@@ -84,6 +84,8 @@ class RemoteParseService(BatchRuns):
             return NotRun("no_worker")
         except BusUnavailable as exc:
             return NotRun("bus_unavailable", exc.detail)
+        except HandlerFailed as exc:  # the worker's bug: this channel failed, others go on
+            return RunProgress(ch.label, status=RunStatus.FAILED, error=exc.detail)
         if "not_run" in answer:
             return NotRun(answer["not_run"], answer.get("detail"))
         return progress_of(answer["run"])

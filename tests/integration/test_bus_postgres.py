@@ -28,7 +28,7 @@ from core.parsing import BatchProgress, RunProgress, RunStatus
 from db.bus import BusStore
 from db.channels import ChannelStateRepository
 from db.models import Channel
-from services.bus import Bus, BusUnavailable, NoWorker, Request
+from services.bus import Bus, BusUnavailable, HandlerFailed, NoWorker, Request
 from services.bus_alerts import AlertForwarder, decode_alert, encode_alert, receive_alerts
 from services.parsing.breaker import CircuitBreaker
 from services.parsing.remote import RemoteParseService, progress_json, progress_of
@@ -89,6 +89,10 @@ async def test_each_request_is_answered_once_by_one_worker_woken_by_notify(pg: s
 
     def setup(bus: Bus) -> None:
         bus.handle("double", counting(handled))
+        bus.handle("boom", boom)
+
+    async def boom(req: Request) -> Any:
+        raise ValueError("bad <input>")
 
     async with (
         running(pg, "worker", setup=setup, **slow) as w1,
@@ -113,6 +117,9 @@ async def test_each_request_is_answered_once_by_one_worker_woken_by_notify(pg: s
         assert w1.notifications and w2.notifications and bot.notifications
         # Progress reached the sender in order; the last one always lands.
         assert all(s == sorted(s) and s and s[-1] == 3 for s in seen.values()), seen
+        # A handler that raises is answered so, once, with its error.
+        with pytest.raises(HandlerFailed, match="ValueError: bad <input>"):
+            await bot.call("boom", {})
 
 
 async def test_a_request_no_worker_takes_is_answered_no_worker(pg: str) -> None:
