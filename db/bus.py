@@ -67,12 +67,15 @@ class BusStore:
         # execute_query_dict: execute_query drops the rows of INSERT/UPDATE ... RETURNING.
         return await connections.get("default").execute_query_dict(sql, list(values))
 
-    async def post(self, recipient: str, kind: str, payload: Any) -> int:
-        """Insert a message; its id. The trigger notifies the recipients."""
+    async def post(self, recipient: str, kind: str, payload: Any, token: str) -> int:
+        """Insert a message under the sender's unique `token`; its id. Sent again with
+        the same token (the connection died before the reply), the row stored the first
+        time is returned, not a second one. The trigger notifies the recipients."""
         rows = await self._rows(
-            "INSERT INTO bus_message (recipient, kind, payload) VALUES ($1, $2, $3::jsonb)"
-            " RETURNING id",
-            recipient, kind, json.dumps(payload),
+            "INSERT INTO bus_message (token, recipient, kind, payload)"
+            " VALUES ($1, $2, $3, $4::jsonb)"
+            " ON CONFLICT (token) DO UPDATE SET token = EXCLUDED.token RETURNING id",
+            token, recipient, kind, json.dumps(payload),
         )  # fmt: skip
         return int(rows[0]["id"])
 

@@ -225,19 +225,22 @@ class Bus:
 
     # -- the bot's side -------------------------------------------------------------
 
-    async def _landed(self, write: Callable[[], Awaitable[Any]], what: str) -> Any:
-        """`write()` retried with backoff for up to `claim_seconds`; BusUnavailable after."""
+    async def _post(self, recipient: str, kind: str, payload: Any) -> int:
+        """Store a message, sent again with backoff for up to `claim_seconds` (under one
+        token: stored once however often it is sent); its id. BusUnavailable after."""
+        token = secrets.token_hex(16)
         deadline = time.monotonic() + self.claim_seconds
         attempt = 0
         while True:
             try:
-                return await write()
+                return await self.store.post(recipient, kind, payload, token)
             except Exception as exc:
                 attempt += 1
                 delay = self._reconnect.delay(attempt)
                 if time.monotonic() + delay > deadline:
                     raise BusUnavailable(error_text(exc)) from exc
-                log.warning("bus: %s failed (%s); again in %.1f s", what, error_text(exc), delay)
+                log.warning("bus: sending %s failed (%s); again in %.1f s", kind, error_text(exc),
+                            delay)
                 await asyncio.sleep(delay)
 
     async def call(self, kind: str, payload: Any, on_progress: Progress | None = None) -> Any:
@@ -249,7 +252,7 @@ class Bus:
         HandlerFailed when the worker's handler raised. The wait survives the database
         going away for a while: the request is in the table, the answer will be too.
         """
-        message_id = await self._landed(lambda: self.store.post(WORKER, kind, payload), kind)
+        message_id = await self._post(WORKER, kind, payload)
         seen: Any = None
         holder: str | None = None
         quiet_since = time.monotonic()  # no claim or progress change since
@@ -298,7 +301,7 @@ class Bus:
         yet). With `wait` > 0, return once every live worker has applied it (at most
         `wait` s); the workers that had not by then (none: all did). BusUnavailable when
         it cannot be stored."""
-        message_id = await self._landed(lambda: self.store.post(WORKERS, kind, payload), kind)
+        message_id = await self._post(WORKERS, kind, payload)
         deadline = time.monotonic() + wait
         behind: list[str] = []
         while wait > 0:
@@ -322,7 +325,7 @@ class Bus:
     async def tell_bot(self, kind: str, payload: Any) -> None:
         """Queue `payload` for the bot process (it takes it at its next wake or poll);
         BusUnavailable when it cannot be stored for `claim_seconds`."""
-        await self._landed(lambda: self.store.post(BOT, kind, payload), kind)
+        await self._post(BOT, kind, payload)
 
     async def _claim(self) -> None:
         kinds = [k for k in self._handlers if k not in self._ready or self._ready[k]()]

@@ -1,6 +1,7 @@
 """The bus between the bot process and the worker processes (#18): one table, PostgreSQL only.
 
-`bus_message` holds what one side asks of the other (services/bus.py):
+`bus_message` holds what one side asks of the other (services/bus.py), each row under
+the sender's `token`, so a post sent again after its connection died is not stored twice:
 - recipient `worker`: a request exactly one worker claims (`claimed_by`, with `FOR UPDATE
   SKIP LOCKED`), keeps alive (`heartbeat_at`), reports on (`progress`) and answers
   (`answer`, `answered_at`); a claim whose heartbeat is older than the lease is taken
@@ -23,6 +24,7 @@ from tortoise.migrations import operations as ops
 POSTGRES_FORWARD = [
     """CREATE TABLE IF NOT EXISTS bus_message (
         id BIGSERIAL PRIMARY KEY,
+        token VARCHAR(64) NOT NULL UNIQUE,
         recipient VARCHAR(16) NOT NULL,
         kind VARCHAR(32) NOT NULL,
         payload JSONB NOT NULL,

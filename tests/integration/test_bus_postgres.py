@@ -170,6 +170,10 @@ async def test_a_dead_workers_claim_is_taken_over_and_answered_once(pg: str) -> 
         assert not await store.answer("dead-worker", dead.id, {"double": -1})
         again = await store.get(dead.id)
         assert again is not None and again.answer == {"double": 8}
+    # A post sent again (its connection died before the reply) is stored once.
+    first = await store.post("bot", "alert", {"n": 1}, "token-1")
+    assert await store.post("bot", "alert", {"n": 1}, "token-1") == first
+    assert [m.id for m in await store.take("bot-x", "bot")] == [first]
 
 
 async def test_killed_connections_lose_nothing_and_progress_resumes(pg: str) -> None:
@@ -378,7 +382,7 @@ async def test_a_dead_database_is_reported_not_a_crash(pg: str) -> None:
     await asyncio.wait_for(task, 5)
 
     class Down(BusStore):
-        async def post(self, recipient: str, kind: str, payload: Any) -> int:
+        async def post(self, recipient: str, kind: str, payload: Any, token: str) -> int:
             raise OSError("connection refused")
 
     down = Bus(pg, "bot", store=Down(), **FAST)
