@@ -438,17 +438,16 @@ class Bus:
             self._last_prune = time.monotonic()
             await self.store.prune(self._keep)
 
-    async def _listen(self, attempt: int) -> bool:
+    async def _listen(self) -> bool:
         """Open the LISTEN connection; whether it is open."""
         try:
             await self.listener.connect()
         except Exception as exc:
-            delay = self._reconnect.delay(attempt)
             if self._down_since is None:
                 self._down_since = time.monotonic()
                 log.warning("bus: PostgreSQL cannot be reached (%s); trying again with backoff"
-                            " (next in %.0f s); requests wait in the table",
-                            error_text(exc), delay)
+                            " up to every %.0f s; requests wait in the table",
+                            error_text(exc), self._reconnect.cap)
             if self._health is not None:
                 self._health.set(self.name, "degraded", error_text(exc))
             return False
@@ -468,7 +467,7 @@ class Bus:
                 wake = self.mark()
                 if not self.listener.connected and time.monotonic() >= next_try:
                     attempt += 1
-                    if await self._listen(attempt):
+                    if await self._listen():
                         attempt = 0
                     else:
                         next_try = time.monotonic() + self._reconnect.delay(attempt)
