@@ -34,6 +34,8 @@ from db.bus import BOT, WORKER, WORKERS, BusListener, BusStore, Message
 
 log = logging.getLogger(__name__)
 
+# The bus's health state while PostgreSQL cannot be reached.
+DEGRADED = "degraded"
 # The answer a sender writes for a request no worker took (never a worker's answer).
 NO_WORKER = {"bus": "no_worker"}
 # How often handlers' progress reaches the database, at most (the live message edits
@@ -449,7 +451,8 @@ class Bus:
                             " up to every %.0f s; requests wait in the table",
                             error_text(exc), self._reconnect.cap)
             if self._health is not None:
-                self._health.set(self.name, "degraded", error_text(exc))
+                # /status: "no connection to the database" (status_state_degraded).
+                self._health.set(self.name, DEGRADED, error_text(exc))
             return False
         if self._down_since is not None:
             log.info("bus: listening again after %.0f s", time.monotonic() - self._down_since)
