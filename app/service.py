@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from app.bus_roles import BusTimes, bot_side, worker_side
 from app.health import HealthRegistry, HealthServer
 from app.instance_lock import InstanceLock
 from app.logging_setup import setup_logging
@@ -156,10 +157,14 @@ def build_app(settings: Settings, role: str = ALL) -> App:
     media = build_media(settings, userbot, alerter, store)
     events.subscribe(media.on_run_completed)
     userbot.on_state(media.session_state)
+    # PostgreSQL with workers (#18): a bot-only process sends /parse and schedule
+    # changes to them over the bus; a worker serves them and sends its alerts back.
+    times = BusTimes(lease_seconds=float(settings.lease_seconds))
+    side = bot_side(settings.database_url, alerter, health, times) if role == BOT else None
     channels = ChannelService(
         userbot,
         ChannelRepository(),
-        scheduler,
+        side.hooks if side is not None else scheduler,
         default_history=settings.history_default,
         default_interval_minutes=settings.parse_interval_minutes,
         tz=settings.zone,
@@ -173,7 +178,7 @@ def build_app(settings: Settings, role: str = ALL) -> App:
     status = StatusService(health, workers=keeper.workers if keeper is not None else None)
     deps = BotDeps(
         channels=channels,
-        parsing=parse,
+        parsing=side.parsing if side is not None else parse,
         login=login,
         archive=archive,
         watches=watches,
@@ -207,7 +212,13 @@ def build_app(settings: Settings, role: str = ALL) -> App:
     # Stopped in reverse order: media downloads and the scheduler finish before the
     # userbot stops; alert delivery goes last. The lease keeper is no component: it
     # outlasts them all (_run_until_stopped).
-    app.components = [control.delivery]
+    if role == WORKER:
+        # No Bot API here: alerts go to the bot process, which delivers them.
+        app.components = worker_side(settings.database_url, parse, alerter, health, times)
+    else:
+        app.components = [control.delivery]
+    if side is not None:
+        app.components.append(side.bus)
     if role != WORKER:
         app.components.append(control)  # the one getUpdates poller of the database
     # The accounts are listed in every role; a bot-only one opens no client (#18).

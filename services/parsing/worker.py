@@ -488,7 +488,10 @@ class ParseWorker:
         client = await self._wait_usable(manual=req.trigger == Trigger.MANUAL, ch=ch)
         holder = self._held_elsewhere(ch) if client is None else None
         if holder is not None:
-            # Its account's client is open in another process (#18): read there.
+            # Its account's client is open in another process (#18): read there; here
+            # too as soon as this process takes the account (that process died).
+            if not self._stopping and req.trigger == Trigger.SCHEDULE:
+                self._resume.add(ch.id)
             return RunProgress(ch.label, status=RunStatus.ELSEWHERE, error=holder)
         if client is None:
             # Not this channel's trouble: the session died (or the app is stopping), or
