@@ -146,6 +146,7 @@ class AccountInfo:
     status: str
     status_reason: str | None
     has_session: bool
+    flood_until: datetime | None = None  # the end of a flood wait another process met
 
 
 @dataclass(frozen=True)

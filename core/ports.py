@@ -7,6 +7,7 @@ and `core.health.HealthRegistry`); they never import app/ or bot/.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -141,6 +142,10 @@ class AccountBook(Protocol):
 
     async def set_proxy(self, account_id: int, url: str | None) -> None:
         """Store (encrypted) or clear the account's own proxy."""
+        ...
+
+    async def set_flood_until(self, account_id: int, until: datetime) -> None:
+        """Note the account flood-waited until `until` (UTC) for the other processes."""
         ...
 
     async def held_counts(self) -> dict[int, int]:

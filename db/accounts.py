@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from tortoise.expressions import Q
 from tortoise.functions import Count
 
 from core.login import AccountInfo
@@ -23,6 +26,7 @@ def _info(row: Account) -> AccountInfo:
         status=row.status,
         status_reason=row.status_reason,
         has_session=row.session_ciphertext is not None,
+        flood_until=row.flood_until,
     )
 
 
@@ -124,6 +128,13 @@ class AccountRepository:
 
     async def mark_one(self, account_id: int, status: str, reason: str | None = None) -> None:
         await Account.filter(id=account_id).update(status=status, status_reason=reason)
+
+    async def set_flood_until(self, account_id: int, until: datetime) -> None:
+        """Note account `account_id` flood-waited until `until` (UTC), for the other
+        processes on the database (a later end only)."""
+        await Account.filter(id=account_id).filter(
+            Q(flood_until__isnull=True) | Q(flood_until__lt=until)
+        ).update(flood_until=until)
 
     async def wipe_one(self, account_id: int, reason: str = "logged out") -> None:
         await Account.filter(id=account_id).update(

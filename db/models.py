@@ -26,6 +26,9 @@ class Account(Model):
     # Fernet token over "account-proxy:<row id>|<proxy URL>" (core/proxy.py); None: the
     # default TELEGRAM_PROXY. Holds a password: never logged, shown as host:port only.
     proxy_ciphertext = fields.TextField(null=True)
+    # Until when Telegram flood-waits this account beyond the sleep threshold (UTC),
+    # for the other processes on one PostgreSQL database (#18); None: none known.
+    flood_until = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

@@ -18,6 +18,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from telethon import TelegramClient
@@ -175,7 +176,11 @@ class AccountPool:
         """
         own = self._bots.get(account_id) if account_id is not None else self.primary
         if own is not None and own.state in (STANDBY, ELSEWHERE):
-            return None, False  # its account's client is open in another process
+            # Its account's client is open in another process (#18), which reads it;
+            # here only a public one while that account is flood-waited.
+            if public and own.flooded():
+                return await self.least_loaded(exclude=own.account_id), False
+            return None, False
         own_ready = own is not None and own.state == READY and own.client is not None
         if own_ready and own is not None and not own.flooded():
             return own, False
@@ -183,17 +188,38 @@ class AccountPool:
             other = await self.least_loaded(exclude=own.account_id if own else None)
             if other is not None:
                 return other, False
+            if public and own_ready and self._usable_elsewhere(own):
+                return None, False  # an account in another process reads it (#18)
         if own_ready:
             return own, False
         return None, own is not None and own.state == CONNECTING
+
+    def _usable_elsewhere(self, own: Userbot | None) -> bool:
+        """Whether another account, open in another process, is not flood-waited."""
+        return any(
+            b is not own and b.state == STANDBY and not b.flooded() for b in self.bots()
+        )
+
+    async def note_flood_wait(self, bot: Userbot, seconds: float) -> None:
+        """Telegram answered `bot`'s account FLOOD_WAIT_`seconds`: noted here, and in its
+        row for the other processes on the database (#18)."""
+        bot.flood_waited(seconds)
+        if self._leases is not None and bot.account_id is not None:
+            until = datetime.fromtimestamp(bot.flood_until, UTC)
+            try:
+                await self._book.set_flood_until(bot.account_id, until)
+            except Exception:
+                log.exception("noting account %d's flood wait failed", bot.account_id)
 
     def held_elsewhere(self, account_id: int | None) -> str | None:
         """The process (host/pid; "?" when not known) whose lease holds the client of
         account `account_id` (default: the primary) when it is not this one (#18)."""
         bot = self._bots.get(account_id) if account_id is not None else self.primary
-        if bot is None or bot.state not in (STANDBY, ELSEWHERE):
-            return None
-        return bot.reason or "?"
+        if bot is not None and bot.state in (STANDBY, ELSEWHERE):
+            return bot.reason or "?"
+        if bot is not None and bot.flooded() and self._usable_elsewhere(bot):
+            return "?"  # flood-waited here: an account of another process reads it
+        return None
 
     # -- a Userbot to the services -------------------------------------------------------
 
@@ -397,6 +423,9 @@ class AccountPool:
         (a logout's auth.logOut is sent from here when this process has its client)."""
         infos = {info.id: info for info in await self._book.accounts()}
         for info in infos.values():
+            bot = self._bots.get(info.id)
+            if bot is not None and info.flood_until is not None:
+                bot.flood_until = max(bot.flood_until, info.flood_until.timestamp())
             if info.has_session and info.status == "active" and info.id not in self._bots:
                 self._start(await self._new_bot(info.id))
         changed = False

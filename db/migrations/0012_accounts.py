@@ -3,6 +3,7 @@
 - `account.user_id` unique: a new login of the same Telegram user refreshes its row
   (NULLs, rows never logged in, do not collide: SQLite and PostgreSQL alike).
 - `account.proxy_ciphertext`: the account's own proxy, encrypted (it holds a password).
+- `account.flood_until`: the end of its flood wait, for the other processes.
 - `channel.account_id`: the account that reads the channel; `channel.hash_account_id`:
   the account whose access hash is stored (access hashes are per account,
   https://core.telegram.org/api/peers). Existing channels go to the first account
@@ -44,6 +45,11 @@ class Migration(migrations.Migration):
             model_name="Account",
             name="proxy_ciphertext",
             field=fields.TextField(null=True),
+        ),
+        ops.AddField(
+            model_name="Account",
+            name="flood_until",
+            field=fields.DatetimeField(null=True),
         ),
         ops.AddField(
             model_name="Channel",

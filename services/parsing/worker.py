@@ -679,8 +679,18 @@ class ParseWorker:
         bot = bot_of(client) if bot_of is not None else None
         if bot is None or not isinstance(error, RateLimited):
             return False
-        bot.flood_waited(seconds)
+        note = getattr(self._userbot, "note_flood_wait", None)
+        if note is not None:
+            await note(bot, seconds)  # the other processes see it too (#18)
+        else:
+            bot.flood_waited(seconds)
         other, _ = await self._reader(ch)
+        if other is None and self._held_elsewhere(ch) is not None:
+            # An account open in another process reads it at its next tick (#18).
+            log.info("channel %s: account %s flood-waited %d s; left to another process",
+                     ch.display_name, bot.account_id, seconds)
+            self._metrics.flood_wait()
+            return True
         if other is None or other is client:
             return False
         log.info("channel %s: account %s flood-waited %d s; another account reads it",
