@@ -213,12 +213,13 @@ class AccountPool:
 
     def held_elsewhere(self, account_id: int | None) -> str | None:
         """The process (host/pid; "?" when not known) whose lease holds the client of
-        account `account_id` (default: the primary) when it is not this one (#18)."""
+        account `account_id` (default: the primary) when it is not this one (#18);
+        "flood" while it is flood-waited here and an account of another process is not."""
         bot = self._bots.get(account_id) if account_id is not None else self.primary
         if bot is not None and bot.state in (STANDBY, ELSEWHERE):
             return bot.reason or "?"
         if bot is not None and bot.flooded() and self._usable_elsewhere(bot):
-            return "?"  # flood-waited here: an account of another process reads it
+            return "flood"  # flood-waited here: an account of another process reads it
         return None
 
     # -- a Userbot to the services -------------------------------------------------------

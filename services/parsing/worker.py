@@ -492,6 +492,11 @@ class ParseWorker:
             # too as soon as this process takes the account (that process died).
             if not self._stopping and req.trigger == Trigger.SCHEDULE:
                 self._resume.add(ch.id)
+                if holder == "?" and self._leases is not None:
+                    # Nobody known holds it (a take racing another process's at the
+                    # start): looked at again once a lease could have changed hands.
+                    again = timedelta(seconds=max(1.0, 3 * self._leases.retry_seconds))
+                    self.jobs.retry(ch.id, datetime.now(UTC) + again)
             return RunProgress(ch.label, status=RunStatus.ELSEWHERE, error=holder)
         if client is None:
             # Not this channel's trouble: the session died (or the app is stopping), or
@@ -528,6 +533,11 @@ class ParseWorker:
                 return RunProgress(ch.label, status=RunStatus.ELSEWHERE, error="planned")
         key = str(ch.id)
         if not await self._leases.take(CHANNEL_LEASE, key, self._lease_lost):
+            if req.trigger == Trigger.SCHEDULE:
+                # Looked at again once a lease could have expired: when its holder
+                # died, this process goes on with the run then (kill -9, power cut).
+                again = timedelta(seconds=max(1.0, 3 * self._leases.retry_seconds))
+                self.jobs.retry(ch.id, datetime.now(UTC) + again)
             holder = await self._leases.holder(CHANNEL_LEASE, key)
             return RunProgress(ch.label, status=RunStatus.ELSEWHERE, error=holder or "?")
         self._leased = ch.id
