@@ -162,7 +162,7 @@ class AccountPool:
         )
 
     async def reader_for(
-        self, account_id: int | None, public: bool
+        self, account_id: int | None, public: bool, *, borrow: bool = False
     ) -> tuple[Userbot | None, bool]:
         """Who reads a channel held by `account_id` now, and whether to wait for it.
 
@@ -172,13 +172,17 @@ class AccountPool:
         CHANNEL_PRIVATE to a non-member; a dead account's members are found when its
         channels move, services/accounts.py). A flood-waited account nobody can stand
         in for still reads (as one account does: the flood wait defers that channel).
+        Its account open in another process (#18): that one reads it, except a public
+        one while that account is flood-waited or when `borrow` (an operator's /parse
+        that reached this process) and an account here is usable.
         `(None, True)`: its account is connecting, wait; `(None, False)`: nobody can.
         """
         own = self._bots.get(account_id) if account_id is not None else self.primary
         if own is not None and own.state in (STANDBY, ELSEWHERE):
             # Its account's client is open in another process (#18), which reads it;
-            # here only a public one while that account is flood-waited.
-            if public and own.flooded():
+            # here only a public one while that account is flood-waited, or an
+            # operator's /parse that reached this process (`borrow`).
+            if public and (own.flooded() or borrow):
                 return await self.least_loaded(exclude=own.account_id), False
             return None, False
         own_ready = own is not None and own.state == READY and own.client is not None

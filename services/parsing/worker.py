@@ -360,13 +360,13 @@ class ParseWorker:
         self._fetcher.request_stop()
         self._queue.put_nowait(_Request(0, "stop"))  # wakes an idle worker at once
 
-    async def _reader(self, ch: Channel | None) -> tuple[Any, bool]:
+    async def _reader(self, ch: Channel | None, manual: bool = False) -> tuple[Any, bool]:
         """The client to read `ch` with now and whether to wait for one: with several
         accounts (parser/pool.py `reader_for`) the channel's own account, or another
         that can read it while its own is flood-waited or gone; else the one session."""
         reader_for = getattr(self._userbot, "reader_for", None)
         if reader_for is not None and ch is not None:
-            bot, wait = await reader_for(ch.account_id, bool(ch.username))
+            bot, wait = await reader_for(ch.account_id, bool(ch.username), borrow=manual)
             return (bot.client if bot is not None else None), wait
         client = self._userbot.client
         if client is not None and self._userbot.state == "ready":
@@ -400,7 +400,7 @@ class ParseWorker:
             if not self._breaker.allow():
                 await asyncio.sleep(min(1.0, self._breaker.retry_in() or 1.0))
                 continue
-            client, wait = await self._reader(ch)
+            client, wait = await self._reader(ch, manual)
             if client is not None:
                 return client
             if self._held_elsewhere(ch) is not None:
@@ -487,6 +487,9 @@ class ParseWorker:
             return RunProgress(ch.label, status=RunStatus.DEFERRED, deferred_seconds=left)
         client = await self._wait_usable(manual=req.trigger == Trigger.MANUAL, ch=ch)
         holder = self._held_elsewhere(ch) if client is None else None
+        if holder is not None and req.trigger == Trigger.MANUAL:
+            # An operator's /parse reached this process, not the one holding the account.
+            return RunProgress(ch.label, status=RunStatus.ELSEWHERE, error=holder)
         if holder is not None:
             # Its account's client is open in another process (#18): read there; here
             # too as soon as this process takes the account (that process died).
