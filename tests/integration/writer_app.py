@@ -46,8 +46,8 @@ async def write_forever() -> None:
 _build = service.build_app
 
 
-def build_with_writer(settings: Settings) -> Any:
-    app = _build(settings)
+def build_with_writer(settings: Settings, role: str = service.ALL) -> Any:
+    app = _build(settings, role)
     # A FunctionComponent ignores stop(): the supervisor must cancel it mid-write.
     app.components.append(FunctionComponent("writer", write_forever))
     return app
