@@ -102,6 +102,53 @@ async def test_takers_at_once_get_it_once_and_a_locked_row_is_skipped(
             await s.close()
 
 
+async def test_accounts_spread_over_the_parser_processes_by_fair_share(
+    postgres_url: str, pg: Any
+) -> None:
+    """Four accounts: a process alone takes them all; once a second parser process
+    beats, each one's share is ceil(4 / 2) = 2, so the first gives two back (the keeper
+    closes their clients first) and the second takes them; a bot-only process does
+    not count."""
+    await pg.execute("DELETE FROM account")
+    for i in range(4):
+        await pg.execute(
+            "INSERT INTO account (phone, user_id, status, session_ciphertext, created_at,"
+            " updated_at) VALUES ($1, $2, 'active', 'x', now(), now())",
+            f"+1555000010{i}", 900 + i,
+        )
+    keys = [str(r["id"]) for r in await pg.fetch("SELECT id FROM account ORDER BY id")]
+    first = LeaseKeeper(_store(postgres_url, seconds=2, host="a"), "worker")
+    second = _store(postgres_url, seconds=2, host="b")
+    bot = _store(postgres_url, seconds=2, host="c")
+    closed: list[str] = []
+    try:
+        first.start()
+        await asyncio.wait_for(first.registered.wait(), 10)
+        for key in keys:
+
+            async def lost(key: str = key) -> None:
+                closed.append(key)
+
+            assert await first.take(ACCOUNT, key, lost)
+        await bot.register("c", 3, "bot")
+        assert await first._store.excess_accounts() == 0  # the bot is not a worker
+        await second.register("b", 2, "worker")
+        assert not await second.take(ACCOUNT, keys[0])  # held
+        await _until(lambda: len(closed) == 2, 10)  # given back at a heartbeat
+        assert sorted(closed) == sorted(keys[2:])  # the last taken first
+        assert [await second.take(ACCOUNT, k) for k in keys[2:]] == [True, True]
+        assert await second.excess_accounts() == 0
+        spare = await pg.fetchval(
+            "SELECT count(*) FROM lease WHERE kind = 'account' AND holder = $1",
+            first.holder_id,
+        )
+        assert spare == 2
+    finally:
+        await first.close()
+        await second.close()
+        await bot.close()
+
+
 async def test_a_lease_not_renewed_is_given_up_here_before_it_expires_there(
     postgres_url: str, pg: Any
 ) -> None:
