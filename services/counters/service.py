@@ -233,6 +233,14 @@ class CountersService:
         own = client_of(ch.account_id) if client_of is not None else None
         return own if own is not None else default
 
+    def _elsewhere(self, ch: Followed) -> bool:
+        """Whether `ch`'s account is open in another process (PostgreSQL, several
+        processes, #18): that process reads its counters, with its access hash."""
+        held_elsewhere = getattr(self._session, "held_elsewhere", None)
+        return held_elsewhere is not None and held_elsewhere(ch.account_id) not in (
+            None, "flood",
+        )
+
     async def tick(self) -> None:
         """One round: the due age snapshots, then the due subscriber counts."""
         if not self._resume_loaded:
@@ -300,6 +308,8 @@ class CountersService:
             if channel_id not in ripe and len(ages) < VIEWS_PER_REQUEST:
                 continue
             ch = channels[channel_id]
+            if self._elsewhere(ch):
+                continue
             counters: dict[int, Counts] = {}
             try:
                 await read_views(
@@ -371,6 +381,8 @@ class CountersService:
             self._budget = budget
             self._waiting -= 1
             ch = channels[channel_id]
+            if self._elsewhere(ch):
+                continue
             try:
                 count = await read_subscribers(
                     self._client_for(ch, client), (ch.tg_id, ch.access_hash)
