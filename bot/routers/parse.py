@@ -98,6 +98,13 @@ def _result_line(p: RunProgress, seconds: float, lang: str) -> Html:
     if p.status == "interrupted":
         return t("parse_result_interrupted", lang, channel=channel, fetched=p.fetched)
     if p.status == "elsewhere":
+        # services/parsing/worker.py: the run's lease held by "<host/pid>"; its account
+        # open in another process ("account:<host/pid>") or flood-waited here ("flood").
+        if p.error == "flood":
+            return t("parse_result_elsewhere_flood", lang, channel=channel)
+        if p.error and p.error.startswith("account:"):
+            holder = p.error.removeprefix("account:")
+            return t("parse_result_elsewhere_account", lang, channel=channel, holder=holder)
         return t("parse_result_elsewhere", lang, channel=channel, holder=p.error or "?")
     return t("parse_result_failed", lang, channel=channel, reason=reason, fetched=p.fetched)
 

@@ -488,8 +488,10 @@ class ParseWorker:
         client = await self._wait_usable(manual=req.trigger == Trigger.MANUAL, ch=ch)
         holder = self._held_elsewhere(ch) if client is None else None
         if holder is not None and req.trigger == Trigger.MANUAL:
-            # An operator's /parse reached this process, not the one holding the account.
-            return RunProgress(ch.label, status=RunStatus.ELSEWHERE, error=holder)
+            # An operator's /parse reached this process, not the one holding the account
+            # ("account:<host/pid>"), or its account is flood-waited here ("flood").
+            shown = holder if holder == "flood" else f"account:{holder}"
+            return RunProgress(ch.label, status=RunStatus.ELSEWHERE, error=shown)
         if holder is not None:
             # Its account's client is open in another process (#18): read there; here
             # too as soon as this process takes the account (that process died).

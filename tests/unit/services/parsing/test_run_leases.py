@@ -106,6 +106,27 @@ def test_running_elsewhere_is_said_with_the_process(lang: str, shown: str) -> No
     assert render_result(result, 0.0, lang) == shown
 
 
+@pytest.mark.parametrize(
+    ("error", "lang", "shown"),
+    [
+        ("account:box-b/12", "en", "↪ News (@news): its account is open in another process"
+         " (box-b/12), which reads it on its schedule"),
+        ("account:box-b/12", "ru", "↪ News (@news): аккаунт канала открыт в другом процессе"
+         " (box-b/12), канал собирается там по расписанию"),
+        ("flood", "en", "↪ News (@news): its account is flood-waited here; another process"
+         " reads it with its own account at its next run"),
+        ("flood", "ru", "↪ News (@news): аккаунт канала здесь во флуд-ожидании; канал"
+         " соберёт другой процесс своим аккаунтом при следующем сборе"),
+    ],
+)
+def test_a_parse_that_reached_a_process_without_the_account_says_why(
+    error: str, lang: str, shown: str
+) -> None:
+    """Not "another process is reading it now": nobody may be reading it (#18)."""
+    result = RunProgress("News (@news)", status=RunStatus.ELSEWHERE, error=error)
+    assert render_result(result, 0.0, lang) == shown
+
+
 async def test_a_lost_lease_stops_the_run(db: Path) -> None:
     table = LeaseTable()
     ch = await Channel.create(tg_id=2, access_hash=1, username="big")
