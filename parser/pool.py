@@ -215,6 +215,11 @@ class AccountPool:
             except Exception:
                 log.exception("noting account %d's flood wait failed", bot.account_id)
 
+    def open_elsewhere(self, account_id: int | None) -> bool:
+        """Whether account `account_id`'s client is open in another process (#18): what
+        needs that account (counters, media) is done there, with its access hash."""
+        return self.held_elsewhere(account_id) not in (None, "flood")
+
     def held_elsewhere(self, account_id: int | None) -> str | None:
         """The process (host/pid; "?" when not known) whose lease holds the client of
         account `account_id` (default: the primary) when it is not this one (#18);

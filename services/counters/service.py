@@ -236,10 +236,8 @@ class CountersService:
     def _elsewhere(self, ch: Followed) -> bool:
         """Whether `ch`'s account is open in another process (PostgreSQL, several
         processes, #18): that process reads its counters, with its access hash."""
-        held_elsewhere = getattr(self._session, "held_elsewhere", None)
-        return held_elsewhere is not None and held_elsewhere(ch.account_id) not in (
-            None, "flood",
-        )
+        open_elsewhere = getattr(self._session, "open_elsewhere", None)
+        return open_elsewhere is not None and bool(open_elsewhere(ch.account_id))
 
     async def tick(self) -> None:
         """One round: the due age snapshots, then the due subscriber counts."""

@@ -545,10 +545,8 @@ class MediaService:
         the one session's."""
         client_of = getattr(self._session, "client_of", None)
         own = client_of(account_id) if client_of is not None else None
-        held_elsewhere = getattr(self._session, "held_elsewhere", None)
-        if own is None and held_elsewhere is not None and held_elsewhere(account_id) not in (
-            None, "flood",
-        ):
+        open_elsewhere = getattr(self._session, "open_elsewhere", None)
+        if own is None and open_elsewhere is not None and open_elsewhere(account_id):
             return None  # open in another process (#18): downloaded there (deferred here)
         return own if own is not None else self._session.client
 

@@ -26,6 +26,9 @@ class _Pool:
     def held_elsewhere(self, account_id: int | None) -> str | None:
         return {2: "b/2", 3: "flood"}.get(account_id or 0)
 
+    def open_elsewhere(self, account_id: int | None) -> bool:  # as AccountPool's
+        return self.held_elsewhere(account_id) not in (None, "flood")
+
 
 class _Followed:
     def __init__(self, account_id: int | None) -> None:
