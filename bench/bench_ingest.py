@@ -1,14 +1,24 @@
-"""Ingest throughput: ChannelFetcher into SQLite vs plain Telethon `iter_messages`.
+"""Ingest throughput: ChannelFetcher into SQLite (or PostgreSQL) vs the protocol limit.
 
 The MTProto double runs as a separate process with one public channel of N
-messages. This process logs in once, then alternates `--runs` times: a plain
-`iter_messages(reverse=True, wait_time=0)` pass, and a full backfill by the app's
-`ChannelFetcher` into a fresh SQLite database (batch upserts + cursor + full-text
-index), alternating which goes first. Printed: median messages/s of both, the median
-of the per-run ratios, CPU per message of the event-loop thread (plain vs ingest)
-and of the database thread, and peak RSS.
+messages. This process logs in once, then runs `--runs` rounds of three passes over
+the whole channel, in an order that rotates each round so a slow spell of the machine
+hits all three:
+
+- raw: `messages.getHistory` paging as the protocol allows it and nothing else: pages
+  of 100 oldest first, the next request sent before the page in hand is counted (one
+  request ahead), the answers decoded by Telethon into its TL objects, nothing done
+  with the messages (issue #20's yardstick);
+- plain: Telethon's `iter_messages(reverse=True, wait_time=0)` (the first wave's);
+- ingest: a full backfill by the app's `ChannelFetcher` into a fresh database (rows,
+  batch upserts, cursor, full-text index).
+
+Printed: median messages/s of each, the medians of the per-round ratios ingest / raw
+(target >= 0.9) and ingest / plain, CPU per message of the event-loop thread (raw,
+plain, ingest) and of the database thread, and peak RSS.
 
     .venv/bin/python bench/bench_ingest.py [--messages 100000] [--runs 3] [--text-size 0]
+        [--database postgres://...]
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
@@ -49,14 +60,43 @@ async def bench(
     from services.parsing.ingest import ChannelFetcher
     from tests.doubles.mtproto import signed_in_client
 
+    raw: list[float] = []
     plain: list[float] = []
     ingest: list[float] = []
     ratios: list[float] = []
+    raw_ratios: list[float] = []
+    raw_cpu: list[float] = []
     plain_cpu: list[float] = []
     ingest_cpu: list[float] = []
     writer_cpu: list[float] = []
     async with signed_in_client(port, PHONE, CODE) as (client, _me):
         entity = await client.get_input_entity(CHANNEL)
+        async def raw_pass() -> None:
+            from telethon.tl import functions, types
+
+            def request(offset_id: int) -> Any:
+                return client(
+                    functions.messages.GetHistoryRequest(
+                        peer=entity, offset_id=offset_id, offset_date=None, add_offset=-100,
+                        limit=100, max_id=0, min_id=0, hash=0,
+                    )
+                )
+
+            c0, t0 = time.thread_time(), time.perf_counter()
+            count, last = 0, 0
+            pending = asyncio.ensure_future(request(1))
+            while pending is not None:
+                r = await pending
+                ids = [m.id for m in r.messages if not isinstance(m, types.MessageEmpty)]
+                top = max(ids, default=0)
+                # One request ahead: the next page is asked for before this one is counted.
+                pending = asyncio.ensure_future(request(top + 1)) if top > last else None
+                count += sum(1 for i in ids if i > last)
+                last = max(last, top)
+            assert count == messages, count
+            raw.append(count / (time.perf_counter() - t0))
+            raw_cpu.append((time.thread_time() - c0) / count * 1e6)
+
         async def plain_pass() -> None:
             c0, t0 = time.thread_time(), time.perf_counter()
             count = 0
@@ -91,32 +131,34 @@ async def bench(
             finally:
                 await close_db()
 
+        passes = [raw_pass, plain_pass, ingest_pass]
         for run in range(runs):
-            # Alternate which goes first, so a slow spell of the machine hits both.
-            if run % 2 == 0:
-                await plain_pass()
-                await ingest_pass(run)
-            else:
-                await ingest_pass(run)
-                await plain_pass()
+            # Rotate the order, so a slow spell of the machine hits all three.
+            for k in range(3):
+                one = passes[(run + k) % 3]
+                await (one(run) if one is ingest_pass else one())
             ratios.append(ingest[-1] / plain[-1])
+            raw_ratios.append(ingest[-1] / raw[-1])
             line = (
-                f"run {run + 1}: plain {plain[-1]:,.0f}/s, ingest {ingest[-1]:,.0f}/s, "
-                f"ratio {ratios[-1]:.2f}"
+                f"run {run + 1}: raw {raw[-1]:,.0f}/s, plain {plain[-1]:,.0f}/s, "
+                f"ingest {ingest[-1]:,.0f}/s, ingest/raw {raw_ratios[-1]:.2f}, "
+                f"ingest/plain {ratios[-1]:.2f}"
             )
             print(line, flush=True)
-    p, i = statistics.median(plain), statistics.median(ingest)
     med = statistics.median
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"messages: {messages:,}")
-    print(f"plain iter_messages: {p:,.0f} msgs/s (median of {runs})")
+    print(f"raw getHistory paging: {med(raw):,.0f} msgs/s (median of {runs})")
+    print(f"plain iter_messages:   {med(plain):,.0f} msgs/s (median of {runs})")
     where = "PostgreSQL" if database else "SQLite"
-    print(f"ingest into {where}:  {i:,.0f} msgs/s (median of {runs})")
-    spread = f"{min(ratios):.2f}-{max(ratios):.2f}"
-    print(f"ratio: {med(ratios):.2f} (median of the paired runs; {spread})")
+    print(f"ingest into {where}:    {med(ingest):,.0f} msgs/s (median of {runs})")
+    for name, values in (("ingest / raw", raw_ratios), ("ingest / plain", ratios)):
+        spread = f"{min(values):.2f}-{max(values):.2f}"
+        print(f"ratio {name}: {med(values):.2f} (median of the rounds; {spread})")
     print(
-        f"event-loop thread CPU per message: plain {med(plain_cpu):.1f} us, "
-        f"ingest {med(ingest_cpu):.1f} us; database thread {med(writer_cpu):.1f} us"
+        f"event-loop thread CPU per message: raw {med(raw_cpu):.1f} us, plain "
+        f"{med(plain_cpu):.1f} us, ingest {med(ingest_cpu):.1f} us; database thread "
+        f"{med(writer_cpu):.1f} us"
     )
     print(f"peak RSS of this process: {rss:.0f} MB")
 
