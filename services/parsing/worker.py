@@ -65,6 +65,10 @@ MAX_UNOPENED = 10_000
 # account's lane (the one run of that account in progress) no longer counts, so the
 # channels of a busy account never hold back another account's.
 PREPARING = 8
+# Seconds between two looks at who reads a channel while it waits for the lane of an
+# account standing in for its own (flood-waited, still connecting, gone): its own may be
+# back before that lane is free.
+STAND_IN_RECHECK = 1.0
 
 
 class Session(Protocol):
@@ -491,6 +495,7 @@ class ParseWorker:
             # One request of a channel at a time: a /parse of a channel that runs now
             # (or waits for its lane) goes once that one has ended.
             while (busy := self._claimed.get(req.channel_id)) is not None:
+                self._free_slot(req)  # waits holding nothing: others are prepared
                 await busy.wait()
             self._claimed[req.channel_id] = handled = asyncio.Event()
             result = await self._run_one(req)
@@ -600,8 +605,8 @@ class ParseWorker:
             # Waits for its reader's lane (that account's run in progress), no longer
             # counted as preparing: the next request may be another account's.
             self._free_slot(req)
-            req.lane = self._lane(client)
-            await req.lane.acquire()
+            if not await self._enter_lane(req, ch, client, manual):
+                continue  # another account reads it now: that one's lane
             if self._stopping or not self._may_start(manual):
                 self._leave_lane(req)  # the breaker opened meanwhile: wait again
                 continue
@@ -623,6 +628,28 @@ class ParseWorker:
         if elsewhere is not None:
             return elsewhere
         return ch, client
+
+    async def _enter_lane(self, req: _Request, ch: Channel, client: Any, manual: bool) -> bool:
+        """Wait for the lane of `client`'s account and hold it (`req.lane`). A client of
+        another account than the channel's own (standing in while its own is flood-waited,
+        connecting or gone) is asked again every STAND_IN_RECHECK s meanwhile: False,
+        the lane not taken, once another client reads it."""
+        lane = self._lane(client)
+        reader = self._account_of(client)
+        if reader is None or ch.account_id is None or reader == ch.account_id:
+            await lane.acquire()
+            req.lane = lane
+            return True
+        while True:
+            try:
+                await asyncio.wait_for(lane.acquire(), STAND_IN_RECHECK)
+            except TimeoutError:
+                now, _ = await self._reader(ch, manual)
+                if now is not client:
+                    return False
+                continue
+            req.lane = lane
+            return True
 
     def _no_reader(self, ch: Channel, req: _Request, client: Any) -> RunProgress | None:
         """The outcome when no client of this process reads `ch` now (`client` None), or

@@ -10,10 +10,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from core.channels import Channel as ChannelSnapshot
 from core.errors import RateLimited, SessionDead
 from core.parsing import RunProgress, RunStatus
 from db.models import Channel, ParseRun
+from services.parsing import worker as worker_module
 from services.parsing.ingest import RunFailed
 from services.parsing.worker import ParseWorker
 from tests.unit.services.parsing.fakes import running, worker
@@ -27,6 +30,7 @@ class Bot:
         self.client = object()
         self.waited = False
         self.dead: str | None = None
+        self.ready = True  # False: still connecting
 
     def flooded(self) -> bool:
         return self.waited
@@ -36,8 +40,8 @@ class Bot:
 
 
 class Pool:
-    """parser/pool.py UserbotPool as the worker sees it: accounts 1..n, all ready; a
-    public channel of a flood-waited account is read by another account."""
+    """parser/pool.py AccountPool as the worker sees it: accounts 1..n; a public channel
+    of a flood-waited or connecting account is read by another account."""
 
     def __init__(self, n: int) -> None:
         self.bots = {i: Bot(i) for i in range(1, n + 1)}
@@ -54,8 +58,8 @@ class Pool:
         self, account_id: int | None, public: bool, *, borrow: bool = False
     ) -> tuple[Bot | None, bool]:
         own = self.bots[account_id or 1]
-        if own.flooded() and public:
-            other = next((b for b in self.bots.values() if not b.flooded()), None)
+        if (own.flooded() or not own.ready) and public:
+            other = next((b for b in self.bots.values() if b.ready and not b.flooded()), None)
             if other is not None:
                 return other, False
         return own, False
@@ -228,3 +232,25 @@ async def test_a_flood_handover_waits_for_the_other_accounts_own_run(db: Path) -
         assert other in fetcher.active and not fetcher.stop[other].is_set()
         fetcher.release[other].set()
         assert (await going).status == "ok"
+
+
+async def test_a_stand_in_gives_way_to_the_channels_own_account_once_it_is_ready(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Account 2 still connecting: its public channel goes to account 1, busy with its
+    own; account 2 ready meanwhile reads it at once, not after account 1's run."""
+    monkeypatch.setattr(worker_module, "STAND_IN_RECHECK", 0.02)
+    pool, fetcher = Pool(2), HeldFetcher()
+    pool.bots[2].ready = False
+    async with running(fetcher, pool) as env:  # type: ignore[arg-type]
+        sched: ParseWorker = env["sched"]
+        a, b = await _channel(1, 1), await _channel(2, 2)
+        (first,) = _parse(sched, a)
+        await until(lambda: a in fetcher.active)
+        (second,) = _parse(sched, b)
+        await until(lambda: sched.queued == 1)
+        pool.bots[2].ready = True
+        await until(lambda: b in fetcher.active)
+        assert a in fetcher.active and fetcher.log[-1] == (b, pool.bots[2].client)
+        fetcher.release[a].set(), fetcher.release[b].set()
+        assert (await first).status == "ok" and (await second).status == "ok"
