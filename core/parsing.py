@@ -259,7 +259,10 @@ class ParseStatus:
     messages: int
     db_size: int | None  # bytes of the SQLite file and its WAL; None on PostgreSQL
     next_runs: tuple[NextRun, ...] = ()
+    # A run that this process waits for elsewhere (a /parse all through the workers).
     current: RunProgress | None = None
+    # This process's runs in progress, one per account at most, the oldest first.
+    running: tuple[RunProgress, ...] = ()
     queued: int = 0
     batch: BatchProgress | None = None
     local: LocalState | None = None  # disk full, database locked: runs wait

@@ -192,6 +192,11 @@ class AccountPool:
             other = await self.least_loaded(exclude=own.account_id if own else None)
             if other is not None:
                 return other, False
+            # Its own account may have become ready while the database was asked (the
+            # start): read by it, not left for a "ready" that has already been told.
+            own_ready = own is not None and own.state == READY and own.client is not None
+            if own_ready and own is not None and not own.flooded():
+                return own, False
             if public and own_ready and self._usable_elsewhere(own):
                 return None, False  # an account in another process reads it (#18)
         if own_ready:

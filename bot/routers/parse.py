@@ -37,6 +37,7 @@ LABEL_MAX = 64  # characters of a channel label in any reply
 REASON_MAX = 100  # characters of an error reason
 SUMMARY_NAMED = 5  # channels a /parse summary names
 STATUS_NAMED = 3  # channels of each kind /status names
+STATUS_RUNNING = 5  # runs in progress /status names (one per account)
 ALL = ("all", "*", "все")
 # The outcomes of a run, in the order the counters show them.
 OUTCOMES = (
@@ -252,12 +253,22 @@ def _named_lines(
 
 
 def _activity_lines(data: ParseStatus, lang: str) -> list[Html]:
-    """The run under way, a /parse all under way, and the queue."""
+    """The runs under way (the first STATUS_RUNNING), a /parse all under way, and the
+    queue."""
     lines = []
-    current = data.current
-    if current is not None:
-        channel = shorten(current.channel, LABEL_MAX)
-        lines.append(t("status_parsing_current", lang, channel=channel, fetched=current.fetched))
+    runs = data.running or ((data.current,) if data.current is not None else ())
+    if len(runs) == 1:
+        channel = shorten(runs[0].channel, LABEL_MAX)
+        lines.append(t("status_parsing_current", lang, channel=channel, fetched=runs[0].fetched))
+    elif runs:
+        lines.append(t("status_parsing_running", lang, n=len(runs)))
+        for run in runs[:STATUS_RUNNING]:
+            channel = shorten(run.channel, LABEL_MAX)
+            lines.append(
+                t("status_parsing_running_item", lang, channel=channel, fetched=run.fetched)
+            )
+        if len(runs) > STATUS_RUNNING:
+            lines.append(t("parse_more", lang, n=len(runs) - STATUS_RUNNING))
     batch = data.batch
     if batch is not None:
         lines.append(t("status_parsing_batch", lang, done=batch.done, total=batch.total))

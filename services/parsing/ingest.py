@@ -156,6 +156,14 @@ Files = list[tuple[int, MediaRef]]
 Queued = tuple[list[Row], Files] | BaseException | None
 
 
+@dataclass(eq=False)
+class _Stop:
+    """Whether a stop was asked of one run in progress (ChannelFetcher.request_stop)."""
+
+    channel_id: int
+    asked: bool = False
+
+
 @dataclass
 class _Run:
     """One run's state, shared by its producer and writer."""
@@ -180,10 +188,12 @@ class _Run:
     answered: bool = False  # a history answer came (the access hash was accepted)
     # What the channel keeps of media (its comments and old basic group too); None: none.
     media: MediaPolicy | None = None
+    stop: _Stop = field(default_factory=lambda: _Stop(0))
 
 
 class ChannelFetcher:
-    """Runs one channel at a time; `request_stop()` ends a run after its current batch.
+    """Runs channels, several at once (each `run` call its own; never one channel twice
+    at once); `request_stop(channel_id)` ends a run after its current batch.
 
     `refresh_window_hours`: posts of the last hours are read again (views, edits,
     reactions); `wait_time`: seconds at least between two history requests;
@@ -216,11 +226,15 @@ class ChannelFetcher:
         self._wait_time = wait_time
         self._depth = pipeline_depth
         self._metrics: Metrics = metrics or NullMetrics()
-        self._stopping = False
+        self._live: list[_Stop] = []  # the runs in progress
 
-    def request_stop(self) -> None:
-        """End the run in progress after its current batch (status interrupted)."""
-        self._stopping = True
+    def request_stop(self, channel_id: int | None = None) -> None:
+        """End the run of channel `channel_id` (row id; None: every run) in progress
+        after its current batch (status interrupted). A run that starts later is not
+        affected."""
+        for stop in self._live:
+            if channel_id is None or stop.channel_id == channel_id:
+                stop.asked = True
 
     async def run(
         self,
@@ -239,13 +253,26 @@ class ChannelFetcher:
         again, the new hash stored) and the run goes on; RunFailed with the repair's
         error when it fails.
         """
-        self._stopping = False
+        stop = _Stop(ch.id)
+        self._live.append(stop)
         try:
-            return await self._run(client, ch, on_progress)
+            return await self._run_repaired(client, ch, on_progress, stop)
+        finally:
+            self._live.remove(stop)
+
+    async def _run_repaired(
+        self,
+        client: TelegramClient,
+        ch: Channel,
+        on_progress: ProgressCallback | None,
+        stop: _Stop,
+    ) -> RunProgress:
+        try:
+            return await self._run(client, ch, on_progress, stop)
         except RunFailed as failed:
             # Access hashes do not go stale mid-run: only a refused first request counts.
             repairable = stale_access(failed.error) and not failed.answered
-            if self._identity is None or not repairable or self._stopping:
+            if self._identity is None or not repairable or stop.asked:
                 raise
             done = failed.progress
             try:
@@ -253,7 +280,7 @@ class ChannelFetcher:
             except Exception as exc:
                 self._fail(done, exc)
         try:
-            result = await self._run(client, fixed, on_progress)
+            result = await self._run(client, fixed, on_progress, stop)
         except RunFailed as again:
             # What the refused attempt committed counts in the run's row too.
             again.progress.fetched += done.fetched
@@ -279,7 +306,8 @@ class ChannelFetcher:
         self,
         client: TelegramClient,
         ch: Channel,
-        on_progress: ProgressCallback | None = None,
+        on_progress: ProgressCallback | None,
+        stop: _Stop,
     ) -> RunProgress:
         """One attempt of `run` with the channel's stored access hash."""
         run = _Run(
@@ -289,6 +317,7 @@ class ChannelFetcher:
             asyncio.Queue(self._depth),
             ch.cursor,
             media=self._media_policy(ch),
+            stop=stop,
         )
         peer = types.InputPeerChannel(ch.tg_id, ch.access_hash or 0)
         try:
@@ -326,11 +355,11 @@ class ChannelFetcher:
             return run.progress
         try:
             await self._guarded(run, self._settle(client, peer, run))
-            if run.window_from is not None and not self._stopping:
+            if run.window_from is not None and not run.stop.asked:
                 await self._deletions_of(client, peer, run)
-            if run.ch.kind in GROUP_KINDS and not self._stopping:
+            if run.ch.kind in GROUP_KINDS and not run.stop.asked:
                 await self._guarded(run, self._old_group(client, peer, run))
-            if run.commented and not self._stopping:
+            if run.commented and not run.stop.asked:
                 await self._comments_of(client, peer, run)
         except RunFailed:
             raise
@@ -459,7 +488,7 @@ class ChannelFetcher:
             return
         pages = history.history_pages(
             client, migrated.chat_peer(chat_id), cursor, None,
-            stopping=lambda: self._stopping, metrics=self._metrics, wait_time=self._wait_time,
+            stopping=lambda: run.stop.asked, metrics=self._metrics, wait_time=self._wait_time,
         )
         try:
             async with contextlib.aclosing(pages):
@@ -494,7 +523,7 @@ class ChannelFetcher:
             await self._channels.set_migrated_missing(ch.id, missing, name)
             run.progress.migrated_missing, run.progress.migrated_error = missing, name
             return
-        if max_id and cursor < max_id and not self._stopping:
+        if max_id and cursor < max_id and not run.stop.asked:
             # The whole old history is read; the ids up to its last are deleted ones.
             await self._channels.advance_cursor(old.id, max_id)
         if ch.migrated_missing is not None:
@@ -531,7 +560,7 @@ class ChannelFetcher:
         files: Files = []
         media = run.media
         pages = history.history_pages(
-            client, peer, min_id, None, stopping=lambda: self._stopping,
+            client, peer, min_id, None, stopping=lambda: run.stop.asked,
             metrics=self._metrics, wait_time=self._wait_time,
             caught_up_at=caught_up_at,
         )
@@ -553,7 +582,7 @@ class ChannelFetcher:
                 if len(batch) >= BATCH:
                     await run.queue.put((batch, files))
                     batch, files = [], []
-                if self._stopping:
+                if run.stop.asked:
                     break
         if batch:
             await run.queue.put((batch, files))
@@ -616,7 +645,7 @@ class ChannelFetcher:
                 progress.total = max(progress.fetched, expected)
             if on_progress is not None:
                 await on_progress(progress)
-            if self._stopping:
+            if run.stop.asked:
                 return True
         return False
 
@@ -683,7 +712,7 @@ class ChannelFetcher:
         disc = await self._channels.discussion_row(linked_id, linked_hash, title)
         stored = 0
         for post_id, newest in run.commented:
-            if self._stopping:
+            if run.stop.asked:
                 break
             after = await self._messages.last_comment_id(disc, post_id)
             if not needs_reading(after, newest):

@@ -254,7 +254,7 @@ class ParseService(BatchRuns):
             messages=found.messages,
             db_size=database_size(self._db_path),
             next_runs=tuple(NextRun(labels[c], when) for c, when in next_runs if c in labels),
-            current=self.worker.current,
+            running=self.worker.running,
             queued=self.worker.queued if ready else 0,
             batch=self.batch,
             local=self.worker.local_state(),

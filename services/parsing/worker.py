@@ -1,8 +1,12 @@
-"""The run queue and its one worker: channels are run one at a time on the one client.
+"""The run queue and its worker: one run at a time per account, the accounts at once.
 
 APScheduler ticks (jobs.py) and /parse requests (service.py) go through the same
-queue, so a /parse waits behind a running run instead of racing it. What a failed run
-leads to is policy.py's `decide`; this module carries it out.
+queue, so a /parse waits behind a running run instead of racing it. Each request is
+handled in its own asyncio task: a run goes in the lane of the account whose client
+reads it (one run per lane: a Telegram client reads one channel at a time, to keep
+within its account's flood limits), the lanes of this process's accounts in parallel;
+a channel is never run twice at once. What a failed run leads to is policy.py's
+`decide`; this module carries it out.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 from core.alerts import AlertText, folded_names
@@ -34,7 +39,7 @@ from db.channels import ChannelStateRepository
 from db.database import shielded_write
 from db.runs import RunRepository
 from services.events import EventBus, PostsDeleted, RunCompleted
-from services.parsing.breaker import CircuitBreaker
+from services.parsing.breaker import HALF_OPEN, CircuitBreaker
 from services.parsing.clock_jumps import WallClockWatch
 from services.parsing.ingest import ChannelFetcher, ProgressCallback, RunBook, RunFailed
 from services.parsing.jobs import JobTable
@@ -56,6 +61,14 @@ PLANNED_ELSEWHERE_SLACK = timedelta(minutes=1)
 # Runs refused a row kept to be recorded later, at most (a database refusing writes
 # for hours with 1,000 channels: the oldest are kept, the rest only logged).
 MAX_UNOPENED = 10_000
+# Requests read and matched to their reader at once, at most; a request waiting for its
+# account's lane (the one run of that account in progress) no longer counts, so the
+# channels of a busy account never hold back another account's.
+PREPARING = 8
+# Seconds between two looks at who reads a channel while it waits for the lane of an
+# account standing in for its own (flood-waited, still connecting, gone): its own may be
+# back before that lane is free.
+STAND_IN_RECHECK = 1.0
 
 
 class Session(Protocol):
@@ -92,6 +105,10 @@ class _Request:
     done: asyncio.Future[RunProgress] | None = None
     queued_at: float = field(default_factory=time.monotonic)
     label: str | None = None  # known once the run has read its channel
+    client: Any = None  # the client chosen to read it (the last one, after a handover)
+    lane: asyncio.Lock | None = None  # its reader's lane, held while it runs
+    slot: bool = False  # holds one of the PREPARING slots
+    unqueued: bool = False  # a tick may queue its channel again (its run has started)
 
 
 @dataclass
@@ -147,7 +164,7 @@ class ParseWorker:
         self._channels = channels
         # PostgreSQL with several processes: a channel runs only where its lease is held.
         self._leases = leases
-        self._leased: int | None = None  # the channel whose run lease is held
+        self._leased: set[int] = set()  # the channels whose run lease is held
         self._runs = runs
         self._book = RunBook(runs, channels, events)
         self._fetcher = fetcher
@@ -165,10 +182,16 @@ class ParseWorker:
         self._queued: set[int] = set()
         self._stopping = False
         self.started = asyncio.Event()  # jobs rebuilt from the database
-        self.current: RunProgress | None = None
-        self._running: int | None = None  # the channel of the run in progress
-        self._run_ended = asyncio.Event()
-        self._run_ended.set()
+        self._tasks: set[asyncio.Task[None]] = set()  # the requests being handled
+        self._slots = asyncio.Semaphore(PREPARING)
+        # Account row id (None: the one session) -> its lane: one run at a time.
+        self._lanes: dict[int | None, asyncio.Lock] = {}
+        # Channel -> set once its request is handled: one request of a channel at a time.
+        self._claimed: dict[int, asyncio.Event] = {}
+        # Channel -> set once its run has ended (drop_channel waits for it): the runs
+        # holding their lane, in the order they started.
+        self._running: dict[int, asyncio.Event] = {}
+        self._progress: dict[int, RunProgress] = {}  # channel -> its run's last progress
         self._dropped: set[int] = set()  # being paused or removed: stop their run
         self._events = events
         # Alerts name channels as the operator knows them (Channel.display_name): the
@@ -187,10 +210,10 @@ class ParseWorker:
         # Runs whose row could not even be opened (the INSERT refused): channel id,
         # trigger, start, error; recorded failed once the database takes writes again.
         self._unopened: list[tuple[int, str, datetime, str]] = []
+        self._closing = asyncio.Lock()  # the rows above are written by one run at a time
         # Channels a dead session stopped (or kept from running): run at the next login.
         self._resume: set[int] = set()
         self._told: set[str] = set()  # `Decision.once` keys already alerted
-        self._run_client: Any = None  # the client of the run whose failure is applied
         self._again: set[int] = set()  # handed over after a flood wait: run again now
         breaker.on_change(self._on_breaker)
         health.add_probe("breaker", breaker.probe)
@@ -214,13 +237,14 @@ class ParseWorker:
         in progress, stop that run after its current batch and return once it has ended
         (at most `wait` s), so nothing is written for a channel that is being deleted."""
         await self.remove_channel(channel_id)
-        if self._running != channel_id:
+        ended = self._running.get(channel_id)
+        if ended is None:
             return
         self._dropped.add(channel_id)
         try:
-            self._fetcher.request_stop()
+            self._fetcher.request_stop(channel_id)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._run_ended.wait(), wait)
+                await asyncio.wait_for(ended.wait(), wait)
         finally:
             self._dropped.discard(channel_id)
 
@@ -243,8 +267,14 @@ class ParseWorker:
 
     @property
     def queued(self) -> int:
-        """Requests waiting in the queue."""
-        return self._queue.qsize()
+        """Requests waiting: in the queue, or for their account's lane or a reader."""
+        return self._queue.qsize() + max(0, len(self._tasks) - len(self._running))
+
+    @property
+    def running(self) -> tuple[RunProgress, ...]:
+        """The runs in progress (one per account at most), in the order they started:
+        each one's last progress."""
+        return tuple(self._progress.values())
 
     def local_state(self) -> LocalState | None:
         """This machine's trouble that holds runs back (disk full, database locked), for
@@ -308,7 +338,10 @@ class ParseWorker:
     # -- the component -----------------------------------------------------------------
 
     async def run(self) -> None:
-        """Start the job table, then take requests one at a time until stopped."""
+        """Start the job table, then take requests until stopped, each handled in its
+        own task (PREPARING at most matched to a reader at once); once stopped, wait
+        for the runs in progress to end (cancelled: they are cancelled, their rows
+        closed as interrupted)."""
         self.jobs.start()
         watcher = asyncio.create_task(self.jobs.watch_clock())
         try:
@@ -322,20 +355,49 @@ class ParseWorker:
                 await self._close_unclosed()
                 if self.local is not None and not self._queue.qsize():
                     await self._probe_local()
+                if not await self._slot(self._idle_wait()):
+                    continue
                 try:
                     req = await asyncio.wait_for(self._queue.get(), self._idle_wait())
                 except TimeoutError:
+                    self._slots.release()
                     continue
                 if req.trigger == "stop":
+                    self._slots.release()
                     break
-                await self._handle(req)
+                req.slot = True
+                task = asyncio.create_task(self._handle(req), name=f"run-{req.channel_id}")
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        except asyncio.CancelledError:
+            for task in self._tasks:
+                task.cancel()
+            raise
         finally:
+            # A cancellation meanwhile cancels them too (gather), and waits for them.
+            await asyncio.gather(*self._tasks, return_exceptions=True)
             await self._close_unclosed()
             watcher.cancel()
             self.jobs.shutdown()
             for req in self._drain_queue():
                 if req.done is not None and not req.done.done():
                     req.done.set_exception(NotReady("stopping"))
+
+    async def _slot(self, timeout: float) -> bool:
+        """Take one of the PREPARING slots; False after `timeout` s (or when stopping)."""
+        try:
+            await asyncio.wait_for(self._slots.acquire(), timeout)
+        except TimeoutError:
+            return False
+        if self._stopping:
+            self._slots.release()
+            return False
+        return True
+
+    def _free_slot(self, req: _Request) -> None:
+        if req.slot:
+            req.slot = False
+            self._slots.release()
 
     def _idle_wait(self) -> float:
         """Seconds the idle worker waits for a request: 5, or until the next probe of a
@@ -397,7 +459,7 @@ class ParseWorker:
                 if not await self._probe_local():
                     await asyncio.sleep(1.0)
                     continue
-            if not self._breaker.allow():
+            if not self._may_start(manual):
                 await asyncio.sleep(min(1.0, self._breaker.retry_in() or 1.0))
                 continue
             client, wait = await self._reader(ch, manual)
@@ -411,17 +473,36 @@ class ParseWorker:
             pause = min(1.0, pause * 2)
         return None
 
+    def _may_start(self, manual: bool) -> bool:
+        """Whether the breaker and a local trouble let a run start now: the breaker
+        closed, or half-open with no run in progress (that one run is its probe); no
+        local trouble, or its probe passed (an operator's /parse is itself a probe)."""
+        if not self._breaker.allow():
+            return False
+        if self._breaker.state == HALF_OPEN and self._running:
+            return False
+        trouble = self.local
+        return manual or trouble is None or trouble.probing
+
+    def _lane(self, client: Any) -> asyncio.Lock:
+        """The lane of the account whose client `client` is (the one session: one lane)."""
+        return self._lanes.setdefault(self._account_of(client), asyncio.Lock())
+
     async def _handle(self, req: _Request) -> None:
-        self._queued.discard(req.channel_id)
         result = RunProgress(self._known_label(req), status=RunStatus.FAILED)
+        handled: asyncio.Event | None = None
         try:
+            # One request of a channel at a time: a /parse of a channel that runs now
+            # (or waits for its lane) goes once that one has ended.
+            while (busy := self._claimed.get(req.channel_id)) is not None:
+                self._free_slot(req)  # waits holding nothing: others are prepared
+                await busy.wait()
+            self._claimed[req.channel_id] = handled = asyncio.Event()
             result = await self._run_one(req)
             if req.channel_id in self._again:
-                # Handed over to another account after a flood wait: read by it now,
-                # and the request's outcome is that run's.
+                # Handed over to another account after a flood wait: read by it now (in
+                # its lane, after its own run), and the request's outcome is that run's.
                 self._again.discard(req.channel_id)
-                self._running = None
-                self._run_ended.set()
                 result = await self._run_one(req)
         except Exception as exc:
             # Before a run row was opened (reading the channel, opening the row): no
@@ -435,15 +516,37 @@ class ParseWorker:
             shown = error.cause if isinstance(error, LocalError) else error_text(exc, 200)
             result.status, result.error = decision.status, shown
             name = await self._name(req.channel_id)
-            await self._apply(req.channel_id, name, decision, error)
+            await self._apply(req.channel_id, name, decision, error, req.client)
             self._tell_local(name)
         finally:
-            self.current = None
-            self._running = None
-            await self._release_lease()
-            self._run_ended.set()
+            self._free_slot(req)
+            self._leave_lane(req)
+            self._unqueue(req)
+            if handled is not None:
+                await self._release_lease(req.channel_id)
+                del self._claimed[req.channel_id]
+                handled.set()
             if req.done is not None and not req.done.done():
                 req.done.set_result(result)
+
+    def _unqueue(self, req: _Request) -> None:
+        """A tick may queue the channel again: its run starts (or it ended without one)."""
+        if not req.unqueued:
+            req.unqueued = True
+            if req.trigger == Trigger.SCHEDULE:
+                self._queued.discard(req.channel_id)
+
+    def _leave_lane(self, req: _Request) -> None:
+        """The run of `req` (or its wait for it) ends: its lane goes to the next run of
+        that account, a drop_channel waiting for it returns."""
+        lane, req.lane = req.lane, None
+        if lane is None:
+            return
+        self._progress.pop(req.channel_id, None)
+        ended = self._running.pop(req.channel_id, None)
+        if ended is not None:
+            ended.set()
+        lane.release()
 
     def _remember(self, channels: list[Channel]) -> None:
         for ch in channels:
@@ -473,19 +576,84 @@ class ParseWorker:
             error=(ch.disabled_reason or ch.status) if ch else "removed",
         )
 
-    async def _runnable(self, req: _Request) -> tuple[Channel, Any] | RunProgress:
-        """The channel and the client to run it with, or the outcome without a run."""
-        ch = await self._channels.channel(req.channel_id)
+    def _waiting(self, ch: Channel | None, req: _Request) -> RunProgress | None:
+        """The outcome without a run of a channel that is gone, not active or deferred
+        (its row `ch` as read now); None when it may run."""
         if ch is not None:
             self._names[ch.id] = ch.display_name
-        if ch is None or ch.status != "active":
+        if ch is None or ch.status != "active" or ch.id in self._dropped:
             return self._not_runnable(ch, req.channel_id)
         req.label = ch.label
         now = datetime.now(UTC)
         if ch.deferred_until is not None and ch.deferred_until > now:
             left = int((ch.deferred_until - now).total_seconds())
             return RunProgress(ch.label, status=RunStatus.DEFERRED, deferred_seconds=left)
-        client = await self._wait_usable(manual=req.trigger == Trigger.MANUAL, ch=ch)
+        return None
+
+    async def _runnable(self, req: _Request) -> tuple[Channel, Any] | RunProgress:
+        """The channel and the client to run it with, the lane of its account held
+        (`req.lane`), or the outcome without a run."""
+        ch = await self._channels.channel(req.channel_id)
+        if (outcome := self._waiting(ch, req)) is not None:
+            return outcome
+        assert ch is not None
+        manual = req.trigger == Trigger.MANUAL
+        while True:
+            client = await self._wait_usable(manual=manual, ch=ch)
+            if (outcome := self._no_reader(ch, req, client)) is not None:
+                return outcome
+            # Waits for its reader's lane (that account's run in progress), no longer
+            # counted as preparing: the next request may be another account's.
+            self._free_slot(req)
+            if not await self._enter_lane(req, ch, client, manual):
+                continue  # another account reads it now: that one's lane
+            if self._stopping or not self._may_start(manual):
+                self._leave_lane(req)  # the breaker opened meanwhile: wait again
+                continue
+            # From here on a removal waits for this run to end (drop_channel); the
+            # channel may have been removed, paused, deferred or moved to another
+            # account while it waited: look again.
+            self._running[req.channel_id] = asyncio.Event()
+            self._unqueue(req)
+            req.client = client
+            ch = await self._channels.channel(req.channel_id)
+            if (outcome := self._waiting(ch, req)) is not None:
+                return outcome
+            assert ch is not None
+            reader, _ = await self._reader(ch, manual)
+            if reader is client:
+                break
+            self._leave_lane(req)  # another account reads it now: that one's lane
+        elsewhere = await self._take_lease(ch, req)
+        if elsewhere is not None:
+            return elsewhere
+        return ch, client
+
+    async def _enter_lane(self, req: _Request, ch: Channel, client: Any, manual: bool) -> bool:
+        """Wait for the lane of `client`'s account and hold it (`req.lane`). A client of
+        another account than the channel's own (standing in while its own is flood-waited,
+        connecting or gone) is asked again every STAND_IN_RECHECK s meanwhile: False,
+        the lane not taken, once another client reads it."""
+        lane = self._lane(client)
+        reader = self._account_of(client)
+        if reader is None or ch.account_id is None or reader == ch.account_id:
+            await lane.acquire()
+            req.lane = lane
+            return True
+        while True:
+            try:
+                await asyncio.wait_for(lane.acquire(), STAND_IN_RECHECK)
+            except TimeoutError:
+                now, _ = await self._reader(ch, manual)
+                if now is not client:
+                    return False
+                continue
+            req.lane = lane
+            return True
+
+    def _no_reader(self, ch: Channel, req: _Request, client: Any) -> RunProgress | None:
+        """The outcome when no client of this process reads `ch` now (`client` None), or
+        its account is held by another process; None when `client` reads it."""
         holder = self._held_elsewhere(ch) if client is None else None
         if holder is not None and req.trigger == Trigger.MANUAL:
             # An operator's /parse reached this process, not the one holding the account
@@ -512,17 +680,7 @@ class ParseWorker:
             if not self._stopping and req.trigger == Trigger.SCHEDULE:
                 self._resume.add(ch.id)  # runs as soon as a session is ready again
             return RunProgress(ch.label, status=RunStatus.NOT_RUN, error=reason)
-        # From here on a removal waits for this run to end (drop_channel); the channel
-        # may have been removed or paused while the client was not ready: look again.
-        self._running = req.channel_id
-        self._run_ended.clear()
-        ch = await self._channels.channel(req.channel_id)
-        if ch is None or ch.status != "active" or ch.id in self._dropped:
-            return self._not_runnable(ch, req.channel_id)
-        elsewhere = await self._take_lease(ch, req)
-        if elsewhere is not None:
-            return elsewhere
-        return ch, client
+        return None
 
     async def _take_lease(self, ch: Channel, req: _Request) -> RunProgress | None:
         """Take the channel's run lease (with leases: PostgreSQL, several processes);
@@ -537,7 +695,7 @@ class ParseWorker:
                 self.jobs.add(ch, first=planned)
                 return RunProgress(ch.label, status=RunStatus.ELSEWHERE, error="planned")
         key = str(ch.id)
-        if not await self._leases.take(CHANNEL_LEASE, key, self._lease_lost):
+        if not await self._leases.take(CHANNEL_LEASE, key, partial(self._lease_lost, ch.id)):
             if req.trigger == Trigger.SCHEDULE:
                 # Looked at again once a lease could have expired: when its holder
                 # died, this process goes on with the run then (kill -9, power cut).
@@ -545,26 +703,28 @@ class ParseWorker:
                 self.jobs.retry(ch.id, datetime.now(UTC) + again)
             holder = await self._leases.holder(CHANNEL_LEASE, key)
             return RunProgress(ch.label, status=RunStatus.ELSEWHERE, error=holder or "?")
-        self._leased = ch.id
+        self._leased.add(ch.id)
         return None
 
-    async def _lease_lost(self) -> None:
-        """The run's lease could not be renewed in time (core.ports.LeaseLost): the run
-        stops after its current batch (a late batch is harmless: rows are upserted by
-        channel and message id, the cursor only grows)."""
-        self._leased = None
-        self._fetcher.request_stop()
+    async def _lease_lost(self, channel_id: int) -> None:
+        """The lease of the run of `channel_id` could not be renewed in time
+        (core.ports.LeaseLost): that run stops after its current batch (a late batch is
+        harmless: rows are upserted by channel and message id, the cursor only grows)."""
+        self._leased.discard(channel_id)
+        self._fetcher.request_stop(channel_id)
 
-    async def _release_lease(self) -> None:
-        channel_id, self._leased = self._leased, None
-        if channel_id is not None and self._leases is not None:
+    async def _release_lease(self, channel_id: int) -> None:
+        if channel_id in self._leased and self._leases is not None:
+            self._leased.discard(channel_id)
             await self._leases.release(CHANNEL_LEASE, str(channel_id))
 
     def _progress_of(self, ch: Channel, req: _Request) -> ProgressCallback:
         async def progress(p: RunProgress) -> None:
-            self.current = p
-            if ch.id in self._dropped:  # removed or paused while this run went on
-                self._fetcher.request_stop()
+            self._progress[ch.id] = p
+            # Removed or paused while this run went on, or the worker stops (a run that
+            # started after the stop was asked is stopped here).
+            if ch.id in self._dropped or self._stopping:
+                self._fetcher.request_stop(ch.id)
             self._health.beat(self.name)
             if req.on_progress is not None:
                 try:
@@ -576,11 +736,17 @@ class ParseWorker:
 
     async def _run_one(self, req: _Request) -> RunProgress:
         """One run, its row opened and, whatever is raised, closed: ok | deferred |
-        failed | interrupted, with the error's name and message and the rows committed."""
-        ready = await self._runnable(req)
-        if isinstance(ready, RunProgress):
-            return ready
-        ch, client = ready
+        failed | interrupted, with the error's name and message and the rows committed.
+        It holds its reader's lane throughout."""
+        try:
+            ready = await self._runnable(req)
+            if isinstance(ready, RunProgress):
+                return ready
+            return await self._read(req, *ready)
+        finally:
+            self._leave_lane(req)
+
+    async def _read(self, req: _Request, ch: Channel, client: Any) -> RunProgress:
         reader = self._account_of(client)
         if reader is not None and ch.hash_account_id not in (None, reader):
             # Another account's access hash is never sent: resolved again first.
@@ -593,7 +759,7 @@ class ParseWorker:
                 self._unopened.append((ch.id, req.trigger, began, error_text(exc)))
             raise
         started = time.monotonic()
-        self.current = RunProgress(ch.label, started=started)
+        self._progress[ch.id] = RunProgress(ch.label, started=started)
         try:
             result = await self._fetcher.run(client, ch, self._progress_of(ch, req))
         except RunFailed as failed:
@@ -602,21 +768,23 @@ class ParseWorker:
         except Exception as exc:  # a fetcher that did not say what it committed
             # Its last progress report says what it had committed (rows, new messages,
             # deletions marked): that much reaches the subscribers too.
-            progress = replace(self.current, status=RunStatus.FAILED) if (
-                self.current is not None
+            last = self._progress.get(ch.id)
+            progress = replace(last, status=RunStatus.FAILED) if (
+                last is not None
             ) else RunProgress(ch.label, status=RunStatus.FAILED)
             return await self._failed(ch, client, run_id, local_error(exc) or exc, progress,
                                       exc)
         except asyncio.CancelledError:
             # The worker itself is cancelled (a stop past its deadline): the row is
             # closed as interrupted on the way out (`run`'s finally), not left running.
-            committed = self.current.fetched if self.current is not None else 0
+            last = self._progress.get(ch.id)
+            committed = last.fetched if last is not None else 0
             self._unclosed[run_id] = (
                 RunStatus.INTERRUPTED, committed, "CancelledError: the app stopped mid-run"
             )
-            if self.current is not None:  # what it committed is told all the same
+            if last is not None:  # what it committed is told all the same
                 with contextlib.suppress(BaseException):
-                    await asyncio.shield(self._published(ch, self.current))
+                    await asyncio.shield(self._published(ch, last))
             raise
         finally:
             self._metrics.run_seconds(time.monotonic() - started)
@@ -659,7 +827,7 @@ class ParseWorker:
     ) -> RunProgress:
         """Close run `run_id` that ended with `error` (`cause`: what was raised) after
         committing `progress.fetched` rows, then carry out the policy's decision."""
-        decision = decide(error, client_replaced=self._userbot.client is not client)
+        decision = decide(error, client_replaced=self._client_replaced(client))
         if decision.action == Action.INTERRUPTED:
             status = RunStatus.INTERRUPTED
         elif decision.action == Action.DEFER:
@@ -673,10 +841,17 @@ class ParseWorker:
             progress.deferred_seconds = decision.seconds
             if await self._handed_over(ch, client, error, decision.seconds):
                 return progress
-        self._run_client = client
-        await self._apply(ch.id, ch.display_name, decision, error)
+        await self._apply(ch.id, ch.display_name, decision, error, client)
         self._tell_local(ch.display_name)  # a write after the run met it, if any
         return progress
+
+    def _client_replaced(self, client: Any) -> bool:
+        """Whether `client` is no longer its account's (a logout or a new login while a
+        run read with it); with one session, whether it is no longer the session's."""
+        bot_of = getattr(self._userbot, "bot_of", None)
+        if bot_of is not None:
+            return bot_of(client) is None
+        return self._userbot.client is not client
 
     def _account_of(self, client: Any) -> int | None:
         """The account row whose client `client` is (several accounts), else None."""
@@ -749,6 +924,10 @@ class ParseWorker:
     async def _close_unclosed(self) -> bool:
         """Write the run rows that could not be closed, and record the runs whose row
         could not be opened; True when none is left."""
+        async with self._closing:  # several runs end at once: each row written once
+            return await self._close_left()
+
+    async def _close_left(self) -> bool:
         for run_id, (status, fetched, error) in list(self._unclosed.items()):
             try:
                 await shielded_write(self._book.closed(run_id, status, fetched, error))
@@ -771,11 +950,17 @@ class ParseWorker:
         return True
 
     async def _apply(
-        self, channel_id: int, name: str, d: Decision, error: BaseException | None = None
+        self,
+        channel_id: int,
+        name: str,
+        d: Decision,
+        error: BaseException | None = None,
+        client: Any = None,
     ) -> None:
         """Carry out decision `d` about a failed run of the channel named `name` (its
-        display name) that ended with `error`. A write here that the database refuses is
-        logged (and, when it is local trouble, waited out), never raised."""
+        display name) that ended with `error`, read with `client` (None: none chosen
+        yet). A write here that the database refuses is logged (and, when it is local
+        trouble, waited out), never raised."""
         if d.action == Action.INTERRUPTED:
             # The client was taken away (logout, a new login): goes on at the next login.
             self._resume.add(channel_id)
@@ -812,7 +997,7 @@ class ParseWorker:
             self._resume.add(channel_id)  # goes on as soon as a new login is ready
             if getattr(self._userbot, "bot_of", None) is not None:
                 # Several accounts: the one whose client the run used died.
-                await self._userbot.session_dead(d.reason, self._run_client)  # type: ignore[call-arg]
+                await self._userbot.session_dead(d.reason, client)  # type: ignore[call-arg]
             else:
                 await self._userbot.session_dead(d.reason)
         elif d.action == Action.BREAKER:

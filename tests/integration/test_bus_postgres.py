@@ -309,7 +309,7 @@ async def _snapshot(channel_id: int) -> Any:
 class _Fetcher:
     """Each channel: two batches of 25 rows (10 new), reported as they commit."""
 
-    def request_stop(self) -> None:
+    def request_stop(self, channel_id: int | None = None) -> None:
         pass
 
     async def run(self, client: Any, ch: Any, on_progress: Any = None) -> RunProgress:

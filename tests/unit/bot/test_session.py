@@ -377,7 +377,7 @@ class _Userbot:
 
 
 class _PrivateChannelFetcher:
-    def request_stop(self) -> None:
+    def request_stop(self, channel_id: int | None = None) -> None:
         pass
 
     async def run(self, client: Any, ch: ChannelSnapshot, on_progress: Any = None) -> RunProgress:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -16,7 +16,14 @@ from bot.component import ControlBot
 from bot.routers.parse import counters_lines, render_progress, render_result
 from core.channels import Channel
 from core.health import HealthRegistry
-from core.parsing import BatchProgress, CountersState, ParseStatus, RunProgress, RunStatus
+from core.parsing import (
+    BatchProgress,
+    BreakerState,
+    CountersState,
+    ParseStatus,
+    RunProgress,
+    RunStatus,
+)
 from tests.unit.bot.conftest import ADMIN, TOKEN, BotUnderTest, RecordingSession, Updates
 from tests.unit.bot.fakes import FakeChannels, make_deps
 
@@ -184,3 +191,38 @@ async def test_parse_shows_progress_then_the_summary_in_its_one_message(
     tg.updates.lang = "ru"
     await tg.send("/parse @news")
     assert tg.session.sent("editMessageText")[-1].text.startswith("Готово: 1 канал")
+
+
+@dataclass
+class _Running:
+    """/status of a worker with `n` accounts each reading a channel now."""
+
+    n: int
+
+    async def status(self) -> ParseStatus:
+        runs = tuple(
+            RunProgress(f"<Chan & {i}> " + "x" * 80, fetched=1000 + i) for i in range(self.n)
+        )
+        return ParseStatus(
+            ready=True, session="ready", breaker=BreakerState("closed"), counts={}, named={},
+            messages=0, db_size=None, running=runs, queued=7,
+        )
+
+
+async def test_status_names_the_runs_of_every_account_within_one_message(
+    tg: BotUnderTest,
+) -> None:
+    deps = replace(tg.control.deps, parsing=_Running(40))
+    tg.control = ControlBot(tg.bot, deps, health=tg.health)
+    (en,) = await tg.send("/status")  # valid HTML within 4,096 characters (checked)
+    assert "Running (40, one per account):" in en.text
+    assert "• &lt;Chan &amp; 0&gt; xxx" in en.text  # escaped, shortened
+    assert "1004 fetched" in en.text and "1005 fetched" not in en.text
+    assert "…and 35 more" in en.text and "Waiting in the queue: 7" in en.text
+    tg.updates.lang = "ru"
+    (ru,) = await tg.send("/status")
+    assert "Идёт сбор (40, по одному каналу на аккаунт):" in ru.text
+    assert "получено 1004" in ru.text and "…и ещё 35" in ru.text
+    tg.control = ControlBot(tg.bot, replace(deps, parsing=_Running(1)), health=tg.health)
+    (one,) = await tg.send("/status")
+    assert "Идёт сбор: &lt;Chan &amp; 0&gt;" in one.text and "получено 1000" in one.text

@@ -39,7 +39,7 @@ class FakeFetcher:
         self.errors: dict[int, Exception] = {}
         self.runs: list[int] = []
 
-    def request_stop(self) -> None:
+    def request_stop(self, channel_id: int | None = None) -> None:
         pass
 
     async def run(self, client: Any, ch: Channel, on_progress: Any = None) -> RunProgress:

@@ -271,7 +271,7 @@ async def test_after_a_new_login_the_channels_the_dead_session_stopped_go_on_at_
 
 
 async def _idle(sched: ParseWorker) -> bool:
-    return sched.queued == 0 and sched.current is None
+    return sched.queued == 0 and not sched.running
 
 
 async def test_a_channel_deferred_by_a_flood_wait_runs_when_the_wait_ends(db: Path) -> None:
@@ -449,7 +449,7 @@ class _DeletedThenFails:
     def __init__(self, fault: BaseException, *, says: bool = True) -> None:
         self.fault, self.says = fault, says
 
-    def request_stop(self) -> None:
+    def request_stop(self, channel_id: int | None = None) -> None:
         pass
 
     async def run(self, client: Any, ch: Any, on_progress: Any = None) -> Any:

@@ -60,7 +60,7 @@ class SlowFetcher:
         self.release = asyncio.Event()
         self.stopped = False
 
-    def request_stop(self) -> None:
+    def request_stop(self, channel_id: int | None = None) -> None:
         self.stopped = True
         self.release.set()
 

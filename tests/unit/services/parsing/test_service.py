@@ -55,7 +55,7 @@ class Fetcher:
     def __init__(self) -> None:
         self.errors: dict[int, TelegramError] = {}
 
-    def request_stop(self) -> None:
+    def request_stop(self, channel_id: int | None = None) -> None:
         pass
 
     async def run(self, client: Any, ch: ChannelSnapshot, on_progress: Any = None) -> RunProgress:
