@@ -68,6 +68,7 @@ from services.parsing.identity import ChannelIdentity
 from services.parsing.ingest import ChannelFetcher
 from services.parsing.service import ParseService
 from services.parsing.worker import ParseWorker
+from services.remote_channels import AccountRoutes
 from services.search_index import SearchIndexRebuild
 from services.status import StatusService
 from services.watches import WatchesService, WatchNotifier
@@ -160,7 +161,13 @@ def build_app(settings: Settings, role: str = ALL) -> App:
     # PostgreSQL with workers (#18): a bot-only process sends /parse and schedule
     # changes to them over the bus; a worker serves them and sends its alerts back.
     times = BusTimes(lease_seconds=float(settings.lease_seconds))
-    side = bot_side(settings.database_url, alerter, health, times) if role == BOT else None
+    side = None
+    if role == BOT:
+        # Which worker has which account open: /parse goes to it, /add asks it.
+        routes = AccountRoutes(userbot, keeper.held_accounts, accounts.held_counts) if (
+            keeper is not None
+        ) else None
+        side = bot_side(settings.database_url, alerter, health, times, routes)
     channels = ChannelService(
         userbot,
         ChannelRepository(),
@@ -170,6 +177,7 @@ def build_app(settings: Settings, role: str = ALL) -> App:
         tz=settings.zone,
         media_default=settings.media_default,
         media_max_mb=settings.media_max_mb,
+        resolvers=side.resolvers if side is not None else None,
     )
     counters = build_counters(settings, userbot)
     userbot.on_state(counters.session_state)
@@ -214,7 +222,9 @@ def build_app(settings: Settings, role: str = ALL) -> App:
     # outlasts them all (_run_until_stopped).
     if role == WORKER:
         # No Bot API here: alerts go to the bot process, which delivers them.
-        app.components = worker_side(settings.database_url, parse, alerter, health, times)
+        app.components = worker_side(
+            settings.database_url, parse, alerter, health, times, pool=userbot
+        )
     else:
         app.components = [control.delivery]
     if side is not None:

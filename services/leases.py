@@ -128,6 +128,16 @@ class LeaseKeeper:
             return None
         return shown_holder(found) if found is not None else None
 
+    async def held_accounts(self) -> set[int]:
+        """The accounts whose client a live process has open (a live account lease),
+        by row id; raises what the database raised."""
+        try:
+            rows = await asyncio.wait_for(self._store.holders(ACCOUNT), self.period)
+        except BaseException:
+            await self._store.close()  # a statement cut short leaves it unusable
+            raise
+        return {int(key) for key in rows}
+
     async def workers(self) -> tuple[WorkerStatus, ...]:
         """The processes sharing the database with the leases each holds, for /status
         (the live ones first); raises what the database raised."""

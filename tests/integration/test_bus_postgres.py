@@ -141,7 +141,7 @@ async def test_a_request_no_worker_takes_is_answered_no_worker(pg: str) -> None:
         assert "Сбор не взял ни один обработчик: 1 канал не собран." in ru
         assert "tg-parser worker" in ru
         # Answered once, by the sender: a worker coming later does not run it.
-        rows = await BusStore().claim("late-worker", "worker", ["double", "parse"], 30)
+        rows = await BusStore().claim("late-worker", ["worker"], ["double", "parse"], 30)
         assert rows is None
 
 
@@ -152,7 +152,7 @@ async def test_a_dead_workers_claim_is_taken_over_and_answered_once(pg: str) -> 
         call = asyncio.create_task(bot.call("double", {"n": 4}))
         # A worker claims it and dies (kill -9: no release, no heartbeat).
         for _ in range(50):
-            dead = await store.claim("dead-worker", "worker", ["double"], 30)
+            dead = await store.claim("dead-worker", ["worker"], ["double"], 30)
             if dead is not None:
                 break
             await asyncio.sleep(0.02)
@@ -388,3 +388,170 @@ async def test_a_dead_database_is_reported_not_a_crash(pg: str) -> None:
     down = Bus(pg, "bot", store=Down(), **FAST)
     with pytest.raises(BusUnavailable, match="connection refused"):
         await down.call("double", {"n": 1})
+
+
+# -- routed requests: /add and /parse from a bot-only process (#18) ---------------------
+
+
+class _Account:
+    """An account as the bot-only process's pool lists it."""
+
+    def __init__(self, account_id: int, flood: bool = False) -> None:
+        self.account_id, self.flood = account_id, flood
+
+    def flooded(self) -> bool:
+        return self.flood
+
+
+class _Accounts:
+    def __init__(self, *accounts: _Account) -> None:
+        self.by_id = {a.account_id: a for a in accounts}
+
+    def bots(self) -> list[_Account]:
+        return list(self.by_id.values())
+
+    def bot(self, account_id: int) -> _Account | None:
+        return self.by_id.get(account_id)
+
+
+def _routes(accounts: _Accounts, held: set[int], counts: dict[int, int] | None = None) -> Any:
+    from services.remote_channels import AccountRoutes
+
+    async def held_now() -> set[int]:
+        return held
+
+    async def counts_now() -> dict[int, int]:
+        return counts or {}
+
+    return AccountRoutes(accounts, held_now, counts_now)
+
+
+class _WorkerResolver:
+    """parser/resolver.py ChannelResolver as the worker of account `client` has it."""
+
+    def __init__(self, client: str) -> None:
+        self.client = client
+
+    async def resolve(self, ref: Any) -> Any:
+        from parser.errors import ChannelUnavailable, RateLimited
+        from parser.resolver import Resolved
+
+        if ref.value == "secret":
+            raise ChannelUnavailable("private")
+        if ref.value == "slow":
+            raise RateLimited(120)
+        return Resolved(tg_id=len(ref.value), access_hash=hash(self.client) % 1000,
+                        title=f"<{ref.value}> & {self.client}", username=ref.value,
+                        kind="channel")
+
+    async def check_invite(self, invite_hash: str) -> Any:
+        from parser.resolver import InvitePreview
+
+        return InvitePreview(f"Invite <{invite_hash}>", False, None)
+
+    async def join_invite(self, invite_hash: str) -> Any:
+        from parser.resolver import Resolved
+
+        return Resolved(tg_id=777, access_hash=7, title="Joined", username=None,
+                        kind="megagroup")
+
+
+class _Pool:
+    """A worker's accounts: `own` is open here (its client is its name)."""
+
+    def __init__(self, own: int, name: str) -> None:
+        self.own, self.name = own, name
+
+    def client_of(self, account_id: int | None) -> Any:
+        return self.name if account_id == self.own else None
+
+
+def _serving(own: int, name: str) -> Any:
+    from db.bus import account_recipient
+    from services.remote_channels import register_resolve_handler
+
+    def setup(bus: Bus) -> None:
+        register_resolve_handler(bus, _Pool(own, name), _WorkerResolver)
+        bus.serve_addresses(lambda: [account_recipient(own)])
+
+    return setup
+
+
+class _Hooks:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+
+    async def add_channel(self, channel_id: int) -> None:
+        self.calls.append(("add_channel", channel_id))
+
+    async def reschedule(self, channel_id: int) -> None:
+        self.calls.append(("reschedule", channel_id))
+
+    async def drop_channel(self, channel_id: int) -> None:
+        self.calls.append(("drop_channel", channel_id))
+
+    def next_runs(self) -> Any:
+        return ()
+
+
+async def test_add_in_a_bot_only_process_is_resolved_by_a_worker_holding_an_account(
+    pg: str,
+) -> None:
+    """/add's lookups go to the worker holding the least loaded account; the outcome
+    and its texts are one process's; the channel is that account's (its access hash)."""
+    from bot.add_report import render_add_report
+    from bot.texts import t
+    from core.channels import AddCode
+    from db.channels import ChannelRepository
+    from services.channels import ChannelService
+    from services.remote_channels import RemoteResolvers
+
+    accounts = _Accounts(_Account(1), _Account(2))
+    async with (
+        running(pg, "worker", setup=_serving(1, "ann")),
+        running(pg, "worker", setup=_serving(2, "bob")),
+        running(pg, "bot") as bot,
+    ):
+        resolvers = RemoteResolvers(bot, _routes(accounts, {1, 2}, {1: 5}))
+        hooks = _Hooks()
+        service = ChannelService(None, ChannelRepository(), hooks,  # type: ignore[arg-type]
+                                 resolvers=resolvers)
+        results = await service.add_lines("@news all\n@secret\n@slow\nt.me/+AbCdEf123")
+        assert [r.code for r in results] == [
+            AddCode.ADDED, AddCode.PRIVATE, AddCode.FLOOD, AddCode.INVITE
+        ]
+        assert results[2].seconds == 120
+        row = await Channel.get(id=results[0].channel_id)
+        # Bob's account has fewer channels: his worker resolved it, it is his.
+        assert row.account_id == 2 and row.title == "<news> & bob"
+        assert row.access_hash == hash("bob") % 1000
+        assert hooks.calls == [("add_channel", row.id)]
+        for lang in ("en", "ru"):
+            parse_text(render_add_report(results, lang), "HTML")  # valid Telegram HTML
+        assert results[3].label == "Invite <AbCdEf123>"
+        joined = await service.join(results[3].token or "")
+        assert joined.code is AddCode.ADDED
+        assert (await Channel.get(id=joined.channel_id)).account_id == 2
+
+        # Nobody holds an account: said at once, with the fix, in both languages.
+        nobody = RemoteResolvers(bot, _routes(accounts, set()))
+        service = ChannelService(None, ChannelRepository(), hooks,  # type: ignore[arg-type]
+                                 resolvers=nobody)
+        assert [r.code for r in await service.add_lines("@alpha\n@bravo")] == [
+            AddCode.NO_WORKER
+        ] * 2
+        # No account stored at all: /login first, as in one process.
+        service = ChannelService(None, ChannelRepository(), hooks,  # type: ignore[arg-type]
+                                 resolvers=RemoteResolvers(bot, _routes(_Accounts(), set())))
+        assert [r.code for r in await service.add_lines("@alpha")] == [AddCode.NOT_READY]
+        en = parse_text(t("add_no_worker", "en"), "HTML")[0]
+        ru = parse_text(t("add_no_worker", "ru"), "HTML")[0]
+        assert "No worker is running" in en and "tg-parser worker" in en
+        assert "Не запущен ни один обработчик" in ru and "tg-parser worker" in ru
+
+    # An account a dead worker held: nobody answers within claim_seconds.
+    async with running(pg, "bot") as bot:
+        resolvers = RemoteResolvers(bot, _routes(accounts, {1}))
+        service = ChannelService(None, ChannelRepository(), hooks,  # type: ignore[arg-type]
+                                 resolvers=resolvers)
+        assert [r.code for r in await service.add_lines("@latecomer")] == [AddCode.NO_WORKER]
