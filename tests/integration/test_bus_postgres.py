@@ -555,3 +555,83 @@ async def test_add_in_a_bot_only_process_is_resolved_by_a_worker_holding_an_acco
         service = ChannelService(None, ChannelRepository(), hooks,  # type: ignore[arg-type]
                                  resolvers=resolvers)
         assert [r.code for r in await service.add_lines("@latecomer")] == [AddCode.NO_WORKER]
+
+
+class _OneAccount(FakeUserbot):
+    """A worker's pool with one account open (`own`); another account's channel is read
+    here only when public and asked by an operator (parser/pool.py reader_for)."""
+
+    def __init__(self, own: int) -> None:
+        super().__init__()
+        self.own = own
+        self.bot_own = _Account(own)
+
+    async def reader_for(self, account_id: int | None, public: bool, *, borrow: bool = False
+                         ) -> tuple[Any, bool]:
+        if account_id == self.own or (public and borrow):
+            return self, False
+        return None, False
+
+    def held_elsewhere(self, account_id: int | None) -> str | None:
+        return None if account_id == self.own else "box-other/9"
+
+    def ready(self) -> list[_Account]:
+        return [self.bot_own]
+
+    def on_state(self, listener: Any) -> None:
+        pass
+
+
+async def test_parse_goes_to_the_worker_holding_the_channels_account(pg: str) -> None:
+    """Two workers, two accounts: a /parse of a channel of each account runs at once on
+    its account's worker (none is refused 'open elsewhere'); a public channel of a
+    flood-waited account goes to the other account's worker; one of an account whose
+    worker is gone goes to any worker after the fallback."""
+    from services.parsing.remote import RemoteParseService
+    from tests.unit.services.parsing.fakes import FakeFetcher
+
+    times = BusTimes(**FAST)
+    fetchers, parts = {}, []
+    for own in (1, 2):
+        fetchers[own] = FakeFetcher()
+        pool = _OneAccount(own)
+        sched = worker(fetchers[own], pool)
+        local = ParseService(sched, ChannelStateRepository(), CircuitBreaker(), pool)
+        parts += [sched, *worker_side(pg, local, Alerter(600), HealthRegistry(), times, pool)]
+    buses = [p for p in parts if isinstance(p, Bus)]
+    tasks = [asyncio.create_task(c.run()) for c in parts]
+    for bus in buses:
+        await asyncio.wait_for(bus.ready.wait(), 10)
+    try:
+        accounts = _Accounts(_Account(1), _Account(2), _Account(3))
+        async with running(pg, "bot") as bot:
+            api = RemoteParseService(bot, ChannelStateRepository(),
+                                     _routes(accounts, {1, 2, 3}), fallback_seconds=0.3)
+            made = {
+                name: await Channel.create(tg_id=200 + i, access_hash=1, title=name,
+                                           account_id=acct, username=user)
+                for i, (name, acct, user) in enumerate([
+                    ("Ann 1", 1, None), ("Ann 2", 1, None), ("Bob 1", 2, None),
+                    ("Bob 2", 2, None), ("Gone", 3, "gone"),
+                ])
+            }  # fmt: skip
+            batch = await api.run_batch(await api.targets("all"), exclusive=True)
+            assert batch is not None and batch.outcomes == {RunStatus.OK: 5}, batch.outcomes
+            ids = {name: ch.id for name, ch in made.items()}
+            assert {ids["Ann 1"], ids["Ann 2"]} <= set(fetchers[1].runs)
+            assert {ids["Bob 1"], ids["Bob 2"]} <= set(fetchers[2].runs)
+            assert not {ids["Bob 1"], ids["Bob 2"]} & set(fetchers[1].runs)
+            assert not {ids["Ann 1"], ids["Ann 2"]} & set(fetchers[2].runs)
+            assert len(fetchers[1].runs) + len(fetchers[2].runs) == 5
+
+            # Ann flood-waited: her public channel is read by Bob's worker.
+            pub = await Channel.create(tg_id=300, access_hash=1, title="Pub", account_id=1,
+                                       username="pub")
+            accounts.by_id[1].flood = True
+            batch = await api.run_batch([await _snapshot(pub.id)], exclusive=True)
+            assert batch is not None and batch.outcomes == {RunStatus.OK: 1}
+            assert fetchers[2].runs[-1] == pub.id and pub.id not in fetchers[1].runs
+    finally:
+        for part in reversed(parts):
+            await part.stop()
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
