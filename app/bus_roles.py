@@ -8,6 +8,9 @@ in place of the bot's alert delivery. `tg-parser run` (one process) needs neithe
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from core.alerts import Alerter
@@ -29,6 +32,8 @@ from services.remote_channels import (
     RemoteResolvers,
     register_resolve_handler,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -74,6 +79,39 @@ def bot_side(
     return BotSide(bus, parsing, RemoteScheduleHooks(bus), resolvers)
 
 
+FLOOD = "flood"  # a broadcast: an account's flood wait was noted in its row
+
+
+def watch_floods(bus: Bus, pool: AccountPool) -> None:
+    """A flood wait noted by one worker reaches the others at once (they read the
+    account rows now, not at their next 5 s look): their accounts take over its public
+    channels promptly (parser/pool.py `on_flood_elsewhere`)."""
+
+    sending: set[asyncio.Task[object]] = set()
+
+    async def noted(account_id: int) -> None:
+        # In the background: a database slow to take it must not hold the run back.
+        task = asyncio.create_task(bus.broadcast(FLOOD, {"account_id": account_id}))
+        sending.add(task)
+        task.add_done_callback(_sent(sending))
+
+    async def heard(_payload: object) -> None:
+        pool.refresh()
+
+    pool.on_flood_noted = noted
+    bus.on_broadcast(FLOOD, heard)
+
+
+def _sent(sending: set[asyncio.Task[object]]) -> Callable[[asyncio.Task[object]], None]:
+    def done(task: asyncio.Task[object]) -> None:
+        sending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("the other workers were not told of a flood wait (they read the"
+                        " accounts within 5 s anyway): %s", task.exception())
+
+    return done
+
+
 def worker_side(
     database_url: str,
     parse: ParseService,
@@ -99,4 +137,5 @@ def worker_side(
             bus.wake()  # an account opened here: its requests are taken now
 
         pool.on_state(opened)
+        watch_floods(bus, pool)
     return [bus, AlertForwarder(bus, alerter)]

@@ -357,6 +357,8 @@ def _build_parsing(
     )
     # After a new login the channels a dead session stopped go on at once.
     userbot.on_state(worker.session_state)
+    # An account of another process flood-waited: its public channels are read here now.
+    userbot.on_flood_elsewhere(worker.flood_elsewhere)
     db_path = str(settings.sqlite_path) if settings.sqlite_path else None
     parse = ParseService(worker, channels, breaker, userbot, db_path=db_path)
     return worker, parse

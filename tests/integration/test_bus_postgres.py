@@ -635,3 +635,120 @@ async def test_parse_goes_to_the_worker_holding_the_channels_account(pg: str) ->
         for part in reversed(parts):
             await part.stop()
         await asyncio.wait_for(asyncio.gather(*tasks), 10)
+
+
+class _Book:
+    """The `account` rows two processes share (db/accounts.py AccountRepository)."""
+
+    def __init__(self, *ids: int) -> None:
+        from core.login import AccountInfo
+
+        self.rows = {
+            i: AccountInfo(i, None, i, f"acct {i}", None, "active", None, True) for i in ids
+        }
+
+    async def accounts(self) -> list[Any]:
+        return list(self.rows.values())
+
+    def bound(self, account_id: int) -> Any:
+        return None
+
+    async def proxy(self, account_id: int) -> str | None:
+        return None
+
+    async def held_counts(self) -> dict[int, int]:
+        return {}
+
+    async def set_flood_until(self, account_id: int, until: datetime) -> None:
+        import dataclasses
+
+        self.rows[account_id] = dataclasses.replace(self.rows[account_id], flood_until=until)
+
+
+class _Gate:
+    retry_seconds = 0.05
+
+
+class _FloodingFetcher:
+    """Reads with whichever client it is given; account 1's client meets FLOOD_WAIT."""
+
+    def __init__(self, flooding: Any) -> None:
+        self.flooding, self.runs = flooding, []
+
+    def request_stop(self) -> None:
+        pass
+
+    async def run(self, client: Any, ch: Any, on_progress: Any = None) -> RunProgress:
+        from parser.errors import RateLimited
+        from services.parsing.ingest import RunFailed
+
+        self.runs.append((ch.id, client))
+        if client is self.flooding:
+            raise RunFailed(RateLimited(600), RunProgress(ch.label, status=RunStatus.FAILED))
+        return RunProgress(ch.label, fetched=3, status=RunStatus.OK, top_id=3, new=3,
+                           first_new_id=1)
+
+
+async def test_a_flood_wait_hands_public_channels_to_another_workers_account_at_once(
+    pg: str,
+) -> None:
+    """Account 1 (worker 1) is flood-waited on a public channel: worker 2 reads it with
+    account 2 now (told over the bus, not at its next look at the rows, nor at the
+    channel's next tick an interval later)."""
+    from pydantic import SecretStr
+
+    from parser.client import UserbotConfig
+    from parser.pool import AccountPool
+    from parser.userbot import READY, STANDBY
+
+    book, config = _Book(1, 2), UserbotConfig(1, SecretStr("x" * 32))
+    clients = {1: object(), 2: object()}
+    pools, scheds, fetchers, parts = [], [], [], []
+    times = BusTimes(**FAST)
+    for own in (1, 2):
+        pool = AccountPool(config, book, HealthRegistry(), Alerter(600),
+                           leases=_Gate())  # type: ignore[arg-type]
+        for account_id in (1, 2):
+            bot = await pool._new_bot(account_id)
+            if account_id == own:
+                bot.state, bot.client = READY, clients[own]
+            else:
+                bot.state, bot.reason = STANDBY, f"box/{account_id}"
+        fetcher = _FloodingFetcher(clients[1])
+        sched = worker(fetcher, pool)
+        pool.on_flood_elsewhere(sched.flood_elsewhere)
+        local = ParseService(sched, ChannelStateRepository(), CircuitBreaker(), pool)
+        pools.append(pool)
+        scheds.append(sched)
+        fetchers.append(fetcher)
+        parts += [sched, *worker_side(pg, local, Alerter(600), HealthRegistry(), times, pool),
+                  pool]
+    ch = await Channel.create(tg_id=400, access_hash=1, title="Pub", username="pub",
+                              account_id=1)
+    tasks = [asyncio.create_task(c.run()) for c in parts]
+    try:
+        for sched in scheds:
+            await asyncio.wait_for(sched.started.wait(), 10)
+        for part in parts:
+            if isinstance(part, Bus):
+                await asyncio.wait_for(part.ready.wait(), 10)
+        # Worker 2's tick: account 1 is open in worker 1, which reads it.
+        await scheds[1]._tick(ch.id)
+        for _ in range(100):
+            if ch.id in scheds[1]._resume:
+                break
+            await asyncio.sleep(0.02)
+        assert ch.id in scheds[1]._resume and fetchers[1].runs == []
+        # Worker 1's tick meets the flood wait: left to worker 2, which reads it now.
+        await scheds[0]._tick(ch.id)
+        for _ in range(200):
+            if fetchers[1].runs:
+                break
+            await asyncio.sleep(0.02)
+        assert fetchers[0].runs == [(ch.id, clients[1])]
+        assert fetchers[1].runs == [(ch.id, clients[2])]
+        assert pools[1].bot(1).flooded()  # noted from the row, woken by the broadcast
+    finally:
+        for part in reversed(parts):
+            await part.stop()
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 10)
