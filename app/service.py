@@ -62,6 +62,7 @@ from services.graph import GraphService, LinksBackfill
 from services.leases import LeaseKeeper, worker_id
 from services.login import LoginService
 from services.media import MediaService
+from services.media.service import MEDIA_LEASE
 from services.media_files import MediaFilesService
 from services.parsing.breaker import CircuitBreaker
 from services.parsing.identity import ChannelIdentity
@@ -155,7 +156,7 @@ def build_app(settings: Settings, role: str = ALL) -> App:
     )
     watches = WatchesService()
     scheduler, parse = _build_parsing(settings, userbot, health, alerter, events, keeper)
-    media = build_media(settings, userbot, alerter, store)
+    media = build_media(settings, userbot, alerter, store, keeper)
     events.subscribe(media.on_run_completed)
     userbot.on_state(media.session_state)
     # PostgreSQL with workers (#18): a bot-only process sends /parse and schedule
@@ -259,6 +260,7 @@ def build_media(
     userbot: AccountPool,
     alerter: Alerter,
     store: LocalMediaStore | S3MediaStore | None = None,
+    leases: LeaseKeeper | None = None,
 ) -> MediaService:
     """The media downloader (#16): files in `store` (build_media_store's by default;
     partial ones under settings.media_path), the userbot's one client, MEDIA_CONCURRENCY
@@ -277,6 +279,9 @@ def build_media(
         parts=settings.media_parts,
         min_free_bytes=settings.min_free_disk_mb * 1024 * 1024,
         keep_failed_partials=timedelta(hours=settings.refresh_window_hours),
+        # PostgreSQL, several processes (#18): each download under its row's lease.
+        leases=leases,
+        leased=(lambda: leases.live(MEDIA_LEASE)) if leases is not None else None,
     )
 
 
