@@ -107,6 +107,15 @@ class BusStore:
         )  # fmt: skip
         return _message(rows[0]) if rows else None
 
+    async def unclaim(self, holder: str, message_id: int) -> None:
+        """Give back a claim `holder` cannot serve after all (its worker stopped being
+        ready): unclaimed again, for another worker or the sender's give-up."""
+        await self._rows(
+            "UPDATE bus_message SET claimed_by = NULL, heartbeat_at = NULL"
+            " WHERE id = $1 AND claimed_by = $2 AND answered_at IS NULL RETURNING id",
+            message_id, holder,
+        )  # fmt: skip
+
     async def readdress(self, message_id: int, old: str, new: str) -> bool:
         """Send a message nobody claimed yet to `new` instead of `old` (a request for an
         account's worker goes to any worker); False when it was claimed or answered."""

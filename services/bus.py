@@ -372,6 +372,12 @@ class Bus:
             m = await self.store.claim(self.holder, recipients, kinds, self.lease_seconds)
             if m is None:
                 return
+            ready = self._ready.get(m.kind)
+            if ready is not None and not ready():
+                # No longer ready since `kinds` was read (a session died meanwhile):
+                # given back, as if never claimed.
+                await self.store.unclaim(self.holder, m.id)
+                return
             log.info("bus: took request %d (%s)", m.id, m.kind)
             task = asyncio.create_task(self._serve(Request(self, m)), name=f"bus-{m.id}")
             self._handling[m.id] = task
