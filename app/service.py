@@ -62,12 +62,14 @@ from services.graph import GraphService, LinksBackfill
 from services.leases import LeaseKeeper, worker_id
 from services.login import LoginService
 from services.media import MediaService
+from services.media.service import MEDIA_LEASE
 from services.media_files import MediaFilesService
 from services.parsing.breaker import CircuitBreaker
 from services.parsing.identity import ChannelIdentity
 from services.parsing.ingest import ChannelFetcher
 from services.parsing.service import ParseService
 from services.parsing.worker import ParseWorker
+from services.remote_channels import AccountRoutes
 from services.search_index import SearchIndexRebuild
 from services.status import StatusService
 from services.watches import WatchesService, WatchNotifier
@@ -154,13 +156,19 @@ def build_app(settings: Settings, role: str = ALL) -> App:
     )
     watches = WatchesService()
     scheduler, parse = _build_parsing(settings, userbot, health, alerter, events, keeper)
-    media = build_media(settings, userbot, alerter, store)
+    media = build_media(settings, userbot, alerter, store, keeper)
     events.subscribe(media.on_run_completed)
     userbot.on_state(media.session_state)
     # PostgreSQL with workers (#18): a bot-only process sends /parse and schedule
     # changes to them over the bus; a worker serves them and sends its alerts back.
     times = BusTimes(lease_seconds=float(settings.lease_seconds))
-    side = bot_side(settings.database_url, alerter, health, times) if role == BOT else None
+    side = None
+    if role == BOT:
+        # Which worker has which account open: /parse goes to it, /add asks it.
+        routes = AccountRoutes(userbot, keeper.held_accounts, accounts.held_counts) if (
+            keeper is not None
+        ) else None
+        side = bot_side(settings.database_url, alerter, health, times, routes)
     channels = ChannelService(
         userbot,
         ChannelRepository(),
@@ -170,6 +178,7 @@ def build_app(settings: Settings, role: str = ALL) -> App:
         tz=settings.zone,
         media_default=settings.media_default,
         media_max_mb=settings.media_max_mb,
+        resolvers=side.resolvers if side is not None else None,
     )
     counters = build_counters(settings, userbot)
     userbot.on_state(counters.session_state)
@@ -214,7 +223,9 @@ def build_app(settings: Settings, role: str = ALL) -> App:
     # outlasts them all (_run_until_stopped).
     if role == WORKER:
         # No Bot API here: alerts go to the bot process, which delivers them.
-        app.components = worker_side(settings.database_url, parse, alerter, health, times)
+        app.components = worker_side(
+            settings.database_url, parse, alerter, health, times, pool=userbot
+        )
     else:
         app.components = [control.delivery]
     if side is not None:
@@ -249,6 +260,7 @@ def build_media(
     userbot: AccountPool,
     alerter: Alerter,
     store: LocalMediaStore | S3MediaStore | None = None,
+    leases: LeaseKeeper | None = None,
 ) -> MediaService:
     """The media downloader (#16): files in `store` (build_media_store's by default;
     partial ones under settings.media_path), the userbot's one client, MEDIA_CONCURRENCY
@@ -267,6 +279,9 @@ def build_media(
         parts=settings.media_parts,
         min_free_bytes=settings.min_free_disk_mb * 1024 * 1024,
         keep_failed_partials=timedelta(hours=settings.refresh_window_hours),
+        # PostgreSQL, several processes (#18): each download under its row's lease.
+        leases=leases,
+        leased=(lambda: leases.live(MEDIA_LEASE)) if leases is not None else None,
     )
 
 
@@ -347,6 +362,8 @@ def _build_parsing(
     )
     # After a new login the channels a dead session stopped go on at once.
     userbot.on_state(worker.session_state)
+    # An account of another process flood-waited: its public channels are read here now.
+    userbot.on_flood_elsewhere(worker.flood_elsewhere)
     db_path = str(settings.sqlite_path) if settings.sqlite_path else None
     parse = ParseService(worker, channels, breaker, userbot, db_path=db_path)
     return worker, parse

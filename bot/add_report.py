@@ -27,7 +27,7 @@ MESSAGE_LIMIT = 4096
 ORDER = (
     "added", "reenabled", "refreshed", "already", "duplicate", "invite", "not_found",
     "private", "not_channel", "too_many", "invite_invalid", "garbage", "bad_option",
-    "flood", "not_ready", "elsewhere", "session_dead", "error",
+    "flood", "not_ready", "elsewhere", "no_worker", "session_dead", "error",
 )  # fmt: skip
 INVITE_BUTTONS = 10
 
@@ -137,7 +137,7 @@ async def answer_add(
     """Answer an add batch's `results` in `message`'s chat: "no session" (or "open in
     another process") when none was tried for want of one, else the report, the
     invites to confirm and the history question."""
-    for code in (AddCode.NOT_READY, AddCode.ELSEWHERE):
+    for code in (AddCode.NOT_READY, AddCode.ELSEWHERE, AddCode.NO_WORKER):
         if all(r.code is code for r in results):
             await message.answer(t(f"add_{code}", lang))
             return

@@ -220,6 +220,7 @@ class AddCode(StrEnum):
     FLOOD = "flood"  # Telegram's flood wait: `seconds` to wait
     NOT_READY = "not_ready"  # no usable session
     ELSEWHERE = "elsewhere"  # the session is open in another process (a worker, #18)
+    NO_WORKER = "no_worker"  # a bot-only process, and no worker has an account open (#18)
     SESSION_DEAD = "session_dead"
     ERROR = "error"
 

@@ -25,6 +25,12 @@ CHANNEL = "tg_parser_bus"  # the NOTIFY channel the migration's triggers signal 
 WORKER, WORKERS, BOT = "worker", "workers", "bot"
 
 
+def account_recipient(account_id: int) -> str:
+    """The recipient of a request for whichever worker has account `account_id`'s client
+    open (its lease): that worker claims it, another one once the account moves."""
+    return f"account:{account_id}"
+
+
 @dataclass(frozen=True)
 class Message:
     """One bus row: `payload` and `answer` are JSON values; `progress` the newest report."""
@@ -80,23 +86,48 @@ class BusStore:
         return int(rows[0]["id"])
 
     async def claim(
-        self, holder: str, recipient: str, kinds: Sequence[str], lease_seconds: float
+        self, holder: str, recipients: Sequence[str], kinds: Sequence[str],
+        lease_seconds: float,
     ) -> Message | None:
-        """Take the oldest open message of `kinds` for `recipient`: unclaimed, or claimed
-        by a holder whose heartbeat is older than `lease_seconds` (it died). Rows another
-        transaction is claiming are skipped (FOR UPDATE SKIP LOCKED): one holder each."""
+        """Take the oldest open message of `kinds` for one of `recipients`: unclaimed, or
+        claimed by a holder whose heartbeat is older than `lease_seconds` (it died). Rows
+        another transaction is claiming are skipped (FOR UPDATE SKIP LOCKED): one holder
+        each."""
         rows = await self._rows(
             """UPDATE bus_message SET claimed_by = $1, claimed_at = now(), heartbeat_at = now()
             WHERE id = (
                 SELECT id FROM bus_message
-                WHERE recipient = $2 AND answered_at IS NULL AND kind = ANY($3::text[])
+                WHERE recipient = ANY($2::text[]) AND answered_at IS NULL
+                  AND kind = ANY($3::text[])
                   AND (claimed_by IS NULL
                        OR heartbeat_at < now() - make_interval(secs => $4))
                 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
             RETURNING id, kind, payload, claimed_by, progress, answer, answered_at""",
-            holder, recipient, list(kinds), float(lease_seconds),
+            holder, list(recipients), list(kinds), float(lease_seconds),
         )  # fmt: skip
         return _message(rows[0]) if rows else None
+
+    async def unclaim(self, holder: str, message_id: int) -> None:
+        """Give back a claim `holder` cannot serve after all (its worker stopped being
+        ready): unclaimed again, for another worker or the sender's give-up."""
+        await self._rows(
+            "UPDATE bus_message SET claimed_by = NULL, heartbeat_at = NULL"
+            " WHERE id = $1 AND claimed_by = $2 AND answered_at IS NULL RETURNING id",
+            message_id, holder,
+        )  # fmt: skip
+
+    async def readdress(self, message_id: int, old: str, new: str) -> bool:
+        """Send a message nobody claimed yet to `new` instead of `old` (a request for an
+        account's worker goes to any worker); False when it was claimed or answered."""
+        # The trigger of migration 0014 notifies no change of recipient: said here.
+        rows = await self._rows(
+            """WITH moved AS (
+                UPDATE bus_message SET recipient = $3 WHERE id = $1 AND recipient = $2
+                AND claimed_by IS NULL AND answered_at IS NULL RETURNING id)
+            SELECT id, pg_notify($4, 'new:' || $3 || ':' || id) FROM moved""",
+            message_id, old, new, CHANNEL,
+        )  # fmt: skip
+        return bool(rows)
 
     async def heartbeat(self, holder: str, ids: Sequence[int]) -> set[int]:
         """Keep `holder`'s claims alive; the ids it still holds (another took the rest)."""

@@ -207,6 +207,15 @@ class LeaseStore:
             )
         return str(value) if value is not None else None
 
+    async def holders(self, kind: str) -> dict[str, str]:
+        """Every live lease of `kind`: key -> holder."""
+        async with self._lock:
+            conn = await self._connection()
+            rows = await conn.fetch(
+                "SELECT key, holder FROM lease WHERE kind = $1 AND expires_at > now()", kind
+            )
+        return {str(r["key"]): str(r["holder"]) for r in rows}
+
     async def workers(self) -> list[WorkerRow]:
         """Every known process, the live ones first (then by host and pid), with the
         leases each holds now."""

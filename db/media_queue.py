@@ -94,11 +94,19 @@ def _now() -> datetime:
 class MediaQueue:
     """The downloader's side of `media_download` and `media_file`."""
 
-    async def requeue_interrupted(self) -> int:
+    async def requeue_interrupted(
+        self, keep: Collection[int] = (), older_than: datetime | None = None
+    ) -> int:
         """Rows left `downloading` (a crash, a kill) go back to `queued` (one whose
         media was edited meanwhile: what the enqueue decided, as `changed`; one set
-        aside meanwhile, SET_ASIDE: skipped); how many."""
+        aside meanwhile, SET_ASIDE: skipped); how many. Several processes (#18): not
+        the rows in `keep` (a live process is downloading them), nor, with
+        `older_than`, one changed since (just claimed, its lease not taken yet)."""
         left = MediaDownload.filter(status=DOWNLOADING)
+        if keep:
+            left = left.exclude(id__in=list(keep))
+        if older_than is not None:
+            left = left.filter(updated_at__lt=older_than)
         n = await left.filter(file_id__isnull=False).update(status=DONE, reason=None)
         n += await left.filter(reason__in=SET_ASIDE).update(status=SKIPPED, bytes_done=0)
         return int(n + await left.update(status=QUEUED))

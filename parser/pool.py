@@ -95,6 +95,11 @@ class AccountPool:
         # Told of an account a login brought (services/accounts.py: channels of gone
         # accounts go to it).
         self.on_account_added: Callable[[Userbot], Awaitable[None]] | None = None
+        # Several processes (#18): told of a flood wait noted here (`on_flood_noted`:
+        # app/bus_roles.py tells the other workers to read the rows now) and of one
+        # another process noted on an account open there (`on_flood_elsewhere`).
+        self.on_flood_noted: Callable[[int], Awaitable[None]] | None = None
+        self._flood_listeners: list[Callable[[int], Awaitable[None]]] = []
         health.add_probe("session", self._probe)
 
     # -- the accounts ------------------------------------------------------------------
@@ -219,6 +224,23 @@ class AccountPool:
                 await self._book.set_flood_until(bot.account_id, until)
             except Exception:
                 log.exception("noting account %d's flood wait failed", bot.account_id)
+                return
+            if self.on_flood_noted is not None:
+                try:
+                    await self.on_flood_noted(bot.account_id)
+                except Exception as exc:  # the others read the rows within 5 s anyway
+                    log.warning("telling the other processes of account %d's flood wait"
+                                " failed: %s", bot.account_id, exc)
+
+    def on_flood_elsewhere(self, listener: Callable[[int], Awaitable[None]]) -> None:
+        """Call `listener(account_id)` when an account open in another process is found
+        flood-waited there (read from its row: every 5 s, at once after `refresh()`):
+        its public channels are read with an account of this process meanwhile."""
+        self._flood_listeners.append(listener)
+
+    def refresh(self) -> None:
+        """Read the accounts' rows now (another process changed them: a flood wait)."""
+        self._wake.set()
 
     def open_elsewhere(self, account_id: int | None) -> bool:
         """Whether account `account_id`'s client is open in another process (#18): what
@@ -437,10 +459,14 @@ class AccountPool:
         process added is started here; one logged out or revoked there is closed here
         (a logout's auth.logOut is sent from here when this process has its client)."""
         infos = {info.id: info for info in await self._book.accounts()}
+        flooded: list[int] = []  # open in another process, flood-waited there just now
         for info in infos.values():
             bot = self._bots.get(info.id)
             if bot is not None and info.flood_until is not None:
-                bot.flood_until = max(bot.flood_until, info.flood_until.timestamp())
+                until = info.flood_until.timestamp()
+                if until > bot.flood_until and not bot.flooded() and bot.state == STANDBY:
+                    flooded.append(info.id)
+                bot.flood_until = max(bot.flood_until, until)
             if info.has_session and info.status == "active" and info.id not in self._bots:
                 self._start(await self._new_bot(info.id))
         changed = False
@@ -460,6 +486,15 @@ class AccountPool:
             await bot.close()
         if changed:
             await self._on_bot_state(self.state)
+        for account_id in flooded:
+            bot = self._bots.get(account_id)
+            if bot is None or not bot.flooded():
+                continue
+            for listener in self._flood_listeners:
+                try:
+                    await listener(account_id)
+                except Exception:
+                    log.exception("a flood-wait listener failed")
 
     async def run(self) -> None:
         """Start every stored account's Userbot and keep them running until `stop()`;

@@ -24,7 +24,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from core.backoff import Backoff
@@ -170,6 +170,7 @@ class Bus:
         self._reconnect = reconnect or Backoff(base=1.0, factor=2.0, cap=30.0, jitter=0.2)
         self.listener = BusListener(database_url, self._notified, self._lost)
         self._handlers: dict[str, Handler] = {}
+        self._addresses: Callable[[], Iterable[str]] = tuple
         self._ready: dict[str, Callable[[], bool]] = {}
         self._broadcast_handlers: dict[str, Listener] = {}
         self._message_handlers: dict[str, Listener] = {}
@@ -192,6 +193,16 @@ class Bus:
         self._handlers[kind] = handler
         if ready is not None:
             self._ready[kind] = ready
+
+    def serve_addresses(self, addresses: Callable[[], Iterable[str]]) -> None:
+        """Claim the requests sent to any of `addresses()` too (asked at each claim), not
+        only those for any worker: a worker's `account:<id>` recipients
+        (db/bus.py account_recipient) of the accounts whose client is open here."""
+        self._addresses = addresses
+
+    def wake(self) -> None:
+        """Look for work now (the addresses served changed: an account opened here)."""
+        self._signal()
 
     def on_broadcast(self, kind: str, handler: Listener) -> None:
         self._broadcast_handlers[kind] = handler
@@ -245,16 +256,29 @@ class Bus:
                             delay)
                 await asyncio.sleep(delay)
 
-    async def call(self, kind: str, payload: Any, on_progress: Progress | None = None) -> Any:
+    async def call(
+        self,
+        kind: str,
+        payload: Any,
+        on_progress: Progress | None = None,
+        *,
+        to: str = WORKER,
+        fallback_seconds: float | None = None,
+    ) -> Any:
         """Ask one worker to handle `kind` and wait for its answer.
 
-        `on_progress(progress)` hears each newer progress the worker reports (its errors
-        are logged only). Raises NoWorker when no live worker held it for
-        `claim_seconds`, BusUnavailable when the request cannot even be stored,
-        HandlerFailed when the worker's handler raised. The wait survives the database
-        going away for a while: the request is in the table, the answer will be too.
+        `to`: the recipient, any worker by default, or one that serves that address
+        (`serve_addresses`: the worker holding an account); with `fallback_seconds`, a
+        request nobody took by then goes to any worker. `on_progress(progress)` hears
+        each newer progress the worker reports (its errors are logged only). Raises
+        NoWorker when no live worker held it for `claim_seconds`, BusUnavailable when the
+        request cannot even be stored, HandlerFailed when the worker's handler raised.
+        The wait survives the database going away for a while: the request is in the
+        table, the answer will be too.
         """
-        message_id = await self._post(WORKER, kind, payload)
+        message_id = await self._post(to, kind, payload)
+        posted = time.monotonic()
+        readdress = to != WORKER and fallback_seconds is not None
         seen: Any = None
         holder: str | None = None
         quiet_since = time.monotonic()  # no claim or progress change since
@@ -265,6 +289,14 @@ class Bus:
                 if m is not None and (m.claimed_by, m.progress) != (holder, seen):
                     quiet_since = time.monotonic()
                 quiet = time.monotonic() - quiet_since
+                if (
+                    readdress and m is not None and m.claimed_by is None and not m.answered
+                    and time.monotonic() - posted >= (fallback_seconds or 0.0)
+                ):
+                    readdress = False  # once: claimed meanwhile, it stays with its taker
+                    if await self.store.readdress(message_id, to, WORKER):
+                        log.info("bus: request %d (%s): nobody serving %s took it; any"
+                                 " worker may now", message_id, kind, to)
                 # The database decides (its clock): only asked once it may be due.
                 if m is not None and not m.answered and (
                     (m.claimed_by is None and quiet >= self.claim_seconds)
@@ -296,7 +328,11 @@ class Bus:
                 if isinstance(m.answer, dict) and "bus_error" in m.answer:
                     raise HandlerFailed(str(m.answer["bus_error"]))
                 return m.answer
-            await self.changed(mark)
+            timeout = None
+            if readdress:
+                timeout = max(0.01, min(self.poll_seconds,
+                                        posted + (fallback_seconds or 0.0) - time.monotonic()))
+            await self.changed(mark, timeout)
 
     async def broadcast(self, kind: str, payload: Any, *, wait: float = 0.0) -> list[str]:
         """Tell every worker (and every one that starts later and has not read the table
@@ -332,8 +368,15 @@ class Bus:
     async def _claim(self) -> None:
         kinds = [k for k in self._handlers if k not in self._ready or self._ready[k]()]
         while kinds and len(self._handling) < self._max_handling and not self._stop.is_set():
-            m = await self.store.claim(self.holder, WORKER, kinds, self.lease_seconds)
+            recipients = [WORKER, *self._addresses()]
+            m = await self.store.claim(self.holder, recipients, kinds, self.lease_seconds)
             if m is None:
+                return
+            ready = self._ready.get(m.kind)
+            if ready is not None and not ready():
+                # No longer ready since `kinds` was read (a session died meanwhile):
+                # given back, as if never claimed.
+                await self.store.unclaim(self.holder, m.id)
                 return
             log.info("bus: took request %d (%s)", m.id, m.kind)
             task = asyncio.create_task(self._serve(Request(self, m)), name=f"bus-{m.id}")

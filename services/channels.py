@@ -36,12 +36,14 @@ from parser.resolver import (
     BadLine,
     ChannelRef,
     ChannelResolver,
+    InvitePreview,
     NotAChannel,
     Resolved,
     parse_line,
     split_lines,
 )
 from parser.resolver import HistoryDepth as ParsedDepth
+from services.bus import BusUnavailable, NoWorker
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,82 @@ class UserbotPort(Protocol):
         """The connected Telethon client; TimeoutError after `timeout` s."""
 
 
+class Resolver(Protocol):
+    """What /add asks Telegram through (parser/resolver.py ChannelResolver; in a bot-only
+    process services/remote_channels.py RemoteResolver, the same asked of a worker)."""
+
+    async def resolve(self, ref: ChannelRef) -> Resolved: ...
+
+    async def check_invite(self, invite_hash: str) -> InvitePreview: ...
+
+    async def join_invite(self, invite_hash: str) -> Resolved: ...
+
+
+@dataclass(frozen=True)
+class Pick:
+    """The resolver of the account a line adds with: `account` its row id (None: the
+    one session), `full` when every account is in CHANNEL_LIMIT channels."""
+
+    resolver: Resolver
+    account: int | None = None
+    full: bool = False
+
+
+class Resolvers(Protocol):
+    """Where /add's resolvers come from: this process's clients (`LocalResolvers`) or
+    the workers' (#18, services/remote_channels.py)."""
+
+    async def open(self) -> Resolver | None:
+        """A resolver to start a batch with; None when nothing can be resolved now."""
+
+    def why_not(self) -> AddCode:
+        """Why `open()` gave None: NOT_READY, ELSEWHERE or NO_WORKER."""
+
+    async def pick(self, resolver: Resolver, skip: frozenset[int]) -> Pick:
+        """The least loaded account's resolver with room (not one of `skip`)."""
+
+
+class LocalResolvers:
+    """Resolvers of this process's clients: the least loaded account's with several
+    (parser/pool.py), else the one session's. `ready_timeout`: seconds a connecting
+    client is waited for."""
+
+    def __init__(self, userbot: UserbotPort, ready_timeout: float = 5.0) -> None:
+        self._userbot = userbot
+        self._ready_timeout = ready_timeout
+
+    async def open(self) -> Resolver | None:
+        # Only a connecting client is worth waiting for; no session means /login first.
+        if self._userbot.state in ("no_session", "invalid", "paused", "standby", "elsewhere"):
+            return None
+        try:
+            client = await self._userbot.wait_ready(timeout=self._ready_timeout)
+        except TimeoutError:
+            return None
+        return ChannelResolver(client)
+
+    def why_not(self) -> AddCode:
+        """No usable session, or (#18) the session is open in another process (a
+        worker) while this one runs the bot."""
+        if self._userbot.state in ("standby", "elsewhere"):
+            return AddCode.ELSEWHERE
+        return AddCode.NOT_READY
+
+    async def pick(self, resolver: Resolver, skip: frozenset[int]) -> Pick:
+        """With several accounts (parser/pool.py), a resolver of the least loaded one
+        with room among its 500 channels (not one of `skip`): it resolves or joins what
+        a line adds, then reads it; `full` when every one is full. Else `resolver`."""
+        least_loaded = getattr(self._userbot, "least_loaded", None)
+        if least_loaded is None:
+            return Pick(resolver)
+        bot = await least_loaded(skip=skip, flooded_too=True)
+        if bot is None or bot.client is None:
+            return Pick(resolver, full=bot is None)
+        if isinstance(resolver, ChannelResolver) and resolver.client is bot.client:
+            return Pick(resolver, bot.account_id)
+        return Pick(ChannelResolver(bot.client), bot.account_id)
+
+
 @dataclass
 class _Invite:
     hash: str
@@ -112,6 +190,7 @@ class ChannelService:
     channels keep; `media_max_mb` (MEDIA_MAX_MB, 0: no cap): the cap of channels
     without their own. `media_defaults` is the policy of a channel with no settings of
     its own (`Channel.media_policy(service.media_defaults)`: a channel's effective one).
+    `resolvers`: where lines are resolved (default: `userbot`'s clients, LocalResolvers).
     """
 
     def __init__(
@@ -126,8 +205,9 @@ class ChannelService:
         tz: tzinfo = UTC,
         media_default: str = "photos",
         media_max_mb: int = 50,
+        resolvers: Resolvers | None = None,
     ) -> None:
-        self._userbot = userbot
+        self._resolvers = resolvers or LocalResolvers(userbot, ready_timeout)
         self.media_defaults: MediaPolicy = default_media_policy(media_default, media_max_mb)
         self._repo = repo
         self._hooks = hooks
@@ -135,7 +215,6 @@ class ChannelService:
         self._default_depth = ParsedDepth.parse(default_history, tz)
         self.default_history = _depth(self._default_depth)
         self.default_interval = default_interval_minutes
-        self._ready_timeout = ready_timeout
         self._invites: dict[str, _Invite] = {}
         self._invite_batches: OrderedDict[str, list[Any]] = OrderedDict()
         self._history_batches: OrderedDict[str, list[Any]] = OrderedDict()
@@ -147,42 +226,21 @@ class ChannelService:
 
     # -- adding ----------------------------------------------------------------------
 
-    async def _resolver(self) -> ChannelResolver | None:
-        # Only a connecting client is worth waiting for; no session means /login first.
-        if self._userbot.state in ("no_session", "invalid", "paused", "standby", "elsewhere"):
-            return None
-        try:
-            client = await self._userbot.wait_ready(timeout=self._ready_timeout)
-        except TimeoutError:
-            return None
-        return await self._pick(ChannelResolver(client))
+    async def _resolver(self) -> Resolver | None:
+        resolver = await self._resolvers.open()
+        return await self._pick(resolver) if resolver is not None else None
 
-    async def _pick(
-        self, resolver: ChannelResolver, skip: frozenset[int] = frozenset()
-    ) -> ChannelResolver:
-        """With several accounts (parser/pool.py), a resolver of the least loaded one
-        with room among its 500 channels (not one of `skip`): it resolves or joins what
-        a line adds, then reads it (`_account`); `_full` when every one is full. Else
-        `resolver`."""
-        self._account, self._full = None, False
-        least_loaded = getattr(self._userbot, "least_loaded", None)
-        if least_loaded is None:
-            return resolver
-        bot = await least_loaded(skip=skip, flooded_too=True)
-        if bot is None or bot.client is None:
-            self._full = bot is None
-            return resolver
-        self._account = bot.account_id
-        if resolver.client is bot.client:
-            return resolver
-        return ChannelResolver(bot.client)
+    async def _pick(self, resolver: Resolver, skip: frozenset[int] = frozenset()) -> Resolver:
+        """The resolver of the least loaded account with room (not one of `skip`): it
+        resolves or joins what a line adds, then reads it (`_account`); `_full` when
+        every one is full."""
+        pick = await self._resolvers.pick(resolver, skip)
+        self._account, self._full = pick.account, pick.full
+        return pick.resolver
 
     def _not_ready(self) -> AddCode:
-        """Why nothing can be resolved here: no usable session, or (#18) the session
-        is open in another process (a worker) while this one runs the bot."""
-        if self._userbot.state in ("standby", "elsewhere"):
-            return AddCode.ELSEWHERE
-        return AddCode.NOT_READY
+        """Why nothing can be resolved here (Resolvers.why_not)."""
+        return self._resolvers.why_not()
 
     async def add_lines(self, text: str) -> list[AddResult]:
         """Every line's outcome, in order, however many lines there are. A line naming
@@ -201,7 +259,7 @@ class ChannelService:
             return await self._add_parsed(resolver, parsed)
 
     async def _add_parsed(
-        self, resolver: ChannelResolver | None, parsed: list[tuple[str, AddLine | BadLine]]
+        self, resolver: Resolver | None, parsed: list[tuple[str, AddLine | BadLine]]
     ) -> list[AddResult]:
         results: list[AddResult] = []
         seen: set[tuple[str, str]] = set()
@@ -232,7 +290,7 @@ class ChannelService:
         return results
 
     async def _add_one(
-        self, resolver: ChannelResolver, line: str, ref: ChannelRef, history: ParsedDepth | None
+        self, resolver: Resolver, line: str, ref: ChannelRef, history: ParsedDepth | None
     ) -> AddResult:
         try:
             if ref.kind == "invite":
@@ -257,6 +315,11 @@ class ChannelService:
             return AddResult(line, _REASONS.get(exc.reason, AddCode.NOT_FOUND), label)
         if isinstance(exc, SessionDead):
             return AddResult(line, AddCode.SESSION_DEAD, label)
+        if isinstance(exc, NoWorker):  # a bot-only process: no worker took it (#18)
+            return AddResult(line, AddCode.NO_WORKER, label)
+        if isinstance(exc, BusUnavailable):
+            log.warning("resolving %s: the workers cannot be reached: %s", label, exc.detail)
+            return AddResult(line, AddCode.ERROR, label)
         if isinstance(exc, TelegramError):
             log.warning("resolving %s failed: %s", label, exc.code)
             return AddResult(line, AddCode.ERROR, label)

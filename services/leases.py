@@ -128,6 +128,21 @@ class LeaseKeeper:
             return None
         return shown_holder(found) if found is not None else None
 
+    async def live(self, kind: str) -> set[str]:
+        """The keys of every live lease of `kind`, whoever holds it; raises what the
+        database raised."""
+        try:
+            rows = await asyncio.wait_for(self._store.holders(kind), self.period)
+        except BaseException:
+            await self._store.close()  # a statement cut short leaves it unusable
+            raise
+        return set(rows)
+
+    async def held_accounts(self) -> set[int]:
+        """The accounts whose client a live process has open (a live account lease),
+        by row id; raises what the database raised."""
+        return {int(key) for key in await self.live(ACCOUNT)}
+
     async def workers(self) -> tuple[WorkerStatus, ...]:
         """The processes sharing the database with the leases each holds, for /status
         (the live ones first); raises what the database raised."""

@@ -55,7 +55,7 @@ from core.errors import (
     local_error,
 )
 from core.media import MediaCounts, MediaPause, MediaRef, media_key
-from core.ports import AlertSink, MediaStore
+from core.ports import AlertSink, LeaseGate, MediaStore
 from db.media import KEEP_PARTIAL
 from db.media_queue import Claimed, MediaQueue, StoredFile
 from parser.media import FileSink, PartialMismatch, download, hash_prefix, refresh
@@ -74,6 +74,13 @@ _RETRY_BASE, _RETRY_CAP = 15.0, 3600.0
 _ENOSPC_MARGIN = 64 * 1024 * 1024
 # Answers to reading a message again that a re-resolved channel row cures: retried.
 _PEER_STALE = frozenset({"CHANNEL_INVALID", "PEER_ID_INVALID"})
+# The lease a process holds on a media row while it downloads it (several processes on
+# PostgreSQL, #18): another process's start or sweep leaves that row alone.
+MEDIA_LEASE = "media"
+# A downloading row nobody holds the lease of goes back to the queue this often, once it
+# has not changed for REQUEUE_AFTER (its worker died; not one just claimed).
+REQUEUE_SECONDS = 60.0
+REQUEUE_AFTER = timedelta(seconds=60)
 # Why downloads wait (MediaCounts.paused).
 DISK_FULL, NO_SESSION, MEDIA_DIR, STORAGE = "disk_full", "no_session", "media_dir", "storage"
 # OS errors saying the media folder cannot be used at all (not a full disk): downloads
@@ -140,7 +147,14 @@ class MediaService:
         disk_retry_seconds: float = 60.0,
         keep_failed_partials: timedelta = timedelta(hours=24),
         sweep_seconds: float = 3600.0,
+        leases: LeaseGate | None = None,
+        leased: Callable[[], Awaitable[set[str]]] | None = None,
     ) -> None:
+        # Several processes (#18): each download under its row's lease (`leases`);
+        # `leased()` the rows whose lease a live process holds (LeaseKeeper.live).
+        self._leases = leases
+        self._leased = leased
+        self._requeued_at = 0.0
         self._queue = queue
         self._store = store
         self._session = session
@@ -225,7 +239,7 @@ class MediaService:
     async def run(self) -> None:
         self._stopping = False
         await self._dir_ok(force=True)
-        requeued = await self._queue.requeue_interrupted()
+        requeued = await self._requeue(start=True)
         if requeued:
             log.info("media: %d interrupted download(s) queued again", requeued)
         await self._drop_orphans()
@@ -235,6 +249,9 @@ class MediaService:
                 try:
                     if time.monotonic() - self._swept_at >= self._sweep_every:
                         await self._drop_orphans()
+                    if (self._leased is not None
+                            and time.monotonic() - self._requeued_at >= REQUEUE_SECONDS):
+                        await self._requeue()
                     await self._tick()
                 except Exception as exc:
                     # The database locked or its disk full: this machine's trouble,
@@ -246,6 +263,23 @@ class MediaService:
                     await asyncio.wait_for(self._wake.wait(), self._poll)
         finally:
             await self._cancel_all()
+
+    async def _requeue(self, *, start: bool = False) -> int:
+        """Rows left downloading go back to the queue; how many. One process (no
+        leases): every one, at start. Several (#18): those no live process holds the
+        lease of (a live worker is downloading the others) and not changed for
+        REQUEUE_AFTER, at start and every REQUEUE_SECONDS (a worker that died)."""
+        self._requeued_at = time.monotonic()
+        if self._leased is None:
+            return await self._queue.requeue_interrupted() if start else 0
+        try:
+            keep = {int(k) for k in await self._leased()} | set(self._tasks)
+        except Exception as exc:  # the database: tried again at the next round
+            log.info("media: the downloads other processes hold cannot be read: %s", exc)
+            return 0
+        return await self._queue.requeue_interrupted(
+            keep, older_than=datetime.now(UTC) - REQUEUE_AFTER
+        )
 
     async def _drop_orphans(self) -> None:
         """Partial files no row will resume (its channel removed, its message's media
@@ -298,8 +332,24 @@ class MediaService:
             return
         busy = {media_id for _, media_id in self._tasks.values()}
         for row in await self._queue.claim(slots, busy):
+            if self._leases is not None and not await self._leases.take(
+                MEDIA_LEASE, str(row.id), self._lease_lost(row.id)
+            ):
+                # Another process holds it (downloading it), or the database cannot
+                # be asked: the row is left to its holder, or to the requeue.
+                continue
             task = asyncio.create_task(self._guarded(row), name=f"media-{row.id}")
             self._tasks[row.id] = (task, row.ref.tg_id)
+
+    def _lease_lost(self, row_id: int) -> Callable[[], Awaitable[None]]:
+        async def lost() -> None:
+            """Not renewed in time: stopped here before another process may take it
+            (the row waits for the requeue; the partial file is resumed)."""
+            entry = self._tasks.get(row_id)
+            if entry is not None:
+                entry[0].cancel()
+
+        return lost
 
     async def _save_progress(self) -> None:
         """bytes_done of the running downloads (at most one write each per poll); the
@@ -538,6 +588,8 @@ class MediaService:
             self._live.pop(row.id, None)
             self._saved.pop(row.id, None)
             self._wake.set()
+            if self._leases is not None:
+                await self._leases.release(MEDIA_LEASE, str(row.id))
 
     def _client_for(self, account_id: int | None) -> Any:
         """The client to download with: that of the account whose access hash the

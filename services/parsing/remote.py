@@ -17,10 +17,11 @@ import logging
 import time
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from core.channels import Channel
 from core.parsing import BreakerState, ParseStatus, RunProgress, RunStatus
+from db.bus import WORKER
 from db.channels import ChannelStateRepository
 from services.bus import Bus, BusUnavailable, HandlerFailed, NoWorker, Request
 from services.parsing.service import BatchRuns, NotRun, ParseService, Progress, channel_counts
@@ -56,18 +57,38 @@ def progress_of(d: dict[str, Any]) -> RunProgress:
     return RunProgress(**known)
 
 
+class Router(Protocol):
+    """services/remote_channels.py AccountRoutes, as /parse uses it."""
+
+    async def for_parse(self, ch: Channel) -> str:
+        """The bus recipient of a /parse of `ch`."""
+
+
 class RemoteParseService(BatchRuns):
     """ParsingAPI of a bot-only process: each channel of a /parse is one `parse` request
     that one worker claims and runs; its progress feeds the live message.
 
+    With `routes` (services/remote_channels.py AccountRoutes) each request goes to the
+    worker holding the channel's account (or, for a public channel while that account
+    is flood-waited, another account's), so it runs there at once; to any worker when
+    nobody holds it or its worker does not take it within `fallback_seconds`.
     A request no worker takes within the bus's `claim_seconds` stops the batch with the
     reason `no_worker` (the text says to start `tg-parser worker`); a database that
     cannot be reached, `bus_unavailable`.
     """
 
-    def __init__(self, bus: Bus, channels: ChannelStateRepository) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        channels: ChannelStateRepository,
+        routes: Router | None = None,
+        *,
+        fallback_seconds: float = 5.0,
+    ) -> None:
         super().__init__(channels)
         self._bus = bus
+        self._routes = routes
+        self._fallback = fallback_seconds
 
     def ready(self) -> bool:
         """Always True here: whether a worker can run it is the workers' to say (a
@@ -78,8 +99,11 @@ class RemoteParseService(BatchRuns):
         async def reported(value: Any) -> None:
             await progress(progress_of(value))
 
+        to = await self._routes.for_parse(ch) if self._routes is not None else WORKER
         try:
-            answer = await self._bus.call(PARSE, {"channel_id": ch.id}, reported)
+            answer = await self._bus.call(
+                PARSE, {"channel_id": ch.id}, reported, to=to, fallback_seconds=self._fallback
+            )
         except NoWorker:
             return NotRun("no_worker")
         except BusUnavailable as exc:

@@ -298,6 +298,19 @@ class ParseWorker:
         for channel_id in channels:
             await self._tick(channel_id)
 
+    async def flood_elsewhere(self, account_id: int) -> None:
+        """Another process noted a flood wait of account `account_id`, open there
+        (parser/pool.py `on_flood_elsewhere`, #18): the channels left to other processes
+        are looked at now, so a public one of that account is read here with an account
+        of this process at once, not at its next tick."""
+        if not self._resume or self._stopping:
+            return
+        channels, self._resume = sorted(self._resume), set()
+        log.info("account %d flood-waited in another process: %d channel(s) left to"
+                 " others are looked at now", account_id, len(channels))
+        for channel_id in channels:
+            await self._tick(channel_id)
+
     async def parse_now(
         self, channel_id: int, on_progress: ProgressCallback | None = None
     ) -> RunProgress:

@@ -141,7 +141,7 @@ async def test_a_request_no_worker_takes_is_answered_no_worker(pg: str) -> None:
         assert "Сбор не взял ни один обработчик: 1 канал не собран." in ru
         assert "tg-parser worker" in ru
         # Answered once, by the sender: a worker coming later does not run it.
-        rows = await BusStore().claim("late-worker", "worker", ["double", "parse"], 30)
+        rows = await BusStore().claim("late-worker", ["worker"], ["double", "parse"], 30)
         assert rows is None
 
 
@@ -152,7 +152,7 @@ async def test_a_dead_workers_claim_is_taken_over_and_answered_once(pg: str) -> 
         call = asyncio.create_task(bot.call("double", {"n": 4}))
         # A worker claims it and dies (kill -9: no release, no heartbeat).
         for _ in range(50):
-            dead = await store.claim("dead-worker", "worker", ["double"], 30)
+            dead = await store.claim("dead-worker", ["worker"], ["double"], 30)
             if dead is not None:
                 break
             await asyncio.sleep(0.02)
@@ -388,3 +388,373 @@ async def test_a_dead_database_is_reported_not_a_crash(pg: str) -> None:
     down = Bus(pg, "bot", store=Down(), **FAST)
     with pytest.raises(BusUnavailable, match="connection refused"):
         await down.call("double", {"n": 1})
+
+
+# -- routed requests: /add and /parse from a bot-only process (#18) ---------------------
+
+
+class _Account:
+    """An account as the bot-only process's pool lists it."""
+
+    def __init__(self, account_id: int, flood: bool = False) -> None:
+        self.account_id, self.flood = account_id, flood
+
+    def flooded(self) -> bool:
+        return self.flood
+
+
+class _Accounts:
+    def __init__(self, *accounts: _Account) -> None:
+        self.by_id = {a.account_id: a for a in accounts}
+
+    def bots(self) -> list[_Account]:
+        return list(self.by_id.values())
+
+    def bot(self, account_id: int) -> _Account | None:
+        return self.by_id.get(account_id)
+
+
+def _routes(accounts: _Accounts, held: set[int], counts: dict[int, int] | None = None) -> Any:
+    from services.remote_channels import AccountRoutes
+
+    async def held_now() -> set[int]:
+        return held
+
+    async def counts_now() -> dict[int, int]:
+        return counts or {}
+
+    return AccountRoutes(accounts, held_now, counts_now)
+
+
+class _WorkerResolver:
+    """parser/resolver.py ChannelResolver as the worker of account `client` has it."""
+
+    def __init__(self, client: str) -> None:
+        self.client = client
+
+    async def resolve(self, ref: Any) -> Any:
+        from parser.errors import ChannelUnavailable, RateLimited
+        from parser.resolver import Resolved
+
+        if ref.value == "secret":
+            raise ChannelUnavailable("private")
+        if ref.value == "slow":
+            raise RateLimited(120)
+        return Resolved(tg_id=len(ref.value), access_hash=hash(self.client) % 1000,
+                        title=f"<{ref.value}> & {self.client}", username=ref.value,
+                        kind="channel")
+
+    async def check_invite(self, invite_hash: str) -> Any:
+        from parser.resolver import InvitePreview
+
+        return InvitePreview(f"Invite <{invite_hash}>", False, None)
+
+    async def join_invite(self, invite_hash: str) -> Any:
+        from parser.resolver import Resolved
+
+        return Resolved(tg_id=777, access_hash=7, title="Joined", username=None,
+                        kind="megagroup")
+
+
+class _Pool:
+    """A worker's accounts: `own` is open here (its client is its name)."""
+
+    def __init__(self, own: int, name: str) -> None:
+        self.own, self.name = own, name
+
+    def client_of(self, account_id: int | None) -> Any:
+        return self.name if account_id == self.own else None
+
+
+def _serving(own: int, name: str) -> Any:
+    from db.bus import account_recipient
+    from services.remote_channels import register_resolve_handler
+
+    def setup(bus: Bus) -> None:
+        register_resolve_handler(bus, _Pool(own, name), _WorkerResolver)
+        bus.serve_addresses(lambda: [account_recipient(own)])
+
+    return setup
+
+
+class _Hooks:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+
+    async def add_channel(self, channel_id: int) -> None:
+        self.calls.append(("add_channel", channel_id))
+
+    async def reschedule(self, channel_id: int) -> None:
+        self.calls.append(("reschedule", channel_id))
+
+    async def drop_channel(self, channel_id: int) -> None:
+        self.calls.append(("drop_channel", channel_id))
+
+    def next_runs(self) -> Any:
+        return ()
+
+
+async def test_add_in_a_bot_only_process_is_resolved_by_a_worker_holding_an_account(
+    pg: str,
+) -> None:
+    """/add's lookups go to the worker holding the least loaded account; the outcome
+    and its texts are one process's; the channel is that account's (its access hash)."""
+    from bot.add_report import render_add_report
+    from bot.texts import t
+    from core.channels import AddCode
+    from db.channels import ChannelRepository
+    from services.channels import ChannelService
+    from services.remote_channels import RemoteResolvers
+
+    accounts = _Accounts(_Account(1), _Account(2))
+    async with (
+        running(pg, "worker", setup=_serving(1, "ann")),
+        running(pg, "worker", setup=_serving(2, "bob")),
+        running(pg, "bot") as bot,
+    ):
+        resolvers = RemoteResolvers(bot, _routes(accounts, {1, 2}, {1: 5}))
+        hooks = _Hooks()
+        service = ChannelService(None, ChannelRepository(), hooks,  # type: ignore[arg-type]
+                                 resolvers=resolvers)
+        results = await service.add_lines("@news all\n@secret\n@slow\nt.me/+AbCdEf123")
+        assert [r.code for r in results] == [
+            AddCode.ADDED, AddCode.PRIVATE, AddCode.FLOOD, AddCode.INVITE
+        ]
+        assert results[2].seconds == 120
+        row = await Channel.get(id=results[0].channel_id)
+        # Bob's account has fewer channels: his worker resolved it, it is his.
+        assert row.account_id == 2 and row.title == "<news> & bob"
+        assert row.access_hash == hash("bob") % 1000
+        assert hooks.calls == [("add_channel", row.id)]
+        for lang in ("en", "ru"):
+            parse_text(render_add_report(results, lang), "HTML")  # valid Telegram HTML
+        assert results[3].label == "Invite <AbCdEf123>"
+        joined = await service.join(results[3].token or "")
+        assert joined.code is AddCode.ADDED
+        assert (await Channel.get(id=joined.channel_id)).account_id == 2
+
+        # Nobody holds an account: said at once, with the fix, in both languages.
+        nobody = RemoteResolvers(bot, _routes(accounts, set()))
+        service = ChannelService(None, ChannelRepository(), hooks,  # type: ignore[arg-type]
+                                 resolvers=nobody)
+        assert [r.code for r in await service.add_lines("@alpha\n@bravo")] == [
+            AddCode.NO_WORKER
+        ] * 2
+        # No account stored at all: /login first, as in one process.
+        service = ChannelService(None, ChannelRepository(), hooks,  # type: ignore[arg-type]
+                                 resolvers=RemoteResolvers(bot, _routes(_Accounts(), set())))
+        assert [r.code for r in await service.add_lines("@alpha")] == [AddCode.NOT_READY]
+        en = parse_text(t("add_no_worker", "en"), "HTML")[0]
+        ru = parse_text(t("add_no_worker", "ru"), "HTML")[0]
+        assert "No worker is running" in en and "tg-parser worker" in en
+        assert "Не запущен ни один обработчик" in ru and "tg-parser worker" in ru
+
+    # An account a dead worker held: nobody answers within claim_seconds.
+    async with running(pg, "bot") as bot:
+        resolvers = RemoteResolvers(bot, _routes(accounts, {1}))
+        service = ChannelService(None, ChannelRepository(), hooks,  # type: ignore[arg-type]
+                                 resolvers=resolvers)
+        assert [r.code for r in await service.add_lines("@latecomer")] == [AddCode.NO_WORKER]
+
+
+class _OneAccount(FakeUserbot):
+    """A worker's pool with one account open (`own`); another account's channel is read
+    here only when public and asked by an operator (parser/pool.py reader_for)."""
+
+    def __init__(self, own: int) -> None:
+        super().__init__()
+        self.own = own
+        self.bot_own = _Account(own)
+
+    async def reader_for(self, account_id: int | None, public: bool, *, borrow: bool = False
+                         ) -> tuple[Any, bool]:
+        if account_id == self.own or (public and borrow):
+            return self, False
+        return None, False
+
+    def held_elsewhere(self, account_id: int | None) -> str | None:
+        return None if account_id == self.own else "box-other/9"
+
+    def ready(self) -> list[_Account]:
+        return [self.bot_own]
+
+    def on_state(self, listener: Any) -> None:
+        pass
+
+
+async def test_parse_goes_to_the_worker_holding_the_channels_account(pg: str) -> None:
+    """Two workers, two accounts: a /parse of a channel of each account runs at once on
+    its account's worker (none is refused 'open elsewhere'); a public channel of a
+    flood-waited account goes to the other account's worker; one of an account whose
+    worker is gone goes to any worker after the fallback."""
+    from services.parsing.remote import RemoteParseService
+    from tests.unit.services.parsing.fakes import FakeFetcher
+
+    times = BusTimes(**FAST)
+    fetchers, parts = {}, []
+    for own in (1, 2):
+        fetchers[own] = FakeFetcher()
+        pool = _OneAccount(own)
+        sched = worker(fetchers[own], pool)
+        local = ParseService(sched, ChannelStateRepository(), CircuitBreaker(), pool)
+        parts += [sched, *worker_side(pg, local, Alerter(600), HealthRegistry(), times, pool)]
+    tasks = [asyncio.create_task(c.run()) for c in parts]
+    for part in parts:  # the job tables built before the channels are made: no ticks
+        if isinstance(part, Bus):
+            await asyncio.wait_for(part.ready.wait(), 10)
+        elif hasattr(part, "started"):
+            await asyncio.wait_for(part.started.wait(), 10)
+    try:
+        accounts = _Accounts(_Account(1), _Account(2), _Account(3))
+        async with running(pg, "bot") as bot:
+            api = RemoteParseService(bot, ChannelStateRepository(),
+                                     _routes(accounts, {1, 2, 3}), fallback_seconds=0.3)
+            made = {
+                name: await Channel.create(tg_id=200 + i, access_hash=1, title=name,
+                                           account_id=acct, username=user)
+                for i, (name, acct, user) in enumerate([
+                    ("Ann 1", 1, None), ("Ann 2", 1, None), ("Bob 1", 2, None),
+                    ("Bob 2", 2, None), ("Gone", 3, "gone"),
+                ])
+            }  # fmt: skip
+            batch = await api.run_batch(await api.targets("all"), exclusive=True)
+            assert batch is not None and batch.outcomes == {RunStatus.OK: 5}, batch.outcomes
+            ids = {name: ch.id for name, ch in made.items()}
+            assert {ids["Ann 1"], ids["Ann 2"]} <= set(fetchers[1].runs)
+            assert {ids["Bob 1"], ids["Bob 2"]} <= set(fetchers[2].runs)
+            assert not {ids["Bob 1"], ids["Bob 2"]} & set(fetchers[1].runs)
+            assert not {ids["Ann 1"], ids["Ann 2"]} & set(fetchers[2].runs)
+            assert len(fetchers[1].runs) + len(fetchers[2].runs) == 5
+
+            # Ann flood-waited: her public channel is read by Bob's worker.
+            pub = await Channel.create(tg_id=300, access_hash=1, title="Pub", account_id=1,
+                                       username="pub")
+            accounts.by_id[1].flood = True
+            batch = await api.run_batch([await _snapshot(pub.id)], exclusive=True)
+            assert batch is not None and batch.outcomes == {RunStatus.OK: 1}
+            assert fetchers[2].runs[-1] == pub.id and pub.id not in fetchers[1].runs
+    finally:
+        for part in reversed(parts):
+            await part.stop()
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+
+
+class _Book:
+    """The `account` rows two processes share (db/accounts.py AccountRepository)."""
+
+    def __init__(self, *ids: int) -> None:
+        from core.login import AccountInfo
+
+        self.rows = {
+            i: AccountInfo(i, None, i, f"acct {i}", None, "active", None, True) for i in ids
+        }
+
+    async def accounts(self) -> list[Any]:
+        return list(self.rows.values())
+
+    def bound(self, account_id: int) -> Any:
+        return None
+
+    async def proxy(self, account_id: int) -> str | None:
+        return None
+
+    async def held_counts(self) -> dict[int, int]:
+        return {}
+
+    async def set_flood_until(self, account_id: int, until: datetime) -> None:
+        import dataclasses
+
+        self.rows[account_id] = dataclasses.replace(self.rows[account_id], flood_until=until)
+
+
+class _Gate:
+    retry_seconds = 0.05
+
+
+class _FloodingFetcher:
+    """Reads with whichever client it is given; account 1's client meets FLOOD_WAIT."""
+
+    def __init__(self, flooding: Any) -> None:
+        self.flooding, self.runs = flooding, []
+
+    def request_stop(self) -> None:
+        pass
+
+    async def run(self, client: Any, ch: Any, on_progress: Any = None) -> RunProgress:
+        from parser.errors import RateLimited
+        from services.parsing.ingest import RunFailed
+
+        self.runs.append((ch.id, client))
+        if client is self.flooding:
+            raise RunFailed(RateLimited(600), RunProgress(ch.label, status=RunStatus.FAILED))
+        return RunProgress(ch.label, fetched=3, status=RunStatus.OK, top_id=3, new=3,
+                           first_new_id=1)
+
+
+async def test_a_flood_wait_hands_public_channels_to_another_workers_account_at_once(
+    pg: str,
+) -> None:
+    """Account 1 (worker 1) is flood-waited on a public channel: worker 2 reads it with
+    account 2 now (told over the bus, not at its next look at the rows, nor at the
+    channel's next tick an interval later)."""
+    from pydantic import SecretStr
+
+    from parser.client import UserbotConfig
+    from parser.pool import AccountPool
+    from parser.userbot import READY, STANDBY
+
+    book, config = _Book(1, 2), UserbotConfig(1, SecretStr("x" * 32))
+    clients = {1: object(), 2: object()}
+    pools, scheds, fetchers, parts = [], [], [], []
+    times = BusTimes(**FAST)
+    for own in (1, 2):
+        pool = AccountPool(config, book, HealthRegistry(), Alerter(600),
+                           leases=_Gate())  # type: ignore[arg-type]
+        for account_id in (1, 2):
+            bot = await pool._new_bot(account_id)
+            if account_id == own:
+                bot.state, bot.client = READY, clients[own]
+            else:
+                bot.state, bot.reason = STANDBY, f"box/{account_id}"
+        fetcher = _FloodingFetcher(clients[1])
+        sched = worker(fetcher, pool)
+        pool.on_flood_elsewhere(sched.flood_elsewhere)
+        local = ParseService(sched, ChannelStateRepository(), CircuitBreaker(), pool)
+        pools.append(pool)
+        scheds.append(sched)
+        fetchers.append(fetcher)
+        parts += [sched, *worker_side(pg, local, Alerter(600), HealthRegistry(), times, pool),
+                  pool]
+    tasks = [asyncio.create_task(c.run()) for c in parts]
+    try:
+        for sched in scheds:
+            await asyncio.wait_for(sched.started.wait(), 10)
+        for part in parts:
+            if isinstance(part, Bus):
+                await asyncio.wait_for(part.ready.wait(), 10)
+        # Made once the job tables are built: it runs only when the test ticks it.
+        ch = await Channel.create(tg_id=400, access_hash=1, title="Pub", username="pub",
+                                  account_id=1)
+        # Worker 2's tick: account 1 is open in worker 1, which reads it.
+        await scheds[1]._tick(ch.id)
+        for _ in range(250):
+            if ch.id in scheds[1]._resume:
+                break
+            await asyncio.sleep(0.02)
+        assert ch.id in scheds[1]._resume and fetchers[1].runs == []
+        # Worker 1's tick meets the flood wait: left to worker 2, which reads it now.
+        await scheds[0]._tick(ch.id)
+        for _ in range(500):
+            if fetchers[1].runs:
+                break
+            await asyncio.sleep(0.02)
+        assert fetchers[0].runs == [(ch.id, clients[1])]
+        assert fetchers[1].runs == [(ch.id, clients[2])]
+        assert pools[1].bot(1).flooded()  # noted from the row
+        # Told over the bus (the others read the rows at once, not at their 5 s look).
+        told = [m.payload for m in await BusStore().broadcasts(0) if m.kind == "flood"]
+        assert told == [{"account_id": 1}]
+    finally:
+        for part in reversed(parts):
+            await part.stop()
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 10)

@@ -65,6 +65,21 @@ async def test_open_elsewhere_says_so(tg: BotUnderTest) -> None:
     assert "1 not checked: the account is open in another process" in sent[-1].text
 
 
+async def test_no_worker_says_to_start_one(tg: BotUnderTest) -> None:
+    """A bot-only process with no worker up (#18): the cause and the fix, not /login."""
+    tg.channels.add_answers = [AddResult("@a", AddCode.NO_WORKER, "@a")]
+    sent = await tg.send("/add @a")
+    assert "No worker is running" in sent[-1].text and "tg-parser worker" in sent[-1].text
+    assert "/login" not in sent[-1].text
+    tg.channels.add_answers = [
+        AddResult("@a", AddCode.NO_WORKER, "@a"), AddResult("@b", AddCode.ADDED, "@b")
+    ]
+    sent = await tg.send("/add @a\n@b")
+    assert "1 not checked: no worker is running (start <code>tg-parser worker</code>" in (
+        sent[-1].text
+    )
+
+
 async def test_invites_are_asked_and_joined(tg: BotUnderTest) -> None:
     tg.channels.invites = {"tok1": HOSTILE, "tok2": "Second"}
     tg.channels.add_answers = [
