@@ -197,11 +197,18 @@ async def classify(
             ]
             for r in rows
         ]
-        marks = ("?", "?", "?") if dialect == "sqlite" else ("$1", "$2", "$3")
-        await conn.execute_many(
-            f"UPDATE message SET ad = {marks[0]}, reactions_n = {marks[1]} WHERE id = {marks[2]}",
-            values,
-        )
+        if dialect == "sqlite":
+            await conn.execute_many(
+                "UPDATE message SET ad = ?, reactions_n = ? WHERE id = ?", values
+            )
+        else:
+            # One statement for the batch: the rollup's statement trigger (migration
+            # 0015) then runs once per batch, not once per row.
+            await conn.execute_query(
+                "UPDATE message m SET ad = v.ad, reactions_n = v.r FROM unnest("
+                "$1::smallint[], $2::integer[], $3::bigint[]) AS v(ad, r, id) WHERE m.id = v.id",
+                [list(col) for col in zip(*values, strict=True)],
+            )
         done += len(rows)
         if len(rows) < CLASSIFY_BATCH:
             return done
