@@ -15,7 +15,9 @@ The schema is the app's (its migrations run first); then rows go in by bulk inse
   subscribers (log-normal), forwards, replies, reactions JSON ({emoji: count});
 - `subscriber_snapshot` every `--subs-hours` hours per channel;
 - `counter_snapshot` for the posts of the last 30 days: one row per configured age
-  reached (1h, 24h, 7d, 30d), as the counters job leaves them.
+  reached (1h, 24h, 7d, 30d), as the counters job leaves them;
+- then the per-hour rollup of /stats (db/rollup.py; the rows classified on the way),
+  timed apart (`rollup_seconds`).
 
 Deterministic for a seed. Prints a JSON summary (rows, seconds, size).
 
@@ -288,6 +290,19 @@ async def _migrate(url: str) -> None:
     await close_db()
 
 
+async def _rollup(url: str) -> int:
+    """Build the per-hour rollup of /stats (db/rollup.py) over the rows just written,
+    as migration 0015 does for an archive stored before it; the rows written."""
+    from db import rollup
+    from db.database import close_db, init_db
+
+    await init_db(url, migrate=False)
+    try:
+        return await rollup.refresh(gap=None)
+    finally:
+        await close_db()
+
+
 def _sqlite_path(url: str) -> str:
     return url.removeprefix("sqlite://")
 
@@ -469,6 +484,9 @@ def main() -> None:
         out["bytes"] = Path(_sqlite_path(args.url)).stat().st_size
     else:
         out = asyncio.run(generate_pg(args, until))
+    t1 = time.perf_counter()
+    out["rollup_rows"] = asyncio.run(_rollup(args.url))
+    out["rollup_seconds"] = round(time.perf_counter() - t1, 1)
     out["seconds"] = round(time.perf_counter() - t0, 1)
     out["until"] = until.isoformat()
     print(json.dumps(out))

@@ -16,7 +16,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.charts import stats_chart
 from bot.routers.stats import draw_charts, draw_curve
 from core.analytics import (
     ChannelMetrics,
@@ -25,7 +24,7 @@ from core.analytics import (
     RankedPost,
     SubscriberPoint,
 )
-from core.archive import Bucket, DayStat, StatsReport, StatsUnit
+from core.archive import Bucket, StatsUnit
 
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
 
@@ -45,17 +44,15 @@ def _metrics(rng: random.Random) -> ChannelMetrics:
         reach=12_500.0, err=0.104, er=0.021, subscribers=125_040, growth=5_040,
         growth_pct=0.042, ad_posts=12, ad_share=0.092, heatmap=heatmap,
         best_hours=(9, 18, 21), best_weekdays=(2, 4), top_by_views=top, top_by_er=top,
-        subscriber_series=series,
+        subscriber_series=series, chart=_chart(rng), chart_unit=StatsUnit.DAY,
     )  # fmt: skip
 
 
-def _report(rng: random.Random) -> StatsReport:
-    """30 days of posts, for the posts and median views chart."""
+def _chart(rng: random.Random) -> tuple[Bucket, ...]:
+    """30 days of posts and median views: the posts chart's bars."""
     first = (NOW - timedelta(days=29)).date()
-    days = tuple(DayStat(first + timedelta(days=i), rng.randint(20, 60), 12_000.0)
-                 for i in range(30))  # fmt: skip
-    buckets = tuple(Bucket(d.day, d.posts, rng.uniform(8_000, 15_000)) for d in days)
-    return StatsReport("@news", days, (), (), StatsUnit.DAY, buckets)
+    return tuple(Bucket(first + timedelta(days=i), rng.randint(20, 60),
+                        rng.uniform(8_000, 15_000)) for i in range(30))  # fmt: skip
 
 
 def _curve() -> PostCurve:
@@ -83,7 +80,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(17)
     tz = ZoneInfo("Europe/Moscow")
-    m, curve, report = _metrics(rng), _curve(), _report(rng)
+    m, curve = _metrics(rng), _curve()
     t0 = time.perf_counter()
     charts = draw_charts(m, "Новости дня · @news", 30, args.lang, tz)  # imports matplotlib
     first = time.perf_counter() - t0
@@ -93,7 +90,6 @@ def main() -> None:
     for _ in range(args.rounds):
         t0, c0 = time.perf_counter(), time.process_time()
         charts = draw_charts(m, "Новости дня · @news", 30, args.lang, tz)
-        stats_chart(report, "Новости дня · @news", "posts", "median views")
         album.append(time.perf_counter() - t0)
         album_cpu.append(time.process_time() - c0)
         t0 = time.perf_counter()

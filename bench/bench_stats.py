@@ -3,7 +3,8 @@ messages, SQLite and PostgreSQL).
 
 1. The archive: `--url` names one bench/archive_gen.py made (or any archive); without
    it, one of `--messages` messages is generated into a temporary SQLite file.
-2. The app's migrations run on it (0010 builds the metrics index: timed).
+2. The app's migrations run on it (0010 builds the metrics index, 0015 the per-hour
+   rollup: timed); the rollup's rows and bytes.
 3. The sampled channels' posts are classified once (ads, reactions totals: what the
    first /stats of a channel does after the upgrade; timed, rows per second).
 4. `--queries` calls of services.analytics.AnalyticsService.metrics (what /stats
@@ -14,7 +15,9 @@ messages, SQLite and PostgreSQL).
    SQLite the queries run in this process (aiosqlite's thread): `cpu_*` is their CPU
    time, a figure that does not grow when other jobs share the machine, unlike the
    wall time.
-5. `--replies` whole replies (bench_reply: the query and the four charts).
+5. The biggest channel's posts aggregate at each days value through the rollup and from
+   the raw rows: equal or not (`rollup_equals_raw`).
+6. `--replies` whole replies (bench_reply: the query and the four charts).
 
     .venv/bin/python bench/bench_stats.py                      # 200k messages, SQLite
     .venv/bin/python bench/archive_gen.py --url sqlite:///tmp/a10m.sqlite3 --messages 10000000
@@ -74,6 +77,7 @@ async def bench(args: argparse.Namespace, url: str) -> dict[str, Any]:
     await init_db(url)  # migration 0010 when the archive predates it
     out["migrate_s"] = round(time.perf_counter() - t0, 1)
     try:
+        out["rollup"] = await rollup_size()
         rows = await ChannelModel.all().order_by("-messages_count").values("id", "messages_count")
         out["messages"] = sum(int(r["messages_count"]) for r in rows)
         rng = random.Random(args.seed)
@@ -128,6 +132,14 @@ async def bench(args: argparse.Namespace, url: str) -> dict[str, Any]:
             m = await service.metrics(channels[biggest], d, tz)  # type: ignore[arg-type]
             worst[str(d)] = {**summary(runs, list(cpu)), "posts": m.posts}
         out["biggest_channel"] = worst
+        # The rollup's answer is the raw rows' (db/rollup.py): the biggest channel's.
+        same: dict[str, bool] = {}
+        for d in days:
+            since, until = period(d, tz, now)
+            fast = await adb.posts_aggregate([biggest], since, until, now, tz)
+            raw = await adb.posts_aggregate([biggest], since, until, now, tz, use_rollup=False)
+            same[str(d)] = _same(fast, raw)
+        out["rollup_equals_raw"] = same
         if args.reply:
             out["reply"] = await bench_reply(
                 args, channels, sample, biggest, days, tz, now, service
@@ -135,6 +147,48 @@ async def bench(args: argparse.Namespace, url: str) -> dict[str, Any]:
     finally:
         await close_db()
     return out
+
+
+async def rollup_size() -> dict[str, Any]:
+    """The per-hour rollup (migration 0015): rows, bytes (its table with its key; SQLite
+    dbstat, PostgreSQL pg_total_relation_size), bytes per stored message."""
+    from tortoise import connections
+
+    conn = connections.get("default")
+    rows = await conn.execute_query_dict("SELECT COUNT(*) AS n FROM stats_hour")
+    msgs = await conn.execute_query_dict("SELECT COUNT(*) AS n FROM message")
+    if conn.capabilities.dialect == "sqlite":
+        size = await conn.execute_query_dict(
+            "SELECT SUM(pgsize) AS b FROM dbstat WHERE name = 'stats_hour'"
+        )
+    else:
+        size = await conn.execute_query_dict(
+            "SELECT pg_total_relation_size('stats_hour') AS b"
+        )
+    n, b, m = int(rows[0]["n"]), int(size[0]["b"] or 0), int(msgs[0]["n"])
+    return {"rows": n, "bytes": b, "bytes_per_message": round(b / m, 1) if m else None}
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Two db.analytics.PostsAggregate alike (float sums to 1e-9 relative; the views of
+    a day in any order)."""
+
+    def norm(x: Any) -> Any:
+        return (
+            {k: (c.posts, c.reached, c.views, c.rated) for k, c in x.cells.items()},
+            x.ad_posts,
+            [(p.channel_id, p.msg_id, p.views) for p in x.top_by_views + x.top_by_er],
+            x.day_posts,
+            {d: sorted(v) for d, v in x.day_views.items()},
+            x.deleted,
+        )
+
+    ers = all(
+        abs(c.er_sum - b.cells[k].er_sum) <= 1e-9 * max(1.0, abs(c.er_sum))
+        for k, c in a.cells.items()
+        if k in b.cells
+    )
+    return bool(norm(a) == norm(b) and ers)
 
 
 async def bench_reply(

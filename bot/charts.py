@@ -1,9 +1,9 @@
 """Charts rendered without a display. CPU-bound: call via to_thread.
 
-The old per-day posts chart (`stats_chart`) and the #17 analytics charts, all PNG
-bytes: the album's four (growth, posts, heatmap, metrics table) drawn with Pillow,
-measured ~6x cheaper than matplotlib for these text-heavy pictures (bench/bench_charts.py:
-0.13 s vs 0.74 s of CPU an album); a post's views curve with matplotlib (Agg)."""
+The #17 analytics charts, all PNG bytes: the album's four (growth, posts, heatmap,
+metrics table) drawn with Pillow, measured ~6x cheaper than matplotlib for these
+text-heavy pictures (bench/bench_charts.py: 0.13 s vs 0.74 s of CPU an album); a post's
+views curve with matplotlib (Agg)."""
 
 from __future__ import annotations
 
@@ -16,23 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from core.archive import StatsReport
-
 # Days one bar covers, by bucket unit (a month drawn as 30 days wide).
 UNIT_DAYS = {"day": 1, "week": 7, "month": 30}
-
-
-def stats_chart(report: StatsReport, title: str, posts_label: str, views_label: str) -> bytes:
-    """The /stats chart of `report` as a PNG (CPU-bound: call via to_thread)."""
-    return render_chart(
-        title,
-        [b.start for b in report.buckets],
-        [b.posts for b in report.buckets],
-        [b.median_views for b in report.buckets],
-        report.unit,
-        posts_label,
-        views_label,
-    )
 
 
 # ---------------------------------------------------------------- /stats (#17)

@@ -142,50 +142,12 @@ class StatsUnit(StrEnum):
 
 
 @dataclass(frozen=True)
-class DayStat:
-    day: date
-    posts: int
-    median_views: float | None  # None: no post of the day had a view count
-
-
-@dataclass(frozen=True)
 class Bucket:
     """One bar of the chart: the day, week (from Monday) or month starting at `start`."""
 
     start: date
     posts: int
     median_views: float | None
-
-
-@dataclass(frozen=True)
-class TopPost:
-    msg_id: int
-    link: str  # "" for a post of the basic group a supergroup was upgraded from
-    views: int
-    reactions: int  # all reactions counted together
-    text: str  # the first 80 characters
-
-
-@dataclass(frozen=True)
-class StatsReport:
-    """A channel's posts over a window, for /stats.
-
-    `days`: the days with posts, in order; `buckets`: the chart's bars from the first
-    stored post of the window to its end, empty ones as zero (`unit` each); the top
-    posts by views and by reactions, best first (posts without reactions left out).
-    """
-
-    channel: str  # the channel's label
-    days: tuple[DayStat, ...]
-    top_views: tuple[TopPost, ...]
-    top_reactions: tuple[TopPost, ...]
-    unit: StatsUnit = StatsUnit.DAY
-    buckets: tuple[Bucket, ...] = ()
-    deleted: int = 0  # posts of the window found deleted since (counted in `posts`)
-
-    @property
-    def posts(self) -> int:
-        return sum(d.posts for d in self.days)
 
 
 # The longest watch pattern accepted (characters, slashes of a /regex/ excluded).

@@ -1,7 +1,7 @@
-"""What the bot's data commands call: /export, /search and /stats (bot.api.archive).
+"""What the bot's data commands call: /export and /search (bot.api.archive; /stats is
+services/analytics.py).
 
-Each use case returns the plain types of core/archive.py; bot/ renders them (the
-/stats chart is drawn by bot/charts.py from the StatsReport).
+Each use case returns the plain types of core/archive.py; bot/ renders them.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from core.archive import (
@@ -21,13 +21,11 @@ from core.archive import (
     ExportResult,
     IndexProgress,
     SearchPage,
-    StatsReport,
 )
 from core.channels import Channel
 from core.ports import MediaStore
 from core.words import SearchQuery
 from db import search as search_db
-from db import stats as stats_db
 from db.channels import channel_page, find_channel, get_channel
 from services.export import ProgressCallback, export_messages
 from services.export.media import zip_parts
@@ -114,13 +112,24 @@ class ArchiveService:
         name = (channel.username or f"channel{channel.tg_id}") if channel else "all"
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
         query = ExportQuery(
-            channel.id if channel else None, since, until, keyword or None, comments, tz,
+            channel.id if channel else None,
+            since,
+            until,
+            keyword or None,
+            comments,
+            tz,
             versions,
         )
         try:
             result = await export_messages(
-                query, fmt, out_dir, f"{name}-{stamp}", self.limit_bytes, progress,
-                media=media, store=self._media_store,
+                query,
+                fmt,
+                out_dir,
+                f"{name}-{stamp}",
+                self.limit_bytes,
+                progress,
+                media=media,
+                store=self._media_store,
             )
         except BaseException:
             await asyncio.to_thread(shutil.rmtree, out_dir, True)
@@ -155,14 +164,3 @@ class ArchiveService:
     def index_progress(self) -> IndexProgress | None:
         """The background rebuild of the search index, while one runs."""
         return self._index.progress() if self._index is not None else None
-
-    async def stats(
-        self, channel: Channel, days: int, tz: tzinfo = UTC, now: datetime | None = None
-    ) -> StatsReport:
-        """`channel`'s posts of the last `days` days (>= 1) in `tz`, the operators' zone:
-        today so far and the `days - 1` whole days before it, bucketed by day there
-        (no buckets: nothing posted). An album is one post, a service event none."""
-        at = now or datetime.now(UTC)
-        first = at.astimezone(tz).date() - timedelta(days=max(1, days) - 1)
-        since = datetime.combine(first, time(0), tz).astimezone(UTC)
-        return await stats_db.channel_stats(channel, since, until=now, tz=tz)

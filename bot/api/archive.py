@@ -14,7 +14,6 @@ from core.archive import (
     ExportResult,
     IndexProgress,
     SearchPage,
-    StatsReport,
 )
 from core.channels import Channel
 
@@ -79,9 +78,4 @@ class ArchiveAPI(Protocol):
 
     def index_progress(self) -> IndexProgress | None:
         """The background rebuild of the search index, while one runs."""
-        ...
-
-    async def stats(self, channel: Channel, days: int, tz: tzinfo = UTC) -> StatsReport:
-        """The channel's posts of the last `days` days of `tz` (today included), by day
-        there; an album is one post, service events none."""
         ...

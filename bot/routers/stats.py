@@ -1,7 +1,7 @@
 """/stats <channel> [days]: the channel's analytics (#17) as an album of charts (subscriber
 growth, posting heatmap, metrics table) and a text of metrics and top posts;
-/stats <post link>: that post's views over time. Without analytics wired (tests, older
-builds), /stats <channel> draws the posts-per-day chart and the top posts."""
+/stats <post link>: that post's views over time. Without analytics wired (bot.api.BotDeps),
+/stats says it is not available."""
 
 from __future__ import annotations
 
@@ -26,7 +26,6 @@ from bot.charts import (
     growth_chart,
     heatmap_chart,
     render_chart,
-    stats_chart,
     table_chart,
 )
 from bot.charts import load as load_charts
@@ -34,7 +33,7 @@ from bot.labels import LIST_WIDTH, channel_name, echo, shorten
 from bot.texts import Html, html_join, plain, t, tn
 from bot.times import in_zone, show, zone_label
 from core.analytics import ChannelMetrics, PostCurve, RankedPost
-from core.archive import StatsReport, StatsUnit
+from core.archive import StatsUnit
 from core.channels import Channel, post_link
 
 DEFAULT_DAYS = 30
@@ -52,13 +51,6 @@ def build_router() -> Router:
     router = Router(name="stats")
     router.message.register(cmd_stats, Command("stats"))
     return router
-
-
-async def draw(report: StatsReport, title: str, lang: str) -> bytes:
-    """The chart as a PNG, drawn in a worker thread (matplotlib takes ~0.1-0.5 s)."""
-    posts_label = plain(_POSTS_LABEL[report.unit], lang)
-    views_label = plain("stats_views_label", lang)
-    return await asyncio.to_thread(stats_chart, report, title, posts_label, views_label)
 
 
 def empty_text(name: str, days: int, lang: str) -> str:
@@ -93,28 +85,11 @@ async def cmd_stats(
     if channel is None:
         await message.answer(t("channel_not_found", lang, ref=echo(parts[0])))
         return
+    if analytics is None:  # not wired (bot.api.BotDeps)
+        await message.answer(t("stats_unavailable", lang))
+        return
     name = _name(channel, lang)
-    if analytics is not None:
-        await _channel_analytics(message, channel, name, days, analytics, bot, lang, tz)
-        return
-    # Drawing takes a moment: the operator sees "sending a photo" meanwhile. Leaving the
-    # block waits for the action request in flight, so it always precedes the photo.
-    async with ChatActionSender.upload_photo(bot=bot, chat_id=message.chat.id):
-        st = await archive.stats(channel, days, tz)
-        png = await draw(st, name, lang) if st.buckets else None
-    if png is None:
-        await message.answer(empty_text(name, days, lang))
-        return
-    caption = _caption(st, name, days, lang, tz)
-    await message.answer_photo(BufferedInputFile(png, filename="stats.png"), caption=caption)
-    await _send_top(message, st, lang)
-
-
-def _caption(st: StatsReport, name: str, days: int, lang: str, tz: ZoneInfo) -> Html:
-    """ "Pics · @pics: 3 posts in 7 days, by day, Europe/Moscow (UTC+03:00)" and the
-    posts of the period deleted since, when there are."""
-    deleted = t("stats_deleted", lang, n=st.deleted) if st.deleted else None
-    return _period_caption(st.posts, st.unit.value, deleted, name, days, lang, tz)
+    await _channel_analytics(message, channel, name, days, analytics, bot, lang, tz)
 
 
 def _period_caption(
@@ -134,30 +109,6 @@ def _name(channel: Channel, lang: str) -> str:
     return channel_name(
         channel.title, channel.username, lang, comments_of=channel.comments_of, width=LIST_WIDTH
     )
-
-
-async def _send_top(message: Message, st: StatsReport, lang: str) -> None:
-    lines: list[str] = []
-    for title_key, posts in (
-        ("stats_top_views", st.top_views),
-        ("stats_top_reactions", st.top_reactions),
-    ):
-        if not posts:
-            continue
-        lines.append(t(title_key, lang))
-        for p in posts:
-            lines.append(
-                t(
-                    "stats_top_line" if p.link else "stats_top_line_plain",
-                    lang,
-                    link=p.link,
-                    msg_id=p.msg_id,
-                    views=p.views,
-                    reactions=p.reactions,
-                )
-            )
-    if lines:
-        await message.answer("\n".join(lines), disable_web_page_preview=True)
 
 
 # ---------------------------------------------------------------- analytics (#17)

@@ -37,3 +37,15 @@ async def test_metrics_on_postgres(postgres_url: str) -> None:
         assert {"message_metrics", "message_unrated"} <= {r["indexname"] for r in indexes}
     finally:
         await close_db()
+
+
+async def test_the_rollup_equals_the_raw_rows_on_postgres(postgres_url: str) -> None:
+    """The statement-level triggers (transition tables) mark what every write touched."""
+    from tests.unit.db.test_rollup import check_writes
+
+    await init_db(postgres_url)
+    try:
+        await truncate("channel")
+        await check_writes()
+    finally:
+        await close_db()

@@ -18,8 +18,8 @@ from db.channels import ChannelStateRepository, find_channel
 from db.messages import MessageRepository
 from db.models import Channel, MediaDownload, MediaFile, Message
 from db.search import search_messages
-from db.stats import channel_stats
 from parser.history import message_row
+from services.analytics import AnalyticsService
 from tests.unit.message_fixtures import assert_stored_as_rows, full_message, tl_message
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -86,10 +86,11 @@ async def test_stats_count_an_album_once_and_no_service_event_on_postgres(
 
     ref = await find_channel("@albums")
     assert ref is not None
-    since, until = datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 3, 3, tzinfo=UTC)
-    st = await channel_stats(ref, since, until=until, tz=ZoneInfo("Europe/Moscow"))
-    assert st.posts == 2 and [d.day.isoformat() for d in st.days] == ["2026-03-02"]
-    top = [(p.msg_id, p.views, p.text) for p in st.top_views]
+    now = datetime(2026, 3, 3, tzinfo=UTC)
+    st = await AnalyticsService(clock=lambda: now).metrics(ref, 30, ZoneInfo("Europe/Moscow"))
+    assert st.posts == 2
+    assert [b.start.isoformat() for b in st.chart if b.posts] == ["2026-03-02"]
+    top = [(p.msg_id, p.views, p.text) for p in st.top_by_views]
     assert top == [(1, 43, "caption"), (4, 7, "alone")]
 
 

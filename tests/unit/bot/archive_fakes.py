@@ -8,16 +8,14 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
 from bot.api.archive import ExportProgress
 from core.archive import (
     BadPattern,
-    Bucket,
     ChannelPage,
-    DayStat,
     ExportFormat,
     ExportResult,
     IndexProgress,
@@ -25,9 +23,6 @@ from core.archive import (
     PatternProblem,
     SearchHit,
     SearchPage,
-    StatsReport,
-    StatsUnit,
-    TopPost,
     WatchInfo,
     WatchPage,
 )
@@ -49,7 +44,6 @@ class FakeArchive:
     channels: list[Channel] = field(default_factory=list)
     rows: int = 3
     hits: list[SearchHit] = field(default_factory=list)
-    report: StatsReport | None = None
     calls: list[tuple[str, Any]] = field(default_factory=list)
     busy: bool = False
     unindexed: int = 0  # what search pages say is not searchable yet
@@ -139,25 +133,6 @@ class FakeArchive:
 
     def index_progress(self) -> IndexProgress | None:
         return self.progress
-
-    async def stats(self, channel: Channel, days: int, tz: tzinfo = UTC) -> StatsReport:
-        self.calls.append(("stats", (channel.id, days)))
-        self.calls.append(("stats_tz", tz))
-        assert self.report is not None
-        return self.report
-
-
-def report(views: int = 10) -> StatsReport:
-    """Two days of posts; every post has `views` views."""
-    top = (TopPost(2, "https://t.me/c1/2", views, 0, "two"),) if views else ()
-    return StatsReport(
-        "@c1",
-        (DayStat(date(2026, 3, 1), 1, views), DayStat(date(2026, 3, 2), 1, views)),
-        top,
-        (),
-        StatsUnit.DAY,
-        (Bucket(date(2026, 3, 1), 1, views), Bucket(date(2026, 3, 2), 1, views)),
-    )
 
 
 @dataclass

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 from db.channels import find_channel
 from db.models import Message
-from db.stats import bucket_start, bucket_unit, channel_stats, make_buckets
-from services.archive import ArchiveService
+from db.stats import bucket_start, bucket_unit, make_buckets
+from services.analytics import AnalyticsService
 from tests.unit.export_fixtures import make_channel, upsert
 
 D = dt.date
@@ -68,6 +68,10 @@ def test_monthly_bars_cross_the_new_year() -> None:
     ]
 
 
+async def _metrics(ref: Any, days: int, now: dt.datetime, tz: Any = dt.UTC) -> Any:
+    return await AnalyticsService(clock=lambda: now).metrics(ref, days, tz)
+
+
 async def test_a_long_window_of_stored_posts_is_drawn_by_week_with_zero_weeks(
     db: Path,
 ) -> None:
@@ -78,19 +82,18 @@ async def test_a_long_window_of_stored_posts_is_drawn_by_week_with_zero_weeks(
         await upsert(ch, [(day * 10 + k, f"post {day}.{k}") for k in range(3)], day=day)
     ref = await find_channel("@news")
     assert ref is not None
-    start = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
-    until = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
-    st = await channel_stats(ref, start, until=until)
-    assert st.unit == "week"  # from the first post (1 March) to 1 September: 185 days
-    assert st.buckets[0].start == D(2026, 2, 23)  # the Monday of 1 March 2026
-    assert st.buckets[-1].start == D(2026, 8, 31)  # the window's last week, empty
-    assert sum(b.posts for b in st.buckets) == st.posts == 60
-    weeks = [b.start for b in st.buckets]
+    # 1 February .. 31 August (now: 1 September 00:00, nothing posted yet that day).
+    m = await _metrics(ref, 213, dt.datetime(2026, 9, 1, tzinfo=dt.UTC))
+    assert m.chart_unit == "week"  # from the first post (1 March) to 31 August: 184 days
+    assert m.chart[0].start == D(2026, 2, 23)  # the Monday of 1 March 2026
+    assert m.chart[-1].start == D(2026, 8, 31)  # the window's last week, empty
+    assert sum(b.posts for b in m.chart) == m.posts == 60
+    weeks = [b.start for b in m.chart]
     assert weeks == sorted(weeks) and all((b - a).days == 7 for a, b in pairwise(weeks))
-    silent = [b for b in st.buckets if b.posts == 0]
+    silent = [b for b in m.chart if b.posts == 0]
     assert len(silent) >= 19 and all(b.median_views is None for b in silent)
-    short = await channel_stats(ref, start, until=dt.datetime(2026, 3, 20, tzinfo=dt.UTC))
-    assert short.unit == "day" and [b.posts for b in short.buckets][:11] == [3] * 10 + [0]
+    short = await _metrics(ref, 48, dt.datetime(2026, 3, 20, tzinfo=dt.UTC))  # from 1 Feb
+    assert short.chart_unit == "day" and [b.posts for b in short.chart][:11] == [3] * 10 + [0]
 
 
 async def test_no_top_by_views_when_no_post_was_viewed(db: Path) -> None:
@@ -98,10 +101,10 @@ async def test_no_top_by_views_when_no_post_was_viewed(db: Path) -> None:
     await upsert(ch, [(1, "one"), (2, "two")], views=0, reactions={"👍": 2})
     ref = await find_channel("@news")
     assert ref is not None
-    st = await channel_stats(ref, dt.datetime(2026, 2, 1, tzinfo=dt.UTC))
-    assert st.posts == 2
-    assert st.top_views == ()  # "Top by views" of posts nobody viewed says nothing
-    assert [p.msg_id for p in st.top_reactions] == [2, 1]
+    m = await _metrics(ref, 213, dt.datetime(2026, 9, 1, tzinfo=dt.UTC))
+    assert m.posts == 2
+    assert m.top_by_views == ()  # "Top by views" of posts nobody viewed says nothing
+    assert m.top_by_er == ()  # no ER without views
 
 
 async def _post(ch: Any, msg_id: int, when: dt.datetime, **fields: Any) -> None:
@@ -124,19 +127,18 @@ async def test_an_album_is_one_post_and_a_service_event_none(db: Path) -> None:
         await _post(ch, 20 + k, nxt, text="", views=50, grouped_id=78, media_kind="video")
     ref = await find_channel("@news")
     assert ref is not None
-    until = nxt + dt.timedelta(hours=1)
-    st = await channel_stats(ref, dt.datetime(2026, 2, 1, tzinfo=dt.UTC), until=until)
-    assert st.posts == 3 and [(d.day, d.posts) for d in st.days] == [
+    m = await _metrics(ref, 30, nxt + dt.timedelta(hours=1))
+    assert m.posts == 3 and [(b.start, b.posts) for b in m.chart] == [
         (D(2026, 3, 1), 2),
         (D(2026, 3, 2), 1),
     ]
-    assert st.days[0].median_views == (502 + 100) / 2  # the album's views once, its max
-    assert sum(b.posts for b in st.buckets) == 3
-    album = st.top_views[0]
+    assert m.chart[0].median_views == (502 + 100) / 2  # the album's views once, its max
+    album = m.top_by_views[0]
     assert (album.msg_id, album.views, album.text) == (10, 502, "Три фото")
     assert album.link == "https://t.me/news/10"
-    assert [p.msg_id for p in st.top_views] == [10, 14, 20]  # each album listed once
-    assert [(p.msg_id, p.reactions) for p in st.top_reactions] == [(10, 4)]
+    assert [p.msg_id for p in m.top_by_views] == [10, 14, 20]  # each album listed once
+    # ER of the posts older than 24 h: the album's reactions over its views, then 0.
+    assert [(p.msg_id, p.er) for p in m.top_by_er] == [(10, 4 / 502), (14, 0.0)]
 
 
 async def test_days_are_the_operators_days(db: Path) -> None:
@@ -146,16 +148,19 @@ async def test_days_are_the_operators_days(db: Path) -> None:
     await _post(ch, 2, late, text="late", views=1)
     ref = await find_channel("@news")
     assert ref is not None
-    since = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
-    until = dt.datetime(2026, 3, 3, tzinfo=dt.UTC)
-    utc = await channel_stats(ref, since, until=until)
-    assert [(d.day, d.posts) for d in utc.days] == [(D(2026, 3, 1), 2)]
-    moscow = await channel_stats(ref, since, until=until, tz=ZoneInfo("Europe/Moscow"))
-    assert [(d.day, d.posts) for d in moscow.days] == [(D(2026, 3, 1), 1), (D(2026, 3, 2), 1)]
+    now = dt.datetime(2026, 3, 3, tzinfo=dt.UTC)
+
+    def posted(m: Any) -> list[tuple[dt.date, int]]:
+        return [(b.start, b.posts) for b in m.chart if b.posts]
+
+    utc = await _metrics(ref, 30, now)
+    assert posted(utc) == [(D(2026, 3, 1), 2)]
+    moscow = await _metrics(ref, 30, now, ZoneInfo("Europe/Moscow"))
+    assert posted(moscow) == [(D(2026, 3, 1), 1), (D(2026, 3, 2), 1)]
     # New York (UTC-5 in March): both are still 1 March there.
-    ny = await channel_stats(ref, since, until=until, tz=ZoneInfo("America/New_York"))
-    assert [(d.day, d.posts) for d in ny.days] == [(D(2026, 3, 1), 2)]
-    assert ny.buckets[-1].start == D(2026, 3, 2)  # the window ends 2 March 19:00 there
+    ny = await _metrics(ref, 30, now, ZoneInfo("America/New_York"))
+    assert posted(ny) == [(D(2026, 3, 1), 2)]
+    assert ny.chart[-1].start == D(2026, 3, 2)  # the window ends 2 March 19:00 there
 
 
 async def test_the_last_n_days_are_whole_days_of_the_zone(db: Path) -> None:
@@ -165,11 +170,10 @@ async def test_the_last_n_days_are_whole_days_of_the_zone(db: Path) -> None:
         await _post(ch, n + 1, now - dt.timedelta(hours=hours), text=f"p{n}", views=1)
     ref = await find_channel("@news")
     assert ref is not None
-    archive = ArchiveService(50, work_dir=db.parent / "work")
     # Moscow: "1 day" is 11 March from its midnight (21:00 UTC): the post 1 h ago, not
     # the one 3 h ago (23:30 on 10 March there).
-    one = await archive.stats(ref, 1, ZoneInfo("Europe/Moscow"), now=now)
-    assert one.posts == 1 and [b.start for b in one.buckets] == [D(2026, 3, 11)]
+    one = await _metrics(ref, 1, now, ZoneInfo("Europe/Moscow"))
+    assert one.posts == 1 and [b.start for b in one.chart] == [D(2026, 3, 11)]
     # UTC: "2 days" is 9 and 10 March (the posts 1, 3, 23 and 26 h ago).
-    two = await archive.stats(ref, 2, dt.UTC, now=now)
-    assert two.posts == 4 and [b.start for b in two.buckets] == [D(2026, 3, 9), D(2026, 3, 10)]
+    two = await _metrics(ref, 2, now)
+    assert two.posts == 4 and [b.start for b in two.chart] == [D(2026, 3, 9), D(2026, 3, 10)]

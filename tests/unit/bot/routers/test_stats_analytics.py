@@ -28,7 +28,7 @@ from core.analytics import (
 from core.archive import Bucket
 from core.channels import Channel
 from core.health import HealthRegistry
-from tests.unit.bot.archive_fakes import FakeArchive, FakeWatches, channel, report
+from tests.unit.bot.archive_fakes import FakeArchive, FakeWatches, channel
 from tests.unit.bot.conftest import (
     ADMIN,
     TOKEN,
@@ -134,7 +134,7 @@ async def stats_bot(tmp_path: Path, zone: ZoneInfo) -> AsyncIterator[StatsBot]:
     health = HealthRegistry()
     channels = [channel(1), channel(2)]
     analytics = FakeAnalytics()
-    archive = FakeArchive(tmp_path, channels=channels, report=report(views=10))
+    archive = FakeArchive(tmp_path, channels=channels)
     deps = replace(
         make_deps({ADMIN}, status=FakeStatus(health), tz=zone),
         archive=archive,
@@ -287,7 +287,7 @@ async def test_the_album_passes_telegrams_rules_over_http(tmp_path: Path, lang: 
         channels = [channel(1, title="Новости <дня> & всё")]
         deps = replace(
             make_deps({ADMIN}, status=FakeStatus(health), tz=ZoneInfo("Europe/Moscow")),
-            archive=FakeArchive(tmp_path, channels=channels, report=report(views=10)),
+            archive=FakeArchive(tmp_path, channels=channels),
             watches=FakeWatches(channels=channels),
             analytics=FakeAnalytics(),
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,8 +15,6 @@ from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 
 from bot.component import ControlBot
-from core.archive import StatsReport
-from core.channels import Channel
 from core.health import HealthRegistry
 from db.counters import CounterRepository
 from db.models import CounterSnapshot, SubscriberSnapshot
@@ -30,22 +28,13 @@ from tests.unit.services.test_analytics import NOW, seed
 MSK = ZoneInfo("Europe/Moscow")
 
 
-class _Archive(ArchiveService):
-    """The real archive service, its clock pinned to the seed's NOW."""
-
-    async def stats(  # type: ignore[override]
-        self, channel: Channel, days: int, tz: tzinfo = UTC, now: datetime | None = None
-    ) -> StatsReport:
-        return await super().stats(channel, days, tz, now=NOW)
-
-
 def _bot(tmp_path: Path) -> BotUnderTest:
     session = RecordingSession()
     bot = Bot(TOKEN, session=session, default=DefaultBotProperties(parse_mode="HTML"))
     health = HealthRegistry()
     deps = replace(
         make_deps({ADMIN}, status=FakeStatus(health), tz=MSK),
-        archive=_Archive(50, work_dir=tmp_path),
+        archive=ArchiveService(50, work_dir=tmp_path),
         analytics=AnalyticsService(curves=CounterRepository(), clock=lambda: NOW),
         series_export=SeriesExportService(50, tmp_path, CounterRepository()),
     )
