@@ -390,12 +390,17 @@ class Userbot:
         await self._set_state(CONNECTING, self.reason if self.state == CONNECTING else None)
         self.connection.begin()
         self._opening = client
+        config = self._config
         try:
-            me = await self._open(client)
+            me = await self._open(client, lambda: self._config is not config)
         except Exception as exc:
+            if self._config is not config:
+                return await self._drop_opened(client)
             return await self._open_failed(client, exc)
         finally:
             self._opening = None
+        if self._config is not config:
+            return await self._drop_opened(client)
         if self._leases is not None and self._account_key is None:
             with contextlib.suppress(Exception):
                 await client.disconnect()  # the lease was lost while connecting
@@ -448,6 +453,14 @@ class Userbot:
             await self.session_dead("not authorized")
         return authorized
 
+    async def _drop_opened(self, client: TelegramClient) -> float:
+        """Another proxy was set (reconfigure) while `client` was connecting through the
+        old one (a dead proxy can hold an attempt for `open_timeout`): dropped, and the
+        next attempt goes through the new one at once, not counted as a failure."""
+        with contextlib.suppress(Exception):
+            await client.disconnect()
+        return 0.0
+
     async def _open_failed(self, client: TelegramClient, exc: Exception) -> float:
         adopted = self.client is not None and self.client is not client
         if self._stopping or adopted:  # stopping, or a login took over meanwhile
@@ -485,11 +498,14 @@ class Userbot:
             )
         return wait
 
-    async def _open(self, client: TelegramClient) -> Any:
-        """Connect and ask who we are, within `open_timeout` s. If Telethon starts
-        dropping Telegram's answers as 'very new' (clock skew), correct the client's
-        time offset and try once more at once; raise ClockSkew if that is not allowed
-        or does not help, NoAnswer when Telegram stays silent."""
+    async def _open(
+        self, client: TelegramClient, abandoned: Callable[[], bool] = lambda: False
+    ) -> Any:
+        """Connect and ask who we are, within `open_timeout` s (cut short, NoAnswer, once
+        `abandoned()`). If Telethon starts dropping Telegram's answers as 'very new'
+        (clock skew), correct the client's time offset and try once more at once; raise
+        ClockSkew if that is not allowed or does not help, NoAnswer when Telegram stays
+        silent."""
         corrected = False
         while True:
             seen = self._skew.sightings
@@ -498,7 +514,7 @@ class Userbot:
                 self._skew,
                 seen,
                 self._open_timeout,
-                lambda: self._stopping,
+                lambda: self._stopping or abandoned(),
             )
             if done:
                 return me

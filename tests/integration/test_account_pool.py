@@ -90,6 +90,21 @@ async def test_each_account_its_own_client_and_proxy(tmp_path: Path) -> None:
             assert bob.client is bob_client
             assert await repo.proxy(ann.account_id or 0) == url
 
+            # A dead proxy (it takes the connection and never answers), then the good one
+            # again while Ann still waits on the dead one: she connects through the new
+            # one at once, not after the dead attempt's open timeout (60 s).
+            held: list[asyncio.StreamWriter] = []
+            dead = await asyncio.start_server(lambda _r, w: held.append(w), "127.0.0.1", 0)
+            dead_port = dead.sockets[0].getsockname()[1]
+            await pool.set_proxy(ann.account_id or 0, f"socks5://127.0.0.1:{dead_port}")
+            await _until(lambda: bool(held))
+            await pool.set_proxy(ann.account_id or 0, url)
+            await _until(lambda: ann.state == READY and ann.client is not None)
+            assert len(held) == 1 and len(socks.auth_attempts) == 2
+            for writer in held:
+                writer.close()
+            dead.close()
+
             # Ann flood-waited: a public channel of hers is read by Bob; a private one
             # still by her (Bob is no member: her run defers it as one account does).
             ann.flood_waited(600)
