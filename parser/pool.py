@@ -175,7 +175,9 @@ class AccountPool:
         Its account open in another process (#18): that one reads it, except a public
         one while that account is flood-waited or when `borrow` (an operator's /parse
         that reached this process) and an account here is usable.
-        `(None, True)`: its account is connecting, wait; `(None, False)`: nobody can.
+        `(None, True)`: its account is making its first attempt to connect, wait;
+        `(None, False)`: nobody can, its own account's connection failing included (a dead
+        proxy, no route): a run waiting on it would hold up every other account's.
         """
         own = self._bots.get(account_id) if account_id is not None else self.primary
         if own is not None and own.state in (STANDBY, ELSEWHERE):
@@ -196,7 +198,8 @@ class AccountPool:
                 return None, False  # an account in another process reads it (#18)
         if own_ready:
             return own, False
-        return None, own is not None and own.state == CONNECTING
+        connecting = own is not None and own.state == CONNECTING
+        return None, connecting and own is not None and own.connection.attempts == 0
 
     def _usable_elsewhere(self, own: Userbot | None) -> bool:
         """Whether another account, open in another process, is not flood-waited."""
