@@ -22,7 +22,7 @@ from core.errors import VaultError
 from core.ports import AlertSink, HealthBeats, LeaseGate, SessionStore
 from core.redaction import add_secret
 from parser import clock_skew
-from parser.client import UserbotConfig, new_client
+from parser.client import UserbotConfig, account_name, new_client
 from parser.clock_skew import SkewWatch, get_time_offset, set_time_offset
 from parser.connection import ConnectionTracker, classify
 from parser.errors import ClockSkew, NoAnswer, RateLimited, SessionDead, translate
@@ -415,9 +415,7 @@ class Userbot:
             self.me = me
         if self.connection.succeeded():
             self._alerter.forget(self._key("userbot-connecting"))
-            self._alerter.alert(
-                self._key("userbot-connected"), AlertText("alert_userbot_connected")
-            )
+            self._alerter.alert(self._key("userbot-connected"), self._named("connected"))
         await self._set_state(READY)
         return 5.0
 
@@ -489,14 +487,22 @@ class Userbot:
         if self.connection.should_alert():
             self._alerter.alert(
                 self._key("userbot-connecting"),
-                AlertText(
-                    "alert_userbot_connecting",
+                self._named(
+                    "connecting",
                     minutes=max(1, round(self.connection.lasting() / 60)),
                     attempts=self.connection.attempts,
                     error=trouble.text(),
                 ),
             )
         return wait
+
+    def _named(self, what: str, **fields: object) -> AlertText:
+        """The connection alert `what` (connecting | connected), naming the account when
+        its name is known (with several accounts the operators must know which one)."""
+        name = account_name(self.me) if self.me is not None else self.stored_name
+        if name:
+            return AlertText(f"alert_account_{what}", name=name, **fields)
+        return AlertText(f"alert_userbot_{what}", **fields)
 
     async def _open(
         self, client: TelegramClient, abandoned: Callable[[], bool] = lambda: False
