@@ -358,6 +358,21 @@ class AccountPool:
         if bot is not None:
             await bot.reconfigure(self._config_with(url))
 
+    async def _follow_proxy(self, bot: Userbot) -> None:
+        """A proxy another process set for `bot`'s account (/accounts in the bot process
+        while this worker holds the session): connect through it from now on."""
+        assert bot.account_id is not None
+        try:
+            url = await self._book.proxy(bot.account_id)
+        except VaultError:
+            return  # kept as it is; the bot process told the operators
+        wanted = self._config_with(url)
+        if wanted.telegram_proxy != bot.config.telegram_proxy:
+            _hide(url)
+            log.info("account %d: its proxy was changed elsewhere; reconnecting through it",
+                     bot.account_id)
+            await bot.reconfigure(wanted)
+
     def _config_with(self, proxy: str | None) -> UserbotConfig:
         return replace(self._config, telegram_proxy=proxy or self._config.telegram_proxy)
 
@@ -439,6 +454,8 @@ class AccountPool:
             bot = self._bots.get(info.id)
             if bot is not None and info.flood_until is not None:
                 bot.flood_until = max(bot.flood_until, info.flood_until.timestamp())
+            if bot is not None:
+                await self._follow_proxy(bot)
             if info.has_session and info.status == "active" and info.id not in self._bots:
                 self._start(await self._new_bot(info.id))
         changed = False

@@ -147,7 +147,8 @@ class Userbot:
         if client is not None:
             with contextlib.suppress(Exception):
                 await client.disconnect()
-        if self.state != INVALID:
+        # An account open in another process stays as it is: that one reconnects.
+        if self.state not in (INVALID, STANDBY, ELSEWHERE):
             self.connection = ConnectionTracker(config.connection_alert_seconds)
             await self._set_state(CONNECTING)
         self._wake.set()

@@ -117,6 +117,14 @@ async def test_each_account_its_own_client_and_proxy(tmp_path: Path) -> None:
                 writer.close()
             dead.close()
 
+            # Another process (the bot's, /accounts) clears her proxy in the database:
+            # this one, holding her session, reconnects without it at its next look.
+            await repo.set_proxy(ann.account_id or 0, None)
+            await pool._sync()
+            assert ann.config.telegram_proxy is None
+            await _until(lambda: ann.state == READY and ann.client is not None)
+            assert bob.client is bob_client
+
             # Ann flood-waited: a public channel of hers is read by Bob; a private one
             # still by her (Bob is no member: her run defers it as one account does).
             ann.flood_waited(600)
