@@ -83,6 +83,9 @@ class Userbot:
         self._elsewhere = elsewhere
         self._account_key: str | None = None  # the account whose lease is held
         self._opening: TelegramClient | None = None  # a client being connected
+        # Alerted that it could not connect, then given another proxy: the next success
+        # is told too (reconfigure starts a new ConnectionTracker).
+        self._recovery_owed = False
         self._accounts = accounts
         self._health = health
         self._alerter = alerter
@@ -149,6 +152,9 @@ class Userbot:
                 await client.disconnect()
         # An account open in another process stays as it is: that one reconnects.
         if self.state not in (INVALID, STANDBY, ELSEWHERE):
+            # The operators told it cannot connect still hear when it can (the fix for
+            # a dead proxy is usually this very change).
+            self._recovery_owed = self._recovery_owed or self.connection.alerted
             self.connection = ConnectionTracker(config.connection_alert_seconds)
             await self._set_state(CONNECTING)
         self._wake.set()
@@ -414,7 +420,8 @@ class Userbot:
         self.client = client
         if me is not None:
             self.me = me
-        if self.connection.succeeded():
+        owed, self._recovery_owed = self._recovery_owed, False
+        if self.connection.succeeded() or owed:
             self._alerter.forget(self._key("userbot-connecting"))
             self._alerter.alert(self._key("userbot-connected"), self._named("connected"))
         await self._set_state(READY)
