@@ -292,6 +292,11 @@ def account_section(status: AccountStatus, lang: str) -> str:
         lines.append(t("status_account_connecting", lang, name=status.name))
     elif state in (SessionState.NO_SESSION, SessionState.INVALID):
         lines.append(t("status_account_none", lang))
+    elif state in (SessionState.STANDBY, SessionState.ELSEWHERE):
+        # Open in another process: "not connected" would read as trouble; the session
+        # line says where it is open.
+        if status.name:
+            lines.append(t("status_account", lang, value=status.name))
     else:
         lines.append(t("status_account_offline", lang))
     if connecting and status.connecting_attempts and status.trouble is not None:
