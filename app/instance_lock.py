@@ -58,8 +58,14 @@ class InstanceLock:
             return
         import asyncpg
 
-        url = "postgresql://" + self._url.split("://", 1)[1]
-        self._pg = await asyncpg.connect(url)
+        from db.database import asyncpg_dsn, unreachable
+
+        try:
+            self._pg = await asyncpg.connect(asyncpg_dsn(self._url))
+        except Exception as exc:
+            if (found := unreachable(self._url, exc)) is None:
+                raise
+            raise found from exc
         if not await self._pg.fetchval("SELECT pg_try_advisory_lock($1)", self.PG_LOCK_ID):
             await self._pg.close()
             self._pg = None

@@ -32,7 +32,7 @@ from core.ports import Component
 from db.accounts import AccountRepository
 from db.channels import ChannelRepository, ChannelStateRepository
 from db.counters import CounterRepository, split_ages
-from db.database import close_db, init_db
+from db.database import DatabaseUnreachable, close_db, init_db
 from db.leases import LeaseStore
 from db.media_queue import MediaQueue
 from db.media_store import LocalMediaStore
@@ -435,6 +435,8 @@ async def _start_and_run(
         log.error("%s", exc)
         print(f"tg-parser: {exc}; refusing to start a second instance", flush=True)
         return 3
+    except DatabaseUnreachable as exc:
+        return _unreachable(exc)
     try:
         if role != WORKER:  # the bot's exports: a worker on its machine leaves them be
             _clear_work_dir(settings.work_dir)
@@ -444,9 +446,20 @@ async def _start_and_run(
         print(f"tg-parser: {exc}", file=sys.stderr, flush=True)
         await lock.release()
         return 4
-    await _run_until_stopped(settings, lock, stop_event, started, lost, role)
+    try:
+        await _run_until_stopped(settings, lock, stop_event, started, lost, role)
+    except DatabaseUnreachable as exc:
+        return _unreachable(exc)
     log.info("tg-parser stopped")
     return 0
+
+
+def _unreachable(exc: DatabaseUnreachable) -> int:
+    """One line instead of a traceback; exit 2 when DATABASE_URL (or the server's
+    setup) must change, 1 when the server may come up (systemd starts it again)."""
+    log.error("%s", exc)
+    print(f"tg-parser: {exc}", file=sys.stderr, flush=True)
+    return 2 if exc.config else 1
 
 
 def _clear_work_dir(work_dir: Path) -> None:

@@ -157,4 +157,8 @@ async def after_step(d: Dialogue, step: LoginStep) -> None:
         await d.say(t("login_ask_password", d.lang, hint=hint))
         return
     await d.end()
+    logged_in = sum(1 for v in await d.login.accounts() if v.has_session)
+    if logged_in > 1:  # one of several: "parsing uses this account now" would be untrue
+        await d.say(t("login_done_more", d.lang, name=step.name, n=logged_in))
+        return
     await d.say(t("login_done", d.lang, name=step.name))

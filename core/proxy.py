@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs, quote, unquote, urlsplit
@@ -30,7 +31,18 @@ MTPROXY = "mtproxy"
 # Words that clear an account's own proxy (it then uses TELEGRAM_PROXY, if any).
 NONE_WORDS = frozenset({"none", "off", "no", "-", "нет", "без"})
 
-_HOST_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)$")
+_HOST_RE = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+def _host(text: str) -> str | None:
+    """A host name, an IPv4 address or an IPv6 one (bare or in brackets) as Telethon
+    takes it (IPv6 unbracketed); None when it is none of them."""
+    if _HOST_RE.match(text):
+        return text
+    try:
+        return str(ipaddress.IPv6Address(text.removeprefix("[").removesuffix("]")))
+    except ValueError:
+        return None
 
 
 class BadProxy(ProjectError, ValueError):
@@ -60,8 +72,9 @@ class ProxySpec:
 
     @property
     def address(self) -> str:
-        """`host:port`, all that may be shown of it."""
-        return f"{self.host}:{self.port}"
+        """`host:port` (`[v6]:port`), all that may be shown of it."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
 
     @property
     def url(self) -> str:
@@ -72,7 +85,7 @@ class ProxySpec:
         if self.username is not None:
             creds = quote(self.username, safe="") + ":" + quote(self.password or "", safe="")
             creds += "@"
-        return f"{self.kind}://{creds}{self.host}:{self.port}"
+        return f"{self.kind}://{creds}{self.address}"
 
     @property
     def secrets(self) -> list[str]:
@@ -90,7 +103,10 @@ def parse_proxy(text: str) -> ProxySpec:
     raw = text.strip()
     if not raw or any(c.isspace() for c in raw):
         raise BadProxy("garbage")
-    parts = urlsplit(raw)
+    try:
+        parts = urlsplit(raw)
+    except ValueError:  # "Invalid IPv6 URL", "'zz' does not appear to be an IPv6 address"
+        raise BadProxy("host") from None
     scheme = parts.scheme.lower()
     if (scheme == "tg" and parts.netloc.lower() == "proxy") or (
         scheme in ("https", "http") and (parts.hostname or "").lower() in ("t.me", "telegram.me")
@@ -99,12 +115,12 @@ def parse_proxy(text: str) -> ProxySpec:
         return _mtproxy(parts.query)
     if scheme not in SOCKS_SCHEMES:
         raise BadProxy("scheme" if "://" in raw else "garbage")
-    host = parts.hostname
     try:
         port = parts.port
     except ValueError:
         raise BadProxy("port") from None
-    if not host or not _HOST_RE.match(host) or parts.path not in ("", "/") or parts.query:
+    host = _host(parts.hostname or "")
+    if not host or parts.path not in ("", "/") or parts.query:
         raise BadProxy("host")
     if port is None or not 1 <= port <= 65535:
         raise BadProxy("port")
@@ -115,8 +131,8 @@ def parse_proxy(text: str) -> ProxySpec:
 
 def _mtproxy(query: str) -> ProxySpec:
     params = {k.lower(): v[0] for k, v in parse_qs(query, keep_blank_values=True).items()}
-    host = params.get("server", "").strip()
-    if not host or not _HOST_RE.match(host):
+    host = _host(params.get("server", "").strip())
+    if not host:
         raise BadProxy("host")
     port_text = params.get("port", "").strip()
     if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Awaitable
 from typing import TypeVar
@@ -12,6 +13,7 @@ from tortoise import Tortoise, connections
 from tortoise.backends.base import executor as _executor
 from tortoise.migrations.api import migrate as migrate_api
 
+from core.errors import ProjectError
 from db.config import tortoise_config
 from db.sqlite_engine import interrupt_running
 
@@ -27,6 +29,68 @@ def _progress(event: str, app_label: str, name: str) -> None:
 
 # pg_advisory_lock id that serialises migrations of processes starting together.
 MIGRATION_LOCK_ID = 0x7470_6D67  # "tpmg"
+
+
+class DatabaseUnreachable(ProjectError):
+    """PostgreSQL refused or could not be reached at start. `str()` is one line for the
+    operator: the server as `host:port/db` (never the password), what went wrong and
+    the fix. `config`: the fix is in DATABASE_URL or on the server (no such database,
+    user or password: restarting will not help); False: the server is down or out of
+    reach (it may come up: worth starting again)."""
+
+    code = "database_unreachable"
+
+    def __init__(self, message: str, *, config: bool) -> None:
+        super().__init__(message)
+        self.config = config
+
+
+# SQLSTATEs of a connection PostgreSQL refuses for a reason DATABASE_URL must fix
+# (https://www.postgresql.org/docs/current/errcodes-appendix.html): 3D000 no such
+# database, 28000 / 28P01 the user or its password refused.
+_REFUSED = {
+    "3D000": "has no such database: create it (`createdb`) or fix the name in DATABASE_URL",
+    "28000": "refuses this user: fix the user in DATABASE_URL (or the server's pg_hba.conf)",
+    "28P01": "refuses this user's password: fix the password in DATABASE_URL",
+}
+
+
+def postgres_where(database_url: str) -> str:
+    """`host:port/db` of a postgres:// DATABASE_URL: what may be shown of it."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(asyncpg_dsn(database_url))
+    try:
+        port = parts.port or 5432
+    except ValueError:
+        port = 5432
+    return f"{parts.hostname or 'localhost'}:{port}{parts.path}"
+
+
+def unreachable(database_url: str, exc: BaseException) -> DatabaseUnreachable | None:
+    """The DatabaseUnreachable a failed PostgreSQL connect `exc` stands for, or None
+    when it is another kind of failure (a bug, a broken migration)."""
+    where = postgres_where(database_url)
+    state = getattr(exc, "sqlstate", None)
+    if state in _REFUSED:
+        return DatabaseUnreachable(f"the PostgreSQL server {where} {_REFUSED[state]}", config=True)
+    if isinstance(exc, (OSError, TimeoutError)) or type(exc).__name__ in (
+        "ConnectionDoesNotExistError", "CannotConnectNowError", "TooManyConnectionsError",
+    ):  # fmt: skip
+        if isinstance(exc, TimeoutError):
+            why = "timed out"
+        elif isinstance(exc, OSError) and exc.errno is not None and exc.errno > 0:
+            why = os.strerror(exc.errno).lower()  # asyncpg's own text repeats the address
+        elif isinstance(exc, OSError) and exc.strerror:
+            why = exc.strerror.lower()  # getaddrinfo's: "name or service not known"
+        else:
+            why = type(exc).__name__
+        return DatabaseUnreachable(
+            f"cannot connect to the PostgreSQL server {where} ({why}): start it, or check "
+            "the host and port in DATABASE_URL and that this machine can reach them",
+            config=False,
+        )
+    return None
 
 
 def asyncpg_dsn(database_url: str) -> str:
@@ -60,6 +124,8 @@ async def init_db(database_url: str, *, migrate: bool = True) -> None:
 
     Cancelled half-way (a signal during start-up), it closes what it opened: an open
     aiosqlite connection keeps a non-daemon thread that holds the process at exit.
+    Raises DatabaseUnreachable when PostgreSQL is down, out of reach or refuses the
+    database, user or password of `database_url`.
     """
     # Tortoise caches each model's INSERT SQL by connection name, not by dialect: after
     # a SQLite database, a PostgreSQL one in the same process got `?` placeholders.
@@ -73,6 +139,12 @@ async def init_db(database_url: str, *, migrate: bool = True) -> None:
         interrupt_running()  # a statement still running would hold up the close
         await Tortoise.close_connections()
         raise
+    except Exception as exc:
+        found = None if database_url.startswith("sqlite://") else unreachable(database_url, exc)
+        if found is None:
+            raise
+        await Tortoise.close_connections()
+        raise found from exc
     # tortoise.db_client logs query parameters at DEBUG: keep it quiet (secrets).
     logging.getLogger("tortoise").setLevel(max(logging.INFO, logging.getLogger().level))
     conn = connections.get("default")

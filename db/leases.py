@@ -100,13 +100,16 @@ class LeaseStore:
         async with self._lock:
             conn = await self._connection()
             async with conn.transaction():
-                if kind == ACCOUNT and await self._excess(conn, taking=True) > 0:
-                    return False
                 row = await conn.fetchrow(
                     "SELECT holder, expires_at > now() AS live FROM lease"
                     " WHERE kind = $1 AND key = $2 FOR UPDATE SKIP LOCKED",
                     kind, key,
                 )
+                # One already its own is renewed whatever the share (a session that
+                # reconnects, through a new proxy say, must not stand by behind itself).
+                ours = row is not None and row["live"] and row["holder"] == self.holder
+                if kind == ACCOUNT and not ours and await self._excess(conn, taking=True) > 0:
+                    return False
                 if row is None:
                     # No row, or one locked by a taker right now: try to make it; a
                     # row made meanwhile by another is theirs (DO NOTHING, no row back).

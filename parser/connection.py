@@ -20,8 +20,8 @@ from parser.errors import ClockSkew, NoAnswer, RateLimited, translate
 
 _ENGLISH = {
     "conn_network": "no connection to Telegram ({name}): check the network and firewall",
-    "conn_proxy": "the proxy does not let us through to Telegram ({name}): check "
-    "TELEGRAM_PROXY (address, port, user name, password)",
+    "conn_proxy": "the proxy does not let us through to Telegram ({name}): check the "
+    "account's own proxy (/accounts) or TELEGRAM_PROXY (address, port, user name, password)",
     "conn_no_answer": "Telegram did not answer within {seconds} s: check the network "
     "(a firewall or proxy may open the connection but block the traffic)",
     "conn_clock_behind": "this machine's clock is {seconds} s behind Telegram's, so "

@@ -180,7 +180,9 @@ class AccountPool:
         Its account open in another process (#18): that one reads it, except a public
         one while that account is flood-waited or when `borrow` (an operator's /parse
         that reached this process) and an account here is usable.
-        `(None, True)`: its account is connecting, wait; `(None, False)`: nobody can.
+        `(None, True)`: its account is making its first attempt to connect, wait;
+        `(None, False)`: nobody can, its own account's connection failing included (a dead
+        proxy, no route): a run waiting on it would hold up every other account's.
         """
         own = self._bots.get(account_id) if account_id is not None else self.primary
         if own is not None and own.state in (STANDBY, ELSEWHERE):
@@ -206,7 +208,8 @@ class AccountPool:
                 return None, False  # an account in another process reads it (#18)
         if own_ready:
             return own, False
-        return None, own is not None and own.state == CONNECTING
+        connecting = own is not None and own.state == CONNECTING
+        return None, connecting and own is not None and own.connection.attempts == 0
 
     def _usable_elsewhere(self, own: Userbot | None) -> bool:
         """Whether another account, open in another process, is not flood-waited."""
@@ -382,6 +385,21 @@ class AccountPool:
         if bot is not None:
             await bot.reconfigure(self._config_with(url))
 
+    async def _follow_proxy(self, bot: Userbot) -> None:
+        """A proxy another process set for `bot`'s account (/accounts in the bot process
+        while this worker holds the session): connect through it from now on."""
+        assert bot.account_id is not None
+        try:
+            url = await self._book.proxy(bot.account_id)
+        except VaultError:
+            return  # kept as it is; the bot process told the operators
+        wanted = self._config_with(url)
+        if wanted.telegram_proxy != bot.config.telegram_proxy:
+            _hide(url)
+            log.info("account %d: its proxy was changed elsewhere; reconnecting through it",
+                     bot.account_id)
+            await bot.reconfigure(wanted)
+
     def _config_with(self, proxy: str | None) -> UserbotConfig:
         return replace(self._config, telegram_proxy=proxy or self._config.telegram_proxy)
 
@@ -467,6 +485,8 @@ class AccountPool:
                 if until > bot.flood_until and not bot.flooded() and bot.state == STANDBY:
                     flooded.append(info.id)
                 bot.flood_until = max(bot.flood_until, until)
+            if bot is not None:
+                await self._follow_proxy(bot)
             if info.has_session and info.status == "active" and info.id not in self._bots:
                 self._start(await self._new_bot(info.id))
         changed = False

@@ -22,7 +22,7 @@ from core.errors import VaultError
 from core.ports import AlertSink, HealthBeats, LeaseGate, SessionStore
 from core.redaction import add_secret
 from parser import clock_skew
-from parser.client import UserbotConfig, new_client
+from parser.client import UserbotConfig, account_name, new_client
 from parser.clock_skew import SkewWatch, get_time_offset, set_time_offset
 from parser.connection import ConnectionTracker, classify
 from parser.errors import ClockSkew, NoAnswer, RateLimited, SessionDead, translate
@@ -83,6 +83,9 @@ class Userbot:
         self._elsewhere = elsewhere
         self._account_key: str | None = None  # the account whose lease is held
         self._opening: TelegramClient | None = None  # a client being connected
+        # Alerted that it could not connect, then given another proxy: the next success
+        # is told too (reconfigure starts a new ConnectionTracker).
+        self._recovery_owed = False
         self._accounts = accounts
         self._health = health
         self._alerter = alerter
@@ -147,7 +150,11 @@ class Userbot:
         if client is not None:
             with contextlib.suppress(Exception):
                 await client.disconnect()
-        if self.state != INVALID:
+        # An account open in another process stays as it is: that one reconnects.
+        if self.state not in (INVALID, STANDBY, ELSEWHERE):
+            # The operators told it cannot connect still hear when it can (the fix for
+            # a dead proxy is usually this very change).
+            self._recovery_owed = self._recovery_owed or self.connection.alerted
             self.connection = ConnectionTracker(config.connection_alert_seconds)
             await self._set_state(CONNECTING)
         self._wake.set()
@@ -390,12 +397,17 @@ class Userbot:
         await self._set_state(CONNECTING, self.reason if self.state == CONNECTING else None)
         self.connection.begin()
         self._opening = client
+        config = self._config
         try:
-            me = await self._open(client)
+            me = await self._open(client, lambda: self._config is not config)
         except Exception as exc:
+            if self._config is not config:
+                return await self._drop_opened(client)
             return await self._open_failed(client, exc)
         finally:
             self._opening = None
+        if self._config is not config:
+            return await self._drop_opened(client)
         if self._leases is not None and self._account_key is None:
             with contextlib.suppress(Exception):
                 await client.disconnect()  # the lease was lost while connecting
@@ -408,11 +420,10 @@ class Userbot:
         self.client = client
         if me is not None:
             self.me = me
-        if self.connection.succeeded():
+        owed, self._recovery_owed = self._recovery_owed, False
+        if self.connection.succeeded() or owed:
             self._alerter.forget(self._key("userbot-connecting"))
-            self._alerter.alert(
-                self._key("userbot-connected"), AlertText("alert_userbot_connected")
-            )
+            self._alerter.alert(self._key("userbot-connected"), self._named("connected"))
         await self._set_state(READY)
         return 5.0
 
@@ -448,6 +459,14 @@ class Userbot:
             await self.session_dead("not authorized")
         return authorized
 
+    async def _drop_opened(self, client: TelegramClient) -> float:
+        """Another proxy was set (reconfigure) while `client` was connecting through the
+        old one (a dead proxy can hold an attempt for `open_timeout`): dropped, and the
+        next attempt goes through the new one at once, not counted as a failure."""
+        with contextlib.suppress(Exception):
+            await client.disconnect()
+        return 0.0
+
     async def _open_failed(self, client: TelegramClient, exc: Exception) -> float:
         adopted = self.client is not None and self.client is not client
         if self._stopping or adopted:  # stopping, or a login took over meanwhile
@@ -476,8 +495,8 @@ class Userbot:
         if self.connection.should_alert():
             self._alerter.alert(
                 self._key("userbot-connecting"),
-                AlertText(
-                    "alert_userbot_connecting",
+                self._named(
+                    "connecting",
                     minutes=max(1, round(self.connection.lasting() / 60)),
                     attempts=self.connection.attempts,
                     error=trouble.text(),
@@ -485,11 +504,22 @@ class Userbot:
             )
         return wait
 
-    async def _open(self, client: TelegramClient) -> Any:
-        """Connect and ask who we are, within `open_timeout` s. If Telethon starts
-        dropping Telegram's answers as 'very new' (clock skew), correct the client's
-        time offset and try once more at once; raise ClockSkew if that is not allowed
-        or does not help, NoAnswer when Telegram stays silent."""
+    def _named(self, what: str, **fields: object) -> AlertText:
+        """The connection alert `what` (connecting | connected), naming the account when
+        its name is known (with several accounts the operators must know which one)."""
+        name = account_name(self.me) if self.me is not None else self.stored_name
+        if name:
+            return AlertText(f"alert_account_{what}", name=name, **fields)
+        return AlertText(f"alert_userbot_{what}", **fields)
+
+    async def _open(
+        self, client: TelegramClient, abandoned: Callable[[], bool] = lambda: False
+    ) -> Any:
+        """Connect and ask who we are, within `open_timeout` s (cut short, NoAnswer, once
+        `abandoned()`). If Telethon starts dropping Telegram's answers as 'very new'
+        (clock skew), correct the client's time offset and try once more at once; raise
+        ClockSkew if that is not allowed or does not help, NoAnswer when Telegram stays
+        silent."""
         corrected = False
         while True:
             seen = self._skew.sightings
@@ -498,7 +528,7 @@ class Userbot:
                 self._skew,
                 seen,
                 self._open_timeout,
-                lambda: self._stopping,
+                lambda: self._stopping or abandoned(),
             )
             if done:
                 return me

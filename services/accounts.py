@@ -58,9 +58,12 @@ class AccountDeaths:
             "account %d died (%s): %d channel(s) moved, %d could not be",
             bot.account_id, reason, moved, stuck,
         )
+        key = "alert_account_dead"
+        if not stuck:  # nothing left behind: no "0 could not, /login to read them"
+            key = "alert_account_dead_all_moved" if moved else "alert_account_dead_empty"
         self._alerter.alert(
             f"account-dead:{bot.account_id}",
-            AlertText("alert_account_dead", name=name, reason=reason, moved=moved, stuck=stuck),
+            AlertText(key, name=name, reason=reason, moved=moved, stuck=stuck),
         )
 
 

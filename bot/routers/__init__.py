@@ -55,7 +55,7 @@ def build_status_page(deps: BotDeps, transport: StatusSection) -> StatusPage:
     its feature's module from its API."""
     return StatusPage(
         deps.status,
-        functools.partial(account.status_section, deps.login),
+        functools.partial(account.status_section, deps.login, tz=deps.tz),
         (
             functools.partial(parse.status_section, deps.parsing, tz=deps.tz),
             functools.partial(search.status_section, deps.archive),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
@@ -31,7 +32,7 @@ from bot.keyboards import (
     pages_of,
 )
 from bot.texts import Html, html_join, plain, reason_text, t, tn
-from bot.times import UTC_ZONE, in_zone
+from bot.times import UTC_ZONE, in_zone, show
 from core.login import AccountState, AccountStatus, AccountView, SessionState
 from core.proxy import BadProxy
 
@@ -148,7 +149,11 @@ class ProxyStates(StatesGroup):
 
 def _state_text(view: AccountView, lang: str, tz: ZoneInfo) -> Html:
     if view.state is AccountState.FLOOD and view.flood_until is not None:
-        until = in_zone(view.flood_until, tz).strftime("%H:%M")
+        # Today's end as `14:05 MSK`; a wait into another day (FLOOD_WAIT can be hours)
+        # with its date, so the time is never read as today's.
+        local = in_zone(view.flood_until, tz)
+        same_day = local.date() == in_zone(datetime.now(UTC), tz).date()
+        until = local.strftime("%H:%M %Z") if same_day else show(view.flood_until, tz)
         return t("account_state_flood", lang, time=until)
     if view.state is AccountState.ELSEWHERE and view.reason:
         return t("account_state_elsewhere_why", lang, holder=_short(view.reason))
@@ -287,6 +292,11 @@ def account_section(status: AccountStatus, lang: str) -> str:
         lines.append(t("status_account_connecting", lang, name=status.name))
     elif state in (SessionState.NO_SESSION, SessionState.INVALID):
         lines.append(t("status_account_none", lang))
+    elif state in (SessionState.STANDBY, SessionState.ELSEWHERE):
+        # Open in another process: "not connected" would read as trouble; the session
+        # line says where it is open.
+        if status.name:
+            lines.append(t("status_account", lang, value=status.name))
     else:
         lines.append(t("status_account_offline", lang))
     if connecting and status.connecting_attempts and status.trouble is not None:
@@ -306,14 +316,15 @@ def account_section(status: AccountStatus, lang: str) -> str:
     return "\n".join(lines)
 
 
-def accounts_section(views: list[AccountView], lang: str) -> str:
-    """/status's list of accounts, when there are several: each with its state and
-    channels held; the first STATUS_ACCOUNTS, then how many more /accounts shows."""
+def accounts_section(views: list[AccountView], lang: str, tz: ZoneInfo = UTC_ZONE) -> str:
+    """/status's list of accounts, when there are several: each with its state (a flood
+    wait's end in `tz`) and channels held; the first STATUS_ACCOUNTS, then how many
+    more /accounts shows."""
     lines = [tn("status_accounts", len(views), lang)]
     for view in views[:STATUS_ACCOUNTS]:
         lines.append(
             t("status_account_item", lang, name=_short(view.name),
-              state=_state_text(view, lang, UTC_ZONE),
+              state=_state_text(view, lang, tz),
               channels=tn("accounts_channels", view.channels, lang))
         )  # fmt: skip
     if len(views) > STATUS_ACCOUNTS:
@@ -321,11 +332,11 @@ def accounts_section(views: list[AccountView], lang: str) -> str:
     return "\n".join(lines)
 
 
-async def status_section(login: LoginAPI, lang: str) -> str:
+async def status_section(login: LoginAPI, lang: str, tz: ZoneInfo = UTC_ZONE) -> str:
     """The account part of /status, asked of the login service; every account listed
-    when there are several."""
+    when there are several (times in the operators' zone `tz`)."""
     section = account_section(await login.status(), lang)
     views = [v for v in await login.accounts() if v.has_session]
     if len(views) > 1:
-        section += "\n" + accounts_section(views, lang)
+        section += "\n" + accounts_section(views, lang, tz)
     return section

@@ -98,6 +98,8 @@ def _result_line(p: RunProgress, seconds: float, lang: str) -> Html:
         return t("parse_result_disabled", lang, channel=channel, reason=reason)
     if p.status == "interrupted":
         return t("parse_result_interrupted", lang, channel=channel, fetched=p.fetched)
+    if p.status == "not_run":  # no account that can read it is usable now
+        return t("parse_result_not_run", lang, channel=channel, reason=reason)
     if p.status == "elsewhere":
         # services/parsing/worker.py: the run's lease held by "<host/pid>"; its account
         # open in another process ("account:<host/pid>") or flood-waited here ("flood").

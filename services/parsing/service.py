@@ -107,6 +107,11 @@ async def channel_counts(channels: ChannelStateRepository, sample: int = KEPT) -
 Progress = Callable[[RunProgress], Awaitable[None]]
 
 
+# A run's NOT_RUN error when no account that can read the channel is usable now
+# (services/parsing/worker.py, parser/pool.py `reader_for`).
+NO_READER = "no_reader"
+
+
 @dataclass(frozen=True)
 class NotRun:
     """A channel of a batch not run, nor the ones after it: `reason` a userbot state
@@ -228,6 +233,11 @@ class ParseService(BatchRuns):
             result = await self.worker.parse_now(channel_id, progress)
         except NotReady as exc:
             return self._not_run(str(exc))
+        if result.status == RunStatus.NOT_RUN and result.error == NO_READER:
+            # This channel's trouble, not the session's: no account that can read it
+            # is usable now (its own one connecting, flood-waited or gone, and it is
+            # private). The channels after it in a /parse all go on.
+            return result
         if result.status == RunStatus.NOT_RUN:  # the session went while it waited
             return self._not_run(result.error or self._userbot.state)
         return result

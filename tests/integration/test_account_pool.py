@@ -6,6 +6,7 @@ its channels go to the other, a private one only if that one is a member (its di
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -89,6 +90,40 @@ async def test_each_account_its_own_client_and_proxy(tmp_path: Path) -> None:
             assert socks.destinations == [(server.host, server.port)]
             assert bob.client is bob_client
             assert await repo.proxy(ann.account_id or 0) == url
+
+            # A proxy that refuses: once an attempt failed, Ann's private channel is left
+            # (nobody can read it now) instead of held waiting; her public one goes to Bob.
+            refused = socket.socket()
+            refused.bind(("127.0.0.1", 0))
+            await pool.set_proxy(ann.account_id, f"socks5://127.0.0.1:{refused.getsockname()[1]}")
+            assert await pool.reader_for(ann.account_id, public=False) == (None, True)
+            await _until(lambda: ann.connection.attempts > 0)
+            assert await pool.reader_for(ann.account_id, public=False) == (None, False)
+            assert await pool.reader_for(ann.account_id, public=True) == (bob, False)
+            refused.close()
+
+            # A dead proxy (it takes the connection and never answers), then the good one
+            # again while Ann still waits on the dead one: she connects through the new
+            # one at once, not after the dead attempt's open timeout (60 s).
+            held: list[asyncio.StreamWriter] = []
+            dead = await asyncio.start_server(lambda _r, w: held.append(w), "127.0.0.1", 0)
+            dead_port = dead.sockets[0].getsockname()[1]
+            await pool.set_proxy(ann.account_id or 0, f"socks5://127.0.0.1:{dead_port}")
+            await _until(lambda: bool(held))
+            await pool.set_proxy(ann.account_id or 0, url)
+            await _until(lambda: ann.state == READY and ann.client is not None)
+            assert len(held) == 1 and len(socks.auth_attempts) == 2
+            for writer in held:
+                writer.close()
+            dead.close()
+
+            # Another process (the bot's, /accounts) clears her proxy in the database:
+            # this one, holding her session, reconnects without it at its next look.
+            await repo.set_proxy(ann.account_id or 0, None)
+            await pool._sync()
+            assert ann.config.telegram_proxy is None
+            await _until(lambda: ann.state == READY and ann.client is not None)
+            assert bob.client is bob_client
 
             # Ann flood-waited: a public channel of hers is read by Bob; a private one
             # still by her (Bob is no member: her run defers it as one account does).

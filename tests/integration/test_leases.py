@@ -130,6 +130,9 @@ async def test_accounts_spread_over_the_parser_processes_by_fair_share(
                 closed.append(key)
 
             assert await first.take(ACCOUNT, key, lost)
+        # At its share, an account lease it holds is still its own to take again (a
+        # session reconnecting: before, it stood by behind itself for good).
+        assert await first.take(ACCOUNT, keys[0], _noop)
         await bot.register("c", 3, "bot")
         assert await first._store.excess_accounts() == 0  # the bot is not a worker
         await second.register("b", 2, "worker")
@@ -428,3 +431,7 @@ async def _between(count: Any, low: int, high: int) -> bool:
     n = await count()
     assert n <= high, f"the backfill went too fast to be cut ({n} stored)"
     return bool(n >= low)
+
+
+async def _noop() -> None:
+    return None

@@ -43,3 +43,23 @@ def test_every_page_is_valid_html_within_the_limit(lang: str) -> None:
     assert ":1080" in text and "h" * 70 not in text  # proxy host:port, cut short
     shown, _ = parse_text(accounts_section(views, lang), "HTML")
     assert utf16_len(shown) <= 4096
+
+
+def test_a_flood_wait_end_is_shown_in_the_operators_zone_with_its_day() -> None:
+    # Was: /status showed it in UTC whatever TIMEZONE said, and both lists a bare
+    # "14:05" even for a wait ending another day.
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    msk = ZoneInfo("Europe/Moscow")
+    soon = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=5)
+    later = soon + timedelta(days=2)
+    views = [
+        AccountView(i, f"A{i}", AccountState.FLOOD, flood_until=until)
+        for i, until in ((1, soon), (2, later))
+    ]
+    page, _ = accounts_page(views, 0, "en", msk)
+    status = accounts_section(views, "ru", msk)
+    for text in (page, status):
+        assert soon.astimezone(msk).strftime("%H:%M MSK") in text
+        assert later.astimezone(msk).strftime("%Y-%m-%d %H:%M MSK") in text

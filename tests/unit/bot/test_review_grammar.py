@@ -90,3 +90,23 @@ def test_review7_r10_every_counted_noun_has_plural_forms(lang: str) -> None:
             if (key, m.group(1)) not in _FIXED_COUNTS:
                 wrong.append((key, m.group(0)))
     assert wrong == []
+
+
+def test_review_h4_an_account_name_is_never_declined() -> None:
+    # Was "Пришлите прокси для Вера", "У Вера больше нет своего прокси": a name cannot
+    # take the genitive, the word «аккаунт» before it does.
+    from bot.texts import t
+
+    assert "для аккаунта Вера " in t("proxy_ask", "ru", name="Вера", current="")
+    assert t("proxy_cleared", "ru", name="Вера").startswith("✅ У аккаунта Вера ")
+    assert t("proxy_set", "ru", name="Вера", kind="SOCKS5", address="h:1").startswith(
+        "✅ Аккаунт Вера "
+    )
+
+
+def test_review_h4_vo_before_two_consonants() -> None:
+    # Was "аккаунт-участник в флуд-ожидании".
+    from bot.texts import TRANSLATIONS
+
+    catalog = TRANSLATIONS["ru"]._catalog  # type: ignore[attr-defined]
+    assert not [k for k, v in catalog.items() if " в флуд" in v]

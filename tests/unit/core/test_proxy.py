@@ -54,6 +54,13 @@ def test_mtproxy_links_use_the_randomized_intermediate_transport(link: str) -> N
         ("ftp://host.example:21", "scheme"),
         ("just some words", "garbage"),
         ("", "garbage"),
+        ("x" * 5000, "garbage"),
+        ("<b>socks5://h:1</b>", "scheme"),
+        ("socks5://<b>:1080", "host"),
+        ("socks5://хост:1080", "host"),
+        ("socks5://[::1:1080", "host"),  # urlsplit: "Invalid IPv6 URL"
+        ("socks5://[zz]:1080", "host"),
+        (f"tg://proxy?server=::g&port=443&secret={HEX}", "host"),
     ],
 )
 def test_a_bad_link_names_what_is_wrong(text: str, reason: str) -> None:
@@ -65,3 +72,24 @@ def test_a_bad_link_names_what_is_wrong(text: str, reason: str) -> None:
 def test_none_words_clear_the_proxy() -> None:
     assert is_none_word(" None ") and is_none_word("нет")
     assert not is_none_word("socks5://h:1")
+
+
+@pytest.mark.parametrize(
+    ("link", "host", "address"),
+    [
+        ("http://[::1]:8080", "::1", "[::1]:8080"),
+        ("socks5://u:p@[2001:DB8::1]:1080", "2001:db8::1", "[2001:db8::1]:1080"),
+        (f"tg://proxy?server=2001:db8::2&port=443&secret={HEX}", "2001:db8::2",
+         "[2001:db8::2]:443"),
+        (f"tg://proxy?server=[2001:db8::2]&port=443&secret={HEX}", "2001:db8::2",
+         "[2001:db8::2]:443"),
+    ],
+)
+def test_an_ipv6_proxy_is_taken_and_stored_so_it_reads_back(
+    link: str, host: str, address: str
+) -> None:
+    spec = parse_proxy(link)
+    assert (spec.host, spec.address) == (host, address)  # Telethon takes it unbracketed
+    assert parse_proxy(spec.url) == spec
+    proxy = client_proxy(spec.url)[1]
+    assert (proxy[0] if spec.kind == "mtproxy" else proxy["addr"]) == host

@@ -142,6 +142,23 @@ async def test_phone_keypad_code_and_done(tg: BotUnderTest, login: FakeLogin) ->
     assert after_ok[-1].text == "✅ Logged in as Ann Lee. Parsing uses this account now."
 
 
+async def test_a_login_beside_other_accounts_does_not_say_it_takes_over(
+    tg: BotUnderTest, login: FakeLogin
+) -> None:
+    # Was "Parsing uses this account now" for a second account too: it joins the others.
+    login.outcomes = [LoginDone("Bob")]
+    login.more = [AccountView(2, "Bob", AccountState.READY, has_session=True)]
+    await tg.send("/login")
+    _, keypad = await tg.send("+15550000002")
+    for digit in "54321":
+        await tg.press(f"lk:{digit}", on=keypad)
+    after_ok = await tg.press("lk:ok", on=keypad)
+    assert after_ok[-1].text == (
+        "✅ Logged in as Bob. Accounts logged in: 2; the channels are shared among them "
+        "(/accounts lists them)."
+    )
+
+
 async def test_failed_steps_are_shown_by_the_error_handler(
     tg: BotUnderTest, login: FakeLogin
 ) -> None:

@@ -168,6 +168,8 @@ def test_status_names_the_process_holding_the_account(lang: str) -> None:
 
     standby = account_section(AccountStatus(SessionState.STANDBY, reason="box-a/11"), lang)
     bot_only = account_section(AccountStatus(SessionState.ELSEWHERE), lang)
+    # Was "Account: not connected" above it: read as trouble while workers read on.
+    assert "not connected" not in bot_only + standby and "не подключ" not in bot_only + standby
     if lang == "en":
         assert "Session: standby: open in another process (box-a/11)" in standby
         assert "Session: open in the workers (this process runs only the bot)" in bot_only

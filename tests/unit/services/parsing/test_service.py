@@ -282,3 +282,26 @@ async def test_the_progress_total_counts_the_posts_read_again(repo: MessageRepos
     assert (result.new, result.reread, result.fetched) == (10, 250, 260)
     assert seen and seen[0][0] < 260
     assert all(total == 260 for _, total in seen), seen
+
+
+async def test_a_channel_no_account_can_read_now_leaves_the_others_of_the_batch_running(
+    service: tuple[ParseService, Fetcher, Userbot],
+) -> None:
+    # Was: the first such channel ended the whole /parse all ("⛔ The Telegram account is
+    # not usable now (session: no_reader): 5 channels were not run").
+    api, _, userbot = service
+    channels = await add_channels(5)
+    await Channel.filter(id=channels[0].id).update(account_id=2)  # private, its account gone
+
+    async def reader_for(account_id: int | None, public: bool, *, borrow: bool = False
+                         ) -> tuple[Any, bool]:
+        return (None, False) if account_id == 2 else (userbot, False)
+
+    userbot.reader_for = reader_for  # type: ignore[attr-defined]
+    batch = await api.run_batch(await api.targets("all"), exclusive=True)
+    assert batch is not None and batch.stopped is None
+    assert batch.outcomes == {"ok": 4, "not_run": 1}
+    en, ru = shown(render_summary(batch, "en")), shown(render_summary(batch, "ru"))
+    assert "✅ 4 ok · ⏭ 1 not run" in en and "no_reader" not in en + ru
+    assert ": not run: no account that can read it is usable now (a private channel" in en
+    assert ": не собран — сейчас нет аккаунта, который может его читать" in ru
