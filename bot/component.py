@@ -20,6 +20,7 @@ from bot.aiogram_lazy import warm_models
 from bot.api import BotDeps
 from bot.delivery import AlertDelivery
 from bot.errors import install as install_error_handler
+from bot.errors import unexpected_text
 from bot.filters import OperatorsOnly
 from bot.routers import build_root_router, build_status_page
 from bot.session import (
@@ -153,7 +154,7 @@ class ControlBot:
         lang = pick_lang(user.language_code if user else None, self.deps.default_lang)
         if msg is not None:
             try:
-                await self.bot.send_message(msg.chat.id, t("error_generic", lang))
+                await self.bot.send_message(msg.chat.id, unexpected_text(event.exception, lang))
             except TelegramAPIError:
                 pass
         return True

@@ -38,6 +38,10 @@ def _host(text: str) -> str | None:
     """A host name, an IPv4 address or an IPv6 one (bare or in brackets) as Telethon
     takes it (IPv6 unbracketed); None when it is none of them."""
     if _HOST_RE.match(text):
+        # A DNS name is at most 253 characters, a label 63 (RFC 1035 2.3.4); a longer
+        # one is no host, and its reply would pass Telegram's 4,096 characters.
+        if len(text) > 253 or any(len(label) > 63 for label in text.split(".")):
+            return None
         return text
     try:
         return str(ipaddress.IPv6Address(text.removeprefix("[").removesuffix("]")))

@@ -46,7 +46,9 @@ def test_each_process_with_its_leases_and_heartbeat(lang: str) -> None:
         assert "<b>&evil/7, worker: ⚠️ no heartbeat for 75 s" in text
     else:
         assert "Процессы (3):" in text
-        assert "бот и сборщик (этот): аккаунты #1, сборы каналов: 1, отклик 1,5 с назад" in text
+        assert (
+            "бот и сбор данных (этот): аккаунты #1, сборы каналов: 1, отклик 1,5 с назад" in text
+        )
         assert "аккаунты нет, сборы каналов: 0" in text
         assert "нет отклика 75 с" in text
 

@@ -55,6 +55,9 @@ def test_mtproxy_links_use_the_randomized_intermediate_transport(link: str) -> N
         ("just some words", "garbage"),
         ("", "garbage"),
         ("x" * 5000, "garbage"),
+        ("socks5://" + "a" * 5000 + ":1080", "host"),  # its reply passed 4,096 characters
+        ("socks5://" + "a" * 64 + ".example:1080", "host"),
+        (f"tg://proxy?server={'b.' * 130}org&port=443&secret={HEX}", "host"),
         ("<b>socks5://h:1</b>", "scheme"),
         ("socks5://<b>:1080", "host"),
         ("socks5://хост:1080", "host"),

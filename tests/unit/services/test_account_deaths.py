@@ -45,6 +45,7 @@ class Accounts:
         (0, "⚠️ Аккаунт Acc1 больше не работает (AuthKeyUnregistered). Каналов за ним не было.",
          "⚠️ Account Acc1 is no longer usable (AuthKeyUnregistered). It held no channels."),
     ],
+    ids=["all-moved", "none-held"],
 )
 async def test_a_dead_account_whose_channels_all_moved_says_just_that(
     db: Path, held: int, ru: str, en: str

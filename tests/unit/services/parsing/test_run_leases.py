@@ -175,4 +175,4 @@ def test_status_names_the_process_holding_the_account(lang: str) -> None:
         assert "Session: open in the workers (this process runs only the bot)" in bot_only
     else:
         assert "ожидание: открыта в другом процессе (box-a/11)" in standby
-        assert "открыта в рабочих процессах" in bot_only
+        assert "открыта в обработчиках" in bot_only
