@@ -71,6 +71,7 @@ from services.parsing.service import ParseService
 from services.parsing.worker import ParseWorker
 from services.remote_channels import AccountRoutes
 from services.search_index import SearchIndexRebuild
+from services.stats_rollup import RollupBuild
 from services.status import StatusService
 from services.watches import WatchesService, WatchNotifier
 
@@ -242,6 +243,8 @@ def build_app(settings: Settings, role: str = ALL) -> App:
             app.components.append(search_index)
         # The graph's links of the messages stored before #17, in the background (#17).
         app.components.append(LinksBackfill())
+        # The /stats rollup's dirty hours (after an upgrade: the whole archive's).
+        app.components.append(RollupBuild())
     if settings.sqlite_path is not None and settings.backups_path is not None:
         maintenance = ArchiveMaintenance(
             settings.sqlite_path,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -150,22 +149,6 @@ async def init_db(database_url: str, *, migrate: bool = True) -> None:
     conn = connections.get("default")
     if conn.capabilities.dialect == "sqlite":
         await conn.execute_script("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
-    if migrate:
-        await _build_rollup()
-
-
-async def _build_rollup() -> None:
-    """The /stats rollup's hours left dirty (db/rollup.py): after migration 0015 every
-    stored hour (minutes on a big archive: logged), then those written since the last
-    /stats read them."""
-    from db import rollup  # db.rollup imports db.analytics, which needs Tortoise only
-
-    t0 = time.perf_counter()
-    rows = await rollup.refresh(gap=None)
-    if rows > 10_000:
-        log.info(
-            "database: /stats rollup built: %d hour rows in %.0f s", rows, time.perf_counter() - t0
-        )
 
 
 async def close_db() -> None:

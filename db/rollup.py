@@ -175,6 +175,20 @@ async def refresh(
     return written
 
 
+async def dirty_channels() -> list[int]:
+    """The channel rows with hours to rebuild (SQLite: the rows stored since the last
+    call marked first), ascending."""
+    conn = connections.get("default")
+    dialect = str(conn.capabilities.dialect)
+    if dialect == "sqlite":
+        async with in_transaction("default") as tx:
+            await mark_new(tx, dialect)
+    rows = await conn.execute_query_dict(
+        "SELECT DISTINCT channel_id FROM stats_dirty ORDER BY channel_id"
+    )
+    return [int(r["channel_id"]) for r in rows]
+
+
 async def read(
     dialect: str, channel_ids: list[int], lo: datetime, hi: datetime
 ) -> list[dict[str, Any]]:

@@ -134,3 +134,29 @@ async def test_a_zone_off_the_hour_reads_the_raw_rows(db: Path) -> None:
     assert _norm(a) == _norm(b) and a.cells
     n = await connections.get("default").execute_query_dict("SELECT COUNT(*) AS n FROM stats_hour")
     assert n[0]["n"] == 0  # nothing rolled up: that path never read it
+
+
+async def test_the_background_build_rolls_up_every_channel_then_stops(db: Path) -> None:
+    """services/stats_rollup.py: what start-up used to build before the bot answered is
+    built by the component, channel by channel, to the same rows; a stopped build stops
+    between channels and leaves the rest dirty for the next start or /stats."""
+    from services.stats_rollup import RollupBuild
+
+    ch = await seed()
+    conn = connections.get("default")
+    assert await rollup.dirty_channels() == [ch.id]
+    built = RollupBuild(pause=0)
+    written = await built.build()
+    assert written > 0
+    assert await rollup.dirty_channels() == []
+    stored = await conn.execute_query_dict("SELECT COUNT(*) AS n FROM stats_hour")
+    assert stored[0]["n"] == written
+    await check_same(ch.id)  # the same rows a rebuild from scratch writes
+    # New rows after the build: marked and built by the next build; a stop before it
+    # builds nothing.
+    await MessageRepository().store_batch(
+        ch.id, [message_row(ch.id, _tl(40, at(9, 3, 0), "later", 3), NOW)], 40, 1
+    )
+    await built.stop()
+    assert await built.build() == 0
+    assert await rollup.dirty_channels() == [ch.id]
