@@ -32,7 +32,14 @@ from core.ports import Component
 from db.accounts import AccountRepository
 from db.channels import ChannelRepository, ChannelStateRepository
 from db.counters import CounterRepository, split_ages
-from db.database import DatabaseUnreachable, close_db, init_db
+from db.database import (
+    DatabaseUnreachable,
+    close_db,
+    init_db,
+    password_of,
+    ping,
+    shown_where,
+)
 from db.leases import LeaseStore
 from db.media_queue import MediaQueue
 from db.media_store import LocalMediaStore
@@ -216,7 +223,13 @@ def build_app(settings: Settings, role: str = ALL) -> App:
     notifier = WatchNotifier(control.notify_admins)
     events.subscribe(notifier.on_run_completed)
     events.subscribe(DeletionNotifier(control.notify_admins).on_posts_deleted, PostsDeleted)
-    supervisor = Supervisor(health, alerter)
+    supervisor = Supervisor(
+        health,
+        alerter,
+        database=shown_where(settings.database_url),
+        db_probe=ping,
+        secret=password_of(settings.database_url),
+    )
     app = App(settings, health, alerter, accounts, userbot, control, supervisor, media, store)
     app.leases = keeper
     # Stopped in reverse order: media downloads and the scheduler finish before the

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from app.health import FAILED, RESTARTING, RUNNING, STARTING, STOPPED, HealthRegistry
 from core.alerts import Alerter, AlertText
 from core.backoff import Backoff
+from core.database_failure import database_unreachable
 from core.errors import PermanentFailure
 from core.ports import Component
 
@@ -41,7 +42,16 @@ class Supervisor:
         alerter: Alerter,
         backoff: Backoff | None = None,
         max_restarts: int | None = None,
+        *,
+        database: str = "",
+        db_probe: Callable[[], Awaitable[object]] | None = None,
+        probe_every: float = 10.0,
+        secret: str = "",
     ) -> None:
+        """`database`: where the database is as it may be shown (`host:port/db`, never
+        the password); `db_probe`: a cheap query that raises while it is out of reach,
+        tried every `probe_every` s after a component failed for that reason, until the
+        "back" alert; `secret` (the database password) is cut out of any error shown."""
         self._health = health
         self._alerter = alerter
         self._backoff = backoff or Backoff()
@@ -52,6 +62,12 @@ class Supervisor:
         # Set on stop(): a component waiting out its restart backoff wakes at once.
         self._stop_event = asyncio.Event()
         self.delays: dict[str, list[float]] = {}
+        self._database = database
+        self._db_probe = db_probe
+        self._probe_every = probe_every
+        self._secret = secret
+        self._db_down_at: float | None = None  # loop time of the "unreachable" alert
+        self._probe_task: asyncio.Task[None] | None = None
 
     def add(self, component: Component) -> None:
         self._components.append(component)
@@ -85,7 +101,10 @@ class Supervisor:
                     break
                 self._log_failure(comp, exc, attempt, again=type(exc) is last_error)
                 last_error = type(exc)
-                if not await self._wait_to_restart(comp, exc, attempt):
+                db_down = database_unreachable(exc)
+                if db_down:
+                    self._database_down(exc)
+                if not await self._wait_to_restart(comp, exc, attempt, alert=not db_down):
                     return
                 continue
             # A normal return: the component finished on purpose.
@@ -125,9 +144,57 @@ class Supervisor:
         else:
             log.exception("component %s failed (attempt %d)", comp.name, attempt)
 
-    async def _wait_to_restart(self, comp: Component, exc: Exception, attempt: int) -> bool:
-        """Alert and wait out the backoff; False when the restarts are used up."""
+    def _database_down(self, exc: Exception) -> None:
+        """A component failed because the database is out of reach: one alert naming it
+        and the fix, however many components fail for it (they restart silently), then
+        the probe until it answers again."""
+        if self._db_down_at is not None:
+            return
+        error = self._shown(exc)[:200]
+        log.error("database %s out of reach: %s", self._database or "?", error)
+        text = AlertText("alert_database_down", where=self._database or "?", error=error)
+        if self._db_probe is None:  # no "back" to wait for: once per alert window
+            self._alerter.alert("database-down", text)
+            return
+        self._db_down_at = asyncio.get_running_loop().time()
+        self._alerter.alert("database-down", text, force=True)
+        self._probe_task = asyncio.create_task(self._probe(), name="database-probe")
+
+    async def _probe(self) -> None:
+        """Try the database every `probe_every` s; once it answers, say it is back."""
+        assert self._db_probe is not None
+        while not self._stopping:
+            try:
+                await asyncio.wait_for(self._stop_event.wait(), self._probe_every)
+                return  # stopping
+            except TimeoutError:
+                pass
+            try:
+                await asyncio.wait_for(self._db_probe(), max(self._probe_every, 5.0))
+            except Exception as exc:
+                log.debug("database still out of reach: %s", self._shown(exc))
+                continue
+            down_at = self._db_down_at or asyncio.get_running_loop().time()
+            self._db_down_at = None
+            minutes = max(1, round((asyncio.get_running_loop().time() - down_at) / 60))
+            log.warning("database %s is back", self._database or "?")
+            self._alerter.alert(
+                "database-back",
+                AlertText("alert_database_back", where=self._database or "?", minutes=minutes),
+                force=True,
+            )
+            return
+
+    def _shown(self, exc: BaseException) -> str:
         error = _error(exc)
+        return error.replace(self._secret, "***") if self._secret else error
+
+    async def _wait_to_restart(
+        self, comp: Component, exc: Exception, attempt: int, *, alert: bool = True
+    ) -> bool:
+        """Alert (unless `alert` is False: said otherwise) and wait out the backoff;
+        False when the restarts are used up."""
+        error = self._shown(exc)
         if self._max_restarts is not None and attempt > self._max_restarts:
             self._health.set(comp.name, FAILED, error)
             self._alerter.alert(
@@ -140,12 +207,13 @@ class Supervisor:
         delay = self._backoff.delay(attempt)
         self.delays.setdefault(comp.name, []).append(delay)
         self._health.set(comp.name, RESTARTING, error)
-        self._alerter.alert(
-            f"component-restart:{comp.name}",
-            AlertText(
-                "alert_component_restart", name=comp.name, error=error, seconds=round(delay)
-            ),
-        )
+        if alert:
+            self._alerter.alert(
+                f"component-restart:{comp.name}",
+                AlertText(
+                    "alert_component_restart", name=comp.name, error=error, seconds=round(delay)
+                ),
+            )
         try:
             await asyncio.wait_for(self._stop_event.wait(), delay)
         except TimeoutError:
@@ -160,6 +228,9 @@ class Supervisor:
         """
         self._stopping = True
         self._stop_event.set()
+        if self._probe_task is not None:
+            await asyncio.wait([self._probe_task], timeout=self.CANCEL_GRACE)
+            self._probe_task.cancel()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         for comp in reversed(self._components):

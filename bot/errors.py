@@ -10,9 +10,7 @@ handler (the QR login's task).
 
 from __future__ import annotations
 
-import errno
 import logging
-import socket
 from dataclasses import dataclass
 
 from aiogram import Bot, Dispatcher
@@ -24,6 +22,7 @@ from bot.keyboards import resend_button
 from bot.labels import duration
 from bot.texts import Html, keys, pick_lang, t
 from core.archive import MAX_PATTERN, BadPattern
+from core.database_failure import database_unreachable
 from core.errors import LoginFailed, ProjectError, RateLimited, error_text
 from core.login import LoginCode
 from core.words import MAX_QUERY_TERMS, BadQuery
@@ -81,39 +80,11 @@ def render(err: ProjectError, lang: str) -> Rendered:
     return Rendered(t("error_generic", lang))
 
 
-# Where a failure of the database connection surfaces from (PostgreSQL's driver, the
-# ORM): an OSError raised through them is the database out of reach, not Telegram.
-_DB_PACKAGES = ("/asyncpg/", "/tortoise/", "/aiosqlite/")
-_UNREACHABLE = (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN)
-
-
-def _database_unreachable(exc: BaseException) -> bool:
-    """Whether `exc` (or what caused it) is a connection to the database that failed."""
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        name = type(cur).__name__
-        through_db = False
-        tb = cur.__traceback__
-        while tb is not None and not through_db:
-            through_db = any(p in tb.tb_frame.f_code.co_filename for p in _DB_PACKAGES)
-            tb = tb.tb_next
-        if through_db and (
-            isinstance(cur, (ConnectionError, TimeoutError, socket.gaierror))
-            or name in ("ConnectionDoesNotExistError", "CannotConnectNowError")
-            or (isinstance(cur, OSError) and cur.errno in _UNREACHABLE)
-        ):
-            return True
-        cur = cur.__cause__ or cur.__context__
-    return False
-
-
 def unexpected_text(exc: BaseException, lang: str) -> Html:
     """The reply to a handler that failed with `exc`, not a ProjectError: the database
     out of reach is said so (PostgreSQL stopped: every command fails until it is back);
     anything else is the generic "logged, try again"."""
-    if _database_unreachable(exc):
+    if database_unreachable(exc):
         return t("error_database", lang, error=error_text(exc, 200))
     return t("error_generic", lang)
 

@@ -90,6 +90,12 @@ class LogoutPick(CallbackData, prefix="lopick"):
     account: int
 
 
+class LogoutPage(CallbackData, prefix="lopg"):
+    """A page of /logout's accounts to pick from (0-based)."""
+
+    page: int
+
+
 class LogoutAccount(CallbackData, prefix="loacc"):
     """The answer to «Log this account out?» when there are several: `yes` or `no`."""
 

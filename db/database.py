@@ -118,6 +118,30 @@ async def apply_migrations(database_url: str) -> None:
         await lock.close()
 
 
+async def ping() -> None:
+    """`SELECT 1` on the default connection: raises (asyncpg's / Tortoise's connection
+    errors, OSError) while the database is out of reach."""
+    await connections.get("default").execute_query("SELECT 1")
+
+
+def shown_where(database_url: str) -> str:
+    """The database of `database_url` as it may be shown to operators: `host:port/db`
+    of PostgreSQL (never the password), the file of SQLite."""
+    if database_url.startswith("sqlite://"):
+        return database_url.split("://", 1)[1]
+    return postgres_where(database_url)
+
+
+def password_of(database_url: str) -> str:
+    """The password in `database_url` ("" when none): cut out of errors shown."""
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(database_url).password or ""
+    except ValueError:
+        return ""
+
+
 async def init_db(database_url: str, *, migrate: bool = True) -> None:
     """Connect Tortoise (migrating first unless told not to).
 

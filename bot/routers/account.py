@@ -24,6 +24,7 @@ from bot.keyboards import (
     AccountProxy,
     LogoutAccount,
     LogoutAnswer,
+    LogoutPage,
     LogoutPick,
     button,
     logout_account_confirm,
@@ -67,14 +68,46 @@ async def cmd_logout(message: Message, login: LoginAPI, lang: str) -> None:
             t("logout_confirm", lang, name=views[0].name), reply_markup=logout_confirm(lang)
         )
         return
+    text, markup = logout_page(views, 0, lang)
+    await message.answer(text, reply_markup=markup)
+
+
+def logout_page(
+    views: list[AccountView], page: int, lang: str
+) -> tuple[Html, InlineKeyboardMarkup]:
+    """Page `page` (0-based, clamped) of /logout's question among several logged-in
+    accounts `views`: PAGE_SIZE buttons naming an account, then ◀ ▶ to the other pages
+    (at most 15 buttons and far below 4,096 characters, whatever the number of accounts)."""
+    pages = pages_of(len(views), PAGE_SIZE)
+    page = min(max(page, 0), pages - 1)
+    first = page * PAGE_SIZE
     rows = [
         [button(_short(f"{i}. {v.name}", 40), LogoutPick(account=v.id).pack())]
-        for i, v in enumerate(views[:PAGE_SIZE * 9], 1)
+        for i, v in enumerate(views[first:first + PAGE_SIZE], first + 1)
     ]
-    await message.answer(
-        t("logout_pick", lang, n=len(views)),
-        reply_markup=InlineKeyboardMarkup(inline_keyboard=rows),
-    )
+    text = t("logout_pick", lang, n=len(views))
+    if pages > 1:
+        text = html_join("\n", [text, t("logout_pick_page", lang, page=page + 1, pages=pages)])
+    nav = pager_row(lambda n: LogoutPage(page=n).pack(), page, pages, lang)
+    if nav:
+        rows.append(nav)
+    return text, InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+async def on_logout_page(
+    query: CallbackQuery, callback_data: LogoutPage, login: LoginAPI, lang: str
+) -> None:
+    with contextlib.suppress(TelegramAPIError):
+        await query.answer()
+    if not isinstance(query.message, Message):
+        return
+    views = [v for v in await login.accounts() if v.has_session]
+    with contextlib.suppress(TelegramAPIError):
+        if not views:
+            await query.message.edit_text(t("logout_none", lang))
+            return
+        text, markup = logout_page(views, callback_data.page, lang)
+        await query.message.edit_text(text, reply_markup=markup)
 
 
 async def _picked(
@@ -270,6 +303,7 @@ def build_router() -> Router:
     router.message.register(cmd_logout, Command("logout"))
     router.callback_query.register(on_logout_answer, LogoutAnswer.filter())
     router.callback_query.register(on_logout_pick, LogoutPick.filter())
+    router.callback_query.register(on_logout_page, LogoutPage.filter())
     router.callback_query.register(on_logout_account, LogoutAccount.filter())
     router.message.register(cmd_accounts, Command("accounts"))
     router.callback_query.register(on_accounts_page, AccountPage.filter())

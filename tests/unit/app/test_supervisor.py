@@ -283,3 +283,84 @@ async def test_a_permanent_failure_is_never_restarted(
     keys = [a.body.key for a in alerter.pending() if isinstance(a.body, AlertText)]
     assert keys == (["alert_component_stopped"] if alert else [])
     await sup.stop(timeout=0.5)
+
+
+def _raised_in(filename: str, exc: BaseException) -> BaseException:
+    """`exc` with a traceback through a frame of `filename` (a library's module)."""
+    code = compile("raise exc", filename, "exec")
+    try:
+        exec(code, {"exc": exc})
+    except BaseException as raised:
+        return raised
+    raise AssertionError("not raised")
+
+
+class FakeDatabase:
+    """PostgreSQL that is stopped (`up` False: every use refused, as asyncpg raises it)."""
+
+    def __init__(self) -> None:
+        self.up = False
+        self.probes = 0
+
+    def use(self) -> None:
+        if not self.up:
+            refused = ConnectionRefusedError(111, "Connect call failed ('db.lan', 5433) pw=s3cret")
+            raise _raised_in("/venv/site-packages/asyncpg/connect_utils.py", refused)
+
+    async def probe(self) -> None:
+        self.probes += 1
+        self.use()
+
+
+class DbUser:
+    """A component that uses the database: fails while it is down, then runs."""
+
+    def __init__(self, name: str, db: FakeDatabase) -> None:
+        self.name = name
+        self.db = db
+        self.running = asyncio.Event()
+        self._stop = asyncio.Event()
+
+    async def run(self) -> None:
+        await asyncio.sleep(0)
+        self.db.use()
+        self.running.set()
+        await self._stop.wait()
+
+    async def stop(self) -> None:
+        self._stop.set()
+
+
+async def test_the_database_down_is_one_alert_naming_it_and_its_return_another() -> None:
+    """Issue #18: PostgreSQL stopped under two components - one alert with the server and
+    the fix (no "crashed" per component and restart, no password), one when it is back."""
+    health = HealthRegistry()
+    alerter = Alerter(window_seconds=0)
+    db = FakeDatabase()
+    sup = Supervisor(
+        health, alerter, backoff=Backoff(base=0.01, factor=1.0, jitter=0),
+        database="db.lan:5433/archive", db_probe=db.probe, probe_every=0.01, secret="s3cret",
+    )  # fmt: skip
+    media, scheduler = DbUser("media", db), DbUser("scheduler", db)
+    sup.add(media)
+    sup.add(scheduler)
+    sup.start()
+    await until(lambda: health.component("media").restarts >= 3 and db.probes >= 3)
+    assert health.component("scheduler").restarts >= 3
+    bodies = [a.body for a in alerter.pending()]
+    assert [b.key for b in bodies if isinstance(b, AlertText)] == ["alert_database_down"]
+    en, ru = render_alert(bodies[0], "en"), render_alert(bodies[0], "ru")
+    assert "<code>db.lan:5433/archive</code> cannot be reached" in en
+    assert "ConnectionRefusedError" in en and "start PostgreSQL" in en
+    assert "База данных <code>db.lan:5433/archive</code> недоступна" in ru
+    assert "s3cret" not in en + ru and "***" in en
+
+    db.up = True
+    await asyncio.wait_for(media.running.wait(), 5)
+    await asyncio.wait_for(scheduler.running.wait(), 5)
+    await until(lambda: len(alerter.pending()) == 2)
+    back = alerter.pending()[1].body
+    assert render_alert(back, "en").startswith("✅ The database <code>db.lan:5433/archive</code>")
+    assert "снова доступна" in render_alert(back, "ru")
+    await sup.stop(timeout=1.0)
+    assert len(alerter.pending()) == 2

@@ -218,3 +218,29 @@ async def test_logout_with_several_accounts_asks_which_and_ends_only_that(
     (done,) = await tg.press("loacc:yes:7", on=confirm)
     assert done.text.startswith("Logged out.") and "other accounts go on" in done.text
     assert login.ended == [7]
+
+
+async def test_logout_pages_the_accounts_so_the_95th_can_be_picked(
+    tg: BotUnderTest, login: FakeLogin
+) -> None:
+    """Issue #18: 95 accounts (Ann and 94 more) - 10 a page with ◀ ▶, the last reachable."""
+    login.more = [
+        AccountView(1000 + i, f"Acc {i} " + "x" * 60, AccountState.READY) for i in range(2, 96)
+    ]
+    (ask,) = await tg.send("/logout")
+    assert "95 accounts" in ask.text and "page 1 of 10" in ask.text
+    assert [data for _, data in ask.buttons][:10] == ["lopick:1"] + [
+        f"lopick:{1000 + i}" for i in range(2, 11)
+    ]
+    assert [data for _, data in ask.buttons][10:] == ["lopg:1", "lopg:9"]  # ▶ and last
+    (last,) = await tg.press("lopg:9", on=ask)
+    assert last.method == "editMessageText" and "page 10 of 10" in last.text
+    assert [data for _, data in last.buttons] == [
+        "lopick:1091", "lopick:1092", "lopick:1093", "lopick:1094", "lopick:1095",
+        "lopg:0", "lopg:8",
+    ]  # fmt: skip
+    assert last.buttons[4][0].startswith("95. Acc 95")
+    (confirm,) = await tg.press("lopick:1095", on=last)
+    assert "Acc 95" in confirm.text
+    (done,) = await tg.press("loacc:yes:1095", on=confirm)
+    assert done.text.startswith("Logged out.") and login.ended == [1095]
