@@ -147,6 +147,9 @@ class AccountInfo:
     status_reason: str | None
     has_session: bool
     flood_until: datetime | None = None  # the end of a flood wait another process met
+    # Changes whenever the account's own proxy does (a digest of its ciphertext; None:
+    # the default proxy): other processes open the proxy only when it changed.
+    proxy_stamp: str | None = None
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from tortoise.expressions import Q
@@ -27,6 +28,11 @@ def _info(row: Account) -> AccountInfo:
         status_reason=row.status_reason,
         has_session=row.session_ciphertext is not None,
         flood_until=row.flood_until,
+        proxy_stamp=(
+            hashlib.sha256(row.proxy_ciphertext.encode()).hexdigest()[:16]
+            if row.proxy_ciphertext is not None
+            else None
+        ),
     )
 
 

@@ -89,6 +89,8 @@ class AccountPool:
         self._ready = asyncio.Event()
         self._changed = asyncio.Event()
         self._wake = asyncio.Event()
+        # Account -> the proxy stamp its row had when last followed (`_sync`).
+        self._proxy_seen: dict[int, str | None] = {}
         self._stopping = False
         self._idle = ConnectionTracker(config.connection_alert_seconds)
         self.on_account_dead: DeathListener | None = None
@@ -485,7 +487,11 @@ class AccountPool:
                 if until > bot.flood_until and not bot.flooded() and bot.state == STANDBY:
                     flooded.append(info.id)
                 bot.flood_until = max(bot.flood_until, until)
-            if bot is not None:
+            if bot is not None and (
+                info.id not in self._proxy_seen or self._proxy_seen[info.id] != info.proxy_stamp
+            ):
+                # Opened (a database read and a decryption) only when the row's changed.
+                self._proxy_seen[info.id] = info.proxy_stamp
                 await self._follow_proxy(bot)
             if info.has_session and info.status == "active" and info.id not in self._bots:
                 self._start(await self._new_bot(info.id))
