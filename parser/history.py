@@ -25,6 +25,7 @@ from core.media import MediaPolicy, MediaRef
 from core.parsing import Row
 from core.ports import Metrics
 from parser.content import Peers, describe_action, describe_fwd, describe_media, page_peers
+from parser.history_decode import HistoryRequest
 from parser.media import media_ref
 
 # Messages per `messages.getHistory` page (Telegram's maximum `limit` is 100:
@@ -95,22 +96,22 @@ async def history_pages(
     """Ascending pages `(messages, channel total, peers)` above `min_id` or after
     `offset_date`.
 
-    Each page holds up to BATCH Telethon messages (service messages included, empty
-    ones dropped), oldest first; the total is Telegram's `count` of the channel's
-    messages; `peers` the channels and users the answer names (`content.page_peers`:
-    the sources of forwards), for `message_row`. Paging follows messages.getHistory's rules
-    (https://core.telegram.org/api/offsets): `offset_id` one past the newest id in hand
-    with `add_offset=-BATCH` reads the next BATCH newer messages; a repeated id or an
-    empty page ends the history. The next request is sent before the page is yielded
-    (ask-ahead), and never once `stopping()` is true; `wait_time` seconds at least
-    between two requests. `caught_up_at` (a caught-up channel's cursor; 0: unused): a
-    page shorter than BATCH that reaches that id ends the history without asking for
-    the (empty) next page, so a run re-reading its refresh window with nothing new
-    costs one request. Telegram may leave messages out of a page (Telethon's
-    iter_messages notes it), so a short page proves nothing in general; here at worst
-    newer posts wait for the next run, which reads on from the cursor. Telethon's
-    errors (flood waits, RPC errors, ConnectionError) propagate untranslated; a
-    request cancelled by a disconnect raises CancelledError.
+    Each page holds up to BATCH messages (parser/history_decode.py `HistoryMessage`s and
+    Telethon's service messages; empty ones dropped), oldest first; the total is
+    Telegram's `count` of the channel's messages; `peers` the channels and users the
+    answer names (`content.page_peers`: the sources of forwards), for `message_row`.
+    Paging follows messages.getHistory's rules (https://core.telegram.org/api/offsets):
+    `offset_id` one past the newest id in hand with `add_offset=-BATCH` reads the next
+    BATCH newer messages; a repeated id or an empty page ends the history. The next
+    request is sent before the page is yielded (ask-ahead), and never once `stopping()`
+    is true; `wait_time` seconds at least between two requests. `caught_up_at` (a
+    caught-up channel's cursor; 0: unused): a page shorter than BATCH that reaches that
+    id ends the history without asking for the (empty) next page, so a run re-reading
+    its refresh window with nothing new costs one request. Telegram may leave messages
+    out of a page (Telethon's iter_messages notes it), so a short page proves nothing in
+    general; here at worst newer posts wait for the next run, which reads on from the
+    cursor. Telethon's errors (flood waits, RPC errors, ConnectionError) propagate
+    untranslated; a request cancelled by a disconnect raises CancelledError.
     """
     last_sent = 0.0
 
@@ -120,8 +121,10 @@ async def history_pages(
             await asyncio.sleep(wait_time - (time.monotonic() - last_sent))
         last_sent = time.monotonic()
         metrics.request("messages.getHistory")
+        # HistoryRequest: getHistory with its messages decoded by parser/history_decode
+        # (about a third of Telethon's decoding time a message).
         return await client(
-            functions.messages.GetHistoryRequest(
+            HistoryRequest(
                 peer=peer, offset_id=offset_id, offset_date=date, add_offset=-BATCH,
                 limit=BATCH, max_id=0, min_id=0, hash=0,
             )
