@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import resource
 import statistics
 import sys
@@ -50,8 +51,19 @@ async def _fresh_postgres(url: str) -> None:
         await conn.close()
 
 
+def _cpu_of(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process `pid` (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def bench(
-    port: int, messages: int, runs: int, workdir: Path, database: str | None = None
+    port: int,
+    messages: int,
+    runs: int,
+    workdir: Path,
+    database: str | None = None,
+    double_pid: int = 0,
 ) -> None:
     from db.channels import ChannelStateRepository
     from db.database import close_db, init_db
@@ -69,6 +81,8 @@ async def bench(
     plain_cpu: list[float] = []
     ingest_cpu: list[float] = []
     writer_cpu: list[float] = []
+    # The MTProto double's CPU per message of each pass (its own process).
+    double_cpu: dict[str, list[float]] = {"raw": [], "plain": [], "ingest": []}
     async with signed_in_client(port, PHONE, CODE) as (client, _me):
         entity = await client.get_input_entity(CHANNEL)
         async def raw_pass() -> None:
@@ -132,11 +146,16 @@ async def bench(
                 await close_db()
 
         passes = [raw_pass, plain_pass, ingest_pass]
+        names = ["raw", "plain", "ingest"]
         for run in range(runs):
             # Rotate the order, so a slow spell of the machine hits all three.
             for k in range(3):
                 one = passes[(run + k) % 3]
+                d0 = _cpu_of(double_pid) if double_pid else 0.0
                 await (one(run) if one is ingest_pass else one())
+                if double_pid:
+                    used = _cpu_of(double_pid) - d0
+                    double_cpu[names[(run + k) % 3]].append(used / messages * 1e6)
             ratios.append(ingest[-1] / plain[-1])
             raw_ratios.append(ingest[-1] / raw[-1])
             line = (
@@ -160,6 +179,11 @@ async def bench(
         f"{med(plain_cpu):.1f} us, ingest {med(ingest_cpu):.1f} us; database thread "
         f"{med(writer_cpu):.1f} us"
     )
+    if double_pid:
+        print(
+            "MTProto double's CPU per message (its process): "
+            + ", ".join(f"{k} {med(v):.1f} us" for k, v in double_cpu.items())
+        )
     print(f"peak RSS of this process: {rss:.0f} MB")
 
 
@@ -177,7 +201,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         proc, port = start_server(args.messages, args.text_size, Path(tmp))
         try:
-            asyncio.run(bench(port, args.messages, args.runs, Path(tmp), args.database))
+            asyncio.run(
+                bench(port, args.messages, args.runs, Path(tmp), args.database, proc.pid)
+            )
         finally:
             proc.terminate()
             proc.wait()
