@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -49,6 +49,18 @@ DeathListener = Callable[[Userbot, str | None], Awaitable[None]]
 # Channels and supergroups one (non-Premium) account may be in: Telegram answers
 # CHANNELS_TOO_MUCH past it (https://core.telegram.org/api/errors; 1000 with Premium).
 CHANNEL_LIMIT = 500
+
+
+def least_loaded(
+    accounts: Iterable[int], counts: Mapping[int, int], flooded: Callable[[int], bool]
+) -> int | None:
+    """The account (id) of `accounts` that should take a channel: one holding fewer
+    than CHANNEL_LIMIT channels (`counts`: channels held by account id), flood-waited
+    ones (`flooded`) after every other, then the fewest channels, then the lowest id;
+    None when every one is full or there is none. The one rule for an account of this
+    process (AccountPool) and for one a worker holds (services/remote_channels.py)."""
+    room = [a for a in accounts if counts.get(a, 0) < CHANNEL_LIMIT]
+    return min(room, key=lambda a: (flooded(a), counts.get(a, 0), a), default=None)
 
 
 class AccountPool:
@@ -157,16 +169,13 @@ class AccountPool:
         `flooded_too`: a flood-waited account counts too, after every other (a flood
         wait is per method: /add resolves with another method than history reads)."""
         held = await self._book.held_counts()
-        room = [
-            b for b in (self.ready() if flooded_too else self.usable())
+        bots = {
+            b.account_id or 0: b
+            for b in (self.ready() if flooded_too else self.usable())
             if b.account_id != exclude and b.account_id not in skip
-            and held.get(b.account_id or 0, 0) < CHANNEL_LIMIT
-        ]  # fmt: skip
-        return min(
-            room,
-            key=lambda b: (b.flooded(), held.get(b.account_id or 0, 0), b.account_id or 0),
-            default=None,
-        )
+        }
+        best = least_loaded(bots, held, lambda a: bots[a].flooded())
+        return None if best is None else bots[best]
 
     async def reader_for(
         self, account_id: int | None, public: bool, *, borrow: bool = False

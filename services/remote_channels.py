@@ -39,7 +39,7 @@ from core.errors import (
     error_text,
 )
 from db.bus import WORKER, account_recipient
-from parser.pool import CHANNEL_LIMIT
+from parser.pool import least_loaded
 from parser.resolver import ChannelRef, ChannelResolver, InvitePreview, Resolved
 from services.bus import Bus, Request
 from services.channels import Pick, Resolver
@@ -128,11 +128,8 @@ class AccountRoutes:
         if not held:
             return None, False
         counts = await self._counts()
-        room = [a for a in held if a not in skip and counts.get(a, 0) < CHANNEL_LIMIT]
-        if not room:
-            return None, True
-        best = min(room, key=lambda a: (self._flooded(a), counts.get(a, 0), a))
-        return best, False
+        best = least_loaded([a for a in held if a not in skip], counts, self._flooded)
+        return best, best is None
 
 
 # -- the bot's side -----------------------------------------------------------------------

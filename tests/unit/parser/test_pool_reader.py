@@ -48,3 +48,16 @@ async def test_an_account_ready_meanwhile_reads_its_public_channel() -> None:
     # Before: (None, False) while the pool said "ready": the run was left for a "ready"
     # that had already been told, an hour late.
     assert reader is bot and not wait
+
+
+def test_least_loaded_rule() -> None:
+    from parser.pool import CHANNEL_LIMIT, least_loaded
+
+    counts = {1: 5, 2: 3, 3: CHANNEL_LIMIT, 4: 3}
+    never = lambda _a: False  # noqa: E731
+    assert least_loaded([1, 2, 3, 4], counts, never) == 2  # fewest, then lowest id
+    assert least_loaded([1, 2, 3, 4], counts, lambda a: a in (2, 4)) == 1  # flooded last
+    assert least_loaded([2, 4], counts, lambda a: True) == 2  # all flooded: still one
+    assert least_loaded([3], counts, never) is None  # full
+    assert least_loaded([], counts, never) is None
+    assert least_loaded([9], counts, never) == 9  # holds none yet
