@@ -11,8 +11,15 @@ import socket
 # ORM): an OSError raised through them is the database out of reach, not Telegram.
 _DB_PACKAGES = ("/asyncpg/", "/tortoise/", "/aiosqlite/")
 _UNREACHABLE = (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN)
-# asyncpg's lost or refused connections and Tortoise's wrapper of a failed connect.
-_NAMES = ("ConnectionDoesNotExistError", "CannotConnectNowError", "DBConnectionError")
+# asyncpg's errors of a connection lost, refused or not taken (by class name: asyncpg is
+# only installed for PostgreSQL); db/database.py `unreachable` reads them at connect.
+ASYNCPG_CONNECTION_ERRORS = (
+    "ConnectionDoesNotExistError",
+    "CannotConnectNowError",
+    "TooManyConnectionsError",
+)
+# At run time also Tortoise's wrapper of a failed connect.
+_NAMES = (*ASYNCPG_CONNECTION_ERRORS, "DBConnectionError")
 
 
 def database_unreachable(exc: BaseException) -> bool:

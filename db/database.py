@@ -12,6 +12,7 @@ from tortoise import Tortoise, connections
 from tortoise.backends.base import executor as _executor
 from tortoise.migrations.api import migrate as migrate_api
 
+from core.database_failure import ASYNCPG_CONNECTION_ERRORS
 from core.errors import ProjectError
 from db.config import tortoise_config
 from db.sqlite_engine import interrupt_running
@@ -73,9 +74,7 @@ def unreachable(database_url: str, exc: BaseException) -> DatabaseUnreachable | 
     state = getattr(exc, "sqlstate", None)
     if state in _REFUSED:
         return DatabaseUnreachable(f"the PostgreSQL server {where} {_REFUSED[state]}", config=True)
-    if isinstance(exc, (OSError, TimeoutError)) or type(exc).__name__ in (
-        "ConnectionDoesNotExistError", "CannotConnectNowError", "TooManyConnectionsError",
-    ):  # fmt: skip
+    if isinstance(exc, (OSError, TimeoutError)) or type(exc).__name__ in ASYNCPG_CONNECTION_ERRORS:
         if isinstance(exc, TimeoutError):
             why = "timed out"
         elif isinstance(exc, OSError) and exc.errno is not None and exc.errno > 0:
