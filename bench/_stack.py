@@ -212,8 +212,13 @@ def fill_world(world: Any) -> None:
     spec = _json.loads(os.environ["BENCH_WORLD"])
     for phone, code in ACCOUNTS[: int(spec.get("accounts", 1))]:
         world.add_account(phone=phone, code=code)
+    text_fn = None
+    if spec.get("text_size"):
+        from tests.doubles.mtproto.__main__ import filler_text
+
+        text_fn = filler_text(int(spec["text_size"]))
     for name, count in spec.get("backfill", []):
-        world.add_channel(username=name, title=name).add_messages(int(count))
+        world.add_channel(username=name, title=name).add_messages(int(count), text_fn=text_fn)
     media = spec.get("media")
     if media:
         ch = world.add_channel(username=media["channel"], title="Bench media")
