@@ -401,11 +401,18 @@ def main() -> None:
         "--media-rtt", type=float, default=0.1, help="seconds added to each upload.getFile"
     )
     parser.add_argument("--json", help="also write the figures to this JSON file")
+    parser.add_argument(
+        "--workdir", help="everything: keep the app's database, log and media here"
+    )
     args = parser.parse_args()
     command = shlex.join([sys.executable, *sys.argv])
     if args.load == "everything":
-        with tempfile.TemporaryDirectory(prefix="bench-p2-") as tmp:
-            result = asyncio.run(bench_everything(args, Path(tmp)))
+        if args.workdir:
+            Path(args.workdir).mkdir(parents=True, exist_ok=False)
+            result = asyncio.run(bench_everything(args, Path(args.workdir)))
+        else:
+            with tempfile.TemporaryDirectory(prefix="bench-p2-") as tmp:
+                result = asyncio.run(bench_everything(args, Path(tmp)))
         d = result["during_sampling"]
         print(
             f"reply latency (update delivered -> sendMessage), idle, then under everything: "
