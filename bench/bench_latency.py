@@ -14,7 +14,9 @@ photos (account 2; every upload.getFile answer `--media-rtt` s late) and
 hours. Steps, one SQLite database:
 1. warm-up: the app starts with @benchchan and @benchmedia paused, SNAPSHOT_AGES and
    SUBSCRIBERS_INTERVAL_MINUTES off, PARSE_INTERVAL_MINUTES 60; every refresh channel
-   gets its first run (its posts stored); then `--samples` idle pairs; the app stops;
+   gets its first run (its posts stored); then one /status + /channels pair not
+   sampled (a process's first replies build the Bot API models they use; reported as
+   "first replies") and `--samples` idle pairs; the app stops;
 2. loaded: @benchchan and @benchmedia active, the refresh channels due one after
    another over the next `--refresh-interval` minutes, PARSE_INTERVAL_MINUTES =
    `--refresh-interval` (each run re-reads the channel's 24 h refresh window: the views
@@ -22,12 +24,12 @@ hours. Steps, one SQLite database:
    messages.getMessagesViews / getMessagesReactions of the posts reaching 24 h;
    subscriber counts hourly), MEDIA_DEFAULT=all, MEDIA_MAX_MB=0. The app starts again;
    once the backfill has committed its first batch and a media file is being written,
-   `--samples` pairs are taken while all three go on (sampling stops early when the
-   backfill ends or every media file is down). What ran during the sampling is
-   printed: messages the backfill committed, media bytes and files written,
-   getHistory requests of the refresh channels (= refresh runs), getMessagesViews /
-   getMessagesReactions / getFullChannel requests, from the double's counters (SIGUSR1)
-   and the media directory.
+   one pair not sampled, then `--samples` pairs are taken while all three go on
+   (sampling stops early when the backfill ends or every media file is down). What
+   ran during the sampling is printed: messages the backfill committed, media bytes
+   and files written, getHistory requests of the refresh channels (= refresh runs),
+   getMessagesViews / getMessagesReactions / getFullChannel requests, from the double's
+   counters (SIGUSR1) and the media directory.
 
 `--load backfill` is the first wave's measurement: one account, `/add @benchchan all`,
 samples while that backfill runs (JSON keys "idle ..." and "backfill ...").
@@ -264,6 +266,9 @@ async def _everything(
         )
         warm_s = time.monotonic() - t0
         await asyncio.sleep(3)
+        # The first replies of a process build the Bot API models they use (pydantic,
+        # bot/aiogram_lazy.py): one pair, reported apart, not sampled.
+        first_idle = [await _round_trip(stack, c) for c in ("/status", "/channels")]
         idle = await _measure(stack, args.samples, while_running=False)
         assert await stack.app.terminate() == 0, stack.app.log()[-3000:]
 
@@ -300,6 +305,7 @@ async def _everything(
             lambda: _backfill_state(db)[0] > 0 and (not media_total or media_busy()),
             "the backfill's first batch and a media download", stack.app, 300,
         )
+        first_loaded = [await _round_trip(stack, c) for c in ("/status", "/channels")]
         start_s = time.monotonic() - t0
         cursor0 = _backfill_state(db)[0]
         media0 = _media(media_dir)
@@ -359,6 +365,10 @@ async def _everything(
         "sampling_seconds": sample_s,
         "sampling_ended": ended,
         "backfill_seconds": backfill_s,
+        "first_replies_ms": {
+            "idle": [round(v * 1000, 1) for v in first_idle],
+            "everything": [round(v * 1000, 1) for v in first_loaded],
+        },
         "during_sampling": during,
         "from_load_start_to_sampling_end": since_start,
         "app_rss_after_sampling_mb": rss,
@@ -433,6 +443,12 @@ def main() -> None:
             f"getHistory of the refresh channels, {d['get_messages_views']:,} "
             f"getMessagesViews, {d['get_messages_reactions']:,} getMessagesReactions, "
             f"{d['get_full_channel']:,} getFullChannel"
+        )
+        f = result["first_replies_ms"]
+        print(
+            f"first /status and /channels of each process (not sampled: they build the "
+            f"Bot API models they use): idle {f['idle'][0]:.0f} / {f['idle'][1]:.0f} ms, "
+            f"everything {f['everything'][0]:.0f} / {f['everything'][1]:.0f} ms"
         )
         a = result["from_load_start_to_sampling_end"]
         print(
