@@ -199,14 +199,23 @@ def main() -> None:
     parser.add_argument("--text-size", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per size")
     parser.add_argument("--json", help="also write the figures to this JSON file")
+    parser.add_argument("--workdir", help="keep each size's database, log and media here")
     args = parser.parse_args()
     command = shlex.join([sys.executable, *sys.argv])
     results = []
     for size in (int(s) for s in args.sizes.split(",")):
-        with tempfile.TemporaryDirectory(prefix="bench-p3-") as tmp:
-            result = asyncio.run(one_size(args, size, Path(tmp)))
+        if args.workdir:
+            where = Path(args.workdir) / str(size)
+            where.mkdir(parents=True, exist_ok=False)
+            result = asyncio.run(one_size(args, size, where))
+        else:
+            with tempfile.TemporaryDirectory(prefix="bench-p3-") as tmp:
+                result = asyncio.run(one_size(args, size, Path(tmp)))
         results.append(result)
         print(json.dumps(result), flush=True)
+        if result["media_files"] and not result["media_mb_written"]:
+            print(f"WARNING: {size:,}: no media byte was written (the figure is without "
+                  "media downloading)", flush=True)
     media = (
         f"{args.media_documents} x {args.media_mb:g} MB documents + {args.media_photos} photos "
         f"downloading (getFile +{args.media_rtt * 1000:.0f} ms)"
