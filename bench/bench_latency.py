@@ -249,7 +249,9 @@ async def _everything(
     backfill_id = next(s.tg_id for s in seeds if s.username == CHANNEL)
     media_dir = tmp / "media"
     warm_env = {
-        "PARSE_INTERVAL_MINUTES": "60", "SNAPSHOT_AGES": "", "SUBSCRIBERS_INTERVAL_MINUTES": "0",
+        "PARSE_INTERVAL_MINUTES": "60", "SUBSCRIBERS_INTERVAL_MINUTES": "0",
+        # "," (no age): an empty value is ignored (the default ages), app/settings.py.
+        "SNAPSHOT_AGES": ",",
         "MEDIA_DEFAULT": "all", "MEDIA_MAX_MB": "0", "MEDIA_DIR": str(media_dir),
     }
     async with bot_and_app(tmp, port, **warm_env) as stack:
