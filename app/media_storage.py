@@ -3,10 +3,14 @@ Its own module so that `tg-parser check` builds the store without the whole app.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from app.settings import Settings
 from core.media import parse_media_url
 from db.media_store import LocalMediaStore
-from db.s3_media_store import S3MediaStore
+
+if TYPE_CHECKING:  # aiobotocore and botocore cost ~20 MB: imported only with MEDIA_URL
+    from db.s3_media_store import S3MediaStore
 
 
 def build_media_store(
@@ -18,6 +22,8 @@ def build_media_store(
     settings.media_path."""
     if not settings.media_url:
         return LocalMediaStore(settings.media_path)
+    from db.s3_media_store import S3MediaStore
+
     bucket, prefix = parse_media_url(settings.media_url)
     secret = settings.aws_secret_access_key
     return S3MediaStore(

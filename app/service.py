@@ -14,6 +14,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.bus_roles import BusTimes, bot_side, worker_side
 from app.health import HealthRegistry, HealthServer
@@ -45,7 +46,6 @@ from db.media_queue import MediaQueue
 from db.media_store import LocalMediaStore
 from db.messages import MessageRepository
 from db.runs import RunRepository
-from db.s3_media_store import S3MediaStore
 from db.sqlite_engine import interrupt_running
 from db.sqlite_files import (
     DatabaseDamaged,
@@ -81,6 +81,9 @@ from services.search_index import SearchIndexRebuild
 from services.stats_rollup import RollupBuild
 from services.status import StatusService
 from services.watches import WatchesService, WatchNotifier
+
+if TYPE_CHECKING:  # aiobotocore and botocore (~20 MB): imported only with MEDIA_URL
+    from db.s3_media_store import S3MediaStore
 
 log = logging.getLogger(__name__)
 
@@ -527,7 +530,7 @@ async def _run_until_stopped(
         # not (a write cut short poisons the connection).
         stack.push_async_callback(_bounded_close, "bot", app.control.close)
         stack.push_async_callback(_bounded_close, "userbot", app.userbot.close)
-        if isinstance(app.media_store, S3MediaStore):
+        if app.media_store is not None and not isinstance(app.media_store, LocalMediaStore):
             stack.push_async_callback(_bounded_close, "media storage", app.media_store.close)
         for comp in app.components:
             app.supervisor.add(comp)

@@ -299,6 +299,33 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+# The message rows' latest counters from a counters-job read: views and forwards as
+# read, replies unless the read gave none, reactions when read (an empty dict: NULL).
+_COUNTS_UPDATE = (
+    "UPDATE message SET views = {0}, forwards = {1}, replies = COALESCE({2}, replies),"
+    " reactions = CASE WHEN {3} THEN {4} ELSE reactions END"
+    " WHERE channel_id = {5} AND msg_id = {6}"
+)
+
+
+def _counts_update_sql(conn: Any) -> str:
+    if conn.capabilities.dialect == "sqlite":
+        return _COUNTS_UPDATE.format(*("?" * 7))
+    return _COUNTS_UPDATE.format(
+        "$1", "$2", "$3", "$4::boolean", "$5::jsonb", "$6", "$7"
+    )
+
+
+def _counts_update_values(channel_id: int, counters: dict[int, Counts]) -> list[list[Any]]:
+    """One parameter row of _COUNTS_UPDATE per post (reactions encoded as the model's
+    JSONField stores them)."""
+    field = Message._meta.fields_map["reactions"]
+    return [
+        [v, f, r, x is not None, field.to_db_value(x or None, Message), channel_id, msg_id]
+        for msg_id, (v, f, r, x) in counters.items()
+    ]
+
+
 def due_window(age: timedelta) -> timedelta:
     """How long after a post reached `age` its age snapshot may still be taken:
     max(age / 4, 15 min); later it is skipped (the curve says it is missing)."""
@@ -389,7 +416,7 @@ class CounterRepository:
             return True
         mark = int(age.total_seconds())
         try:
-            async with in_transaction("default"):
+            async with in_transaction("default") as tx:
                 if not await Channel.exists(id=channel_id):
                     return False
                 await CounterSnapshot.bulk_create(
@@ -402,13 +429,12 @@ class CounterRepository:
                         for msg_id, (v, f, r, x) in counters.items()
                     ]
                 )
-                for msg_id, (v, f, r, x) in counters.items():
-                    fields: dict[str, Any] = {"views": v, "forwards": f}
-                    if r is not None:
-                        fields["replies"] = r
-                    if x is not None:
-                        fields["reactions"] = x or None
-                    await Message.filter(channel_id=channel_id, msg_id=msg_id).update(**fields)
+                # ONE statement run for every post (a single hop to the database): an
+                # UPDATE per post held the connection's lock for a loop round trip each,
+                # so /status and /channels waited behind hundreds of them (#20 P2).
+                await tx.execute_many(_counts_update_sql(tx), _counts_update_values(
+                    channel_id, counters
+                ))
         except IntegrityError:
             # Removed between the check and the insert (PostgreSQL: another connection).
             if await Channel.exists(id=channel_id):

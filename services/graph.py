@@ -33,8 +33,6 @@ from datetime import time as day_time
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
-
 from core.analytics import GraphEdge, LinkKind
 from core.channels import Channel
 from core.links import GraphExport, GraphTarget
@@ -60,6 +58,8 @@ def build_graph(
     """A networkx MultiDiGraph of `edges` (keys: the edge kinds). Node attributes:
     label, archived, and tg_id / username where known; edge attributes: kind, weight,
     first, last (ISO 8601, UTC)."""
+    import networkx as nx  # 22 MB: imported by the first /graph, not at start (#20 P3)
+
     graph = nx.MultiDiGraph()
 
     def archived_node(row: int) -> str:
@@ -108,6 +108,8 @@ def _iso(when: datetime) -> str:
 
 def write_files(graph: Any, gexf: Path, csv_path: Path) -> None:
     """Write `graph` as GEXF and as the CSV edge list (CPU-bound: run in a thread)."""
+    import networkx as nx
+
     nx.write_gexf(graph, gexf, encoding="utf-8")
     with csv_path.open("w", newline="", encoding="utf-8") as f:
         out = csv.writer(f)

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import Command
+from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -308,7 +308,9 @@ def build_router() -> Router:
     router.message.register(cmd_accounts, Command("accounts"))
     router.callback_query.register(on_accounts_page, AccountPage.filter())
     router.callback_query.register(on_proxy_button, AccountProxy.filter())
-    router.message.register(on_proxy_link, ProxyStates.link, F.text, ~F.text.startswith("/"))
+    router.message.register(
+        on_proxy_link, StateFilter(ProxyStates.link), F.text, ~F.text.startswith("/")
+    )
     return router
 
 

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from aiogram import Bot, F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -55,9 +55,11 @@ def build_router() -> Router:
     router = Router(name="channels")
     router.message.register(cmd_add, Command("add"))
     router.message.register(
-        add_abandoned, AddStates.lines, F.text.startswith("/"), ~Command("cancel")
+        add_abandoned, StateFilter(AddStates.lines), F.text.startswith("/"), ~Command("cancel")
     )
-    router.message.register(add_lines, AddStates.lines, F.text, ~F.text.startswith("/"))
+    router.message.register(
+        add_lines, StateFilter(AddStates.lines), F.text, ~F.text.startswith("/")
+    )
     router.callback_query.register(cb_join, JoinInvite.filter())
     router.callback_query.register(cb_join_batch, InviteBatch.filter())
     router.callback_query.register(cb_history, HistoryPick.filter())

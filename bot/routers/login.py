@@ -19,7 +19,7 @@ import logging
 import segno
 from aiogram import F, Router
 from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
@@ -281,11 +281,13 @@ def build_router() -> Router:
     router.message.middleware(with_dialogue)
     router.callback_query.middleware(with_dialogue)
     router.message.register(cmd_login, Command("login"))
-    router.message.register(on_phone, LoginStates.phone, F.text)
-    router.message.register(on_code_text, LoginStates.code, F.text)
-    router.callback_query.register(on_code_digit, LoginStates.code, KeypadKey.filter())
+    router.message.register(on_phone, StateFilter(LoginStates.phone), F.text)
+    router.message.register(on_code_text, StateFilter(LoginStates.code), F.text)
+    router.callback_query.register(
+        on_code_digit, StateFilter(LoginStates.code), KeypadKey.filter()
+    )
     router.callback_query.register(on_keypad_late, KeypadKey.filter())
-    router.message.register(on_password, LoginStates.password, F.text)
+    router.message.register(on_password, StateFilter(LoginStates.password), F.text)
     router.callback_query.register(on_qr_button, QrLogin.filter())
     return router
 

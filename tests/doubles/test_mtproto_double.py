@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -675,6 +676,14 @@ async def test_cli_process(tmp_path: Path) -> None:
             assert ids == list(range(500, 0, -1))
             (post,) = await c.get_messages("climedia", ids=[1])
             assert len(await c.download_media(post, file=bytes)) == 300_000
+            # SIGUSR1: the figures so far, the server still running.
+            proc.send_signal(signal.SIGUSR1)
+            assert await _eventually(stats.exists, within=10)
+            live = json.loads(stats.read_text())
+            assert live["bytes_served"] == {str(post.document.id): 300_000}
+            (chan,) = [int(k) for k in live["history_requests"]]
+            assert live["history_requests"][str(chan)] == 5  # 500 messages, pages of 100
+            assert (await c.get_input_entity("clichan")).channel_id == chan
         finally:
             await c.disconnect()
     finally:

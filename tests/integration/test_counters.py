@@ -502,3 +502,62 @@ async def test_the_due_scan_reads_an_index_only(archive: None) -> None:
             await tx.execute_script("SET LOCAL enable_hashjoin = off")
             plan = [r["QUERY PLAN"] for r in await tx.execute_query_dict("EXPLAIN " + sql, values)]
             assert any("Index Only Scan using counter_snapshot_due" in d for d in plan), plan
+
+
+async def test_an_age_read_updates_every_post_in_one_statement(archive: None) -> None:
+    """record_age: the message rows take the read's counters (replies kept when the read
+    has none, reactions kept when not read, an empty reactions read clears them), all
+    posts with one statement: the database thread is asked a few times whatever the
+    number of posts, not once per post (each hop held the connection's lock, which
+    /status and /channels queue on, for a loop round trip: #20 P2). The hops are
+    counted on SQLite (aiosqlite); PostgreSQL checks the values."""
+    import aiosqlite.core
+    from tortoise import connections
+
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    ch = await Channel.create(tg_id=77, access_hash=1, username="many", title="many")
+    posts = 300
+    await MessageRepository().store_batch(
+        ch.id,
+        [row(ch.id, i, t0 - timedelta(hours=25), t0, views=1, replies=3,
+             reactions={"👍": 1}) for i in range(1, posts + 1)],
+        posts, posts,
+    )
+    sqlite = connections.get("default").capabilities.dialect == "sqlite"
+    hops: list[int] = []
+    original = aiosqlite.core.Connection._execute
+
+    async def counted(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(1)
+        return await original(self, fn, *args, **kwargs)
+
+    aiosqlite.core.Connection._execute = counted  # type: ignore[method-assign]
+    try:
+        repo = CounterRepository()
+        await repo.record_age(ch.id, 24 * HOUR, t0, {1: (10, 2, None, None)})
+        one = len(hops)
+        first = await Message.get(channel_id=ch.id, msg_id=1)
+        # Replies and reactions kept (not read).
+        assert (first.views, first.forwards, first.replies, first.reactions) == (
+            10, 2, 3, {"👍": 1}
+        )
+        hops.clear()
+        counts: dict[int, Any] = {i: (100 + i, 5, 7, {"🔥": i}) for i in range(1, posts + 1)}
+        counts[2] = (50, 1, None, {})  # no replies read; reactions read: none left
+        counts[3] = (60, 1, 8, None)  # reactions not read
+        await repo.record_age(ch.id, 7 * 24 * HOUR, t0, counts)
+        many = len(hops)
+    finally:
+        aiosqlite.core.Connection._execute = original  # type: ignore[method-assign]
+    if sqlite:
+        assert 0 < many == one <= 8, (one, many)
+    got = {
+        m.msg_id: (m.views, m.forwards, m.replies, m.reactions)
+        for m in await Message.filter(channel_id=ch.id, msg_id__in=[1, 2, 3, 4, 300])
+    }
+    assert got[1] == (101, 5, 7, {"🔥": 1})
+    assert got[2] == (50, 1, 3, None)
+    assert got[3] == (60, 1, 8, {"👍": 1})
+    assert got[4] == (104, 5, 7, {"🔥": 4})
+    assert got[300] == (400, 5, 7, {"🔥": 300})
+    assert await CounterSnapshot.filter(channel_id=ch.id).count() == 1 + posts

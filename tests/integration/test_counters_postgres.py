@@ -48,3 +48,10 @@ async def test_removed_channel_on_postgres(pg_repo: MessageRepository) -> None:
 
 async def test_due_scan_index_on_postgres(pg_repo: MessageRepository) -> None:
     await cases.test_the_due_scan_reads_an_index_only(None)
+
+
+async def test_age_read_updates_in_one_statement_on_postgres(
+    pg_repo: MessageRepository,
+) -> None:
+    await _clean()
+    await cases.test_an_age_read_updates_every_post_in_one_statement(None)

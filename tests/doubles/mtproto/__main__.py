@@ -17,7 +17,9 @@ A Python scenario is a callable taking the World and filling it (media posts:
 `channel.add_media_post(...)`). `--file-delay S` delays every upload.getFile answer by
 S seconds (`server.file_delay`); `--stats-file` gets, when the server stops, JSON
 `{"counters": {method: n}, "bytes_served": {media_id: bytes}, "getfile_requests": ...,
-"peak_live_per_key": the most connections one auth key had live at once}`.
+"history_requests": {channel_id: messages.getHistory answered}, "peak_live_per_key": the
+most connections one auth key had live at once}`; SIGUSR1 writes it at once too (the
+figures so far: benches read what ran during a window).
 """
 
 from __future__ import annotations
@@ -132,6 +134,20 @@ def filler_text(size: int) -> Callable[[int], str]:
     return text
 
 
+def write_stats(server: MTProtoServer, world: World, path: Path) -> None:
+    """The counters so far as JSON in `path` (written whole: a reader never sees half)."""
+    stats = {
+        "counters": dict(server.counters),
+        "bytes_served": {str(k): v for k, v in world.bytes_served.items()},
+        "getfile_requests": {str(k): v for k, v in world.getfile_requests.items()},
+        "history_requests": {str(k): v for k, v in world.history_requests.items()},
+        "peak_live_per_key": server.peak_live_per_key,
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(stats))
+    os.replace(tmp, path)
+
+
 async def serve(args: argparse.Namespace) -> None:
     world = build_world(args)
     server = MTProtoServer(
@@ -155,18 +171,17 @@ async def serve(args: argparse.Namespace) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    if args.stats_file is not None:
+        with contextlib.suppress(NotImplementedError, AttributeError):
+            loop.add_signal_handler(
+                signal.SIGUSR1, write_stats, server, world, args.stats_file
+            )
     try:
         await stop.wait()
     finally:
         await server.stop()
         if args.stats_file is not None:
-            stats = {
-                "counters": dict(server.counters),
-                "bytes_served": {str(k): v for k, v in world.bytes_served.items()},
-                "getfile_requests": {str(k): v for k, v in world.getfile_requests.items()},
-                "peak_live_per_key": server.peak_live_per_key,
-            }
-            args.stats_file.write_text(json.dumps(stats))
+            write_stats(server, world, args.stats_file)
         if server.unknown_methods:
             print(f"unimplemented methods: {dict(server.unknown_methods)}", file=sys.stderr)
 

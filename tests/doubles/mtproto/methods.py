@@ -640,6 +640,7 @@ def get_history(call: Call) -> TLObject:
     if not isinstance(peer, types.InputPeerChannel):
         return build(types.messages.Messages, messages=[], topics=[], chats=[], users=[])
     channel = _channel(call, peer)
+    call.world.history_requests[channel.id] += 1
     return _channel_messages(call, channel, _page(call, channel, channel.ids), count=len(channel))
 
 

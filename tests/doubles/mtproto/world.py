@@ -601,6 +601,9 @@ class World:
     # Bytes upload.getFile answered per media id, and the calls answered with bytes.
     bytes_served: Counter[int] = field(default_factory=Counter)
     getfile_requests: Counter[int] = field(default_factory=Counter)
+    # messages.getHistory requests answered per channel id (benches tell a backfill's
+    # pages from a refresh's by channel).
+    history_requests: Counter[int] = field(default_factory=Counter)
     # The api_ids Telegram knows (None: any); others get API_ID_INVALID on initConnection.
     api_ids: set[int] | None = None
     # True: one access hash per channel for every account (before per-account hashes).
