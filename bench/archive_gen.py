@@ -597,7 +597,20 @@ async def generate_pg(args: argparse.Namespace, until: datetime) -> dict[str, An
             "UPDATE channel SET messages_count = (SELECT count(*) FROM message m"
             " WHERE m.channel_id = channel.id)"
         )
-        index_seconds = None
+    finally:
+        await conn.close()
+    return {"messages": n, "counter_snapshots": curves, "subscriber_snapshots": len(subs)}
+
+
+async def pg_finish(args: argparse.Namespace) -> dict[str, Any]:
+    """After the rollup (whose classification updates every row: with the GIN index in
+    place each update would recompute the row's tsvector): the search index, then
+    VACUUM ANALYZE."""
+    import asyncpg
+
+    conn = await asyncpg.connect(args.url)
+    index_seconds = None
+    try:
         if args.search:
             # The index db.search.build_pg_index builds after the app's start (same name,
             # same expression), built here with a plain CREATE INDEX: nothing else uses
@@ -613,12 +626,101 @@ async def generate_pg(args: argparse.Namespace, until: datetime) -> dict[str, An
         await conn.execute("VACUUM ANALYZE")
     finally:
         await conn.close()
-    return {
-        "messages": n,
-        "counter_snapshots": curves,
-        "subscriber_snapshots": len(subs),
-        "search_index_seconds": index_seconds,
-    }
+    return {"search_index_seconds": index_seconds}
+
+
+def _dt(v: str | None) -> datetime | None:
+    return None if v is None else datetime.fromisoformat(v)
+
+
+async def copy_from_sqlite(args: argparse.Namespace) -> dict[str, Any]:
+    """The rows of the SQLite archive `--from-sqlite` (archive_gen's: same ids) into
+    this PostgreSQL one, following the file while its generator still writes messages:
+    both engines then hold the very same archive, for a text generation's CPU."""
+    import asyncpg
+
+    src = sqlite3.connect(f"file:{args.from_sqlite}?mode=ro", uri=True, timeout=60)
+    conn = await asyncpg.connect(args.url)
+    t0 = time.perf_counter()
+
+    def done_writing() -> bool:
+        # archive_gen writes the subscriber snapshots after the last message.
+        return src.execute("SELECT 1 FROM subscriber_snapshot LIMIT 1").fetchone() is not None
+
+    try:
+        if not src.execute("SELECT 1 FROM channel LIMIT 1").fetchone():
+            raise SystemExit(f"{args.from_sqlite}: no channels yet (start when it has them)")
+        ch_cols = [
+            "id", "tg_id", "username", "title", "kind", "status", "cursor", "history_mode",
+            "backfill_done", "comments_enabled", "messages_count", "added_at",
+            "alert_deletions",
+        ]  # fmt: skip
+        chans = [
+            (*r[:8], bool(r[8]), bool(r[9]), r[10], _dt(r[11]), bool(r[12]))
+            for r in src.execute(f"SELECT {', '.join(ch_cols)} FROM channel ORDER BY id")
+        ]
+        await conn.copy_records_to_table("channel", records=chans, columns=ch_cols)
+        cols = ("id", *MESSAGE_COLUMNS)
+        times = [cols.index(c) for c in ("date", "fetched_at", "deleted_at")]
+        last = n = 0
+        next_note = 500_000
+        while True:
+            finished = done_writing()  # before the read: no row can come after it
+            while True:
+                rows = src.execute(
+                    f"SELECT {', '.join(cols)} FROM message WHERE id > ? ORDER BY id LIMIT 50000",
+                    (last,),
+                ).fetchall()
+                if not rows:
+                    break
+                recs = []
+                for r in rows:
+                    x = list(r)
+                    for i in times:
+                        x[i] = _dt(x[i])
+                    recs.append(tuple(x))
+                await conn.copy_records_to_table("message", records=recs, columns=cols)
+                last = rows[-1][0]
+                n += len(rows)
+                if n >= next_note:
+                    _progress(n, t0)
+                    next_note += 500_000
+            if finished:
+                break
+            await asyncio.sleep(10)
+        curves = 0
+        cur = src.execute(f"SELECT {', '.join(CURVE_COLUMNS)} FROM counter_snapshot ORDER BY id")
+        while batch := cur.fetchmany(50_000):
+            await conn.copy_records_to_table(
+                "counter_snapshot",
+                records=[(*r[:2], _dt(r[2]), *r[3:]) for r in batch],
+                columns=CURVE_COLUMNS,
+            )
+            curves += len(batch)
+        subs = 0
+        cur = src.execute(
+            "SELECT channel_id, taken_at, subscribers FROM subscriber_snapshot ORDER BY id"
+        )
+        while batch := cur.fetchmany(50_000):
+            await conn.copy_records_to_table(
+                "subscriber_snapshot",
+                records=[(r[0], _dt(r[1]), r[2]) for r in batch],
+                columns=["channel_id", "taken_at", "subscribers"],
+            )
+            subs += len(batch)
+        for table in ("channel", "message", "counter_snapshot", "subscriber_snapshot"):
+            await conn.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                f" (SELECT max(id) FROM {table}))"
+            )
+        await conn.execute(
+            "UPDATE channel SET messages_count = (SELECT count(*) FROM message m"
+            " WHERE m.channel_id = channel.id)"
+        )
+    finally:
+        await conn.close()
+        src.close()
+    return {"messages": n, "counter_snapshots": curves, "subscriber_snapshots": subs}
 
 
 def main() -> None:
@@ -649,6 +751,12 @@ def main() -> None:
     )
     ap.add_argument("--stem-workers", type=int, default=0, help="processes stemming terms")
     ap.add_argument("--pg-index-mem", default="512MB", help="maintenance_work_mem for the GIN")
+    ap.add_argument(
+        "--from-sqlite",
+        metavar="PATH",
+        help="PostgreSQL: copy the rows of this archive_gen SQLite archive instead of"
+        " generating them (following it while its generator still writes)",
+    )
     args = ap.parse_args()
     until = datetime.fromisoformat(args.until).astimezone(UTC)
     t0 = time.perf_counter()
@@ -656,11 +764,17 @@ def main() -> None:
     if args.url.startswith("sqlite://"):
         out = generate_sqlite(args, until)
         out["bytes"] = Path(_sqlite_path(args.url)).stat().st_size
+    elif args.from_sqlite:
+        out = asyncio.run(copy_from_sqlite(args))
     else:
         out = asyncio.run(generate_pg(args, until))
+    print("... rollup", file=sys.stderr, flush=True)
     t1 = time.perf_counter()
     out["rollup_rows"] = asyncio.run(_rollup(args.url))
     out["rollup_seconds"] = round(time.perf_counter() - t1, 1)
+    print(f"... rollup done in {out['rollup_seconds']} s", file=sys.stderr, flush=True)
+    if not args.url.startswith("sqlite://"):
+        out.update(asyncio.run(pg_finish(args)))
     out["seconds"] = round(time.perf_counter() - t0, 1)
     out["until"] = until.isoformat()
     print(json.dumps(out))
