@@ -660,8 +660,14 @@ async def copy_from_sqlite(args: argparse.Namespace) -> dict[str, Any]:
             for r in src.execute(f"SELECT {', '.join(ch_cols)} FROM channel ORDER BY id")
         ]
         await conn.copy_records_to_table("channel", records=chans, columns=ch_cols)
+        from db.analytics import _json_value, _reactions_total
+        from db.analytics import is_ad as _is_ad
+
         cols = ("id", *MESSAGE_COLUMNS)
         times = [cols.index(c) for c in ("date", "fetched_at", "deleted_at")]
+        ti, ei, ri, ai, di = (
+            cols.index(c) for c in ("text", "entities", "reactions", "action", "deleted_at")
+        )
         last = n = 0
         next_note = 500_000
         while True:
@@ -678,8 +684,17 @@ async def copy_from_sqlite(args: argparse.Namespace) -> dict[str, Any]:
                     x = list(r)
                     for i in times:
                         x[i] = _dt(x[i])
-                    recs.append(tuple(x))
-                await conn.copy_records_to_table("message", records=recs, columns=cols)
+                    # Classified on the way, as db.analytics.classify would (the rollup
+                    # then has no row to update: each update rewrites the row).
+                    ad = (
+                        -1
+                        if r[ai] is not None or r[di] is not None
+                        else int(_is_ad(r[ti], _json_value(r[ei])))
+                    )
+                    recs.append((*x, ad, _reactions_total(r[ri])))
+                await conn.copy_records_to_table(
+                    "message", records=recs, columns=(*cols, "ad", "reactions_n")
+                )
                 last = rows[-1][0]
                 n += len(rows)
                 if n >= next_note:
