@@ -611,7 +611,7 @@ async def pg_finish(args: argparse.Namespace) -> dict[str, Any]:
     conn = await asyncpg.connect(args.url)
     index_seconds = None
     try:
-        if args.search:
+        if args.search and not args.index_first:
             # The index db.search.build_pg_index builds after the app's start (same name,
             # same expression), built here with a plain CREATE INDEX: nothing else uses
             # the database yet, and one scan is faster than CONCURRENTLY's two.
@@ -642,6 +642,10 @@ async def copy_from_sqlite(args: argparse.Namespace) -> dict[str, Any]:
     src = sqlite3.connect(f"file:{args.from_sqlite}?mode=ro", uri=True, timeout=60)
     conn = await asyncpg.connect(args.url)
     t0 = time.perf_counter()
+    if args.search and args.index_first:
+        from db.search import PG_INDEX, PG_INDEX_EXPR
+
+        await conn.execute(f"CREATE INDEX {PG_INDEX} ON message USING GIN ({PG_INDEX_EXPR})")
 
     def done_writing() -> bool:
         # archive_gen writes the subscriber snapshots after the last message.
@@ -766,6 +770,12 @@ def main() -> None:
     )
     ap.add_argument("--stem-workers", type=int, default=0, help="processes stemming terms")
     ap.add_argument("--pg-index-mem", default="512MB", help="maintenance_work_mem for the GIN")
+    ap.add_argument(
+        "--index-first",
+        action="store_true",
+        help="with --from-sqlite: the GIN index made before the rows go in, kept up to date"
+        " as they come (as a live archive's; the copy then overlaps the generator's work)",
+    )
     ap.add_argument(
         "--from-sqlite",
         metavar="PATH",
