@@ -45,6 +45,8 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from db.messages import INDEX_PENDING  # noqa: E402
+
 SYL_RU = "ка ло ми но ра ст пр ви де ти ль на ре ко по то ма бо гу зе вы ры мо ско".split()
 SYL_EN = "ta le mi no ra st pr vi de ti on an re co po to ma bo gu ze".split()
 STOP_RU = ["в", "и", "на", "с", "по", "к", "не", "что", "это", "для"]
@@ -112,6 +114,86 @@ class Texts:
         return " ".join(words).capitalize() + "."
 
 
+# Zipf texts (`--texts zipf`, issue #20's P7): word frequencies as in real text (the
+# word of rank r is used ~1/r^1.05 as often: a few hundred words make half of any
+# text, most of the vocabulary is rare), Russian words inflected (one stem, several
+# endings: the stemmer folds them back), sentences with commas and capitals.
+RU_ENDINGS = ["", "а", "ы", "е", "у", "ой", "ов", "ами", "ах", "ом", "и", "ый", "ая", "ого"]
+EN_ENDINGS = ["", "s", "ed", "ing", "er"]
+ZIPF_S = 1.05
+
+
+@dataclass(frozen=True)
+class ZipfVocab:
+    """Words by rank (most frequent first) and their cumulative weights, per language.
+    Deterministic for a seed: bench/bench_archive.py rebuilds it to pick query words."""
+
+    ru: list[str]
+    en: list[str]
+    ru_cum: list[float]
+    en_cum: list[float]
+
+
+def zipf_vocab(seed: int, ru_size: int = 60_000, en_size: int = 30_000) -> ZipfVocab:
+    vr = random.Random(f"vocab-{seed}")
+    syl_ru = SYL_RU + "жи ша цу чо фе хи зо ду бе ле".split()
+    syl_en = SYL_EN + "ck th sh er ing ou ea".split()
+    ru = list(STOP_RU)
+    seen = set(ru)
+    while len(ru) < ru_size:
+        w = "".join(vr.choice(syl_ru) for _ in range(vr.randint(2, 4)))
+        if w not in seen:
+            seen.add(w)
+            ru.append(w)
+    en = list(STOP_EN)
+    seen = set(en)
+    while len(en) < en_size:
+        w = "".join(vr.choice(syl_en) for _ in range(vr.randint(2, 4)))
+        if w not in seen:
+            seen.add(w)
+            en.append(w)
+
+    def cum(n: int) -> list[float]:
+        out, acc = [], 0.0
+        for r in range(n):
+            acc += 1 / (r + 1) ** ZIPF_S
+            out.append(acc)
+        return out
+
+    return ZipfVocab(ru, en, cum(len(ru)), cum(len(en)))
+
+
+class ZipfTexts(Texts):
+    def __init__(self, rng: random.Random, seed: int) -> None:
+        self.rng = rng
+        self.vocab = zipf_vocab(seed)
+        self.ru = self.vocab.ru  # ads draw words from it
+
+    def text(self) -> str:
+        rng, v = self.rng, self.vocab
+        ru = rng.random() < 0.7
+        words = rng.choices(v.ru if ru else v.en, cum_weights=v.ru_cum if ru else v.en_cum,
+                            k=rng.randint(5, 60))
+        endings = RU_ENDINGS if ru else EN_ENDINGS
+        out: list[str] = []
+        start = True
+        for w in words:
+            if len(w) > 3 and rng.random() < 0.6:
+                w += rng.choice(endings)
+            if start:
+                w = w.capitalize()
+                start = False
+            r = rng.random()
+            if r < 0.08:
+                w += "."
+                start = True
+            elif r < 0.16:
+                w += ","
+            out.append(w)
+        text = " ".join(out).rstrip(",.")
+        return text + "."
+
+
 def plan_channels(
     rng: random.Random, n_channels: int, messages: int, days: int
 ) -> list[ChannelPlan]:
@@ -140,10 +222,16 @@ def _iso(d: datetime) -> str:
 
 
 def message_rows(
-    rng: random.Random, chans: list[ChannelPlan], messages: int, days: int, until: datetime
+    rng: random.Random,
+    chans: list[ChannelPlan],
+    messages: int,
+    days: int,
+    until: datetime,
+    texts_kind: str = "flat",
+    seed: int = 17,
 ) -> Iterator[tuple[Any, ...]]:
     """Rows in MESSAGE_COLUMNS order (datetimes as datetime), oldest day first."""
-    texts = Texts(rng)
+    texts = ZipfTexts(rng, seed) if texts_kind == "zipf" else Texts(rng)
     start = until - timedelta(days=days)
     made = 0
     group = 10**15
@@ -283,6 +371,46 @@ CURVE_COLUMNS = (
 )
 
 
+def _progress(n: int, t0: float) -> None:
+    dt = time.perf_counter() - t0
+    print(f"... {n} messages, {dt:.0f} s, {n / max(dt, 1e-9):.0f}/s", file=sys.stderr, flush=True)
+
+
+def _terms_of(chunk: list[tuple[str, str]]) -> list[str]:
+    from core.words import message_terms
+
+    return [message_terms(t or "", c or "") for t, c in chunk]
+
+
+class Stems:
+    """message.terms for batches of rows (core.words.message_terms, as the ingest path
+    computes them), in `workers` processes (0: in this one)."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.pool: Any = None
+        if workers > 0:
+            import multiprocessing
+
+            self.pool = multiprocessing.get_context("fork").Pool(workers)
+
+    def add_terms(self, batch: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        ti, ci = MESSAGE_COLUMNS.index("text"), MESSAGE_COLUMNS.index("content_text")
+        pairs = [(r[ti], r[ci]) for r in batch]
+        if self.pool is None:
+            out = _terms_of(pairs)
+        else:
+            size = -(-len(pairs) // (self.workers * 2))
+            chunks = [pairs[i : i + size] for i in range(0, len(pairs), size)]
+            out = [t for part in self.pool.map(_terms_of, chunks) for t in part]
+        return [(*r, t) for r, t in zip(batch, out, strict=True)]
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool.join()
+
+
 async def _migrate(url: str) -> None:
     from db.database import close_db, init_db
 
@@ -321,26 +449,33 @@ def generate_sqlite(args: argparse.Namespace, until: datetime) -> dict[str, Any]
         " VALUES (?, ?, ?, ?, 'channel', 'active', 0, 'all', 1, 0, 0, ?, 0)",
         [(c.row_id, c.tg_id, c.username, c.title, now) for c in chans],
     )
-    ins = (
-        f"INSERT INTO message ({', '.join(MESSAGE_COLUMNS)})"
-        f" VALUES ({', '.join('?' * len(MESSAGE_COLUMNS))})"
-    )
+    cols = (*MESSAGE_COLUMNS, "terms") if args.search else MESSAGE_COLUMNS
+    ins = f"INSERT INTO message ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+    stems = Stems(args.stem_workers) if args.search else None
     ins_curve = (
         f"INSERT INTO counter_snapshot ({', '.join(CURVE_COLUMNS)})"
         f" VALUES ({', '.join('?' * len(CURVE_COLUMNS))})"
     )
     n = curves = 0
+    t0 = time.perf_counter()
     batch: list[tuple[Any, ...]] = []
     cbatch: list[tuple[Any, ...]] = []
 
     def flush() -> None:
-        conn.executemany(ins, batch)
+        if stems is not None:
+            # The terms the ingest path writes with every row (core.words.message_terms),
+            # then the batch indexed as the ingest indexes it (db.messages.INDEX_PENDING).
+            conn.executemany(ins, stems.add_terms(batch))
+            for sql in INDEX_PENDING:
+                conn.execute(sql)
+        else:
+            conn.executemany(ins, batch)
         conn.executemany(ins_curve, cbatch)
         conn.commit()
         batch.clear()
         cbatch.clear()
 
-    for row in message_rows(rng, chans, args.messages, args.days, until):
+    for row in message_rows(rng, chans, args.messages, args.days, until, args.texts, args.seed):
         r = list(row)
         for i in (2, 13):
             r[i] = _iso(r[i])
@@ -351,8 +486,8 @@ def generate_sqlite(args: argparse.Namespace, until: datetime) -> dict[str, Any]
         if len(batch) >= 20_000:
             curves += len(cbatch)
             flush()
-            if n % 1_000_000 < 20_000:
-                print(f"... {n} messages", file=sys.stderr, flush=True)
+            if n % 500_000 < 20_000:
+                _progress(n, t0)
     curves += len(cbatch)
     flush()
     subs = [
@@ -368,6 +503,8 @@ def generate_sqlite(args: argparse.Namespace, until: datetime) -> dict[str, Any]
         " WHERE m.channel_id = channel.id)"
     )
     conn.commit()
+    if stems is not None:
+        stems.close()
     conn.execute("ANALYZE")
     conn.commit()
     conn.close()
@@ -418,6 +555,7 @@ async def generate_pg(args: argparse.Namespace, until: datetime) -> dict[str, An
             ],
         )
         n = curves = 0
+        t0 = time.perf_counter()
         batch: list[tuple[Any, ...]] = []
         cbatch: list[tuple[Any, ...]] = []
 
@@ -429,7 +567,8 @@ async def generate_pg(args: argparse.Namespace, until: datetime) -> dict[str, An
             batch.clear()
             cbatch.clear()
 
-        for row in message_rows(rng, chans, args.messages, args.days, until):
+        rows = message_rows(rng, chans, args.messages, args.days, until, args.texts, args.seed)
+        for row in rows:
             r = list(row)
             if r[14] is not None:
                 r[14] = datetime.fromisoformat(r[14])
@@ -439,8 +578,8 @@ async def generate_pg(args: argparse.Namespace, until: datetime) -> dict[str, An
             if len(batch) >= 50_000:
                 curves += len(cbatch)
                 await flush()
-                if n % 1_000_000 < 50_000:
-                    print(f"... {n} messages", file=sys.stderr, flush=True)
+                if n % 500_000 < 50_000:
+                    _progress(n, t0)
         curves += len(cbatch)
         await flush()
         subs = list(subscriber_rows(rng, chans, args.days, until, args.subs_hours))
@@ -458,10 +597,149 @@ async def generate_pg(args: argparse.Namespace, until: datetime) -> dict[str, An
             "UPDATE channel SET messages_count = (SELECT count(*) FROM message m"
             " WHERE m.channel_id = channel.id)"
         )
-        await conn.execute("VACUUM ANALYZE")
     finally:
         await conn.close()
     return {"messages": n, "counter_snapshots": curves, "subscriber_snapshots": len(subs)}
+
+
+async def pg_finish(args: argparse.Namespace) -> dict[str, Any]:
+    """After the rollup (whose classification updates every row: with the GIN index in
+    place each update would recompute the row's tsvector): the search index, then
+    VACUUM ANALYZE."""
+    import asyncpg
+
+    conn = await asyncpg.connect(args.url)
+    index_seconds = None
+    try:
+        if args.search and not args.index_first:
+            # The index db.search.build_pg_index builds after the app's start (same name,
+            # same expression), built here with a plain CREATE INDEX: nothing else uses
+            # the database yet, and one scan is faster than CONCURRENTLY's two.
+            from db.search import PG_INDEX, PG_INDEX_EXPR
+
+            print("... building the search index (GIN)", file=sys.stderr, flush=True)
+            t1 = time.perf_counter()
+            await conn.execute(f"SET maintenance_work_mem = '{args.pg_index_mem}'")
+            await conn.execute(f"CREATE INDEX {PG_INDEX} ON message USING GIN ({PG_INDEX_EXPR})")
+            index_seconds = round(time.perf_counter() - t1, 1)
+            print(f"... search index built in {index_seconds} s", file=sys.stderr, flush=True)
+        await conn.execute("VACUUM ANALYZE")
+    finally:
+        await conn.close()
+    return {"search_index_seconds": index_seconds}
+
+
+def _dt(v: str | None) -> datetime | None:
+    return None if v is None else datetime.fromisoformat(v)
+
+
+async def copy_from_sqlite(args: argparse.Namespace) -> dict[str, Any]:
+    """The rows of the SQLite archive `--from-sqlite` (archive_gen's: same ids) into
+    this PostgreSQL one, following the file while its generator still writes messages:
+    both engines then hold the very same archive, for a text generation's CPU."""
+    import asyncpg
+
+    src = sqlite3.connect(f"file:{args.from_sqlite}?mode=ro", uri=True, timeout=60)
+    conn = await asyncpg.connect(args.url)
+    t0 = time.perf_counter()
+    if args.search and args.index_first:
+        from db.search import PG_INDEX, PG_INDEX_EXPR
+
+        await conn.execute(f"CREATE INDEX {PG_INDEX} ON message USING GIN ({PG_INDEX_EXPR})")
+
+    def done_writing() -> bool:
+        # archive_gen writes the subscriber snapshots after the last message.
+        return src.execute("SELECT 1 FROM subscriber_snapshot LIMIT 1").fetchone() is not None
+
+    try:
+        if not src.execute("SELECT 1 FROM channel LIMIT 1").fetchone():
+            raise SystemExit(f"{args.from_sqlite}: no channels yet (start when it has them)")
+        ch_cols = [
+            "id", "tg_id", "username", "title", "kind", "status", "cursor", "history_mode",
+            "backfill_done", "comments_enabled", "messages_count", "added_at",
+            "alert_deletions",
+        ]  # fmt: skip
+        chans = [
+            (*r[:8], bool(r[8]), bool(r[9]), r[10], _dt(r[11]), bool(r[12]))
+            for r in src.execute(f"SELECT {', '.join(ch_cols)} FROM channel ORDER BY id")
+        ]
+        await conn.copy_records_to_table("channel", records=chans, columns=ch_cols)
+        from db.analytics import _json_value, _reactions_total
+        from db.analytics import is_ad as _is_ad
+
+        cols = ("id", *MESSAGE_COLUMNS)
+        times = [cols.index(c) for c in ("date", "fetched_at", "deleted_at")]
+        ti, ei, ri, ai, di = (
+            cols.index(c) for c in ("text", "entities", "reactions", "action", "deleted_at")
+        )
+        last = n = 0
+        next_note = 500_000
+        while True:
+            finished = done_writing()  # before the read: no row can come after it
+            while True:
+                rows = src.execute(
+                    f"SELECT {', '.join(cols)} FROM message WHERE id > ? ORDER BY id LIMIT 50000",
+                    (last,),
+                ).fetchall()
+                if not rows:
+                    break
+                recs = []
+                for r in rows:
+                    x = list(r)
+                    for i in times:
+                        x[i] = _dt(x[i])
+                    # Classified on the way, as db.analytics.classify would (the rollup
+                    # then has no row to update: each update rewrites the row).
+                    ad = (
+                        -1
+                        if r[ai] is not None or r[di] is not None
+                        else int(_is_ad(r[ti], _json_value(r[ei])))
+                    )
+                    recs.append((*x, ad, _reactions_total(r[ri])))
+                await conn.copy_records_to_table(
+                    "message", records=recs, columns=(*cols, "ad", "reactions_n")
+                )
+                last = rows[-1][0]
+                n += len(rows)
+                if n >= next_note:
+                    _progress(n, t0)
+                    next_note += 500_000
+            if finished:
+                break
+            await asyncio.sleep(10)
+        curves = 0
+        cur = src.execute(f"SELECT {', '.join(CURVE_COLUMNS)} FROM counter_snapshot ORDER BY id")
+        while batch := cur.fetchmany(50_000):
+            await conn.copy_records_to_table(
+                "counter_snapshot",
+                records=[(*r[:2], _dt(r[2]), *r[3:]) for r in batch],
+                columns=CURVE_COLUMNS,
+            )
+            curves += len(batch)
+        subs = 0
+        cur = src.execute(
+            "SELECT channel_id, taken_at, subscribers FROM subscriber_snapshot ORDER BY id"
+        )
+        while batch := cur.fetchmany(50_000):
+            await conn.copy_records_to_table(
+                "subscriber_snapshot",
+                records=[(r[0], _dt(r[1]), r[2]) for r in batch],
+                columns=["channel_id", "taken_at", "subscribers"],
+            )
+            subs += len(batch)
+        for table in ("channel", "message", "counter_snapshot", "subscriber_snapshot"):
+            await conn.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                f" (SELECT max(id) FROM {table}))"
+            )
+        await conn.execute(
+            "UPDATE channel SET messages_count = (SELECT count(*) FROM message m"
+            " WHERE m.channel_id = channel.id)"
+        )
+    finally:
+        await conn.close()
+        src.close()
+    return {"messages": n, "counter_snapshots": curves, "subscriber_snapshots": subs}
 
 
 def main() -> None:
@@ -475,6 +753,35 @@ def main() -> None:
     ap.add_argument("--subs-hours", type=int, default=6)
     ap.add_argument("--until", default="2026-11-30T00:00:00+00:00")
     ap.add_argument("--seed", type=int, default=17)
+    ap.add_argument(
+        "--texts",
+        choices=("flat", "zipf"),
+        default="flat",
+        help="flat: 5,000 pseudo-words drawn evenly (issue #17's archives); zipf: 90,000"
+        " words with Zipf frequencies, Russian words inflected (P7)",
+    )
+    ap.add_argument(
+        "--search",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="make the archive searchable as the app would have it: SQLite terms"
+        " (core.words) written with the rows and the FTS5 index filled batch by batch"
+        " (INDEX_PENDING); PostgreSQL the GIN index of db.search.build_pg_index",
+    )
+    ap.add_argument("--stem-workers", type=int, default=0, help="processes stemming terms")
+    ap.add_argument("--pg-index-mem", default="512MB", help="maintenance_work_mem for the GIN")
+    ap.add_argument(
+        "--index-first",
+        action="store_true",
+        help="with --from-sqlite: the GIN index made before the rows go in, kept up to date"
+        " as they come (as a live archive's; the copy then overlaps the generator's work)",
+    )
+    ap.add_argument(
+        "--from-sqlite",
+        metavar="PATH",
+        help="PostgreSQL: copy the rows of this archive_gen SQLite archive instead of"
+        " generating them (following it while its generator still writes)",
+    )
     args = ap.parse_args()
     until = datetime.fromisoformat(args.until).astimezone(UTC)
     t0 = time.perf_counter()
@@ -482,11 +789,17 @@ def main() -> None:
     if args.url.startswith("sqlite://"):
         out = generate_sqlite(args, until)
         out["bytes"] = Path(_sqlite_path(args.url)).stat().st_size
+    elif args.from_sqlite:
+        out = asyncio.run(copy_from_sqlite(args))
     else:
         out = asyncio.run(generate_pg(args, until))
+    print("... rollup", file=sys.stderr, flush=True)
     t1 = time.perf_counter()
     out["rollup_rows"] = asyncio.run(_rollup(args.url))
     out["rollup_seconds"] = round(time.perf_counter() - t1, 1)
+    print(f"... rollup done in {out['rollup_seconds']} s", file=sys.stderr, flush=True)
+    if not args.url.startswith("sqlite://"):
+        out.update(asyncio.run(pg_finish(args)))
     out["seconds"] = round(time.perf_counter() - t0, 1)
     out["until"] = until.isoformat()
     print(json.dumps(out))
