@@ -36,14 +36,17 @@ _OPEN: weakref.WeakSet[GuardedSqliteClient] = weakref.WeakSet()
 
 def interrupt_running() -> int:
     """Abort the statements running on every open SQLite connection of this process
-    (they fail with "interrupted"); safe from any thread. How many were open."""
+    (they fail with "interrupted"); safe from any thread. How many databases (clients:
+    each has its connection and its reader) were open."""
     count = 0
     for client in list(_OPEN):
-        for conn in (client._connection, client._reader):
+        found = False
+        for conn in (client._connection, client._reader):  # the reader: see above
             raw = getattr(conn, "_connection", None)  # aiosqlite -> sqlite3
             if raw is not None:
                 raw.interrupt()
-                count += 1
+                found = True
+        count += found
     return count
 
 
