@@ -223,7 +223,7 @@ class Settings(VaultSettings):
     snapshot_ages: str = Field(
         "1h,24h,7d,30d",
         description="ages after posting at which each post's views, forwards and replies are "
-        "read into its series (m, h, d or w; comma-separated; empty = none)",
+        "read into its series (m, h, d or w; comma-separated; none: no series)",
     )
     subscribers_interval_minutes: int = Field(
         60, ge=0, le=7 * 24 * 60,

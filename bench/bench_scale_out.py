@@ -110,7 +110,7 @@ async def one(
     async with MTProtoServer(world) as server, BotAPIDouble(token=BOT_TOKEN) as botapi:
         env = app_env(
             tmp, botapi, server, DATABASE_URL=url, LEASE_SECONDS="6",
-            FETCH_WAIT_SECONDS="0", SUBSCRIBERS_INTERVAL_MINUTES="0", SNAPSHOT_AGES="",
+            FETCH_WAIT_SECONDS="0", SUBSCRIBERS_INTERVAL_MINUTES="0", SNAPSHOT_AGES="none",
             MEDIA_DEFAULT="off", MEDIA_DIR=str(tmp / "media"), LOG_LEVEL="WARNING",
         )
         await _seed(url, env["SESSION_KEYS"], server.port, world, accounts)

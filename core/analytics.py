@@ -31,13 +31,16 @@ class BadAges(ProjectError):
 
 
 def parse_ages(text: str) -> tuple[timedelta, ...]:
-    """SNAPSHOT_AGES ("1h,24h,7d,30d": numbers with m, h, d or w, comma-separated; ""
-    none) as ascending, distinct ages.
+    """SNAPSHOT_AGES ("1h,24h,7d,30d": numbers with m, h, d or w, comma-separated;
+    "none", "off" or only commas: none) as ascending, distinct ages. (An empty variable
+    is no setting at all: app/settings.py keeps the default then.)
 
     Raises BadAges (its detail: the item) for an item that is not a number and a
     unit, zero, or over a year.
     """
     ages: set[timedelta] = set()
+    if text.strip().lower() in ("none", "off"):
+        return ()
     for raw in text.replace(";", ",").split(","):
         item = raw.strip().lower()
         if not item:

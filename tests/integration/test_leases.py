@@ -356,7 +356,7 @@ async def test_kill_9_of_the_reading_worker_moves_account_and_run(
         botapi.add_user(ADMIN_ID, "Olga", username="olga", language_code="en")
         env = app_env(
             tmp_path, botapi, server, DATABASE_URL=postgres_url, LEASE_SECONDS="2",
-            FETCH_WAIT_SECONDS=PAGE_WAIT, SUBSCRIBERS_INTERVAL_MINUTES="0", SNAPSHOT_AGES="",
+            FETCH_WAIT_SECONDS=PAGE_WAIT, SUBSCRIBERS_INTERVAL_MINUTES="0", SNAPSHOT_AGES="none",
             MEDIA_DEFAULT="off", MEDIA_DIR=str(tmp_path / "media"),
         )
         row = await _seed(postgres_url, env["SESSION_KEYS"], server, channel)

@@ -89,7 +89,7 @@ async def test_one_bot_three_workers_two_accounts_twenty_channels_and_a_kill_9(
         olga = botapi.add_user(ADMIN_ID, "Olga", username="olga", language_code="en")
         env = app_env(
             tmp_path, botapi, server, DATABASE_URL=postgres_url, LEASE_SECONDS="2",
-            FETCH_WAIT_SECONDS=PAGE_WAIT, SUBSCRIBERS_INTERVAL_MINUTES="0", SNAPSHOT_AGES="",
+            FETCH_WAIT_SECONDS=PAGE_WAIT, SUBSCRIBERS_INTERVAL_MINUTES="0", SNAPSHOT_AGES="none",
             MEDIA_DEFAULT="off", MEDIA_DIR=str(tmp_path / "media"),
         )
         ids = await _seed(postgres_url, env["SESSION_KEYS"], server, world)
