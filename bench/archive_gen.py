@@ -588,18 +588,24 @@ async def generate_pg(args: argparse.Namespace, until: datetime) -> dict[str, An
             records=subs,
             columns=["channel_id", "taken_at", "subscribers"],
         )
-        for table in ("channel", "message", "counter_snapshot", "subscriber_snapshot"):
-            await conn.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
-                f" (SELECT max(id) FROM {table}))"
-            )
-        await conn.execute(
-            "UPDATE channel SET messages_count = (SELECT count(*) FROM message m"
-            " WHERE m.channel_id = channel.id)"
-        )
+        await _pg_sequences_and_counts(conn)
     finally:
         await conn.close()
     return {"messages": n, "counter_snapshots": curves, "subscriber_snapshots": len(subs)}
+
+
+async def _pg_sequences_and_counts(conn: Any) -> None:
+    """After COPYing rows with their ids: the id sequences past them, and each channel's
+    messages_count."""
+    for table in ("channel", "message", "counter_snapshot", "subscriber_snapshot"):
+        await conn.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+            f" (SELECT max(id) FROM {table}))"
+        )
+    await conn.execute(
+        "UPDATE channel SET messages_count = (SELECT count(*) FROM message m"
+        " WHERE m.channel_id = channel.id)"
+    )
 
 
 async def pg_finish(args: argparse.Namespace) -> dict[str, Any]:
@@ -727,15 +733,7 @@ async def copy_from_sqlite(args: argparse.Namespace) -> dict[str, Any]:
                 columns=["channel_id", "taken_at", "subscribers"],
             )
             subs += len(batch)
-        for table in ("channel", "message", "counter_snapshot", "subscriber_snapshot"):
-            await conn.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
-                f" (SELECT max(id) FROM {table}))"
-            )
-        await conn.execute(
-            "UPDATE channel SET messages_count = (SELECT count(*) FROM message m"
-            " WHERE m.channel_id = channel.id)"
-        )
+        await _pg_sequences_and_counts(conn)
     finally:
         await conn.close()
         src.close()
