@@ -112,6 +112,9 @@ def _upsert_pg() -> str:
     )
 
 
+_UPSERT_PG = _upsert_pg()
+
+
 # SQLite: the rows of a batch go in as multi-row `INSERT ... VALUES (...), (...)`
 # statements of fixed sizes (a batch of 385 rows: 256 + 128 + 1), so the statement
 # cache holds a few prepared statements and each one is bound in C and stepped once
@@ -199,8 +202,7 @@ class MessageRepository:
         None: no series. `history_ages`: the SNAPSHOT_AGES shorter than
         `refresh_window` (REFRESH_WINDOW_HOURS), marked on the reads of the history
         (db/counters.py `history_spans`); longer ones are ignored."""
-        self._sql: str | None = None
-        self._dialect = "sqlite"
+        self._dialect: str | None = None  # the connection's, at the first store
         self._sqlite = _SqliteUpsert()
         self._horizon = snapshot_horizon
         self._spans = history_spans(history_ages, refresh_window)
@@ -212,9 +214,8 @@ class MessageRepository:
 
     def _conn(self) -> Any:
         conn = connections.get("default")
-        if self._sql is None:
+        if self._dialect is None:
             self._dialect = conn.capabilities.dialect
-            self._sql = _upsert_pg() if self._dialect == "postgres" else ""
         return conn
 
     # -- the hot path -------------------------------------------------------------------
@@ -242,7 +243,6 @@ class MessageRepository:
         re-read row clears `deleted_at`.
         """
         conn = self._conn()
-        assert self._sql is not None
         rereads = rows[: len(rows) - new_rows] if new_rows < len(rows) else []
         if self._dialect == "sqlite":
             await self._store_sqlite(conn, channel_id, rows, cursor, new_rows, rereads, media)
@@ -266,7 +266,7 @@ class MessageRepository:
                     tx, channel_id, rows, rows[0][-1], young_since, self._spans
                 )
                 columns = [list(c) for c in zip(*(r[1:-1] for r in rows), strict=True)]
-                await tx.execute_query(self._sql, [rows[0][0], rows[0][-1], *columns])
+                await tx.execute_query(_UPSERT_PG, [rows[0][0], rows[0][-1], *columns])
                 await links_pg(tx, channel_id, rows, changed)
                 if media is not None:
                     await enqueue_pg(tx, channel_id, media, rows[0][-1])

@@ -85,10 +85,7 @@ class HistoryMessage:
         "id",
         "media",
         "message",
-        "noforwards",
         "peer_id",
-        "pinned",
-        "post",
         "post_author",
         "reactions",
         "replies",
@@ -111,9 +108,6 @@ class HistoryMessage:
     post_author: str | None
     grouped_id: int | None
     reactions: Any
-    post: bool
-    pinned: bool
-    noforwards: bool
     action = None  # a service message is Telethon's MessageService
 
     def __repr__(self) -> str:
@@ -248,11 +242,6 @@ def read_message(reader: BinaryReader) -> HistoryMessage:
     data, pos = reader.stream, reader.position
     flags, flags2 = _II(data, pos)
     m = HistoryMessage()
-    m.post, m.pinned, m.noforwards = (
-        bool(flags & 16384),
-        bool(flags & 16777216),
-        bool(flags & 67108864),
-    )
     m.id = _I(data, pos + 8)[0]
     pos += 12
     if flags & 256:
