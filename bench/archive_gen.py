@@ -172,8 +172,9 @@ class ZipfTexts(Texts):
     def text(self) -> str:
         rng, v = self.rng, self.vocab
         ru = rng.random() < 0.7
-        words = rng.choices(v.ru if ru else v.en, cum_weights=v.ru_cum if ru else v.en_cum,
-                            k=rng.randint(5, 60))
+        words = rng.choices(
+            v.ru if ru else v.en, cum_weights=v.ru_cum if ru else v.en_cum, k=rng.randint(5, 60)
+        )
         endings = RU_ENDINGS if ru else EN_ENDINGS
         out: list[str] = []
         start = True
@@ -608,26 +609,50 @@ async def _pg_sequences_and_counts(conn: Any) -> None:
     )
 
 
+async def pg_search_fill(conn: Any, *, index_first: bool, index_mem: str) -> float:
+    """The search documents of every stored message (db.search: `message_search`, what
+    the app's search-index component computes after its start), written here in one
+    statement a tenth of the ids, and the queue of migration 0016 emptied. Without
+    `index_first` the GIN index goes first and is built again after (one sort instead of
+    10M inserts). Returns the seconds it took."""
+    from db.search import PG_DOCUMENT, PG_INDEX
+
+    t1 = time.perf_counter()
+    if not index_first:
+        await conn.execute(f"DROP INDEX IF EXISTS {PG_INDEX}")
+    lo, hi = await conn.fetchrow("SELECT COALESCE(min(id), 0), COALESCE(max(id), 0) FROM message")
+    step = max(1, (hi - lo + 10) // 10)
+    for a in range(lo, hi + 1, step):
+        await conn.execute(
+            f"INSERT INTO message_search (id, doc) SELECT m.id, {PG_DOCUMENT} FROM message m"
+            " WHERE m.id >= $1 AND m.id < $2 ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc",
+            a,
+            a + step,
+        )
+        print(f"... search documents up to id {a + step - 1:,}", file=sys.stderr, flush=True)
+    await conn.execute("TRUNCATE search_pending")
+    if not index_first:
+        await conn.execute(f"SET maintenance_work_mem = '{index_mem}'")
+        await conn.execute(f"CREATE INDEX {PG_INDEX} ON message_search USING GIN (doc)")
+    return time.perf_counter() - t1
+
+
 async def pg_finish(args: argparse.Namespace) -> dict[str, Any]:
-    """After the rollup (whose classification updates every row: with the GIN index in
-    place each update would recompute the row's tsvector): the search index, then
-    VACUUM ANALYZE."""
+    """After the rollup (whose classification updates every row): the search documents
+    (`--search`), then VACUUM ANALYZE."""
     import asyncpg
 
     conn = await asyncpg.connect(args.url)
     index_seconds = None
     try:
-        if args.search and not args.index_first:
-            # The index db.search.build_pg_index builds after the app's start (same name,
-            # same expression), built here with a plain CREATE INDEX: nothing else uses
-            # the database yet, and one scan is faster than CONCURRENTLY's two.
-            from db.search import PG_INDEX, PG_INDEX_EXPR
-
-            print("... building the search index (GIN)", file=sys.stderr, flush=True)
-            t1 = time.perf_counter()
-            await conn.execute(f"SET maintenance_work_mem = '{args.pg_index_mem}'")
-            await conn.execute(f"CREATE INDEX {PG_INDEX} ON message USING GIN ({PG_INDEX_EXPR})")
-            index_seconds = round(time.perf_counter() - t1, 1)
+        if args.search:
+            print("... search documents and their GIN index", file=sys.stderr, flush=True)
+            index_seconds = round(
+                await pg_search_fill(
+                    conn, index_first=args.index_first, index_mem=args.pg_index_mem
+                ),
+                1,
+            )
             print(f"... search index built in {index_seconds} s", file=sys.stderr, flush=True)
         await conn.execute("VACUUM ANALYZE")
     finally:
@@ -648,10 +673,6 @@ async def copy_from_sqlite(args: argparse.Namespace) -> dict[str, Any]:
     src = sqlite3.connect(f"file:{args.from_sqlite}?mode=ro", uri=True, timeout=60)
     conn = await asyncpg.connect(args.url)
     t0 = time.perf_counter()
-    if args.search and args.index_first:
-        from db.search import PG_INDEX, PG_INDEX_EXPR
-
-        await conn.execute(f"CREATE INDEX {PG_INDEX} ON message USING GIN ({PG_INDEX_EXPR})")
 
     def done_writing() -> bool:
         # archive_gen writes the subscriber snapshots after the last message.
@@ -764,15 +785,15 @@ def main() -> None:
         default=False,
         help="make the archive searchable as the app would have it: SQLite terms"
         " (core.words) written with the rows and the FTS5 index filled batch by batch"
-        " (INDEX_PENDING); PostgreSQL the GIN index of db.search.build_pg_index",
+        " (INDEX_PENDING); PostgreSQL the search documents and their GIN index (db.search)",
     )
     ap.add_argument("--stem-workers", type=int, default=0, help="processes stemming terms")
     ap.add_argument("--pg-index-mem", default="512MB", help="maintenance_work_mem for the GIN")
     ap.add_argument(
         "--index-first",
         action="store_true",
-        help="with --from-sqlite: the GIN index made before the rows go in, kept up to date"
-        " as they come (as a live archive's; the copy then overlaps the generator's work)",
+        help="PostgreSQL with --search: the search documents go into the GIN index one by"
+        " one, as a live archive's do (default: the index is built once after them)",
     )
     ap.add_argument(
         "--from-sqlite",
@@ -780,10 +801,23 @@ def main() -> None:
         help="PostgreSQL: copy the rows of this archive_gen SQLite archive instead of"
         " generating them (following it while its generator still writes)",
     )
+    ap.add_argument(
+        "--search-only",
+        action="store_true",
+        help="PostgreSQL: no rows, only migrate an existing archive and make it searchable"
+        " (with --search)",
+    )
     args = ap.parse_args()
     until = datetime.fromisoformat(args.until).astimezone(UTC)
     t0 = time.perf_counter()
     asyncio.run(_migrate(args.url))
+    if args.search_only:
+        if args.url.startswith("sqlite://") or not args.search:
+            raise SystemExit("--search-only is for PostgreSQL archives, with --search")
+        out = asyncio.run(pg_finish(args))
+        out["seconds"] = round(time.perf_counter() - t0, 1)
+        print(json.dumps(out))
+        return
     if args.url.startswith("sqlite://"):
         out = generate_sqlite(args, until)
         out["bytes"] = Path(_sqlite_path(args.url)).stat().st_size

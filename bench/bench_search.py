@@ -163,14 +163,14 @@ def _queries(count: int, vocab_size: int) -> list[tuple[str, str]]:
 
 async def run(path: Path, n: int, queries: int, vocab_size: int) -> None:
     from db.database import close_db, init_db
-    from db.search import pending_terms, search_messages
+    from db.search import pending_index, search_messages
     from services.search_index import SearchIndexRebuild
 
     t0 = time.perf_counter()
     await init_db(f"sqlite://{path}")
     print(f"migration 0006 on {n:,} messages: {time.perf_counter() - t0:.1f} s", flush=True)
     try:
-        pending = await pending_terms()
+        pending = await pending_index()
         rebuild = SearchIndexRebuild(chunk=1000)
         stop = asyncio.Event()
         lags: list[float] = []

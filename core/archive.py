@@ -119,14 +119,12 @@ class SearchPage:
 @dataclass(frozen=True)
 class IndexProgress:
     """The background rebuild of the search index (an archive stored before stemmed
-    search): `done` of `total` messages stemmed so far, at `rate` messages a second.
-    `building`: PostgreSQL's index is being built instead (CREATE INDEX CONCURRENTLY;
-    `done` of `total` units of the build's current phase, blocks or rows)."""
+    search, or of PostgreSQL's search documents): `done` of `total` messages indexed so
+    far, at `rate` messages a second."""
 
     done: int
     total: int
     rate: float = 0.0
-    building: bool = False
 
     @property
     def percent(self) -> int:

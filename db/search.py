@@ -4,10 +4,12 @@ SQLite: the FTS5 table `message_fts` indexes `message.terms` (core.words: the fo
 stemmed words of text + content_text; migration 0006). The ingest path writes terms
 and indexes each batch in its own transaction (db.messages.INDEX_PENDING); rows
 written by any other path, and the rows of an archive stored before 0006, get their
-terms from `fill_terms` (run in the background by services.search_index, and for a
-bounded number of rows before each search). PostgreSQL: an expression GIN index over
-the tsvector of the same text in `tgp_search`, PostgreSQL's russian configuration
-without stop words (migration 0006).
+terms from `fill_index` (run in the background by services.search_index, and for a
+bounded number of rows before each search). PostgreSQL: the tsvector of the same text
+in `tgp_search` (PostgreSQL's russian configuration without stop words, migration 0006)
+is stored in `message_search`, GIN-indexed (migration 0016); triggers queue new and
+changed rows in `search_pending` and `fill_index` writes their documents, in the
+background and before each search, as on SQLite.
 
 Either way the query means what core.words.SearchQuery says, and snippets are cut and
 highlighted in Python from the stored text (the index holds stems, not words).
@@ -34,28 +36,26 @@ __all__ = [
     "PG_DOCUMENT",
     "PG_INDEX",
     "RANK_LIMIT",
-    "build_pg_index",
-    "fill_terms",
+    "fill_index",
     "index_pending",
-    "pending_terms",
-    "pg_index_progress",
+    "indexed_count",
+    "pending_index",
     "search_messages",
-    "stemmed_count",
 ]
 
 # Above this many matches results come newest first instead of by relevance.
 RANK_LIMIT = 10_000
-# Rows without terms a search stems itself before it looks (more: the background
-# rebuild's work; the page says how many are not searchable yet).
+# Rows not searchable yet a search indexes itself before it looks (more: the
+# background rebuild's work; the page says how many are not searchable yet).
 SEARCH_FILL = 500
 SNIPPET_WIDTH = 160
 
-# The GIN index's expression (`tgp_search`: PostgreSQL's russian configuration without
-# stop words, migration 0006), over `m`. The index is built after the start, in the
-# background, by `build_pg_index` (CREATE INDEX CONCURRENTLY): the migration only makes
-# the configuration, so a large archive does not hold the start for minutes.
+# PostgreSQL's search document of a message (`tgp_search`: PostgreSQL's russian
+# configuration without stop words, migration 0006), stored in `message_search` with a
+# GIN index over it (migration 0016) by `fill_index`: for the rows `search_pending`
+# lists (queued by triggers as rows are stored or their text changes).
 PG_CONFIG = "tgp_search"
-PG_INDEX = "message_terms_fts_idx"
+PG_INDEX = "message_search_doc"
 # What is not a word character for core.words (str.isalnum): ASCII punctuation and
 # symbols, the other non-alphanumerics of Latin, Greek and Cyrillic, general
 # punctuation, symbols and arrows, CJK and fullwidth punctuation, emoji. Every run of
@@ -114,93 +114,63 @@ async def index_pending() -> None:
             await tx.execute_query(sql)
 
 
-async def pg_index_ready() -> bool | None:
-    """None on SQLite; on PostgreSQL True when the search index exists and is valid
-    (False: missing, or left invalid by an interrupted CREATE INDEX CONCURRENTLY)."""
+async def pending_index() -> int:
+    """How many stored messages are not searchable yet: SQLite, those without terms;
+    PostgreSQL, those queued in `search_pending` (new or changed, document not written
+    yet)."""
     conn = connections.get("default")
-    if _sqlite(conn):
-        return None
-    rows = await conn.execute_query_dict(
-        "SELECT i.indisvalid AS ok FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid"
-        " WHERE c.relname = $1",
-        [PG_INDEX],
-    )
-    return bool(rows and rows[0]["ok"])
-
-
-async def build_pg_index() -> bool:
-    """PostgreSQL: build the search index (PG_INDEX over PG_INDEX_EXPR) when it is
-    missing or invalid, with CREATE INDEX CONCURRENTLY outside any transaction: reads
-    and writes of `message` go on meanwhile (searches scan the table until it is ready).
-    Returns True when it built the index, False when there was nothing to do (or
-    SQLite). Minutes over millions of rows; an interrupted build leaves an invalid
-    index, dropped and built again by the next call."""
-    conn = connections.get("default")
-    if _sqlite(conn):
-        return False
-    ready = await pg_index_ready()
-    if ready:
-        return False
-    # Each statement on its own, outside a transaction (CONCURRENTLY requires it).
-    await conn.execute_script(f"DROP INDEX CONCURRENTLY IF EXISTS {PG_INDEX}")
-    await conn.execute_script(
-        f"CREATE INDEX CONCURRENTLY {PG_INDEX} ON message USING GIN ({PG_INDEX_EXPR})"
-    )
-    return True
-
-
-async def pg_index_progress() -> tuple[int, int] | None:
-    """PostgreSQL, while `build_pg_index` runs: (done, total) of the build's current
-    phase (blocks of the table scanned, then tuples sorted and loaded;
-    pg_stat_progress_create_index); None when no build of it is seen."""
-    conn = connections.get("default")
-    if _sqlite(conn):
-        return None
-    rows = await conn.execute_query_dict(
-        "SELECT p.blocks_done, p.blocks_total, p.tuples_done, p.tuples_total"
-        " FROM pg_stat_progress_create_index p WHERE p.relid = 'message'::regclass"
-    )
-    if not rows:
-        return None
-    r = rows[0]
-    if r["blocks_total"]:
-        return int(r["blocks_done"]), int(r["blocks_total"])
-    return int(r["tuples_done"] or 0), int(r["tuples_total"] or 0)
-
-
-async def pending_terms() -> int:
-    """How many stored messages have no terms yet (not searchable); 0 on PostgreSQL."""
-    conn = connections.get("default")
-    if not _sqlite(conn):
-        return 0
-    rows = await conn.execute_query_dict(
+    sql = (
         "SELECT count(*) AS n FROM message INDEXED BY message_terms_pending WHERE terms IS NULL"
+        if _sqlite(conn)
+        else "SELECT count(*) AS n FROM search_pending"
     )
+    rows = await conn.execute_query_dict(sql)
     return int(rows[0]["n"])
 
 
-# Rows stemmed by fill_terms in this process, whoever asked (the rebuild or a search):
-# the rebuild's progress counts the rows a search stemmed before it got to them.
-_STEMMED = [0]
+# Rows indexed by fill_index in this process, whoever asked (the rebuild or a search):
+# the rebuild's progress counts the rows a search indexed before it got to them.
+_INDEXED = [0]
 
 
-def stemmed_count() -> int:
-    """How many rows `fill_terms` has stemmed in this process so far."""
-    return _STEMMED[0]
+def indexed_count() -> int:
+    """How many rows `fill_index` has indexed in this process so far."""
+    return _INDEXED[0]
 
 
-async def fill_terms(limit: int) -> int:
-    """Compute and store the terms of up to `limit` messages that have none, newest
-    first, in ONE transaction (the triggers of migration 0006 index them). Returns how
-    many were written (0: none left, or PostgreSQL, which needs no terms).
+# PostgreSQL: up to $1 queued messages, newest first, their documents written (or
+# rewritten: an edit) and their queue entries gone, in one statement. SKIP LOCKED:
+# processes filling at once take different rows. A queued row deleted meanwhile leaves
+# the queue and writes nothing. The count is of queue entries taken.
+_PG_FILL = (
+    "WITH q AS (DELETE FROM search_pending WHERE id IN (SELECT id FROM search_pending"
+    "  ORDER BY id DESC LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING id),"
+    " ins AS (INSERT INTO message_search (id, doc)"
+    f"  SELECT m.id, {PG_DOCUMENT} FROM message m JOIN q ON q.id = m.id"
+    "  ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc RETURNING 1)"
+    " SELECT count(*) AS n FROM q"
+)
 
-    The rows are read, stemmed and written in one hop to aiosqlite's thread under
-    Tortoise's connection lock: no other write can change a row in between, and the
-    event loop is free meanwhile (it gets the GIL back every switch interval).
+
+async def fill_index(limit: int) -> int:
+    """Make up to `limit` messages that are not searchable yet searchable, newest first,
+    in ONE transaction. Returns how many were done (0: none left). SQLite: their terms
+    (core.words.message_terms, computed here; the triggers of migration 0006 index
+    them). PostgreSQL: their documents in `message_search` (migration 0016), computed by
+    the server.
+
+    SQLite: the rows are read, stemmed and written in one hop to aiosqlite's thread
+    under Tortoise's connection lock: no other write can change a row in between, and
+    the event loop is free meanwhile (it gets the GIL back every switch interval).
     """
     conn = connections.get("default")
-    if not _sqlite(conn) or limit <= 0:
+    if limit <= 0:
         return 0
+    if not _sqlite(conn):
+        rows = await conn.execute_query_dict(_PG_FILL, [limit])
+        n = int(rows[0]["n"])
+        _INDEXED[0] += n
+        return n
 
     def work(raw: sqlite3.Connection) -> int:
         raw.execute("BEGIN IMMEDIATE")
@@ -220,7 +190,7 @@ async def fill_terms(limit: int) -> int:
 
     async with conn.acquire_connection() as aconn:
         n = int(await aconn._execute(work, aconn._conn))
-    _STEMMED[0] += n
+    _INDEXED[0] += n
     return n
 
 
@@ -262,15 +232,16 @@ def _write_terms(raw: sqlite3.Connection, rows: list[tuple[int, str, str]]) -> N
 async def search_messages(query: SearchQuery | str, offset: int = 0, limit: int = 5) -> SearchPage:
     """`limit` hits from `offset` for `query` (a SearchQuery, or text parsed as one:
     raises core.words.BadQuery when it is not usable): best matches first (bm25 /
-    ts_rank), newer first among equals (SQLite: the later stored); newest first when more
-    than RANK_LIMIT messages match (SQLite). `unindexed` on the page counts messages not
-    searchable yet (SQLite, while the background rebuild of an older archive runs)."""
+    ts_rank), the later stored first among equals; the later stored first when more
+    than RANK_LIMIT messages match. `unindexed` on the page counts messages not
+    searchable yet (while the background rebuild of an older archive runs, or a
+    backfill outpaces PostgreSQL's indexing)."""
     q = query if isinstance(query, SearchQuery) else SearchQuery.parse(query)
     conn = connections.get("default")
     unindexed = 0
+    if await fill_index(SEARCH_FILL) == SEARCH_FILL:
+        unindexed = await pending_index()
     if _sqlite(conn):
-        if await fill_terms(SEARCH_FILL) == SEARCH_FILL:
-            unindexed = await pending_terms()
         await index_pending()
         match = q.fts5()
         total_rows = await conn.execute_query_dict(
@@ -284,31 +255,34 @@ async def search_messages(query: SearchQuery | str, offset: int = 0, limit: int 
         # reads over the whole file (1.4 s for 8,000 matches of a 10M archive, cold).
         # Among equal scores the later stored row first (ids grow as rows are stored).
         score = "0" if broad else "bm25(message_fts)"
-        rows = await conn.execute_query_dict(
-            "SELECT m.id, m.msg_id, m.date, m.text, m.content_text, m.comment_of,"
-            " c.tg_id, c.username, c.title, c.kind"
-            f" FROM (SELECT rowid AS id, {score} AS score FROM message_fts"
-            "  WHERE message_fts MATCH ? ORDER BY score, rowid DESC LIMIT ? OFFSET ?) AS top"
-            " JOIN message m ON m.id = top.id JOIN channel c ON c.id = m.channel_id"
-            " ORDER BY top.score, top.id DESC",
-            [match, limit, offset],
+        top = (
+            f"SELECT rowid AS id, {score} AS score FROM message_fts"
+            " WHERE message_fts MATCH ? ORDER BY score, rowid DESC LIMIT ? OFFSET ?"
         )
+        args: list[Any] = [match, limit, offset]
     else:
-        ts = q.tsquery()
+        # The same on PostgreSQL over the stored documents (migration 0016); ts_rank is
+        # negated so that both order ascending. Counting reads only the GIN index and
+        # the visibility map (a bitmap scan fetches no page that is all visible).
+        tsq = f"to_tsquery('{PG_CONFIG}', $1)"
         total_rows = await conn.execute_query_dict(
-            "SELECT count(*) AS n FROM message m"
-            f" WHERE {PG_DOCUMENT} @@ to_tsquery('{PG_CONFIG}', $1)",
-            [ts],
+            f"SELECT count(*) AS n FROM message_search WHERE doc @@ {tsq}", [q.tsquery()]
         )
-        rows = await conn.execute_query_dict(
-            "SELECT m.id, m.msg_id, m.date, m.text, m.content_text, m.comment_of,"
-            " c.tg_id, c.username, c.title, c.kind"
-            " FROM message m JOIN channel c ON c.id = m.channel_id"
-            f" WHERE {PG_DOCUMENT} @@ to_tsquery('{PG_CONFIG}', $1)"
-            f" ORDER BY ts_rank({PG_DOCUMENT}, to_tsquery('{PG_CONFIG}', $1)) DESC,"
-            " m.date DESC LIMIT $2 OFFSET $3",
-            [ts, limit, offset],
+        broad = int(total_rows[0]["n"]) > RANK_LIMIT
+        score = "0" if broad else f"-ts_rank(doc, {tsq})"
+        top = (
+            f"SELECT id, {score} AS score FROM message_search WHERE doc @@ {tsq}"
+            " ORDER BY score, id DESC LIMIT $2 OFFSET $3"
         )
+        args = [q.tsquery(), limit, offset]
+    rows = await conn.execute_query_dict(
+        "SELECT m.id, m.msg_id, m.date, m.text, m.content_text, m.comment_of,"
+        " c.tg_id, c.username, c.title, c.kind"
+        f" FROM ({top}) AS top"
+        " JOIN message m ON m.id = top.id JOIN channel c ON c.id = m.channel_id"
+        " ORDER BY top.score, top.id DESC",
+        args,
+    )
     # A comment links into its channel's thread, as exports do.
     parents = await comment_parents() if any(r["comment_of"] for r in rows) else {}
     return SearchPage(

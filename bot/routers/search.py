@@ -112,10 +112,6 @@ async def status_section(archive: ArchiveAPI, lang: str) -> str:
     progress = archive.index_progress()
     if progress is None:
         return ""
-    if progress.building:
-        # The build's first phase has no known size yet: 0 %, not 100.
-        percent = progress.percent if progress.total else 0
-        return t("status_search_index_building", lang, percent=percent)
     return t(
         "status_search_index",
         lang,

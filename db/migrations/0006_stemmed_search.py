@@ -25,9 +25,10 @@ times):
 
 PostgreSQL: the 'simple' GIN index goes; a GIN index over
 to_tsvector('tgp_search', translate(text || ' ' || content_text, 'ёЁ', 'еЕ')) replaces
-it, built NOT here but after the start by services.search_index (db.search.build_pg_index:
-CREATE INDEX CONCURRENTLY, minutes over a million rows, the bot answering meanwhile and
-searches scanning the table until it is ready). `tgp_search` is PostgreSQL's own `russian` configuration (Cyrillic words by the
+it, built NOT here but after the start by services.search_index (db.search.build_pg_index
+then: CREATE INDEX CONCURRENTLY, minutes over a million rows, the bot answering meanwhile
+and searches scanning the table until it is ready; migration 0016 replaced it by stored
+vectors). `tgp_search` is PostgreSQL's own `russian` configuration (Cyrillic words by the
 Snowball russian stemmer, Latin words by the english one) with the same two Snowball
 stemmers minus their stop-word lists: SQLite indexes every word, so "в Москве" is a
 phrase and "в" a word on both databases, and the Python matcher of watches and export
@@ -54,7 +55,7 @@ SQLITE_FORWARD = [
     )""",
     "INSERT OR IGNORE INTO fts_state (id, indexed_to) VALUES (1, 0)",
     # 1 inside a transaction that indexes the rows it writes itself, in bulk (the
-    # rebuild, db.search.fill_terms): the per-row trigger stands aside.
+    # rebuild, db.search.fill_index): the per-row trigger stands aside.
     "ALTER TABLE fts_state ADD COLUMN bulk INTEGER NOT NULL DEFAULT 0",
     # Every row goes in with the terms it has: none yet for an archive stored before
     # this migration (an empty document each, ~2 s for 1M rows, no tokenizing); the

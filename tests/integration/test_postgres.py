@@ -10,6 +10,7 @@ import asyncio
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from tortoise import connections
 
 from core.parsing import COLUMNS
@@ -106,10 +107,8 @@ async def test_stemmed_search_on_postgres(pg_repo: MessageRepository) -> None:
     """The /search corpus on PostgreSQL's own Snowball stemmers (migration 0006's
     `tgp_search`: russian, Latin words by english, no stop words), ё folded by
     translate(): the same answers as SQLite's stems and the Python matcher."""
-    from tortoise import connections
 
     from core.words import SearchQuery
-    from db.search import PG_DOCUMENT
 
     ch = await Channel.create(tg_id=779, access_hash=1, username="forms")
     texts = [
@@ -145,62 +144,85 @@ async def test_stemmed_search_on_postgres(pg_repo: MessageRepository) -> None:
         assert [i for i, t in enumerate(texts, 1) if q.matches_text(t)] == ids, query
     page = await search_messages("москва выборы")
     assert page.hits[0].snippet.count("\x02") == 2  # both words marked, in Python
-    # The GIN expression index (built in the background after the start) is the one a
-    # search can use.
-    from db.search import build_pg_index
+    # The stored documents' GIN index (migration 0016) is the one a search uses.
+    from db.search import PG_INDEX
 
-    await build_pg_index()
-    conn = connections.get("default")
-    idx = await conn.execute_query_dict(
-        "SELECT indexdef FROM pg_indexes WHERE indexname = 'message_terms_fts_idx'"
-    )
-    assert "to_tsvector('tgp_search'" in idx[0]["indexdef"]
     plan = await _plan_without_seqscan(
-        f"EXPLAIN SELECT count(*) FROM message m WHERE {PG_DOCUMENT}"
-        " @@ to_tsquery('tgp_search', 'москва')"
+        "EXPLAIN SELECT count(*) FROM message_search"
+        " WHERE doc @@ to_tsquery('tgp_search', 'москва')"
     )
-    assert any("message_terms_fts_idx" in str(r) for r in plan), plan
+    assert any(PG_INDEX in str(r) for r in plan), plan
 
 
-async def test_the_search_index_is_built_concurrently_after_the_start(
-    pg_repo: MessageRepository,
+async def test_search_documents_are_queued_and_written_after_the_ingest(
+    pg_repo: MessageRepository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Migration 0006 does not build the GIN index (minutes over a large archive, the
-    bot silent): searches work without it (a table scan), and the search-index
-    component builds it with CREATE INDEX CONCURRENTLY; it is valid, used, and a second
-    run has nothing to do. An invalid index (an interrupted build) is built again."""
-    from tortoise import connections
-
-    from db.search import PG_DOCUMENT, PG_INDEX, build_pg_index, pg_index_ready
+    """Migration 0016: the ingest queues its rows (no tsvector on its path); a search
+    writes up to SEARCH_FILL queued documents before it looks and says how many are
+    left; the search-index component writes the rest in the background. An edit of the
+    text queues the row again (the old words stop matching), an edit of anything else
+    does not, and a deleted message takes its document with it. Two fillers at once
+    take different rows."""
+    from db import search
+    from db.search import fill_index, pending_index
     from services.search_index import SearchIndexRebuild
 
     conn = connections.get("default")
-    await conn.execute_script(f"DROP INDEX IF EXISTS {PG_INDEX}")
-    # The start-up migration makes no such index (nor any other slow statement).
-    import importlib
+    ch = await Channel.create(tg_id=791, access_hash=1, username="queue")
+    assert await fill_index(10_000) >= 0 and await pending_index() == 0  # earlier tests'
+    rows = [
+        message_row(ch.id, tl_message(i, f"Гололедица в Москве {i}"), NOW) for i in range(1, 31)
+    ]
+    await pg_repo.store_batch(ch.id, rows, cursor=30, new_rows=30)
+    assert await pending_index() == 30
+    docs = await conn.execute_query_dict(
+        "SELECT count(*) AS n FROM message_search s JOIN message m ON m.id = s.id"
+        " WHERE m.channel_id = $1",
+        [ch.id],
+    )
+    assert docs[0]["n"] == 0  # nothing computed on the ingest path
 
-    mig = importlib.import_module("db.migrations.0006_stemmed_search")
-    assert not any("INDEX" in sql for sql in mig.POSTGRES_FORWARD[1:])
-    ch = await Channel.create(tg_id=780, access_hash=1, username="bg")
-    rows = [message_row(ch.id, tl_message(i, f"Гололедица в Москве {i}"), NOW) for i in (1, 2)]
-    await pg_repo.store_batch(ch.id, rows, cursor=2, new_rows=2)
-    assert await pg_index_ready() is False
-    assert (await search_messages("гололедицы москва")).total == 2  # no index: a scan
-    assert await SearchIndexRebuild(poll_seconds=0.01).build_index() is True
-    assert await pg_index_ready() is True
-    assert await build_pg_index() is False  # nothing to do
-    plan = await _plan_without_seqscan(
-        f"EXPLAIN SELECT count(*) FROM message m WHERE {PG_DOCUMENT}"
-        " @@ to_tsquery('tgp_search', 'москва')"
-    )
-    assert any(PG_INDEX in str(r) for r in plan), plan
-    # An invalid index (what an interrupted CONCURRENTLY build leaves) is rebuilt.
-    await conn.execute_query(
-        "UPDATE pg_index SET indisvalid = false WHERE indexrelid = $1::regclass", [PG_INDEX]
-    )
-    assert await pg_index_ready() is False
-    assert await build_pg_index() is True and await pg_index_ready() is True
-    assert (await search_messages("гололедицу")).total == 2
+    monkeypatch.setattr(search, "SEARCH_FILL", 20)
+    page = await search_messages("гололедицы", 0, 5)
+    monkeypatch.undo()
+    # The newest 20 first; the page says 10 are not searchable yet.
+    assert (page.total, page.unindexed) == (20, 10)
+    assert [h.msg_id for h in page.hits] == [30, 29, 28, 27, 26]
+    rebuild = SearchIndexRebuild(chunk=4, target_seconds=None)
+    assert await rebuild.rebuild(10) == 10 and await pending_index() == 0
+    assert (await search_messages("гололедицы")).total == 30
+
+    # Views change: no document is queued; the text changes: the row is queued again.
+    await Message.filter(channel_id=ch.id, msg_id=3).update(views=999)
+    assert await pending_index() == 0
+    await Message.filter(channel_id=ch.id, msg_id=3).update(text="Снегопад в Сочи")
+    assert await pending_index() == 1
+    assert await fill_index(100) == 1
+    assert (await search_messages("гололедицы")).total == 29
+    assert [h.msg_id for h in (await search_messages("снегопад")).hits] == [3]
+    # The upsert of a re-read with a new text queues it too.
+    again = [message_row(ch.id, tl_message(4, "Метель в Казани"), NOW)]
+    await pg_repo.store_batch(ch.id, again, cursor=4, new_rows=0)
+    assert (await search_messages("метель")).total == 1
+
+    # A deleted message goes from the index; a queued one that is deleted is skipped.
+    await Message.filter(channel_id=ch.id, msg_id=5).delete()
+    assert (await search_messages("гололедицы")).total == 27
+    await Message.filter(channel_id=ch.id, msg_id=6).update(text="Град")
+    await Message.filter(channel_id=ch.id, msg_id=6).delete()
+    assert await pending_index() == 1 and await fill_index(100) == 1
+    assert await pending_index() == 0
+
+    # Two transactions filling at once take different rows (SKIP LOCKED).
+    more = [message_row(ch.id, tl_message(i, f"Ливень {i}"), NOW) for i in range(100, 110)]
+    await pg_repo.store_batch(ch.id, more, cursor=109, new_rows=10)
+    from tortoise.transactions import in_transaction
+
+    async with in_transaction() as tx:
+        first = await tx.execute_query_dict(search._PG_FILL, [6])
+        second = await fill_index(6)  # another connection, while the first holds 6
+    assert (first[0]["n"], second) == (6, 4)
+    assert (await search_messages("ливень")).total == 10
 
 
 async def test_postgres_and_the_python_matcher_agree_on_random_queries(

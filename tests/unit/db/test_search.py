@@ -11,7 +11,7 @@ from tortoise import connections
 import db.search as search_module
 from bot.routers.search import render_snippet
 from core.words import BadQuery
-from db.search import HL_END, HL_START, pending_terms, search_messages
+from db.search import HL_END, HL_START, pending_index, search_messages
 from tests.unit.export_fixtures import make_channel, upsert
 
 
@@ -161,7 +161,7 @@ async def test_rows_without_terms_are_stemmed_before_a_search(
 ) -> None:
     ch = await make_channel(1, "news", "News")
     await upsert(ch, [(i, f"новость {i}") for i in range(1, 11)])
-    assert await pending_terms() == 10
+    assert await pending_index() == 10
     # A search stems a bounded number itself and says how many are left.
     monkeypatch.setattr(search_module, "SEARCH_FILL", 4)
     page = await search_messages("новости", 0, 20)
@@ -171,7 +171,7 @@ async def test_rows_without_terms_are_stemmed_before_a_search(
     monkeypatch.setattr(search_module, "SEARCH_FILL", 100)
     page = await search_messages("новости", 0, 20)
     assert page.total == 10 and page.unindexed == 0
-    assert await pending_terms() == 0
+    assert await pending_index() == 0
 
 
 async def test_nfd_text_is_found_and_marked_on_its_composed_form(db: Path) -> None:

@@ -14,7 +14,7 @@ from tortoise import connections
 
 from db.messages import MessageRepository
 from db.models import Channel, Message
-from db.search import fill_terms, index_pending, pending_terms, search_messages
+from db.search import fill_index, index_pending, pending_index, search_messages
 from parser.history import message_row
 from tests.unit.message_fixtures import tl_message
 
@@ -58,7 +58,7 @@ async def test_ingested_batch_is_indexed_in_its_own_transaction(repo: MessageRep
     assert await _scalar("SELECT indexed_to FROM fts_state") == await _scalar(
         "SELECT MAX(id) FROM message"
     )
-    assert await pending_terms() == 0
+    assert await pending_index() == 0
     assert await _scalar("SELECT count(*) FROM message WHERE terms = 'appl number 7'") == 1
     assert await _scalar("SELECT count(*) FROM message_fts WHERE message_fts MATCH 'appl'") == 50
     await _integrity_ok()
@@ -72,7 +72,7 @@ async def test_edits_and_deletes_keep_the_index_exact(repo: MessageRepository) -
     await Message.create(channel_id=ch.id, msg_id=11, date=NOW, text="plum 11")
     await Message.create(channel_id=ch.id, msg_id=12, date=NOW, text="plum 12")
     assert await _scalar("SELECT count(*) FROM message_fts WHERE message_fts MATCH 'plum'") == 0
-    assert await pending_terms() == 2
+    assert await pending_index() == 2
     # Edit an indexed row and an unindexed one; delete one of each.
     await Message.filter(channel_id=ch.id, msg_id=1).update(text="quince 1")
     await Message.filter(channel_id=ch.id, msg_id=11).update(text="quince 11")
@@ -103,10 +103,10 @@ async def test_an_edit_by_another_path_unstems_the_row_until_stemmed_again(
     assert (await search_messages("выбор")).total == 1
     # The ORM writes text without terms: the stale stems leave the index at once.
     await Message.filter(channel_id=ch.id, msg_id=1).update(text="снегопад в Петербурге")
-    assert await pending_terms() == 1
+    assert await pending_index() == 1
     assert await _scalar("SELECT count(*) FROM message_fts WHERE message_fts MATCH 'выбор'") == 0
     await _integrity_ok()
-    assert await fill_terms(100) == 1 and await fill_terms(100) == 0
+    assert await fill_index(100) == 1 and await fill_index(100) == 0
     assert (await search_messages("снегопады")).total == 1
     assert (await search_messages("выборы")).total == 0
     await _integrity_ok()
@@ -117,5 +117,5 @@ async def test_an_edit_by_another_path_unstems_the_row_until_stemmed_again(
         cursor=1,
         new_rows=0,
     )
-    assert await pending_terms() == 0
+    assert await pending_index() == 0
     await _integrity_ok()

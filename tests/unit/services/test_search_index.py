@@ -18,7 +18,7 @@ from tortoise import connections
 
 from core.archive import IndexProgress
 from db.database import close_db, init_db
-from db.search import fill_terms, pending_terms, search_messages
+from db.search import fill_index, pending_index, search_messages
 from services.archive import ArchiveService
 from services.search_index import SearchIndexRebuild
 from tests.old_archive import migrate_to
@@ -67,7 +67,7 @@ async def _integrity_ok() -> None:
 
 
 async def test_the_rebuild_stems_an_old_archive_with_progress(old_archive: Path) -> None:
-    assert await pending_terms() == 25
+    assert await pending_index() == 25
     await _integrity_ok()  # the old rows are in the index, as empty documents
     seen: list[IndexProgress | None] = []
     rebuild = SearchIndexRebuild(chunk=4, target_seconds=None)
@@ -75,7 +75,7 @@ async def test_the_rebuild_stems_an_old_archive_with_progress(old_archive: Path)
 
     async def fill(limit: int) -> int:
         seen.append(archive.index_progress())
-        n = await fill_terms(limit)
+        n = await fill_index(limit)
         await _integrity_ok()  # exact after every transaction
         return n
 
@@ -86,7 +86,7 @@ async def test_the_rebuild_stems_an_old_archive_with_progress(old_archive: Path)
     assert [p.done for p in progress] == [0, 4, 8, 12, 16, 20, 24]
     assert all(p.total == 25 for p in progress)
     assert progress[3].percent == 48
-    assert await pending_terms() == 0
+    assert await pending_index() == 0
     assert (await search_messages("москва", 0, 50)).total == 10
     assert (await search_messages("выборы", 0, 50)).total == 15
     assert (await search_messages("елка", 0, 50)).total == 5
@@ -98,13 +98,13 @@ async def test_other_database_users_get_through_between_chunks(old_archive: Path
     rebuild = SearchIndexRebuild(chunk=2, target_seconds=None)
 
     async def fill(limit: int) -> int:
-        n = await fill_terms(limit)
+        n = await fill_index(limit)
         order.append("chunk")
         return n
 
     async def query() -> None:
         await asyncio.sleep(0)
-        await pending_terms()
+        await pending_index()
         order.append("query")
 
     rebuild._fill = fill
@@ -119,17 +119,17 @@ async def test_the_component_runs_until_stopped_and_picks_up_new_rows(
     task = asyncio.create_task(rebuild.run())
     try:
         for _ in range(200):
-            if await pending_terms() == 0:
+            if await pending_index() == 0:
                 break
             await asyncio.sleep(0.02)
-        assert await pending_terms() == 0
+        assert await pending_index() == 0
         # Another path edits a post without its terms: stemmed again within idle_seconds.
         await connections.get("default").execute_query(
             "UPDATE message SET text = 'снегопад в Москве' WHERE msg_id = 3"
         )
-        assert await pending_terms() == 1
+        assert await pending_index() == 1
         for _ in range(200):
-            if await pending_terms() == 0:
+            if await pending_index() == 0:
                 break
             await asyncio.sleep(0.02)
         assert (await search_messages("снегопады")).total == 1
@@ -158,54 +158,6 @@ async def test_the_chunk_follows_the_time_a_transaction_takes() -> None:
     assert sizes[0] == 1000 and set(sizes[1:-1]) == {500}
 
 
-async def test_the_postgres_index_is_built_in_the_background_with_progress() -> None:
-    """PostgreSQL: the component builds the GIN index after the start (the migration
-    does not), /status says "building" with the build's percent meanwhile, and a stop
-    cancels the build at once."""
-    from bot.routers.search import status_section
-
-    release = asyncio.Event()
-    seen = [(0, 0)]
-    cancelled: list[bool] = []
-
-    async def build() -> bool:
-        try:
-            await release.wait()
-        except asyncio.CancelledError:
-            cancelled.append(True)
-            raise
-        return True
-
-    async def progress() -> tuple[int, int] | None:
-        return seen[0]
-
-    rebuild = SearchIndexRebuild(build_index=build, build_progress=progress, poll_seconds=0.01)
-    archive = ArchiveService(20, index=rebuild)
-    task = asyncio.create_task(rebuild.build_index())
-    await asyncio.sleep(0.05)
-    p = archive.index_progress()
-    assert p is not None and p.building
-    # The first phase has no size yet: 0 %, not 100.
-    assert "0%" in await status_section(archive, "en")
-    seen[0] = (250, 1000)
-    await asyncio.sleep(0.05)
-    assert await status_section(archive, "en") == (
-        "Search index: building (25%); searches are slower until it is ready"
-    )
-    assert "строится (25%)" in await status_section(archive, "ru")
-    release.set()
-    assert await asyncio.wait_for(task, 5) is True
-    assert archive.index_progress() is None and await status_section(archive, "en") == ""
-
-    # A stop during a build cancels it (the next start builds the index again).
-    release.clear()
-    task = asyncio.create_task(rebuild.build_index())
-    await asyncio.sleep(0.05)
-    await rebuild.stop()
-    assert await asyncio.wait_for(task, 5) is False
-    assert cancelled == [True] and rebuild.progress() is None
-
-
 async def test_rows_a_search_stems_count_in_the_rebuild_progress(old_archive: Path) -> None:
     """Searches during the rebuild stem some rows themselves (db.search.SEARCH_FILL):
     the progress counts them, so it reaches the total (it stopped at 80% before)."""
@@ -216,11 +168,11 @@ async def test_rows_a_search_stems_count_in_the_rebuild_progress(old_archive: Pa
         p = rebuild.progress()
         if p is not None:
             seen.append(p)
-        await fill_terms(3)  # a /search between two chunks stems 3 rows itself
-        return await fill_terms(limit)
+        await fill_index(3)  # a /search between two chunks stems 3 rows itself
+        return await fill_index(limit)
 
     rebuild._fill = fill
     assert await rebuild.rebuild(25) == 25
     assert [p.done for p in seen] == [0, 7, 14, 21]
     assert seen[-1].percent == 84 and all(p.total == 25 for p in seen)
-    assert await pending_terms() == 0
+    assert await pending_index() == 0
