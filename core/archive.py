@@ -109,11 +109,13 @@ HL_END = "\x03"
 class SearchPage:
     """One page of search hits, best first, and how many messages match in all.
     `unindexed`: stored messages not searchable yet (an older archive's index is being
-    rebuilt in the background), 0 normally."""
+    rebuilt in the background), 0 normally. `capped`: more than `total` match (the
+    count stopped there: PostgreSQL, beyond db.search.RANK_LIMIT matches)."""
 
     total: int
     hits: tuple[SearchHit, ...]
     unindexed: int = 0
+    capped: bool = False
 
 
 @dataclass(frozen=True)

@@ -247,47 +247,80 @@ async def search_messages(query: SearchQuery | str, offset: int = 0, limit: int 
         total_rows = await conn.execute_query_dict(
             "SELECT count(*) AS n FROM message_fts WHERE message_fts MATCH ?", [match]
         )
+        total = int(total_rows[0]["n"])
         # bm25 scores every match before sorting: beyond RANK_LIMIT matches (a one- or
         # two-letter prefix over a large archive) newest first keeps the reply fast.
-        broad = int(total_rows[0]["n"]) > RANK_LIMIT
+        broad = total > RANK_LIMIT
         # Ranked inside the index alone, and only the page's rows read from `message`:
         # ordering by a column of `message` read the row of every match first, random
         # reads over the whole file (1.4 s for 8,000 matches of a 10M archive, cold).
         # Among equal scores the later stored row first (ids grow as rows are stored).
         score = "0" if broad else "bm25(message_fts)"
-        top = (
+        top = await conn.execute_query_dict(
             f"SELECT rowid AS id, {score} AS score FROM message_fts"
-            " WHERE message_fts MATCH ? ORDER BY score, rowid DESC LIMIT ? OFFSET ?"
+            " WHERE message_fts MATCH ? ORDER BY score, rowid DESC LIMIT ? OFFSET ?",
+            [match, limit, offset],
         )
-        args: list[Any] = [match, limit, offset]
+        capped = False
     else:
-        # The same on PostgreSQL over the stored documents (migration 0016); ts_rank is
-        # negated so that both order ascending. Counting reads only the GIN index and
-        # the visibility map (a bitmap scan fetches no page that is all visible).
-        tsq = f"to_tsquery('{PG_CONFIG}', $1)"
-        total_rows = await conn.execute_query_dict(
-            f"SELECT count(*) AS n FROM message_search WHERE doc @@ {tsq}", [q.tsquery()]
-        )
-        broad = int(total_rows[0]["n"]) > RANK_LIMIT
-        score = "0" if broad else f"-ts_rank(doc, {tsq})"
-        top = (
-            f"SELECT id, {score} AS score FROM message_search WHERE doc @@ {tsq}"
-            " ORDER BY score, id DESC LIMIT $2 OFFSET $3"
-        )
-        args = [q.tsquery(), limit, offset]
-    rows = await conn.execute_query_dict(
-        "SELECT m.id, m.msg_id, m.date, m.text, m.content_text, m.comment_of,"
-        " c.tg_id, c.username, c.title, c.kind"
-        f" FROM ({top}) AS top"
-        " JOIN message m ON m.id = top.id JOIN channel c ON c.id = m.channel_id"
-        " ORDER BY top.score, top.id DESC",
-        args,
-    )
+        top, total, capped = await _pg_top(q.tsquery(), offset, limit)
+    ids = [int(r["id"]) for r in top]
+    rows = await _page_rows(conn, ids)
     # A comment links into its channel's thread, as exports do.
     parents = await comment_parents() if any(r["comment_of"] for r in rows) else {}
     return SearchPage(
-        int(total_rows[0]["n"]), tuple(_hit(r, q, parents) for r in rows), unindexed=unindexed
+        total, tuple(_hit(r, q, parents) for r in rows), unindexed=unindexed, capped=capped
     )
+
+
+async def _page_rows(conn: Any, ids: list[int]) -> list[dict[str, Any]]:
+    """The rows a page shows, in the order of `ids` (message ids)."""
+    if not ids:
+        return []
+    n = len(ids)
+    marks = ", ".join(["?"] * n if _sqlite(conn) else [f"${i}" for i in range(1, n + 1)])
+    rows = await conn.execute_query_dict(
+        "SELECT m.id, m.msg_id, m.date, m.text, m.content_text, m.comment_of,"
+        " c.tg_id, c.username, c.title, c.kind"
+        f" FROM message m JOIN channel c ON c.id = m.channel_id WHERE m.id IN ({marks})",
+        ids,
+    )
+    by_id = {int(r["id"]): r for r in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+async def _pg_top(tsquery: str, offset: int, limit: int) -> tuple[list[dict[str, Any]], int, bool]:
+    """PostgreSQL: the page's (id, score) over the stored vectors (migration 0016), how
+    many match, and whether that count is only a floor.
+
+    Counting every match is not affordable there: a word in 5% of a 10M archive is
+    500,000 heap rows to visit (1.5 s), however the plan goes. So at most RANK_LIMIT + 1
+    matches are taken (a scan that stops there), their count is the total, and when
+    they are all the matches they are ranked right away (ts_rank over the stored
+    vectors, negated so that both databases order ascending), in the same statement:
+    one pass over them. Beyond RANK_LIMIT the page is the newest matches (the primary
+    key read backwards, matches filtered on the way) and the total RANK_LIMIT, capped.
+    """
+    conn = connections.get("default")
+    tsq = f"to_tsquery('{PG_CONFIG}', $1)"
+    rows = await conn.execute_query_dict(
+        f"WITH h AS MATERIALIZED (SELECT id, doc FROM message_search WHERE doc @@ {tsq}"
+        f"  LIMIT {RANK_LIMIT + 1})"
+        " SELECT n.n, t.id, t.score FROM (SELECT count(*) AS n FROM h) AS n"
+        f" LEFT JOIN LATERAL (SELECT id, -ts_rank(doc, {tsq}) AS score FROM h"
+        f"  WHERE n.n <= {RANK_LIMIT} ORDER BY score, id DESC LIMIT $2 OFFSET $3) AS t"
+        " ON true ORDER BY t.score, t.id DESC",
+        [tsquery, limit, offset],
+    )
+    total = int(rows[0]["n"])
+    if total <= RANK_LIMIT:
+        return [r for r in rows if r["id"] is not None], total, False
+    top = await conn.execute_query_dict(
+        f"SELECT id, 0 AS score FROM message_search WHERE doc @@ {tsq}"
+        " ORDER BY id DESC LIMIT $2 OFFSET $3",
+        [tsquery, limit, offset],
+    )
+    return top, RANK_LIMIT, True
 
 
 def hit_snippet(q: SearchQuery, text: str, content_text: str) -> str:

@@ -66,9 +66,9 @@ def render_page(
     id -> its media), then the pager."""
     pages = max(1, -(-page.total // PER_PAGE))
     total = format_decimal(page.total, locale=lang)  # as /status writes numbers
-    lines = [
-        tn("search_header", page.total, lang, n=total, q=echo(q), page=page_no + 1, pages=pages)
-    ]
+    # `capped`: more match than the count went to (PostgreSQL, db.search.RANK_LIMIT).
+    key = "search_header_more" if page.capped else "search_header"
+    lines = [tn(key, page.total, lang, n=total, q=echo(q), page=page_no + 1, pages=pages)]
     if page.unindexed:
         lines.append(_unindexed(page.unindexed, lang))
     for n, hit in enumerate(page.hits, page_no * PER_PAGE + 1):

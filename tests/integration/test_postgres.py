@@ -195,11 +195,11 @@ async def test_search_documents_are_queued_and_written_after_the_ingest(
     # Views change: no document is queued; the text changes: the row is queued again.
     await Message.filter(channel_id=ch.id, msg_id=3).update(views=999)
     assert await pending_index() == 0
-    await Message.filter(channel_id=ch.id, msg_id=3).update(text="Снегопад в Сочи")
+    await Message.filter(channel_id=ch.id, msg_id=3).update(text="Суховей в Сочи")
     assert await pending_index() == 1
     assert await fill_index(100) == 1
     assert (await search_messages("гололедицы")).total == 29
-    assert [h.msg_id for h in (await search_messages("снегопад")).hits] == [3]
+    assert [h.msg_id for h in (await search_messages("суховей")).hits] == [3]
     # The upsert of a re-read with a new text queues it too.
     again = [message_row(ch.id, tl_message(4, "Метель в Казани"), NOW)]
     await pg_repo.store_batch(ch.id, again, cursor=4, new_rows=0)
@@ -223,6 +223,34 @@ async def test_search_documents_are_queued_and_written_after_the_ingest(
         second = await fill_index(6)  # another connection, while the first holds 6
     assert (first[0]["n"], second) == (6, 4)
     assert (await search_messages("ливень")).total == 10
+
+
+async def test_beyond_rank_limit_the_count_stops_and_the_newest_come_first(
+    pg_repo: MessageRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL does not count every match of a broad query (500,000 heap rows for a
+    word in 5% of a 10M archive): past RANK_LIMIT the page says "more than" the limit
+    and lists the newest matches; up to it, the exact count and the best first."""
+    from db import search
+
+    ch = await Channel.create(tg_id=792, access_hash=1, username="broad")
+    rows = [
+        message_row(ch.id, tl_message(i, "Паводок" + " паводок" * (i % 3)), NOW)
+        for i in range(1, 8)
+    ]
+    await pg_repo.store_batch(ch.id, rows, cursor=7, new_rows=7)
+    monkeypatch.setattr(search, "RANK_LIMIT", 3)
+    page = await search_messages("паводок", 0, 2)
+    assert (page.total, page.capped) == (3, True)
+    assert [h.msg_id for h in page.hits] == [7, 6]
+    assert [h.msg_id for h in (await search_messages("паводок", 2, 2)).hits] == [5, 4]
+    monkeypatch.setattr(search, "RANK_LIMIT", 7)
+    page = await search_messages("паводок", 0, 3)
+    assert (page.total, page.capped) == (7, False)
+    # Ranked: three words first (i % 3 == 2), the later stored first among equals.
+    assert [h.msg_id for h in page.hits] == [5, 2, 7]
+    assert (await search_messages("паводок", 6, 3)).hits[0].msg_id == 3
+    assert (await search_messages("паводок", 9, 3)).hits == ()
 
 
 async def test_postgres_and_the_python_matcher_agree_on_random_queries(

@@ -74,6 +74,20 @@ def test_search_numbers_have_thousands_separators_in_both_languages() -> None:
     assert "12\xa0345" in ru and "295\xa0000" in ru and "Ещё 295\xa0000 старых" in ru
 
 
+def test_a_capped_count_says_more_than_and_pages_on() -> None:
+    """A count that stopped at RANK_LIMIT (PostgreSQL) reads "more than", newest first,
+    in both languages, and the pager still goes forward."""
+    page = SearchPage(10_000, tuple(_hits(5)), capped=True)
+    utc = ZoneInfo("UTC")
+    en, markup = render_page("match", page, 0, "n", "en", utc)
+    ru, _ = render_page("match", page, 0, "n", "ru", utc)
+    assert en.startswith("More than 10,000 messages found for “match”, newest first")
+    assert ru.startswith("Найдено больше 10\xa0000 сообщений по запросу «match», сначала новые")
+    assert markup is not None and "Next" in str(markup)
+    exact, _ = render_page("match", SearchPage(10_000, tuple(_hits(5))), 0, "n", "en", utc)
+    assert exact.startswith("Found 10,000 messages")
+
+
 async def test_status_shows_the_index_rebuild_while_it_runs(data_bot: DataBot) -> None:
     (idle,) = await data_bot.tg.send("/status")
     assert "Search index" not in idle.text
