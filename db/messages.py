@@ -116,15 +116,21 @@ _UPSERT_PG = _upsert_pg()
 
 
 # SQLite: the rows of a batch go in as multi-row `INSERT ... VALUES (...), (...)`
-# statements of fixed sizes (a batch of 385 rows: 256 + 128 + 1), so the statement
-# cache holds a few prepared statements and each one is bound in C and stepped once
-# (sqlite3 releases the GIL for the step). Measured against the earlier one statement
-# over a JSON array (`json_each` + `value ->> i` per column, the rows json.dumps'ed on
-# the way) with bench/bench_ingest.py's 100k batches replayed: 8.7 against 16.3 us of
-# the database thread's CPU a row; the JSON path spent ~6 us a row extracting columns.
+# statements of fixed sizes, so the statement cache holds a few prepared statements and
+# each one is bound in C and stepped once (sqlite3 releases the GIL for the step).
+# Measured against the earlier one statement over a JSON array (`json_each` +
+# `value ->> i` per column, the rows json.dumps'ed on the way) with
+# bench/bench_ingest.py's 100k batches replayed: 8.7 against 16.3 us of the database
+# thread's CPU a row; the JSON path spent ~6 us a row extracting columns.
+# The sizes are whole pages first (getHistory's 100; the ingest's batches are mostly
+# whole pages, so a batch is usually ONE statement), then powers of two for the rest (a
+# batch of 385 rows: 300 + 64 + 16 + 4 + 1). Each statement is a hand-over of the GIL:
+# while the event loop decodes, the database thread waits up to the switch interval
+# (5 ms) to take it back, so statements cost time, not CPU (bench/bench_ingest.py:
+# with chunks of at most 256 rows a batch of ~800 rows took 6 of them).
 # Datetimes are bound as Unix times and written the way sqlite3's adapter writes them
 # ("2026-01-02 03:04:05+00:00"; Telegram's times are whole seconds).
-_SQLITE_CHUNKS = (256, 128, 64, 32, 16, 8, 4, 2, 1)
+_SQLITE_CHUNKS = (*range(1200, 0, -100), 64, 32, 16, 8, 4, 2, 1)
 _SQLITE_COLUMNS = (*COLUMNS, "terms")
 _DATE, _EDIT_DATE = COLUMNS.index("date"), COLUMNS.index("edit_date")
 

@@ -33,3 +33,30 @@ async def test_every_field_survives_the_batch_write(repo: MessageRepository) -> 
     rows.append(message_row(ch.id, tl_message(7, "a comment"), NOW, comment_of=5))
     await repo.store_batch(ch.id, rows, cursor=7, new_rows=3)
     await assert_stored_as_rows(rows)
+
+
+async def test_batches_of_any_size_are_stored_whole(repo: MessageRepository) -> None:
+    """The SQLite upsert splits a batch into statements of whole pages and powers of
+    two (db.messages._SQLITE_CHUNKS): every size stores every row, in place, searchable;
+    a batch re-read with other sizes updates the same rows."""
+    from db.search import search_messages
+
+    ch = await Channel.create(tg_id=778, access_hash=1, username="sizes")
+    start = 1
+    for size in (1, 99, 100, 385, 1100, 1199):
+        rows = [
+            message_row(ch.id, tl_message(i, f"ледоход {i}", views=i), NOW)
+            for i in range(start, start + size)
+        ]
+        await repo.store_batch(ch.id, rows, cursor=start + size - 1, new_rows=size)
+        await assert_stored_as_rows(rows)
+        start += size
+    total = start - 1
+    assert await Message.filter(channel_id=ch.id).count() == total
+    again = [
+        message_row(ch.id, tl_message(i, f"ледоход {i}", views=-i), NOW) for i in range(1, 731)
+    ]
+    await repo.store_batch(ch.id, again, cursor=730, new_rows=0)
+    await assert_stored_as_rows(again)
+    assert await Message.filter(channel_id=ch.id).count() == total
+    assert (await search_messages("ледоход")).total == total
