@@ -117,6 +117,14 @@ async def apply_migrations(database_url: str) -> None:
         await lock.close()
 
 
+def placeholders(dialect: str, start: int, n: int) -> str:
+    """`n` comma-separated bind parameters of a statement for `dialect`: "?, ?" on
+    SQLite, "$start, $start+1, ..." on PostgreSQL (asyncpg numbers them)."""
+    if dialect == "sqlite":
+        return ", ".join("?" * n)
+    return ", ".join(f"${i}" for i in range(start, start + n))
+
+
 async def ping() -> None:
     """`SELECT 1` on the default connection: raises (asyncpg's / Tortoise's connection
     errors, OSError) while the database is out of reach."""

@@ -17,6 +17,7 @@ from typing import Any
 from tortoise import connections
 
 from core.media import StoredMedia
+from db.database import placeholders
 
 # SQLite's bound-parameter limit is 999 in older builds: stay well within it.
 _BATCH = 500
@@ -39,12 +40,6 @@ _BY_MESSAGE = (
     " JOIN media_download d ON d.channel_id = m.channel_id AND d.msg_id = m.msg_id"
     " LEFT JOIN media_file f ON f.id = d.file_id"
 )
-
-
-def _marks(dialect: str, start: int, n: int) -> str:
-    if dialect == "sqlite":
-        return ", ".join("?" * n)
-    return ", ".join(f"${i}" for i in range(start, start + n))
 
 
 def _dims(media: Any) -> tuple[int | None, int | None]:
@@ -82,7 +77,7 @@ async def post_media(channel_id: int, msg_id: int) -> StoredMedia | None:
     no download was ever recorded for it (no media, or a kind its channel does not
     keep)."""
     conn = connections.get("default")
-    a, b = _marks(conn.capabilities.dialect, 1, 2).split(", ")
+    a, b = placeholders(conn.capabilities.dialect, 1, 2).split(", ")
     sql = f"{_SELECT} WHERE d.channel_id = {a} AND d.msg_id = {b}"
     rows = await conn.execute_query_dict(sql, [channel_id, msg_id])
     return _stored(rows[0]) if rows else None
@@ -97,7 +92,7 @@ async def media_by_message(message_ids: Sequence[int]) -> dict[int, StoredMedia]
     ids = list(dict.fromkeys(message_ids))
     for i in range(0, len(ids), _BATCH):
         part = ids[i : i + _BATCH]
-        sql = f"{_BY_MESSAGE} WHERE m.id IN ({_marks(dialect, 1, len(part))})"
+        sql = f"{_BY_MESSAGE} WHERE m.id IN ({placeholders(dialect, 1, len(part))})"
         for r in await conn.execute_query_dict(sql, part):
             out[int(r["message_id"])] = _stored(r)
     return out
@@ -120,7 +115,7 @@ async def media_of_posts(posts: Iterable[tuple[int, int]]) -> list[StoredMedia]:
             first = "?" if dialect == "sqlite" else "$1"
             sql = (
                 f"{_SELECT} WHERE d.channel_id = {first}"
-                f" AND d.msg_id IN ({_marks(dialect, 2, len(part))})"
+                f" AND d.msg_id IN ({placeholders(dialect, 2, len(part))})"
             )
             for r in await conn.execute_query_dict(sql, [ch, *part]):
                 m = _stored(r)

@@ -27,6 +27,7 @@ from tortoise.transactions import in_transaction
 from core.archive import HL_END, HL_START, SearchHit, SearchPage
 from core.channels import comment_link, post_link
 from core.words import SearchQuery, message_terms, nfc, snippet
+from db.database import placeholders
 from db.export import ParentChannel, comment_parents, parse_time
 from db.messages import INDEX_PENDING
 
@@ -87,7 +88,6 @@ def _pg_document(text: str, content: str) -> str:
     )
 
 
-PG_INDEX_EXPR = _pg_document("text", "content_text")
 PG_DOCUMENT = _pg_document("m.text", "m.content_text")
 
 _PENDING = (
@@ -277,8 +277,7 @@ async def _page_rows(conn: Any, ids: list[int]) -> list[dict[str, Any]]:
     """The rows a page shows, in the order of `ids` (message ids)."""
     if not ids:
         return []
-    n = len(ids)
-    marks = ", ".join(["?"] * n if _sqlite(conn) else [f"${i}" for i in range(1, n + 1)])
+    marks = placeholders(conn.capabilities.dialect, 1, len(ids))
     rows = await conn.execute_query_dict(
         "SELECT m.id, m.msg_id, m.date, m.text, m.content_text, m.comment_of,"
         " c.tg_id, c.username, c.title, c.kind"

@@ -1,6 +1,6 @@
 """PostgreSQL's search documents in a table of their own, indexed in the background.
 
-Before: a GIN index over an expression of `message` (db.search.PG_INDEX_EXPR). The
+Before: a GIN index over an expression of `message` (db.search.PG_DOCUMENT). The
 index holds no positions or weights, so ranking (ts_rank) and phrase matching rebuilt
 each candidate's tsvector from its text, ~35 us a row: a word found in 37,000 of 10M
 messages took 3.7 s to rank, a short prefix more than 30 s. And every stored row paid
